@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.js';
+import { stackDown, stackStatus, stackUp } from '../../stack/index.js';
+
+export function registerStackCommands(program: Command): void {
+  const stack = program
+    .command('stack')
+    .description('Run a local single-node Kafka (KRaft), Apicurio schema registry and Redis on loopback, for tests, the demo and development.');
+
+  stack
+    .command('up')
+    .description('Fetch (once, from Maven Central) and start every part that does not already answer; waits until each is ready.')
+    .action(async () => {
+      const { home } = loadConfig();
+      const t0 = Date.now();
+      const reports = await stackUp(home, (line) => console.log(line));
+      for (const r of reports) {
+        const timing = r.action === 'started' ? ` (prepare ${(r.prepareMs / 1000).toFixed(1)}s, ready after ${(r.readyMs / 1000).toFixed(1)}s)` : '';
+        console.log(`  ${r.name.padEnd(9)} ${r.address.padEnd(44)} ${r.action}${timing}`);
+      }
+      console.log(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    });
+
+  stack
+    .command('down')
+    .description('Stop the processes that `stack up` started (and nothing else).')
+    .option('--purge', "also delete the broker's data, for a clean start", false)
+    .action(async (options: { purge: boolean }) => {
+      const { home } = loadConfig();
+      for (const r of await stackDown(home, options)) console.log(`  ${r.name.padEnd(9)} ${r.stopped ? 'stopped' : 'was not started by c360'}`);
+    });
+
+  stack
+    .command('status')
+    .description('Show each part of the stack, its address and whether it answers.')
+    .action(async () => {
+      const { home } = loadConfig();
+      const statuses = await stackStatus(home);
+      for (const s of statuses) {
+        console.log(`  ${s.name.padEnd(9)} ${s.address.padEnd(44)} ${s.state}${s.pid ? ` pid ${s.pid}` : ''}`);
+      }
+      if (statuses.some((s) => s.state !== 'running (started by c360)' && s.state !== 'running (not started by c360)')) process.exitCode = 3;
+    });
+}

@@ -1,0 +1,22 @@
+/** The `c360` command line. Each command group lives in cli/commands/; errors end as one sentence, not a stack trace. */
+import { Command, CommanderError } from 'commander';
+import { C360Error, ConfigError } from '../errors.js';
+import { registerStackCommands } from './commands/stack.js';
+
+const program = new Command('c360')
+  .description('c360-ingest: collect customer data from every source into Kafka, check it, and land it in the raw layer.')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerStackCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (err instanceof C360Error) {
+    process.stderr.write(`c360: ${err.message}\n`);
+    process.exit(err instanceof ConfigError ? 2 : 1);
+  }
+  throw err;
+}

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.js';
+import { ConfigError } from './errors.js';
+
+describe('loadConfig', () => {
+  it('gives the local-stack defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config.kafka.brokers).toEqual(['127.0.0.1:9092']);
+    expect(config.schemaRegistry.url).toBe('http://127.0.0.1:8081/apis/ccompat/v7');
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.dataDir.endsWith('/data')).toBe(true);
+    expect(config.kafka.sasl).toBeUndefined();
+  });
+
+  it('reads lists, flags and SASL settings', () => {
+    const config = loadConfig({
+      KAFKA_BROKERS: 'a.example:9092, b.example:9093',
+      KAFKA_SSL: 'true',
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'svc',
+      KAFKA_SASL_PASSWORD: 'secret',
+      SCHEMA_REGISTRY_URL: 'https://registry.example/apis/ccompat/v7/',
+    });
+    expect(config.kafka.brokers).toEqual(['a.example:9092', 'b.example:9093']);
+    expect(config.kafka.ssl).toBe(true);
+    expect(config.kafka.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'svc', password: 'secret' });
+    expect(config.schemaRegistry.url).toBe('https://registry.example/apis/ccompat/v7');
+  });
+
+  it.each([
+    [{ KAFKA_BROKERS: 'localhost' }, /^KAFKA_BROKERS must be a comma-separated list of host:port pairs.*\(got "localhost"\)\.$/],
+    [{ REDIS_URL: 'http://x' }, /^REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ SCHEMA_REGISTRY_URL: 'not a url' }, /^SCHEMA_REGISTRY_URL must be an http\(s\) URL/],
+    [{ KAFKA_SSL: 'maybe' }, /^KAFKA_SSL must be one of (true|false|1|0|yes|no)(, (true|false|1|0|yes|no)){5} \(got "maybe"\)\.$/],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of trace, debug/],
+    [{ KAFKA_SASL_MECHANISM: 'plain' }, /^KAFKA_SASL_MECHANISM is set but KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is missing\.$/],
+  ])('rejects %o with one sentence naming the variable', (env, message) => {
+    let thrown: unknown;
+    try {
+      loadConfig(env);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).code).toBe('config.invalid');
+    expect((thrown as ConfigError).message).toMatch(message);
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * Process configuration, read once from the environment and validated at start.
+ * A bad value is a ConfigError naming the variable, never a stack trace from deep inside a client.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const hostPort = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const envSchema = z.object({
+  KAFKA_BROKERS: z
+    .string()
+    .default('127.0.0.1:9092')
+    .transform((v) => v.split(',').map((b) => b.trim()).filter(Boolean))
+    .refine((list) => list.length > 0 && list.every((b) => hostPort.test(b)), {
+      message: 'must be a comma-separated list of host:port pairs, e.g. 127.0.0.1:9092',
+    }),
+  KAFKA_CLIENT_ID: z.string().min(1).default('c360-ingest'),
+  KAFKA_SSL: booleanFlag.default(false),
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  SCHEMA_REGISTRY_URL: z.url({ message: 'must be an http(s) URL' }).default('http://127.0.0.1:8081/apis/ccompat/v7'),
+  SCHEMA_REGISTRY_USERNAME: z.string().optional(),
+  SCHEMA_REGISTRY_PASSWORD: z.string().optional(),
+  REDIS_URL: z
+    .string()
+    .default('redis://127.0.0.1:6379')
+    .refine((v) => /^rediss?:\/\/.+/.test(v), { message: 'must be a redis:// or rediss:// URL' }),
+  C360_DATA_DIR: z.string().min(1).default('./data'),
+  C360_HOME: z.string().min(1).default(path.join(os.homedir(), '.cache', 'c360')),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  C360_OPS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+});
+
+export interface SaslConfig {
+  mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  username: string;
+  password: string;
+}
+
+export interface Config {
+  kafka: { brokers: string[]; clientId: string; ssl: boolean; sasl?: SaslConfig };
+  schemaRegistry: { url: string; auth?: { username: string; password: string } };
+  redisUrl: string;
+  dataDir: string;
+  /** Where the local stack keeps its downloaded jars (cache) and its logs, pids and data (state). */
+  home: string;
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  opsPort: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings are treated as unset, as shells and CI templates often export them that way.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`${variable} ${describeIssue(issue, present[variable])}.`);
+  }
+  const e = parsed.data;
+  let sasl: SaslConfig | undefined;
+  if (e.KAFKA_SASL_MECHANISM) {
+    if (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD) {
+      throw new ConfigError('KAFKA_SASL_MECHANISM is set but KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is missing.');
+    }
+    sasl = { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD };
+  }
+  const registryAuth =
+    e.SCHEMA_REGISTRY_USERNAME && e.SCHEMA_REGISTRY_PASSWORD
+      ? { username: e.SCHEMA_REGISTRY_USERNAME, password: e.SCHEMA_REGISTRY_PASSWORD }
+      : undefined;
+  return {
+    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, ssl: e.KAFKA_SSL, ...(sasl ? { sasl } : {}) },
+    schemaRegistry: { url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, ''), ...(registryAuth ? { auth: registryAuth } : {}) },
+    redisUrl: e.REDIS_URL,
+    dataDir: path.resolve(e.C360_DATA_DIR),
+    home: path.resolve(e.C360_HOME),
+    logLevel: e.LOG_LEVEL,
+    opsPort: e.C360_OPS_PORT,
+  };
+}
+
+function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
+  const shown = value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
+  if (issue.code === 'invalid_value' && 'values' in issue) {
+    return `must be one of ${issue.values.map(String).join(', ')}${shown}`;
+  }
+  const message = issue.message.replace(/^Invalid input: /, '');
+  return `${/^must /.test(message) ? message : `is invalid: ${message}`}${shown}`;
+}

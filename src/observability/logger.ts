@@ -1,0 +1,82 @@
+/**
+ * JSON logs through pino. Personal data must never reach info level or above, so every
+ * field that can carry it is redacted wherever it appears in a log object; code that
+ * needs to show a record logs its ids, never its values.
+ */
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { logLevel as kafkaLogLevel, type logCreator, type LogEntry } from 'kafkajs';
+
+export type { Logger } from 'pino';
+
+const PERSONAL_FIELDS = [
+  'email', 'phone', 'first_name', 'last_name', 'name', 'birth_date', 'address',
+  'device_id', 'ip', 'ip_address', 'line1', 'line2', 'postal_code',
+];
+
+/** Redaction paths: each personal field at the top level and up to two levels down, plus raw payloads. */
+export const REDACT_PATHS = [
+  ...PERSONAL_FIELDS,
+  ...PERSONAL_FIELDS.map((f) => `*.${f}`),
+  ...PERSONAL_FIELDS.map((f) => `*.*.${f}`),
+  'value', 'record', 'payload', 'password', 'sasl.password',
+  '*.value', '*.record', '*.payload', '*.password',
+];
+
+let root: Logger | undefined;
+
+export function createLogger(level: LevelWithSilent = 'info', destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'c360-ingest' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+}
+
+/** The process-wide logger; components take a child with their own name. */
+export function rootLogger(): Logger {
+  root ??= createLogger((process.env.LOG_LEVEL as LevelWithSilent | undefined) ?? 'info');
+  return root;
+}
+
+export function componentLogger(component: string): Logger {
+  return rootLogger().child({ component });
+}
+
+const KAFKA_TO_PINO: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [kafkaLogLevel.NOTHING]: 'debug',
+  [kafkaLogLevel.ERROR]: 'error',
+  [kafkaLogLevel.WARN]: 'warn',
+  [kafkaLogLevel.INFO]: 'info',
+  [kafkaLogLevel.DEBUG]: 'debug',
+};
+
+/** Routes KafkaJS' own log lines into pino, one child logger per KafkaJS namespace. */
+export function kafkaLogCreator(logger: Logger): logCreator {
+  return () =>
+    ({ namespace, level, log }: LogEntry) => {
+      const { message, timestamp: _ts, logger: _name, ...extra } = log;
+      logger[KAFKA_TO_PINO[level] ?? 'info']({ kafkajs: namespace, ...extra }, message);
+    };
+}
+
+/** The KafkaJS level that matches a pino level, so KafkaJS does not build lines pino would drop. */
+export function kafkaLevelFor(level: string): kafkaLogLevel {
+  switch (level) {
+    case 'trace':
+    case 'debug':
+      return kafkaLogLevel.DEBUG;
+    case 'info':
+      return kafkaLogLevel.INFO;
+    case 'warn':
+      return kafkaLogLevel.WARN;
+    case 'silent':
+      return kafkaLogLevel.NOTHING;
+    default:
+      return kafkaLogLevel.ERROR;
+  }
+}

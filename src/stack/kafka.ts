@@ -1,0 +1,84 @@
+/** Apache Kafka in KRaft mode: one combined broker + controller on loopback, run from the Maven Central jars. */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { StackError } from '../errors.js';
+import { mavenFetch } from './maven.js';
+import type { StackPart } from './part.js';
+import { repoRoot, type StackPaths } from './paths.js';
+import { requireJava } from './prerequisites.js';
+import { kafkaAnswers } from './probes.js';
+import { KAFKA_CONTROLLER_PORT, KAFKA_PORT, KAFKA_VERSION, LOOPBACK } from './versions.js';
+
+const BROKER = `${LOOPBACK}:${KAFKA_PORT}`;
+
+function serverProperties(dataDir: string): string {
+  return [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@${LOOPBACK}:${KAFKA_CONTROLLER_PORT}`,
+    `listeners=PLAINTEXT://${BROKER},CONTROLLER://${LOOPBACK}:${KAFKA_CONTROLLER_PORT}`,
+    `advertised.listeners=PLAINTEXT://${BROKER}`,
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `log.dirs=${dataDir}`,
+    'num.partitions=3',
+    // One node: every internal topic must live with a replication factor of 1, or transactions and groups never start.
+    'offsets.topic.replication.factor=1',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    'default.replication.factor=1',
+    'min.insync.replicas=1',
+    // Topics are created by `c360 topics create`, so a mistyped topic name fails instead of appearing.
+    'auto.create.topics.enable=false',
+    'group.initial.rebalance.delay.ms=0',
+    'log.retention.hours=168',
+    'log.segment.bytes=268435456',
+    'message.max.bytes=2097152',
+    '',
+  ].join('\n');
+}
+
+export const kafkaPart: StackPart = {
+  name: 'kafka',
+  address: BROKER,
+  readyTimeoutMs: 120_000,
+  answers: () => kafkaAnswers([BROKER]),
+  prepare(paths: StackPaths) {
+    requireJava();
+    const libs = path.join(paths.cache, `kafka-${KAFKA_VERSION}`);
+    mavenFetch(libs, 'copy-dependencies', { 'kafka.version': KAFKA_VERSION, includeScope: 'runtime' }, `Apache Kafka ${KAFKA_VERSION}`);
+    const home = path.join(paths.state, 'kafka');
+    const dataDir = path.join(home, 'data');
+    const properties = path.join(home, 'server.properties');
+    fs.mkdirSync(home, { recursive: true });
+    fs.writeFileSync(properties, serverProperties(dataDir));
+    const classpath = `${libs}/*`;
+    const log4j = `-Dlog4j2.configurationFile=${path.join(repoRoot(), 'stack', 'kafka-log4j2.properties')}`;
+    if (!fs.existsSync(path.join(dataDir, 'meta.properties'))) {
+      // Kafka cluster ids are 16 random bytes in URL-safe base64, as `kafka-storage random-uuid` prints them.
+      const clusterId = randomBytes(16).toString('base64url');
+      const format = spawnSync('java', [log4j, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties], {
+        encoding: 'utf8',
+      });
+      if (format.status !== 0) {
+        throw new StackError(`Formatting Kafka storage in ${dataDir} failed: ${(format.stderr || format.stdout).trim().split('\n').slice(-3).join(' ')}`);
+      }
+    }
+    return {
+      name: 'kafka',
+      command: 'java',
+      args: [
+        '-Xms512m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true',
+        log4j, `-Dkafka.logs.dir=${home}`,
+        '-cp', classpath, 'kafka.Kafka', properties,
+      ],
+      cwd: home,
+      marker: properties,
+    };
+  },
+};

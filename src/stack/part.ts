@@ -1,0 +1,12 @@
+import type { ManagedProcess } from './processes.js';
+import type { StackPaths } from './paths.js';
+
+/** One service of the local stack. The generic up/down/status in stack/index.ts drives it. */
+export interface StackPart {
+  name: string;
+  address: string;
+  readyTimeoutMs: number;
+  answers(): Promise<boolean>;
+  /** Fetches and prepares what the process needs (idempotent, cached); returns the process to start. */
+  prepare(paths: StackPaths): ManagedProcess;
+}

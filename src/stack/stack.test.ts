@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../config.js';
+import { PrerequisiteError } from '../errors.js';
+import { stackStatus } from './index.js';
+import { requireCommand, requireJava } from './prerequisites.js';
+
+describe('local stack', () => {
+  it('reports every part answering at its loopback address once up (the global setup brought it up)', async () => {
+    const statuses = await stackStatus(loadConfig().home);
+    expect(statuses.map((s) => [s.name, s.address])).toEqual([
+      ['redis', 'redis://127.0.0.1:6379'],
+      ['kafka', '127.0.0.1:9092'],
+      ['registry', 'http://127.0.0.1:8081/apis/ccompat/v7'],
+    ]);
+    for (const s of statuses) expect(s.state).toMatch(/^running/);
+  });
+
+  it('names a missing prerequisite and how to get it in one sentence', () => {
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      expect(() => requireJava()).toThrow(PrerequisiteError);
+      expect(() => requireJava()).toThrow(/^`java` was not found on PATH: install a Java 17 runtime \(Debian: apt-get install openjdk-17-jre-headless\)\.$/);
+      expect(() => requireCommand('mvn')).toThrow(/^`mvn` was not found on PATH: install Apache Maven/);
+      expect(() => requireCommand('redis-server')).toThrow(/^`redis-server` was not found on PATH/);
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+});

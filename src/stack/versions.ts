@@ -1,0 +1,13 @@
+/**
+ * Pinned versions of the local stack. Kafka 4.1.1: KafkaJS 2.2.4 works against it, transactions
+ * included (see README, Compatibility). Apicurio Registry 3.0.9: the newest 3.x whose `all`
+ * assembly runs on Java 17 (3.1+ is compiled for Java 21).
+ */
+export const KAFKA_VERSION = '4.1.1';
+export const APICURIO_VERSION = '3.0.9';
+
+export const KAFKA_PORT = 9092;
+export const KAFKA_CONTROLLER_PORT = 9093;
+export const REGISTRY_PORT = 8081;
+export const REDIS_PORT = 6379;
+export const LOOPBACK = '127.0.0.1';

@@ -1,0 +1,51 @@
+/** Helpers for integration tests: unique topic names, topic creation, and collecting what a consumer sees. */
+import { randomUUID } from 'node:crypto';
+import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { loadConfig } from '../../src/config.js';
+import { createKafka } from '../../src/kafka/client.js';
+import { createLogger } from '../../src/observability/logger.js';
+
+export const config = loadConfig();
+export const logger = createLogger((process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent');
+
+export function testKafka(): Kafka {
+  return createKafka(config, logger, 'test');
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+export async function createTopics(admin: Admin, topics: string[], numPartitions = 1): Promise<void> {
+  await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })) });
+}
+
+/** Consumes from the beginning until `done` says so (or the timeout), then disconnects; returns every message in order of arrival. */
+export async function collect(
+  kafka: Kafka,
+  topic: string,
+  done: (seen: KafkaMessage[]) => boolean,
+  options: { readUncommitted?: boolean; timeoutMs?: number } = {},
+): Promise<KafkaMessage[]> {
+  const consumer: Consumer = kafka.consumer({ groupId: uniqueName('test-reader'), readUncommitted: options.readUncommitted ?? false });
+  const seen: KafkaMessage[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out after ${options.timeoutMs ?? 30_000} ms with ${seen.length} messages from ${topic}`)), options.timeoutMs ?? 30_000);
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          seen.push(message);
+          if (done(seen)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return seen;
+}
