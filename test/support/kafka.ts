@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { loadConfig } from '../../src/config.js';
 import { createKafka } from '../../src/kafka/client.js';
+import { ensureTopics } from '../../src/kafka/topics.js';
 import { createLogger } from '../../src/observability/logger.js';
 
 export const config = loadConfig();
@@ -17,7 +18,7 @@ export function uniqueName(prefix: string): string {
 }
 
 export async function createTopics(admin: Admin, topics: string[], numPartitions = 1): Promise<void> {
-  await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })) });
+  await ensureTopics(admin, topics.map((topic) => ({ topic, numPartitions })));
 }
 
 /** Consumes from the beginning until `done` says so (or the timeout), then disconnects; returns every message in order of arrival. */
