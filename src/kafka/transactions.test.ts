@@ -59,8 +59,10 @@ describe('Kafka transactions (KafkaJS against the pinned broker)', () => {
     });
     await consumer.disconnect();
 
-    const offsets = await admin.fetchOffsets({ groupId, topics: [input] });
-    expect(offsets[0]?.partitions).toEqual([expect.objectContaining({ partition: 0, offset: '10' })]);
+    // Transactional offsets become visible once the commit marker reaches __consumer_offsets, shortly after EndTxn returns.
+    await expect
+      .poll(async () => (await admin.fetchOffsets({ groupId, topics: [input] }))[0]?.partitions, { timeout: 15_000, interval: 100 })
+      .toEqual([expect.objectContaining({ partition: 0, offset: '10' })]);
     const seen = await collect(kafka, output, (s) => s.length === 10);
     expect(seen.map((m) => m.value?.toString())).toEqual(Array.from({ length: 10 }, (_, i) => `v${i}-out`));
   });
