@@ -53,3 +53,42 @@ export function isRetriable(error: unknown): boolean {
 export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * The failure taxonomy of records: every code a record can be dead-lettered (or, at severity
+ * warn, flagged) with. docs/contracts.md lists the same table; each code has a test that produces it.
+ */
+export const RECORD_ERROR_CODES = {
+  'decode.malformed': 'the value is neither Confluent-framed Avro (magic byte 0) nor a JSON object',
+  'decode.invalid_json': 'the value starts like JSON but does not parse',
+  'decode.unknown_schema_id': 'the Avro schema id in the frame is not in the registry',
+  'decode.truncated': 'the Avro body ends before the record does, or has bytes after it',
+  'decode.incompatible_schema': "the writer's schema cannot be resolved against the entity's reader schema",
+  'schema.missing_required': 'a required field is absent or null',
+  'schema.wrong_type': "a field's value is not of the schema's type",
+  'schema.enum_not_allowed': 'an enum field holds a symbol the schema does not list',
+  'size.too_large': 'the record is larger than the configured limit',
+  'quality.email_invalid': 'not an email address (RFC 5321 limits)',
+  'quality.phone_invalid': 'not a valid phone number for its country',
+  'quality.country_invalid': 'not an ISO 3166-1 alpha-2 country code',
+  'quality.region_invalid': 'not an ISO 3166-2 subdivision, or not one of the record country',
+  'quality.postal_code_invalid': 'not a valid postal code for the country',
+  'quality.latitude_out_of_range': 'latitude outside -90..90',
+  'quality.longitude_out_of_range': 'longitude outside -180..180',
+  'quality.device_id_invalid': 'the device id does not match its kind (IMEI Luhn, UUID, 16 hex digits)',
+  'quality.device_id_opt_out': 'an advertising id that is all zeros (the user opted out): the id is dropped',
+  'quality.timestamp_before_epoch': 'a timestamp before 1970-01-01',
+  'quality.timestamp_in_future': 'a timestamp further in the future than the allowed clock skew',
+  'quality.currency_invalid': 'not an ISO 4217 currency code',
+  'quality.amount_negative': 'an amount below zero',
+} as const;
+
+export type RecordErrorCode = keyof typeof RECORD_ERROR_CODES;
+
+/** One reason a record was rejected or flagged: the entries of a dead-letter record's error list. */
+export interface RecordErrorEntry {
+  code: RecordErrorCode;
+  /** Dotted path of the field (`address.country`, `line_items[2].unit_price`), or null for the whole record. */
+  field: string | null;
+  message: string;
+}

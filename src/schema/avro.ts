@@ -1,0 +1,37 @@
+/** The Avro contracts in avro/: loaded once, parsed with the project's logical types. */
+import fs from 'node:fs';
+import path from 'node:path';
+import avro from 'avsc';
+import { repoRoot } from '../stack/paths.js';
+import { DecimalType } from './decimal.js';
+
+export type AvroSchema = avro.Schema;
+export type AvroType = avro.Type;
+
+export const AVRO_OPTIONS = { logicalTypes: { decimal: DecimalType }, wrapUnions: 'auto' as const };
+
+export function avroDir(): string {
+  return path.join(repoRoot(), 'avro');
+}
+
+const cache = new Map<string, { schema: Record<string, unknown>; type: avro.Type }>();
+
+/** An entity's schema by file name (avro/<name>.avsc): the JSON as written and its avsc type. */
+export function loadSchema(name: string): { schema: Record<string, unknown>; type: avro.Type } {
+  let entry = cache.get(name);
+  if (!entry) {
+    const file = path.join(avroDir(), `${name}.avsc`);
+    const schema = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    entry = { schema, type: parseType(schema) };
+    cache.set(name, entry);
+  }
+  return entry;
+}
+
+export function parseType(schema: unknown): avro.Type {
+  return avro.Type.forSchema(schema as avro.Schema, AVRO_OPTIONS);
+}
+
+export function listSchemas(): string[] {
+  return fs.readdirSync(avroDir()).filter((f) => f.endsWith('.avsc')).map((f) => f.slice(0, -'.avsc'.length)).sort();
+}

@@ -1,0 +1,18 @@
+/** Every built-in field-quality rule, by the name topologies use. */
+import type { QualityRule } from '../rule.js';
+import { amountRule } from './amount.js';
+import { latitudeRule, longitudeRule } from './coordinates.js';
+import { countryRule } from './country.js';
+import { currencyRule } from './currency.js';
+import { deviceIdRule } from './device-id.js';
+import { emailRule } from './email.js';
+import { phoneRule } from './phone.js';
+import { postalCodeRule } from './postal-code.js';
+import { regionRule } from './region.js';
+import { timestampRule } from './timestamp.js';
+
+export const RULES: ReadonlyMap<string, QualityRule> = new Map(
+  [emailRule, phoneRule, countryRule, regionRule, postalCodeRule, latitudeRule, longitudeRule, deviceIdRule, timestampRule, currencyRule, amountRule].map(
+    (r) => [r.name, r as unknown as QualityRule],
+  ),
+);

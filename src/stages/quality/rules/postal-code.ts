@@ -1,0 +1,18 @@
+import validator from 'validator';
+import { z } from 'zod';
+import { OK, defineRule, fail, readPath } from '../rule.js';
+
+const KNOWN = new Set<string>(validator.isPostalCodeLocales);
+
+export const postalCodeRule = defineRule({
+  name: 'postal_code',
+  description: "A postal code valid for the record's country (validator's isPostalCode: about 60 countries; others pass unchecked).",
+  options: z.object({ countryField: z.string(), defaultCountry: z.string().length(2).optional() }).strict(),
+  create: (options) => (value, ctx) => {
+    if (typeof value !== 'string') return fail('quality.postal_code_invalid', 'not a string');
+    const fromRecord = readPath(ctx.record, options.countryField);
+    const country = typeof fromRecord === 'string' ? fromRecord.trim().toUpperCase() : options.defaultCountry;
+    if (!country || !KNOWN.has(country)) return OK;
+    return validator.isPostalCode(value.trim(), country as validator.PostalCodeLocale) ? OK : fail('quality.postal_code_invalid', `not a valid postal code for ${country}`);
+  },
+});
