@@ -8,7 +8,6 @@ import { DecimalType } from './decimal.js';
 export type AvroSchema = avro.Schema;
 export type AvroType = avro.Type;
 
-export const AVRO_OPTIONS = { logicalTypes: { decimal: DecimalType }, wrapUnions: 'auto' as const };
 
 export function avroDir(): string {
   return path.join(repoRoot(), 'avro');
@@ -29,7 +28,8 @@ export function loadSchema(name: string): { schema: Record<string, unknown>; typ
 }
 
 export function parseType(schema: unknown): avro.Type {
-  return avro.Type.forSchema(schema as avro.Schema, AVRO_OPTIONS);
+  // A fresh options object each time: avsc keeps its registry of named types in it.
+  return avro.Type.forSchema(schema as avro.Schema, { logicalTypes: { decimal: DecimalType }, wrapUnions: 'auto' });
 }
 
 export function listSchemas(): string[] {

@@ -1,8 +1,61 @@
-/** The Confluent-compatible schema registry client (Apicurio's ccompat API locally, Confluent's in production). */
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+/** The Confluent-compatible schema registry (Apicurio's ccompat API locally, Confluent's in production). */
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Config } from '../config.js';
+import { DependencyUnavailableError, describeError } from '../errors.js';
+import { parseType, type AvroType } from './avro.js';
 
 export function createSchemaRegistry(config: Config): SchemaRegistry {
   const { url, auth } = config.schemaRegistry;
   return new SchemaRegistry({ host: url, ...(auth ? { auth } : {}) });
+}
+
+/** Registers an Avro schema under a subject; registering the same schema again returns the same id. */
+export async function registerAvro(registry: SchemaRegistry, subject: string, schema: unknown): Promise<number> {
+  try {
+    const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
+    return id;
+  } catch (err) {
+    throw new DependencyUnavailableError('registry', `could not register ${subject}: ${describeError(err)}`, { cause: err });
+  }
+}
+
+/** Writer schemas by id, fetched once. An id the registry does not know is `undefined`; an unreachable registry throws (retriable). */
+export class WriterSchemas {
+  private readonly known = new Map<number, AvroType | undefined>();
+
+  constructor(private readonly config: Config) {}
+
+  has(id: number): boolean {
+    return this.known.has(id);
+  }
+
+  get(id: number): AvroType | undefined {
+    return this.known.get(id);
+  }
+
+  async fetch(ids: Iterable<number>): Promise<void> {
+    const { url, auth } = this.config.schemaRegistry;
+    const headers: Record<string, string> = auth ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } : {};
+    await Promise.all(
+      [...ids].filter((id) => !this.known.has(id)).map(async (id) => {
+        let res: Response;
+        try {
+          res = await fetch(`${url}/schemas/ids/${id}`, { headers, signal: AbortSignal.timeout(10_000) });
+        } catch (err) {
+          throw new DependencyUnavailableError('registry', `schema registry unreachable: ${describeError(err)}`, { cause: err });
+        }
+        if (res.status === 404) {
+          this.known.set(id, undefined);
+          return;
+        }
+        if (!res.ok) throw new DependencyUnavailableError('registry', `schema registry answered ${res.status} for schema ${id}`);
+        const body = (await res.json()) as { schema: string; schemaType?: string };
+        if (body.schemaType && body.schemaType !== 'AVRO') {
+          this.known.set(id, undefined);
+          return;
+        }
+        this.known.set(id, parseType(JSON.parse(body.schema)));
+      }),
+    );
+  }
 }

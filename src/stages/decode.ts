@@ -1,0 +1,104 @@
+/**
+ * Stage 1: size limit, decoding and the schema check. Confluent-framed Avro is resolved from its
+ * writer schema (fetched from the registry by id) to the entity's reader schema, so compatible
+ * evolution works; JSON is checked against the same schema and coerced to its logical types.
+ */
+import type avro from 'avsc';
+import type { RecordErrorEntry } from '../errors.js';
+import type { Envelope } from '../topology/envelope.js';
+import { reject } from '../topology/envelope.js';
+import type { StageFactory } from './stage.js';
+
+const MAGIC = 0;
+const OPEN_BRACE = 0x7b;
+
+function firstNonSpace(buf: Buffer): number {
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i]!;
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09 && c !== 0xef && c !== 0xbb && c !== 0xbf) return c;
+  }
+  return -1;
+}
+
+const err = (code: RecordErrorEntry['code'], message: string): RecordErrorEntry[] => [{ code, field: null, message }];
+
+export const decodeStage: StageFactory = (ctx) => {
+  // Per (source, writer id): the resolver, or the reason it cannot be built.
+  const resolvers = new Map<string, avro.Resolver | string>();
+
+  function resolverFor(envelope: Envelope, writerId: number): avro.Resolver | string {
+    const key = `${envelope.source.name}:${writerId}`;
+    let r = resolvers.get(key);
+    if (r === undefined) {
+      const writer = ctx.writerSchemas.get(writerId)!;
+      try {
+        r = envelope.source.type.createResolver(writer);
+      } catch (e) {
+        r = e instanceof Error ? e.message.split('\n')[0]! : 'incompatible';
+      }
+      resolvers.set(key, r);
+    }
+    return r;
+  }
+
+  function decodeAvro(e: Envelope, buf: Buffer): void {
+    if (buf.length < 5) return reject(e, 'decode', err('decode.truncated', 'shorter than the 5-byte Confluent frame'));
+    const writerId = buf.readInt32BE(1);
+    if (ctx.writerSchemas.get(writerId) === undefined) return reject(e, 'decode', err('decode.unknown_schema_id', `schema id ${writerId} is not in the registry`));
+    const resolver = resolverFor(e, writerId);
+    if (typeof resolver === 'string') return reject(e, 'decode', err('decode.incompatible_schema', `writer schema ${writerId} does not resolve to ${e.source.entity}: ${resolver}`));
+    let decoded: { value: unknown; offset: number };
+    try {
+      decoded = e.source.type.decode(buf, 5, resolver);
+    } catch {
+      return reject(e, 'decode', err('decode.truncated', 'the Avro body does not decode with its writer schema'));
+    }
+    if (decoded.offset !== buf.length) {
+      return reject(e, 'decode', err('decode.truncated', decoded.offset < 0 ? 'the Avro body ends before the record does' : 'bytes left over after the record'));
+    }
+    e.value = decoded.value as Record<string, unknown>;
+  }
+
+  function decodeJson(e: Envelope, buf: Buffer): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(buf.toString('utf8'));
+    } catch {
+      return reject(e, 'decode', err('decode.invalid_json', 'the value is not valid JSON'));
+    }
+    const { value, errors } = e.source.coerceJson(parsed);
+    if (errors.length > 0) return reject(e, 'decode', errors);
+    e.value = value as Record<string, unknown>;
+  }
+
+  return {
+    name: 'decode',
+    async process(batch) {
+      const ids = new Set<number>();
+      for (const e of batch) {
+        const v = e.message.value;
+        if (v && v.length >= 5 && v[0] === MAGIC) {
+          const id = v.readInt32BE(1);
+          if (!ctx.writerSchemas.has(id)) ids.add(id);
+        }
+      }
+      if (ids.size > 0) await ctx.writerSchemas.fetch(ids);
+
+      for (const e of batch) {
+        if (e.outcome !== 'pending') continue;
+        const buf = e.message.value;
+        if (!buf || buf.length === 0) {
+          reject(e, 'decode', err('decode.malformed', 'empty value'));
+          continue;
+        }
+        if (buf.length > ctx.topology.maxRecordBytes) {
+          reject(e, 'size', err('size.too_large', `${buf.length} bytes, over the ${ctx.topology.maxRecordBytes}-byte limit`));
+          continue;
+        }
+        if (buf[0] === MAGIC) decodeAvro(e, buf);
+        else if (firstNonSpace(buf) === OPEN_BRACE) decodeJson(e, buf);
+        else reject(e, 'decode', err('decode.malformed', 'neither Confluent-framed Avro nor a JSON object'));
+      }
+    },
+  };
+};

@@ -1,0 +1,82 @@
+/**
+ * Stage 3: exact duplicates. Redis is the shared authority: one pipelined `SET key claim NX PX window GET`
+ * per record claims its content (or its event id) for the window. The claim's value is the input
+ * position of the claiming record, so a record replayed after a crash finds its own claim and
+ * passes instead of vanishing as a duplicate of itself. Same event id with other content is an id
+ * collision: the record passes and is flagged.
+ *
+ * No in-process bloom filter sits in front: every new record must be claimed in Redis anyway (another
+ * worker may hold the same content), so a bloom filter cannot save a round trip, only add its
+ * cost (bench:dedup measures both).
+ */
+import { createHash } from 'node:crypto';
+import type { Envelope, NearDuplicateEvent } from '../topology/envelope.js';
+import { positionOf, refOf } from '../topology/envelope.js';
+import { readPath } from './quality/rule.js';
+import type { StageFactory } from './stage.js';
+
+type Decision = { kind: 'new' } | { kind: 'duplicate' } | { kind: 'collision'; event: NearDuplicateEvent };
+
+export const dedupStage: StageFactory = (ctx) => {
+  const windowMs = Math.round(ctx.topology.dedupWindowDays * 86_400_000);
+  const prefix = `${ctx.topology.namespace}:dedup`;
+
+  return {
+    name: 'dedup',
+    async process(batch) {
+      const work: { e: Envelope; key: string; claim: string; hash: string; eventMode: boolean }[] = [];
+      for (const e of batch) {
+        if (e.outcome !== 'pending' || !e.value) continue;
+        e.body ??= e.source.type.toBuffer(e.value);
+        // Avro binary of the decoded record: field order fixed by the schema, values as normalised by the quality stage.
+        const hash = createHash('sha1').update(e.body).digest('base64url');
+        const eventField = e.source.definition.dedup.eventIdField;
+        const eventId = eventField ? readPath(e.value, eventField) : undefined;
+        const eventMode = typeof eventId === 'string' && eventId.length > 0;
+        const position = positionOf(e);
+        work.push({
+          e,
+          hash,
+          eventMode,
+          key: eventMode ? `${prefix}:${e.source.name}:id:${eventId}` : `${prefix}:${e.source.name}:c:${hash}`,
+          // Event claims carry the content hash (to tell a duplicate from a collision) and the claimer's ingest id.
+          claim: eventMode ? `${position}|${hash}|${e.lineage.ingestId}` : position,
+        });
+      }
+      if (work.length === 0) return;
+
+      const pipeline = ctx.redis.pipeline();
+      for (const w of work) pipeline.set(w.key, w.claim, 'PX', windowMs, 'NX', 'GET');
+      const results = await pipeline.exec();
+      const decisions: Decision[] = work.map((w, i) => {
+        const [error, previous] = results?.[i] ?? [new Error('no reply')];
+        if (error) throw error;
+        if (previous === null) return { kind: 'new' };
+        const [claimedAt, claimedHash, claimedIngestId] = String(previous).split('|');
+        if (claimedAt === positionOf(w.e)) return { kind: 'new' };
+        if (!w.eventMode || claimedHash === w.hash) return { kind: 'duplicate' };
+        const [topic = '', partition = '0', offset = '0'] = (claimedAt ?? '').split('/');
+        const record = refOf(w.e);
+        return {
+          kind: 'collision',
+          event: {
+            kind: 'ID_COLLISION',
+            source: w.e.source.name,
+            entity: w.e.source.entity,
+            record,
+            matched: { ingest_id: claimedIngestId ?? '', source: w.e.source.name, natural_id: record.natural_id, topic, partition: Number(partition), offset: Number(offset) },
+            keys: ['event_id'],
+            score: null,
+            detected_at: ctx.now(),
+          },
+        };
+      });
+      // Applied only once every reply is in, so a retry after a Redis failure starts from a clean batch.
+      work.forEach((w, i) => {
+        const d = decisions[i]!;
+        if (d.kind === 'duplicate') w.e.outcome = 'duplicate';
+        else if (d.kind === 'collision') w.e.nearDuplicates.push(d.event);
+      });
+    },
+  };
+};

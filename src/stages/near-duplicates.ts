@@ -1,0 +1,117 @@
+/**
+ * Stage 4: near-duplicate flags for identity resolution. Each record's blocking keys (canonical
+ * email, E.164 phone, device id, sound of last name + postal code) map in Redis to a capped,
+ * recency-ordered set of the identities seen with that key. A record whose key is shared with a
+ * *different* identity still goes to raw, flagged, and a NearDuplicate event names both records.
+ * Sets hold identities, not records, so replays and repeat events of one customer add nothing.
+ */
+import type { Envelope, NearDuplicateEvent, RecordRef } from '../topology/envelope.js';
+import { positionOf, refOf } from '../topology/envelope.js';
+import { canonicalEmail, jaroWinkler, namePostalKey, normaliseName } from './near-duplicates/keys.js';
+import { readPath } from './quality/rule.js';
+import type { StageFactory } from './stage.js';
+
+interface Subject {
+  e: Envelope;
+  identity: string;
+  keys: { kind: string; redisKey: string }[];
+  ref: RecordRef & { name: string | null };
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
+
+export const nearDuplicateStage: StageFactory = (ctx) => {
+  const ns = ctx.topology.namespace;
+  const windowMs = Math.round(ctx.topology.dedupWindowDays * 86_400_000);
+  const cap = ctx.topology.nearDuplicateRefsPerKey;
+
+  function subjectOf(e: Envelope): Subject | undefined {
+    const cfg = e.source.definition.nearDuplicates;
+    if (!cfg || !e.value) return undefined;
+    const idValue = str(readPath(e.value, cfg.identityField));
+    if (!idValue) return undefined;
+    const get = (path: string | undefined) => (path ? str(readPath(e.value!, path)) : undefined);
+    const keys: Subject['keys'] = [];
+    const add = (kind: string, value: string | undefined) => value && keys.push({ kind, redisKey: `${ns}:nd:${kind}:${value}` });
+    const email = get(cfg.email);
+    add('email', email && canonicalEmail(email));
+    add('phone', get(cfg.phone));
+    add('device_id', get(cfg.deviceId));
+    const last = get(cfg.lastName);
+    const postal = get(cfg.postalCode);
+    add('name_postal', last && postal ? namePostalKey(last, postal) : undefined);
+    if (keys.length === 0) return undefined;
+    const first = get(cfg.firstName);
+    const name = last ? normaliseName(`${first ?? ''} ${last}`) : null;
+    return { e, identity: `${cfg.identityField}=${idValue}`, keys, ref: { ...refOf(e), name } };
+  }
+
+  return {
+    name: 'near_duplicates',
+    async process(batch) {
+      const subjects = batch.filter((e) => e.outcome === 'pending').map(subjectOf).filter((s): s is Subject => s !== undefined);
+      if (subjects.length === 0) return;
+
+      // One round trip: read each key's identities, then add this record's identity and trim to the cap.
+      // Pipeline order means a later record in the batch sees the earlier ones.
+      const pipeline = ctx.redis.pipeline();
+      for (const s of subjects) {
+        for (const k of s.keys) {
+          pipeline.zrange(k.redisKey, '0', '-1');
+          pipeline.zadd(k.redisKey, String(ctx.now()), s.identity);
+          pipeline.zremrangebyrank(k.redisKey, 0, -(cap + 1));
+          pipeline.pexpire(k.redisKey, windowMs);
+        }
+        pipeline.set(`${ns}:ndref:${s.identity}`, JSON.stringify(s.ref), 'PX', windowMs);
+      }
+      const replies = await pipeline.exec();
+      let i = 0;
+      const matchesBySubject = subjects.map((s) => {
+        const matched = new Map<string, string[]>();
+        for (const k of s.keys) {
+          const [error, members] = replies?.[i] ?? [new Error('no reply')];
+          if (error) throw error;
+          for (const r of replies!.slice(i + 1, i + 4)) if (r[0]) throw r[0];
+          i += 4;
+          for (const other of members as string[]) {
+            if (other !== s.identity) matched.set(other, [...(matched.get(other) ?? []), k.kind]);
+          }
+        }
+        const [refError] = replies?.[i] ?? [new Error('no reply')];
+        if (refError) throw refError;
+        i += 1;
+        return matched;
+      });
+
+      const others = [...new Set(matchesBySubject.flatMap((m) => [...m.keys()]))];
+      if (others.length === 0) return;
+      const refs = await ctx.redis.mget(others.map((o) => `${ns}:ndref:${o}`));
+      const refByIdentity = new Map(others.map((o, j) => [o, refs[j] ? (JSON.parse(refs[j]!) as Subject['ref']) : undefined]));
+
+      const found: [Envelope, NearDuplicateEvent][] = [];
+      subjects.forEach((s, j) => {
+        for (const [other, kinds] of matchesBySubject[j]!) {
+          const matched = refByIdentity.get(other);
+          // A ref written by this very record in an earlier, uncommitted attempt is not another record.
+          if (!matched || `${matched.topic}/${matched.partition}/${matched.offset}` === positionOf(s.e)) continue;
+          const { name: matchedName, ...matchedRef } = matched;
+          const { name, ...record } = s.ref;
+          found.push([
+            s.e,
+            {
+              kind: 'NEAR_DUPLICATE',
+              source: s.e.source.name,
+              entity: s.e.source.entity,
+              record,
+              matched: matchedRef,
+              keys: kinds,
+              score: name && matchedName ? Math.round(jaroWinkler(name, matchedName) * 1000) / 1000 : null,
+              detected_at: ctx.now(),
+            },
+          ]);
+        }
+      });
+      for (const [e, event] of found) e.nearDuplicates.push(event);
+    },
+  };
+};

@@ -1,0 +1,71 @@
+/** A record on its way through the stages: the input message, its lineage, and what the stages decided. */
+import type { KafkaMessage } from 'kafkajs';
+import type { RecordErrorCode, RecordErrorEntry } from '../errors.js';
+import type { Lineage } from './lineage.js';
+import type { CompiledSource } from './compiled-source.js';
+
+export type Outcome = 'pending' | 'raw' | 'duplicate' | 'dead-letter';
+
+export interface RecordRef {
+  ingest_id: string;
+  source: string;
+  natural_id: string;
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+export interface NearDuplicateEvent {
+  kind: 'NEAR_DUPLICATE' | 'ID_COLLISION';
+  source: string;
+  entity: string;
+  record: RecordRef;
+  matched: RecordRef;
+  keys: string[];
+  score: number | null;
+  detected_at: number;
+}
+
+export interface Envelope {
+  readonly source: CompiledSource;
+  readonly topic: string;
+  readonly partition: number;
+  readonly message: KafkaMessage;
+  readonly lineage: Lineage;
+  /** The decoded record in its Avro form (timestamps as epoch ms, decimals as strings). */
+  value: Record<string, unknown> | undefined;
+  /** Avro binary body of `value`, once computed (dedup hashes it, the router frames it). */
+  body: Buffer | undefined;
+  outcome: Outcome;
+  failedStage: string | undefined;
+  errors: RecordErrorEntry[];
+  /** Warn-level quality codes: the record passes, flagged in its lineage. */
+  flags: RecordErrorCode[];
+  nearDuplicates: NearDuplicateEvent[];
+}
+
+export function newEnvelope(source: CompiledSource, topic: string, partition: number, message: KafkaMessage, lineage: Lineage): Envelope {
+  return { source, topic, partition, message, lineage, value: undefined, body: undefined, outcome: 'pending', failedStage: undefined, errors: [], flags: [], nearDuplicates: [] };
+}
+
+export function reject(envelope: Envelope, stage: string, errors: RecordErrorEntry[]): void {
+  envelope.outcome = 'dead-letter';
+  envelope.failedStage = stage;
+  envelope.errors.push(...errors);
+}
+
+/** Where this input record sits: the claim identity that lets a replay recognise its own earlier work. */
+export function positionOf(e: Envelope): string {
+  return `${e.topic}/${e.partition}/${e.message.offset}`;
+}
+
+export function refOf(e: Envelope): RecordRef {
+  return {
+    ingest_id: e.lineage.ingestId,
+    source: e.source.name,
+    natural_id: e.source.naturalId(e.value ?? {}),
+    topic: e.topic,
+    partition: e.partition,
+    offset: Number(e.message.offset),
+  };
+}

@@ -1,0 +1,16 @@
+/**
+ * Crash points for the crash tests: `C360_CRASH_AT=<point>:<n>` makes the worker SIGKILL itself
+ * the n-th time it reaches <point>, so a test can kill it at an exact place in the transaction
+ * cycle as well as at random times. Unset in production: one string comparison per batch.
+ */
+export type CrashPoint = 'after-stages' | 'after-send' | 'after-commit';
+
+const spec = process.env.C360_CRASH_AT?.split(':');
+const target = spec?.[0];
+let remaining = Number(spec?.[1] ?? 1);
+
+export function crashPoint(point: CrashPoint): void {
+  if (target !== point) return;
+  remaining -= 1;
+  if (remaining === 0) process.kill(process.pid, 'SIGKILL');
+}

@@ -1,0 +1,220 @@
+/**
+ * The topology runner: consume-transform-produce in Kafka transactions, Kafka Streams style.
+ * Each fetched batch of one input partition passes every stage, is routed, and is committed in
+ * one transaction together with its input offsets and its ledger entry, so output, offsets and
+ * counts move together or not at all (exactly once into the output topics, read_committed).
+ * Stages that wait on Redis or the registry retry with backoff while the batch holds, keeping
+ * the group membership alive: nothing passes unchecked and nothing is dropped.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import { describeError, isRetriable } from '../errors.js';
+import { createKafka } from '../kafka/client.js';
+import type { Logger } from '../observability/logger.js';
+import { loadSchema } from '../schema/avro.js';
+import { WriterSchemas, createSchemaRegistry } from '../schema/registry.js';
+import { STAGES } from '../stages/index.js';
+import type { BatchControl, Stage, StageContext } from '../stages/stage.js';
+import { createRedis, isRedisOutage } from '../storage/redis.js';
+import { compileSource, type CompiledSource } from './compiled-source.js';
+import type { Topology } from './definition.js';
+import { newEnvelope } from './envelope.js';
+import { crashPoint } from './failpoints.js';
+import { addCounts, emptyCounts, type LedgerCounts } from './ledger.js';
+import { readLineage } from './lineage.js';
+import { topologyMetrics, type TopologyMetrics } from './metrics.js';
+import { PartitionProducers } from './producers.js';
+import { route, type RouterContext } from './router.js';
+import { createTopologyTopics, registerTopologySchemas } from './setup.js';
+import { topicNames } from './topics.js';
+
+export interface RunnerOptions {
+  config: Config;
+  topology: Topology;
+  logger: Logger;
+  metrics: Registry;
+  /** Consumer session timeout: how long a crashed worker's partitions wait before moving (min 6 s on a default broker). */
+  sessionTimeoutMs?: number;
+  partitionsConsumedConcurrently?: number;
+  summaryIntervalMs?: number;
+}
+
+const FENCED = /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|TRANSACTIONAL_ID_AUTHORIZATION_FAILED/;
+
+export class TopologyRunner {
+  readonly groupId: string;
+  private readonly kafka: Kafka;
+  private readonly redis: Redis;
+  private readonly sources: Map<string, CompiledSource>;
+  private readonly byTopic: Map<string, CompiledSource>;
+  private readonly producers: PartitionProducers;
+  private readonly metrics: TopologyMetrics;
+  private readonly totals = new Map<string, LedgerCounts>();
+  private consumer: Consumer | undefined;
+  private stages: Stage[] = [];
+  private router: RouterContext | undefined;
+  private summaryTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+
+  constructor(private readonly options: RunnerOptions) {
+    const { config, topology, logger } = options;
+    this.groupId = `${topology.namespace}.topology`;
+    this.kafka = createKafka(config, logger, 'topology');
+    this.redis = createRedis(config, logger.child({ component: 'redis' }));
+    this.sources = new Map(topology.sources.map((s) => [s.name, compileSource(s)]));
+    const names = topicNames(topology.namespace);
+    this.byTopic = new Map([...this.sources.values()].map((s) => [names.ingest(s.name), s]));
+    this.producers = new PartitionProducers(this.kafka, this.groupId);
+    this.metrics = topologyMetrics(options.metrics);
+  }
+
+  /** Creates topics, registers schemas, joins the group and starts consuming; resolves once running. */
+  async start(): Promise<void> {
+    const { topology, config, logger } = this.options;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      await createTopologyTopics(admin, topology);
+    } finally {
+      await admin.disconnect();
+    }
+    const schemas = await registerTopologySchemas(createSchemaRegistry(config), topology, this.sources.values());
+    await this.redis.connect();
+
+    const ctx: StageContext = {
+      topology,
+      sources: this.sources,
+      redis: this.redis,
+      writerSchemas: new WriterSchemas(config),
+      logger: logger.child({ component: 'stages' }),
+      now: Date.now,
+    };
+    this.stages = topology.stages.map((name) => STAGES[name](ctx));
+    this.router = {
+      topologyName: topology.name,
+      topics: topicNames(topology.namespace),
+      rawSchemaIds: schemas.raw,
+      deadLetter: { id: schemas.deadLetter, type: loadSchema('DeadLetter').type },
+      nearDuplicate: { id: schemas.nearDuplicate, type: loadSchema('NearDuplicate').type },
+      now: Date.now,
+    };
+
+    const consumer = this.kafka.consumer({
+      groupId: this.groupId,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: Math.min(3_000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      maxBytes: 16 * 1024 * 1024,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      logger.info({ assignment: e.payload.memberAssignment, memberId: e.payload.memberId }, 'joined topology group');
+      void this.producers.retain(e.payload.memberAssignment);
+    });
+    consumer.on(consumer.events.CRASH, (e) => logger.error({ err: describeError(e.payload.error), restart: e.payload.restart }, 'topology consumer crashed'));
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...this.byTopic.keys()], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
+      eachBatch: (payload) => this.processBatch(payload),
+    });
+    this.summaryTimer = setInterval(() => this.logSummary(), this.options.summaryIntervalMs ?? 10_000);
+    this.summaryTimer.unref();
+    logger.info({ group: this.groupId, sources: [...this.sources.keys()], stages: topology.stages }, 'topology running');
+  }
+
+  private async processBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0) return;
+    const source = this.byTopic.get(batch.topic)!;
+    const endTimer = this.metrics.batchSeconds.startTimer({ source: source.name });
+    const control: BatchControl = { heartbeat, isRunning: () => isRunning() && !isStale() && !this.stopping };
+
+    const envelopes = batch.messages.map((m) => newEnvelope(source, batch.topic, batch.partition, m, readLineage(m, batch.topic, batch.partition, source.name)));
+    for (const stage of this.stages) await this.withRetry(stage, () => stage.process(envelopes, control), control);
+    crashPoint('after-stages');
+    if (!control.isRunning()) throw new Error('batch abandoned: the worker is stopping or lost the partition');
+
+    const routed = route(this.router!, envelopes);
+    const producer = await this.producers.get(batch.topic, batch.partition);
+    const txn = await producer.transaction();
+    try {
+      await txn.sendBatch({ topicMessages: routed.topicMessages, acks: -1 });
+      crashPoint('after-send');
+      await txn.sendOffsets({
+        consumerGroupId: this.groupId,
+        topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }] }],
+      });
+      await txn.commit();
+    } catch (err) {
+      await txn.abort().catch(() => undefined);
+      if (FENCED.test(String((err as { type?: string }).type))) {
+        // Another worker owns this partition now: its producer fenced ours. Drop it and let the group rebalance.
+        this.options.logger.warn({ topic: batch.topic, partition: batch.partition }, 'producer fenced; partition moved to another worker');
+        await this.producers.drop(batch.topic, batch.partition);
+      }
+      throw err;
+    }
+    crashPoint('after-commit');
+    resolveOffset(batch.lastOffset());
+
+    this.account(source.name, routed.counts, routed.errors, envelopes.flatMap((e) => e.nearDuplicates.map((n) => n.kind)));
+    endTimer();
+    await heartbeat().catch(() => undefined);
+  }
+
+  /** Retries a stage while its dependency is down; anything else is a bug and fails the batch. */
+  private async withRetry(stage: Stage, run: () => Promise<void> | void, control: BatchControl): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await run();
+        return;
+      } catch (err) {
+        if (!(isRetriable(err) || isRedisOutage(err)) || !control.isRunning()) throw err;
+        this.metrics.dependencyRetries.inc({ stage: stage.name });
+        if (attempt === 1 || attempt % 10 === 0) this.options.logger.warn({ stage: stage.name, attempt, err: describeError(err) }, 'stage waiting for a dependency');
+        await sleep(Math.min(100 * 2 ** Math.min(attempt, 5), 2_000));
+        await control.heartbeat();
+      }
+    }
+  }
+
+  private account(source: string, counts: LedgerCounts, errors: Record<string, number>, nearKinds: string[]): void {
+    let t = this.totals.get(source);
+    if (!t) this.totals.set(source, (t = emptyCounts()));
+    addCounts(t, counts);
+    this.metrics.recordsIn.inc({ source }, counts.in);
+    this.metrics.routed.inc({ source, route: 'raw' }, counts.raw);
+    this.metrics.routed.inc({ source, route: 'duplicate' }, counts.duplicates);
+    this.metrics.routed.inc({ source, route: 'dead_letter' }, counts.dead_letter);
+    for (const [code, n] of Object.entries(errors)) this.metrics.errors.inc({ source, code }, n);
+    for (const kind of nearKinds) this.metrics.nearDuplicates.inc({ source, kind });
+  }
+
+  /** What this worker has committed since it started (the ledger topic has the totals of every worker). */
+  committed(): Map<string, LedgerCounts> {
+    return new Map([...this.totals].map(([k, v]) => [k, { ...v }]));
+  }
+
+  private logSummary(): void {
+    const total = emptyCounts();
+    for (const c of this.totals.values()) addCounts(total, c);
+    this.options.logger.info({ ...total, bySource: Object.fromEntries(this.totals) }, 'topology summary');
+  }
+
+  /** Graceful stop: the batch in flight finishes (or aborts), the group is left, then the producers close. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.summaryTimer);
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.producers.closeAll();
+    this.redis.disconnect();
+    this.logSummary();
+  }
+}
