@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { C360Error, ConfigError } from '../errors.js';
 import { registerStackCommands } from './commands/stack.js';
+import { registerTopologyCommands } from './commands/topology.js';
 
 const program = new Command('c360')
   .description('c360-ingest: collect customer data from every source into Kafka, check it, and land it in the raw layer.')
@@ -9,6 +10,7 @@ const program = new Command('c360')
   .exitOverride();
 
 registerStackCommands(program);
+registerTopologyCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -40,6 +40,8 @@ export interface RunnerOptions {
   sessionTimeoutMs?: number;
   partitionsConsumedConcurrently?: number;
   summaryIntervalMs?: number;
+  /** Upper bound of one fetch per partition, hence of one batch and one transaction. */
+  maxBatchBytes?: number;
 }
 
 const FENCED = /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|TRANSACTIONAL_ID_AUTHORIZATION_FAILED/;
@@ -106,7 +108,7 @@ export class TopologyRunner {
       groupId: this.groupId,
       sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: Math.min(3_000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
-      maxBytesPerPartition: 4 * 1024 * 1024,
+      maxBytesPerPartition: this.options.maxBatchBytes ?? 4 * 1024 * 1024,
       maxBytes: 16 * 1024 * 1024,
       readUncommitted: false,
       allowAutoTopicCreation: false,

@@ -1,0 +1,100 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.js';
+import { createKafka } from '../../kafka/client.js';
+import { readToEnd } from '../../kafka/read-to-end.js';
+import { startOpsServer } from '../../observability/ops-server.js';
+import { createLogger } from '../../observability/logger.js';
+import { metricsRegistry } from '../../observability/metrics.js';
+import { createSchemaRegistry } from '../../schema/registry.js';
+import { compileSource } from '../../topology/compiled-source.js';
+import { balanced, formatLedger, totalsOf, type LedgerEntry } from '../../topology/ledger.js';
+import { loadTopology } from '../../topology/load.js';
+import { TopologyRunner } from '../../topology/runner.js';
+import { createTopologyTopics, registerTopologySchemas } from '../../topology/setup.js';
+import { topicNames } from '../../topology/topics.js';
+import { kafkaAnswers, redisAnswers } from '../../stack/probes.js';
+
+interface TopologyOptions {
+  topology: string;
+  namespace?: string;
+}
+
+const withTopology = (cmd: Command) =>
+  cmd
+    .option('-t, --topology <name|file>', 'topology name in topologies/, or a .js/.json file', 'customer360')
+    .option('-n, --namespace <prefix>', "override the topology's namespace (topic, group and Redis key prefix)");
+
+export function registerTopologyCommands(program: Command): void {
+  withTopology(program.command('run'))
+    .description('Start a topology worker: consume the ingest topics, check, dedup and route every record in Kafka transactions. Several workers share the partitions.')
+    .option('--session-timeout <ms>', 'consumer session timeout', (v) => Number(v), 30_000)
+    .option('--max-batch-bytes <bytes>', 'largest fetch per partition, hence per transaction', (v) => Number(v), 4 * 1024 * 1024)
+    .option('--ops-port <port>', 'port of /metrics, /healthz, /readyz (default C360_OPS_PORT; 0 picks one)', (v) => Number(v))
+    .action(async (options: TopologyOptions & { sessionTimeout: number; maxBatchBytes: number; opsPort?: number }) => {
+      const config = loadConfig();
+      const logger = createLogger(config.logLevel);
+      const topology = await loadTopology(options.topology, options);
+      const registry = metricsRegistry();
+      const runner = new TopologyRunner({ config, topology, logger, metrics: registry, sessionTimeoutMs: options.sessionTimeout, maxBatchBytes: options.maxBatchBytes });
+      const ops = await startOpsServer({ registry, port: options.opsPort ?? config.opsPort });
+      ops.addReadinessCheck('kafka', async () => {
+        if (!(await kafkaAnswers(config.kafka.brokers))) throw new Error('Kafka does not answer');
+      });
+      ops.addReadinessCheck('redis', async () => {
+        if (!(await redisAnswers(config.redisUrl))) throw new Error('Redis does not answer');
+      });
+      await runner.start();
+      logger.info({ opsPort: ops.port }, 'ops endpoint listening');
+      const stop = async (signal: string) => {
+        logger.info({ signal }, 'stopping topology worker');
+        await runner.stop();
+        await ops.close();
+        for (const [source, c] of runner.committed()) {
+          process.stdout.write(`ledger ${source}: in=${c.in} raw=${c.raw} duplicates=${c.duplicates} dead_letter=${c.dead_letter} near_duplicates=${c.near_duplicates} ${balanced(c) ? 'balanced' : 'NOT BALANCED'}\n`);
+        }
+        process.exit(0);
+      };
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+      process.once('SIGINT', () => void stop('SIGINT'));
+    });
+
+  const topics = program.command('topics').description('Kafka topics of a topology.');
+  withTopology(topics.command('create'))
+    .description('Create every topic of the topology (ingest, raw, near-duplicates, dead-letter, ledger) that does not exist yet.')
+    .action(async (options: TopologyOptions) => {
+      const config = loadConfig();
+      const topology = await loadTopology(options.topology, options);
+      const admin = createKafka(config, createLogger(config.logLevel)).admin();
+      await admin.connect();
+      try {
+        const created = await createTopologyTopics(admin, topology);
+        console.log(created.length ? `created: ${created.join(', ')}` : 'every topic exists already');
+      } finally {
+        await admin.disconnect();
+      }
+    });
+
+  const schemas = program.command('schemas').description('Avro schemas of a topology in the schema registry.');
+  withTopology(schemas.command('register'))
+    .description('Register each source entity under <ingest topic>-value and <raw topic>-value, and the dead-letter and near-duplicate schemas.')
+    .action(async (options: TopologyOptions) => {
+      const config = loadConfig();
+      const topology = await loadTopology(options.topology, options);
+      const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compileSource));
+      const names = topicNames(topology.namespace);
+      for (const [source, id] of ids.raw) console.log(`${names.raw(source)}-value: ${id}   ${names.ingest(source)}-value: ${ids.ingest.get(source)}`);
+      console.log(`${names.deadLetter}-value: ${ids.deadLetter}\n${names.nearDuplicates}-value: ${ids.nearDuplicate}`);
+    });
+
+  withTopology(program.command('ledger'))
+    .description('Sum the ledger topic: records in, landed raw, exact duplicates dropped, dead-lettered and near-duplicates flagged, per source. Exit 1 if it does not balance.')
+    .action(async (options: TopologyOptions) => {
+      const config = loadConfig();
+      const topology = await loadTopology(options.topology, options);
+      const entries: LedgerEntry[] = [];
+      await readToEnd(createKafka(config, createLogger('error')), topicNames(topology.namespace).ledger, (m) => entries.push(JSON.parse(m.value!.toString()) as LedgerEntry));
+      const totals = totalsOf(entries);
+      console.log(formatLedger(totals));
+      if (!balanced(totals.total)) process.exitCode = 1;
+    });
+}

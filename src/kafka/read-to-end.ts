@@ -1,0 +1,36 @@
+/** Reads a topic from the beginning to its current end (read_committed) and returns; for ledgers and audits, not for streaming. */
+import { randomUUID } from 'node:crypto';
+import type { Kafka, KafkaMessage } from 'kafkajs';
+
+export async function readToEnd(kafka: Kafka, topic: string, onMessage: (m: KafkaMessage) => void, timeoutMs = 60_000): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
+  await admin.disconnect();
+  const pending = new Set([...ends].filter(([, high]) => high > 0n).map(([p]) => p));
+  if (pending.size === 0) return;
+  const consumer = kafka.consumer({ groupId: `c360-reader-${randomUUID()}`, readUncommitted: false });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`reading ${topic} to its end took over ${timeoutMs} ms`)), timeoutMs);
+      void consumer.run({
+        eachBatch: async ({ batch, resolveOffset }) => {
+          for (const m of batch.messages) {
+            onMessage(m);
+            resolveOffset(m.offset);
+          }
+          // Transaction markers take offsets too: the partition is done once the batch reaches the end seen at the start.
+          if (BigInt(batch.lastOffset()) + 1n >= ends.get(batch.partition)!) pending.delete(batch.partition);
+          if (pending.size === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+}
