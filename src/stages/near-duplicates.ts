@@ -4,7 +4,10 @@
  * recency-ordered set of the identities seen with that key. A record whose key is shared with a
  * *different* identity still goes to raw, flagged, and a NearDuplicate event names both records.
  * Sets hold identities, not records, so replays and repeat events of one customer add nothing.
+ * A key whose set is already full (shared by `nearDuplicateRefsPerKey` identities or more: a shop's
+ * tablet, test@example.com) is too common to say anything and raises no flags.
  */
+import type { ChainableCommander } from 'ioredis';
 import type { Envelope, NearDuplicateEvent, RecordRef } from '../topology/envelope.js';
 import { positionOf, refOf } from '../topology/envelope.js';
 import { canonicalEmail, jaroWinkler, namePostalKey, normaliseName } from './near-duplicates/keys.js';
@@ -18,12 +21,35 @@ interface Subject {
   ref: RecordRef & { name: string | null };
 }
 
+const PIPELINE_SUBJECTS = 2000;
+
+/**
+ * Per record, one script call instead of four commands per key: read each key's identities, add
+ * this one, trim to the cap, renew the TTL, and store the record's ref. (All keys of a call must
+ * live on one node: a plain Redis or a single shard.)
+ */
+const NEAR_DUPLICATE_SCRIPT = `
+local out = {}
+for i = 1, #KEYS - 1 do
+  out[i] = redis.call('ZRANGE', KEYS[i], 0, -1)
+  redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1])
+  redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(tonumber(ARGV[3]) + 1))
+  redis.call('PEXPIRE', KEYS[i], ARGV[4])
+end
+redis.call('SET', KEYS[#KEYS], ARGV[5], 'PX', ARGV[4])
+return out`;
+
+interface NearDupPipeline {
+  c360NearDuplicateKeys(numKeys: number, ...keysAndArgs: (string | number)[]): NearDupPipeline;
+}
+
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
 
 export const nearDuplicateStage: StageFactory = (ctx) => {
   const ns = ctx.topology.namespace;
   const windowMs = Math.round(ctx.topology.dedupWindowDays * 86_400_000);
   const cap = ctx.topology.nearDuplicateRefsPerKey;
+  ctx.redis.defineCommand('c360NearDuplicateKeys', { lua: NEAR_DUPLICATE_SCRIPT });
 
   function subjectOf(e: Envelope): Subject | undefined {
     const cfg = e.source.definition.nearDuplicates;
@@ -52,36 +78,27 @@ export const nearDuplicateStage: StageFactory = (ctx) => {
       const subjects = batch.filter((e) => e.outcome === 'pending').map(subjectOf).filter((s): s is Subject => s !== undefined);
       if (subjects.length === 0) return;
 
-      // One round trip: read each key's identities, then add this record's identity and trim to the cap.
-      // Pipeline order means a later record in the batch sees the earlier ones.
-      const pipeline = ctx.redis.pipeline();
-      for (const s of subjects) {
-        for (const k of s.keys) {
-          pipeline.zrange(k.redisKey, '0', '-1');
-          pipeline.zadd(k.redisKey, String(ctx.now()), s.identity);
-          pipeline.zremrangebyrank(k.redisKey, 0, -(cap + 1));
-          pipeline.pexpire(k.redisKey, windowMs);
+      // Pipeline order means a later record in the batch sees the earlier ones; chunks keep each exec well inside the command timeout.
+      const matchesBySubject: Map<string, string[]>[] = [];
+      for (let from = 0; from < subjects.length; from += PIPELINE_SUBJECTS) {
+        const chunk = subjects.slice(from, from + PIPELINE_SUBJECTS);
+        const pipeline = ctx.redis.pipeline() as unknown as NearDupPipeline;
+        for (const s of chunk) {
+          pipeline.c360NearDuplicateKeys(s.keys.length + 1, ...s.keys.map((k) => k.redisKey), `${ns}:ndref:${s.identity}`, s.identity, ctx.now(), cap, windowMs, JSON.stringify(s.ref));
         }
-        pipeline.set(`${ns}:ndref:${s.identity}`, JSON.stringify(s.ref), 'PX', windowMs);
-      }
-      const replies = await pipeline.exec();
-      let i = 0;
-      const matchesBySubject = subjects.map((s) => {
-        const matched = new Map<string, string[]>();
-        for (const k of s.keys) {
-          const [error, members] = replies?.[i] ?? [new Error('no reply')];
+        const replies = (await (pipeline as unknown as ChainableCommander).exec()) ?? [];
+        chunk.forEach((s, j) => {
+          const [error, perKey] = replies[j] ?? [new Error('no reply')];
           if (error) throw error;
-          for (const r of replies!.slice(i + 1, i + 4)) if (r[0]) throw r[0];
-          i += 4;
-          for (const other of members as string[]) {
-            if (other !== s.identity) matched.set(other, [...(matched.get(other) ?? []), k.kind]);
-          }
-        }
-        const [refError] = replies?.[i] ?? [new Error('no reply')];
-        if (refError) throw refError;
-        i += 1;
-        return matched;
-      });
+          const matched = new Map<string, string[]>();
+          s.keys.forEach((k, i) => {
+            const others = ((perKey as string[][])[i] ?? []).filter((m) => m !== s.identity);
+            if (others.length >= cap) return; // too common a key
+            for (const other of others) matched.set(other, [...(matched.get(other) ?? []), k.kind]);
+          });
+          matchesBySubject.push(matched);
+        });
+      }
 
       const others = [...new Set(matchesBySubject.flatMap((m) => [...m.keys()]))];
       if (others.length === 0) return;

@@ -7,7 +7,7 @@
  * the group membership alive: nothing passes unchecked and nothing is dropped.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, Message, TopicMessages } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
@@ -42,9 +42,35 @@ export interface RunnerOptions {
   summaryIntervalMs?: number;
   /** Upper bound of one fetch per partition, hence of one batch and one transaction. */
   maxBatchBytes?: number;
+  /** Called when the consumer stops for good (a non-retriable error): a worker process should exit and be restarted. */
+  onFatal?: (error: Error) => void;
 }
 
 const FENCED = /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|TRANSACTIONAL_ID_AUTHORIZATION_FAILED/;
+
+/** Keeps each produce request well under the broker's message.max.bytes (1 MiB default), whatever the batch size. */
+const MAX_REQUEST_BYTES = 512 * 1024;
+
+function* chunked(topicMessages: TopicMessages[]): Generator<TopicMessages[]> {
+  let chunk = new Map<string, Message[]>();
+  let bytes = 0;
+  for (const { topic, messages } of topicMessages) {
+    for (const m of messages) {
+      let size = 64 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
+      for (const [k, v] of Object.entries(m.headers ?? {})) size += k.length + String(v).length;
+      if (bytes + size > MAX_REQUEST_BYTES && bytes > 0) {
+        yield [...chunk].map(([t, ms]) => ({ topic: t, messages: ms }));
+        chunk = new Map();
+        bytes = 0;
+      }
+      let list = chunk.get(topic);
+      if (!list) chunk.set(topic, (list = []));
+      list.push(m);
+      bytes += size;
+    }
+  }
+  if (bytes > 0) yield [...chunk].map(([t, ms]) => ({ topic: t, messages: ms }));
+}
 
 export class TopologyRunner {
   readonly groupId: string;
@@ -118,13 +144,16 @@ export class TopologyRunner {
       logger.info({ assignment: e.payload.memberAssignment, memberId: e.payload.memberId }, 'joined topology group');
       void this.producers.retain(e.payload.memberAssignment);
     });
-    consumer.on(consumer.events.CRASH, (e) => logger.error({ err: describeError(e.payload.error), restart: e.payload.restart }, 'topology consumer crashed'));
+    consumer.on(consumer.events.CRASH, (e) => {
+      logger.error({ err: describeError(e.payload.error), restart: e.payload.restart }, 'topology consumer crashed');
+      if (!e.payload.restart) this.options.onFatal?.(e.payload.error);
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [...this.byTopic.keys()], fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 6,
       eachBatch: (payload) => this.processBatch(payload),
     });
     this.summaryTimer = setInterval(() => this.logSummary(), this.options.summaryIntervalMs ?? 10_000);
@@ -147,7 +176,7 @@ export class TopologyRunner {
     const producer = await this.producers.get(batch.topic, batch.partition);
     const txn = await producer.transaction();
     try {
-      await txn.sendBatch({ topicMessages: routed.topicMessages, acks: -1 });
+      for (const chunk of chunked(routed.topicMessages)) await txn.sendBatch({ topicMessages: chunk, acks: -1 });
       crashPoint('after-send');
       await txn.sendOffsets({
         consumerGroupId: this.groupId,

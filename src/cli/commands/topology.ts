@@ -35,7 +35,15 @@ export function registerTopologyCommands(program: Command): void {
       const logger = createLogger(config.logLevel);
       const topology = await loadTopology(options.topology, options);
       const registry = metricsRegistry();
-      const runner = new TopologyRunner({ config, topology, logger, metrics: registry, sessionTimeoutMs: options.sessionTimeout, maxBatchBytes: options.maxBatchBytes });
+      const runner = new TopologyRunner({
+        config,
+        topology,
+        logger,
+        metrics: registry,
+        sessionTimeoutMs: options.sessionTimeout,
+        maxBatchBytes: options.maxBatchBytes,
+        onFatal: () => process.exit(1),
+      });
       const ops = await startOpsServer({ registry, port: options.opsPort ?? config.opsPort });
       ops.addReadinessCheck('kafka', async () => {
         if (!(await kafkaAnswers(config.kafka.brokers))) throw new Error('Kafka does not answer');

@@ -1,0 +1,117 @@
+/**
+ * bench:topology — records/s through the full topology and through a passthrough topology (same
+ * client, same transactions, no stages) on the same pre-produced synthetic input, in one run on
+ * the local stack. Prints both, their ratio and the ledger. BENCH_RECORDS sets the size (default 1,000,000).
+ */
+import { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import { loadConfig } from '../src/config.js';
+import { createKafka } from '../src/kafka/client.js';
+import { createLogger } from '../src/observability/logger.js';
+import { createSchemaRegistry } from '../src/schema/registry.js';
+import { kafkaAnswers, redisAnswers, registryAnswers } from '../src/stack/probes.js';
+import { compileSource } from '../src/topology/compiled-source.js';
+import { addCounts, emptyCounts } from '../src/topology/ledger.js';
+import { loadTopology } from '../src/topology/load.js';
+import { TopologyRunner } from '../src/topology/runner.js';
+import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
+import { topicNames } from '../src/topology/topics.js';
+import { synthetic } from './synthetic.js';
+
+const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
+const config = loadConfig();
+const logger = createLogger((process.env.LOG_LEVEL as 'warn' | undefined) ?? 'warn');
+const kafka = createKafka(config, logger, 'bench');
+
+async function requireStack(): Promise<void> {
+  const ok = (await kafkaAnswers(config.kafka.brokers)) && (await registryAnswers(config.schemaRegistry.url)) && (await redisAnswers(config.redisUrl));
+  if (!ok) {
+    console.error('bench: the stack does not answer; start it with `npx c360 stack up`.');
+    process.exit(1);
+  }
+}
+
+async function prepare(namespace: string, stages: 'all' | 'none') {
+  const topology = await loadTopology('customer360', { namespace });
+  topology.sources = topology.sources.filter((s) => s.name === 'crm' || s.name === 'web');
+  if (stages === 'none') topology.stages = [];
+  const admin = kafka.admin();
+  await admin.connect();
+  await createTopologyTopics(admin, topology);
+  await admin.disconnect();
+  const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compileSource));
+  return { topology, ingestIds: { crm: ids.ingest.get('crm')!, web: ids.ingest.get('web')! } };
+}
+
+async function produceAll(namespace: string, data: ReturnType<typeof synthetic>): Promise<number> {
+  const names = topicNames(namespace);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const t0 = performance.now();
+  for (const [source, mix] of [['crm', data.crm], ['web', data.web]] as const) {
+    for (let i = 0; i < mix.messages.length; i += 5000) {
+      await producer.send({ topic: names.ingest(source), acks: -1, messages: mix.messages.slice(i, i + 5000) });
+    }
+  }
+  await producer.disconnect();
+  return performance.now() - t0;
+}
+
+async function measure(label: string, topology: Awaited<ReturnType<typeof prepare>>['topology']) {
+  const runner = new TopologyRunner({ config, topology, logger, metrics: new Registry(), summaryIntervalMs: 3_600_000 });
+  let peakRss = process.memoryUsage().rss;
+  const t0 = performance.now();
+  await runner.start();
+  const started = performance.now();
+  for (;;) {
+    const total = emptyCounts();
+    for (const c of runner.committed().values()) addCounts(total, c);
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    if (total.in >= TOTAL) {
+      const elapsed = performance.now() - t0;
+      const running = performance.now() - started;
+      await runner.stop();
+      console.log(
+        `${label.padEnd(12)} ${TOTAL} records in ${(elapsed / 1000).toFixed(1)} s = ${Math.round(TOTAL / (elapsed / 1000))} records/s; ` +
+          `${Math.round(TOTAL / (running / 1000))} records/s after start-up (${((started - t0) / 1000).toFixed(1)} s: topics, schemas, group join); peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
+      );
+      return { rate: TOTAL / (running / 1000), total };
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function cleanRedis(namespace: string): Promise<void> {
+  const redis = new Redis(config.redisUrl);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 10_000);
+    if (keys.length) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  redis.disconnect();
+}
+
+await requireStack();
+const run = Date.now().toString(36);
+const passNs = `bench-pass-${run}`;
+const fullNs = `bench-full-${run}`;
+const pass = await prepare(passNs, 'none');
+const full = await prepare(fullNs, 'all');
+console.log(`bench:topology — ${TOTAL} synthetic records (half CRM profiles, half web events, Confluent-framed Avro), one worker, Node ${process.version}`);
+const data = synthetic(TOTAL, full.ingestIds);
+console.log(`input: crm ${data.crm.messages.length} (${data.crm.expected.duplicates} exact duplicates, ${data.crm.expected.nearDuplicates} near-duplicates, ${data.crm.expected.invalid} invalid), web ${data.web.messages.length} (${data.web.expected.duplicates} duplicates, ${data.web.expected.invalid} invalid)`);
+const producedMs = [await produceAll(passNs, data), await produceAll(fullNs, data)];
+console.log(`pre-produced twice in ${(producedMs[0]! / 1000).toFixed(1)} s and ${(producedMs[1]! / 1000).toFixed(1)} s`);
+
+const baseline = await measure('passthrough', pass.topology);
+const result = await measure('full', full.topology);
+const t = result.total;
+console.log(`full ledger: in=${t.in} raw=${t.raw} duplicates=${t.duplicates} dead_letter=${t.dead_letter} near_duplicates=${t.near_duplicates} ${t.in === t.raw + t.duplicates + t.dead_letter ? 'balanced' : 'NOT BALANCED'}`);
+console.log(`ratio full / passthrough (after start-up): ${(result.rate / baseline.rate).toFixed(2)}`);
+await cleanRedis(fullNs);
+const admin = kafka.admin();
+await admin.connect();
+await admin.deleteTopics({ topics: (await admin.listTopics()).filter((n) => n.startsWith(passNs) || n.startsWith(fullNs)) });
+await admin.disconnect();
+process.exit(0);
