@@ -4,7 +4,7 @@ import { RECORD_ERROR_CODES } from '../errors.js';
 import { loadSchema, parseType } from '../schema/avro.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 import { collect, config, testKafka } from '../../test/support/kafka.js';
-import { clearRedis, json, produce, startTopology, testNamespace, waitForLedger, type RunningTopology } from '../../test/support/topology.js';
+import { clearRedis, produce, startTopology, testNamespace, waitForLedger, type RunningTopology } from '../../test/support/topology.js';
 import { crmProfile, transaction, variant, webEvent } from '../../test/fixtures/records.js';
 import { HEADER } from './lineage.js';
 import { frame } from './router.js';
