@@ -10,9 +10,12 @@ export interface TopologyMetrics {
   dependencyRetries: Counter<'stage'>;
 }
 
+// prom-client refuses a second metric of the same name in one registry, so each registry gets one set.
+const perRegistry = new WeakMap<Registry, TopologyMetrics>();
+
 export function topologyMetrics(registry: Registry): TopologyMetrics {
-  const existing = registry.getSingleMetric('c360_topology_records_in_total');
-  if (existing) return (registry as Registry & { __c360Topology?: TopologyMetrics }).__c360Topology!;
+  const existing = perRegistry.get(registry);
+  if (existing) return existing;
   const metrics: TopologyMetrics = {
     recordsIn: new Counter({ name: 'c360_topology_records_in_total', help: 'Records read from ingest topics', labelNames: ['source'], registers: [registry] }),
     routed: new Counter({ name: 'c360_topology_records_routed_total', help: 'Records by route: raw, duplicate (dropped), dead_letter', labelNames: ['source', 'route'], registers: [registry] }),
@@ -21,6 +24,6 @@ export function topologyMetrics(registry: Registry): TopologyMetrics {
     batchSeconds: new Histogram({ name: 'c360_topology_batch_duration_seconds', help: 'Time from fetch to committed transaction, per batch', labelNames: ['source'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
     dependencyRetries: new Counter({ name: 'c360_topology_dependency_retries_total', help: 'Stage retries while Redis or the registry is unavailable', labelNames: ['stage'], registers: [registry] }),
   };
-  (registry as Registry & { __c360Topology?: TopologyMetrics }).__c360Topology = metrics;
+  perRegistry.set(registry, metrics);
   return metrics;
 }
