@@ -1,6 +1,5 @@
 /** What a stage is, and what every stage is built from. Stages are registered by name in stages/index.ts. */
 import type { Redis } from 'ioredis';
-import type { Logger } from '../observability/logger.js';
 import type { WriterSchemas } from '../schema/registry.js';
 import type { Topology } from '../topology/definition.js';
 import type { Envelope } from '../topology/envelope.js';
@@ -23,7 +22,6 @@ export interface StageContext {
   sources: ReadonlyMap<string, CompiledSource>;
   redis: Redis;
   writerSchemas: WriterSchemas;
-  logger: Logger;
   now(): number;
 }
 

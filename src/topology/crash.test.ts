@@ -19,7 +19,7 @@ describe('crash safety: workers killed with SIGKILL mid-batch lose nothing and l
   });
 
   it('survives kills at each point of the transaction cycle and at random moments', async () => {
-    namespace = await testNamespace();
+    namespace = testNamespace();
     const names = topicNames(namespace);
     // Small fetches make many batches, so kills land in the middle of the stream.
     const args = ['--max-batch-bytes', '32768'];

@@ -36,7 +36,7 @@ describe('Redis outage: the dedup stage holds the batch and retries; nothing pas
 
   it('pauses while Redis is down and lands every record once it is back', async () => {
     await until(() => redisAnswers(redisUrl), 'the private redis-server');
-    const namespace = await testNamespace();
+    const namespace = testNamespace();
     const names = topicNames(namespace);
     const metrics = new Registry();
     runner = new TopologyRunner({

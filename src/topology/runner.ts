@@ -117,7 +117,6 @@ export class TopologyRunner {
       sources: this.sources,
       redis: this.redis,
       writerSchemas: new WriterSchemas(config),
-      logger: logger.child({ component: 'stages' }),
       now: Date.now,
     };
     this.stages = topology.stages.map((name) => STAGES[name](ctx));

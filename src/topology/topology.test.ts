@@ -60,7 +60,7 @@ describe('the ingestion topology, end to end on the real stack', () => {
   }
 
   beforeAll(async () => {
-    const ns = await testNamespace();
+    const ns = testNamespace();
     t = await startTopology(ns, (topology) => {
       topology.maxRecordBytes = 4000;
     });

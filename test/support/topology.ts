@@ -17,7 +17,7 @@ export interface RunningTopology {
   stop(): Promise<void>;
 }
 
-export async function testNamespace(): Promise<string> {
+export function testNamespace(): string {
   return `t${randomUUID().slice(0, 8)}`;
 }
 
