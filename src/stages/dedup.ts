@@ -1,6 +1,6 @@
 /**
- * Stage 3: exact duplicates. Redis is the shared authority: one pipelined `SET key claim NX PX window GET`
- * per record claims its content (or its event id) for the window. The claim's value is the input
+ * Stage 3: exact duplicates. Redis is the shared authority: `SET key claim NX PX window GET` (run for a
+ * whole batch in one script call, storage/redis-scripts.ts) claims its content (or its event id) for the window. The claim's value is the input
  * position of the claiming record, so a record replayed after a crash finds its own claim and
  * passes instead of vanishing as a duplicate of itself. Same event id with other content is an id
  * collision: the record passes and is flagged.
@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { Envelope, NearDuplicateEvent } from '../topology/envelope.js';
 import { positionOf, refOf } from '../topology/envelope.js';
+import { claimAll } from '../storage/redis-scripts.js';
 import { readPath } from './quality/rule.js';
 import type { StageFactory } from './stage.js';
 
@@ -45,13 +46,10 @@ export const dedupStage: StageFactory = (ctx) => {
       }
       if (work.length === 0) return;
 
-      const pipeline = ctx.redis.pipeline();
-      for (const w of work) pipeline.set(w.key, w.claim, 'PX', windowMs, 'NX', 'GET');
-      const results = await pipeline.exec();
+      const previousClaims = await claimAll(ctx.redis, work.map((w) => w.key), work.map((w) => w.claim), windowMs);
       const decisions: Decision[] = work.map((w, i) => {
-        const [error, previous] = results?.[i] ?? [new Error('no reply')];
-        if (error) throw error;
-        if (previous === null) return { kind: 'new' };
+        const previous = previousClaims[i];
+        if (previous === null || previous === undefined) return { kind: 'new' };
         const [claimedAt, claimedHash, claimedIngestId] = String(previous).split('|');
         if (claimedAt === positionOf(w.e)) return { kind: 'new' };
         if (!w.eventMode || claimedHash === w.hash) return { kind: 'duplicate' };

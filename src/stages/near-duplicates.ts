@@ -7,10 +7,10 @@
  * A key whose set is already full (shared by `nearDuplicateRefsPerKey` identities or more: a shop's
  * tablet, test@example.com) is too common to say anything and raises no flags.
  */
-import type { ChainableCommander } from 'ioredis';
 import type { Envelope, NearDuplicateEvent, RecordRef } from '../topology/envelope.js';
 import { positionOf, refOf } from '../topology/envelope.js';
 import { canonicalEmail, jaroWinkler, namePostalKey, normaliseName } from './near-duplicates/keys.js';
+import { touchNearDuplicateKeys } from '../storage/redis-scripts.js';
 import { readPath } from './quality/rule.js';
 import type { StageFactory } from './stage.js';
 
@@ -21,35 +21,12 @@ interface Subject {
   ref: RecordRef & { name: string | null };
 }
 
-const PIPELINE_SUBJECTS = 2000;
-
-/**
- * Per record, one script call instead of four commands per key: read each key's identities, add
- * this one, trim to the cap, renew the TTL, and store the record's ref. (All keys of a call must
- * live on one node: a plain Redis or a single shard.)
- */
-const NEAR_DUPLICATE_SCRIPT = `
-local out = {}
-for i = 1, #KEYS - 1 do
-  out[i] = redis.call('ZRANGE', KEYS[i], 0, -1)
-  redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1])
-  redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(tonumber(ARGV[3]) + 1))
-  redis.call('PEXPIRE', KEYS[i], ARGV[4])
-end
-redis.call('SET', KEYS[#KEYS], ARGV[5], 'PX', ARGV[4])
-return out`;
-
-interface NearDupPipeline {
-  c360NearDuplicateKeys(numKeys: number, ...keysAndArgs: (string | number)[]): NearDupPipeline;
-}
-
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
 
 export const nearDuplicateStage: StageFactory = (ctx) => {
   const ns = ctx.topology.namespace;
   const windowMs = Math.round(ctx.topology.dedupWindowDays * 86_400_000);
   const cap = ctx.topology.nearDuplicateRefsPerKey;
-  ctx.redis.defineCommand('c360NearDuplicateKeys', { lua: NEAR_DUPLICATE_SCRIPT });
 
   function subjectOf(e: Envelope): Subject | undefined {
     const cfg = e.source.definition.nearDuplicates;
@@ -79,26 +56,23 @@ export const nearDuplicateStage: StageFactory = (ctx) => {
       if (subjects.length === 0) return;
 
       // Pipeline order means a later record in the batch sees the earlier ones; chunks keep each exec well inside the command timeout.
-      const matchesBySubject: Map<string, string[]>[] = [];
-      for (let from = 0; from < subjects.length; from += PIPELINE_SUBJECTS) {
-        const chunk = subjects.slice(from, from + PIPELINE_SUBJECTS);
-        const pipeline = ctx.redis.pipeline() as unknown as NearDupPipeline;
-        for (const s of chunk) {
-          pipeline.c360NearDuplicateKeys(s.keys.length + 1, ...s.keys.map((k) => k.redisKey), `${ns}:ndref:${s.identity}`, s.identity, ctx.now(), cap, windowMs, JSON.stringify(s.ref));
-        }
-        const replies = (await (pipeline as unknown as ChainableCommander).exec()) ?? [];
-        chunk.forEach((s, j) => {
-          const [error, perKey] = replies[j] ?? [new Error('no reply')];
-          if (error) throw error;
-          const matched = new Map<string, string[]>();
-          s.keys.forEach((k, i) => {
-            const others = ((perKey as string[][])[i] ?? []).filter((m) => m !== s.identity);
-            if (others.length >= cap) return; // too common a key
-            for (const other of others) matched.set(other, [...(matched.get(other) ?? []), k.kind]);
-          });
-          matchesBySubject.push(matched);
+      // One script call per chunk; in order, so a later record in the batch sees the earlier ones.
+      const seenBefore = await touchNearDuplicateKeys(
+        ctx.redis,
+        subjects.map((s) => ({ keys: s.keys.map((k) => k.redisKey), refKey: `${ns}:ndref:${s.identity}`, identity: s.identity, ref: JSON.stringify(s.ref) })),
+        ctx.now(),
+        cap,
+        windowMs,
+      );
+      const matchesBySubject = subjects.map((s, j) => {
+        const matched = new Map<string, string[]>();
+        s.keys.forEach((k, i) => {
+          const others = (seenBefore[j]?.[i] ?? []).filter((m) => m !== s.identity);
+          if (others.length >= cap) return; // too common a key
+          for (const other of others) matched.set(other, [...(matched.get(other) ?? []), k.kind]);
         });
-      }
+        return matched;
+      });
 
       const others = [...new Set(matchesBySubject.flatMap((m) => [...m.keys()]))];
       if (others.length === 0) return;

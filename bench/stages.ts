@@ -1,0 +1,94 @@
+/**
+ * bench:stages — CPU cost per record of each stage and of routing, in-process (Redis on loopback,
+ * no Kafka), on the synthetic input of bench:topology. Each line is µs per record; the baseline is
+ * building the envelopes (lineage), which every topology pays. BENCH_RECORDS sets the size (default 100,000).
+ */
+import { Registry } from 'prom-client';
+import type { KafkaMessage } from 'kafkajs';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/observability/logger.js';
+import { WriterSchemas, createSchemaRegistry } from '../src/schema/registry.js';
+import { STAGES } from '../src/stages/index.js';
+import type { StageContext } from '../src/stages/stage.js';
+import { createRedis } from '../src/storage/redis.js';
+import { compileSource } from '../src/topology/compiled-source.js';
+import { newEnvelope, type Envelope } from '../src/topology/envelope.js';
+import { readLineage } from '../src/topology/lineage.js';
+import { loadTopology } from '../src/topology/load.js';
+import { route } from '../src/topology/router.js';
+import { registerTopologySchemas } from '../src/topology/setup.js';
+import { topicNames } from '../src/topology/topics.js';
+import { loadSchema } from '../src/schema/avro.js';
+import { synthetic } from './synthetic.js';
+
+const TOTAL = Number(process.env.BENCH_RECORDS ?? 100_000);
+const BATCH = 4000;
+const config = loadConfig();
+const namespace = `bench-stages-${Date.now().toString(36)}`;
+const topology = await loadTopology('customer360', { namespace });
+topology.sources = topology.sources.filter((s) => s.name === 'crm' || s.name === 'web');
+const sources = new Map(topology.sources.map((s) => [s.name, compileSource(s)]));
+const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, sources.values());
+const redis = createRedis(config, createLogger('warn'));
+await redis.connect();
+const ctx: StageContext = { topology, sources, redis, writerSchemas: new WriterSchemas(config), now: Date.now };
+const stages = topology.stages.map((name) => STAGES[name](ctx));
+const data = synthetic(TOTAL, { crm: ids.ingest.get('crm')!, web: ids.ingest.get('web')! });
+const names = topicNames(namespace);
+const router = {
+  topologyName: topology.name,
+  topics: names,
+  rawSchemaIds: ids.raw,
+  deadLetter: { id: ids.deadLetter, type: loadSchema('DeadLetter').type },
+  nearDuplicate: { id: ids.nearDuplicate, type: loadSchema('NearDuplicate').type },
+  now: Date.now,
+};
+const control = { heartbeat: async () => undefined, isRunning: () => true };
+const spent = new Map<string, number>();
+const cpu = new Map<string, number>();
+let cpuMark = process.cpuUsage();
+const add = (k: string, ms: number) => {
+  const used = process.cpuUsage(cpuMark);
+  cpu.set(k, (cpu.get(k) ?? 0) + (used.user + used.system) / 1000);
+  spent.set(k, (spent.get(k) ?? 0) + ms);
+  cpuMark = process.cpuUsage();
+};
+void new Registry();
+
+for (const source of ['crm', 'web'] as const) {
+  const messages = data[source].messages;
+  for (let from = 0; from < messages.length; from += BATCH) {
+    const slice = messages.slice(from, from + BATCH);
+    let t = performance.now();
+    cpuMark = process.cpuUsage();
+    const topic = names.ingest(source);
+    const batch: Envelope[] = slice.map((m, i) => {
+      const message = { key: Buffer.from(String(m.key)), value: m.value as Buffer, headers: {}, offset: String(from + i), timestamp: String(Date.now()), attributes: 0 } as unknown as KafkaMessage;
+      return newEnvelope(sources.get(source)!, topic, 0, message, readLineage(message, topic, 0, source));
+    });
+    add('envelopes + lineage (baseline)', performance.now() - t);
+    for (const stage of stages) {
+      t = performance.now();
+      await stage.process(batch, control);
+      add(stage.name, performance.now() - t);
+    }
+    t = performance.now();
+    route(router, batch);
+    add('route (encode, frame, headers)', performance.now() - t);
+  }
+}
+console.log(`bench:stages — ${TOTAL} records (half CRM, half web), batches of ${BATCH}, Node ${process.version}`);
+console.log(`${'per record'.padEnd(32)} ${'wall µs'.padStart(8)} ${'CPU µs'.padStart(8)}  wall vs baseline`);
+const base = spent.get('envelopes + lineage (baseline)')!;
+const us = (ms: number) => ((ms * 1000) / TOTAL).toFixed(1).padStart(8);
+for (const [k, ms] of spent) console.log(`${k.padEnd(32)} ${us(ms)} ${us(cpu.get(k)!)}  ${(ms / base).toFixed(1).padStart(5)}×`);
+const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+console.log(`${'all'.padEnd(32)} ${us(sum(spent))} ${us(sum(cpu))}`);
+let cursor = '0';
+do {
+  const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 10_000);
+  if (keys.length) await redis.unlink(...keys);
+  cursor = next;
+} while (cursor !== '0');
+redis.disconnect();
+process.exit(0);
