@@ -1,0 +1,151 @@
+/**
+ * An Avro record schema as a Parquet schema, and a converter from avsc-decoded values to what the
+ * Parquet writer takes. Nested records stay structs, arrays become 3-level LISTs, maps become
+ * MAPs, and logical types keep their meaning (date → DATE, timestamp-millis → TIMESTAMP(MILLIS,
+ * UTC), decimal → DECIMAL with the same precision and scale, enum → ENUM). Works from the schema
+ * JSON rather than avsc's types because avsc drops the logical types it has no class for.
+ */
+import type { SchemaElement } from 'hyparquet';
+import { ConfigError } from '../../errors.js';
+import { parseDecimal } from '../../schema/decimal.js';
+
+type Json = string | Record<string, unknown> | unknown[];
+type Repetition = 'REQUIRED' | 'OPTIONAL';
+export type Convert = (value: unknown) => unknown;
+
+/** A field's Parquet elements (depth-first, as Parquet lists them) and its value converter. */
+interface Node {
+  elements: SchemaElement[];
+  convert: Convert;
+}
+
+const identity: Convert = (v) => v;
+const toBigInt: Convert = (v) => (v === null || v === undefined ? v : BigInt(v as number));
+
+class NamedTypes {
+  private readonly byName = new Map<string, Record<string, unknown>>();
+
+  register(schema: Record<string, unknown>, enclosingNamespace: string | undefined): string | undefined {
+    const name = String(schema.name);
+    const namespace = name.includes('.') ? undefined : ((schema.namespace as string | undefined) ?? enclosingNamespace);
+    const full = namespace ? `${namespace}.${name}` : name;
+    this.byName.set(full, schema);
+    this.byName.set(name.split('.').pop()!, schema);
+    return name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : namespace;
+  }
+
+  resolve(name: string, namespace: string | undefined): Record<string, unknown> {
+    const found = this.byName.get(name) ?? (namespace ? this.byName.get(`${namespace}.${name}`) : undefined);
+    if (!found) throw new ConfigError(`Avro schema refers to unknown type "${name}".`);
+    return found;
+  }
+}
+
+const PRIMITIVES: Record<string, { element: Omit<SchemaElement, 'name' | 'repetition_type'>; convert: Convert }> = {
+  string: { element: { type: 'BYTE_ARRAY', converted_type: 'UTF8' }, convert: identity },
+  bytes: { element: { type: 'BYTE_ARRAY' }, convert: identity },
+  boolean: { element: { type: 'BOOLEAN' }, convert: identity },
+  int: { element: { type: 'INT32' }, convert: identity },
+  long: { element: { type: 'INT64' }, convert: toBigInt },
+  float: { element: { type: 'FLOAT' }, convert: identity },
+  double: { element: { type: 'DOUBLE' }, convert: identity },
+};
+
+export class AvroToParquet {
+  private readonly named = new NamedTypes();
+
+  /** Top-level fields of a record schema: one node per field, in order. */
+  fields(record: Record<string, unknown>): Array<{ name: string; node: Node }> {
+    const namespace = this.named.register(record, undefined);
+    return (record.fields as Array<{ name: string; type: Json }>).map((f) => ({ name: f.name, node: this.node(f.name, f.type, 'REQUIRED', namespace) }));
+  }
+
+  private node(name: string, schema: Json, repetition: Repetition, namespace: string | undefined): Node {
+    if (Array.isArray(schema)) return this.union(name, schema as Json[], namespace);
+    if (typeof schema === 'string') {
+      const primitive = PRIMITIVES[schema];
+      if (primitive) return { elements: [{ name, repetition_type: repetition, ...primitive.element }], convert: primitive.convert };
+      return this.node(name, this.named.resolve(schema, namespace), repetition, namespace);
+    }
+    const type = schema.type as Json;
+    switch (schema.logicalType) {
+      case 'date':
+        return { elements: [{ name, repetition_type: repetition, type: 'INT32', converted_type: 'DATE', logical_type: { type: 'DATE' } }], convert: identity };
+      case 'timestamp-millis':
+        return {
+          elements: [{ name, repetition_type: repetition, type: 'INT64', converted_type: 'TIMESTAMP_MILLIS', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' } }],
+          convert: toBigInt,
+        };
+      case 'decimal':
+        return this.decimal(name, Number(schema.precision ?? 38), Number(schema.scale ?? 0), repetition);
+    }
+    if (type === 'record') {
+      const inner = this.named.register(schema, namespace);
+      const children = (schema.fields as Array<{ name: string; type: Json }>).map((f) => ({ name: f.name, node: this.node(f.name, f.type, 'REQUIRED', inner) }));
+      return {
+        elements: [{ name, repetition_type: repetition, num_children: children.length }, ...children.flatMap((c) => c.node.elements)],
+        convert: (value) => {
+          if (value === null || value === undefined) return value;
+          const v = value as Record<string, unknown>;
+          const out: Record<string, unknown> = {};
+          for (const c of children) out[c.name] = c.node.convert(v[c.name]);
+          return out;
+        },
+      };
+    }
+    if (type === 'enum') {
+      this.named.register(schema, namespace);
+      return { elements: [{ name, repetition_type: repetition, type: 'BYTE_ARRAY', converted_type: 'ENUM', logical_type: { type: 'ENUM' } }], convert: identity };
+    }
+    if (type === 'fixed') {
+      this.named.register(schema, namespace);
+      return { elements: [{ name, repetition_type: repetition, type: 'FIXED_LEN_BYTE_ARRAY', type_length: Number(schema.size) }], convert: identity };
+    }
+    if (type === 'array') {
+      const item = this.node('element', schema.items as Json, 'REQUIRED', namespace);
+      return {
+        elements: [
+          { name, repetition_type: repetition, converted_type: 'LIST', logical_type: { type: 'LIST' }, num_children: 1 },
+          { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+          ...item.elements,
+        ],
+        convert: item.convert === identity ? identity : (value) => (Array.isArray(value) ? value.map(item.convert) : value),
+      };
+    }
+    if (type === 'map') {
+      const values = this.node('value', schema.values as Json, 'REQUIRED', namespace);
+      return {
+        elements: [
+          { name, repetition_type: repetition, converted_type: 'MAP', logical_type: { type: 'MAP' }, num_children: 1 },
+          { name: 'key_value', repetition_type: 'REPEATED', converted_type: 'MAP_KEY_VALUE', num_children: 2 },
+          { name: 'key', repetition_type: 'REQUIRED', type: 'BYTE_ARRAY', converted_type: 'UTF8' },
+          ...values.elements,
+        ],
+        convert: (value) => {
+          if (value === null || value === undefined) return value;
+          return Object.entries(value as Record<string, unknown>).map(([key, v]) => ({ key, value: values.convert(v) }));
+        },
+      };
+    }
+    // A primitive written as {"type": "string"} or with a logical type this mapping does not know.
+    return this.node(name, type, repetition, namespace);
+  }
+
+  private union(name: string, branches: Json[], namespace: string | undefined): Node {
+    const other = branches.filter((b) => b !== 'null');
+    if (other.length !== 1 || branches.length !== 2) {
+      throw new ConfigError(`Avro field "${name}" is a union of ${JSON.stringify(branches)}; the raw layer supports only ["null", T] unions.`);
+    }
+    return this.node(name, other[0]!, 'OPTIONAL', namespace);
+  }
+
+  private decimal(name: string, precision: number, scale: number, repetition: Repetition): Node {
+    // INT64 holds up to 18 digits; wider decimals take the fixed bytes Parquet sizes by precision.
+    const physical: Pick<SchemaElement, 'type' | 'type_length'> =
+      precision <= 18 ? { type: 'INT64' } : { type: 'FIXED_LEN_BYTE_ARRAY', type_length: Math.ceil((precision * Math.log2(10) + 1) / 8) };
+    return {
+      elements: [{ name, repetition_type: repetition, ...physical, converted_type: 'DECIMAL', precision, scale, logical_type: { type: 'DECIMAL', precision, scale } }],
+      convert: (value) => (value === null || value === undefined ? value : parseDecimal(value, scale, precision)),
+    };
+  }
+}
