@@ -34,6 +34,14 @@ const envSchema = z.object({
     .default('redis://127.0.0.1:6379')
     .refine((v) => /^rediss?:\/\/.+/.test(v), { message: 'must be a redis:// or rediss:// URL' }),
   C360_DATA_DIR: z.string().min(1).default('./data'),
+  /** The raw layer's root: a folder (default: C360_DATA_DIR) or s3://bucket/prefix. */
+  C360_STORAGE_URL: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || !/^[a-z0-9+]+:\/\//.test(v) || /^(s3|file):\/\/./.test(v), { message: 'must be a folder, file:///path or s3://bucket[/prefix]' }),
+  C360_SPOOL_DIR: z.string().min(1).optional(),
+  C360_S3_ENDPOINT: z.url({ message: 'must be an http(s) URL' }).optional(),
+  C360_S3_FORCE_PATH_STYLE: booleanFlag.default(false),
   C360_HOME: z.string().min(1).default(path.join(os.homedir(), '.cache', 'c360')),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   C360_OPS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
@@ -50,6 +58,11 @@ export interface Config {
   schemaRegistry: { url: string; auth?: { username: string; password: string } };
   redisUrl: string;
   dataDir: string;
+  /** Root of the raw layer: a local folder or s3://bucket/prefix. */
+  storageUrl: string;
+  /** Where sink files are written before they are published (default: inside a local store, else a temp folder). */
+  spoolDir: string | undefined;
+  s3: { endpoint: string | undefined; forcePathStyle: boolean };
   /** Where the local stack keeps its downloaded jars (cache) and its logs, pids and data (state). */
   home: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
@@ -82,6 +95,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     schemaRegistry: { url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, ''), ...(registryAuth ? { auth: registryAuth } : {}) },
     redisUrl: e.REDIS_URL,
     dataDir: path.resolve(e.C360_DATA_DIR),
+    storageUrl: e.C360_STORAGE_URL ?? path.resolve(e.C360_DATA_DIR),
+    spoolDir: e.C360_SPOOL_DIR ? path.resolve(e.C360_SPOOL_DIR) : undefined,
+    s3: { endpoint: e.C360_S3_ENDPOINT ?? process.env.AWS_ENDPOINT_URL_S3, forcePathStyle: e.C360_S3_FORCE_PATH_STYLE },
     home: path.resolve(e.C360_HOME),
     logLevel: e.LOG_LEVEL,
     opsPort: e.C360_OPS_PORT,

@@ -21,7 +21,7 @@ export async function registerAvro(registry: SchemaRegistry, subject: string, sc
 
 /** Writer schemas by id, fetched once. An id the registry does not know is `undefined`; an unreachable registry throws (retriable). */
 export class WriterSchemas {
-  private readonly known = new Map<number, AvroType | undefined>();
+  private readonly known = new Map<number, { type: AvroType; schema: Record<string, unknown> } | undefined>();
 
   constructor(private readonly config: Config) {}
 
@@ -30,7 +30,12 @@ export class WriterSchemas {
   }
 
   get(id: number): AvroType | undefined {
-    return this.known.get(id);
+    return this.known.get(id)?.type;
+  }
+
+  /** The schema as the registry holds it (JSON), for files that must carry their writer schema. */
+  schema(id: number): Record<string, unknown> | undefined {
+    return this.known.get(id)?.schema;
   }
 
   async fetch(ids: Iterable<number>): Promise<void> {
@@ -54,7 +59,8 @@ export class WriterSchemas {
           this.known.set(id, undefined);
           return;
         }
-        this.known.set(id, parseType(JSON.parse(body.schema)));
+        const schema = JSON.parse(body.schema) as Record<string, unknown>;
+        this.known.set(id, { type: parseType(schema), schema });
       }),
     );
   }

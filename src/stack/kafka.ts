@@ -36,6 +36,8 @@ function serverProperties(dataDir: string): string {
     // Topics are created by `c360 topics create`, so a mistyped topic name fails instead of appearing.
     'auto.create.topics.enable=false',
     'group.initial.rebalance.delay.ms=0',
+    // Below the broker's 6 s default, so crash tests move a killed worker's partitions within a couple of seconds.
+    'group.min.session.timeout.ms=1000',
     'log.retention.hours=168',
     'log.segment.bytes=268435456',
     'message.max.bytes=2097152',

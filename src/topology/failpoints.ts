@@ -3,7 +3,14 @@
  * the n-th time it reaches <point>, so a test can kill it at an exact place in the transaction
  * cycle as well as at random times. Unset in production: one string comparison per batch.
  */
-export type CrashPoint = 'after-stages' | 'after-send' | 'after-commit';
+export type CrashPoint =
+  | 'after-stages'
+  | 'after-send'
+  | 'after-commit'
+  // Sink workers: mid-file, between a file's publish and its manifest entry, and before the offset commit.
+  | 'sink-append'
+  | 'sink-after-publish'
+  | 'sink-before-commit';
 
 const spec = process.env.C360_CRASH_AT?.split(':');
 const target = spec?.[0];

@@ -1,5 +1,6 @@
 /** Helpers for integration tests: unique topic names, topic creation, and collecting what a consumer sees. */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { loadConfig } from '../../src/config.js';
 import { createKafka } from '../../src/kafka/client.js';
@@ -49,4 +50,14 @@ export async function collect(
     await consumer.disconnect();
   }
   return seen;
+}
+
+/** Polls until `done` holds or the timeout passes; returns the last value read (the test asserts on it). */
+export async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (done(v) || Date.now() > deadline) return v;
+    await sleep(250);
+  }
 }

@@ -1,0 +1,45 @@
+/**
+ * The raw layer's layout (docs/contracts.md): Hive-style folders by source and ingest date (UTC),
+ * and file names fixed by topic, partition and offsets, as the Confluent S3 sink names them, so a
+ * replay writes the same names and a reader can tell from a name which records a file holds.
+ */
+export type LayerKind = 'raw' | 'near-duplicates' | 'quarantine';
+
+const OFFSET_DIGITS = 20;
+
+export function isoDate(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 10);
+}
+
+export function folderOf(kind: LayerKind, source: string | undefined, date: string): string {
+  return kind === 'near-duplicates' ? `near-duplicates/date=${date}` : `${kind}/source=${source ?? 'unknown'}/date=${date}`;
+}
+
+export interface FileId {
+  topic: string;
+  partition: number;
+  firstOffset: number;
+  lastOffset: number;
+}
+
+export function fileName({ topic, partition, firstOffset, lastOffset }: FileId): string {
+  return `${topic}+${partition}+${String(firstOffset).padStart(OFFSET_DIGITS, '0')}+${String(lastOffset).padStart(OFFSET_DIGITS, '0')}.parquet`;
+}
+
+/** The prefix every file of one topic-partition has in a folder: what a worker lists to learn what is already stored. */
+export function partitionPrefix(folder: string, topic: string, partition: number): string {
+  return `${folder}/${topic}+${partition}+`;
+}
+
+const NAME = /^(.+)\+(\d+)\+(\d{20})\+(\d{20})\.parquet$/;
+
+export function parseFileName(name: string): FileId | undefined {
+  const m = NAME.exec(name.slice(name.lastIndexOf('/') + 1));
+  return m ? { topic: m[1]!, partition: Number(m[2]), firstOffset: Number(m[3]), lastOffset: Number(m[4]) } : undefined;
+}
+
+/** A data file's manifest entry sits in its folder's `_manifest/`, which Hive-style readers skip. */
+export function manifestKey(dataKey: string): string {
+  const slash = dataKey.lastIndexOf('/');
+  return `${dataKey.slice(0, slash)}/_manifest/${dataKey.slice(slash + 1).replace(/\.parquet$/, '.json')}`;
+}

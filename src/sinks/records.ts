@@ -1,0 +1,100 @@
+/**
+ * What the sink makes of one Kafka record: the folder it belongs in, its writer schema and the
+ * row to write (the decoded Avro record plus its lineage columns). A record the sink cannot decode
+ * is not dropped and does not stop the sink: it becomes a dead-letter row in quarantine, with the
+ * same error codes the topology uses and the original bytes.
+ */
+import type { KafkaMessage } from 'kafkajs';
+import type { RecordErrorEntry } from '../errors.js';
+import type { AvroType } from '../schema/avro.js';
+import type { WriterSchemas } from '../schema/registry.js';
+import { HEADER, headerString } from '../topology/lineage.js';
+import { PROCESSOR_VERSION } from '../topology/router.js';
+import { folderOf, isoDate, type LayerKind } from './layout.js';
+import { lineageColumns, receivedAt } from './lineage-columns.js';
+
+export interface SinkRecord {
+  folder: string;
+  schemaId: number;
+  schema: Record<string, unknown>;
+  row: Record<string, unknown>;
+  receivedAt: number;
+  /** Input size, for rotation by bytes. */
+  bytes: number;
+}
+
+export interface TopicRole {
+  kind: LayerKind;
+  /** Raw topics name their source; near-duplicate and dead-letter records carry theirs. */
+  source: string | undefined;
+}
+
+export interface DeadLetterContract {
+  id: number;
+  schema: Record<string, unknown>;
+  type: AvroType;
+}
+
+/** Schema ids of a batch's framed values, to fetch before reading it. */
+export function schemaIdsOf(messages: KafkaMessage[]): Set<number> {
+  const ids = new Set<number>();
+  for (const m of messages) if (m.value && m.value.length >= 5 && m.value[0] === 0) ids.add(m.value.readInt32BE(1));
+  return ids;
+}
+
+export function readSinkRecord(role: TopicRole, topic: string, partition: number, message: KafkaMessage, schemas: WriterSchemas, deadLetter: DeadLetterContract): SinkRecord {
+  const received = receivedAt(message);
+  const date = isoDate(received);
+  const lineage = lineageColumns(message, topic, partition);
+  const bytes = (message.value?.length ?? 0) + (message.key?.length ?? 0);
+  const decoded = decode(message.value, schemas);
+  if ('error' in decoded) {
+    const source = role.source ?? headerString(message.headers, HEADER.source);
+    const row = deadLetter.type.fromBuffer(deadLetter.type.toBuffer(sinkDeadLetter(decoded.error, source ?? 'unknown', topic, partition, message, received))) as Record<string, unknown>;
+    return { folder: folderOf('quarantine', source, date), schemaId: deadLetter.id, schema: deadLetter.schema, row: { ...row, ...lineage }, receivedAt: received, bytes };
+  }
+  const { value, schemaId } = decoded;
+  const source = role.kind === 'quarantine' ? String(value.source) : role.source;
+  return { folder: folderOf(role.kind, source, date), schemaId, schema: schemas.schema(schemaId)!, row: { ...value, ...lineage }, receivedAt: received, bytes };
+}
+
+function decode(value: Buffer | null, schemas: WriterSchemas): { value: Record<string, unknown>; schemaId: number } | { error: RecordErrorEntry } {
+  if (!value || value.length < 5 || value[0] !== 0) return { error: { code: 'decode.malformed', field: null, message: 'not Confluent-framed Avro' } };
+  const schemaId = value.readInt32BE(1);
+  const type = schemas.get(schemaId);
+  if (!type) return { error: { code: 'decode.unknown_schema_id', field: null, message: `schema id ${schemaId} is not in the registry` } };
+  try {
+    return { value: type.fromBuffer(value.subarray(5)) as Record<string, unknown>, schemaId };
+  } catch {
+    return { error: { code: 'decode.truncated', field: null, message: 'the Avro body does not match its writer schema' } };
+  }
+}
+
+function sinkDeadLetter(error: RecordErrorEntry, source: string, topic: string, partition: number, message: KafkaMessage, received: number): Record<string, unknown> {
+  const headers: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries(message.headers ?? {})) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) headers[k] = Buffer.isBuffer(first) ? first : Buffer.from(first);
+  }
+  return {
+    errors: [error],
+    stage: 'sink',
+    source,
+    entity: headerString(message.headers, HEADER.entity) ?? null,
+    original_key: message.key ?? null,
+    original_value: message.value ?? null,
+    original_headers: headers,
+    origin_topic: topic,
+    origin_partition: partition,
+    origin_offset: Number(message.offset),
+    lineage: {
+      ingest_id: headerString(message.headers, HEADER.ingestId) ?? `${topic}/${partition}/${message.offset}`,
+      source,
+      source_kind: headerString(message.headers, HEADER.sourceKind) ?? 'stream',
+      received_at: received,
+      origin: headerString(message.headers, HEADER.origin) ?? JSON.stringify({ topic, partition, offset: Number(message.offset) }),
+    },
+    failed_at: received,
+    processor_version: PROCESSOR_VERSION,
+  };
+}

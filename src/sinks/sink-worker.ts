@@ -1,0 +1,275 @@
+/**
+ * A sink worker: drains the raw topics (by pattern), the near-duplicate topic and the dead-letter
+ * topic into the raw layer. Several workers in the `<ns>.sink` group share the partitions. Each
+ * partition's work runs under its own lock (batches, idle flushes, revocation), and offsets are
+ * committed only for records that are in published files (see partition-sink.ts).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import { describeError, isRetriable } from '../errors.js';
+import { createKafka } from '../kafka/client.js';
+import type { Logger } from '../observability/logger.js';
+import { loadSchema } from '../schema/avro.js';
+import { WriterSchemas, createSchemaRegistry, registerAvro } from '../schema/registry.js';
+import { openObjectStore, type ObjectStore } from '../storage/object-store.js';
+import { crashPoint } from '../topology/failpoints.js';
+import type { Topology } from '../topology/definition.js';
+import { createTopologyTopics } from '../topology/setup.js';
+import { topicNames } from '../topology/topics.js';
+import { LINEAGE_FIELDS } from './lineage-columns.js';
+import { sinkMetrics, type SinkMetrics } from './metrics.js';
+import { rotationOptions, type RotationOptions } from './options.js';
+import { fileSchema, type FileSchema } from './parquet/parquet-file.js';
+import { PartitionSink } from './partition-sink.js';
+import { readSinkRecord, schemaIdsOf, type DeadLetterContract, type TopicRole } from './records.js';
+
+export interface SinkWorkerOptions {
+  config: Config;
+  topology: Topology;
+  logger: Logger;
+  metrics: Registry;
+  /** Defaults to the store C360_STORAGE_URL names. */
+  store?: ObjectStore;
+  rotation?: Partial<RotationOptions>;
+  sessionTimeoutMs?: number;
+  summaryIntervalMs?: number;
+  onFatal?: (error: Error) => void;
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+export class SinkWorker {
+  readonly groupId: string;
+  readonly store: ObjectStore;
+  private readonly kafka: Kafka;
+  private readonly rotation: RotationOptions;
+  private readonly metrics: SinkMetrics;
+  private readonly schemas: WriterSchemas;
+  private readonly fileSchemas = new Map<number, FileSchema>();
+  private readonly partitions = new Map<string, PartitionSink>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly committed = new Map<string, number>();
+  private readonly rawPrefix: string;
+  private readonly names: ReturnType<typeof topicNames>;
+  private consumer: Consumer | undefined;
+  private deadLetter: DeadLetterContract | undefined;
+  private spoolDir = '';
+  private timers: NodeJS.Timeout[] = [];
+  private stopping = false;
+
+  constructor(private readonly options: SinkWorkerOptions) {
+    const { config, topology, logger } = options;
+    this.groupId = `${topology.namespace}.sink`;
+    this.kafka = createKafka(config, logger, 'sink');
+    this.store = options.store ?? openObjectStore(config);
+    this.rotation = rotationOptions(options.rotation ?? {});
+    this.metrics = sinkMetrics(options.metrics);
+    this.schemas = new WriterSchemas(config);
+    this.names = topicNames(topology.namespace);
+    this.rawPrefix = this.names.raw('');
+  }
+
+  async start(): Promise<void> {
+    const { config, topology, logger } = this.options;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      await createTopologyTopics(admin, topology);
+    } finally {
+      await admin.disconnect();
+    }
+    const dl = loadSchema('DeadLetter');
+    this.deadLetter = { id: await registerAvro(createSchemaRegistry(config), `${this.names.deadLetter}-value`, dl.schema), schema: dl.schema, type: dl.type };
+    this.spoolDir = this.prepareSpool();
+
+    const sessionTimeout = this.options.sessionTimeoutMs ?? 30_000;
+    const consumer = this.kafka.consumer({
+      groupId: this.groupId,
+      sessionTimeout,
+      heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const assigned = new Set(Object.entries(e.payload.memberAssignment).flatMap(([t, ps]) => ps.map((p) => `${t}/${p}`)));
+      logger.info({ assignment: e.payload.memberAssignment }, 'joined sink group');
+      for (const key of this.partitions.keys()) {
+        if (!assigned.has(key)) void this.withPartition(key, (ps) => this.revoke(key, ps));
+      }
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      logger.error({ err: describeError(e.payload.error), restart: e.payload.restart }, 'sink consumer crashed');
+      if (!e.payload.restart) this.options.onFatal?.(e.payload.error);
+    });
+    await consumer.connect();
+    // KafkaJS matches a pattern against the topics that exist at subscribe time: a source added later needs a restart.
+    await consumer.subscribe({ topics: [new RegExp(`^${escapeRegExp(this.rawPrefix)}[a-z0-9-]+$`), this.names.nearDuplicates, this.names.deadLetter], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch: (payload) => this.processBatch(payload),
+    });
+    const tick = Math.max(100, Math.min(1_000, Math.floor(this.rotation.idleFlushMs / 2)));
+    this.timers.push(setInterval(() => void this.flushIdle().catch((err) => logger.warn({ err: describeError(err) }, 'idle flush failed; retried next tick')), tick));
+    this.timers.push(setInterval(() => this.logSummary(), this.options.summaryIntervalMs ?? 10_000));
+    for (const t of this.timers) t.unref();
+    logger.info({ group: this.groupId, store: this.store.url, rotation: this.rotation }, 'sink running');
+  }
+
+  private role(topic: string): TopicRole {
+    if (topic === this.names.nearDuplicates) return { kind: 'near-duplicates', source: undefined };
+    if (topic === this.names.deadLetter) return { kind: 'quarantine', source: undefined };
+    return { kind: 'raw', source: topic.slice(this.rawPrefix.length) };
+  }
+
+  private partitionSink(topic: string, partition: number): PartitionSink {
+    const key = `${topic}/${partition}`;
+    let ps = this.partitions.get(key);
+    if (!ps) {
+      ps = new PartitionSink(topic, partition, {
+        store: this.store,
+        spoolDir: this.spoolDir,
+        rotation: this.rotation,
+        fileSchema: (id, schema) => {
+          let compiled = this.fileSchemas.get(id);
+          if (!compiled) this.fileSchemas.set(id, (compiled = fileSchema(schema, LINEAGE_FIELDS)));
+          return compiled;
+        },
+        metrics: this.metrics,
+        logger: this.options.logger,
+      });
+      this.partitions.set(key, ps);
+    }
+    return ps;
+  }
+
+  /** Serialises everything done to one partition: batches, idle flushes, revocation and the final flush. */
+  private withPartition<T>(key: string, work: (ps: PartitionSink) => Promise<T> | T): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => {
+      const ps = this.partitions.get(key);
+      return ps ? work(ps) : (undefined as T);
+    });
+    this.locks.set(key, next);
+    return next;
+  }
+
+  private async processBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0 || this.stopping) return;
+    const role = this.role(batch.topic);
+    this.partitionSink(batch.topic, batch.partition);
+    await this.withPartition(`${batch.topic}/${batch.partition}`, async (ps) => {
+      await this.retrying('registry', () => this.schemas.fetch(schemaIdsOf(batch.messages)), heartbeat);
+      for (const m of batch.messages) {
+        if (!isRunning() || isStale() || this.stopping) break;
+        const record = readSinkRecord(role, batch.topic, batch.partition, m, this.schemas, this.deadLetter!);
+        await this.retrying('store', () => ps.append(Number(m.offset), record), heartbeat);
+        resolveOffset(m.offset);
+      }
+      await this.commit(ps);
+    });
+    await heartbeat().catch(() => undefined);
+  }
+
+  /** Waits out an unavailable registry or store (backpressure); anything else fails the batch. */
+  private async retrying(dependency: string, run: () => Promise<void>, heartbeat: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run();
+      } catch (err) {
+        if (!isRetriable(err) || this.stopping) throw err;
+        if (attempt === 1 || attempt % 10 === 0) this.options.logger.warn({ dependency, attempt, err: describeError(err) }, 'sink waiting for a dependency');
+        await sleep(Math.min(100 * 2 ** Math.min(attempt, 5), 2_000));
+        await heartbeat().catch(() => undefined);
+      }
+    }
+  }
+
+  private async commit(ps: PartitionSink): Promise<void> {
+    const key = `${ps.topic}/${ps.partition}`;
+    const offset = ps.committable();
+    if (offset === undefined || offset <= (this.committed.get(key) ?? -1)) return;
+    crashPoint('sink-before-commit');
+    try {
+      await this.consumer!.commitOffsets([{ topic: ps.topic, partition: ps.partition, offset: String(offset) }]);
+      this.committed.set(key, offset);
+    } catch (err) {
+      // Safe to skip: a later commit covers it, and a re-read record is found in storage and skipped.
+      this.options.logger.warn({ topic: ps.topic, partition: ps.partition, err: describeError(err) }, 'offset commit failed; will commit again');
+    }
+  }
+
+  private revoke(key: string, ps: PartitionSink): void {
+    ps.discard();
+    this.partitions.delete(key);
+    this.committed.delete(key);
+  }
+
+  private async flushIdle(): Promise<void> {
+    const now = Date.now();
+    await Promise.all(
+      [...this.partitions.keys()].map((key) =>
+        this.withPartition(key, async (ps) => {
+          if (this.stopping) return;
+          await ps.flushIdle(now);
+          await this.commit(ps);
+        }),
+      ),
+    );
+  }
+
+  /** Open files in this worker and records read but not yet committed: zero once drained. */
+  pending(): { openFiles: number } {
+    let openFiles = 0;
+    for (const ps of this.partitions.values()) openFiles += ps.openFiles;
+    return { openFiles };
+  }
+
+  private logSummary(): void {
+    this.options.logger.info({ partitions: this.partitions.size, ...this.pending() }, 'sink summary');
+  }
+
+  /** A spool folder per worker process; folders of processes no longer running on this host are removed. */
+  private prepareSpool(): string {
+    const host = os.hostname();
+    const root = this.store.spoolDir;
+    fs.mkdirSync(root, { recursive: true });
+    for (const entry of fs.readdirSync(root)) {
+      const m = /^(.*)-(\d+)$/.exec(entry);
+      if (!m || m[1] !== host) continue;
+      try {
+        process.kill(Number(m[2]), 0);
+      } catch {
+        fs.rmSync(path.join(root, entry), { recursive: true, force: true });
+      }
+    }
+    const dir = path.join(root, `${host}-${process.pid}`);
+    fs.mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
+  /** Graceful stop: stop taking batches, publish every open file, commit, leave the group. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    await Promise.all(
+      [...this.partitions.keys()].map((key) =>
+        this.withPartition(key, async (ps) => {
+          await ps.flushAll();
+          await this.commit(ps);
+        }).catch((err) => this.options.logger.error({ key, err: describeError(err) }, 'final flush failed; the records will be read again')),
+      ),
+    );
+    await this.consumer?.disconnect().catch(() => undefined);
+    fs.rmSync(this.spoolDir, { recursive: true, force: true });
+    this.store.close();
+  }
+}

@@ -1,0 +1,152 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { KafkaMessage } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { synthetic } from '../../bench/synthetic.js';
+import { parseType } from '../schema/avro.js';
+import { createSchemaRegistry } from '../schema/registry.js';
+import { LocalStore } from '../storage/local-store.js';
+import { collect, config, eventually, logger, testKafka } from '../../test/support/kafka.js';
+import { asAvroValue, openDuckDb, type DuckDb } from '../../test/support/duckdb.js';
+import { clearRedis, json, produce, startTopology, testNamespace, waitForLedger, type RunningTopology } from '../../test/support/topology.js';
+import { transaction, variant } from '../../test/fixtures/records.js';
+import type { LedgerTotals } from '../topology/ledger.js';
+import { HEADER } from '../topology/lineage.js';
+import { isoDate } from './layout.js';
+import { verifyFolder } from './manifest.js';
+import { SinkWorker } from './sink-worker.js';
+
+const kafka = testKafka();
+const registry = createSchemaRegistry(config);
+const position = (topic: string, partition: number, offset: string | number) => `${topic}/${partition}/${offset}`;
+
+const schemaCache = new Map<number, Promise<unknown>>();
+function registrySchema(id: number): Promise<unknown> {
+  if (!schemaCache.has(id)) schemaCache.set(id, fetch(`${config.schemaRegistry.url}/schemas/ids/${id}`).then(async (res) => JSON.parse(((await res.json()) as { schema: string }).schema)));
+  return schemaCache.get(id)!;
+}
+
+describe('sink workers land the topics in the raw layer, readable by DuckDB', () => {
+  let t: RunningTopology;
+  let ledger: LedgerTotals;
+  let root: string;
+  let sinks: SinkWorker[];
+  let db: DuckDb;
+  const topicRecords = new Map<string, KafkaMessage[]>();
+  // Each source has its own schema: an analyst reads one source's folder (or the whole layer with union_by_name).
+  const glob = (layer: string) => `read_parquet('${root}/${layer}/**/*.parquet', hive_partitioning = true, union_by_name = true)`;
+  const sourceGlob = (source: string) => `read_parquet('${root}/raw/source=${source}/**/*.parquet', hive_partitioning = true)`;
+
+  beforeAll(async () => {
+    const ns = testNamespace();
+    t = await startTopology(ns);
+    const mix = synthetic(2_000, {
+      crm: await registry.getLatestSchemaId(t.names.ingest('crm') + '-value'),
+      web: await registry.getLatestSchemaId(t.names.ingest('web') + '-value'),
+    });
+    await produce(kafka, t.names.ingest('crm'), mix.crm.messages);
+    await produce(kafka, t.names.ingest('web'), mix.web.messages);
+    await produce(kafka, t.names.ingest('commerce'), [json(transaction, 'T-9001'), json(variant(transaction, { transaction_id: 'T-bad', currency: 'XYZ' }), 'T-bad')]);
+    ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 2_002);
+
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-raw-'));
+    // Two workers share the partitions, as pods would; small files so every folder gets several.
+    sinks = [0, 1].map(() => new SinkWorker({ config, topology: t.topology, logger, metrics: new Registry(), store: new LocalStore(root, undefined), rotation: { maxRecords: 150, idleFlushMs: 300, rowGroupRows: 64 }, sessionTimeoutMs: 3_000 }));
+    await Promise.all(sinks.map((s) => s.start()));
+    db = await openDuckDb();
+    const expected = ledger.total.raw + ledger.total.dead_letter + ledger.total.near_duplicates;
+    await eventually(
+      async () => {
+        const counts = await Promise.all(['raw', 'quarantine', 'near-duplicates'].map((l) => (fs.existsSync(path.join(root, l)) ? db.all(`select count(*)::INTEGER as n from ${glob(l)}`) : [{ n: 0 }])));
+        return counts.reduce((sum, [c]) => sum + Number(c!.n), 0);
+      },
+      (n) => n >= expected,
+    );
+    for (const topic of [...['crm', 'web', 'commerce'].map((s) => t.names.raw(s)), t.names.deadLetter, t.names.nearDuplicates]) {
+      const n = topic === t.names.deadLetter ? ledger.total.dead_letter : topic === t.names.nearDuplicates ? ledger.total.near_duplicates : ledger.bySource.get(topic.split('.').pop()!)!.raw;
+      const seen: KafkaMessage[] = [];
+      const all = await collect(kafka, topic, (s) => s.length === n);
+      for (const m of all) seen.push(m);
+      topicRecords.set(topic, seen);
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all((sinks ?? []).map((s) => s.stop()));
+    db?.close();
+    await t?.stop();
+    if (t) await clearRedis(t.topology.namespace);
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('holds every raw record exactly once, with equal values and nested fields intact', async () => {
+    for (const source of ['crm', 'web', 'commerce']) {
+      const topic = t.names.raw(source);
+      const rows = await db.all(`select * from ${sourceGlob(source)}`);
+      const records = topicRecords.get(topic)!;
+      expect(rows).toHaveLength(records.length);
+      expect(rows.length).toBe(ledger.bySource.get(source)!.raw);
+      const byPosition = new Map(rows.map((r) => [position(String(r._topic), Number(r._partition), String(r._offset)), r]));
+      expect(byPosition.size).toBe(rows.length);
+      for (const m of records) {
+        // Which partition a message came from is not in KafkaMessage; its offset and key are, and each key is unique here.
+        const row = rows.find((r) => r._key === m.key!.toString() && r._offset === m.offset)!;
+        expect(row, `${source} ${m.key} @${m.offset}`).toBeDefined();
+        const writer = (await registrySchema(m.value!.readInt32BE(1))) as Record<string, unknown>;
+        // Decoded with the project's decimal type, as the sink decodes: exact decimal strings.
+        const expected = parseType(writer).fromBuffer(m.value!.subarray(5));
+        expect(asAvroValue(writer as never, row), `${source} ${m.key}`).toEqual(JSON.parse(JSON.stringify(expected)));
+        expect(row).toMatchObject({ source, date: isoDate(Date.parse(m.headers![HEADER.receivedAt]!.toString())), _ingest_id: m.headers![HEADER.ingestId]!.toString(), _source: source });
+      }
+    }
+    const [tx] = await db.all(`select total_amount::VARCHAR as total, line_items[2].unit_price::VARCHAR as price, typeof(line_items) as t from ${sourceGlob('commerce')}`);
+    expect(tx).toEqual({ total: '59.90', price: '20.00', t: 'STRUCT(sku VARCHAR, product_name VARCHAR, category VARCHAR, quantity INTEGER, unit_price DECIMAL(12,2))[]' });
+  });
+
+  it('keeps the registered writer schema and its id in every file', async () => {
+    const files = await db.all(`select distinct file_name from parquet_kv_metadata('${root}/raw/**/*.parquet')`);
+    expect(files.length).toBeGreaterThan(10);
+    const meta = await db.all(`select file_name, decode(key) as k, decode(value) as v from parquet_kv_metadata('${root}/raw/source=crm/**/*.parquet') where decode(key) like 'c360.avro.%'`);
+    const byFile = new Map<string, Record<string, string>>();
+    for (const m of meta) byFile.set(String(m.file_name), { ...byFile.get(String(m.file_name)), [String(m.k)]: String(m.v) });
+    const rawId = await registry.getLatestSchemaId(`${t.names.raw('crm')}-value`);
+    for (const kv of byFile.values()) {
+      expect(Number(kv['c360.avro.schema_id'])).toBe(rawId);
+      expect(JSON.parse(kv['c360.avro.schema']!)).toEqual(await registrySchema(rawId));
+    }
+  });
+
+  it('puts quarantined records under their source with every error and the original bytes', async () => {
+    const rows = await db.all(`select source, errors, try(decode(original_value)) as original, origin_topic, _offset from ${glob('quarantine')}`);
+    expect(rows).toHaveLength(ledger.total.dead_letter);
+    const bySource = (s: string) => rows.filter((r) => r.source === s).length;
+    expect({ crm: bySource('crm'), web: bySource('web'), commerce: bySource('commerce') }).toEqual({
+      crm: ledger.bySource.get('crm')!.dead_letter,
+      web: ledger.bySource.get('web')!.dead_letter,
+      commerce: ledger.bySource.get('commerce')!.dead_letter,
+    });
+    const bad = rows.find((r) => r.source === 'commerce')!;
+    expect(bad.errors).toEqual([{ code: 'quality.currency_invalid', field: 'currency', message: expect.any(String) }]);
+    expect(JSON.parse(String(bad.original))).toMatchObject({ transaction_id: 'T-bad' });
+    const near = await db.all(`select count(*)::INTEGER as n from ${glob('near-duplicates')}`);
+    expect(near[0]!.n).toBe(ledger.total.near_duplicates);
+  });
+
+  it('has a manifest per folder that matches its files, hashes included', async () => {
+    const folders = new Set<string>();
+    for (const f of fs.readdirSync(root, { recursive: true }) as string[]) if (f.endsWith('.parquet')) folders.add(path.dirname(f));
+    let rows = 0;
+    const store = new LocalStore(root, undefined);
+    for (const folder of folders) {
+      const check = await verifyFolder(store, folder.split(path.sep).join('/'));
+      expect(check.problems, folder).toEqual([]);
+      rows += check.rows;
+    }
+    expect(rows).toBe(ledger.total.raw + ledger.total.dead_letter + ledger.total.near_duplicates);
+    // Nothing half-written is visible: only Parquet files and manifest entries outside the spool.
+    const visible = (fs.readdirSync(root, { recursive: true }) as string[]).filter((f) => !f.startsWith('_spool') && fs.statSync(path.join(root, f)).isFile());
+    expect(visible.filter((f) => !f.endsWith('.parquet') && !/\/_manifest\/[^/]+\.json$/.test(f))).toEqual([]);
+  });
+});

@@ -1,0 +1,78 @@
+/** The raw layer on a local (or mounted) filesystem: link(2) publishes without ever replacing, fsync makes it durable. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ObjectStore, PutOutcome } from './object-store.js';
+
+export class LocalStore implements ObjectStore {
+  readonly url: string;
+  readonly spoolDir: string;
+
+  constructor(
+    private readonly root: string,
+    spoolDir: string | undefined,
+  ) {
+    this.root = path.resolve(root);
+    this.url = pathToFileURL(this.root).href;
+    // link(2) needs the spool on the same filesystem: a hidden folder of the root, which no reader globs.
+    this.spoolDir = spoolDir ?? path.join(this.root, '_spool');
+  }
+
+  async publishFile(localPath: string, key: string): Promise<PutOutcome> {
+    const target = this.locate(key);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    let outcome: PutOutcome = 'created';
+    try {
+      fs.linkSync(localPath, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      outcome = 'exists';
+    }
+    syncDir(path.dirname(target));
+    fs.rmSync(localPath, { force: true });
+    return outcome;
+  }
+
+  async putIfAbsent(key: string, body: Buffer): Promise<PutOutcome> {
+    fs.mkdirSync(this.spoolDir, { recursive: true });
+    const temp = path.join(this.spoolDir, `${process.pid}-${Math.random().toString(36).slice(2)}.tmp`);
+    const fd = fs.openSync(temp, 'wx');
+    try {
+      fs.writeSync(fd, body);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return this.publishFile(temp, key);
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const slash = prefix.lastIndexOf('/');
+    const dir = path.join(this.root, prefix.slice(0, slash + 1));
+    if (!fs.existsSync(dir)) return [];
+    const base = path.relative(this.root, dir);
+    return (fs.readdirSync(dir, { recursive: true, withFileTypes: false }) as string[])
+      .map((entry) => (base ? `${base}/${entry}` : entry).split(path.sep).join('/'))
+      .filter((key) => key.startsWith(prefix) && !key.startsWith('_spool/') && fs.statSync(path.join(this.root, key)).isFile())
+      .sort();
+  }
+
+  async read(key: string): Promise<Buffer> {
+    return fs.readFileSync(this.locate(key));
+  }
+
+  locate(key: string): string {
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  close(): void {}
+}
+
+function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The raw layer on S3-compatible object storage. A PUT is atomic (an object appears whole or not at
+ * all), so files are spooled locally and uploaded once finished; `If-None-Match: *` makes the
+ * upload create-only, so a final object is never replaced.
+ */
+import fs from 'node:fs';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { DependencyUnavailableError, describeError } from '../errors.js';
+import type { ObjectStore, PutOutcome } from './object-store.js';
+
+export interface S3StoreOptions {
+  bucket: string;
+  prefix: string;
+  spoolDir: string | undefined;
+  endpoint: string | undefined;
+  forcePathStyle: boolean;
+}
+
+export class S3Store implements ObjectStore {
+  readonly url: string;
+  readonly spoolDir: string;
+  private readonly client: S3Client;
+  private readonly base: string;
+
+  constructor(private readonly options: S3StoreOptions) {
+    this.base = options.prefix ? `${options.prefix.replace(/\/+$/, '')}/` : '';
+    this.url = `s3://${options.bucket}/${this.base}`;
+    this.spoolDir = options.spoolDir ?? fs.mkdtempSync('/tmp/c360-spool-');
+    // Credentials and region come from the SDK's usual chain (AWS_* variables, profiles, instance roles).
+    this.client = new S3Client({
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      forcePathStyle: options.forcePathStyle,
+      region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    });
+  }
+
+  async publishFile(localPath: string, key: string): Promise<PutOutcome> {
+    const body = fs.readFileSync(localPath);
+    const outcome = await this.putIfAbsent(key, body);
+    fs.rmSync(localPath, { force: true });
+    return outcome;
+  }
+
+  async putIfAbsent(key: string, body: Buffer): Promise<PutOutcome> {
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: this.base + key, Body: body, IfNoneMatch: '*' }));
+      return 'created';
+    } catch (err) {
+      // 412: the key exists; 409: a concurrent conditional write to the same key won.
+      const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+      if (status === 412 || status === 409) return 'exists';
+      throw this.unavailable('put', key, err);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      try {
+        const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.base + prefix, ContinuationToken: token }));
+        for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key.slice(this.base.length));
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } catch (err) {
+        throw this.unavailable('list', prefix, err);
+      }
+    } while (token);
+    return keys.sort();
+  }
+
+  async read(key: string): Promise<Buffer> {
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.base + key }));
+      return Buffer.from(await res.Body!.transformToByteArray());
+    } catch (err) {
+      throw this.unavailable('get', key, err);
+    }
+  }
+
+  locate(key: string): string {
+    return `s3://${this.options.bucket}/${this.base}${key}`;
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+
+  private unavailable(op: string, key: string, err: unknown): DependencyUnavailableError {
+    return new DependencyUnavailableError('object-store', `${op} ${this.url}${key} failed: ${describeError(err)}`, { cause: err });
+  }
+}
