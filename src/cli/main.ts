@@ -1,6 +1,7 @@
 /** The `c360` command line. Each command group lives in cli/commands/; errors end as one sentence, not a stack trace. */
 import { Command, CommanderError } from 'commander';
 import { C360Error, ConfigError } from '../errors.js';
+import { registerQuarantineCommands } from './commands/quarantine.js';
 import { registerSinkCommands } from './commands/sink.js';
 import { registerStackCommands } from './commands/stack.js';
 import { registerTopologyCommands } from './commands/topology.js';
@@ -13,6 +14,7 @@ const program = new Command('c360')
 registerStackCommands(program);
 registerTopologyCommands(program);
 registerSinkCommands(program);
+registerQuarantineCommands(program);
 
 try {
   await program.parseAsync(process.argv);

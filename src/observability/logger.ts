@@ -5,13 +5,10 @@
  */
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import { logLevel as kafkaLogLevel, type logCreator, type LogEntry } from 'kafkajs';
+import { PERSONAL_FIELDS } from './personal-data.js';
 
 export type { Logger } from 'pino';
 
-const PERSONAL_FIELDS = [
-  'email', 'phone', 'first_name', 'last_name', 'name', 'birth_date', 'address',
-  'device_id', 'ip', 'ip_address', 'line1', 'line2', 'postal_code',
-];
 
 /** Redaction paths: each personal field at the top level and up to two levels down, plus raw payloads. */
 export const REDACT_PATHS = [
@@ -35,6 +32,11 @@ export function createLogger(level: LevelWithSilent = 'info', destination?: pino
     },
     destination,
   );
+}
+
+/** For commands whose stdout is their answer (ls, show, replay, ingest): logs go to stderr. */
+export function toolLogger(level: LevelWithSilent = 'info'): Logger {
+  return createLogger(level, pino.destination({ fd: 2, sync: true }));
 }
 
 /** The process-wide logger; components take a child with their own name. */

@@ -1,0 +1,96 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.js';
+import { ConfigError } from '../../errors.js';
+import { createKafka } from '../../kafka/client.js';
+import { toolLogger } from '../../observability/logger.js';
+import { countQuarantine, readQuarantine, type QuarantineFilter } from '../../quarantine/store.js';
+import { replayQuarantine } from '../../quarantine/replay.js';
+import { describeRecord } from '../../quarantine/show.js';
+import { WriterSchemas } from '../../schema/registry.js';
+import { openObjectStore } from '../../storage/object-store.js';
+import { loadTopology } from '../../topology/load.js';
+
+interface FilterOptions {
+  source: string[];
+  date: string[];
+  code: string[];
+  ingestId: string[];
+  storage?: string;
+}
+
+const many = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((x) => x.trim()).filter(Boolean)];
+
+const withFilters = (cmd: Command) =>
+  cmd
+    .option('--source <source>', 'only this source (repeatable, or comma-separated)', many, [])
+    .option('--date <YYYY-MM-DD>', 'only this ingest date (repeatable)', many, [])
+    .option('--code <code>', 'only records with this error code (repeatable)', many, [])
+    .option('--ingest-id <id>', 'only this record (repeatable)', many, [])
+    .option('--storage <url>', 'raw layer root (default C360_STORAGE_URL, else C360_DATA_DIR)');
+
+function filterOf(o: FilterOptions): QuarantineFilter {
+  for (const d of o.date) if (!/^\d{4}-\d{2}-\d{2}$/.test(d)) throw new ConfigError(`--date ${d} is not a date in YYYY-MM-DD form.`);
+  return { source: o.source, date: o.date, code: o.code, ingestId: o.ingestId };
+}
+
+function configOf(o: FilterOptions) {
+  return loadConfig(o.storage ? { ...process.env, C360_STORAGE_URL: o.storage } : process.env);
+}
+
+export function registerQuarantineCommands(program: Command): void {
+  const q = program.command('quarantine').description('Inspect and replay the records the topology rejected (quarantine/ in the raw layer).');
+
+  withFilters(q.command('ls'))
+    .description('Count quarantined records by source, ingest date and error code.')
+    .action(async (o: FilterOptions) => {
+      const store = openObjectStore(configOf(o));
+      const counts = await countQuarantine(store, filterOf(o));
+      store.close();
+      if (counts.length === 0) {
+        console.log(`no quarantined records in ${store.url}`);
+        return;
+      }
+      const width = Math.max(...counts.map((c) => c.code.length), 4);
+      console.log(`${'source'.padEnd(12)} ${'date'.padEnd(10)} ${'code'.padEnd(width)} records`);
+      for (const c of counts) console.log(`${c.source.padEnd(12)} ${c.date} ${c.code.padEnd(width)} ${String(c.records).padStart(7)}`);
+    });
+
+  withFilters(q.command('show'))
+    .description('Print quarantined records with their errors and lineage; personal data is masked unless --unmask.')
+    .option('--limit <n>', 'at most this many records', (v) => Number(v), 20)
+    .option('--unmask', 'show personal data as it is (needs the right to see it)', false)
+    .action(async (o: FilterOptions & { limit: number; unmask: boolean }) => {
+      const config = configOf(o);
+      const store = openObjectStore(config);
+      const schemas = new WriterSchemas(config);
+      let shown = 0;
+      for await (const r of readQuarantine(store, filterOf(o))) {
+        if (shown >= o.limit) break;
+        console.log(JSON.stringify(await describeRecord(r, schemas, o.unmask), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+        shown++;
+      }
+      store.close();
+      if (shown === 0) console.error('no quarantined record matches');
+    });
+
+  withFilters(q.command('replay'))
+    .description('Send selected quarantined records back to their ingest topic, after a schema or rule fix; records that already landed are dropped as duplicates.')
+    .option('-t, --topology <name|file>', 'topology name in topologies/, or a .js/.json file', 'customer360')
+    .option('-n, --namespace <prefix>', "override the topology's namespace")
+    .option('--all', 'replay every quarantined record (no filter)', false)
+    .option('--dry-run', 'count what would be replayed', false)
+    .action(async (o: FilterOptions & { topology: string; namespace?: string; all: boolean; dryRun: boolean }) => {
+      const filter = filterOf(o);
+      if (!o.all && ![filter.source, filter.date, filter.code, filter.ingestId].some((f) => f?.length)) {
+        throw new ConfigError('quarantine replay needs a --source, --date, --code or --ingest-id filter, or --all.');
+      }
+      const config = configOf(o);
+      const topology = await loadTopology(o.topology, o);
+      const store = openObjectStore(config);
+      const kafka = createKafka(config, toolLogger(config.logLevel), 'quarantine-replay');
+      const result = await replayQuarantine({ store, kafka, namespace: topology.namespace, filter, dryRun: o.dryRun });
+      store.close();
+      const by = Object.entries(result.bySource).map(([s, n]) => `${s}=${n}`).join(' ');
+      console.log(`${o.dryRun ? 'would replay' : 'replayed'} ${result.replayed} record(s)${by ? ` (${by})` : ''}${result.skipped ? `; ${result.skipped} without a value left in quarantine` : ''}`);
+    });
+}

@@ -1,0 +1,75 @@
+/**
+ * Replay: quarantined records go back to their source's ingest topic, as they arrived (key, value,
+ * non-lineage headers), with lineage that keeps their ingest id and points at the dead-letter
+ * record they were replayed from. The topology checks them again; a record that already landed
+ * (replayed twice, say) is an exact duplicate there and is dropped and counted, never landed twice.
+ */
+import { Partitioners, type IHeaders, type Kafka, type Message } from 'kafkajs';
+import { HEADER, lineageHeaders, SOURCE_KINDS, type SourceKind } from '../topology/lineage.js';
+import { topicNames } from '../topology/topics.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { readQuarantine, type QuarantinedRecord, type QuarantineFilter } from './store.js';
+
+export interface ReplayResult {
+  replayed: number;
+  /** Records with no value (nothing to check again), left in quarantine. */
+  skipped: number;
+  bySource: Record<string, number>;
+}
+
+export function replayMessage(r: QuarantinedRecord): Message {
+  const headers: IHeaders = {};
+  for (const [k, v] of Object.entries(r.originalHeaders)) if (!k.startsWith('c360.') && !k.startsWith('__connect.')) headers[k] = v;
+  let previousOrigin: unknown = r.lineage.origin;
+  try {
+    previousOrigin = JSON.parse(r.lineage.origin);
+  } catch {
+    // an origin that is not JSON is kept as text
+  }
+  Object.assign(
+    headers,
+    lineageHeaders({
+      ingestId: r.lineage.ingest_id,
+      source: r.source,
+      sourceKind: (SOURCE_KINDS as readonly string[]).includes(r.lineage.source_kind) ? (r.lineage.source_kind as SourceKind) : 'stream',
+      receivedAt: r.lineage.received_at,
+      origin: JSON.stringify({ replay_of: { ...r.deadLetter, file: r.file, errors: r.errors.map((e) => e.code) }, origin: previousOrigin }),
+    }),
+  );
+  headers[HEADER.source] = r.source;
+  return { key: r.originalKey, value: r.originalValue, headers };
+}
+
+export async function replayQuarantine(options: { store: ObjectStore; kafka: Kafka; namespace: string; filter: QuarantineFilter; dryRun?: boolean }): Promise<ReplayResult> {
+  const names = topicNames(options.namespace);
+  const result: ReplayResult = { replayed: 0, skipped: 0, bySource: {} };
+  const producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  if (!options.dryRun) await producer.connect();
+  try {
+    let pending: { topic: string; messages: Message[] }[] = [];
+    let size = 0;
+    const flush = async () => {
+      if (size > 0 && !options.dryRun) await producer.sendBatch({ topicMessages: pending, acks: -1 });
+      pending = [];
+      size = 0;
+    };
+    for await (const r of readQuarantine(options.store, options.filter)) {
+      if (!r.originalValue) {
+        result.skipped++;
+        continue;
+      }
+      const topic = names.ingest(r.source);
+      let entry = pending.find((p) => p.topic === topic);
+      if (!entry) pending.push((entry = { topic, messages: [] }));
+      entry.messages.push(replayMessage(r));
+      size++;
+      result.replayed++;
+      result.bySource[r.source] = (result.bySource[r.source] ?? 0) + 1;
+      if (size >= 500) await flush();
+    }
+    await flush();
+  } finally {
+    if (!options.dryRun) await producer.disconnect();
+  }
+  return result;
+}

@@ -1,0 +1,45 @@
+/** What `c360 quarantine show` prints for a record: its errors, lineage and original value, personal data masked unless asked. */
+import { maskPersonal } from '../observability/personal-data.js';
+import type { WriterSchemas } from '../schema/registry.js';
+import type { QuarantinedRecord } from './store.js';
+
+/** The original value as data: JSON parsed, Confluent-framed Avro decoded with its writer schema, anything else described. */
+export async function originalValue(value: Buffer | null, schemas: WriterSchemas): Promise<unknown> {
+  if (!value) return null;
+  if (value.length >= 5 && value[0] === 0) {
+    const id = value.readInt32BE(1);
+    await schemas.fetch([id]).catch(() => undefined);
+    const type = schemas.get(id);
+    if (type) {
+      try {
+        return { avro_schema_id: id, record: type.fromBuffer(value.subarray(5)) };
+      } catch {
+        // truncated or not matching its schema: described below
+      }
+    }
+    return { avro_schema_id: id, undecodable_bytes: value.length };
+  }
+  try {
+    return JSON.parse(value.toString('utf8'));
+  } catch {
+    return { unparseable_bytes: value.length };
+  }
+}
+
+export async function describeRecord(r: QuarantinedRecord, schemas: WriterSchemas, unmask: boolean): Promise<Record<string, unknown>> {
+  const value = await originalValue(r.originalValue, schemas);
+  return {
+    ingest_id: r.lineage.ingest_id,
+    source: r.source,
+    date: r.date,
+    errors: r.errors,
+    stage: r.stage,
+    failed_at: new Date(r.failedAt).toISOString(),
+    lineage: { ...r.lineage, received_at: new Date(r.lineage.received_at).toISOString() },
+    origin: r.origin,
+    dead_letter: r.deadLetter,
+    file: r.file,
+    key: r.originalKey?.toString('utf8') ?? null,
+    value: unmask ? value : maskPersonal(value),
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * The quarantine store: the dead-letter records the sinks landed under
+ * `quarantine/source=<source>/date=<YYYY-MM-DD>/`, read back with their errors, original bytes
+ * and lineage, selected by source, date, error code or ingest id. Reads one file at a time.
+ */
+import { parquetReadObjects } from 'hyparquet';
+import type { RecordErrorEntry } from '../errors.js';
+import type { ObjectStore } from '../storage/object-store.js';
+
+export interface QuarantinedRecord {
+  /** Where it is stored, and where the dead-letter record was in Kafka. */
+  file: string;
+  source: string;
+  date: string;
+  deadLetter: { topic: string; partition: number; offset: number };
+  errors: RecordErrorEntry[];
+  stage: string;
+  entity: string | null;
+  originalKey: Buffer | null;
+  originalValue: Buffer | null;
+  originalHeaders: Record<string, Buffer>;
+  origin: { topic: string; partition: number; offset: number };
+  lineage: { ingest_id: string; source: string; source_kind: string; received_at: number; origin: string };
+  failedAt: number;
+}
+
+export interface QuarantineFilter {
+  source?: string[];
+  date?: string[];
+  code?: string[];
+  ingestId?: string[];
+}
+
+const FOLDER = /^quarantine\/source=([^/]+)\/date=(\d{4}-\d{2}-\d{2})\/[^/]+\.parquet$/;
+
+const toBuffer = (v: unknown) => (v instanceof Uint8Array ? Buffer.from(v) : null);
+const toMillis = (v: unknown) => (v instanceof Date ? v.getTime() : Number(v));
+
+export async function* readQuarantine(store: ObjectStore, filter: QuarantineFilter = {}): AsyncGenerator<QuarantinedRecord> {
+  const sources = filter.source?.length ? filter.source : undefined;
+  const prefixes = sources ? sources.map((s) => `quarantine/source=${s}/`) : ['quarantine/'];
+  for (const prefix of prefixes) {
+    for (const key of await store.list(prefix)) {
+      const m = FOLDER.exec(key);
+      if (!m) continue;
+      const [, source, date] = m as unknown as [string, string, string];
+      if (filter.date?.length && !filter.date.includes(date)) continue;
+      const bytes = await store.read(key);
+      const rows = await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, utf8: false });
+      for (const r of rows) {
+        const errors = (r.errors as RecordErrorEntry[]) ?? [];
+        const lineage = r.lineage as QuarantinedRecord['lineage'];
+        if (filter.code?.length && !errors.some((e) => filter.code!.includes(e.code))) continue;
+        if (filter.ingestId?.length && !filter.ingestId.includes(lineage.ingest_id)) continue;
+        const headers: Record<string, Buffer> = {};
+        for (const [k, v] of Object.entries((r.original_headers as Record<string, Uint8Array>) ?? {})) headers[k] = Buffer.from(v);
+        yield {
+          file: key,
+          source,
+          date,
+          deadLetter: { topic: String(r._topic), partition: Number(r._partition), offset: Number(r._offset) },
+          errors,
+          stage: String(r.stage),
+          entity: (r.entity as string | null) ?? null,
+          originalKey: toBuffer(r.original_key),
+          originalValue: toBuffer(r.original_value),
+          originalHeaders: headers,
+          origin: { topic: String(r.origin_topic), partition: Number(r.origin_partition), offset: Number(r.origin_offset) },
+          lineage: { ...lineage, received_at: toMillis(lineage.received_at) },
+          failedAt: toMillis(r.failed_at),
+        };
+      }
+    }
+  }
+}
+
+export interface QuarantineCount {
+  source: string;
+  date: string;
+  code: string;
+  records: number;
+}
+
+/** Counts by source, date and error code; a record with two errors counts under both codes. */
+export async function countQuarantine(store: ObjectStore, filter: QuarantineFilter = {}): Promise<QuarantineCount[]> {
+  const counts = new Map<string, QuarantineCount>();
+  for await (const r of readQuarantine(store, filter)) {
+    for (const code of new Set(r.errors.map((e) => e.code))) {
+      const k = `${r.source}\u0000${r.date}\u0000${code}`;
+      const c = counts.get(k) ?? { source: r.source, date: r.date, code, records: 0 };
+      c.records++;
+      counts.set(k, c);
+    }
+  }
+  return [...counts.values()].sort((a, b) => a.source.localeCompare(b.source) || a.date.localeCompare(b.date) || a.code.localeCompare(b.code));
+}
