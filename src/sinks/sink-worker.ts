@@ -35,6 +35,8 @@ export interface SinkWorkerOptions {
   metrics: Registry;
   /** Defaults to the store C360_STORAGE_URL names. */
   store?: ObjectStore;
+  /** Consumer group; default `<namespace>.sink`. A second group lands the same topics in a second store. */
+  groupId?: string;
   rotation?: Partial<RotationOptions>;
   sessionTimeoutMs?: number;
   summaryIntervalMs?: number;
@@ -64,7 +66,7 @@ export class SinkWorker {
 
   constructor(private readonly options: SinkWorkerOptions) {
     const { config, topology, logger } = options;
-    this.groupId = `${topology.namespace}.sink`;
+    this.groupId = options.groupId ?? `${topology.namespace}.sink`;
     this.kafka = createKafka(config, logger, 'sink');
     this.store = options.store ?? openObjectStore(config);
     this.rotation = rotationOptions(options.rotation ?? {});

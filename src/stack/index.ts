@@ -1,5 +1,5 @@
 /**
- * The local single-node stack (`c360 stack up | down | status`): Kafka, the schema registry and Redis on loopback.
+ * The local single-node stack (`c360 stack up | down | status`): Kafka, the schema registry, Redis and an S3-compatible store on loopback.
  * `up` is idempotent and waits for readiness; `down` stops only what `up` started.
  */
 import fs from 'node:fs';
@@ -11,8 +11,9 @@ import { stackPaths } from './paths.js';
 import { logFile, runningPid, startDetached, stopProcess, tailLog, waitFor } from './processes.js';
 import { redisPart } from './redis.js';
 import { registryPart } from './registry.js';
+import { s3Part } from './s3.js';
 
-export const PARTS: readonly StackPart[] = [redisPart, kafkaPart, registryPart];
+export const PARTS: readonly StackPart[] = [redisPart, kafkaPart, registryPart, s3Part];
 
 export type PartState = 'running (started by c360)' | 'running (not started by c360)' | 'starting' | 'stopped';
 

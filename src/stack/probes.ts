@@ -31,6 +31,16 @@ export async function registryAnswers(url: string): Promise<boolean> {
   }
 }
 
+/** An S3 endpoint answers ListBuckets (S3Mock needs no signature for it). */
+export async function s3Answers(endpoint: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${endpoint}/`, { signal: AbortSignal.timeout(3000) });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
 export async function redisAnswers(url: string): Promise<boolean> {
   const redis = new Redis(url, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, retryStrategy: () => null });
   redis.on('error', () => undefined);

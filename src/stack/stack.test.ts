@@ -11,6 +11,7 @@ describe('local stack', () => {
       ['redis', 'redis://127.0.0.1:6379'],
       ['kafka', '127.0.0.1:9092'],
       ['registry', 'http://127.0.0.1:8081/apis/ccompat/v7'],
+      ['s3', 'http://127.0.0.1:9090'],
     ]);
     for (const s of statuses) expect(s.state).toMatch(/^running/);
   });

@@ -11,3 +11,9 @@ export const KAFKA_CONTROLLER_PORT = 9093;
 export const REGISTRY_PORT = 8081;
 export const REDIS_PORT = 6379;
 export const LOOPBACK = '127.0.0.1';
+
+/** Adobe S3Mock 4.12.x: the newest line that runs on Java 17 (5.x needs a newer Java); it honours `If-None-Match: *`. */
+export const S3MOCK_VERSION = '4.12.4';
+export const S3_PORT = 9090;
+/** The bucket the local S3 starts with; `C360_STORAGE_URL=s3://c360-raw` with `C360_S3_ENDPOINT=http://127.0.0.1:9090`. */
+export const S3_BUCKET = 'c360-raw';

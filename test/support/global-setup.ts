@@ -5,7 +5,8 @@
  */
 import { loadConfig } from '../../src/config.js';
 import { stackDown, stackUp } from '../../src/stack/index.js';
-import { kafkaAnswers, redisAnswers, registryAnswers } from '../../src/stack/probes.js';
+import { kafkaAnswers, redisAnswers, registryAnswers, s3Answers } from '../../src/stack/probes.js';
+import { S3_URL } from '../../src/stack/s3.js';
 import { REDIS_URL } from '../../src/stack/redis.js';
 import { REGISTRY_URL } from '../../src/stack/registry.js';
 import { KAFKA_PORT, LOOPBACK } from '../../src/stack/versions.js';
@@ -16,6 +17,8 @@ export default async function setup(): Promise<() => Promise<void>> {
     { name: 'Kafka', variable: 'KAFKA_BROKERS', value: config.kafka.brokers.join(','), local: `${LOOPBACK}:${KAFKA_PORT}`, answers: () => kafkaAnswers(config.kafka.brokers) },
     { name: 'the schema registry', variable: 'SCHEMA_REGISTRY_URL', value: config.schemaRegistry.url, local: REGISTRY_URL, answers: () => registryAnswers(config.schemaRegistry.url) },
     { name: 'Redis', variable: 'REDIS_URL', value: config.redisUrl, local: REDIS_URL, answers: () => redisAnswers(config.redisUrl) },
+    // The S3 backend's tests always target the local S3Mock.
+    { name: 'S3 (S3Mock)', variable: 'C360_S3_ENDPOINT', value: S3_URL, local: S3_URL, answers: () => s3Answers(S3_URL) },
   ];
   const missing = [];
   for (const check of checks) if (!(await check.answers())) missing.push(check);

@@ -16,6 +16,7 @@ export function registerSinkCommands(program: Command): void {
     .option('-t, --topology <name|file>', 'topology name in topologies/, or a .js/.json file', 'customer360')
     .option('-n, --namespace <prefix>', "override the topology's namespace")
     .option('--storage <url>', 'raw layer root: a folder or s3://bucket/prefix (default C360_STORAGE_URL, else C360_DATA_DIR)')
+    .option('--group <id>', 'consumer group (default <namespace>.sink); another group lands the same topics in another store')
     .option('--max-records <n>', 'close a file after this many records', int)
     .option('--max-bytes <n>', 'close a file before its input bytes pass this', int)
     .option('--max-span-ms <ms>', 'close a file when its records span this much record time', int)
@@ -28,6 +29,7 @@ export function registerSinkCommands(program: Command): void {
         topology: string;
         namespace?: string;
         storage?: string;
+        group?: string;
         maxRecords?: number;
         maxBytes?: number;
         maxSpanMs?: number;
@@ -43,7 +45,7 @@ export function registerSinkCommands(program: Command): void {
         const rotation = Object.fromEntries(
           Object.entries({ maxRecords: options.maxRecords, maxBytes: options.maxBytes, maxSpanMs: options.maxSpanMs, idleFlushMs: options.idleFlushMs, rowGroupRows: options.rowGroupRows }).filter(([, v]) => v !== undefined),
         );
-        const worker = new SinkWorker({ config, topology, logger, metrics: registry, rotation, sessionTimeoutMs: options.sessionTimeout, onFatal: () => process.exit(1) });
+        const worker = new SinkWorker({ config, topology, logger, metrics: registry, rotation, ...(options.group ? { groupId: options.group } : {}), sessionTimeoutMs: options.sessionTimeout, onFatal: () => process.exit(1) });
         const ops = await startOpsServer({ registry, port: options.opsPort ?? config.opsPort });
         ops.addReadinessCheck('kafka', async () => {
           if (!(await kafkaAnswers(config.kafka.brokers))) throw new Error('Kafka does not answer');
