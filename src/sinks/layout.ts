@@ -7,8 +7,18 @@ export type LayerKind = 'raw' | 'near-duplicates' | 'quarantine';
 
 const OFFSET_DIGITS = 20;
 
+const DAY_MS = 86_400_000;
+let lastDay = Number.NaN;
+let lastDate = '';
+
+/** The UTC date of an instant; consecutive records share a day, so the last answer is kept. */
 export function isoDate(epochMs: number): string {
-  return new Date(epochMs).toISOString().slice(0, 10);
+  const day = Math.floor(epochMs / DAY_MS);
+  if (day !== lastDay) {
+    lastDay = day;
+    lastDate = new Date(day * DAY_MS).toISOString().slice(0, 10);
+  }
+  return lastDate;
 }
 
 export function folderOf(kind: LayerKind, source: string | undefined, date: string): string {

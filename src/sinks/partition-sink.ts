@@ -71,7 +71,7 @@ export class PartitionSink {
       file = undefined;
     }
     file ??= this.start(offset, record);
-    file.writer.append(record.row);
+    file.writer.append(record.value, record.lineage);
     file.last = offset;
     file.count++;
     file.bytes += record.bytes;

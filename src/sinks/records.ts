@@ -1,6 +1,6 @@
 /**
  * What the sink makes of one Kafka record: the folder it belongs in, its writer schema and the
- * row to write (the decoded Avro record plus its lineage columns). A record the sink cannot decode
+ * row to write (the decoded Avro record and, beside it, its lineage columns). A record the sink cannot decode
  * is not dropped and does not stop the sink: it becomes a dead-letter row in quarantine, with the
  * same error codes the topology uses and the original bytes.
  */
@@ -17,7 +17,8 @@ export interface SinkRecord {
   folder: string;
   schemaId: number;
   schema: Record<string, unknown>;
-  row: Record<string, unknown>;
+  value: Record<string, unknown>;
+  lineage: Record<string, unknown>;
   receivedAt: number;
   /** Input size, for rotation by bytes. */
   bytes: number;
@@ -50,12 +51,12 @@ export function readSinkRecord(role: TopicRole, topic: string, partition: number
   const decoded = decode(message.value, schemas);
   if ('error' in decoded) {
     const source = role.source ?? headerString(message.headers, HEADER.source);
-    const row = deadLetter.type.fromBuffer(deadLetter.type.toBuffer(sinkDeadLetter(decoded.error, source ?? 'unknown', topic, partition, message, received))) as Record<string, unknown>;
-    return { folder: folderOf('quarantine', source, date), schemaId: deadLetter.id, schema: deadLetter.schema, row: { ...row, ...lineage }, receivedAt: received, bytes };
+    const value = deadLetter.type.fromBuffer(deadLetter.type.toBuffer(sinkDeadLetter(decoded.error, source ?? 'unknown', topic, partition, message, received))) as Record<string, unknown>;
+    return { folder: folderOf('quarantine', source, date), schemaId: deadLetter.id, schema: deadLetter.schema, value, lineage, receivedAt: received, bytes };
   }
   const { value, schemaId } = decoded;
   const source = role.kind === 'quarantine' ? String(value.source) : role.source;
-  return { folder: folderOf(role.kind, source, date), schemaId, schema: schemas.schema(schemaId)!, row: { ...value, ...lineage }, receivedAt: received, bytes };
+  return { folder: folderOf(role.kind, source, date), schemaId, schema: schemas.schema(schemaId)!, value, lineage, receivedAt: received, bytes };
 }
 
 function decode(value: Buffer | null, schemas: WriterSchemas): { value: Record<string, unknown>; schemaId: number } | { error: RecordErrorEntry } {

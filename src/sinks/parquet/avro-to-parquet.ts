@@ -82,9 +82,11 @@ export class AvroToParquet {
     if (type === 'record') {
       const inner = this.named.register(schema, namespace);
       const children = (schema.fields as Array<{ name: string; type: Json }>).map((f) => ({ name: f.name, node: this.node(f.name, f.type, 'REQUIRED', inner) }));
+      // A record whose fields all pass through as they are is passed through whole, with no copy.
+      const passthrough = children.every((c) => c.node.convert === identity);
       return {
         elements: [{ name, repetition_type: repetition, num_children: children.length }, ...children.flatMap((c) => c.node.elements)],
-        convert: (value) => {
+        convert: passthrough ? identity : (value) => {
           if (value === null || value === undefined) return value;
           const v = value as Record<string, unknown>;
           const out: Record<string, unknown> = {};

@@ -23,7 +23,7 @@ describe('Parquet files from Avro records', () => {
     const value = type.fromBuffer(type.toBuffer({ ...transaction, occurred_at: Date.UTC(2026, 10, 21, 12), line_items: transaction.line_items.map((l) => ({ ...l, unit_price: String(l.unit_price) })) }));
     const file = path.join(dir, 'tx.parquet');
     const writer = new ParquetFileWriter(file, fileSchema(schema, LINEAGE_FIELDS), [{ key: 'c360.avro.schema', value: JSON.stringify(schema) }], 2);
-    for (let i = 0; i < 5; i++) writer.append({ ...value, transaction_id: `T-${i}`, ...lineage(i) });
+    for (let i = 0; i < 5; i++) writer.append({ ...value, transaction_id: `T-${i}` }, lineage(i));
     const closed = writer.close();
     expect(closed.rows).toBe(5);
     expect(closed.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -57,7 +57,7 @@ describe('Parquet files from Avro records', () => {
     };
     const file = path.join(dir, 'dl.parquet');
     const writer = new ParquetFileWriter(file, fileSchema(schema, LINEAGE_FIELDS), [], 100);
-    writer.append({ ...type.fromBuffer(type.toBuffer(record)), ...lineage(7) });
+    writer.append(type.fromBuffer(type.toBuffer(record)), lineage(7));
     writer.close();
     const db = await openDuckDb();
     try {

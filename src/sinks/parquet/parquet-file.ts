@@ -13,7 +13,8 @@ import { AvroToParquet, type Convert } from './avro-to-parquet.js';
 
 export interface FileSchema {
   elements: SchemaElement[];
-  columns: Array<{ name: string; convert: Convert }>;
+  /** `extra`: the column comes from the second object of a row (lineage), not the record. */
+  columns: Array<{ name: string; convert: Convert; extra: boolean }>;
 }
 
 /** The Parquet schema of an Avro record with extra (lineage) fields appended, given as Avro fields too. */
@@ -22,9 +23,10 @@ export function fileSchema(record: Record<string, unknown>, extraFields: Readonl
   const clash = extraFields.find((f) => own.has(String(f.name)));
   if (clash) throw new ConfigError(`Avro record ${String(record.name)} has a field named ${String(clash.name)}, which the raw layer reserves for lineage.`);
   const fields = new AvroToParquet().fields({ ...record, fields: [...(record.fields as unknown[]), ...extraFields] });
+  const extra = new Set(extraFields.map((f) => String(f.name)));
   return {
     elements: [{ name: 'schema', num_children: fields.length }, ...fields.flatMap((f) => f.node.elements)],
-    columns: fields.map((f) => ({ name: f.name, convert: f.node.convert })),
+    columns: fields.map((f) => ({ name: f.name, convert: f.node.convert, extra: extra.has(f.name) })),
   };
 }
 
@@ -61,7 +63,7 @@ export class ParquetFileWriter {
   private readonly hash = createHash('sha256');
   private readonly writer: SpoolWriter;
   private readonly parquet: ParquetWriter;
-  private pending: Record<string, unknown>[] = [];
+  private pending: Array<[Record<string, unknown>, Record<string, unknown>]> = [];
   private rows = 0;
 
   constructor(
@@ -75,8 +77,9 @@ export class ParquetFileWriter {
     this.parquet = new ParquetWriter({ writer: this.writer, schema: schema.elements, kvMetadata, createdBy: 'c360-ingest (hyparquet-writer)' });
   }
 
-  append(row: Record<string, unknown>): void {
-    this.pending.push(row);
+  /** A row: the record's fields, and the extra (lineage) fields kept apart so neither is copied. */
+  append(value: Record<string, unknown>, extra: Record<string, unknown>): void {
+    this.pending.push([value, extra]);
     this.rows++;
     if (this.pending.length >= this.rowGroupRows) this.writeGroup();
   }
@@ -85,7 +88,12 @@ export class ParquetFileWriter {
     if (this.pending.length === 0) return;
     const rows = this.pending;
     this.pending = [];
-    const columnData = this.schema.columns.map(({ name, convert }) => ({ name, data: rows.map((r) => convert(r[name])) }));
+    const columnData = this.schema.columns.map(({ name, convert, extra }) => {
+      const side = extra ? 1 : 0;
+      const data = new Array<unknown>(rows.length);
+      for (let i = 0; i < rows.length; i++) data[i] = convert(rows[i]![side][name]);
+      return { name, data };
+    });
     void this.parquet.write({ columnData, rowGroupSize: rows.length });
   }
 

@@ -1,0 +1,174 @@
+/**
+ * bench:sink — records/s and peak memory of one sink worker (`c360 sink`, a child process) landing
+ * a pre-produced raw topic in Parquet, against a baseline measured in the same run: a plain
+ * KafkaJS consumer (same client, same fetch sizes, read_committed) that only counts the records.
+ * Both are timed from process start to the last record, so start-up and group join are in both.
+ * BENCH_RECORDS sets the size (default 1,000,000).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Message } from 'kafkajs';
+import { loadConfig } from '../src/config.js';
+import { createKafka } from '../src/kafka/client.js';
+import { createLogger } from '../src/observability/logger.js';
+import { loadSchema } from '../src/schema/avro.js';
+import { createSchemaRegistry } from '../src/schema/registry.js';
+import { repoRoot } from '../src/stack/paths.js';
+import { kafkaAnswers, registryAnswers } from '../src/stack/probes.js';
+import { compileSource } from '../src/topology/compiled-source.js';
+import { HEADER } from '../src/topology/lineage.js';
+import { loadTopology } from '../src/topology/load.js';
+import { frame } from '../src/topology/router.js';
+import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
+import { topicNames } from '../src/topology/topics.js';
+
+const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
+const config = loadConfig();
+const logger = createLogger('warn');
+const kafka = createKafka(config, logger, 'bench');
+
+/** The baseline: count the topic's records with the sink's consumer settings, then exit. */
+async function drain(topic: string, total: number): Promise<void> {
+  const consumer = kafka.consumer({ groupId: `${topic}.bench-drain`, maxBytesPerPartition: 4 * 1024 * 1024, readUncommitted: false });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let seen = 0;
+  await new Promise<void>((resolve) => {
+    void consumer.run({
+      partitionsConsumedConcurrently: 4,
+      eachBatch: async ({ batch }) => {
+        seen += batch.messages.length;
+        if (seen >= total) resolve();
+      },
+    });
+  });
+  await consumer.disconnect();
+}
+
+function profile(i: number) {
+  return {
+    customer_id: `C-${i}`,
+    email: `customer${i}@example.com`,
+    first_name: 'Ann',
+    last_name: `Lee${i % 997}`,
+    phone: `+35386${String(1_000_000 + (i % 9_000_000)).padStart(7, '0')}`,
+    birth_date: 7000 + (i % 9000),
+    address: { line1: `${i} Main St`, line2: null, city: 'Dublin', region: 'IE-D', postal_code: 'D02 X285', country: 'IE' },
+    loyalty_id: `L-${i}`,
+    loyalty_tier: 'SILVER',
+    loyalty_points: i % 5000,
+    marketing_consent: i % 2 === 0,
+    updated_at: Date.UTC(2026, 10, 1) + i,
+  };
+}
+
+async function produceRaw(namespace: string): Promise<{ topic: string; ms: number }> {
+  const topology = await loadTopology('customer360', { namespace });
+  topology.sources = topology.sources.filter((s) => s.name === 'crm');
+  const admin = kafka.admin();
+  await admin.connect();
+  await createTopologyTopics(admin, topology);
+  await admin.disconnect();
+  const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compileSource));
+  const type = loadSchema('CustomerProfile').type;
+  const topic = topicNames(namespace).raw('crm');
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const t0 = performance.now();
+  const receivedAt = new Date().toISOString();
+  for (let i = 0; i < TOTAL; i += 5000) {
+    const messages: Message[] = [];
+    for (let j = i; j < Math.min(i + 5000, TOTAL); j++) {
+      messages.push({
+        key: `C-${j}`,
+        value: frame(ids.raw.get('crm')!, type.toBuffer(profile(j))),
+        headers: { [HEADER.ingestId]: `bench-${j}`, [HEADER.source]: 'crm', [HEADER.sourceKind]: 'batch', [HEADER.receivedAt]: receivedAt, [HEADER.origin]: `{"file":"bench.csv","row":${j + 2}}` },
+      });
+    }
+    await producer.send({ topic, acks: -1, messages });
+  }
+  await producer.disconnect();
+  return { topic, ms: performance.now() - t0 };
+}
+
+/** Runs a child to completion (or until `done`), sampling its peak RSS from /proc. */
+async function timeChild(args: string[], done?: () => boolean): Promise<{ ms: number; peakRssMiB: number }> {
+  const t0 = performance.now();
+  // BENCH_PROFILE=dir writes a V8 CPU profile of each child there.
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, ...args], { env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'inherit', 'inherit'] });
+  let peakKiB = 0;
+  const sample = () => {
+    try {
+      const m = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
+    } catch {
+      // exited
+    }
+  };
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  let finished = false;
+  void exited.then(() => (finished = true));
+  while (!finished) {
+    sample();
+    if (done?.()) {
+      const ms = performance.now() - t0;
+      sample();
+      child.kill('SIGTERM');
+      await exited;
+      return { ms, peakRssMiB: peakKiB / 1024 };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { ms: performance.now() - t0, peakRssMiB: peakKiB / 1024 };
+}
+
+function manifestRows(root: string): number {
+  let rows = 0;
+  const dir = path.join(root, 'raw');
+  if (!fs.existsSync(dir)) return 0;
+  for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    if (f.includes(`_manifest${path.sep}`) && f.endsWith('.json')) rows += (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { rows: number }).rows;
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--drain') return drain(process.argv[3]!, Number(process.argv[4]));
+  if (!(await kafkaAnswers(config.kafka.brokers)) || !(await registryAnswers(config.schemaRegistry.url))) {
+    console.error('bench: the stack does not answer; start it with `npx c360 stack up`.');
+    process.exit(1);
+  }
+  const namespace = `bench${Date.now().toString(36)}`;
+  const { topic, ms } = await produceRaw(namespace);
+  console.log(`produced ${TOTAL} raw CRM records to ${topic} in ${(ms / 1000).toFixed(1)} s`);
+
+  const baseline = await timeChild([fileUrlPath(), '--drain', topic, String(TOTAL)]);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-bench-sink-'));
+  let polled = 0;
+  const sink = await timeChild([path.join(repoRoot(), 'bin', 'c360.js'), 'sink', '--namespace', namespace, '--storage', root, '--ops-port', '0', '--idle-flush-ms', '500'], () => {
+    if (++polled % 5 !== 0) return false;
+    return manifestRows(root) >= TOTAL;
+  });
+  const bytes = (fs.readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')).reduce((n, f) => n + fs.statSync(path.join(root, f)).size, 0);
+  const rate = (m: { ms: number }) => TOTAL / (m.ms / 1000);
+  console.log(`baseline     ${TOTAL} records consumed and counted in ${(baseline.ms / 1000).toFixed(1)} s = ${Math.round(rate(baseline))} records/s; peak RSS ${baseline.peakRssMiB.toFixed(0)} MiB`);
+  console.log(`sink         ${TOTAL} records landed in Parquet in ${(sink.ms / 1000).toFixed(1)} s = ${Math.round(rate(sink))} records/s; peak RSS ${sink.peakRssMiB.toFixed(0)} MiB; ${(bytes / 2 ** 20).toFixed(0)} MiB of Parquet`);
+  console.log(`ratio        sink / baseline = ${(rate(sink) / rate(baseline)).toFixed(2)}`);
+  const rows = manifestRows(root);
+  console.log(`manifests    ${rows} rows ${rows === TOTAL ? '(every record, once)' : `(EXPECTED ${TOTAL})`}`);
+  fs.rmSync(root, { recursive: true, force: true });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: (await admin.listTopics()).filter((t) => t.startsWith(`${namespace}.`)) }).catch(() => undefined);
+  await admin.disconnect();
+  if (rows !== TOTAL) process.exit(1);
+}
+
+function fileUrlPath(): string {
+  return new URL(import.meta.url).pathname;
+}
+
+await main();
