@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { C360Error, ConfigError } from '../errors.js';
 import { registerQuarantineCommands } from './commands/quarantine.js';
+import { registerRawCommands } from './commands/raw.js';
 import { registerSinkCommands } from './commands/sink.js';
 import { registerStackCommands } from './commands/stack.js';
 import { registerTopologyCommands } from './commands/topology.js';
@@ -15,6 +16,7 @@ registerStackCommands(program);
 registerTopologyCommands(program);
 registerSinkCommands(program);
 registerQuarantineCommands(program);
+registerRawCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -15,6 +15,7 @@ import { collect, config, eventually, logger, testKafka } from '../../test/suppo
 import { asAvroValue, openDuckDb, type DuckDb } from '../../test/support/duckdb.js';
 import { clearRedis, json, produce, startTopology, testNamespace, waitForLedger, type RunningTopology } from '../../test/support/topology.js';
 import { transaction, variant } from '../../test/fixtures/records.js';
+import { spawnCli } from '../../test/support/worker.js';
 import type { LedgerTotals } from '../topology/ledger.js';
 import { HEADER } from '../topology/lineage.js';
 import { isoDate } from './layout.js';
@@ -179,6 +180,9 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
       rows += check.rows;
     }
     expect(rows).toBe(ledger.total.raw + ledger.total.dead_letter + ledger.total.near_duplicates);
+    const verify = spawnCli(['raw', 'verify', '--storage', root]);
+    expect((await verify.exited).code, verify.output()).toBe(0);
+    expect(verify.stdout().trim().split('\n').pop()).toBe(`${folders.size} folder(s), 0 with problems`);
     // Nothing half-written is visible: only Parquet files and manifest entries outside the spool.
     const visible = (fs.readdirSync(root, { recursive: true }) as string[]).filter((f) => !f.startsWith('_spool') && fs.statSync(path.join(root, f)).isFile());
     expect(visible.filter((f) => !f.endsWith('.parquet') && !/\/_manifest\/[^/]+\.json$/.test(f))).toEqual([]);

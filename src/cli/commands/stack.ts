@@ -5,7 +5,7 @@ import { stackDown, stackStatus, stackUp } from '../../stack/index.js';
 export function registerStackCommands(program: Command): void {
   const stack = program
     .command('stack')
-    .description('Run a local single-node Kafka (KRaft), Apicurio schema registry and Redis on loopback, for tests, the demo and development.');
+    .description('Run a local single-node Kafka (KRaft), Apicurio schema registry, Redis and S3Mock on loopback, for tests, the demo and development.');
 
   stack
     .command('up')
