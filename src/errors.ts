@@ -81,6 +81,13 @@ export const RECORD_ERROR_CODES = {
   'quality.timestamp_in_future': 'a timestamp further in the future than the allowed clock skew',
   'quality.currency_invalid': 'not an ISO 4217 currency code',
   'quality.amount_negative': 'an amount below zero',
+  // Extraction (`c360 ingest`, `c360 watch`): a file row that cannot become a record. Dead-lettered with its file and row.
+  'mapping.malformed_row': 'a CSV row that does not parse (quoting, column count) or an NDJSON line that is not a JSON object',
+  'mapping.invalid_number': 'a numeric field whose cell is not a number of that kind',
+  'mapping.invalid_boolean': 'a boolean field whose cell is not true/false, yes/no or 1/0',
+  'mapping.invalid_date': 'a date field whose cell is not YYYY-MM-DD or the declared format',
+  'mapping.invalid_timestamp': 'a timestamp field whose cell is not ISO 8601, epoch milliseconds or the declared format',
+  'mapping.invalid_json': 'a list, map or record field whose cell is not JSON',
 } as const;
 
 export type RecordErrorCode = keyof typeof RECORD_ERROR_CODES;

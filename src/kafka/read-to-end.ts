@@ -1,12 +1,29 @@
 /** Reads a topic from the beginning to its current end (read_committed) and returns; for ledgers and audits, not for streaming. */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, KafkaMessage } from 'kafkajs';
+import { isRetriable } from '../errors.js';
 
-export async function readToEnd(kafka: Kafka, topic: string, onMessage: (m: KafkaMessage) => void, timeoutMs = 60_000): Promise<void> {
+/** High watermarks; a topic created a moment ago may not have its leaders yet, which is retried. */
+async function topicEnds(kafka: Kafka, topic: string): Promise<Array<{ partition: number; high: string }>> {
   const admin = kafka.admin();
   await admin.connect();
-  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
-  await admin.disconnect();
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await admin.fetchTopicOffsets(topic);
+      } catch (err) {
+        if (!isRetriable(err) || attempt >= 20) throw err;
+        await sleep(250);
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function readToEnd(kafka: Kafka, topic: string, onMessage: (m: KafkaMessage) => void, timeoutMs = 60_000): Promise<void> {
+  const ends = new Map((await topicEnds(kafka, topic)).map((p) => [p.partition, BigInt(p.high)]));
   const pending = new Set([...ends].filter(([, high]) => high > 0n).map(([p]) => p));
   if (pending.size === 0) return;
   const consumer = kafka.consumer({ groupId: `c360-reader-${randomUUID()}`, readUncommitted: false });

@@ -10,7 +10,10 @@ export type CrashPoint =
   // Sink workers: mid-file, between a file's publish and its manifest entry, and before the offset commit.
   | 'sink-append'
   | 'sink-after-publish'
-  | 'sink-before-commit';
+  | 'sink-before-commit'
+  // Extraction: after a file batch or connector page is committed with its checkpoint.
+  | 'ingest-after-commit'
+  | 'connector-after-commit';
 
 const spec = process.env.C360_CRASH_AT?.split(':');
 const target = spec?.[0];

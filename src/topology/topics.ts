@@ -10,6 +10,8 @@ export interface TopicNames {
   nearDuplicates: string;
   deadLetter: string;
   ledger: string;
+  /** Compacted: the position of every file ingest and connector, written in the transaction of the records it covers. */
+  connectorState: string;
 }
 
 export function topicNames(namespace: string): TopicNames {
@@ -19,6 +21,7 @@ export function topicNames(namespace: string): TopicNames {
     nearDuplicates: `${namespace}.near-duplicates`,
     deadLetter: `${namespace}.dead-letter`,
     ledger: `${namespace}.ledger`,
+    connectorState: `${namespace}.connector-state`,
   };
 }
 
@@ -36,5 +39,7 @@ export function topicSpecs(topology: Topology): TopicSpec[] {
     { topic: names.deadLetter, numPartitions: partitions, configEntries: retention(30) },
     // The ledger is the audit trail of counts: kept until deleted by hand.
     { topic: names.ledger, numPartitions: 1, configEntries: { 'retention.ms': '-1' } },
+    // Only the latest position per key matters, and it must never expire.
+    { topic: names.connectorState, numPartitions: 1, configEntries: { 'cleanup.policy': 'compact', 'retention.ms': '-1' } },
   ];
 }

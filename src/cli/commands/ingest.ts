@@ -1,0 +1,89 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.js';
+import { ConfigError } from '../../errors.js';
+import { ingestFile, type IngestFileResult } from '../../extraction/file-ingest.js';
+import { loadMappingFile } from '../../extraction/mapping.js';
+import { progressReporter } from '../../extraction/progress.js';
+import { formatOf } from '../../extraction/readers/index.js';
+import { createKafka } from '../../kafka/client.js';
+import { toolLogger } from '../../observability/logger.js';
+import { loadSchema } from '../../schema/avro.js';
+import { createSchemaRegistry, registerAvro } from '../../schema/registry.js';
+import { compileSource } from '../../topology/compiled-source.js';
+import { loadTopology } from '../../topology/load.js';
+import { createTopologyTopics } from '../../topology/setup.js';
+import { topicNames } from '../../topology/topics.js';
+
+/** Data files of a folder (not recursive), in name order; markers and hidden or partial files are not data. */
+export function dataFiles(target: string): string[] {
+  if (!fs.existsSync(target)) throw new ConfigError(`${target} does not exist.`);
+  if (!fs.statSync(target).isDirectory()) return [target];
+  return fs
+    .readdirSync(target)
+    .filter((f) => !f.startsWith('.') && !/\.(done|tmp|part|partial|reason\.txt)$/i.test(f) && fs.statSync(path.join(target, f)).isFile())
+    .sort()
+    .map((f) => path.join(target, f));
+}
+
+export function summaryLine(r: IngestFileResult): string {
+  const name = path.basename(r.file);
+  if (r.outcome === 'skipped') return `${name}: skipped, already ingested for this source (sha256 ${r.sha256.slice(0, 12)}…; --force to ingest again)`;
+  const rate = Math.round(r.rows / Math.max(r.ms / 1000, 0.001));
+  const resumed = r.outcome === 'resumed' ? ` (resumed at row ${r.resumedAt})` : '';
+  const unknown = r.unknownColumns.length ? `; ignored columns: ${r.unknownColumns.join(', ')}` : '';
+  return `${name}: ${r.rows} rows read${resumed}, ${r.sent} sent, ${r.deadLettered} dead-lettered, in ${(r.ms / 1000).toFixed(1)} s (${rate} rows/s)${unknown}`;
+}
+
+export function registerIngestCommands(program: Command): void {
+  program
+    .command('ingest <path>')
+    .description('Ingest a CSV, NDJSON or Parquet file (or every file of a folder) into a source\'s ingest topic, exactly once; unmappable rows are dead-lettered with their row number.')
+    .requiredOption('-s, --source <source>', 'the source the file comes from (a source of the topology)')
+    .option('-e, --entity <entity>', "the entity the rows are (default: the source's)")
+    .option('-m, --mapping <file>', 'JSON mapping: columns → fields, date formats, ignored columns, delimiter')
+    .option('-f, --format <format>', 'csv, ndjson or parquet (default: from the extension; .gz is gunzipped)')
+    .option('--delimiter <char>', 'CSV delimiter (default ",", or the mapping file\'s)')
+    .option('--batch-rows <n>', 'rows per Kafka transaction (and per checkpoint)', (v) => Number(v), 2_000)
+    .option('--force', 'ingest a file again even if its sha256 was ingested for this source', false)
+    .option('-t, --topology <name|file>', 'topology name in topologies/, or a .js/.json file', 'customer360')
+    .option('-n, --namespace <prefix>', "override the topology's namespace")
+    .action(async (target: string, o: { source: string; entity?: string; mapping?: string; format?: string; delimiter?: string; batchRows: number; force: boolean; topology: string; namespace?: string }) => {
+      const config = loadConfig();
+      const topology = await loadTopology(o.topology, o);
+      const definition = topology.sources.find((s) => s.name === o.source);
+      if (!definition) throw new ConfigError(`--source ${o.source} is not a source of topology ${topology.name} (known: ${topology.sources.map((s) => s.name).join(', ')}).`);
+      const source = compileSource(definition);
+      if (o.entity && o.entity !== source.entity && o.entity !== definition.entity) throw new ConfigError(`--entity ${o.entity}: source ${o.source} carries ${source.entity}.`);
+      const mapping = loadMappingFile(o.mapping);
+      if (o.delimiter) mapping.delimiter = o.delimiter;
+      const files = dataFiles(target);
+      const formats = files.map((f) => formatOf(f, o.format));
+
+      const logger = toolLogger(config.logLevel);
+      const kafka = createKafka(config, logger, 'ingest');
+      const admin = kafka.admin();
+      await admin.connect();
+      await createTopologyTopics(admin, topology);
+      await admin.disconnect();
+      const dl = loadSchema('DeadLetter');
+      const deadLetter = { id: await registerAvro(createSchemaRegistry(config), `${topicNames(topology.namespace).deadLetter}-value`, dl.schema), type: dl.type };
+
+      let failed = 0;
+      for (const [i, file] of files.entries()) {
+        const progress = progressReporter(path.basename(file));
+        try {
+          const result = await ingestFile({ kafka, namespace: topology.namespace, source, file, format: formats[i]!, mapping, sourceKind: 'batch', deadLetter, force: o.force, batchRows: o.batchRows, onProgress: (p) => progress.update(p) });
+          progress.done();
+          console.log(summaryLine(result));
+        } catch (err) {
+          progress.done();
+          failed++;
+          console.error(`${path.basename(file)}: not ingested: ${(err as Error).message}`);
+        }
+      }
+      if (files.length > 1) console.log(`${files.length - failed} of ${files.length} file(s) done`);
+      if (failed > 0) process.exitCode = 1;
+    });
+}

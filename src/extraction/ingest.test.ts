@@ -1,0 +1,160 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import type { KafkaMessage } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSchema } from '../schema/avro.js';
+import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
+import { fileSchema, ParquetFileWriter } from '../sinks/parquet/parquet-file.js';
+import { compileSource } from '../topology/compiled-source.js';
+import type { Topology } from '../topology/definition.js';
+import { HEADER } from '../topology/lineage.js';
+import { loadTopology } from '../topology/load.js';
+import { createTopologyTopics } from '../topology/setup.js';
+import { topicNames, type TopicNames } from '../topology/topics.js';
+import { collect, config, testKafka } from '../../test/support/kafka.js';
+import { testNamespace } from '../../test/support/topology.js';
+import { spawnCli } from '../../test/support/worker.js';
+import { ingestFile, type IngestFileResult } from './file-ingest.js';
+import { loadMappingFile } from './mapping.js';
+import { formatOf } from './readers/index.js';
+
+const kafka = testKafka();
+const fixtures = path.resolve('test/fixtures/files');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-ingest-'));
+const json = (m: KafkaMessage) => JSON.parse(m.value!.toString()) as Record<string, unknown>;
+const header = (m: KafkaMessage, h: string) => m.headers?.[h]?.toString();
+
+interface DeadRow {
+  code: string;
+  field: string | null;
+  row: number;
+  source: string;
+  stage: string;
+  origin: { file: string; row: number };
+}
+
+describe('c360 ingest: files into the ingest topics, exactly once', () => {
+  let topology: Topology;
+  let names: TopicNames;
+  let deadLetter: { id: number; type: ReturnType<typeof loadSchema>['type'] };
+  const dead: DeadRow[] = [];
+
+  const ingest = (source: string, file: string, extra: { mapping?: string; force?: boolean } = {}): Promise<IngestFileResult> =>
+    ingestFile({
+      kafka, namespace: topology.namespace, source: compileSource(topology.sources.find((s) => s.name === source)!), file, format: formatOf(file, undefined),
+      mapping: loadMappingFile(extra.mapping), sourceKind: 'batch', deadLetter, force: extra.force,
+    });
+
+  beforeAll(async () => {
+    topology = await loadTopology('customer360', { namespace: testNamespace() });
+    names = topicNames(topology.namespace);
+    const admin = kafka.admin();
+    await admin.connect();
+    await createTopologyTopics(admin, topology);
+    await admin.disconnect();
+    const dl = loadSchema('DeadLetter');
+    deadLetter = { id: await registerAvro(createSchemaRegistry(config), `${names.deadLetter}-value`, dl.schema), type: dl.type };
+  });
+
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('maps CSV columns to fields (BOM, quoting, dotted nested names, declared date format, empty → null)', async () => {
+    const result = await ingest('crm', path.join(fixtures, 'crm-profiles.csv'), { mapping: path.join(fixtures, 'crm-mapping.json') });
+    expect(result).toMatchObject({ outcome: 'ingested', rows: 8, sent: 3, deadLettered: 5 });
+    const sent = await collect(kafka, names.ingest('crm'), (s) => s.length === 3);
+    const [c1, c2, c8] = ['C-1', 'C-2', 'C-8'].map((k) => sent.find((m) => m.key?.toString() === k)!);
+    expect(json(c1!)).toEqual({
+      customer_id: 'C-1', email: 'ann@example.com', first_name: 'Ann', last_name: 'Lee', phone: '+353861234567', birth_date: '1990-04-01',
+      address: { line1: '1 Grand Canal Sq, Dock', city: 'Dublin', country: 'IE', postal_code: 'D02 X285' },
+      loyalty_tier: 'GOLD', loyalty_points: 1200, marketing_consent: true, updated_at: '2026-11-01T10:00:00Z',
+    });
+    expect(json(c2!)).toMatchObject({ last_name: 'O\'Brien "Bobby"', phone: null, birth_date: null, address: { line1: '2 Main St\nApt 4', postal_code: null }, loyalty_points: null, marketing_consent: false, updated_at: '2026-11-01T10:00:00.000Z' });
+    expect(json(c8!)).toMatchObject({ marketing_consent: false, updated_at: '2026-11-02T08:00:00+01:00' });
+    expect(header(c1!, HEADER.sourceKind)).toBe('batch');
+    expect(JSON.parse(header(c1!, HEADER.origin)!)).toEqual({ file: 'crm-profiles.csv', sha256: result.sha256, row: 1, line: 2 });
+    expect(JSON.parse(header(c8!, HEADER.origin)!)).toMatchObject({ row: 8 });
+  });
+
+  it('ingests gzip NDJSON and Parquet with nested values, and CSV with JSON list cells', async () => {
+    expect(await ingest('marketing', path.join(fixtures, 'marketing-events.ndjson.gz'))).toMatchObject({ rows: 4, sent: 2, deadLettered: 2 });
+    const events = await collect(kafka, names.ingest('marketing'), (s) => s.length === 2);
+    expect(events.map(json).sort((a, b) => String(a.event_id).localeCompare(String(b.event_id)))).toEqual([
+      { event_id: 'm-1', event_type: 'EMAIL_OPEN', occurred_at: '2026-11-20T08:00:00Z', email: 'ann@example.com', campaign: { campaign_id: 'winter', name: 'Winter sale', channel: 'EMAIL' } },
+      { event_id: 'm-3', event_type: 'EMAIL_CLICK', occurred_at: '2026-11-21T12:00:00.000Z', email: 'bob@example.com', campaign: { campaign_id: 'winter', name: 'Winter sale', channel: 'EMAIL' } },
+    ]);
+
+    // A Parquet export from an enrichment vendor, written with the raw layer's own writer.
+    const { schema, type } = loadSchema('EnrichmentRecord');
+    const file = path.join(tmp, 'enrichment.parquet');
+    const writer = new ParquetFileWriter(file, fileSchema(schema, []), [], 2);
+    for (let i = 1; i <= 3; i++) {
+      writer.append(type.fromBuffer(type.toBuffer({ record_id: `E-${i}`, provider: 'acme', email: `p${i}@example.com`, phone: null, first_name: null, last_name: null, postal_code: null, country: 'IE', age_band: 'AGE_25_34', household_income_band: null, interests: ['running', 'cooking'], updated_at: Date.UTC(2026, 10, 1, i) })), {});
+    }
+    writer.close();
+    expect(await ingest('enrichment', file)).toMatchObject({ rows: 3, sent: 3, deadLettered: 0 });
+    const enriched = await collect(kafka, names.ingest('enrichment'), (s) => s.length === 3);
+    expect(json(enriched.find((m) => m.key?.toString() === 'E-1')!)).toEqual({ record_id: 'E-1', provider: 'acme', email: 'p1@example.com', phone: null, first_name: null, last_name: null, postal_code: null, country: 'IE', age_band: 'AGE_25_34', household_income_band: null, interests: ['running', 'cooking'], updated_at: '2026-11-01T01:00:00.000Z' });
+
+    expect(await ingest('commerce', path.join(fixtures, 'commerce-orders.csv'))).toMatchObject({ rows: 4, sent: 2, deadLettered: 2 });
+    const orders = await collect(kafka, names.ingest('commerce'), (s) => s.length === 2);
+    expect(json(orders.find((m) => m.key?.toString() === 'T-1')!).line_items).toEqual([{ sku: 'SKU-1', quantity: 1, unit_price: '19.90' }, { sku: 'SKU-2', quantity: 2, unit_price: '20.00' }]);
+  });
+
+  it('dead-letters every mapping failure with its code, field, file and row number', async () => {
+    for (const m of await collect(kafka, names.deadLetter, (s) => s.length === 9)) {
+      const d = deadLetter.type.fromBuffer(m.value!.subarray(5)) as { errors: { code: string; field: string | null }[]; origin_offset: number; source: string; stage: string; lineage: { origin: string } };
+      dead.push({ code: d.errors[0]!.code, field: d.errors[0]!.field, row: d.origin_offset, source: d.source, stage: d.stage, origin: JSON.parse(d.lineage.origin) });
+    }
+    const seen = dead.map((d) => [d.source, d.row, d.code, d.field, d.origin.row, d.stage]).sort((a, b) => String(a[0]).localeCompare(String(b[0])) || Number(a[1]) - Number(b[1]));
+    expect(seen).toEqual([
+      ['commerce', 2, 'mapping.invalid_json', 'line_items', 2, 'extract'],
+      ['commerce', 3, 'mapping.malformed_row', null, 3, 'extract'],
+      ['crm', 3, 'mapping.invalid_date', 'birth_date', 3, 'extract'],
+      ['crm', 4, 'mapping.invalid_number', 'loyalty_points', 4, 'extract'],
+      ['crm', 5, 'mapping.invalid_boolean', 'marketing_consent', 5, 'extract'],
+      ['crm', 6, 'mapping.invalid_timestamp', 'updated_at', 6, 'extract'],
+      ['crm', 7, 'mapping.malformed_row', null, 7, 'extract'],
+      ['marketing', 2, 'mapping.malformed_row', null, 2, 'extract'],
+      ['marketing', 3, 'mapping.malformed_row', null, 3, 'extract'],
+    ]);
+    expect(new Set(dead.map((d) => d.origin.file))).toEqual(new Set(['crm-profiles.csv', 'commerce-orders.csv', 'marketing-events.ndjson.gz']));
+  });
+
+  it('skips a file whose sha256 was already ingested for the source, unless --force', async () => {
+    const file = path.join(fixtures, 'crm-profiles.csv');
+    const mapping = path.join(fixtures, 'crm-mapping.json');
+    const again = spawnCli(['ingest', file, '--source', 'crm', '--mapping', mapping, '--namespace', topology.namespace]);
+    expect((await again.exited).code, again.output()).toBe(0);
+    expect(again.stdout()).toMatch(/^crm-profiles\.csv: skipped, already ingested for this source \(sha256 [0-9a-f]{12}…; --force to ingest again\)$/m);
+    // The same bytes under another name are the same file.
+    const copy = path.join(tmp, 'renamed.csv.gz');
+    fs.writeFileSync(copy, zlib.gzipSync(fs.readFileSync(file)));
+    const forced = await ingest('crm', file, { mapping, force: true });
+    expect(forced).toMatchObject({ outcome: 'ingested', rows: 8, sent: 3 });
+    expect((await ingest('crm', copy, { mapping })).outcome).toBe('ingested'); // gzip bytes differ: a different file
+    expect((await ingest('crm', copy, { mapping })).outcome).toBe('skipped');
+  });
+
+  it('resumes an interrupted file after its last committed batch: every row lands once', async () => {
+    const file = path.join(tmp, 'big.csv');
+    const lines = ['customer_id,email,loyalty_points'];
+    for (let i = 1; i <= 1_000; i++) lines.push(`R-${i},r${i}@example.com,${i === 500 ? 'x' : i}`);
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    const args = ['ingest', file, '--source', 'support', '--namespace', topology.namespace, '--batch-rows', '100', '--format', 'csv'];
+    // Support has no such columns: map them onto its fields to exercise the mapping file too.
+    const mapping = path.join(tmp, 'support-mapping.json');
+    fs.writeFileSync(mapping, JSON.stringify({ columns: { customer_id: 'interaction_id', loyalty_points: 'satisfaction_score' } }));
+    const killed = spawnCli([...args, '--mapping', mapping], { C360_CRASH_AT: 'ingest-after-commit:4' });
+    expect((await killed.exited).signal).toBe('SIGKILL');
+    const resumed = spawnCli([...args, '--mapping', mapping]);
+    expect((await resumed.exited).code, resumed.output()).toBe(0);
+    expect(resumed.stdout()).toMatch(/^big\.csv: 600 rows read \(resumed at row 401\), 999 sent, 1 dead-lettered/m);
+    const support = await collect(kafka, names.ingest('support'), (s) => s.length >= 999, { timeoutMs: 30_000 });
+    const rows = support.map((m) => (JSON.parse(header(m, HEADER.origin)!) as { row: number }).row);
+    expect(rows.length).toBe(999);
+    expect(new Set(rows).size).toBe(999);
+    expect(rows.includes(500)).toBe(false);
+  });
+});

@@ -1,0 +1,31 @@
+/** A file format's reader: rows as a stream, in order, each with its 1-based row number (header not counted). */
+import fs from 'node:fs';
+import type { Readable } from 'node:stream';
+import zlib from 'node:zlib';
+
+export type FileRow = { row: number; line?: number; cells: Record<string, unknown> } | { row: number; line?: number; malformed: string };
+
+export interface RowReader {
+  rows(): AsyncIterable<FileRow>;
+  /** Bytes of the file read so far (compressed bytes for gzip), for progress. */
+  bytesRead(): number;
+}
+
+export interface ReaderOptions {
+  delimiter?: string;
+}
+
+export type ReaderFactory = (file: string, options: ReaderOptions) => RowReader;
+
+/** The file's bytes as a stream, gunzipped when it is gzip (by its magic bytes, whatever its name). */
+export function openText(file: string): { stream: Readable; bytesRead: () => number } {
+  const raw = fs.createReadStream(file, { highWaterMark: 256 * 1024 });
+  let read = 0;
+  raw.on('data', (chunk: string | Buffer) => (read += chunk.length));
+  const head = Buffer.alloc(2);
+  const fd = fs.openSync(file, 'r');
+  const n = fs.readSync(fd, head, 0, 2, 0);
+  fs.closeSync(fd);
+  const gzip = n === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  return { stream: gzip ? raw.pipe(zlib.createGunzip()) : raw, bytesRead: () => read };
+}
