@@ -5,7 +5,6 @@
  * Both are timed from process start to the last record, so start-up and group join are in both.
  * BENCH_RECORDS sets the size (default 1,000,000).
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +22,7 @@ import { loadTopology } from '../src/topology/load.js';
 import { frame } from '../src/topology/router.js';
 import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
 import { topicNames } from '../src/topology/topics.js';
+import { timeChild } from './child.js';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const config = loadConfig();
@@ -91,38 +91,6 @@ async function produceRaw(namespace: string): Promise<{ topic: string; ms: numbe
   }
   await producer.disconnect();
   return { topic, ms: performance.now() - t0 };
-}
-
-/** Runs a child to completion (or until `done`), sampling its peak RSS from /proc. */
-async function timeChild(args: string[], done?: () => boolean): Promise<{ ms: number; peakRssMiB: number }> {
-  const t0 = performance.now();
-  // BENCH_PROFILE=dir writes a V8 CPU profile of each child there.
-  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, ...args], { env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'inherit', 'inherit'] });
-  let peakKiB = 0;
-  const sample = () => {
-    try {
-      const m = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-      if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
-    } catch {
-      // exited
-    }
-  };
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  let finished = false;
-  void exited.then(() => (finished = true));
-  while (!finished) {
-    sample();
-    if (done?.()) {
-      const ms = performance.now() - t0;
-      sample();
-      child.kill('SIGTERM');
-      await exited;
-      return { ms, peakRssMiB: peakKiB / 1024 };
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { ms: performance.now() - t0, peakRssMiB: peakKiB / 1024 };
 }
 
 function manifestRows(root: string): number {
