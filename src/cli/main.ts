@@ -1,6 +1,7 @@
 /** The `c360` command line. Each command group lives in cli/commands/; errors end as one sentence, not a stack trace. */
 import { Command, CommanderError } from 'commander';
 import { C360Error, ConfigError } from '../errors.js';
+import { registerCollectCommands } from './commands/collect.js';
 import { registerIngestCommands } from './commands/ingest.js';
 import { registerQuarantineCommands } from './commands/quarantine.js';
 import { registerRawCommands } from './commands/raw.js';
@@ -16,6 +17,7 @@ const program = new Command('c360')
 registerStackCommands(program);
 registerTopologyCommands(program);
 registerIngestCommands(program);
+registerCollectCommands(program);
 registerSinkCommands(program);
 registerQuarantineCommands(program);
 registerRawCommands(program);

@@ -1,0 +1,71 @@
+/**
+ * bench:collect — events/s through `c360 collect` (a child process) under an autocannon load on
+ * loopback, with single events and with batches of 100, against the same server's /healthz in the
+ * same run (HTTP alone, no Kafka). Every 2xx means Kafka acknowledged (acks=all) its events.
+ * BENCH_SECONDS sets each run's length (default 10), BENCH_CONNECTIONS the concurrency (default 32).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { loadConfig } from '../src/config.js';
+import { repoRoot } from '../src/stack/paths.js';
+import { kafkaAnswers } from '../src/stack/probes.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const KEY = 'bench-key-0123456789abcdef';
+
+function run(opts: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon({ ...opts, duration: SECONDS, connections: CONNECTIONS }, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
+const event = (i: number) => ({ event_id: `bench-${i}`, event_type: 'PAGE_VIEW', occurred_at: '2026-11-20T08:30:00.000Z', customer_id: `C-${i % 5000}`, page_url: 'https://shop.example/p/1', properties: { campaign: 'winter' } });
+
+async function main(): Promise<void> {
+  if (!(await kafkaAnswers(loadConfig().kafka.brokers))) {
+    console.error('bench: Kafka does not answer; start the stack with `npx c360 stack up`.');
+    process.exit(1);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-bench-collect-'));
+  const settings = path.join(dir, 'collector.json');
+  fs.writeFileSync(settings, JSON.stringify({ apiKeys: { [KEY]: 'web' }, bodyLimitBytes: 4_194_304 }));
+  const namespace = `bench${Date.now().toString(36)}`;
+  const child = spawn(process.execPath, [path.join(repoRoot(), 'bin', 'c360.js'), 'collect', '--config', settings, '--port', '0', '--namespace', namespace], {
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /collector listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', () => reject(new Error('collector exited')));
+  });
+  try {
+    const headers = { 'content-type': 'application/json', 'x-api-key': KEY };
+    const baseline = await run({ url: `${url}/healthz` });
+    const single = await run({ url: `${url}/v1/events`, method: 'POST', headers, body: JSON.stringify(event(1)) });
+    const batch = await run({ url: `${url}/v1/events`, method: 'POST', headers, body: JSON.stringify(Array.from({ length: 100 }, (_, i) => event(i))) });
+    const line = (label: string, r: autocannon.Result, events: number) =>
+      console.log(
+        `${label.padEnd(22)} ${Math.round(r.requests.average)} requests/s, ${Math.round(r.requests.average * events)} events/s; latency p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms; ` +
+          `${r['2xx']} 2xx, ${r.non2xx} other, ${r.errors} errors`,
+      );
+    console.log(`${SECONDS} s each, ${CONNECTIONS} connections, loopback`);
+    line('GET /healthz (baseline)', baseline, 0);
+    line('POST 1 event', single, 1);
+    line('POST 100 events', batch, 100);
+    console.log(`ratio                  single-event requests/s vs baseline = ${(single.requests.average / baseline.requests.average).toFixed(2)}`);
+  } finally {
+    child.kill('SIGTERM');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

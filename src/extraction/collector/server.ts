@@ -1,0 +1,158 @@
+/**
+ * The HTTP collector (`c360 collect`), on fastify. `POST /v1/events` takes one event or a batch
+ * (`[...]` or `{"events": [...]}`) for the source its API key names; `POST /v1/webhooks/<source>`
+ * takes a vendor's push, signed with HMAC-SHA256 over the raw body. Every event of a request is
+ * checked first (a JSON object, within the size limit, carrying its natural id); if any fails, the
+ * request gets 400 with a reason per event and nothing is sent. Otherwise all are sent to
+ * `<ns>.ingest.<source>` with acks=all by the idempotent producer, and only then does the client
+ * get its 2xx: an acknowledged event is in Kafka, whatever happens to the collector next.
+ */
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { describeError } from '../../errors.js';
+import type { Logger } from '../../observability/logger.js';
+import type { CompiledSource } from '../../topology/compiled-source.js';
+import { lineageHeaders, type SourceKind } from '../../topology/lineage.js';
+import { topicNames } from '../../topology/topics.js';
+import { GroupSender } from './group-sender.js';
+import type { CollectorSettings } from './settings.js';
+
+export interface CollectorOptions {
+  kafka: Kafka;
+  namespace: string;
+  sources: Map<string, CompiledSource>;
+  settings: CollectorSettings;
+  maxRecordBytes: number;
+  metrics: Registry;
+  logger: Logger;
+}
+
+interface EventProblem {
+  index: number;
+  reason: string;
+}
+
+function collectorMetrics(registry: Registry) {
+  return {
+    events: new Counter({ name: 'c360_collector_events_total', help: 'Events by source and outcome: accepted, rejected', labelNames: ['source', 'outcome'], registers: [registry] }),
+    requests: new Counter({ name: 'c360_collector_requests_total', help: 'Requests by route and status', labelNames: ['route', 'status'], registers: [registry] }),
+    ackSeconds: new Histogram({ name: 'c360_collector_kafka_ack_seconds', help: 'Time from request to Kafka acknowledging its events', buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] }),
+  };
+}
+
+function eventsOf(body: unknown): unknown[] | undefined {
+  if (Array.isArray(body)) return body;
+  if (body && typeof body === 'object') {
+    const events = (body as { events?: unknown }).events;
+    return Array.isArray(events) ? events : [body];
+  }
+  return undefined;
+}
+
+function signatureMatches(secret: string, raw: Buffer, header: string | undefined): boolean {
+  if (!header?.startsWith('sha256=')) return false;
+  const expected = createHmac('sha256', secret).update(raw).digest();
+  const given = Buffer.from(header.slice('sha256='.length), 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+export class Collector {
+  readonly app: FastifyInstance;
+  private readonly producer: Producer;
+  private readonly sender: GroupSender;
+  private ready = false;
+
+  constructor(o: CollectorOptions) {
+    this.producer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    this.sender = new GroupSender(this.producer);
+    const metrics = collectorMetrics(o.metrics);
+    const keys = new Map(Object.entries(o.settings.apiKeys));
+    const names = topicNames(o.namespace);
+    const app = Fastify({ bodyLimit: o.settings.bodyLimitBytes, logger: false });
+    this.app = app;
+
+    // The raw bytes are kept: a webhook's signature is over them, not over re-serialised JSON.
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    app.addHook('onResponse', async (req, reply) => {
+      metrics.requests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
+    });
+
+    const accept = async (reply: FastifyReply, source: CompiledSource, raw: Buffer, kind: SourceKind, requestId: string, extraOrigin: Record<string, unknown>) => {
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        return reply.code(400).send({ error: 'the body is not JSON', request_id: requestId });
+      }
+      const events = eventsOf(body);
+      if (!events || events.length === 0) return reply.code(400).send({ error: 'expected an event object, an array of events or {"events": [...]}', request_id: requestId });
+      if (events.length > o.settings.maxEventsPerRequest) return reply.code(400).send({ error: `at most ${o.settings.maxEventsPerRequest} events per request`, request_id: requestId });
+      const problems: EventProblem[] = [];
+      const messages: Message[] = [];
+      const receivedAt = Date.now();
+      events.forEach((event, index) => {
+        if (event === null || typeof event !== 'object' || Array.isArray(event)) return void problems.push({ index, reason: 'not a JSON object' });
+        const value = JSON.stringify(event);
+        if (Buffer.byteLength(value) > o.maxRecordBytes) return void problems.push({ index, reason: `larger than ${o.maxRecordBytes} bytes` });
+        const id = source.naturalId(event as Record<string, unknown>);
+        if (!id) return void problems.push({ index, reason: `missing ${source.definition.key}, the ${source.entity} id` });
+        const origin = JSON.stringify({ request_id: requestId, index, ...extraOrigin });
+        messages.push({ key: id, value, headers: lineageHeaders({ ingestId: randomUUID(), source: source.name, sourceKind: kind, receivedAt, origin }) });
+      });
+      if (problems.length > 0) {
+        metrics.events.inc({ source: source.name, outcome: 'rejected' }, events.length);
+        return reply.code(400).send({ error: 'some events are not valid; none was accepted', accepted: 0, errors: problems, request_id: requestId });
+      }
+      const timer = metrics.ackSeconds.startTimer();
+      try {
+        await this.sender.send(names.ingest(source.name), messages);
+      } catch (err) {
+        o.logger.warn({ source: source.name, err: describeError(err) }, 'Kafka did not acknowledge; the client is told to retry');
+        return reply.code(503).header('retry-after', '1').send({ error: 'Kafka did not acknowledge the events; retry', request_id: requestId });
+      }
+      timer();
+      metrics.events.inc({ source: source.name, outcome: 'accepted' }, messages.length);
+      return reply.code(200).send({ accepted: messages.length, request_id: requestId });
+    };
+
+    app.post('/v1/events', async (req, reply) => {
+      const requestId = randomUUID();
+      const key = req.headers['x-api-key'];
+      const sourceName = typeof key === 'string' ? keys.get(key) : undefined;
+      if (!sourceName) return reply.code(401).send({ error: 'a valid x-api-key header is required', request_id: requestId });
+      return accept(reply, o.sources.get(sourceName)!, req.body as Buffer, 'stream', requestId, {});
+    });
+
+    app.post<{ Params: { source: string } }>('/v1/webhooks/:source', async (req, reply) => {
+      const requestId = randomUUID();
+      const secret = o.settings.webhookSecrets[req.params.source];
+      const source = o.sources.get(req.params.source);
+      if (!secret || !source) return reply.code(404).send({ error: `no webhook for source ${req.params.source}`, request_id: requestId });
+      const signature = req.headers['x-c360-signature'];
+      if (!signatureMatches(secret, req.body as Buffer, typeof signature === 'string' ? signature : undefined)) {
+        return reply.code(401).send({ error: 'x-c360-signature must be sha256=<hex HMAC-SHA256 of the body>', request_id: requestId });
+      }
+      return accept(reply, source, req.body as Buffer, 'api', requestId, { webhook: source.name });
+    });
+
+    app.get('/healthz', async () => ({ status: 'ok' }));
+    app.get('/readyz', async (_req, reply) => (this.ready ? { status: 'ready' } : reply.code(503).send({ status: 'not ready', failures: ['kafka producer not connected'] })));
+    app.get('/metrics', async (_req, reply) => reply.header('content-type', o.metrics.contentType).send(await o.metrics.metrics()));
+  }
+
+  async start(port: number, host = '127.0.0.1'): Promise<string> {
+    this.producer.on(this.producer.events.DISCONNECT, () => (this.ready = false));
+    await this.producer.connect();
+    this.ready = true;
+    return this.app.listen({ port, host });
+  }
+
+  /** Graceful stop: stop taking requests, let those in flight finish their sends, then close the producer. */
+  async stop(): Promise<void> {
+    await this.app.close();
+    this.ready = false;
+    await this.producer.disconnect();
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The collector's settings file: API keys (each names the one source it may send to), webhook
+ * secrets per source, and limits. Validated at start; a mistake is one sentence naming it.
+ */
+import fs from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from '../../errors.js';
+
+export const collectorSettingsSchema = z
+  .object({
+    /** API key → source. Keys are secrets: load them from a file the deployment mounts. */
+    apiKeys: z.record(z.string(), z.string()).default({}),
+    /** Source → HMAC-SHA256 secret for POST /v1/webhooks/<source>. */
+    webhookSecrets: z.record(z.string(), z.string().min(16, 'must be at least 16 characters')).default({}),
+    /** Largest request body; larger requests get 413. */
+    bodyLimitBytes: z.number().int().min(1024).default(1_048_576),
+    maxEventsPerRequest: z.number().int().min(1).default(1_000),
+  })
+  .strict();
+
+export type CollectorSettings = z.output<typeof collectorSettingsSchema>;
+
+export function parseCollectorSettings(input: unknown, sources: string[], origin = 'collector settings'): CollectorSettings {
+  const parsed = collectorSettingsSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`${origin}: ${issue.path.join('.') || '(root)'} ${issue.message.replace(/^Invalid input: /, '')}.`);
+  }
+  // Never echo a key: name the rule only.
+  if (Object.keys(parsed.data.apiKeys).some((k) => k.length < 16)) throw new ConfigError(`${origin}: apiKeys must be at least 16 characters each.`);
+  const known = new Set(sources);
+  for (const source of [...Object.values(parsed.data.apiKeys), ...Object.keys(parsed.data.webhookSecrets)]) {
+    if (!known.has(source)) throw new ConfigError(`${origin}: "${source}" is not a source of the topology (known: ${sources.join(', ')}).`);
+  }
+  return parsed.data;
+}
+
+export function loadCollectorSettings(file: string, sources: string[]): CollectorSettings {
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`collector settings ${file} are not readable JSON (${(err as Error).message}).`);
+  }
+  return parseCollectorSettings(json, sources, `collector settings ${file}`);
+}
