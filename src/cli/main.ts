@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { C360Error, ConfigError } from '../errors.js';
 import { registerCollectCommands } from './commands/collect.js';
+import { registerConnectCommands } from './commands/connect.js';
 import { registerIngestCommands } from './commands/ingest.js';
 import { registerQuarantineCommands } from './commands/quarantine.js';
 import { registerRawCommands } from './commands/raw.js';
@@ -18,6 +19,7 @@ registerStackCommands(program);
 registerTopologyCommands(program);
 registerIngestCommands(program);
 registerCollectCommands(program);
+registerConnectCommands(program);
 registerSinkCommands(program);
 registerQuarantineCommands(program);
 registerRawCommands(program);

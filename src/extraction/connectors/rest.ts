@@ -1,0 +1,160 @@
+/**
+ * The generic REST connector, configured by a JSON file: a URL, auth headers (with `${ENV}`
+ * references, so secrets stay out of the file), where the records are in the response, one of
+ * three paginations (a cursor in the body, page numbers, or the `Link: <…>; rel="next"` header),
+ * an `updated_since` watermark for incremental sync, a request rate limit, and retries with
+ * backoff on 429 and 5xx (honouring Retry-After).
+ */
+import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { ConfigError, DependencyUnavailableError, describeError } from '../../errors.js';
+import type { Connector, Page, Position } from './connector.js';
+
+export const restConnectorSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lower-case letters, digits, dots, dashes or underscores'),
+    source: z.string(),
+    url: z.url({ message: 'must be an http(s) URL' }),
+    headers: z.record(z.string(), z.string()).default({}),
+    /** Dotted path of the records array in the response body; "" when the body is the array. */
+    recordsPath: z.string().default(''),
+    pagination: z.discriminatedUnion('type', [
+      z.object({ type: z.literal('cursor'), cursorParam: z.string().default('cursor'), nextCursorPath: z.string() }).strict(),
+      z.object({ type: z.literal('page'), pageParam: z.string().default('page'), firstPage: z.number().int().default(1) }).strict(),
+      z.object({ type: z.literal('link') }).strict(),
+    ]),
+    pageSize: z.object({ param: z.string(), size: z.number().int().min(1) }).strict().optional(),
+    updatedSince: z.object({ param: z.string(), field: z.string(), initial: z.string().optional() }).strict().optional(),
+    rateLimitPerSecond: z.number().positive().default(5),
+    maxRetries: z.number().int().min(0).default(5),
+    timeoutMs: z.number().int().min(100).default(30_000),
+  })
+  .strict();
+
+export type RestConnectorConfig = z.output<typeof restConnectorSchema>;
+
+export function loadRestConnectorConfig(file: string, env: NodeJS.ProcessEnv = process.env): RestConnectorConfig {
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`connector config ${file} is not readable JSON (${(err as Error).message}).`);
+  }
+  const parsed = restConnectorSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`connector config ${file}: ${issue.path.join('.') || '(root)'} ${issue.message.replace(/^Invalid input: /, '')}.`);
+  }
+  const config = parsed.data;
+  for (const [name, value] of Object.entries(config.headers)) {
+    config.headers[name] = value.replace(/\$\{([A-Z0-9_]+)\}/g, (_, variable: string) => {
+      const v = env[variable];
+      if (v === undefined) throw new ConfigError(`connector config ${file}: header ${name} refers to \${${variable}}, which is not set.`);
+      return v;
+    });
+  }
+  return config;
+}
+
+function at(body: unknown, path: string): unknown {
+  if (!path) return body;
+  let node = body;
+  for (const k of path.split('.')) node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[k] : undefined;
+  return node;
+}
+
+function nextLink(header: string | null): string | undefined {
+  for (const part of header?.split(',') ?? []) {
+    const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/**
+ * Position: `since` is the watermark this sync asked from (fixed while it pages), `watermark` the
+ * newest update seen so far, `next` the cursor, page number or link of the next page (null: start).
+ */
+interface RestPosition extends Position {
+  next: string | number | null;
+  since: string | null;
+  watermark: string | null;
+}
+
+export class RestConnector implements Connector {
+  readonly name: string;
+  readonly source: string;
+  private lastRequest = 0;
+
+  constructor(private readonly config: RestConnectorConfig) {
+    this.name = config.name;
+    this.source = config.source;
+  }
+
+  initial(): Position {
+    const start = this.config.updatedSince?.initial ?? null;
+    return { next: null, since: start, watermark: start } satisfies RestPosition;
+  }
+
+  async pull(from: Position): Promise<Page> {
+    const pos = from as RestPosition;
+    const c = this.config;
+    const url = new URL(c.pagination.type === 'link' && typeof pos.next === 'string' ? pos.next : c.url);
+    if (!(c.pagination.type === 'link' && pos.next)) {
+      if (c.updatedSince && pos.since) url.searchParams.set(c.updatedSince.param, pos.since);
+      if (c.pageSize) url.searchParams.set(c.pageSize.param, String(c.pageSize.size));
+      if (c.pagination.type === 'cursor' && pos.next !== null) url.searchParams.set(c.pagination.cursorParam, String(pos.next));
+      if (c.pagination.type === 'page') url.searchParams.set(c.pagination.pageParam, String(pos.next ?? c.pagination.firstPage));
+    }
+    const res = await this.fetchWithRetry(url);
+    const body = (await res.json()) as unknown;
+    const records = at(body, c.recordsPath);
+    if (!Array.isArray(records)) throw new DependencyUnavailableError('connector', `${c.name}: the response has no array at "${c.recordsPath || '(body)'}"`);
+
+    let watermark = pos.watermark;
+    if (c.updatedSince) {
+      for (const r of records as Array<Record<string, unknown>>) {
+        const v = at(r, c.updatedSince.field);
+        if (typeof v === 'string' && (watermark === null || Date.parse(v) > Date.parse(watermark))) watermark = v;
+      }
+    }
+    let next: string | number | null;
+    if (c.pagination.type === 'cursor') {
+      const cursor = at(body, c.pagination.nextCursorPath);
+      next = typeof cursor === 'string' || typeof cursor === 'number' ? (cursor === '' ? null : cursor) : null;
+    } else if (c.pagination.type === 'page') {
+      const page = typeof pos.next === 'number' ? pos.next : c.pagination.firstPage;
+      next = records.length === 0 || (c.pageSize && records.length < c.pageSize.size) ? null : page + 1;
+    } else {
+      next = nextLink(res.headers.get('link')) ?? null;
+    }
+    const caughtUp = next === null;
+    // Caught up: the next sync asks for what changed since the newest record seen.
+    const position: RestPosition = caughtUp ? { next: null, since: watermark, watermark } : { next, since: pos.since, watermark };
+    return { records: records as Array<Record<string, unknown>>, next: position, caughtUp };
+  }
+
+  private async fetchWithRetry(url: URL): Promise<Response> {
+    const c = this.config;
+    for (let attempt = 0; ; attempt++) {
+      const wait = this.lastRequest + 1000 / c.rateLimitPerSecond - Date.now();
+      if (wait > 0) await sleep(wait);
+      this.lastRequest = Date.now();
+      let res: Response | undefined;
+      let failure: string;
+      try {
+        res = await fetch(url, { headers: c.headers, signal: AbortSignal.timeout(c.timeoutMs) });
+        if (res.ok) return res;
+        failure = `HTTP ${res.status}`;
+        if (res.status !== 429 && res.status < 500) throw new DependencyUnavailableError('connector', `${c.name}: ${url.origin}${url.pathname} answered ${res.status}; not retried`);
+      } catch (err) {
+        if (err instanceof DependencyUnavailableError) throw err;
+        failure = describeError(err);
+      }
+      if (attempt >= c.maxRetries) throw new DependencyUnavailableError('connector', `${c.name}: ${url.origin}${url.pathname} failed ${attempt + 1} times, last: ${failure}`);
+      const retryAfter = Number(res?.headers.get('retry-after'));
+      await sleep(Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : Math.min(250 * 2 ** attempt, 10_000));
+    }
+  }
+}
