@@ -37,6 +37,13 @@ export class StackError extends C360Error {
   }
 }
 
+/** A file that cannot be read as its format at all (corrupt gzip, not Parquet): the whole file is rejected, not retried. */
+export class UnreadableFileError extends C360Error {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('extract.unreadable_file', message, { retriable: false, ...options });
+  }
+}
+
 /** A dependency (Kafka, the registry, Redis) is unreachable right now; the caller should back off and retry. */
 export class DependencyUnavailableError extends C360Error {
   constructor(dependency: string, message: string, options: { cause?: unknown } = {}) {

@@ -9,6 +9,7 @@ import { registerRawCommands } from './commands/raw.js';
 import { registerSinkCommands } from './commands/sink.js';
 import { registerStackCommands } from './commands/stack.js';
 import { registerTopologyCommands } from './commands/topology.js';
+import { registerWatchCommands } from './commands/watch.js';
 
 const program = new Command('c360')
   .description('c360-ingest: collect customer data from every source into Kafka, check it, and land it in the raw layer.')
@@ -20,6 +21,7 @@ registerTopologyCommands(program);
 registerIngestCommands(program);
 registerCollectCommands(program);
 registerConnectCommands(program);
+registerWatchCommands(program);
 registerSinkCommands(program);
 registerQuarantineCommands(program);
 registerRawCommands(program);

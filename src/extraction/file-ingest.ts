@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Kafka, Message, Producer } from 'kafkajs';
-import type { RecordErrorEntry } from '../errors.js';
+import { describeError, UnreadableFileError, type RecordErrorEntry } from '../errors.js';
 import type { AvroType } from '../schema/avro.js';
 import type { CompiledSource } from '../topology/compiled-source.js';
 import { crashPoint } from '../topology/failpoints.js';
@@ -132,7 +132,7 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
     };
 
     let receivedAt = Date.now();
-    for await (const r of reader.rows()) {
+    for await (const r of unreadableOnError(reader.rows(), name)) {
       if (r.row < resumeFrom) continue;
       result.rows++;
       lastRow = r.row;
@@ -165,6 +165,21 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
     return result;
   } finally {
     await producer.disconnect();
+  }
+}
+
+/** What the reader throws means the file itself is unreadable; what the loop body throws (Kafka) does not. */
+async function* unreadableOnError<T>(rows: AsyncIterable<T>, file: string): AsyncGenerator<T> {
+  const it = rows[Symbol.asyncIterator]();
+  for (;;) {
+    let step: IteratorResult<T>;
+    try {
+      step = await it.next();
+    } catch (err) {
+      throw new UnreadableFileError(`${file} cannot be read: ${describeError(err)}`, { cause: err });
+    }
+    if (step.done) return;
+    yield step.value;
   }
 }
 

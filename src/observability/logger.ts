@@ -58,11 +58,19 @@ const KAFKA_TO_PINO: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 };
 
 /** Routes KafkaJS' own log lines into pino, one child logger per KafkaJS namespace. */
+/**
+ * KafkaJS warns whenever an idempotent producer has a finite retry count. Ours are transactional
+ * (a failed send aborts the transaction and is redone) or report the failure to their caller (the
+ * collector answers 503): nothing is lost silently, so the warning is noise at every start.
+ */
+const EXPECTED_WARNING = /^Limiting retries for the idempotent producer/;
+
 export function kafkaLogCreator(logger: Logger): logCreator {
   return () =>
     ({ namespace, level, log }: LogEntry) => {
       const { message, timestamp: _ts, logger: _name, ...extra } = log;
-      logger[KAFKA_TO_PINO[level] ?? 'info']({ kafkajs: namespace, ...extra }, message);
+      const pinoLevel = EXPECTED_WARNING.test(message) ? 'debug' : (KAFKA_TO_PINO[level] ?? 'info');
+      logger[pinoLevel]({ kafkajs: namespace, ...extra }, message);
     };
 }
 

@@ -5,6 +5,7 @@
  * goes on; an opening quote never closed swallows the rest of the file into one malformed row,
  * as no parser can tell where that field was meant to end.
  */
+import { pipeline } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { FileRow, ReaderFactory } from './reader.js';
 import { openText } from './reader.js';
@@ -24,9 +25,9 @@ export const csvReader: ReaderFactory = (file, options) => {
       // Skips are events, records are stream data: the parser runs ahead, so skips are put back in order by record count.
       const skipped: Skipped[] = [];
       let row = 0;
-      const parser = stream.pipe(
-        parse({ bom: true, delimiter: options.delimiter ?? ',', relax_column_count: true, relax_quotes: true, skip_empty_lines: true, skip_records_with_error: true, info: true }),
-      );
+      const parser = parse({ bom: true, delimiter: options.delimiter ?? ',', relax_column_count: true, relax_quotes: true, skip_empty_lines: true, skip_records_with_error: true, info: true });
+      // A read error (or a corrupt gzip) ends the parse with that error instead of leaving it unhandled.
+      pipeline(stream, parser, () => undefined);
       parser.on('skip', (err: Error & { records: number; lines: number }) => skipped.push({ after: err.records, line: err.lines, message: err.message }));
       const malformedBefore = function* (records: number): Generator<FileRow> {
         while (skipped.length > 0 && skipped[0]!.after < records) {

@@ -1,6 +1,6 @@
 /** A file format's reader: rows as a stream, in order, each with its 1-based row number (header not counted). */
 import fs from 'node:fs';
-import type { Readable } from 'node:stream';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 
 export type FileRow = { row: number; line?: number; cells: Record<string, unknown> } | { row: number; line?: number; malformed: string };
@@ -17,7 +17,7 @@ export interface ReaderOptions {
 
 export type ReaderFactory = (file: string, options: ReaderOptions) => RowReader;
 
-/** The file's bytes as a stream, gunzipped when it is gzip (by its magic bytes, whatever its name). */
+/** The file's bytes as a stream, gunzipped when it is gzip (by its magic bytes, whatever its name); read and gunzip errors surface on it. */
 export function openText(file: string): { stream: Readable; bytesRead: () => number } {
   const raw = fs.createReadStream(file, { highWaterMark: 256 * 1024 });
   let read = 0;
@@ -27,5 +27,9 @@ export function openText(file: string): { stream: Readable; bytesRead: () => num
   const n = fs.readSync(fd, head, 0, 2, 0);
   fs.closeSync(fd);
   const gzip = n === 2 && head[0] === 0x1f && head[1] === 0x8b;
-  return { stream: gzip ? raw.pipe(zlib.createGunzip()) : raw, bytesRead: () => read };
+  if (!gzip) return { stream: raw, bytesRead: () => read };
+  // pipeline, not pipe: a corrupt gzip must reach the reader as an error, not crash the process.
+  const out = new PassThrough();
+  pipeline(raw, zlib.createGunzip(), out, () => undefined);
+  return { stream: out, bytesRead: () => read };
 }
