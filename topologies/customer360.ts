@@ -22,7 +22,7 @@ export default defineTopology({
         { field: 'phone', rule: 'phone', options: { countryField: 'address.country' } },
         { field: 'address.region', rule: 'region', options: { countryField: 'address.country' } },
         { field: 'address.postal_code', rule: 'postal_code', options: { countryField: 'address.country' } },
-        { field: 'birth_date', rule: 'timestamp', options: { unit: 'days', maxFutureSkewMs: 0 } },
+        { field: 'birth_date', rule: 'timestamp', options: { unit: 'days', maxFutureSkewMs: 0, notBefore: '1900-01-01' } },
         { field: 'updated_at', rule: 'timestamp' },
       ],
     },

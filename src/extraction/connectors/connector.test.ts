@@ -6,7 +6,7 @@ import { HEADER } from '../../topology/lineage.js';
 import { topicNames, type TopicNames } from '../../topology/topics.js';
 import { collect, testKafka } from '../../../test/support/kafka.js';
 import { testNamespace } from '../../../test/support/topology.js';
-import { VendorApi } from '../../../test/support/vendor-api.js';
+import { VendorApi } from '../../demo/vendor-api.js';
 import { spawnCli } from '../../../test/support/worker.js';
 import { loadRestConnectorConfig } from './rest.js';
 

@@ -19,5 +19,10 @@ describe('timestamp rule', () => {
     expect(dates(365, ctx)).toEqual({ ok: true });
     expect(dates(-365, ctx)).toMatchObject({ code: 'quality.timestamp_before_epoch' });
     expect(dates(now / 86_400_000 + 2, ctx)).toMatchObject({ code: 'quality.timestamp_in_future' });
+    // Dates of birth: before 1970 is normal, before the declared floor is not.
+    const births = timestampRule.create(timestampRule.options.parse({ unit: 'days', maxFutureSkewMs: 0, notBefore: '1900-01-01' }));
+    expect(births(-3650, ctx)).toEqual({ ok: true });
+    expect(births(-25_568, ctx)).toMatchObject({ code: 'quality.timestamp_before_epoch', message: 'before 1900-01-01' });
+    expect(() => timestampRule.options.parse({ notBefore: '1 Jan 1900' })).toThrow();
   });
 });

@@ -1,18 +1,16 @@
 /**
- * A vendor's REST API on loopback, in the role of a support tool: tickets with `updated_at`, listed
- * oldest first with cursor, page or Link-header pagination and an `updated_since` filter. It can
- * answer 429 or 503 to the next requests, and counts what it was asked.
+ * A support tool's REST API on loopback, for the demo and the connector tests: tickets with
+ * `updated_at`, listed oldest first with cursor, page or Link-header pagination and an
+ * `updated_since` filter, behind a bearer token. It can answer 429 or 503 to the next requests,
+ * and records what it was asked.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Ticket {
   interaction_id: string;
-  channel: 'EMAIL';
-  email: string;
-  opened_at: string;
-  status: 'OPEN';
   updated_at: string;
+  [field: string]: unknown;
 }
 
 export class VendorApi {

@@ -1,0 +1,17 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.js';
+import { runDemo } from '../../demo/demo.js';
+import { createLogger } from '../../observability/logger.js';
+
+export function registerDemoCommands(program: Command): void {
+  program
+    .command('demo')
+    .description('Run the whole flow on the bundled samples: start the local stack if needed, ingest files, events and an API, check, land, and reconcile. Exit 0 only if the ledger balances.')
+    .action(async () => {
+      const config = loadConfig();
+      // Only warnings: the demo prints its own story.
+      const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+      const result = await runDemo(config, logger, (line) => console.log(line));
+      process.exit(result.ok ? 0 : 1);
+    });
+}

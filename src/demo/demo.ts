@@ -1,0 +1,221 @@
+/**
+ * `c360 demo`: the whole flow on the bundled samples (samples/), end to end on the real stack.
+ * Batch files go through `c360 ingest`'s path, web events through the HTTP collector, support
+ * tickets through the REST connector (from a stand-in vendor API); a topology worker and a sink
+ * worker run until everything has landed; then a reconciliation per source is printed and
+ * checked. Each run uses a namespace of its own, so it can be run again and again.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Registry } from 'prom-client';
+import type { Config } from '../config.js';
+import { Collector } from '../extraction/collector/server.js';
+import { runConnector } from '../extraction/connectors/connector.js';
+import { RestConnector, restConnectorSchema } from '../extraction/connectors/rest.js';
+import { ingestFile } from '../extraction/file-ingest.js';
+import { loadMappingFile } from '../extraction/mapping.js';
+import { formatOf } from '../extraction/readers/index.js';
+import { createKafka } from '../kafka/client.js';
+import { readToEnd } from '../kafka/read-to-end.js';
+import type { Logger } from '../observability/logger.js';
+import { countQuarantine } from '../quarantine/store.js';
+import { loadSchema } from '../schema/avro.js';
+import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
+import { readManifest } from '../sinks/manifest.js';
+import { SinkWorker } from '../sinks/sink-worker.js';
+import { repoRoot } from '../stack/paths.js';
+import { ensureStack } from '../stack/ensure.js';
+import { LocalStore } from '../storage/local-store.js';
+import { compileSource, type CompiledSource } from '../topology/compiled-source.js';
+import { balanced, totalsOf, type LedgerEntry, type LedgerTotals } from '../topology/ledger.js';
+import { loadTopology } from '../topology/load.js';
+import { TopologyRunner } from '../topology/runner.js';
+import { topicNames } from '../topology/topics.js';
+import { VendorApi, type Ticket } from './vendor-api.js';
+
+const API_KEY = 'demo-web-key-0123456789';
+const VENDOR_TOKEN = 'demo-vendor-token';
+
+export interface DemoResult {
+  ok: boolean;
+  root: string;
+  namespace: string;
+}
+
+async function until<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (done(v)) return v;
+    if (Date.now() > deadline) throw new Error(`the demo waited ${timeoutMs / 1000} s for ${what}`);
+    await sleep(500);
+  }
+}
+
+/** Rows each layer of the raw layer holds, from the manifests. */
+async function landedRows(store: LocalStore): Promise<Record<'raw' | 'quarantine' | 'near-duplicates', number>> {
+  const out = { raw: 0, quarantine: 0, 'near-duplicates': 0 };
+  const folders = new Set((await store.list('')).filter((k) => k.endsWith('.parquet')).map((k) => k.slice(0, k.lastIndexOf('/'))));
+  for (const folder of folders) {
+    const layer = folder.split('/')[0] as keyof typeof out;
+    for (const e of await readManifest(store, folder)) out[layer] += e.rows;
+  }
+  return out;
+}
+
+export async function runDemo(config: Config, logger: Logger, print: (line: string) => void): Promise<DemoResult> {
+  const samples = path.join(repoRoot(), 'samples');
+  await ensureStack(config, { onProgress: (line) => print(`stack: ${line}`) });
+
+  const namespace = `demo-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
+  const topology = await loadTopology('customer360', { namespace });
+  const names = topicNames(namespace);
+  const sources = new Map<string, CompiledSource>(topology.sources.map((s) => [s.name, compileSource(s)]));
+  const root = path.join(config.dataDir, namespace);
+  const store = new LocalStore(root, undefined);
+  const kafka = createKafka(config, logger, 'demo');
+  print(`namespace ${namespace}: topics ${namespace}.*, raw layer in ${root}`);
+
+  const runner = new TopologyRunner({ config, topology, logger, metrics: new Registry(), summaryIntervalMs: 3_600_000 });
+  await runner.start();
+  const sink = new SinkWorker({ config, topology, logger, metrics: new Registry(), store, rotation: { idleFlushMs: 1_000 }, summaryIntervalMs: 3_600_000 });
+  await sink.start();
+  const collector = new Collector({ kafka, namespace, sources, settings: { apiKeys: { [API_KEY]: 'web' }, webhookSecrets: {}, bodyLimitBytes: 1_048_576, maxEventsPerRequest: 1_000 }, maxRecordBytes: topology.maxRecordBytes, metrics: new Registry(), logger });
+  const collectorUrl = await collector.start(0);
+  const vendor = new VendorApi(VENDOR_TOKEN);
+  vendor.tickets = JSON.parse(fs.readFileSync(path.join(samples, 'support', 'tickets.json'), 'utf8')) as Ticket[];
+  await vendor.start();
+
+  const received = new Map<string, number>();
+  try {
+    // 1. Batch files, as `c360 ingest` sends them.
+    const dl = loadSchema('DeadLetter');
+    const deadLetter = { id: await registerAvro(createSchemaRegistry(config), `${names.deadLetter}-value`, dl.schema), type: dl.type };
+    const files: Array<[string, string, string | undefined]> = [
+      ['crm', 'crm/customers.csv', 'crm/customers.mapping.json'],
+      ['commerce', 'commerce/orders.csv', undefined],
+      ['marketing', 'marketing/email-events.ndjson', undefined],
+      ['enrichment', 'enrichment/demographics.parquet', undefined],
+    ];
+    for (const [source, file, mapping] of files) {
+      const full = path.join(samples, file);
+      const r = await ingestFile({ kafka, namespace, source: sources.get(source)!, file: full, format: formatOf(full, undefined), mapping: loadMappingFile(mapping ? path.join(samples, mapping) : undefined), sourceKind: 'batch', deadLetter });
+      received.set(source, r.rows);
+      print(`batch      ${file}: ${r.rows} rows, ${r.sent} sent, ${r.deadLettered} dead-lettered at extraction`);
+    }
+
+    // 2. Web events through the collector, ten per request.
+    const events = fs.readFileSync(path.join(samples, 'web', 'events.ndjson'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
+    let accepted = 0;
+    for (let i = 0; i < events.length; i += 10) {
+      const res = await fetch(`${collectorUrl}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': API_KEY }, body: JSON.stringify(events.slice(i, i + 10)) });
+      if (!res.ok) throw new Error(`the collector answered ${res.status}: ${await res.text()}`);
+      accepted += ((await res.json()) as { accepted: number }).accepted;
+    }
+    received.set('web', accepted);
+    print(`collector  web/events.ndjson: ${accepted} events POSTed to ${collectorUrl}/v1/events, each acknowledged by Kafka`);
+
+    // 3. Support tickets through the REST connector.
+    const connector = new RestConnector(
+      restConnectorSchema.parse({
+        name: 'helpdesk', source: 'support', url: `${vendor.url}/api/tickets`, headers: { authorization: `Bearer ${VENDOR_TOKEN}` }, recordsPath: 'tickets',
+        pagination: { type: 'cursor', nextCursorPath: 'meta.next_cursor' }, pageSize: { param: 'per_page', size: 5 }, updatedSince: { param: 'updated_since', field: 'updated_at' },
+      }),
+    );
+    const pulled = await runConnector({ kafka, namespace, connector, source: sources.get('support')!, logger, once: true });
+    received.set('support', pulled.records);
+    print(`connector  helpdesk API: ${pulled.records} tickets in ${pulled.pages} pages, each page committed with its cursor`);
+
+    // 4. Wait for the topology and the sinks.
+    const total = [...received.values()].reduce((a, b) => a + b, 0);
+    const ledger = await until(
+      'the topology to check every record',
+      async () => {
+        const entries: LedgerEntry[] = [];
+        await readToEnd(kafka, names.ledger, (m) => entries.push(JSON.parse(m.value!.toString()) as LedgerEntry));
+        return totalsOf(entries);
+      },
+      (l) => l.total.in >= total,
+      120_000,
+    );
+    const landed = await until(
+      'the sinks to land every record',
+      () => landedRows(store),
+      (r) => r.raw >= ledger.total.raw && r.quarantine >= ledger.total.dead_letter && r['near-duplicates'] >= ledger.total.near_duplicates,
+      120_000,
+    );
+    const quarantine = await countQuarantine(store);
+    const ok = report(print, received, ledger, landed, quarantine);
+    await showWithDuckDb(print, root);
+    print('');
+    print(`files      ${root}/{raw,near-duplicates,quarantine}/…  (Parquet, Hive partitions source=/date=)`);
+    print(`query      duckdb -c "SELECT source, count(*) FROM read_parquet('${root}/raw/**/*.parquet', hive_partitioning = true, union_by_name = true) GROUP BY source"`);
+    print(`quarantine npx c360 quarantine ls --storage ${root}`);
+    print(`           npx c360 quarantine show --storage ${root} --code quality.email_invalid`);
+    return { ok, root, namespace };
+  } finally {
+    await vendor.close();
+    await collector.stop();
+    await sink.stop();
+    await runner.stop();
+  }
+}
+
+function report(
+  print: (line: string) => void,
+  received: Map<string, number>,
+  ledger: LedgerTotals,
+  landed: Record<string, number>,
+  quarantine: Awaited<ReturnType<typeof countQuarantine>>,
+): boolean {
+  const header = ['source', 'received', 'landed raw', 'duplicates', 'near-dups', 'quarantined', 'balanced'];
+  const rows: string[][] = [];
+  let ok = true;
+  for (const [source, n] of [...received].sort()) {
+    const c = ledger.bySource.get(source);
+    const quarantined = c?.dead_letter ?? 0;
+    const good = c !== undefined && c.in === n && balanced(c);
+    ok &&= good;
+    rows.push([source, String(n), String(c?.raw ?? 0), String(c?.duplicates ?? 0), String(c?.near_duplicates ?? 0), String(quarantined), good ? 'yes' : 'NO']);
+  }
+  const t = ledger.total;
+  const layerOk = landed.raw === t.raw && landed.quarantine === t.dead_letter && landed['near-duplicates'] === t.near_duplicates;
+  ok &&= layerOk && balanced(t);
+  rows.push(['total', String([...received.values()].reduce((a, b) => a + b, 0)), String(t.raw), String(t.duplicates), String(t.near_duplicates), String(t.dead_letter), balanced(t) ? 'yes' : 'NO']);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  print('');
+  print('reconciliation (received = landed raw + duplicates dropped + quarantined)');
+  print(line(header));
+  for (const r of rows) print(line(r));
+  print('');
+  print('quarantined by error code');
+  for (const q of quarantine) print(`  ${q.source.padEnd(11)} ${q.code.padEnd(30)} ${String(q.records).padStart(4)}`);
+  print('');
+  print(`raw layer  ${landed.raw} raw rows, ${landed['near-duplicates']} near-duplicate events, ${landed.quarantine} quarantined rows in Parquet: ${layerOk ? 'equal to the ledger' : 'NOT EQUAL to the ledger'}`);
+  print(ok ? 'ledger     balanced: every record received is in exactly one place' : 'ledger     NOT BALANCED');
+  return ok;
+}
+
+/** DuckDB is a development dependency: shown when installed (npm ci), skipped with --omit=dev. */
+async function showWithDuckDb(print: (line: string) => void, root: string): Promise<void> {
+  let duckdb: typeof import('@duckdb/node-api');
+  try {
+    duckdb = await import('@duckdb/node-api');
+  } catch {
+    return;
+  }
+  const instance = await duckdb.DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const sql = `SELECT source, date, count(*) AS n, count(*) FILTER (WHERE _near_duplicate) AS flagged FROM read_parquet('${root}/raw/**/*.parquet', hive_partitioning = true, union_by_name = true) GROUP BY ALL ORDER BY ALL`;
+    const rows = (await connection.runAndReadAll(sql)).getRowObjectsJson();
+    print('');
+    print('DuckDB over the raw layer (rows per source and ingest date, near-duplicates flagged):');
+    for (const r of rows) print(`  ${String(r.source).padEnd(11)} ${String(r.date)} ${String(r.n).padStart(4)} rows, ${String(r.flagged)} flagged`);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Makes sure the services the configuration names answer: uses them when they do, starts the
+ * local stack when they are on its default loopback addresses, and otherwise fails with one
+ * sentence naming the variable. The test setup and `c360 demo` both start here.
+ */
+import type { Config } from '../config.js';
+import { StackError } from '../errors.js';
+import { stackUp } from './index.js';
+import { kafkaAnswers, redisAnswers, registryAnswers, s3Answers } from './probes.js';
+import { REDIS_URL } from './redis.js';
+import { REGISTRY_URL } from './registry.js';
+import { S3_URL } from './s3.js';
+import { KAFKA_PORT, LOOPBACK } from './versions.js';
+
+export async function ensureStack(config: Config, options: { s3?: boolean; onProgress?: (line: string) => void } = {}): Promise<string[]> {
+  const checks = [
+    { name: 'Kafka', variable: 'KAFKA_BROKERS', value: config.kafka.brokers.join(','), local: `${LOOPBACK}:${KAFKA_PORT}`, answers: () => kafkaAnswers(config.kafka.brokers) },
+    { name: 'the schema registry', variable: 'SCHEMA_REGISTRY_URL', value: config.schemaRegistry.url, local: REGISTRY_URL, answers: () => registryAnswers(config.schemaRegistry.url) },
+    { name: 'Redis', variable: 'REDIS_URL', value: config.redisUrl, local: REDIS_URL, answers: () => redisAnswers(config.redisUrl) },
+    ...(options.s3 ? [{ name: 'S3 (S3Mock)', variable: 'C360_S3_ENDPOINT', value: S3_URL, local: S3_URL, answers: () => s3Answers(S3_URL) }] : []),
+  ];
+  const missing = [];
+  for (const check of checks) if (!(await check.answers())) missing.push(check);
+  if (missing.length === 0) return [];
+  const remote = missing.filter((c) => c.value !== c.local);
+  if (remote.length > 0) {
+    throw new StackError(remote.map((c) => `${c.name} at ${c.variable}=${c.value} does not answer, and only the local stack on its default addresses is started automatically.`).join(' '));
+  }
+  options.onProgress?.(`starting the local stack for: ${missing.map((c) => c.name).join(', ')}`);
+  const reports = await stackUp(config.home, options.onProgress);
+  return reports.filter((r) => r.action === 'started').map((r) => r.name);
+}
