@@ -66,7 +66,7 @@ async function landedRows(store: LocalStore): Promise<Record<'raw' | 'quarantine
 
 export async function runDemo(config: Config, logger: Logger, print: (line: string) => void): Promise<DemoResult> {
   const samples = path.join(repoRoot(), 'samples');
-  await ensureStack(config, { onProgress: (line) => print(`stack: ${line}`) });
+  const started = await ensureStack(config, { onProgress: (line) => print(`stack: ${line}`) });
 
   const namespace = `demo-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
   const topology = await loadTopology('customer360', { namespace });
@@ -152,6 +152,7 @@ export async function runDemo(config: Config, logger: Logger, print: (line: stri
     print(`files      ${root}/{raw,near-duplicates,quarantine}/…  (Parquet, Hive partitions source=/date=)`);
     print(`query      duckdb -c "SELECT source, count(*) FROM read_parquet('${root}/raw/**/*.parquet', hive_partitioning = true, union_by_name = true) GROUP BY source"`);
     print(`quarantine npx c360 quarantine ls --storage ${root}`);
+    if (started.length > 0) print(`stack      left running for the commands above (${started.join(', ')}); \`npx c360 stack down\` stops it`);
     print(`           npx c360 quarantine show --storage ${root} --code quality.email_invalid`);
     return { ok, root, namespace };
   } finally {

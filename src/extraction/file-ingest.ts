@@ -13,7 +13,7 @@ import type { Kafka, Message, Producer } from 'kafkajs';
 import { describeError, UnreadableFileError, type RecordErrorEntry } from '../errors.js';
 import type { AvroType } from '../schema/avro.js';
 import type { CompiledSource } from '../topology/compiled-source.js';
-import { crashPoint } from '../topology/failpoints.js';
+import { crashPoint } from '../faults/failpoints.js';
 import type { LedgerEntry } from '../topology/ledger.js';
 import { lineageHeaders, type Lineage, type SourceKind } from '../topology/lineage.js';
 import { frame, PROCESSOR_VERSION } from '../topology/router.js';

@@ -12,7 +12,7 @@
 import path from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { crashPoint } from '../topology/failpoints.js';
+import { crashPoint } from '../faults/failpoints.js';
 import { PROCESSOR_VERSION } from '../topology/router.js';
 import { fileName, manifestKey, parseFileName, partitionPrefix } from './layout.js';
 import { type ManifestEntry, manifestEntryFromFile } from './manifest.js';

@@ -17,7 +17,7 @@ import type { Logger } from '../observability/logger.js';
 import { loadSchema } from '../schema/avro.js';
 import { WriterSchemas, createSchemaRegistry, registerAvro } from '../schema/registry.js';
 import { openObjectStore, type ObjectStore } from '../storage/object-store.js';
-import { crashPoint } from '../topology/failpoints.js';
+import { crashPoint } from '../faults/failpoints.js';
 import type { Topology } from '../topology/definition.js';
 import { createTopologyTopics } from '../topology/setup.js';
 import { topicNames } from '../topology/topics.js';

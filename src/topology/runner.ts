@@ -22,7 +22,7 @@ import { createRedis, isRedisOutage } from '../storage/redis.js';
 import { compileSource, type CompiledSource } from './compiled-source.js';
 import type { Topology } from './definition.js';
 import { newEnvelope } from './envelope.js';
-import { crashPoint } from './failpoints.js';
+import { crashPoint } from '../faults/failpoints.js';
 import { addCounts, emptyCounts, type LedgerCounts } from './ledger.js';
 import { readLineage } from './lineage.js';
 import { topologyMetrics, type TopologyMetrics } from './metrics.js';

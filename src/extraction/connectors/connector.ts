@@ -8,7 +8,7 @@ import type { Kafka, Message } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../observability/logger.js';
 import type { CompiledSource } from '../../topology/compiled-source.js';
-import { crashPoint } from '../../topology/failpoints.js';
+import { crashPoint } from '../../faults/failpoints.js';
 import { lineageHeaders } from '../../topology/lineage.js';
 import { topicNames } from '../../topology/topics.js';
 import { createHash } from 'node:crypto';

@@ -1,7 +1,8 @@
 /**
- * Crash points for the crash tests: `C360_CRASH_AT=<point>:<n>` makes the worker SIGKILL itself
- * the n-th time it reaches <point>, so a test can kill it at an exact place in the transaction
- * cycle as well as at random times. Unset in production: one string comparison per batch.
+ * Crash points for the crash tests of topology workers, sink workers, file ingests and
+ * connectors: `C360_CRASH_AT=<point>:<n>` makes the process SIGKILL itself the n-th time it
+ * reaches <point>, so a test can kill it at an exact place in its commit cycle as well as at
+ * random times. Unset in production: one string comparison per batch.
  */
 export type CrashPoint =
   | 'after-stages'
