@@ -2,6 +2,7 @@
  * Process configuration, read once from the environment and validated at start.
  * A bad value is a ConfigError naming the variable, never a stack trace from deep inside a client.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -111,4 +112,23 @@ function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
   }
   const message = issue.message.replace(/^Invalid input: /, '');
   return `${/^must /.test(message) ? message : `is invalid: ${message}`}${shown}`;
+}
+
+/** A JSON settings file (mapping, collector, connector), read whole; unreadable JSON is one sentence naming the file. */
+export function readJsonFile(file: string, what: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${what} ${file} is not readable JSON (${(err as Error).message}).`);
+  }
+}
+
+/** Validates settings against their schema; the first problem becomes one sentence with its path. */
+export function parseSettings<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`${what}: ${issue.path.join('.') || '(root)'} ${issue.message.replace(/^Invalid input: /, '')}.`);
+  }
+  return parsed.data;
 }

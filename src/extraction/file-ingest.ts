@@ -15,7 +15,7 @@ import type { AvroType } from '../schema/avro.js';
 import type { CompiledSource } from '../topology/compiled-source.js';
 import { crashPoint } from '../faults/failpoints.js';
 import type { LedgerEntry } from '../topology/ledger.js';
-import { lineageHeaders, type Lineage, type SourceKind } from '../topology/lineage.js';
+import { ingestIdFrom, lineageHeaders, type Lineage, type SourceKind } from '../topology/lineage.js';
 import { frame, PROCESSOR_VERSION } from '../topology/router.js';
 import { topicNames } from '../topology/topics.js';
 import { compileMapping, type MappingFile } from './mapping.js';
@@ -75,12 +75,6 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Stable per file and row, so a re-run of the same file gives each row the same ingest id. */
-function rowIngestId(sha256: string, row: number): string {
-  const h = createHash('sha1').update(`${sha256}/${row}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
 export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult> {
   const started = performance.now();
   const names = topicNames(o.namespace);
@@ -137,7 +131,7 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
       result.rows++;
       lastRow = r.row;
       const lineage: Lineage = {
-        ingestId: rowIngestId(sha256, r.row),
+        ingestId: ingestIdFrom(`${sha256}/${r.row}`),
         source: o.source.name,
         sourceKind: o.sourceKind,
         receivedAt,

@@ -7,8 +7,8 @@
  * be coerced makes the row a typed `mapping.*` error naming the field; everything else (required
  * fields, enums, quality) is the topology's to check, as for any other input.
  */
-import fs from 'node:fs';
 import { z } from 'zod';
+import { parseSettings, readJsonFile } from '../config.js';
 import { ConfigError, type RecordErrorEntry } from '../errors.js';
 
 export const mappingFileSchema = z
@@ -28,18 +28,7 @@ export type MappingFile = z.output<typeof mappingFileSchema>;
 
 export function loadMappingFile(file: string | undefined): MappingFile {
   if (!file) return mappingFileSchema.parse({});
-  let json: unknown;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`mapping file ${file} is not readable JSON (${(err as Error).message}).`);
-  }
-  const parsed = mappingFileSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`mapping file ${file}: ${issue.path.join('.') || '(root)'} ${issue.message.replace(/^Invalid input: /, '')}.`);
-  }
-  return parsed.data;
+  return parseSettings(mappingFileSchema, readJsonFile(file, 'mapping file'), `mapping file ${file}`);
 }
 
 type Avro = string | Avro[] | { [key: string]: unknown };

@@ -36,9 +36,9 @@ export function headerString(headers: IHeaders | undefined, name: string): strin
   return first === undefined ? undefined : first.toString();
 }
 
-/** A UUID-shaped id derived from the input position, stable across replays of the same message. */
-function derivedIngestId(topic: string, partition: number, offset: string, timestamp: string): string {
-  const h = createHash('sha1').update(`${topic}/${partition}/${offset}/${timestamp}`).digest('hex');
+/** A name-based (version 5 shaped) UUID: the same origin always gets the same ingest id, so a replay keeps it. */
+export function ingestIdFrom(origin: string): string {
+  const h = createHash('sha1').update(origin).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
@@ -49,7 +49,7 @@ export function readLineage(message: KafkaMessage, topic: string, partition: num
   const received = headerString(h, HEADER.receivedAt);
   const receivedAt = received ? Date.parse(received) : Number.NaN;
   return {
-    ingestId: ingestId ?? derivedIngestId(topic, partition, message.offset, message.timestamp),
+    ingestId: ingestId ?? ingestIdFrom(`${topic}/${partition}/${message.offset}/${message.timestamp}`),
     source,
     sourceKind: (SOURCE_KINDS as readonly string[]).includes(kind ?? '') ? (kind as SourceKind) : 'stream',
     receivedAt: Number.isNaN(receivedAt) ? Number(message.timestamp) : receivedAt,

@@ -2,8 +2,8 @@
  * The collector's settings file: API keys (each names the one source it may send to), webhook
  * secrets per source, and limits. Validated at start; a mistake is one sentence naming it.
  */
-import fs from 'node:fs';
 import { z } from 'zod';
+import { parseSettings, readJsonFile } from '../../config.js';
 import { ConfigError } from '../../errors.js';
 
 export const collectorSettingsSchema = z
@@ -21,26 +21,16 @@ export const collectorSettingsSchema = z
 export type CollectorSettings = z.output<typeof collectorSettingsSchema>;
 
 export function parseCollectorSettings(input: unknown, sources: string[], origin = 'collector settings'): CollectorSettings {
-  const parsed = collectorSettingsSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`${origin}: ${issue.path.join('.') || '(root)'} ${issue.message.replace(/^Invalid input: /, '')}.`);
-  }
+  const settings = parseSettings(collectorSettingsSchema, input, origin);
   // Never echo a key: name the rule only.
-  if (Object.keys(parsed.data.apiKeys).some((k) => k.length < 16)) throw new ConfigError(`${origin}: apiKeys must be at least 16 characters each.`);
+  if (Object.keys(settings.apiKeys).some((k) => k.length < 16)) throw new ConfigError(`${origin}: apiKeys must be at least 16 characters each.`);
   const known = new Set(sources);
-  for (const source of [...Object.values(parsed.data.apiKeys), ...Object.keys(parsed.data.webhookSecrets)]) {
+  for (const source of [...Object.values(settings.apiKeys), ...Object.keys(settings.webhookSecrets)]) {
     if (!known.has(source)) throw new ConfigError(`${origin}: "${source}" is not a source of the topology (known: ${sources.join(', ')}).`);
   }
-  return parsed.data;
+  return settings;
 }
 
 export function loadCollectorSettings(file: string, sources: string[]): CollectorSettings {
-  let json: unknown;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`collector settings ${file} are not readable JSON (${(err as Error).message}).`);
-  }
-  return parseCollectorSettings(json, sources, `collector settings ${file}`);
+  return parseCollectorSettings(readJsonFile(file, 'collector settings'), sources, `collector settings ${file}`);
 }

@@ -9,9 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../observability/logger.js';
 import type { CompiledSource } from '../../topology/compiled-source.js';
 import { crashPoint } from '../../faults/failpoints.js';
-import { lineageHeaders } from '../../topology/lineage.js';
+import { ingestIdFrom, lineageHeaders } from '../../topology/lineage.js';
 import { topicNames } from '../../topology/topics.js';
-import { createHash } from 'node:crypto';
 import { exclusiveProducer, readState, stateMessage } from '../state.js';
 
 /** A position in a vendor's data: JSON, opaque to the runner. */
@@ -59,12 +58,6 @@ export interface ConnectorRun {
   records: number;
 }
 
-/** Ingest ids derived from the connector and the record's place, so a re-pulled page keeps them. */
-function recordIngestId(connector: string, position: Position, index: number): string {
-  const h = createHash('sha1').update(`${connector}/${JSON.stringify(position)}/${index}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
 export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun> {
   const names = topicNames(o.namespace);
   const key = `connector:${o.connector.name}`;
@@ -83,7 +76,7 @@ export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun
         key: o.source.naturalId(record) || null,
         value: JSON.stringify(record),
         headers: lineageHeaders({
-          ingestId: recordIngestId(o.connector.name, from, index),
+          ingestId: ingestIdFrom(`${o.connector.name}/${JSON.stringify(from)}/${index}`),
           source: o.source.name,
           sourceKind: 'api',
           receivedAt,

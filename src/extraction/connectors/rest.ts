@@ -5,9 +5,9 @@
  * an `updated_since` watermark for incremental sync, a request rate limit, and retries with
  * backoff on 429 and 5xx (honouring Retry-After).
  */
-import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { parseSettings, readJsonFile } from '../../config.js';
 import { ConfigError, DependencyUnavailableError, describeError } from '../../errors.js';
 import type { Connector, Page, Position } from './connector.js';
 
@@ -35,18 +35,7 @@ export const restConnectorSchema = z
 export type RestConnectorConfig = z.output<typeof restConnectorSchema>;
 
 export function loadRestConnectorConfig(file: string, env: NodeJS.ProcessEnv = process.env): RestConnectorConfig {
-  let json: unknown;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`connector config ${file} is not readable JSON (${(err as Error).message}).`);
-  }
-  const parsed = restConnectorSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`connector config ${file}: ${issue.path.join('.') || '(root)'} ${issue.message.replace(/^Invalid input: /, '')}.`);
-  }
-  const config = parsed.data;
+  const config = parseSettings(restConnectorSchema, readJsonFile(file, 'connector config'), `connector config ${file}`);
   for (const [name, value] of Object.entries(config.headers)) {
     config.headers[name] = value.replace(/\$\{([A-Z0-9_]+)\}/g, (_, variable: string) => {
       const v = env[variable];
