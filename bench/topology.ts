@@ -1,13 +1,15 @@
 /**
  * bench:topology — records/s through the full topology and through a passthrough topology (same
  * client, same transactions, no stages) on the same pre-produced synthetic input, in one run on
- * the local stack. Prints both, their ratio and the ledger. BENCH_RECORDS sets the size (default 1,000,000).
+ * the local stack. Prints both, their ratio and the ledger. BENCH_RECORDS sets the size (default 1,000,000);
+ * BENCH_ENCODING=json sends the same records as JSON objects instead of Confluent-framed Avro.
  */
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/observability/logger.js';
+import { loadSchema } from '../src/schema/avro.js';
 import { createSchemaRegistry } from '../src/schema/registry.js';
 import { kafkaAnswers, redisAnswers, registryAnswers } from '../src/stack/probes.js';
 import { compileSource } from '../src/topology/compiled-source.js';
@@ -19,6 +21,7 @@ import { topicNames } from '../src/topology/topics.js';
 import { synthetic } from './synthetic.js';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
+const ENCODING = process.env.BENCH_ENCODING === 'json' ? 'json' : 'avro';
 const config = loadConfig();
 const logger = createLogger((process.env.LOG_LEVEL as 'warn' | undefined) ?? 'warn');
 const kafka = createKafka(config, logger, 'bench');
@@ -49,8 +52,12 @@ async function produceAll(namespace: string, data: ReturnType<typeof synthetic>)
   await producer.connect();
   const t0 = performance.now();
   for (const [source, mix] of [['crm', data.crm], ['web', data.web]] as const) {
+    const type = loadSchema(source === 'crm' ? 'CustomerProfile' : 'BehavioralEvent').type;
     for (let i = 0; i < mix.messages.length; i += 5000) {
-      await producer.send({ topic: names.ingest(source), acks: -1, messages: mix.messages.slice(i, i + 5000) });
+      let messages = mix.messages.slice(i, i + 5000);
+      // JSON as a producer would write it: the same record, timestamps as epoch milliseconds.
+      if (ENCODING === 'json') messages = messages.map((m) => ({ ...m, value: JSON.stringify(type.fromBuffer((m.value as Buffer).subarray(5))) }));
+      await producer.send({ topic: names.ingest(source), acks: -1, messages });
     }
   }
   await producer.disconnect();
@@ -98,7 +105,7 @@ const passNs = `bench-pass-${run}`;
 const fullNs = `bench-full-${run}`;
 const pass = await prepare(passNs, 'none');
 const full = await prepare(fullNs, 'all');
-console.log(`bench:topology — ${TOTAL} synthetic records (half CRM profiles, half web events, Confluent-framed Avro), one worker, Node ${process.version}`);
+console.log(`bench:topology — ${TOTAL} synthetic records (half CRM profiles, half web events, ${ENCODING === 'json' ? 'JSON' : 'Confluent-framed Avro'}), one worker, Node ${process.version}`);
 // Generated anew for each namespace and dropped once produced, so the workers measured do not share a heap with a million messages.
 const producedMs: number[] = [];
 for (const ns of [passNs, fullNs]) {
