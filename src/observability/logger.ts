@@ -59,17 +59,21 @@ const KAFKA_TO_PINO: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 
 /** Routes KafkaJS' own log lines into pino, one child logger per KafkaJS namespace. */
 /**
- * KafkaJS warns whenever an idempotent producer has a finite retry count. Ours are transactional
- * (a failed send aborts the transaction and is redone) or report the failure to their caller (the
- * collector answers 503): nothing is lost silently, so the warning is noise at every start.
+ * Two KafkaJS lines that describe normal operation, logged at debug instead:
+ * - a warning whenever an idempotent producer has a finite retry count. Ours are transactional (a
+ *   failed send aborts the transaction and is redone) or report the failure to their caller (the
+ *   collector answers 503): nothing is lost silently;
+ * - CONCURRENT_TRANSACTIONS, which the broker answers while it still writes the previous
+ *   transaction's markers; KafkaJS retries it, and a transaction right after a commit meets it.
  */
-const EXPECTED_WARNING = /^Limiting retries for the idempotent producer/;
+const EXPECTED = /^Limiting retries for the idempotent producer|another concurrent operation on the same transaction/;
 
 export function kafkaLogCreator(logger: Logger): logCreator {
   return () =>
     ({ namespace, level, log }: LogEntry) => {
       const { message, timestamp: _ts, logger: _name, ...extra } = log;
-      const pinoLevel = EXPECTED_WARNING.test(message) ? 'debug' : (KAFKA_TO_PINO[level] ?? 'info');
+      const expected = EXPECTED.test(message) || (typeof extra.error === 'string' && EXPECTED.test(extra.error));
+      const pinoLevel = expected ? 'debug' : (KAFKA_TO_PINO[level] ?? 'info');
       logger[pinoLevel]({ kafkajs: namespace, ...extra }, message);
     };
 }
