@@ -43,12 +43,28 @@ export function schemaIdsOf(messages: KafkaMessage[]): Set<number> {
   return ids;
 }
 
-export function readSinkRecord(role: TopicRole, topic: string, partition: number, message: KafkaMessage, schemas: WriterSchemas, deadLetter: DeadLetterContract): SinkRecord {
+/**
+ * `storable` says why a writer schema cannot become a Parquet file (a union the layer does not
+ * support, a field named like a lineage column), or nothing when it can.
+ */
+export function readSinkRecord(
+  role: TopicRole,
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+  schemas: WriterSchemas,
+  deadLetter: DeadLetterContract,
+  storable: (schemaId: number, schema: Record<string, unknown>) => string | undefined,
+): SinkRecord {
   const received = receivedAt(message);
   const date = isoDate(received);
   const lineage = lineageColumns(message, topic, partition);
   const bytes = (message.value?.length ?? 0) + (message.key?.length ?? 0);
-  const decoded = decode(message.value, schemas);
+  let decoded = decode(message.value, schemas);
+  if (!('error' in decoded)) {
+    const problem = storable(decoded.schemaId, schemas.schema(decoded.schemaId)!);
+    if (problem) decoded = { error: { code: 'decode.incompatible_schema', field: null, message: problem } };
+  }
   if ('error' in decoded) {
     const source = role.source ?? headerString(message.headers, HEADER.source);
     const value = deadLetter.type.fromBuffer(deadLetter.type.toBuffer(sinkDeadLetter(decoded.error, source ?? 'unknown', topic, partition, message, received))) as Record<string, unknown>;

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
-import { describeError, isRetriable } from '../errors.js';
+import { C360Error, describeError, isRetriable } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
 import type { Logger } from '../observability/logger.js';
 import { loadSchema } from '../schema/avro.js';
@@ -52,7 +52,8 @@ export class SinkWorker {
   private readonly rotation: RotationOptions;
   private readonly metrics: SinkMetrics;
   private readonly schemas: WriterSchemas;
-  private readonly fileSchemas = new Map<number, FileSchema>();
+  /** Per writer schema id: its Parquet schema, or why it has none. */
+  private readonly fileSchemas = new Map<number, FileSchema | string>();
   private readonly partitions = new Map<string, PartitionSink>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly committed = new Map<string, number>();
@@ -140,17 +141,26 @@ export class SinkWorker {
         store: this.store,
         spoolDir: this.spoolDir,
         rotation: this.rotation,
-        fileSchema: (id, schema) => {
-          let compiled = this.fileSchemas.get(id);
-          if (!compiled) this.fileSchemas.set(id, (compiled = fileSchema(schema, LINEAGE_FIELDS)));
-          return compiled;
-        },
+        fileSchema: (id, schema) => this.fileSchemaOf(id, schema) as FileSchema,
         metrics: this.metrics,
         logger: this.options.logger,
       });
       this.partitions.set(key, ps);
     }
     return ps;
+  }
+
+  private fileSchemaOf(id: number, schema: Record<string, unknown>): FileSchema | string {
+    let compiled = this.fileSchemas.get(id);
+    if (compiled === undefined) {
+      try {
+        compiled = fileSchema(schema, LINEAGE_FIELDS);
+      } catch (err) {
+        compiled = err instanceof C360Error ? err.message : describeError(err);
+      }
+      this.fileSchemas.set(id, compiled);
+    }
+    return compiled;
   }
 
   /** Serialises everything done to one partition: batches, idle flushes, revocation and the final flush. */
@@ -172,7 +182,10 @@ export class SinkWorker {
       await this.retrying('registry', () => this.schemas.fetch(schemaIdsOf(batch.messages)), heartbeat);
       for (const m of batch.messages) {
         if (!isRunning() || isStale() || this.stopping) break;
-        const record = readSinkRecord(role, batch.topic, batch.partition, m, this.schemas, this.deadLetter!);
+        const record = readSinkRecord(role, batch.topic, batch.partition, m, this.schemas, this.deadLetter!, (id, schema) => {
+          const compiled = this.fileSchemaOf(id, schema);
+          return typeof compiled === 'string' ? compiled : undefined;
+        });
         await this.retrying('store', () => ps.append(Number(m.offset), record), heartbeat);
         resolveOffset(m.offset);
       }

@@ -5,8 +5,13 @@ import type { KafkaMessage } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthetic } from '../../bench/synthetic.js';
-import { parseType } from '../schema/avro.js';
-import { createSchemaRegistry } from '../schema/registry.js';
+import { loadSchema, parseType } from '../schema/avro.js';
+import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
+import { compileSource } from '../topology/compiled-source.js';
+import { loadTopology } from '../topology/load.js';
+import { frame } from '../topology/router.js';
+import { createTopologyTopics, registerTopologySchemas } from '../topology/setup.js';
+import { topicNames } from '../topology/topics.js';
 import { LocalStore } from '../storage/local-store.js';
 import { S3Store } from '../storage/s3-store.js';
 import { S3_URL } from '../stack/s3.js';
@@ -14,7 +19,7 @@ import { S3_BUCKET } from '../stack/versions.js';
 import { collect, config, eventually, logger, testKafka } from '../../test/support/kafka.js';
 import { asAvroValue, openDuckDb, type DuckDb } from '../../test/support/duckdb.js';
 import { clearRedis, json, produce, startTopology, testNamespace, waitForLedger, type RunningTopology } from '../../test/support/topology.js';
-import { transaction, variant } from '../../test/fixtures/records.js';
+import { crmProfile, transaction, variant } from '../../test/fixtures/records.js';
 import { spawnCli } from '../../test/support/worker.js';
 import type { LedgerTotals } from '../topology/ledger.js';
 import { HEADER } from '../topology/lineage.js';
@@ -186,5 +191,45 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
     // Nothing half-written is visible: only Parquet files and manifest entries outside the spool.
     const visible = (fs.readdirSync(root, { recursive: true }) as string[]).filter((f) => !f.startsWith('_spool') && fs.statSync(path.join(root, f)).isFile());
     expect(visible.filter((f) => !f.endsWith('.parquet') && !/\/_manifest\/[^/]+\.json$/.test(f))).toEqual([]);
+  });
+});
+
+describe('a raw record the sink cannot store', () => {
+  it('goes to quarantine with a decode code and stage sink, and the partition goes on', async () => {
+    const topology = await loadTopology('customer360', { namespace: testNamespace() });
+    const names = topicNames(topology.namespace);
+    const admin = kafka.admin();
+    await admin.connect();
+    await createTopologyTopics(admin, topology);
+    await admin.disconnect();
+    const ids = await registerTopologySchemas(registry, topology, topology.sources.map(compileSource));
+    // A producer writing to a raw topic with a schema the raw layer cannot map (a three-way union).
+    const oddId = await registerAvro(registry, `${topology.namespace}.odd-value`, { type: 'record', name: 'Odd', fields: [{ name: 'x', type: ['null', 'string', 'int'] }] });
+    const crm = loadSchema('CustomerProfile').type;
+    const good = { ...crmProfile, birth_date: 7395, updated_at: Date.UTC(2026, 10, 1) };
+    await produce(kafka, names.raw('crm'), [
+      { key: 'C-ok', value: frame(ids.raw.get('crm')!, crm.toBuffer(good)) },
+      { key: 'C-odd', value: frame(oddId, parseType({ type: 'record', name: 'Odd', fields: [{ name: 'x', type: ['null', 'string', 'int'] }] }).toBuffer({ x: 3 })) },
+      { key: 'C-text', value: 'plain text' },
+      { key: 'C-ok2', value: frame(ids.raw.get('crm')!, crm.toBuffer({ ...good, customer_id: 'C-ok2' })) },
+    ]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-sink-odd-'));
+    const sink = new SinkWorker({ config, topology, logger, metrics: new Registry(), store: new LocalStore(dir, undefined), rotation: { idleFlushMs: 300 }, sessionTimeoutMs: 3_000 });
+    await sink.start();
+    const db = await openDuckDb();
+    try {
+      const count = async (layer: string) => (fs.existsSync(path.join(dir, layer)) ? Number((await db.all(`select count(*)::INTEGER as n from read_parquet('${dir}/${layer}/**/*.parquet')`))[0]!.n) : 0);
+      await eventually(async () => (await count('raw')) + (await count('quarantine')), (n) => n >= 4);
+      expect(await db.all(`select _key from read_parquet('${dir}/raw/**/*.parquet') order by _key`)).toEqual([{ _key: 'C-ok' }, { _key: 'C-ok2' }]);
+      const q = await db.all(`select _key, stage, errors[1].code as code, source from read_parquet('${dir}/quarantine/**/*.parquet', hive_partitioning = true) order by _key`);
+      expect(q).toEqual([
+        { _key: 'C-odd', stage: 'sink', code: 'decode.incompatible_schema', source: 'crm' },
+        { _key: 'C-text', stage: 'sink', code: 'decode.malformed', source: 'crm' },
+      ]);
+    } finally {
+      db.close();
+      await sink.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
