@@ -31,7 +31,7 @@ const sources = new Map(topology.sources.map((s) => [s.name, compileSource(s)]))
 const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, sources.values());
 const redis = createRedis(config, createLogger('warn'));
 await redis.connect();
-const ctx: StageContext = { topology, sources, redis, writerSchemas: new WriterSchemas(config), now: Date.now };
+const ctx: StageContext = { topology, sources, entities: new Map([...sources].map(([name, s]) => [name, [s]])), redis, writerSchemas: new WriterSchemas(config), now: Date.now };
 const stages = topology.stages.map((name) => STAGES[name](ctx));
 const data = synthetic(TOTAL, { crm: ids.ingest.get('crm')!, web: ids.ingest.get('web')! });
 const names = topicNames(namespace);

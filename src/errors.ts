@@ -71,6 +71,7 @@ export const RECORD_ERROR_CODES = {
   'decode.unknown_schema_id': 'the Avro schema id in the frame is not in the registry',
   'decode.truncated': 'the Avro body ends before the record does, or has bytes after it',
   'decode.incompatible_schema': "the writer's schema cannot be resolved against the entity's reader schema",
+  'decode.unknown_entity': 'the c360.entity header names an entity the source does not carry',
   'schema.missing_required': 'a required field is absent or null',
   'schema.wrong_type': "a field's value is not of the schema's type",
   'schema.enum_not_allowed': 'an enum field holds a symbol the schema does not list',

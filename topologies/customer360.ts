@@ -68,6 +68,18 @@ export default defineTopology({
         { field: 'total_amount', rule: 'amount' },
         { field: 'line_items[].unit_price', rule: 'amount' },
       ],
+      // The catalogue comes from the same shop system; JSON records say so with a c360.entity header.
+      entities: [
+        {
+          entity: 'Product',
+          key: 'product_id',
+          quality: [
+            { field: 'currency', rule: 'currency' },
+            { field: 'price', rule: 'amount' },
+            { field: 'updated_at', rule: 'timestamp' },
+          ],
+        },
+      ],
     },
     {
       name: 'support',

@@ -15,7 +15,7 @@ import type { AvroType } from '../schema/avro.js';
 import type { CompiledSource } from '../topology/compiled-source.js';
 import { crashPoint } from '../faults/failpoints.js';
 import type { LedgerEntry } from '../topology/ledger.js';
-import { ingestIdFrom, lineageHeaders, type Lineage, type SourceKind } from '../topology/lineage.js';
+import { HEADER, ingestIdFrom, lineageHeaders, type Lineage, type SourceKind } from '../topology/lineage.js';
 import { frame, PROCESSOR_VERSION } from '../topology/router.js';
 import { topicNames } from '../topology/topics.js';
 import { compileMapping, type MappingFile } from './mapping.js';
@@ -140,7 +140,8 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
       const mapped = 'malformed' in r ? ({ ok: false, error: { code: 'mapping.malformed_row', field: null, message: r.malformed } } as const) : mapper.map(r.cells);
       if (mapped.ok) {
         const id = o.source.naturalId(mapped.value);
-        records.push({ key: id || null, value: JSON.stringify(mapped.value), headers: lineageHeaders(lineage) });
+        // The entity travels with the row: a source may carry several (commerce: orders and products).
+        records.push({ key: id || null, value: JSON.stringify(mapped.value), headers: { ...lineageHeaders(lineage), [HEADER.entity]: o.source.entity } });
         result.sent++;
       } else {
         const original = 'cells' in r ? JSON.stringify(r.cells) : null;

@@ -137,6 +137,20 @@ describe('c360 ingest: files into the ingest topics, exactly once', () => {
     expect((await ingest('crm', copy, { mapping })).outcome).toBe('skipped');
   });
 
+  it('ingests another entity of a source with --entity, and names the entities when it is not one', async () => {
+    const file = path.join(tmp, 'products.csv');
+    fs.writeFileSync(file, 'product_id,sku,name,price,currency,active,updated_at\nP-1,SKU-1,Scarf,19.90,EUR,yes,2026-11-01T00:00:00Z\n');
+    const run = spawnCli(['ingest', file, '--source', 'commerce', '--entity', 'Product', '--namespace', topology.namespace]);
+    expect((await run.exited).code, run.output()).toBe(0);
+    const sent = await collect(kafka, names.ingest('commerce'), (s) => s.some((m) => m.key?.toString() === 'P-1'));
+    const product = sent.find((m) => m.key?.toString() === 'P-1')!;
+    expect(header(product, HEADER.entity)).toBe('Product');
+    expect(json(product)).toEqual({ product_id: 'P-1', sku: 'SKU-1', name: 'Scarf', price: '19.90', currency: 'EUR', active: true, updated_at: '2026-11-01T00:00:00Z' });
+    const wrong = spawnCli(['ingest', file, '--source', 'commerce', '--entity', 'Coupon', '--namespace', topology.namespace]);
+    expect((await wrong.exited).code).toBe(2);
+    expect(wrong.output().trim()).toBe('c360: --entity Coupon: source commerce carries Transaction, Product.');
+  });
+
   it('resumes an interrupted file after its last committed batch: every row lands once', async () => {
     const file = path.join(tmp, 'big.csv');
     const lines = ['customer_id,email,loyalty_points'];

@@ -21,8 +21,13 @@ export function isoDate(epochMs: number): string {
   return lastDate;
 }
 
-export function folderOf(kind: LayerKind, source: string | undefined, date: string): string {
-  return kind === 'near-duplicates' ? `near-duplicates/date=${date}` : `${kind}/source=${source ?? 'unknown'}/date=${date}`;
+/**
+ * Raw records have an `entity=` level under their source, whether the source carries one entity
+ * or several: DuckDB and Spark need every file of a layer at the same partition depth.
+ */
+export function folderOf(kind: LayerKind, source: string | undefined, date: string, entity?: string): string {
+  if (kind === 'near-duplicates') return `near-duplicates/date=${date}`;
+  return `${kind}/source=${source ?? 'unknown'}/${entity ? `entity=${entity}/` : ''}date=${date}`;
 }
 
 export interface FileId {

@@ -72,7 +72,8 @@ export function readSinkRecord(
   }
   const { value, schemaId } = decoded;
   const source = role.kind === 'quarantine' ? String(value.source) : role.source;
-  return { folder: folderOf(role.kind, source, date), schemaId, schema: schemas.schema(schemaId)!, value, lineage, receivedAt: received, bytes };
+  const entity = role.kind === 'raw' ? (headerString(message.headers, HEADER.entity) ?? String(schemas.schema(schemaId)!.name).split('.').pop()) : undefined;
+  return { folder: folderOf(role.kind, source, date, entity), schemaId, schema: schemas.schema(schemaId)!, value, lineage, receivedAt: received, bytes };
 }
 
 function decode(value: Buffer | null, schemas: WriterSchemas): { value: Record<string, unknown>; schemaId: number } | { error: RecordErrorEntry } {

@@ -46,7 +46,7 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
   const topicRecords = new Map<string, KafkaMessage[]>();
   // Each source has its own schema: an analyst reads one source's folder (or the whole layer with union_by_name).
   const glob = (layer: string) => `read_parquet('${root}/${layer}/**/*.parquet', hive_partitioning = true, union_by_name = true)`;
-  const sourceGlob = (source: string) => `read_parquet('${root}/raw/source=${source}/**/*.parquet', hive_partitioning = true)`;
+  const sourceGlob = (source: string, entity = '') => `read_parquet('${root}/raw/source=${source}/${entity ? `entity=${entity}/` : ''}**/*.parquet', hive_partitioning = true)`;
 
   beforeAll(async () => {
     const ns = testNamespace();
@@ -57,8 +57,13 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
     });
     await produce(kafka, t.names.ingest('crm'), mix.crm.messages);
     await produce(kafka, t.names.ingest('web'), mix.web.messages);
-    await produce(kafka, t.names.ingest('commerce'), [json(transaction, 'T-9001'), json(variant(transaction, { transaction_id: 'T-bad', currency: 'XYZ' }), 'T-bad')]);
-    ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 2_002);
+    await produce(kafka, t.names.ingest('commerce'), [
+      json(transaction, 'T-9001'),
+      json(variant(transaction, { transaction_id: 'T-bad', currency: 'XYZ' }), 'T-bad'),
+      // Commerce also carries the catalogue: its files get an entity= level.
+      { key: 'P-1', value: JSON.stringify({ product_id: 'P-1', sku: 'SKU-1', name: 'Scarf', price: '19.90', currency: 'EUR', updated_at: '2026-11-01T00:00:00Z' }), headers: { [HEADER.entity]: 'Product' } },
+    ]);
+    ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 2_003);
 
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-raw-'));
     // Two workers share the partitions, as pods would; small files so every folder gets several.
@@ -93,7 +98,7 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
   it('holds every raw record exactly once, with equal values and nested fields intact', async () => {
     for (const source of ['crm', 'web', 'commerce']) {
       const topic = t.names.raw(source);
-      const rows = await db.all(`select * from ${sourceGlob(source)}`);
+      const rows = await db.all(`select * from read_parquet('${root}/raw/source=${source}/**/*.parquet', hive_partitioning = true, union_by_name = true)`);
       const records = topicRecords.get(topic)!;
       expect(rows).toHaveLength(records.length);
       expect(rows.length).toBe(ledger.bySource.get(source)!.raw);
@@ -108,9 +113,12 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
         const expected = parseType(writer).fromBuffer(m.value!.subarray(5));
         expect(asAvroValue(writer as never, row), `${source} ${m.key}`).toEqual(JSON.parse(JSON.stringify(expected)));
         expect(row).toMatchObject({ source, date: isoDate(Date.parse(m.headers![HEADER.receivedAt]!.toString())), _ingest_id: m.headers![HEADER.ingestId]!.toString(), _source: source });
+        expect(row.entity).toBe(m.headers![HEADER.entity]!.toString());
       }
     }
-    const [tx] = await db.all(`select total_amount::VARCHAR as total, line_items[2].unit_price::VARCHAR as price, typeof(line_items) as t from ${sourceGlob('commerce')}`);
+    const [tx] = await db.all(`select total_amount::VARCHAR as total, line_items[2].unit_price::VARCHAR as price, typeof(line_items) as t from ${sourceGlob('commerce', 'Transaction')}`);
+    const [product] = await db.all(`select product_id, price::VARCHAR as price, entity from ${sourceGlob('commerce', 'Product')}`);
+    expect(product).toEqual({ product_id: 'P-1', price: '19.90', entity: 'Product' });
     expect(tx).toEqual({ total: '59.90', price: '20.00', t: 'STRUCT(sku VARCHAR, product_name VARCHAR, category VARCHAR, quantity INTEGER, unit_price DECIMAL(12,2))[]' });
   });
 

@@ -2,10 +2,14 @@
  * Stage 1: size limit, decoding and the schema check. Confluent-framed Avro is resolved from its
  * writer schema (fetched from the registry by id) to the entity's reader schema, so compatible
  * evolution works; JSON is checked against the same schema and coerced to its logical types.
+ * For a source with several entities, the writer schema's name (Avro) or the `c360.entity`
+ * header (JSON) says which entity a record is; without either it is the source's primary entity.
  */
 import type avro from 'avsc';
 import type { RecordErrorEntry } from '../errors.js';
+import type { CompiledSource } from '../topology/compiled-source.js';
 import type { Envelope } from '../topology/envelope.js';
+import { HEADER, headerString } from '../topology/lineage.js';
 import { reject } from '../topology/envelope.js';
 import type { StageFactory } from './stage.js';
 
@@ -27,7 +31,7 @@ export const decodeStage: StageFactory = (ctx) => {
   const resolvers = new Map<string, avro.Resolver | string>();
 
   function resolverFor(envelope: Envelope, writerId: number): avro.Resolver | string {
-    const key = `${envelope.source.name}:${writerId}`;
+    const key = `${envelope.source.id}:${writerId}`;
     let r = resolvers.get(key);
     if (r === undefined) {
       const writer = ctx.writerSchemas.get(writerId)!;
@@ -41,10 +45,19 @@ export const decodeStage: StageFactory = (ctx) => {
     return r;
   }
 
+  /** The source's entity whose schema has this full name, when the source has several. */
+  function entityNamed(e: Envelope, fullName: string): CompiledSource | undefined {
+    const entities = ctx.entities.get(e.source.name) ?? [];
+    return entities.length > 1 ? entities.find((x) => x.fullName === fullName || x.entity === fullName) : undefined;
+  }
+
   function decodeAvro(e: Envelope, buf: Buffer): void {
     if (buf.length < 5) return reject(e, 'decode', err('decode.truncated', 'shorter than the 5-byte Confluent frame'));
     const writerId = buf.readInt32BE(1);
-    if (ctx.writerSchemas.get(writerId) === undefined) return reject(e, 'decode', err('decode.unknown_schema_id', `schema id ${writerId} is not in the registry`));
+    const writer = ctx.writerSchemas.schema(writerId);
+    if (writer === undefined) return reject(e, 'decode', err('decode.unknown_schema_id', `schema id ${writerId} is not in the registry`));
+    const name = String(writer.name);
+    e.source = entityNamed(e, writer.namespace && !name.includes('.') ? `${String(writer.namespace)}.${name}` : name) ?? e.source;
     const resolver = resolverFor(e, writerId);
     if (typeof resolver === 'string') return reject(e, 'decode', err('decode.incompatible_schema', `writer schema ${writerId} does not resolve to ${e.source.entity}: ${resolver}`));
     let decoded: { value: unknown; offset: number };
@@ -60,6 +73,12 @@ export const decodeStage: StageFactory = (ctx) => {
   }
 
   function decodeJson(e: Envelope, buf: Buffer): void {
+    const declared = headerString(e.message.headers, HEADER.entity);
+    if (declared !== undefined && declared !== e.source.entity && declared !== e.source.fullName) {
+      const entity = entityNamed(e, declared);
+      if (!entity) return reject(e, 'decode', err('decode.unknown_entity', `source ${e.source.name} carries no entity ${declared}`));
+      e.source = entity;
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(buf.toString('utf8'));

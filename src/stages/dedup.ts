@@ -39,7 +39,7 @@ export const dedupStage: StageFactory = (ctx) => {
           e,
           hash,
           eventMode,
-          key: eventMode ? `${prefix}:${e.source.name}:id:${eventId}` : `${prefix}:${e.source.name}:c:${hash}`,
+          key: eventMode ? `${prefix}:${e.source.id}:id:${eventId}` : `${prefix}:${e.source.id}:c:${hash}`,
           // Event claims carry the content hash (to tell a duplicate from a collision) and the claimer's ingest id.
           claim: eventMode ? `${position}|${hash}|${e.lineage.ingestId}` : position,
         });

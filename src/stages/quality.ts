@@ -42,9 +42,9 @@ function visitPath(node: unknown, segments: CompiledCheck['segments'], i: number
 
 export const qualityStage: StageFactory = (ctx) => {
   const checks = new Map<string, CompiledCheck[]>();
-  for (const [name, source] of ctx.sources) {
+  for (const [id, source] of ctx.sources) {
     checks.set(
-      name,
+      id,
       source.definition.quality.map((q) => ({
         segments: q.field.split('.').map((s) => ({ key: s.replace(/\[\]$/, ''), each: s.endsWith('[]') })),
         check: RULES.get(q.rule)!.create(q.options),
@@ -62,7 +62,7 @@ export const qualityStage: StageFactory = (ctx) => {
         const ruleCtx: RuleContext = { record: e.value, now };
         const errors: RecordErrorEntry[] = [];
         const flags: RecordErrorCode[] = [];
-        for (const c of checks.get(e.source.name) ?? []) {
+        for (const c of checks.get(e.source.id) ?? []) {
           visitPath(e.value, c.segments, 0, '', (value, set, path) => {
             const outcome = c.check(value, ruleCtx);
             if (outcome.ok) {

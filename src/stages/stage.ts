@@ -19,7 +19,10 @@ export interface Stage {
 
 export interface StageContext {
   topology: Topology;
+  /** Every entity of every source, by id (`crm`, `commerce/Product`). */
   sources: ReadonlyMap<string, CompiledSource>;
+  /** Each source's entities, the primary first. */
+  entities: ReadonlyMap<string, readonly CompiledSource[]>;
   redis: Redis;
   writerSchemas: WriterSchemas;
   now(): number;

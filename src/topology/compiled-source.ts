@@ -1,33 +1,59 @@
-/** A topology source made ready to run: its reader schema, JSON coercer and natural-id reader. */
+/**
+ * A topology source made ready to run, one per entity it carries: the reader schema, JSON coercer
+ * and natural-id reader. A source's first entity is its primary one (what a record without an
+ * entity of its own is); the others are told apart by their Avro writer schema's name or a
+ * `c360.entity` header.
+ */
 import type avro from 'avsc';
 import { loadSchema } from '../schema/avro.js';
 import { compileJsonCoercer } from '../schema/json-coerce.js';
 import { readPath } from '../stages/quality/rule.js';
-import type { SourceDefinition } from './definition.js';
+import type { EntityDefinition, SourceDefinition } from './definition.js';
 
 export interface CompiledSource {
   name: string;
   /** The Avro record's short name (CustomerProfile), also the `entity` partition of the raw layer. */
   entity: string;
+  /** `<source>` for the primary entity, `<source>/<Entity>` for the others: what per-entity state is keyed by. */
+  id: string;
+  primary: boolean;
+  /** The source's settings with this entity's key, dedup, near-duplicate and quality settings. */
   definition: SourceDefinition;
   schema: Record<string, unknown>;
+  /** The schema's full name (namespace.Name): how an Avro writer schema names its entity. */
+  fullName: string;
   type: avro.Type;
   coerceJson: ReturnType<typeof compileJsonCoercer>;
   naturalId(value: Record<string, unknown>): string;
 }
 
-export function compileSource(definition: SourceDefinition): CompiledSource {
-  const { schema, type } = loadSchema(definition.entity);
+function compileEntity(source: SourceDefinition, entity: EntityDefinition, primary: boolean): CompiledSource {
+  const { schema, type } = loadSchema(entity.entity);
+  const definition: SourceDefinition = { ...source, ...entity, nearDuplicates: entity.nearDuplicates, entities: [] };
+  const name = String(schema.name);
   return {
-    name: definition.name,
-    entity: String(schema.name),
+    name: source.name,
+    entity: name,
+    id: primary ? source.name : `${source.name}/${name}`,
+    primary,
     definition,
     schema,
+    fullName: schema.namespace ? `${String(schema.namespace)}.${name}` : name,
     type,
     coerceJson: compileJsonCoercer(schema),
     naturalId: (value) => {
-      const id = readPath(value, definition.key);
+      const id = readPath(value, entity.key);
       return id === undefined || id === null ? '' : String(id);
     },
   };
+}
+
+/** The source's primary entity. */
+export function compileSource(definition: SourceDefinition): CompiledSource {
+  return compileEntity(definition, definition, true);
+}
+
+/** Every entity of the source, the primary first. */
+export function compileSourceEntities(definition: SourceDefinition): CompiledSource[] {
+  return [compileSource(definition), ...definition.entities.map((e) => compileEntity(definition, e, false))];
 }

@@ -27,7 +27,8 @@ export interface NearDuplicateEvent {
 }
 
 export interface Envelope {
-  readonly source: CompiledSource;
+  /** The source's primary entity until decoding finds the record is another of its entities. */
+  source: CompiledSource;
   readonly topic: string;
   readonly partition: number;
   readonly message: KafkaMessage;

@@ -77,7 +77,7 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
     if (e.nearDuplicates.length > 0) headers[HEADER.nearDuplicate] = 'true';
     if (e.value) {
       e.body ??= e.source.type.toBuffer(e.value);
-      push(ctx.topics.raw(e.source.name), { key: e.source.naturalId(e.value), value: frame(ctx.rawSchemaIds.get(e.source.name)!, e.body), headers });
+      push(ctx.topics.raw(e.source.name), { key: e.source.naturalId(e.value), value: frame(ctx.rawSchemaIds.get(e.source.id)!, e.body), headers });
     } else {
       // Passthrough topologies (no stages) copy the input as it is.
       push(ctx.topics.raw(e.source.name), { key: e.message.key, value: e.message.value, headers });

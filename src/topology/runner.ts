@@ -19,7 +19,7 @@ import { WriterSchemas, createSchemaRegistry } from '../schema/registry.js';
 import { STAGES } from '../stages/index.js';
 import type { BatchControl, Stage, StageContext } from '../stages/stage.js';
 import { createRedis, isRedisOutage } from '../storage/redis.js';
-import { compileSource, type CompiledSource } from './compiled-source.js';
+import { compileSourceEntities, type CompiledSource } from './compiled-source.js';
 import type { Topology } from './definition.js';
 import { newEnvelope } from './envelope.js';
 import { crashPoint } from '../faults/failpoints.js';
@@ -76,7 +76,9 @@ export class TopologyRunner {
   readonly groupId: string;
   private readonly kafka: Kafka;
   private readonly redis: Redis;
+  /** Every entity of every source, by id; and each source's entities, primary first. */
   private readonly sources: Map<string, CompiledSource>;
+  private readonly entities: Map<string, CompiledSource[]>;
   private readonly byTopic: Map<string, CompiledSource>;
   private readonly producers: PartitionProducers;
   private readonly metrics: TopologyMetrics;
@@ -92,9 +94,10 @@ export class TopologyRunner {
     this.groupId = `${topology.namespace}.topology`;
     this.kafka = createKafka(config, logger, 'topology');
     this.redis = createRedis(config, logger.child({ component: 'redis' }));
-    this.sources = new Map(topology.sources.map((s) => [s.name, compileSource(s)]));
+    this.entities = new Map(topology.sources.map((s) => [s.name, compileSourceEntities(s)]));
+    this.sources = new Map([...this.entities.values()].flat().map((e) => [e.id, e]));
     const names = topicNames(topology.namespace);
-    this.byTopic = new Map([...this.sources.values()].map((s) => [names.ingest(s.name), s]));
+    this.byTopic = new Map([...this.entities.values()].map(([primary]) => [names.ingest(primary!.name), primary!]));
     this.producers = new PartitionProducers(this.kafka, this.groupId);
     this.metrics = topologyMetrics(options.metrics);
   }
@@ -115,6 +118,7 @@ export class TopologyRunner {
     const ctx: StageContext = {
       topology,
       sources: this.sources,
+      entities: this.entities,
       redis: this.redis,
       writerSchemas: new WriterSchemas(config),
       now: Date.now,
@@ -157,7 +161,7 @@ export class TopologyRunner {
     });
     this.summaryTimer = setInterval(() => this.logSummary(), this.options.summaryIntervalMs ?? 10_000);
     this.summaryTimer.unref();
-    logger.info({ group: this.groupId, sources: [...this.sources.keys()], stages: topology.stages }, 'topology running');
+    logger.info({ group: this.groupId, sources: [...this.entities.keys()], stages: topology.stages }, 'topology running');
   }
 
   private async processBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {

@@ -19,14 +19,19 @@ export interface RegisteredSchemas {
   nearDuplicate: number;
 }
 
-/** Subjects follow the TopicNameStrategy: `<topic>-value`. Ingest subjects let producers encode with the same contract. */
+/**
+ * A source's primary entity follows the TopicNameStrategy (`<topic>-value`); its other entities the
+ * TopicRecordNameStrategy (`<topic>-<namespace.Name>`), as one topic carries several schemas.
+ * Ingest subjects let producers encode with the same contracts. Ids are keyed by entity id.
+ */
 export async function registerTopologySchemas(registry: SchemaRegistry, topology: Topology, sources: Iterable<CompiledSource>): Promise<RegisteredSchemas> {
   const names = topicNames(topology.namespace);
   const raw = new Map<string, number>();
   const ingest = new Map<string, number>();
   for (const s of sources) {
-    raw.set(s.name, await registerAvro(registry, `${names.raw(s.name)}-value`, s.schema));
-    ingest.set(s.name, await registerAvro(registry, `${names.ingest(s.name)}-value`, s.schema));
+    const suffix = s.primary ? 'value' : s.fullName;
+    raw.set(s.id, await registerAvro(registry, `${names.raw(s.name)}-${suffix}`, s.schema));
+    ingest.set(s.id, await registerAvro(registry, `${names.ingest(s.name)}-${suffix}`, s.schema));
   }
   return {
     raw,

@@ -19,6 +19,7 @@ interface Case {
   source: 'crm' | 'web' | 'commerce';
   field: string | null;
   value: () => Promise<Buffer | string> | Buffer | string;
+  headers?: Record<string, string>;
 }
 
 describe('the ingestion topology, end to end on the real stack', () => {
@@ -51,6 +52,7 @@ describe('the ingestion topology, end to end on the real stack', () => {
     { code: 'quality.latitude_out_of_range', source: 'web', field: 'geo.latitude', value: () => JSON.stringify(variant(webEvent, { event_id: 'ev-lat', 'geo.latitude': 95 })) },
     { code: 'quality.longitude_out_of_range', source: 'web', field: 'geo.longitude', value: () => JSON.stringify(variant(webEvent, { event_id: 'ev-lon', 'geo.longitude': -190 })) },
     { code: 'quality.device_id_invalid', source: 'web', field: 'device.device_id', value: () => JSON.stringify(variant(webEvent, { event_id: 'ev-imei', 'device.device_id': '490154203237519' })) },
+    { code: 'decode.unknown_entity', source: 'commerce', field: null, value: () => JSON.stringify({ product_id: 'P-x' }), headers: { [HEADER.entity]: 'Coupon' } },
     { code: 'quality.currency_invalid', source: 'commerce', field: 'currency', value: () => JSON.stringify(variant(transaction, { transaction_id: 'T-cur', currency: 'XYZ' })) },
     { code: 'quality.amount_negative', source: 'commerce', field: 'line_items[1].unit_price', value: () => JSON.stringify(variant(transaction, { transaction_id: 'T-neg', line_items: [transaction.line_items[0], { ...transaction.line_items[1], unit_price: '-20.00' }] })) },
   ];
@@ -89,13 +91,28 @@ describe('the ingestion topology, end to end on the real stack', () => {
       ],
       commerce: [JSON.stringify(transaction)],
     };
+    // The shop's catalogue rides on the commerce source: JSON says so in a header, Avro by its writer schema.
+    const product = { product_id: 'P-1', sku: 'SKU-1', name: 'Scarf', category: 'accessories', brand: null, price: '19.90', currency: 'EUR', active: true, updated_at: Date.parse('2026-11-01T00:00:00Z') };
+    const productAvroId = await registry.getLatestSchemaId(`${t.names.ingest('commerce')}-io.c360.commerce.Product`);
+    const extra: Record<string, { value: string | Buffer; headers?: Record<string, string> }[]> = {
+      crm: [],
+      web: [],
+      commerce: [
+        { value: JSON.stringify({ ...product, updated_at: '2026-11-01T00:00:00Z' }), headers: { [HEADER.entity]: 'Product' } },
+        { value: frame(productAvroId, loadSchema('Product').type.toBuffer({ ...product, product_id: 'P-2' })) },
+      ],
+    };
     // CRM first, so the commerce record's near-duplicate match below has a known order.
     let produced = 0;
     for (const source of ['crm', 'web', 'commerce'] as const) {
-      const values = [...good[source], ...(await Promise.all(cases.filter((c) => c.source === source).map((c) => c.value())))];
+      const values = [
+        ...good[source].map((value) => ({ value, headers: undefined })),
+        ...extra[source]!,
+        ...(await Promise.all(cases.filter((c) => c.source === source).map(async (c) => ({ value: await c.value(), headers: c.headers })))),
+      ];
       // Web events are keyed by event id, as producers do, so the duplicate and the collision reach the same partition in order.
       const key = (value: string | Buffer) => (source === 'web' ? (JSON.parse(value.toString()) as { event_id: string }).event_id : null);
-      await produce(kafka, t.names.ingest(source), values.map((value) => ({ key: key(value), value })));
+      await produce(kafka, t.names.ingest(source), values.map(({ value, headers }) => ({ key: key(value), value, ...(headers ? { headers } : {}) })));
       produced += values.length;
       if (source === 'crm') await waitForLedger(kafka, t.names, (l) => l.total.in === produced);
     }
@@ -107,7 +124,7 @@ describe('the ingestion topology, end to end on the real stack', () => {
     }
     raw.crm = await collect(kafka, t.names.raw('crm'), (s) => s.length === 4);
     raw.web = await collect(kafka, t.names.raw('web'), (s) => s.length === 3);
-    raw.commerce = await collect(kafka, t.names.raw('commerce'), (s) => s.length === 1);
+    raw.commerce = await collect(kafka, t.names.raw('commerce'), (s) => s.length === 3);
     nearDups = await Promise.all((await collect(kafka, t.names.nearDuplicates, (s) => s.length === 3)).map((m) => registry.decode(m.value!)));
   });
 
@@ -120,7 +137,7 @@ describe('the ingestion topology, end to end on the real stack', () => {
     expect(Object.fromEntries([...ledger.bySource].map(([s, c]) => [s, { in: c.in, raw: c.raw, duplicates: c.duplicates, dead_letter: c.dead_letter }]))).toEqual({
       crm: { in: 19, raw: 4, duplicates: 1, dead_letter: 14 },
       web: { in: 9, raw: 3, duplicates: 1, dead_letter: 5 },
-      commerce: { in: 3, raw: 1, duplicates: 0, dead_letter: 2 },
+      commerce: { in: 6, raw: 3, duplicates: 0, dead_letter: 3 },
     });
     expect(ledger.total.near_duplicates).toBe(3);
     expect(ledger.bySource.get('web')!.errors['quality.device_id_opt_out']).toBe(1);
@@ -155,9 +172,20 @@ describe('the ingestion topology, end to end on the real stack', () => {
   });
 
   it('keeps decimals exact and nested line items intact', () => {
-    const tx = loadSchema('Transaction').type.fromBuffer(raw.commerce![0]!.value!.subarray(5)) as { total_amount: string; line_items: { unit_price: string }[] };
+    const tx = loadSchema('Transaction').type.fromBuffer(raw.commerce!.find((m) => m.key?.toString() === 'T-9001')!.value!.subarray(5)) as { total_amount: string; line_items: { unit_price: string }[] };
     expect(tx.total_amount).toBe('59.90');
     expect(tx.line_items.map((l) => l.unit_price)).toEqual(['19.90', '20.00']);
+  });
+
+  it('tells a source\'s entities apart: JSON by its c360.entity header, Avro by its writer schema', async () => {
+    const productRawId = await registry.getLatestSchemaId(`${t.names.raw('commerce')}-io.c360.commerce.Product`);
+    const products = raw.commerce!.filter((m) => header(m, HEADER.entity) === 'Product');
+    expect(products.map((m) => m.key!.toString()).sort()).toEqual(['P-1', 'P-2']);
+    for (const m of products) {
+      expect(m.value!.readInt32BE(1)).toBe(productRawId);
+      expect(loadSchema('Product').type.fromBuffer(m.value!.subarray(5))).toMatchObject({ sku: 'SKU-1', price: '19.90', currency: 'EUR', updated_at: Date.parse('2026-11-01T00:00:00Z') });
+    }
+    expect(header(raw.commerce!.find((m) => m.key?.toString() === 'T-9001')!, HEADER.entity)).toBe('Transaction');
   });
 
   it('passes an opted-out advertising id with a warning flag and the id dropped', () => {
