@@ -23,6 +23,7 @@ import { frame } from '../src/topology/router.js';
 import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
 import { topicNames } from '../src/topology/topics.js';
 import { timeChild } from './child.js';
+import { dropTopics } from './cleanup.js';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const config = loadConfig();
@@ -67,10 +68,7 @@ function profile(i: number) {
 async function produceRaw(namespace: string): Promise<{ topic: string; ms: number }> {
   const topology = await loadTopology('customer360', { namespace });
   topology.sources = topology.sources.filter((s) => s.name === 'crm');
-  const admin = kafka.admin();
-  await admin.connect();
-  await createTopologyTopics(admin, topology);
-  await admin.disconnect();
+  await createTopologyTopics(kafka, topology);
   const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compileSource));
   const type = loadSchema('CustomerProfile').type;
   const topic = topicNames(namespace).raw('crm');
@@ -128,10 +126,7 @@ async function main(): Promise<void> {
   const rows = manifestRows(root);
   console.log(`manifests    ${rows} rows ${rows === TOTAL ? '(every record, once)' : `(EXPECTED ${TOTAL})`}`);
   fs.rmSync(root, { recursive: true, force: true });
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: (await admin.listTopics()).filter((t) => t.startsWith(`${namespace}.`)) }).catch(() => undefined);
-  await admin.disconnect();
+  await dropTopics(kafka, [namespace]);
   if (rows !== TOTAL) process.exit(1);
 }
 

@@ -21,6 +21,7 @@ import { topicNames } from '../src/topology/topics.js';
 import { loadSchema } from '../src/schema/avro.js';
 import { createHash } from 'node:crypto';
 import bloomFilters from 'bloom-filters';
+import { dropRedisKeys } from './cleanup.js';
 import { synthetic } from './synthetic.js';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 100_000);
@@ -98,11 +99,6 @@ for (const [k, ms] of spent) console.log(`${k.padEnd(32)} ${us(ms)} ${us(cpu.get
 const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 const inUse = (m: Map<string, number>) => sum(new Map([...m].filter(([k]) => !k.includes('(not used)'))));
 console.log(`${'all stages in use'.padEnd(32)} ${us(inUse(spent))} ${us(inUse(cpu))}`);
-let cursor = '0';
-do {
-  const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 10_000);
-  if (keys.length) await redis.unlink(...keys);
-  cursor = next;
-} while (cursor !== '0');
+await dropRedisKeys(redis, namespace);
 redis.disconnect();
 process.exit(0);

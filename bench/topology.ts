@@ -18,6 +18,7 @@ import { loadTopology } from '../src/topology/load.js';
 import { TopologyRunner } from '../src/topology/runner.js';
 import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
 import { topicNames } from '../src/topology/topics.js';
+import { dropRedisKeys, dropTopics } from './cleanup.js';
 import { synthetic } from './synthetic.js';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
@@ -38,10 +39,7 @@ async function prepare(namespace: string, stages: 'all' | 'none') {
   const topology = await loadTopology('customer360', { namespace });
   topology.sources = topology.sources.filter((s) => s.name === 'crm' || s.name === 'web');
   if (stages === 'none') topology.stages = [];
-  const admin = kafka.admin();
-  await admin.connect();
-  await createTopologyTopics(admin, topology);
-  await admin.disconnect();
+  await createTopologyTopics(kafka, topology);
   const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compileSource));
   return { topology, ingestIds: { crm: ids.ingest.get('crm')!, web: ids.ingest.get('web')! } };
 }
@@ -88,16 +86,6 @@ async function measure(label: string, topology: Awaited<ReturnType<typeof prepar
   }
 }
 
-async function cleanRedis(namespace: string): Promise<void> {
-  const redis = new Redis(config.redisUrl);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 10_000);
-    if (keys.length) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  redis.disconnect();
-}
 
 await requireStack();
 const run = Date.now().toString(36);
@@ -122,9 +110,8 @@ const result = await measure('full', full.topology);
 const t = result.total;
 console.log(`full ledger: in=${t.in} raw=${t.raw} duplicates=${t.duplicates} dead_letter=${t.dead_letter} near_duplicates=${t.near_duplicates} ${t.in === t.raw + t.duplicates + t.dead_letter ? 'balanced' : 'NOT BALANCED'}`);
 console.log(`ratio full / passthrough (after start-up): ${(result.rate / baseline.rate).toFixed(2)}`);
-await cleanRedis(fullNs);
-const admin = kafka.admin();
-await admin.connect();
-await admin.deleteTopics({ topics: (await admin.listTopics()).filter((n) => n.startsWith(passNs) || n.startsWith(fullNs)) });
-await admin.disconnect();
+const redis = new Redis(config.redisUrl);
+await dropRedisKeys(redis, fullNs);
+redis.disconnect();
+await dropTopics(kafka, [passNs, fullNs]);
 process.exit(0);

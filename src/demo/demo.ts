@@ -20,8 +20,6 @@ import { createKafka } from '../kafka/client.js';
 import { readToEnd } from '../kafka/read-to-end.js';
 import type { Logger } from '../observability/logger.js';
 import { countQuarantine } from '../quarantine/store.js';
-import { loadSchema } from '../schema/avro.js';
-import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 import { readManifest } from '../sinks/manifest.js';
 import { SinkWorker } from '../sinks/sink-worker.js';
 import { repoRoot } from '../stack/paths.js';
@@ -31,6 +29,7 @@ import { compileSource, type CompiledSource } from '../topology/compiled-source.
 import { balanced, totalsOf, type LedgerEntry, type LedgerTotals } from '../topology/ledger.js';
 import { loadTopology } from '../topology/load.js';
 import { TopologyRunner } from '../topology/runner.js';
+import { registerDeadLetterSchema } from '../topology/setup.js';
 import { topicNames } from '../topology/topics.js';
 import { VendorApi, type Ticket } from './vendor-api.js';
 
@@ -90,8 +89,7 @@ export async function runDemo(config: Config, logger: Logger, print: (line: stri
   const received = new Map<string, number>();
   try {
     // 1. Batch files, as `c360 ingest` sends them.
-    const dl = loadSchema('DeadLetter');
-    const deadLetter = { id: await registerAvro(createSchemaRegistry(config), `${names.deadLetter}-value`, dl.schema), type: dl.type };
+    const deadLetter = await registerDeadLetterSchema(config, namespace);
     const files: Array<[string, string, string | undefined]> = [
       ['crm', 'crm/customers.csv', 'crm/customers.mapping.json'],
       ['commerce', 'commerce/orders.csv', undefined],

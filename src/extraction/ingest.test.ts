@@ -5,13 +5,12 @@ import zlib from 'node:zlib';
 import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSchema } from '../schema/avro.js';
-import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 import { fileSchema, ParquetFileWriter } from '../sinks/parquet/parquet-file.js';
 import { compileSource } from '../topology/compiled-source.js';
 import type { Topology } from '../topology/definition.js';
 import { HEADER } from '../topology/lineage.js';
 import { loadTopology } from '../topology/load.js';
-import { createTopologyTopics } from '../topology/setup.js';
+import { createTopologyTopics, registerDeadLetterSchema, type DeadLetterContract } from '../topology/setup.js';
 import { topicNames, type TopicNames } from '../topology/topics.js';
 import { collect, config, testKafka } from '../../test/support/kafka.js';
 import { testNamespace } from '../../test/support/topology.js';
@@ -38,7 +37,7 @@ interface DeadRow {
 describe('c360 ingest: files into the ingest topics, exactly once', () => {
   let topology: Topology;
   let names: TopicNames;
-  let deadLetter: { id: number; type: ReturnType<typeof loadSchema>['type'] };
+  let deadLetter: DeadLetterContract;
   const dead: DeadRow[] = [];
 
   const ingest = (source: string, file: string, extra: { mapping?: string; force?: boolean } = {}): Promise<IngestFileResult> =>
@@ -50,12 +49,8 @@ describe('c360 ingest: files into the ingest topics, exactly once', () => {
   beforeAll(async () => {
     topology = await loadTopology('customer360', { namespace: testNamespace() });
     names = topicNames(topology.namespace);
-    const admin = kafka.admin();
-    await admin.connect();
-    await createTopologyTopics(admin, topology);
-    await admin.disconnect();
-    const dl = loadSchema('DeadLetter');
-    deadLetter = { id: await registerAvro(createSchemaRegistry(config), `${names.deadLetter}-value`, dl.schema), type: dl.type };
+    await createTopologyTopics(kafka, topology);
+    deadLetter = await registerDeadLetterSchema(config, topology.namespace);
   });
 
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -16,9 +16,7 @@ import type { Logger } from '../observability/logger.js';
 import type { CompiledSource } from '../topology/compiled-source.js';
 import { ingestFile, type IngestFileOptions, type IngestFileResult } from './file-ingest.js';
 import type { MappingFile } from './mapping.js';
-import { formatOf } from './readers/index.js';
-
-const PARTIAL = /\.(tmp|part|partial|filepart|done|reason\.txt)$/i;
+import { formatOf, isDataFileName } from './readers/index.js';
 
 export interface LandingZoneOptions extends Pick<IngestFileOptions, 'kafka' | 'namespace' | 'deadLetter'> {
   root: string;
@@ -34,9 +32,14 @@ export interface LandingZoneOptions extends Pick<IngestFileOptions, 'kafka' | 'n
 
 function moveInto(file: string, dir: string): string {
   fs.mkdirSync(dir, { recursive: true });
-  let target = path.join(dir, path.basename(file));
-  // A file of the same name already there (a re-delivery) is kept; this one gets a suffix.
-  if (fs.existsSync(target)) target = path.join(dir, `${path.basename(file)}.${Date.now()}`);
+  const name = path.basename(file);
+  let target = path.join(dir, name);
+  // A file of the same name already there (a re-delivery) is kept; this one gets a suffix before
+  // its extensions, so its name still tells its format.
+  if (fs.existsSync(target)) {
+    const dot = name.indexOf('.', 1);
+    target = path.join(dir, dot > 0 ? `${name.slice(0, dot)}-${Date.now()}${name.slice(dot)}` : `${name}-${Date.now()}`);
+  }
   fs.renameSync(file, target);
   return target;
 }
@@ -51,7 +54,7 @@ export class LandingZone {
     const names = fs.readdirSync(dir);
     const markers = new Set(names.filter((n) => n.endsWith('.done')).map((n) => n.slice(0, -'.done'.length)));
     return names
-      .filter((n) => !n.startsWith('.') && !PARTIAL.test(n) && fs.statSync(path.join(dir, n)).isFile() && (!this.o.requireDone || markers.has(n)))
+      .filter((n) => isDataFileName(n) && fs.statSync(path.join(dir, n)).isFile() && (!this.o.requireDone || markers.has(n)))
       .sort()
       .map((n) => path.join(dir, n));
   }
@@ -86,7 +89,7 @@ export class LandingZone {
     try {
       const result = await ingestFile({
         kafka: o.kafka, namespace: o.namespace, deadLetter: o.deadLetter, source: o.sources.get(source)!, file,
-        format: formatOf(name.replace(/\.\d+$/, ''), undefined), mapping: o.mappings.get(source) ?? { columns: {}, formats: {}, ignore: [] }, sourceKind: 'upload',
+        format: formatOf(name, undefined), mapping: o.mappings.get(source) ?? { columns: {}, formats: {}, ignore: [] }, sourceKind: 'upload',
       });
       moveInto(file, path.join(o.root, 'archive', source, new Date().toISOString().slice(0, 10)));
       o.logger.info({ source, file: name, outcome: result.outcome, rows: result.rows, sent: result.sent, deadLettered: result.deadLettered }, 'landing-zone file done');

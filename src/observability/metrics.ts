@@ -11,3 +11,16 @@ export function metricsRegistry(): Registry {
   }
   return registry;
 }
+
+/**
+ * A component's metric set, created once per registry: prom-client refuses a second metric of the
+ * same name in one registry, and tests give each component a registry of its own.
+ */
+export function perRegistry<T>(create: (registry: Registry) => T): (registry: Registry) => T {
+  const sets = new WeakMap<Registry, T>();
+  return (registry) => {
+    let set = sets.get(registry);
+    if (set === undefined) sets.set(registry, (set = create(registry)));
+    return set;
+  };
+}

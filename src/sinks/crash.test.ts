@@ -50,10 +50,7 @@ describe('sink workers killed with SIGKILL while they write', () => {
     ns = testNamespace();
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-sink-crash-'));
     const topology = await loadTopology('customer360', { namespace: ns });
-    const admin = kafka.admin();
-    await admin.connect();
-    await createTopologyTopics(admin, topology);
-    await admin.disconnect();
+    await createTopologyTopics(kafka, topology);
     const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compileSource));
     const names = topicNames(ns);
 

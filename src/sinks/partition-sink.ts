@@ -61,7 +61,8 @@ export class PartitionSink {
     // Kafka hands a partition back from its committed offset after a rebalance: restart the open files from there.
     if (this.nextOffset !== undefined && offset < this.nextOffset) this.discard();
     this.nextOffset = offset + 1;
-    if (offset <= (await this.stored(record.folder))) {
+    // The listing happens once per folder; after that the answer is in memory.
+    if (offset <= (this.storedThrough.get(record.folder) ?? (await this.listStored(record.folder)))) {
       this.deps.metrics.skipped.inc({ topic: this.topic });
       return;
     }
@@ -186,9 +187,7 @@ export class PartitionSink {
   }
 
   /** Lists the partition's files in a folder once, and completes a manifest a crash left without its entry. */
-  private async stored(folder: string): Promise<number> {
-    const known = this.storedThrough.get(folder);
-    if (known !== undefined) return known;
+  private async listStored(folder: string): Promise<number> {
     const files = (await this.deps.store.list(partitionPrefix(folder, this.topic, this.partition))).filter((k) => k.endsWith('.parquet'));
     let through = -1;
     if (files.length > 0) {

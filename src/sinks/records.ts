@@ -6,9 +6,9 @@
  */
 import type { KafkaMessage } from 'kafkajs';
 import type { RecordErrorEntry } from '../errors.js';
-import type { AvroType } from '../schema/avro.js';
 import type { WriterSchemas } from '../schema/registry.js';
 import { HEADER, headerString } from '../topology/lineage.js';
+import type { DeadLetterContract } from '../topology/setup.js';
 import { PROCESSOR_VERSION } from '../topology/router.js';
 import { folderOf, isoDate, type LayerKind } from './layout.js';
 import { lineageColumns, receivedAt } from './lineage-columns.js';
@@ -28,12 +28,6 @@ export interface TopicRole {
   kind: LayerKind;
   /** Raw topics name their source; near-duplicate and dead-letter records carry theirs. */
   source: string | undefined;
-}
-
-export interface DeadLetterContract {
-  id: number;
-  schema: Record<string, unknown>;
-  type: AvroType;
 }
 
 /** Schema ids of a batch's framed values, to fetch before reading it. */

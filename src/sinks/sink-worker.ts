@@ -14,19 +14,18 @@ import type { Config } from '../config.js';
 import { C360Error, describeError, isRetriable } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
 import type { Logger } from '../observability/logger.js';
-import { loadSchema } from '../schema/avro.js';
-import { WriterSchemas, createSchemaRegistry, registerAvro } from '../schema/registry.js';
+import { WriterSchemas } from '../schema/registry.js';
 import { openObjectStore, type ObjectStore } from '../storage/object-store.js';
 import { crashPoint } from '../faults/failpoints.js';
 import type { Topology } from '../topology/definition.js';
-import { createTopologyTopics } from '../topology/setup.js';
+import { createTopologyTopics, registerDeadLetterSchema, type DeadLetterContract } from '../topology/setup.js';
 import { topicNames } from '../topology/topics.js';
 import { LINEAGE_FIELDS } from './lineage-columns.js';
 import { sinkMetrics, type SinkMetrics } from './metrics.js';
 import { rotationOptions, type RotationOptions } from './options.js';
 import { fileSchema, type FileSchema } from './parquet/parquet-file.js';
 import { PartitionSink } from './partition-sink.js';
-import { readSinkRecord, schemaIdsOf, type DeadLetterContract, type TopicRole } from './records.js';
+import { readSinkRecord, schemaIdsOf, type TopicRole } from './records.js';
 
 export interface SinkWorkerOptions {
   config: Config;
@@ -79,15 +78,8 @@ export class SinkWorker {
 
   async start(): Promise<void> {
     const { config, topology, logger } = this.options;
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      await createTopologyTopics(admin, topology);
-    } finally {
-      await admin.disconnect();
-    }
-    const dl = loadSchema('DeadLetter');
-    this.deadLetter = { id: await registerAvro(createSchemaRegistry(config), `${this.names.deadLetter}-value`, dl.schema), schema: dl.schema, type: dl.type };
+    await createTopologyTopics(this.kafka, topology);
+    this.deadLetter = await registerDeadLetterSchema(config, topology.namespace);
     this.spoolDir = this.prepareSpool();
 
     const sessionTimeout = this.options.sessionTimeoutMs ?? 30_000;
@@ -150,6 +142,11 @@ export class SinkWorker {
     return ps;
   }
 
+  private readonly whyNotStorable = (id: number, schema: Record<string, unknown>): string | undefined => {
+    const compiled = this.fileSchemaOf(id, schema);
+    return typeof compiled === 'string' ? compiled : undefined;
+  };
+
   private fileSchemaOf(id: number, schema: Record<string, unknown>): FileSchema | string {
     let compiled = this.fileSchemas.get(id);
     if (compiled === undefined) {
@@ -182,10 +179,7 @@ export class SinkWorker {
       await this.retrying('registry', () => this.schemas.fetch(schemaIdsOf(batch.messages)), heartbeat);
       for (const m of batch.messages) {
         if (!isRunning() || isStale() || this.stopping) break;
-        const record = readSinkRecord(role, batch.topic, batch.partition, m, this.schemas, this.deadLetter!, (id, schema) => {
-          const compiled = this.fileSchemaOf(id, schema);
-          return typeof compiled === 'string' ? compiled : undefined;
-        });
+        const record = readSinkRecord(role, batch.topic, batch.partition, m, this.schemas, this.deadLetter!, this.whyNotStorable);
         await this.retrying('store', () => ps.append(Number(m.offset), record), heartbeat);
         resolveOffset(m.offset);
       }

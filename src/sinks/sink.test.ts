@@ -206,10 +206,7 @@ describe('a raw record the sink cannot store', () => {
   it('goes to quarantine with a decode code and stage sink, and the partition goes on', async () => {
     const topology = await loadTopology('customer360', { namespace: testNamespace() });
     const names = topicNames(topology.namespace);
-    const admin = kafka.admin();
-    await admin.connect();
-    await createTopologyTopics(admin, topology);
-    await admin.disconnect();
+    await createTopologyTopics(kafka, topology);
     const ids = await registerTopologySchemas(registry, topology, topology.sources.map(compileSource));
     // A producer writing to a raw topic with a schema the raw layer cannot map (a three-way union).
     const oddId = await registerAvro(registry, `${topology.namespace}.odd-value`, { type: 'record', name: 'Odd', fields: [{ name: 'x', type: ['null', 'string', 'int'] }] });

@@ -1,5 +1,6 @@
 /** The topology's prom-client metrics (instrumentation listed here, as kafkajs lists its events per module). */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
+import { perRegistry } from '../observability/metrics.js';
 
 export interface TopologyMetrics {
   recordsIn: Counter<'source'>;
@@ -10,20 +11,13 @@ export interface TopologyMetrics {
   dependencyRetries: Counter<'stage'>;
 }
 
-// prom-client refuses a second metric of the same name in one registry, so each registry gets one set.
-const perRegistry = new WeakMap<Registry, TopologyMetrics>();
-
-export function topologyMetrics(registry: Registry): TopologyMetrics {
-  const existing = perRegistry.get(registry);
-  if (existing) return existing;
-  const metrics: TopologyMetrics = {
+export const topologyMetrics = perRegistry(
+  (registry): TopologyMetrics => ({
     recordsIn: new Counter({ name: 'c360_topology_records_in_total', help: 'Records read from ingest topics', labelNames: ['source'], registers: [registry] }),
     routed: new Counter({ name: 'c360_topology_records_routed_total', help: 'Records by route: raw, duplicate (dropped), dead_letter', labelNames: ['source', 'route'], registers: [registry] }),
     errors: new Counter({ name: 'c360_topology_record_errors_total', help: 'Record errors and warnings by taxonomy code', labelNames: ['source', 'code'], registers: [registry] }),
     nearDuplicates: new Counter({ name: 'c360_topology_near_duplicates_total', help: 'Near-duplicate and id-collision events emitted', labelNames: ['source', 'kind'], registers: [registry] }),
     batchSeconds: new Histogram({ name: 'c360_topology_batch_duration_seconds', help: 'Time from fetch to committed transaction, per batch', labelNames: ['source'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
     dependencyRetries: new Counter({ name: 'c360_topology_dependency_retries_total', help: 'Stage retries while Redis or the registry is unavailable', labelNames: ['stage'], registers: [registry] }),
-  };
-  perRegistry.set(registry, metrics);
-  return metrics;
-}
+  }),
+);

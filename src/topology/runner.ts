@@ -105,13 +105,7 @@ export class TopologyRunner {
   /** Creates topics, registers schemas, joins the group and starts consuming; resolves once running. */
   async start(): Promise<void> {
     const { topology, config, logger } = this.options;
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      await createTopologyTopics(admin, topology);
-    } finally {
-      await admin.disconnect();
-    }
+    await createTopologyTopics(this.kafka, topology);
     const schemas = await registerTopologySchemas(createSchemaRegistry(config), topology, this.sources.values());
     await this.redis.connect();
 

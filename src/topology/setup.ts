@@ -1,15 +1,36 @@
 /** What a topology needs before it runs: its topics (`c360 topics create`) and its schemas (`c360 schemas register`). */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import type { Admin } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
+import type { Config } from '../config.js';
 import { ensureTopics } from '../kafka/topics.js';
-import { loadSchema } from '../schema/avro.js';
-import { registerAvro } from '../schema/registry.js';
+import { loadSchema, type AvroType } from '../schema/avro.js';
+import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 import type { CompiledSource } from './compiled-source.js';
 import type { Topology } from './definition.js';
 import { topicNames, topicSpecs } from './topics.js';
 
-export function createTopologyTopics(admin: Admin, topology: Topology): Promise<string[]> {
-  return ensureTopics(admin, topicSpecs(topology));
+/** Creates the topology's missing topics; returns the ones it created. */
+export async function createTopologyTopics(kafka: Kafka, topology: Topology): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await ensureTopics(admin, topicSpecs(topology));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The dead-letter contract as every writer of dead-letter records needs it: its registered id, schema and avsc type. */
+export interface DeadLetterContract {
+  id: number;
+  schema: Record<string, unknown>;
+  type: AvroType;
+}
+
+/** Registers the dead-letter schema under `<ns>.dead-letter-value` (idempotent) for a process that writes or reads dead-letter records. */
+export async function registerDeadLetterSchema(config: Config, namespace: string): Promise<DeadLetterContract> {
+  const { schema, type } = loadSchema('DeadLetter');
+  return { id: await registerAvro(createSchemaRegistry(config), `${topicNames(namespace).deadLetter}-value`, schema), schema, type };
 }
 
 export interface RegisteredSchemas {

@@ -24,10 +24,7 @@ export function registerCollectCommands(program: Command): void {
       const topology = await loadTopology(o.topology, o);
       const settings = loadCollectorSettings(o.config, topology.sources.map((s) => s.name));
       const kafka = createKafka(config, logger, 'collector');
-      const admin = kafka.admin();
-      await admin.connect();
-      await createTopologyTopics(admin, topology);
-      await admin.disconnect();
+      await createTopologyTopics(kafka, topology);
       const collector = new Collector({
         kafka,
         namespace: topology.namespace,

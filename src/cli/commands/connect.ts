@@ -26,10 +26,7 @@ export function registerConnectCommands(program: Command): void {
       if (!definition) throw new ConfigError(`connector ${rest.name}: source ${rest.source} is not a source of topology ${topology.name}.`);
       const logger = toolLogger(config.logLevel);
       const kafka = createKafka(config, logger, 'connector');
-      const admin = kafka.admin();
-      await admin.connect();
-      await createTopologyTopics(admin, topology);
-      await admin.disconnect();
+      await createTopologyTopics(kafka, topology);
       const abort = new AbortController();
       process.once('SIGTERM', () => abort.abort());
       process.once('SIGINT', () => abort.abort());

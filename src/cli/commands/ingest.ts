@@ -6,15 +6,12 @@ import { ConfigError } from '../../errors.js';
 import { ingestFile, type IngestFileResult } from '../../extraction/file-ingest.js';
 import { loadMappingFile } from '../../extraction/mapping.js';
 import { progressReporter } from '../../extraction/progress.js';
-import { formatOf } from '../../extraction/readers/index.js';
+import { formatOf, isDataFileName } from '../../extraction/readers/index.js';
 import { createKafka } from '../../kafka/client.js';
 import { toolLogger } from '../../observability/logger.js';
-import { loadSchema } from '../../schema/avro.js';
-import { createSchemaRegistry, registerAvro } from '../../schema/registry.js';
 import { compileSourceEntities } from '../../topology/compiled-source.js';
 import { loadTopology } from '../../topology/load.js';
-import { createTopologyTopics } from '../../topology/setup.js';
-import { topicNames } from '../../topology/topics.js';
+import { createTopologyTopics, registerDeadLetterSchema } from '../../topology/setup.js';
 
 /** Data files of a folder (not recursive), in name order; markers and hidden or partial files are not data. */
 export function dataFiles(target: string): string[] {
@@ -22,7 +19,7 @@ export function dataFiles(target: string): string[] {
   if (!fs.statSync(target).isDirectory()) return [target];
   return fs
     .readdirSync(target)
-    .filter((f) => !f.startsWith('.') && !/\.(done|tmp|part|partial|reason\.txt)$/i.test(f) && fs.statSync(path.join(target, f)).isFile())
+    .filter((f) => isDataFileName(f) && fs.statSync(path.join(target, f)).isFile())
     .sort()
     .map((f) => path.join(target, f));
 }
@@ -64,12 +61,8 @@ export function registerIngestCommands(program: Command): void {
 
       const logger = toolLogger(config.logLevel);
       const kafka = createKafka(config, logger, 'ingest');
-      const admin = kafka.admin();
-      await admin.connect();
-      await createTopologyTopics(admin, topology);
-      await admin.disconnect();
-      const dl = loadSchema('DeadLetter');
-      const deadLetter = { id: await registerAvro(createSchemaRegistry(config), `${topicNames(topology.namespace).deadLetter}-value`, dl.schema), type: dl.type };
+      await createTopologyTopics(kafka, topology);
+      const deadLetter = await registerDeadLetterSchema(config, topology.namespace);
 
       let failed = 0;
       for (const [i, file] of files.entries()) {

@@ -72,14 +72,8 @@ export function registerTopologyCommands(program: Command): void {
     .action(async (options: TopologyOptions) => {
       const config = loadConfig();
       const topology = await loadTopology(options.topology, options);
-      const admin = createKafka(config, createLogger(config.logLevel)).admin();
-      await admin.connect();
-      try {
-        const created = await createTopologyTopics(admin, topology);
-        console.log(created.length ? `created: ${created.join(', ')}` : 'every topic exists already');
-      } finally {
-        await admin.disconnect();
-      }
+      const created = await createTopologyTopics(createKafka(config, createLogger(config.logLevel)), topology);
+      console.log(created.length ? `created: ${created.join(', ')}` : 'every topic exists already');
     });
 
   const schemas = program.command('schemas').description('Avro schemas of a topology in the schema registry.');

@@ -5,12 +5,9 @@ import { LandingZone } from '../../extraction/landing-zone.js';
 import { loadMappingFile, type MappingFile } from '../../extraction/mapping.js';
 import { createKafka } from '../../kafka/client.js';
 import { createLogger } from '../../observability/logger.js';
-import { loadSchema } from '../../schema/avro.js';
-import { createSchemaRegistry, registerAvro } from '../../schema/registry.js';
 import { compileSource } from '../../topology/compiled-source.js';
 import { loadTopology } from '../../topology/load.js';
-import { createTopologyTopics } from '../../topology/setup.js';
-import { topicNames } from '../../topology/topics.js';
+import { createTopologyTopics, registerDeadLetterSchema } from '../../topology/setup.js';
 import fs from 'node:fs';
 
 export function registerWatchCommands(program: Command): void {
@@ -27,12 +24,8 @@ export function registerWatchCommands(program: Command): void {
       const logger = createLogger(config.logLevel);
       const topology = await loadTopology(o.topology, o);
       const kafka = createKafka(config, logger, 'watch');
-      const admin = kafka.admin();
-      await admin.connect();
-      await createTopologyTopics(admin, topology);
-      await admin.disconnect();
-      const dl = loadSchema('DeadLetter');
-      const deadLetter = { id: await registerAvro(createSchemaRegistry(config), `${topicNames(topology.namespace).deadLetter}-value`, dl.schema), type: dl.type };
+      await createTopologyTopics(kafka, topology);
+      const deadLetter = await registerDeadLetterSchema(config, topology.namespace);
       // A source's mapping, when it needs one, sits in the landing zone as <source>/.mapping.json.
       const mappings = new Map<string, MappingFile>();
       for (const s of topology.sources) {

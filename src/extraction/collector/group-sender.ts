@@ -41,7 +41,11 @@ export class GroupSender {
         count += p.messages.length;
       }
       const byTopic = new Map<string, Message[]>();
-      for (const p of batch) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), ...p.messages]);
+      for (const p of batch) {
+        let list = byTopic.get(p.topic);
+        if (!list) byTopic.set(p.topic, (list = []));
+        for (const m of p.messages) list.push(m);
+      }
       const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
       try {
         await this.producer.sendBatch({ topicMessages, acks: -1 });

@@ -12,6 +12,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { describeError } from '../../errors.js';
+import { perRegistry } from '../../observability/metrics.js';
 import type { Logger } from '../../observability/logger.js';
 import type { CompiledSource } from '../../topology/compiled-source.js';
 import { lineageHeaders, type SourceKind } from '../../topology/lineage.js';
@@ -34,13 +35,11 @@ interface EventProblem {
   reason: string;
 }
 
-function collectorMetrics(registry: Registry) {
-  return {
+const collectorMetrics = perRegistry((registry) => ({
     events: new Counter({ name: 'c360_collector_events_total', help: 'Events by source and outcome: accepted, rejected', labelNames: ['source', 'outcome'], registers: [registry] }),
     requests: new Counter({ name: 'c360_collector_requests_total', help: 'Requests by route and status', labelNames: ['route', 'status'], registers: [registry] }),
     ackSeconds: new Histogram({ name: 'c360_collector_kafka_ack_seconds', help: 'Time from request to Kafka acknowledging its events', buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] }),
-  };
-}
+}));
 
 function eventsOf(body: unknown): unknown[] | undefined {
   if (Array.isArray(body)) return body;

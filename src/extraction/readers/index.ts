@@ -11,6 +11,11 @@ export type FileFormat = keyof typeof FORMATS;
 
 const EXTENSIONS: Record<string, FileFormat> = { '.csv': 'csv', '.tsv': 'csv', '.ndjson': 'ndjson', '.jsonl': 'ndjson', '.json': 'ndjson', '.parquet': 'parquet' };
 
+/** Hidden files, markers and partial uploads (.tmp, .part, .partial, .filepart) are not data, wherever files are picked up. */
+export function isDataFileName(name: string): boolean {
+  return !name.startsWith('.') && !/\.(tmp|part|partial|filepart|done|reason\.txt)$/i.test(name);
+}
+
 export function formatOf(file: string, declared: string | undefined): FileFormat {
   if (declared) {
     if (!(declared in FORMATS)) throw new ConfigError(`--format ${declared} is not one of ${Object.keys(FORMATS).join(', ')}.`);
