@@ -9,7 +9,7 @@
  * worker may hold the same content), so a bloom filter cannot save a round trip, only add its
  * cost (bench:dedup measures both).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Envelope, NearDuplicateEvent } from '../topology/envelope.js';
 import { positionOf, refOf } from '../topology/envelope.js';
 import { claimAll } from '../storage/redis-scripts.js';
@@ -25,23 +25,24 @@ export const dedupStage: StageFactory = (ctx) => {
   return {
     name: 'dedup',
     async process(batch) {
-      const work: { e: Envelope; key: string; claim: string; hash: string; eventMode: boolean }[] = [];
+      const work: { e: Envelope; key: string; claim: string; hash: string; position: string; eventMode: boolean }[] = [];
       for (const e of batch) {
         if (e.outcome !== 'pending' || !e.value) continue;
         e.body ??= e.source.type.toBuffer(e.value);
         // Avro binary of the decoded record: field order fixed by the schema, values as normalised by the quality stage.
-        const hash = createHash('sha1').update(e.body).digest('base64url');
+        const digest = hash('sha1', e.body, 'base64url');
         const eventField = e.source.definition.dedup.eventIdField;
         const eventId = eventField ? readPath(e.value, eventField) : undefined;
         const eventMode = typeof eventId === 'string' && eventId.length > 0;
         const position = positionOf(e);
         work.push({
           e,
-          hash,
+          hash: digest,
+          position,
           eventMode,
-          key: eventMode ? `${prefix}:${e.source.id}:id:${eventId}` : `${prefix}:${e.source.id}:c:${hash}`,
+          key: eventMode ? `${prefix}:${e.source.id}:id:${eventId}` : `${prefix}:${e.source.id}:c:${digest}`,
           // Event claims carry the content hash (to tell a duplicate from a collision) and the claimer's ingest id.
-          claim: eventMode ? `${position}|${hash}|${e.lineage.ingestId}` : position,
+          claim: eventMode ? `${position}|${digest}|${e.lineage.ingestId}` : position,
         });
       }
       if (work.length === 0) return;
@@ -51,7 +52,7 @@ export const dedupStage: StageFactory = (ctx) => {
         const previous = previousClaims[i];
         if (previous === null || previous === undefined) return { kind: 'new' };
         const [claimedAt, claimedHash, claimedIngestId] = String(previous).split('|');
-        if (claimedAt === positionOf(w.e)) return { kind: 'new' };
+        if (claimedAt === w.position) return { kind: 'new' };
         if (!w.eventMode || claimedHash === w.hash) return { kind: 'duplicate' };
         const [topic = '', partition = '0', offset = '0'] = (claimedAt ?? '').split('/');
         const record = refOf(w.e);

@@ -11,32 +11,53 @@ import type { StageFactory } from './stage.js';
 
 interface CompiledCheck {
   segments: { key: string; each: boolean }[];
+  /** The field's path when no segment fans out over an array, known before any record is seen. */
+  fixedPath: string | undefined;
   check: RuleCheck;
   severity: 'error' | 'warn';
 }
 
-type Visit = (value: unknown, set: (v: unknown) => void, path: string) => void;
+/** One record's findings; reused across a batch so checking a clean record allocates nothing. */
+interface Findings {
+  ctx: RuleContext;
+  errors: RecordErrorEntry[];
+  flags: RecordErrorCode[];
+}
 
-/** Calls `visit` for each value at the path; `[]` segments fan out over arrays. Absent and null values are skipped. */
-function visitPath(node: unknown, segments: CompiledCheck['segments'], i: number, path: string, visit: Visit): void {
+function apply(c: CompiledCheck, parent: Record<string, unknown> | unknown[], key: string | number, path: string, found: Findings): void {
+  const container = parent as Record<string | number, unknown>;
+  const outcome = c.check(container[key], found.ctx);
+  if (outcome.ok) {
+    if (outcome.value !== undefined) container[key] = outcome.value;
+    return;
+  }
+  if ('replace' in outcome) container[key] = outcome.replace;
+  if ((outcome.severity ?? c.severity) === 'error') found.errors.push({ code: outcome.code, field: path, message: outcome.message });
+  else found.flags.push(outcome.code);
+}
+
+/** Checks each value at the path; `[]` segments fan out over arrays. Absent and null values are skipped. */
+function visitPath(node: unknown, c: CompiledCheck, i: number, path: string, found: Findings): void {
   if (typeof node !== 'object' || node === null) return;
-  const seg = segments[i]!;
+  const seg = c.segments[i]!;
   const obj = node as Record<string, unknown>;
-  const here = path ? `${path}.${seg.key}` : seg.key;
   const child = obj[seg.key];
   if (child === undefined || child === null) return;
-  const last = i === segments.length - 1;
+  // Paths are built only below an array, where they carry the item's index.
+  const here = c.fixedPath ?? (path ? `${path}.${seg.key}` : seg.key);
+  const last = i === c.segments.length - 1;
   if (seg.each) {
     if (!Array.isArray(child)) return;
-    child.forEach((item, j) => {
+    for (let j = 0; j < child.length; j++) {
+      const item: unknown = child[j];
       if (last) {
-        if (item !== null && item !== undefined) visit(item, (v) => void (child[j] = v), `${here}[${j}]`);
-      } else visitPath(item, segments, i + 1, `${here}[${j}]`, visit);
-    });
+        if (item !== null && item !== undefined) apply(c, child, j, `${here}[${j}]`, found);
+      } else visitPath(item, c, i + 1, `${here}[${j}]`, found);
+    }
   } else if (last) {
-    visit(child, (v) => void (obj[seg.key] = v), here);
+    apply(c, obj, seg.key, here, found);
   } else {
-    visitPath(child, segments, i + 1, here, visit);
+    visitPath(child, c, i + 1, here, found);
   }
 }
 
@@ -47,6 +68,7 @@ export const qualityStage: StageFactory = (ctx) => {
       id,
       source.definition.quality.map((q) => ({
         segments: q.field.split('.').map((s) => ({ key: s.replace(/\[\]$/, ''), each: s.endsWith('[]') })),
+        fixedPath: q.field.includes('[]') ? undefined : q.field,
         check: RULES.get(q.rule)!.create(q.options),
         severity: q.severity,
       })),
@@ -56,26 +78,16 @@ export const qualityStage: StageFactory = (ctx) => {
   return {
     name: 'quality',
     process(batch) {
-      const now = ctx.now();
+      const found: Findings = { ctx: { record: {}, now: ctx.now() }, errors: [], flags: [] };
       for (const e of batch) {
         if (e.outcome !== 'pending' || !e.value) continue;
-        const ruleCtx: RuleContext = { record: e.value, now };
-        const errors: RecordErrorEntry[] = [];
-        const flags: RecordErrorCode[] = [];
-        for (const c of checks.get(e.source.id) ?? []) {
-          visitPath(e.value, c.segments, 0, '', (value, set, path) => {
-            const outcome = c.check(value, ruleCtx);
-            if (outcome.ok) {
-              if (outcome.value !== undefined) set(outcome.value);
-              return;
-            }
-            if ('replace' in outcome) set(outcome.replace);
-            if ((outcome.severity ?? c.severity) === 'error') errors.push({ code: outcome.code, field: path, message: outcome.message });
-            else flags.push(outcome.code);
-          });
-        }
-        if (errors.length > 0) reject(e, 'quality', errors);
-        else e.flags.push(...flags);
+        found.ctx.record = e.value;
+        for (const c of checks.get(e.source.id) ?? []) visitPath(e.value, c, 0, '', found);
+        if (found.errors.length > 0) {
+          reject(e, 'quality', found.errors);
+          found.errors = [];
+        } else if (found.flags.length > 0) e.flags.push(...found.flags);
+        found.flags.length = 0;
       }
     },
   };

@@ -32,7 +32,8 @@ while a <= #ARGV do
     local key = KEYS[k]
     seen[j] = redis.call('ZRANGE', key, 0, -1)
     redis.call('ZADD', key, now, identity)
-    redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1))
+    -- Only a set that was already full can now hold more than the cap.
+    if #seen[j] >= cap then redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
     redis.call('PEXPIRE', key, ttl)
     k = k + 1
   end

@@ -3,7 +3,7 @@
  * A record published straight to an ingest topic has none: it gets lineage here, derived from
  * its topic/partition/offset, so a replay of the same input derives the same ingest id.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { IHeaders, KafkaMessage } from 'kafkajs';
 
 export const HEADER = {
@@ -38,7 +38,7 @@ export function headerString(headers: IHeaders | undefined, name: string): strin
 
 /** A name-based (version 5 shaped) UUID: the same origin always gets the same ingest id, so a replay keeps it. */
 export function ingestIdFrom(origin: string): string {
-  const h = createHash('sha1').update(origin).digest('hex');
+  const h = hash('sha1', origin, 'hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 

@@ -15,11 +15,14 @@ export const timestampRule = defineRule({
     })
     .strict()
     .default({ maxFutureSkewMs: 10 * 60_000, unit: 'millis', notBefore: '1970-01-01' }),
-  create: (options) => (value, ctx) => {
-    if (typeof value !== 'number') return fail('quality.timestamp_before_epoch', 'not a timestamp');
-    const ms = options.unit === 'days' ? value * DAY_MS : value;
-    if (ms < Date.parse(`${options.notBefore}T00:00:00Z`)) return fail('quality.timestamp_before_epoch', `before ${options.notBefore}`);
-    if (ms > ctx.now + options.maxFutureSkewMs) return fail('quality.timestamp_in_future', `more than ${options.maxFutureSkewMs} ms in the future`);
-    return OK;
+  create: (options) => {
+    const notBefore = Date.parse(`${options.notBefore}T00:00:00Z`);
+    return (value, ctx) => {
+      if (typeof value !== 'number') return fail('quality.timestamp_before_epoch', 'not a timestamp');
+      const ms = options.unit === 'days' ? value * DAY_MS : value;
+      if (ms < notBefore) return fail('quality.timestamp_before_epoch', `before ${options.notBefore}`);
+      if (ms > ctx.now + options.maxFutureSkewMs) return fail('quality.timestamp_in_future', `more than ${options.maxFutureSkewMs} ms in the future`);
+      return OK;
+    };
   },
 });
