@@ -4,6 +4,7 @@
  * the local stack. Prints both, their ratio and the ledger. BENCH_RECORDS sets the size (default 1,000,000);
  * BENCH_ENCODING=json sends the same records as JSON objects instead of Confluent-framed Avro.
  */
+import os from 'node:os';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config.js';
@@ -19,6 +20,7 @@ import { TopologyRunner } from '../src/topology/runner.js';
 import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
 import { topicNames } from '../src/topology/topics.js';
 import { dropRedisKeys, dropTopics } from './cleanup.js';
+import { cpuMeter, describeCpu } from './cpu.js';
 import { synthetic } from './synthetic.js';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
@@ -68,6 +70,7 @@ async function measure(label: string, topology: Awaited<ReturnType<typeof prepar
   const t0 = performance.now();
   await runner.start();
   const started = performance.now();
+  const cpu = startCpu();
   for (;;) {
     const total = emptyCounts();
     for (const c of runner.committed().values()) addCounts(total, c);
@@ -75,11 +78,14 @@ async function measure(label: string, topology: Awaited<ReturnType<typeof prepar
     if (total.in >= TOTAL) {
       const elapsed = performance.now() - t0;
       const running = performance.now() - started;
+      const used = cpu.read();
       await runner.stop();
       console.log(
         `${label.padEnd(12)} ${TOTAL} records in ${(elapsed / 1000).toFixed(1)} s = ${Math.round(TOTAL / (elapsed / 1000))} records/s; ` +
           `${Math.round(TOTAL / (running / 1000))} records/s after start-up (${((started - t0) / 1000).toFixed(1)} s: topics, schemas, group join); peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
       );
+      const perRecord = Object.values(used).reduce<number>((a, s) => a + (s ?? 0), 0) / TOTAL;
+      console.log(`${''.padEnd(12)} ${describeCpu(used, TOTAL)}: ${os.availableParallelism()} cores cap this at ${Math.round(os.availableParallelism() / perRecord)} records/s`);
       return { rate: TOTAL / (running / 1000), total };
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -88,6 +94,9 @@ async function measure(label: string, topology: Awaited<ReturnType<typeof prepar
 
 
 await requireStack();
+const meterRedis = new Redis(config.redisUrl);
+const startCpu = await cpuMeter(config, meterRedis);
+meterRedis.disconnect();
 const run = Date.now().toString(36);
 const passNs = `bench-pass-${run}`;
 const fullNs = `bench-full-${run}`;

@@ -55,33 +55,31 @@ export const nearDuplicateStage: StageFactory = (ctx) => {
       const subjects = batch.filter((e) => e.outcome === 'pending').map(subjectOf).filter((s): s is Subject => s !== undefined);
       if (subjects.length === 0) return;
 
-      // Pipeline order means a later record in the batch sees the earlier ones; chunks keep each exec well inside the command timeout.
       // One script call per chunk; in order, so a later record in the batch sees the earlier ones.
-      const seenBefore = await touchNearDuplicateKeys(
+      const shared = await touchNearDuplicateKeys(
         ctx.redis,
         subjects.map((s) => ({ keys: s.keys.map((k) => k.redisKey), refKey: `${ns}:ndref:${s.identity}`, identity: s.identity, ref: JSON.stringify(s.ref) })),
         ctx.now(),
         cap,
         windowMs,
       );
-      const matchesBySubject = subjects.map((s, j) => {
-        const matched = new Map<string, string[]>();
-        s.keys.forEach((k, i) => {
-          const others = (seenBefore[j]?.[i] ?? []).filter((m) => m !== s.identity);
-          if (others.length >= cap) return; // too common a key
-          for (const other of others) matched.set(other, [...(matched.get(other) ?? []), k.kind]);
-        });
-        return matched;
-      });
+      if (shared.length === 0) return;
+      // Per subject, the other identities it shares keys with, and which keys.
+      const matchesBySubject = new Map<number, Map<string, string[]>>();
+      for (const { subject, key, others } of shared) {
+        let matched = matchesBySubject.get(subject);
+        if (!matched) matchesBySubject.set(subject, (matched = new Map()));
+        for (const other of others) matched.set(other, [...(matched.get(other) ?? []), subjects[subject]!.keys[key]!.kind]);
+      }
 
-      const others = [...new Set(matchesBySubject.flatMap((m) => [...m.keys()]))];
-      if (others.length === 0) return;
+      const others = [...new Set(shared.flatMap((m) => m.others))];
       const refs = await ctx.redis.mget(others.map((o) => `${ns}:ndref:${o}`));
       const refByIdentity = new Map(others.map((o, j) => [o, refs[j] ? (JSON.parse(refs[j]!) as Subject['ref']) : undefined]));
 
       const found: [Envelope, NearDuplicateEvent][] = [];
-      subjects.forEach((s, j) => {
-        for (const [other, kinds] of matchesBySubject[j]!) {
+      for (const [j, sharedWith] of matchesBySubject) {
+        const s = subjects[j]!;
+        for (const [other, kinds] of sharedWith) {
           const matched = refByIdentity.get(other);
           // A ref written by this very record in an earlier, uncommitted attempt is not another record.
           if (!matched || `${matched.topic}/${matched.partition}/${matched.offset}` === positionOf(s.e)) continue;
@@ -101,7 +99,7 @@ export const nearDuplicateStage: StageFactory = (ctx) => {
             },
           ]);
         }
-      });
+      }
       for (const [e, event] of found) e.nearDuplicates.push(event);
     },
   };

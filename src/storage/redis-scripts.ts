@@ -20,33 +20,43 @@ return out`;
 /**
  * Per record: read the identities of each of its blocking keys, add its own, trim to the cap, renew
  * the TTL, and store its ref. KEYS: each record's blocking keys, then its ref key. ARGV: now, cap,
- * TTL, then per record: its number of blocking keys, its identity, its ref JSON.
+ * TTL, then per record: its number of blocking keys, its identity, its ref JSON. Returns only the
+ * keys shared with other identities, as {record, key, identity...} (1-based within the call): most
+ * records share none, and building a reply for every key cost Redis more than the key updates.
+ * A key already shared by `cap` other identities is too common to say anything and is left out.
  */
 const NEAR_DUPLICATES = `
 local now, cap, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local out, k, a = {}, 1, 4
-while a <= #ARGV do
+local out, k, a, r = {}, 1, 4, 0
+local nargs = #ARGV
+while a <= nargs do
+  r = r + 1
   local n, identity, ref = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2]
-  local seen = {}
   for j = 1, n do
     local key = KEYS[k]
-    seen[j] = redis.call('ZRANGE', key, 0, -1)
+    local seen = redis.call('ZRANGE', key, 0, -1)
+    if #seen > 0 then
+      local match = {r, j}
+      for _, id in ipairs(seen) do
+        if id ~= identity then match[#match + 1] = id end
+      end
+      if #match > 2 and #match - 2 < cap then out[#out + 1] = match end
+    end
     redis.call('ZADD', key, now, identity)
     -- Only a set that was already full can now hold more than the cap.
-    if #seen[j] >= cap then redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
+    if #seen >= cap then redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
     redis.call('PEXPIRE', key, ttl)
     k = k + 1
   end
   redis.call('SET', KEYS[k], ref, 'PX', ttl)
   k = k + 1
-  out[#out + 1] = seen
   a = a + 3
 end
 return out`;
 
 interface ScriptedRedis {
   c360Claim(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<(string | null)[]>;
-  c360NearDuplicates(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<string[][][]>;
+  c360NearDuplicates(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[number, number, ...string[]][]>;
 }
 
 const defined = new WeakSet<Redis>();
@@ -77,14 +87,27 @@ export interface NearDuplicateSubject {
   ref: string;
 }
 
-/** For each subject, in order, the identities each of its keys held before it was added. */
-export async function touchNearDuplicateKeys(redis: Redis, subjects: NearDuplicateSubject[], now: number, cap: number, ttlMs: number): Promise<string[][][]> {
-  const out: string[][][] = [];
+/** A blocking key of a subject that other identities already held (fewer than the cap of them). */
+export interface KeyMatch {
+  subject: number;
+  key: number;
+  others: string[];
+}
+
+/** Adds each subject's identity to its keys, in order, so a later subject sees the earlier ones; returns the keys shared with others. */
+export async function touchNearDuplicateKeys(redis: Redis, subjects: NearDuplicateSubject[], now: number, cap: number, ttlMs: number): Promise<KeyMatch[]> {
+  const out: KeyMatch[] = [];
   for (let from = 0; from < subjects.length; from += CHUNK) {
-    const chunk = subjects.slice(from, from + CHUNK);
-    const keys = chunk.flatMap((s) => [...s.keys, s.refKey]);
-    const args = chunk.flatMap((s) => [s.keys.length, s.identity, s.ref]);
-    out.push(...(await scripted(redis).c360NearDuplicates(keys.length, ...keys, now, cap, ttlMs, ...args)));
+    const keys: string[] = [];
+    const args: (string | number)[] = [now, cap, ttlMs];
+    for (let i = from; i < Math.min(from + CHUNK, subjects.length); i++) {
+      const s = subjects[i]!;
+      keys.push(...s.keys, s.refKey);
+      args.push(s.keys.length, s.identity, s.ref);
+    }
+    for (const [subject, key, ...others] of await scripted(redis).c360NearDuplicates(keys.length, ...keys, ...args)) {
+      out.push({ subject: from + subject - 1, key: key - 1, others });
+    }
   }
   return out;
 }

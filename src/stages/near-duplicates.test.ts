@@ -1,0 +1,65 @@
+import type { KafkaMessage } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { config } from '../../test/support/kafka.js';
+import { clearRedis, testNamespace } from '../../test/support/topology.js';
+import { createLogger } from '../observability/logger.js';
+import { WriterSchemas } from '../schema/registry.js';
+import { createRedis } from '../storage/redis.js';
+import { compileSourceEntities } from '../topology/compiled-source.js';
+import { newEnvelope, type Envelope } from '../topology/envelope.js';
+import { readLineage } from '../topology/lineage.js';
+import { loadTopology } from '../topology/load.js';
+import type { Stage } from './stage.js';
+import { nearDuplicateStage } from './near-duplicates.js';
+
+// The stage against the real Redis, with a cap of 3 identities per blocking key.
+describe('near-duplicate stage (Redis)', () => {
+  const namespace = testNamespace();
+  const redis = createRedis(config, createLogger('warn'));
+  let stage: Stage;
+  let crm: ReturnType<typeof compileSourceEntities>[number];
+  let offset = 0;
+
+  beforeAll(async () => {
+    const topology = await loadTopology('customer360', { namespace });
+    topology.nearDuplicateRefsPerKey = 3;
+    const sources = new Map(topology.sources.flatMap(compileSourceEntities).map((s) => [s.id, s]));
+    crm = sources.get('crm')!;
+    await redis.connect();
+    stage = nearDuplicateStage({ topology, sources, entities: new Map([['crm', [crm]]]), redis, writerSchemas: new WriterSchemas(config), now: Date.now });
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await clearRedis(namespace);
+  });
+
+  function profile(id: string, email: string, lastName: string, at = offset++): Envelope {
+    const message = { key: Buffer.from(id), value: Buffer.alloc(0), headers: {}, offset: String(at), timestamp: '0', attributes: 0 } as unknown as KafkaMessage;
+    const e = newEnvelope(crm, `${namespace}.ingest.crm`, 0, message, readLineage(message, `${namespace}.ingest.crm`, 0, 'crm'));
+    e.value = { customer_id: id, email, first_name: 'Ann', last_name: lastName, phone: null, address: { postal_code: `D0${id.length} X1Y2` } };
+    return e;
+  }
+  const flagged = (batch: Envelope[]) => batch.map((e) => e.nearDuplicates.map((n) => `${n.record.natural_id}~${n.matched.natural_id}:${n.keys.join('+')}`));
+
+  it('flags a record sharing a key with another identity, not with itself, and names both records', async () => {
+    const batch = [profile('A1', 'ann.lee@gmail.com', 'Lee'), profile('A1', 'a.n.n.lee+x@gmail.com', 'Lee'), profile('A2', 'annlee@googlemail.com', 'Lee')];
+    await stage.process(batch, { heartbeat: async () => undefined, isRunning: () => true });
+    // A1 twice is one identity; A2 matches A1 by canonical email and by the sound of the surname + postal code.
+    expect(flagged(batch)).toEqual([[], [], ['A2~A1:email+name_postal']]);
+    const event = batch[2]!.nearDuplicates[0]!;
+    expect(event.matched).toMatchObject({ natural_id: 'A1', offset: 1, partition: 0, source: 'crm' });
+    expect(event.score).toBe(1);
+  });
+
+  it('stops flagging a key once `cap` other identities share it (a shop till, test@example.com)', async () => {
+    const surnames = ['Byrne', 'Murphy', 'Kelly', 'Walsh', 'Doyle'];
+    const batch = ['B1', 'B2', 'B3', 'B4', 'B5'].map((id, i) => profile(id, 'test@example.com', surnames[i]!));
+    const key = `${namespace}:nd:email:test@example.com`;
+    await stage.process(batch.slice(0, 4), { heartbeat: async () => undefined, isRunning: () => true });
+    expect(await redis.zcard(key)).toBe(3); // trimmed to the cap as soon as a fourth identity arrives
+    await stage.process(batch.slice(4), { heartbeat: async () => undefined, isRunning: () => true });
+    // B4 already sees 3 others (the cap), and so does B5: the key is too common to mean anything.
+    expect(flagged(batch)).toEqual([[], ['B2~B1:email'], ['B3~B1:email', 'B3~B2:email'], [], []]);
+    expect(await redis.zrange(key, 0, -1)).toEqual(['B3', 'B4', 'B5'].map((id) => `customer_id=${id}`));
+  });
+});
