@@ -60,6 +60,6 @@ describe('near-duplicate stage (Redis)', () => {
     await stage.process(batch.slice(4), { heartbeat: async () => undefined, isRunning: () => true });
     // B4 already sees 3 others (the cap), and so does B5: the key is too common to mean anything.
     expect(flagged(batch)).toEqual([[], ['B2~B1:email'], ['B3~B1:email', 'B3~B2:email'], [], []]);
-    expect(await redis.zrange(key, 0, -1)).toEqual(['B3', 'B4', 'B5'].map((id) => `customer_id=${id}`));
+    expect(await redis.zrange(key, '0', '-1')).toEqual(['B3', 'B4', 'B5'].map((id) => `customer_id=${id}`));
   });
 });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { startStoppable } from '../shutdown.js';
 import { loadConfig } from '../../config.js';
 import { Collector } from '../../extraction/collector/server.js';
 import { loadCollectorSettings } from '../../extraction/collector/settings.js';
@@ -34,14 +35,8 @@ export function registerCollectCommands(program: Command): void {
         metrics: metricsRegistry(),
         logger,
       });
-      const address = await collector.start(o.port, o.host);
+      const address = await startStoppable(() => collector.start(o.port, o.host), () => collector.stop());
       // The line tests and scripts wait for, on stdout.
       console.log(`collector listening on ${address}`);
-      const stop = async () => {
-        await collector.stop();
-        process.exit(0);
-      };
-      process.once('SIGTERM', () => void stop());
-      process.once('SIGINT', () => void stop());
     });
 }

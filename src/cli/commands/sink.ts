@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { startStoppable } from '../shutdown.js';
 import { loadConfig } from '../../config.js';
 import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
@@ -50,16 +51,18 @@ export function registerSinkCommands(program: Command): void {
         ops.addReadinessCheck('kafka', async () => {
           if (!(await kafkaAnswers(config.kafka.brokers))) throw new Error('Kafka does not answer');
         });
-        await worker.start();
+        await startStoppable(
+          () => {
+            logger.info({ group: worker.groupId }, 'starting sink worker');
+            return worker.start();
+          },
+          async (signal) => {
+            logger.info({ signal }, 'stopping sink worker');
+            await worker.stop();
+            await ops.close();
+          },
+        );
         logger.info({ opsPort: ops.port, store: worker.store.url }, 'sink listening');
-        const stop = async (signal: string) => {
-          logger.info({ signal }, 'stopping sink worker');
-          await worker.stop();
-          await ops.close();
-          process.exit(0);
-        };
-        process.once('SIGTERM', () => void stop('SIGTERM'));
-        process.once('SIGINT', () => void stop('SIGINT'));
       },
     );
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { startStoppable } from '../shutdown.js';
 import { loadConfig } from '../../config.js';
 import { createKafka } from '../../kafka/client.js';
 import { readToEnd } from '../../kafka/read-to-end.js';
@@ -51,19 +52,21 @@ export function registerTopologyCommands(program: Command): void {
       ops.addReadinessCheck('redis', async () => {
         if (!(await redisAnswers(config.redisUrl))) throw new Error('Redis does not answer');
       });
-      await runner.start();
+      await startStoppable(
+        () => {
+          logger.info({ group: runner.groupId }, 'starting topology worker');
+          return runner.start();
+        },
+        async (signal) => {
+          logger.info({ signal }, 'stopping topology worker');
+          await runner.stop();
+          await ops.close();
+          for (const [source, c] of runner.committed()) {
+            process.stdout.write(`ledger ${source}: in=${c.in} raw=${c.raw} duplicates=${c.duplicates} dead_letter=${c.dead_letter} near_duplicates=${c.near_duplicates} ${balanced(c) ? 'balanced' : 'NOT BALANCED'}\n`);
+          }
+        },
+      );
       logger.info({ opsPort: ops.port }, 'ops endpoint listening');
-      const stop = async (signal: string) => {
-        logger.info({ signal }, 'stopping topology worker');
-        await runner.stop();
-        await ops.close();
-        for (const [source, c] of runner.committed()) {
-          process.stdout.write(`ledger ${source}: in=${c.in} raw=${c.raw} duplicates=${c.duplicates} dead_letter=${c.dead_letter} near_duplicates=${c.near_duplicates} ${balanced(c) ? 'balanced' : 'NOT BALANCED'}\n`);
-        }
-        process.exit(0);
-      };
-      process.once('SIGTERM', () => void stop('SIGTERM'));
-      process.once('SIGINT', () => void stop('SIGINT'));
     });
 
   const topics = program.command('topics').description('Kafka topics of a topology.');

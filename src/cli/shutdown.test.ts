@@ -1,0 +1,39 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { testNamespace } from '../../test/support/topology.js';
+import { spawnSink, spawnWorker, type Worker } from '../../test/support/worker.js';
+
+/** Resolves once the worker has logged `line` (at info level). */
+async function waitForLine(worker: Worker, line: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!worker.output().includes(line)) {
+    if (Date.now() > deadline) throw new Error(`no "${line}" within ${timeoutMs} ms:\n${worker.output()}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+// A pod replaced during a rollout gets SIGTERM whenever it comes, often while still joining its group.
+describe('SIGTERM while a worker is still starting', () => {
+  const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-shutdown-'));
+  afterAll(() => fs.rmSync(storage, { recursive: true, force: true }));
+
+  it('a sink worker finishes starting, stops cleanly and exits 0', async () => {
+    const worker = spawnSink(testNamespace(), storage, { LOG_LEVEL: 'info' });
+    await waitForLine(worker, 'starting sink worker');
+    worker.child.kill('SIGTERM');
+    const { code, signal } = await worker.exited;
+    expect({ code, signal }, worker.output()).toEqual({ code: 0, signal: null });
+    expect(worker.output()).toContain('stopping sink worker');
+  });
+
+  it('a topology worker finishes starting, stops cleanly, prints its ledger and exits 0', async () => {
+    const worker = spawnWorker(testNamespace(), { LOG_LEVEL: 'info' });
+    await waitForLine(worker, 'starting topology worker');
+    worker.child.kill('SIGTERM');
+    const { code, signal } = await worker.exited;
+    expect({ code, signal }, worker.output()).toEqual({ code: 0, signal: null });
+    expect(worker.output()).toContain('stopping topology worker');
+  });
+});
