@@ -10,6 +10,12 @@ export interface Worker {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Children still running when the test process ends (a failed test never killed them) go with it, not on into the next run. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export function spawnCli(args: string[], env: Record<string, string> = {}): Worker {
   const child = spawn(process.execPath, [path.join(repoRoot(), 'bin', 'c360.js'), ...args], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
@@ -22,7 +28,13 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Work
     stdout += d.toString();
   });
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  running.add(child);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    }),
+  );
   return { child, output: () => out, stdout: () => stdout, exited };
 }
 
