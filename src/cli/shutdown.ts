@@ -4,16 +4,20 @@
  * during a rollout) stops cleanly instead of dying by the signal's default action. A stop that
  * arrives during start-up waits for the start to settle, then stops, then exits 0.
  */
-export function startStoppable<T>(start: () => Promise<T>, stop: (signal: NodeJS.Signals) => Promise<void>): Promise<T> {
+import type { Logger } from '../observability/logger.js';
+
+export function startStoppable<T>(logger: Logger, what: string, start: () => Promise<T>, stop: () => Promise<void>): Promise<T> {
   let starting: Promise<unknown> = Promise.resolve();
   const handle = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, `stopping ${what}`);
     void starting
       .catch(() => undefined)
-      .then(() => stop(signal))
+      .then(stop)
       .then(() => process.exit(0));
   };
   process.once('SIGTERM', handle);
   process.once('SIGINT', handle);
+  logger.info(`starting ${what}`);
   const started = start();
   starting = started;
   return started;

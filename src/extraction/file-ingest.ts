@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Kafka, Message, Producer } from 'kafkajs';
+import type { Kafka, Message } from 'kafkajs';
+import { sendTransaction } from '../kafka/send.js';
 import { describeError, UnreadableFileError, type RecordErrorEntry } from '../errors.js';
 import type { AvroType } from '../schema/avro.js';
 import type { CompiledSource } from '../topology/compiled-source.js';
@@ -116,7 +117,7 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
         { topic: names.connectorState, messages: [stateMessage(key, receivedState)] },
       ];
       if (dead.length > 0) topicMessages.push({ topic: names.ledger, messages: [ledgerMessage(o.source.name, name, firstRow, lastRow, dead.length, deadCodes)] });
-      await send(producer, topicMessages.filter((t) => t.messages.length > 0));
+      await sendTransaction(producer, topicMessages);
       crashPoint('ingest-after-commit');
       records = [];
       dead = [];
@@ -175,20 +176,6 @@ async function* unreadableOnError<T>(rows: AsyncIterable<T>, file: string): Asyn
     }
     if (step.done) return;
     yield step.value;
-  }
-}
-
-/** Produce requests stay under the broker's 1 MiB default whatever the rows' size. */
-async function send(producer: Producer, topicMessages: { topic: string; messages: Message[] }[]): Promise<void> {
-  const txn = await producer.transaction();
-  try {
-    for (const { topic, messages } of topicMessages) {
-      for (let i = 0; i < messages.length; i += 500) await txn.send({ topic, acks: -1, messages: messages.slice(i, i + 500) });
-    }
-    await txn.commit();
-  } catch (err) {
-    await txn.abort().catch(() => undefined);
-    throw err;
   }
 }
 

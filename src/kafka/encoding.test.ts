@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, createTopics, testKafka, uniqueName } from '../../test/support/kafka.js';
+import { describe, expect, it } from 'vitest';
+import { collect, testKafka, uniqueName, useTopics } from '../../test/support/kafka.js';
 
 // KafkaJS 2.2.4 is patched (patches/kafkajs+2.2.4.patch) for produce-side encoding speed; these pin
 // the patched encoder to the bytes the unpatched one wrote, and prove a broker reads them back.
@@ -44,17 +44,8 @@ describe('patched KafkaJS record encoding', () => {
 
 describe('patched KafkaJS against the broker', () => {
   const kafka = testKafka();
-  const admin = kafka.admin();
   const topic = uniqueName('encoding');
-
-  beforeAll(async () => {
-    await admin.connect();
-    await createTopics(admin, [topic]);
-  });
-  afterAll(async () => {
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await admin.disconnect();
-  });
+  useTopics(kafka, [topic]);
 
   it('a transactional batch of 2,000 records with headers reads back byte for byte', async () => {
     const messages = Array.from({ length: 2000 }, (_, i) => ({

@@ -1,19 +1,17 @@
 import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, createTopics, testKafka, uniqueName } from '../../test/support/kafka.js';
+import { collect, testKafka, uniqueName, useTopics } from '../../test/support/kafka.js';
 
 // The exactly-once building blocks the topology relies on, proven against the pinned broker.
 describe('Kafka transactions (KafkaJS against the pinned broker)', () => {
   const kafka = testKafka();
-  const admin = kafka.admin();
   const input = uniqueName('txn-in');
   const output = uniqueName('txn-out');
+  const admin = useTopics(kafka, [input, output]);
   const groupId = uniqueName('txn-group');
   let producer: Producer;
 
   beforeAll(async () => {
-    await admin.connect();
-    await createTopics(admin, [input, output]);
     const plain = kafka.producer({ idempotent: true });
     await plain.connect();
     await plain.send({ topic: input, acks: -1, messages: Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })) });
@@ -23,8 +21,6 @@ describe('Kafka transactions (KafkaJS against the pinned broker)', () => {
   });
   afterAll(async () => {
     await producer.disconnect();
-    await admin.deleteTopics({ topics: [input, output] }).catch(() => undefined);
-    await admin.disconnect();
   });
 
   it('consume-transform-produce commits output and input offsets together (sendOffsets)', async () => {

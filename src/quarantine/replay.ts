@@ -5,6 +5,7 @@
  * (replayed twice, say) is an exact duplicate there and is dropped and counted, never landed twice.
  */
 import { Partitioners, type IHeaders, type Kafka, type Message } from 'kafkajs';
+import { sendInRequests } from '../kafka/send.js';
 import { HEADER, lineageHeaders, SOURCE_KINDS, type SourceKind } from '../topology/lineage.js';
 import { topicNames } from '../topology/topics.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -49,7 +50,7 @@ export async function replayQuarantine(options: { store: ObjectStore; kafka: Kaf
     let pending: { topic: string; messages: Message[] }[] = [];
     let size = 0;
     const flush = async () => {
-      if (size > 0 && !options.dryRun) await producer.sendBatch({ topicMessages: pending, acks: -1 });
+      if (size > 0 && !options.dryRun) await sendInRequests(producer, pending);
       pending = [];
       size = 0;
     };

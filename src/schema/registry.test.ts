@@ -1,14 +1,14 @@
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, config, createTopics, testKafka, uniqueName } from '../../test/support/kafka.js';
+import { describe, expect, it } from 'vitest';
+import { collect, config, testKafka, uniqueName, useTopics } from '../../test/support/kafka.js';
 import { createSchemaRegistry } from './registry.js';
 
 // Smoke test of the stack: the registry, Confluent framing and a Kafka round trip.
 describe('schema registry + Kafka smoke', () => {
   const kafka = testKafka();
-  const admin = kafka.admin();
   const registry = createSchemaRegistry(config);
   const topic = uniqueName('smoke');
+  useTopics(kafka, [topic]);
   const schema = {
     type: 'record',
     name: 'Smoke',
@@ -20,14 +20,6 @@ describe('schema registry + Kafka smoke', () => {
     ],
   };
 
-  beforeAll(async () => {
-    await admin.connect();
-    await createTopics(admin, [topic]);
-  });
-  afterAll(async () => {
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await admin.disconnect();
-  });
 
   it('registers a schema, produces a Confluent-framed Avro record, consumes and decodes it', async () => {
     const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject: `${topic}-value` });

@@ -4,7 +4,7 @@
  * and where it was in Kafka. Declared as Avro fields so they map to Parquet like the entity does.
  */
 import type { KafkaMessage } from 'kafkajs';
-import { HEADER, headerString } from '../topology/lineage.js';
+import { HEADER, headerString, receivedAt } from '../topology/lineage.js';
 
 const nullable = (type: unknown) => ['null', type];
 
@@ -21,12 +21,6 @@ export const LINEAGE_FIELDS: ReadonlyArray<Record<string, unknown>> = [
   { name: '_partition', type: 'int' },
   { name: '_offset', type: 'long' },
 ];
-
-/** When a record entered the platform: its lineage, else its Kafka timestamp. Decides its date partition. */
-export function receivedAt(message: KafkaMessage): number {
-  const received = Date.parse(headerString(message.headers, HEADER.receivedAt) ?? '');
-  return Number.isNaN(received) ? Number(message.timestamp) : received;
-}
 
 export function lineageColumns(message: KafkaMessage, topic: string, partition: number): Record<string, unknown> {
   const h = message.headers;

@@ -7,11 +7,11 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { RecordErrorEntry } from '../errors.js';
 import type { WriterSchemas } from '../schema/registry.js';
-import { HEADER, headerString } from '../topology/lineage.js';
+import { HEADER, headerString, receivedAt } from '../topology/lineage.js';
 import type { DeadLetterContract } from '../topology/setup.js';
-import { PROCESSOR_VERSION } from '../topology/router.js';
+import { PROCESSOR_VERSION, originalHeaders } from '../topology/router.js';
 import { folderOf, isoDate, type LayerKind } from './layout.js';
-import { lineageColumns, receivedAt } from './lineage-columns.js';
+import { lineageColumns } from './lineage-columns.js';
 
 export interface SinkRecord {
   folder: string;
@@ -83,11 +83,6 @@ function decode(value: Buffer | null, schemas: WriterSchemas): { value: Record<s
 }
 
 function sinkDeadLetter(error: RecordErrorEntry, source: string, topic: string, partition: number, message: KafkaMessage, received: number): Record<string, unknown> {
-  const headers: Record<string, Buffer> = {};
-  for (const [k, v] of Object.entries(message.headers ?? {})) {
-    const first = Array.isArray(v) ? v[0] : v;
-    if (first !== undefined) headers[k] = Buffer.isBuffer(first) ? first : Buffer.from(first);
-  }
   return {
     errors: [error],
     stage: 'sink',
@@ -95,7 +90,7 @@ function sinkDeadLetter(error: RecordErrorEntry, source: string, topic: string, 
     entity: headerString(message.headers, HEADER.entity) ?? null,
     original_key: message.key ?? null,
     original_value: message.value ?? null,
-    original_headers: headers,
+    original_headers: originalHeaders(message.headers),
     origin_topic: topic,
     origin_partition: partition,
     origin_offset: Number(message.offset),

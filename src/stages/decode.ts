@@ -27,38 +27,41 @@ function firstNonSpace(buf: Buffer): number {
 const err = (code: RecordErrorEntry['code'], message: string): RecordErrorEntry[] => [{ code, field: null, message }];
 
 export const decodeStage: StageFactory = (ctx) => {
-  // Per (source, writer id): the resolver, or the reason it cannot be built.
-  const resolvers = new Map<string, avro.Resolver | string>();
-
-  function resolverFor(envelope: Envelope, writerId: number): avro.Resolver | string {
-    const key = `${envelope.source.id}:${writerId}`;
-    let r = resolvers.get(key);
-    if (r === undefined) {
-      const writer = ctx.writerSchemas.get(writerId)!;
-      try {
-        r = envelope.source.type.createResolver(writer);
-      } catch (e) {
-        r = e instanceof Error ? e.message.split('\n')[0]! : 'incompatible';
-      }
-      resolvers.set(key, r);
-    }
-    return r;
-  }
-
   /** The source's entity whose schema has this full name, when the source has several. */
   function entityNamed(e: Envelope, fullName: string): CompiledSource | undefined {
     const entities = ctx.entities.get(e.source.name) ?? [];
     return entities.length > 1 ? entities.find((x) => x.fullName === fullName || x.entity === fullName) : undefined;
   }
 
+  // Per (source, writer id): the entity the writer schema names and the resolver to it, or why there is none.
+  const readers = new Map<string, { entity: CompiledSource; resolver: avro.Resolver | string }>();
+
+  function readerFor(e: Envelope, writerId: number): { entity: CompiledSource; resolver: avro.Resolver | string } | undefined {
+    const key = `${e.source.name}:${writerId}`;
+    let r = readers.get(key);
+    if (r === undefined) {
+      const schema = ctx.writerSchemas.schema(writerId);
+      if (schema === undefined) return undefined;
+      const name = String(schema.name);
+      const entity = entityNamed(e, schema.namespace && !name.includes('.') ? `${String(schema.namespace)}.${name}` : name) ?? e.source;
+      let resolver: avro.Resolver | string;
+      try {
+        resolver = entity.type.createResolver(ctx.writerSchemas.get(writerId)!);
+      } catch (err) {
+        resolver = err instanceof Error ? err.message.split('\n')[0]! : 'incompatible';
+      }
+      readers.set(key, (r = { entity, resolver }));
+    }
+    return r;
+  }
+
   function decodeAvro(e: Envelope, buf: Buffer): void {
     if (buf.length < 5) return reject(e, 'decode', err('decode.truncated', 'shorter than the 5-byte Confluent frame'));
     const writerId = buf.readInt32BE(1);
-    const writer = ctx.writerSchemas.schema(writerId);
-    if (writer === undefined) return reject(e, 'decode', err('decode.unknown_schema_id', `schema id ${writerId} is not in the registry`));
-    const name = String(writer.name);
-    e.source = entityNamed(e, writer.namespace && !name.includes('.') ? `${String(writer.namespace)}.${name}` : name) ?? e.source;
-    const resolver = resolverFor(e, writerId);
+    const reader = readerFor(e, writerId);
+    if (reader === undefined) return reject(e, 'decode', err('decode.unknown_schema_id', `schema id ${writerId} is not in the registry`));
+    e.source = reader.entity;
+    const { resolver } = reader;
     if (typeof resolver === 'string') return reject(e, 'decode', err('decode.incompatible_schema', `writer schema ${writerId} does not resolve to ${e.source.entity}: ${resolver}`));
     let decoded: { value: unknown; offset: number };
     try {

@@ -1,13 +1,14 @@
 /**
- * Stage 3: exact duplicates. Redis is the shared authority: `SET key claim NX PX window GET` (run for a
- * whole batch in one script call, storage/redis-scripts.ts) claims its content (or its event id) for the window. The claim's value is the input
- * position of the claiming record, so a record replayed after a crash finds its own claim and
+ * Stage 3: exact duplicates. Redis is the shared authority: `SET key claim NX PX window GET` (run
+ * for a whole batch in one script call, storage/redis-scripts.ts) claims its content (or its event
+ * id) for the window. The claim's value is the input position of the claiming record, so a record
+ * replayed after a crash finds its own claim and
  * passes instead of vanishing as a duplicate of itself. Same event id with other content is an id
  * collision: the record passes and is flagged.
  *
  * No in-process bloom filter sits in front: every new record must be claimed in Redis anyway (another
  * worker may hold the same content), so a bloom filter cannot save a round trip, only add its
- * cost (bench:dedup measures both).
+ * cost (bench:stages measures both).
  */
 import { hash } from 'node:crypto';
 import type { Envelope, NearDuplicateEvent } from '../topology/envelope.js';

@@ -42,17 +42,21 @@ export function ingestIdFrom(origin: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+/** When a record entered the platform: its lineage header, else its Kafka timestamp. */
+export function receivedAt(message: KafkaMessage): number {
+  const received = Date.parse(headerString(message.headers, HEADER.receivedAt) ?? '');
+  return Number.isNaN(received) ? Number(message.timestamp) : received;
+}
+
 export function readLineage(message: KafkaMessage, topic: string, partition: number, source: string): Lineage {
   const h = message.headers;
   const ingestId = headerString(h, HEADER.ingestId);
   const kind = headerString(h, HEADER.sourceKind);
-  const received = headerString(h, HEADER.receivedAt);
-  const receivedAt = received ? Date.parse(received) : Number.NaN;
   return {
     ingestId: ingestId ?? ingestIdFrom(`${topic}/${partition}/${message.offset}/${message.timestamp}`),
     source,
     sourceKind: (SOURCE_KINDS as readonly string[]).includes(kind ?? '') ? (kind as SourceKind) : 'stream',
-    receivedAt: Number.isNaN(receivedAt) ? Number(message.timestamp) : receivedAt,
+    receivedAt: receivedAt(message),
     origin: headerString(h, HEADER.origin) ?? JSON.stringify({ topic, partition, offset: Number(message.offset) }),
   };
 }

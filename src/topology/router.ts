@@ -31,7 +31,8 @@ export function frame(schemaId: number, body: Buffer): Buffer {
   return out;
 }
 
-function originalHeaders(headers: IHeaders | undefined): Record<string, Buffer> {
+/** A message's headers as the dead-letter record keeps them: each name's first value, as bytes. */
+export function originalHeaders(headers: IHeaders | undefined): Record<string, Buffer> {
   const out: Record<string, Buffer> = {};
   for (const [k, v] of Object.entries(headers ?? {})) {
     const first = Array.isArray(v) ? v[0] : v;

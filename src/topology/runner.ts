@@ -7,12 +7,13 @@
  * the group membership alive: nothing passes unchecked and nothing is dropped.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, EachBatchPayload, Kafka, Message, TopicMessages } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { describeError, isRetriable } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
+import { sendInRequests } from '../kafka/send.js';
 import type { Logger } from '../observability/logger.js';
 import { loadSchema } from '../schema/avro.js';
 import { WriterSchemas, createSchemaRegistry } from '../schema/registry.js';
@@ -47,30 +48,6 @@ export interface RunnerOptions {
 }
 
 const FENCED = /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|TRANSACTIONAL_ID_AUTHORIZATION_FAILED/;
-
-/** Keeps each produce request well under the broker's message.max.bytes (1 MiB default), whatever the batch size. */
-const MAX_REQUEST_BYTES = 512 * 1024;
-
-function* chunked(topicMessages: TopicMessages[]): Generator<TopicMessages[]> {
-  let chunk = new Map<string, Message[]>();
-  let bytes = 0;
-  for (const { topic, messages } of topicMessages) {
-    for (const m of messages) {
-      let size = 64 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
-      for (const [k, v] of Object.entries(m.headers ?? {})) size += k.length + String(v).length;
-      if (bytes + size > MAX_REQUEST_BYTES && bytes > 0) {
-        yield [...chunk].map(([t, ms]) => ({ topic: t, messages: ms }));
-        chunk = new Map();
-        bytes = 0;
-      }
-      let list = chunk.get(topic);
-      if (!list) chunk.set(topic, (list = []));
-      list.push(m);
-      bytes += size;
-    }
-  }
-  if (bytes > 0) yield [...chunk].map(([t, ms]) => ({ topic: t, messages: ms }));
-}
 
 export class TopologyRunner {
   readonly groupId: string;
@@ -173,7 +150,7 @@ export class TopologyRunner {
     const producer = await this.producers.get(batch.topic, batch.partition);
     const txn = await producer.transaction();
     try {
-      for (const chunk of chunked(routed.topicMessages)) await txn.sendBatch({ topicMessages: chunk, acks: -1 });
+      await sendInRequests(txn, routed.topicMessages);
       crashPoint('after-send');
       await txn.sendOffsets({
         consumerGroupId: this.groupId,

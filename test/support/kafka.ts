@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { ensureTopics } from '../../src/kafka/topics.js';
@@ -18,8 +19,18 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
 
-export async function createTopics(admin: Admin, topics: string[], numPartitions = 1): Promise<void> {
-  await ensureTopics(admin, topics.map((topic) => ({ topic, numPartitions })));
+/** Inside a describe: creates the topics before its tests and deletes them after; the admin stays connected meanwhile. */
+export function useTopics(kafka: Kafka, topics: string[]): Admin {
+  const admin = kafka.admin();
+  beforeAll(async () => {
+    await admin.connect();
+    await ensureTopics(admin, topics.map((topic) => ({ topic, numPartitions: 1 })));
+  });
+  afterAll(async () => {
+    await admin.deleteTopics({ topics }).catch(() => undefined);
+    await admin.disconnect();
+  });
+  return admin;
 }
 
 /** Consumes from the beginning until `done` says so (or the timeout), then disconnects; returns every message in order of arrival. */

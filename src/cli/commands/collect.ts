@@ -35,7 +35,7 @@ export function registerCollectCommands(program: Command): void {
         metrics: metricsRegistry(),
         logger,
       });
-      const address = await startStoppable(() => collector.start(o.port, o.host), () => collector.stop());
+      const address = await startStoppable(logger, 'collector', () => collector.start(o.port, o.host), () => collector.stop());
       // The line tests and scripts wait for, on stdout.
       console.log(`collector listening on ${address}`);
     });

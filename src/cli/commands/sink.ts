@@ -51,17 +51,10 @@ export function registerSinkCommands(program: Command): void {
         ops.addReadinessCheck('kafka', async () => {
           if (!(await kafkaAnswers(config.kafka.brokers))) throw new Error('Kafka does not answer');
         });
-        await startStoppable(
-          () => {
-            logger.info({ group: worker.groupId }, 'starting sink worker');
-            return worker.start();
-          },
-          async (signal) => {
-            logger.info({ signal }, 'stopping sink worker');
-            await worker.stop();
-            await ops.close();
-          },
-        );
+        await startStoppable(logger.child({ group: worker.groupId }), 'sink worker', () => worker.start(), async () => {
+          await worker.stop();
+          await ops.close();
+        });
         logger.info({ opsPort: ops.port, store: worker.store.url }, 'sink listening');
       },
     );

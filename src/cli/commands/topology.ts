@@ -52,20 +52,13 @@ export function registerTopologyCommands(program: Command): void {
       ops.addReadinessCheck('redis', async () => {
         if (!(await redisAnswers(config.redisUrl))) throw new Error('Redis does not answer');
       });
-      await startStoppable(
-        () => {
-          logger.info({ group: runner.groupId }, 'starting topology worker');
-          return runner.start();
-        },
-        async (signal) => {
-          logger.info({ signal }, 'stopping topology worker');
-          await runner.stop();
-          await ops.close();
-          for (const [source, c] of runner.committed()) {
-            process.stdout.write(`ledger ${source}: in=${c.in} raw=${c.raw} duplicates=${c.duplicates} dead_letter=${c.dead_letter} near_duplicates=${c.near_duplicates} ${balanced(c) ? 'balanced' : 'NOT BALANCED'}\n`);
-          }
-        },
-      );
+      await startStoppable(logger.child({ group: runner.groupId }), 'topology worker', () => runner.start(), async () => {
+        await runner.stop();
+        await ops.close();
+        for (const [source, c] of runner.committed()) {
+          process.stdout.write(`ledger ${source}: in=${c.in} raw=${c.raw} duplicates=${c.duplicates} dead_letter=${c.dead_letter} near_duplicates=${c.near_duplicates} ${balanced(c) ? 'balanced' : 'NOT BALANCED'}\n`);
+        }
+      });
       logger.info({ opsPort: ops.port }, 'ops endpoint listening');
     });
 

@@ -1,10 +1,11 @@
 /**
  * Group commit for the collector: requests that arrive while a send is in flight wait and go out
- * together in the next `sendBatch`, and each request's promise settles when the batch holding its
+ * together in the next send (split into requests the broker accepts), and each request's promise settles when the batch holding its
  * events is acknowledged (acks=all). The idempotent producer keeps one request in flight, so this
  * is what lets concurrent clients share round trips instead of queueing one send each.
  */
-import type { Message, Producer, TopicMessages } from 'kafkajs';
+import type { Message, Producer } from 'kafkajs';
+import { sendInRequests } from '../../kafka/send.js';
 
 interface Pending {
   topic: string;
@@ -40,15 +41,8 @@ export class GroupSender {
         batch.push(p);
         count += p.messages.length;
       }
-      const byTopic = new Map<string, Message[]>();
-      for (const p of batch) {
-        let list = byTopic.get(p.topic);
-        if (!list) byTopic.set(p.topic, (list = []));
-        for (const m of p.messages) list.push(m);
-      }
-      const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
       try {
-        await this.producer.sendBatch({ topicMessages, acks: -1 });
+        await sendInRequests(this.producer, batch);
         for (const p of batch) p.resolve();
       } catch (err) {
         for (const p of batch) p.reject(err);

@@ -5,6 +5,7 @@
  * pages neither skips nor repeats one.
  */
 import type { Kafka, Message } from 'kafkajs';
+import { sendTransaction } from '../../kafka/send.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../observability/logger.js';
 import type { CompiledSource } from '../../topology/compiled-source.js';
@@ -85,15 +86,10 @@ export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun
       }));
       totals = { pages: totals.pages + 1, records: totals.records + messages.length };
       const state: ConnectorState = { kind: 'connector', connector: o.connector.name, position: page.next, ...totals, updated_at: new Date().toISOString() };
-      const txn = await producer.transaction();
-      try {
-        for (let i = 0; i < messages.length; i += 500) await txn.send({ topic: names.ingest(o.source.name), acks: -1, messages: messages.slice(i, i + 500) });
-        await txn.send({ topic: names.connectorState, acks: -1, messages: [stateMessage(key, state)] });
-        await txn.commit();
-      } catch (err) {
-        await txn.abort().catch(() => undefined);
-        throw err;
-      }
+      await sendTransaction(producer, [
+        { topic: names.ingest(o.source.name), messages },
+        { topic: names.connectorState, messages: [stateMessage(key, state)] },
+      ]);
       crashPoint('connector-after-commit');
       position = page.next;
       run.pages++;
