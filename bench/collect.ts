@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { loadConfig } from '../src/config.js';
-import { repoRoot } from '../src/stack/paths.js';
-import { kafkaAnswers } from '../src/stack/probes.js';
+import { projectRoot } from '../src/contracts/project.js';
+import { kafkaAnswers } from '../src/observability/probes.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const settings = path.join(dir, 'collector.json');
   fs.writeFileSync(settings, JSON.stringify({ apiKeys: { [KEY]: 'web' }, bodyLimitBytes: 4_194_304 }));
   const namespace = `bench${Date.now().toString(36)}`;
-  const child = spawn(process.execPath, [path.join(repoRoot(), 'bin', 'c360.js'), 'collect', '--config', settings, '--port', '0', '--namespace', namespace], {
+  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'c360.js'), 'collect', '--config', settings, '--port', '0', '--namespace', namespace], {
     env: { ...process.env, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

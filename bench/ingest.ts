@@ -9,8 +9,8 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { parse } from 'csv-parse';
 import { loadConfig } from '../src/config.js';
-import { repoRoot } from '../src/stack/paths.js';
-import { kafkaAnswers, registryAnswers } from '../src/stack/probes.js';
+import { projectRoot } from '../src/contracts/project.js';
+import { kafkaAnswers, registryAnswers } from '../src/observability/probes.js';
 import { timeChild } from './child.js';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   console.log(`generated ${TOTAL} CSV rows (${mib.toFixed(0)} MiB)`);
   const namespace = `bench${Date.now().toString(36)}`;
   const baseline = await timeChild([new URL(import.meta.url).pathname, '--parse-only', file]);
-  const ingest = await timeChild([path.join(repoRoot(), 'bin', 'c360.js'), 'ingest', file, '--source', 'crm', '--namespace', namespace]);
+  const ingest = await timeChild([path.join(projectRoot(), 'bin', 'c360.js'), 'ingest', file, '--source', 'crm', '--namespace', namespace]);
   const rate = (m: { ms: number }) => TOTAL / (m.ms / 1000);
   console.log(`baseline     csv-parse alone: ${(baseline.ms / 1000).toFixed(1)} s = ${Math.round(rate(baseline))} rows/s; peak RSS ${baseline.peakRssMiB.toFixed(0)} MiB`);
   console.log(`ingest       c360 ingest into Kafka: ${(ingest.ms / 1000).toFixed(1)} s = ${Math.round(rate(ingest))} rows/s; peak RSS ${ingest.peakRssMiB.toFixed(0)} MiB`);

@@ -14,14 +14,14 @@ import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/observability/logger.js';
 import { loadSchema } from '../src/schema/avro.js';
 import { createSchemaRegistry } from '../src/schema/registry.js';
-import { repoRoot } from '../src/stack/paths.js';
-import { kafkaAnswers, registryAnswers } from '../src/stack/probes.js';
-import { compileSource } from '../src/topology/compiled-source.js';
-import { HEADER } from '../src/topology/lineage.js';
+import { projectRoot } from '../src/contracts/project.js';
+import { kafkaAnswers, registryAnswers } from '../src/observability/probes.js';
+import { compilePrimaryEntity } from '../src/schema/entity.js';
+import { HEADER } from '../src/contracts/lineage.js';
 import { loadTopology } from '../src/topology/load.js';
-import { frame } from '../src/topology/router.js';
+import { frame } from '../src/contracts/framing.js';
 import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
-import { topicNames } from '../src/topology/topics.js';
+import { topicNames } from '../src/contracts/topics.js';
 import { timeChild } from './child.js';
 import { dropTopics } from './cleanup.js';
 
@@ -69,7 +69,7 @@ async function produceRaw(namespace: string): Promise<{ topic: string; ms: numbe
   const topology = await loadTopology('customer360', { namespace });
   topology.sources = topology.sources.filter((s) => s.name === 'crm');
   await createTopologyTopics(kafka, topology);
-  const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compileSource));
+  const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
   const type = loadSchema('CustomerProfile').type;
   const topic = topicNames(namespace).raw('crm');
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   const baseline = await timeChild([fileUrlPath(), '--drain', topic, String(TOTAL)]);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-bench-sink-'));
   let polled = 0;
-  const sink = await timeChild([path.join(repoRoot(), 'bin', 'c360.js'), 'sink', '--namespace', namespace, '--storage', root, '--ops-port', '0', '--idle-flush-ms', '500'], () => {
+  const sink = await timeChild([path.join(projectRoot(), 'bin', 'c360.js'), 'sink', '--namespace', namespace, '--storage', root, '--ops-port', '0', '--idle-flush-ms', '500'], () => {
     if (++polled % 5 !== 0) return false;
     return manifestRows(root) >= TOTAL;
   });

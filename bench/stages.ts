@@ -11,13 +11,13 @@ import { WriterSchemas, createSchemaRegistry } from '../src/schema/registry.js';
 import { STAGES } from '../src/stages/index.js';
 import type { StageContext } from '../src/stages/stage.js';
 import { createRedis } from '../src/storage/redis.js';
-import { compileSource } from '../src/topology/compiled-source.js';
-import { newEnvelope, type Envelope } from '../src/topology/envelope.js';
-import { readLineage } from '../src/topology/lineage.js';
+import { compilePrimaryEntity } from '../src/schema/entity.js';
+import { newEnvelope, type Envelope } from '../src/stages/envelope.js';
+import { readLineage } from '../src/contracts/lineage.js';
 import { loadTopology } from '../src/topology/load.js';
 import { route } from '../src/topology/router.js';
 import { registerTopologySchemas } from '../src/topology/setup.js';
-import { topicNames } from '../src/topology/topics.js';
+import { topicNames } from '../src/contracts/topics.js';
 import { loadSchema } from '../src/schema/avro.js';
 import { createHash } from 'node:crypto';
 import bloomFilters from 'bloom-filters';
@@ -30,19 +30,19 @@ const config = loadConfig();
 const namespace = `bench-stages-${Date.now().toString(36)}`;
 const topology = await loadTopology('customer360', { namespace });
 topology.sources = topology.sources.filter((s) => s.name === 'crm' || s.name === 'web');
-const sources = new Map(topology.sources.map((s) => [s.name, compileSource(s)]));
+const sources = new Map(topology.sources.map((s) => [s.name, compilePrimaryEntity(s)]));
 const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, sources.values());
 const redis = createRedis(config, createLogger('warn'));
 await redis.connect();
-const ctx: StageContext = { topology, sources, entities: new Map([...sources].map(([name, s]) => [name, [s]])), redis, writerSchemas: new WriterSchemas(config), now: Date.now };
-const stages = topology.stages.map((name) => STAGES[name](ctx));
+const ctx: StageContext = { topology, entities: sources, entitiesOfSource: new Map([...sources].map(([name, s]) => [name, [s]])), redis, writerSchemas: new WriterSchemas(config), now: Date.now };
+const stages = topology.stages.map((name) => STAGES.require(name, 'topology stages').create(ctx));
 const data = synthetic(TOTAL, { crm: ids.ingest.get('crm')!, web: ids.ingest.get('web')! });
 const names = topicNames(namespace);
 const router = {
   topologyName: topology.name,
   topics: names,
   rawSchemaIds: ids.raw,
-  deadLetter: { id: ids.deadLetter, type: loadSchema('DeadLetter').type },
+  deadLetter: { id: ids.deadLetter, ...loadSchema('DeadLetter') },
   nearDuplicate: { id: ids.nearDuplicate, type: loadSchema('NearDuplicate').type },
   now: Date.now,
 };

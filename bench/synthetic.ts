@@ -4,7 +4,7 @@
  */
 import type { Message } from 'kafkajs';
 import { loadSchema } from '../src/schema/avro.js';
-import { frame } from '../src/topology/router.js';
+import { frame } from '../src/contracts/framing.js';
 
 const FIRST = ['Ann', 'Bob', 'Cara', 'Dara', 'Eoin', 'Fiona', 'Gary', 'Hannah', 'Ian', 'Jane'];
 const LAST = ['Lee', 'Byrne', 'Murphy', 'Kelly', 'Walsh', 'Smith', 'Ryan', 'Doyle', 'Brennan', 'Lynch'];

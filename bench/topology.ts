@@ -11,13 +11,13 @@ import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/observability/logger.js';
 import { loadSchema } from '../src/schema/avro.js';
 import { createSchemaRegistry } from '../src/schema/registry.js';
-import { kafkaAnswers, redisAnswers, registryAnswers } from '../src/stack/probes.js';
-import { compileSource } from '../src/topology/compiled-source.js';
-import { addCounts, emptyCounts } from '../src/topology/ledger.js';
+import { kafkaAnswers, redisAnswers, registryAnswers } from '../src/observability/probes.js';
+import { compilePrimaryEntity } from '../src/schema/entity.js';
+import { addCounts, emptyCounts } from '../src/contracts/ledger.js';
 import { loadTopology } from '../src/topology/load.js';
 import { TopologyRunner } from '../src/topology/runner.js';
 import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
-import { topicNames } from '../src/topology/topics.js';
+import { topicNames } from '../src/contracts/topics.js';
 import { dropRedisKeys, dropTopics } from './cleanup.js';
 import { cpuMeter, describeCpu } from './cpu.js';
 import { synthetic } from './synthetic.js';
@@ -41,7 +41,7 @@ async function prepare(namespace: string, stages: 'all' | 'none') {
   topology.sources = topology.sources.filter((s) => s.name === 'crm' || s.name === 'web');
   if (stages === 'none') topology.stages = [];
   await createTopologyTopics(kafka, topology);
-  const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compileSource));
+  const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
   return { topology, ingestIds: { crm: ids.ingest.get('crm')!, web: ids.ingest.get('web')! } };
 }
 

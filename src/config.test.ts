@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from './contracts/errors.js';
 
 describe('loadConfig', () => {
   it('gives the local-stack defaults when nothing is set', () => {

@@ -3,7 +3,7 @@
  * dedup and near-duplicate settings, and field-quality rules. Adding a source is a schema in
  * avro/ plus an entry here.
  */
-import { defineTopology } from '../src/topology/definition.js';
+import { defineTopology } from '../src/contracts/topology-definition.js';
 
 export default defineTopology({
   name: 'customer360',

@@ -1,6 +1,6 @@
 /** The `c360` command line. Each command group lives in cli/commands/; errors end as one sentence, not a stack trace. */
 import { Command, CommanderError } from 'commander';
-import { C360Error, ConfigError } from '../errors.js';
+import { C360Error, ConfigError } from '../contracts/errors.js';
 import { registerCollectCommands } from './commands/collect.js';
 import { registerConnectCommands } from './commands/connect.js';
 import { registerDemoCommands } from './commands/demo.js';

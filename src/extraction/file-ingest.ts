@@ -11,14 +11,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Kafka, Message } from 'kafkajs';
 import { sendTransaction } from '../kafka/send.js';
-import { describeError, UnreadableFileError, type RecordErrorEntry } from '../errors.js';
-import type { AvroType } from '../schema/avro.js';
-import type { CompiledSource } from '../topology/compiled-source.js';
+import { type DeadLetterContract, deadLetterMessage } from '../contracts/dead-letter.js';
+import { describeError, UnreadableFileError } from '../contracts/errors.js';
+import type { CompiledEntity } from '../schema/entity.js';
 import { crashPoint } from '../faults/failpoints.js';
-import type { LedgerEntry } from '../topology/ledger.js';
-import { HEADER, ingestIdFrom, lineageHeaders, type Lineage, type SourceKind } from '../topology/lineage.js';
-import { frame, PROCESSOR_VERSION } from '../topology/router.js';
-import { topicNames } from '../topology/topics.js';
+import { type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
+import { HEADER, ingestIdFrom, lineageHeaders, type Lineage, type SourceKind } from '../contracts/lineage.js';
+import { topicNames } from '../contracts/topics.js';
 import { compileMapping, type MappingFile } from './mapping.js';
 import { FORMATS, type FileFormat } from './readers/index.js';
 import { exclusiveProducer, readState, stateMessage } from './state.js';
@@ -45,12 +44,12 @@ export interface IngestProgress {
 export interface IngestFileOptions {
   kafka: Kafka;
   namespace: string;
-  source: CompiledSource;
+  entity: CompiledEntity;
   file: string;
   format: FileFormat;
   mapping: MappingFile;
   sourceKind: SourceKind;
-  deadLetter: { id: number; type: AvroType };
+  deadLetter: DeadLetterContract;
   force?: boolean;
   /** Rows per transaction. */
   batchRows?: number;
@@ -81,8 +80,8 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
   const names = topicNames(o.namespace);
   const name = path.basename(o.file);
   const sha256 = await sha256File(o.file);
-  const key = `file:${o.source.name}:${sha256}`;
-  const producer = await exclusiveProducer(o.kafka, `${o.namespace}.ingest.${o.source.name}.${sha256.slice(0, 24)}`);
+  const key = `file:${o.entity.source}:${sha256}`;
+  const producer = await exclusiveProducer(o.kafka, `${o.namespace}.ingest.${o.entity.source}.${sha256.slice(0, 24)}`);
   try {
     const previous = await readState<FileState>(o.kafka, names.connectorState, key);
     const result: IngestFileResult = { file: o.file, sha256, outcome: 'ingested', rows: 0, sent: 0, deadLettered: 0, resumedAt: undefined, unknownColumns: [], ms: 0 };
@@ -97,7 +96,7 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
       result.deadLettered = previous!.dead_lettered;
     }
 
-    const mapper = compileMapping(o.source.schema, o.mapping);
+    const mapper = compileMapping(o.entity.schema, o.mapping);
     const reader = FORMATS[o.format](o.file, { delimiter: o.mapping.delimiter });
     const totalBytes = fs.statSync(o.file).size;
     const batchRows = o.batchRows ?? 2_000;
@@ -109,14 +108,14 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
 
     const commit = async (status: FileState['status']) => {
       const receivedState: FileState = {
-        kind: 'file', source: o.source.name, file: name, sha256, next_row: lastRow + 1, sent: result.sent, dead_lettered: result.deadLettered, status, updated_at: new Date().toISOString(),
+        kind: 'file', source: o.entity.source, file: name, sha256, next_row: lastRow + 1, sent: result.sent, dead_lettered: result.deadLettered, status, updated_at: new Date().toISOString(),
       };
       const topicMessages = [
-        { topic: names.ingest(o.source.name), messages: records },
+        { topic: names.ingest(o.entity.source), messages: records },
         { topic: names.deadLetter, messages: dead },
         { topic: names.connectorState, messages: [stateMessage(key, receivedState)] },
       ];
-      if (dead.length > 0) topicMessages.push({ topic: names.ledger, messages: [ledgerMessage(o.source.name, name, firstRow, lastRow, dead.length, deadCodes)] });
+      if (dead.length > 0) topicMessages.push({ topic: names.ledger, messages: [extractionLedgerMessage(o.entity.source, name, firstRow, lastRow, dead.length, deadCodes)] });
       await sendTransaction(producer, topicMessages);
       crashPoint('ingest-after-commit');
       records = [];
@@ -133,20 +132,35 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
       lastRow = r.row;
       const lineage: Lineage = {
         ingestId: ingestIdFrom(`${sha256}/${r.row}`),
-        source: o.source.name,
+        source: o.entity.source,
         sourceKind: o.sourceKind,
         receivedAt,
         origin: JSON.stringify({ file: name, sha256, row: r.row, ...(r.line !== undefined ? { line: r.line } : {}) }),
       };
       const mapped = 'malformed' in r ? ({ ok: false, error: { code: 'mapping.malformed_row', field: null, message: r.malformed } } as const) : mapper.map(r.cells);
       if (mapped.ok) {
-        const id = o.source.naturalId(mapped.value);
+        const id = o.entity.naturalId(mapped.value);
         // The entity travels with the row: a source may carry several (commerce: orders and products).
-        records.push({ key: id || null, value: JSON.stringify(mapped.value), headers: { ...lineageHeaders(lineage), [HEADER.entity]: o.source.entity } });
+        records.push({ key: id || null, value: JSON.stringify(mapped.value), headers: { ...lineageHeaders(lineage), [HEADER.entity]: o.entity.name } });
         result.sent++;
       } else {
         const original = 'cells' in r ? JSON.stringify(r.cells) : null;
-        dead.push(deadLetterMessage(o, name, r.row, mapped.error, original, lineage));
+        dead.push(
+          deadLetterMessage(
+            o.deadLetter,
+            {
+              errors: [mapped.error],
+              stage: 'extract',
+              source: o.entity.source,
+              entity: o.entity.name,
+              original: { key: null, value: original, headers: undefined },
+              origin: { topic: `file:${name}`, partition: 0, offset: r.row },
+              lineage,
+              failedAt: Date.now(),
+            },
+            'file-ingest',
+          ),
+        );
         deadCodes[mapped.error.code] = (deadCodes[mapped.error.code] ?? 0) + 1;
         result.deadLettered++;
       }
@@ -179,30 +193,11 @@ async function* unreadableOnError<T>(rows: AsyncIterable<T>, file: string): Asyn
   }
 }
 
-function deadLetterMessage(o: IngestFileOptions, file: string, row: number, error: RecordErrorEntry, original: string | null, lineage: Lineage): Message {
-  const record = {
-    errors: [error],
-    stage: 'extract',
-    source: o.source.name,
-    entity: o.source.entity,
-    original_key: null,
-    original_value: original === null ? null : Buffer.from(original),
-    original_headers: {},
-    origin_topic: `file:${file}`,
-    origin_partition: 0,
-    origin_offset: row,
-    lineage: { ingest_id: lineage.ingestId, source: lineage.source, source_kind: lineage.sourceKind, received_at: lineage.receivedAt, origin: lineage.origin },
-    failed_at: Date.now(),
-    processor_version: PROCESSOR_VERSION,
-  };
-  return { key: null, value: frame(o.deadLetter.id, o.deadLetter.type.toBuffer(record)), headers: lineageHeaders(lineage) };
-}
-
 /** Rows dead-lettered at extraction are counted where the topology counts its own: in = dead_letter for them. */
-function ledgerMessage(source: string, file: string, firstRow: number, lastRow: number, dead: number, errors: Record<string, number>): Message {
+function extractionLedgerMessage(source: string, file: string, firstRow: number, lastRow: number, dead: number, errors: Record<string, number>): Message {
   const entry: LedgerEntry = {
     source, topic: `file:${file}`, partition: 0, first_offset: firstRow, last_offset: lastRow,
     in: dead, raw: 0, duplicates: 0, dead_letter: dead, near_duplicates: 0, errors, committed_at: new Date().toISOString(),
   };
-  return { key: `file:${file}:${firstRow}`, value: JSON.stringify(entry) };
+  return ledgerMessage(entry);
 }

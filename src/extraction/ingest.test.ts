@@ -6,18 +6,19 @@ import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSchema } from '../schema/avro.js';
 import { fileSchema, ParquetFileWriter } from '../sinks/parquet/parquet-file.js';
-import { compileSource } from '../topology/compiled-source.js';
-import type { Topology } from '../topology/definition.js';
-import { HEADER } from '../topology/lineage.js';
+import { compilePrimaryEntity } from '../schema/entity.js';
+import type { Topology } from '../contracts/topology-definition.js';
+import { HEADER } from '../contracts/lineage.js';
 import { loadTopology } from '../topology/load.js';
-import { createTopologyTopics, registerDeadLetterSchema, type DeadLetterContract } from '../topology/setup.js';
-import { topicNames, type TopicNames } from '../topology/topics.js';
+import { createTopologyTopics, registerDeadLetterSchema } from '../topology/setup.js';
+import { topicNames, type TopicNames } from '../contracts/topics.js';
 import { collect, config, testKafka } from '../../test/support/kafka.js';
 import { testNamespace } from '../../test/support/topology.js';
 import { spawnCli } from '../../test/support/worker.js';
 import { ingestFile, type IngestFileResult } from './file-ingest.js';
 import { loadMappingFile } from './mapping.js';
 import { formatOf } from './readers/index.js';
+import type { DeadLetterContract } from '../contracts/dead-letter.js';
 
 const kafka = testKafka();
 const fixtures = path.resolve('test/fixtures/files');
@@ -42,7 +43,7 @@ describe('c360 ingest: files into the ingest topics, exactly once', () => {
 
   const ingest = (source: string, file: string, extra: { mapping?: string; force?: boolean } = {}): Promise<IngestFileResult> =>
     ingestFile({
-      kafka, namespace: topology.namespace, source: compileSource(topology.sources.find((s) => s.name === source)!), file, format: formatOf(file, undefined),
+      kafka, namespace: topology.namespace, entity: compilePrimaryEntity(topology.sources.find((s) => s.name === source)!), file, format: formatOf(file, undefined),
       mapping: loadMappingFile(extra.mapping), sourceKind: 'batch', deadLetter, force: extra.force,
     });
 

@@ -11,16 +11,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { C360Error, ConfigError, describeError, UnreadableFileError } from '../errors.js';
+import { C360Error, ConfigError, describeError, UnreadableFileError } from '../contracts/errors.js';
 import type { Logger } from '../observability/logger.js';
-import type { CompiledSource } from '../topology/compiled-source.js';
+import type { CompiledEntity } from '../schema/entity.js';
 import { ingestFile, type IngestFileOptions, type IngestFileResult } from './file-ingest.js';
 import type { MappingFile } from './mapping.js';
 import { formatOf, isDataFileName } from './readers/index.js';
 
 export interface LandingZoneOptions extends Pick<IngestFileOptions, 'kafka' | 'namespace' | 'deadLetter'> {
   root: string;
-  sources: Map<string, CompiledSource>;
+  entities: Map<string, CompiledEntity>;
   /** Per source; a source without one maps columns by name. */
   mappings: Map<string, MappingFile>;
   requireDone: boolean;
@@ -62,7 +62,7 @@ export class LandingZone {
   /** One pass: interrupted files first, then every ready file. Returns how many files were handled. */
   async scan(): Promise<number> {
     let handled = 0;
-    for (const source of this.o.sources.keys()) {
+    for (const source of this.o.entities.keys()) {
       const processing = path.join(this.o.root, 'processing', source);
       const interrupted = fs.existsSync(processing) ? fs.readdirSync(processing).sort().map((n) => path.join(processing, n)) : [];
       for (const file of interrupted) handled += (await this.process(source, file)) ? 1 : 0;
@@ -88,7 +88,7 @@ export class LandingZone {
     const name = path.basename(file);
     try {
       const result = await ingestFile({
-        kafka: o.kafka, namespace: o.namespace, deadLetter: o.deadLetter, source: o.sources.get(source)!, file,
+        kafka: o.kafka, namespace: o.namespace, deadLetter: o.deadLetter, entity: o.entities.get(source)!, file,
         format: formatOf(name, undefined), mapping: o.mappings.get(source) ?? { columns: {}, formats: {}, ignore: [] }, sourceKind: 'upload',
       });
       moveInto(file, path.join(o.root, 'archive', source, new Date().toISOString().slice(0, 10)));

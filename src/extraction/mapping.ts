@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { parseSettings, readJsonFile } from '../config.js';
-import { ConfigError, type RecordErrorEntry } from '../errors.js';
+import { ConfigError, type RecordErrorEntry } from '../contracts/errors.js';
 
 export const mappingFileSchema = z
   .object({

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, KafkaMessage } from 'kafkajs';
-import { isRetriable } from '../errors.js';
+import { isRetriable } from '../contracts/errors.js';
 
 /** High watermarks; a topic created a moment ago may not have its leaders yet, which is retried. */
 async function topicEnds(kafka: Kafka, topic: string): Promise<Array<{ partition: number; high: string }>> {

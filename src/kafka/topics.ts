@@ -1,7 +1,7 @@
 /** Topic creation that is idempotent and waits until every partition has a leader, even on a broker that has just started. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, ITopicConfig } from 'kafkajs';
-import { DependencyUnavailableError } from '../errors.js';
+import { DependencyUnavailableError } from '../contracts/errors.js';
 
 export interface TopicSpec {
   topic: string;

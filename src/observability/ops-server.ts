@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { describeError } from '../errors.js';
+import { describeError } from '../contracts/errors.js';
 
 export type ReadinessCheck = () => Promise<void>;
 

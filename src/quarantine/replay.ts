@@ -6,8 +6,8 @@
  */
 import { Partitioners, type IHeaders, type Kafka, type Message } from 'kafkajs';
 import { sendInRequests } from '../kafka/send.js';
-import { HEADER, lineageHeaders, SOURCE_KINDS, type SourceKind } from '../topology/lineage.js';
-import { topicNames } from '../topology/topics.js';
+import { HEADER, lineageHeaders, SOURCE_KINDS, type SourceKind } from '../contracts/lineage.js';
+import { topicNames } from '../contracts/topics.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { readQuarantine, type QuarantinedRecord, type QuarantineFilter } from './store.js';
 

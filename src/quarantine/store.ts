@@ -4,7 +4,7 @@
  * and lineage, selected by source, date, error code or ingest id. Reads one file at a time.
  */
 import { parquetReadObjects } from 'hyparquet';
-import type { RecordErrorEntry } from '../errors.js';
+import type { RecordErrorEntry } from '../contracts/errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 export interface QuarantinedRecord {

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import avro from 'avsc';
-import { repoRoot } from '../stack/paths.js';
+import { projectRoot } from '../contracts/project.js';
 import { DecimalType } from './decimal.js';
 
 export type AvroSchema = avro.Schema;
@@ -10,7 +10,7 @@ export type AvroType = avro.Type;
 
 
 export function avroDir(): string {
-  return path.join(repoRoot(), 'avro');
+  return path.join(projectRoot(), 'avro');
 }
 
 const cache = new Map<string, { schema: Record<string, unknown>; type: avro.Type }>();

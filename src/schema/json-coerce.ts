@@ -4,7 +4,7 @@
  * exact strings. Compiled once per schema; every problem is a typed error with its field path.
  * Messages never quote the value (it may be personal data).
  */
-import type { RecordErrorEntry } from '../errors.js';
+import type { RecordErrorEntry } from '../contracts/errors.js';
 import { formatUnscaled, parseDecimal } from './decimal.js';
 
 type Schema = string | Schema[] | { [key: string]: unknown };

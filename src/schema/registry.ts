@@ -1,7 +1,7 @@
 /** The Confluent-compatible schema registry (Apicurio's ccompat API locally, Confluent's in production). */
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Config } from '../config.js';
-import { DependencyUnavailableError, describeError } from '../errors.js';
+import { DependencyUnavailableError, describeError } from '../contracts/errors.js';
 import { parseType, type AvroType } from './avro.js';
 
 export function createSchemaRegistry(config: Config): SchemaRegistry {

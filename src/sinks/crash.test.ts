@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSchema } from '../schema/avro.js';
 import { createSchemaRegistry } from '../schema/registry.js';
 import { LocalStore } from '../storage/local-store.js';
-import { compileSource } from '../topology/compiled-source.js';
+import { compilePrimaryEntity } from '../schema/entity.js';
 import { loadTopology } from '../topology/load.js';
-import { HEADER } from '../topology/lineage.js';
-import { frame } from '../topology/router.js';
+import { HEADER } from '../contracts/lineage.js';
+import { frame } from '../contracts/framing.js';
 import { createTopologyTopics, registerTopologySchemas } from '../topology/setup.js';
-import { topicNames } from '../topology/topics.js';
+import { topicNames } from '../contracts/topics.js';
 import { crmProfile } from '../../test/fixtures/records.js';
 import { openDuckDb, type DuckDb } from '../../test/support/duckdb.js';
 import { config, eventually, testKafka } from '../../test/support/kafka.js';
@@ -51,7 +51,7 @@ describe('sink workers killed with SIGKILL while they write', () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-sink-crash-'));
     const topology = await loadTopology('customer360', { namespace: ns });
     await createTopologyTopics(kafka, topology);
-    const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compileSource));
+    const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
     const names = topicNames(ns);
 
     // Two ingest dates, in blocks, so files also close when a partition's records change folder.

@@ -4,7 +4,7 @@
  * and where it was in Kafka. Declared as Avro fields so they map to Parquet like the entity does.
  */
 import type { KafkaMessage } from 'kafkajs';
-import { HEADER, headerString, receivedAt } from '../topology/lineage.js';
+import { HEADER, headerString, receivedAt } from '../contracts/lineage.js';
 
 const nullable = (type: unknown) => ['null', type];
 

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { parquetMetadata } from 'hyparquet';
 import type { ObjectStore } from '../storage/object-store.js';
-import { PROCESSOR_VERSION } from '../topology/router.js';
+import { PROCESSOR_VERSION } from '../contracts/project.js';
 import { parseFileName } from './layout.js';
 
 export interface ManifestEntry {

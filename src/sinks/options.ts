@@ -5,7 +5,7 @@
  * that never duplicates a row.
  */
 import { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../contracts/errors.js';
 
 export const rotationSchema = z
   .object({

@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { crashPoint } from '../faults/failpoints.js';
-import { PROCESSOR_VERSION } from '../topology/router.js';
+import { PROCESSOR_VERSION } from '../contracts/project.js';
 import { fileName, manifestKey, parseFileName, partitionPrefix } from './layout.js';
 import { type ManifestEntry, manifestEntryFromFile } from './manifest.js';
 import type { SinkMetrics } from './metrics.js';

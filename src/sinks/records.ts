@@ -5,13 +5,12 @@
  * same error codes the topology uses and the original bytes.
  */
 import type { KafkaMessage } from 'kafkajs';
-import type { RecordErrorEntry } from '../errors.js';
+import type { RecordErrorEntry } from '../contracts/errors.js';
 import type { WriterSchemas } from '../schema/registry.js';
-import { HEADER, headerString, receivedAt } from '../topology/lineage.js';
-import type { DeadLetterContract } from '../topology/setup.js';
-import { PROCESSOR_VERSION, originalHeaders } from '../topology/router.js';
+import { HEADER, headerString, receivedAt, readLineage } from '../contracts/lineage.js';
 import { folderOf, isoDate, type LayerKind } from './layout.js';
 import { lineageColumns } from './lineage-columns.js';
+import { type DeadLetterContract, deadLetterRecord } from '../contracts/dead-letter.js';
 
 export interface SinkRecord {
   folder: string;
@@ -61,7 +60,18 @@ export function readSinkRecord(
   }
   if ('error' in decoded) {
     const source = role.source ?? headerString(message.headers, HEADER.source);
-    const value = deadLetter.type.fromBuffer(deadLetter.type.toBuffer(sinkDeadLetter(decoded.error, source ?? 'unknown', topic, partition, message, received))) as Record<string, unknown>;
+    const record = deadLetterRecord({
+      errors: [decoded.error],
+      stage: 'sink',
+      source: source ?? 'unknown',
+      entity: headerString(message.headers, HEADER.entity) ?? null,
+      original: { key: message.key, value: message.value, headers: message.headers },
+      origin: { topic, partition, offset: Number(message.offset) },
+      lineage: readLineage(message, topic, partition, source ?? 'unknown'),
+      failedAt: received,
+    });
+    // Through Avro and back, so the row has the types a decoded dead letter has (bytes as Buffers, defaults filled).
+    const value = deadLetter.type.fromBuffer(deadLetter.type.toBuffer(record)) as Record<string, unknown>;
     return { folder: folderOf('quarantine', source, date), schemaId: deadLetter.id, schema: deadLetter.schema, value, lineage, receivedAt: received, bytes };
   }
   const { value, schemaId } = decoded;
@@ -80,28 +90,4 @@ function decode(value: Buffer | null, schemas: WriterSchemas): { value: Record<s
   } catch {
     return { error: { code: 'decode.truncated', field: null, message: 'the Avro body does not match its writer schema' } };
   }
-}
-
-function sinkDeadLetter(error: RecordErrorEntry, source: string, topic: string, partition: number, message: KafkaMessage, received: number): Record<string, unknown> {
-  return {
-    errors: [error],
-    stage: 'sink',
-    source,
-    entity: headerString(message.headers, HEADER.entity) ?? null,
-    original_key: message.key ?? null,
-    original_value: message.value ?? null,
-    original_headers: originalHeaders(message.headers),
-    origin_topic: topic,
-    origin_partition: partition,
-    origin_offset: Number(message.offset),
-    lineage: {
-      ingest_id: headerString(message.headers, HEADER.ingestId) ?? `${topic}/${partition}/${message.offset}`,
-      source,
-      source_kind: headerString(message.headers, HEADER.sourceKind) ?? 'stream',
-      received_at: received,
-      origin: headerString(message.headers, HEADER.origin) ?? JSON.stringify({ topic, partition, offset: Number(message.offset) }),
-    },
-    failed_at: received,
-    processor_version: PROCESSOR_VERSION,
-  };
 }

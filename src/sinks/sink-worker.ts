@@ -11,21 +11,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
-import { C360Error, describeError, isRetriable } from '../errors.js';
+import { C360Error, describeError, isRetriable } from '../contracts/errors.js';
 import { createKafka } from '../kafka/client.js';
 import type { Logger } from '../observability/logger.js';
 import { WriterSchemas } from '../schema/registry.js';
 import { openObjectStore, type ObjectStore } from '../storage/object-store.js';
 import { crashPoint } from '../faults/failpoints.js';
-import type { Topology } from '../topology/definition.js';
-import { createTopologyTopics, registerDeadLetterSchema, type DeadLetterContract } from '../topology/setup.js';
-import { topicNames } from '../topology/topics.js';
+import type { Topology } from '../contracts/topology-definition.js';
+import { createTopologyTopics, registerDeadLetterSchema } from '../topology/setup.js';
+import { topicNames } from '../contracts/topics.js';
 import { LINEAGE_FIELDS } from './lineage-columns.js';
 import { sinkMetrics, type SinkMetrics } from './metrics.js';
 import { rotationOptions, type RotationOptions } from './options.js';
 import { fileSchema, type FileSchema } from './parquet/parquet-file.js';
 import { PartitionSink } from './partition-sink.js';
 import { readSinkRecord, schemaIdsOf, type TopicRole } from './records.js';
+import type { DeadLetterContract } from '../contracts/dead-letter.js';
 
 export interface SinkWorkerOptions {
   config: Config;

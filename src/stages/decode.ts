@@ -6,12 +6,12 @@
  * header (JSON) says which entity a record is; without either it is the source's primary entity.
  */
 import type avro from 'avsc';
-import type { RecordErrorEntry } from '../errors.js';
-import type { CompiledSource } from '../topology/compiled-source.js';
-import type { Envelope } from '../topology/envelope.js';
-import { HEADER, headerString } from '../topology/lineage.js';
-import { reject } from '../topology/envelope.js';
-import type { StageFactory } from './stage.js';
+import type { RecordErrorEntry } from '../contracts/errors.js';
+import type { CompiledEntity } from '../schema/entity.js';
+import type { Envelope } from './envelope.js';
+import { HEADER, headerString } from '../contracts/lineage.js';
+import { reject } from './envelope.js';
+import { defineStage } from './stage.js';
 
 const MAGIC = 0;
 const OPEN_BRACE = 0x7b;
@@ -26,101 +26,106 @@ function firstNonSpace(buf: Buffer): number {
 
 const err = (code: RecordErrorEntry['code'], message: string): RecordErrorEntry[] => [{ code, field: null, message }];
 
-export const decodeStage: StageFactory = (ctx) => {
-  /** The source's entity whose schema has this full name, when the source has several. */
-  function entityNamed(e: Envelope, fullName: string): CompiledSource | undefined {
-    const entities = ctx.entities.get(e.source.name) ?? [];
-    return entities.length > 1 ? entities.find((x) => x.fullName === fullName || x.entity === fullName) : undefined;
-  }
+export const decodeStage = defineStage({
+  name: 'decode',
+  description:
+    "Checks the size limit, decodes Confluent-framed Avro (resolving the writer schema to the entity's) or JSON (coerced to the schema's types), and tells a source's entities apart.",
+  requires: [],
+  create: (ctx) => {
+    /** The source's entity whose schema has this full name, when the source has several. */
+    function entityNamed(e: Envelope, fullName: string): CompiledEntity | undefined {
+      const entities = ctx.entitiesOfSource.get(e.entity.source) ?? [];
+      return entities.length > 1 ? entities.find((x) => x.fullName === fullName || x.name === fullName) : undefined;
+    }
 
-  // Per (source, writer id): the entity the writer schema names and the resolver to it, or why there is none.
-  const readers = new Map<string, { entity: CompiledSource; resolver: avro.Resolver | string }>();
+    // Per (source, writer id): the entity the writer schema names and the resolver to it, or why there is none.
+    const readers = new Map<string, { entity: CompiledEntity; resolver: avro.Resolver | string }>();
 
-  function readerFor(e: Envelope, writerId: number): { entity: CompiledSource; resolver: avro.Resolver | string } | undefined {
-    const key = `${e.source.name}:${writerId}`;
-    let r = readers.get(key);
-    if (r === undefined) {
-      const schema = ctx.writerSchemas.schema(writerId);
-      if (schema === undefined) return undefined;
-      const name = String(schema.name);
-      const entity = entityNamed(e, schema.namespace && !name.includes('.') ? `${String(schema.namespace)}.${name}` : name) ?? e.source;
-      let resolver: avro.Resolver | string;
+    function readerFor(e: Envelope, writerId: number): { entity: CompiledEntity; resolver: avro.Resolver | string } | undefined {
+      const key = `${e.entity.source}:${writerId}`;
+      let r = readers.get(key);
+      if (r === undefined) {
+        const schema = ctx.writerSchemas.schema(writerId);
+        if (schema === undefined) return undefined;
+        const name = String(schema.name);
+        const entity = entityNamed(e, schema.namespace && !name.includes('.') ? `${String(schema.namespace)}.${name}` : name) ?? e.entity;
+        let resolver: avro.Resolver | string;
+        try {
+          resolver = entity.type.createResolver(ctx.writerSchemas.get(writerId)!);
+        } catch (err) {
+          resolver = err instanceof Error ? err.message.split('\n')[0]! : 'incompatible';
+        }
+        readers.set(key, (r = { entity, resolver }));
+      }
+      return r;
+    }
+
+    function decodeAvro(e: Envelope, buf: Buffer): void {
+      if (buf.length < 5) return reject(e, 'decode', err('decode.truncated', 'shorter than the 5-byte Confluent frame'));
+      const writerId = buf.readInt32BE(1);
+      const reader = readerFor(e, writerId);
+      if (reader === undefined) return reject(e, 'decode', err('decode.unknown_schema_id', `schema id ${writerId} is not in the registry`));
+      e.entity = reader.entity;
+      const { resolver } = reader;
+      if (typeof resolver === 'string') return reject(e, 'decode', err('decode.incompatible_schema', `writer schema ${writerId} does not resolve to ${e.entity.name}: ${resolver}`));
+      let decoded: { value: unknown; offset: number };
       try {
-        resolver = entity.type.createResolver(ctx.writerSchemas.get(writerId)!);
-      } catch (err) {
-        resolver = err instanceof Error ? err.message.split('\n')[0]! : 'incompatible';
+        decoded = e.entity.type.decode(buf, 5, resolver);
+      } catch {
+        return reject(e, 'decode', err('decode.truncated', 'the Avro body does not decode with its writer schema'));
       }
-      readers.set(key, (r = { entity, resolver }));
-    }
-    return r;
-  }
-
-  function decodeAvro(e: Envelope, buf: Buffer): void {
-    if (buf.length < 5) return reject(e, 'decode', err('decode.truncated', 'shorter than the 5-byte Confluent frame'));
-    const writerId = buf.readInt32BE(1);
-    const reader = readerFor(e, writerId);
-    if (reader === undefined) return reject(e, 'decode', err('decode.unknown_schema_id', `schema id ${writerId} is not in the registry`));
-    e.source = reader.entity;
-    const { resolver } = reader;
-    if (typeof resolver === 'string') return reject(e, 'decode', err('decode.incompatible_schema', `writer schema ${writerId} does not resolve to ${e.source.entity}: ${resolver}`));
-    let decoded: { value: unknown; offset: number };
-    try {
-      decoded = e.source.type.decode(buf, 5, resolver);
-    } catch {
-      return reject(e, 'decode', err('decode.truncated', 'the Avro body does not decode with its writer schema'));
-    }
-    if (decoded.offset !== buf.length) {
-      return reject(e, 'decode', err('decode.truncated', decoded.offset < 0 ? 'the Avro body ends before the record does' : 'bytes left over after the record'));
-    }
-    e.value = decoded.value as Record<string, unknown>;
-  }
-
-  function decodeJson(e: Envelope, buf: Buffer): void {
-    const declared = headerString(e.message.headers, HEADER.entity);
-    if (declared !== undefined && declared !== e.source.entity && declared !== e.source.fullName) {
-      const entity = entityNamed(e, declared);
-      if (!entity) return reject(e, 'decode', err('decode.unknown_entity', `source ${e.source.name} carries no entity ${declared}`));
-      e.source = entity;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(buf.toString('utf8'));
-    } catch {
-      return reject(e, 'decode', err('decode.invalid_json', 'the value is not valid JSON'));
-    }
-    const { value, errors } = e.source.coerceJson(parsed);
-    if (errors.length > 0) return reject(e, 'decode', errors);
-    e.value = value as Record<string, unknown>;
-  }
-
-  return {
-    name: 'decode',
-    async process(batch) {
-      const ids = new Set<number>();
-      for (const e of batch) {
-        const v = e.message.value;
-        if (v && v.length >= 5 && v[0] === MAGIC) {
-          const id = v.readInt32BE(1);
-          if (!ctx.writerSchemas.has(id)) ids.add(id);
-        }
+      if (decoded.offset !== buf.length) {
+        return reject(e, 'decode', err('decode.truncated', decoded.offset < 0 ? 'the Avro body ends before the record does' : 'bytes left over after the record'));
       }
-      if (ids.size > 0) await ctx.writerSchemas.fetch(ids);
+      e.value = decoded.value as Record<string, unknown>;
+    }
 
-      for (const e of batch) {
-        if (e.outcome !== 'pending') continue;
-        const buf = e.message.value;
-        if (!buf || buf.length === 0) {
-          reject(e, 'decode', err('decode.malformed', 'empty value'));
-          continue;
-        }
-        if (buf.length > ctx.topology.maxRecordBytes) {
-          reject(e, 'size', err('size.too_large', `${buf.length} bytes, over the ${ctx.topology.maxRecordBytes}-byte limit`));
-          continue;
-        }
-        if (buf[0] === MAGIC) decodeAvro(e, buf);
-        else if (firstNonSpace(buf) === OPEN_BRACE) decodeJson(e, buf);
-        else reject(e, 'decode', err('decode.malformed', 'neither Confluent-framed Avro nor a JSON object'));
+    function decodeJson(e: Envelope, buf: Buffer): void {
+      const declared = headerString(e.message.headers, HEADER.entity);
+      if (declared !== undefined && declared !== e.entity.name && declared !== e.entity.fullName) {
+        const entity = entityNamed(e, declared);
+        if (!entity) return reject(e, 'decode', err('decode.unknown_entity', `source ${e.entity.source} carries no entity ${declared}`));
+        e.entity = entity;
       }
-    },
-  };
-};
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(buf.toString('utf8'));
+      } catch {
+        return reject(e, 'decode', err('decode.invalid_json', 'the value is not valid JSON'));
+      }
+      const { value, errors } = e.entity.coerceJson(parsed);
+      if (errors.length > 0) return reject(e, 'decode', errors);
+      e.value = value as Record<string, unknown>;
+    }
+
+    return {
+      async process(batch) {
+        const ids = new Set<number>();
+        for (const e of batch) {
+          const v = e.message.value;
+          if (v && v.length >= 5 && v[0] === MAGIC) {
+            const id = v.readInt32BE(1);
+            if (!ctx.writerSchemas.has(id)) ids.add(id);
+          }
+        }
+        if (ids.size > 0) await ctx.writerSchemas.fetch(ids);
+
+        for (const e of batch) {
+          if (e.outcome !== 'pending') continue;
+          const buf = e.message.value;
+          if (!buf || buf.length === 0) {
+            reject(e, 'decode', err('decode.malformed', 'empty value'));
+            continue;
+          }
+          if (buf.length > ctx.topology.maxRecordBytes) {
+            reject(e, 'size', err('size.too_large', `${buf.length} bytes, over the ${ctx.topology.maxRecordBytes}-byte limit`));
+            continue;
+          }
+          if (buf[0] === MAGIC) decodeAvro(e, buf);
+          else if (firstNonSpace(buf) === OPEN_BRACE) decodeJson(e, buf);
+          else reject(e, 'decode', err('decode.malformed', 'neither Confluent-framed Avro nor a JSON object'));
+        }
+      },
+    };
+  },
+});

@@ -11,72 +11,78 @@
  * cost (bench:stages measures both).
  */
 import { hash } from 'node:crypto';
-import type { Envelope, NearDuplicateEvent } from '../topology/envelope.js';
-import { positionOf, refOf } from '../topology/envelope.js';
+import type { Envelope } from './envelope.js';
+import { positionOf, refOf } from './envelope.js';
 import { claimAll } from '../storage/redis-scripts.js';
-import { readPath } from './quality/rule.js';
-import type { StageFactory } from './stage.js';
+import { defineStage } from './stage.js';
+import type { NearDuplicateEvent } from '../contracts/near-duplicate.js';
+import { readPath } from '../schema/field-path.js';
 
 type Decision = { kind: 'new' } | { kind: 'duplicate' } | { kind: 'collision'; event: NearDuplicateEvent };
 
-export const dedupStage: StageFactory = (ctx) => {
-  const windowMs = Math.round(ctx.topology.dedupWindowDays * 86_400_000);
-  const prefix = `${ctx.topology.namespace}:dedup`;
+export const dedupStage = defineStage({
+  name: 'dedup',
+  description:
+    "Drops exact duplicates within the dedup window: a record's content (or its event id) is claimed in Redis; the same event id with other content is an id collision, flagged.",
+  requires: ['decode'],
+  create: (ctx) => {
+    const windowMs = Math.round(ctx.topology.dedupWindowDays * 86_400_000);
+    const prefix = `${ctx.topology.namespace}:dedup`;
 
-  return {
-    name: 'dedup',
-    async process(batch) {
-      const work: { e: Envelope; key: string; claim: string; hash: string; position: string; eventMode: boolean }[] = [];
-      for (const e of batch) {
-        if (e.outcome !== 'pending' || !e.value) continue;
-        e.body ??= e.source.type.toBuffer(e.value);
-        // Avro binary of the decoded record: field order fixed by the schema, values as normalised by the quality stage.
-        const digest = hash('sha1', e.body, 'base64url');
-        const eventField = e.source.definition.dedup.eventIdField;
-        const eventId = eventField ? readPath(e.value, eventField) : undefined;
-        const eventMode = typeof eventId === 'string' && eventId.length > 0;
-        const position = positionOf(e);
-        work.push({
-          e,
-          hash: digest,
-          position,
-          eventMode,
-          key: eventMode ? `${prefix}:${e.source.id}:id:${eventId}` : `${prefix}:${e.source.id}:c:${digest}`,
-          // Event claims carry the content hash (to tell a duplicate from a collision) and the claimer's ingest id.
-          claim: eventMode ? `${position}|${digest}|${e.lineage.ingestId}` : position,
+    return {
+      async process(batch) {
+        const work: { e: Envelope; key: string; claim: string; hash: string; position: string; eventMode: boolean }[] = [];
+        for (const e of batch) {
+          if (e.outcome !== 'pending' || !e.value) continue;
+          e.body ??= e.entity.type.toBuffer(e.value);
+          // Avro binary of the decoded record: field order fixed by the schema, values as normalised by the quality stage.
+          const digest = hash('sha1', e.body, 'base64url');
+          const eventField = e.entity.definition.dedup.eventIdField;
+          const eventId = eventField ? readPath(e.value, eventField) : undefined;
+          const eventMode = typeof eventId === 'string' && eventId.length > 0;
+          const position = positionOf(e);
+          work.push({
+            e,
+            hash: digest,
+            position,
+            eventMode,
+            key: eventMode ? `${prefix}:${e.entity.id}:id:${eventId}` : `${prefix}:${e.entity.id}:c:${digest}`,
+            // Event claims carry the content hash (to tell a duplicate from a collision) and the claimer's ingest id.
+            claim: eventMode ? `${position}|${digest}|${e.lineage.ingestId}` : position,
+          });
+        }
+        if (work.length === 0) return;
+
+        const previousClaims = await claimAll(ctx.redis, work.map((w) => w.key), work.map((w) => w.claim), windowMs);
+        const decisions: Decision[] = work.map((w, i) => {
+          const previous = previousClaims[i];
+          if (previous === null || previous === undefined) return { kind: 'new' };
+          const [claimedAt, claimedHash, claimedIngestId] = String(previous).split('|');
+          if (claimedAt === w.position) return { kind: 'new' };
+          if (!w.eventMode || claimedHash === w.hash) return { kind: 'duplicate' };
+          const [topic = '', partition = '0', offset = '0'] = (claimedAt ?? '').split('/');
+          const record = refOf(w.e);
+          return {
+            kind: 'collision',
+            event: {
+              kind: 'ID_COLLISION',
+              source: w.e.entity.source,
+              entity: w.e.entity.name,
+              record,
+              matched: { ingest_id: claimedIngestId ?? '', source: w.e.entity.source, natural_id: record.natural_id, topic, partition: Number(partition), offset: Number(offset) },
+              keys: ['event_id'],
+              score: null,
+              detected_at: ctx.now(),
+            },
+          };
         });
-      }
-      if (work.length === 0) return;
-
-      const previousClaims = await claimAll(ctx.redis, work.map((w) => w.key), work.map((w) => w.claim), windowMs);
-      const decisions: Decision[] = work.map((w, i) => {
-        const previous = previousClaims[i];
-        if (previous === null || previous === undefined) return { kind: 'new' };
-        const [claimedAt, claimedHash, claimedIngestId] = String(previous).split('|');
-        if (claimedAt === w.position) return { kind: 'new' };
-        if (!w.eventMode || claimedHash === w.hash) return { kind: 'duplicate' };
-        const [topic = '', partition = '0', offset = '0'] = (claimedAt ?? '').split('/');
-        const record = refOf(w.e);
-        return {
-          kind: 'collision',
-          event: {
-            kind: 'ID_COLLISION',
-            source: w.e.source.name,
-            entity: w.e.source.entity,
-            record,
-            matched: { ingest_id: claimedIngestId ?? '', source: w.e.source.name, natural_id: record.natural_id, topic, partition: Number(partition), offset: Number(offset) },
-            keys: ['event_id'],
-            score: null,
-            detected_at: ctx.now(),
-          },
-        };
-      });
-      // Applied only once every reply is in, so a retry after a Redis failure starts from a clean batch.
-      work.forEach((w, i) => {
-        const d = decisions[i]!;
-        if (d.kind === 'duplicate') w.e.outcome = 'duplicate';
-        else if (d.kind === 'collision') w.e.nearDuplicates.push(d.event);
-      });
-    },
-  };
-};
+        // Applied only once every reply is in, so a retry after a Redis failure starts from a clean batch.
+        work.forEach((w, i) => {
+          const d = decisions[i]!;
+          if (d.kind === 'duplicate') w.e.outcome = 'duplicate';
+          else if (d.kind === 'collision') w.e.nearDuplicates.push(d.event);
+        });
+      },
+    };
+  },
+});

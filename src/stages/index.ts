@@ -1,15 +1,9 @@
-/** The stages, registered by the names topologies use. */
+/** The stages, registered by the names topologies use, in the order a topology may list them. */
+import { ComponentRegistry } from '../registry.js';
 import { decodeStage } from './decode.js';
 import { dedupStage } from './dedup.js';
 import { nearDuplicateStage } from './near-duplicates.js';
 import { qualityStage } from './quality.js';
-import type { StageFactory } from './stage.js';
+import type { StageSpec } from './stage.js';
 
-export const STAGES = {
-  decode: decodeStage,
-  quality: qualityStage,
-  dedup: dedupStage,
-  near_duplicates: nearDuplicateStage,
-} satisfies Record<string, StageFactory>;
-
-export type StageName = keyof typeof STAGES;
+export const STAGES = new ComponentRegistry<StageSpec>('stage').register(decodeStage, qualityStage, dedupStage, nearDuplicateStage);

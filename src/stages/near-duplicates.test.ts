@@ -5,9 +5,9 @@ import { clearRedis, testNamespace } from '../../test/support/topology.js';
 import { createLogger } from '../observability/logger.js';
 import { WriterSchemas } from '../schema/registry.js';
 import { createRedis } from '../storage/redis.js';
-import { compileSourceEntities } from '../topology/compiled-source.js';
-import { newEnvelope, type Envelope } from '../topology/envelope.js';
-import { readLineage } from '../topology/lineage.js';
+import { compileEntities } from '../schema/entity.js';
+import { newEnvelope, type Envelope } from './envelope.js';
+import { readLineage } from '../contracts/lineage.js';
 import { loadTopology } from '../topology/load.js';
 import type { Stage } from './stage.js';
 import { nearDuplicateStage } from './near-duplicates.js';
@@ -17,16 +17,16 @@ describe('near-duplicate stage (Redis)', () => {
   const namespace = testNamespace();
   const redis = createRedis(config, createLogger('warn'));
   let stage: Stage;
-  let crm: ReturnType<typeof compileSourceEntities>[number];
+  let crm: ReturnType<typeof compileEntities>[number];
   let offset = 0;
 
   beforeAll(async () => {
     const topology = await loadTopology('customer360', { namespace });
     topology.nearDuplicateRefsPerKey = 3;
-    const sources = new Map(topology.sources.flatMap(compileSourceEntities).map((s) => [s.id, s]));
+    const sources = new Map(topology.sources.flatMap(compileEntities).map((s) => [s.id, s]));
     crm = sources.get('crm')!;
     await redis.connect();
-    stage = nearDuplicateStage({ topology, sources, entities: new Map([['crm', [crm]]]), redis, writerSchemas: new WriterSchemas(config), now: Date.now });
+    stage = nearDuplicateStage.create({ topology, entities: sources, entitiesOfSource: new Map([['crm', [crm]]]), redis, writerSchemas: new WriterSchemas(config), now: Date.now });
   });
   afterAll(async () => {
     redis.disconnect();

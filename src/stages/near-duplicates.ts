@@ -7,12 +7,13 @@
  * A key whose set is already full (shared by `nearDuplicateRefsPerKey` identities or more: a shop's
  * tablet, test@example.com) is too common to say anything and raises no flags.
  */
-import type { Envelope, NearDuplicateEvent, RecordRef } from '../topology/envelope.js';
-import { positionOf, refOf } from '../topology/envelope.js';
+import type { Envelope } from './envelope.js';
+import { positionOf, refOf } from './envelope.js';
 import { canonicalEmail, jaroWinkler, namePostalKey, normaliseName } from './near-duplicates/keys.js';
 import { touchNearDuplicateKeys } from '../storage/redis-scripts.js';
-import { readPath } from './quality/rule.js';
-import type { StageFactory } from './stage.js';
+import { defineStage } from './stage.js';
+import type { NearDuplicateEvent, RecordRef } from '../contracts/near-duplicate.js';
+import { readPath } from '../schema/field-path.js';
 
 interface Subject {
   e: Envelope;
@@ -23,84 +24,89 @@ interface Subject {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
 
-export const nearDuplicateStage: StageFactory = (ctx) => {
-  const ns = ctx.topology.namespace;
-  const windowMs = Math.round(ctx.topology.dedupWindowDays * 86_400_000);
-  const cap = ctx.topology.nearDuplicateRefsPerKey;
+export const nearDuplicateStage = defineStage({
+  name: 'near_duplicates',
+  description:
+    "Flags records that share a blocking key (canonical email, E.164 phone, device id, last-name sound + postal code) with a different identity, for identity resolution; they still land.",
+  requires: ['decode'],
+  create: (ctx) => {
+    const ns = ctx.topology.namespace;
+    const windowMs = Math.round(ctx.topology.dedupWindowDays * 86_400_000);
+    const cap = ctx.topology.nearDuplicateRefsPerKey;
 
-  function subjectOf(e: Envelope): Subject | undefined {
-    const cfg = e.source.definition.nearDuplicates;
-    if (!cfg || !e.value) return undefined;
-    const idValue = str(readPath(e.value, cfg.identityField));
-    if (!idValue) return undefined;
-    const get = (path: string | undefined) => (path ? str(readPath(e.value!, path)) : undefined);
-    const keys: Subject['keys'] = [];
-    const add = (kind: string, value: string | undefined) => value && keys.push({ kind, redisKey: `${ns}:nd:${kind}:${value}` });
-    const email = get(cfg.email);
-    add('email', email && canonicalEmail(email));
-    add('phone', get(cfg.phone));
-    add('device_id', get(cfg.deviceId));
-    const last = get(cfg.lastName);
-    const postal = get(cfg.postalCode);
-    add('name_postal', last && postal ? namePostalKey(last, postal) : undefined);
-    if (keys.length === 0) return undefined;
-    const first = get(cfg.firstName);
-    const name = last ? normaliseName(`${first ?? ''} ${last}`) : null;
-    return { e, identity: `${cfg.identityField}=${idValue}`, keys, ref: { ...refOf(e), name } };
-  }
+    function subjectOf(e: Envelope): Subject | undefined {
+      const cfg = e.entity.definition.nearDuplicates;
+      if (!cfg || !e.value) return undefined;
+      const idValue = str(readPath(e.value, cfg.identityField));
+      if (!idValue) return undefined;
+      const get = (path: string | undefined) => (path ? str(readPath(e.value!, path)) : undefined);
+      const keys: Subject['keys'] = [];
+      const add = (kind: string, value: string | undefined) => value && keys.push({ kind, redisKey: `${ns}:nd:${kind}:${value}` });
+      const email = get(cfg.email);
+      add('email', email && canonicalEmail(email));
+      add('phone', get(cfg.phone));
+      add('device_id', get(cfg.deviceId));
+      const last = get(cfg.lastName);
+      const postal = get(cfg.postalCode);
+      add('name_postal', last && postal ? namePostalKey(last, postal) : undefined);
+      if (keys.length === 0) return undefined;
+      const first = get(cfg.firstName);
+      const name = last ? normaliseName(`${first ?? ''} ${last}`) : null;
+      return { e, identity: `${cfg.identityField}=${idValue}`, keys, ref: { ...refOf(e), name } };
+    }
 
-  return {
-    name: 'near_duplicates',
-    async process(batch) {
-      const subjects = batch.filter((e) => e.outcome === 'pending').map(subjectOf).filter((s): s is Subject => s !== undefined);
-      if (subjects.length === 0) return;
+    return {
+      async process(batch) {
+        const subjects = batch.filter((e) => e.outcome === 'pending').map(subjectOf).filter((s): s is Subject => s !== undefined);
+        if (subjects.length === 0) return;
 
-      // One script call per chunk; in order, so a later record in the batch sees the earlier ones.
-      const shared = await touchNearDuplicateKeys(
-        ctx.redis,
-        subjects.map((s) => ({ keys: s.keys.map((k) => k.redisKey), refKey: `${ns}:ndref:${s.identity}`, identity: s.identity, ref: JSON.stringify(s.ref) })),
-        ctx.now(),
-        cap,
-        windowMs,
-      );
-      if (shared.length === 0) return;
-      // Per subject, the other identities it shares keys with, and which keys.
-      const matchesBySubject = new Map<number, Map<string, string[]>>();
-      for (const { subject, key, others } of shared) {
-        let matched = matchesBySubject.get(subject);
-        if (!matched) matchesBySubject.set(subject, (matched = new Map()));
-        for (const other of others) matched.set(other, [...(matched.get(other) ?? []), subjects[subject]!.keys[key]!.kind]);
-      }
-
-      const others = [...new Set(shared.flatMap((m) => m.others))];
-      const refs = await ctx.redis.mget(others.map((o) => `${ns}:ndref:${o}`));
-      const refByIdentity = new Map(others.map((o, j) => [o, refs[j] ? (JSON.parse(refs[j]!) as Subject['ref']) : undefined]));
-
-      const found: [Envelope, NearDuplicateEvent][] = [];
-      for (const [j, sharedWith] of matchesBySubject) {
-        const s = subjects[j]!;
-        for (const [other, kinds] of sharedWith) {
-          const matched = refByIdentity.get(other);
-          // A ref written by this very record in an earlier, uncommitted attempt is not another record.
-          if (!matched || `${matched.topic}/${matched.partition}/${matched.offset}` === positionOf(s.e)) continue;
-          const { name: matchedName, ...matchedRef } = matched;
-          const { name, ...record } = s.ref;
-          found.push([
-            s.e,
-            {
-              kind: 'NEAR_DUPLICATE',
-              source: s.e.source.name,
-              entity: s.e.source.entity,
-              record,
-              matched: matchedRef,
-              keys: kinds,
-              score: name && matchedName ? Math.round(jaroWinkler(name, matchedName) * 1000) / 1000 : null,
-              detected_at: ctx.now(),
-            },
-          ]);
+        // One script call per chunk; in order, so a later record in the batch sees the earlier ones.
+        const shared = await touchNearDuplicateKeys(
+          ctx.redis,
+          subjects.map((s) => ({ keys: s.keys.map((k) => k.redisKey), refKey: `${ns}:ndref:${s.identity}`, identity: s.identity, ref: JSON.stringify(s.ref) })),
+          ctx.now(),
+          cap,
+          windowMs,
+        );
+        if (shared.length === 0) return;
+        // Per subject, the other identities it shares keys with, and which keys.
+        const matchesBySubject = new Map<number, Map<string, string[]>>();
+        for (const { subject, key, others } of shared) {
+          let matched = matchesBySubject.get(subject);
+          if (!matched) matchesBySubject.set(subject, (matched = new Map()));
+          for (const other of others) matched.set(other, [...(matched.get(other) ?? []), subjects[subject]!.keys[key]!.kind]);
         }
-      }
-      for (const [e, event] of found) e.nearDuplicates.push(event);
-    },
-  };
-};
+
+        const others = [...new Set(shared.flatMap((m) => m.others))];
+        const refs = await ctx.redis.mget(others.map((o) => `${ns}:ndref:${o}`));
+        const refByIdentity = new Map(others.map((o, j) => [o, refs[j] ? (JSON.parse(refs[j]!) as Subject['ref']) : undefined]));
+
+        const found: [Envelope, NearDuplicateEvent][] = [];
+        for (const [j, sharedWith] of matchesBySubject) {
+          const s = subjects[j]!;
+          for (const [other, kinds] of sharedWith) {
+            const matched = refByIdentity.get(other);
+            // A ref written by this very record in an earlier, uncommitted attempt is not another record.
+            if (!matched || `${matched.topic}/${matched.partition}/${matched.offset}` === positionOf(s.e)) continue;
+            const { name: matchedName, ...matchedRef } = matched;
+            const { name, ...record } = s.ref;
+            found.push([
+              s.e,
+              {
+                kind: 'NEAR_DUPLICATE',
+                source: s.e.entity.source,
+                entity: s.e.entity.name,
+                record,
+                matched: matchedRef,
+                keys: kinds,
+                score: name && matchedName ? Math.round(jaroWinkler(name, matchedName) * 1000) / 1000 : null,
+                detected_at: ctx.now(),
+              },
+            ]);
+          }
+        }
+        for (const [e, event] of found) e.nearDuplicates.push(event);
+      },
+    };
+  },
+});

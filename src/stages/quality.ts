@@ -3,11 +3,11 @@
  * at severity `error` dead-letters the record with all its errors, at `warn` it passes flagged.
  * Checks may normalise the value they check (lower-cased email domain, E.164 phone).
  */
-import type { RecordErrorCode, RecordErrorEntry } from '../errors.js';
-import { reject } from '../topology/envelope.js';
+import type { RecordErrorCode, RecordErrorEntry } from '../contracts/errors.js';
+import { reject } from './envelope.js';
 import type { RuleCheck, RuleContext } from './quality/rule.js';
 import { RULES } from './quality/rules/index.js';
-import type { StageFactory } from './stage.js';
+import { defineStage } from './stage.js';
 
 interface CompiledCheck {
   segments: { key: string; each: boolean }[];
@@ -61,34 +61,39 @@ function visitPath(node: unknown, c: CompiledCheck, i: number, path: string, fou
   }
 }
 
-export const qualityStage: StageFactory = (ctx) => {
-  const checks = new Map<string, CompiledCheck[]>();
-  for (const [id, source] of ctx.sources) {
-    checks.set(
-      id,
-      source.definition.quality.map((q) => ({
-        segments: q.field.split('.').map((s) => ({ key: s.replace(/\[\]$/, ''), each: s.endsWith('[]') })),
-        fixedPath: q.field.includes('[]') ? undefined : q.field,
-        check: RULES.get(q.rule)!.create(q.options),
-        severity: q.severity,
-      })),
-    );
-  }
+export const qualityStage = defineStage({
+  name: 'quality',
+  description:
+    "Runs each entity's field-quality checks; a failed check at severity error dead-letters the record with all its errors, at warn it passes flagged. Checks may normalise the value they check.",
+  requires: ['decode'],
+  create: (ctx) => {
+    const checks = new Map<string, CompiledCheck[]>();
+    for (const [id, source] of ctx.entities) {
+      checks.set(
+        id,
+        source.definition.quality.map((q) => ({
+          segments: q.field.split('.').map((s) => ({ key: s.replace(/\[\]$/, ''), each: s.endsWith('[]') })),
+          fixedPath: q.field.includes('[]') ? undefined : q.field,
+          check: RULES.get(q.rule)!.create(q.options),
+          severity: q.severity,
+        })),
+      );
+    }
 
-  return {
-    name: 'quality',
-    process(batch) {
-      const found: Findings = { ctx: { record: {}, now: ctx.now() }, errors: [], flags: [] };
-      for (const e of batch) {
-        if (e.outcome !== 'pending' || !e.value) continue;
-        found.ctx.record = e.value;
-        for (const c of checks.get(e.source.id) ?? []) visitPath(e.value, c, 0, '', found);
-        if (found.errors.length > 0) {
-          reject(e, 'quality', found.errors);
-          found.errors = [];
-        } else if (found.flags.length > 0) e.flags.push(...found.flags);
-        found.flags.length = 0;
-      }
-    },
-  };
-};
+    return {
+      process(batch) {
+        const found: Findings = { ctx: { record: {}, now: ctx.now() }, errors: [], flags: [] };
+        for (const e of batch) {
+          if (e.outcome !== 'pending' || !e.value) continue;
+          found.ctx.record = e.value;
+          for (const c of checks.get(e.entity.id) ?? []) visitPath(e.value, c, 0, '', found);
+          if (found.errors.length > 0) {
+            reject(e, 'quality', found.errors);
+            found.errors = [];
+          } else if (found.flags.length > 0) e.flags.push(...found.flags);
+          found.flags.length = 0;
+        }
+      },
+    };
+  },
+});

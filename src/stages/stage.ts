@@ -1,9 +1,10 @@
 /** What a stage is, and what every stage is built from. Stages are registered by name in stages/index.ts. */
 import type { Redis } from 'ioredis';
+import type { ComponentSpec } from '../registry.js';
 import type { WriterSchemas } from '../schema/registry.js';
-import type { Topology } from '../topology/definition.js';
-import type { Envelope } from '../topology/envelope.js';
-import type { CompiledSource } from '../topology/compiled-source.js';
+import type { Topology } from '../contracts/topology-definition.js';
+import type { Envelope } from './envelope.js';
+import type { CompiledEntity } from '../schema/entity.js';
 
 export interface BatchControl {
   /** Keeps the consumer's group membership alive while a stage waits (on Redis, say). */
@@ -20,12 +21,21 @@ export interface Stage {
 export interface StageContext {
   topology: Topology;
   /** Every entity of every source, by id (`crm`, `commerce/Product`). */
-  sources: ReadonlyMap<string, CompiledSource>;
+  entities: ReadonlyMap<string, CompiledEntity>;
   /** Each source's entities, the primary first. */
-  entities: ReadonlyMap<string, readonly CompiledSource[]>;
+  entitiesOfSource: ReadonlyMap<string, readonly CompiledEntity[]>;
   redis: Redis;
   writerSchemas: WriterSchemas;
   now(): number;
 }
 
-export type StageFactory = (ctx: StageContext) => Stage;
+export interface StageSpec extends ComponentSpec {
+  /** Stages that must come earlier in a topology's list (quality checks decoded values). */
+  requires: string[];
+  create(ctx: StageContext): Stage;
+}
+
+/** Declares a stage; the stage it builds carries the registered name. */
+export function defineStage(spec: Omit<StageSpec, 'create'> & { create(ctx: StageContext): Omit<Stage, 'name'> }): StageSpec {
+  return { ...spec, create: (ctx) => ({ name: spec.name, ...spec.create(ctx) }) };
+}

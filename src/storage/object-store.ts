@@ -5,7 +5,7 @@
  * immutable even when two workers race to write the same deterministic name.
  */
 import type { Config } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../contracts/errors.js';
 import { LocalStore } from './local-store.js';
 import { S3Store } from './s3-store.js';
 

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { DependencyUnavailableError, describeError } from '../errors.js';
+import { DependencyUnavailableError, describeError } from '../contracts/errors.js';
 import type { ObjectStore, PutOutcome } from './object-store.js';
 
 export interface S3StoreOptions {

@@ -5,7 +5,7 @@ import { crmProfile, variant } from '../../test/fixtures/records.js';
 import { testKafka } from '../../test/support/kafka.js';
 import { clearRedis, json, produce, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { spawnWorker } from '../../test/support/worker.js';
-import { topicNames } from './topics.js';
+import { topicNames } from '../contracts/topics.js';
 
 const kafka = testKafka();
 const UNIQUE = 3000;

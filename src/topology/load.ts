@@ -2,9 +2,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ConfigError } from '../errors.js';
-import { repoRoot } from '../stack/paths.js';
-import { validateTopology, type Topology } from './definition.js';
+import { ConfigError } from '../contracts/errors.js';
+import { projectRoot } from '../contracts/project.js';
+import { topologySchema, type Topology } from '../contracts/topology-definition.js';
+import { validateOptions } from '../registry.js';
+import { STAGES } from '../stages/index.js';
+import { RULES } from '../stages/quality/rules/index.js';
+import { listSchemas } from '../schema/avro.js';
 
 export async function loadTopology(ref: string, overrides: { namespace?: string } = {}): Promise<Topology> {
   let file: string;
@@ -13,7 +17,7 @@ export async function loadTopology(ref: string, overrides: { namespace?: string 
   } else {
     // Compiled topologies live in dist/ beside the compiled code; under vitest the .ts source is imported directly.
     const compiled = fileURLToPath(import.meta.url).includes(`${path.sep}dist${path.sep}`);
-    file = path.join(repoRoot(), ...(compiled ? ['dist', 'topologies', `${ref}.js`] : ['topologies', `${ref}.ts`]));
+    file = path.join(projectRoot(), ...(compiled ? ['dist', 'topologies', `${ref}.js`] : ['topologies', `${ref}.ts`]));
   }
   if (!fs.existsSync(file)) throw new ConfigError(`topology "${ref}" was not found (looked for ${file}).`);
   let input: unknown;
@@ -27,4 +31,50 @@ export async function loadTopology(ref: string, overrides: { namespace?: string 
     input = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
   }
   return validateTopology(input, overrides);
+}
+
+export function validateTopology(input: unknown, overrides: { namespace?: string } = {}): Topology {
+  const parsed = topologySchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`topology ${issue.path.join('.') || '(root)'} ${issue.message.replace(/^Invalid input: /, '')}.`);
+  }
+  const topology = { ...parsed.data, ...(overrides.namespace ? { namespace: overrides.namespace } : {}) };
+  checkStages(topology.stages);
+  const schemas = new Set(listSchemas());
+  const names = new Set<string>();
+  topology.sources.forEach((s, i) => {
+    if (names.has(s.name)) throw new ConfigError(`topology sources.${i}.name "${s.name}" is declared twice.`);
+    names.add(s.name);
+    const entities = [s, ...s.entities];
+    entities.forEach((e, k) => {
+      const where = k === 0 ? `sources.${i}` : `sources.${i}.entities.${k - 1}`;
+      if (!schemas.has(e.entity)) throw new ConfigError(`topology ${where}.entity "${e.entity}" has no schema in avro/ (known: ${[...schemas].join(', ')}).`);
+      if (entities.findIndex((x) => x.entity === e.entity) !== k) throw new ConfigError(`topology ${where}.entity "${e.entity}" is declared twice for source ${s.name}.`);
+      e.quality.forEach((q, j) => {
+        const rule = RULES.require(q.rule, `topology ${where}.quality.${j}.rule`);
+        q.options = validateOptions(rule.options, q.options, `topology ${where}.quality.${j}.options for rule ${q.rule}`);
+      });
+    });
+  });
+  return topology;
+}
+
+/**
+ * A topology lists registered stages once each, in the registered order, each after the stages
+ * it requires; an empty list is a passthrough (benchmarks) that copies bytes. Anything else
+ * would let records reach raw unchecked, or check them in an order the stages do not expect.
+ */
+function checkStages(stages: string[]): void {
+  const order = STAGES.names();
+  stages.forEach((name, i) => {
+    const spec = STAGES.require(name, `topology stages.${i}`);
+    if (stages.indexOf(name) !== i) throw new ConfigError(`topology stages.${i} "${name}" is listed twice.`);
+    const previous = stages[i - 1];
+    if (previous !== undefined && order.indexOf(previous) > order.indexOf(name)) {
+      throw new ConfigError(`topology stages.${i} "${name}" must come before "${previous}" (the order is ${order.join(', ')}).`);
+    }
+    const missing = spec.requires.find((r) => !stages.slice(0, i).includes(r));
+    if (missing) throw new ConfigError(`topology stages.${i} "${name}" needs stage "${missing}" before it.`);
+  });
 }

@@ -2,13 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.js';
-import { redisAnswers } from '../stack/probes.js';
+import { redisAnswers } from '../observability/probes.js';
 import { crmProfile, variant } from '../../test/fixtures/records.js';
 import { logger, testKafka } from '../../test/support/kafka.js';
 import { json, produce, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { loadTopology } from './load.js';
 import { TopologyRunner } from './runner.js';
-import { topicNames } from './topics.js';
+import { topicNames } from '../contracts/topics.js';
 
 const kafka = testKafka();
 const port = 16_379 + Math.floor(Math.random() * 1000);

@@ -5,40 +5,22 @@
  * and Kafka Connect-style context headers; exact duplicates are only counted.
  */
 import type { IHeaders, Message, TopicMessages } from 'kafkajs';
+import { type DeadLetterContract, deadLetterMessage } from '../contracts/dead-letter.js';
+import { frame } from '../contracts/framing.js';
 import type avro from 'avsc';
-import type { Envelope } from './envelope.js';
-import type { LedgerCounts, LedgerEntry } from './ledger.js';
-import { emptyCounts } from './ledger.js';
-import { HEADER, lineageHeaders } from './lineage.js';
-import type { TopicNames } from './topics.js';
-
-export const PROCESSOR_VERSION = `c360-ingest/${process.env.npm_package_version ?? '0.1.0'}`;
+import type { Envelope } from '../stages/envelope.js';
+import { type LedgerCounts, type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
+import { emptyCounts } from '../contracts/ledger.js';
+import { HEADER, lineageHeaders } from '../contracts/lineage.js';
+import type { TopicNames } from '../contracts/topics.js';
 
 export interface RouterContext {
   topologyName: string;
   topics: TopicNames;
   rawSchemaIds: ReadonlyMap<string, number>;
-  deadLetter: { id: number; type: avro.Type };
+  deadLetter: DeadLetterContract;
   nearDuplicate: { id: number; type: avro.Type };
   now(): number;
-}
-
-export function frame(schemaId: number, body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(5 + body.length);
-  out[0] = 0;
-  out.writeInt32BE(schemaId, 1);
-  body.copy(out, 5);
-  return out;
-}
-
-/** A message's headers as the dead-letter record keeps them: each name's first value, as bytes. */
-export function originalHeaders(headers: IHeaders | undefined): Record<string, Buffer> {
-  const out: Record<string, Buffer> = {};
-  for (const [k, v] of Object.entries(headers ?? {})) {
-    const first = Array.isArray(v) ? v[0] : v;
-    if (first !== undefined) out[k] = Buffer.isBuffer(first) ? first : Buffer.from(first);
-  }
-  return out;
 }
 
 export interface Routed {
@@ -68,20 +50,36 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
     if (e.outcome === 'dead-letter') {
       counts.dead_letter++;
       for (const x of e.errors) errors[x.code] = (errors[x.code] ?? 0) + 1;
-      push(ctx.topics.deadLetter, deadLetterMessage(ctx, e));
+      push(
+        ctx.topics.deadLetter,
+        deadLetterMessage(
+          ctx.deadLetter,
+          {
+            errors: e.errors,
+            stage: e.failedStage ?? 'unknown',
+            source: e.entity.source,
+            entity: e.entity.name,
+            original: { key: e.message.key, value: e.message.value, headers: e.message.headers },
+            origin: { topic: e.topic, partition: e.partition, offset: Number(e.message.offset) },
+            lineage: e.lineage,
+            failedAt: ctx.now(),
+          },
+          ctx.topologyName,
+        ),
+      );
       continue;
     }
     e.outcome = 'raw';
     counts.raw++;
-    const headers: IHeaders = { ...lineageHeaders(e.lineage), [HEADER.entity]: e.source.entity };
+    const headers: IHeaders = { ...lineageHeaders(e.lineage), [HEADER.entity]: e.entity.name };
     if (e.flags.length > 0) headers[HEADER.qualityFlags] = e.flags.join(',');
     if (e.nearDuplicates.length > 0) headers[HEADER.nearDuplicate] = 'true';
     if (e.value) {
-      e.body ??= e.source.type.toBuffer(e.value);
-      push(ctx.topics.raw(e.source.name), { key: e.source.naturalId(e.value), value: frame(ctx.rawSchemaIds.get(e.source.id)!, e.body), headers });
+      e.body ??= e.entity.type.toBuffer(e.value);
+      push(ctx.topics.raw(e.entity.source), { key: e.entity.naturalId(e.value), value: frame(ctx.rawSchemaIds.get(e.entity.id)!, e.body), headers });
     } else {
       // Passthrough topologies (no stages) copy the input as it is.
-      push(ctx.topics.raw(e.source.name), { key: e.message.key, value: e.message.value, headers });
+      push(ctx.topics.raw(e.entity.source), { key: e.message.key, value: e.message.value, headers });
     }
     for (const nd of e.nearDuplicates) {
       counts.near_duplicates++;
@@ -99,7 +97,7 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
     first && last
       ? {
           ...counts,
-          source: first.source.name,
+          source: first.entity.source,
           topic: first.topic,
           partition: first.partition,
           first_offset: Number(first.message.offset),
@@ -108,42 +106,6 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
           committed_at: new Date(ctx.now()).toISOString(),
         }
       : undefined;
-  if (ledger) push(ctx.topics.ledger, { key: `${ledger.topic}:${ledger.partition}:${ledger.first_offset}`, value: JSON.stringify(ledger) });
+  if (ledger) push(ctx.topics.ledger, ledgerMessage(ledger));
   return { topicMessages: [...out].map(([topic, messages]) => ({ topic, messages })), counts, errors, ledger };
-}
-
-function deadLetterMessage(ctx: RouterContext, e: Envelope): Message {
-  const now = ctx.now();
-  const record = {
-    errors: e.errors,
-    stage: e.failedStage ?? 'unknown',
-    source: e.source.name,
-    entity: e.source.entity,
-    original_key: e.message.key ?? null,
-    original_value: e.message.value ?? null,
-    original_headers: originalHeaders(e.message.headers),
-    origin_topic: e.topic,
-    origin_partition: e.partition,
-    origin_offset: Number(e.message.offset),
-    lineage: { ingest_id: e.lineage.ingestId, source: e.lineage.source, source_kind: e.lineage.sourceKind, received_at: e.lineage.receivedAt, origin: e.lineage.origin },
-    failed_at: now,
-    processor_version: PROCESSOR_VERSION,
-  };
-  const firstError = e.errors[0]!;
-  return {
-    key: e.message.key,
-    value: frame(ctx.deadLetter.id, ctx.deadLetter.type.toBuffer(record)),
-    headers: {
-      ...lineageHeaders(e.lineage),
-      [HEADER.entity]: e.source.entity,
-      // The headers Kafka Connect's dead-letter queue writes, so Connect tooling can read ours.
-      '__connect.errors.topic': e.topic,
-      '__connect.errors.partition': String(e.partition),
-      '__connect.errors.offset': e.message.offset,
-      '__connect.errors.connector.name': ctx.topologyName,
-      '__connect.errors.stage': e.failedStage ?? 'unknown',
-      '__connect.errors.exception.class.name': firstError.code,
-      '__connect.errors.exception.message': e.errors.map((x) => `${x.code}${x.field ? ` at ${x.field}` : ''}: ${x.message}`).join('; '),
-    },
-  };
 }

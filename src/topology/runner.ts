@@ -11,7 +11,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
-import { describeError, isRetriable } from '../errors.js';
+import { describeError, isRetriable } from '../contracts/errors.js';
 import { createKafka } from '../kafka/client.js';
 import { sendInRequests } from '../kafka/send.js';
 import type { Logger } from '../observability/logger.js';
@@ -20,17 +20,17 @@ import { WriterSchemas, createSchemaRegistry } from '../schema/registry.js';
 import { STAGES } from '../stages/index.js';
 import type { BatchControl, Stage, StageContext } from '../stages/stage.js';
 import { createRedis, isRedisOutage } from '../storage/redis.js';
-import { compileSourceEntities, type CompiledSource } from './compiled-source.js';
-import type { Topology } from './definition.js';
-import { newEnvelope } from './envelope.js';
+import { compileEntities, type CompiledEntity } from '../schema/entity.js';
+import type { Topology } from '../contracts/topology-definition.js';
+import { newEnvelope } from '../stages/envelope.js';
 import { crashPoint } from '../faults/failpoints.js';
-import { addCounts, emptyCounts, type LedgerCounts } from './ledger.js';
-import { readLineage } from './lineage.js';
+import { addCounts, emptyCounts, type LedgerCounts } from '../contracts/ledger.js';
+import { readLineage } from '../contracts/lineage.js';
 import { topologyMetrics, type TopologyMetrics } from './metrics.js';
 import { PartitionProducers } from './producers.js';
 import { route, type RouterContext } from './router.js';
 import { createTopologyTopics, registerTopologySchemas } from './setup.js';
-import { topicNames } from './topics.js';
+import { topicNames } from '../contracts/topics.js';
 
 export interface RunnerOptions {
   config: Config;
@@ -54,9 +54,9 @@ export class TopologyRunner {
   private readonly kafka: Kafka;
   private readonly redis: Redis;
   /** Every entity of every source, by id; and each source's entities, primary first. */
-  private readonly sources: Map<string, CompiledSource>;
-  private readonly entities: Map<string, CompiledSource[]>;
-  private readonly byTopic: Map<string, CompiledSource>;
+  private readonly entities: Map<string, CompiledEntity>;
+  private readonly entitiesOfSource: Map<string, CompiledEntity[]>;
+  private readonly byTopic: Map<string, CompiledEntity>;
   private readonly producers: PartitionProducers;
   private readonly metrics: TopologyMetrics;
   private readonly totals = new Map<string, LedgerCounts>();
@@ -71,10 +71,10 @@ export class TopologyRunner {
     this.groupId = `${topology.namespace}.topology`;
     this.kafka = createKafka(config, logger, 'topology');
     this.redis = createRedis(config, logger.child({ component: 'redis' }));
-    this.entities = new Map(topology.sources.map((s) => [s.name, compileSourceEntities(s)]));
-    this.sources = new Map([...this.entities.values()].flat().map((e) => [e.id, e]));
+    this.entitiesOfSource = new Map(topology.sources.map((s) => [s.name, compileEntities(s)]));
+    this.entities = new Map([...this.entitiesOfSource.values()].flat().map((e) => [e.id, e]));
     const names = topicNames(topology.namespace);
-    this.byTopic = new Map([...this.entities.values()].map(([primary]) => [names.ingest(primary!.name), primary!]));
+    this.byTopic = new Map([...this.entitiesOfSource.values()].map(([primary]) => [names.ingest(primary!.source), primary!]));
     this.producers = new PartitionProducers(this.kafka, this.groupId);
     this.metrics = topologyMetrics(options.metrics);
   }
@@ -83,23 +83,23 @@ export class TopologyRunner {
   async start(): Promise<void> {
     const { topology, config, logger } = this.options;
     await createTopologyTopics(this.kafka, topology);
-    const schemas = await registerTopologySchemas(createSchemaRegistry(config), topology, this.sources.values());
+    const schemas = await registerTopologySchemas(createSchemaRegistry(config), topology, this.entities.values());
     await this.redis.connect();
 
     const ctx: StageContext = {
       topology,
-      sources: this.sources,
       entities: this.entities,
+      entitiesOfSource: this.entitiesOfSource,
       redis: this.redis,
       writerSchemas: new WriterSchemas(config),
       now: Date.now,
     };
-    this.stages = topology.stages.map((name) => STAGES[name](ctx));
+    this.stages = topology.stages.map((name) => STAGES.require(name, 'topology stages').create(ctx));
     this.router = {
       topologyName: topology.name,
       topics: topicNames(topology.namespace),
       rawSchemaIds: schemas.raw,
-      deadLetter: { id: schemas.deadLetter, type: loadSchema('DeadLetter').type },
+      deadLetter: { id: schemas.deadLetter, ...loadSchema('DeadLetter') },
       nearDuplicate: { id: schemas.nearDuplicate, type: loadSchema('NearDuplicate').type },
       now: Date.now,
     };
@@ -132,16 +132,16 @@ export class TopologyRunner {
     });
     this.summaryTimer = setInterval(() => this.logSummary(), this.options.summaryIntervalMs ?? 10_000);
     this.summaryTimer.unref();
-    logger.info({ group: this.groupId, sources: [...this.entities.keys()], stages: topology.stages }, 'topology running');
+    logger.info({ group: this.groupId, sources: [...this.entitiesOfSource.keys()], stages: topology.stages }, 'topology running');
   }
 
   private async processBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
     const source = this.byTopic.get(batch.topic)!;
-    const endTimer = this.metrics.batchSeconds.startTimer({ source: source.name });
+    const endTimer = this.metrics.batchSeconds.startTimer({ source: source.source });
     const control: BatchControl = { heartbeat, isRunning: () => isRunning() && !isStale() && !this.stopping };
 
-    const envelopes = batch.messages.map((m) => newEnvelope(source, batch.topic, batch.partition, m, readLineage(m, batch.topic, batch.partition, source.name)));
+    const envelopes = batch.messages.map((m) => newEnvelope(source, batch.topic, batch.partition, m, readLineage(m, batch.topic, batch.partition, source.source)));
     for (const stage of this.stages) await this.withRetry(stage, () => stage.process(envelopes, control), control);
     crashPoint('after-stages');
     if (!control.isRunning()) throw new Error('batch abandoned: the worker is stopping or lost the partition');
@@ -169,7 +169,7 @@ export class TopologyRunner {
     crashPoint('after-commit');
     resolveOffset(batch.lastOffset());
 
-    this.account(source.name, routed.counts, routed.errors, envelopes.flatMap((e) => e.nearDuplicates.map((n) => n.kind)));
+    this.account(source.source, routed.counts, routed.errors, envelopes.flatMap((e) => e.nearDuplicates.map((n) => n.kind)));
     endTimer();
     await heartbeat().catch(() => undefined);
   }

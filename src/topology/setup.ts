@@ -1,13 +1,15 @@
 /** What a topology needs before it runs: its topics (`c360 topics create`) and its schemas (`c360 schemas register`). */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Kafka } from 'kafkajs';
+import type { DeadLetterContract } from '../contracts/dead-letter.js';
 import type { Config } from '../config.js';
 import { ensureTopics } from '../kafka/topics.js';
-import { loadSchema, type AvroType } from '../schema/avro.js';
+import { loadSchema } from '../schema/avro.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
-import type { CompiledSource } from './compiled-source.js';
-import type { Topology } from './definition.js';
-import { topicNames, topicSpecs } from './topics.js';
+import type { CompiledEntity } from '../schema/entity.js';
+import type { Topology } from '../contracts/topology-definition.js';
+import { topicNames } from '../contracts/topics.js';
+import { topicSpecs } from './topics.js';
 
 /** Creates the topology's missing topics; returns the ones it created. */
 export async function createTopologyTopics(kafka: Kafka, topology: Topology): Promise<string[]> {
@@ -18,13 +20,6 @@ export async function createTopologyTopics(kafka: Kafka, topology: Topology): Pr
   } finally {
     await admin.disconnect();
   }
-}
-
-/** The dead-letter contract as every writer of dead-letter records needs it: its registered id, schema and avsc type. */
-export interface DeadLetterContract {
-  id: number;
-  schema: Record<string, unknown>;
-  type: AvroType;
 }
 
 /** Registers the dead-letter schema under `<ns>.dead-letter-value` (idempotent) for a process that writes or reads dead-letter records. */
@@ -45,14 +40,14 @@ export interface RegisteredSchemas {
  * TopicRecordNameStrategy (`<topic>-<namespace.Name>`), as one topic carries several schemas.
  * Ingest subjects let producers encode with the same contracts. Ids are keyed by entity id.
  */
-export async function registerTopologySchemas(registry: SchemaRegistry, topology: Topology, sources: Iterable<CompiledSource>): Promise<RegisteredSchemas> {
+export async function registerTopologySchemas(registry: SchemaRegistry, topology: Topology, sources: Iterable<CompiledEntity>): Promise<RegisteredSchemas> {
   const names = topicNames(topology.namespace);
   const raw = new Map<string, number>();
   const ingest = new Map<string, number>();
   for (const s of sources) {
     const suffix = s.primary ? 'value' : s.fullName;
-    raw.set(s.id, await registerAvro(registry, `${names.raw(s.name)}-${suffix}`, s.schema));
-    ingest.set(s.id, await registerAvro(registry, `${names.ingest(s.name)}-${suffix}`, s.schema));
+    raw.set(s.id, await registerAvro(registry, `${names.raw(s.source)}-${suffix}`, s.schema));
+    ingest.set(s.id, await registerAvro(registry, `${names.ingest(s.source)}-${suffix}`, s.schema));
   }
   return {
     raw,

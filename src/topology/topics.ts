@@ -1,29 +1,9 @@
-/** Topic names and their settings, derived from a topology's namespace and sources (docs/contracts.md). */
+/** The settings of a topology's topics: partitions, retention, compaction (docs/contracts.md). */
 import type { TopicSpec } from '../kafka/topics.js';
-import type { Topology } from './definition.js';
+import { topicNames } from '../contracts/topics.js';
+import type { Topology } from '../contracts/topology-definition.js';
 
 const DAY_MS = 86_400_000;
-
-export interface TopicNames {
-  ingest(source: string): string;
-  raw(source: string): string;
-  nearDuplicates: string;
-  deadLetter: string;
-  ledger: string;
-  /** Compacted: the position of every file ingest and connector, written in the transaction of the records it covers. */
-  connectorState: string;
-}
-
-export function topicNames(namespace: string): TopicNames {
-  return {
-    ingest: (source) => `${namespace}.ingest.${source}`,
-    raw: (source) => `${namespace}.raw.${source}`,
-    nearDuplicates: `${namespace}.near-duplicates`,
-    deadLetter: `${namespace}.dead-letter`,
-    ledger: `${namespace}.ledger`,
-    connectorState: `${namespace}.connector-state`,
-  };
-}
 
 export function topicSpecs(topology: Topology): TopicSpec[] {
   const names = topicNames(topology.namespace);

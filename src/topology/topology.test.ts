@@ -1,13 +1,13 @@
 import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RECORD_ERROR_CODES } from '../errors.js';
+import { RECORD_ERROR_CODES } from '../contracts/errors.js';
 import { loadSchema, parseType } from '../schema/avro.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 import { collect, config, testKafka } from '../../test/support/kafka.js';
 import { clearRedis, produce, startTopology, testNamespace, waitForLedger, type RunningTopology } from '../../test/support/topology.js';
 import { crmProfile, transaction, variant, webEvent } from '../../test/fixtures/records.js';
-import { HEADER } from './lineage.js';
-import { frame } from './router.js';
+import { HEADER } from '../contracts/lineage.js';
+import { frame } from '../contracts/framing.js';
 
 const kafka = testKafka();
 const registry = createSchemaRegistry(config);

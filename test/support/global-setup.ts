@@ -3,8 +3,8 @@
  * integration tests are never skipped for want of a service. What this setup started, it stops.
  */
 import { loadConfig } from '../../src/config.js';
-import { ensureStack } from '../../src/stack/ensure.js';
-import { stackDown } from '../../src/stack/index.js';
+import { ensureStack } from '../../dev/stack/ensure.js';
+import { stackDown } from '../../dev/stack/index.js';
 
 export default async function setup(): Promise<() => Promise<void>> {
   const config = loadConfig();

@@ -4,11 +4,11 @@ import type { Kafka, Message } from 'kafkajs';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { loadTopology } from '../../src/topology/load.js';
-import type { Topology } from '../../src/topology/definition.js';
+import type { Topology } from '../../src/contracts/topology-definition.js';
 import { TopologyRunner } from '../../src/topology/runner.js';
-import { topicNames, type TopicNames } from '../../src/topology/topics.js';
+import { topicNames, type TopicNames } from '../../src/contracts/topics.js';
 import { collect, config, logger } from './kafka.js';
-import { totalsOf, type LedgerEntry, type LedgerTotals } from '../../src/topology/ledger.js';
+import { totalsOf, type LedgerEntry, type LedgerTotals } from '../../src/contracts/ledger.js';
 
 export interface RunningTopology {
   topology: Topology;

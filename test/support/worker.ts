@@ -1,7 +1,7 @@
 /** Workers as real child processes (`c360 run`, `c360 sink`), to kill with real signals. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { repoRoot } from '../../src/stack/paths.js';
+import { projectRoot } from '../../src/contracts/project.js';
 
 export interface Worker {
   child: ChildProcess;
@@ -17,7 +17,7 @@ process.once('exit', () => {
 });
 
 export function spawnCli(args: string[], env: Record<string, string> = {}): Worker {
-  const child = spawn(process.execPath, [path.join(repoRoot(), 'bin', 'c360.js'), ...args], {
+  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'c360.js'), ...args], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -6,7 +6,7 @@ import { loadCollectorSettings } from '../../extraction/collector/settings.js';
 import { createKafka } from '../../kafka/client.js';
 import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
-import { compileSource } from '../../topology/compiled-source.js';
+import { compilePrimaryEntity } from '../../schema/entity.js';
 import { loadTopology } from '../../topology/load.js';
 import { createTopologyTopics } from '../../topology/setup.js';
 
@@ -29,7 +29,7 @@ export function registerCollectCommands(program: Command): void {
       const collector = new Collector({
         kafka,
         namespace: topology.namespace,
-        sources: new Map(topology.sources.map((s) => [s.name, compileSource(s)])),
+        entities: new Map(topology.sources.map((s) => [s.name, compilePrimaryEntity(s)])),
         settings,
         maxRecordBytes: topology.maxRecordBytes,
         metrics: metricsRegistry(),

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { runConnector } from '../../extraction/connectors/connector.js';
 import { loadRestConnectorConfig, RestConnector } from '../../extraction/connectors/rest.js';
 import { createKafka } from '../../kafka/client.js';
 import { toolLogger } from '../../observability/logger.js';
-import { compileSource } from '../../topology/compiled-source.js';
+import { compilePrimaryEntity } from '../../schema/entity.js';
 import { loadTopology } from '../../topology/load.js';
 import { createTopologyTopics } from '../../topology/setup.js';
 
@@ -30,7 +30,7 @@ export function registerConnectCommands(program: Command): void {
       const abort = new AbortController();
       process.once('SIGTERM', () => abort.abort());
       process.once('SIGINT', () => abort.abort());
-      const run = await runConnector({ kafka, namespace: topology.namespace, connector: new RestConnector(rest), source: compileSource(definition), logger, once: o.once, intervalMs: o.interval, signal: abort.signal });
+      const run = await runConnector({ kafka, namespace: topology.namespace, connector: new RestConnector(rest), entity: compilePrimaryEntity(definition), logger, once: o.once, intervalMs: o.interval, signal: abort.signal });
       console.log(`${rest.name}: ${run.pages} page(s), ${run.records} record(s) committed`);
     });
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
-import { runDemo } from '../../demo/demo.js';
+import { runDemo } from '../../../dev/demo/demo.js';
 import { createLogger } from '../../observability/logger.js';
 
 export function registerDemoCommands(program: Command): void {

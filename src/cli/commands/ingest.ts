@@ -2,14 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { ingestFile, type IngestFileResult } from '../../extraction/file-ingest.js';
 import { loadMappingFile } from '../../extraction/mapping.js';
 import { progressReporter } from '../../extraction/progress.js';
 import { formatOf, isDataFileName } from '../../extraction/readers/index.js';
 import { createKafka } from '../../kafka/client.js';
 import { toolLogger } from '../../observability/logger.js';
-import { compileSourceEntities } from '../../topology/compiled-source.js';
+import { compileEntities } from '../../schema/entity.js';
 import { loadTopology } from '../../topology/load.js';
 import { createTopologyTopics, registerDeadLetterSchema } from '../../topology/setup.js';
 
@@ -51,9 +51,9 @@ export function registerIngestCommands(program: Command): void {
       const topology = await loadTopology(o.topology, o);
       const definition = topology.sources.find((s) => s.name === o.source);
       if (!definition) throw new ConfigError(`--source ${o.source} is not a source of topology ${topology.name} (known: ${topology.sources.map((s) => s.name).join(', ')}).`);
-      const entities = compileSourceEntities(definition);
-      const source = o.entity ? entities.find((e) => e.entity === o.entity || e.fullName === o.entity) : entities[0]!;
-      if (!source) throw new ConfigError(`--entity ${o.entity}: source ${o.source} carries ${entities.map((e) => e.entity).join(', ')}.`);
+      const entities = compileEntities(definition);
+      const entity = o.entity ? entities.find((e) => e.name === o.entity || e.fullName === o.entity) : entities[0]!;
+      if (!entity) throw new ConfigError(`--entity ${o.entity}: source ${o.source} carries ${entities.map((e) => e.name).join(', ')}.`);
       const mapping = loadMappingFile(o.mapping);
       if (o.delimiter) mapping.delimiter = o.delimiter;
       const files = dataFiles(target);
@@ -68,7 +68,7 @@ export function registerIngestCommands(program: Command): void {
       for (const [i, file] of files.entries()) {
         const progress = progressReporter(path.basename(file));
         try {
-          const result = await ingestFile({ kafka, namespace: topology.namespace, source, file, format: formats[i]!, mapping, sourceKind: 'batch', deadLetter, force: o.force, batchRows: o.batchRows, onProgress: (p) => progress.update(p) });
+          const result = await ingestFile({ kafka, namespace: topology.namespace, entity, file, format: formats[i]!, mapping, sourceKind: 'batch', deadLetter, force: o.force, batchRows: o.batchRows, onProgress: (p) => progress.update(p) });
           progress.done();
           console.log(summaryLine(result));
         } catch (err) {

@@ -4,7 +4,7 @@ import { loadConfig } from '../../config.js';
 import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
 import { startOpsServer } from '../../observability/ops-server.js';
-import { kafkaAnswers } from '../../stack/probes.js';
+import { kafkaAnswers } from '../../observability/probes.js';
 import { SinkWorker } from '../../sinks/sink-worker.js';
 import { loadTopology } from '../../topology/load.js';
 

@@ -7,13 +7,13 @@ import { startOpsServer } from '../../observability/ops-server.js';
 import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
 import { createSchemaRegistry } from '../../schema/registry.js';
-import { compileSource } from '../../topology/compiled-source.js';
-import { balanced, formatLedger, totalsOf, type LedgerEntry } from '../../topology/ledger.js';
+import { compilePrimaryEntity } from '../../schema/entity.js';
+import { balanced, formatLedger, totalsOf, type LedgerEntry } from '../../contracts/ledger.js';
 import { loadTopology } from '../../topology/load.js';
 import { TopologyRunner } from '../../topology/runner.js';
 import { createTopologyTopics, registerTopologySchemas } from '../../topology/setup.js';
-import { topicNames } from '../../topology/topics.js';
-import { kafkaAnswers, redisAnswers } from '../../stack/probes.js';
+import { topicNames } from '../../contracts/topics.js';
+import { kafkaAnswers, redisAnswers } from '../../observability/probes.js';
 
 interface TopologyOptions {
   topology: string;
@@ -78,7 +78,7 @@ export function registerTopologyCommands(program: Command): void {
     .action(async (options: TopologyOptions) => {
       const config = loadConfig();
       const topology = await loadTopology(options.topology, options);
-      const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compileSource));
+      const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
       const names = topicNames(topology.namespace);
       for (const [source, id] of ids.raw) console.log(`${names.raw(source)}-value: ${id}   ${names.ingest(source)}-value: ${ids.ingest.get(source)}`);
       console.log(`${names.deadLetter}-value: ${ids.deadLetter}\n${names.nearDuplicates}-value: ${ids.nearDuplicate}`);

@@ -5,7 +5,7 @@ import { LandingZone } from '../../extraction/landing-zone.js';
 import { loadMappingFile, type MappingFile } from '../../extraction/mapping.js';
 import { createKafka } from '../../kafka/client.js';
 import { createLogger } from '../../observability/logger.js';
-import { compileSource } from '../../topology/compiled-source.js';
+import { compilePrimaryEntity } from '../../schema/entity.js';
 import { loadTopology } from '../../topology/load.js';
 import { createTopologyTopics, registerDeadLetterSchema } from '../../topology/setup.js';
 import fs from 'node:fs';
@@ -36,7 +36,7 @@ export function registerWatchCommands(program: Command): void {
       process.once('SIGTERM', () => abort.abort());
       process.once('SIGINT', () => abort.abort());
       const zone = new LandingZone({
-        kafka, namespace: topology.namespace, deadLetter, root: path.resolve(folder), sources: new Map(topology.sources.map((s) => [s.name, compileSource(s)])),
+        kafka, namespace: topology.namespace, deadLetter, root: path.resolve(folder), entities: new Map(topology.sources.map((s) => [s.name, compilePrimaryEntity(s)])),
         mappings, requireDone: o.requireDone, pollMs: o.poll, logger, signal: abort.signal,
         onFile: (source, r) => console.log('rejected' in r ? `${source}/${path.basename(r.file)}: rejected: ${r.rejected}` : `${source}/${path.basename(r.file)}: ${r.outcome}, ${r.rows} rows, ${r.sent} sent, ${r.deadLettered} dead-lettered`),
       });

@@ -11,19 +11,19 @@ import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { describeError } from '../../errors.js';
+import { describeError } from '../../contracts/errors.js';
 import { perRegistry } from '../../observability/metrics.js';
 import type { Logger } from '../../observability/logger.js';
-import type { CompiledSource } from '../../topology/compiled-source.js';
-import { lineageHeaders, type SourceKind } from '../../topology/lineage.js';
-import { topicNames } from '../../topology/topics.js';
+import type { CompiledEntity } from '../../schema/entity.js';
+import { lineageHeaders, type SourceKind } from '../../contracts/lineage.js';
+import { topicNames } from '../../contracts/topics.js';
 import { GroupSender } from './group-sender.js';
 import type { CollectorSettings } from './settings.js';
 
 export interface CollectorOptions {
   kafka: Kafka;
   namespace: string;
-  sources: Map<string, CompiledSource>;
+  entities: Map<string, CompiledEntity>;
   settings: CollectorSettings;
   maxRecordBytes: number;
   metrics: Registry;
@@ -78,7 +78,7 @@ export class Collector {
       metrics.requests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
     });
 
-    const accept = async (reply: FastifyReply, source: CompiledSource, raw: Buffer, kind: SourceKind, requestId: string, extraOrigin: Record<string, unknown>) => {
+    const accept = async (reply: FastifyReply, source: CompiledEntity, raw: Buffer, kind: SourceKind, requestId: string, extraOrigin: Record<string, unknown>) => {
       let body: unknown;
       try {
         body = JSON.parse(raw.toString('utf8'));
@@ -96,23 +96,23 @@ export class Collector {
         const value = JSON.stringify(event);
         if (Buffer.byteLength(value) > o.maxRecordBytes) return void problems.push({ index, reason: `larger than ${o.maxRecordBytes} bytes` });
         const id = source.naturalId(event as Record<string, unknown>);
-        if (!id) return void problems.push({ index, reason: `missing ${source.definition.key}, the ${source.entity} id` });
+        if (!id) return void problems.push({ index, reason: `missing ${source.definition.key}, the ${source.name} id` });
         const origin = JSON.stringify({ request_id: requestId, index, ...extraOrigin });
-        messages.push({ key: id, value, headers: lineageHeaders({ ingestId: randomUUID(), source: source.name, sourceKind: kind, receivedAt, origin }) });
+        messages.push({ key: id, value, headers: lineageHeaders({ ingestId: randomUUID(), source: source.source, sourceKind: kind, receivedAt, origin }) });
       });
       if (problems.length > 0) {
-        metrics.events.inc({ source: source.name, outcome: 'rejected' }, events.length);
+        metrics.events.inc({ source: source.source, outcome: 'rejected' }, events.length);
         return reply.code(400).send({ error: 'some events are not valid; none was accepted', accepted: 0, errors: problems, request_id: requestId });
       }
       const timer = metrics.ackSeconds.startTimer();
       try {
-        await this.sender.send(names.ingest(source.name), messages);
+        await this.sender.send(names.ingest(source.source), messages);
       } catch (err) {
-        o.logger.warn({ source: source.name, err: describeError(err) }, 'Kafka did not acknowledge; the client is told to retry');
+        o.logger.warn({ source: source.source, err: describeError(err) }, 'Kafka did not acknowledge; the client is told to retry');
         return reply.code(503).header('retry-after', '1').send({ error: 'Kafka did not acknowledge the events; retry', request_id: requestId });
       }
       timer();
-      metrics.events.inc({ source: source.name, outcome: 'accepted' }, messages.length);
+      metrics.events.inc({ source: source.source, outcome: 'accepted' }, messages.length);
       return reply.code(200).send({ accepted: messages.length, request_id: requestId });
     };
 
@@ -121,19 +121,19 @@ export class Collector {
       const key = req.headers['x-api-key'];
       const sourceName = typeof key === 'string' ? keys.get(key) : undefined;
       if (!sourceName) return reply.code(401).send({ error: 'a valid x-api-key header is required', request_id: requestId });
-      return accept(reply, o.sources.get(sourceName)!, req.body as Buffer, 'stream', requestId, {});
+      return accept(reply, o.entities.get(sourceName)!, req.body as Buffer, 'stream', requestId, {});
     });
 
     app.post<{ Params: { source: string } }>('/v1/webhooks/:source', async (req, reply) => {
       const requestId = randomUUID();
       const secret = o.settings.webhookSecrets[req.params.source];
-      const source = o.sources.get(req.params.source);
+      const source = o.entities.get(req.params.source);
       if (!secret || !source) return reply.code(404).send({ error: `no webhook for source ${req.params.source}`, request_id: requestId });
       const signature = req.headers['x-c360-signature'];
       if (!signatureMatches(secret, req.body as Buffer, typeof signature === 'string' ? signature : undefined)) {
         return reply.code(401).send({ error: 'x-c360-signature must be sha256=<hex HMAC-SHA256 of the body>', request_id: requestId });
       }
-      return accept(reply, source, req.body as Buffer, 'api', requestId, { webhook: source.name });
+      return accept(reply, source, req.body as Buffer, 'api', requestId, { webhook: source.source });
     });
 
     app.get('/healthz', async () => ({ status: 'ok' }));

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { parseSettings, readJsonFile } from '../../config.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 
 export const collectorSettingsSchema = z
   .object({

@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HEADER } from '../../topology/lineage.js';
-import { topicNames, type TopicNames } from '../../topology/topics.js';
+import { HEADER } from '../../contracts/lineage.js';
+import { topicNames, type TopicNames } from '../../contracts/topics.js';
 import { collect, testKafka } from '../../../test/support/kafka.js';
 import { testNamespace } from '../../../test/support/topology.js';
-import { VendorApi } from '../../demo/vendor-api.js';
+import { VendorApi } from '../../../dev/demo/vendor-api.js';
 import { spawnCli } from '../../../test/support/worker.js';
 import { loadRestConnectorConfig } from './rest.js';
 

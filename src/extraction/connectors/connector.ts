@@ -8,10 +8,10 @@ import type { Kafka, Message } from 'kafkajs';
 import { sendTransaction } from '../../kafka/send.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../observability/logger.js';
-import type { CompiledSource } from '../../topology/compiled-source.js';
+import type { CompiledEntity } from '../../schema/entity.js';
 import { crashPoint } from '../../faults/failpoints.js';
-import { ingestIdFrom, lineageHeaders } from '../../topology/lineage.js';
-import { topicNames } from '../../topology/topics.js';
+import { ingestIdFrom, lineageHeaders } from '../../contracts/lineage.js';
+import { topicNames } from '../../contracts/topics.js';
 import { exclusiveProducer, readState, stateMessage } from '../state.js';
 
 /** A position in a vendor's data: JSON, opaque to the runner. */
@@ -46,7 +46,7 @@ export interface RunConnectorOptions {
   kafka: Kafka;
   namespace: string;
   connector: Connector;
-  source: CompiledSource;
+  entity: CompiledEntity;
   logger: Logger;
   /** Stop once caught up, instead of syncing again every `intervalMs`. */
   once?: boolean;
@@ -74,11 +74,11 @@ export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun
       const page = await o.connector.pull(from);
       const receivedAt = Date.now();
       const messages: Message[] = page.records.map((record, index) => ({
-        key: o.source.naturalId(record) || null,
+        key: o.entity.naturalId(record) || null,
         value: JSON.stringify(record),
         headers: lineageHeaders({
           ingestId: ingestIdFrom(`${o.connector.name}/${JSON.stringify(from)}/${index}`),
-          source: o.source.name,
+          source: o.entity.source,
           sourceKind: 'api',
           receivedAt,
           origin: JSON.stringify({ connector: o.connector.name, cursor: from, index }),
@@ -87,7 +87,7 @@ export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun
       totals = { pages: totals.pages + 1, records: totals.records + messages.length };
       const state: ConnectorState = { kind: 'connector', connector: o.connector.name, position: page.next, ...totals, updated_at: new Date().toISOString() };
       await sendTransaction(producer, [
-        { topic: names.ingest(o.source.name), messages },
+        { topic: names.ingest(o.entity.source), messages },
         { topic: names.connectorState, messages: [stateMessage(key, state)] },
       ]);
       crashPoint('connector-after-commit');

@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { parseSettings, readJsonFile } from '../../config.js';
-import { ConfigError, DependencyUnavailableError, describeError } from '../../errors.js';
+import { ConfigError, DependencyUnavailableError, describeError } from '../../contracts/errors.js';
 import type { Connector, Page, Position } from './connector.js';
 
 export const restConnectorSchema = z

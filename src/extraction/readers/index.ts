@@ -1,6 +1,6 @@
 /** File formats by name; a file's format comes from --format, else from its extension (before .gz). */
 import path from 'node:path';
-import { ConfigError } from '../../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { csvReader } from './csv.js';
 import { ndjsonReader } from './ndjson.js';
 import { parquetReader } from './parquet.js';

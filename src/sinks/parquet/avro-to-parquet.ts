@@ -6,7 +6,7 @@
  * JSON rather than avsc's types because avsc drops the logical types it has no class for.
  */
 import type { SchemaElement } from 'hyparquet';
-import { ConfigError } from '../../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { parseDecimal } from '../../schema/decimal.js';
 
 type Json = string | Record<string, unknown> | unknown[];

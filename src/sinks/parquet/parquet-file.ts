@@ -8,7 +8,7 @@ import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import type { KeyValue, SchemaElement } from 'hyparquet';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
-import { ConfigError } from '../../errors.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { AvroToParquet, type Convert } from './avro-to-parquet.js';
 
 export interface FileSchema {

@@ -1,6 +1,7 @@
 /** What a field-quality rule is: a name, its options' schema, and a check built from validated options. */
 import type { z } from 'zod';
-import type { RecordErrorCode } from '../../errors.js';
+import type { ComponentSpec } from '../../registry.js';
+import type { RecordErrorCode } from '../../contracts/errors.js';
 
 export interface RuleContext {
   /** The whole record, for rules that read a sibling field (a phone's country, a region's country). */
@@ -22,9 +23,7 @@ export type RuleOutcome =
 
 export type RuleCheck = (value: unknown, ctx: RuleContext) => RuleOutcome;
 
-export interface QualityRule<Options extends z.ZodType = z.ZodType> {
-  name: string;
-  description: string;
+export interface QualityRule<Options extends z.ZodType = z.ZodType> extends ComponentSpec {
   options: Options;
   create(options: z.infer<Options>): RuleCheck;
 }
@@ -37,19 +36,4 @@ export const OK: RuleOutcome = { ok: true };
 
 export function fail(code: RecordErrorCode, message: string): RuleOutcome {
   return { ok: false, code, message };
-}
-
-/** Paths come from configuration, so there are few: split once, not per record. */
-const PATH_KEYS = new Map<string, string[]>();
-
-/** Reads a dotted path (`address.country`) from a record; undefined when any step is missing. */
-export function readPath(record: Record<string, unknown>, path: string): unknown {
-  let keys = PATH_KEYS.get(path);
-  if (!keys) PATH_KEYS.set(path, (keys = path.split('.')));
-  let node: unknown = record;
-  for (const key of keys) {
-    if (typeof node !== 'object' || node === null) return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
-  return node;
 }

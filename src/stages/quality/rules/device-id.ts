@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { OK, defineRule, fail, readPath, type RuleOutcome } from '../rule.js';
+import { OK, defineRule, fail, type RuleOutcome } from '../rule.js';
+import { readPath } from '../../../schema/field-path.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';

@@ -1,4 +1,5 @@
 /** Every built-in field-quality rule, by the name topologies use. */
+import { ComponentRegistry } from '../../../registry.js';
 import type { QualityRule } from '../rule.js';
 import { amountRule } from './amount.js';
 import { latitudeRule, longitudeRule } from './coordinates.js';
@@ -11,8 +12,6 @@ import { postalCodeRule } from './postal-code.js';
 import { regionRule } from './region.js';
 import { timestampRule } from './timestamp.js';
 
-export const RULES: ReadonlyMap<string, QualityRule> = new Map(
-  [emailRule, phoneRule, countryRule, regionRule, postalCodeRule, latitudeRule, longitudeRule, deviceIdRule, timestampRule, currencyRule, amountRule].map(
-    (r) => [r.name, r as unknown as QualityRule],
-  ),
+export const RULES = new ComponentRegistry<QualityRule>('quality rule').register(
+  ...[emailRule, phoneRule, countryRule, regionRule, postalCodeRule, latitudeRule, longitudeRule, deviceIdRule, timestampRule, currencyRule, amountRule].map((r) => r as unknown as QualityRule),
 );

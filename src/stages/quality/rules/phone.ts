@@ -1,6 +1,7 @@
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { z } from 'zod';
-import { defineRule, fail, readPath } from '../rule.js';
+import { defineRule, fail } from '../rule.js';
+import { readPath } from '../../../schema/field-path.js';
 
 export const phoneRule = defineRule({
   name: 'phone',

@@ -1,6 +1,7 @@
 import validator from 'validator';
 import { z } from 'zod';
-import { OK, defineRule, fail, readPath } from '../rule.js';
+import { OK, defineRule, fail } from '../rule.js';
+import { readPath } from '../../../schema/field-path.js';
 
 const KNOWN = new Set<string>(validator.isPostalCodeLocales);
 

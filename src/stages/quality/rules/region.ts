@@ -1,6 +1,7 @@
 import { iso31662 } from 'iso-3166';
 import { z } from 'zod';
-import { defineRule, fail, readPath } from '../rule.js';
+import { defineRule, fail } from '../rule.js';
+import { readPath } from '../../../schema/field-path.js';
 
 const PARENT = new Map(iso31662.map((s) => [s.code, s.parent]));
 

@@ -5,15 +5,15 @@
  * `c360.entity` header.
  */
 import type avro from 'avsc';
-import { loadSchema } from '../schema/avro.js';
-import { compileJsonCoercer } from '../schema/json-coerce.js';
-import { readPath } from '../stages/quality/rule.js';
-import type { EntityDefinition, SourceDefinition } from './definition.js';
+import { loadSchema } from './avro.js';
+import { compileJsonCoercer } from './json-coerce.js';
+import type { EntityDefinition, SourceDefinition } from '../contracts/topology-definition.js';
+import { readPath } from './field-path.js';
 
-export interface CompiledSource {
-  name: string;
+export interface CompiledEntity {
+  source: string;
   /** The Avro record's short name (CustomerProfile), also the `entity` partition of the raw layer. */
-  entity: string;
+  name: string;
   /** `<source>` for the primary entity, `<source>/<Entity>` for the others: what per-entity state is keyed by. */
   id: string;
   primary: boolean;
@@ -27,13 +27,13 @@ export interface CompiledSource {
   naturalId(value: Record<string, unknown>): string;
 }
 
-function compileEntity(source: SourceDefinition, entity: EntityDefinition, primary: boolean): CompiledSource {
+function compileEntity(source: SourceDefinition, entity: EntityDefinition, primary: boolean): CompiledEntity {
   const { schema, type } = loadSchema(entity.entity);
   const definition: SourceDefinition = { ...source, ...entity, nearDuplicates: entity.nearDuplicates, entities: [] };
   const name = String(schema.name);
   return {
-    name: source.name,
-    entity: name,
+    source: source.name,
+    name: name,
     id: primary ? source.name : `${source.name}/${name}`,
     primary,
     definition,
@@ -49,11 +49,11 @@ function compileEntity(source: SourceDefinition, entity: EntityDefinition, prima
 }
 
 /** The source's primary entity. */
-export function compileSource(definition: SourceDefinition): CompiledSource {
+export function compilePrimaryEntity(definition: SourceDefinition): CompiledEntity {
   return compileEntity(definition, definition, true);
 }
 
 /** Every entity of the source, the primary first. */
-export function compileSourceEntities(definition: SourceDefinition): CompiledSource[] {
-  return [compileSource(definition), ...definition.entities.map((e) => compileEntity(definition, e, false))];
+export function compileEntities(definition: SourceDefinition): CompiledEntity[] {
+  return [compilePrimaryEntity(definition), ...definition.entities.map((e) => compileEntity(definition, e, false))];
 }

@@ -9,28 +9,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
-import type { Config } from '../config.js';
-import { Collector } from '../extraction/collector/server.js';
-import { runConnector } from '../extraction/connectors/connector.js';
-import { RestConnector, restConnectorSchema } from '../extraction/connectors/rest.js';
-import { ingestFile } from '../extraction/file-ingest.js';
-import { loadMappingFile } from '../extraction/mapping.js';
-import { formatOf } from '../extraction/readers/index.js';
-import { createKafka } from '../kafka/client.js';
-import { readToEnd } from '../kafka/read-to-end.js';
-import type { Logger } from '../observability/logger.js';
-import { countQuarantine } from '../quarantine/store.js';
-import { readManifest } from '../sinks/manifest.js';
-import { SinkWorker } from '../sinks/sink-worker.js';
-import { repoRoot } from '../stack/paths.js';
+import type { Config } from '../../src/config.js';
+import { Collector } from '../../src/extraction/collector/server.js';
+import { runConnector } from '../../src/extraction/connectors/connector.js';
+import { RestConnector, restConnectorSchema } from '../../src/extraction/connectors/rest.js';
+import { ingestFile } from '../../src/extraction/file-ingest.js';
+import { loadMappingFile } from '../../src/extraction/mapping.js';
+import { formatOf } from '../../src/extraction/readers/index.js';
+import { createKafka } from '../../src/kafka/client.js';
+import { readToEnd } from '../../src/kafka/read-to-end.js';
+import type { Logger } from '../../src/observability/logger.js';
+import { countQuarantine } from '../../src/quarantine/store.js';
+import { readManifest } from '../../src/sinks/manifest.js';
+import { SinkWorker } from '../../src/sinks/sink-worker.js';
+import { projectRoot } from '../../src/contracts/project.js';
 import { ensureStack } from '../stack/ensure.js';
-import { LocalStore } from '../storage/local-store.js';
-import { compileSource, type CompiledSource } from '../topology/compiled-source.js';
-import { balanced, totalsOf, type LedgerEntry, type LedgerTotals } from '../topology/ledger.js';
-import { loadTopology } from '../topology/load.js';
-import { TopologyRunner } from '../topology/runner.js';
-import { registerDeadLetterSchema } from '../topology/setup.js';
-import { topicNames } from '../topology/topics.js';
+import { LocalStore } from '../../src/storage/local-store.js';
+import { compilePrimaryEntity, type CompiledEntity } from '../../src/schema/entity.js';
+import { balanced, totalsOf, type LedgerEntry, type LedgerTotals } from '../../src/contracts/ledger.js';
+import { loadTopology } from '../../src/topology/load.js';
+import { TopologyRunner } from '../../src/topology/runner.js';
+import { registerDeadLetterSchema } from '../../src/topology/setup.js';
+import { topicNames } from '../../src/contracts/topics.js';
 import { VendorApi, type Ticket } from './vendor-api.js';
 
 const API_KEY = 'demo-web-key-0123456789';
@@ -64,13 +64,13 @@ async function landedRows(store: LocalStore): Promise<Record<'raw' | 'quarantine
 }
 
 export async function runDemo(config: Config, logger: Logger, print: (line: string) => void): Promise<DemoResult> {
-  const samples = path.join(repoRoot(), 'samples');
+  const samples = path.join(projectRoot(), 'samples');
   const started = await ensureStack(config, { onProgress: (line) => print(`stack: ${line}`) });
 
   const namespace = `demo-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
   const topology = await loadTopology('customer360', { namespace });
   const names = topicNames(namespace);
-  const sources = new Map<string, CompiledSource>(topology.sources.map((s) => [s.name, compileSource(s)]));
+  const sources = new Map<string, CompiledEntity>(topology.sources.map((s) => [s.name, compilePrimaryEntity(s)]));
   const root = path.join(config.dataDir, namespace);
   const store = new LocalStore(root, undefined);
   const kafka = createKafka(config, logger, 'demo');
@@ -80,7 +80,7 @@ export async function runDemo(config: Config, logger: Logger, print: (line: stri
   await runner.start();
   const sink = new SinkWorker({ config, topology, logger, metrics: new Registry(), store, rotation: { idleFlushMs: 1_000 }, summaryIntervalMs: 3_600_000 });
   await sink.start();
-  const collector = new Collector({ kafka, namespace, sources, settings: { apiKeys: { [API_KEY]: 'web' }, webhookSecrets: {}, bodyLimitBytes: 1_048_576, maxEventsPerRequest: 1_000 }, maxRecordBytes: topology.maxRecordBytes, metrics: new Registry(), logger });
+  const collector = new Collector({ kafka, namespace, entities: sources, settings: { apiKeys: { [API_KEY]: 'web' }, webhookSecrets: {}, bodyLimitBytes: 1_048_576, maxEventsPerRequest: 1_000 }, maxRecordBytes: topology.maxRecordBytes, metrics: new Registry(), logger });
   const collectorUrl = await collector.start(0);
   const vendor = new VendorApi(VENDOR_TOKEN);
   vendor.tickets = JSON.parse(fs.readFileSync(path.join(samples, 'support', 'tickets.json'), 'utf8')) as Ticket[];
@@ -98,7 +98,7 @@ export async function runDemo(config: Config, logger: Logger, print: (line: stri
     ];
     for (const [source, file, mapping] of files) {
       const full = path.join(samples, file);
-      const r = await ingestFile({ kafka, namespace, source: sources.get(source)!, file: full, format: formatOf(full, undefined), mapping: loadMappingFile(mapping ? path.join(samples, mapping) : undefined), sourceKind: 'batch', deadLetter });
+      const r = await ingestFile({ kafka, namespace, entity: sources.get(source)!, file: full, format: formatOf(full, undefined), mapping: loadMappingFile(mapping ? path.join(samples, mapping) : undefined), sourceKind: 'batch', deadLetter });
       received.set(source, r.rows);
       print(`batch      ${file}: ${r.rows} rows, ${r.sent} sent, ${r.deadLettered} dead-lettered at extraction`);
     }
@@ -121,7 +121,7 @@ export async function runDemo(config: Config, logger: Logger, print: (line: stri
         pagination: { type: 'cursor', nextCursorPath: 'meta.next_cursor' }, pageSize: { param: 'per_page', size: 5 }, updatedSince: { param: 'updated_since', field: 'updated_at' },
       }),
     );
-    const pulled = await runConnector({ kafka, namespace, connector, source: sources.get('support')!, logger, once: true });
+    const pulled = await runConnector({ kafka, namespace, connector, entity: sources.get('support')!, logger, once: true });
     received.set('support', pulled.records);
     print(`connector  helpdesk API: ${pulled.records} tickets in ${pulled.pages} pages, each page committed with its cursor`);
 

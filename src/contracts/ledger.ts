@@ -65,3 +65,8 @@ export function formatLedger(totals: LedgerTotals): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
 }
+
+/** A ledger entry as a message on the ledger topic, keyed by the first position it covers. */
+export function ledgerMessage(entry: LedgerEntry): { key: string; value: string } {
+  return { key: `${entry.topic}:${entry.partition}:${entry.first_offset}`, value: JSON.stringify(entry) };
+}

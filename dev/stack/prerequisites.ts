@@ -1,6 +1,6 @@
 /** Checks for the tools the local stack runs on, each failure one sentence saying what is missing and how to get it. */
 import { spawnSync } from 'node:child_process';
-import { PrerequisiteError } from '../errors.js';
+import { PrerequisiteError } from '../../src/contracts/errors.js';
 
 const HOW_TO_GET: Record<string, string> = {
   java: 'install a Java 17 runtime (Debian: apt-get install openjdk-17-jre-headless)',

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { StackError } from '../errors.js';
+import { StackError } from '../../src/contracts/errors.js';
 import { kafkaPart } from './kafka.js';
 import type { StackPart } from './part.js';
 import { stackPaths } from './paths.js';

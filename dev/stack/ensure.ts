@@ -3,10 +3,10 @@
  * local stack when they are on its default loopback addresses, and otherwise fails with one
  * sentence naming the variable. The test setup and `c360 demo` both start here.
  */
-import type { Config } from '../config.js';
-import { StackError } from '../errors.js';
+import type { Config } from '../../src/config.js';
+import { StackError } from '../../src/contracts/errors.js';
 import { stackUp } from './index.js';
-import { kafkaAnswers, redisAnswers, registryAnswers, s3Answers } from './probes.js';
+import { kafkaAnswers, redisAnswers, registryAnswers, s3Answers } from '../../src/observability/probes.js';
 import { REDIS_URL } from './redis.js';
 import { REGISTRY_URL } from './registry.js';
 import { S3_URL } from './s3.js';

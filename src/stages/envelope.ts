@@ -1,34 +1,15 @@
 /** A record on its way through the stages: the input message, its lineage, and what the stages decided. */
 import type { KafkaMessage } from 'kafkajs';
-import type { RecordErrorCode, RecordErrorEntry } from '../errors.js';
-import type { Lineage } from './lineage.js';
-import type { CompiledSource } from './compiled-source.js';
+import type { RecordErrorCode, RecordErrorEntry } from '../contracts/errors.js';
+import type { Lineage } from '../contracts/lineage.js';
+import type { NearDuplicateEvent, RecordRef } from '../contracts/near-duplicate.js';
+import type { CompiledEntity } from '../schema/entity.js';
 
 export type Outcome = 'pending' | 'raw' | 'duplicate' | 'dead-letter';
 
-export interface RecordRef {
-  ingest_id: string;
-  source: string;
-  natural_id: string;
-  topic: string;
-  partition: number;
-  offset: number;
-}
-
-export interface NearDuplicateEvent {
-  kind: 'NEAR_DUPLICATE' | 'ID_COLLISION';
-  source: string;
-  entity: string;
-  record: RecordRef;
-  matched: RecordRef;
-  keys: string[];
-  score: number | null;
-  detected_at: number;
-}
-
 export interface Envelope {
   /** The source's primary entity until decoding finds the record is another of its entities. */
-  source: CompiledSource;
+  entity: CompiledEntity;
   readonly topic: string;
   readonly partition: number;
   readonly message: KafkaMessage;
@@ -45,8 +26,8 @@ export interface Envelope {
   nearDuplicates: NearDuplicateEvent[];
 }
 
-export function newEnvelope(source: CompiledSource, topic: string, partition: number, message: KafkaMessage, lineage: Lineage): Envelope {
-  return { source, topic, partition, message, lineage, value: undefined, body: undefined, outcome: 'pending', failedStage: undefined, errors: [], flags: [], nearDuplicates: [] };
+export function newEnvelope(entity: CompiledEntity, topic: string, partition: number, message: KafkaMessage, lineage: Lineage): Envelope {
+  return { entity, topic, partition, message, lineage, value: undefined, body: undefined, outcome: 'pending', failedStage: undefined, errors: [], flags: [], nearDuplicates: [] };
 }
 
 export function reject(envelope: Envelope, stage: string, errors: RecordErrorEntry[]): void {
@@ -63,8 +44,8 @@ export function positionOf(e: Envelope): string {
 export function refOf(e: Envelope): RecordRef {
   return {
     ingest_id: e.lineage.ingestId,
-    source: e.source.name,
-    natural_id: e.source.naturalId(e.value ?? {}),
+    source: e.entity.source,
+    natural_id: e.entity.naturalId(e.value ?? {}),
     topic: e.topic,
     partition: e.partition,
     offset: Number(e.message.offset),

@@ -2,12 +2,12 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PrerequisiteError } from '../errors.js';
+import { PrerequisiteError } from '../../src/contracts/errors.js';
 import { mavenFetch } from './maven.js';
 import type { StackPart } from './part.js';
 import type { StackPaths } from './paths.js';
 import { requireCommand, requireJava } from './prerequisites.js';
-import { registryAnswers } from './probes.js';
+import { registryAnswers } from '../../src/observability/probes.js';
 import { APICURIO_VERSION, LOOPBACK, REGISTRY_PORT } from './versions.js';
 
 export const REGISTRY_URL = `http://${LOOPBACK}:${REGISTRY_PORT}/apis/ccompat/v7`;

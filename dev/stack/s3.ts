@@ -8,7 +8,7 @@ import { mavenFetch } from './maven.js';
 import type { StackPart } from './part.js';
 import type { StackPaths } from './paths.js';
 import { requireJava } from './prerequisites.js';
-import { s3Answers } from './probes.js';
+import { s3Answers } from '../../src/observability/probes.js';
 import { LOOPBACK, S3MOCK_VERSION, S3_BUCKET, S3_PORT } from './versions.js';
 
 export const S3_URL = `http://${LOOPBACK}:${S3_PORT}`;

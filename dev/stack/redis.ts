@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { StackPart } from './part.js';
 import type { StackPaths } from './paths.js';
 import { requireCommand } from './prerequisites.js';
-import { redisAnswers } from './probes.js';
+import { redisAnswers } from '../../src/observability/probes.js';
 import { LOOPBACK, REDIS_PORT } from './versions.js';
 
 export const REDIS_URL = `redis://${LOOPBACK}:${REDIS_PORT}`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../config.js';
-import { PrerequisiteError } from '../errors.js';
+import { loadConfig } from '../../src/config.js';
+import { PrerequisiteError } from '../../src/contracts/errors.js';
 import { stackStatus } from './index.js';
 import { requireCommand, requireJava } from './prerequisites.js';
 

@@ -2,9 +2,9 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PrerequisiteError } from '../errors.js';
+import { PrerequisiteError } from '../../src/contracts/errors.js';
 import { requireCommand } from './prerequisites.js';
-import { repoRoot } from './paths.js';
+import { projectRoot } from '../../src/contracts/project.js';
 
 /** Runs a maven-dependency-plugin goal against stack/pom.xml, writing into a temporary folder renamed to `target` on success. */
 export function mavenFetch(target: string, goal: string, properties: Record<string, string>, what: string): void {
@@ -13,7 +13,7 @@ export function mavenFetch(target: string, goal: string, properties: Record<stri
   const staging = `${target}.partial-${process.pid}`;
   fs.rmSync(staging, { recursive: true, force: true });
   fs.mkdirSync(staging, { recursive: true });
-  const args = ['-q', '-B', '-f', path.join(repoRoot(), 'stack', 'pom.xml'), `dependency:${goal}`, `-DoutputDirectory=${staging}`];
+  const args = ['-q', '-B', '-f', path.join(projectRoot(), 'stack', 'pom.xml'), `dependency:${goal}`, `-DoutputDirectory=${staging}`];
   for (const [key, value] of Object.entries(properties)) args.push(`-D${key}=${value}`);
   const result = spawnSync('mvn', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (result.status !== 0) {

@@ -3,12 +3,13 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { StackError } from '../errors.js';
+import { StackError } from '../../src/contracts/errors.js';
 import { mavenFetch } from './maven.js';
 import type { StackPart } from './part.js';
-import { repoRoot, type StackPaths } from './paths.js';
+import { projectRoot } from '../../src/contracts/project.js';
+import type { StackPaths } from './paths.js';
 import { requireJava } from './prerequisites.js';
-import { kafkaAnswers } from './probes.js';
+import { kafkaAnswers } from '../../src/observability/probes.js';
 import { KAFKA_CONTROLLER_PORT, KAFKA_PORT, KAFKA_VERSION, LOOPBACK } from './versions.js';
 
 const BROKER = `${LOOPBACK}:${KAFKA_PORT}`;
@@ -60,7 +61,7 @@ export const kafkaPart: StackPart = {
     fs.mkdirSync(home, { recursive: true });
     fs.writeFileSync(properties, serverProperties(dataDir));
     const classpath = `${libs}/*`;
-    const log4j = `-Dlog4j2.configurationFile=${path.join(repoRoot(), 'stack', 'kafka-log4j2.properties')}`;
+    const log4j = `-Dlog4j2.configurationFile=${path.join(projectRoot(), 'stack', 'kafka-log4j2.properties')}`;
     if (!fs.existsSync(path.join(dataDir, 'meta.properties'))) {
       // Kafka cluster ids are 16 random bytes in URL-safe base64, as `kafka-storage random-uuid` prints them.
       const clusterId = randomBytes(16).toString('base64url');

@@ -1,21 +1,10 @@
-/** Where the local stack keeps things: downloads in a cache folder, logs/pids/data in a state folder, both outside the repo. */
+/** Where the project's own files are (avro/, topologies/, bin/) and which version is running. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export interface StackPaths {
-  /** Downloaded jars and assemblies, kept across `stack down` (the warm start). */
-  cache: string;
-  /** Logs, pid files, broker data. */
-  state: string;
-}
-
-export function stackPaths(home: string): StackPaths {
-  return { cache: path.join(home, 'cache'), state: path.join(home, 'stack') };
-}
-
 /** The project folder (the one holding package.json), whether running from src/ under vitest or from dist/. */
-export function repoRoot(): string {
+export function projectRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!fs.existsSync(path.join(dir, 'package.json'))) {
     const parent = path.dirname(dir);
@@ -24,3 +13,9 @@ export function repoRoot(): string {
   }
   return dir;
 }
+
+/** package.json's version: what `c360 --version` prints and every dead letter and manifest records. */
+export const VERSION = (JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+
+/** The writer named in dead letters and manifests. */
+export const PROCESSOR_VERSION = `c360-ingest/${VERSION}`;

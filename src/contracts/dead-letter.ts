@@ -1,0 +1,83 @@
+/**
+ * The dead-letter record (avro/DeadLetter.avsc), built in one place for every writer: the
+ * topology's router, file ingest (rows that cannot be mapped) and the sink (raw records it cannot
+ * store). Each keeps every error, the original key, value and headers as bytes, where the record
+ * was, and its lineage.
+ */
+import type avro from 'avsc';
+import type { IHeaders, Message } from 'kafkajs';
+import type { RecordErrorEntry } from './errors.js';
+import { frame } from './framing.js';
+import { HEADER, type Lineage, lineageHeaders } from './lineage.js';
+import { PROCESSOR_VERSION } from './project.js';
+
+/** The dead-letter schema as a writer needs it: its registered id, the schema and its avsc type. */
+export interface DeadLetterContract {
+  id: number;
+  schema: Record<string, unknown>;
+  type: avro.Type;
+}
+
+export interface DeadLetter {
+  errors: RecordErrorEntry[];
+  /** The stage that rejected it: decode, size, quality, extract, sink… */
+  stage: string;
+  source: string;
+  entity: string | null;
+  /** The record as it arrived; a file row is its cells as JSON, with no key or headers. */
+  original: { key: Buffer | string | null; value: Buffer | string | null; headers: IHeaders | undefined };
+  /** Where it arrived: a topic position, or `file:<name>`, partition 0 and the row number. */
+  origin: { topic: string; partition: number; offset: number };
+  lineage: Lineage;
+  failedAt: number;
+}
+
+const bytes = (v: Buffer | string | null): Buffer | null => (v === null ? null : Buffer.isBuffer(v) ? v : Buffer.from(v));
+
+/** A message's headers as the dead-letter record keeps them: each name's first value, as bytes. */
+export function originalHeaders(headers: IHeaders | undefined): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) out[k] = Buffer.isBuffer(first) ? first : Buffer.from(first);
+  }
+  return out;
+}
+
+/** The Avro record of a dead letter. */
+export function deadLetterRecord(d: DeadLetter): Record<string, unknown> {
+  return {
+    errors: d.errors,
+    stage: d.stage,
+    source: d.source,
+    entity: d.entity,
+    original_key: bytes(d.original.key),
+    original_value: bytes(d.original.value),
+    original_headers: originalHeaders(d.original.headers),
+    origin_topic: d.origin.topic,
+    origin_partition: d.origin.partition,
+    origin_offset: d.origin.offset,
+    lineage: { ingest_id: d.lineage.ingestId, source: d.lineage.source, source_kind: d.lineage.sourceKind, received_at: d.lineage.receivedAt, origin: d.lineage.origin },
+    failed_at: d.failedAt,
+    processor_version: PROCESSOR_VERSION,
+  };
+}
+
+/**
+ * The dead letter as a message on the dead-letter topic: framed Avro, the original key, lineage
+ * headers, and the headers Kafka Connect's dead-letter queue writes, so Connect tooling can read ours.
+ */
+export function deadLetterMessage(contract: DeadLetterContract, d: DeadLetter, connectorName: string): Message {
+  const headers: IHeaders = {
+    ...lineageHeaders(d.lineage),
+    '__connect.errors.topic': d.origin.topic,
+    '__connect.errors.partition': String(d.origin.partition),
+    '__connect.errors.offset': String(d.origin.offset),
+    '__connect.errors.connector.name': connectorName,
+    '__connect.errors.stage': d.stage,
+    '__connect.errors.exception.class.name': d.errors[0]?.code ?? 'unknown',
+    '__connect.errors.exception.message': d.errors.map((x) => `${x.code}${x.field ? ` at ${x.field}` : ''}: ${x.message}`).join('; '),
+  };
+  if (d.entity !== null) headers[HEADER.entity] = d.entity;
+  return { key: d.original.key, value: frame(contract.id, contract.type.toBuffer(deadLetterRecord(d))), headers };
+}

@@ -1,0 +1,22 @@
+/** Topic names, derived from a topology's namespace (docs/contracts.md): what producers, workers and tools agree on. */
+
+export interface TopicNames {
+  ingest(source: string): string;
+  raw(source: string): string;
+  nearDuplicates: string;
+  deadLetter: string;
+  ledger: string;
+  /** Compacted: the position of every file ingest and connector, written in the transaction of the records it covers. */
+  connectorState: string;
+}
+
+export function topicNames(namespace: string): TopicNames {
+  return {
+    ingest: (source) => `${namespace}.ingest.${source}`,
+    raw: (source) => `${namespace}.raw.${source}`,
+    nearDuplicates: `${namespace}.near-duplicates`,
+    deadLetter: `${namespace}.dead-letter`,
+    ledger: `${namespace}.ledger`,
+    connectorState: `${namespace}.connector-state`,
+  };
+}
