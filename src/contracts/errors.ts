@@ -1,18 +1,24 @@
 /**
  * One error hierarchy for the whole project (in the manner of kafkajs' KafkaJSError):
- * every error carries a taxonomy code, and whether retrying the same operation may succeed.
- * Record-level failures (decode.*, schema.*, quality.*, size.*) extend RecordError so the
- * router can put them on the dead-letter topic with their field path.
+ * every error carries a code, and whether retrying the same operation may succeed. Errors are
+ * classified once, where each client is called (KafkaJS's own classes, Redis, S3 and HTTP by
+ * status); src/retry.ts retries what is retriable and nothing else. Record-level failures are
+ * not thrown: they are entries (RECORD_ERROR_CODES) on the record's dead letter.
  */
+import { KafkaJSError } from 'kafkajs';
+
 export class C360Error extends Error {
   readonly code: string;
   readonly retriable: boolean;
+  /** How long the dependency asked to be left alone (an HTTP Retry-After), when it said. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: string, message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
+  constructor(code: string, message: string, options: { retriable?: boolean; cause?: unknown; retryAfterMs?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.retriable = options.retriable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 
@@ -44,17 +50,47 @@ export class UnreadableFileError extends C360Error {
   }
 }
 
-/** A dependency (Kafka, the registry, Redis) is unreachable right now; the caller should back off and retry. */
+/** A dependency (Kafka, the registry, Redis, object storage, a vendor API) is unreachable or busy right now; the caller should back off and retry. */
 export class DependencyUnavailableError extends C360Error {
-  constructor(dependency: string, message: string, options: { cause?: unknown } = {}) {
+  constructor(dependency: string, message: string, options: { cause?: unknown; retryAfterMs?: number } = {}) {
     super(`dependency.${dependency}_unavailable`, message, { retriable: true, ...options });
   }
 }
 
+/**
+ * A dependency answered, and asking again will not change the answer (403 access denied, 404 not
+ * found, a request it cannot parse): retrying would only hide it, so it fails fast with one sentence.
+ */
+export class DependencyRefusedError extends C360Error {
+  constructor(dependency: string, message: string, options: { cause?: unknown } = {}) {
+    super(`dependency.${dependency}_refused`, message, { retriable: false, ...options });
+  }
+}
+
+/** A writer schema the raw layer cannot store: a contract problem, neither a setting nor an outage. */
+export class SchemaError extends C360Error {
+  constructor(message: string) {
+    super('schema.unsupported', message);
+  }
+}
+
+/** Whether asking again may change an HTTP answer: timeouts, throttling and server errors may; other 4xx will not. */
+export function isRetriableStatus(status: number): boolean {
+  return status === 408 || status === 425 || status === 429 || status >= 500;
+}
+
+/** An HTTP failure of a dependency as one sentence, retriable or not by its status; a Retry-After in seconds is kept. */
+export function httpError(dependency: string, what: string, status: number, options: { detail?: string; retryAfter?: string | null; cause?: unknown } = {}): C360Error {
+  const message = `${what} answered ${status}${options.detail ? ` (${options.detail})` : ''}`;
+  if (!isRetriableStatus(status)) return new DependencyRefusedError(dependency, `${message}; not retried`, { cause: options.cause });
+  const seconds = Number(options.retryAfter);
+  return new DependencyUnavailableError(dependency, message, { cause: options.cause, ...(options.retryAfter && Number.isFinite(seconds) && seconds >= 0 ? { retryAfterMs: seconds * 1000 } : {}) });
+}
+
 export function isRetriable(error: unknown): boolean {
   if (error instanceof C360Error) return error.retriable;
-  // kafkajs marks its own errors with the same flag.
-  return typeof error === 'object' && error !== null && (error as { retriable?: unknown }).retriable === true;
+  // KafkaJS marks its own errors (KafkaJSError and its subclasses) with the same flag.
+  return error instanceof KafkaJSError && error.retriable;
 }
 
 export function describeError(error: unknown): string {

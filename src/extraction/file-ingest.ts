@@ -19,7 +19,7 @@ import { type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
 import { HEADER, ingestIdFrom, lineageHeaders, type Lineage, type SourceKind } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
 import { compileMapping, type MappingFile } from './mapping.js';
-import { FORMATS, type FileFormat } from './readers/index.js';
+import type { FormatSpec } from './readers/reader.js';
 import { exclusiveProducer, readState, stateMessage } from './state.js';
 
 export interface FileState {
@@ -46,7 +46,7 @@ export interface IngestFileOptions {
   namespace: string;
   entity: CompiledEntity;
   file: string;
-  format: FileFormat;
+  format: FormatSpec;
   mapping: MappingFile;
   sourceKind: SourceKind;
   deadLetter: DeadLetterContract;
@@ -97,7 +97,7 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
     }
 
     const mapper = compileMapping(o.entity.schema, o.mapping);
-    const reader = FORMATS[o.format](o.file, { delimiter: o.mapping.delimiter });
+    const reader = o.format.create(o.file, { delimiter: o.mapping.delimiter });
     const totalBytes = fs.statSync(o.file).size;
     const batchRows = o.batchRows ?? 2_000;
     let records: Message[] = [];

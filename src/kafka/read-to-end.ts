@@ -1,22 +1,14 @@
 /** Reads a topic from the beginning to its current end (read_committed) and returns; for ledgers and audits, not for streaming. */
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, KafkaMessage } from 'kafkajs';
-import { isRetriable } from '../contracts/errors.js';
+import { retry } from '../retry.js';
 
 /** High watermarks; a topic created a moment ago may not have its leaders yet, which is retried. */
 async function topicEnds(kafka: Kafka, topic: string): Promise<Array<{ partition: number; high: string }>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await admin.fetchTopicOffsets(topic);
-      } catch (err) {
-        if (!isRetriable(err) || attempt >= 20) throw err;
-        await sleep(250);
-      }
-    }
+    return await retry(() => admin.fetchTopicOffsets(topic), { retries: 20, initialMs: 250, maxMs: 250 });
   } finally {
     await admin.disconnect();
   }

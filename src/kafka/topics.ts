@@ -1,7 +1,7 @@
 /** Topic creation that is idempotent and waits until every partition has a leader, even on a broker that has just started. */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, ITopicConfig } from 'kafkajs';
-import { DependencyUnavailableError } from '../contracts/errors.js';
+import { DependencyUnavailableError, isRetriable } from '../contracts/errors.js';
+import { retry } from '../retry.js';
 
 export interface TopicSpec {
   topic: string;
@@ -29,18 +29,17 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[], timeoutMs =
     }
   }
   const topics = specs.map((s) => s.topic);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
-      if (metadata.length === topics.length && metadata.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) {
-        return toCreate.map((t) => t.topic);
+  // Right after creation the broker may not know the topic yet, or have no leader for it: wait, within the timeout.
+  await retry(
+    async () => {
+      const { topics: metadata } = await admin.fetchTopicMetadata({ topics }).catch((err: unknown) => {
+        throw isRetriable(err) || /UNKNOWN_TOPIC|LEADER_NOT_AVAILABLE/.test(String((err as { type?: string }).type)) ? new DependencyUnavailableError('kafka', `topics ${topics.join(', ')} are not ready`, { cause: err }) : err;
+      });
+      if (!(metadata.length === topics.length && metadata.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)))) {
+        throw new DependencyUnavailableError('kafka', `topics ${topics.join(', ')} have no leader after ${timeoutMs / 1000}s`);
       }
-    } catch (err) {
-      // Right after creation the broker may not know the topic yet (UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE).
-      if ((err as { retriable?: boolean }).retriable !== true && !/UNKNOWN_TOPIC|LEADER_NOT_AVAILABLE/.test(String((err as { type?: string }).type))) throw err;
-    }
-    if (Date.now() > deadline) throw new DependencyUnavailableError('kafka', `topics ${topics.join(', ')} have no leader after ${timeoutMs / 1000}s`);
-    await sleep(100);
-  }
+    },
+    { retries: Math.ceil(timeoutMs / 100), initialMs: 100, maxMs: 100 },
+  );
+  return toCreate.map((t) => t.topic);
 }

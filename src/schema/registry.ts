@@ -1,7 +1,7 @@
 /** The Confluent-compatible schema registry (Apicurio's ccompat API locally, Confluent's in production). */
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Config } from '../config.js';
-import { DependencyUnavailableError, describeError } from '../contracts/errors.js';
+import { DependencyUnavailableError, describeError, httpError } from '../contracts/errors.js';
 import { parseType, type AvroType } from './avro.js';
 
 export function createSchemaRegistry(config: Config): SchemaRegistry {
@@ -53,7 +53,7 @@ export class WriterSchemas {
           this.known.set(id, undefined);
           return;
         }
-        if (!res.ok) throw new DependencyUnavailableError('registry', `schema registry answered ${res.status} for schema ${id}`);
+        if (!res.ok) throw httpError('registry', `schema registry (schema ${id})`, res.status);
         const body = (await res.json()) as { schema: string; schemaType?: string };
         if (body.schemaType && body.schemaType !== 'AVRO') {
           this.known.set(id, undefined);

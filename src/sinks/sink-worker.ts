@@ -7,15 +7,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
-import { C360Error, describeError, isRetriable } from '../contracts/errors.js';
+import { C360Error, describeError } from '../contracts/errors.js';
+import { retry } from '../retry.js';
 import { createKafka } from '../kafka/client.js';
 import type { Logger } from '../observability/logger.js';
 import { WriterSchemas } from '../schema/registry.js';
-import { openObjectStore, type ObjectStore } from '../storage/object-store.js';
+import { type ObjectStore } from '../storage/object-store.js';
 import { crashPoint } from '../faults/failpoints.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { createTopologyTopics, registerDeadLetterSchema } from '../topology/setup.js';
@@ -27,6 +27,7 @@ import { fileSchema, type FileSchema } from './parquet/parquet-file.js';
 import { PartitionSink } from './partition-sink.js';
 import { readSinkRecord, schemaIdsOf, type TopicRole } from './records.js';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
+import { openObjectStore } from '../storage/backends.js';
 
 export interface SinkWorkerOptions {
   config: Config;
@@ -190,17 +191,15 @@ export class SinkWorker {
   }
 
   /** Waits out an unavailable registry or store (backpressure); anything else fails the batch. */
-  private async retrying(dependency: string, run: () => Promise<void>, heartbeat: () => Promise<void>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await run();
-      } catch (err) {
-        if (!isRetriable(err) || this.stopping) throw err;
+  private retrying(dependency: string, run: () => Promise<void>, heartbeat: () => Promise<void>): Promise<void> {
+    return retry(run, {
+      retries: Number.POSITIVE_INFINITY,
+      shouldContinue: () => !this.stopping,
+      onRetry: async (err, attempt) => {
         if (attempt === 1 || attempt % 10 === 0) this.options.logger.warn({ dependency, attempt, err: describeError(err) }, 'sink waiting for a dependency');
-        await sleep(Math.min(100 * 2 ** Math.min(attempt, 5), 2_000));
         await heartbeat().catch(() => undefined);
-      }
-    }
+      },
+    });
   }
 
   private async commit(ps: PartitionSink): Promise<void> {

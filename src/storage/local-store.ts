@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { ObjectStore, PutOutcome } from './object-store.js';
+import type { ObjectStore, PutOutcome, StorageBackendSpec } from './object-store.js';
 
 export class LocalStore implements ObjectStore {
   readonly url: string;
@@ -76,3 +76,10 @@ function syncDir(dir: string): void {
     fs.closeSync(fd);
   }
 }
+
+export const localBackend: StorageBackendSpec = {
+  name: 'local',
+  description: 'A local or mounted folder (a plain path or file:///path). Files are published with link(2), which never replaces an existing file, and fsynced.',
+  schemes: ['', 'file'],
+  create: (url, config) => new LocalStore(url.startsWith('file://') ? new URL(url).pathname : url, config.spoolDir),
+};

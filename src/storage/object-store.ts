@@ -5,9 +5,7 @@
  * immutable even when two workers race to write the same deterministic name.
  */
 import type { Config } from '../config.js';
-import { ConfigError } from '../contracts/errors.js';
-import { LocalStore } from './local-store.js';
-import { S3Store } from './s3-store.js';
+import type { ComponentSpec } from '../registry.js';
 
 export type PutOutcome = 'created' | 'exists';
 
@@ -28,12 +26,9 @@ export interface ObjectStore {
   close(): void;
 }
 
-export function openObjectStore(config: Config): ObjectStore {
-  const url = config.storageUrl;
-  if (url.startsWith('s3://')) {
-    const [bucket, ...prefix] = url.slice('s3://'.length).split('/');
-    if (!bucket) throw new ConfigError(`C360_STORAGE_URL ${url} names no bucket (expected s3://bucket[/prefix]).`);
-    return new S3Store({ bucket, prefix: prefix.filter(Boolean).join('/'), spoolDir: config.spoolDir, endpoint: config.s3.endpoint, forcePathStyle: config.s3.forcePathStyle });
-  }
-  return new LocalStore(url.startsWith('file://') ? new URL(url).pathname : url, config.spoolDir);
+/** A storage backend, registered by name in storage/backends.ts and chosen by the scheme of C360_STORAGE_URL. */
+export interface StorageBackendSpec extends ComponentSpec {
+  /** URL schemes it serves; '' is a plain folder path. */
+  schemes: string[];
+  create(url: string, config: Config): ObjectStore;
 }

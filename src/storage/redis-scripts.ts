@@ -5,6 +5,7 @@
  * one node (a plain Redis or one shard), which is why Redis Cluster is not supported.
  */
 import type { Redis } from 'ioredis';
+import { callRedis } from './redis.js';
 
 /** Records per script call: bounds both the reply size and how long one call holds Redis. */
 const CHUNK = 4000;
@@ -75,7 +76,7 @@ export async function claimAll(redis: Redis, keys: string[], claims: string[], t
   const out: (string | null)[] = [];
   for (let from = 0; from < keys.length; from += CHUNK) {
     const k = keys.slice(from, from + CHUNK);
-    out.push(...(await scripted(redis).c360Claim(k.length, ...k, ttlMs, ...claims.slice(from, from + CHUNK))));
+    out.push(...(await callRedis('the dedup claims', () => scripted(redis).c360Claim(k.length, ...k, ttlMs, ...claims.slice(from, from + CHUNK)))));
   }
   return out;
 }
@@ -105,7 +106,7 @@ export async function touchNearDuplicateKeys(redis: Redis, subjects: NearDuplica
       keys.push(...s.keys, s.refKey);
       args.push(s.keys.length, s.identity, s.ref);
     }
-    for (const [subject, key, ...others] of await scripted(redis).c360NearDuplicates(keys.length, ...keys, ...args)) {
+    for (const [subject, key, ...others] of await callRedis('the near-duplicate keys', () => scripted(redis).c360NearDuplicates(keys.length, ...keys, ...args))) {
       out.push({ subject: from + subject - 1, key: key - 1, others });
     }
   }

@@ -1,5 +1,6 @@
 /** The Redis client for dedup and near-duplicate state: fails fast per command so stages can back off and retry. */
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
+import { type C360Error, DependencyRefusedError, DependencyUnavailableError, describeError } from '../contracts/errors.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -23,9 +24,30 @@ export function createRedis(config: Config, logger: Logger): Redis {
   return redis;
 }
 
-/** ioredis' command errors (a bug, not an outage) are ReplyErrors; everything else it throws is a connection problem. */
-export function isRedisOutage(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  if (err.name === 'ReplyError') return false;
-  return err.name === 'MaxRetriesPerRequestError' || /Connection is closed|ECONNREFUSED|ECONNRESET|Command timed out|Stream isn't writeable|EPIPE/.test(err.message);
+/** Redis error codes (the reply's first word) that a later attempt may not get: loading, busy, failing over. */
+const PASSING_REPLIES = new Set(['LOADING', 'BUSY', 'READONLY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN', 'NOREPLICAS']);
+
+/**
+ * What a failed Redis call means, decided here where the client is called: a reply error is
+ * Redis refusing the command (a bug, not retried) unless its code says the server is passing
+ * through a state; anything else ioredis throws (closed connection, timeout, retries used up)
+ * is the connection, and retried.
+ */
+export function redisFailure(what: string, err: unknown): C360Error {
+  if (err instanceof ReplyError) {
+    const reply = (err as Error).message;
+    const code = reply.split(' ', 1)[0] ?? '';
+    const message = `Redis refused ${what}: ${reply.split('\n', 1)[0]}`;
+    return PASSING_REPLIES.has(code) ? new DependencyUnavailableError('redis', message, { cause: err }) : new DependencyRefusedError('redis', message, { cause: err });
+  }
+  return new DependencyUnavailableError('redis', `Redis is unreachable for ${what}: ${describeError(err)}`, { cause: err });
+}
+
+/** Runs a Redis call, its failure classified. */
+export async function callRedis<T>(what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw redisFailure(what, err);
+  }
 }

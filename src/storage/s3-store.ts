@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { DependencyUnavailableError, describeError } from '../contracts/errors.js';
-import type { ObjectStore, PutOutcome } from './object-store.js';
+import { type C360Error, ConfigError, DependencyUnavailableError, describeError, httpError } from '../contracts/errors.js';
+import type { ObjectStore, PutOutcome, StorageBackendSpec } from './object-store.js';
 
 export interface S3StoreOptions {
   bucket: string;
@@ -31,6 +31,8 @@ export class S3Store implements ObjectStore {
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       forcePathStyle: options.forcePathStyle,
       region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+      // One attempt per call: failures are classified here and retried by the caller's one retry loop (src/retry.ts).
+      maxAttempts: 1,
     });
   }
 
@@ -49,7 +51,7 @@ export class S3Store implements ObjectStore {
       // 412: the key exists; 409: a concurrent conditional write to the same key won.
       const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
       if (status === 412 || status === 409) return 'exists';
-      throw this.unavailable('put', key, err);
+      throw this.failure('put', key, err);
     }
   }
 
@@ -62,7 +64,7 @@ export class S3Store implements ObjectStore {
         for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key.slice(this.base.length));
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } catch (err) {
-        throw this.unavailable('list', prefix, err);
+        throw this.failure('list', prefix, err);
       }
     } while (token);
     return keys.sort();
@@ -73,7 +75,7 @@ export class S3Store implements ObjectStore {
       const res = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.base + key }));
       return Buffer.from(await res.Body!.transformToByteArray());
     } catch (err) {
-      throw this.unavailable('get', key, err);
+      throw this.failure('get', key, err);
     }
   }
 
@@ -85,7 +87,23 @@ export class S3Store implements ObjectStore {
     this.client.destroy();
   }
 
-  private unavailable(op: string, key: string, err: unknown): DependencyUnavailableError {
-    return new DependencyUnavailableError('object-store', `${op} ${this.url}${key} failed: ${describeError(err)}`, { cause: err });
+  /** An S3 failure as one sentence: by its HTTP status when S3 answered (403 and 404 are not retried), else the network, retried. */
+  private failure(op: string, key: string, err: unknown): C360Error {
+    const what = `${op} ${this.url}${key}`;
+    if (err instanceof S3ServiceException && err.$metadata.httpStatusCode !== undefined) {
+      return httpError('object-store', what, err.$metadata.httpStatusCode, { detail: err.name, cause: err });
+    }
+    return new DependencyUnavailableError('object-store', `${what} failed: ${describeError(err)}`, { cause: err });
   }
 }
+
+export const s3Backend: StorageBackendSpec = {
+  name: 's3',
+  description: 'S3 or an S3-compatible server (s3://bucket/prefix; C360_S3_ENDPOINT, C360_S3_FORCE_PATH_STYLE; credentials from the AWS SDK chain). Uploads are create-only (If-None-Match: *); 403 and 404 fail at once, throttling and 5xx are retried.',
+  schemes: ['s3'],
+  create: (url, config) => {
+    const [bucket, ...prefix] = url.slice('s3://'.length).split('/');
+    if (!bucket) throw new ConfigError(`C360_STORAGE_URL ${url} names no bucket (expected s3://bucket[/prefix]).`);
+    return new S3Store({ bucket, prefix: prefix.filter(Boolean).join('/'), spoolDir: config.spoolDir, endpoint: config.s3.endpoint, forcePathStyle: config.s3.forcePathStyle });
+  },
+};

@@ -6,12 +6,12 @@
  * Stages that wait on Redis or the registry retry with backoff while the batch holds, keeping
  * the group membership alive: nothing passes unchecked and nothing is dropped.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
-import { describeError, isRetriable } from '../contracts/errors.js';
+import { describeError } from '../contracts/errors.js';
+import { retry } from '../retry.js';
 import { createKafka } from '../kafka/client.js';
 import { sendInRequests } from '../kafka/send.js';
 import type { Logger } from '../observability/logger.js';
@@ -19,7 +19,7 @@ import { loadSchema } from '../schema/avro.js';
 import { WriterSchemas, createSchemaRegistry } from '../schema/registry.js';
 import { STAGES } from '../stages/index.js';
 import type { BatchControl, Stage, StageContext } from '../stages/stage.js';
-import { createRedis, isRedisOutage } from '../storage/redis.js';
+import { createRedis } from '../storage/redis.js';
 import { compileEntities, type CompiledEntity } from '../schema/entity.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { newEnvelope } from '../stages/envelope.js';
@@ -175,19 +175,16 @@ export class TopologyRunner {
   }
 
   /** Retries a stage while its dependency is down; anything else is a bug and fails the batch. */
-  private async withRetry(stage: Stage, run: () => Promise<void> | void, control: BatchControl): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await run();
-        return;
-      } catch (err) {
-        if (!(isRetriable(err) || isRedisOutage(err)) || !control.isRunning()) throw err;
+  private withRetry(stage: Stage, run: () => Promise<void> | void, control: BatchControl): Promise<void> {
+    return retry(async () => run(), {
+      retries: Number.POSITIVE_INFINITY,
+      shouldContinue: control.isRunning,
+      onRetry: async (err, attempt) => {
         this.metrics.dependencyRetries.inc({ stage: stage.name });
         if (attempt === 1 || attempt % 10 === 0) this.options.logger.warn({ stage: stage.name, attempt, err: describeError(err) }, 'stage waiting for a dependency');
-        await sleep(Math.min(100 * 2 ** Math.min(attempt, 5), 2_000));
         await control.heartbeat();
-      }
-    }
+      },
+    });
   }
 
   private account(source: string, counts: LedgerCounts, errors: Record<string, number>, nearKinds: string[]): void {

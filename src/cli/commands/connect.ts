@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { ConfigError } from '../../contracts/errors.js';
 import { runConnector } from '../../extraction/connectors/connector.js';
-import { loadRestConnectorConfig, RestConnector } from '../../extraction/connectors/rest.js';
+import { loadConnector } from '../../extraction/connectors/index.js';
 import { createKafka } from '../../kafka/client.js';
 import { toolLogger } from '../../observability/logger.js';
 import { compilePrimaryEntity } from '../../schema/entity.js';
@@ -21,16 +21,16 @@ export function registerConnectCommands(program: Command): void {
     .action(async (o: { config: string; once: boolean; interval: number; topology: string; namespace?: string }) => {
       const config = loadConfig();
       const topology = await loadTopology(o.topology, o);
-      const rest = loadRestConnectorConfig(o.config);
-      const definition = topology.sources.find((s) => s.name === rest.source);
-      if (!definition) throw new ConfigError(`connector ${rest.name}: source ${rest.source} is not a source of topology ${topology.name}.`);
+      const connector = loadConnector(o.config);
+      const definition = topology.sources.find((s) => s.name === connector.source);
+      if (!definition) throw new ConfigError(`connector ${connector.name}: source ${connector.source} is not a source of topology ${topology.name}.`);
       const logger = toolLogger(config.logLevel);
       const kafka = createKafka(config, logger, 'connector');
       await createTopologyTopics(kafka, topology);
       const abort = new AbortController();
       process.once('SIGTERM', () => abort.abort());
       process.once('SIGINT', () => abort.abort());
-      const run = await runConnector({ kafka, namespace: topology.namespace, connector: new RestConnector(rest), entity: compilePrimaryEntity(definition), logger, once: o.once, intervalMs: o.interval, signal: abort.signal });
-      console.log(`${rest.name}: ${run.pages} page(s), ${run.records} record(s) committed`);
+      const run = await runConnector({ kafka, namespace: topology.namespace, connector, entity: compilePrimaryEntity(definition), logger, once: o.once, intervalMs: o.interval, signal: abort.signal });
+      console.log(`${connector.name}: ${run.pages} page(s), ${run.records} record(s) committed`);
     });
 }

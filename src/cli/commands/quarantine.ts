@@ -7,8 +7,8 @@ import { countQuarantine, readQuarantine, type QuarantineFilter } from '../../qu
 import { replayQuarantine } from '../../quarantine/replay.js';
 import { describeRecord } from '../../quarantine/show.js';
 import { WriterSchemas } from '../../schema/registry.js';
-import { openObjectStore } from '../../storage/object-store.js';
 import { loadTopology } from '../../topology/load.js';
+import { openObjectStore } from '../../storage/backends.js';
 
 interface FilterOptions {
   source: string[];

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { verifyFolder } from '../../sinks/manifest.js';
-import { openObjectStore } from '../../storage/object-store.js';
+import { openObjectStore } from '../../storage/backends.js';
 
 export function registerRawCommands(program: Command): void {
   const raw = program.command('raw').description('The raw layer (Parquet under C360_STORAGE_URL).');

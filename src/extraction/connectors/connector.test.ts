@@ -8,7 +8,7 @@ import { collect, testKafka } from '../../../test/support/kafka.js';
 import { testNamespace } from '../../../test/support/topology.js';
 import { VendorApi } from '../../../dev/demo/vendor-api.js';
 import { spawnCli } from '../../../test/support/worker.js';
-import { loadRestConnectorConfig } from './rest.js';
+import { loadConnector } from './index.js';
 
 const kafka = testKafka();
 const TOKEN = 'vendor-token-123';
@@ -79,8 +79,8 @@ describe('c360 connect: a REST API, page by page, exactly once', () => {
 
   it('names a bad connector config in one sentence', () => {
     const file = configFile('bad', { url: 'not a url', pagination: { type: 'cursor', nextCursorPath: 'next' } });
-    expect(() => loadRestConnectorConfig(file, { VENDOR_TOKEN: 'x' })).toThrow(`connector config ${file}: url must be an http(s) URL.`);
+    expect(() => loadConnector(file, { VENDOR_TOKEN: 'x' })).toThrow(`connector config ${file}: url must be an http(s) URL.`);
     const noSecret = configFile('nosecret', { url: 'http://127.0.0.1:1/x', pagination: { type: 'link' } });
-    expect(() => loadRestConnectorConfig(noSecret, {})).toThrow(`connector config ${noSecret}: header authorization refers to \${VENDOR_TOKEN}, which is not set.`);
+    expect(() => loadConnector(noSecret, {})).toThrow(`connector config ${noSecret}: header authorization refers to \${VENDOR_TOKEN}, which is not set.`);
   });
 });

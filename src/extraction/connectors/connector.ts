@@ -5,6 +5,9 @@
  * pages neither skips nor repeats one.
  */
 import type { Kafka, Message } from 'kafkajs';
+import type { z } from 'zod';
+import { parseSettings } from '../../config.js';
+import type { ComponentSpec } from '../../registry.js';
 import { sendTransaction } from '../../kafka/send.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../observability/logger.js';
@@ -13,6 +16,18 @@ import { crashPoint } from '../../faults/failpoints.js';
 import { ingestIdFrom, lineageHeaders } from '../../contracts/lineage.js';
 import { topicNames } from '../../contracts/topics.js';
 import { exclusiveProducer, readState, stateMessage } from '../state.js';
+
+/** A connector kind, registered by name in connectors/index.ts; a connector file's `type` names it (default rest). */
+export interface ConnectorSpec extends ComponentSpec {
+  options: z.ZodType;
+  /** Validates the file's settings (less `type`) and builds the connector; `setting` names the file in messages. */
+  create(settings: unknown, env: NodeJS.ProcessEnv, setting: string): Connector;
+}
+
+/** Declares a connector kind whose `create` gets its settings validated against `options`. */
+export function defineConnector<O extends z.ZodType>(spec: Omit<ConnectorSpec, 'options' | 'create'> & { options: O; create(options: z.output<O>, env: NodeJS.ProcessEnv, setting: string): Connector }): ConnectorSpec {
+  return { ...spec, create: (settings, env, setting) => spec.create(parseSettings(spec.options, settings, setting), env, setting) };
+}
 
 /** A position in a vendor's data: JSON, opaque to the runner. */
 export type Position = Record<string, unknown>;

@@ -7,9 +7,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { parseSettings, readJsonFile } from '../../config.js';
-import { ConfigError, DependencyUnavailableError, describeError } from '../../contracts/errors.js';
-import type { Connector, Page, Position } from './connector.js';
+import { ConfigError, DependencyRefusedError, DependencyUnavailableError, describeError, httpError } from '../../contracts/errors.js';
+import { retry } from '../../retry.js';
+import { type Connector, defineConnector, type Page, type Position } from './connector.js';
 
 export const restConnectorSchema = z
   .object({
@@ -34,16 +34,17 @@ export const restConnectorSchema = z
 
 export type RestConnectorConfig = z.output<typeof restConnectorSchema>;
 
-export function loadRestConnectorConfig(file: string, env: NodeJS.ProcessEnv = process.env): RestConnectorConfig {
-  const config = parseSettings(restConnectorSchema, readJsonFile(file, 'connector config'), `connector config ${file}`);
+/** `${VAR}` in header values, from the environment, so secrets stay out of the file. */
+function withSecrets(config: RestConnectorConfig, env: NodeJS.ProcessEnv, setting: string): RestConnectorConfig {
+  const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(config.headers)) {
-    config.headers[name] = value.replace(/\$\{([A-Z0-9_]+)\}/g, (_, variable: string) => {
+    headers[name] = value.replace(/\$\{([A-Z0-9_]+)\}/g, (_, variable: string) => {
       const v = env[variable];
-      if (v === undefined) throw new ConfigError(`connector config ${file}: header ${name} refers to \${${variable}}, which is not set.`);
+      if (v === undefined) throw new ConfigError(`${setting}: header ${name} refers to \${${variable}}, which is not set.`);
       return v;
     });
   }
-  return config;
+  return { ...config, headers };
 }
 
 function at(body: unknown, path: string): unknown {
@@ -99,7 +100,7 @@ export class RestConnector implements Connector {
     const res = await this.fetchWithRetry(url);
     const body = (await res.json()) as unknown;
     const records = at(body, c.recordsPath);
-    if (!Array.isArray(records)) throw new DependencyUnavailableError('connector', `${c.name}: the response has no array at "${c.recordsPath || '(body)'}"`);
+    if (!Array.isArray(records)) throw new DependencyRefusedError('connector', `${c.name}: the response has no array at "${c.recordsPath || '(body)'}"`);
 
     let watermark = pos.watermark;
     if (c.updatedSince) {
@@ -124,26 +125,33 @@ export class RestConnector implements Connector {
     return { records: records as Array<Record<string, unknown>>, next: position, caughtUp };
   }
 
-  private async fetchWithRetry(url: URL): Promise<Response> {
+  /** One page, at most `rateLimitPerSecond` requests a second; 429, 5xx, timeouts and network errors are retried, other answers fail at once. */
+  private fetchWithRetry(url: URL): Promise<Response> {
     const c = this.config;
-    for (let attempt = 0; ; attempt++) {
-      const wait = this.lastRequest + 1000 / c.rateLimitPerSecond - Date.now();
-      if (wait > 0) await sleep(wait);
-      this.lastRequest = Date.now();
-      let res: Response | undefined;
-      let failure: string;
-      try {
-        res = await fetch(url, { headers: c.headers, signal: AbortSignal.timeout(c.timeoutMs) });
+    const where = `${c.name}: ${url.origin}${url.pathname}`;
+    return retry(
+      async () => {
+        const wait = this.lastRequest + 1000 / c.rateLimitPerSecond - Date.now();
+        if (wait > 0) await sleep(wait);
+        this.lastRequest = Date.now();
+        let res: Response;
+        try {
+          res = await fetch(url, { headers: c.headers, signal: AbortSignal.timeout(c.timeoutMs) });
+        } catch (err) {
+          throw new DependencyUnavailableError('connector', `${where} did not answer: ${describeError(err)}`, { cause: err });
+        }
         if (res.ok) return res;
-        failure = `HTTP ${res.status}`;
-        if (res.status !== 429 && res.status < 500) throw new DependencyUnavailableError('connector', `${c.name}: ${url.origin}${url.pathname} answered ${res.status}; not retried`);
-      } catch (err) {
-        if (err instanceof DependencyUnavailableError) throw err;
-        failure = describeError(err);
-      }
-      if (attempt >= c.maxRetries) throw new DependencyUnavailableError('connector', `${c.name}: ${url.origin}${url.pathname} failed ${attempt + 1} times, last: ${failure}`);
-      const retryAfter = Number(res?.headers.get('retry-after'));
-      await sleep(Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : Math.min(250 * 2 ** attempt, 10_000));
-    }
+        throw httpError('connector', where, res.status, { retryAfter: res.headers.get('retry-after') });
+      },
+      { retries: c.maxRetries, initialMs: 250, maxMs: 10_000 },
+    );
   }
 }
+
+export const restConnector = defineConnector({
+  name: 'rest',
+  description:
+    'A generic REST API: records at a path of each response, cursor, page-number or Link-header pagination, an updated_since watermark for incremental sync, a request rate limit, and retries with backoff on 429, 5xx and timeouts (honouring Retry-After). `${VAR}` in headers comes from the environment.',
+  options: restConnectorSchema,
+  create: (config, env, setting) => new RestConnector(withSecrets(config, env, setting)),
+});

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { csvReader } from './csv.js';
+import { delimitedReader } from './csv.js';
 import type { FileRow } from './reader.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-csv-'));
@@ -13,7 +13,7 @@ async function read(content: string | Buffer, delimiter?: string): Promise<FileR
   const file = path.join(dir, `${Math.random().toString(36).slice(2)}.csv`);
   fs.writeFileSync(file, content);
   const rows: FileRow[] = [];
-  for await (const r of csvReader(file, delimiter ? { delimiter } : {}).rows()) rows.push(r);
+  for await (const r of delimitedReader(file, delimiter ?? ',').rows()) rows.push(r);
   return rows;
 }
 

@@ -7,7 +7,7 @@
  */
 import { pipeline } from 'node:stream';
 import { parse } from 'csv-parse';
-import type { FileRow, ReaderFactory } from './reader.js';
+import type { FileRow, FormatSpec, RowReader } from './reader.js';
 import { openText } from './reader.js';
 
 interface Skipped {
@@ -17,7 +17,8 @@ interface Skipped {
   message: string;
 }
 
-export const csvReader: ReaderFactory = (file, options) => {
+/** Rows of a delimited text file with a header row. */
+export function delimitedReader(file: string, delimiter: string): RowReader {
   const { stream, bytesRead } = openText(file);
   return {
     bytesRead,
@@ -25,7 +26,7 @@ export const csvReader: ReaderFactory = (file, options) => {
       // Skips are events, records are stream data: the parser runs ahead, so skips are put back in order by record count.
       const skipped: Skipped[] = [];
       let row = 0;
-      const parser = parse({ bom: true, delimiter: options.delimiter ?? ',', relax_column_count: true, relax_quotes: true, skip_empty_lines: true, skip_records_with_error: true, info: true });
+      const parser = parse({ bom: true, delimiter, relax_column_count: true, relax_quotes: true, skip_empty_lines: true, skip_records_with_error: true, info: true });
       // A read error (or a corrupt gzip) ends the parse with that error instead of leaving it unhandled.
       pipeline(stream, parser, () => undefined);
       parser.on('skip', (err: Error & { records: number; lines: number }) => skipped.push({ after: err.records, line: err.lines, message: err.message }));
@@ -54,4 +55,11 @@ export const csvReader: ReaderFactory = (file, options) => {
       yield* malformedBefore(Number.POSITIVE_INFINITY);
     },
   };
+}
+
+export const csvFormat: FormatSpec = {
+  name: 'csv',
+  description: 'Comma-separated values with a header row (RFC 4180 quoting, BOM, gzip). The delimiter can be changed with --delimiter or the mapping file.',
+  extensions: ['.csv'],
+  create: (file, options) => delimitedReader(file, options.delimiter ?? ','),
 };

@@ -1,9 +1,13 @@
 /** NDJSON (one JSON object per line, plain or gzip), line by line; a line that is not a JSON object is malformed. */
 import readline from 'node:readline';
-import type { FileRow, ReaderFactory } from './reader.js';
+import type { FileRow, FormatSpec } from './reader.js';
 import { openText } from './reader.js';
 
-export const ndjsonReader: ReaderFactory = (file) => {
+export const ndjsonFormat: FormatSpec = {
+  name: 'ndjson',
+  description: 'One JSON object per line (plain or gzip); a line that is not a JSON object is a malformed row.',
+  extensions: ['.ndjson', '.jsonl', '.json'],
+  create: (file) => {
   const { stream, bytesRead } = openText(file);
   return {
     bytesRead,
@@ -26,4 +30,5 @@ export const ndjsonReader: ReaderFactory = (file) => {
       }
     },
   };
+  },
 };

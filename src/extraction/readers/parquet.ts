@@ -4,9 +4,13 @@
  */
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import fs from 'node:fs';
-import type { FileRow, ReaderFactory } from './reader.js';
+import type { FileRow, FormatSpec } from './reader.js';
 
-export const parquetReader: ReaderFactory = (file) => {
+export const parquetFormat: FormatSpec = {
+  name: 'parquet',
+  description: 'Apache Parquet, read a row group at a time; nested columns become objects and lists.',
+  extensions: ['.parquet'],
+  create: (file) => {
   let read = 0;
   return {
     bytesRead: () => read,
@@ -25,4 +29,5 @@ export const parquetReader: ReaderFactory = (file) => {
       }
     },
   };
+  },
 };

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
+import type { ComponentSpec } from '../../registry.js';
 
 export type FileRow = { row: number; line?: number; cells: Record<string, unknown> } | { row: number; line?: number; malformed: string };
 
@@ -12,10 +13,16 @@ export interface RowReader {
 }
 
 export interface ReaderOptions {
+  /** CSV-like formats: the cell delimiter; each format has its own default. */
   delimiter?: string;
 }
 
-export type ReaderFactory = (file: string, options: ReaderOptions) => RowReader;
+/** An input format, registered by name in readers/index.ts. */
+export interface FormatSpec extends ComponentSpec {
+  /** File name extensions (lower case, before any .gz) that mean this format. */
+  extensions: string[];
+  create(file: string, options: ReaderOptions): RowReader;
+}
 
 /** The file's bytes as a stream, gunzipped when it is gzip (by its magic bytes, whatever its name); read and gunzip errors surface on it. */
 export function openText(file: string): { stream: Readable; bytesRead: () => number } {

@@ -6,7 +6,7 @@
  * JSON rather than avsc's types because avsc drops the logical types it has no class for.
  */
 import type { SchemaElement } from 'hyparquet';
-import { ConfigError } from '../../contracts/errors.js';
+import { SchemaError } from '../../contracts/errors.js';
 import { parseDecimal } from '../../schema/decimal.js';
 
 type Json = string | Record<string, unknown> | unknown[];
@@ -36,7 +36,7 @@ class NamedTypes {
 
   resolve(name: string, namespace: string | undefined): Record<string, unknown> {
     const found = this.byName.get(name) ?? (namespace ? this.byName.get(`${namespace}.${name}`) : undefined);
-    if (!found) throw new ConfigError(`Avro schema refers to unknown type "${name}".`);
+    if (!found) throw new SchemaError(`Avro schema refers to unknown type "${name}".`);
     return found;
   }
 }
@@ -136,7 +136,7 @@ export class AvroToParquet {
   private union(name: string, branches: Json[], namespace: string | undefined): Node {
     const other = branches.filter((b) => b !== 'null');
     if (other.length !== 1 || branches.length !== 2) {
-      throw new ConfigError(`Avro field "${name}" is a union of ${JSON.stringify(branches)}; the raw layer supports only ["null", T] unions.`);
+      throw new SchemaError(`Avro field "${name}" is a union of ${JSON.stringify(branches)}; the raw layer supports only ["null", T] unions.`);
     }
     return this.node(name, other[0]!, 'OPTIONAL', namespace);
   }

@@ -8,7 +8,7 @@ import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import type { KeyValue, SchemaElement } from 'hyparquet';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
-import { ConfigError } from '../../contracts/errors.js';
+import { SchemaError } from '../../contracts/errors.js';
 import { AvroToParquet, type Convert } from './avro-to-parquet.js';
 
 export interface FileSchema {
@@ -21,7 +21,7 @@ export interface FileSchema {
 export function fileSchema(record: Record<string, unknown>, extraFields: ReadonlyArray<Record<string, unknown>>): FileSchema {
   const own = new Set((record.fields as Array<{ name: string }>).map((f) => f.name));
   const clash = extraFields.find((f) => own.has(String(f.name)));
-  if (clash) throw new ConfigError(`Avro record ${String(record.name)} has a field named ${String(clash.name)}, which the raw layer reserves for lineage.`);
+  if (clash) throw new SchemaError(`Avro record ${String(record.name)} has a field named ${String(clash.name)}, which the raw layer reserves for lineage.`);
   const fields = new AvroToParquet().fields({ ...record, fields: [...(record.fields as unknown[]), ...extraFields] });
   const extra = new Set(extraFields.map((f) => String(f.name)));
   return {
