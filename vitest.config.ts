@@ -1,14 +1,31 @@
 import { defineConfig } from 'vitest/config';
 
+// Two projects: `unit` needs no service and runs in seconds (npm run test:unit); `integration`
+// (files named *.int.test.ts) talks to the real Kafka, registry, Redis and S3Mock, which its
+// global setup starts when they do not answer. `npm test` runs both.
+const everywhere = ['src', 'dev', 'test', 'topologies'];
+
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'topologies/**/*.test.ts'],
-    // Integration tests need Kafka, the registry and Redis: this starts the local stack when they do not answer.
-    globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: everywhere.map((d) => `${d}/**/*.test.ts`), exclude: ['**/*.int.test.ts'], testTimeout: 20_000 },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: everywhere.map((d) => `${d}/**/*.int.test.ts`),
+          // Integration tests never skip for want of a service: this starts the local stack when it does not answer.
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+    ],
   },
 });

@@ -59,9 +59,13 @@ export class WriterSchemas {
           this.known.set(id, undefined);
           return;
         }
-        const schema = JSON.parse(body.schema) as Record<string, unknown>;
-        this.known.set(id, { type: parseType(schema), schema });
+        this.remember(id, JSON.parse(body.schema) as Record<string, unknown>);
       }),
     );
+  }
+
+  /** A schema whose id is already known (one this process registered): no fetch needed. */
+  remember(id: number, schema: Record<string, unknown>): void {
+    if (!this.known.get(id)) this.known.set(id, { type: parseType(schema), schema });
   }
 }

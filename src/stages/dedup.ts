@@ -18,7 +18,64 @@ import { defineStage } from './stage.js';
 import type { NearDuplicateEvent } from '../contracts/near-duplicate.js';
 import { readPath } from '../schema/field-path.js';
 
-type Decision = { kind: 'new' } | { kind: 'duplicate' } | { kind: 'collision'; event: NearDuplicateEvent };
+export type Decision = { kind: 'new' } | { kind: 'duplicate' } | { kind: 'collision'; event: NearDuplicateEvent };
+
+/** One record's claim: the Redis key it claims and the value it claims it with. */
+export interface Claim {
+  e: Envelope;
+  key: string;
+  claim: string;
+  hash: string;
+  position: string;
+  eventMode: boolean;
+}
+
+/** The claim of a decoded record: its event id when its entity has one, else its content. */
+export function claimOf(e: Envelope, value: Record<string, unknown>, prefix: string): Claim {
+  e.body ??= e.entity.type.toBuffer(value);
+  // Avro binary of the decoded record: field order fixed by the schema, values as normalised by the quality stage.
+  const digest = hash('sha1', e.body, 'base64url');
+  const eventField = e.entity.definition.dedup.eventIdField;
+  const eventId = eventField ? readPath(value, eventField) : undefined;
+  const eventMode = typeof eventId === 'string' && eventId.length > 0;
+  const position = positionOf(e);
+  return {
+    e,
+    hash: digest,
+    position,
+    eventMode,
+    key: eventMode ? `${prefix}:${e.entity.id}:id:${eventId}` : `${prefix}:${e.entity.id}:c:${digest}`,
+    // Event claims carry the content hash (to tell a duplicate from a collision) and the claimer's ingest id.
+    claim: eventMode ? `${position}|${digest}|${e.lineage.ingestId}` : position,
+  };
+}
+
+/**
+ * What the previous claim of a record's key (null: this record claimed it) makes the record: new,
+ * a duplicate, or — same event id, other content — an id collision. A claim made from the record's
+ * own position is its own earlier work, replayed after a crash: the record is new.
+ */
+export function decide(w: Claim, previous: string | null | undefined, now: number): Decision {
+  if (previous === null || previous === undefined) return { kind: 'new' };
+  const [claimedAt, claimedHash, claimedIngestId] = String(previous).split('|');
+  if (claimedAt === w.position) return { kind: 'new' };
+  if (!w.eventMode || claimedHash === w.hash) return { kind: 'duplicate' };
+  const [topic = '', partition = '0', offset = '0'] = (claimedAt ?? '').split('/');
+  const record = refOf(w.e);
+  return {
+    kind: 'collision',
+    event: {
+      kind: 'ID_COLLISION',
+      source: w.e.entity.source,
+      entity: w.e.entity.name,
+      record,
+      matched: { ingest_id: claimedIngestId ?? '', source: w.e.entity.source, natural_id: record.natural_id, topic, partition: Number(partition), offset: Number(offset) },
+      keys: ['event_id'],
+      score: null,
+      detected_at: now,
+    },
+  };
+}
 
 export const dedupStage = defineStage({
   name: 'dedup',
@@ -31,51 +88,14 @@ export const dedupStage = defineStage({
 
     return {
       async process(batch) {
-        const work: { e: Envelope; key: string; claim: string; hash: string; position: string; eventMode: boolean }[] = [];
+        const work: Claim[] = [];
         for (const e of batch) {
-          if (e.outcome !== 'pending' || !e.value) continue;
-          e.body ??= e.entity.type.toBuffer(e.value);
-          // Avro binary of the decoded record: field order fixed by the schema, values as normalised by the quality stage.
-          const digest = hash('sha1', e.body, 'base64url');
-          const eventField = e.entity.definition.dedup.eventIdField;
-          const eventId = eventField ? readPath(e.value, eventField) : undefined;
-          const eventMode = typeof eventId === 'string' && eventId.length > 0;
-          const position = positionOf(e);
-          work.push({
-            e,
-            hash: digest,
-            position,
-            eventMode,
-            key: eventMode ? `${prefix}:${e.entity.id}:id:${eventId}` : `${prefix}:${e.entity.id}:c:${digest}`,
-            // Event claims carry the content hash (to tell a duplicate from a collision) and the claimer's ingest id.
-            claim: eventMode ? `${position}|${digest}|${e.lineage.ingestId}` : position,
-          });
+          if (e.outcome === 'pending' && e.value) work.push(claimOf(e, e.value, prefix));
         }
         if (work.length === 0) return;
 
         const previousClaims = await claimAll(ctx.redis, work.map((w) => w.key), work.map((w) => w.claim), windowMs);
-        const decisions: Decision[] = work.map((w, i) => {
-          const previous = previousClaims[i];
-          if (previous === null || previous === undefined) return { kind: 'new' };
-          const [claimedAt, claimedHash, claimedIngestId] = String(previous).split('|');
-          if (claimedAt === w.position) return { kind: 'new' };
-          if (!w.eventMode || claimedHash === w.hash) return { kind: 'duplicate' };
-          const [topic = '', partition = '0', offset = '0'] = (claimedAt ?? '').split('/');
-          const record = refOf(w.e);
-          return {
-            kind: 'collision',
-            event: {
-              kind: 'ID_COLLISION',
-              source: w.e.entity.source,
-              entity: w.e.entity.name,
-              record,
-              matched: { ingest_id: claimedIngestId ?? '', source: w.e.entity.source, natural_id: record.natural_id, topic, partition: Number(partition), offset: Number(offset) },
-              keys: ['event_id'],
-              score: null,
-              detected_at: ctx.now(),
-            },
-          };
-        });
+        const decisions = work.map((w, i) => decide(w, previousClaims[i], ctx.now()));
         // Applied only once every reply is in, so a retry after a Redis failure starts from a clean batch.
         work.forEach((w, i) => {
           const d = decisions[i]!;

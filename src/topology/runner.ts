@@ -85,13 +85,16 @@ export class TopologyRunner {
     await createTopologyTopics(this.kafka, topology);
     const schemas = await registerTopologySchemas(createSchemaRegistry(config), topology, this.entities.values());
     await this.redis.connect();
+    // Producers that encode with the contracts this worker registered need no registry round trip.
+    const writerSchemas = new WriterSchemas(config);
+    for (const e of this.entities.values()) writerSchemas.remember(schemas.ingest.get(e.id)!, e.schema);
 
     const ctx: StageContext = {
       topology,
       entities: this.entities,
       entitiesOfSource: this.entitiesOfSource,
       redis: this.redis,
-      writerSchemas: new WriterSchemas(config),
+      writerSchemas,
       now: Date.now,
     };
     this.stages = topology.stages.map((name) => STAGES.require(name, 'topology stages').create(ctx));

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { formatUnscaled, parseDecimal } from './decimal.js';
+import { parseType } from './avro.js';
+
+describe('parseDecimal (scale 2, precision 6)', () => {
+  it.each([
+    ['12.34', 1234n],
+    ['-12.34', -1234n],
+    ['+0.5', 50n],
+    ['.5', 50n],
+    ['7', 700n],
+    ['7.', 700n],
+    ['0012.30', 1230n],
+    ['9999.99', 999999n],
+    ['12.3400', 1234n],
+    [12.34, 1234n],
+    [-0.01, -1n],
+    ['  3.10 ', 310n],
+  ])('%j is the unscaled %s', (input, unscaled) => {
+    expect(parseDecimal(input, 2, 6)).toBe(unscaled);
+  });
+
+  it.each([
+    ['12.345', 'a digit beyond the scale is never rounded away'],
+    ['10000.00', 'seven digits exceed the precision'],
+    ['1e3', 'exponents are not decimals'],
+    ['', 'empty'],
+    ['.', 'no digits'],
+    ['12,34', 'a comma is not a decimal point'],
+    ['abc', 'not a number'],
+    [Number.NaN, 'NaN'],
+    [Number.POSITIVE_INFINITY, 'infinity'],
+    [true, 'a boolean'],
+  ])('%j is refused: %s', (input, _why) => {
+    expect(parseDecimal(input, 2, 6)).toBeUndefined();
+  });
+});
+
+describe('formatUnscaled', () => {
+  it.each([
+    [1234n, 2, '12.34'],
+    [-1n, 2, '-0.01'],
+    [5n, 3, '0.005'],
+    [42n, 0, '42'],
+    [0n, 2, '0.00'],
+  ])('%s at scale %i is %s', (unscaled, scale, text) => {
+    expect(formatUnscaled(unscaled, scale)).toBe(text);
+  });
+});
+
+describe('the decimal logical type', () => {
+  const type = parseType({ type: 'record', name: 'Money', fields: [{ name: 'amount', type: { type: 'bytes', logicalType: 'decimal', precision: 10, scale: 2 } }] });
+
+  it.each(['0.00', '12.34', '-12.34', '99999999.99', '-0.01'])('%s round-trips through Avro bytes unchanged', (amount) => {
+    expect(type.fromBuffer(type.toBuffer({ amount }))).toEqual({ amount });
+  });
+
+  it('refuses to write a value with more digits than its scale', () => {
+    expect(() => type.toBuffer({ amount: '1.234' })).toThrow(/decimal\(10,2\)/);
+  });
+});

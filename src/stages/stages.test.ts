@@ -1,0 +1,146 @@
+// Each stage's decisions in-process, with no service: decode, quality, the dedup claim rules.
+import { describe, expect, it } from 'vitest';
+import { crmProfile, transaction, variant, webEvent } from '../../test/fixtures/records.js';
+import { envelopeOf, NOW, offlineContext } from '../../test/support/stages.js';
+import { frame } from '../contracts/framing.js';
+import { HEADER } from '../contracts/lineage.js';
+import { loadSchema } from '../schema/avro.js';
+import { claimOf, decide } from './dedup.js';
+import { decodeStage } from './decode.js';
+import type { Envelope } from './envelope.js';
+import { qualityStage } from './quality.js';
+
+const ctx = offlineContext();
+const entity = (id: string) => ctx.entities.get(id)!;
+const control = { heartbeat: async () => undefined, isRunning: () => true };
+const decode = decodeStage.create(ctx);
+const quality = qualityStage.create(ctx);
+const outcome = (e: Envelope) => (e.outcome === 'dead-letter' ? e.errors.map((x) => `${x.code}@${x.field ?? ''}`).join(',') : e.outcome);
+
+async function decoded(id: string, value: Buffer | string | null, headers?: Record<string, string>): Promise<Envelope> {
+  const e = envelopeOf(entity(id), value, headers);
+  await decode.process([e], control);
+  return e;
+}
+
+describe('decode', () => {
+  const profileId = 101;
+  const productId = 102;
+  ctx.writerSchemas.remember(profileId, loadSchema('CustomerProfile').schema);
+  ctx.writerSchemas.remember(productId, loadSchema('Product').schema);
+  const avroProfile = () => loadSchema('CustomerProfile').type.toBuffer(entity('crm').coerceJson(crmProfile).value);
+
+  it.each([
+    ['an empty value', '', 'decode.malformed@'],
+    ['no value at all', null, 'decode.malformed@'],
+    ['plain text', 'hello', 'decode.malformed@'],
+    ['a JSON array', '[1,2]', 'decode.malformed@'],
+    ['broken JSON', '{"customer_id": ', 'decode.invalid_json@'],
+    ['a record over the size limit', JSON.stringify({ ...crmProfile, first_name: 'A'.repeat(1_100_000) }), 'size.too_large@'],
+    ['a JSON record missing its key', JSON.stringify(variant(crmProfile, { customer_id: undefined })), 'schema.missing_required@customer_id'],
+    ['a JSON record of the wrong type', JSON.stringify(variant(crmProfile, { loyalty_points: 'many' })), 'schema.wrong_type@loyalty_points'],
+    ['a frame too short for a schema id', Buffer.from([0, 0, 1]), 'decode.truncated@'],
+    ['an Avro body cut short', () => frame(profileId, avroProfile().subarray(0, 10)), 'decode.truncated@'],
+    ['bytes after the Avro record', () => frame(profileId, Buffer.concat([avroProfile(), Buffer.from([1])])), 'decode.truncated@'],
+  ])('%s is dead-lettered with its code', async (_what, value, expected) => {
+    const e = await decoded('crm', typeof value === 'function' ? value() : value);
+    expect(outcome(e)).toBe(expected);
+  });
+
+  it('decodes a valid JSON record and a valid Avro record to the same value', async () => {
+    const json = await decoded('crm', JSON.stringify(crmProfile));
+    const avro = await decoded('crm', frame(profileId, avroProfile()));
+    expect([json.outcome, avro.outcome]).toEqual(['pending', 'pending']);
+    expect(avro.value).toEqual(json.value);
+  });
+
+  it("tells a source's entities apart by the Avro writer schema, or by the entity header for JSON", async () => {
+    const product = { product_id: 'P-1', sku: 'K-1', name: 'Kettle', category: null, brand: null, price: '20.00', currency: 'EUR', active: true, updated_at: Date.parse('2026-11-01T00:00:00Z') };
+    const avro = await decoded('commerce', frame(productId, loadSchema('Product').type.toBuffer(product)));
+    const json = await decoded('commerce', JSON.stringify({ ...product, updated_at: '2026-11-01T00:00:00Z' }), { [HEADER.entity]: 'Product' });
+    const order = await decoded('commerce', JSON.stringify(transaction));
+    expect([avro.entity.id, json.entity.id, order.entity.id]).toEqual(['commerce/Product', 'commerce/Product', 'commerce']);
+    expect(outcome(await decoded('commerce', JSON.stringify(product), { [HEADER.entity]: 'Coupon' }))).toBe('decode.unknown_entity@');
+  });
+});
+
+describe('quality', () => {
+  async function checked(id: string, value: unknown): Promise<Envelope> {
+    const e = await decoded(id, JSON.stringify(value));
+    await quality.process([e], control);
+    return e;
+  }
+
+  it('passes a clean record and normalises what its rules normalise', async () => {
+    const e = await checked('crm', crmProfile);
+    expect(e.outcome).toBe('pending');
+    expect(e.value).toMatchObject({ email: 'Ann.Lee+promo@example.com', phone: '+353861234567' });
+  });
+
+  it('dead-letters a record with every error at severity error, each at its path', async () => {
+    const e = await checked('crm', variant(crmProfile, { email: 'not-an-email', 'address.country': 'XX', 'address.region': null, 'address.postal_code': null, phone: null }));
+    expect(outcome(e)).toBe('quality.email_invalid@email,quality.country_invalid@address.country');
+    expect(e.failedStage).toBe('quality');
+  });
+
+  it('checks every item of a list, naming the item', async () => {
+    const e = await checked('commerce', { ...transaction, line_items: [transaction.line_items[0], { ...transaction.line_items[1], unit_price: '-1.00' }] });
+    expect(outcome(e)).toBe('quality.amount_negative@line_items[1].unit_price');
+  });
+
+  it('lets a warning pass, flagged, and drops an opted-out advertising id', async () => {
+    const e = await checked('web', variant(webEvent, { 'device.id_type': 'IDFA', 'device.device_id': '00000000-0000-0000-0000-000000000000' }));
+    expect(e.outcome).toBe('pending');
+    expect(e.flags).toEqual(['quality.device_id_opt_out']);
+    expect((e.value as { device: { device_id: unknown } }).device.device_id).toBeNull();
+  });
+
+  it('judges a timestamp by the clock it is given', async () => {
+    const e = await checked('web', variant(webEvent, { occurred_at: new Date(NOW + 3_600_000).toISOString() }));
+    expect(outcome(e)).toBe('quality.timestamp_in_future@occurred_at');
+  });
+});
+
+describe('dedup decisions', () => {
+  async function claimed(id: string, value: unknown) {
+    const e = await decoded(id, JSON.stringify(value));
+    return claimOf(e, e.value!, 'unit:dedup');
+  }
+
+  it('claims a profile by its content and an event by its id', async () => {
+    const profile = await claimed('crm', crmProfile);
+    const event = await claimed('web', webEvent);
+    expect(profile.key).toMatch(/^unit:dedup:crm:c:[A-Za-z0-9_-]{27}$/);
+    expect(profile.claim).toBe(profile.position);
+    expect(event.key).toBe('unit:dedup:web:id:ev-1');
+    expect(event.claim).toBe(`${event.position}|${event.hash}|${event.e.lineage.ingestId}`);
+  });
+
+  it('the same content has the same claim key, whatever its position', async () => {
+    expect((await claimed('crm', crmProfile)).key).toBe((await claimed('crm', crmProfile)).key);
+    expect((await claimed('crm', crmProfile)).key).not.toBe((await claimed('crm', variant(crmProfile, { loyalty_points: 1 }))).key);
+  });
+
+  it('a key nobody held is new; one held by another position is a duplicate', async () => {
+    const w = await claimed('crm', crmProfile);
+    expect(decide(w, null, NOW)).toEqual({ kind: 'new' });
+    expect(decide(w, 'unit.ingest.crm/0/99999', NOW)).toEqual({ kind: 'duplicate' });
+  });
+
+  it("a claim from the record's own position is its own earlier work, replayed: new", async () => {
+    const w = await claimed('crm', crmProfile);
+    expect(decide(w, w.position, NOW)).toEqual({ kind: 'new' });
+  });
+
+  it('the same event id with the same content is a duplicate, with other content an id collision naming both', async () => {
+    const w = await claimed('web', webEvent);
+    expect(decide(w, `unit.ingest.web/1/5|${w.hash}|other-ingest-id`, NOW)).toEqual({ kind: 'duplicate' });
+    const d = decide(w, 'unit.ingest.web/1/5|another-hash|other-ingest-id', NOW);
+    expect(d.kind === 'collision' && d.event).toMatchObject({
+      kind: 'ID_COLLISION',
+      keys: ['event_id'],
+      matched: { ingest_id: 'other-ingest-id', topic: 'unit.ingest.web', partition: 1, offset: 5 },
+      detected_at: NOW,
+    });
+  });
+});

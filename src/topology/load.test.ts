@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../contracts/errors.js';
+import type { TopologyInput } from '../contracts/topology-definition.js';
+import { loadTopology, validateTopology } from './load.js';
+
+const source = { name: 'crm', entity: 'CustomerProfile', key: 'customer_id' };
+const topology = (patch: Partial<TopologyInput> = {}): TopologyInput => ({ name: 't', sources: [source], ...patch });
+const refused = (input: unknown) => {
+  try {
+    validateTopology(input);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('the topology was accepted');
+};
+
+describe('topology validation', () => {
+  it('loads the bundled topology with every stage in order', async () => {
+    const t = await loadTopology('customer360');
+    expect(t.stages).toEqual(['decode', 'quality', 'dedup', 'near_duplicates']);
+    expect(t.sources.map((s) => s.name)).toEqual(['crm', 'web', 'marketing', 'commerce', 'support', 'enrichment']);
+  });
+
+  it.each([
+    [['decode']],
+    [['decode', 'quality']],
+    [['decode', 'dedup', 'near_duplicates']],
+    [[]],
+  ])('accepts the stages %j', (stages) => {
+    expect(validateTopology(topology({ stages })).stages).toEqual(stages);
+  });
+
+  it.each([
+    [['quality'], 'topology stages.0 "quality" needs stage "decode" before it.'],
+    [['dedup', 'decode'], 'topology stages.0 "dedup" needs stage "decode" before it.'],
+    [['decode', 'dedup', 'quality'], 'topology stages.2 "quality" must come before "dedup" (the order is decode, quality, dedup, near_duplicates).'],
+    [['decode', 'near_duplicates', 'quality'], 'topology stages.2 "quality" must come before "near_duplicates" (the order is decode, quality, dedup, near_duplicates).'],
+    [['decode', 'decode'], 'topology stages.1 "decode" is listed twice.'],
+    [['decode', 'enrich'], 'topology stages.1 "enrich" is not a known stage (known: decode, quality, dedup, near_duplicates).'],
+  ])('refuses the stages %j', (stages, message) => {
+    expect(refused(topology({ stages }))).toBe(message);
+  });
+
+  it.each([
+    ['a source declared twice', { sources: [source, source] }, 'topology sources.1.name "crm" is declared twice.'],
+    ['an entity without a schema', { sources: [{ ...source, entity: 'Nope' }] }, /^topology sources\.0\.entity "Nope" has no schema in avro\/ \(known: .*CustomerProfile/],
+    ['an unknown rule', { sources: [{ ...source, quality: [{ field: 'email', rule: 'shoe_size' }] }] }, /^topology sources\.0\.quality\.0\.rule "shoe_size" is not a known quality rule \(known: email, phone/],
+    ['bad rule options', { sources: [{ ...source, quality: [{ field: 'phone', rule: 'phone', options: { countryField: 3 } }] }] }, /^topology sources\.0\.quality\.0\.options for rule phone\.countryField: /],
+    ['an unknown setting', { colour: 'blue' }, /^topology \(root\) Unrecognized key: "colour"/],
+    ['a bad field path', { sources: [{ ...source, key: 'customer id' }] }, /^topology sources\.0\.key must be a dotted field path/],
+    ['an upper-case source name', { sources: [{ ...source, name: 'CRM' }] }, /^topology sources\.0\.name must be lower-case letters, digits and dashes/],
+  ])('refuses %s with one sentence', (_what, patch, message) => {
+    expect(refused(topology(patch as Partial<TopologyInput>))).toMatch(message);
+  });
+
+  it('names a topology it cannot find', async () => {
+    await expect(loadTopology('nowhere')).rejects.toThrow(/^topology "nowhere" was not found \(looked for .*nowhere\.ts\)\.$/);
+  });
+});
