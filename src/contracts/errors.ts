@@ -5,7 +5,10 @@
  * status); src/retry.ts retries what is retriable and nothing else. Record-level failures are
  * not thrown: they are entries (RECORD_ERROR_CODES) on the record's dead letter.
  */
-import { KafkaJSError } from 'kafkajs';
+import kafkajs from 'kafkajs';
+
+// KafkaJS is CommonJS and spreads its error classes into its exports, which Node's named imports cannot see.
+const { KafkaJSError } = kafkajs;
 
 export class C360Error extends Error {
   readonly code: string;
@@ -50,9 +53,13 @@ export class UnreadableFileError extends C360Error {
   }
 }
 
+/** What c360 depends on at run time, as error codes name it. */
+export const DEPENDENCIES = ['kafka', 'registry', 'redis', 'object-store', 'connector'] as const;
+export type Dependency = (typeof DEPENDENCIES)[number];
+
 /** A dependency (Kafka, the registry, Redis, object storage, a vendor API) is unreachable or busy right now; the caller should back off and retry. */
 export class DependencyUnavailableError extends C360Error {
-  constructor(dependency: string, message: string, options: { cause?: unknown; retryAfterMs?: number } = {}) {
+  constructor(dependency: Dependency, message: string, options: { cause?: unknown; retryAfterMs?: number } = {}) {
     super(`dependency.${dependency}_unavailable`, message, { retriable: true, ...options });
   }
 }
@@ -62,7 +69,7 @@ export class DependencyUnavailableError extends C360Error {
  * found, a request it cannot parse): retrying would only hide it, so it fails fast with one sentence.
  */
 export class DependencyRefusedError extends C360Error {
-  constructor(dependency: string, message: string, options: { cause?: unknown } = {}) {
+  constructor(dependency: Dependency, message: string, options: { cause?: unknown } = {}) {
     super(`dependency.${dependency}_refused`, message, { retriable: false, ...options });
   }
 }
@@ -80,7 +87,7 @@ export function isRetriableStatus(status: number): boolean {
 }
 
 /** An HTTP failure of a dependency as one sentence, retriable or not by its status; a Retry-After in seconds is kept. */
-export function httpError(dependency: string, what: string, status: number, options: { detail?: string; retryAfter?: string | null; cause?: unknown } = {}): C360Error {
+export function httpError(dependency: Dependency, what: string, status: number, options: { detail?: string; retryAfter?: string | null; cause?: unknown } = {}): C360Error {
   const message = `${what} answered ${status}${options.detail ? ` (${options.detail})` : ''}`;
   if (!isRetriableStatus(status)) return new DependencyRefusedError(dependency, `${message}; not retried`, { cause: options.cause });
   const seconds = Number(options.retryAfter);
@@ -92,6 +99,24 @@ export function isRetriable(error: unknown): boolean {
   // KafkaJS marks its own errors (KafkaJSError and its subclasses) with the same flag.
   return error instanceof KafkaJSError && error.retriable;
 }
+
+/**
+ * The codes of failures a process reports (and exits or retries on), as opposed to the record
+ * codes below that a dead letter carries. `c360` exits 2 on config.invalid, 1 on the others.
+ */
+export const PROCESS_ERROR_CODES: Readonly<Record<string, { retriable: boolean; meaning: string }>> = {
+  'config.invalid': { retriable: false, meaning: 'a setting, flag, topology or settings file is wrong; the message names it' },
+  'schema.unsupported': { retriable: false, meaning: 'a writer schema the raw layer cannot store (a union it cannot map, a field named like a lineage column)' },
+  'extract.unreadable_file': { retriable: false, meaning: 'a file that cannot be read as its format at all (corrupt gzip, not Parquet); the landing zone rejects it' },
+  'stack.prerequisite_missing': { retriable: false, meaning: 'the local stack needs Java, Maven or Redis and cannot find them' },
+  'stack.failed': { retriable: true, meaning: 'a part of the local stack did not start or become ready in time' },
+  ...Object.fromEntries(
+    DEPENDENCIES.flatMap((d) => [
+      [`dependency.${d}_unavailable`, { retriable: true, meaning: `${d} is unreachable, busy or timed out (network errors, 408, 429, 5xx); retried with backoff` }],
+      [`dependency.${d}_refused`, { retriable: false, meaning: `${d} answered, and asking again will not change it (403, 404, other 4xx, a reply error); fails at once` }],
+    ]),
+  ),
+};
 
 export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

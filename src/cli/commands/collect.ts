@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { existingFile, port, withTopology } from '../options.js';
 import { startStoppable } from '../shutdown.js';
 import { loadConfig } from '../../config.js';
 import { Collector } from '../../extraction/collector/server.js';
@@ -11,14 +12,11 @@ import { loadTopology } from '../../topology/load.js';
 import { createTopologyTopics } from '../../topology/setup.js';
 
 export function registerCollectCommands(program: Command): void {
-  program
-    .command('collect')
+  withTopology(program.command('collect'))
     .description('Start the HTTP collector: POST /v1/events (API key per source) and /v1/webhooks/<source> (HMAC-signed) into the ingest topics, 2xx only once Kafka has acknowledged.')
-    .requiredOption('-c, --config <file>', 'collector settings (JSON): apiKeys, webhookSecrets, bodyLimitBytes, maxEventsPerRequest')
-    .option('-p, --port <port>', 'port to listen on', (v) => Number(v), 8088)
+    .requiredOption('-c, --config <file>', 'collector settings (JSON): apiKeys, webhookSecrets, bodyLimitBytes, maxEventsPerRequest', existingFile)
+    .option('-p, --port <port>', 'port to listen on', port, 8088)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('-t, --topology <name|file>', 'topology name in topologies/, or a .js/.json file', 'customer360')
-    .option('-n, --namespace <prefix>', "override the topology's namespace")
     .action(async (o: { config: string; port: number; host: string; topology: string; namespace?: string }) => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);

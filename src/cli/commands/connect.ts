@@ -1,4 +1,8 @@
 import type { Command } from 'commander';
+import { existingFile, integer, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
+import { serveOps } from '../ops.js';
+import { extractionMetrics } from '../../extraction/metrics.js';
+import { metricsRegistry } from '../../observability/metrics.js';
 import { loadConfig } from '../../config.js';
 import { ConfigError } from '../../contracts/errors.js';
 import { runConnector } from '../../extraction/connectors/connector.js';
@@ -10,15 +14,12 @@ import { loadTopology } from '../../topology/load.js';
 import { createTopologyTopics } from '../../topology/setup.js';
 
 export function registerConnectCommands(program: Command): void {
-  program
-    .command('connect')
+  withOpsPort(withTopology(program.command('connect')))
     .description('Run a REST API connector (incremental sync): each page and the position after it are committed in one Kafka transaction.')
-    .requiredOption('-c, --config <file>', 'connector config (JSON): url, headers, recordsPath, pagination, updatedSince, rateLimitPerSecond, maxRetries')
+    .requiredOption('-c, --config <file>', 'connector config (JSON): url, headers, recordsPath, pagination, updatedSince, rateLimitPerSecond, maxRetries', existingFile)
     .option('--once', 'stop once caught up instead of syncing again every --interval', false)
-    .option('--interval <ms>', 'time between incremental syncs', (v) => Number(v), 60_000)
-    .option('-t, --topology <name|file>', 'topology name in topologies/, or a .js/.json file', 'customer360')
-    .option('-n, --namespace <prefix>', "override the topology's namespace")
-    .action(async (o: { config: string; once: boolean; interval: number; topology: string; namespace?: string }) => {
+    .option('--interval <ms>', 'time between incremental syncs', integer(1), 60_000)
+    .action(async (o: TopologyOptions & { config: string; once: boolean; interval: number; opsPort?: number }) => {
       const config = loadConfig();
       const topology = await loadTopology(o.topology, o);
       const connector = loadConnector(o.config);
@@ -27,10 +28,22 @@ export function registerConnectCommands(program: Command): void {
       const logger = toolLogger(config.logLevel);
       const kafka = createKafka(config, logger, 'connector');
       await createTopologyTopics(kafka, topology);
+      const ops = await serveOps(config, o.opsPort, ['kafka']);
+      const metrics = extractionMetrics(metricsRegistry());
       const abort = new AbortController();
       process.once('SIGTERM', () => abort.abort());
       process.once('SIGINT', () => abort.abort());
-      const run = await runConnector({ kafka, namespace: topology.namespace, connector, entity: compilePrimaryEntity(definition), logger, once: o.once, intervalMs: o.interval, signal: abort.signal });
-      console.log(`${connector.name}: ${run.pages} page(s), ${run.records} record(s) committed`);
+      try {
+        const run = await runConnector({
+          kafka, namespace: topology.namespace, connector, entity: compilePrimaryEntity(definition), logger, once: o.once, intervalMs: o.interval, signal: abort.signal,
+          onPage: (records) => {
+            metrics.pages.inc({ connector: connector.name });
+            metrics.records.inc({ connector: connector.name }, records);
+          },
+        });
+        console.log(`${connector.name}: ${run.pages} page(s), ${run.records} record(s) committed`);
+      } finally {
+        await ops.close();
+      }
     });
 }

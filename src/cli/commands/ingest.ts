@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { existingFile, existingPath, integer, withTopology } from '../options.js';
 import { loadConfig } from '../../config.js';
 import { ConfigError } from '../../contracts/errors.js';
 import { ingestFile, type IngestFileResult } from '../../extraction/file-ingest.js';
 import { loadMappingFile } from '../../extraction/mapping.js';
 import { progressReporter } from '../../extraction/progress.js';
-import { formatOf, isDataFileName } from '../../extraction/readers/index.js';
+import { FORMATS, formatOf, isDataFileName } from '../../extraction/readers/index.js';
 import { createKafka } from '../../kafka/client.js';
 import { toolLogger } from '../../observability/logger.js';
 import { compileEntities } from '../../schema/entity.js';
@@ -34,18 +35,16 @@ export function summaryLine(r: IngestFileResult): string {
 }
 
 export function registerIngestCommands(program: Command): void {
-  program
-    .command('ingest <path>')
-    .description('Ingest a CSV, NDJSON or Parquet file (or every file of a folder) into a source\'s ingest topic, exactly once; unmappable rows are dead-lettered with their row number.')
+  withTopology(program.command('ingest'))
+    .argument('<path>', 'a file, or a folder whose files are ingested in name order', existingPath)
+    .description('Ingest a CSV, TSV, NDJSON or Parquet file (or every file of a folder) into a source\'s ingest topic, exactly once; unmappable rows are dead-lettered with their row number.')
     .requiredOption('-s, --source <source>', 'the source the file comes from (a source of the topology)')
     .option('-e, --entity <entity>', "the entity the rows are (default: the source's)")
-    .option('-m, --mapping <file>', 'JSON mapping: columns → fields, date formats, ignored columns, delimiter')
-    .option('-f, --format <format>', 'csv, ndjson or parquet (default: from the extension; .gz is gunzipped)')
+    .option('-m, --mapping <file>', 'JSON mapping: columns → fields, date formats, ignored columns, delimiter', existingFile)
+    .option('-f, --format <format>', `${FORMATS.names().join(', ')} (default: from the extension; .gz is gunzipped)`)
     .option('--delimiter <char>', 'CSV delimiter (default ",", or the mapping file\'s)')
-    .option('--batch-rows <n>', 'rows per Kafka transaction (and per checkpoint)', (v) => Number(v), 2_000)
+    .option('--batch-rows <n>', 'rows per Kafka transaction (and per checkpoint)', integer(1, 100_000), 2_000)
     .option('--force', 'ingest a file again even if its sha256 was ingested for this source', false)
-    .option('-t, --topology <name|file>', 'topology name in topologies/, or a .js/.json file', 'customer360')
-    .option('-n, --namespace <prefix>', "override the topology's namespace")
     .action(async (target: string, o: { source: string; entity?: string; mapping?: string; format?: string; delimiter?: string; batchRows: number; force: boolean; topology: string; namespace?: string }) => {
       const config = loadConfig();
       const topology = await loadTopology(o.topology, o);

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { integer, isoDate, many, storageToRead, withTopology } from '../options.js';
 import { loadConfig } from '../../config.js';
 import { ConfigError } from '../../contracts/errors.js';
 import { createKafka } from '../../kafka/client.js';
@@ -18,15 +19,13 @@ interface FilterOptions {
   storage?: string;
 }
 
-const many = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((x) => x.trim()).filter(Boolean)];
-
 const withFilters = (cmd: Command) =>
   cmd
-    .option('--source <source>', 'only this source (repeatable, or comma-separated)', many, [])
-    .option('--date <YYYY-MM-DD>', 'only this ingest date (repeatable)', many, [])
-    .option('--code <code>', 'only records with this error code (repeatable)', many, [])
-    .option('--ingest-id <id>', 'only this record (repeatable)', many, [])
-    .option('--storage <url>', 'raw layer root (default C360_STORAGE_URL, else C360_DATA_DIR)');
+    .option('--source <source>', 'only this source (repeatable, or comma-separated)', many(), [])
+    .option('--date <YYYY-MM-DD>', 'only this ingest date (repeatable)', many(isoDate), [])
+    .option('--code <code>', 'only records with this error code (repeatable)', many(), [])
+    .option('--ingest-id <id>', 'only this record (repeatable)', many(), [])
+    .option('--storage <url>', 'raw layer root: a folder or s3://bucket/prefix (default C360_STORAGE_URL, else C360_DATA_DIR)', storageToRead);
 
 function filterOf(o: FilterOptions): QuarantineFilter {
   for (const d of o.date) if (!/^\d{4}-\d{2}-\d{2}$/.test(d)) throw new ConfigError(`--date ${d} is not a date in YYYY-MM-DD form.`);
@@ -57,7 +56,7 @@ export function registerQuarantineCommands(program: Command): void {
 
   withFilters(q.command('show'))
     .description('Print quarantined records with their errors and lineage; personal data is masked unless --unmask.')
-    .option('--limit <n>', 'at most this many records', (v) => Number(v), 20)
+    .option('--limit <n>', 'at most this many records', integer(1), 20)
     .option('--unmask', 'show personal data as it is (needs the right to see it)', false)
     .action(async (o: FilterOptions & { limit: number; unmask: boolean }) => {
       const config = configOf(o);
@@ -73,10 +72,8 @@ export function registerQuarantineCommands(program: Command): void {
       if (shown === 0) console.error('no quarantined record matches');
     });
 
-  withFilters(q.command('replay'))
+  withTopology(withFilters(q.command('replay')))
     .description('Send selected quarantined records back to their ingest topic, after a schema or rule fix; records that already landed are dropped as duplicates.')
-    .option('-t, --topology <name|file>', 'topology name in topologies/, or a .js/.json file', 'customer360')
-    .option('-n, --namespace <prefix>', "override the topology's namespace")
     .option('--all', 'replay every quarantined record (no filter)', false)
     .option('--dry-run', 'count what would be replayed', false)
     .action(async (o: FilterOptions & { topology: string; namespace?: string; all: boolean; dryRun: boolean }) => {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { isoDate, storageToRead } from '../options.js';
 import { loadConfig } from '../../config.js';
 import { verifyFolder } from '../../sinks/manifest.js';
 import { openObjectStore } from '../../storage/backends.js';
@@ -8,8 +9,8 @@ export function registerRawCommands(program: Command): void {
   raw
     .command('verify')
     .description("Check every folder's manifest against its files: each file listed once, each listed file present, every sha256 equal.")
-    .option('--date <YYYY-MM-DD>', 'only folders of this ingest date')
-    .option('--storage <url>', 'raw layer root (default C360_STORAGE_URL, else C360_DATA_DIR)')
+    .option('--date <YYYY-MM-DD>', 'only folders of this ingest date', isoDate)
+    .option('--storage <url>', 'raw layer root: a folder or s3://bucket/prefix (default C360_STORAGE_URL, else C360_DATA_DIR)', storageToRead)
     .action(async (o: { date?: string; storage?: string }) => {
       const store = openObjectStore(loadConfig(o.storage ? { ...process.env, C360_STORAGE_URL: o.storage } : process.env));
       const folders = new Set<string>();

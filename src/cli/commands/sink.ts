@@ -1,30 +1,24 @@
 import type { Command } from 'commander';
+import { integer, withOpsPort, withTopology } from '../options.js';
 import { startStoppable } from '../shutdown.js';
 import { loadConfig } from '../../config.js';
 import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
-import { startOpsServer } from '../../observability/ops-server.js';
-import { kafkaAnswers } from '../../observability/probes.js';
 import { SinkWorker } from '../../sinks/sink-worker.js';
 import { loadTopology } from '../../topology/load.js';
-
-const int = (v: string) => Number(v);
+import { serveOps } from '../ops.js';
 
 export function registerSinkCommands(program: Command): void {
-  program
-    .command('sink')
+  withOpsPort(withTopology(program.command('sink')))
     .description('Start a sink worker: drain the raw, near-duplicate and dead-letter topics into the raw layer (Parquet, exactly once). Several workers share the partitions.')
-    .option('-t, --topology <name|file>', 'topology name in topologies/, or a .js/.json file', 'customer360')
-    .option('-n, --namespace <prefix>', "override the topology's namespace")
     .option('--storage <url>', 'raw layer root: a folder or s3://bucket/prefix (default C360_STORAGE_URL, else C360_DATA_DIR)')
     .option('--group <id>', 'consumer group (default <namespace>.sink); another group lands the same topics in another store')
-    .option('--max-records <n>', 'close a file after this many records', int)
-    .option('--max-bytes <n>', 'close a file before its input bytes pass this', int)
-    .option('--max-span-ms <ms>', 'close a file when its records span this much record time', int)
-    .option('--idle-flush-ms <ms>', 'close a file that has had no record for this long (wall clock)', int)
-    .option('--row-group-rows <n>', 'rows per Parquet row group (bounds memory per open file)', int)
-    .option('--session-timeout <ms>', 'consumer session timeout', int, 30_000)
-    .option('--ops-port <port>', 'port of /metrics, /healthz, /readyz (default C360_OPS_PORT; 0 picks one)', int)
+    .option('--max-records <n>', 'close a file after this many records', integer(1))
+    .option('--max-bytes <n>', 'close a file before its input bytes pass this', integer(1024))
+    .option('--max-span-ms <ms>', 'close a file when its records span this much record time', integer(1))
+    .option('--idle-flush-ms <ms>', 'close a file that has had no record for this long (wall clock)', integer(1))
+    .option('--row-group-rows <n>', 'rows per Parquet row group (bounds memory per open file)', integer(1))
+    .option('--session-timeout <ms>', 'consumer session timeout', integer(1_000), 30_000)
     .action(
       async (options: {
         topology: string;
@@ -47,10 +41,7 @@ export function registerSinkCommands(program: Command): void {
           Object.entries({ maxRecords: options.maxRecords, maxBytes: options.maxBytes, maxSpanMs: options.maxSpanMs, idleFlushMs: options.idleFlushMs, rowGroupRows: options.rowGroupRows }).filter(([, v]) => v !== undefined),
         );
         const worker = new SinkWorker({ config, topology, logger, metrics: registry, rotation, ...(options.group ? { groupId: options.group } : {}), sessionTimeoutMs: options.sessionTimeout, onFatal: () => process.exit(1) });
-        const ops = await startOpsServer({ registry, port: options.opsPort ?? config.opsPort });
-        ops.addReadinessCheck('kafka', async () => {
-          if (!(await kafkaAnswers(config.kafka.brokers))) throw new Error('Kafka does not answer');
-        });
+        const ops = await serveOps(config, options.opsPort, ['kafka', 'registry']);
         await startStoppable(logger.child({ group: worker.groupId }), 'sink worker', () => worker.start(), async () => {
           await worker.stop();
           await ops.close();

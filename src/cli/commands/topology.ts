@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
+import { integer, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
 import { startStoppable } from '../shutdown.js';
 import { loadConfig } from '../../config.js';
 import { createKafka } from '../../kafka/client.js';
 import { readToEnd } from '../../kafka/read-to-end.js';
-import { startOpsServer } from '../../observability/ops-server.js';
 import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
 import { createSchemaRegistry } from '../../schema/registry.js';
@@ -13,24 +13,13 @@ import { loadTopology } from '../../topology/load.js';
 import { TopologyRunner } from '../../topology/runner.js';
 import { createTopologyTopics, registerTopologySchemas } from '../../topology/setup.js';
 import { topicNames } from '../../contracts/topics.js';
-import { kafkaAnswers, redisAnswers } from '../../observability/probes.js';
-
-interface TopologyOptions {
-  topology: string;
-  namespace?: string;
-}
-
-const withTopology = (cmd: Command) =>
-  cmd
-    .option('-t, --topology <name|file>', 'topology name in topologies/, or a .js/.json file', 'customer360')
-    .option('-n, --namespace <prefix>', "override the topology's namespace (topic, group and Redis key prefix)");
+import { serveOps } from '../ops.js';
 
 export function registerTopologyCommands(program: Command): void {
-  withTopology(program.command('run'))
+  withOpsPort(withTopology(program.command('run')))
     .description('Start a topology worker: consume the ingest topics, check, dedup and route every record in Kafka transactions. Several workers share the partitions.')
-    .option('--session-timeout <ms>', 'consumer session timeout', (v) => Number(v), 30_000)
-    .option('--max-batch-bytes <bytes>', 'largest fetch per partition, hence per transaction', (v) => Number(v), 4 * 1024 * 1024)
-    .option('--ops-port <port>', 'port of /metrics, /healthz, /readyz (default C360_OPS_PORT; 0 picks one)', (v) => Number(v))
+    .option('--session-timeout <ms>', 'consumer session timeout', integer(1_000), 30_000)
+    .option('--max-batch-bytes <bytes>', 'largest fetch per partition, hence per transaction', integer(1024), 4 * 1024 * 1024)
     .action(async (options: TopologyOptions & { sessionTimeout: number; maxBatchBytes: number; opsPort?: number }) => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
@@ -45,13 +34,7 @@ export function registerTopologyCommands(program: Command): void {
         maxBatchBytes: options.maxBatchBytes,
         onFatal: () => process.exit(1),
       });
-      const ops = await startOpsServer({ registry, port: options.opsPort ?? config.opsPort });
-      ops.addReadinessCheck('kafka', async () => {
-        if (!(await kafkaAnswers(config.kafka.brokers))) throw new Error('Kafka does not answer');
-      });
-      ops.addReadinessCheck('redis', async () => {
-        if (!(await redisAnswers(config.redisUrl))) throw new Error('Redis does not answer');
-      });
+      const ops = await serveOps(config, options.opsPort, ['kafka', 'redis', 'registry']);
       await startStoppable(logger.child({ group: runner.groupId }), 'topology worker', () => runner.start(), async () => {
         await runner.stop();
         await ops.close();

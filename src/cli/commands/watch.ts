@@ -1,5 +1,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
+import { existingFolder, integer, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
+import { serveOps } from '../ops.js';
+import { extractionMetrics } from '../../extraction/metrics.js';
+import { metricsRegistry } from '../../observability/metrics.js';
 import { loadConfig } from '../../config.js';
 import { LandingZone } from '../../extraction/landing-zone.js';
 import { loadMappingFile, type MappingFile } from '../../extraction/mapping.js';
@@ -11,15 +15,13 @@ import { createTopologyTopics, registerDeadLetterSchema } from '../../topology/s
 import fs from 'node:fs';
 
 export function registerWatchCommands(program: Command): void {
-  program
-    .command('watch <folder>')
+  withOpsPort(withTopology(program.command('watch')))
+    .argument('<folder>', 'the landing zone: one sub-folder per source', existingFolder)
     .description('Watch a landing zone (one sub-folder per source): ingest each complete file, then archive it, or reject it with a reason.')
     .option('--require-done', 'take a file only when a <name>.done marker sits beside it', false)
-    .option('--poll <ms>', 'time between scans', (v) => Number(v), 2_000)
+    .option('--poll <ms>', 'time between scans', integer(10), 2_000)
     .option('--once', 'scan once and exit', false)
-    .option('-t, --topology <name|file>', 'topology name in topologies/, or a .js/.json file', 'customer360')
-    .option('-n, --namespace <prefix>', "override the topology's namespace")
-    .action(async (folder: string, o: { requireDone: boolean; poll: number; once: boolean; topology: string; namespace?: string }) => {
+    .action(async (folder: string, o: TopologyOptions & { requireDone: boolean; poll: number; once: boolean; opsPort?: number }) => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
       const topology = await loadTopology(o.topology, o);
@@ -32,15 +34,32 @@ export function registerWatchCommands(program: Command): void {
         const file = path.join(folder, s.name, '.mapping.json');
         if (fs.existsSync(file)) mappings.set(s.name, loadMappingFile(file));
       }
+      const ops = await serveOps(config, o.opsPort, ['kafka']);
+      ops.addReadinessCheck('landing zone', async () => void fs.accessSync(folder, fs.constants.R_OK | fs.constants.W_OK));
+      const metrics = extractionMetrics(metricsRegistry());
       const abort = new AbortController();
       process.once('SIGTERM', () => abort.abort());
       process.once('SIGINT', () => abort.abort());
       const zone = new LandingZone({
         kafka, namespace: topology.namespace, deadLetter, root: path.resolve(folder), entities: new Map(topology.sources.map((s) => [s.name, compilePrimaryEntity(s)])),
         mappings, requireDone: o.requireDone, pollMs: o.poll, logger, signal: abort.signal,
-        onFile: (source, r) => console.log('rejected' in r ? `${source}/${path.basename(r.file)}: rejected: ${r.rejected}` : `${source}/${path.basename(r.file)}: ${r.outcome}, ${r.rows} rows, ${r.sent} sent, ${r.deadLettered} dead-lettered`),
+        onFile: (source, r) => {
+          if ('rejected' in r) {
+            metrics.files.inc({ source, outcome: 'rejected' });
+            console.log(`${source}/${path.basename(r.file)}: rejected: ${r.rejected}`);
+            return;
+          }
+          metrics.files.inc({ source, outcome: r.outcome });
+          metrics.rows.inc({ source, route: 'sent' }, r.sent);
+          metrics.rows.inc({ source, route: 'dead_lettered' }, r.deadLettered);
+          console.log(`${source}/${path.basename(r.file)}: ${r.outcome}, ${r.rows} rows, ${r.sent} sent, ${r.deadLettered} dead-lettered`);
+        },
       });
-      if (o.once) await zone.scan();
-      else await zone.run();
+      try {
+        if (o.once) await zone.scan();
+        else await zone.run();
+      } finally {
+        await ops.close();
+      }
     });
 }

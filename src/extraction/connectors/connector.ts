@@ -67,6 +67,8 @@ export interface RunConnectorOptions {
   once?: boolean;
   intervalMs?: number;
   signal?: AbortSignal;
+  /** After each committed page. */
+  onPage?: (records: number) => void;
 }
 
 export interface ConnectorRun {
@@ -109,6 +111,7 @@ export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun
       position = page.next;
       run.pages++;
       run.records += messages.length;
+      o.onPage?.(messages.length);
       if (page.caughtUp) {
         if (o.once) break;
         await sleep(o.intervalMs ?? 60_000, undefined, { signal: o.signal }).catch(() => undefined);

@@ -5,7 +5,7 @@ import { OK, defineRule, fail } from '../rule.js';
 export const emailRule = defineRule({
   name: 'email',
   description: "Email syntax within RFC 5321 limits (validator's isEmail: 64-octet local part, 254-octet address, a TLD); the domain is lower-cased.",
-  options: z.object({ allowUtf8LocalPart: z.boolean().default(true) }).strict().default({ allowUtf8LocalPart: true }),
+  options: z.object({ allowUtf8LocalPart: z.boolean().default(true).describe('accept non-ASCII letters before the @ (RFC 6531)') }).strict().default({ allowUtf8LocalPart: true }),
   create: (options) => (value) => {
     if (typeof value !== 'string') return fail('quality.email_invalid', 'not a string');
     const email = value.trim();

@@ -9,7 +9,7 @@ export const phoneRule = defineRule({
   options: z
     .object({
       countryField: z.string().optional().describe("dotted path of the record's ISO country, the default region for national numbers"),
-      defaultCountry: z.string().length(2).optional(),
+      defaultCountry: z.string().length(2).optional().describe('ISO country for national numbers when the record has none'),
     })
     .strict()
     .default({}),

@@ -8,10 +8,9 @@ export const timestampRule = defineRule({
   description: 'A timestamp (or date) not before 1970 (or `notBefore`, for dates of birth) and not further in the future than the allowed clock skew.',
   options: z
     .object({
-      maxFutureSkewMs: z.number().int().min(0).default(10 * 60_000),
+      maxFutureSkewMs: z.number().int().min(0).default(10 * 60_000).describe('how far in the future a value may be (clock skew)'),
       unit: z.enum(['millis', 'days']).default('millis').describe('timestamp-millis or date'),
-      /** The earliest valid date (YYYY-MM-DD); events start in 1970, people were born before it. */
-      notBefore: z.iso.date().default('1970-01-01'),
+      notBefore: z.iso.date().default('1970-01-01').describe('the earliest valid date; events start in 1970, people were born before it'),
     })
     .strict()
     .default({ maxFutureSkewMs: 10 * 60_000, unit: 'millis', notBefore: '1970-01-01' }),

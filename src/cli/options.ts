@@ -1,0 +1,86 @@
+/**
+ * The flags several commands share, and the parsers that validate every flag's value as commander
+ * reads it: a wrong value is one sentence naming the flag ("option '--batch-rows <n>' argument
+ * 'abc' is invalid. Must be a whole number.") and a non-zero exit, never a NaN passed on.
+ */
+import fs from 'node:fs';
+import { type Command, InvalidArgumentError } from 'commander';
+
+/** A whole number within bounds. */
+export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value) => {
+    if (!/^[+-]?\d+$/.test(value.trim())) throw new InvalidArgumentError('Must be a whole number.');
+    const n = Number(value);
+    if (n < min) throw new InvalidArgumentError(`Must be ${min} or more.`);
+    if (n > max) throw new InvalidArgumentError(`Must be ${max} or less.`);
+    return n;
+  };
+}
+
+export const port = integer(0, 65_535);
+
+/** A calendar date, YYYY-MM-DD, that exists (no 30 February). */
+export function isoDate(value: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  const date = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : undefined;
+  if (!date || date.toISOString().slice(0, 10) !== value) throw new InvalidArgumentError('Must be a date in YYYY-MM-DD form.');
+  return value;
+}
+
+/** Repeatable, comma-separated values, each checked by `parse`. */
+export function many(parse: (value: string) => string = (v) => v): (value: string, previous?: string[]) => string[] {
+  return (value, previous = []) => [
+    ...previous,
+    ...value
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)
+      .map(parse),
+  ];
+}
+
+function existing(kind: 'file' | 'folder' | 'file or folder'): (value: string) => string {
+  return (value) => {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(value);
+    } catch {
+      throw new InvalidArgumentError(`No ${kind} ${value} exists.`);
+    }
+    if (kind === 'file' && !stat.isFile()) throw new InvalidArgumentError(`${value} is not a file.`);
+    if (kind === 'folder' && !stat.isDirectory()) throw new InvalidArgumentError(`${value} is not a folder.`);
+    try {
+      fs.accessSync(value, fs.constants.R_OK);
+    } catch {
+      throw new InvalidArgumentError(`${value} cannot be read.`);
+    }
+    return value;
+  };
+}
+
+export const existingFile = existing('file');
+export const existingFolder = existing('folder');
+export const existingPath = existing('file or folder');
+
+/** The raw layer to read: s3://bucket[/prefix], or a folder (file:///path or a path) that exists. */
+export function storageToRead(value: string): string {
+  if (/^s3:\/\/[^/]+/.test(value)) return value;
+  existingFolder(value.startsWith('file://') ? new URL(value).pathname : value);
+  return value;
+}
+
+export interface TopologyOptions {
+  topology: string;
+  namespace?: string;
+}
+
+export function withTopology(cmd: Command): Command {
+  return cmd
+    .option('-t, --topology <name|file>', 'topology name in topologies/, or a .js/.json file', 'customer360')
+    .option('-n, --namespace <prefix>', "override the topology's namespace (topic, group and Redis key prefix)");
+}
+
+/** For long-running commands: where /metrics, /healthz and /readyz listen. */
+export function withOpsPort(cmd: Command): Command {
+  return cmd.option('--ops-port <port>', 'port of /metrics, /healthz, /readyz (default C360_OPS_PORT; 0 picks one)', port);
+}
