@@ -1,6 +1,7 @@
 /** What a benchmark leaves behind on the local stack, removed by namespace: its Redis keys and its topics. */
-import type { Kafka } from 'kafkajs';
+
 import type { Redis } from 'ioredis';
+import type { Kafka } from 'kafkajs';
 
 export async function dropRedisKeys(redis: Redis, namespace: string): Promise<void> {
   let cursor = '0';

@@ -23,7 +23,14 @@ function run(opts: autocannon.Options): Promise<autocannon.Result> {
   });
 }
 
-const event = (i: number) => ({ event_id: `bench-${i}`, event_type: 'PAGE_VIEW', occurred_at: '2026-11-20T08:30:00.000Z', customer_id: `C-${i % 5000}`, page_url: 'https://shop.example/p/1', properties: { campaign: 'winter' } });
+const event = (i: number) => ({
+  event_id: `bench-${i}`,
+  event_type: 'PAGE_VIEW',
+  occurred_at: '2026-11-20T08:30:00.000Z',
+  customer_id: `C-${i % 5000}`,
+  page_url: 'https://shop.example/p/1',
+  properties: { campaign: 'winter' },
+});
 
 async function main(): Promise<void> {
   if (!(await kafkaAnswers(loadConfig().kafka.brokers))) {
@@ -34,10 +41,14 @@ async function main(): Promise<void> {
   const settings = path.join(dir, 'collector.json');
   fs.writeFileSync(settings, JSON.stringify({ apiKeys: { [KEY]: 'web' }, bodyLimitBytes: 4_194_304 }));
   const namespace = `bench${Date.now().toString(36)}`;
-  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'c360.js'), 'collect', '--config', settings, '--port', '0', '--namespace', namespace], {
-    env: { ...process.env, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [path.join(projectRoot(), 'bin', 'c360.js'), 'collect', '--config', settings, '--port', '0', '--namespace', namespace],
+    {
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {

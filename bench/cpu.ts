@@ -5,9 +5,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Redis } from 'ioredis';
-import type { Config } from '../src/config.js';
-import { runningPid } from '../dev/stack/processes.js';
 import { stackPaths } from '../dev/stack/paths.js';
+import { runningPid } from '../dev/stack/processes.js';
+import type { Config } from '../src/config.js';
 
 const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux build Node supports
 

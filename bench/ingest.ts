@@ -3,10 +3,11 @@
  * BENCH_RECORDS rows (default 1,000,000), against a baseline in the same run: the same file
  * through csv-parse alone, rows counted and dropped. Both are timed from process start.
  */
+
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { once } from 'node:events';
 import { parse } from 'csv-parse';
 import { loadConfig } from '../src/config.js';
 import { projectRoot } from '../src/contracts/project.js';
@@ -23,7 +24,9 @@ async function parseOnly(file: string): Promise<void> {
 
 async function writeCsv(file: string): Promise<void> {
   const out = fs.createWriteStream(file);
-  out.write('customer_id,email,first_name,last_name,phone,birth_date,address.line1,address.city,address.country,address.postal_code,loyalty_tier,loyalty_points,marketing_consent,updated_at\n');
+  out.write(
+    'customer_id,email,first_name,last_name,phone,birth_date,address.line1,address.city,address.country,address.postal_code,loyalty_tier,loyalty_points,marketing_consent,updated_at\n',
+  );
   for (let i = 0; i < TOTAL; i++) {
     const line = `C-${i},customer${i}@example.com,Ann,Lee${i % 997},+35386${String(1_000_000 + (i % 9_000_000))},1990-04-01,"${i} Main St, Dock",Dublin,IE,D02 X285,SILVER,${i % 5000},${i % 2 === 0},2026-11-01T10:00:00Z\n`;
     if (!out.write(line)) await once(out, 'drain');
@@ -48,8 +51,12 @@ async function main(): Promise<void> {
   const baseline = await timeChild([new URL(import.meta.url).pathname, '--parse-only', file]);
   const ingest = await timeChild([path.join(projectRoot(), 'bin', 'c360.js'), 'ingest', file, '--source', 'crm', '--namespace', namespace]);
   const rate = (m: { ms: number }) => TOTAL / (m.ms / 1000);
-  console.log(`baseline     csv-parse alone: ${(baseline.ms / 1000).toFixed(1)} s = ${Math.round(rate(baseline))} rows/s; peak RSS ${baseline.peakRssMiB.toFixed(0)} MiB`);
-  console.log(`ingest       c360 ingest into Kafka: ${(ingest.ms / 1000).toFixed(1)} s = ${Math.round(rate(ingest))} rows/s; peak RSS ${ingest.peakRssMiB.toFixed(0)} MiB`);
+  console.log(
+    `baseline     csv-parse alone: ${(baseline.ms / 1000).toFixed(1)} s = ${Math.round(rate(baseline))} rows/s; peak RSS ${baseline.peakRssMiB.toFixed(0)} MiB`,
+  );
+  console.log(
+    `ingest       c360 ingest into Kafka: ${(ingest.ms / 1000).toFixed(1)} s = ${Math.round(rate(ingest))} rows/s; peak RSS ${ingest.peakRssMiB.toFixed(0)} MiB`,
+  );
   console.log(`ratio        ingest / baseline = ${(rate(ingest) / rate(baseline)).toFixed(2)}`);
   fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -10,18 +10,18 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Message } from 'kafkajs';
 import { loadConfig } from '../src/config.js';
+import { frame } from '../src/contracts/framing.js';
+import { HEADER } from '../src/contracts/lineage.js';
+import { projectRoot } from '../src/contracts/project.js';
+import { topicNames } from '../src/contracts/topics.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/observability/logger.js';
-import { loadSchema } from '../src/schema/avro.js';
-import { createSchemaRegistry } from '../src/schema/registry.js';
-import { projectRoot } from '../src/contracts/project.js';
 import { kafkaAnswers, registryAnswers } from '../src/observability/probes.js';
+import { loadSchema } from '../src/schema/avro.js';
 import { compilePrimaryEntity } from '../src/schema/entity.js';
-import { HEADER } from '../src/contracts/lineage.js';
+import { createSchemaRegistry } from '../src/schema/registry.js';
 import { loadTopology } from '../src/topology/load.js';
-import { frame } from '../src/contracts/framing.js';
 import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
-import { topicNames } from '../src/contracts/topics.js';
 import { timeChild } from './child.js';
 import { dropTopics } from './cleanup.js';
 
@@ -82,7 +82,13 @@ async function produceRaw(namespace: string): Promise<{ topic: string; ms: numbe
       messages.push({
         key: `C-${j}`,
         value: frame(ids.raw.get('crm')!, type.toBuffer(profile(j))),
-        headers: { [HEADER.ingestId]: `bench-${j}`, [HEADER.source]: 'crm', [HEADER.sourceKind]: 'batch', [HEADER.receivedAt]: receivedAt, [HEADER.origin]: `{"file":"bench.csv","row":${j + 2}}` },
+        headers: {
+          [HEADER.ingestId]: `bench-${j}`,
+          [HEADER.source]: 'crm',
+          [HEADER.sourceKind]: 'batch',
+          [HEADER.receivedAt]: receivedAt,
+          [HEADER.origin]: `{"file":"bench.csv","row":${j + 2}}`,
+        },
       });
     }
     await producer.send({ topic, acks: -1, messages });
@@ -114,14 +120,23 @@ async function main(): Promise<void> {
   const baseline = await timeChild([fileUrlPath(), '--drain', topic, String(TOTAL)]);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-bench-sink-'));
   let polled = 0;
-  const sink = await timeChild([path.join(projectRoot(), 'bin', 'c360.js'), 'sink', '--namespace', namespace, '--storage', root, '--ops-port', '0', '--idle-flush-ms', '500'], () => {
-    if (++polled % 5 !== 0) return false;
-    return manifestRows(root) >= TOTAL;
-  });
-  const bytes = (fs.readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet')).reduce((n, f) => n + fs.statSync(path.join(root, f)).size, 0);
+  const sink = await timeChild(
+    [path.join(projectRoot(), 'bin', 'c360.js'), 'sink', '--namespace', namespace, '--storage', root, '--ops-port', '0', '--idle-flush-ms', '500'],
+    () => {
+      if (++polled % 5 !== 0) return false;
+      return manifestRows(root) >= TOTAL;
+    },
+  );
+  const bytes = (fs.readdirSync(root, { recursive: true }) as string[])
+    .filter((f) => f.endsWith('.parquet'))
+    .reduce((n, f) => n + fs.statSync(path.join(root, f)).size, 0);
   const rate = (m: { ms: number }) => TOTAL / (m.ms / 1000);
-  console.log(`baseline     ${TOTAL} records consumed and counted in ${(baseline.ms / 1000).toFixed(1)} s = ${Math.round(rate(baseline))} records/s; peak RSS ${baseline.peakRssMiB.toFixed(0)} MiB`);
-  console.log(`sink         ${TOTAL} records landed in Parquet in ${(sink.ms / 1000).toFixed(1)} s = ${Math.round(rate(sink))} records/s; peak RSS ${sink.peakRssMiB.toFixed(0)} MiB; ${(bytes / 2 ** 20).toFixed(0)} MiB of Parquet`);
+  console.log(
+    `baseline     ${TOTAL} records consumed and counted in ${(baseline.ms / 1000).toFixed(1)} s = ${Math.round(rate(baseline))} records/s; peak RSS ${baseline.peakRssMiB.toFixed(0)} MiB`,
+  );
+  console.log(
+    `sink         ${TOTAL} records landed in Parquet in ${(sink.ms / 1000).toFixed(1)} s = ${Math.round(rate(sink))} records/s; peak RSS ${sink.peakRssMiB.toFixed(0)} MiB; ${(bytes / 2 ** 20).toFixed(0)} MiB of Parquet`,
+  );
   console.log(`ratio        sink / baseline = ${(rate(sink) / rate(baseline)).toFixed(2)}`);
   const rows = manifestRows(root);
   console.log(`manifests    ${rows} rows ${rows === TOTAL ? '(every record, once)' : `(EXPECTED ${TOTAL})`}`);

@@ -3,24 +3,25 @@
  * no Kafka), on the synthetic input of bench:topology. Each line is µs per record; the baseline is
  * building the envelopes (lineage), which every topology pays. BENCH_RECORDS sets the size (default 100,000).
  */
-import { Registry } from 'prom-client';
+
+import { createHash } from 'node:crypto';
+import bloomFilters from 'bloom-filters';
 import type { KafkaMessage } from 'kafkajs';
+import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config.js';
+import { readLineage } from '../src/contracts/lineage.js';
+import { topicNames } from '../src/contracts/topics.js';
 import { createLogger } from '../src/observability/logger.js';
-import { WriterSchemas, createSchemaRegistry } from '../src/schema/registry.js';
+import { loadSchema } from '../src/schema/avro.js';
+import { compilePrimaryEntity } from '../src/schema/entity.js';
+import { createSchemaRegistry, WriterSchemas } from '../src/schema/registry.js';
+import { type Envelope, newEnvelope } from '../src/stages/envelope.js';
 import { STAGES } from '../src/stages/index.js';
 import type { StageContext } from '../src/stages/stage.js';
 import { createRedis } from '../src/storage/redis.js';
-import { compilePrimaryEntity } from '../src/schema/entity.js';
-import { newEnvelope, type Envelope } from '../src/stages/envelope.js';
-import { readLineage } from '../src/contracts/lineage.js';
 import { loadTopology } from '../src/topology/load.js';
 import { route } from '../src/topology/router.js';
 import { registerTopologySchemas } from '../src/topology/setup.js';
-import { topicNames } from '../src/contracts/topics.js';
-import { loadSchema } from '../src/schema/avro.js';
-import { createHash } from 'node:crypto';
-import bloomFilters from 'bloom-filters';
 import { dropRedisKeys } from './cleanup.js';
 import { synthetic } from './synthetic.js';
 
@@ -34,7 +35,14 @@ const sources = new Map(topology.sources.map((s) => [s.name, compilePrimaryEntit
 const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, sources.values());
 const redis = createRedis(config, createLogger('warn'));
 await redis.connect();
-const ctx: StageContext = { topology, entities: sources, entitiesOfSource: new Map([...sources].map(([name, s]) => [name, [s]])), redis, writerSchemas: new WriterSchemas(config), now: Date.now };
+const ctx: StageContext = {
+  topology,
+  entities: sources,
+  entitiesOfSource: new Map([...sources].map(([name, s]) => [name, [s]])),
+  redis,
+  writerSchemas: new WriterSchemas(config),
+  now: Date.now,
+};
 const stages = topology.stages.map((name) => STAGES.require(name, 'topology stages').create(ctx));
 const data = synthetic(TOTAL, { crm: ids.ingest.get('crm')!, web: ids.ingest.get('web')! });
 const names = topicNames(namespace);
@@ -67,7 +75,14 @@ for (const source of ['crm', 'web'] as const) {
     cpuMark = process.cpuUsage();
     const topic = names.ingest(source);
     const batch: Envelope[] = slice.map((m, i) => {
-      const message = { key: Buffer.from(String(m.key)), value: m.value as Buffer, headers: {}, offset: String(from + i), timestamp: String(Date.now()), attributes: 0 } as unknown as KafkaMessage;
+      const message = {
+        key: Buffer.from(String(m.key)),
+        value: m.value as Buffer,
+        headers: {},
+        offset: String(from + i),
+        timestamp: String(Date.now()),
+        attributes: 0,
+      } as unknown as KafkaMessage;
       return newEnvelope(sources.get(source)!, topic, 0, message, readLineage(message, topic, 0, source));
     });
     add('envelopes + lineage (baseline)', performance.now() - t);

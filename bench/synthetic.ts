@@ -3,8 +3,8 @@
  * with a known share of exact duplicates, near-duplicates and invalid records.
  */
 import type { Message } from 'kafkajs';
-import { loadSchema } from '../src/schema/avro.js';
 import { frame } from '../src/contracts/framing.js';
+import { loadSchema } from '../src/schema/avro.js';
 
 const FIRST = ['Ann', 'Bob', 'Cara', 'Dara', 'Eoin', 'Fiona', 'Gary', 'Hannah', 'Ian', 'Jane'];
 const LAST = ['Lee', 'Byrne', 'Murphy', 'Kelly', 'Walsh', 'Smith', 'Ryan', 'Doyle', 'Brennan', 'Lynch'];
@@ -87,7 +87,14 @@ export function synthetic(total: number, ids: { crm: number; web: number }): { c
       email: null,
       page_url: `https://shop.example/p/${i % 1000}`,
       referrer: null,
-      device: { id_type: 'IMEI', device_id: kind === 33 ? '490154203237519' : imeiFor(i % 5000), platform: 'android', os_version: '14', app_version: '5.2.0', user_agent: null },
+      device: {
+        id_type: 'IMEI',
+        device_id: kind === 33 ? '490154203237519' : imeiFor(i % 5000),
+        platform: 'android',
+        os_version: '14',
+        app_version: '5.2.0',
+        user_agent: null,
+      },
       geo: { latitude: 53.35, longitude: -6.26, country: 'IE', region: 'IE-D', city: 'Dublin' },
       properties: { campaign: 'winter' },
     };

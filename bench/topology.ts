@@ -7,17 +7,17 @@
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config.js';
+import { addCounts, emptyCounts } from '../src/contracts/ledger.js';
+import { topicNames } from '../src/contracts/topics.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/observability/logger.js';
-import { loadSchema } from '../src/schema/avro.js';
-import { createSchemaRegistry } from '../src/schema/registry.js';
 import { kafkaAnswers, redisAnswers, registryAnswers } from '../src/observability/probes.js';
+import { loadSchema } from '../src/schema/avro.js';
 import { compilePrimaryEntity } from '../src/schema/entity.js';
-import { addCounts, emptyCounts } from '../src/contracts/ledger.js';
+import { createSchemaRegistry } from '../src/schema/registry.js';
 import { loadTopology } from '../src/topology/load.js';
 import { TopologyRunner } from '../src/topology/runner.js';
 import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
-import { topicNames } from '../src/contracts/topics.js';
 import { dropRedisKeys, dropTopics } from './cleanup.js';
 import { cpuMeter, describeCpu } from './cpu.js';
 import { synthetic } from './synthetic.js';
@@ -50,7 +50,10 @@ async function produceAll(namespace: string, data: ReturnType<typeof synthetic>)
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const t0 = performance.now();
-  for (const [source, mix] of [['crm', data.crm], ['web', data.web]] as const) {
+  for (const [source, mix] of [
+    ['crm', data.crm],
+    ['web', data.web],
+  ] as const) {
     const type = loadSchema(source === 'crm' ? 'CustomerProfile' : 'BehavioralEvent').type;
     for (let i = 0; i < mix.messages.length; i += 5000) {
       let messages = mix.messages.slice(i, i + 5000);
@@ -90,7 +93,6 @@ async function measure(label: string, topology: Awaited<ReturnType<typeof prepar
   }
 }
 
-
 await requireStack();
 const redis = new Redis(config.redisUrl);
 const startCpu = await cpuMeter(config, redis);
@@ -99,13 +101,17 @@ const passNs = `bench-pass-${run}`;
 const fullNs = `bench-full-${run}`;
 const pass = await prepare(passNs, 'none');
 const full = await prepare(fullNs, 'all');
-console.log(`bench:topology — ${TOTAL} synthetic records (half CRM profiles, half web events, ${ENCODING === 'json' ? 'JSON' : 'Confluent-framed Avro'}), one worker, Node ${process.version}`);
+console.log(
+  `bench:topology — ${TOTAL} synthetic records (half CRM profiles, half web events, ${ENCODING === 'json' ? 'JSON' : 'Confluent-framed Avro'}), one worker, Node ${process.version}`,
+);
 // Generated anew for each namespace and dropped once produced, so the workers measured do not share a heap with a million messages.
 const producedMs: number[] = [];
 for (const ns of [passNs, fullNs]) {
   const data = synthetic(TOTAL, full.ingestIds);
   if (ns === passNs) {
-    console.log(`input: crm ${data.crm.messages.length} (${data.crm.expected.duplicates} exact duplicates, ${data.crm.expected.nearDuplicates} near-duplicates, ${data.crm.expected.invalid} invalid), web ${data.web.messages.length} (${data.web.expected.duplicates} duplicates, ${data.web.expected.invalid} invalid)`);
+    console.log(
+      `input: crm ${data.crm.messages.length} (${data.crm.expected.duplicates} exact duplicates, ${data.crm.expected.nearDuplicates} near-duplicates, ${data.crm.expected.invalid} invalid), web ${data.web.messages.length} (${data.web.expected.duplicates} duplicates, ${data.web.expected.invalid} invalid)`,
+    );
   }
   producedMs.push(await produceAll(ns, data));
 }
@@ -114,7 +120,9 @@ console.log(`pre-produced twice in ${(producedMs[0]! / 1000).toFixed(1)} s and $
 const baseline = await measure('passthrough', pass.topology);
 const result = await measure('full', full.topology);
 const t = result.total;
-console.log(`full ledger: in=${t.in} raw=${t.raw} duplicates=${t.duplicates} dead_letter=${t.dead_letter} near_duplicates=${t.near_duplicates} ${t.in === t.raw + t.duplicates + t.dead_letter ? 'balanced' : 'NOT BALANCED'}`);
+console.log(
+  `full ledger: in=${t.in} raw=${t.raw} duplicates=${t.duplicates} dead_letter=${t.dead_letter} near_duplicates=${t.near_duplicates} ${t.in === t.raw + t.duplicates + t.dead_letter ? 'balanced' : 'NOT BALANCED'}`,
+);
 console.log(`ratio full / passthrough (after start-up): ${(result.rate / baseline.rate).toFixed(2)}`);
 await dropRedisKeys(redis, fullNs);
 redis.disconnect();

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // Thin launcher: the CLI is TypeScript compiled to dist/ by `npm run build` (run by `npm ci` through `prepare`).
+// A checkout also has dist/dev, whose commands (the local stack, the demo) are added; a production image has not.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -8,4 +9,6 @@ if (!existsSync(fileURLToPath(entry))) {
   process.stderr.write('c360 is not built yet: run `npm run build` (or `npm ci`) in the project folder first.\n');
   process.exit(1);
 }
-await import(entry.href);
+const dev = new URL('../dist/dev/cli/index.js', import.meta.url);
+const extensions = existsSync(fileURLToPath(dev)) ? [(await import(dev.href)).registerDevCommands] : [];
+await (await import(entry.href)).runCli(extensions);

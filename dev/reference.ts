@@ -15,21 +15,38 @@ import { buildProgram } from '../src/cli/program.js';
 import { envSchema } from '../src/config.js';
 import { PROCESS_ERROR_CODES, RECORD_ERROR_CODES } from '../src/contracts/errors.js';
 import { projectRoot } from '../src/contracts/project.js';
+import { collectorSettingsSchema } from '../src/extraction/collector/settings.js';
 import { CONNECTORS } from '../src/extraction/connectors/index.js';
+import { mappingFileSchema } from '../src/extraction/mapping.js';
 import { FORMATS } from '../src/extraction/readers/index.js';
 import { METRIC_SETS } from '../src/observability/metrics.js';
 import { STAGES } from '../src/stages/index.js';
 import { RULES } from '../src/stages/quality/rules/index.js';
 import { STORAGE_BACKENDS } from '../src/storage/backends.js';
 import { loadTopology } from '../src/topology/load.js';
+import { registerDevCommands } from './cli/index.js';
 
 export const REFERENCE_FILE = path.join(projectRoot(), 'docs', 'reference.md');
 
-type JsonSchema = { type?: string | string[]; properties?: Record<string, JsonSchema>; required?: string[]; default?: unknown; description?: string; enum?: unknown[]; const?: unknown; oneOf?: JsonSchema[]; anyOf?: JsonSchema[]; minimum?: number; items?: JsonSchema; format?: string };
+type JsonSchema = {
+  type?: string | string[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  default?: unknown;
+  description?: string;
+  enum?: unknown[];
+  const?: unknown;
+  oneOf?: JsonSchema[];
+  anyOf?: JsonSchema[];
+  minimum?: number;
+  items?: JsonSchema;
+  format?: string;
+};
 
 const cell = (v: unknown) => String(v).replaceAll('|', '\\|').replaceAll('\n', ' ');
 const code = (v: unknown) => `\`${String(v)}\``;
-const table = (head: string[], rows: unknown[][]) => [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
+const table = (head: string[], rows: unknown[][]) =>
+  [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
 /** Defaults that depend on the machine (a home folder) are written as a reader would type them. */
 const shown = (v: unknown) => (v === undefined ? '—' : code(JSON.stringify(v).replaceAll(os.homedir(), '~')));
 
@@ -75,7 +92,8 @@ function commandRows(cmd: Command, prefix: string): unknown[][] {
   if (cmd.commands.length === 0 || cmd.options.length > 0) {
     rows.push([code(`${name}${args ? ` ${args}` : ''}`), '', cmd.description()]);
     for (const o of cmd.options) {
-      const fallback = o.defaultValue === undefined || (Array.isArray(o.defaultValue) && o.defaultValue.length === 0) ? '' : ` (default ${JSON.stringify(o.defaultValue)})`;
+      const fallback =
+        o.defaultValue === undefined || (Array.isArray(o.defaultValue) && o.defaultValue.length === 0) ? '' : ` (default ${JSON.stringify(o.defaultValue)})`;
       rows.push(['', code(o.flags), `${o.description}${fallback}${o.mandatory ? ' — required' : ''}`]);
     }
   }
@@ -113,7 +131,11 @@ export async function renderReference(): Promise<string> {
           `${code(e.entity)}${i === 0 && s.entities.length > 0 ? ' (primary)' : ''}`,
           code(e.key),
           e.dedup.eventIdField ? `event id ${code(e.dedup.eventIdField)}` : 'content',
-          e.nearDuplicates ? Object.entries(e.nearDuplicates).map(([k, v]) => `${k} ${code(v)}`).join(', ') : '—',
+          e.nearDuplicates
+            ? Object.entries(e.nearDuplicates)
+                .map(([k, v]) => `${k} ${code(v)}`)
+                .join(', ')
+            : '—',
           e.quality.map((q) => `${code(q.field)} ${q.rule}${q.severity === 'warn' ? ' (warn)' : ''}`).join(', ') || '—',
           i === 0 ? s.partitions : '',
         ]),
@@ -124,41 +146,66 @@ export async function renderReference(): Promise<string> {
     '',
     'A topology lists them in this order; each needs the stages named in its `requires` before it.',
     '',
-    table(['stage', 'requires', 'what it does'], STAGES.all().map((s) => [code(s.name), s.requires.map(code).join(', ') || '—', s.description])),
+    table(
+      ['stage', 'requires', 'what it does'],
+      STAGES.all().map((s) => [code(s.name), s.requires.map(code).join(', ') || '—', s.description]),
+    ),
     '',
     '## Quality rules',
     '',
-    'Used as `{ field, rule, options, severity }` in a source\'s `quality` list.',
+    "Used as `{ field, rule, options, severity }` in a source's `quality` list.",
     ...RULES.all().flatMap((r) => ['', `### \`${r.name}\``, '', r.description, '', options(r.options)]),
     '',
     '## Input formats',
     '',
     'Chosen by `--format` or by the file name (before `.gz`).',
     '',
-    table(['format', 'extensions', 'what it reads'], FORMATS.all().map((f) => [code(f.name), f.extensions.map(code).join(', '), f.description])),
+    table(
+      ['format', 'extensions', 'what it reads'],
+      FORMATS.all().map((f) => [code(f.name), f.extensions.map(code).join(', '), f.description]),
+    ),
     '',
     '## Connectors',
     '',
-    'A connector file names its kind with `type` (default `rest`); its other fields are the kind\'s options.',
+    "A connector file names its kind with `type` (default `rest`); its other fields are the kind's options.",
     ...CONNECTORS.all().flatMap((c) => ['', `### \`${c.name}\``, '', c.description, '', options(c.options)]),
+    '',
+    '## Settings files',
+    '',
+    '### Mapping file (`c360 ingest --mapping`, `<landing zone>/<source>/.mapping.json`)',
+    '',
+    options(mappingFileSchema),
+    '',
+    '### Collector settings (`c360 collect --config`)',
+    '',
+    options(collectorSettingsSchema),
     '',
     '## Storage backends',
     '',
     'The scheme of `C360_STORAGE_URL` picks one.',
     '',
-    table(['backend', 'URL', 'what it is'], STORAGE_BACKENDS.all().map((b) => [code(b.name), b.schemes.map((s) => (s ? code(`${s}://…`) : 'a folder path')).join(', '), b.description])),
+    table(
+      ['backend', 'URL', 'what it is'],
+      STORAGE_BACKENDS.all().map((b) => [code(b.name), b.schemes.map((s) => (s ? code(`${s}://…`) : 'a folder path')).join(', '), b.description]),
+    ),
     '',
     '## Record error codes',
     '',
     'What a dead letter (or, at severity `warn`, a flag) carries. `docs/contracts.md` explains them.',
     '',
-    table(['code', 'meaning'], Object.entries(RECORD_ERROR_CODES).map(([c, m]) => [code(c), m])),
+    table(
+      ['code', 'meaning'],
+      Object.entries(RECORD_ERROR_CODES).map(([c, m]) => [code(c), m]),
+    ),
     '',
     '## Process error codes',
     '',
     'What a process reports when it fails; a retriable one is retried with backoff (`src/retry.ts`), the others stop with one sentence.',
     '',
-    table(['code', 'retried', 'meaning'], Object.entries(PROCESS_ERROR_CODES).map(([c, e]) => [code(c), e.retriable ? 'yes' : 'no', e.meaning])),
+    table(
+      ['code', 'retried', 'meaning'],
+      Object.entries(PROCESS_ERROR_CODES).map(([c, e]) => [code(c), e.retriable ? 'yes' : 'no', e.meaning]),
+    ),
     '',
     '## Metrics',
     '',
@@ -174,7 +221,10 @@ export async function renderReference(): Promise<string> {
     '',
     '## Command line',
     '',
-    table(['command', 'flag', 'meaning'], buildProgram().commands.flatMap((c) => commandRows(c, 'c360'))),
+    table(
+      ['command', 'flag', 'meaning'],
+      buildProgram([registerDevCommands]).commands.flatMap((c) => commandRows(c, 'c360')),
+    ),
     '',
   ];
   return sections.join('\n');

@@ -10,45 +10,70 @@ import { ConfigError } from './contracts/errors.js';
 
 const hostPort = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
 
-const booleanFlag = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const booleanFlag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /** Every environment variable c360 reads (docs/reference.md lists them from here). */
 export const envSchema = z.object({
   KAFKA_BROKERS: z
     .string()
     .default('127.0.0.1:9092')
-    .transform((v) => v.split(',').map((b) => b.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+    )
     .refine((list) => list.length > 0 && list.every((b) => hostPort.test(b)), {
       message: 'must be a comma-separated list of host:port pairs, e.g. 127.0.0.1:9092',
-    }).describe('comma-separated host:port list'),
+    })
+    .describe('comma-separated host:port list'),
   KAFKA_CLIENT_ID: z.string().min(1).default('c360-ingest').describe('client id prefix'),
   KAFKA_SSL: booleanFlag.default(false).describe('TLS to the brokers (default false)'),
   KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional().describe('plain, scram-sha-256 or scram-sha-512 (needs the two below)'),
   KAFKA_SASL_USERNAME: z.string().optional().describe('SASL user name'),
   KAFKA_SASL_PASSWORD: z.string().optional().describe('SASL password'),
-  SCHEMA_REGISTRY_URL: z.url({ message: 'must be an http(s) URL' }).default('http://127.0.0.1:8081/apis/ccompat/v7').describe('any Confluent-compatible registry'),
+  SCHEMA_REGISTRY_URL: z
+    .url({ message: 'must be an http(s) URL' })
+    .default('http://127.0.0.1:8081/apis/ccompat/v7')
+    .describe('any Confluent-compatible registry'),
   SCHEMA_REGISTRY_USERNAME: z.string().optional().describe('registry basic-auth user'),
   SCHEMA_REGISTRY_PASSWORD: z.string().optional().describe('registry basic-auth password'),
   REDIS_URL: z
     .string()
     .default('redis://127.0.0.1:6379')
-    .refine((v) => /^rediss?:\/\/.+/.test(v), { message: 'must be a redis:// or rediss:// URL' }).describe('dedup and near-duplicate state (Redis 7+, not a cluster spread over shards)'),
+    .refine((v) => /^rediss?:\/\/.+/.test(v), { message: 'must be a redis:// or rediss:// URL' })
+    .describe('dedup and near-duplicate state (Redis 7+, not a cluster spread over shards)'),
   C360_DATA_DIR: z.string().min(1).default('./data').describe('root of the raw layer and quarantine, unless C360_STORAGE_URL says otherwise'),
   C360_STORAGE_URL: z
     .string()
     .optional()
-    .refine((v) => v === undefined || !/^[a-z0-9+]+:\/\//.test(v) || /^(s3|file):\/\/./.test(v), { message: 'must be a folder, file:///path or s3://bucket[/prefix]' }).describe('raw layer root: a folder, file:///path or s3://bucket/prefix (default: C360_DATA_DIR)'),
-  C360_SPOOL_DIR: z.string().min(1).optional().describe('where sinks write files before publishing them (default: <root>/_spool locally, a temp folder for S3)'),
-  C360_S3_ENDPOINT: z.url({ message: 'must be an http(s) URL' }).optional().describe('an S3-compatible endpoint, e.g. http://127.0.0.1:9090 (also AWS_ENDPOINT_URL_S3)'),
+    .refine((v) => v === undefined || !/^[a-z0-9+]+:\/\//.test(v) || /^(s3|file):\/\/./.test(v), {
+      message: 'must be a folder, file:///path or s3://bucket[/prefix]',
+    })
+    .describe('raw layer root: a folder, file:///path or s3://bucket/prefix (default: C360_DATA_DIR)'),
+  C360_SPOOL_DIR: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('where sinks write files before publishing them (default: <root>/_spool locally, a temp folder for S3)'),
+  C360_S3_ENDPOINT: z
+    .url({ message: 'must be an http(s) URL' })
+    .optional()
+    .describe('an S3-compatible endpoint, e.g. http://127.0.0.1:9090 (also AWS_ENDPOINT_URL_S3)'),
   C360_S3_FORCE_PATH_STYLE: booleanFlag.default(false).describe('path-style bucket addressing, as most S3-compatible servers need (default false)'),
-  C360_HOME: z.string().min(1).default(path.join(os.homedir(), '.cache', 'c360')).describe("the local stack's cache and state (default ~/.cache/c360)"),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('pino level; personal data is never logged at info or above'),
+  C360_HOME: z
+    .string()
+    .min(1)
+    .default(path.join(os.homedir(), '.cache', 'c360'))
+    .describe("the local stack's cache and state (default ~/.cache/c360)"),
+  LOG_LEVEL: z
+    .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+    .default('info')
+    .describe('pino level; personal data is never logged at info or above'),
   C360_OPS_PORT: z.coerce.number().int().min(0).max(65535).default(9464).describe('port of /metrics, /healthz and /readyz of long-running processes'),
 });
 
-export interface SaslConfig {
+interface SaslConfig {
   mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
   username: string;
   password: string;
@@ -88,9 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sasl = { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD };
   }
   const registryAuth =
-    e.SCHEMA_REGISTRY_USERNAME && e.SCHEMA_REGISTRY_PASSWORD
-      ? { username: e.SCHEMA_REGISTRY_USERNAME, password: e.SCHEMA_REGISTRY_PASSWORD }
-      : undefined;
+    e.SCHEMA_REGISTRY_USERNAME && e.SCHEMA_REGISTRY_PASSWORD ? { username: e.SCHEMA_REGISTRY_USERNAME, password: e.SCHEMA_REGISTRY_PASSWORD } : undefined;
   return {
     kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, ssl: e.KAFKA_SSL, ...(sasl ? { sasl } : {}) },
     schemaRegistry: { url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, ''), ...(registryAuth ? { auth: registryAuth } : {}) },

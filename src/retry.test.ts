@@ -1,5 +1,5 @@
-import { KafkaJSError, KafkaJSNonRetriableError } from 'kafkajs';
 import { ReplyError } from 'ioredis';
+import { KafkaJSError, KafkaJSNonRetriableError } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DependencyRefusedError, DependencyUnavailableError, httpError, isRetriable, isRetriableStatus } from './contracts/errors.js';
 import { retry } from './retry.js';
@@ -40,10 +40,15 @@ describe('retry', () => {
     let go = true;
     const f = failing(Array.from({ length: 10 }, () => new DependencyUnavailableError('redis', 'down')));
     await expect(
-      retry(f.run, { retries: Number.POSITIVE_INFINITY, initialMs: 1, shouldContinue: () => go, onRetry: (_e, attempt) => {
-        seen.push(attempt);
-        go = attempt < 3;
-      } }),
+      retry(f.run, {
+        retries: Number.POSITIVE_INFINITY,
+        initialMs: 1,
+        shouldContinue: () => go,
+        onRetry: (_e, attempt) => {
+          seen.push(attempt);
+          go = attempt < 3;
+        },
+      }),
     ).rejects.toThrow('down');
     expect(seen).toEqual([1, 2, 3]);
   });

@@ -15,7 +15,14 @@ export default defineTopology({
       description: 'CRM & loyalty profiles',
       entity: 'CustomerProfile',
       key: 'customer_id',
-      nearDuplicates: { identityField: 'customer_id', email: 'email', phone: 'phone', lastName: 'last_name', firstName: 'first_name', postalCode: 'address.postal_code' },
+      nearDuplicates: {
+        identityField: 'customer_id',
+        email: 'email',
+        phone: 'phone',
+        lastName: 'last_name',
+        firstName: 'first_name',
+        postalCode: 'address.postal_code',
+      },
       quality: [
         { field: 'email', rule: 'email' },
         { field: 'address.country', rule: 'country' },

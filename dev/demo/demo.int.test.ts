@@ -25,9 +25,9 @@ describe('c360 demo (npm run demo)', () => {
       ['web', '32', '29', '1', '2', 'yes'],
       ['total', '136', '107', '4', '25', 'yes'],
     ]);
-    expect(out).toMatch(/^raw layer  107 raw rows, \d+ near-duplicate events, 25 quarantined rows in Parquet: equal to the ledger$/m);
+    expect(out).toMatch(/^raw layer {2}107 raw rows, \d+ near-duplicate events, 25 quarantined rows in Parquet: equal to the ledger$/m);
     expect(out).toContain('ledger     balanced: every record received is in exactly one place');
-    expect(out).toMatch(/^  crm\s+quality\.postal_code_invalid\s+1$/m);
-    expect(out).toMatch(/^  web\s+quality\.device_id_invalid\s+1$/m);
+    expect(out).toMatch(/^ {2}crm\s+quality\.postal_code_invalid\s+1$/m);
+    expect(out).toMatch(/^ {2}web\s+quality\.device_id_invalid\s+1$/m);
   });
 });

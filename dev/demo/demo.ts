@@ -10,6 +10,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import type { Config } from '../../src/config.js';
+import { balanced, type LedgerEntry, type LedgerTotals, totalsOf } from '../../src/contracts/ledger.js';
+import { projectRoot } from '../../src/contracts/project.js';
+import { topicNames } from '../../src/contracts/topics.js';
 import { Collector } from '../../src/extraction/collector/server.js';
 import { runConnector } from '../../src/extraction/connectors/connector.js';
 import { RestConnector, restConnectorSchema } from '../../src/extraction/connectors/rest.js';
@@ -20,18 +23,15 @@ import { createKafka } from '../../src/kafka/client.js';
 import { readToEnd } from '../../src/kafka/read-to-end.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { countQuarantine } from '../../src/quarantine/store.js';
+import { type CompiledEntity, compilePrimaryEntity } from '../../src/schema/entity.js';
 import { readManifest } from '../../src/sinks/manifest.js';
 import { SinkWorker } from '../../src/sinks/sink-worker.js';
-import { projectRoot } from '../../src/contracts/project.js';
-import { ensureStack } from '../stack/ensure.js';
 import { LocalStore } from '../../src/storage/local-store.js';
-import { compilePrimaryEntity, type CompiledEntity } from '../../src/schema/entity.js';
-import { balanced, totalsOf, type LedgerEntry, type LedgerTotals } from '../../src/contracts/ledger.js';
 import { loadTopology } from '../../src/topology/load.js';
 import { TopologyRunner } from '../../src/topology/runner.js';
 import { registerDeadLetterSchema } from '../../src/topology/setup.js';
-import { topicNames } from '../../src/contracts/topics.js';
-import { VendorApi, type Ticket } from './vendor-api.js';
+import { ensureStack } from '../stack/ensure.js';
+import { type Ticket, VendorApi } from './vendor-api.js';
 
 const API_KEY = 'demo-web-key-0123456789';
 const VENDOR_TOKEN = 'demo-vendor-token';
@@ -80,7 +80,15 @@ export async function runDemo(config: Config, logger: Logger, print: (line: stri
   await runner.start();
   const sink = new SinkWorker({ config, topology, logger, metrics: new Registry(), store, rotation: { idleFlushMs: 1_000 }, summaryIntervalMs: 3_600_000 });
   await sink.start();
-  const collector = new Collector({ kafka, namespace, entities: sources, settings: { apiKeys: { [API_KEY]: 'web' }, webhookSecrets: {}, bodyLimitBytes: 1_048_576, maxEventsPerRequest: 1_000 }, maxRecordBytes: topology.maxRecordBytes, metrics: new Registry(), logger });
+  const collector = new Collector({
+    kafka,
+    namespace,
+    entities: sources,
+    settings: { apiKeys: { [API_KEY]: 'web' }, webhookSecrets: {}, bodyLimitBytes: 1_048_576, maxEventsPerRequest: 1_000 },
+    maxRecordBytes: topology.maxRecordBytes,
+    metrics: new Registry(),
+    logger,
+  });
   const collectorUrl = await collector.start(0);
   const vendor = new VendorApi(VENDOR_TOKEN);
   vendor.tickets = JSON.parse(fs.readFileSync(path.join(samples, 'support', 'tickets.json'), 'utf8')) as Ticket[];
@@ -98,16 +106,33 @@ export async function runDemo(config: Config, logger: Logger, print: (line: stri
     ];
     for (const [source, file, mapping] of files) {
       const full = path.join(samples, file);
-      const r = await ingestFile({ kafka, namespace, entity: sources.get(source)!, file: full, format: formatOf(full, undefined), mapping: loadMappingFile(mapping ? path.join(samples, mapping) : undefined), sourceKind: 'batch', deadLetter });
+      const r = await ingestFile({
+        kafka,
+        namespace,
+        entity: sources.get(source)!,
+        file: full,
+        format: formatOf(full, undefined),
+        mapping: loadMappingFile(mapping ? path.join(samples, mapping) : undefined),
+        sourceKind: 'batch',
+        deadLetter,
+      });
       received.set(source, r.rows);
       print(`batch      ${file}: ${r.rows} rows, ${r.sent} sent, ${r.deadLettered} dead-lettered at extraction`);
     }
 
     // 2. Web events through the collector, ten per request.
-    const events = fs.readFileSync(path.join(samples, 'web', 'events.ndjson'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown);
+    const events = fs
+      .readFileSync(path.join(samples, 'web', 'events.ndjson'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as unknown);
     let accepted = 0;
     for (let i = 0; i < events.length; i += 10) {
-      const res = await fetch(`${collectorUrl}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': API_KEY }, body: JSON.stringify(events.slice(i, i + 10)) });
+      const res = await fetch(`${collectorUrl}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+        body: JSON.stringify(events.slice(i, i + 10)),
+      });
       if (!res.ok) throw new Error(`the collector answered ${res.status}: ${await res.text()}`);
       accepted += ((await res.json()) as { accepted: number }).accepted;
     }
@@ -117,8 +142,14 @@ export async function runDemo(config: Config, logger: Logger, print: (line: stri
     // 3. Support tickets through the REST connector.
     const connector = new RestConnector(
       restConnectorSchema.parse({
-        name: 'helpdesk', source: 'support', url: `${vendor.url}/api/tickets`, headers: { authorization: `Bearer ${VENDOR_TOKEN}` }, recordsPath: 'tickets',
-        pagination: { type: 'cursor', nextCursorPath: 'meta.next_cursor' }, pageSize: { param: 'per_page', size: 5 }, updatedSince: { param: 'updated_since', field: 'updated_at' },
+        name: 'helpdesk',
+        source: 'support',
+        url: `${vendor.url}/api/tickets`,
+        headers: { authorization: `Bearer ${VENDOR_TOKEN}` },
+        recordsPath: 'tickets',
+        pagination: { type: 'cursor', nextCursorPath: 'meta.next_cursor' },
+        pageSize: { param: 'per_page', size: 5 },
+        updatedSince: { param: 'updated_since', field: 'updated_at' },
       }),
     );
     const pulled = await runConnector({ kafka, namespace, connector, entity: sources.get('support')!, logger, once: true });
@@ -148,7 +179,9 @@ export async function runDemo(config: Config, logger: Logger, print: (line: stri
     await showWithDuckDb(print, root);
     print('');
     print(`files      ${root}/{raw,near-duplicates,quarantine}/…  (Parquet, Hive partitions source=/date=)`);
-    print(`query      duckdb -c "SELECT source, count(*) FROM read_parquet('${root}/raw/**/*.parquet', hive_partitioning = true, union_by_name = true) GROUP BY source"`);
+    print(
+      `query      duckdb -c "SELECT source, count(*) FROM read_parquet('${root}/raw/**/*.parquet', hive_partitioning = true, union_by_name = true) GROUP BY source"`,
+    );
     print(`quarantine npx c360 quarantine ls --storage ${root}`);
     if (started.length > 0) print(`stack      left running for the commands above (${started.join(', ')}); \`npx c360 stack down\` stops it`);
     print(`           npx c360 quarantine show --storage ${root} --code quality.email_invalid`);
@@ -181,7 +214,15 @@ function report(
   const t = ledger.total;
   const layerOk = landed.raw === t.raw && landed.quarantine === t.dead_letter && landed['near-duplicates'] === t.near_duplicates;
   ok &&= layerOk && balanced(t);
-  rows.push(['total', String([...received.values()].reduce((a, b) => a + b, 0)), String(t.raw), String(t.duplicates), String(t.near_duplicates), String(t.dead_letter), balanced(t) ? 'yes' : 'NO']);
+  rows.push([
+    'total',
+    String([...received.values()].reduce((a, b) => a + b, 0)),
+    String(t.raw),
+    String(t.duplicates),
+    String(t.near_duplicates),
+    String(t.dead_letter),
+    balanced(t) ? 'yes' : 'NO',
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   print('');
@@ -192,7 +233,9 @@ function report(
   print('quarantined by error code');
   for (const q of quarantine) print(`  ${q.source.padEnd(11)} ${q.code.padEnd(30)} ${String(q.records).padStart(4)}`);
   print('');
-  print(`raw layer  ${landed.raw} raw rows, ${landed['near-duplicates']} near-duplicate events, ${landed.quarantine} quarantined rows in Parquet: ${layerOk ? 'equal to the ledger' : 'NOT EQUAL to the ledger'}`);
+  print(
+    `raw layer  ${landed.raw} raw rows, ${landed['near-duplicates']} near-duplicate events, ${landed.quarantine} quarantined rows in Parquet: ${layerOk ? 'equal to the ledger' : 'NOT EQUAL to the ledger'}`,
+  );
   print(ok ? 'ledger     balanced: every record received is in exactly one place' : 'ledger     NOT BALANCED');
   return ok;
 }

@@ -26,7 +26,14 @@ export class VendorApi {
   add(count: number, updatedAt: (i: number) => string): void {
     const start = this.tickets.length;
     for (let i = start + 1; i <= start + count; i++) {
-      this.tickets.push({ interaction_id: `S-${i}`, channel: 'EMAIL', email: `t${i}@example.com`, opened_at: '2026-11-20T09:00:00Z', status: 'OPEN', updated_at: updatedAt(i) });
+      this.tickets.push({
+        interaction_id: `S-${i}`,
+        channel: 'EMAIL',
+        email: `t${i}@example.com`,
+        opened_at: '2026-11-20T09:00:00Z',
+        status: 'OPEN',
+        updated_at: updatedAt(i),
+      });
     }
   }
 
@@ -64,7 +71,10 @@ export class VendorApi {
     }
     if (url.pathname === '/api/tickets-linked') {
       const offset = Number(url.searchParams.get('offset') ?? 0);
-      const next = offset + size < matching.length ? `<${this.url}/api/tickets-linked?offset=${offset + size}&per_page=${size}${since ? `&updated_since=${encodeURIComponent(since)}` : ''}>; rel="next"` : undefined;
+      const next =
+        offset + size < matching.length
+          ? `<${this.url}/api/tickets-linked?offset=${offset + size}&per_page=${size}${since ? `&updated_since=${encodeURIComponent(since)}` : ''}>; rel="next"`
+          : undefined;
       return json(200, { data: matching.slice(offset, offset + size) }, next ? { link: next } : {});
     }
     json(404, { error: 'not found' });

@@ -5,8 +5,8 @@
  */
 import type { Config } from '../../src/config.js';
 import { StackError } from '../../src/contracts/errors.js';
-import { stackUp } from './index.js';
 import { kafkaAnswers, redisAnswers, registryAnswers, s3Answers } from '../../src/observability/probes.js';
+import { stackUp } from './index.js';
 import { REDIS_URL } from './redis.js';
 import { REGISTRY_URL } from './registry.js';
 import { S3_URL } from './s3.js';
@@ -14,8 +14,20 @@ import { KAFKA_PORT, LOOPBACK } from './versions.js';
 
 export async function ensureStack(config: Config, options: { s3?: boolean; onProgress?: (line: string) => void } = {}): Promise<string[]> {
   const checks = [
-    { name: 'Kafka', variable: 'KAFKA_BROKERS', value: config.kafka.brokers.join(','), local: `${LOOPBACK}:${KAFKA_PORT}`, answers: () => kafkaAnswers(config.kafka.brokers) },
-    { name: 'the schema registry', variable: 'SCHEMA_REGISTRY_URL', value: config.schemaRegistry.url, local: REGISTRY_URL, answers: () => registryAnswers(config.schemaRegistry.url) },
+    {
+      name: 'Kafka',
+      variable: 'KAFKA_BROKERS',
+      value: config.kafka.brokers.join(','),
+      local: `${LOOPBACK}:${KAFKA_PORT}`,
+      answers: () => kafkaAnswers(config.kafka.brokers),
+    },
+    {
+      name: 'the schema registry',
+      variable: 'SCHEMA_REGISTRY_URL',
+      value: config.schemaRegistry.url,
+      local: REGISTRY_URL,
+      answers: () => registryAnswers(config.schemaRegistry.url),
+    },
     { name: 'Redis', variable: 'REDIS_URL', value: config.redisUrl, local: REDIS_URL, answers: () => redisAnswers(config.redisUrl) },
     ...(options.s3 ? [{ name: 'S3 (S3Mock)', variable: 'C360_S3_ENDPOINT', value: S3_URL, local: S3_URL, answers: () => s3Answers(S3_URL) }] : []),
   ];
@@ -24,7 +36,11 @@ export async function ensureStack(config: Config, options: { s3?: boolean; onPro
   if (missing.length === 0) return [];
   const remote = missing.filter((c) => c.value !== c.local);
   if (remote.length > 0) {
-    throw new StackError(remote.map((c) => `${c.name} at ${c.variable}=${c.value} does not answer, and only the local stack on its default addresses is started automatically.`).join(' '));
+    throw new StackError(
+      remote
+        .map((c) => `${c.name} at ${c.variable}=${c.value} does not answer, and only the local stack on its default addresses is started automatically.`)
+        .join(' '),
+    );
   }
   options.onProgress?.(`starting the local stack for: ${missing.map((c) => c.name).join(', ')}`);
   const reports = await stackUp(config.home, options.onProgress);

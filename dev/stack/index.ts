@@ -13,9 +13,9 @@ import { redisPart } from './redis.js';
 import { registryPart } from './registry.js';
 import { s3Part } from './s3.js';
 
-export const PARTS: readonly StackPart[] = [redisPart, kafkaPart, registryPart, s3Part];
+const PARTS: readonly StackPart[] = [redisPart, kafkaPart, registryPart, s3Part];
 
-export type PartState = 'running (started by c360)' | 'running (not started by c360)' | 'starting' | 'stopped';
+type PartState = 'running (started by c360)' | 'running (not started by c360)' | 'starting' | 'stopped';
 
 export interface PartStatus {
   name: string;
@@ -62,7 +62,8 @@ export async function stackUp(home: string, onProgress: (line: string) => void =
           return part.answers();
         },
         part.readyTimeoutMs,
-        () => new StackError(`${part.name} did not become ready at ${part.address} within ${part.readyTimeoutMs / 1000}s; see ${logFile(paths.state, part.name)}.`),
+        () =>
+          new StackError(`${part.name} did not become ready at ${part.address} within ${part.readyTimeoutMs / 1000}s; see ${logFile(paths.state, part.name)}.`),
       );
       const readyMs = Date.now() - startedAt;
       onProgress(`${part.name}: ready at ${part.address} after ${(readyMs / 1000).toFixed(1)}s`);
@@ -92,7 +93,11 @@ async function statusOf(part: StackPart, stateDir: string): Promise<PartStatus> 
   const pid = runningPid(stateDir, part.name);
   const answers = await part.answers();
   const state: PartState = answers
-    ? pid !== undefined ? 'running (started by c360)' : 'running (not started by c360)'
-    : pid !== undefined ? 'starting' : 'stopped';
+    ? pid !== undefined
+      ? 'running (started by c360)'
+      : 'running (not started by c360)'
+    : pid !== undefined
+      ? 'starting'
+      : 'stopped';
   return { name: part.name, address: part.address, state, ...(pid !== undefined ? { pid } : {}) };
 }

@@ -4,12 +4,12 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { StackError } from '../../src/contracts/errors.js';
+import { projectRoot } from '../../src/contracts/project.js';
+import { kafkaAnswers } from '../../src/observability/probes.js';
 import { mavenFetch } from './maven.js';
 import type { StackPart } from './part.js';
-import { projectRoot } from '../../src/contracts/project.js';
 import type { StackPaths } from './paths.js';
 import { requireJava } from './prerequisites.js';
-import { kafkaAnswers } from '../../src/observability/probes.js';
 import { KAFKA_CONTROLLER_PORT, KAFKA_PORT, KAFKA_VERSION, LOOPBACK } from './versions.js';
 
 const BROKER = `${LOOPBACK}:${KAFKA_PORT}`;
@@ -76,9 +76,17 @@ export const kafkaPart: StackPart = {
       name: 'kafka',
       command: 'java',
       args: [
-        '-Xms512m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true',
-        log4j, `-Dkafka.logs.dir=${home}`,
-        '-cp', classpath, 'kafka.Kafka', properties,
+        '-Xms512m',
+        '-Xmx512m',
+        '-XX:+UseG1GC',
+        '-XX:MaxGCPauseMillis=20',
+        '-Djava.awt.headless=true',
+        log4j,
+        `-Dkafka.logs.dir=${home}`,
+        '-cp',
+        classpath,
+        'kafka.Kafka',
+        properties,
       ],
       cwd: home,
       marker: properties,

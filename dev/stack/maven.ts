@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PrerequisiteError } from '../../src/contracts/errors.js';
-import { requireCommand } from './prerequisites.js';
 import { projectRoot } from '../../src/contracts/project.js';
+import { requireCommand } from './prerequisites.js';
 
 /** Runs a maven-dependency-plugin goal against stack/pom.xml, writing into a temporary folder renamed to `target` on success. */
 export function mavenFetch(target: string, goal: string, properties: Record<string, string>, what: string): void {
@@ -22,7 +22,14 @@ export function mavenFetch(target: string, goal: string, properties: Record<stri
     const offline = /Could not transfer|Unknown host|Connection refused|timed out|Network is unreachable|Could not resolve/i.test(output);
     const reason = offline
       ? 'Maven Central could not be reached (check the network or the proxy in ~/.m2/settings.xml)'
-      : `Maven failed: ${output.split('\n').find((l) => l.includes('ERROR'))?.replace(/\u001b\[[0-9;]*m/g, '').trim() ?? 'see mvn output'}`;
+      : `Maven failed: ${
+          output
+            .split('\n')
+            .find((l) => l.includes('ERROR'))
+            // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the ANSI colour codes mvn prints.
+            ?.replace(/\u001b\[[0-9;]*m/g, '')
+            .trim() ?? 'see mvn output'
+        }`;
     throw new PrerequisiteError(`Could not fetch ${what}: ${reason}.`);
   }
   fs.rmSync(target, { recursive: true, force: true });

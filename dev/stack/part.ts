@@ -1,5 +1,5 @@
-import type { ManagedProcess } from './processes.js';
 import type { StackPaths } from './paths.js';
+import type { ManagedProcess } from './processes.js';
 
 /** One service of the local stack. The generic up/down/status in stack/index.ts drives it. */
 export interface StackPart {

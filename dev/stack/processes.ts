@@ -18,7 +18,7 @@ export interface ManagedProcess {
   marker: string;
 }
 
-export function pidFile(stateDir: string, name: string): string {
+function pidFile(stateDir: string, name: string): string {
   return path.join(stateDir, `${name}.pid`);
 }
 

@@ -1,10 +1,10 @@
 /** Redis: the machine's own server on 127.0.0.1:6379 when it answers, else a redis-server started on loopback. */
 import fs from 'node:fs';
 import path from 'node:path';
+import { redisAnswers } from '../../src/observability/probes.js';
 import type { StackPart } from './part.js';
 import type { StackPaths } from './paths.js';
 import { requireCommand } from './prerequisites.js';
-import { redisAnswers } from '../../src/observability/probes.js';
 import { LOOPBACK, REDIS_PORT } from './versions.js';
 
 export const REDIS_URL = `redis://${LOOPBACK}:${REDIS_PORT}`;

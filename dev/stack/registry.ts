@@ -3,11 +3,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PrerequisiteError } from '../../src/contracts/errors.js';
+import { registryAnswers } from '../../src/observability/probes.js';
 import { mavenFetch } from './maven.js';
 import type { StackPart } from './part.js';
 import type { StackPaths } from './paths.js';
 import { requireCommand, requireJava } from './prerequisites.js';
-import { registryAnswers } from '../../src/observability/probes.js';
 import { APICURIO_VERSION, LOOPBACK, REGISTRY_PORT } from './versions.js';
 
 export const REGISTRY_URL = `http://${LOOPBACK}:${REGISTRY_PORT}/apis/ccompat/v7`;
@@ -47,10 +47,16 @@ export const registryPart: StackPart = {
       name: 'registry',
       command: 'java',
       args: [
-        '-Xmx384m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', marker,
-        `-Dquarkus.http.host=${LOOPBACK}`, `-Dquarkus.http.port=${REGISTRY_PORT}`,
-        '-Dquarkus.log.level=WARN', '-Dquarkus.log.category."io.apicurio".level=INFO',
-        '-jar', launcherJar(home),
+        '-Xmx384m',
+        '-XX:+UseSerialGC',
+        '-XX:TieredStopAtLevel=1',
+        marker,
+        `-Dquarkus.http.host=${LOOPBACK}`,
+        `-Dquarkus.http.port=${REGISTRY_PORT}`,
+        '-Dquarkus.log.level=WARN',
+        '-Dquarkus.log.category."io.apicurio".level=INFO',
+        '-jar',
+        launcherJar(home),
       ],
       cwd: home,
       marker,

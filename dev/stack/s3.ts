@@ -4,12 +4,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { s3Answers } from '../../src/observability/probes.js';
 import { mavenFetch } from './maven.js';
 import type { StackPart } from './part.js';
 import type { StackPaths } from './paths.js';
 import { requireJava } from './prerequisites.js';
-import { s3Answers } from '../../src/observability/probes.js';
-import { LOOPBACK, S3MOCK_VERSION, S3_BUCKET, S3_PORT } from './versions.js';
+import { LOOPBACK, S3_BUCKET, S3_PORT, S3MOCK_VERSION } from './versions.js';
 
 export const S3_URL = `http://${LOOPBACK}:${S3_PORT}`;
 
@@ -30,11 +30,20 @@ export const s3Part: StackPart = {
       name: 's3',
       command: 'java',
       args: [
-        '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', marker, '-jar', jar,
+        '-Xmx256m',
+        '-XX:+UseSerialGC',
+        '-XX:TieredStopAtLevel=1',
+        marker,
+        '-jar',
+        jar,
         // The main connector, plain HTTP on loopback. S3Mock also opens an extra HTTP connector that
         // cannot be bound to an address; port 0 gives it a random port that nothing uses.
-        `--server.address=${LOOPBACK}`, `--server.port=${S3_PORT}`, '--server.ssl.enabled=false', '--com.adobe.testing.s3mock.http-port=0',
-        `--com.adobe.testing.s3mock.store.initial-buckets=${S3_BUCKET}`, `--com.adobe.testing.s3mock.store.root=${data}`,
+        `--server.address=${LOOPBACK}`,
+        `--server.port=${S3_PORT}`,
+        '--server.ssl.enabled=false',
+        '--com.adobe.testing.s3mock.http-port=0',
+        `--com.adobe.testing.s3mock.store.initial-buckets=${S3_BUCKET}`,
+        `--com.adobe.testing.s3mock.store.root=${data}`,
         '--logging.level.root=WARN',
       ],
       cwd: home,

@@ -1,15 +1,17 @@
 /** The `c360` entry point: errors end as one sentence on stderr, not a stack trace (exit 2 for configuration, 1 otherwise). */
-import { CommanderError } from 'commander';
+import { type Command, CommanderError } from 'commander';
 import { C360Error, ConfigError } from '../contracts/errors.js';
 import { buildProgram } from './program.js';
 
-try {
-  await buildProgram().parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode);
-  if (err instanceof C360Error) {
-    process.stderr.write(`c360: ${err.message}\n`);
-    process.exit(err instanceof ConfigError ? 2 : 1);
+export async function runCli(extensions: ReadonlyArray<(program: Command) => void> = []): Promise<void> {
+  try {
+    await buildProgram(extensions).parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    if (err instanceof C360Error) {
+      process.stderr.write(`c360: ${err.message}\n`);
+      process.exit(err instanceof ConfigError ? 2 : 1);
+    }
+    throw err;
   }
-  throw err;
 }

@@ -38,7 +38,10 @@ describe('every CLI flag is validated, with one sentence naming it', () => {
     [['ingest', file, '--source', 'crm', '--batch-rows', 'abc'], "error: option '--batch-rows <n>' argument 'abc' is invalid. Must be a whole number."],
     [['ingest', file, '--source', 'crm', '--batch-rows', '0'], "error: option '--batch-rows <n>' argument '0' is invalid. Must be 1 or more."],
     [['ingest', file, '--source', 'crm', '--batch-rows', '1.5'], "error: option '--batch-rows <n>' argument '1.5' is invalid. Must be a whole number."],
-    [['ingest', path.join(dir, 'missing.csv'), '--source', 'crm'], `error: command-argument value '${path.join(dir, 'missing.csv')}' is invalid for argument 'path'. No file or folder ${path.join(dir, 'missing.csv')} exists.`],
+    [
+      ['ingest', path.join(dir, 'missing.csv'), '--source', 'crm'],
+      `error: command-argument value '${path.join(dir, 'missing.csv')}' is invalid for argument 'path'. No file or folder ${path.join(dir, 'missing.csv')} exists.`,
+    ],
     [['ingest', file, '--source', 'crm', '--mapping', dir], `error: option '-m, --mapping <file>' argument '${dir}' is invalid. ${dir} is not a file.`],
     [['ingest', file], "error: required option '-s, --source <source>' not specified"],
     [['run', '--session-timeout', '-5'], "error: option '--session-timeout <ms>' argument '-5' is invalid. Must be 1000 or more."],
@@ -48,14 +51,23 @@ describe('every CLI flag is validated, with one sentence naming it', () => {
     [['sink', '--idle-flush-ms', '0'], "error: option '--idle-flush-ms <ms>' argument '0' is invalid. Must be 1 or more."],
     [['watch', file], `error: command-argument value '${file}' is invalid for argument 'folder'. ${file} is not a folder.`],
     [['watch', dir, '--poll', 'often'], "error: option '--poll <ms>' argument 'often' is invalid. Must be a whole number."],
-    [['connect', '--config', path.join(dir, 'nope.json')], `error: option '-c, --config <file>' argument '${path.join(dir, 'nope.json')}' is invalid. No file ${path.join(dir, 'nope.json')} exists.`],
+    [
+      ['connect', '--config', path.join(dir, 'nope.json')],
+      `error: option '-c, --config <file>' argument '${path.join(dir, 'nope.json')}' is invalid. No file ${path.join(dir, 'nope.json')} exists.`,
+    ],
     [['connect', '--config', file, '--interval', '-1'], "error: option '--interval <ms>' argument '-1' is invalid. Must be 1 or more."],
     [['collect', '--config', file, '--port', 'http'], "error: option '-p, --port <port>' argument 'http' is invalid. Must be a whole number."],
     [['quarantine', 'ls', '--date', '2026-02-30'], "error: option '--date <YYYY-MM-DD>' argument '2026-02-30' is invalid. Must be a date in YYYY-MM-DD form."],
-    [['quarantine', 'ls', '--date', '2026-11-27,27/11/2026'], "error: option '--date <YYYY-MM-DD>' argument '2026-11-27,27/11/2026' is invalid. Must be a date in YYYY-MM-DD form."],
+    [
+      ['quarantine', 'ls', '--date', '2026-11-27,27/11/2026'],
+      "error: option '--date <YYYY-MM-DD>' argument '2026-11-27,27/11/2026' is invalid. Must be a date in YYYY-MM-DD form.",
+    ],
     [['quarantine', 'show', '--limit', '-3'], "error: option '--limit <n>' argument '-3' is invalid. Must be 1 or more."],
     [['quarantine', 'ls', '--storage', file], `error: option '--storage <url>' argument '${file}' is invalid. ${file} is not a folder.`],
-    [['raw', 'verify', '--storage', path.join(dir, 'gone')], `error: option '--storage <url>' argument '${path.join(dir, 'gone')}' is invalid. No folder ${path.join(dir, 'gone')} exists.`],
+    [
+      ['raw', 'verify', '--storage', path.join(dir, 'gone')],
+      `error: option '--storage <url>' argument '${path.join(dir, 'gone')}' is invalid. No folder ${path.join(dir, 'gone')} exists.`,
+    ],
     [['raw', 'verify', '--date', '2026-13-01'], "error: option '--date <YYYY-MM-DD>' argument '2026-13-01' is invalid. Must be a date in YYYY-MM-DD form."],
     [['nonsense'], "error: unknown command 'nonsense'"],
   ])('c360 %j', async (args, message) => {

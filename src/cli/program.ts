@@ -3,31 +3,29 @@ import { Command } from 'commander';
 import { VERSION } from '../contracts/project.js';
 import { registerCollectCommands } from './commands/collect.js';
 import { registerConnectCommands } from './commands/connect.js';
-import { registerDemoCommands } from './commands/demo.js';
 import { registerIngestCommands } from './commands/ingest.js';
 import { registerQuarantineCommands } from './commands/quarantine.js';
 import { registerRawCommands } from './commands/raw.js';
 import { registerSinkCommands } from './commands/sink.js';
-import { registerStackCommands } from './commands/stack.js';
 import { registerTopologyCommands } from './commands/topology.js';
 import { registerWatchCommands } from './commands/watch.js';
 
-export function buildProgram(): Command {
+/** Every production command, then those `extensions` add (bin/c360.js adds dev/cli's in a checkout). */
+export function buildProgram(extensions: ReadonlyArray<(program: Command) => void> = []): Command {
   const program = new Command('c360')
     .description('c360-ingest: collect customer data from every source into Kafka, check it, and land it in the raw layer.')
     .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError('(c360 <command> --help shows the usage)')
     .exitOverride();
 
-  registerStackCommands(program);
   registerTopologyCommands(program);
   registerIngestCommands(program);
   registerCollectCommands(program);
   registerConnectCommands(program);
   registerWatchCommands(program);
-  registerDemoCommands(program);
   registerSinkCommands(program);
   registerQuarantineCommands(program);
   registerRawCommands(program);
+  for (const extend of extensions) extend(program);
   return program;
 }

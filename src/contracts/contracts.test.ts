@@ -1,14 +1,21 @@
 import type { KafkaMessage } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { loadSchema } from '../schema/avro.js';
-import { deadLetterMessage, deadLetterRecord, type DeadLetter } from './dead-letter.js';
+import { type DeadLetter, deadLetterMessage, deadLetterRecord } from './dead-letter.js';
 import { frame, framedSchemaId } from './framing.js';
-import { balanced, formatLedger, ledgerMessage, totalsOf, type LedgerEntry } from './ledger.js';
+import { balanced, formatLedger, type LedgerEntry, ledgerMessage, totalsOf } from './ledger.js';
 import { HEADER, ingestIdFrom, lineageHeaders, readLineage } from './lineage.js';
 import { topicNames } from './topics.js';
 
 const message = (headers: Record<string, string> = {}, offset = '7'): KafkaMessage =>
-  ({ key: Buffer.from('k'), value: Buffer.from('{}'), headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Buffer.from(v)])), offset, timestamp: '1764000000000', attributes: 0 }) satisfies KafkaMessage;
+  ({
+    key: Buffer.from('k'),
+    value: Buffer.from('{}'),
+    headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Buffer.from(v)])),
+    offset,
+    timestamp: '1764000000000',
+    attributes: 0,
+  }) satisfies KafkaMessage;
 
 describe('lineage', () => {
   it('derives the same name-based ingest id from the same origin, and a UUID version 5 shape', () => {
@@ -19,11 +26,23 @@ describe('lineage', () => {
 
   it('gives a record published straight to Kafka lineage from its position', () => {
     const l = readLineage(message(), 'c360.ingest.web', 2, 'web');
-    expect(l).toEqual({ ingestId: ingestIdFrom('c360.ingest.web/2/7/1764000000000'), source: 'web', sourceKind: 'stream', receivedAt: 1764000000000, origin: '{"topic":"c360.ingest.web","partition":2,"offset":7}' });
+    expect(l).toEqual({
+      ingestId: ingestIdFrom('c360.ingest.web/2/7/1764000000000'),
+      source: 'web',
+      sourceKind: 'stream',
+      receivedAt: 1764000000000,
+      origin: '{"topic":"c360.ingest.web","partition":2,"offset":7}',
+    });
   });
 
   it('keeps the lineage a record arrived with, and reads it back from the headers it writes', () => {
-    const written = { ingestId: 'id-1', source: 'crm', sourceKind: 'batch' as const, receivedAt: Date.parse('2026-11-27T10:00:00Z'), origin: '{"file":"a.csv","row":3}' };
+    const written = {
+      ingestId: 'id-1',
+      source: 'crm',
+      sourceKind: 'batch' as const,
+      receivedAt: Date.parse('2026-11-27T10:00:00Z'),
+      origin: '{"file":"a.csv","row":3}',
+    };
     const headers = Object.fromEntries(Object.entries(lineageHeaders(written)).map(([k, v]) => [k, String(v)]));
     expect(readLineage(message(headers), 't', 0, 'crm')).toEqual(written);
   });
@@ -66,7 +85,11 @@ describe('the dead-letter record', () => {
     stage: 'quality',
     source: 'crm',
     entity: 'CustomerProfile',
-    original: { key: Buffer.from('C-1'), value: Buffer.from('{"email":"x"}'), headers: { [HEADER.source]: 'crm', multi: [Buffer.from('a'), Buffer.from('b')] } },
+    original: {
+      key: Buffer.from('C-1'),
+      value: Buffer.from('{"email":"x"}'),
+      headers: { [HEADER.source]: 'crm', multi: [Buffer.from('a'), Buffer.from('b')] },
+    },
     origin: { topic: 'c360.ingest.crm', partition: 1, offset: 42 },
     lineage: { ingestId: 'id-1', source: 'crm', sourceKind: 'batch', receivedAt: 1764000000000, origin: '{"row":1}' },
     failedAt: 1764000000500,
@@ -97,11 +120,27 @@ describe('the dead-letter record', () => {
 
 describe('the ledger', () => {
   const entry = (source: string, c: Partial<LedgerEntry>): LedgerEntry => ({
-    source, topic: `t.${source}`, partition: 0, first_offset: 0, last_offset: 9, in: 0, raw: 0, duplicates: 0, dead_letter: 0, near_duplicates: 0, errors: {}, committed_at: '', ...c,
+    source,
+    topic: `t.${source}`,
+    partition: 0,
+    first_offset: 0,
+    last_offset: 9,
+    in: 0,
+    raw: 0,
+    duplicates: 0,
+    dead_letter: 0,
+    near_duplicates: 0,
+    errors: {},
+    committed_at: '',
+    ...c,
   });
 
   it('sums entries per source and in total, errors included', () => {
-    const totals = totalsOf([entry('crm', { in: 10, raw: 8, dead_letter: 2, errors: { 'quality.email_invalid': 2 } }), entry('crm', { in: 5, raw: 4, duplicates: 1 }), entry('web', { in: 3, raw: 3 })]);
+    const totals = totalsOf([
+      entry('crm', { in: 10, raw: 8, dead_letter: 2, errors: { 'quality.email_invalid': 2 } }),
+      entry('crm', { in: 5, raw: 4, duplicates: 1 }),
+      entry('web', { in: 3, raw: 3 }),
+    ]);
     expect(totals.bySource.get('crm')).toMatchObject({ in: 15, raw: 12, duplicates: 1, dead_letter: 2, errors: { 'quality.email_invalid': 2 } });
     expect(totals.total).toMatchObject({ in: 18, raw: 15, duplicates: 1, dead_letter: 2 });
     expect(balanced(totals.total)).toBe(true);

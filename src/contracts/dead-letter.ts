@@ -35,7 +35,7 @@ export interface DeadLetter {
 const bytes = (v: Buffer | string | null): Buffer | null => (v === null ? null : Buffer.isBuffer(v) ? v : Buffer.from(v));
 
 /** A message's headers as the dead-letter record keeps them: each name's first value, as bytes. */
-export function originalHeaders(headers: IHeaders | undefined): Record<string, Buffer> {
+function originalHeaders(headers: IHeaders | undefined): Record<string, Buffer> {
   const out: Record<string, Buffer> = {};
   for (const [k, v] of Object.entries(headers ?? {})) {
     const first = Array.isArray(v) ? v[0] : v;
@@ -57,7 +57,13 @@ export function deadLetterRecord(d: DeadLetter): Record<string, unknown> {
     origin_topic: d.origin.topic,
     origin_partition: d.origin.partition,
     origin_offset: d.origin.offset,
-    lineage: { ingest_id: d.lineage.ingestId, source: d.lineage.source, source_kind: d.lineage.sourceKind, received_at: d.lineage.receivedAt, origin: d.lineage.origin },
+    lineage: {
+      ingest_id: d.lineage.ingestId,
+      source: d.lineage.source,
+      source_kind: d.lineage.sourceKind,
+      received_at: d.lineage.receivedAt,
+      origin: d.lineage.origin,
+    },
     failed_at: d.failedAt,
     processor_version: PROCESSOR_VERSION,
   };

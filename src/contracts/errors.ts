@@ -54,7 +54,7 @@ export class UnreadableFileError extends C360Error {
 }
 
 /** What c360 depends on at run time, as error codes name it. */
-export const DEPENDENCIES = ['kafka', 'registry', 'redis', 'object-store', 'connector'] as const;
+const DEPENDENCIES = ['kafka', 'registry', 'redis', 'object-store', 'connector'] as const;
 export type Dependency = (typeof DEPENDENCIES)[number];
 
 /** A dependency (Kafka, the registry, Redis, object storage, a vendor API) is unreachable or busy right now; the caller should back off and retry. */
@@ -87,11 +87,19 @@ export function isRetriableStatus(status: number): boolean {
 }
 
 /** An HTTP failure of a dependency as one sentence, retriable or not by its status; a Retry-After in seconds is kept. */
-export function httpError(dependency: Dependency, what: string, status: number, options: { detail?: string; retryAfter?: string | null; cause?: unknown } = {}): C360Error {
+export function httpError(
+  dependency: Dependency,
+  what: string,
+  status: number,
+  options: { detail?: string; retryAfter?: string | null; cause?: unknown } = {},
+): C360Error {
   const message = `${what} answered ${status}${options.detail ? ` (${options.detail})` : ''}`;
   if (!isRetriableStatus(status)) return new DependencyRefusedError(dependency, `${message}; not retried`, { cause: options.cause });
   const seconds = Number(options.retryAfter);
-  return new DependencyUnavailableError(dependency, message, { cause: options.cause, ...(options.retryAfter && Number.isFinite(seconds) && seconds >= 0 ? { retryAfterMs: seconds * 1000 } : {}) });
+  return new DependencyUnavailableError(dependency, message, {
+    cause: options.cause,
+    ...(options.retryAfter && Number.isFinite(seconds) && seconds >= 0 ? { retryAfterMs: seconds * 1000 } : {}),
+  });
 }
 
 export function isRetriable(error: unknown): boolean {
@@ -106,14 +114,26 @@ export function isRetriable(error: unknown): boolean {
  */
 export const PROCESS_ERROR_CODES: Readonly<Record<string, { retriable: boolean; meaning: string }>> = {
   'config.invalid': { retriable: false, meaning: 'a setting, flag, topology or settings file is wrong; the message names it' },
-  'schema.unsupported': { retriable: false, meaning: 'a writer schema the raw layer cannot store (a union it cannot map, a field named like a lineage column)' },
-  'extract.unreadable_file': { retriable: false, meaning: 'a file that cannot be read as its format at all (corrupt gzip, not Parquet); the landing zone rejects it' },
+  'schema.unsupported': {
+    retriable: false,
+    meaning: 'a writer schema the raw layer cannot store (a union it cannot map, a field named like a lineage column)',
+  },
+  'extract.unreadable_file': {
+    retriable: false,
+    meaning: 'a file that cannot be read as its format at all (corrupt gzip, not Parquet); the landing zone rejects it',
+  },
   'stack.prerequisite_missing': { retriable: false, meaning: 'the local stack needs Java, Maven or Redis and cannot find them' },
   'stack.failed': { retriable: true, meaning: 'a part of the local stack did not start or become ready in time' },
   ...Object.fromEntries(
     DEPENDENCIES.flatMap((d) => [
-      [`dependency.${d}_unavailable`, { retriable: true, meaning: `${d} is unreachable, busy or timed out (network errors, 408, 429, 5xx); retried with backoff` }],
-      [`dependency.${d}_refused`, { retriable: false, meaning: `${d} answered, and asking again will not change it (403, 404, other 4xx, a reply error); fails at once` }],
+      [
+        `dependency.${d}_unavailable`,
+        { retriable: true, meaning: `${d} is unreachable, busy or timed out (network errors, 408, 429, 5xx); retried with backoff` },
+      ],
+      [
+        `dependency.${d}_refused`,
+        { retriable: false, meaning: `${d} answered, and asking again will not change it (403, 404, other 4xx, a reply error); fails at once` },
+      ],
     ]),
   ),
 };

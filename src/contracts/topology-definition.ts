@@ -6,7 +6,9 @@
  */
 import { z } from 'zod';
 
-const fieldPath = z.string().regex(/^[a-z_][a-z0-9_]*(\[\])?(\.[a-z_][a-z0-9_]*(\[\])?)*$/i, 'must be a dotted field path, e.g. address.country or line_items[].unit_price');
+const fieldPath = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]*(\[\])?(\.[a-z_][a-z0-9_]*(\[\])?)*$/i, 'must be a dotted field path, e.g. address.country or line_items[].unit_price');
 
 const qualityCheck = z
   .object({
@@ -60,7 +62,10 @@ export const topologySchema = z
   .object({
     name: z.string(),
     /** Prefix of every topic, consumer group, transactional id and Redis key: `c360` in production, unique per test. */
-    namespace: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/).default('c360'),
+    namespace: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]*$/)
+      .default('c360'),
     dedupWindowDays: z.number().positive().default(30),
     nearDuplicateRefsPerKey: z.number().int().min(1).max(100).default(10),
     maxRecordBytes: z.number().int().positive().default(1_048_576),
@@ -73,7 +78,6 @@ export const topologySchema = z
 export type TopologyInput = z.input<typeof topologySchema>;
 export type Topology = z.output<typeof topologySchema>;
 export type SourceDefinition = Topology['sources'][number];
-export type QualityCheckDefinition = SourceDefinition['quality'][number];
 export type EntityDefinition = SourceDefinition['entities'][number];
 
 /** Identity for typing topology files; validation happens in loadTopology. */

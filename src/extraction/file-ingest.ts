@@ -10,19 +10,19 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Kafka, Message } from 'kafkajs';
-import { sendTransaction } from '../kafka/send.js';
 import { type DeadLetterContract, deadLetterMessage } from '../contracts/dead-letter.js';
 import { describeError, UnreadableFileError } from '../contracts/errors.js';
-import type { CompiledEntity } from '../schema/entity.js';
-import { crashPoint } from '../faults/failpoints.js';
 import { type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
-import { HEADER, ingestIdFrom, lineageHeaders, type Lineage, type SourceKind } from '../contracts/lineage.js';
+import { HEADER, ingestIdFrom, type Lineage, lineageHeaders, type SourceKind } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
+import { crashPoint } from '../faults/failpoints.js';
+import { sendTransaction } from '../kafka/send.js';
+import type { CompiledEntity } from '../schema/entity.js';
 import { compileMapping, type MappingFile } from './mapping.js';
 import type { FormatSpec } from './readers/reader.js';
 import { exclusiveProducer, readState, stateMessage } from './state.js';
 
-export interface FileState {
+interface FileState {
   kind: 'file';
   source: string;
   file: string;
@@ -69,7 +69,7 @@ export interface IngestFileResult {
   ms: number;
 }
 
-export async function sha256File(file: string): Promise<string> {
+async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
   return hash.digest('hex');
@@ -84,9 +84,26 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
   const producer = await exclusiveProducer(o.kafka, `${o.namespace}.ingest.${o.entity.source}.${sha256.slice(0, 24)}`);
   try {
     const previous = await readState<FileState>(o.kafka, names.connectorState, key);
-    const result: IngestFileResult = { file: o.file, sha256, outcome: 'ingested', rows: 0, sent: 0, deadLettered: 0, resumedAt: undefined, unknownColumns: [], ms: 0 };
+    const result: IngestFileResult = {
+      file: o.file,
+      sha256,
+      outcome: 'ingested',
+      rows: 0,
+      sent: 0,
+      deadLettered: 0,
+      resumedAt: undefined,
+      unknownColumns: [],
+      ms: 0,
+    };
     if (previous?.status === 'complete' && !o.force) {
-      return { ...result, outcome: 'skipped', rows: previous.sent + previous.dead_lettered, sent: previous.sent, deadLettered: previous.dead_lettered, ms: performance.now() - started };
+      return {
+        ...result,
+        outcome: 'skipped',
+        rows: previous.sent + previous.dead_lettered,
+        sent: previous.sent,
+        deadLettered: previous.dead_lettered,
+        ms: performance.now() - started,
+      };
     }
     const resumeFrom = previous?.status === 'running' && !o.force ? previous.next_row : 1;
     if (resumeFrom > 1) {
@@ -108,14 +125,23 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
 
     const commit = async (status: FileState['status']) => {
       const receivedState: FileState = {
-        kind: 'file', source: o.entity.source, file: name, sha256, next_row: lastRow + 1, sent: result.sent, dead_lettered: result.deadLettered, status, updated_at: new Date().toISOString(),
+        kind: 'file',
+        source: o.entity.source,
+        file: name,
+        sha256,
+        next_row: lastRow + 1,
+        sent: result.sent,
+        dead_lettered: result.deadLettered,
+        status,
+        updated_at: new Date().toISOString(),
       };
       const topicMessages = [
         { topic: names.ingest(o.entity.source), messages: records },
         { topic: names.deadLetter, messages: dead },
         { topic: names.connectorState, messages: [stateMessage(key, receivedState)] },
       ];
-      if (dead.length > 0) topicMessages.push({ topic: names.ledger, messages: [extractionLedgerMessage(o.entity.source, name, firstRow, lastRow, dead.length, deadCodes)] });
+      if (dead.length > 0)
+        topicMessages.push({ topic: names.ledger, messages: [extractionLedgerMessage(o.entity.source, name, firstRow, lastRow, dead.length, deadCodes)] });
       await sendTransaction(producer, topicMessages);
       crashPoint('ingest-after-commit');
       records = [];
@@ -137,7 +163,8 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
         receivedAt,
         origin: JSON.stringify({ file: name, sha256, row: r.row, ...(r.line !== undefined ? { line: r.line } : {}) }),
       };
-      const mapped = 'malformed' in r ? ({ ok: false, error: { code: 'mapping.malformed_row', field: null, message: r.malformed } } as const) : mapper.map(r.cells);
+      const mapped =
+        'malformed' in r ? ({ ok: false, error: { code: 'mapping.malformed_row', field: null, message: r.malformed } } as const) : mapper.map(r.cells);
       if (mapped.ok) {
         const id = o.entity.naturalId(mapped.value);
         // The entity travels with the row: a source may carry several (commerce: orders and products).
@@ -196,8 +223,18 @@ async function* unreadableOnError<T>(rows: AsyncIterable<T>, file: string): Asyn
 /** Rows dead-lettered at extraction are counted where the topology counts its own: in = dead_letter for them. */
 function extractionLedgerMessage(source: string, file: string, firstRow: number, lastRow: number, dead: number, errors: Record<string, number>): Message {
   const entry: LedgerEntry = {
-    source, topic: `file:${file}`, partition: 0, first_offset: firstRow, last_offset: lastRow,
-    in: dead, raw: 0, duplicates: 0, dead_letter: dead, near_duplicates: 0, errors, committed_at: new Date().toISOString(),
+    source,
+    topic: `file:${file}`,
+    partition: 0,
+    first_offset: firstRow,
+    last_offset: lastRow,
+    in: dead,
+    raw: 0,
+    duplicates: 0,
+    dead_letter: dead,
+    near_duplicates: 0,
+    errors,
+    committed_at: new Date().toISOString(),
   };
   return ledgerMessage(entry);
 }

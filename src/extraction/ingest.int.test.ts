@@ -4,21 +4,21 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSchema } from '../schema/avro.js';
-import { fileSchema, ParquetFileWriter } from '../sinks/parquet/parquet-file.js';
-import { compilePrimaryEntity } from '../schema/entity.js';
-import type { Topology } from '../contracts/topology-definition.js';
-import { HEADER } from '../contracts/lineage.js';
-import { loadTopology } from '../topology/load.js';
-import { createTopologyTopics, registerDeadLetterSchema } from '../topology/setup.js';
-import { topicNames, type TopicNames } from '../contracts/topics.js';
 import { collect, config, testKafka } from '../../test/support/kafka.js';
 import { testNamespace } from '../../test/support/topology.js';
 import { spawnCli } from '../../test/support/worker.js';
-import { ingestFile, type IngestFileResult } from './file-ingest.js';
+import type { DeadLetterContract } from '../contracts/dead-letter.js';
+import { HEADER } from '../contracts/lineage.js';
+import { type TopicNames, topicNames } from '../contracts/topics.js';
+import type { Topology } from '../contracts/topology-definition.js';
+import { loadSchema } from '../schema/avro.js';
+import { compilePrimaryEntity } from '../schema/entity.js';
+import { fileSchema, ParquetFileWriter } from '../sinks/parquet/parquet-file.js';
+import { loadTopology } from '../topology/load.js';
+import { createTopologyTopics, registerDeadLetterSchema } from '../topology/setup.js';
+import { type IngestFileResult, ingestFile } from './file-ingest.js';
 import { loadMappingFile } from './mapping.js';
 import { formatOf } from './readers/index.js';
-import type { DeadLetterContract } from '../contracts/dead-letter.js';
 
 const kafka = testKafka();
 const fixtures = path.resolve('test/fixtures/files');
@@ -43,8 +43,15 @@ describe('c360 ingest: files into the ingest topics, exactly once', () => {
 
   const ingest = (source: string, file: string, extra: { mapping?: string; force?: boolean } = {}): Promise<IngestFileResult> =>
     ingestFile({
-      kafka, namespace: topology.namespace, entity: compilePrimaryEntity(topology.sources.find((s) => s.name === source)!), file, format: formatOf(file, undefined),
-      mapping: loadMappingFile(extra.mapping), sourceKind: 'batch', deadLetter, force: extra.force,
+      kafka,
+      namespace: topology.namespace,
+      entity: compilePrimaryEntity(topology.sources.find((s) => s.name === source)!),
+      file,
+      format: formatOf(file, undefined),
+      mapping: loadMappingFile(extra.mapping),
+      sourceKind: 'batch',
+      deadLetter,
+      force: extra.force,
     });
 
   beforeAll(async () => {
@@ -62,11 +69,27 @@ describe('c360 ingest: files into the ingest topics, exactly once', () => {
     const sent = await collect(kafka, names.ingest('crm'), (s) => s.length === 3);
     const [c1, c2, c8] = ['C-1', 'C-2', 'C-8'].map((k) => sent.find((m) => m.key?.toString() === k)!);
     expect(json(c1!)).toEqual({
-      customer_id: 'C-1', email: 'ann@example.com', first_name: 'Ann', last_name: 'Lee', phone: '+353861234567', birth_date: '1990-04-01',
+      customer_id: 'C-1',
+      email: 'ann@example.com',
+      first_name: 'Ann',
+      last_name: 'Lee',
+      phone: '+353861234567',
+      birth_date: '1990-04-01',
       address: { line1: '1 Grand Canal Sq, Dock', city: 'Dublin', country: 'IE', postal_code: 'D02 X285' },
-      loyalty_tier: 'GOLD', loyalty_points: 1200, marketing_consent: true, updated_at: '2026-11-01T10:00:00Z',
+      loyalty_tier: 'GOLD',
+      loyalty_points: 1200,
+      marketing_consent: true,
+      updated_at: '2026-11-01T10:00:00Z',
     });
-    expect(json(c2!)).toMatchObject({ last_name: 'O\'Brien "Bobby"', phone: null, birth_date: null, address: { line1: '2 Main St\nApt 4', postal_code: null }, loyalty_points: null, marketing_consent: false, updated_at: '2026-11-01T10:00:00.000Z' });
+    expect(json(c2!)).toMatchObject({
+      last_name: 'O\'Brien "Bobby"',
+      phone: null,
+      birth_date: null,
+      address: { line1: '2 Main St\nApt 4', postal_code: null },
+      loyalty_points: null,
+      marketing_consent: false,
+      updated_at: '2026-11-01T10:00:00.000Z',
+    });
     expect(json(c8!)).toMatchObject({ marketing_consent: false, updated_at: '2026-11-02T08:00:00+01:00' });
     expect(header(c1!, HEADER.sourceKind)).toBe('batch');
     expect(JSON.parse(header(c1!, HEADER.origin)!)).toEqual({ file: 'crm-profiles.csv', sha256: result.sha256, row: 1, line: 2 });
@@ -77,8 +100,20 @@ describe('c360 ingest: files into the ingest topics, exactly once', () => {
     expect(await ingest('marketing', path.join(fixtures, 'marketing-events.ndjson.gz'))).toMatchObject({ rows: 4, sent: 2, deadLettered: 2 });
     const events = await collect(kafka, names.ingest('marketing'), (s) => s.length === 2);
     expect(events.map(json).sort((a, b) => String(a.event_id).localeCompare(String(b.event_id)))).toEqual([
-      { event_id: 'm-1', event_type: 'EMAIL_OPEN', occurred_at: '2026-11-20T08:00:00Z', email: 'ann@example.com', campaign: { campaign_id: 'winter', name: 'Winter sale', channel: 'EMAIL' } },
-      { event_id: 'm-3', event_type: 'EMAIL_CLICK', occurred_at: '2026-11-21T12:00:00.000Z', email: 'bob@example.com', campaign: { campaign_id: 'winter', name: 'Winter sale', channel: 'EMAIL' } },
+      {
+        event_id: 'm-1',
+        event_type: 'EMAIL_OPEN',
+        occurred_at: '2026-11-20T08:00:00Z',
+        email: 'ann@example.com',
+        campaign: { campaign_id: 'winter', name: 'Winter sale', channel: 'EMAIL' },
+      },
+      {
+        event_id: 'm-3',
+        event_type: 'EMAIL_CLICK',
+        occurred_at: '2026-11-21T12:00:00.000Z',
+        email: 'bob@example.com',
+        campaign: { campaign_id: 'winter', name: 'Winter sale', channel: 'EMAIL' },
+      },
     ]);
 
     // A Parquet export from an enrichment vendor, written with the raw layer's own writer.
@@ -86,24 +121,73 @@ describe('c360 ingest: files into the ingest topics, exactly once', () => {
     const file = path.join(tmp, 'enrichment.parquet');
     const writer = new ParquetFileWriter(file, fileSchema(schema, []), [], 2);
     for (let i = 1; i <= 3; i++) {
-      writer.append(type.fromBuffer(type.toBuffer({ record_id: `E-${i}`, provider: 'acme', email: `p${i}@example.com`, phone: null, first_name: null, last_name: null, postal_code: null, country: 'IE', age_band: 'AGE_25_34', household_income_band: null, interests: ['running', 'cooking'], updated_at: Date.UTC(2026, 10, 1, i) })), {});
+      writer.append(
+        type.fromBuffer(
+          type.toBuffer({
+            record_id: `E-${i}`,
+            provider: 'acme',
+            email: `p${i}@example.com`,
+            phone: null,
+            first_name: null,
+            last_name: null,
+            postal_code: null,
+            country: 'IE',
+            age_band: 'AGE_25_34',
+            household_income_band: null,
+            interests: ['running', 'cooking'],
+            updated_at: Date.UTC(2026, 10, 1, i),
+          }),
+        ),
+        {},
+      );
     }
     writer.close();
     expect(await ingest('enrichment', file)).toMatchObject({ rows: 3, sent: 3, deadLettered: 0 });
     const enriched = await collect(kafka, names.ingest('enrichment'), (s) => s.length === 3);
-    expect(json(enriched.find((m) => m.key?.toString() === 'E-1')!)).toEqual({ record_id: 'E-1', provider: 'acme', email: 'p1@example.com', phone: null, first_name: null, last_name: null, postal_code: null, country: 'IE', age_band: 'AGE_25_34', household_income_band: null, interests: ['running', 'cooking'], updated_at: '2026-11-01T01:00:00.000Z' });
+    expect(json(enriched.find((m) => m.key?.toString() === 'E-1')!)).toEqual({
+      record_id: 'E-1',
+      provider: 'acme',
+      email: 'p1@example.com',
+      phone: null,
+      first_name: null,
+      last_name: null,
+      postal_code: null,
+      country: 'IE',
+      age_band: 'AGE_25_34',
+      household_income_band: null,
+      interests: ['running', 'cooking'],
+      updated_at: '2026-11-01T01:00:00.000Z',
+    });
 
     expect(await ingest('commerce', path.join(fixtures, 'commerce-orders.csv'))).toMatchObject({ rows: 4, sent: 2, deadLettered: 2 });
     const orders = await collect(kafka, names.ingest('commerce'), (s) => s.length === 2);
-    expect(json(orders.find((m) => m.key?.toString() === 'T-1')!).line_items).toEqual([{ sku: 'SKU-1', quantity: 1, unit_price: '19.90' }, { sku: 'SKU-2', quantity: 2, unit_price: '20.00' }]);
+    expect(json(orders.find((m) => m.key?.toString() === 'T-1')!).line_items).toEqual([
+      { sku: 'SKU-1', quantity: 1, unit_price: '19.90' },
+      { sku: 'SKU-2', quantity: 2, unit_price: '20.00' },
+    ]);
   });
 
   it('dead-letters every mapping failure with its code, field, file and row number', async () => {
     for (const m of await collect(kafka, names.deadLetter, (s) => s.length === 9)) {
-      const d = deadLetter.type.fromBuffer(m.value!.subarray(5)) as { errors: { code: string; field: string | null }[]; origin_offset: number; source: string; stage: string; lineage: { origin: string } };
-      dead.push({ code: d.errors[0]!.code, field: d.errors[0]!.field, row: d.origin_offset, source: d.source, stage: d.stage, origin: JSON.parse(d.lineage.origin) });
+      const d = deadLetter.type.fromBuffer(m.value!.subarray(5)) as {
+        errors: { code: string; field: string | null }[];
+        origin_offset: number;
+        source: string;
+        stage: string;
+        lineage: { origin: string };
+      };
+      dead.push({
+        code: d.errors[0]!.code,
+        field: d.errors[0]!.field,
+        row: d.origin_offset,
+        source: d.source,
+        stage: d.stage,
+        origin: JSON.parse(d.lineage.origin),
+      });
     }
-    const seen = dead.map((d) => [d.source, d.row, d.code, d.field, d.origin.row, d.stage]).sort((a, b) => String(a[0]).localeCompare(String(b[0])) || Number(a[1]) - Number(b[1]));
+    const seen = dead
+      .map((d) => [d.source, d.row, d.code, d.field, d.origin.row, d.stage])
+      .sort((a, b) => String(a[0]).localeCompare(String(b[0])) || Number(a[1]) - Number(b[1]));
     expect(seen).toEqual([
       ['commerce', 2, 'mapping.invalid_json', 'line_items', 2, 'extract'],
       ['commerce', 3, 'mapping.malformed_row', null, 3, 'extract'],
@@ -141,7 +225,15 @@ describe('c360 ingest: files into the ingest topics, exactly once', () => {
     const sent = await collect(kafka, names.ingest('commerce'), (s) => s.some((m) => m.key?.toString() === 'P-1'));
     const product = sent.find((m) => m.key?.toString() === 'P-1')!;
     expect(header(product, HEADER.entity)).toBe('Product');
-    expect(json(product)).toEqual({ product_id: 'P-1', sku: 'SKU-1', name: 'Scarf', price: '19.90', currency: 'EUR', active: true, updated_at: '2026-11-01T00:00:00Z' });
+    expect(json(product)).toEqual({
+      product_id: 'P-1',
+      sku: 'SKU-1',
+      name: 'Scarf',
+      price: '19.90',
+      currency: 'EUR',
+      active: true,
+      updated_at: '2026-11-01T00:00:00Z',
+    });
     const wrong = spawnCli(['ingest', file, '--source', 'commerce', '--entity', 'Coupon', '--namespace', topology.namespace]);
     expect((await wrong.exited).code).toBe(2);
     expect(wrong.output().trim()).toBe('c360: --entity Coupon: source commerce carries Transaction, Product.');

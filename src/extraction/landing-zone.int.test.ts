@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HEADER } from '../contracts/lineage.js';
-import { topicNames, type TopicNames } from '../contracts/topics.js';
 import { collect, testKafka } from '../../test/support/kafka.js';
 import { testNamespace } from '../../test/support/topology.js';
 import { spawnCli } from '../../test/support/worker.js';
+import { HEADER } from '../contracts/lineage.js';
+import { type TopicNames, topicNames } from '../contracts/topics.js';
 
 const kafka = testKafka();
 const fixtures = path.resolve('test/fixtures/files');
@@ -45,8 +45,12 @@ describe('c360 watch: a landing zone folder per source', () => {
     const today = new Date().toISOString().slice(0, 10);
     expect(list('archive', 'commerce', today)).toEqual(['orders.csv']);
     expect(list('rejected', 'commerce')).toEqual(['broken.csv.gz', 'broken.csv.gz.reason.txt', 'notes.docx', 'notes.docx.reason.txt']);
-    expect(fs.readFileSync(path.join(root, 'rejected', 'commerce', 'broken.csv.gz.reason.txt'), 'utf8')).toMatch(/^extract\.unreadable_file: broken\.csv\.gz cannot be read: /);
-    expect(fs.readFileSync(path.join(root, 'rejected', 'commerce', 'notes.docx.reason.txt'), 'utf8')).toMatch(/^config\.invalid: notes\.docx: cannot tell its format from "\.docx"/);
+    expect(fs.readFileSync(path.join(root, 'rejected', 'commerce', 'broken.csv.gz.reason.txt'), 'utf8')).toMatch(
+      /^extract\.unreadable_file: broken\.csv\.gz cannot be read: /,
+    );
+    expect(fs.readFileSync(path.join(root, 'rejected', 'commerce', 'notes.docx.reason.txt'), 'utf8')).toMatch(
+      /^config\.invalid: notes\.docx: cannot tell its format from "\.docx"/,
+    );
     const sent = await collect(kafka, names.ingest('commerce'), (s) => s.length === 2);
     expect(sent.every((m) => m.headers![HEADER.sourceKind]!.toString() === 'upload')).toBe(true);
   });

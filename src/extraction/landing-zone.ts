@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { C360Error, ConfigError, describeError, UnreadableFileError } from '../contracts/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { CompiledEntity } from '../schema/entity.js';
-import { ingestFile, type IngestFileOptions, type IngestFileResult } from './file-ingest.js';
+import { type IngestFileOptions, type IngestFileResult, ingestFile } from './file-ingest.js';
 import type { MappingFile } from './mapping.js';
 import { formatOf, isDataFileName } from './readers/index.js';
 
@@ -64,7 +64,12 @@ export class LandingZone {
     let handled = 0;
     for (const source of this.o.entities.keys()) {
       const processing = path.join(this.o.root, 'processing', source);
-      const interrupted = fs.existsSync(processing) ? fs.readdirSync(processing).sort().map((n) => path.join(processing, n)) : [];
+      const interrupted = fs.existsSync(processing)
+        ? fs
+            .readdirSync(processing)
+            .sort()
+            .map((n) => path.join(processing, n))
+        : [];
       for (const file of interrupted) handled += (await this.process(source, file)) ? 1 : 0;
       for (const file of this.ready(source)) {
         const taken = moveInto(file, processing);
@@ -88,11 +93,20 @@ export class LandingZone {
     const name = path.basename(file);
     try {
       const result = await ingestFile({
-        kafka: o.kafka, namespace: o.namespace, deadLetter: o.deadLetter, entity: o.entities.get(source)!, file,
-        format: formatOf(name, undefined), mapping: o.mappings.get(source) ?? { columns: {}, formats: {}, ignore: [] }, sourceKind: 'upload',
+        kafka: o.kafka,
+        namespace: o.namespace,
+        deadLetter: o.deadLetter,
+        entity: o.entities.get(source)!,
+        file,
+        format: formatOf(name, undefined),
+        mapping: o.mappings.get(source) ?? { columns: {}, formats: {}, ignore: [] },
+        sourceKind: 'upload',
       });
       moveInto(file, path.join(o.root, 'archive', source, new Date().toISOString().slice(0, 10)));
-      o.logger.info({ source, file: name, outcome: result.outcome, rows: result.rows, sent: result.sent, deadLettered: result.deadLettered }, 'landing-zone file done');
+      o.logger.info(
+        { source, file: name, outcome: result.outcome, rows: result.rows, sent: result.sent, deadLettered: result.deadLettered },
+        'landing-zone file done',
+      );
       o.onFile?.(source, result);
       return true;
     } catch (err) {

@@ -13,14 +13,16 @@ import { ConfigError, type RecordErrorEntry } from '../contracts/errors.js';
 
 export const mappingFileSchema = z
   .object({
-    /** Source column (header or top-level key) → dotted field path; columns not listed map by their own name. */
-    columns: z.record(z.string(), z.string()).default({}),
-    /** Field path → date/time format, tokens YYYY MM DD HH mm ss SSS (e.g. "DD/MM/YYYY"); times without a zone are UTC. */
-    formats: z.record(z.string(), z.string()).default({}),
-    /** Source columns to leave out. */
-    ignore: z.array(z.string()).default([]),
-    /** CSV field delimiter (default ","). */
-    delimiter: z.string().min(1).max(4).optional(),
+    columns: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe('source column (header or top-level key) → dotted field path; columns not listed map by their own name'),
+    formats: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe('field path → date/time format, tokens YYYY MM DD HH mm ss SSS (e.g. "DD/MM/YYYY"); times without a zone are UTC'),
+    ignore: z.array(z.string()).default([]).describe('source columns to leave out'),
+    delimiter: z.string().min(1).max(4).optional().describe("cell delimiter of CSV-like formats (default: the format's own)"),
   })
   .strict();
 
@@ -50,7 +52,15 @@ function fieldTypes(record: Record<string, unknown>): Map<string, FieldType> {
     if (typeof schema === 'string') {
       const ref = named.get(schema) ?? named.get(schema.split('.').pop()!);
       if (ref) return kindOf(ref, path);
-      const primitive: Record<string, Kind> = { string: 'string', int: 'int', long: 'long', float: 'float', double: 'double', boolean: 'boolean', bytes: 'bytes' };
+      const primitive: Record<string, Kind> = {
+        string: 'string',
+        int: 'int',
+        long: 'long',
+        float: 'float',
+        double: 'double',
+        boolean: 'boolean',
+        bytes: 'bytes',
+      };
       return void out.set(path, { kind: primitive[schema] ?? 'json' });
     }
     if (schema.logicalType === 'date') return void out.set(path, { kind: 'date' });
@@ -75,7 +85,7 @@ function fieldTypes(record: Record<string, unknown>): Map<string, FieldType> {
 }
 
 /** A declared date/time format as a parser to epoch milliseconds (UTC). */
-export function compileFormat(format: string): (text: string) => number | undefined {
+function compileFormat(format: string): (text: string) => number | undefined {
   const tokens: Array<{ token: string; group: number }> = [];
   let group = 0;
   const source = format.replace(/YYYY|MM|DD|HH|mm|ss|SSS|[.*+?^${}()|[\]\\]/g, (t) => {
@@ -127,7 +137,9 @@ function coerce(kind: Kind, value: unknown, format: ((text: string) => number | 
     case 'float':
     case 'double': {
       const n = Number(text);
-      return Number.isFinite(n) && /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text) ? { ok: true, value: n } : { ok: false, code: 'mapping.invalid_number', message: 'not a number' };
+      return Number.isFinite(n) && /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)
+        ? { ok: true, value: n }
+        : { ok: false, code: 'mapping.invalid_number', message: 'not a number' };
     }
     case 'decimal':
       return /^[+-]?(\d+\.?\d*|\.\d+)$/.test(text) ? { ok: true, value: text } : { ok: false, code: 'mapping.invalid_number', message: 'not a decimal number' };
@@ -140,17 +152,25 @@ function coerce(kind: Kind, value: unknown, format: ((text: string) => number | 
     case 'date': {
       if (format) {
         const t = format(text);
-        return t === undefined ? { ok: false, code: 'mapping.invalid_date', message: 'not a date in the declared format' } : { ok: true, value: new Date(t).toISOString().slice(0, 10) };
+        return t === undefined
+          ? { ok: false, code: 'mapping.invalid_date', message: 'not a date in the declared format' }
+          : { ok: true, value: new Date(t).toISOString().slice(0, 10) };
       }
-      return ISO_DATE.test(text) && !Number.isNaN(Date.parse(`${text}T00:00:00Z`)) ? { ok: true, value: text } : { ok: false, code: 'mapping.invalid_date', message: 'not a YYYY-MM-DD date' };
+      return ISO_DATE.test(text) && !Number.isNaN(Date.parse(`${text}T00:00:00Z`))
+        ? { ok: true, value: text }
+        : { ok: false, code: 'mapping.invalid_date', message: 'not a YYYY-MM-DD date' };
     }
     case 'timestamp': {
       if (format) {
         const t = format(text);
-        return t === undefined ? { ok: false, code: 'mapping.invalid_timestamp', message: 'not a timestamp in the declared format' } : { ok: true, value: new Date(t).toISOString() };
+        return t === undefined
+          ? { ok: false, code: 'mapping.invalid_timestamp', message: 'not a timestamp in the declared format' }
+          : { ok: true, value: new Date(t).toISOString() };
       }
       if (/^\d{10,13}$/.test(text)) return { ok: true, value: new Date(Number(text.length === 10 ? `${text}000` : text)).toISOString() };
-      return ISO_TIMESTAMP.test(text) && !Number.isNaN(Date.parse(text)) ? { ok: true, value: text } : { ok: false, code: 'mapping.invalid_timestamp', message: 'not an ISO 8601 timestamp or epoch milliseconds' };
+      return ISO_TIMESTAMP.test(text) && !Number.isNaN(Date.parse(text))
+        ? { ok: true, value: text }
+        : { ok: false, code: 'mapping.invalid_timestamp', message: 'not an ISO 8601 timestamp or epoch milliseconds' };
     }
     case 'json':
       try {
@@ -173,7 +193,7 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   node[keys[keys.length - 1]!] = value;
 }
 
-export type MappedRow = { ok: true; value: Record<string, unknown> } | { ok: false; error: RecordErrorEntry };
+type MappedRow = { ok: true; value: Record<string, unknown> } | { ok: false; error: RecordErrorEntry };
 
 export interface RowMapper {
   map(row: Record<string, unknown>): MappedRow;
@@ -189,7 +209,8 @@ export function compileMapping(entitySchema: Record<string, unknown>, mapping: M
   const formats = new Map<string, (text: string) => number | undefined>();
   for (const [field, format] of Object.entries(mapping.formats)) {
     const kind = types.get(field)?.kind;
-    if (kind !== 'date' && kind !== 'timestamp') throw new ConfigError(`mapping format for ${field}: ${String(entitySchema.name)} has no date or timestamp field of that name.`);
+    if (kind !== 'date' && kind !== 'timestamp')
+      throw new ConfigError(`mapping format for ${field}: ${String(entitySchema.name)} has no date or timestamp field of that name.`);
     formats.set(field, compileFormat(format));
   }
   const ignore = new Set(mapping.ignore);

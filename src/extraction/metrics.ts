@@ -3,8 +3,28 @@ import { Counter } from 'prom-client';
 import { perRegistry } from '../observability/metrics.js';
 
 export const extractionMetrics = perRegistry((registry) => ({
-  files: new Counter({ name: 'c360_watch_files_total', help: 'Landing-zone files by outcome: ingested, resumed, skipped, rejected', labelNames: ['source', 'outcome'], registers: [registry] }),
-  rows: new Counter({ name: 'c360_watch_rows_total', help: 'Landing-zone rows by route: sent to the ingest topic, or dead-lettered', labelNames: ['source', 'route'], registers: [registry] }),
-  pages: new Counter({ name: 'c360_connector_pages_total', help: 'Connector pages committed with their position', labelNames: ['connector'], registers: [registry] }),
-  records: new Counter({ name: 'c360_connector_records_total', help: 'Connector records sent to the ingest topic', labelNames: ['connector'], registers: [registry] }),
+  files: new Counter({
+    name: 'c360_watch_files_total',
+    help: 'Landing-zone files by outcome: ingested, resumed, skipped, rejected',
+    labelNames: ['source', 'outcome'],
+    registers: [registry],
+  }),
+  rows: new Counter({
+    name: 'c360_watch_rows_total',
+    help: 'Landing-zone rows by route: sent to the ingest topic, or dead-lettered',
+    labelNames: ['source', 'route'],
+    registers: [registry],
+  }),
+  pages: new Counter({
+    name: 'c360_connector_pages_total',
+    help: 'Connector pages committed with their position',
+    labelNames: ['connector'],
+    registers: [registry],
+  }),
+  records: new Counter({
+    name: 'c360_connector_records_total',
+    help: 'Connector records sent to the ingest topic',
+    labelNames: ['connector'],
+    registers: [registry],
+  }),
 }));

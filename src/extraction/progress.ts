@@ -14,7 +14,9 @@ export function progressReporter(label: string, stream: NodeJS.WriteStream = pro
       if (stream.isTTY) {
         const width = 24;
         const filled = Math.round(share * width);
-        stream.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(share * 100).toFixed(0).padStart(3)}%  ${p.rows} rows  ${rate} rows/s  ${mib(p.bytesRead)} / ${mib(p.totalBytes)}\x1b[K`);
+        stream.write(
+          `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(share * 100).toFixed(0).padStart(3)}%  ${p.rows} rows  ${rate} rows/s  ${mib(p.bytesRead)} / ${mib(p.totalBytes)}\x1b[K`,
+        );
       } else if (Date.now() - lastPlain >= 5_000) {
         lastPlain = Date.now();
         stream.write(`${label}: ${p.rows} rows, ${rate} rows/s, ${mib(p.bytesRead)} of ${mib(p.totalBytes)}\n`);

@@ -13,7 +13,13 @@ import { readToEnd } from '../kafka/read-to-end.js';
  * earlier process with the same id and aborts its open transaction, so the state read next is final.
  */
 export async function exclusiveProducer(kafka: Kafka, transactionalId: string): Promise<Producer> {
-  const producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({
+    transactionalId,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    transactionTimeout: 60_000,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   // KafkaJS sends InitProducerId with the first transaction, not at connect.
   const txn = await producer.transaction();

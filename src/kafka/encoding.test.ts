@@ -5,7 +5,12 @@ import { describe, expect, it } from 'vitest';
 // the patched encoder to the bytes the unpatched one wrote (encoding.int.test.ts reads them back from a broker).
 const require = createRequire(import.meta.url);
 type RecordEncoder = (record: object) => { buffer: Buffer };
-type Grouper = (args: { topic: string; partitionMetadata: object[]; messages: { key: string }[]; partitioner: (a: { message: { key: string } }) => number }) => Record<string, { key: string }[]>;
+type Grouper = (args: {
+  topic: string;
+  partitionMetadata: object[];
+  messages: { key: string }[];
+  partitioner: (a: { message: { key: string } }) => number;
+}) => Record<string, { key: string }[]>;
 const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as RecordEncoder;
 const groupMessagesPerPartition = require('kafkajs/src/producer/groupMessagesPerPartition.js') as Grouper;
 
@@ -23,7 +28,9 @@ describe('patched KafkaJS record encoding', () => {
       'c601008eda9601d80406432d310e000000000702410a16633336302e736f757263650663726d16633336302e6f726967696e327b2266696c65223a22c3a92e637376222c22726f77223a327d0a6d756c746902610a6d756c74690462620662696e06010203',
     );
     // A delta beyond 32 bits still takes the 64-bit varint path; null key and value are -1 lengths.
-    expect(encodeRecord({ offsetDelta: 0, timestampDelta: -(2 ** 33), key: null, value: null, headers: {} }).buffer.toString('hex')).toBe('1400ffffffff3f00010100');
+    expect(encodeRecord({ offsetDelta: 0, timestampDelta: -(2 ** 33), key: null, value: null, headers: {} }).buffer.toString('hex')).toBe(
+      '1400ffffffff3f00010100',
+    );
   });
 
   it('encodes a null header value as length -1 (unpatched 2.2.4 throws, tulios/kafkajs#1789)', () => {
@@ -32,7 +39,12 @@ describe('patched KafkaJS record encoding', () => {
 
   it('groups messages per partition in their order', () => {
     const messages = Array.from({ length: 10 }, (_, i) => ({ key: `k${i}` }));
-    const grouped = groupMessagesPerPartition({ topic: 't', partitionMetadata: [{}, {}, {}], messages, partitioner: ({ message }) => Number(message.key.slice(1)) % 3 });
+    const grouped = groupMessagesPerPartition({
+      topic: 't',
+      partitionMetadata: [{}, {}, {}],
+      messages,
+      partitioner: ({ message }) => Number(message.key.slice(1)) % 3,
+    });
     expect(Object.fromEntries(Object.entries(grouped).map(([p, ms]) => [p, ms.map((m) => m.key)]))).toEqual({
       0: ['k0', 'k3', 'k6', 'k9'],
       1: ['k1', 'k4', 'k7'],

@@ -27,7 +27,10 @@ describe('request splitting', () => {
       { topic: 'b', messages: [message(10)] },
     ]);
     expect(requests).toHaveLength(1);
-    expect(requests[0]!.map((t) => [t.topic, t.messages.length])).toEqual([['a', 2], ['b', 1]]);
+    expect(requests[0]!.map((t) => [t.topic, t.messages.length])).toEqual([
+      ['a', 2],
+      ['b', 1],
+    ]);
   });
 
   it('keeps each request under 512 KiB and the messages in order', async () => {

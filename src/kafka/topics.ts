@@ -33,7 +33,9 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[], timeoutMs =
   await retry(
     async () => {
       const { topics: metadata } = await admin.fetchTopicMetadata({ topics }).catch((err: unknown) => {
-        throw isRetriable(err) || /UNKNOWN_TOPIC|LEADER_NOT_AVAILABLE/.test(String((err as { type?: string }).type)) ? new DependencyUnavailableError('kafka', `topics ${topics.join(', ')} are not ready`, { cause: err }) : err;
+        throw isRetriable(err) || /UNKNOWN_TOPIC|LEADER_NOT_AVAILABLE/.test(String((err as { type?: string }).type))
+          ? new DependencyUnavailableError('kafka', `topics ${topics.join(', ')} are not ready`, { cause: err })
+          : err;
       });
       if (!(metadata.length === topics.length && metadata.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)))) {
         throw new DependencyUnavailableError('kafka', `topics ${topics.join(', ')} have no leader after ${timeoutMs / 1000}s`);

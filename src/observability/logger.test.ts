@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
 import { logLevel as kafkaLogLevel } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
 import { createLogger, kafkaLogCreator } from './logger.js';
 
 function capture() {
@@ -33,7 +33,9 @@ describe('KafkaJS log bridge', () => {
     const log = kafkaLogCreator(logger)(kafkaLogLevel.INFO);
     const entry = (level: kafkaLogLevel, message: string, extra: Record<string, unknown> = {}) =>
       log({ namespace: 'Producer', level, label: '', log: { timestamp: '', logger: 'kafkajs', message, ...extra } });
-    entry(kafkaLogLevel.ERROR, 'Response AddPartitionsToTxn(key: 24, version: 1)', { error: 'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing' });
+    entry(kafkaLogLevel.ERROR, 'Response AddPartitionsToTxn(key: 24, version: 1)', {
+      error: 'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing',
+    });
     entry(kafkaLogLevel.WARN, 'Limiting retries for the idempotent producer may invalidate EoS guarantees');
     entry(kafkaLogLevel.ERROR, 'Connection timeout');
     const levels = lines.map((l) => (JSON.parse(l) as { level: string }).level);

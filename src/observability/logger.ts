@@ -3,23 +3,28 @@
  * field that can carry it is redacted wherever it appears in a log object; code that
  * needs to show a record logs its ids, never its values.
  */
-import { pino, type Logger, type LevelWithSilent } from 'pino';
-import { logLevel as kafkaLogLevel, type logCreator, type LogEntry } from 'kafkajs';
+
+import { logLevel as kafkaLogLevel, type LogEntry, type logCreator } from 'kafkajs';
+import { type LevelWithSilent, type Logger, pino } from 'pino';
 import { PERSONAL_FIELDS } from './personal-data.js';
 
 export type { Logger } from 'pino';
 
-
 /** Redaction paths: each personal field at the top level and up to two levels down, plus raw payloads. */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   ...PERSONAL_FIELDS,
   ...PERSONAL_FIELDS.map((f) => `*.${f}`),
   ...PERSONAL_FIELDS.map((f) => `*.*.${f}`),
-  'value', 'record', 'payload', 'password', 'sasl.password',
-  '*.value', '*.record', '*.payload', '*.password',
+  'value',
+  'record',
+  'payload',
+  'password',
+  'sasl.password',
+  '*.value',
+  '*.record',
+  '*.payload',
+  '*.password',
 ];
-
-let root: Logger | undefined;
 
 export function createLogger(level: LevelWithSilent = 'info', destination?: pino.DestinationStream): Logger {
   return pino(
@@ -37,16 +42,6 @@ export function createLogger(level: LevelWithSilent = 'info', destination?: pino
 /** For commands whose stdout is their answer (ls, show, replay, ingest): logs go to stderr. */
 export function toolLogger(level: LevelWithSilent = 'info'): Logger {
   return createLogger(level, pino.destination({ fd: 2, sync: true }));
-}
-
-/** The process-wide logger; components take a child with their own name. */
-export function rootLogger(): Logger {
-  root ??= createLogger((process.env.LOG_LEVEL as LevelWithSilent | undefined) ?? 'info');
-  return root;
-}
-
-export function componentLogger(component: string): Logger {
-  return rootLogger().child({ component });
 }
 
 const KAFKA_TO_PINO: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {

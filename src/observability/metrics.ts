@@ -1,5 +1,5 @@
 /** One prom-client registry per process, with Node's default metrics; components register their own beside them. */
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 
 let registry: Registry | undefined;
 

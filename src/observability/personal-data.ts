@@ -4,8 +4,21 @@
  * email's domain) without showing it.
  */
 export const PERSONAL_FIELDS = [
-  'email', 'phone', 'first_name', 'last_name', 'name', 'birth_date', 'address',
-  'device_id', 'ip', 'ip_address', 'line1', 'line2', 'postal_code', 'user_agent', 'anonymous_id',
+  'email',
+  'phone',
+  'first_name',
+  'last_name',
+  'name',
+  'birth_date',
+  'address',
+  'device_id',
+  'ip',
+  'ip_address',
+  'line1',
+  'line2',
+  'postal_code',
+  'user_agent',
+  'anonymous_id',
 ] as const;
 
 const personal = new Set<string>(PERSONAL_FIELDS);

@@ -1,6 +1,7 @@
 /** Does a part of the stack answer? Cheap, quiet checks used by `stack up/status` and the test setup. */
-import { Kafka, logLevel } from 'kafkajs';
+
 import { Redis } from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
 
 export async function kafkaAnswers(brokers: string[]): Promise<boolean> {
   const admin = new Kafka({

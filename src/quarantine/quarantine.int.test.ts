@@ -3,15 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crmProfile, variant } from '../../test/fixtures/records.js';
+import { type DuckDb, openDuckDb } from '../../test/support/duckdb.js';
+import { collect, config, eventually, logger, testKafka } from '../../test/support/kafka.js';
+import { clearRedis, json, produce, type RunningTopology, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
+import { spawnCli } from '../../test/support/worker.js';
+import type { LedgerTotals } from '../contracts/ledger.js';
+import { HEADER } from '../contracts/lineage.js';
 import { SinkWorker } from '../sinks/sink-worker.js';
 import { LocalStore } from '../storage/local-store.js';
-import { HEADER } from '../contracts/lineage.js';
-import type { LedgerTotals } from '../contracts/ledger.js';
-import { crmProfile, variant } from '../../test/fixtures/records.js';
-import { openDuckDb, type DuckDb } from '../../test/support/duckdb.js';
-import { collect, config, eventually, logger, testKafka } from '../../test/support/kafka.js';
-import { clearRedis, json, produce, startTopology, testNamespace, waitForLedger, type RunningTopology } from '../../test/support/topology.js';
-import { spawnCli } from '../../test/support/worker.js';
 
 const kafka = testKafka();
 
@@ -23,7 +23,15 @@ async function cli(args: string[]): Promise<{ code: number | null; out: string; 
 }
 
 // German postal codes have five digits: these four fail the postal_code rule while it is an error.
-const badPostal = (i: number) => variant(crmProfile, { customer_id: `C-pc-${i}`, email: `pc${i}@example.com`, phone: null, 'address.country': 'DE', 'address.region': 'DE-BE', 'address.postal_code': `${1000 + i}` });
+const badPostal = (i: number) =>
+  variant(crmProfile, {
+    customer_id: `C-pc-${i}`,
+    email: `pc${i}@example.com`,
+    phone: null,
+    'address.country': 'DE',
+    'address.region': 'DE-BE',
+    'address.postal_code': `${1000 + i}`,
+  });
 const badEmail = (i: number) => variant(crmProfile, { customer_id: `C-em-${i}`, email: `em${i}..x@example.com` });
 
 describe('quarantine ls, show and replay on what the topology rejected', () => {
@@ -34,7 +42,10 @@ describe('quarantine ls, show and replay on what the topology rejected', () => {
   let db: DuckDb;
   let before: LedgerTotals;
 
-  const quarantined = async () => (fs.existsSync(path.join(root, 'quarantine')) ? Number((await db.all(`select count(*)::INTEGER as n from read_parquet('${root}/quarantine/**/*.parquet')`))[0]!.n) : 0);
+  const quarantined = async () =>
+    fs.existsSync(path.join(root, 'quarantine'))
+      ? Number((await db.all(`select count(*)::INTEGER as n from read_parquet('${root}/quarantine/**/*.parquet')`))[0]!.n)
+      : 0;
 
   beforeAll(async () => {
     ns = testNamespace();
@@ -47,7 +58,15 @@ describe('quarantine ls, show and replay on what the topology rejected', () => {
       { key: 'C-junk', value: 'not a record' },
     ]);
     before = await waitForLedger(kafka, t.names, (l) => l.total.in === 8);
-    sink = new SinkWorker({ config, topology: t.topology, logger, metrics: new Registry(), store: new LocalStore(root, undefined), rotation: { idleFlushMs: 300 }, sessionTimeoutMs: 3_000 });
+    sink = new SinkWorker({
+      config,
+      topology: t.topology,
+      logger,
+      metrics: new Registry(),
+      store: new LocalStore(root, undefined),
+      rotation: { idleFlushMs: 300 },
+      sessionTimeoutMs: 3_000,
+    });
     await sink.start();
     db = await openDuckDb();
     await eventually(quarantined, (n) => n === 7);
@@ -66,7 +85,11 @@ describe('quarantine ls, show and replay on what the topology rejected', () => {
     const { code, out } = await cli(['quarantine', 'ls', '--storage', root]);
     expect(code, out).toBe(0);
     const today = new Date().toISOString().slice(0, 10);
-    const rows = out.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+    const rows = out
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/));
     expect(rows).toEqual([
       ['crm', today, 'decode.malformed', '1'],
       ['crm', today, 'quality.email_invalid', '2'],
@@ -77,7 +100,18 @@ describe('quarantine ls, show and replay on what the topology rejected', () => {
   it('show prints errors and lineage with personal data masked, and unmasked only when asked', async () => {
     const masked = await cli(['quarantine', 'show', '--storage', root, '--code', 'quality.postal_code_invalid']);
     expect(masked.code, masked.out).toBe(0);
-    const records = masked.out.trim().split('\n').map((l) => JSON.parse(l) as { key: string; errors: { code: string; field: string }[]; lineage: { source: string; ingest_id: string }; value: { email: string; last_name: string; address: { postal_code: string } } });
+    const records = masked.out
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            key: string;
+            errors: { code: string; field: string }[];
+            lineage: { source: string; ingest_id: string };
+            value: { email: string; last_name: string; address: { postal_code: string } };
+          },
+      );
     expect(records.map((r) => r.key).sort()).toEqual(['C-pc-1', 'C-pc-2', 'C-pc-3', 'C-pc-4']);
     const one = records.find((r) => r.key === 'C-pc-1')!;
     expect(one.errors).toEqual([{ code: 'quality.postal_code_invalid', field: 'address.postal_code', message: expect.any(String) }]);
@@ -114,11 +148,16 @@ describe('quarantine ls, show and replay on what the topology rejected', () => {
     expect(replayed.map((m) => m.key!.toString()).sort()).toEqual(['C-pc-1', 'C-pc-2', 'C-pc-3', 'C-pc-4']);
     for (const m of replayed) {
       expect(m.headers![HEADER.qualityFlags]!.toString()).toBe('quality.postal_code_invalid');
-      expect(JSON.parse(m.headers![HEADER.origin]!.toString())).toMatchObject({ replay_of: { topic: t.names.deadLetter, partition: expect.any(Number), offset: expect.any(Number), errors: ['quality.postal_code_invalid'] } });
+      expect(JSON.parse(m.headers![HEADER.origin]!.toString())).toMatchObject({
+        replay_of: { topic: t.names.deadLetter, partition: expect.any(Number), offset: expect.any(Number), errors: ['quality.postal_code_invalid'] },
+      });
     }
     // And the sink lands them in the raw layer once each.
     const landed = await eventually(
-      async () => db.all(`select _key, count(*)::INTEGER as n from read_parquet('${root}/raw/source=crm/**/*.parquet') where _key like 'C-pc-%' group by _key order by _key`),
+      async () =>
+        db.all(
+          `select _key, count(*)::INTEGER as n from read_parquet('${root}/raw/source=crm/**/*.parquet') where _key like 'C-pc-%' group by _key order by _key`,
+        ),
       (rows) => rows.length === 4,
     );
     expect(landed).toEqual([1, 2, 3, 4].map((i) => ({ _key: `C-pc-${i}`, n: 1 })));

@@ -4,12 +4,12 @@
  * record they were replayed from. The topology checks them again; a record that already landed
  * (replayed twice, say) is an exact duplicate there and is dropped and counted, never landed twice.
  */
-import { Partitioners, type IHeaders, type Kafka, type Message } from 'kafkajs';
-import { sendInRequests } from '../kafka/send.js';
+import { type IHeaders, type Kafka, type Message, Partitioners } from 'kafkajs';
 import { HEADER, lineageHeaders, SOURCE_KINDS, type SourceKind } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
+import { sendInRequests } from '../kafka/send.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { readQuarantine, type QuarantinedRecord, type QuarantineFilter } from './store.js';
+import { type QuarantinedRecord, type QuarantineFilter, readQuarantine } from './store.js';
 
 export interface ReplayResult {
   replayed: number;
@@ -18,7 +18,7 @@ export interface ReplayResult {
   bySource: Record<string, number>;
 }
 
-export function replayMessage(r: QuarantinedRecord): Message {
+function replayMessage(r: QuarantinedRecord): Message {
   const headers: IHeaders = {};
   for (const [k, v] of Object.entries(r.originalHeaders)) if (!k.startsWith('c360.') && !k.startsWith('__connect.')) headers[k] = v;
   let previousOrigin: unknown = r.lineage.origin;
@@ -41,7 +41,13 @@ export function replayMessage(r: QuarantinedRecord): Message {
   return { key: r.originalKey, value: r.originalValue, headers };
 }
 
-export async function replayQuarantine(options: { store: ObjectStore; kafka: Kafka; namespace: string; filter: QuarantineFilter; dryRun?: boolean }): Promise<ReplayResult> {
+export async function replayQuarantine(options: {
+  store: ObjectStore;
+  kafka: Kafka;
+  namespace: string;
+  filter: QuarantineFilter;
+  dryRun?: boolean;
+}): Promise<ReplayResult> {
   const names = topicNames(options.namespace);
   const result: ReplayResult = { replayed: 0, skipped: 0, bySource: {} };
   const producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });

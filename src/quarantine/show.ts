@@ -1,18 +1,20 @@
 /** What `c360 quarantine show` prints for a record: its errors, lineage and original value, personal data masked unless asked. */
+
+import { FRAME_HEADER_BYTES, framedSchemaId } from '../contracts/framing.js';
 import { maskPersonal } from '../observability/personal-data.js';
 import type { WriterSchemas } from '../schema/registry.js';
 import type { QuarantinedRecord } from './store.js';
 
 /** The original value as data: JSON parsed, Confluent-framed Avro decoded with its writer schema, anything else described. */
-export async function originalValue(value: Buffer | null, schemas: WriterSchemas): Promise<unknown> {
+async function originalValue(value: Buffer | null, schemas: WriterSchemas): Promise<unknown> {
   if (!value) return null;
-  if (value.length >= 5 && value[0] === 0) {
-    const id = value.readInt32BE(1);
+  const id = framedSchemaId(value);
+  if (id !== undefined) {
     await schemas.fetch([id]).catch(() => undefined);
     const type = schemas.get(id);
     if (type) {
       try {
-        return { avro_schema_id: id, record: type.fromBuffer(value.subarray(5)) };
+        return { avro_schema_id: id, record: type.fromBuffer(value.subarray(FRAME_HEADER_BYTES)) };
       } catch {
         // truncated or not matching its schema: described below
       }

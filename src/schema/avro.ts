@@ -5,11 +5,9 @@ import avro from 'avsc';
 import { projectRoot } from '../contracts/project.js';
 import { DecimalType } from './decimal.js';
 
-export type AvroSchema = avro.Schema;
 export type AvroType = avro.Type;
 
-
-export function avroDir(): string {
+function avroDir(): string {
   return path.join(projectRoot(), 'avro');
 }
 
@@ -33,5 +31,9 @@ export function parseType(schema: unknown): avro.Type {
 }
 
 export function listSchemas(): string[] {
-  return fs.readdirSync(avroDir()).filter((f) => f.endsWith('.avsc')).map((f) => f.slice(0, -'.avsc'.length)).sort();
+  return fs
+    .readdirSync(avroDir())
+    .filter((f) => f.endsWith('.avsc'))
+    .map((f) => f.slice(0, -'.avsc'.length))
+    .sort();
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatUnscaled, parseDecimal } from './decimal.js';
 import { parseType } from './avro.js';
+import { formatUnscaled, parseDecimal } from './decimal.js';
 
 describe('parseDecimal (scale 2, precision 6)', () => {
   it.each([
@@ -49,7 +49,11 @@ describe('formatUnscaled', () => {
 });
 
 describe('the decimal logical type', () => {
-  const type = parseType({ type: 'record', name: 'Money', fields: [{ name: 'amount', type: { type: 'bytes', logicalType: 'decimal', precision: 10, scale: 2 } }] });
+  const type = parseType({
+    type: 'record',
+    name: 'Money',
+    fields: [{ name: 'amount', type: { type: 'bytes', logicalType: 'decimal', precision: 10, scale: 2 } }],
+  });
 
   it.each(['0.00', '12.34', '-12.34', '99999999.99', '-0.01'])('%s round-trips through Avro bytes unchanged', (amount) => {
     expect(type.fromBuffer(type.toBuffer({ amount }))).toEqual({ amount });

@@ -5,10 +5,10 @@
  * `c360.entity` header.
  */
 import type avro from 'avsc';
-import { loadSchema } from './avro.js';
-import { compileJsonCoercer } from './json-coerce.js';
 import type { EntityDefinition, SourceDefinition } from '../contracts/topology-definition.js';
+import { loadSchema } from './avro.js';
 import { readPath } from './field-path.js';
+import { compileJsonCoercer } from './json-coerce.js';
 
 export interface CompiledEntity {
   source: string;

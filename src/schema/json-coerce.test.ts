@@ -53,7 +53,10 @@ describe('JSON coercion against an entity schema', () => {
   });
 
   it('reports every problem of a record, not only the first', () => {
-    expect(codes(profile({ ...crmProfile, customer_id: null, loyalty_tier: 'DIAMOND' }))).toEqual(['schema.missing_required@customer_id', 'schema.enum_not_allowed@loyalty_tier']);
+    expect(codes(profile({ ...crmProfile, customer_id: null, loyalty_tier: 'DIAMOND' }))).toEqual([
+      'schema.missing_required@customer_id',
+      'schema.enum_not_allowed@loyalty_tier',
+    ]);
   });
 
   it('never quotes the value in its messages (it may be personal data)', () => {

@@ -20,7 +20,6 @@ describe('schema registry + Kafka smoke', () => {
     ],
   };
 
-
   it('registers a schema, produces a Confluent-framed Avro record, consumes and decodes it', async () => {
     const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject: `${topic}-value` });
     expect(id).toBeGreaterThan(0);

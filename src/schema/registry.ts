@@ -2,7 +2,7 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Config } from '../config.js';
 import { DependencyUnavailableError, describeError, httpError } from '../contracts/errors.js';
-import { parseType, type AvroType } from './avro.js';
+import { type AvroType, parseType } from './avro.js';
 
 export function createSchemaRegistry(config: Config): SchemaRegistry {
   const { url, auth } = config.schemaRegistry;
@@ -42,25 +42,27 @@ export class WriterSchemas {
     const { url, auth } = this.config.schemaRegistry;
     const headers: Record<string, string> = auth ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } : {};
     await Promise.all(
-      [...ids].filter((id) => !this.known.has(id)).map(async (id) => {
-        let res: Response;
-        try {
-          res = await fetch(`${url}/schemas/ids/${id}`, { headers, signal: AbortSignal.timeout(10_000) });
-        } catch (err) {
-          throw new DependencyUnavailableError('registry', `schema registry unreachable: ${describeError(err)}`, { cause: err });
-        }
-        if (res.status === 404) {
-          this.known.set(id, undefined);
-          return;
-        }
-        if (!res.ok) throw httpError('registry', `schema registry (schema ${id})`, res.status);
-        const body = (await res.json()) as { schema: string; schemaType?: string };
-        if (body.schemaType && body.schemaType !== 'AVRO') {
-          this.known.set(id, undefined);
-          return;
-        }
-        this.remember(id, JSON.parse(body.schema) as Record<string, unknown>);
-      }),
+      [...ids]
+        .filter((id) => !this.known.has(id))
+        .map(async (id) => {
+          let res: Response;
+          try {
+            res = await fetch(`${url}/schemas/ids/${id}`, { headers, signal: AbortSignal.timeout(10_000) });
+          } catch (err) {
+            throw new DependencyUnavailableError('registry', `schema registry unreachable: ${describeError(err)}`, { cause: err });
+          }
+          if (res.status === 404) {
+            this.known.set(id, undefined);
+            return;
+          }
+          if (!res.ok) throw httpError('registry', `schema registry (schema ${id})`, res.status);
+          const body = (await res.json()) as { schema: string; schemaType?: string };
+          if (body.schemaType && body.schemaType !== 'AVRO') {
+            this.known.set(id, undefined);
+            return;
+          }
+          this.remember(id, JSON.parse(body.schema) as Record<string, unknown>);
+        }),
     );
   }
 

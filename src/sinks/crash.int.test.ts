@@ -5,20 +5,20 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSchema } from '../schema/avro.js';
-import { createSchemaRegistry } from '../schema/registry.js';
-import { LocalStore } from '../storage/local-store.js';
-import { compilePrimaryEntity } from '../schema/entity.js';
-import { loadTopology } from '../topology/load.js';
-import { HEADER } from '../contracts/lineage.js';
-import { frame } from '../contracts/framing.js';
-import { createTopologyTopics, registerTopologySchemas } from '../topology/setup.js';
-import { topicNames } from '../contracts/topics.js';
 import { crmProfile } from '../../test/fixtures/records.js';
-import { openDuckDb, type DuckDb } from '../../test/support/duckdb.js';
+import { type DuckDb, openDuckDb } from '../../test/support/duckdb.js';
 import { config, eventually, testKafka } from '../../test/support/kafka.js';
 import { produce, testNamespace } from '../../test/support/topology.js';
 import { spawnSink } from '../../test/support/worker.js';
+import { frame } from '../contracts/framing.js';
+import { HEADER } from '../contracts/lineage.js';
+import { topicNames } from '../contracts/topics.js';
+import { loadSchema } from '../schema/avro.js';
+import { compilePrimaryEntity } from '../schema/entity.js';
+import { createSchemaRegistry } from '../schema/registry.js';
+import { LocalStore } from '../storage/local-store.js';
+import { loadTopology } from '../topology/load.js';
+import { createTopologyTopics, registerTopologySchemas } from '../topology/setup.js';
 import { verifyFolder } from './manifest.js';
 
 const kafka = testKafka();
@@ -35,7 +35,12 @@ function snapshot(root: string): Map<string, string> {
   if (!fs.existsSync(root)) return files;
   for (const f of fs.readdirSync(root, { recursive: true }) as string[]) {
     if (f.startsWith('_spool') || !fs.statSync(path.join(root, f)).isFile()) continue;
-    files.set(f, createHash('sha256').update(fs.readFileSync(path.join(root, f))).digest('hex'));
+    files.set(
+      f,
+      createHash('sha256')
+        .update(fs.readFileSync(path.join(root, f)))
+        .digest('hex'),
+    );
   }
   return files;
 }
@@ -74,9 +79,18 @@ describe('sink workers killed with SIGKILL while they write', () => {
       const source = i % 3 === 0 ? 'web' : 'crm';
       const record = {
         errors: [{ code: 'quality.email_invalid', field: 'email', message: 'not an email address' }],
-        stage: 'quality', source, entity: 'CustomerProfile', original_key: Buffer.from(`D-${i}`), original_value: Buffer.from(`{"customer_id":"D-${i}"}`), original_headers: {},
-        origin_topic: names.ingest(source), origin_partition: 0, origin_offset: i,
-        lineage: { ingest_id: `dl-${i}`, source, source_kind: 'batch', received_at: Date.UTC(2026, 10, 27), origin: '{}' }, failed_at: Date.UTC(2026, 10, 27), processor_version: 'test',
+        stage: 'quality',
+        source,
+        entity: 'CustomerProfile',
+        original_key: Buffer.from(`D-${i}`),
+        original_value: Buffer.from(`{"customer_id":"D-${i}"}`),
+        original_headers: {},
+        origin_topic: names.ingest(source),
+        origin_partition: 0,
+        origin_offset: i,
+        lineage: { ingest_id: `dl-${i}`, source, source_kind: 'batch', received_at: Date.UTC(2026, 10, 27), origin: '{}' },
+        failed_at: Date.UTC(2026, 10, 27),
+        processor_version: 'test',
       };
       dead.push({ key: `D-${i}`, value: frame(ids.deadLetter, dl.toBuffer(record)), headers: lineage(i, source) });
     }
@@ -115,15 +129,25 @@ describe('sink workers killed with SIGKILL while they write', () => {
     // A last worker runs to the end, then stops gracefully.
     const last = spawnSink(ns, root, {}, SINK_ARGS);
     const count = async (layer: string) =>
-      fs.existsSync(path.join(root, layer)) ? Number((await db.all(`select count(*)::INTEGER as n from read_parquet('${root}/${layer}/**/*.parquet', hive_partitioning = true)`))[0]!.n) : 0;
-    await eventually(async () => (await count('raw')) + (await count('quarantine')), (n) => n >= RAW + DEAD, 120_000);
+      fs.existsSync(path.join(root, layer))
+        ? Number((await db.all(`select count(*)::INTEGER as n from read_parquet('${root}/${layer}/**/*.parquet', hive_partitioning = true)`))[0]!.n)
+        : 0;
+    await eventually(
+      async () => (await count('raw')) + (await count('quarantine')),
+      (n) => n >= RAW + DEAD,
+      120_000,
+    );
     await sleep(2_000); // anything still arriving would be a duplicate
     last.child.kill('SIGTERM');
     expect((await last.exited).code, last.output()).toBe(0);
 
-    const raw = await db.all(`select count(*)::INTEGER as n, count(distinct _key)::INTEGER as keys, count(distinct (_partition, _offset))::INTEGER as positions, count(distinct date)::INTEGER as dates from read_parquet('${root}/raw/**/*.parquet', hive_partitioning = true) where _key like 'C-%'`);
+    const raw = await db.all(
+      `select count(*)::INTEGER as n, count(distinct _key)::INTEGER as keys, count(distinct (_partition, _offset))::INTEGER as positions, count(distinct date)::INTEGER as dates from read_parquet('${root}/raw/**/*.parquet', hive_partitioning = true) where _key like 'C-%'`,
+    );
     expect(raw[0]).toEqual({ n: RAW, keys: RAW, positions: RAW, dates: 2 });
-    const quarantine = await db.all(`select source, count(*)::INTEGER as n, count(distinct _key)::INTEGER as keys from read_parquet('${root}/quarantine/**/*.parquet', hive_partitioning = true) group by source order by source`);
+    const quarantine = await db.all(
+      `select source, count(*)::INTEGER as n, count(distinct _key)::INTEGER as keys from read_parquet('${root}/quarantine/**/*.parquet', hive_partitioning = true) group by source order by source`,
+    );
     expect(quarantine).toEqual([
       { source: 'crm', n: DEAD - DEAD / 3, keys: DEAD - DEAD / 3 },
       { source: 'web', n: DEAD / 3, keys: DEAD / 3 },

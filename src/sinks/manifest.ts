@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { parquetMetadata } from 'hyparquet';
-import type { ObjectStore } from '../storage/object-store.js';
 import { PROCESSOR_VERSION } from '../contracts/project.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { parseFileName } from './layout.js';
 
 export interface ManifestEntry {
@@ -78,7 +78,9 @@ export async function verifyFolder(store: ObjectStore, folder: string): Promise<
       problems.push(`${e.file}: in the manifest but not stored`);
       continue;
     }
-    const sha = createHash('sha256').update(await store.read(key)).digest('hex');
+    const sha = createHash('sha256')
+      .update(await store.read(key))
+      .digest('hex');
     if (sha !== e.sha256) problems.push(`${e.file}: sha256 ${sha} differs from the manifest's ${e.sha256}`);
     rows += e.rows;
   }

@@ -7,11 +7,15 @@
 import { z } from 'zod';
 import { ConfigError } from '../contracts/errors.js';
 
-export const rotationSchema = z
+const rotationSchema = z
   .object({
     maxRecords: z.number().int().min(1).default(100_000),
     /** Input bytes (Kafka keys + values), a proxy for file size known before encoding. */
-    maxBytes: z.number().int().min(1024).default(128 * 1024 * 1024),
+    maxBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(128 * 1024 * 1024),
     /** Record time (c360.received_at) from a file's first record to its last. */
     maxSpanMs: z.number().int().min(1).default(3_600_000),
     /** Wall-clock time without a new record before an open file is closed, so quiet partitions still land. */

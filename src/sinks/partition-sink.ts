@@ -10,10 +10,10 @@
  * its files (an idle flush, a stop).
  */
 import path from 'node:path';
-import type { Logger } from '../observability/logger.js';
-import type { ObjectStore } from '../storage/object-store.js';
-import { crashPoint } from '../faults/failpoints.js';
 import { PROCESSOR_VERSION } from '../contracts/project.js';
+import { crashPoint } from '../faults/failpoints.js';
+import type { Logger } from '../observability/logger.js';
+import type { ObjectStore, PutOutcome } from '../storage/object-store.js';
 import { fileName, manifestKey, parseFileName, partitionPrefix } from './layout.js';
 import { type ManifestEntry, manifestEntryFromFile } from './manifest.js';
 import type { SinkMetrics } from './metrics.js';
@@ -151,7 +151,7 @@ export class PartitionSink {
     this.open.delete(file.folder);
     const closed = file.writer.close();
     const key = `${file.folder}/${fileName({ topic: this.topic, partition: this.partition, firstOffset: file.first, lastOffset: file.last })}`;
-    let outcome;
+    let outcome: PutOutcome;
     try {
       outcome = await this.deps.store.publishFile(file.writer.path, key);
     } catch (err) {

@@ -5,12 +5,13 @@
  * same error codes the topology uses and the original bytes.
  */
 import type { KafkaMessage } from 'kafkajs';
+import { type DeadLetterContract, deadLetterRecord } from '../contracts/dead-letter.js';
 import type { RecordErrorEntry } from '../contracts/errors.js';
+import { FRAME_HEADER_BYTES, framedSchemaId } from '../contracts/framing.js';
+import { HEADER, headerString, readLineage, receivedAt } from '../contracts/lineage.js';
 import type { WriterSchemas } from '../schema/registry.js';
-import { HEADER, headerString, receivedAt, readLineage } from '../contracts/lineage.js';
 import { folderOf, isoDate, type LayerKind } from './layout.js';
 import { lineageColumns } from './lineage-columns.js';
-import { type DeadLetterContract, deadLetterRecord } from '../contracts/dead-letter.js';
 
 export interface SinkRecord {
   folder: string;
@@ -32,7 +33,10 @@ export interface TopicRole {
 /** Schema ids of a batch's framed values, to fetch before reading it. */
 export function schemaIdsOf(messages: KafkaMessage[]): Set<number> {
   const ids = new Set<number>();
-  for (const m of messages) if (m.value && m.value.length >= 5 && m.value[0] === 0) ids.add(m.value.readInt32BE(1));
+  for (const m of messages) {
+    const id = framedSchemaId(m.value);
+    if (id !== undefined) ids.add(id);
+  }
   return ids;
 }
 
@@ -81,12 +85,12 @@ export function readSinkRecord(
 }
 
 function decode(value: Buffer | null, schemas: WriterSchemas): { value: Record<string, unknown>; schemaId: number } | { error: RecordErrorEntry } {
-  if (!value || value.length < 5 || value[0] !== 0) return { error: { code: 'decode.malformed', field: null, message: 'not Confluent-framed Avro' } };
-  const schemaId = value.readInt32BE(1);
+  const schemaId = framedSchemaId(value);
+  if (value === null || schemaId === undefined) return { error: { code: 'decode.malformed', field: null, message: 'not Confluent-framed Avro' } };
   const type = schemas.get(schemaId);
   if (!type) return { error: { code: 'decode.unknown_schema_id', field: null, message: `schema id ${schemaId} is not in the registry` } };
   try {
-    return { value: type.fromBuffer(value.subarray(5)) as Record<string, unknown>, schemaId };
+    return { value: type.fromBuffer(value.subarray(FRAME_HEADER_BYTES)) as Record<string, unknown>, schemaId };
   } catch {
     return { error: { code: 'decode.truncated', field: null, message: 'the Avro body does not match its writer schema' } };
   }

@@ -10,24 +10,24 @@ import path from 'node:path';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
+import type { DeadLetterContract } from '../contracts/dead-letter.js';
 import { C360Error, describeError } from '../contracts/errors.js';
-import { retry } from '../retry.js';
+import { topicNames } from '../contracts/topics.js';
+import type { Topology } from '../contracts/topology-definition.js';
+import { crashPoint } from '../faults/failpoints.js';
 import { createKafka } from '../kafka/client.js';
 import type { Logger } from '../observability/logger.js';
+import { retry } from '../retry.js';
 import { WriterSchemas } from '../schema/registry.js';
-import { type ObjectStore } from '../storage/object-store.js';
-import { crashPoint } from '../faults/failpoints.js';
-import type { Topology } from '../contracts/topology-definition.js';
+import { openObjectStore } from '../storage/backends.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { createTopologyTopics, registerDeadLetterSchema } from '../topology/setup.js';
-import { topicNames } from '../contracts/topics.js';
 import { LINEAGE_FIELDS } from './lineage-columns.js';
-import { sinkMetrics, type SinkMetrics } from './metrics.js';
-import { rotationOptions, type RotationOptions } from './options.js';
-import { fileSchema, type FileSchema } from './parquet/parquet-file.js';
+import { type SinkMetrics, sinkMetrics } from './metrics.js';
+import { type RotationOptions, rotationOptions } from './options.js';
+import { type FileSchema, fileSchema } from './parquet/parquet-file.js';
 import { PartitionSink } from './partition-sink.js';
 import { readSinkRecord, schemaIdsOf, type TopicRole } from './records.js';
-import type { DeadLetterContract } from '../contracts/dead-letter.js';
-import { openObjectStore } from '../storage/backends.js';
 
 export interface SinkWorkerOptions {
   config: Config;
@@ -107,7 +107,10 @@ export class SinkWorker {
     });
     await consumer.connect();
     // KafkaJS matches a pattern against the topics that exist at subscribe time: a source added later needs a restart.
-    await consumer.subscribe({ topics: [new RegExp(`^${escapeRegExp(this.rawPrefix)}[a-z0-9-]+$`), this.names.nearDuplicates, this.names.deadLetter], fromBeginning: true });
+    await consumer.subscribe({
+      topics: [new RegExp(`^${escapeRegExp(this.rawPrefix)}[a-z0-9-]+$`), this.names.nearDuplicates, this.names.deadLetter],
+      fromBeginning: true,
+    });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -115,7 +118,9 @@ export class SinkWorker {
       eachBatch: (payload) => this.processBatch(payload),
     });
     const tick = Math.max(100, Math.min(1_000, Math.floor(this.rotation.idleFlushMs / 2)));
-    this.timers.push(setInterval(() => void this.flushIdle().catch((err) => logger.warn({ err: describeError(err) }, 'idle flush failed; retried next tick')), tick));
+    this.timers.push(
+      setInterval(() => void this.flushIdle().catch((err) => logger.warn({ err: describeError(err) }, 'idle flush failed; retried next tick')), tick),
+    );
     this.timers.push(setInterval(() => this.logSummary(), this.options.summaryIntervalMs ?? 10_000));
     for (const t of this.timers) t.unref();
     logger.info({ group: this.groupId, store: this.store.url, rotation: this.rotation }, 'sink running');
@@ -165,10 +170,12 @@ export class SinkWorker {
   /** Serialises everything done to one partition: batches, idle flushes, revocation and the final flush. */
   private withPartition<T>(key: string, work: (ps: PartitionSink) => Promise<T> | T): Promise<T> {
     const previous = this.locks.get(key) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => {
-      const ps = this.partitions.get(key);
-      return ps ? work(ps) : (undefined as T);
-    });
+    const next = previous
+      .catch(() => undefined)
+      .then(() => {
+        const ps = this.partitions.get(key);
+        return ps ? work(ps) : (undefined as T);
+      });
     this.locks.set(key, next);
     return next;
   }

@@ -5,24 +5,24 @@ import type { KafkaMessage } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthetic } from '../../bench/synthetic.js';
-import { loadSchema, parseType } from '../schema/avro.js';
-import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
-import { compilePrimaryEntity } from '../schema/entity.js';
-import { loadTopology } from '../topology/load.js';
-import { frame } from '../contracts/framing.js';
-import { createTopologyTopics, registerTopologySchemas } from '../topology/setup.js';
-import { topicNames } from '../contracts/topics.js';
-import { LocalStore } from '../storage/local-store.js';
-import { S3Store } from '../storage/s3-store.js';
 import { S3_URL } from '../../dev/stack/s3.js';
 import { S3_BUCKET } from '../../dev/stack/versions.js';
-import { collect, config, eventually, logger, testKafka } from '../../test/support/kafka.js';
-import { asAvroValue, openDuckDb, type DuckDb } from '../../test/support/duckdb.js';
-import { clearRedis, json, produce, startTopology, testNamespace, waitForLedger, type RunningTopology } from '../../test/support/topology.js';
 import { crmProfile, transaction, variant } from '../../test/fixtures/records.js';
+import { asAvroValue, type DuckDb, openDuckDb } from '../../test/support/duckdb.js';
+import { collect, config, eventually, logger, testKafka } from '../../test/support/kafka.js';
+import { clearRedis, json, produce, type RunningTopology, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { spawnCli } from '../../test/support/worker.js';
+import { frame } from '../contracts/framing.js';
 import type { LedgerTotals } from '../contracts/ledger.js';
 import { HEADER } from '../contracts/lineage.js';
+import { topicNames } from '../contracts/topics.js';
+import { loadSchema, parseType } from '../schema/avro.js';
+import { compilePrimaryEntity } from '../schema/entity.js';
+import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
+import { LocalStore } from '../storage/local-store.js';
+import { S3Store } from '../storage/s3-store.js';
+import { loadTopology } from '../topology/load.js';
+import { createTopologyTopics, registerTopologySchemas } from '../topology/setup.js';
 import { isoDate } from './layout.js';
 import { verifyFolder } from './manifest.js';
 import { SinkWorker } from './sink-worker.js';
@@ -33,7 +33,11 @@ const position = (topic: string, partition: number, offset: string | number) => 
 
 const schemaCache = new Map<number, Promise<unknown>>();
 function registrySchema(id: number): Promise<unknown> {
-  if (!schemaCache.has(id)) schemaCache.set(id, fetch(`${config.schemaRegistry.url}/schemas/ids/${id}`).then(async (res) => JSON.parse(((await res.json()) as { schema: string }).schema)));
+  if (!schemaCache.has(id))
+    schemaCache.set(
+      id,
+      fetch(`${config.schemaRegistry.url}/schemas/ids/${id}`).then(async (res) => JSON.parse(((await res.json()) as { schema: string }).schema)),
+    );
   return schemaCache.get(id)!;
 }
 
@@ -46,14 +50,15 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
   const topicRecords = new Map<string, KafkaMessage[]>();
   // Each source has its own schema: an analyst reads one source's folder (or the whole layer with union_by_name).
   const glob = (layer: string) => `read_parquet('${root}/${layer}/**/*.parquet', hive_partitioning = true, union_by_name = true)`;
-  const sourceGlob = (source: string, entity = '') => `read_parquet('${root}/raw/source=${source}/${entity ? `entity=${entity}/` : ''}**/*.parquet', hive_partitioning = true)`;
+  const sourceGlob = (source: string, entity = '') =>
+    `read_parquet('${root}/raw/source=${source}/${entity ? `entity=${entity}/` : ''}**/*.parquet', hive_partitioning = true)`;
 
   beforeAll(async () => {
     const ns = testNamespace();
     t = await startTopology(ns);
     const mix = synthetic(2_000, {
-      crm: await registry.getLatestSchemaId(t.names.ingest('crm') + '-value'),
-      web: await registry.getLatestSchemaId(t.names.ingest('web') + '-value'),
+      crm: await registry.getLatestSchemaId(`${t.names.ingest('crm')}-value`),
+      web: await registry.getLatestSchemaId(`${t.names.ingest('web')}-value`),
     });
     await produce(kafka, t.names.ingest('crm'), mix.crm.messages);
     await produce(kafka, t.names.ingest('web'), mix.web.messages);
@@ -61,25 +66,49 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
       json(transaction, 'T-9001'),
       json(variant(transaction, { transaction_id: 'T-bad', currency: 'XYZ' }), 'T-bad'),
       // Commerce also carries the catalogue: its files get an entity= level.
-      { key: 'P-1', value: JSON.stringify({ product_id: 'P-1', sku: 'SKU-1', name: 'Scarf', price: '19.90', currency: 'EUR', updated_at: '2026-11-01T00:00:00Z' }), headers: { [HEADER.entity]: 'Product' } },
+      {
+        key: 'P-1',
+        value: JSON.stringify({ product_id: 'P-1', sku: 'SKU-1', name: 'Scarf', price: '19.90', currency: 'EUR', updated_at: '2026-11-01T00:00:00Z' }),
+        headers: { [HEADER.entity]: 'Product' },
+      },
     ]);
     ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 2_003);
 
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-raw-'));
     // Two workers share the partitions, as pods would; small files so every folder gets several.
-    sinks = [0, 1].map(() => new SinkWorker({ config, topology: t.topology, logger, metrics: new Registry(), store: new LocalStore(root, undefined), rotation: { maxRecords: 150, idleFlushMs: 300, rowGroupRows: 64 }, sessionTimeoutMs: 3_000 }));
+    sinks = [0, 1].map(
+      () =>
+        new SinkWorker({
+          config,
+          topology: t.topology,
+          logger,
+          metrics: new Registry(),
+          store: new LocalStore(root, undefined),
+          rotation: { maxRecords: 150, idleFlushMs: 300, rowGroupRows: 64 },
+          sessionTimeoutMs: 3_000,
+        }),
+    );
     await Promise.all(sinks.map((s) => s.start()));
     db = await openDuckDb();
     const expected = ledger.total.raw + ledger.total.dead_letter + ledger.total.near_duplicates;
     await eventually(
       async () => {
-        const counts = await Promise.all(['raw', 'quarantine', 'near-duplicates'].map((l) => (fs.existsSync(path.join(root, l)) ? db.all(`select count(*)::INTEGER as n from ${glob(l)}`) : [{ n: 0 }])));
+        const counts = await Promise.all(
+          ['raw', 'quarantine', 'near-duplicates'].map((l) =>
+            fs.existsSync(path.join(root, l)) ? db.all(`select count(*)::INTEGER as n from ${glob(l)}`) : [{ n: 0 }],
+          ),
+        );
         return counts.reduce((sum, [c]) => sum + Number(c!.n), 0);
       },
       (n) => n >= expected,
     );
     for (const topic of [...['crm', 'web', 'commerce'].map((s) => t.names.raw(s)), t.names.deadLetter, t.names.nearDuplicates]) {
-      const n = topic === t.names.deadLetter ? ledger.total.dead_letter : topic === t.names.nearDuplicates ? ledger.total.near_duplicates : ledger.bySource.get(topic.split('.').pop()!)!.raw;
+      const n =
+        topic === t.names.deadLetter
+          ? ledger.total.dead_letter
+          : topic === t.names.nearDuplicates
+            ? ledger.total.near_duplicates
+            : ledger.bySource.get(topic.split('.').pop()!)!.raw;
       const seen: KafkaMessage[] = [];
       const all = await collect(kafka, topic, (s) => s.length === n);
       for (const m of all) seen.push(m);
@@ -112,20 +141,33 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
         // Decoded with the project's decimal type, as the sink decodes: exact decimal strings.
         const expected = parseType(writer).fromBuffer(m.value!.subarray(5));
         expect(asAvroValue(writer as never, row), `${source} ${m.key}`).toEqual(JSON.parse(JSON.stringify(expected)));
-        expect(row).toMatchObject({ source, date: isoDate(Date.parse(m.headers![HEADER.receivedAt]!.toString())), _ingest_id: m.headers![HEADER.ingestId]!.toString(), _source: source });
+        expect(row).toMatchObject({
+          source,
+          date: isoDate(Date.parse(m.headers![HEADER.receivedAt]!.toString())),
+          _ingest_id: m.headers![HEADER.ingestId]!.toString(),
+          _source: source,
+        });
         expect(row.entity).toBe(m.headers![HEADER.entity]!.toString());
       }
     }
-    const [tx] = await db.all(`select total_amount::VARCHAR as total, line_items[2].unit_price::VARCHAR as price, typeof(line_items) as t from ${sourceGlob('commerce', 'Transaction')}`);
+    const [tx] = await db.all(
+      `select total_amount::VARCHAR as total, line_items[2].unit_price::VARCHAR as price, typeof(line_items) as t from ${sourceGlob('commerce', 'Transaction')}`,
+    );
     const [product] = await db.all(`select product_id, price::VARCHAR as price, entity from ${sourceGlob('commerce', 'Product')}`);
     expect(product).toEqual({ product_id: 'P-1', price: '19.90', entity: 'Product' });
-    expect(tx).toEqual({ total: '59.90', price: '20.00', t: 'STRUCT(sku VARCHAR, product_name VARCHAR, category VARCHAR, quantity INTEGER, unit_price DECIMAL(12,2))[]' });
+    expect(tx).toEqual({
+      total: '59.90',
+      price: '20.00',
+      t: 'STRUCT(sku VARCHAR, product_name VARCHAR, category VARCHAR, quantity INTEGER, unit_price DECIMAL(12,2))[]',
+    });
   });
 
   it('keeps the registered writer schema and its id in every file', async () => {
     const files = await db.all(`select distinct file_name from parquet_kv_metadata('${root}/raw/**/*.parquet')`);
     expect(files.length).toBeGreaterThan(10);
-    const meta = await db.all(`select file_name, decode(key) as k, decode(value) as v from parquet_kv_metadata('${root}/raw/source=crm/**/*.parquet') where decode(key) like 'c360.avro.%'`);
+    const meta = await db.all(
+      `select file_name, decode(key) as k, decode(value) as v from parquet_kv_metadata('${root}/raw/source=crm/**/*.parquet') where decode(key) like 'c360.avro.%'`,
+    );
     const byFile = new Map<string, Record<string, string>>();
     for (const m of meta) byFile.set(String(m.file_name), { ...byFile.get(String(m.file_name)), [String(m.k)]: String(m.v) });
     const rawId = await registry.getLatestSchemaId(`${t.names.raw('crm')}-value`);
@@ -155,14 +197,24 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
     process.env.AWS_ACCESS_KEY_ID ??= 'c360-test';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'c360-test';
     const store = new S3Store({ bucket: S3_BUCKET, prefix: t.topology.namespace, spoolDir: undefined, endpoint: S3_URL, forcePathStyle: true });
-    const s3sink = new SinkWorker({ config, topology: t.topology, logger, metrics: new Registry(), store, groupId: `${t.topology.namespace}.sink-s3`, rotation: { maxRecords: 400, idleFlushMs: 300 }, sessionTimeoutMs: 3_000 });
+    const s3sink = new SinkWorker({
+      config,
+      topology: t.topology,
+      logger,
+      metrics: new Registry(),
+      store,
+      groupId: `${t.topology.namespace}.sink-s3`,
+      rotation: { maxRecords: 400, idleFlushMs: 300 },
+      sessionTimeoutMs: 3_000,
+    });
     await s3sink.start();
     const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-s3copy-'));
     try {
       const expected = ledger.total.raw + ledger.total.dead_letter + ledger.total.near_duplicates;
       const rowsIn = async () => {
         let rows = 0;
-        for (const k of (await store.list('')).filter((k) => k.includes('/_manifest/'))) rows += (JSON.parse((await store.read(k)).toString()) as { rows: number }).rows;
+        for (const k of (await store.list('')).filter((k) => k.includes('/_manifest/')))
+          rows += (JSON.parse((await store.read(k)).toString()) as { rows: number }).rows;
         return rows;
       };
       expect(await eventually(rowsIn, (n) => n >= expected)).toBe(expected);
@@ -173,7 +225,9 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
       }
       for (const layer of ['raw', 'quarantine', 'near-duplicates']) {
         const positions = (dir: string) => `select _topic, _partition, _offset from read_parquet('${dir}/${layer}/**/*.parquet', union_by_name = true)`;
-        const [diff] = await db.all(`select (select count(*) from (${positions(copy)} except all ${positions(root)}))::INTEGER as extra, (select count(*) from (${positions(root)} except all ${positions(copy)}))::INTEGER as missing`);
+        const [diff] = await db.all(
+          `select (select count(*) from (${positions(copy)} except all ${positions(root)}))::INTEGER as extra, (select count(*) from (${positions(root)} except all ${positions(copy)}))::INTEGER as missing`,
+        );
         expect(diff, layer).toEqual({ extra: 0, missing: 0 });
       }
     } finally {
@@ -209,24 +263,47 @@ describe('a raw record the sink cannot store', () => {
     await createTopologyTopics(kafka, topology);
     const ids = await registerTopologySchemas(registry, topology, topology.sources.map(compilePrimaryEntity));
     // A producer writing to a raw topic with a schema the raw layer cannot map (a three-way union).
-    const oddId = await registerAvro(registry, `${topology.namespace}.odd-value`, { type: 'record', name: 'Odd', fields: [{ name: 'x', type: ['null', 'string', 'int'] }] });
+    const oddId = await registerAvro(registry, `${topology.namespace}.odd-value`, {
+      type: 'record',
+      name: 'Odd',
+      fields: [{ name: 'x', type: ['null', 'string', 'int'] }],
+    });
     const crm = loadSchema('CustomerProfile').type;
     const good = { ...crmProfile, birth_date: 7395, updated_at: Date.UTC(2026, 10, 1) };
     await produce(kafka, names.raw('crm'), [
       { key: 'C-ok', value: frame(ids.raw.get('crm')!, crm.toBuffer(good)) },
-      { key: 'C-odd', value: frame(oddId, parseType({ type: 'record', name: 'Odd', fields: [{ name: 'x', type: ['null', 'string', 'int'] }] }).toBuffer({ x: 3 })) },
+      {
+        key: 'C-odd',
+        value: frame(oddId, parseType({ type: 'record', name: 'Odd', fields: [{ name: 'x', type: ['null', 'string', 'int'] }] }).toBuffer({ x: 3 })),
+      },
       { key: 'C-text', value: 'plain text' },
       { key: 'C-ok2', value: frame(ids.raw.get('crm')!, crm.toBuffer({ ...good, customer_id: 'C-ok2' })) },
     ]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-sink-odd-'));
-    const sink = new SinkWorker({ config, topology, logger, metrics: new Registry(), store: new LocalStore(dir, undefined), rotation: { idleFlushMs: 300 }, sessionTimeoutMs: 3_000 });
+    const sink = new SinkWorker({
+      config,
+      topology,
+      logger,
+      metrics: new Registry(),
+      store: new LocalStore(dir, undefined),
+      rotation: { idleFlushMs: 300 },
+      sessionTimeoutMs: 3_000,
+    });
     await sink.start();
     const db = await openDuckDb();
     try {
-      const count = async (layer: string) => (fs.existsSync(path.join(dir, layer)) ? Number((await db.all(`select count(*)::INTEGER as n from read_parquet('${dir}/${layer}/**/*.parquet')`))[0]!.n) : 0);
-      await eventually(async () => (await count('raw')) + (await count('quarantine')), (n) => n >= 4);
+      const count = async (layer: string) =>
+        fs.existsSync(path.join(dir, layer))
+          ? Number((await db.all(`select count(*)::INTEGER as n from read_parquet('${dir}/${layer}/**/*.parquet')`))[0]!.n)
+          : 0;
+      await eventually(
+        async () => (await count('raw')) + (await count('quarantine')),
+        (n) => n >= 4,
+      );
       expect(await db.all(`select _key from read_parquet('${dir}/raw/**/*.parquet') order by _key`)).toEqual([{ _key: 'C-ok' }, { _key: 'C-ok2' }]);
-      const q = await db.all(`select _key, stage, errors[1].code as code, source from read_parquet('${dir}/quarantine/**/*.parquet', hive_partitioning = true) order by _key`);
+      const q = await db.all(
+        `select _key, stage, errors[1].code as code, source from read_parquet('${dir}/quarantine/**/*.parquet', hive_partitioning = true) order by _key`,
+      );
       expect(q).toEqual([
         { _key: 'C-odd', stage: 'sink', code: 'decode.incompatible_schema', source: 'crm' },
         { _key: 'C-text', stage: 'sink', code: 'decode.malformed', source: 'crm' },

@@ -7,13 +7,13 @@
  */
 import type avro from 'avsc';
 import type { RecordErrorEntry } from '../contracts/errors.js';
+import { FRAME_HEADER_BYTES, framedSchemaId, MAGIC_BYTE } from '../contracts/framing.js';
+import { HEADER, headerString } from '../contracts/lineage.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import type { Envelope } from './envelope.js';
-import { HEADER, headerString } from '../contracts/lineage.js';
 import { reject } from './envelope.js';
 import { defineStage } from './stage.js';
 
-const MAGIC = 0;
 const OPEN_BRACE = 0x7b;
 
 function firstNonSpace(buf: Buffer): number {
@@ -61,13 +61,14 @@ export const decodeStage = defineStage({
     }
 
     function decodeAvro(e: Envelope, buf: Buffer): void {
-      if (buf.length < 5) return reject(e, 'decode', err('decode.truncated', 'shorter than the 5-byte Confluent frame'));
+      if (buf.length < FRAME_HEADER_BYTES) return reject(e, 'decode', err('decode.truncated', 'shorter than the 5-byte Confluent frame'));
       const writerId = buf.readInt32BE(1);
       const reader = readerFor(e, writerId);
       if (reader === undefined) return reject(e, 'decode', err('decode.unknown_schema_id', `schema id ${writerId} is not in the registry`));
       e.entity = reader.entity;
       const { resolver } = reader;
-      if (typeof resolver === 'string') return reject(e, 'decode', err('decode.incompatible_schema', `writer schema ${writerId} does not resolve to ${e.entity.name}: ${resolver}`));
+      if (typeof resolver === 'string')
+        return reject(e, 'decode', err('decode.incompatible_schema', `writer schema ${writerId} does not resolve to ${e.entity.name}: ${resolver}`));
       let decoded: { value: unknown; offset: number };
       try {
         decoded = e.entity.type.decode(buf, 5, resolver);
@@ -75,7 +76,11 @@ export const decodeStage = defineStage({
         return reject(e, 'decode', err('decode.truncated', 'the Avro body does not decode with its writer schema'));
       }
       if (decoded.offset !== buf.length) {
-        return reject(e, 'decode', err('decode.truncated', decoded.offset < 0 ? 'the Avro body ends before the record does' : 'bytes left over after the record'));
+        return reject(
+          e,
+          'decode',
+          err('decode.truncated', decoded.offset < 0 ? 'the Avro body ends before the record does' : 'bytes left over after the record'),
+        );
       }
       e.value = decoded.value as Record<string, unknown>;
     }
@@ -102,11 +107,8 @@ export const decodeStage = defineStage({
       async process(batch) {
         const ids = new Set<number>();
         for (const e of batch) {
-          const v = e.message.value;
-          if (v && v.length >= 5 && v[0] === MAGIC) {
-            const id = v.readInt32BE(1);
-            if (!ctx.writerSchemas.has(id)) ids.add(id);
-          }
+          const id = framedSchemaId(e.message.value);
+          if (id !== undefined && !ctx.writerSchemas.has(id)) ids.add(id);
         }
         if (ids.size > 0) await ctx.writerSchemas.fetch(ids);
 
@@ -121,7 +123,7 @@ export const decodeStage = defineStage({
             reject(e, 'size', err('size.too_large', `${buf.length} bytes, over the ${ctx.topology.maxRecordBytes}-byte limit`));
             continue;
           }
-          if (buf[0] === MAGIC) decodeAvro(e, buf);
+          if (buf[0] === MAGIC_BYTE) decodeAvro(e, buf);
           else if (firstNonSpace(buf) === OPEN_BRACE) decodeJson(e, buf);
           else reject(e, 'decode', err('decode.malformed', 'neither Confluent-framed Avro nor a JSON object'));
         }

@@ -11,12 +11,12 @@
  * cost (bench:stages measures both).
  */
 import { hash } from 'node:crypto';
-import type { Envelope } from './envelope.js';
-import { positionOf, refOf } from './envelope.js';
-import { claimAll } from '../storage/redis-scripts.js';
-import { defineStage } from './stage.js';
 import type { NearDuplicateEvent } from '../contracts/near-duplicate.js';
 import { readPath } from '../schema/field-path.js';
+import { claimAll } from '../storage/redis-scripts.js';
+import type { Envelope } from './envelope.js';
+import { positionOf, refOf } from './envelope.js';
+import { defineStage } from './stage.js';
 
 export type Decision = { kind: 'new' } | { kind: 'duplicate' } | { kind: 'collision'; event: NearDuplicateEvent };
 
@@ -69,7 +69,14 @@ export function decide(w: Claim, previous: string | null | undefined, now: numbe
       source: w.e.entity.source,
       entity: w.e.entity.name,
       record,
-      matched: { ingest_id: claimedIngestId ?? '', source: w.e.entity.source, natural_id: record.natural_id, topic, partition: Number(partition), offset: Number(offset) },
+      matched: {
+        ingest_id: claimedIngestId ?? '',
+        source: w.e.entity.source,
+        natural_id: record.natural_id,
+        topic,
+        partition: Number(partition),
+        offset: Number(offset),
+      },
       keys: ['event_id'],
       score: null,
       detected_at: now,
@@ -94,7 +101,12 @@ export const dedupStage = defineStage({
         }
         if (work.length === 0) return;
 
-        const previousClaims = await claimAll(ctx.redis, work.map((w) => w.key), work.map((w) => w.claim), windowMs);
+        const previousClaims = await claimAll(
+          ctx.redis,
+          work.map((w) => w.key),
+          work.map((w) => w.claim),
+          windowMs,
+        );
         const decisions = work.map((w, i) => decide(w, previousClaims[i], ctx.now()));
         // Applied only once every reply is in, so a retry after a Redis failure starts from a clean batch.
         work.forEach((w, i) => {

@@ -5,7 +5,7 @@ import type { Lineage } from '../contracts/lineage.js';
 import type { NearDuplicateEvent, RecordRef } from '../contracts/near-duplicate.js';
 import type { CompiledEntity } from '../schema/entity.js';
 
-export type Outcome = 'pending' | 'raw' | 'duplicate' | 'dead-letter';
+type Outcome = 'pending' | 'raw' | 'duplicate' | 'dead-letter';
 
 export interface Envelope {
   /** The source's primary entity until decoding finds the record is another of its entities. */
@@ -27,7 +27,20 @@ export interface Envelope {
 }
 
 export function newEnvelope(entity: CompiledEntity, topic: string, partition: number, message: KafkaMessage, lineage: Lineage): Envelope {
-  return { entity, topic, partition, message, lineage, value: undefined, body: undefined, outcome: 'pending', failedStage: undefined, errors: [], flags: [], nearDuplicates: [] };
+  return {
+    entity,
+    topic,
+    partition,
+    message,
+    lineage,
+    value: undefined,
+    body: undefined,
+    outcome: 'pending',
+    failedStage: undefined,
+    errors: [],
+    flags: [],
+    nearDuplicates: [],
+  };
 }
 
 export function reject(envelope: Envelope, stage: string, errors: RecordErrorEntry[]): void {

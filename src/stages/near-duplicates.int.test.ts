@@ -2,15 +2,15 @@ import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../test/support/kafka.js';
 import { clearRedis, testNamespace } from '../../test/support/topology.js';
+import { readLineage } from '../contracts/lineage.js';
 import { createLogger } from '../observability/logger.js';
+import { compileEntities } from '../schema/entity.js';
 import { WriterSchemas } from '../schema/registry.js';
 import { createRedis } from '../storage/redis.js';
-import { compileEntities } from '../schema/entity.js';
-import { newEnvelope, type Envelope } from './envelope.js';
-import { readLineage } from '../contracts/lineage.js';
 import { loadTopology } from '../topology/load.js';
-import type { Stage } from './stage.js';
+import { type Envelope, newEnvelope } from './envelope.js';
 import { nearDuplicateStage } from './near-duplicates.js';
+import type { Stage } from './stage.js';
 
 // The stage against the real Redis, with a cap of 3 identities per blocking key.
 describe('near-duplicate stage (Redis)', () => {
@@ -26,7 +26,14 @@ describe('near-duplicate stage (Redis)', () => {
     const sources = new Map(topology.sources.flatMap(compileEntities).map((s) => [s.id, s]));
     crm = sources.get('crm')!;
     await redis.connect();
-    stage = nearDuplicateStage.create({ topology, entities: sources, entitiesOfSource: new Map([['crm', [crm]]]), redis, writerSchemas: new WriterSchemas(config), now: Date.now });
+    stage = nearDuplicateStage.create({
+      topology,
+      entities: sources,
+      entitiesOfSource: new Map([['crm', [crm]]]),
+      redis,
+      writerSchemas: new WriterSchemas(config),
+      now: Date.now,
+    });
   });
   afterAll(async () => {
     redis.disconnect();

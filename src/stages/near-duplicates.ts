@@ -7,13 +7,14 @@
  * A key whose set is already full (shared by `nearDuplicateRefsPerKey` identities or more: a shop's
  * tablet, test@example.com) is too common to say anything and raises no flags.
  */
+
+import type { NearDuplicateEvent, RecordRef } from '../contracts/near-duplicate.js';
+import { readPath } from '../schema/field-path.js';
+import { touchNearDuplicateKeys } from '../storage/redis-scripts.js';
 import type { Envelope } from './envelope.js';
 import { positionOf, refOf } from './envelope.js';
 import { canonicalEmail, jaroWinkler, namePostalKey, normaliseName } from './near-duplicates/keys.js';
-import { touchNearDuplicateKeys } from '../storage/redis-scripts.js';
 import { defineStage } from './stage.js';
-import type { NearDuplicateEvent, RecordRef } from '../contracts/near-duplicate.js';
-import { readPath } from '../schema/field-path.js';
 
 interface Subject {
   e: Envelope;
@@ -27,7 +28,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim
 export const nearDuplicateStage = defineStage({
   name: 'near_duplicates',
   description:
-    "Flags records that share a blocking key (canonical email, E.164 phone, device id, last-name sound + postal code) with a different identity, for identity resolution; they still land.",
+    'Flags records that share a blocking key (canonical email, E.164 phone, device id, last-name sound + postal code) with a different identity, for identity resolution; they still land.',
   requires: ['decode'],
   create: (ctx) => {
     const ns = ctx.topology.namespace;
@@ -57,7 +58,10 @@ export const nearDuplicateStage = defineStage({
 
     return {
       async process(batch) {
-        const subjects = batch.filter((e) => e.outcome === 'pending').map(subjectOf).filter((s): s is Subject => s !== undefined);
+        const subjects = batch
+          .filter((e) => e.outcome === 'pending')
+          .map(subjectOf)
+          .filter((s): s is Subject => s !== undefined);
         if (subjects.length === 0) return;
 
         // One script call per chunk; in order, so a later record in the batch sees the earlier ones.

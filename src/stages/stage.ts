@@ -1,10 +1,10 @@
 /** What a stage is, and what every stage is built from. Stages are registered by name in stages/index.ts. */
 import type { Redis } from 'ioredis';
-import type { ComponentSpec } from '../registry.js';
-import type { WriterSchemas } from '../schema/registry.js';
 import type { Topology } from '../contracts/topology-definition.js';
-import type { Envelope } from './envelope.js';
+import type { ComponentSpec } from '../registry.js';
 import type { CompiledEntity } from '../schema/entity.js';
+import type { WriterSchemas } from '../schema/registry.js';
+import type { Envelope } from './envelope.js';
 
 export interface BatchControl {
   /** Keeps the consumer's group membership alive while a stage waits (on Redis, say). */

@@ -5,8 +5,8 @@ import { envelopeOf, NOW, offlineContext } from '../../test/support/stages.js';
 import { frame } from '../contracts/framing.js';
 import { HEADER } from '../contracts/lineage.js';
 import { loadSchema } from '../schema/avro.js';
-import { claimOf, decide } from './dedup.js';
 import { decodeStage } from './decode.js';
+import { claimOf, decide } from './dedup.js';
 import type { Envelope } from './envelope.js';
 import { qualityStage } from './quality.js';
 
@@ -55,7 +55,17 @@ describe('decode', () => {
   });
 
   it("tells a source's entities apart by the Avro writer schema, or by the entity header for JSON", async () => {
-    const product = { product_id: 'P-1', sku: 'K-1', name: 'Kettle', category: null, brand: null, price: '20.00', currency: 'EUR', active: true, updated_at: Date.parse('2026-11-01T00:00:00Z') };
+    const product = {
+      product_id: 'P-1',
+      sku: 'K-1',
+      name: 'Kettle',
+      category: null,
+      brand: null,
+      price: '20.00',
+      currency: 'EUR',
+      active: true,
+      updated_at: Date.parse('2026-11-01T00:00:00Z'),
+    };
     const avro = await decoded('commerce', frame(productId, loadSchema('Product').type.toBuffer(product)));
     const json = await decoded('commerce', JSON.stringify({ ...product, updated_at: '2026-11-01T00:00:00Z' }), { [HEADER.entity]: 'Product' });
     const order = await decoded('commerce', JSON.stringify(transaction));
@@ -78,7 +88,10 @@ describe('quality', () => {
   });
 
   it('dead-letters a record with every error at severity error, each at its path', async () => {
-    const e = await checked('crm', variant(crmProfile, { email: 'not-an-email', 'address.country': 'XX', 'address.region': null, 'address.postal_code': null, phone: null }));
+    const e = await checked(
+      'crm',
+      variant(crmProfile, { email: 'not-an-email', 'address.country': 'XX', 'address.region': null, 'address.postal_code': null, phone: null }),
+    );
     expect(outcome(e)).toBe('quality.email_invalid@email,quality.country_invalid@address.country');
     expect(e.failedStage).toBe('quality');
   });

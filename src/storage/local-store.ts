@@ -79,7 +79,8 @@ function syncDir(dir: string): void {
 
 export const localBackend: StorageBackendSpec = {
   name: 'local',
-  description: 'A local or mounted folder (a plain path or file:///path). Files are published with link(2), which never replaces an existing file, and fsynced.',
+  description:
+    'A local or mounted folder (a plain path or file:///path). Files are published with link(2), which never replaces an existing file, and fsynced.',
   schemes: ['', 'file'],
   create: (url, config) => new LocalStore(url.startsWith('file://') ? new URL(url).pathname : url, config.spoolDir),
 };

@@ -1,7 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { S3_URL } from '../../dev/stack/s3.js';
 import { S3_BUCKET } from '../../dev/stack/versions.js';
@@ -25,7 +25,10 @@ afterAll(() => {
 
 const backends: Array<[string, () => ObjectStore]> = [
   ['local filesystem', () => new LocalStore(tmp(), undefined)],
-  ['S3 (S3Mock on loopback)', () => new S3Store({ bucket: S3_BUCKET, prefix: `test-${randomUUID().slice(0, 8)}`, spoolDir: tmp(), endpoint: S3_URL, forcePathStyle: true })],
+  [
+    'S3 (S3Mock on loopback)',
+    () => new S3Store({ bucket: S3_BUCKET, prefix: `test-${randomUUID().slice(0, 8)}`, spoolDir: tmp(), endpoint: S3_URL, forcePathStyle: true }),
+  ],
 ];
 
 describe.each(backends)('object store: %s', (_name, open) => {

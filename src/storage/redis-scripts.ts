@@ -106,7 +106,9 @@ export async function touchNearDuplicateKeys(redis: Redis, subjects: NearDuplica
       keys.push(...s.keys, s.refKey);
       args.push(s.keys.length, s.identity, s.ref);
     }
-    for (const [subject, key, ...others] of await callRedis('the near-duplicate keys', () => scripted(redis).c360NearDuplicates(keys.length, ...keys, ...args))) {
+    for (const [subject, key, ...others] of await callRedis('the near-duplicate keys', () =>
+      scripted(redis).c360NearDuplicates(keys.length, ...keys, ...args),
+    )) {
       out.push({ subject: from + subject - 1, key: key - 1, others });
     }
   }

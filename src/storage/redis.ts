@@ -1,7 +1,7 @@
 /** The Redis client for dedup and near-duplicate state: fails fast per command so stages can back off and retry. */
 import { Redis, ReplyError } from 'ioredis';
-import { type C360Error, DependencyRefusedError, DependencyUnavailableError, describeError } from '../contracts/errors.js';
 import type { Config } from '../config.js';
+import { type C360Error, DependencyRefusedError, DependencyUnavailableError, describeError } from '../contracts/errors.js';
 import type { Logger } from '../observability/logger.js';
 
 export function createRedis(config: Config, logger: Logger): Redis {
@@ -38,7 +38,9 @@ export function redisFailure(what: string, err: unknown): C360Error {
     const reply = (err as Error).message;
     const code = reply.split(' ', 1)[0] ?? '';
     const message = `Redis refused ${what}: ${reply.split('\n', 1)[0]}`;
-    return PASSING_REPLIES.has(code) ? new DependencyUnavailableError('redis', message, { cause: err }) : new DependencyRefusedError('redis', message, { cause: err });
+    return PASSING_REPLIES.has(code)
+      ? new DependencyUnavailableError('redis', message, { cause: err })
+      : new DependencyRefusedError('redis', message, { cause: err });
   }
   return new DependencyUnavailableError('redis', `Redis is unreachable for ${what}: ${describeError(err)}`, { cause: err });
 }

@@ -1,14 +1,18 @@
 // The S3 backend's failures, classified where the AWS SDK is called: a real SDK client against a
 // loopback server that answers as S3 does (S3Mock, in object-store.int.test.ts, grants everything).
 import { describe, expect, it } from 'vitest';
+import { failureOf, useScriptedServer } from '../../test/support/http.js';
 import { isRetriable } from '../contracts/errors.js';
 import { retry } from '../retry.js';
-import { failureOf, useScriptedServer } from '../../test/support/http.js';
 import { S3Store } from './s3-store.js';
 
 process.env.AWS_ACCESS_KEY_ID ??= 'test';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
-const s3Error = (status: number, code: string) => ({ status, headers: { 'content-type': 'application/xml' }, body: `<?xml version="1.0"?><Error><Code>${code}</Code><Message>${code}</Message></Error>` });
+const s3Error = (status: number, code: string) => ({
+  status,
+  headers: { 'content-type': 'application/xml' },
+  body: `<?xml version="1.0"?><Error><Code>${code}</Code><Message>${code}</Message></Error>`,
+});
 
 describe('S3 store failures', () => {
   const server = useScriptedServer();
@@ -32,7 +36,11 @@ describe('S3 store failures', () => {
     server.answers = [s3Error(503, 'SlowDown'), s3Error(500, 'InternalError'), { status: 200, body: '' }];
     server.requests.length = 0;
     expect(await retry(() => store().putIfAbsent('b.parquet', Buffer.from('x')), { retries: 5, initialMs: 1 })).toBe('created');
-    expect(server.requests).toEqual(['PUT /raw/layer/b.parquet?x-id=PutObject', 'PUT /raw/layer/b.parquet?x-id=PutObject', 'PUT /raw/layer/b.parquet?x-id=PutObject']);
+    expect(server.requests).toEqual([
+      'PUT /raw/layer/b.parquet?x-id=PutObject',
+      'PUT /raw/layer/b.parquet?x-id=PutObject',
+      'PUT /raw/layer/b.parquet?x-id=PutObject',
+    ]);
   });
 
   it('a 412 on a create-only put means the object exists, not a failure', async () => {

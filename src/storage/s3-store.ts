@@ -99,11 +99,18 @@ export class S3Store implements ObjectStore {
 
 export const s3Backend: StorageBackendSpec = {
   name: 's3',
-  description: 'S3 or an S3-compatible server (s3://bucket/prefix; C360_S3_ENDPOINT, C360_S3_FORCE_PATH_STYLE; credentials from the AWS SDK chain). Uploads are create-only (If-None-Match: *); 403 and 404 fail at once, throttling and 5xx are retried.',
+  description:
+    'S3 or an S3-compatible server (s3://bucket/prefix; C360_S3_ENDPOINT, C360_S3_FORCE_PATH_STYLE; credentials from the AWS SDK chain). Uploads are create-only (If-None-Match: *); 403 and 404 fail at once, throttling and 5xx are retried.',
   schemes: ['s3'],
   create: (url, config) => {
     const [bucket, ...prefix] = url.slice('s3://'.length).split('/');
     if (!bucket) throw new ConfigError(`C360_STORAGE_URL ${url} names no bucket (expected s3://bucket[/prefix]).`);
-    return new S3Store({ bucket, prefix: prefix.filter(Boolean).join('/'), spoolDir: config.spoolDir, endpoint: config.s3.endpoint, forcePathStyle: config.s3.forcePathStyle });
+    return new S3Store({
+      bucket,
+      prefix: prefix.filter(Boolean).join('/'),
+      spoolDir: config.spoolDir,
+      endpoint: config.s3.endpoint,
+      forcePathStyle: config.s3.forcePathStyle,
+    });
   },
 };

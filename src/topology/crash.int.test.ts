@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readToEnd } from '../kafka/read-to-end.js';
 import { crmProfile, variant } from '../../test/fixtures/records.js';
 import { testKafka } from '../../test/support/kafka.js';
 import { clearRedis, json, produce, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { spawnWorker } from '../../test/support/worker.js';
 import { topicNames } from '../contracts/topics.js';
+import { readToEnd } from '../kafka/read-to-end.js';
 
 const kafka = testKafka();
 const UNIQUE = 3000;
@@ -26,7 +26,9 @@ describe('crash safety: workers killed with SIGKILL mid-batch lose nothing and l
 
     // The first worker creates the topics and schemas, then dies before its first commit.
     const first = spawnWorker(namespace, { C360_CRASH_AT: 'after-stages:1' }, args);
-    const profiles = Array.from({ length: UNIQUE }, (_, i) => variant(crmProfile, { customer_id: `C-${i}`, email: `customer${i}@example.com`, phone: null, last_name: `Name${i}` }));
+    const profiles = Array.from({ length: UNIQUE }, (_, i) =>
+      variant(crmProfile, { customer_id: `C-${i}`, email: `customer${i}@example.com`, phone: null, last_name: `Name${i}` }),
+    );
     const invalid = Array.from({ length: INVALID }, (_, i) => variant(crmProfile, { customer_id: `X-${i}`, email: `broken${i}@@example.com` }));
     const duplicates = profiles.slice(0, DUPLICATES);
     await sleep(4000); // let it create the topics

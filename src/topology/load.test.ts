@@ -22,12 +22,7 @@ describe('topology validation', () => {
     expect(t.sources.map((s) => s.name)).toEqual(['crm', 'web', 'marketing', 'commerce', 'support', 'enrichment']);
   });
 
-  it.each([
-    [['decode']],
-    [['decode', 'quality']],
-    [['decode', 'dedup', 'near_duplicates']],
-    [[]],
-  ])('accepts the stages %j', (stages) => {
+  it.each([[['decode']], [['decode', 'quality']], [['decode', 'dedup', 'near_duplicates']], [[]]])('accepts the stages %j', (stages) => {
     expect(validateTopology(topology({ stages })).stages).toEqual(stages);
   });
 
@@ -35,7 +30,10 @@ describe('topology validation', () => {
     [['quality'], 'topology stages.0 "quality" needs stage "decode" before it.'],
     [['dedup', 'decode'], 'topology stages.0 "dedup" needs stage "decode" before it.'],
     [['decode', 'dedup', 'quality'], 'topology stages.2 "quality" must come before "dedup" (the order is decode, quality, dedup, near_duplicates).'],
-    [['decode', 'near_duplicates', 'quality'], 'topology stages.2 "quality" must come before "near_duplicates" (the order is decode, quality, dedup, near_duplicates).'],
+    [
+      ['decode', 'near_duplicates', 'quality'],
+      'topology stages.2 "quality" must come before "near_duplicates" (the order is decode, quality, dedup, near_duplicates).',
+    ],
     [['decode', 'decode'], 'topology stages.1 "decode" is listed twice.'],
     [['decode', 'enrich'], 'topology stages.1 "enrich" is not a known stage (known: decode, quality, dedup, near_duplicates).'],
   ])('refuses the stages %j', (stages, message) => {
@@ -44,9 +42,21 @@ describe('topology validation', () => {
 
   it.each([
     ['a source declared twice', { sources: [source, source] }, 'topology sources.1.name "crm" is declared twice.'],
-    ['an entity without a schema', { sources: [{ ...source, entity: 'Nope' }] }, /^topology sources\.0\.entity "Nope" has no schema in avro\/ \(known: .*CustomerProfile/],
-    ['an unknown rule', { sources: [{ ...source, quality: [{ field: 'email', rule: 'shoe_size' }] }] }, /^topology sources\.0\.quality\.0\.rule "shoe_size" is not a known quality rule \(known: email, phone/],
-    ['bad rule options', { sources: [{ ...source, quality: [{ field: 'phone', rule: 'phone', options: { countryField: 3 } }] }] }, /^topology sources\.0\.quality\.0\.options for rule phone\.countryField: /],
+    [
+      'an entity without a schema',
+      { sources: [{ ...source, entity: 'Nope' }] },
+      /^topology sources\.0\.entity "Nope" has no schema in avro\/ \(known: .*CustomerProfile/,
+    ],
+    [
+      'an unknown rule',
+      { sources: [{ ...source, quality: [{ field: 'email', rule: 'shoe_size' }] }] },
+      /^topology sources\.0\.quality\.0\.rule "shoe_size" is not a known quality rule \(known: email, phone/,
+    ],
+    [
+      'bad rule options',
+      { sources: [{ ...source, quality: [{ field: 'phone', rule: 'phone', options: { countryField: 3 } }] }] },
+      /^topology sources\.0\.quality\.0\.options for rule phone\.countryField: /,
+    ],
     ['an unknown setting', { colour: 'blue' }, /^topology \(root\) Unrecognized key: "colour"/],
     ['a bad field path', { sources: [{ ...source, key: 'customer id' }] }, /^topology sources\.0\.key must be a dotted field path/],
     ['an upper-case source name', { sources: [{ ...source, name: 'CRM' }] }, /^topology sources\.0\.name must be lower-case letters, digits and dashes/],

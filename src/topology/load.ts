@@ -4,11 +4,11 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError } from '../contracts/errors.js';
 import { projectRoot } from '../contracts/project.js';
-import { topologySchema, type Topology } from '../contracts/topology-definition.js';
+import { type Topology, topologySchema } from '../contracts/topology-definition.js';
 import { validateOptions } from '../registry.js';
+import { listSchemas } from '../schema/avro.js';
 import { STAGES } from '../stages/index.js';
 import { RULES } from '../stages/quality/rules/index.js';
-import { listSchemas } from '../schema/avro.js';
 
 export async function loadTopology(ref: string, overrides: { namespace?: string } = {}): Promise<Topology> {
   let file: string;
@@ -50,7 +50,8 @@ export function validateTopology(input: unknown, overrides: { namespace?: string
     entities.forEach((e, k) => {
       const where = k === 0 ? `sources.${i}` : `sources.${i}.entities.${k - 1}`;
       if (!schemas.has(e.entity)) throw new ConfigError(`topology ${where}.entity "${e.entity}" has no schema in avro/ (known: ${[...schemas].join(', ')}).`);
-      if (entities.findIndex((x) => x.entity === e.entity) !== k) throw new ConfigError(`topology ${where}.entity "${e.entity}" is declared twice for source ${s.name}.`);
+      if (entities.findIndex((x) => x.entity === e.entity) !== k)
+        throw new ConfigError(`topology ${where}.entity "${e.entity}" is declared twice for source ${s.name}.`);
       e.quality.forEach((q, j) => {
         const rule = RULES.require(q.rule, `topology ${where}.quality.${j}.rule`);
         q.options = validateOptions(rule.options, q.options, `topology ${where}.quality.${j}.options for rule ${q.rule}`);

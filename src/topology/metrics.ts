@@ -14,10 +14,36 @@ export interface TopologyMetrics {
 export const topologyMetrics = perRegistry(
   (registry): TopologyMetrics => ({
     recordsIn: new Counter({ name: 'c360_topology_records_in_total', help: 'Records read from ingest topics', labelNames: ['source'], registers: [registry] }),
-    routed: new Counter({ name: 'c360_topology_records_routed_total', help: 'Records by route: raw, duplicate (dropped), dead_letter', labelNames: ['source', 'route'], registers: [registry] }),
-    errors: new Counter({ name: 'c360_topology_record_errors_total', help: 'Record errors and warnings by taxonomy code', labelNames: ['source', 'code'], registers: [registry] }),
-    nearDuplicates: new Counter({ name: 'c360_topology_near_duplicates_total', help: 'Near-duplicate and id-collision events emitted', labelNames: ['source', 'kind'], registers: [registry] }),
-    batchSeconds: new Histogram({ name: 'c360_topology_batch_duration_seconds', help: 'Time from fetch to committed transaction, per batch', labelNames: ['source'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
-    dependencyRetries: new Counter({ name: 'c360_topology_dependency_retries_total', help: 'Stage retries while Redis or the registry is unavailable', labelNames: ['stage'], registers: [registry] }),
+    routed: new Counter({
+      name: 'c360_topology_records_routed_total',
+      help: 'Records by route: raw, duplicate (dropped), dead_letter',
+      labelNames: ['source', 'route'],
+      registers: [registry],
+    }),
+    errors: new Counter({
+      name: 'c360_topology_record_errors_total',
+      help: 'Record errors and warnings by taxonomy code',
+      labelNames: ['source', 'code'],
+      registers: [registry],
+    }),
+    nearDuplicates: new Counter({
+      name: 'c360_topology_near_duplicates_total',
+      help: 'Near-duplicate and id-collision events emitted',
+      labelNames: ['source', 'kind'],
+      registers: [registry],
+    }),
+    batchSeconds: new Histogram({
+      name: 'c360_topology_batch_duration_seconds',
+      help: 'Time from fetch to committed transaction, per batch',
+      labelNames: ['source'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    dependencyRetries: new Counter({
+      name: 'c360_topology_dependency_retries_total',
+      help: 'Stage retries while Redis or the registry is unavailable',
+      labelNames: ['stage'],
+      registers: [registry],
+    }),
   }),
 );

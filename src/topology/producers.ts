@@ -4,7 +4,7 @@
  * still thinks it does (the Kafka Streams "exactly_once" model; KafkaJS cannot send the group
  * generation with its offsets, which the one-producer-per-worker model needs).
  */
-import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import { type Kafka, Partitioners, type Producer } from 'kafkajs';
 
 export class PartitionProducers {
   private readonly producers = new Map<string, Promise<Producer>>();
@@ -43,10 +43,12 @@ export class PartitionProducers {
   async retain(assignment: Record<string, number[]>): Promise<void> {
     const keep = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
     await Promise.all(
-      [...this.producers.keys()].filter((k) => !keep.has(k)).map((k) => {
-        const i = k.lastIndexOf(':');
-        return this.drop(k.slice(0, i), Number(k.slice(i + 1)));
-      }),
+      [...this.producers.keys()]
+        .filter((k) => !keep.has(k))
+        .map((k) => {
+          const i = k.lastIndexOf(':');
+          return this.drop(k.slice(0, i), Number(k.slice(i + 1)));
+        }),
     );
   }
 

@@ -1,14 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../config.js';
-import { redisAnswers } from '../observability/probes.js';
 import { crmProfile, variant } from '../../test/fixtures/records.js';
 import { logger, testKafka } from '../../test/support/kafka.js';
 import { json, produce, testNamespace, waitForLedger } from '../../test/support/topology.js';
+import { loadConfig } from '../config.js';
+import { topicNames } from '../contracts/topics.js';
+import { redisAnswers } from '../observability/probes.js';
 import { loadTopology } from './load.js';
 import { TopologyRunner } from './runner.js';
-import { topicNames } from '../contracts/topics.js';
 
 const kafka = testKafka();
 const port = 16_379 + Math.floor(Math.random() * 1000);
@@ -49,13 +49,21 @@ describe('Redis outage: the dedup stage holds the batch and retries; nothing pas
     await runner.start();
     const profile = (i: number) => json(variant(crmProfile, { customer_id: `C-${i}`, email: `c${i}@example.com`, phone: null, last_name: `N${i}` }));
 
-    await produce(kafka, names.ingest('crm'), Array.from({ length: 100 }, (_, i) => profile(i)));
+    await produce(
+      kafka,
+      names.ingest('crm'),
+      Array.from({ length: 100 }, (_, i) => profile(i)),
+    );
     await waitForLedger(kafka, names, (l) => l.total.in === 100);
 
     redis.kill('SIGKILL');
     await new Promise((r) => redis.once('exit', r));
-    await produce(kafka, names.ingest('crm'), Array.from({ length: 50 }, (_, i) => profile(100 + i)));
-    const retries = async () => ((await metrics.getSingleMetric('c360_topology_dependency_retries_total')!.get()).values.reduce((n, v) => n + v.value, 0));
+    await produce(
+      kafka,
+      names.ingest('crm'),
+      Array.from({ length: 50 }, (_, i) => profile(100 + i)),
+    );
+    const retries = async () => (await metrics.getSingleMetric('c360_topology_dependency_retries_total')!.get()).values.reduce((n, v) => n + v.value, 0);
     await until(async () => (await retries()) >= 3, 'the stage to retry against the dead Redis');
     const during = await waitForLedger(kafka, names, (l) => l.total.in >= 100);
     expect(during.total.in).toBe(100);

@@ -6,7 +6,7 @@ import { HEADER } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
 import { loadSchema } from '../schema/avro.js';
 import { reject } from '../stages/envelope.js';
-import { route, type RouterContext } from './router.js';
+import { type RouterContext, route } from './router.js';
 
 const ctx = offlineContext();
 const deadLetter = loadSchema('DeadLetter');
@@ -14,7 +14,10 @@ const nearDuplicate = loadSchema('NearDuplicate');
 const router: RouterContext = {
   topologyName: 'customer360',
   topics: topicNames('unit'),
-  rawSchemaIds: new Map([['crm', 11], ['web', 12]]),
+  rawSchemaIds: new Map([
+    ['crm', 11],
+    ['web', 12],
+  ]),
   deadLetter: { id: 21, ...deadLetter },
   nearDuplicate: { id: 22, type: nearDuplicate.type },
   now: () => NOW,
@@ -44,7 +47,14 @@ describe('routing', () => {
     expect(byTopic['unit.dead-letter']).toHaveLength(1);
     expect(r.counts).toEqual({ in: 4, raw: 2, duplicates: 1, dead_letter: 1, near_duplicates: 0 });
     expect(r.errors).toEqual({ 'quality.device_id_opt_out': 1, 'decode.invalid_json': 1 });
-    expect(r.ledger).toMatchObject({ source: 'crm', topic: 'unit.ingest.crm', partition: 0, first_offset: Number(landed.message.offset), last_offset: Number(rejected.message.offset), committed_at: new Date(NOW).toISOString() });
+    expect(r.ledger).toMatchObject({
+      source: 'crm',
+      topic: 'unit.ingest.crm',
+      partition: 0,
+      first_offset: Number(landed.message.offset),
+      last_offset: Number(rejected.message.offset),
+      committed_at: new Date(NOW).toISOString(),
+    });
     expect(JSON.parse(String(byTopic['unit.ledger']![0]!.value))).toEqual(r.ledger);
   });
 
@@ -54,7 +64,11 @@ describe('routing', () => {
     const [raw] = route(router, [e]).topicMessages.find((t) => t.topic === 'unit.raw.crm')!.messages;
     expect(framedSchemaId(raw!.value as Buffer)).toBe(11);
     expect(crm.type.fromBuffer((raw!.value as Buffer).subarray(5))).toEqual(e.value);
-    expect(raw!.headers).toMatchObject({ [HEADER.ingestId]: e.lineage.ingestId, [HEADER.entity]: 'CustomerProfile', [HEADER.qualityFlags]: 'quality.device_id_opt_out' });
+    expect(raw!.headers).toMatchObject({
+      [HEADER.ingestId]: e.lineage.ingestId,
+      [HEADER.entity]: 'CustomerProfile',
+      [HEADER.qualityFlags]: 'quality.device_id_opt_out',
+    });
     expect(raw!.headers![HEADER.nearDuplicate]).toBeUndefined();
   });
 
@@ -63,7 +77,14 @@ describe('routing', () => {
     reject(e, 'decode', [{ code: 'decode.malformed', field: null, message: 'neither Confluent-framed Avro nor a JSON object' }]);
     const [dl] = route(router, [e]).topicMessages.find((t) => t.topic === 'unit.dead-letter')!.messages;
     const record = deadLetter.type.fromBuffer((dl!.value as Buffer).subarray(5)) as Record<string, unknown>;
-    expect(record).toMatchObject({ stage: 'decode', source: 'web', entity: 'BehavioralEvent', origin_topic: 'unit.ingest.web', origin_offset: Number(e.message.offset), failed_at: NOW });
+    expect(record).toMatchObject({
+      stage: 'decode',
+      source: 'web',
+      entity: 'BehavioralEvent',
+      origin_topic: 'unit.ingest.web',
+      origin_offset: Number(e.message.offset),
+      failed_at: NOW,
+    });
     expect(record.original_value).toEqual(Buffer.from('not json'));
     expect(record.errors).toEqual([{ code: 'decode.malformed', field: null, message: 'neither Confluent-framed Avro nor a JSON object' }]);
   });
@@ -72,7 +93,16 @@ describe('routing', () => {
     const e = envelopeOf(ctx.entities.get('web')!, JSON.stringify(webEvent), {}, 'ev-1');
     e.value = ctx.entities.get('web')!.coerceJson(webEvent).value as Record<string, unknown>;
     const ref = { ingest_id: 'i', source: 'web', natural_id: 'ev-1', topic: 't', partition: 0, offset: 1 };
-    e.nearDuplicates.push({ kind: 'ID_COLLISION', source: 'web', entity: 'BehavioralEvent', record: ref, matched: { ...ref, ingest_id: 'j' }, keys: ['event_id'], score: null, detected_at: NOW });
+    e.nearDuplicates.push({
+      kind: 'ID_COLLISION',
+      source: 'web',
+      entity: 'BehavioralEvent',
+      record: ref,
+      matched: { ...ref, ingest_id: 'j' },
+      keys: ['event_id'],
+      score: null,
+      detected_at: NOW,
+    });
     const r = route(router, [e]);
     const nd = r.topicMessages.find((t) => t.topic === 'unit.near-duplicates')!.messages;
     expect(nd.map((m) => m.key)).toEqual(['web:ev-1']);

@@ -4,15 +4,15 @@
  * `<ns>.near-duplicates`; failures to `<ns>.dead-letter` with typed errors, the original bytes
  * and Kafka Connect-style context headers; exact duplicates are only counted.
  */
+
+import type avro from 'avsc';
 import type { IHeaders, Message, TopicMessages } from 'kafkajs';
 import { type DeadLetterContract, deadLetterMessage } from '../contracts/dead-letter.js';
 import { frame } from '../contracts/framing.js';
-import type avro from 'avsc';
-import type { Envelope } from '../stages/envelope.js';
-import { type LedgerCounts, type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
-import { emptyCounts } from '../contracts/ledger.js';
+import { emptyCounts, type LedgerCounts, type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
 import { HEADER, lineageHeaders } from '../contracts/lineage.js';
 import type { TopicNames } from '../contracts/topics.js';
+import type { Envelope } from '../stages/envelope.js';
 
 export interface RouterContext {
   topologyName: string;

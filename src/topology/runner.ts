@@ -6,31 +6,32 @@
  * Stages that wait on Redis or the registry retry with backoff while the batch holds, keeping
  * the group membership alive: nothing passes unchecked and nothing is dropped.
  */
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+
 import type { Redis } from 'ioredis';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { describeError } from '../contracts/errors.js';
-import { retry } from '../retry.js';
+import { addCounts, emptyCounts, type LedgerCounts } from '../contracts/ledger.js';
+import { readLineage } from '../contracts/lineage.js';
+import { topicNames } from '../contracts/topics.js';
+import type { Topology } from '../contracts/topology-definition.js';
+import { crashPoint } from '../faults/failpoints.js';
 import { createKafka } from '../kafka/client.js';
 import { sendInRequests } from '../kafka/send.js';
 import type { Logger } from '../observability/logger.js';
+import { retry } from '../retry.js';
 import { loadSchema } from '../schema/avro.js';
-import { WriterSchemas, createSchemaRegistry } from '../schema/registry.js';
+import { type CompiledEntity, compileEntities } from '../schema/entity.js';
+import { createSchemaRegistry, WriterSchemas } from '../schema/registry.js';
+import { newEnvelope } from '../stages/envelope.js';
 import { STAGES } from '../stages/index.js';
 import type { BatchControl, Stage, StageContext } from '../stages/stage.js';
 import { createRedis } from '../storage/redis.js';
-import { compileEntities, type CompiledEntity } from '../schema/entity.js';
-import type { Topology } from '../contracts/topology-definition.js';
-import { newEnvelope } from '../stages/envelope.js';
-import { crashPoint } from '../faults/failpoints.js';
-import { addCounts, emptyCounts, type LedgerCounts } from '../contracts/ledger.js';
-import { readLineage } from '../contracts/lineage.js';
-import { topologyMetrics, type TopologyMetrics } from './metrics.js';
+import { type TopologyMetrics, topologyMetrics } from './metrics.js';
 import { PartitionProducers } from './producers.js';
-import { route, type RouterContext } from './router.js';
+import { type RouterContext, route } from './router.js';
 import { createTopologyTopics, registerTopologySchemas } from './setup.js';
-import { topicNames } from '../contracts/topics.js';
 
 export interface RunnerOptions {
   config: Config;
@@ -144,7 +145,9 @@ export class TopologyRunner {
     const endTimer = this.metrics.batchSeconds.startTimer({ source: source.source });
     const control: BatchControl = { heartbeat, isRunning: () => isRunning() && !isStale() && !this.stopping };
 
-    const envelopes = batch.messages.map((m) => newEnvelope(source, batch.topic, batch.partition, m, readLineage(m, batch.topic, batch.partition, source.source)));
+    const envelopes = batch.messages.map((m) =>
+      newEnvelope(source, batch.topic, batch.partition, m, readLineage(m, batch.topic, batch.partition, source.source)),
+    );
     for (const stage of this.stages) await this.withRetry(stage, () => stage.process(envelopes, control), control);
     crashPoint('after-stages');
     if (!control.isRunning()) throw new Error('batch abandoned: the worker is stopping or lost the partition');
@@ -172,7 +175,12 @@ export class TopologyRunner {
     crashPoint('after-commit');
     resolveOffset(batch.lastOffset());
 
-    this.account(source.source, routed.counts, routed.errors, envelopes.flatMap((e) => e.nearDuplicates.map((n) => n.kind)));
+    this.account(
+      source.source,
+      routed.counts,
+      routed.errors,
+      envelopes.flatMap((e) => e.nearDuplicates.map((n) => n.kind)),
+    );
     endTimer();
     await heartbeat().catch(() => undefined);
   }
@@ -184,7 +192,8 @@ export class TopologyRunner {
       shouldContinue: control.isRunning,
       onRetry: async (err, attempt) => {
         this.metrics.dependencyRetries.inc({ stage: stage.name });
-        if (attempt === 1 || attempt % 10 === 0) this.options.logger.warn({ stage: stage.name, attempt, err: describeError(err) }, 'stage waiting for a dependency');
+        if (attempt === 1 || attempt % 10 === 0)
+          this.options.logger.warn({ stage: stage.name, attempt, err: describeError(err) }, 'stage waiting for a dependency');
         await control.heartbeat();
       },
     });

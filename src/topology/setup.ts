@@ -1,14 +1,14 @@
 /** What a topology needs before it runs: its topics (`c360 topics create`) and its schemas (`c360 schemas register`). */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Kafka } from 'kafkajs';
-import type { DeadLetterContract } from '../contracts/dead-letter.js';
 import type { Config } from '../config.js';
+import type { DeadLetterContract } from '../contracts/dead-letter.js';
+import { topicNames } from '../contracts/topics.js';
+import type { Topology } from '../contracts/topology-definition.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { loadSchema } from '../schema/avro.js';
-import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 import type { CompiledEntity } from '../schema/entity.js';
-import type { Topology } from '../contracts/topology-definition.js';
-import { topicNames } from '../contracts/topics.js';
+import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 import { topicSpecs } from './topics.js';
 
 /** Creates the topology's missing topics; returns the ones it created. */

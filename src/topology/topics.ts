@@ -1,7 +1,8 @@
 /** The settings of a topology's topics: partitions, retention, compaction (docs/contracts.md). */
-import type { TopicSpec } from '../kafka/topics.js';
+
 import { topicNames } from '../contracts/topics.js';
 import type { Topology } from '../contracts/topology-definition.js';
+import type { TopicSpec } from '../kafka/topics.js';
 
 const DAY_MS = 86_400_000;
 

@@ -1,13 +1,13 @@
 import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crmProfile, transaction, variant, webEvent } from '../../test/fixtures/records.js';
+import { collect, config, testKafka } from '../../test/support/kafka.js';
+import { clearRedis, produce, type RunningTopology, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { RECORD_ERROR_CODES } from '../contracts/errors.js';
+import { frame } from '../contracts/framing.js';
+import { HEADER } from '../contracts/lineage.js';
 import { loadSchema, parseType } from '../schema/avro.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
-import { collect, config, testKafka } from '../../test/support/kafka.js';
-import { clearRedis, produce, startTopology, testNamespace, waitForLedger, type RunningTopology } from '../../test/support/topology.js';
-import { crmProfile, transaction, variant, webEvent } from '../../test/fixtures/records.js';
-import { HEADER } from '../contracts/lineage.js';
-import { frame } from '../contracts/framing.js';
 
 const kafka = testKafka();
 const registry = createSchemaRegistry(config);
@@ -36,29 +36,126 @@ describe('the ingestion topology, end to end on the real stack', () => {
     { code: 'decode.malformed', source: 'crm', field: null, value: () => 'plain text, not a record' },
     { code: 'decode.invalid_json', source: 'crm', field: null, value: () => '{"customer_id": "C-x",' },
     { code: 'decode.unknown_schema_id', source: 'crm', field: null, value: () => frame(2_000_000_000, Buffer.from([2, 0x41])) },
-    { code: 'decode.truncated', source: 'crm', field: null, value: () => frame(ingestSchemaId, loadSchema('CustomerProfile').type.toBuffer(variantAvro()).subarray(0, 12)) },
+    {
+      code: 'decode.truncated',
+      source: 'crm',
+      field: null,
+      value: () => frame(ingestSchemaId, loadSchema('CustomerProfile').type.toBuffer(variantAvro()).subarray(0, 12)),
+    },
     { code: 'decode.incompatible_schema', source: 'crm', field: null, value: () => frame(incompatibleId, Buffer.from([2])) },
-    { code: 'schema.missing_required', source: 'crm', field: 'email', value: () => JSON.stringify(variant(crmProfile, { customer_id: 'C-mr', email: undefined })) },
-    { code: 'schema.wrong_type', source: 'crm', field: 'loyalty_points', value: () => JSON.stringify(variant(crmProfile, { customer_id: 'C-wt', loyalty_points: 'many' })) },
-    { code: 'schema.enum_not_allowed', source: 'crm', field: 'loyalty_tier', value: () => JSON.stringify(variant(crmProfile, { customer_id: 'C-en', loyalty_tier: 'DIAMOND' })) },
-    { code: 'size.too_large', source: 'crm', field: null, value: () => JSON.stringify(variant(crmProfile, { customer_id: 'C-big', first_name: 'A'.repeat(5000) })) },
-    { code: 'quality.email_invalid', source: 'crm', field: 'email', value: () => JSON.stringify(variant(crmProfile, { customer_id: 'C-em', email: 'ann..lee@example.com' })) },
+    {
+      code: 'schema.missing_required',
+      source: 'crm',
+      field: 'email',
+      value: () => JSON.stringify(variant(crmProfile, { customer_id: 'C-mr', email: undefined })),
+    },
+    {
+      code: 'schema.wrong_type',
+      source: 'crm',
+      field: 'loyalty_points',
+      value: () => JSON.stringify(variant(crmProfile, { customer_id: 'C-wt', loyalty_points: 'many' })),
+    },
+    {
+      code: 'schema.enum_not_allowed',
+      source: 'crm',
+      field: 'loyalty_tier',
+      value: () => JSON.stringify(variant(crmProfile, { customer_id: 'C-en', loyalty_tier: 'DIAMOND' })),
+    },
+    {
+      code: 'size.too_large',
+      source: 'crm',
+      field: null,
+      value: () => JSON.stringify(variant(crmProfile, { customer_id: 'C-big', first_name: 'A'.repeat(5000) })),
+    },
+    {
+      code: 'quality.email_invalid',
+      source: 'crm',
+      field: 'email',
+      value: () => JSON.stringify(variant(crmProfile, { customer_id: 'C-em', email: 'ann..lee@example.com' })),
+    },
     { code: 'quality.phone_invalid', source: 'crm', field: 'phone', value: () => JSON.stringify(variant(crmProfile, { customer_id: 'C-ph', phone: '12' })) },
-    { code: 'quality.country_invalid', source: 'crm', field: 'address.country', value: () => JSON.stringify(variant(crmProfile, { customer_id: 'C-co', 'address.country': 'XX', 'address.region': null, phone: null, 'address.postal_code': null })) },
-    { code: 'quality.region_invalid', source: 'crm', field: 'address.region', value: () => JSON.stringify(variant(crmProfile, { customer_id: 'C-rg', 'address.region': 'US-CA' })) },
-    { code: 'quality.postal_code_invalid', source: 'crm', field: 'address.postal_code', value: () => JSON.stringify(variant(crmProfile, { customer_id: 'C-pc', 'address.country': 'DE', 'address.region': 'DE-BE', phone: null, 'address.postal_code': '1234' })) },
-    { code: 'quality.timestamp_before_epoch', source: 'web', field: 'occurred_at', value: () => JSON.stringify(variant(webEvent, { event_id: 'ev-old', occurred_at: '1969-12-31T23:59:59Z' })) },
-    { code: 'quality.timestamp_in_future', source: 'web', field: 'occurred_at', value: () => JSON.stringify(variant(webEvent, { event_id: 'ev-fut', occurred_at: future })) },
-    { code: 'quality.latitude_out_of_range', source: 'web', field: 'geo.latitude', value: () => JSON.stringify(variant(webEvent, { event_id: 'ev-lat', 'geo.latitude': 95 })) },
-    { code: 'quality.longitude_out_of_range', source: 'web', field: 'geo.longitude', value: () => JSON.stringify(variant(webEvent, { event_id: 'ev-lon', 'geo.longitude': -190 })) },
-    { code: 'quality.device_id_invalid', source: 'web', field: 'device.device_id', value: () => JSON.stringify(variant(webEvent, { event_id: 'ev-imei', 'device.device_id': '490154203237519' })) },
-    { code: 'decode.unknown_entity', source: 'commerce', field: null, value: () => JSON.stringify({ product_id: 'P-x' }), headers: { [HEADER.entity]: 'Coupon' } },
-    { code: 'quality.currency_invalid', source: 'commerce', field: 'currency', value: () => JSON.stringify(variant(transaction, { transaction_id: 'T-cur', currency: 'XYZ' })) },
-    { code: 'quality.amount_negative', source: 'commerce', field: 'line_items[1].unit_price', value: () => JSON.stringify(variant(transaction, { transaction_id: 'T-neg', line_items: [transaction.line_items[0], { ...transaction.line_items[1], unit_price: '-20.00' }] })) },
+    {
+      code: 'quality.country_invalid',
+      source: 'crm',
+      field: 'address.country',
+      value: () =>
+        JSON.stringify(variant(crmProfile, { customer_id: 'C-co', 'address.country': 'XX', 'address.region': null, phone: null, 'address.postal_code': null })),
+    },
+    {
+      code: 'quality.region_invalid',
+      source: 'crm',
+      field: 'address.region',
+      value: () => JSON.stringify(variant(crmProfile, { customer_id: 'C-rg', 'address.region': 'US-CA' })),
+    },
+    {
+      code: 'quality.postal_code_invalid',
+      source: 'crm',
+      field: 'address.postal_code',
+      value: () =>
+        JSON.stringify(
+          variant(crmProfile, { customer_id: 'C-pc', 'address.country': 'DE', 'address.region': 'DE-BE', phone: null, 'address.postal_code': '1234' }),
+        ),
+    },
+    {
+      code: 'quality.timestamp_before_epoch',
+      source: 'web',
+      field: 'occurred_at',
+      value: () => JSON.stringify(variant(webEvent, { event_id: 'ev-old', occurred_at: '1969-12-31T23:59:59Z' })),
+    },
+    {
+      code: 'quality.timestamp_in_future',
+      source: 'web',
+      field: 'occurred_at',
+      value: () => JSON.stringify(variant(webEvent, { event_id: 'ev-fut', occurred_at: future })),
+    },
+    {
+      code: 'quality.latitude_out_of_range',
+      source: 'web',
+      field: 'geo.latitude',
+      value: () => JSON.stringify(variant(webEvent, { event_id: 'ev-lat', 'geo.latitude': 95 })),
+    },
+    {
+      code: 'quality.longitude_out_of_range',
+      source: 'web',
+      field: 'geo.longitude',
+      value: () => JSON.stringify(variant(webEvent, { event_id: 'ev-lon', 'geo.longitude': -190 })),
+    },
+    {
+      code: 'quality.device_id_invalid',
+      source: 'web',
+      field: 'device.device_id',
+      value: () => JSON.stringify(variant(webEvent, { event_id: 'ev-imei', 'device.device_id': '490154203237519' })),
+    },
+    {
+      code: 'decode.unknown_entity',
+      source: 'commerce',
+      field: null,
+      value: () => JSON.stringify({ product_id: 'P-x' }),
+      headers: { [HEADER.entity]: 'Coupon' },
+    },
+    {
+      code: 'quality.currency_invalid',
+      source: 'commerce',
+      field: 'currency',
+      value: () => JSON.stringify(variant(transaction, { transaction_id: 'T-cur', currency: 'XYZ' })),
+    },
+    {
+      code: 'quality.amount_negative',
+      source: 'commerce',
+      field: 'line_items[1].unit_price',
+      value: () =>
+        JSON.stringify(
+          variant(transaction, { transaction_id: 'T-neg', line_items: [transaction.line_items[0], { ...transaction.line_items[1], unit_price: '-20.00' }] }),
+        ),
+    },
   ];
 
   function variantAvro() {
-    return { ...variant(crmProfile, { customer_id: 'C-avro', email: 'bob@example.org', first_name: 'Bob', last_name: 'Byrne', phone: '+353 87 765 4321' }), birth_date: 7395, updated_at: Date.parse('2026-11-02T00:00:00Z') };
+    return {
+      ...variant(crmProfile, { customer_id: 'C-avro', email: 'bob@example.org', first_name: 'Bob', last_name: 'Byrne', phone: '+353 87 765 4321' }),
+      birth_date: 7395,
+      updated_at: Date.parse('2026-11-02T00:00:00Z'),
+    };
   }
 
   beforeAll(async () => {
@@ -68,7 +165,12 @@ describe('the ingestion topology, end to end on the real stack', () => {
     });
     ingestSchemaId = await registry.getLatestSchemaId(`${t.names.ingest('crm')}-value`);
     const crmSchema = loadSchema('CustomerProfile').schema as { fields: { name: string }[] };
-    incompatibleId = await registerAvro(registry, `${ns}.incompatible-value`, { type: 'record', name: 'CustomerProfile', namespace: 'io.c360.crm', fields: [{ name: 'customer_id', type: 'int' }] });
+    incompatibleId = await registerAvro(registry, `${ns}.incompatible-value`, {
+      type: 'record',
+      name: 'CustomerProfile',
+      namespace: 'io.c360.crm',
+      fields: [{ name: 'customer_id', type: 'int' }],
+    });
     // A newer producer's schema with an extra field: resolves against the reader schema.
     const evolved = { ...crmSchema, fields: [...crmSchema.fields, { name: 'nickname', type: ['null', 'string'], default: null }] };
     evolvedId = await registerAvro(registry, `${t.names.ingest('crm')}-value`, evolved);
@@ -79,9 +181,21 @@ describe('the ingestion topology, end to end on the real stack', () => {
         // the same profile again, keys in another order and the email domain in other case: an exact duplicate
         JSON.stringify(Object.fromEntries(Object.entries(variant(crmProfile, { email: 'Ann.Lee+promo@example.com' })).reverse())),
         // another customer with the same canonical email and a similar name: a near-duplicate
-        JSON.stringify(variant(crmProfile, { customer_id: 'C-2002', email: 'ann.lee@example.com', first_name: 'Anne', phone: null, 'address.postal_code': 'D04 A1B2' })),
+        JSON.stringify(
+          variant(crmProfile, { customer_id: 'C-2002', email: 'ann.lee@example.com', first_name: 'Anne', phone: null, 'address.postal_code': 'D04 A1B2' }),
+        ),
         frame(ingestSchemaId, loadSchema('CustomerProfile').type.toBuffer(variantAvro())),
-        frame(evolvedId, parseType(evolved).toBuffer({ ...variantAvro(), customer_id: 'C-evolved', email: 'eve@example.net', phone: null, last_name: 'Evans', nickname: 'Evie' })),
+        frame(
+          evolvedId,
+          parseType(evolved).toBuffer({
+            ...variantAvro(),
+            customer_id: 'C-evolved',
+            email: 'eve@example.net',
+            phone: null,
+            last_name: 'Evans',
+            nickname: 'Evie',
+          }),
+        ),
       ],
       web: [
         JSON.stringify(webEvent),
@@ -92,7 +206,17 @@ describe('the ingestion topology, end to end on the real stack', () => {
       commerce: [JSON.stringify(transaction)],
     };
     // The shop's catalogue rides on the commerce source: JSON says so in a header, Avro by its writer schema.
-    const product = { product_id: 'P-1', sku: 'SKU-1', name: 'Scarf', category: 'accessories', brand: null, price: '19.90', currency: 'EUR', active: true, updated_at: Date.parse('2026-11-01T00:00:00Z') };
+    const product = {
+      product_id: 'P-1',
+      sku: 'SKU-1',
+      name: 'Scarf',
+      category: 'accessories',
+      brand: null,
+      price: '19.90',
+      currency: 'EUR',
+      active: true,
+      updated_at: Date.parse('2026-11-01T00:00:00Z'),
+    };
     const productAvroId = await registry.getLatestSchemaId(`${t.names.ingest('commerce')}-io.c360.commerce.Product`);
     const extra: Record<string, { value: string | Buffer; headers?: Record<string, string> }[]> = {
       crm: [],
@@ -112,14 +236,23 @@ describe('the ingestion topology, end to end on the real stack', () => {
       ];
       // Web events are keyed by event id, as producers do, so the duplicate and the collision reach the same partition in order.
       const key = (value: string | Buffer) => (source === 'web' ? (JSON.parse(value.toString()) as { event_id: string }).event_id : null);
-      await produce(kafka, t.names.ingest(source), values.map(({ value, headers }) => ({ key: key(value), value, ...(headers ? { headers } : {}) })));
+      await produce(
+        kafka,
+        t.names.ingest(source),
+        values.map(({ value, headers }) => ({ key: key(value), value, ...(headers ? { headers } : {}) })),
+      );
       produced += values.length;
       if (source === 'crm') await waitForLedger(kafka, t.names, (l) => l.total.in === produced);
     }
     ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === produced);
 
     for (const m of await collect(kafka, t.names.deadLetter, (s) => s.length === cases.length)) {
-      const d = (await registry.decode(m.value!)) as { errors: { code: string; field: string | null }[]; lineage: { ingest_id: string }; origin_topic: string; original_value: Buffer };
+      const d = (await registry.decode(m.value!)) as {
+        errors: { code: string; field: string | null }[];
+        lineage: { ingest_id: string };
+        origin_topic: string;
+        original_value: Buffer;
+      };
       dead.set(d.errors[0]!.code, { ...d, code: d.errors[0]!.code, field: d.errors[0]!.field });
     }
     raw.crm = await collect(kafka, t.names.raw('crm'), (s) => s.length === 4);
@@ -134,7 +267,9 @@ describe('the ingestion topology, end to end on the real stack', () => {
   });
 
   it('balances the ledger: in = raw + exact duplicates + dead-letter, per source', () => {
-    expect(Object.fromEntries([...ledger.bySource].map(([s, c]) => [s, { in: c.in, raw: c.raw, duplicates: c.duplicates, dead_letter: c.dead_letter }]))).toEqual({
+    expect(
+      Object.fromEntries([...ledger.bySource].map(([s, c]) => [s, { in: c.in, raw: c.raw, duplicates: c.duplicates, dead_letter: c.dead_letter }])),
+    ).toEqual({
       crm: { in: 19, raw: 4, duplicates: 1, dead_letter: 14 },
       web: { in: 9, raw: 3, duplicates: 1, dead_letter: 5 },
       commerce: { in: 6, raw: 3, duplicates: 0, dead_letter: 3 },
@@ -144,15 +279,18 @@ describe('the ingestion topology, end to end on the real stack', () => {
   });
 
   // mapping.* codes come from extraction, before the topology: src/extraction/ingest.test.ts produces each.
-  it.each(Object.keys(RECORD_ERROR_CODES).filter((c) => c !== 'quality.device_id_opt_out' && !c.startsWith('mapping.')))('dead-letters %s with its field and lineage', (code) => {
-    const c = cases.find((x) => x.code === code)!;
-    const d = dead.get(code);
-    expect(d, `no dead-letter record with ${code}`).toBeDefined();
-    expect(d!.field).toBe(c.field);
-    expect(d!.origin_topic).toBe(t.names.ingest(c.source));
-    expect(d!.lineage.ingest_id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(d!.original_value.length).toBeGreaterThan(0);
-  });
+  it.each(Object.keys(RECORD_ERROR_CODES).filter((c) => c !== 'quality.device_id_opt_out' && !c.startsWith('mapping.')))(
+    'dead-letters %s with its field and lineage',
+    (code) => {
+      const c = cases.find((x) => x.code === code)!;
+      const d = dead.get(code);
+      expect(d, `no dead-letter record with ${code}`).toBeDefined();
+      expect(d!.field).toBe(c.field);
+      expect(d!.origin_topic).toBe(t.names.ingest(c.source));
+      expect(d!.lineage.ingest_id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(d!.original_value.length).toBeGreaterThan(0);
+    },
+  );
 
   it('lands valid records in raw, Avro-framed with the registered raw schema, keyed by natural id, with lineage', async () => {
     const rawId = await registry.getLatestSchemaId(`${t.names.raw('crm')}-value`);
@@ -161,10 +299,20 @@ describe('the ingestion topology, end to end on the real stack', () => {
     const first = raw.crm!.find((m) => m.key?.toString() === 'C-1001')!;
     expect(first.value!.readInt32BE(1)).toBe(rawId);
     const profile = (await registry.decode(first.value!)) as Record<string, unknown>;
-    expect(profile).toMatchObject({ email: 'Ann.Lee+promo@example.com', phone: '+353861234567', loyalty_tier: 'GOLD', birth_date: 7395, updated_at: Date.parse('2026-11-01T10:00:00Z') });
+    expect(profile).toMatchObject({
+      email: 'Ann.Lee+promo@example.com',
+      phone: '+353861234567',
+      loyalty_tier: 'GOLD',
+      birth_date: 7395,
+      updated_at: Date.parse('2026-11-01T10:00:00Z'),
+    });
     expect(header(first, HEADER.source)).toBe('crm');
     expect(header(first, HEADER.sourceKind)).toBe('stream');
-    expect(JSON.parse(header(first, HEADER.origin)!)).toMatchObject({ topic: t.names.ingest('crm'), partition: expect.any(Number), offset: expect.any(Number) });
+    expect(JSON.parse(header(first, HEADER.origin)!)).toMatchObject({
+      topic: t.names.ingest('crm'),
+      partition: expect.any(Number),
+      offset: expect.any(Number),
+    });
     // The evolved writer's extra field is gone; the rest resolved.
     const evolved = (await registry.decode(raw.crm!.find((m) => m.key?.toString() === 'C-evolved')!.value!)) as Record<string, unknown>;
     expect(evolved).toMatchObject({ customer_id: 'C-evolved', last_name: 'Evans' });
@@ -172,18 +320,26 @@ describe('the ingestion topology, end to end on the real stack', () => {
   });
 
   it('keeps decimals exact and nested line items intact', () => {
-    const tx = loadSchema('Transaction').type.fromBuffer(raw.commerce!.find((m) => m.key?.toString() === 'T-9001')!.value!.subarray(5)) as { total_amount: string; line_items: { unit_price: string }[] };
+    const tx = loadSchema('Transaction').type.fromBuffer(raw.commerce!.find((m) => m.key?.toString() === 'T-9001')!.value!.subarray(5)) as {
+      total_amount: string;
+      line_items: { unit_price: string }[];
+    };
     expect(tx.total_amount).toBe('59.90');
     expect(tx.line_items.map((l) => l.unit_price)).toEqual(['19.90', '20.00']);
   });
 
-  it('tells a source\'s entities apart: JSON by its c360.entity header, Avro by its writer schema', async () => {
+  it("tells a source's entities apart: JSON by its c360.entity header, Avro by its writer schema", async () => {
     const productRawId = await registry.getLatestSchemaId(`${t.names.raw('commerce')}-io.c360.commerce.Product`);
     const products = raw.commerce!.filter((m) => header(m, HEADER.entity) === 'Product');
     expect(products.map((m) => m.key!.toString()).sort()).toEqual(['P-1', 'P-2']);
     for (const m of products) {
       expect(m.value!.readInt32BE(1)).toBe(productRawId);
-      expect(loadSchema('Product').type.fromBuffer(m.value!.subarray(5))).toMatchObject({ sku: 'SKU-1', price: '19.90', currency: 'EUR', updated_at: Date.parse('2026-11-01T00:00:00Z') });
+      expect(loadSchema('Product').type.fromBuffer(m.value!.subarray(5))).toMatchObject({
+        sku: 'SKU-1',
+        price: '19.90',
+        currency: 'EUR',
+        updated_at: Date.parse('2026-11-01T00:00:00Z'),
+      });
     }
     expect(header(raw.commerce!.find((m) => m.key?.toString() === 'T-9001')!, HEADER.entity)).toBe('Transaction');
   });
@@ -202,8 +358,17 @@ describe('the ingestion topology, end to end on the real stack', () => {
     expect([crmPair.record.natural_id, crmPair.matched.natural_id].sort()).toEqual(['C-1001', 'C-2002']);
     expect(crmPair.score).toBeGreaterThan(0.9);
     // The order of C-1001 paid with an email C-2002 also has: a link for identity resolution, without a name to score.
-    expect(nearDups.find((n) => n.record.natural_id === 'T-9001')).toMatchObject({ kind: 'NEAR_DUPLICATE', keys: ['email'], matched: { natural_id: 'C-2002' }, score: null });
-    expect(nearDups.find((n) => n.kind === 'ID_COLLISION')).toMatchObject({ keys: ['event_id'], record: { natural_id: 'ev-1' }, matched: { natural_id: 'ev-1' } });
+    expect(nearDups.find((n) => n.record.natural_id === 'T-9001')).toMatchObject({
+      kind: 'NEAR_DUPLICATE',
+      keys: ['email'],
+      matched: { natural_id: 'C-2002' },
+      score: null,
+    });
+    expect(nearDups.find((n) => n.kind === 'ID_COLLISION')).toMatchObject({
+      keys: ['event_id'],
+      record: { natural_id: 'ev-1' },
+      matched: { natural_id: 'ev-1' },
+    });
     const flagged = raw.crm!.find((m) => m.key?.toString() === crmPair.record.natural_id)!;
     expect(header(flagged, HEADER.nearDuplicate)).toBe('true');
     expect(raw.web!.filter((m) => m.key?.toString() === 'ev-1')).toHaveLength(2);

@@ -31,7 +31,11 @@ export function asAvroValue(schema: Schema, value: unknown, named = new Map<stri
   if (Array.isArray(schema)) return asAvroValue(schema.find((s) => s !== 'null')!, value, named);
   if (typeof schema === 'string') {
     if (schema === 'long') return Number(value);
-    if (schema === 'bytes') return Buffer.from(String(value).replace(/\\x([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+    if (schema === 'bytes')
+      return Buffer.from(
+        String(value).replace(/\\x([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+        'latin1',
+      );
     const ref = named.get(schema) ?? named.get(schema.split('.').pop()!);
     return ref ? asAvroValue(ref, value, named) : value;
   }

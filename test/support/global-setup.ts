@@ -2,9 +2,10 @@
  * Makes sure the stack named by the environment answers before any test runs (src/stack/ensure.ts):
  * integration tests are never skipped for want of a service. What this setup started, it stops.
  */
-import { loadConfig } from '../../src/config.js';
+
 import { ensureStack } from '../../dev/stack/ensure.js';
 import { stackDown } from '../../dev/stack/index.js';
+import { loadConfig } from '../../src/config.js';
 
 export default async function setup(): Promise<() => Promise<void>> {
   const config = loadConfig();

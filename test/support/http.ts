@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
 
-export interface Answer {
+interface Answer {
   status: number;
   body?: string;
   headers?: Record<string, string>;

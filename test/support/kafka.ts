@@ -24,7 +24,10 @@ export function useTopics(kafka: Kafka, topics: string[]): Admin {
   const admin = kafka.admin();
   beforeAll(async () => {
     await admin.connect();
-    await ensureTopics(admin, topics.map((topic) => ({ topic, numPartitions: 1 })));
+    await ensureTopics(
+      admin,
+      topics.map((topic) => ({ topic, numPartitions: 1 })),
+    );
   });
   afterAll(async () => {
     await admin.deleteTopics({ topics }).catch(() => undefined);
@@ -46,7 +49,10 @@ export async function collect(
   await consumer.subscribe({ topic, fromBeginning: true });
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${options.timeoutMs ?? 30_000} ms with ${seen.length} messages from ${topic}`)), options.timeoutMs ?? 30_000);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out after ${options.timeoutMs ?? 30_000} ms with ${seen.length} messages from ${topic}`)),
+        options.timeoutMs ?? 30_000,
+      );
       void consumer.run({
         eachMessage: async ({ message }) => {
           seen.push(message);

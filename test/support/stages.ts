@@ -1,6 +1,7 @@
 /** Stages in-process without services: envelopes from fixtures, a stage context whose Redis never connects. */
-import type { KafkaMessage } from 'kafkajs';
+
 import { Redis } from 'ioredis';
+import type { KafkaMessage } from 'kafkajs';
 import { loadConfig } from '../../src/config.js';
 import { readLineage } from '../../src/contracts/lineage.js';
 import type { Topology } from '../../src/contracts/topology-definition.js';

@@ -1,14 +1,15 @@
 /** Runs a topology in-process on a namespace of its own, so tests never see each other's topics, groups or Redis keys. */
-import { Registry } from 'prom-client';
-import type { Kafka, Message } from 'kafkajs';
-import { Redis } from 'ioredis';
+
 import { randomUUID } from 'node:crypto';
-import { loadTopology } from '../../src/topology/load.js';
+import { Redis } from 'ioredis';
+import type { Kafka, Message } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { type LedgerEntry, type LedgerTotals, totalsOf } from '../../src/contracts/ledger.js';
+import { type TopicNames, topicNames } from '../../src/contracts/topics.js';
 import type { Topology } from '../../src/contracts/topology-definition.js';
+import { loadTopology } from '../../src/topology/load.js';
 import { TopologyRunner } from '../../src/topology/runner.js';
-import { topicNames, type TopicNames } from '../../src/contracts/topics.js';
 import { collect, config, logger } from './kafka.js';
-import { totalsOf, type LedgerEntry, type LedgerTotals } from '../../src/contracts/ledger.js';
 
 export interface RunningTopology {
   topology: Topology;

@@ -1,5 +1,5 @@
 /** Workers as real child processes (`c360 run`, `c360 sink`), to kill with real signals. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { projectRoot } from '../../src/contracts/project.js';
 

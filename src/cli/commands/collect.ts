@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { existingFile, port, withTopology } from '../options.js';
-import { startStoppable } from '../shutdown.js';
 import { loadConfig } from '../../config.js';
 import { Collector } from '../../extraction/collector/server.js';
 import { loadCollectorSettings } from '../../extraction/collector/settings.js';
@@ -10,10 +8,14 @@ import { metricsRegistry } from '../../observability/metrics.js';
 import { compilePrimaryEntity } from '../../schema/entity.js';
 import { loadTopology } from '../../topology/load.js';
 import { createTopologyTopics } from '../../topology/setup.js';
+import { existingFile, port, withTopology } from '../options.js';
+import { startStoppable } from '../shutdown.js';
 
 export function registerCollectCommands(program: Command): void {
   withTopology(program.command('collect'))
-    .description('Start the HTTP collector: POST /v1/events (API key per source) and /v1/webhooks/<source> (HMAC-signed) into the ingest topics, 2xx only once Kafka has acknowledged.')
+    .description(
+      'Start the HTTP collector: POST /v1/events (API key per source) and /v1/webhooks/<source> (HMAC-signed) into the ingest topics, 2xx only once Kafka has acknowledged.',
+    )
     .requiredOption('-c, --config <file>', 'collector settings (JSON): apiKeys, webhookSecrets, bodyLimitBytes, maxEventsPerRequest', existingFile)
     .option('-p, --port <port>', 'port to listen on', port, 8088)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
@@ -21,7 +23,10 @@ export function registerCollectCommands(program: Command): void {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
       const topology = await loadTopology(o.topology, o);
-      const settings = loadCollectorSettings(o.config, topology.sources.map((s) => s.name));
+      const settings = loadCollectorSettings(
+        o.config,
+        topology.sources.map((s) => s.name),
+      );
       const kafka = createKafka(config, logger, 'collector');
       await createTopologyTopics(kafka, topology);
       const collector = new Collector({
@@ -33,7 +38,12 @@ export function registerCollectCommands(program: Command): void {
         metrics: metricsRegistry(),
         logger,
       });
-      const address = await startStoppable(logger, 'collector', () => collector.start(o.port, o.host), () => collector.stop());
+      const address = await startStoppable(
+        logger,
+        'collector',
+        () => collector.start(o.port, o.host),
+        () => collector.stop(),
+      );
       // The line tests and scripts wait for, on stdout.
       console.log(`collector listening on ${address}`);
     });

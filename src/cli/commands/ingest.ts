@@ -1,10 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { existingFile, existingPath, integer, withTopology } from '../options.js';
 import { loadConfig } from '../../config.js';
 import { ConfigError } from '../../contracts/errors.js';
-import { ingestFile, type IngestFileResult } from '../../extraction/file-ingest.js';
+import { type IngestFileResult, ingestFile } from '../../extraction/file-ingest.js';
 import { loadMappingFile } from '../../extraction/mapping.js';
 import { progressReporter } from '../../extraction/progress.js';
 import { FORMATS, formatOf, isDataFileName } from '../../extraction/readers/index.js';
@@ -13,9 +12,10 @@ import { toolLogger } from '../../observability/logger.js';
 import { compileEntities } from '../../schema/entity.js';
 import { loadTopology } from '../../topology/load.js';
 import { createTopologyTopics, registerDeadLetterSchema } from '../../topology/setup.js';
+import { existingFile, existingPath, integer, withTopology } from '../options.js';
 
 /** Data files of a folder (not recursive), in name order; markers and hidden or partial files are not data. */
-export function dataFiles(target: string): string[] {
+function dataFiles(target: string): string[] {
   if (!fs.existsSync(target)) throw new ConfigError(`${target} does not exist.`);
   if (!fs.statSync(target).isDirectory()) return [target];
   return fs
@@ -25,7 +25,7 @@ export function dataFiles(target: string): string[] {
     .map((f) => path.join(target, f));
 }
 
-export function summaryLine(r: IngestFileResult): string {
+function summaryLine(r: IngestFileResult): string {
   const name = path.basename(r.file);
   if (r.outcome === 'skipped') return `${name}: skipped, already ingested for this source (sha256 ${r.sha256.slice(0, 12)}…; --force to ingest again)`;
   const rate = Math.round(r.rows / Math.max(r.ms / 1000, 0.001));
@@ -37,7 +37,9 @@ export function summaryLine(r: IngestFileResult): string {
 export function registerIngestCommands(program: Command): void {
   withTopology(program.command('ingest'))
     .argument('<path>', 'a file, or a folder whose files are ingested in name order', existingPath)
-    .description('Ingest a CSV, TSV, NDJSON or Parquet file (or every file of a folder) into a source\'s ingest topic, exactly once; unmappable rows are dead-lettered with their row number.')
+    .description(
+      "Ingest a CSV, TSV, NDJSON or Parquet file (or every file of a folder) into a source's ingest topic, exactly once; unmappable rows are dead-lettered with their row number.",
+    )
     .requiredOption('-s, --source <source>', 'the source the file comes from (a source of the topology)')
     .option('-e, --entity <entity>', "the entity the rows are (default: the source's)")
     .option('-m, --mapping <file>', 'JSON mapping: columns → fields, date formats, ignored columns, delimiter', existingFile)
@@ -45,38 +47,68 @@ export function registerIngestCommands(program: Command): void {
     .option('--delimiter <char>', 'CSV delimiter (default ",", or the mapping file\'s)')
     .option('--batch-rows <n>', 'rows per Kafka transaction (and per checkpoint)', integer(1, 100_000), 2_000)
     .option('--force', 'ingest a file again even if its sha256 was ingested for this source', false)
-    .action(async (target: string, o: { source: string; entity?: string; mapping?: string; format?: string; delimiter?: string; batchRows: number; force: boolean; topology: string; namespace?: string }) => {
-      const config = loadConfig();
-      const topology = await loadTopology(o.topology, o);
-      const definition = topology.sources.find((s) => s.name === o.source);
-      if (!definition) throw new ConfigError(`--source ${o.source} is not a source of topology ${topology.name} (known: ${topology.sources.map((s) => s.name).join(', ')}).`);
-      const entities = compileEntities(definition);
-      const entity = o.entity ? entities.find((e) => e.name === o.entity || e.fullName === o.entity) : entities[0]!;
-      if (!entity) throw new ConfigError(`--entity ${o.entity}: source ${o.source} carries ${entities.map((e) => e.name).join(', ')}.`);
-      const mapping = loadMappingFile(o.mapping);
-      if (o.delimiter) mapping.delimiter = o.delimiter;
-      const files = dataFiles(target);
-      const formats = files.map((f) => formatOf(f, o.format));
+    .action(
+      async (
+        target: string,
+        o: {
+          source: string;
+          entity?: string;
+          mapping?: string;
+          format?: string;
+          delimiter?: string;
+          batchRows: number;
+          force: boolean;
+          topology: string;
+          namespace?: string;
+        },
+      ) => {
+        const config = loadConfig();
+        const topology = await loadTopology(o.topology, o);
+        const definition = topology.sources.find((s) => s.name === o.source);
+        if (!definition)
+          throw new ConfigError(
+            `--source ${o.source} is not a source of topology ${topology.name} (known: ${topology.sources.map((s) => s.name).join(', ')}).`,
+          );
+        const entities = compileEntities(definition);
+        const entity = o.entity ? entities.find((e) => e.name === o.entity || e.fullName === o.entity) : entities[0]!;
+        if (!entity) throw new ConfigError(`--entity ${o.entity}: source ${o.source} carries ${entities.map((e) => e.name).join(', ')}.`);
+        const mapping = loadMappingFile(o.mapping);
+        if (o.delimiter) mapping.delimiter = o.delimiter;
+        const files = dataFiles(target);
+        const formats = files.map((f) => formatOf(f, o.format));
 
-      const logger = toolLogger(config.logLevel);
-      const kafka = createKafka(config, logger, 'ingest');
-      await createTopologyTopics(kafka, topology);
-      const deadLetter = await registerDeadLetterSchema(config, topology.namespace);
+        const logger = toolLogger(config.logLevel);
+        const kafka = createKafka(config, logger, 'ingest');
+        await createTopologyTopics(kafka, topology);
+        const deadLetter = await registerDeadLetterSchema(config, topology.namespace);
 
-      let failed = 0;
-      for (const [i, file] of files.entries()) {
-        const progress = progressReporter(path.basename(file));
-        try {
-          const result = await ingestFile({ kafka, namespace: topology.namespace, entity, file, format: formats[i]!, mapping, sourceKind: 'batch', deadLetter, force: o.force, batchRows: o.batchRows, onProgress: (p) => progress.update(p) });
-          progress.done();
-          console.log(summaryLine(result));
-        } catch (err) {
-          progress.done();
-          failed++;
-          console.error(`${path.basename(file)}: not ingested: ${(err as Error).message}`);
+        let failed = 0;
+        for (const [i, file] of files.entries()) {
+          const progress = progressReporter(path.basename(file));
+          try {
+            const result = await ingestFile({
+              kafka,
+              namespace: topology.namespace,
+              entity,
+              file,
+              format: formats[i]!,
+              mapping,
+              sourceKind: 'batch',
+              deadLetter,
+              force: o.force,
+              batchRows: o.batchRows,
+              onProgress: (p) => progress.update(p),
+            });
+            progress.done();
+            console.log(summaryLine(result));
+          } catch (err) {
+            progress.done();
+            failed++;
+            console.error(`${path.basename(file)}: not ingested: ${(err as Error).message}`);
+          }
         }
-      }
-      if (files.length > 1) console.log(`${files.length - failed} of ${files.length} file(s) done`);
-      if (failed > 0) process.exitCode = 1;
-    });
+        if (files.length > 1) console.log(`${files.length - failed} of ${files.length} file(s) done`);
+        if (failed > 0) process.exitCode = 1;
+      },
+    );
 }

@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
-import { integer, isoDate, many, storageToRead, withTopology } from '../options.js';
 import { loadConfig } from '../../config.js';
 import { ConfigError } from '../../contracts/errors.js';
 import { createKafka } from '../../kafka/client.js';
 import { toolLogger } from '../../observability/logger.js';
-import { countQuarantine, readQuarantine, type QuarantineFilter } from '../../quarantine/store.js';
 import { replayQuarantine } from '../../quarantine/replay.js';
 import { describeRecord } from '../../quarantine/show.js';
+import { countQuarantine, type QuarantineFilter, readQuarantine } from '../../quarantine/store.js';
 import { WriterSchemas } from '../../schema/registry.js';
-import { loadTopology } from '../../topology/load.js';
 import { openObjectStore } from '../../storage/backends.js';
+import { loadTopology } from '../../topology/load.js';
+import { integer, isoDate, many, storageToRead, withTopology } from '../options.js';
 
 interface FilterOptions {
   source: string[];
@@ -73,7 +73,9 @@ export function registerQuarantineCommands(program: Command): void {
     });
 
   withTopology(withFilters(q.command('replay')))
-    .description('Send selected quarantined records back to their ingest topic, after a schema or rule fix; records that already landed are dropped as duplicates.')
+    .description(
+      'Send selected quarantined records back to their ingest topic, after a schema or rule fix; records that already landed are dropped as duplicates.',
+    )
     .option('--all', 'replay every quarantined record (no filter)', false)
     .option('--dry-run', 'count what would be replayed', false)
     .action(async (o: FilterOptions & { topology: string; namespace?: string; all: boolean; dryRun: boolean }) => {
@@ -87,7 +89,11 @@ export function registerQuarantineCommands(program: Command): void {
       const kafka = createKafka(config, toolLogger(config.logLevel), 'quarantine-replay');
       const result = await replayQuarantine({ store, kafka, namespace: topology.namespace, filter, dryRun: o.dryRun });
       store.close();
-      const by = Object.entries(result.bySource).map(([s, n]) => `${s}=${n}`).join(' ');
-      console.log(`${o.dryRun ? 'would replay' : 'replayed'} ${result.replayed} record(s)${by ? ` (${by})` : ''}${result.skipped ? `; ${result.skipped} without a value left in quarantine` : ''}`);
+      const by = Object.entries(result.bySource)
+        .map(([s, n]) => `${s}=${n}`)
+        .join(' ');
+      console.log(
+        `${o.dryRun ? 'would replay' : 'replayed'} ${result.replayed} record(s)${by ? ` (${by})` : ''}${result.skipped ? `; ${result.skipped} without a value left in quarantine` : ''}`,
+      );
     });
 }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { isoDate, storageToRead } from '../options.js';
 import { loadConfig } from '../../config.js';
 import { verifyFolder } from '../../sinks/manifest.js';
 import { openObjectStore } from '../../storage/backends.js';
+import { isoDate, storageToRead } from '../options.js';
 
 export function registerRawCommands(program: Command): void {
   const raw = program.command('raw').description('The raw layer (Parquet under C360_STORAGE_URL).');

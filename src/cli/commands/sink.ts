@@ -1,16 +1,18 @@
 import type { Command } from 'commander';
-import { integer, withOpsPort, withTopology } from '../options.js';
-import { startStoppable } from '../shutdown.js';
 import { loadConfig } from '../../config.js';
 import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
 import { SinkWorker } from '../../sinks/sink-worker.js';
 import { loadTopology } from '../../topology/load.js';
 import { serveOps } from '../ops.js';
+import { integer, withOpsPort, withTopology } from '../options.js';
+import { startStoppable } from '../shutdown.js';
 
 export function registerSinkCommands(program: Command): void {
   withOpsPort(withTopology(program.command('sink')))
-    .description('Start a sink worker: drain the raw, near-duplicate and dead-letter topics into the raw layer (Parquet, exactly once). Several workers share the partitions.')
+    .description(
+      'Start a sink worker: drain the raw, near-duplicate and dead-letter topics into the raw layer (Parquet, exactly once). Several workers share the partitions.',
+    )
     .option('--storage <url>', 'raw layer root: a folder or s3://bucket/prefix (default C360_STORAGE_URL, else C360_DATA_DIR)')
     .option('--group <id>', 'consumer group (default <namespace>.sink); another group lands the same topics in another store')
     .option('--max-records <n>', 'close a file after this many records', integer(1))
@@ -38,14 +40,34 @@ export function registerSinkCommands(program: Command): void {
         const topology = await loadTopology(options.topology, options);
         const registry = metricsRegistry();
         const rotation = Object.fromEntries(
-          Object.entries({ maxRecords: options.maxRecords, maxBytes: options.maxBytes, maxSpanMs: options.maxSpanMs, idleFlushMs: options.idleFlushMs, rowGroupRows: options.rowGroupRows }).filter(([, v]) => v !== undefined),
+          Object.entries({
+            maxRecords: options.maxRecords,
+            maxBytes: options.maxBytes,
+            maxSpanMs: options.maxSpanMs,
+            idleFlushMs: options.idleFlushMs,
+            rowGroupRows: options.rowGroupRows,
+          }).filter(([, v]) => v !== undefined),
         );
-        const worker = new SinkWorker({ config, topology, logger, metrics: registry, rotation, ...(options.group ? { groupId: options.group } : {}), sessionTimeoutMs: options.sessionTimeout, onFatal: () => process.exit(1) });
-        const ops = await serveOps(config, options.opsPort, ['kafka', 'registry']);
-        await startStoppable(logger.child({ group: worker.groupId }), 'sink worker', () => worker.start(), async () => {
-          await worker.stop();
-          await ops.close();
+        const worker = new SinkWorker({
+          config,
+          topology,
+          logger,
+          metrics: registry,
+          rotation,
+          ...(options.group ? { groupId: options.group } : {}),
+          sessionTimeoutMs: options.sessionTimeout,
+          onFatal: () => process.exit(1),
         });
+        const ops = await serveOps(config, options.opsPort, ['kafka', 'registry']);
+        await startStoppable(
+          logger.child({ group: worker.groupId }),
+          'sink worker',
+          () => worker.start(),
+          async () => {
+            await worker.stop();
+            await ops.close();
+          },
+        );
         logger.info({ opsPort: ops.port, store: worker.store.url }, 'sink listening');
       },
     );

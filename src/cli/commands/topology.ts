@@ -1,23 +1,25 @@
 import type { Command } from 'commander';
-import { integer, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
-import { startStoppable } from '../shutdown.js';
 import { loadConfig } from '../../config.js';
+import { balanced, formatLedger, type LedgerEntry, totalsOf } from '../../contracts/ledger.js';
+import { topicNames } from '../../contracts/topics.js';
 import { createKafka } from '../../kafka/client.js';
 import { readToEnd } from '../../kafka/read-to-end.js';
 import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
-import { createSchemaRegistry } from '../../schema/registry.js';
 import { compilePrimaryEntity } from '../../schema/entity.js';
-import { balanced, formatLedger, totalsOf, type LedgerEntry } from '../../contracts/ledger.js';
+import { createSchemaRegistry } from '../../schema/registry.js';
 import { loadTopology } from '../../topology/load.js';
 import { TopologyRunner } from '../../topology/runner.js';
 import { createTopologyTopics, registerTopologySchemas } from '../../topology/setup.js';
-import { topicNames } from '../../contracts/topics.js';
 import { serveOps } from '../ops.js';
+import { integer, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
+import { startStoppable } from '../shutdown.js';
 
 export function registerTopologyCommands(program: Command): void {
   withOpsPort(withTopology(program.command('run')))
-    .description('Start a topology worker: consume the ingest topics, check, dedup and route every record in Kafka transactions. Several workers share the partitions.')
+    .description(
+      'Start a topology worker: consume the ingest topics, check, dedup and route every record in Kafka transactions. Several workers share the partitions.',
+    )
     .option('--session-timeout <ms>', 'consumer session timeout', integer(1_000), 30_000)
     .option('--max-batch-bytes <bytes>', 'largest fetch per partition, hence per transaction', integer(1024), 4 * 1024 * 1024)
     .action(async (options: TopologyOptions & { sessionTimeout: number; maxBatchBytes: number; opsPort?: number }) => {
@@ -35,13 +37,20 @@ export function registerTopologyCommands(program: Command): void {
         onFatal: () => process.exit(1),
       });
       const ops = await serveOps(config, options.opsPort, ['kafka', 'redis', 'registry']);
-      await startStoppable(logger.child({ group: runner.groupId }), 'topology worker', () => runner.start(), async () => {
-        await runner.stop();
-        await ops.close();
-        for (const [source, c] of runner.committed()) {
-          process.stdout.write(`ledger ${source}: in=${c.in} raw=${c.raw} duplicates=${c.duplicates} dead_letter=${c.dead_letter} near_duplicates=${c.near_duplicates} ${balanced(c) ? 'balanced' : 'NOT BALANCED'}\n`);
-        }
-      });
+      await startStoppable(
+        logger.child({ group: runner.groupId }),
+        'topology worker',
+        () => runner.start(),
+        async () => {
+          await runner.stop();
+          await ops.close();
+          for (const [source, c] of runner.committed()) {
+            process.stdout.write(
+              `ledger ${source}: in=${c.in} raw=${c.raw} duplicates=${c.duplicates} dead_letter=${c.dead_letter} near_duplicates=${c.near_duplicates} ${balanced(c) ? 'balanced' : 'NOT BALANCED'}\n`,
+            );
+          }
+        },
+      );
       logger.info({ opsPort: ops.port }, 'ops endpoint listening');
     });
 
@@ -68,12 +77,16 @@ export function registerTopologyCommands(program: Command): void {
     });
 
   withTopology(program.command('ledger'))
-    .description('Sum the ledger topic: records in, landed raw, exact duplicates dropped, dead-lettered and near-duplicates flagged, per source. Exit 1 if it does not balance.')
+    .description(
+      'Sum the ledger topic: records in, landed raw, exact duplicates dropped, dead-lettered and near-duplicates flagged, per source. Exit 1 if it does not balance.',
+    )
     .action(async (options: TopologyOptions) => {
       const config = loadConfig();
       const topology = await loadTopology(options.topology, options);
       const entries: LedgerEntry[] = [];
-      await readToEnd(createKafka(config, createLogger('error')), topicNames(topology.namespace).ledger, (m) => entries.push(JSON.parse(m.value!.toString()) as LedgerEntry));
+      await readToEnd(createKafka(config, createLogger('error')), topicNames(topology.namespace).ledger, (m) =>
+        entries.push(JSON.parse(m.value!.toString()) as LedgerEntry),
+      );
       const totals = totalsOf(entries);
       console.log(formatLedger(totals));
       if (!balanced(totals.total)) process.exitCode = 1;

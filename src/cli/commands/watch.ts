@@ -1,18 +1,18 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { existingFolder, integer, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
-import { serveOps } from '../ops.js';
-import { extractionMetrics } from '../../extraction/metrics.js';
-import { metricsRegistry } from '../../observability/metrics.js';
 import { loadConfig } from '../../config.js';
 import { LandingZone } from '../../extraction/landing-zone.js';
 import { loadMappingFile, type MappingFile } from '../../extraction/mapping.js';
+import { extractionMetrics } from '../../extraction/metrics.js';
 import { createKafka } from '../../kafka/client.js';
 import { createLogger } from '../../observability/logger.js';
+import { metricsRegistry } from '../../observability/metrics.js';
 import { compilePrimaryEntity } from '../../schema/entity.js';
 import { loadTopology } from '../../topology/load.js';
 import { createTopologyTopics, registerDeadLetterSchema } from '../../topology/setup.js';
-import fs from 'node:fs';
+import { serveOps } from '../ops.js';
+import { existingFolder, integer, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
 
 export function registerWatchCommands(program: Command): void {
   withOpsPort(withTopology(program.command('watch')))
@@ -41,8 +41,16 @@ export function registerWatchCommands(program: Command): void {
       process.once('SIGTERM', () => abort.abort());
       process.once('SIGINT', () => abort.abort());
       const zone = new LandingZone({
-        kafka, namespace: topology.namespace, deadLetter, root: path.resolve(folder), entities: new Map(topology.sources.map((s) => [s.name, compilePrimaryEntity(s)])),
-        mappings, requireDone: o.requireDone, pollMs: o.poll, logger, signal: abort.signal,
+        kafka,
+        namespace: topology.namespace,
+        deadLetter,
+        root: path.resolve(folder),
+        entities: new Map(topology.sources.map((s) => [s.name, compilePrimaryEntity(s)])),
+        mappings,
+        requireDone: o.requireDone,
+        pollMs: o.poll,
+        logger,
+        signal: abort.signal,
         onFile: (source, r) => {
           if ('rejected' in r) {
             metrics.files.inc({ source, outcome: 'rejected' });

@@ -4,12 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HEADER } from '../../contracts/lineage.js';
-import { topicNames, type TopicNames } from '../../contracts/topics.js';
-import { webEvent, variant } from '../../../test/fixtures/records.js';
+import { variant, webEvent } from '../../../test/fixtures/records.js';
 import { collect, eventually, testKafka } from '../../../test/support/kafka.js';
 import { testNamespace } from '../../../test/support/topology.js';
 import { spawnCli, type Worker } from '../../../test/support/worker.js';
+import { HEADER } from '../../contracts/lineage.js';
+import { type TopicNames, topicNames } from '../../contracts/topics.js';
 import { parseCollectorSettings } from './settings.js';
 
 const kafka = testKafka();
@@ -21,14 +21,22 @@ fs.writeFileSync(settingsFile, JSON.stringify({ apiKeys: { [WEB_KEY]: 'web' }, w
 
 async function startCollector(namespace: string): Promise<{ worker: Worker; url: string }> {
   const worker = spawnCli(['collect', '--config', settingsFile, '--port', '0', '--namespace', namespace]);
-  const line = await eventually(async () => /collector listening on (http:\/\/\S+)/.exec(worker.stdout()), (m) => m !== null, 30_000);
+  const line = await eventually(
+    async () => /collector listening on (http:\/\/\S+)/.exec(worker.stdout()),
+    (m) => m !== null,
+    30_000,
+  );
   if (!line) throw new Error(`collector did not start: ${worker.output()}`);
   return { worker, url: line[1]! };
 }
 
 const event = (id: string) => variant(webEvent, { event_id: id });
 const post = (url: string, body: unknown, headers: Record<string, string> = { 'x-api-key': WEB_KEY }) =>
-  fetch(`${url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  fetch(`${url}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 
 describe('c360 collect: events over HTTP into Kafka, acknowledged only once Kafka has them', () => {
   let ns: string;
@@ -81,7 +89,8 @@ describe('c360 collect: events over HTTP into Kafka, acknowledged only once Kafk
   it('takes HMAC-signed webhooks per source and refuses a bad signature', async () => {
     const body = JSON.stringify({ interaction_id: 'S-1', channel: 'EMAIL', opened_at: '2026-11-20T09:00:00Z', status: 'OPEN' });
     const sign = (secret: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-    const hook = (signature: string, source = 'support') => fetch(`${collector.url}/v1/webhooks/${source}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-c360-signature': signature }, body });
+    const hook = (signature: string, source = 'support') =>
+      fetch(`${collector.url}/v1/webhooks/${source}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-c360-signature': signature }, body });
     expect((await hook(sign(SUPPORT_SECRET))).status).toBe(200);
     expect((await hook(sign('another-secret-0123456789'))).status).toBe(401);
     expect((await hook(sign(SUPPORT_SECRET), 'crm')).status).toBe(404);
@@ -116,6 +125,8 @@ describe('c360 collect: events over HTTP into Kafka, acknowledged only once Kafk
 
   it('names a bad settings file in one sentence', () => {
     expect(() => parseCollectorSettings({ apiKeys: { short: 'web' } }, ['web'])).toThrow('collector settings: apiKeys must be at least 16 characters each.');
-    expect(() => parseCollectorSettings({ apiKeys: { 'a-long-enough-key-123': 'nope' } }, ['web'])).toThrow('collector settings: "nope" is not a source of the topology (known: web).');
+    expect(() => parseCollectorSettings({ apiKeys: { 'a-long-enough-key-123': 'nope' } }, ['web'])).toThrow(
+      'collector settings: "nope" is not a source of the topology (known: web).',
+    );
   });
 });

@@ -9,14 +9,14 @@
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
+import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { describeError } from '../../contracts/errors.js';
-import { perRegistry } from '../../observability/metrics.js';
-import type { Logger } from '../../observability/logger.js';
-import type { CompiledEntity } from '../../schema/entity.js';
 import { lineageHeaders, type SourceKind } from '../../contracts/lineage.js';
 import { topicNames } from '../../contracts/topics.js';
+import type { Logger } from '../../observability/logger.js';
+import { perRegistry } from '../../observability/metrics.js';
+import type { CompiledEntity } from '../../schema/entity.js';
 import { GroupSender } from './group-sender.js';
 import type { CollectorSettings } from './settings.js';
 
@@ -36,9 +36,24 @@ interface EventProblem {
 }
 
 const collectorMetrics = perRegistry((registry) => ({
-    events: new Counter({ name: 'c360_collector_events_total', help: 'Events by source and outcome: accepted, rejected', labelNames: ['source', 'outcome'], registers: [registry] }),
-    requests: new Counter({ name: 'c360_collector_requests_total', help: 'Requests by route and status', labelNames: ['route', 'status'], registers: [registry] }),
-    ackSeconds: new Histogram({ name: 'c360_collector_kafka_ack_seconds', help: 'Time from request to Kafka acknowledging its events', buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] }),
+  events: new Counter({
+    name: 'c360_collector_events_total',
+    help: 'Events by source and outcome: accepted, rejected',
+    labelNames: ['source', 'outcome'],
+    registers: [registry],
+  }),
+  requests: new Counter({
+    name: 'c360_collector_requests_total',
+    help: 'Requests by route and status',
+    labelNames: ['route', 'status'],
+    registers: [registry],
+  }),
+  ackSeconds: new Histogram({
+    name: 'c360_collector_kafka_ack_seconds',
+    help: 'Time from request to Kafka acknowledging its events',
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  }),
 }));
 
 function eventsOf(body: unknown): unknown[] | undefined {
@@ -78,7 +93,14 @@ export class Collector {
       metrics.requests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
     });
 
-    const accept = async (reply: FastifyReply, source: CompiledEntity, raw: Buffer, kind: SourceKind, requestId: string, extraOrigin: Record<string, unknown>) => {
+    const accept = async (
+      reply: FastifyReply,
+      source: CompiledEntity,
+      raw: Buffer,
+      kind: SourceKind,
+      requestId: string,
+      extraOrigin: Record<string, unknown>,
+    ) => {
       let body: unknown;
       try {
         body = JSON.parse(raw.toString('utf8'));
@@ -86,20 +108,31 @@ export class Collector {
         return reply.code(400).send({ error: 'the body is not JSON', request_id: requestId });
       }
       const events = eventsOf(body);
-      if (!events || events.length === 0) return reply.code(400).send({ error: 'expected an event object, an array of events or {"events": [...]}', request_id: requestId });
-      if (events.length > o.settings.maxEventsPerRequest) return reply.code(400).send({ error: `at most ${o.settings.maxEventsPerRequest} events per request`, request_id: requestId });
+      if (!events || events.length === 0)
+        return reply.code(400).send({ error: 'expected an event object, an array of events or {"events": [...]}', request_id: requestId });
+      if (events.length > o.settings.maxEventsPerRequest)
+        return reply.code(400).send({ error: `at most ${o.settings.maxEventsPerRequest} events per request`, request_id: requestId });
       const problems: EventProblem[] = [];
       const messages: Message[] = [];
       const receivedAt = Date.now();
-      events.forEach((event, index) => {
-        if (event === null || typeof event !== 'object' || Array.isArray(event)) return void problems.push({ index, reason: 'not a JSON object' });
+      for (const [index, event] of events.entries()) {
+        if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+          problems.push({ index, reason: 'not a JSON object' });
+          continue;
+        }
         const value = JSON.stringify(event);
-        if (Buffer.byteLength(value) > o.maxRecordBytes) return void problems.push({ index, reason: `larger than ${o.maxRecordBytes} bytes` });
+        if (Buffer.byteLength(value) > o.maxRecordBytes) {
+          problems.push({ index, reason: `larger than ${o.maxRecordBytes} bytes` });
+          continue;
+        }
         const id = source.naturalId(event as Record<string, unknown>);
-        if (!id) return void problems.push({ index, reason: `missing ${source.definition.key}, the ${source.name} id` });
+        if (!id) {
+          problems.push({ index, reason: `missing ${source.definition.key}, the ${source.name} id` });
+          continue;
+        }
         const origin = JSON.stringify({ request_id: requestId, index, ...extraOrigin });
         messages.push({ key: id, value, headers: lineageHeaders({ ingestId: randomUUID(), source: source.source, sourceKind: kind, receivedAt, origin }) });
-      });
+      }
       if (problems.length > 0) {
         metrics.events.inc({ source: source.source, outcome: 'rejected' }, events.length);
         return reply.code(400).send({ error: 'some events are not valid; none was accepted', accepted: 0, errors: problems, request_id: requestId });
@@ -137,7 +170,9 @@ export class Collector {
     });
 
     app.get('/healthz', async () => ({ status: 'ok' }));
-    app.get('/readyz', async (_req, reply) => (this.ready ? { status: 'ready' } : reply.code(503).send({ status: 'not ready', failures: ['kafka producer not connected'] })));
+    app.get('/readyz', async (_req, reply) =>
+      this.ready ? { status: 'ready' } : reply.code(503).send({ status: 'not ready', failures: ['kafka producer not connected'] }),
+    );
     app.get('/metrics', async (_req, reply) => reply.header('content-type', o.metrics.contentType).send(await o.metrics.metrics()));
   }
 

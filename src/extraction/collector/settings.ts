@@ -8,13 +8,16 @@ import { ConfigError } from '../../contracts/errors.js';
 
 export const collectorSettingsSchema = z
   .object({
-    /** API key → source. Keys are secrets: load them from a file the deployment mounts. */
-    apiKeys: z.record(z.string(), z.string()).default({}),
-    /** Source → HMAC-SHA256 secret for POST /v1/webhooks/<source>. */
-    webhookSecrets: z.record(z.string(), z.string().min(16, 'must be at least 16 characters')).default({}),
-    /** Largest request body; larger requests get 413. */
-    bodyLimitBytes: z.number().int().min(1024).default(1_048_576),
-    maxEventsPerRequest: z.number().int().min(1).default(1_000),
+    apiKeys: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe('API key (16+ characters) → the source it may send to; keys are secrets: keep the file in a mounted secret'),
+    webhookSecrets: z
+      .record(z.string(), z.string().min(16, 'must be at least 16 characters'))
+      .default({})
+      .describe('source → HMAC-SHA256 secret for POST /v1/webhooks/<source>'),
+    bodyLimitBytes: z.number().int().min(1024).default(1_048_576).describe('largest request body; larger requests get 413'),
+    maxEventsPerRequest: z.number().int().min(1).default(1_000).describe('most events in one request'),
   })
   .strict();
 

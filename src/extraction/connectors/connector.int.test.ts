@@ -2,12 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HEADER } from '../../contracts/lineage.js';
-import { topicNames, type TopicNames } from '../../contracts/topics.js';
+import { VendorApi } from '../../../dev/demo/vendor-api.js';
 import { collect, testKafka } from '../../../test/support/kafka.js';
 import { testNamespace } from '../../../test/support/topology.js';
-import { VendorApi } from '../../../dev/demo/vendor-api.js';
 import { spawnCli } from '../../../test/support/worker.js';
+import { HEADER } from '../../contracts/lineage.js';
+import { type TopicNames, topicNames } from '../../contracts/topics.js';
 import { loadConnector } from './index.js';
 
 const kafka = testKafka();
@@ -21,7 +21,18 @@ describe('c360 connect: a REST API, page by page, exactly once', () => {
 
   function configFile(name: string, extra: Record<string, unknown>): string {
     const file = path.join(dir, `${name}.json`);
-    fs.writeFileSync(file, JSON.stringify({ name, source: 'support', headers: { authorization: 'Bearer ${VENDOR_TOKEN}' }, pageSize: { param: 'per_page', size: 10 }, updatedSince: { param: 'updated_since', field: 'updated_at' }, rateLimitPerSecond: 50, ...extra }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        name,
+        source: 'support',
+        headers: { authorization: 'Bearer ${VENDOR_TOKEN}' },
+        pageSize: { param: 'per_page', size: 10 },
+        updatedSince: { param: 'updated_since', field: 'updated_at' },
+        rateLimitPerSecond: 50,
+        ...extra,
+      }),
+    );
     return file;
   }
 
@@ -44,7 +55,11 @@ describe('c360 connect: a REST API, page by page, exactly once', () => {
   });
 
   it('resumes a connector killed between pages with no gap and no repeat, then syncs only what changed', async () => {
-    const file = configFile('tickets', { url: `${api.url}/api/tickets`, recordsPath: 'tickets', pagination: { type: 'cursor', cursorParam: 'cursor', nextCursorPath: 'meta.next_cursor' } });
+    const file = configFile('tickets', {
+      url: `${api.url}/api/tickets`,
+      recordsPath: 'tickets',
+      pagination: { type: 'cursor', cursorParam: 'cursor', nextCursorPath: 'meta.next_cursor' },
+    });
     // Killed right after its second page committed.
     const killed = await connect(file, { C360_CRASH_AT: 'connector-after-commit:2' });
     expect(killed.signal).toBe('SIGKILL');

@@ -4,17 +4,18 @@
  * the position after it in one Kafka transaction (`<ns>.connector-state`), so a crash between
  * pages neither skips nor repeats one.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, Message } from 'kafkajs';
 import type { z } from 'zod';
 import { parseSettings } from '../../config.js';
-import type { ComponentSpec } from '../../registry.js';
-import { sendTransaction } from '../../kafka/send.js';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from '../../observability/logger.js';
-import type { CompiledEntity } from '../../schema/entity.js';
-import { crashPoint } from '../../faults/failpoints.js';
 import { ingestIdFrom, lineageHeaders } from '../../contracts/lineage.js';
 import { topicNames } from '../../contracts/topics.js';
+import { crashPoint } from '../../faults/failpoints.js';
+import { sendTransaction } from '../../kafka/send.js';
+import type { Logger } from '../../observability/logger.js';
+import type { ComponentSpec } from '../../registry.js';
+import type { CompiledEntity } from '../../schema/entity.js';
 import { exclusiveProducer, readState, stateMessage } from '../state.js';
 
 /** A connector kind, registered by name in connectors/index.ts; a connector file's `type` names it (default rest). */
@@ -25,7 +26,9 @@ export interface ConnectorSpec extends ComponentSpec {
 }
 
 /** Declares a connector kind whose `create` gets its settings validated against `options`. */
-export function defineConnector<O extends z.ZodType>(spec: Omit<ConnectorSpec, 'options' | 'create'> & { options: O; create(options: z.output<O>, env: NodeJS.ProcessEnv, setting: string): Connector }): ConnectorSpec {
+export function defineConnector<O extends z.ZodType>(
+  spec: Omit<ConnectorSpec, 'options' | 'create'> & { options: O; create(options: z.output<O>, env: NodeJS.ProcessEnv, setting: string): Connector },
+): ConnectorSpec {
   return { ...spec, create: (settings, env, setting) => spec.create(parseSettings(spec.options, settings, setting), env, setting) };
 }
 

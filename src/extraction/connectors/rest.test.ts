@@ -1,18 +1,27 @@
 // How the REST connector treats what a vendor API answers: a real fetch against a loopback server.
 import { describe, expect, it } from 'vitest';
-import { isRetriable } from '../../contracts/errors.js';
 import { failureOf, useScriptedServer } from '../../../test/support/http.js';
+import { isRetriable } from '../../contracts/errors.js';
 import { RestConnector, restConnectorSchema } from './rest.js';
 
-const page = (ids: string[], next: string | null) => ({ status: 200, body: JSON.stringify({ tickets: ids.map((id) => ({ id })), meta: { next_cursor: next } }) });
+const page = (ids: string[], next: string | null) => ({
+  status: 200,
+  body: JSON.stringify({ tickets: ids.map((id) => ({ id })), meta: { next_cursor: next } }),
+});
 
 describe('REST connector answers', () => {
   const server = useScriptedServer();
   const connector = (o: { maxRetries?: number; timeoutMs?: number } = {}) =>
     new RestConnector(
       restConnectorSchema.parse({
-        name: 'helpdesk', source: 'support', url: `${server.url}/api/tickets`, recordsPath: 'tickets',
-        pagination: { type: 'cursor', nextCursorPath: 'meta.next_cursor' }, rateLimitPerSecond: 1000, maxRetries: o.maxRetries ?? 3, timeoutMs: o.timeoutMs ?? 2_000,
+        name: 'helpdesk',
+        source: 'support',
+        url: `${server.url}/api/tickets`,
+        recordsPath: 'tickets',
+        pagination: { type: 'cursor', nextCursorPath: 'meta.next_cursor' },
+        rateLimitPerSecond: 1000,
+        maxRetries: o.maxRetries ?? 3,
+        timeoutMs: o.timeoutMs ?? 2_000,
       }),
     );
   const pull = (c = connector()) => c.pull(c.initial());

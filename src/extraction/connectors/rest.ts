@@ -13,17 +13,35 @@ import { type Connector, defineConnector, type Page, type Position } from './con
 
 export const restConnectorSchema = z
   .object({
-    name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lower-case letters, digits, dots, dashes or underscores').describe('the connector, in its state key, ingest ids and logs'),
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lower-case letters, digits, dots, dashes or underscores')
+      .describe('the connector, in its state key, ingest ids and logs'),
     source: z.string().describe('the topology source its records belong to'),
     url: z.url({ message: 'must be an http(s) URL' }).describe('the first page'),
     headers: z.record(z.string(), z.string()).default({}).describe('request headers; ${VAR} is read from the environment'),
     recordsPath: z.string().default('').describe('dotted path of the records array in the body; empty when the body is the array'),
     pagination: z.discriminatedUnion('type', [
-      z.object({ type: z.literal('cursor'), cursorParam: z.string().default('cursor').describe('query parameter that carries the cursor'), nextCursorPath: z.string().describe('dotted path of the next cursor in the body; empty or absent on the last page') }).strict(),
-      z.object({ type: z.literal('page'), pageParam: z.string().default('page').describe('query parameter of the page number'), firstPage: z.number().int().default(1).describe('number of the first page; a short page is the last') }).strict(),
+      z
+        .object({
+          type: z.literal('cursor'),
+          cursorParam: z.string().default('cursor').describe('query parameter that carries the cursor'),
+          nextCursorPath: z.string().describe('dotted path of the next cursor in the body; empty or absent on the last page'),
+        })
+        .strict(),
+      z
+        .object({
+          type: z.literal('page'),
+          pageParam: z.string().default('page').describe('query parameter of the page number'),
+          firstPage: z.number().int().default(1).describe('number of the first page; a short page is the last'),
+        })
+        .strict(),
       z.object({ type: z.literal('link').describe('follow the Link: <…>; rel="next" header') }).strict(),
     ]),
-    pageSize: z.object({ param: z.string().describe('query parameter of the page size'), size: z.number().int().min(1) }).strict().optional(),
+    pageSize: z
+      .object({ param: z.string().describe('query parameter of the page size'), size: z.number().int().min(1) })
+      .strict()
+      .optional(),
     updatedSince: z
       .object({
         param: z.string().describe('query parameter of the watermark'),

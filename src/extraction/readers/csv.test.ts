@@ -31,7 +31,10 @@ describe('CSV reader', () => {
 
   it('reports a quote never closed as one malformed row after the good ones', async () => {
     const rows = await read('id,name\n1,a\n2,"open\n3,c\n');
-    expect(rows.map((r) => ('malformed' in r ? [r.row, 'malformed'] : [r.row, r.cells.id]))).toEqual([[1, '1'], [2, 'malformed']]);
+    expect(rows.map((r) => ('malformed' in r ? [r.row, 'malformed'] : [r.row, r.cells.id]))).toEqual([
+      [1, '1'],
+      [2, 'malformed'],
+    ]);
   });
 
   it('reads another delimiter and gzip', async () => {

@@ -26,7 +26,15 @@ export function delimitedReader(file: string, delimiter: string): RowReader {
       // Skips are events, records are stream data: the parser runs ahead, so skips are put back in order by record count.
       const skipped: Skipped[] = [];
       let row = 0;
-      const parser = parse({ bom: true, delimiter, relax_column_count: true, relax_quotes: true, skip_empty_lines: true, skip_records_with_error: true, info: true });
+      const parser = parse({
+        bom: true,
+        delimiter,
+        relax_column_count: true,
+        relax_quotes: true,
+        skip_empty_lines: true,
+        skip_records_with_error: true,
+        info: true,
+      });
       // A read error (or a corrupt gzip) ends the parse with that error instead of leaving it unhandled.
       pipeline(stream, parser, () => undefined);
       parser.on('skip', (err: Error & { records: number; lines: number }) => skipped.push({ after: err.records, line: err.lines, message: err.message }));

@@ -20,6 +20,7 @@ export function formatOf(file: string, declared: string | undefined): FormatSpec
   if (declared) return FORMATS.require(declared, '--format');
   const ext = path.extname(file.replace(/\.gz$/i, '')).toLowerCase();
   const format = FORMATS.all().find((f) => f.extensions.includes(ext));
-  if (!format) throw new ConfigError(`${path.basename(file)}: cannot tell its format from "${ext || 'no extension'}"; pass --format ${FORMATS.names().join('|')}.`);
+  if (!format)
+    throw new ConfigError(`${path.basename(file)}: cannot tell its format from "${ext || 'no extension'}"; pass --format ${FORMATS.names().join('|')}.`);
   return format;
 }

@@ -2,8 +2,9 @@
  * Parquet through hyparquet, one row group at a time from a file handle, so memory is bounded by
  * the largest row group, not the file. Nested columns come back as objects and lists.
  */
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
+
 import fs from 'node:fs';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import type { FileRow, FormatSpec } from './reader.js';
 
 export const parquetFormat: FormatSpec = {
@@ -11,23 +12,23 @@ export const parquetFormat: FormatSpec = {
   description: 'Apache Parquet, read a row group at a time; nested columns become objects and lists.',
   extensions: ['.parquet'],
   create: (file) => {
-  let read = 0;
-  return {
-    bytesRead: () => read,
-    async *rows(): AsyncGenerator<FileRow> {
-      const buffer = await asyncBufferFromFile(file);
-      const metadata = await parquetMetadataAsync(buffer);
-      const total = fs.statSync(file).size;
-      let start = 0;
-      let row = 0;
-      for (const group of metadata.row_groups) {
-        const end = start + Number(group.num_rows);
-        const objects = await parquetReadObjects({ file: buffer, metadata, rowStart: start, rowEnd: end });
-        for (const cells of objects) yield { row: ++row, cells: cells as Record<string, unknown> };
-        read = Math.round((total * end) / Number(metadata.num_rows));
-        start = end;
-      }
-    },
-  };
+    let read = 0;
+    return {
+      bytesRead: () => read,
+      async *rows(): AsyncGenerator<FileRow> {
+        const buffer = await asyncBufferFromFile(file);
+        const metadata = await parquetMetadataAsync(buffer);
+        const total = fs.statSync(file).size;
+        let start = 0;
+        let row = 0;
+        for (const group of metadata.row_groups) {
+          const end = start + Number(group.num_rows);
+          const objects = await parquetReadObjects({ file: buffer, metadata, rowStart: start, rowEnd: end });
+          for (const cells of objects) yield { row: ++row, cells: cells as Record<string, unknown> };
+          read = Math.round((total * end) / Number(metadata.num_rows));
+          start = end;
+        }
+      },
+    };
   },
 };

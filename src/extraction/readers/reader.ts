@@ -12,7 +12,7 @@ export interface RowReader {
   bytesRead(): number;
 }
 
-export interface ReaderOptions {
+interface ReaderOptions {
   /** CSV-like formats: the cell delimiter; each format has its own default. */
   delimiter?: string;
 }

@@ -73,7 +73,15 @@ export class AvroToParquet {
         return { elements: [{ name, repetition_type: repetition, type: 'INT32', converted_type: 'DATE', logical_type: { type: 'DATE' } }], convert: identity };
       case 'timestamp-millis':
         return {
-          elements: [{ name, repetition_type: repetition, type: 'INT64', converted_type: 'TIMESTAMP_MILLIS', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' } }],
+          elements: [
+            {
+              name,
+              repetition_type: repetition,
+              type: 'INT64',
+              converted_type: 'TIMESTAMP_MILLIS',
+              logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
+            },
+          ],
           convert: toBigInt,
         };
       case 'decimal':
@@ -81,23 +89,31 @@ export class AvroToParquet {
     }
     if (type === 'record') {
       const inner = this.named.register(schema, namespace);
-      const children = (schema.fields as Array<{ name: string; type: Json }>).map((f) => ({ name: f.name, node: this.node(f.name, f.type, 'REQUIRED', inner) }));
+      const children = (schema.fields as Array<{ name: string; type: Json }>).map((f) => ({
+        name: f.name,
+        node: this.node(f.name, f.type, 'REQUIRED', inner),
+      }));
       // A record whose fields all pass through as they are is passed through whole, with no copy.
       const passthrough = children.every((c) => c.node.convert === identity);
       return {
         elements: [{ name, repetition_type: repetition, num_children: children.length }, ...children.flatMap((c) => c.node.elements)],
-        convert: passthrough ? identity : (value) => {
-          if (value === null || value === undefined) return value;
-          const v = value as Record<string, unknown>;
-          const out: Record<string, unknown> = {};
-          for (const c of children) out[c.name] = c.node.convert(v[c.name]);
-          return out;
-        },
+        convert: passthrough
+          ? identity
+          : (value) => {
+              if (value === null || value === undefined) return value;
+              const v = value as Record<string, unknown>;
+              const out: Record<string, unknown> = {};
+              for (const c of children) out[c.name] = c.node.convert(v[c.name]);
+              return out;
+            },
       };
     }
     if (type === 'enum') {
       this.named.register(schema, namespace);
-      return { elements: [{ name, repetition_type: repetition, type: 'BYTE_ARRAY', converted_type: 'ENUM', logical_type: { type: 'ENUM' } }], convert: identity };
+      return {
+        elements: [{ name, repetition_type: repetition, type: 'BYTE_ARRAY', converted_type: 'ENUM', logical_type: { type: 'ENUM' } }],
+        convert: identity,
+      };
     }
     if (type === 'fixed') {
       this.named.register(schema, namespace);
@@ -146,7 +162,9 @@ export class AvroToParquet {
     const physical: Pick<SchemaElement, 'type' | 'type_length'> =
       precision <= 18 ? { type: 'INT64' } : { type: 'FIXED_LEN_BYTE_ARRAY', type_length: Math.ceil((precision * Math.log2(10) + 1) / 8) };
     return {
-      elements: [{ name, repetition_type: repetition, ...physical, converted_type: 'DECIMAL', precision, scale, logical_type: { type: 'DECIMAL', precision, scale } }],
+      elements: [
+        { name, repetition_type: repetition, ...physical, converted_type: 'DECIMAL', precision, scale, logical_type: { type: 'DECIMAL', precision, scale } },
+      ],
       convert: (value) => (value === null || value === undefined ? value : parseDecimal(value, scale, precision)),
     };
   }

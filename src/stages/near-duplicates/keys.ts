@@ -27,7 +27,13 @@ export function namePostalKey(lastName: string, postalCode: string): string | un
 }
 
 export function normaliseName(name: string): string {
-  return name.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().replace(/[^\p{L}\p{N} ]/gu, '').replace(/\s+/g, ' ').trim();
+  return name
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} ]/gu, '')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** Jaro-Winkler similarity, 0..1 (prefix scale 0.1, up to 4 characters). */

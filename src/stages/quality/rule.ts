@@ -1,7 +1,7 @@
 /** What a field-quality rule is: a name, its options' schema, and a check built from validated options. */
 import type { z } from 'zod';
-import type { ComponentSpec } from '../../registry.js';
 import type { RecordErrorCode } from '../../contracts/errors.js';
+import type { ComponentSpec } from '../../registry.js';
 
 export interface RuleContext {
   /** The whole record, for rules that read a sibling field (a phone's country, a region's country). */
@@ -10,7 +10,7 @@ export interface RuleContext {
 }
 
 export type RuleOutcome =
-  | { ok: true; /** a normalised value to store in place of the original */ value?: unknown }
+  | { ok: true /** a normalised value to store in place of the original */; value?: unknown }
   | {
       ok: false;
       code: RecordErrorCode;

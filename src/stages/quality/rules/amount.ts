@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OK, defineRule, fail } from '../rule.js';
+import { defineRule, fail, OK } from '../rule.js';
 
 export const amountRule = defineRule({
   name: 'amount',

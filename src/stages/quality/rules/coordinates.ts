@@ -1,12 +1,11 @@
 import { z } from 'zod';
-import { OK, defineRule, fail } from '../rule.js';
+import { defineRule, fail, OK } from '../rule.js';
 
 export const latitudeRule = defineRule({
   name: 'latitude',
   description: 'Latitude in degrees, -90..90.',
   options: z.object({}).strict().default({}),
-  create: () => (value) =>
-    typeof value === 'number' && value >= -90 && value <= 90 ? OK : fail('quality.latitude_out_of_range', 'latitude outside -90..90'),
+  create: () => (value) => (typeof value === 'number' && value >= -90 && value <= 90 ? OK : fail('quality.latitude_out_of_range', 'latitude outside -90..90')),
 });
 
 export const longitudeRule = defineRule({

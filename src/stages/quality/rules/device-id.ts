@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { OK, defineRule, fail, type RuleOutcome } from '../rule.js';
 import { readPath } from '../../../schema/field-path.js';
+import { defineRule, fail, OK, type RuleOutcome } from '../rule.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
@@ -22,13 +22,15 @@ export function luhnValid(digits: string): boolean {
 function checkAdvertisingId(id: string, kind: string): RuleOutcome {
   if (!UUID.test(id)) return fail('quality.device_id_invalid', `${kind} is not a UUID`);
   // All zeros is what iOS and Android report when the user opts out of tracking: no id, not a bad record.
-  if (id === ZERO_UUID) return { ok: false, code: 'quality.device_id_opt_out', message: `${kind} is the opt-out value; dropped`, severity: 'warn', replace: null };
+  if (id === ZERO_UUID)
+    return { ok: false, code: 'quality.device_id_opt_out', message: `${kind} is the opt-out value; dropped`, severity: 'warn', replace: null };
   return OK;
 }
 
 export const deviceIdRule = defineRule({
   name: 'device_id',
-  description: 'A device id valid for its kind: IMEI 15 digits with a Luhn check digit; IDFA, IDFV, GAID as UUIDs (all zeros = opted out: warn, id dropped); Android ID 16 hex digits.',
+  description:
+    'A device id valid for its kind: IMEI 15 digits with a Luhn check digit; IDFA, IDFV, GAID as UUIDs (all zeros = opted out: warn, id dropped); Android ID 16 hex digits.',
   options: z.object({ typeField: z.string().describe('dotted path of the DeviceIdType field') }).strict(),
   create: (options) => (value, ctx) => {
     if (typeof value !== 'string') return fail('quality.device_id_invalid', 'not a string');

@@ -13,5 +13,7 @@ import { regionRule } from './region.js';
 import { timestampRule } from './timestamp.js';
 
 export const RULES = new ComponentRegistry<QualityRule>('quality rule').register(
-  ...[emailRule, phoneRule, countryRule, regionRule, postalCodeRule, latitudeRule, longitudeRule, deviceIdRule, timestampRule, currencyRule, amountRule].map((r) => r as unknown as QualityRule),
+  ...[emailRule, phoneRule, countryRule, regionRule, postalCodeRule, latitudeRule, longitudeRule, deviceIdRule, timestampRule, currencyRule, amountRule].map(
+    (r) => r as unknown as QualityRule,
+  ),
 );

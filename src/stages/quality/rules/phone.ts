@@ -1,7 +1,7 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js';
 import { z } from 'zod';
-import { defineRule, fail } from '../rule.js';
 import { readPath } from '../../../schema/field-path.js';
+import { defineRule, fail } from '../rule.js';
 
 export const phoneRule = defineRule({
   name: 'phone',
@@ -18,7 +18,8 @@ export const phoneRule = defineRule({
     const fromRecord = options.countryField ? readPath(ctx.record, options.countryField) : undefined;
     const country = (typeof fromRecord === 'string' ? fromRecord.toUpperCase() : options.defaultCountry) as CountryCode | undefined;
     const parsed = parsePhoneNumberFromString(value, country ? { defaultCountry: country } : undefined);
-    if (!parsed?.isValid()) return fail('quality.phone_invalid', country ? `not a valid phone number for ${country}` : 'not a valid international phone number');
+    if (!parsed?.isValid())
+      return fail('quality.phone_invalid', country ? `not a valid phone number for ${country}` : 'not a valid international phone number');
     return { ok: true, value: parsed.number };
   },
 });

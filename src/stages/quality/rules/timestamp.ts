@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OK, defineRule, fail } from '../rule.js';
+import { defineRule, fail, OK } from '../rule.js';
 
 const DAY_MS = 86_400_000;
 
@@ -8,7 +8,12 @@ export const timestampRule = defineRule({
   description: 'A timestamp (or date) not before 1970 (or `notBefore`, for dates of birth) and not further in the future than the allowed clock skew.',
   options: z
     .object({
-      maxFutureSkewMs: z.number().int().min(0).default(10 * 60_000).describe('how far in the future a value may be (clock skew)'),
+      maxFutureSkewMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(10 * 60_000)
+        .describe('how far in the future a value may be (clock skew)'),
       unit: z.enum(['millis', 'days']).default('millis').describe('timestamp-millis or date'),
       notBefore: z.iso.date().default('1970-01-01').describe('the earliest valid date; events start in 1970, people were born before it'),
     })

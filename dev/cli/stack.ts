@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config.js';
-import { stackDown, stackStatus, stackUp } from '../../../dev/stack/index.js';
+import { loadConfig } from '../../src/config.js';
+import { stackDown, stackStatus, stackUp } from '../stack/index.js';
 
 export function registerStackCommands(program: Command): void {
   const stack = program

@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config.js';
-import { runDemo } from '../../../dev/demo/demo.js';
-import { createLogger } from '../../observability/logger.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { runDemo } from '../demo/demo.js';
 
 export function registerDemoCommands(program: Command): void {
   program
     .command('demo')
-    .description('Run the whole flow on the bundled samples: start the local stack if needed, ingest files, events and an API, check, land, and reconcile. Exit 0 only if the ledger balances.')
+    .description(
+      'Run the whole flow on the bundled samples: start the local stack if needed, ingest files, events and an API, check, land, and reconcile. Exit 0 only if the ledger balances.',
+    )
     .action(async () => {
       const config = loadConfig();
       // Only warnings: the demo prints its own story.
