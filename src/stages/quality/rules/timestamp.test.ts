@@ -14,6 +14,9 @@ describe('timestamp rule', () => {
     expect(check(-1, ctx)).toMatchObject({ code: 'quality.timestamp_before_epoch' });
     expect(check(now + 60_001, ctx)).toMatchObject({ code: 'quality.timestamp_in_future' });
   });
+  it.each(['2026-11-27', null, Number.NaN, true])('calls %j not a timestamp, not a date before 1970', (value) => {
+    expect(check(value, ctx)).toMatchObject({ code: 'quality.timestamp_invalid' });
+  });
   it('reads dates in days', () => {
     const dates = timestampRule.create(timestampRule.options.parse({ unit: 'days', maxFutureSkewMs: 0 }));
     expect(dates(365, ctx)).toEqual({ ok: true });

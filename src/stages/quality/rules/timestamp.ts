@@ -22,7 +22,7 @@ export const timestampRule = defineRule({
   create: (options) => {
     const notBefore = Date.parse(`${options.notBefore}T00:00:00Z`);
     return (value, ctx) => {
-      if (typeof value !== 'number') return fail('quality.timestamp_before_epoch', 'not a timestamp');
+      if (typeof value !== 'number' || !Number.isFinite(value)) return fail('quality.timestamp_invalid', 'not a timestamp');
       const ms = options.unit === 'days' ? value * DAY_MS : value;
       if (ms < notBefore) return fail('quality.timestamp_before_epoch', `before ${options.notBefore}`);
       if (ms > ctx.now + options.maxFutureSkewMs) return fail('quality.timestamp_in_future', `more than ${options.maxFutureSkewMs} ms in the future`);
