@@ -1,25 +1,12 @@
 /**
- * Which fields carry personal data, in one list: the logger redacts them and the quarantine tools
- * mask them unless asked. Masking keeps enough to recognise a value (its first character, an
- * email's domain) without showing it.
+ * Masking for people who may see that a value is there but not what it is: the quarantine tools
+ * mask every field the contracts mark personal (`"c360.pii"`, src/schema/personal.ts) unless
+ * asked, keeping enough to recognise a value (its first character, an email's domain).
  */
-export const PERSONAL_FIELDS = [
-  'email',
-  'phone',
-  'first_name',
-  'last_name',
-  'name',
-  'birth_date',
-  'address',
-  'device_id',
-  'ip',
-  'ip_address',
-  'line1',
-  'line2',
-  'postal_code',
-  'user_agent',
-  'anonymous_id',
-] as const;
+import { personalFieldNames } from '../schema/personal.js';
+
+/** The names of the personal fields of every contract: what the logger redacts and the quarantine tools mask. */
+export const PERSONAL_FIELDS: readonly string[] = [...personalFieldNames()].sort();
 
 const personal = new Set<string>(PERSONAL_FIELDS);
 

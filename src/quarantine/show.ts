@@ -42,6 +42,7 @@ export async function describeRecord(r: QuarantinedRecord, schemas: WriterSchema
     dead_letter: r.deadLetter,
     file: r.file,
     key: r.originalKey?.toString('utf8') ?? null,
-    value: unmask ? value : maskPersonal(value),
+    // A file row that could not be mapped is keyed by the file's own column names, which no contract marks: all of it is masked.
+    value: unmask ? value : maskPersonal(value, r.stage === 'extract'),
   };
 }

@@ -1,0 +1,60 @@
+/**
+ * Personal data, as the contracts declare it: each Avro field that holds personal data carries
+ * `"c360.pii": "<kind>"`; a field whose name looks personal but is not says `"c360.pii": "none"`.
+ * Masking (quarantine show), log redaction and the privacy tooling read this, not a list of names.
+ */
+import { listSchemas, loadSchema } from './avro.js';
+
+export const PII_KINDS = ['email', 'phone', 'name', 'birth_date', 'address', 'device', 'online_id', 'location', 'free_text'] as const;
+export type PiiKind = (typeof PII_KINDS)[number];
+
+/** A personal field: its path from the record (`address.line1`, `line_items[].x`) and its kind. */
+export interface PersonalField {
+  path: string;
+  kind: PiiKind;
+}
+
+type Field = { name: string; type: unknown; 'c360.pii'?: string };
+
+/** The record (or array of records) a field type holds, when it holds one. */
+function nestedFields(type: unknown): { fields: Field[]; many: boolean } | undefined {
+  const branches = Array.isArray(type) ? type : [type];
+  for (const b of branches) {
+    if (b && typeof b === 'object') {
+      const t = b as { type?: string; fields?: Field[]; items?: unknown };
+      if (t.type === 'record' && t.fields) return { fields: t.fields, many: false };
+      if (t.type === 'array') {
+        const inner = nestedFields(t.items);
+        if (inner) return { fields: inner.fields, many: true };
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Every field of a schema, depth first, with its dotted path, its mark (if any) and whether it holds records (whose own fields are marked). */
+export function fieldsOf(schema: Record<string, unknown>, prefix = ''): { path: string; name: string; mark: string | undefined; record: boolean }[] {
+  const out: { path: string; name: string; mark: string | undefined; record: boolean }[] = [];
+  for (const f of (schema.fields as Field[] | undefined) ?? []) {
+    const path = `${prefix}${f.name}`;
+    const nested = nestedFields(f.type);
+    out.push({ path, name: f.name, mark: f['c360.pii'], record: nested !== undefined });
+    if (nested) out.push(...fieldsOf({ fields: nested.fields }, `${path}${nested.many ? '[]' : ''}.`));
+  }
+  return out;
+}
+
+/** The personal fields of an entity schema, by their mark. */
+export function personalFields(schema: Record<string, unknown>): PersonalField[] {
+  return fieldsOf(schema)
+    .filter((f) => f.mark !== undefined && f.mark !== 'none')
+    .map((f) => ({ path: f.path, kind: f.mark as PiiKind }));
+}
+
+let names: ReadonlySet<string> | undefined;
+
+/** The names of every field marked personal in any contract (avro/), for redaction by name where no schema is at hand. */
+export function personalFieldNames(): ReadonlySet<string> {
+  names ??= new Set(listSchemas().flatMap((s) => personalFields(loadSchema(s).schema).map((f) => f.path.split('.').pop()!.replace(/\[\]$/, ''))));
+  return names;
+}
