@@ -23,7 +23,11 @@ const record = (stage: string, value: unknown): QuarantinedRecord => ({
 
 describe('quarantine show', () => {
   it('masks the fields the contracts mark personal, and keeps the others', async () => {
-    const shown = await describeRecord(record('quality', { customer_id: 'C-1', email: 'ann@example.com', address: { line1: '1 Main St', city: 'Dublin' } }), schemas, false);
+    const shown = await describeRecord(
+      record('quality', { customer_id: 'C-1', email: 'ann@example.com', address: { line1: '1 Main St', city: 'Dublin' } }),
+      schemas,
+      false,
+    );
     expect(shown.value).toEqual({ customer_id: 'C-1', email: 'a***@example.com', address: { line1: '1***', city: 'Dublin' } });
   });
 
