@@ -6,7 +6,7 @@
 import { listSchemas, loadSchema } from './avro.js';
 
 export const PII_KINDS = ['email', 'phone', 'name', 'birth_date', 'address', 'device', 'online_id', 'location', 'free_text'] as const;
-export type PiiKind = (typeof PII_KINDS)[number];
+type PiiKind = (typeof PII_KINDS)[number];
 
 /** A personal field: its path from the record (`address.line1`, `line_items[].x`) and its kind. */
 export interface PersonalField {
