@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config.js';
 import { readLineage } from '../src/contracts/lineage.js';
 import { topicNames } from '../src/contracts/topics.js';
 import { createLogger } from '../src/observability/logger.js';
+import { pseudonymsFrom } from '../src/privacy/pseudonyms.js';
 import { loadSchema } from '../src/schema/avro.js';
 import { compilePrimaryEntity } from '../src/schema/entity.js';
 import { createSchemaRegistry, WriterSchemas } from '../src/schema/registry.js';
@@ -41,6 +42,7 @@ const ctx: StageContext = {
   entitiesOfSource: new Map([...sources].map(([name, s]) => [name, [s]])),
   redis,
   writerSchemas: new WriterSchemas(config),
+  pseudonyms: pseudonymsFrom(config, 'bench:stages'),
   now: Date.now,
 };
 const stages = topology.stages.map((name) => STAGES.require(name, 'topology stages').create(ctx));

@@ -71,6 +71,15 @@ export const envSchema = z.object({
     .default('info')
     .describe('pino level; personal data is never logged at info or above'),
   C360_OPS_PORT: z.coerce.number().int().min(0).max(65535).default(9464).describe('port of /metrics, /healthz and /readyz of long-running processes'),
+  C360_PII_KEY: z
+    .string()
+    .optional()
+    .describe('secret (32+ bytes, base64) that keys personal values kept outside the records, e.g. near-duplicate keys in Redis (HMAC-SHA256)'),
+  C360_PII_KEY_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('a file holding C360_PII_KEY (a mounted secret); default <C360_HOME>/secrets/pii.key, which c360 stack up creates'),
 });
 
 interface SaslConfig {
@@ -93,6 +102,8 @@ export interface Config {
   home: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   opsPort: number;
+  /** The secret personal values are keyed with outside the records (HMAC), when one is configured. */
+  piiKey: Buffer | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -125,7 +136,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     home: path.resolve(e.C360_HOME),
     logLevel: e.LOG_LEVEL,
     opsPort: e.C360_OPS_PORT,
+    piiKey: piiKeyOf(e.C360_PII_KEY, e.C360_PII_KEY_FILE ?? path.join(path.resolve(e.C360_HOME), 'secrets', 'pii.key'), e.C360_PII_KEY_FILE !== undefined),
   };
+}
+
+function piiKeyOf(value: string | undefined, file: string, fileNamed: boolean): Buffer | undefined {
+  let text = value;
+  let from = 'C360_PII_KEY';
+  if (text === undefined) {
+    if (!fs.existsSync(file)) {
+      if (fileNamed) throw new ConfigError(`C360_PII_KEY_FILE ${file} does not exist.`);
+      return undefined;
+    }
+    text = fs.readFileSync(file, 'utf8').trim();
+    from = `C360_PII_KEY_FILE ${file}`;
+  }
+  const key = Buffer.from(text, 'base64');
+  if (key.length < 32) throw new ConfigError(`${from} must hold at least 32 bytes, base64-encoded (got ${key.length}).`);
+  return key;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
-import type { Config } from '../../src/config.js';
+import { type Config, loadConfig } from '../../src/config.js';
 import { balanced, type LedgerEntry, type LedgerTotals, totalsOf } from '../../src/contracts/ledger.js';
 import { projectRoot } from '../../src/contracts/project.js';
 import { topicNames } from '../../src/contracts/topics.js';
@@ -63,9 +63,11 @@ async function landedRows(store: LocalStore): Promise<Record<'raw' | 'quarantine
   return out;
 }
 
-export async function runDemo(config: Config, logger: Logger, print: (line: string) => void): Promise<DemoResult> {
+export async function runDemo(given: Config, logger: Logger, print: (line: string) => void): Promise<DemoResult> {
   const samples = path.join(projectRoot(), 'samples');
-  const started = await ensureStack(config, { onProgress: (line) => print(`stack: ${line}`) });
+  const started = await ensureStack(given, { onProgress: (line) => print(`stack: ${line}`) });
+  // Read again: the stack may have just made the development secrets.
+  const config = given.piiKey ? given : loadConfig();
 
   const namespace = `demo-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
   const topology = await loadTopology('customer360', { namespace });

@@ -10,9 +10,12 @@ import { stackUp } from './index.js';
 import { REDIS_URL } from './redis.js';
 import { REGISTRY_URL } from './registry.js';
 import { S3_URL } from './s3.js';
+import { ensureDevSecrets } from './secrets.js';
 import { KAFKA_PORT, LOOPBACK } from './versions.js';
 
 export async function ensureStack(config: Config, options: { s3?: boolean; onProgress?: (line: string) => void } = {}): Promise<string[]> {
+  // Unless the environment names a secret, the checkout's own development secret serves (read by loadConfig from then on).
+  if (!config.piiKey) ensureDevSecrets(config.home);
   const checks = [
     {
       name: 'Kafka',

@@ -12,6 +12,7 @@ import { logFile, runningPid, startDetached, stopProcess, tailLog, waitFor } fro
 import { redisPart } from './redis.js';
 import { registryPart } from './registry.js';
 import { s3Part } from './s3.js';
+import { ensureDevSecrets } from './secrets.js';
 
 const PARTS: readonly StackPart[] = [redisPart, kafkaPart, registryPart, s3Part];
 
@@ -32,6 +33,7 @@ export interface UpReport extends PartStatus {
 }
 
 export async function stackUp(home: string, onProgress: (line: string) => void = () => undefined): Promise<UpReport[]> {
+  ensureDevSecrets(home);
   const paths = stackPaths(home);
   fs.mkdirSync(paths.state, { recursive: true });
   // Downloads and preparation run one after the other (Maven shares its local repository); the JVMs then start together.

@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../test/support/kafka.js';
 import { clearRedis, testNamespace } from '../../test/support/topology.js';
 import { readLineage } from '../contracts/lineage.js';
 import { createLogger } from '../observability/logger.js';
+import { Pseudonyms } from '../privacy/pseudonyms.js';
 import { compileEntities } from '../schema/entity.js';
 import { WriterSchemas } from '../schema/registry.js';
 import { createRedis } from '../storage/redis.js';
@@ -17,6 +19,7 @@ describe('near-duplicate stage (Redis)', () => {
   const namespace = testNamespace();
   const redis = createRedis(config, createLogger('warn'));
   let stage: Stage;
+  const pseudonyms = new Pseudonyms(randomBytes(32));
   let crm: ReturnType<typeof compileEntities>[number];
   let offset = 0;
 
@@ -32,6 +35,7 @@ describe('near-duplicate stage (Redis)', () => {
       entitiesOfSource: new Map([['crm', [crm]]]),
       redis,
       writerSchemas: new WriterSchemas(config),
+      pseudonyms,
       now: Date.now,
     });
   });
@@ -61,12 +65,28 @@ describe('near-duplicate stage (Redis)', () => {
   it('stops flagging a key once `cap` other identities share it (a shop till, test@example.com)', async () => {
     const surnames = ['Byrne', 'Murphy', 'Kelly', 'Walsh', 'Doyle'];
     const batch = ['B1', 'B2', 'B3', 'B4', 'B5'].map((id, i) => profile(id, 'test@example.com', surnames[i]!));
-    const key = `${namespace}:nd:email:test@example.com`;
+    const key = `${namespace}:nd:email:${pseudonyms.of('email', 'test@example.com')}`;
     await stage.process(batch.slice(0, 4), { heartbeat: async () => undefined, isRunning: () => true });
     expect(await redis.zcard(key)).toBe(3); // trimmed to the cap as soon as a fourth identity arrives
     await stage.process(batch.slice(4), { heartbeat: async () => undefined, isRunning: () => true });
     // B4 already sees 3 others (the cap), and so does B5: the key is too common to mean anything.
     expect(flagged(batch)).toEqual([[], ['B2~B1:email'], ['B3~B1:email', 'B3~B2:email'], [], []]);
     expect(await redis.zrange(key, '0', '-1')).toEqual(['B3', 'B4', 'B5'].map((id) => `customer_id=${id}`));
+  });
+
+  it('leaves no personal value in Redis in plain text: blocking keys are pseudonyms, stored names are sealed', async () => {
+    const batch = [profile('P1', 'Orla.Quinn@Example.org', 'Quinnelly'), profile('P2', 'orla.quinn@example.org', 'Quinnelly')];
+    await stage.process(batch, { heartbeat: async () => undefined, isRunning: () => true });
+    expect(batch[1]!.nearDuplicates.map((n) => n.score)).toEqual([1]);
+    const keys = await redis.keys(`${namespace}:*`);
+    expect(keys.length).toBeGreaterThan(4);
+    const stored: string[] = [...keys];
+    for (const key of keys) {
+      const type = await redis.type(key);
+      if (type === 'string') stored.push((await redis.get(key)) ?? '');
+      if (type === 'zset') stored.push(...(await redis.zrange(key, '0', '-1')));
+    }
+    const everything = stored.join('\n').toLowerCase();
+    for (const personal of ['orla', 'quinn', 'example.org', 'example.com', 'lee', 'x1y2', 'ann']) expect(everything).not.toContain(personal);
   });
 });

@@ -8,7 +8,9 @@
  * tablet, test@example.com) is too common to say anything and raises no flags.
  */
 
+import { ConfigError } from '../contracts/errors.js';
 import type { NearDuplicateEvent, RecordRef } from '../contracts/near-duplicate.js';
+import type { Pseudonyms } from '../privacy/pseudonyms.js';
 import { readPath } from '../schema/field-path.js';
 import { touchNearDuplicateKeys } from '../storage/redis-scripts.js';
 import type { Envelope } from './envelope.js';
@@ -25,6 +27,10 @@ interface Subject {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
 
+function missingKey(): never {
+  throw new ConfigError('C360_PII_KEY is not set: the near-duplicate stage keeps personal values in Redis only as keyed hashes and needs the secret.');
+}
+
 export const nearDuplicateStage = defineStage({
   name: 'near_duplicates',
   description:
@@ -34,6 +40,8 @@ export const nearDuplicateStage = defineStage({
     const ns = ctx.topology.namespace;
     const windowMs = Math.round(ctx.topology.dedupWindowDays * 86_400_000);
     const cap = ctx.topology.nearDuplicateRefsPerKey;
+    // Blocking keys and stored names are personal: Redis holds only their pseudonyms and sealed copies.
+    const pseudonyms: Pseudonyms = ctx.pseudonyms ?? missingKey();
 
     function subjectOf(e: Envelope): Subject | undefined {
       const cfg = e.entity.definition.nearDuplicates;
@@ -42,7 +50,7 @@ export const nearDuplicateStage = defineStage({
       if (!idValue) return undefined;
       const get = (path: string | undefined) => (path ? str(readPath(e.value!, path)) : undefined);
       const keys: Subject['keys'] = [];
-      const add = (kind: string, value: string | undefined) => value && keys.push({ kind, redisKey: `${ns}:nd:${kind}:${value}` });
+      const add = (kind: string, value: string | undefined) => value && keys.push({ kind, redisKey: `${ns}:nd:${kind}:${pseudonyms.of(kind, value)}` });
       const email = get(cfg.email);
       add('email', email && canonicalEmail(email));
       add('phone', get(cfg.phone));
@@ -53,7 +61,7 @@ export const nearDuplicateStage = defineStage({
       if (keys.length === 0) return undefined;
       const first = get(cfg.firstName);
       const name = last ? normaliseName(`${first ?? ''} ${last}`) : null;
-      return { e, identity: `${cfg.identityField}=${idValue}`, keys, ref: { ...refOf(e), name } };
+      return { e, identity: `${cfg.identityField}=${idValue}`, keys, ref: { ...refOf(e), name: name === null ? null : pseudonyms.seal(name) } };
     }
 
     return {
@@ -85,6 +93,11 @@ export const nearDuplicateStage = defineStage({
         const refs = await ctx.redis.mget(others.map((o) => `${ns}:ndref:${o}`));
         const refByIdentity = new Map(others.map((o, j) => [o, refs[j] ? (JSON.parse(refs[j]!) as Subject['ref']) : undefined]));
 
+        const scoreOf = (sealed: string | null, matchedSealed: string | null): number | null => {
+          const a = sealed === null ? undefined : pseudonyms.open(sealed);
+          const b = matchedSealed === null ? undefined : pseudonyms.open(matchedSealed);
+          return a && b ? Math.round(jaroWinkler(a, b) * 1000) / 1000 : null;
+        };
         const found: [Envelope, NearDuplicateEvent][] = [];
         for (const [j, sharedWith] of matchesBySubject) {
           const s = subjects[j]!;
@@ -103,7 +116,7 @@ export const nearDuplicateStage = defineStage({
                 record,
                 matched: matchedRef,
                 keys: kinds,
-                score: name && matchedName ? Math.round(jaroWinkler(name, matchedName) * 1000) / 1000 : null,
+                score: scoreOf(name, matchedName),
                 detected_at: ctx.now(),
               },
             ]);

@@ -1,6 +1,7 @@
 /** What a stage is, and what every stage is built from. Stages are registered by name in stages/index.ts. */
 import type { Redis } from 'ioredis';
 import type { Topology } from '../contracts/topology-definition.js';
+import type { Pseudonyms } from '../privacy/pseudonyms.js';
 import type { ComponentSpec } from '../registry.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import type { WriterSchemas } from '../schema/registry.js';
@@ -26,6 +27,8 @@ export interface StageContext {
   entitiesOfSource: ReadonlyMap<string, readonly CompiledEntity[]>;
   redis: Redis;
   writerSchemas: WriterSchemas;
+  /** Keyed stand-ins for personal values kept outside the records (Redis); undefined when no C360_PII_KEY is configured. */
+  pseudonyms: Pseudonyms | undefined;
   now(): number;
 }
 

@@ -20,6 +20,7 @@ import { crashPoint } from '../faults/failpoints.js';
 import { createKafka } from '../kafka/client.js';
 import { sendInRequests } from '../kafka/send.js';
 import type { Logger } from '../observability/logger.js';
+import { Pseudonyms } from '../privacy/pseudonyms.js';
 import { retry } from '../retry.js';
 import { loadSchema } from '../schema/avro.js';
 import { type CompiledEntity, compileEntities } from '../schema/entity.js';
@@ -96,6 +97,7 @@ export class TopologyRunner {
       entitiesOfSource: this.entitiesOfSource,
       redis: this.redis,
       writerSchemas,
+      pseudonyms: config.piiKey ? new Pseudonyms(config.piiKey) : undefined,
       now: Date.now,
     };
     this.stages = topology.stages.map((name) => STAGES.require(name, 'topology stages').create(ctx));

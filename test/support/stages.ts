@@ -5,6 +5,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { loadConfig } from '../../src/config.js';
 import { readLineage } from '../../src/contracts/lineage.js';
 import type { Topology } from '../../src/contracts/topology-definition.js';
+import { Pseudonyms } from '../../src/privacy/pseudonyms.js';
 import { type CompiledEntity, compileEntities } from '../../src/schema/entity.js';
 import { WriterSchemas } from '../../src/schema/registry.js';
 import { type Envelope, newEnvelope } from '../../src/stages/envelope.js';
@@ -24,6 +25,7 @@ export function offlineContext(): StageContext & { topology: Topology } {
     // Never connected: a stage that reached Redis here would fail the test.
     redis: new Redis({ lazyConnect: true, enableOfflineQueue: false }),
     writerSchemas: new WriterSchemas(loadConfig({ SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1' })),
+    pseudonyms: new Pseudonyms(Buffer.alloc(32, 7)),
     now: () => NOW,
   };
 }

@@ -1,0 +1,53 @@
+/**
+ * Personal values kept outside the records — near-duplicate blocking keys and match profiles in
+ * Redis — never in plain text. A pseudonym is a keyed one-way stand-in (HMAC-SHA256 with
+ * C360_PII_KEY): equal values give equal pseudonyms, and without the key nothing links one back to
+ * a person. A value that must be read again (a name to score a match with) is sealed instead
+ * (AES-256-GCM under a key derived from the same secret).
+ */
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import type { Config } from '../config.js';
+import { ConfigError } from '../contracts/errors.js';
+
+export class Pseudonyms {
+  private readonly sealKey: Buffer;
+
+  constructor(private readonly key: Buffer) {
+    this.sealKey = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'c360 sealed values', 32));
+  }
+
+  /** 128 bits of HMAC-SHA256 over the kind and the value, base64url. */
+  of(kind: string, value: string): string {
+    return createHmac('sha256', this.key).update(kind).update('\0').update(value).digest('base64url').slice(0, 22);
+  }
+
+  seal(text: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.sealKey, iv);
+    const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+    return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
+  }
+
+  /** The sealed text, or undefined when it was sealed under another key or altered. */
+  open(sealed: string): string | undefined {
+    const bytes = Buffer.from(sealed, 'base64url');
+    if (bytes.length < 28) return undefined;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.sealKey, bytes.subarray(0, 12));
+      decipher.setAuthTag(bytes.subarray(bytes.length - 16));
+      return Buffer.concat([decipher.update(bytes.subarray(12, bytes.length - 16)), decipher.final()]).toString('utf8');
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** The process's pseudonyms, or one sentence saying which setting is missing. */
+export function pseudonymsFrom(config: Config, needer: string): Pseudonyms {
+  if (!config.piiKey) {
+    throw new ConfigError(
+      `C360_PII_KEY is not set (nor C360_PII_KEY_FILE, nor ${config.home}/secrets/pii.key): ${needer} keeps personal values only as keyed hashes and needs the secret.`,
+    );
+  }
+  return new Pseudonyms(config.piiKey);
+}
