@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config.js';
 import { readLineage } from '../src/contracts/lineage.js';
 import { topicNames } from '../src/contracts/topics.js';
 import { createLogger } from '../src/observability/logger.js';
+import { openKeyStore } from '../src/privacy/key-store.js';
 import { pseudonymsFrom } from '../src/privacy/pseudonyms.js';
 import { loadSchema } from '../src/schema/avro.js';
 import { compilePrimaryEntity } from '../src/schema/entity.js';
@@ -43,6 +44,7 @@ const ctx: StageContext = {
   redis,
   writerSchemas: new WriterSchemas(config),
   pseudonyms: pseudonymsFrom(config, 'bench:stages'),
+  keyStore: openKeyStore(config, namespace),
   now: Date.now,
 };
 const stages = topology.stages.map((name) => STAGES.require(name, 'topology stages').create(ctx));

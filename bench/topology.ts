@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config.js';
-import { addCounts, emptyCounts } from '../src/contracts/ledger.js';
+import { addCounts, balanced, emptyCounts } from '../src/contracts/ledger.js';
 import { topicNames } from '../src/contracts/topics.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/observability/logger.js';
@@ -121,7 +121,7 @@ const baseline = await measure('passthrough', pass.topology);
 const result = await measure('full', full.topology);
 const t = result.total;
 console.log(
-  `full ledger: in=${t.in} raw=${t.raw} duplicates=${t.duplicates} dead_letter=${t.dead_letter} near_duplicates=${t.near_duplicates} ${t.in === t.raw + t.duplicates + t.dead_letter ? 'balanced' : 'NOT BALANCED'}`,
+  `full ledger: in=${t.in} raw=${t.raw} duplicates=${t.duplicates} dead_letter=${t.dead_letter} suppressed=${t.suppressed} near_duplicates=${t.near_duplicates} ${balanced(t) ? 'balanced' : 'NOT BALANCED'}`,
 );
 console.log(`ratio full / passthrough (after start-up): ${(result.rate / baseline.rate).toFixed(2)}`);
 await dropRedisKeys(redis, fullNs);

@@ -80,6 +80,17 @@ export const envSchema = z.object({
     .min(1)
     .optional()
     .describe('a file holding C360_PII_KEY (a mounted secret); default <C360_HOME>/secrets/pii.key, which c360 stack up creates'),
+  C360_KEK: z.string().optional().describe("key-encryption key (32 bytes, base64) that wraps every subject's data key in the key store (docs/privacy.md)"),
+  C360_KEK_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('a file holding C360_KEK (a mounted secret); default <C360_HOME>/secrets/kek.key, which c360 stack up creates'),
+  C360_KEY_STORE_URL: z
+    .string()
+    .default('postgres://postgres@127.0.0.1:5432/postgres')
+    .refine((v) => /^postgres(ql)?:\/\/.+/.test(v), { message: 'must be a postgres:// URL' })
+    .describe("PostgreSQL holding the subjects' wrapped data keys, identifier links, suppressions and the erasure log"),
 });
 
 interface SaslConfig {
@@ -104,6 +115,9 @@ export interface Config {
   opsPort: number;
   /** The secret personal values are keyed with outside the records (HMAC), when one is configured. */
   piiKey: Buffer | undefined;
+  /** The key-encryption key of the subjects' data keys, when one is configured. */
+  kek: Buffer | undefined;
+  keyStoreUrl: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -136,20 +150,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     home: path.resolve(e.C360_HOME),
     logLevel: e.LOG_LEVEL,
     opsPort: e.C360_OPS_PORT,
-    piiKey: piiKeyOf(e.C360_PII_KEY, e.C360_PII_KEY_FILE ?? path.join(path.resolve(e.C360_HOME), 'secrets', 'pii.key'), e.C360_PII_KEY_FILE !== undefined),
+    piiKey: secretOf('C360_PII_KEY', e.C360_PII_KEY, e.C360_PII_KEY_FILE, path.join(path.resolve(e.C360_HOME), 'secrets', 'pii.key')),
+    kek: secretOf('C360_KEK', e.C360_KEK, e.C360_KEK_FILE, path.join(path.resolve(e.C360_HOME), 'secrets', 'kek.key')),
+    keyStoreUrl: e.C360_KEY_STORE_URL,
   };
 }
 
-function piiKeyOf(value: string | undefined, file: string, fileNamed: boolean): Buffer | undefined {
+/** A 32-byte secret from its variable, else from its file (named, or the development default when it exists). */
+function secretOf(name: string, value: string | undefined, namedFile: string | undefined, defaultFile: string): Buffer | undefined {
   let text = value;
-  let from = 'C360_PII_KEY';
+  let from = name;
   if (text === undefined) {
+    const file = namedFile ?? defaultFile;
     if (!fs.existsSync(file)) {
-      if (fileNamed) throw new ConfigError(`C360_PII_KEY_FILE ${file} does not exist.`);
+      if (namedFile !== undefined) throw new ConfigError(`${name}_FILE ${file} does not exist.`);
       return undefined;
     }
     text = fs.readFileSync(file, 'utf8').trim();
-    from = `C360_PII_KEY_FILE ${file}`;
+    from = `${name}_FILE ${file}`;
   }
   const key = Buffer.from(text, 'base64');
   if (key.length < 32) throw new ConfigError(`${from} must hold at least 32 bytes, base64-encoded (got ${key.length}).`);

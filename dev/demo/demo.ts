@@ -67,7 +67,7 @@ export async function runDemo(given: Config, logger: Logger, print: (line: strin
   const samples = path.join(projectRoot(), 'samples');
   const started = await ensureStack(given, { onProgress: (line) => print(`stack: ${line}`) });
   // Read again: the stack may have just made the development secrets.
-  const config = given.piiKey ? given : loadConfig();
+  const config = given.piiKey && given.kek ? given : loadConfig();
 
   const namespace = `demo-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
   const topology = await loadTopology('customer360', { namespace });

@@ -15,7 +15,7 @@ import { KAFKA_PORT, LOOPBACK } from './versions.js';
 
 export async function ensureStack(config: Config, options: { s3?: boolean; onProgress?: (line: string) => void } = {}): Promise<string[]> {
   // Unless the environment names a secret, the checkout's own development secret serves (read by loadConfig from then on).
-  if (!config.piiKey) ensureDevSecrets(config.home);
+  if (!config.piiKey || !config.kek) ensureDevSecrets(config.home);
   const checks = [
     {
       name: 'Kafka',

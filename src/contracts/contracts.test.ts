@@ -129,6 +129,7 @@ describe('the ledger', () => {
     raw: 0,
     duplicates: 0,
     dead_letter: 0,
+    suppressed: 0,
     near_duplicates: 0,
     errors: {},
     committed_at: '',
@@ -144,11 +145,12 @@ describe('the ledger', () => {
     expect(totals.bySource.get('crm')).toMatchObject({ in: 15, raw: 12, duplicates: 1, dead_letter: 2, errors: { 'quality.email_invalid': 2 } });
     expect(totals.total).toMatchObject({ in: 18, raw: 15, duplicates: 1, dead_letter: 2 });
     expect(balanced(totals.total)).toBe(true);
-    expect(formatLedger(totals).split('\n').at(-1)).toMatch(/^total\s+18\s+15\s+1\s+2\s+0\s+yes$/);
+    expect(formatLedger(totals).split('\n').at(-1)).toMatch(/^total\s+18\s+15\s+1\s+2\s+0\s+0\s+yes$/);
   });
 
   it('does not balance when a record is unaccounted for', () => {
-    expect(balanced({ in: 3, raw: 1, duplicates: 1, dead_letter: 0, near_duplicates: 0 })).toBe(false);
+    expect(balanced({ in: 3, raw: 1, duplicates: 1, dead_letter: 0, suppressed: 0, near_duplicates: 0 })).toBe(false);
+    expect(balanced({ in: 3, raw: 1, duplicates: 1, dead_letter: 0, suppressed: 1, near_duplicates: 0 })).toBe(true);
   });
 
   it('keys a ledger message by the first position it covers', () => {

@@ -54,7 +54,7 @@ export class UnreadableFileError extends C360Error {
 }
 
 /** What c360 depends on at run time, as error codes name it. */
-const DEPENDENCIES = ['kafka', 'registry', 'redis', 'object-store', 'connector'] as const;
+const DEPENDENCIES = ['kafka', 'registry', 'redis', 'object-store', 'connector', 'key-store'] as const;
 export type Dependency = (typeof DEPENDENCIES)[number];
 
 /** A dependency (Kafka, the registry, Redis, object storage, a vendor API) is unreachable or busy right now; the caller should back off and retry. */

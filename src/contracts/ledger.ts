@@ -1,13 +1,15 @@
 /**
  * The ledger: every transaction the topology commits also writes one entry to `<ns>.ledger`
  * with the counts of the batch it covers, so the totals are exactly-once like the records:
- * records in = raw + exact duplicates dropped + dead-letter, per source, across crashes.
+ * records in = raw + exact duplicates dropped + dead-letter + suppressed, per source, across crashes.
  */
 export interface LedgerCounts {
   in: number;
   raw: number;
   duplicates: number;
   dead_letter: number;
+  /** Records of people who asked to be forgotten, dropped at ingest (docs/privacy.md). Absent from entries written before it existed. */
+  suppressed: number;
   near_duplicates: number;
 }
 
@@ -22,7 +24,7 @@ export interface LedgerEntry extends LedgerCounts {
 }
 
 export function emptyCounts(): LedgerCounts {
-  return { in: 0, raw: 0, duplicates: 0, dead_letter: 0, near_duplicates: 0 };
+  return { in: 0, raw: 0, duplicates: 0, dead_letter: 0, suppressed: 0, near_duplicates: 0 };
 }
 
 export function addCounts(into: LedgerCounts, c: LedgerCounts): void {
@@ -30,11 +32,12 @@ export function addCounts(into: LedgerCounts, c: LedgerCounts): void {
   into.raw += c.raw;
   into.duplicates += c.duplicates;
   into.dead_letter += c.dead_letter;
+  into.suppressed += c.suppressed ?? 0;
   into.near_duplicates += c.near_duplicates;
 }
 
 export function balanced(c: LedgerCounts): boolean {
-  return c.in === c.raw + c.duplicates + c.dead_letter;
+  return c.in === c.raw + c.duplicates + c.dead_letter + c.suppressed;
 }
 
 export interface LedgerTotals {
@@ -56,12 +59,12 @@ export function totalsOf(entries: Iterable<LedgerEntry>): LedgerTotals {
 }
 
 export function formatLedger(totals: LedgerTotals): string {
-  const rows = [['source', 'in', 'raw', 'duplicates', 'dead_letter', 'near_dups', 'balanced']];
+  const rows = [['source', 'in', 'raw', 'duplicates', 'dead_letter', 'suppressed', 'near_dups', 'balanced']];
   for (const [source, c] of [...totals.bySource].sort()) {
-    rows.push([source, c.in, c.raw, c.duplicates, c.dead_letter, c.near_duplicates, balanced(c) ? 'yes' : 'NO'].map(String));
+    rows.push([source, c.in, c.raw, c.duplicates, c.dead_letter, c.suppressed, c.near_duplicates, balanced(c) ? 'yes' : 'NO'].map(String));
   }
   const t = totals.total;
-  rows.push(['total', t.in, t.raw, t.duplicates, t.dead_letter, t.near_duplicates, balanced(t) ? 'yes' : 'NO'].map(String));
+  rows.push(['total', t.in, t.raw, t.duplicates, t.dead_letter, t.suppressed, t.near_duplicates, balanced(t) ? 'yes' : 'NO'].map(String));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
 }

@@ -42,6 +42,18 @@ const entitySpec = {
     .strict()
     .optional(),
   quality: z.array(qualityCheck).default([]),
+  privacy: z
+    .object({
+      subject: z
+        .array(fieldPath)
+        .min(1)
+        .describe(
+          'fields that name the person a record is about, in order: the first present one is its subject, whose key encrypts its personal fields (docs/privacy.md)',
+        ),
+    })
+    .strict()
+    .optional()
+    .describe("without it, a record's subject is its natural id"),
 };
 
 const source = z

@@ -6,9 +6,10 @@
  */
 import type avro from 'avsc';
 import type { EntityDefinition, SourceDefinition } from '../contracts/topology-definition.js';
-import { loadSchema } from './avro.js';
+import { loadSchema, parseType } from './avro.js';
 import { readPath } from './field-path.js';
 import { compileJsonCoercer } from './json-coerce.js';
+import { encryptedSchema, type PersonalField, personalFields } from './personal.js';
 
 export interface CompiledEntity {
   source: string;
@@ -23,13 +24,18 @@ export interface CompiledEntity {
   /** The schema's full name (namespace.Name): how an Avro writer schema names its entity. */
   fullName: string;
   type: avro.Type;
+  /** The fields its contract marks personal. */
+  personal: PersonalField[];
+  /** The schema and type of its records once their personal fields are encrypted: what raw topics and the raw layer hold. */
+  encrypted: { schema: Record<string, unknown>; type: avro.Type };
   coerceJson: ReturnType<typeof compileJsonCoercer>;
   naturalId(value: Record<string, unknown>): string;
 }
 
 function compileEntity(source: SourceDefinition, entity: EntityDefinition, primary: boolean): CompiledEntity {
   const { schema, type } = loadSchema(entity.entity);
-  const definition: SourceDefinition = { ...source, ...entity, nearDuplicates: entity.nearDuplicates, entities: [] };
+  const definition: SourceDefinition = { ...source, ...entity, nearDuplicates: entity.nearDuplicates, privacy: entity.privacy, entities: [] };
+  const encrypted = encryptedSchema(schema);
   const name = String(schema.name);
   return {
     source: source.name,
@@ -40,6 +46,8 @@ function compileEntity(source: SourceDefinition, entity: EntityDefinition, prima
     schema,
     fullName: schema.namespace ? `${String(schema.namespace)}.${name}` : name,
     type,
+    personal: personalFields(schema),
+    encrypted: { schema: encrypted, type: parseType(encrypted) },
     coerceJson: compileJsonCoercer(schema),
     naturalId: (value) => {
       const id = readPath(value, entity.key);

@@ -58,3 +58,27 @@ export function personalFieldNames(): ReadonlySet<string> {
   names ??= new Set(listSchemas().flatMap((s) => personalFields(loadSchema(s).schema).map((f) => f.path.split('.').pop()!.replace(/\[\]$/, ''))));
   return names;
 }
+
+/**
+ * The schema personal values are stored under once encrypted: every personal field becomes a
+ * string (nullable where it was), marked `"c360.encrypted": true`; everything else is unchanged.
+ * Raw topics and the raw layer carry records of this schema.
+ */
+export function encryptedSchema(schema: Record<string, unknown>): Record<string, unknown> {
+  const copy = structuredClone(schema);
+  const visit = (fields: Field[]): void => {
+    for (const f of fields) {
+      const mark = f['c360.pii'];
+      if (mark !== undefined && mark !== 'none') {
+        const nullable = Array.isArray(f.type) && f.type.includes('null');
+        f.type = nullable ? ['null', 'string'] : 'string';
+        (f as Field & { 'c360.encrypted'?: boolean })['c360.encrypted'] = true;
+        continue;
+      }
+      const nested = nestedFields(f.type);
+      if (nested) visit(nested.fields);
+    }
+  };
+  visit(copy.fields as Field[]);
+  return copy;
+}

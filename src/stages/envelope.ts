@@ -5,7 +5,7 @@ import type { Lineage } from '../contracts/lineage.js';
 import type { NearDuplicateEvent, RecordRef } from '../contracts/near-duplicate.js';
 import type { CompiledEntity } from '../schema/entity.js';
 
-type Outcome = 'pending' | 'raw' | 'duplicate' | 'dead-letter';
+type Outcome = 'pending' | 'raw' | 'duplicate' | 'dead-letter' | 'suppressed';
 
 export interface Envelope {
   /** The source's primary entity until decoding finds the record is another of its entities. */
@@ -24,6 +24,8 @@ export interface Envelope {
   /** Warn-level quality codes: the record passes, flagged in its lineage. */
   flags: RecordErrorCode[];
   nearDuplicates: NearDuplicateEvent[];
+  /** Its personal fields hold ciphertext now (the encrypt stage): it is written with the entity's encrypted schema. */
+  encrypted: boolean;
 }
 
 export function newEnvelope(entity: CompiledEntity, topic: string, partition: number, message: KafkaMessage, lineage: Lineage): Envelope {
@@ -40,6 +42,7 @@ export function newEnvelope(entity: CompiledEntity, topic: string, partition: nu
     errors: [],
     flags: [],
     nearDuplicates: [],
+    encrypted: false,
   };
 }
 

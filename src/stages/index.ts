@@ -3,7 +3,15 @@ import { ComponentRegistry } from '../registry.js';
 import { decodeStage } from './decode.js';
 import { dedupStage } from './dedup.js';
 import { nearDuplicateStage } from './near-duplicates.js';
+import { encryptStage, suppressStage } from './privacy.js';
 import { qualityStage } from './quality.js';
 import type { StageSpec } from './stage.js';
 
-export const STAGES = new ComponentRegistry<StageSpec>('stage').register(decodeStage, qualityStage, dedupStage, nearDuplicateStage);
+export const STAGES = new ComponentRegistry<StageSpec>('stage').register(
+  decodeStage,
+  qualityStage,
+  suppressStage,
+  dedupStage,
+  nearDuplicateStage,
+  encryptStage,
+);

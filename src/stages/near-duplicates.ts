@@ -10,12 +10,14 @@
 
 import { ConfigError } from '../contracts/errors.js';
 import type { NearDuplicateEvent, RecordRef } from '../contracts/near-duplicate.js';
+import { canonicalEmail, canonicalIdentifier } from '../privacy/identifiers.js';
 import type { Pseudonyms } from '../privacy/pseudonyms.js';
+import { RecordPrivacy } from '../privacy/records.js';
 import { readPath } from '../schema/field-path.js';
 import { touchNearDuplicateKeys } from '../storage/redis-scripts.js';
 import type { Envelope } from './envelope.js';
 import { positionOf, refOf } from './envelope.js';
-import { canonicalEmail, jaroWinkler, namePostalKey, normaliseName } from './near-duplicates/keys.js';
+import { jaroWinkler, namePostalKey, normaliseName } from './near-duplicates/keys.js';
 import { defineStage } from './stage.js';
 
 interface Subject {
@@ -42,26 +44,28 @@ export const nearDuplicateStage = defineStage({
     const cap = ctx.topology.nearDuplicateRefsPerKey;
     // Blocking keys and stored names are personal: Redis holds only their pseudonyms and sealed copies.
     const pseudonyms: Pseudonyms = ctx.pseudonyms ?? missingKey();
+    const identities = new RecordPrivacy(pseudonyms);
 
     function subjectOf(e: Envelope): Subject | undefined {
       const cfg = e.entity.definition.nearDuplicates;
       if (!cfg || !e.value) return undefined;
-      const idValue = str(readPath(e.value, cfg.identityField));
-      if (!idValue) return undefined;
+      // The identity is the pseudonym the privacy tools know the person by, so forgetting them reaches Redis too.
+      const identity = identities.identifierAt(e.entity, cfg.identityField, readPath(e.value, cfg.identityField));
+      if (!identity) return undefined;
       const get = (path: string | undefined) => (path ? str(readPath(e.value!, path)) : undefined);
       const keys: Subject['keys'] = [];
       const add = (kind: string, value: string | undefined) => value && keys.push({ kind, redisKey: `${ns}:nd:${kind}:${pseudonyms.of(kind, value)}` });
       const email = get(cfg.email);
       add('email', email && canonicalEmail(email));
-      add('phone', get(cfg.phone));
-      add('device_id', get(cfg.deviceId));
+      add('phone', canonicalIdentifier('phone', get(cfg.phone)));
+      add('device_id', canonicalIdentifier('device', get(cfg.deviceId)));
       const last = get(cfg.lastName);
       const postal = get(cfg.postalCode);
       add('name_postal', last && postal ? namePostalKey(last, postal) : undefined);
       if (keys.length === 0) return undefined;
       const first = get(cfg.firstName);
       const name = last ? normaliseName(`${first ?? ''} ${last}`) : null;
-      return { e, identity: `${cfg.identityField}=${idValue}`, keys, ref: { ...refOf(e), name: name === null ? null : pseudonyms.seal(name) } };
+      return { e, identity, keys, ref: { ...refOf(e), name: name === null ? null : pseudonyms.seal(name) } };
     }
 
     return {
@@ -75,7 +79,13 @@ export const nearDuplicateStage = defineStage({
         // One script call per chunk; in order, so a later record in the batch sees the earlier ones.
         const shared = await touchNearDuplicateKeys(
           ctx.redis,
-          subjects.map((s) => ({ keys: s.keys.map((k) => k.redisKey), refKey: `${ns}:ndref:${s.identity}`, identity: s.identity, ref: JSON.stringify(s.ref) })),
+          subjects.map((s) => ({
+            keys: s.keys.map((k) => k.redisKey),
+            refKey: `${ns}:ndref:${s.identity}`,
+            indexKey: `${ns}:ndkeys:${s.identity}`,
+            identity: s.identity,
+            ref: JSON.stringify(s.ref),
+          })),
           ctx.now(),
           cap,
           windowMs,

@@ -1,6 +1,7 @@
 /** What a stage is, and what every stage is built from. Stages are registered by name in stages/index.ts. */
 import type { Redis } from 'ioredis';
 import type { Topology } from '../contracts/topology-definition.js';
+import type { KeyStore } from '../privacy/key-store.js';
 import type { Pseudonyms } from '../privacy/pseudonyms.js';
 import type { ComponentSpec } from '../registry.js';
 import type { CompiledEntity } from '../schema/entity.js';
@@ -29,6 +30,8 @@ export interface StageContext {
   writerSchemas: WriterSchemas;
   /** Keyed stand-ins for personal values kept outside the records (Redis); undefined when no C360_PII_KEY is configured. */
   pseudonyms: Pseudonyms | undefined;
+  /** The subjects' keys, identifier links and suppressions; undefined unless the topology encrypts or suppresses. */
+  keyStore: KeyStore | undefined;
   now(): number;
 }
 

@@ -20,7 +20,7 @@ return out`;
 
 /**
  * Per record: read the identities of each of its blocking keys, add its own, trim to the cap, renew
- * the TTL, and store its ref. KEYS: each record's blocking keys, then its ref key. ARGV: now, cap,
+ * the TTL, store its ref and index its keys. KEYS: each record's blocking keys, its ref key, its index key. ARGV: now, cap,
  * TTL, then per record: its number of blocking keys, its identity, its ref JSON. Returns only the
  * keys shared with other identities, as {record, key, identity...} (1-based within the call): most
  * records share none, and building a reply for every key cost Redis more than the key updates.
@@ -43,14 +43,20 @@ while a <= nargs do
       end
       if #match > 2 and #match - 2 < cap then out[#out + 1] = match end
     end
-    redis.call('ZADD', key, now, identity)
+    -- Scores order identities by arrival, records of one call included, so trimming drops the oldest.
+    redis.call('ZADD', key, now * 4096 + r, identity)
     -- Only a set that was already full can now hold more than the cap.
     if #seen >= cap then redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
     redis.call('PEXPIRE', key, ttl)
     k = k + 1
   end
   redis.call('SET', KEYS[k], ref, 'PX', ttl)
-  k = k + 1
+  -- The identity's index of its blocking keys, so forgetting a person finds every set that names them.
+  if n > 0 then
+    redis.call('SADD', KEYS[k + 1], unpack(KEYS, k - n, k - 1))
+    redis.call('PEXPIRE', KEYS[k + 1], ttl)
+  end
+  k = k + 2
   a = a + 3
 end
 return out`;
@@ -84,6 +90,8 @@ export async function claimAll(redis: Redis, keys: string[], claims: string[], t
 export interface NearDuplicateSubject {
   keys: string[];
   refKey: string;
+  /** The set of the identity's blocking keys. */
+  indexKey: string;
   identity: string;
   ref: string;
 }
@@ -103,7 +111,7 @@ export async function touchNearDuplicateKeys(redis: Redis, subjects: NearDuplica
     const args: (string | number)[] = [now, cap, ttlMs];
     for (let i = from; i < Math.min(from + CHUNK, subjects.length); i++) {
       const s = subjects[i]!;
-      keys.push(...s.keys, s.refKey);
+      keys.push(...s.keys, s.refKey, s.indexKey);
       args.push(s.keys.length, s.identity, s.ref);
     }
     for (const [subject, key, ...others] of await callRedis('the near-duplicate keys', () =>
@@ -113,4 +121,19 @@ export async function touchNearDuplicateKeys(redis: Redis, subjects: NearDuplica
     }
   }
   return out;
+}
+
+/**
+ * Removes identities (a forgotten person's) from near-duplicate state: from every blocking key
+ * their index names, then their ref and index. Returns how many keys it changed or deleted.
+ */
+export async function forgetNearDuplicateIdentities(redis: Redis, namespace: string, identities: string[]): Promise<number> {
+  let changed = 0;
+  for (const identity of identities) {
+    const index = `${namespace}:ndkeys:${identity}`;
+    const keys = await callRedis('the near-duplicate index', () => redis.smembers(index));
+    for (const key of keys) changed += await callRedis('a near-duplicate key', () => redis.zrem(key, identity));
+    changed += await callRedis('a near-duplicate ref', () => redis.del(`${namespace}:ndref:${identity}`, index));
+  }
+  return changed;
 }

@@ -29,13 +29,13 @@ describe('topology validation', () => {
   it.each([
     [['quality'], 'topology stages.0 "quality" needs stage "decode" before it.'],
     [['dedup', 'decode'], 'topology stages.0 "dedup" needs stage "decode" before it.'],
-    [['decode', 'dedup', 'quality'], 'topology stages.2 "quality" must come before "dedup" (the order is decode, quality, dedup, near_duplicates).'],
+    [['decode', 'dedup', 'quality'], 'topology stages.2 "quality" must come before "dedup" (the order is decode, quality, suppress, dedup, near_duplicates, encrypt).'],
     [
       ['decode', 'near_duplicates', 'quality'],
-      'topology stages.2 "quality" must come before "near_duplicates" (the order is decode, quality, dedup, near_duplicates).',
+      'topology stages.2 "quality" must come before "near_duplicates" (the order is decode, quality, suppress, dedup, near_duplicates, encrypt).',
     ],
     [['decode', 'decode'], 'topology stages.1 "decode" is listed twice.'],
-    [['decode', 'enrich'], 'topology stages.1 "enrich" is not a known stage (known: decode, quality, dedup, near_duplicates).'],
+    [['decode', 'enrich'], 'topology stages.1 "enrich" is not a known stage (known: decode, quality, suppress, dedup, near_duplicates, encrypt).'],
   ])('refuses the stages %j', (stages, message) => {
     expect(refused(topology({ stages }))).toBe(message);
   });

@@ -16,7 +16,7 @@ export const topologyMetrics = perRegistry(
     recordsIn: new Counter({ name: 'c360_topology_records_in_total', help: 'Records read from ingest topics', labelNames: ['source'], registers: [registry] }),
     routed: new Counter({
       name: 'c360_topology_records_routed_total',
-      help: 'Records by route: raw, duplicate (dropped), dead_letter',
+      help: 'Records by route: raw, duplicate (dropped), dead_letter, suppressed (a forgotten person, dropped)',
       labelNames: ['source', 'route'],
       registers: [registry],
     }),

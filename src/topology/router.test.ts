@@ -45,7 +45,7 @@ describe('routing', () => {
     expect(Object.keys(byTopic).sort()).toEqual(['unit.dead-letter', 'unit.ledger', 'unit.raw.crm']);
     expect(byTopic['unit.raw.crm']!.map((m) => m.key)).toEqual(['C-1', 'C-2']);
     expect(byTopic['unit.dead-letter']).toHaveLength(1);
-    expect(r.counts).toEqual({ in: 4, raw: 2, duplicates: 1, dead_letter: 1, near_duplicates: 0 });
+    expect(r.counts).toEqual({ in: 4, raw: 2, duplicates: 1, dead_letter: 1, suppressed: 0, near_duplicates: 0 });
     expect(r.errors).toEqual({ 'quality.device_id_opt_out': 1, 'decode.invalid_json': 1 });
     expect(r.ledger).toMatchObject({
       source: 'crm',

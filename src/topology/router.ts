@@ -47,6 +47,10 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
       counts.duplicates++;
       continue;
     }
+    if (e.outcome === 'suppressed') {
+      counts.suppressed++;
+      continue;
+    }
     if (e.outcome === 'dead-letter') {
       counts.dead_letter++;
       for (const x of e.errors) errors[x.code] = (errors[x.code] ?? 0) + 1;
@@ -75,7 +79,7 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
     if (e.flags.length > 0) headers[HEADER.qualityFlags] = e.flags.join(',');
     if (e.nearDuplicates.length > 0) headers[HEADER.nearDuplicate] = 'true';
     if (e.value) {
-      e.body ??= e.entity.type.toBuffer(e.value);
+      e.body ??= (e.encrypted ? e.entity.encrypted.type : e.entity.type).toBuffer(e.value);
       push(ctx.topics.raw(e.entity.source), { key: e.entity.naturalId(e.value), value: frame(ctx.rawSchemaIds.get(e.entity.id)!, e.body), headers });
     } else {
       // Passthrough topologies (no stages) copy the input as it is.

@@ -20,6 +20,8 @@ import { crashPoint } from '../faults/failpoints.js';
 import { createKafka } from '../kafka/client.js';
 import { sendInRequests } from '../kafka/send.js';
 import type { Logger } from '../observability/logger.js';
+import type { KeyStore } from '../privacy/key-store.js';
+import { openKeyStore } from '../privacy/key-store.js';
 import { Pseudonyms } from '../privacy/pseudonyms.js';
 import { retry } from '../retry.js';
 import { loadSchema } from '../schema/avro.js';
@@ -61,6 +63,7 @@ export class TopologyRunner {
   private readonly byTopic: Map<string, CompiledEntity>;
   private readonly producers: PartitionProducers;
   private readonly metrics: TopologyMetrics;
+  private readonly keyStore: KeyStore | undefined;
   private readonly totals = new Map<string, LedgerCounts>();
   private consumer: Consumer | undefined;
   private stages: Stage[] = [];
@@ -79,6 +82,7 @@ export class TopologyRunner {
     this.byTopic = new Map([...this.entitiesOfSource.values()].map(([primary]) => [names.ingest(primary!.source), primary!]));
     this.producers = new PartitionProducers(this.kafka, this.groupId);
     this.metrics = topologyMetrics(options.metrics);
+    this.keyStore = topology.stages.some((s) => s === 'encrypt' || s === 'suppress') ? openKeyStore(config, topology.namespace) : undefined;
   }
 
   /** Creates topics, registers schemas, joins the group and starts consuming; resolves once running. */
@@ -98,6 +102,7 @@ export class TopologyRunner {
       redis: this.redis,
       writerSchemas,
       pseudonyms: config.piiKey ? new Pseudonyms(config.piiKey) : undefined,
+      keyStore: this.keyStore,
       now: Date.now,
     };
     this.stages = topology.stages.map((name) => STAGES.require(name, 'topology stages').create(ctx));
@@ -209,6 +214,7 @@ export class TopologyRunner {
     this.metrics.routed.inc({ source, route: 'raw' }, counts.raw);
     this.metrics.routed.inc({ source, route: 'duplicate' }, counts.duplicates);
     this.metrics.routed.inc({ source, route: 'dead_letter' }, counts.dead_letter);
+    this.metrics.routed.inc({ source, route: 'suppressed' }, counts.suppressed);
     for (const [code, n] of Object.entries(errors)) this.metrics.errors.inc({ source, code }, n);
     for (const kind of nearKinds) this.metrics.nearDuplicates.inc({ source, kind });
   }
@@ -231,6 +237,7 @@ export class TopologyRunner {
     await this.consumer?.disconnect().catch(() => undefined);
     await this.producers.closeAll();
     this.redis.disconnect();
+    await this.keyStore?.close();
     this.logSummary();
   }
 }

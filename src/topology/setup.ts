@@ -46,7 +46,9 @@ export async function registerTopologySchemas(registry: SchemaRegistry, topology
   const ingest = new Map<string, number>();
   for (const s of sources) {
     const suffix = s.primary ? 'value' : s.fullName;
-    raw.set(s.id, await registerAvro(registry, `${names.raw(s.source)}-${suffix}`, s.schema));
+    // Raw records carry their personal fields encrypted when the topology encrypts (docs/privacy.md).
+    const rawSchema = topology.stages.includes('encrypt') ? s.encrypted.schema : s.schema;
+    raw.set(s.id, await registerAvro(registry, `${names.raw(s.source)}-${suffix}`, rawSchema));
     ingest.set(s.id, await registerAvro(registry, `${names.ingest(s.source)}-${suffix}`, s.schema));
   }
   return {

@@ -26,6 +26,7 @@ export function offlineContext(): StageContext & { topology: Topology } {
     redis: new Redis({ lazyConnect: true, enableOfflineQueue: false }),
     writerSchemas: new WriterSchemas(loadConfig({ SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1' })),
     pseudonyms: new Pseudonyms(Buffer.alloc(32, 7)),
+    keyStore: undefined,
     now: () => NOW,
   };
 }

@@ -46,7 +46,7 @@ export function registerTopologyCommands(program: Command): void {
           await ops.close();
           for (const [source, c] of runner.committed()) {
             process.stdout.write(
-              `ledger ${source}: in=${c.in} raw=${c.raw} duplicates=${c.duplicates} dead_letter=${c.dead_letter} near_duplicates=${c.near_duplicates} ${balanced(c) ? 'balanced' : 'NOT BALANCED'}\n`,
+              `ledger ${source}: in=${c.in} raw=${c.raw} duplicates=${c.duplicates} dead_letter=${c.dead_letter} suppressed=${c.suppressed} near_duplicates=${c.near_duplicates} ${balanced(c) ? 'balanced' : 'NOT BALANCED'}\n`,
             );
           }
         },

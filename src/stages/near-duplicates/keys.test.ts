@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalEmail, jaroWinkler, namePostalKey, normaliseName } from './keys.js';
+import { canonicalEmail } from '../../privacy/identifiers.js';
+import { jaroWinkler, namePostalKey, normaliseName } from './keys.js';
 
 describe('near-duplicate blocking keys', () => {
   it('canonicalises emails: lower case, +tags, Gmail dots', () => {

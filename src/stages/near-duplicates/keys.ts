@@ -1,24 +1,6 @@
 /** Blocking keys for near-duplicate detection, and the name similarity that scores a match. */
 import { doubleMetaphone } from 'double-metaphone';
 
-const GMAIL = new Set(['gmail.com', 'googlemail.com']);
-
-/** Lower-cased; `+tags` removed; for Gmail, dots in the local part removed and googlemail.com folded into gmail.com. */
-export function canonicalEmail(email: string): string | undefined {
-  const lower = email.trim().toLowerCase();
-  const at = lower.lastIndexOf('@');
-  if (at <= 0) return undefined;
-  let local = lower.slice(0, at);
-  let domain = lower.slice(at + 1);
-  const plus = local.indexOf('+');
-  if (plus > 0) local = local.slice(0, plus);
-  if (GMAIL.has(domain)) {
-    local = local.replaceAll('.', '');
-    domain = 'gmail.com';
-  }
-  return `${local}@${domain}`;
-}
-
 /** Primary Double Metaphone code of the last name with the postal code, spaces removed. */
 export function namePostalKey(lastName: string, postalCode: string): string | undefined {
   const [code] = doubleMetaphone(lastName.trim());

@@ -1,0 +1,55 @@
+/**
+ * Crypto-shredding's keys: a random AES-256 data key per subject (a person, as docs/privacy.md
+ * defines one), kept only wrapped — AES-256-GCM under the key-encryption key C360_KEK (or, in a
+ * deployment, a KMS: docs/privacy.md). A personal value becomes `c360e1.<subject>.<sealed>`:
+ * the subject's pseudonym names the key, the sealed bytes are AES-256-GCM of the value's JSON with
+ * the field's path as associated data. Deleting the subject's key leaves the value unreadable for good.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+const PREFIX = 'c360e1.';
+
+function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(aad));
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Buffer.concat([iv, body, cipher.getAuthTag()]);
+}
+
+function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
+  decipher.setAAD(Buffer.from(aad));
+  decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+  return Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]);
+}
+
+export function newDataKey(): Buffer {
+  return randomBytes(32);
+}
+
+export function wrapKey(kek: Buffer, dataKey: Buffer, subject: string): Buffer {
+  return seal(kek, dataKey, `c360 data key ${subject}`);
+}
+
+export function unwrapKey(kek: Buffer, wrapped: Buffer, subject: string): Buffer {
+  return open(kek, wrapped, `c360 data key ${subject}`);
+}
+
+/** A personal value, encrypted for its subject: `c360e1.<subject>.<base64url(iv | ciphertext | tag)>`. */
+export function encryptValue(subject: string, key: Buffer, path: string, value: unknown): string {
+  return `${PREFIX}${subject}.${seal(key, Buffer.from(JSON.stringify(value)), path).toString('base64url')}`;
+}
+
+/** The subject a ciphertext was made for, or undefined when the text is not one. */
+export function subjectOfCiphertext(text: unknown): string | undefined {
+  if (typeof text !== 'string' || !text.startsWith(PREFIX)) return undefined;
+  const end = text.indexOf('.', PREFIX.length);
+  return end < 0 ? undefined : text.slice(PREFIX.length, end);
+}
+
+/** The value a ciphertext holds; it throws when the key or the path is not the one it was made with. */
+export function decryptValue(text: string, key: Buffer, path: string): unknown {
+  const sealed = Buffer.from(text.slice(text.indexOf('.', PREFIX.length) + 1), 'base64url');
+  return JSON.parse(open(key, sealed, path).toString('utf8'));
+}

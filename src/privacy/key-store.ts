@@ -1,0 +1,191 @@
+/**
+ * The key store: each subject's wrapped data key, which identifiers (pseudonyms of emails, phones,
+ * customer and device ids) lead to which subjects, who is suppressed, and the erasure log — in
+ * PostgreSQL, one row set per namespace. It holds no personal value: identifiers and subjects are
+ * pseudonyms (src/privacy/pseudonyms.ts) and keys are wrapped under the KEK.
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import type { Config } from '../config.js';
+import { ConfigError, DependencyUnavailableError, describeError } from '../contracts/errors.js';
+import { newDataKey, unwrapKey, wrapKey } from './envelope-keys.js';
+
+const SCHEMA = `
+create table if not exists c360_subject_keys (
+  namespace text not null, subject text not null, wrapped bytea not null, created_at timestamptz not null default now(),
+  primary key (namespace, subject));
+create table if not exists c360_identifiers (
+  namespace text not null, identifier text not null, subject text not null,
+  primary key (namespace, identifier, subject));
+create index if not exists c360_identifiers_by_subject on c360_identifiers (namespace, subject);
+create table if not exists c360_suppressed (
+  namespace text not null, identifier text not null, request_id uuid not null, suppressed_at timestamptz not null default now(),
+  primary key (namespace, identifier));
+create table if not exists c360_erasure_log (
+  request_id uuid primary key, namespace text not null, requested_at timestamptz not null, completed_at timestamptz not null,
+  identifiers_asked integer not null, subjects integer not null, identifiers integer not null, keys_deleted integer not null,
+  redis_keys_deleted integer not null, suppressed integer not null);
+`;
+
+/** What an erasure found and removed; no personal value. */
+export interface Erasure {
+  requestId: string;
+  /** Pseudonyms of the subjects whose keys were deleted. */
+  subjects: string[];
+  /** Pseudonyms of every identifier that led to them, now suppressed. */
+  identifiers: string[];
+  keysDeleted: number;
+}
+
+export class KeyStore {
+  private readonly pool: pg.Pool;
+  private ready: Promise<void> | undefined;
+
+  constructor(
+    config: Config,
+    private readonly namespace: string,
+    private readonly kek: Buffer,
+  ) {
+    this.pool = new pg.Pool({ connectionString: config.keyStoreUrl, max: 4, connectionTimeoutMillis: 5_000 });
+    // An idle client's error (the server restarted) must not crash the process; the next query reconnects.
+    this.pool.on('error', () => undefined);
+  }
+
+  /** Runs a query, its failure classified: unreachable is retriable, anything else (a bug, a permission) is not. */
+  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    this.ready ??= this.pool.query(SCHEMA).then(
+      () => undefined,
+      (err: unknown) => {
+        this.ready = undefined;
+        throw err;
+      },
+    );
+    try {
+      await this.ready;
+      return await this.pool.query<R>(text, values);
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      // Connection errors have Node codes; PostgreSQL's own are SQLSTATEs: 08xxx connection, 57Pxx shutting down, 53xxx resources.
+      if (/^E[A-Z]+$/.test(code) || /^(08|57P|53)/.test(code) || /timeout|terminated/i.test(describeError(err))) {
+        throw new DependencyUnavailableError('key-store', `the key store is unreachable: ${describeError(err)}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * The data keys of these subjects, made where missing — except for a suppressed subject (a
+   * forgotten person), which gets none: its records must not be stored again.
+   */
+  async keysFor(subjects: string[]): Promise<Map<string, Buffer>> {
+    if (subjects.length === 0) return new Map();
+    const fresh = subjects.map((s) => wrapKey(this.kek, newDataKey(), s));
+    await this.query(
+      `insert into c360_subject_keys (namespace, subject, wrapped)
+       select $1, s, w from unnest($2::text[], $3::bytea[]) as t(s, w)
+       where not exists (select 1 from c360_suppressed x where x.namespace = $1 and x.identifier = t.s)
+       on conflict do nothing`,
+      [this.namespace, subjects, fresh],
+    );
+    return this.existingKeys(subjects);
+  }
+
+  /** The data keys that exist for these subjects; a forgotten subject has none. */
+  async existingKeys(subjects: string[]): Promise<Map<string, Buffer>> {
+    if (subjects.length === 0) return new Map();
+    const { rows } = await this.query<{ subject: string; wrapped: Buffer }>(
+      'select subject, wrapped from c360_subject_keys where namespace = $1 and subject = any($2::text[])',
+      [this.namespace, subjects],
+    );
+    return new Map(rows.map((r) => [r.subject, unwrapKey(this.kek, r.wrapped, r.subject)]));
+  }
+
+  /** Records which identifiers lead to which subjects, so an erasure by any of them reaches the subject. */
+  async link(pairs: Array<[identifier: string, subject: string]>): Promise<void> {
+    if (pairs.length === 0) return;
+    await this.query(
+      `insert into c360_identifiers (namespace, identifier, subject)
+       select $1, i, s from unnest($2::text[], $3::text[]) as t(i, s) on conflict do nothing`,
+      [this.namespace, pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+    );
+  }
+
+  /** Which of these identifiers belong to a forgotten person. */
+  async suppressedAmong(identifiers: string[]): Promise<Set<string>> {
+    if (identifiers.length === 0) return new Set();
+    const { rows } = await this.query<{ identifier: string }>('select identifier from c360_suppressed where namespace = $1 and identifier = any($2::text[])', [
+      this.namespace,
+      identifiers,
+    ]);
+    return new Set(rows.map((r) => r.identifier));
+  }
+
+  /** The subjects these identifiers lead to (an identifier that is itself a subject counts), and every identifier of those subjects. */
+  async reach(identifiers: string[]): Promise<{ subjects: string[]; identifiers: string[] }> {
+    const { rows } = await this.query<{ subject: string }>(
+      `select distinct subject from c360_identifiers where namespace = $1 and identifier = any($2::text[])
+       union select subject from c360_subject_keys where namespace = $1 and subject = any($2::text[])`,
+      [this.namespace, identifiers],
+    );
+    const subjects = rows.map((r) => r.subject);
+    const linked = await this.query<{ identifier: string }>(
+      'select distinct identifier from c360_identifiers where namespace = $1 and subject = any($2::text[])',
+      [this.namespace, subjects],
+    );
+    return { subjects, identifiers: [...new Set([...identifiers, ...subjects, ...linked.rows.map((r) => r.identifier)])] };
+  }
+
+  /**
+   * Forgets the people these identifiers lead to, in one transaction: their subjects' keys and
+   * links are deleted, and every identifier that led to them is suppressed, so their records are
+   * neither readable nor stored again.
+   */
+  async forget(identifiers: string[], requestId: string = randomUUID()): Promise<Erasure> {
+    const reached = await this.reach(identifiers);
+    const client = await this.pool.connect();
+    try {
+      await client.query('begin');
+      const deleted = await client.query('delete from c360_subject_keys where namespace = $1 and subject = any($2::text[])', [
+        this.namespace,
+        reached.subjects,
+      ]);
+      await client.query('delete from c360_identifiers where namespace = $1 and subject = any($2::text[])', [this.namespace, reached.subjects]);
+      await client.query(
+        `insert into c360_suppressed (namespace, identifier, request_id) select $1, i, $3 from unnest($2::text[]) as i on conflict do nothing`,
+        [this.namespace, reached.identifiers, requestId],
+      );
+      await client.query('commit');
+      return { requestId, subjects: reached.subjects, identifiers: reached.identifiers, keysDeleted: deleted.rowCount ?? 0 };
+    } catch (err) {
+      await client.query('rollback').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** The erasure log: when, and how much, never whose. */
+  async logErasure(e: Erasure & { requestedAt: Date; identifiersAsked: number; redisKeysDeleted: number }): Promise<void> {
+    await this.query(
+      `insert into c360_erasure_log (request_id, namespace, requested_at, completed_at, identifiers_asked, subjects, identifiers, keys_deleted, redis_keys_deleted, suppressed)
+       values ($1, $2, $3, now(), $4, $5, $6, $7, $8, $6)`,
+      [e.requestId, this.namespace, e.requestedAt, e.identifiersAsked, e.subjects.length, e.identifiers.length, e.keysDeleted, e.redisKeysDeleted],
+    );
+  }
+
+  async erasureLog(): Promise<Array<Record<string, unknown>>> {
+    const { rows } = await this.query('select * from c360_erasure_log where namespace = $1 order by requested_at', [this.namespace]);
+    return rows;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** The namespace's key store, or one sentence naming the missing secret. */
+export function openKeyStore(config: Config, namespace: string): KeyStore {
+  if (!config.kek)
+    throw new ConfigError(`C360_KEK is not set (nor C360_KEK_FILE, nor ${config.home}/secrets/kek.key): personal values are encrypted under keys it wraps.`);
+  return new KeyStore(config, namespace, config.kek);
+}

@@ -1,0 +1,168 @@
+/**
+ * What privacy does to one record of an entity: which person it is about (its subject), which
+ * identifiers lead to that person, and its personal fields encrypted for the subject or decrypted
+ * again. Everything is a pseudonym (src/privacy/pseudonyms.ts): no plain identifier leaves here.
+ */
+import type { CompiledEntity } from '../schema/entity.js';
+import { decryptValue, encryptValue, subjectOfCiphertext } from './envelope-keys.js';
+import { canonicalIdentifier } from './identifiers.js';
+import type { Pseudonyms } from './pseudonyms.js';
+
+interface Segment {
+  key: string;
+  each: boolean;
+}
+
+interface Located {
+  path: string;
+  segments: Segment[];
+  /** The personal kind its contract marks it with, or its own name for an unmarked id (customer_id). */
+  kind: string;
+}
+
+interface Plan {
+  personal: Located[];
+  /** Fields whose values name the person: the subject fields, then every email, phone and device or cookie id. */
+  identifying: Located[];
+  subject: Located[];
+}
+
+/** Kinds of personal field whose value names a person by itself. */
+const IDENTIFYING = new Set(['email', 'phone', 'device', 'online_id']);
+
+/** A field's identifier kind: its personal mark, else its own name (customer_id, record_id). */
+function kindOf(entity: CompiledEntity, path: string): string {
+  return entity.personal.find((f) => f.path === path)?.kind ?? path.split('.').pop()!;
+}
+
+const locate = (path: string, kind: string): Located => ({
+  path,
+  kind,
+  segments: path.split('.').map((s) => ({ key: s.replace(/\[\]$/, ''), each: s.endsWith('[]') })),
+});
+
+/** Calls `fn` for each value at the path (fanning out over `[]`), with its container and key. */
+function visit(node: unknown, segments: Segment[], i: number, fn: (container: Record<string | number, unknown>, key: string | number) => void): void {
+  if (node === null || typeof node !== 'object') return;
+  const seg = segments[i]!;
+  const obj = node as Record<string, unknown>;
+  const last = i === segments.length - 1;
+  if (seg.each) {
+    const list = obj[seg.key];
+    if (!Array.isArray(list)) return;
+    for (let j = 0; j < list.length; j++) {
+      if (last) fn(list as unknown as Record<number, unknown>, j);
+      else visit(list[j], segments, i + 1, fn);
+    }
+  } else if (last) fn(obj, seg.key);
+  else visit(obj[seg.key], segments, i + 1, fn);
+}
+
+function valuesAt(value: Record<string, unknown>, at: Located): unknown[] {
+  const out: unknown[] = [];
+  visit(value, at.segments, 0, (c, k) => {
+    if (c[k] !== null && c[k] !== undefined) out.push(c[k]);
+  });
+  return out;
+}
+
+export class RecordPrivacy {
+  private readonly plans = new Map<string, Plan>();
+
+  constructor(private readonly pseudonyms: Pseudonyms) {}
+
+  private plan(entity: CompiledEntity): Plan {
+    let plan = this.plans.get(entity.id);
+    if (!plan) {
+      const subject = (entity.definition.privacy?.subject ?? [entity.definition.key]).map((p) => locate(p, kindOf(entity, p)));
+      const personal = entity.personal.map((f) => locate(f.path, f.kind));
+      // The near-duplicate identity names the person in Redis: forgetting them must reach it too.
+      const identity = entity.definition.nearDuplicates?.identityField;
+      const candidates = [...subject, ...(identity ? [locate(identity, kindOf(entity, identity))] : []), ...personal.filter((f) => IDENTIFYING.has(f.kind))];
+      const identifying = candidates.filter((f, i) => candidates.findIndex((g) => g.path === f.path) === i);
+      this.plans.set(entity.id, (plan = { personal, identifying, subject }));
+    }
+    return plan;
+  }
+
+  /** Whether the entity has personal fields at all (a product catalogue has none). */
+  holdsPersonalData(entity: CompiledEntity): boolean {
+    return this.plan(entity).personal.length > 0;
+  }
+
+  /** The pseudonym the value of one of the entity's fields is known by as an identifier. */
+  identifierAt(entity: CompiledEntity, path: string, value: unknown): string | undefined {
+    return this.identifier(kindOf(entity, path), value);
+  }
+
+  /** The pseudonym an identifier of this kind and value is known by. */
+  identifier(kind: string, value: unknown): string | undefined {
+    const canonical = canonicalIdentifier(kind, value);
+    return canonical === undefined ? undefined : this.pseudonyms.of(`id:${kind}`, canonical);
+  }
+
+  /** The record's subject: its first subject field present, else the record itself (entity and natural id). */
+  subjectOf(entity: CompiledEntity, value: Record<string, unknown>): string {
+    for (const at of this.plan(entity).subject) {
+      for (const v of valuesAt(value, at)) {
+        const id = this.identifier(at.kind, v);
+        if (id) return id;
+      }
+    }
+    return this.pseudonyms.of('id:record', `${entity.id}/${entity.naturalId(value)}`);
+  }
+
+  /** Every identifier in the record that leads to a person. */
+  identifiersOf(entity: CompiledEntity, value: Record<string, unknown>): string[] {
+    const ids = new Set<string>();
+    for (const at of this.plan(entity).identifying) {
+      for (const v of valuesAt(value, at)) {
+        const id = this.identifier(at.kind, v);
+        if (id) ids.add(id);
+      }
+    }
+    return [...ids];
+  }
+
+  /** Encrypts each present personal value in place, for the subject, bound to its field's path. */
+  encrypt(entity: CompiledEntity, value: Record<string, unknown>, subject: string, key: Buffer): void {
+    for (const at of this.plan(entity).personal) {
+      visit(value, at.segments, 0, (c, k) => {
+        if (c[k] !== null && c[k] !== undefined) c[k] = encryptValue(subject, key, at.path, c[k]);
+      });
+    }
+  }
+
+  /** The subjects whose keys a stored record needs. */
+  subjectsIn(entity: CompiledEntity, value: Record<string, unknown>): string[] {
+    const subjects = new Set<string>();
+    for (const at of this.plan(entity).personal) {
+      for (const v of valuesAt(value, at)) {
+        const s = subjectOfCiphertext(v);
+        if (s) subjects.add(s);
+      }
+    }
+    return [...subjects];
+  }
+
+  /**
+   * Decrypts a stored record in place with the keys that still exist; a value whose key is gone
+   * (its person was forgotten) becomes null. Returns whether any was.
+   */
+  decrypt(entity: CompiledEntity, value: Record<string, unknown>, keys: ReadonlyMap<string, Buffer>): { forgotten: boolean } {
+    let forgotten = false;
+    for (const at of this.plan(entity).personal) {
+      visit(value, at.segments, 0, (c, k) => {
+        const subject = subjectOfCiphertext(c[k]);
+        if (subject === undefined) return;
+        const key = keys.get(subject);
+        if (key) c[k] = decryptValue(c[k] as string, key, at.path);
+        else {
+          c[k] = null;
+          forgotten = true;
+        }
+      });
+    }
+    return { forgotten };
+  }
+}

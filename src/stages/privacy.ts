@@ -1,0 +1,93 @@
+/**
+ * The privacy stages (docs/privacy.md). `suppress` drops the records of people who asked to be
+ * forgotten before anything else remembers them (dedup claims, near-duplicate keys); the router
+ * counts them as suppressed. `encrypt`, last, encrypts every personal field with its subject's
+ * data key and records which identifiers lead to the subject, so that forgetting a person is
+ * deleting keys: the raw topics and the immutable raw layer never hold a readable personal value.
+ */
+import { ConfigError } from '../contracts/errors.js';
+import type { KeyStore } from '../privacy/key-store.js';
+import type { Pseudonyms } from '../privacy/pseudonyms.js';
+import { RecordPrivacy } from '../privacy/records.js';
+import type { Envelope } from './envelope.js';
+import { defineStage, type StageContext } from './stage.js';
+
+function privacyOf(ctx: StageContext, stage: string): { keyStore: KeyStore; records: RecordPrivacy } {
+  const pseudonyms: Pseudonyms | undefined = ctx.pseudonyms;
+  if (!pseudonyms) throw new ConfigError(`C360_PII_KEY is not set: the ${stage} stage names people only by keyed hashes and needs the secret.`);
+  if (!ctx.keyStore) throw new ConfigError(`C360_KEK is not set: the ${stage} stage needs the key store, whose keys it wraps.`);
+  return { keyStore: ctx.keyStore, records: new RecordPrivacy(pseudonyms) };
+}
+
+/** Bounded memory of what has been done already, so a busy person costs one key-store round trip, not one per record. */
+class Seen<V> extends Map<string, V> {
+  constructor(private readonly limit: number) {
+    super();
+  }
+  remember(key: string, value: V): void {
+    if (this.size >= this.limit) this.clear();
+    this.set(key, value);
+  }
+}
+
+export const suppressStage = defineStage({
+  name: 'suppress',
+  description:
+    'Drops the records of people who asked to be forgotten (any identifier of theirs: email, phone, customer or device id), counted in the ledger as suppressed.',
+  requires: ['decode'],
+  create: (ctx) => {
+    const { keyStore, records } = privacyOf(ctx, 'suppress');
+    return {
+      async process(batch) {
+        const ids = new Map<Envelope, string[]>();
+        for (const e of batch) if (e.outcome === 'pending' && e.value) ids.set(e, records.identifiersOf(e.entity, e.value));
+        const suppressed = await keyStore.suppressedAmong([...new Set([...ids.values()].flat())]);
+        if (suppressed.size === 0) return;
+        for (const [e, own] of ids) if (own.some((id) => suppressed.has(id))) e.outcome = 'suppressed';
+      },
+    };
+  },
+});
+
+export const encryptStage = defineStage({
+  name: 'encrypt',
+  description:
+    "Encrypts every field the contract marks personal with the data key of the record's subject (AES-256-GCM, keys in the key store, wrapped by C360_KEK), and links the record's identifiers to its subject; a subject forgotten meanwhile gets no key and its record is suppressed.",
+  requires: ['decode'],
+  create: (ctx) => {
+    const { keyStore, records } = privacyOf(ctx, 'encrypt');
+    const keys = new Seen<Buffer>(100_000);
+    const links = new Seen<true>(200_000);
+    return {
+      async process(batch) {
+        const work: { e: Envelope; value: Record<string, unknown>; subject: string }[] = [];
+        const pairs: Array<[string, string]> = [];
+        for (const e of batch) {
+          if (e.outcome !== 'pending' || !e.value || !records.holdsPersonalData(e.entity)) continue;
+          const subject = records.subjectOf(e.entity, e.value);
+          work.push({ e, value: e.value, subject });
+          for (const id of [subject, ...records.identifiersOf(e.entity, e.value)]) {
+            if (!links.has(`${id}|${subject}`)) pairs.push([id, subject]);
+          }
+        }
+        if (work.length === 0) return;
+        const missing = [...new Set(work.map((w) => w.subject))].filter((s) => !keys.has(s));
+        const fetched = await keyStore.keysFor(missing);
+        await keyStore.link(pairs);
+        // Every await is done: from here on the batch changes, so a retry after a failure starts clean.
+        for (const [s, k] of fetched) keys.remember(s, k);
+        for (const [id, s] of pairs) links.remember(`${id}|${s}`, true);
+        for (const w of work) {
+          const key = keys.get(w.subject) ?? fetched.get(w.subject);
+          if (!key) {
+            w.e.outcome = 'suppressed';
+            continue;
+          }
+          records.encrypt(w.e.entity, w.value, w.subject, key);
+          w.e.body = undefined;
+          w.e.encrypted = true;
+        }
+      },
+    };
+  },
+});
