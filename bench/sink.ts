@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * bench:sink — records/s and peak memory of one sink worker (`c360 sink`, a child process) landing
  * a pre-produced raw topic in Parquet, against a baseline measured in the same run: a plain
@@ -17,7 +18,8 @@ import { topicNames } from '../src/contracts/topics.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/observability/logger.js';
 import { kafkaAnswers, registryAnswers } from '../src/observability/probes.js';
-import { loadSchema } from '../src/schema/avro.js';
+import { Pseudonyms } from '../src/privacy/pseudonyms.js';
+import { RecordPrivacy } from '../src/privacy/records.js';
 import { compilePrimaryEntity } from '../src/schema/entity.js';
 import { createSchemaRegistry } from '../src/schema/registry.js';
 import { loadTopology } from '../src/topology/load.js';
@@ -70,7 +72,14 @@ async function produceRaw(namespace: string): Promise<{ topic: string; ms: numbe
   topology.sources = topology.sources.filter((s) => s.name === 'crm');
   await createTopologyTopics(kafka, topology);
   const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
-  const type = loadSchema('CustomerProfile').type;
+  // Raw records as the topology writes them: personal fields encrypted (one data key per subject, as customers are).
+  const entity = compilePrimaryEntity(topology.sources[0]!);
+  const records = new RecordPrivacy(new Pseudonyms(randomBytes(32)));
+  const encrypted = (j: number) => {
+    const value = profile(j) as Record<string, unknown>;
+    records.encrypt(entity, value, records.subjectOf(entity, value), randomBytes(32));
+    return entity.encrypted.type.toBuffer(value);
+  };
   const topic = topicNames(namespace).raw('crm');
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
@@ -81,7 +90,7 @@ async function produceRaw(namespace: string): Promise<{ topic: string; ms: numbe
     for (let j = i; j < Math.min(i + 5000, TOTAL); j++) {
       messages.push({
         key: `C-${j}`,
-        value: frame(ids.raw.get('crm')!, type.toBuffer(profile(j))),
+        value: frame(ids.raw.get('crm')!, encrypted(j)),
         headers: {
           [HEADER.ingestId]: `bench-${j}`,
           [HEADER.source]: 'crm',

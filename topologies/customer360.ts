@@ -9,11 +9,13 @@ export default defineTopology({
   name: 'customer360',
   namespace: 'c360',
   dedupWindowDays: 30,
+  stages: ['decode', 'quality', 'suppress', 'dedup', 'near_duplicates', 'encrypt'],
   sources: [
     {
       name: 'crm',
       description: 'CRM & loyalty profiles',
       entity: 'CustomerProfile',
+      privacy: { subject: ['customer_id'] },
       key: 'customer_id',
       nearDuplicates: {
         identityField: 'customer_id',
@@ -37,6 +39,7 @@ export default defineTopology({
       name: 'web',
       description: 'Web & mobile events, sessions, device ids',
       entity: 'BehavioralEvent',
+      privacy: { subject: ['customer_id', 'email', 'device.device_id', 'anonymous_id'] },
       key: 'event_id',
       dedup: { eventIdField: 'event_id' },
       nearDuplicates: { identityField: 'customer_id', email: 'email', deviceId: 'device.device_id' },
@@ -54,6 +57,7 @@ export default defineTopology({
       name: 'marketing',
       description: 'Email, SMS and push engagement with campaign metadata',
       entity: 'MarketingEvent',
+      privacy: { subject: ['customer_id', 'email', 'phone'] },
       key: 'event_id',
       dedup: { eventIdField: 'event_id' },
       quality: [
@@ -66,6 +70,7 @@ export default defineTopology({
       name: 'commerce',
       description: 'POS / e-commerce transactions, carts and products',
       entity: 'Transaction',
+      privacy: { subject: ['customer_id', 'email'] },
       key: 'transaction_id',
       nearDuplicates: { identityField: 'customer_id', email: 'email' },
       quality: [
@@ -92,6 +97,7 @@ export default defineTopology({
       name: 'support',
       description: 'Tickets, chat logs, voice transcripts',
       entity: 'SupportInteraction',
+      privacy: { subject: ['customer_id', 'email', 'phone'] },
       key: 'interaction_id',
       nearDuplicates: { identityField: 'customer_id', email: 'email', phone: 'phone' },
       quality: [
@@ -106,6 +112,7 @@ export default defineTopology({
       name: 'enrichment',
       description: 'Third-party demographic and behavioural data',
       entity: 'EnrichmentRecord',
+      privacy: { subject: ['email', 'phone', 'record_id'] },
       key: 'record_id',
       nearDuplicates: { identityField: 'record_id', email: 'email', phone: 'phone', lastName: 'last_name', firstName: 'first_name', postalCode: 'postal_code' },
       quality: [

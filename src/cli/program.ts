@@ -4,6 +4,7 @@ import { VERSION } from '../contracts/project.js';
 import { registerCollectCommands } from './commands/collect.js';
 import { registerConnectCommands } from './commands/connect.js';
 import { registerIngestCommands } from './commands/ingest.js';
+import { registerPrivacyCommands } from './commands/privacy.js';
 import { registerQuarantineCommands } from './commands/quarantine.js';
 import { registerRawCommands } from './commands/raw.js';
 import { registerSinkCommands } from './commands/sink.js';
@@ -26,6 +27,7 @@ export function buildProgram(extensions: ReadonlyArray<(program: Command) => voi
   registerSinkCommands(program);
   registerQuarantineCommands(program);
   registerRawCommands(program);
+  registerPrivacyCommands(program);
   for (const extend of extensions) extend(program);
   return program;
 }

@@ -82,7 +82,7 @@ export const topologySchema = z
     nearDuplicateRefsPerKey: z.number().int().min(1).max(100).default(10),
     maxRecordBytes: z.number().int().positive().default(1_048_576),
     /** Stages in order, by registered name; a passthrough topology (benchmarks) lists none and copies bytes. */
-    stages: z.array(z.string()).default(['decode', 'quality', 'dedup', 'near_duplicates']),
+    stages: z.array(z.string()).default(['decode', 'quality', 'suppress', 'dedup', 'near_duplicates', 'encrypt']),
     sources: z.array(source).min(1),
   })
   .strict();

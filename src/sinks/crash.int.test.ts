@@ -15,7 +15,7 @@ import { HEADER } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
 import { loadSchema } from '../schema/avro.js';
 import { compilePrimaryEntity } from '../schema/entity.js';
-import { createSchemaRegistry } from '../schema/registry.js';
+import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 import { LocalStore } from '../storage/local-store.js';
 import { loadTopology } from '../topology/load.js';
 import { createTopologyTopics, registerTopologySchemas } from '../topology/setup.js';
@@ -57,6 +57,8 @@ describe('sink workers killed with SIGKILL while they write', () => {
     const topology = await loadTopology('customer360', { namespace: ns });
     await createTopologyTopics(kafka, topology);
     const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
+    // Raw records written straight, not through the topology: in plain, under a schema of their own (the raw subject's is the encrypted one).
+    const plainId = await registerAvro(createSchemaRegistry(config), `${ns}.plain-CustomerProfile`, loadSchema('CustomerProfile').schema);
     const names = topicNames(ns);
 
     // Two ingest dates, in blocks, so files also close when a partition's records change folder.
@@ -71,7 +73,7 @@ describe('sink workers killed with SIGKILL while they write', () => {
     const raw: Message[] = [];
     for (let i = 0; i < RAW; i++) {
       const value = { ...crmProfile, customer_id: `C-${i}`, email: `c${i}@example.com`, birth_date: 7395, updated_at: Date.UTC(2026, 10, 1) + i };
-      raw.push({ key: `C-${i}`, value: frame(ids.raw.get('crm')!, crm.toBuffer(value)), headers: lineage(i, 'crm') });
+      raw.push({ key: `C-${i}`, value: frame(plainId, crm.toBuffer(value)), headers: lineage(i, 'crm') });
     }
     const dl = loadSchema('DeadLetter').type;
     const dead: Message[] = [];

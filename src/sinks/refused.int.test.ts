@@ -12,7 +12,7 @@ import { HEADER } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
 import { loadSchema } from '../schema/avro.js';
 import { compilePrimaryEntity } from '../schema/entity.js';
-import { createSchemaRegistry } from '../schema/registry.js';
+import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 import { loadTopology } from '../topology/load.js';
 import { createTopologyTopics, registerTopologySchemas } from '../topology/setup.js';
 
@@ -31,12 +31,14 @@ describe('a sink whose storage refuses', () => {
     const kafka = testKafka();
     const topology = await loadTopology('customer360', { namespace: ns });
     await createTopologyTopics(kafka, topology);
-    const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
+    await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
+    // Raw records written straight, not through the topology: in plain, under a schema of their own (the raw subject's is the encrypted one).
+    const plainId = await registerAvro(createSchemaRegistry(config), `${ns}.plain-CustomerProfile`, loadSchema('CustomerProfile').schema);
     const value = { ...crmProfile, customer_id: 'C-1', birth_date: 7395, updated_at: Date.UTC(2026, 10, 1) };
     await produce(kafka, topicNames(ns).raw('crm'), [
       {
         key: 'C-1',
-        value: frame(ids.raw.get('crm')!, loadSchema('CustomerProfile').type.toBuffer(value)),
+        value: frame(plainId, loadSchema('CustomerProfile').type.toBuffer(value)),
         headers: { [HEADER.ingestId]: 'id-1', [HEADER.source]: 'crm', [HEADER.receivedAt]: '2026-11-27T10:00:00.000Z' },
       },
     ]);

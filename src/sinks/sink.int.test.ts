@@ -261,7 +261,9 @@ describe('a raw record the sink cannot store', () => {
     const topology = await loadTopology('customer360', { namespace: testNamespace() });
     const names = topicNames(topology.namespace);
     await createTopologyTopics(kafka, topology);
-    const ids = await registerTopologySchemas(registry, topology, topology.sources.map(compilePrimaryEntity));
+    await registerTopologySchemas(registry, topology, topology.sources.map(compilePrimaryEntity));
+    // Raw records written straight, not through the topology: in plain, under a schema of their own (the raw subject's is the encrypted one).
+    const plainId = await registerAvro(registry, `${topology.namespace}.plain-CustomerProfile`, loadSchema('CustomerProfile').schema);
     // A producer writing to a raw topic with a schema the raw layer cannot map (a three-way union).
     const oddId = await registerAvro(registry, `${topology.namespace}.odd-value`, {
       type: 'record',
@@ -271,13 +273,13 @@ describe('a raw record the sink cannot store', () => {
     const crm = loadSchema('CustomerProfile').type;
     const good = { ...crmProfile, birth_date: 7395, updated_at: Date.UTC(2026, 10, 1) };
     await produce(kafka, names.raw('crm'), [
-      { key: 'C-ok', value: frame(ids.raw.get('crm')!, crm.toBuffer(good)) },
+      { key: 'C-ok', value: frame(plainId, crm.toBuffer(good)) },
       {
         key: 'C-odd',
         value: frame(oddId, parseType({ type: 'record', name: 'Odd', fields: [{ name: 'x', type: ['null', 'string', 'int'] }] }).toBuffer({ x: 3 })),
       },
       { key: 'C-text', value: 'plain text' },
-      { key: 'C-ok2', value: frame(ids.raw.get('crm')!, crm.toBuffer({ ...good, customer_id: 'C-ok2' })) },
+      { key: 'C-ok2', value: frame(plainId, crm.toBuffer({ ...good, customer_id: 'C-ok2' })) },
     ]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-sink-odd-'));
     const sink = new SinkWorker({

@@ -18,7 +18,7 @@ const refused = (input: unknown) => {
 describe('topology validation', () => {
   it('loads the bundled topology with every stage in order', async () => {
     const t = await loadTopology('customer360');
-    expect(t.stages).toEqual(['decode', 'quality', 'dedup', 'near_duplicates']);
+    expect(t.stages).toEqual(['decode', 'quality', 'suppress', 'dedup', 'near_duplicates', 'encrypt']);
     expect(t.sources.map((s) => s.name)).toEqual(['crm', 'web', 'marketing', 'commerce', 'support', 'enrichment']);
   });
 
@@ -29,7 +29,10 @@ describe('topology validation', () => {
   it.each([
     [['quality'], 'topology stages.0 "quality" needs stage "decode" before it.'],
     [['dedup', 'decode'], 'topology stages.0 "dedup" needs stage "decode" before it.'],
-    [['decode', 'dedup', 'quality'], 'topology stages.2 "quality" must come before "dedup" (the order is decode, quality, suppress, dedup, near_duplicates, encrypt).'],
+    [
+      ['decode', 'dedup', 'quality'],
+      'topology stages.2 "quality" must come before "dedup" (the order is decode, quality, suppress, dedup, near_duplicates, encrypt).',
+    ],
     [
       ['decode', 'near_duplicates', 'quality'],
       'topology stages.2 "quality" must come before "near_duplicates" (the order is decode, quality, suppress, dedup, near_duplicates, encrypt).',

@@ -7,6 +7,10 @@ import { Registry } from 'prom-client';
 import { type LedgerEntry, type LedgerTotals, totalsOf } from '../../src/contracts/ledger.js';
 import { type TopicNames, topicNames } from '../../src/contracts/topics.js';
 import type { Topology } from '../../src/contracts/topology-definition.js';
+import { openKeyStore } from '../../src/privacy/key-store.js';
+import { pseudonymsFrom } from '../../src/privacy/pseudonyms.js';
+import { RecordPrivacy } from '../../src/privacy/records.js';
+import { compileEntities } from '../../src/schema/entity.js';
 import { loadTopology } from '../../src/topology/load.js';
 import { TopologyRunner } from '../../src/topology/runner.js';
 import { collect, config, logger } from './kafka.js';
@@ -67,4 +71,19 @@ export async function waitForLedger(kafka: Kafka, names: TopicNames, done: (t: L
     { timeoutMs },
   );
   return totals;
+}
+
+/** A raw record as someone allowed to read it sees it: its personal fields decrypted with the namespace's keys. */
+export async function readable(namespace: string, source: string, entityName: string, value: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const topology = await loadTopology('customer360', { namespace });
+  const entity = compileEntities(topology.sources.find((s) => s.name === source)!).find((e) => e.name === entityName)!;
+  const records = new RecordPrivacy(pseudonymsFrom(config, 'test'));
+  const keyStore = openKeyStore(config, namespace);
+  try {
+    const copy = structuredClone(value);
+    records.decrypt(entity, copy, await keyStore.existingKeys(records.subjectsIn(entity, copy)));
+    return copy;
+  } finally {
+    await keyStore.close();
+  }
 }

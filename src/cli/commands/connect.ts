@@ -32,7 +32,8 @@ export function registerConnectCommands(program: Command): void {
       const logger = toolLogger(config.logLevel);
       const kafka = createKafka(config, logger, 'connector');
       await createTopologyTopics(kafka, topology);
-      const ops = await serveOps(config, o.opsPort, ['kafka']);
+      // A one-shot sync is a job, not a service: only a connector that keeps syncing serves the ops endpoints.
+      const ops = o.once ? undefined : await serveOps(config, o.opsPort, ['kafka']);
       const metrics = extractionMetrics(metricsRegistry());
       const abort = new AbortController();
       process.once('SIGTERM', () => abort.abort());
@@ -54,7 +55,7 @@ export function registerConnectCommands(program: Command): void {
         });
         console.log(`${connector.name}: ${run.pages} page(s), ${run.records} record(s) committed`);
       } finally {
-        await ops.close();
+        await ops?.close();
       }
     });
 }

@@ -34,8 +34,9 @@ export function registerWatchCommands(program: Command): void {
         const file = path.join(folder, s.name, '.mapping.json');
         if (fs.existsSync(file)) mappings.set(s.name, loadMappingFile(file));
       }
-      const ops = await serveOps(config, o.opsPort, ['kafka']);
-      ops.addReadinessCheck('landing zone', async () => void fs.accessSync(folder, fs.constants.R_OK | fs.constants.W_OK));
+      // A single scan is a job, not a service: only a watcher that keeps watching serves the ops endpoints.
+      const ops = o.once ? undefined : await serveOps(config, o.opsPort, ['kafka']);
+      ops?.addReadinessCheck('landing zone', async () => void fs.accessSync(folder, fs.constants.R_OK | fs.constants.W_OK));
       const metrics = extractionMetrics(metricsRegistry());
       const abort = new AbortController();
       process.once('SIGTERM', () => abort.abort());
@@ -67,7 +68,7 @@ export function registerWatchCommands(program: Command): void {
         if (o.once) await zone.scan();
         else await zone.run();
       } finally {
-        await ops.close();
+        await ops?.close();
       }
     });
 }

@@ -1,0 +1,235 @@
+// The right to erasure and access, end to end on the real stack and PostgreSQL: people ingested by
+// Kafka, a file and the collector; one forgotten; what every store then holds.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crmProfile, variant, webEvent } from '../../test/fixtures/records.js';
+import { type DuckDb, openDuckDb } from '../../test/support/duckdb.js';
+import { config, eventually, logger, testKafka } from '../../test/support/kafka.js';
+import { json, produce, type RunningTopology, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
+import { spawnCli, type Worker } from '../../test/support/worker.js';
+import { ingestFile } from '../extraction/file-ingest.js';
+import { loadMappingFile } from '../extraction/mapping.js';
+import { formatOf } from '../extraction/readers/index.js';
+import { compilePrimaryEntity } from '../schema/entity.js';
+import { SinkWorker } from '../sinks/sink-worker.js';
+import { LocalStore } from '../storage/local-store.js';
+import { registerDeadLetterSchema } from '../topology/setup.js';
+import { openKeyStore } from './key-store.js';
+import { pseudonymsFrom } from './pseudonyms.js';
+import { RecordPrivacy } from './records.js';
+
+const kafka = testKafka();
+const API_KEY = 'privacy-test-key-0123456789';
+const people = [
+  { id: 'C-1', email: 'ann@example.com', first: 'Ann', last: 'Lee' },
+  { id: 'C-2', email: 'bob@example.com', first: 'Bob', last: 'Byrne' },
+  { id: 'C-3', email: 'cara@example.com', first: 'Cara', last: 'Walsh' },
+];
+const profile = (p: (typeof people)[number], points = 10) =>
+  variant(crmProfile, { customer_id: p.id, email: p.email, first_name: p.first, last_name: p.last, phone: null, loyalty_points: points });
+const ORDERS_HEADER = 'transaction_id,customer_id,email,channel,occurred_at,currency,total_amount,line_items,status\n';
+const order = (id: string, customer: string, email: string) =>
+  `${id},${customer},${email},ECOMMERCE,2026-11-21T12:00:00Z,EUR,19.90,"[{""sku"":""SKU-1"",""quantity"":1,""unit_price"":""19.90""}]",COMPLETED\n`;
+
+describe('forgetting a person across an immutable raw layer', () => {
+  let t: RunningTopology;
+  let ns: string;
+  let root: string;
+  let dir: string;
+  let sink: SinkWorker;
+  let collector: Worker;
+  let db: DuckDb;
+  const cli = async (args: string[], namespaced = true) => {
+    const w = spawnCli(namespaced ? [...args, '--namespace', ns] : args);
+    const exit = await w.exited;
+    return { code: exit.code, out: w.stdout(), all: w.output() };
+  };
+  const rawRows = async () => Number((await db.all(`select count(*)::INTEGER as n from read_parquet('${root}/raw/**/*.parquet', union_by_name = true)`))[0]!.n);
+  const files = () =>
+    new Map(
+      (fs.readdirSync(path.join(root, 'raw'), { recursive: true }) as string[])
+        .filter((f) => f.endsWith('.parquet'))
+        .map((f) => [
+          f,
+          createHash('sha256')
+            .update(fs.readFileSync(path.join(root, 'raw', f)))
+            .digest('hex'),
+        ]),
+    );
+  const ingestOrders = async (name: string, rows: string) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, ORDERS_HEADER + rows);
+    return ingestFile({
+      kafka,
+      namespace: ns,
+      entity: compilePrimaryEntity(t.topology.sources.find((s) => s.name === 'commerce')!),
+      file,
+      format: formatOf(file, undefined),
+      mapping: loadMappingFile(undefined),
+      sourceKind: 'batch',
+      deadLetter: await registerDeadLetterSchema(config, ns),
+    });
+  };
+
+  beforeAll(async () => {
+    ns = testNamespace();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-privacy-'));
+    root = path.join(dir, 'layer');
+    t = await startTopology(ns);
+    sink = new SinkWorker({
+      config,
+      topology: t.topology,
+      logger,
+      metrics: new Registry(),
+      store: new LocalStore(root, undefined),
+      rotation: { idleFlushMs: 300 },
+      sessionTimeoutMs: 3_000,
+    });
+    await sink.start();
+    db = await openDuckDb();
+
+    // Three ways in: Kafka (CRM profiles), a file (orders), the collector (web events).
+    await produce(
+      kafka,
+      t.names.ingest('crm'),
+      people.map((p) => json(profile(p), p.id)),
+    );
+    await ingestOrders('orders-1.csv', order('T-1', 'C-1', 'ann@example.com') + order('T-2', 'C-2', 'bob@example.com'));
+    const settings = path.join(dir, 'collector.json');
+    fs.writeFileSync(settings, JSON.stringify({ apiKeys: { [API_KEY]: 'web' } }));
+    collector = spawnCli(['collect', '--config', settings, '--port', '0', '--namespace', ns]);
+    const url = (await eventually(
+      async () => /collector listening on (http:\/\/\S+)/.exec(collector.stdout()),
+      (m) => m !== null,
+      30_000,
+    ))![1]!;
+    const events = [
+      variant(webEvent, { event_id: 'ev-a', customer_id: 'C-1', email: 'ann@example.com' }),
+      variant(webEvent, { event_id: 'ev-c', customer_id: 'C-3', email: 'cara@example.com' }),
+    ];
+    const res = await fetch(`${url}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+      body: JSON.stringify(events),
+    });
+    expect(res.status).toBe(200);
+    const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 7);
+    expect(ledger.total).toMatchObject({ in: 7, raw: 7, suppressed: 0 });
+    await eventually(rawRows, (n) => n === 7);
+  });
+
+  afterAll(async () => {
+    collector?.child.kill('SIGTERM');
+    await sink?.stop();
+    await t?.stop();
+    db?.close();
+  });
+
+  const exported: Record<string, unknown>[] = [];
+  let before: Map<string, string>;
+
+  it('stores personal fields as ciphertext and everything else as it was', async () => {
+    const crm = await db.all(
+      `select customer_id, email, last_name, loyalty_tier from read_parquet('${root}/raw/source=crm/**/*.parquet') order by customer_id`,
+    );
+    expect(crm.map((r) => r.customer_id)).toEqual(['C-1', 'C-2', 'C-3']);
+    for (const r of crm) {
+      expect(String(r.email)).toMatch(/^c360e1\./);
+      expect(String(r.last_name)).toMatch(/^c360e1\./);
+      expect(r.loyalty_tier).toBe('GOLD');
+    }
+    const everything = JSON.stringify(await db.all(`select * from read_parquet('${root}/raw/**/*.parquet', union_by_name = true)`));
+    for (const p of people) expect(everything).not.toContain(p.email);
+  });
+
+  it("exports exactly one person's records, decrypted, across sources", async () => {
+    const out = await cli(['privacy', 'export', '--email', 'ANN@Example.com', '--storage', root]);
+    expect(out.code, out.all).toBe(0);
+    exported.push(
+      ...out.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    );
+    expect(exported.map((r) => `${r.source}:${r._key}`).sort()).toEqual(['commerce:T-1', 'crm:C-1', 'web:ev-a']);
+    for (const r of exported) expect(r.email).toBe('ann@example.com');
+    expect(exported.find((r) => r.source === 'crm')).toMatchObject({ first_name: 'Ann', last_name: 'Lee', customer_id: 'C-1' });
+  });
+
+  it("forgets her: her keys go, her values cannot be read, everyone else's can, and no file changes", async () => {
+    before = files();
+    const out = await cli(['privacy', 'forget', '--email', 'ann@example.com']);
+    expect(out.code, out.all).toBe(0);
+    expect(out.out).toMatch(
+      /^request [0-9a-f-]{36}: 1 subject\(s\) forgotten, 1 key\(s\) deleted, \d+ identifier\(s\) suppressed, \d+ Redis key\(s\) changed\n$/,
+    );
+
+    const read = await cli(['raw', 'read', '--storage', root]);
+    expect(read.code, read.all).toBe(0);
+    const rows = read.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows).toHaveLength(7);
+    const hers = rows.filter((r) => ['C-1', 'T-1', 'ev-a'].includes(String(r._key)));
+    expect(hers.map((r) => [r.email, r._forgotten])).toEqual([
+      [null, true],
+      [null, true],
+      [null, true],
+    ]);
+    expect(read.out).not.toContain('ann@example.com');
+    const others = rows.filter((r) => !hers.includes(r));
+    expect(others.map((r) => r.email).sort()).toEqual(['bob@example.com', 'bob@example.com', 'cara@example.com', 'cara@example.com']);
+    expect(others.every((r) => r._forgotten === undefined)).toBe(true);
+
+    // The files are the same bytes: erasure deleted a key, not data.
+    expect(files()).toEqual(before);
+    const verify = await cli(['raw', 'verify', '--storage', root], false);
+    expect(verify.code, verify.all).toBe(0);
+  });
+
+  it('leaves no trace of her in Redis', async () => {
+    const records = new RecordPrivacy(pseudonymsFrom(config, 'test'));
+    const identity = records.identifier('customer_id', 'C-1')!;
+    const redis = new Redis(config.redisUrl);
+    try {
+      const keys = await redis.keys(`${ns}:*`);
+      expect(keys.filter((k) => k.includes(identity))).toEqual([]);
+      for (const key of keys.filter((k) => k.startsWith(`${ns}:nd:`))) expect(await redis.zrange(key, '0', '-1')).not.toContain(identity);
+      // Bob is still matched as before.
+      expect(keys).toContain(`${ns}:ndref:${records.identifier('customer_id', 'C-2')}`);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('suppresses what is sent of her again, counted in the ledger, while others still land', async () => {
+    await produce(kafka, t.names.ingest('crm'), [json(profile(people[0]!, 99), 'C-1'), json(profile(people[1]!, 99), 'C-2')]);
+    await ingestOrders('orders-2.csv', order('T-9', 'C-77', 'ANN@example.com'));
+    const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 10);
+    expect(ledger.total).toMatchObject({ in: 10, raw: 8, duplicates: 0, dead_letter: 0, suppressed: 2 });
+    expect(ledger.bySource.get('crm')).toMatchObject({ suppressed: 1, raw: 4 });
+    expect(ledger.bySource.get('commerce')).toMatchObject({ suppressed: 1, raw: 2 });
+    await eventually(rawRows, (n) => n === 8);
+    const again = await cli(['privacy', 'export', '--email', 'ann@example.com', '--storage', root]);
+    expect(again.code, again.all).toBe(0);
+    expect(again.out).toBe('');
+  });
+
+  it('logs the request without personal data', async () => {
+    const keyStore = openKeyStore(config, ns);
+    try {
+      const log = await keyStore.erasureLog();
+      expect(log).toHaveLength(1);
+      expect(log[0]).toMatchObject({ subjects: 1, keys_deleted: 1 });
+      expect(JSON.stringify(log)).not.toMatch(/ann|example\.com|C-1/);
+    } finally {
+      await keyStore.close();
+    }
+  });
+});
