@@ -45,6 +45,8 @@ export function encryptValue(subject: string, key: Buffer, path: string, value: 
 export function subjectOfCiphertext(text: unknown): string | undefined {
   if (typeof text !== 'string' || !text.startsWith(PREFIX)) return undefined;
   const end = text.indexOf('.', PREFIX.length);
+  // A subject is a 22-character pseudonym: anything else that starts alike is not a ciphertext.
+  if (end !== PREFIX.length + 22) return undefined;
   return end < 0 ? undefined : text.slice(PREFIX.length, end);
 }
 
@@ -52,4 +54,17 @@ export function subjectOfCiphertext(text: unknown): string | undefined {
 export function decryptValue(text: string, key: Buffer, path: string): unknown {
   const sealed = Buffer.from(text.slice(text.indexOf('.', PREFIX.length) + 1), 'base64url');
   return JSON.parse(open(key, sealed, path).toString('utf8'));
+}
+
+/** What a sealed dead-letter value is bound to, as a field's path binds a field's ciphertext. */
+export const ORIGINAL_VALUE = 'original_value';
+
+/** Bytes (a dead letter's original value) sealed for a subject, as the bytes of a ciphertext string. */
+export function sealBytes(subject: string, key: Buffer, label: string, bytes: Buffer): Buffer {
+  return Buffer.from(encryptValue(subject, key, label, bytes.toString('base64')));
+}
+
+/** The bytes `sealBytes` sealed; it throws when the key or the label is not the one they were sealed with. */
+export function openBytes(sealed: Buffer, key: Buffer, label: string): Buffer {
+  return Buffer.from(decryptValue(sealed.toString('utf8'), key, label) as string, 'base64');
 }

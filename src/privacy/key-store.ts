@@ -13,7 +13,8 @@ import { newDataKey, unwrapKey, wrapKey } from './envelope-keys.js';
 const SCHEMA = `
 create table if not exists c360_subject_keys (
   namespace text not null, subject text not null, wrapped bytea not null, created_at timestamptz not null default now(),
-  primary key (namespace, subject));
+  unidentified_day date, primary key (namespace, subject));
+alter table c360_subject_keys add column if not exists unidentified_day date;
 create table if not exists c360_identifiers (
   namespace text not null, identifier text not null, subject text not null,
   primary key (namespace, identifier, subject));
@@ -77,17 +78,26 @@ export class KeyStore {
    * The data keys of these subjects, made where missing — except for a suppressed subject (a
    * forgotten person), which gets none: its records must not be stored again.
    */
-  async keysFor(subjects: string[]): Promise<Map<string, Buffer>> {
+  async keysFor(subjects: string[], unidentifiedDays: ReadonlyMap<string, string> = new Map()): Promise<Map<string, Buffer>> {
     if (subjects.length === 0) return new Map();
     const fresh = subjects.map((s) => wrapKey(this.kek, newDataKey(), s));
     await this.query(
-      `insert into c360_subject_keys (namespace, subject, wrapped)
-       select $1, s, w from unnest($2::text[], $3::bytea[]) as t(s, w)
+      `insert into c360_subject_keys (namespace, subject, wrapped, unidentified_day)
+       select $1, s, w, d::date from unnest($2::text[], $3::bytea[], $4::text[]) as t(s, w, d)
        where not exists (select 1 from c360_suppressed x where x.namespace = $1 and x.identifier = t.s)
        on conflict do nothing`,
-      [this.namespace, subjects, fresh],
+      [this.namespace, subjects, fresh, subjects.map((s) => unidentifiedDays.get(s) ?? null)],
     );
     return this.existingKeys(subjects);
+  }
+
+  /**
+   * Deletes the keys of dead letters no person could be named for (undecodable records), for the
+   * days before `day`: their quarantined bytes become unreadable, whoever they were about.
+   */
+  async forgetUnidentifiedBefore(day: string): Promise<number> {
+    const { rowCount } = await this.query('delete from c360_subject_keys where namespace = $1 and unidentified_day < $2::date', [this.namespace, day]);
+    return rowCount ?? 0;
   }
 
   /** The data keys that exist for these subjects; a forgotten subject has none. */

@@ -61,6 +61,21 @@ describe('forgetting a person across an immutable raw layer', () => {
             .digest('hex'),
         ]),
     );
+  const quarantined = async () =>
+    fs.existsSync(path.join(root, 'quarantine'))
+      ? Number((await db.all(`select count(*)::INTEGER as n from read_parquet('${root}/quarantine/**/*.parquet')`))[0]!.n)
+      : 0;
+  const shown = async () => {
+    const out = await cli(['quarantine', 'show', '--storage', root, '--unmask']);
+    expect(out.code, out.all).toBe(0);
+    return new Map(
+      out.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { key: string; value: unknown })
+        .map((r) => [r.key, r.value]),
+    );
+  };
   const ingestOrders = async (name: string, rows: string) => {
     const file = path.join(dir, name);
     fs.writeFileSync(file, ORDERS_HEADER + rows);
@@ -99,6 +114,11 @@ describe('forgetting a person across an immutable raw layer', () => {
       t.names.ingest('crm'),
       people.map((p) => json(profile(p), p.id)),
     );
+    // Two of hers the checks reject: one decodes (a latitude out of range), one does not (broken JSON).
+    await produce(kafka, t.names.ingest('web'), [
+      json(variant(webEvent, { event_id: 'ev-bad', customer_id: 'C-1', email: 'ann@example.com', 'geo.latitude': 95 }), 'ev-bad'),
+      { key: 'ev-broken', value: '{"event_id": "ev-broken", "email": "ann@example.com", ' },
+    ]);
     await ingestOrders('orders-1.csv', order('T-1', 'C-1', 'ann@example.com') + order('T-2', 'C-2', 'bob@example.com'));
     const settings = path.join(dir, 'collector.json');
     fs.writeFileSync(settings, JSON.stringify({ apiKeys: { [API_KEY]: 'web' } }));
@@ -118,9 +138,10 @@ describe('forgetting a person across an immutable raw layer', () => {
       body: JSON.stringify(events),
     });
     expect(res.status).toBe(200);
-    const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 7);
-    expect(ledger.total).toMatchObject({ in: 7, raw: 7, suppressed: 0 });
+    const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 9);
+    expect(ledger.total).toMatchObject({ in: 9, raw: 7, dead_letter: 2, suppressed: 0 });
     await eventually(rawRows, (n) => n === 7);
+    await eventually(quarantined, (n) => n === 2);
   });
 
   afterAll(async () => {
@@ -145,6 +166,16 @@ describe('forgetting a person across an immutable raw layer', () => {
     }
     const everything = JSON.stringify(await db.all(`select * from read_parquet('${root}/raw/**/*.parquet', union_by_name = true)`));
     for (const p of people) expect(everything).not.toContain(p.email);
+    // Quarantine keeps her rejected records' bytes sealed too, whether they decoded or not.
+    const quarantine = JSON.stringify(await db.all(`select original_value::VARCHAR as v from read_parquet('${root}/quarantine/**/*.parquet')`));
+    expect(quarantine).toContain('c360e1.');
+    expect(quarantine).not.toContain('ann@example.com');
+  });
+
+  it('opens quarantined values for those who may see them', async () => {
+    const values = await shown();
+    expect(values.get('ev-bad')).toMatchObject({ event_id: 'ev-bad', email: 'ann@example.com' });
+    expect(values.get('ev-broken')).toEqual({ unparseable_bytes: expect.any(Number) });
   });
 
   it("exports exactly one person's records, decrypted, across sources", async () => {
@@ -191,6 +222,16 @@ describe('forgetting a person across an immutable raw layer', () => {
     expect(files()).toEqual(before);
     const verify = await cli(['raw', 'verify', '--storage', root], false);
     expect(verify.code, verify.all).toBe(0);
+
+    // Her rejected record that decoded is forgotten with her; the one that did not is kept under its source and day's key until that goes.
+    let values = await shown();
+    expect(values.get('ev-bad')).toEqual({ forgotten: true });
+    expect(values.get('ev-broken')).toEqual({ unparseable_bytes: expect.any(Number) });
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const shred = await cli(['privacy', 'forget-unidentified', '--before', tomorrow]);
+    expect(shred.out).toBe(`1 key(s) of unidentified dead letters before ${tomorrow} deleted\n`);
+    values = await shown();
+    expect(values.get('ev-broken')).toEqual({ forgotten: true });
   });
 
   it('leaves no trace of her in Redis', async () => {
@@ -211,8 +252,8 @@ describe('forgetting a person across an immutable raw layer', () => {
   it('suppresses what is sent of her again, counted in the ledger, while others still land', async () => {
     await produce(kafka, t.names.ingest('crm'), [json(profile(people[0]!, 99), 'C-1'), json(profile(people[1]!, 99), 'C-2')]);
     await ingestOrders('orders-2.csv', order('T-9', 'C-77', 'ANN@example.com'));
-    const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 10);
-    expect(ledger.total).toMatchObject({ in: 10, raw: 8, duplicates: 0, dead_letter: 0, suppressed: 2 });
+    const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 12);
+    expect(ledger.total).toMatchObject({ in: 12, raw: 8, duplicates: 0, dead_letter: 2, suppressed: 2 });
     expect(ledger.bySource.get('crm')).toMatchObject({ suppressed: 1, raw: 4 });
     expect(ledger.bySource.get('commerce')).toMatchObject({ suppressed: 1, raw: 2 });
     await eventually(rawRows, (n) => n === 8);

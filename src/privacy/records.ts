@@ -90,6 +90,14 @@ export class RecordPrivacy {
     return this.plan(entity).personal.length > 0;
   }
 
+  /**
+   * The subject of a record no person can be named for (it did not decode): one per source and
+   * ingest day, so operators can make a day's unreadable quarantine unreadable for good.
+   */
+  unidentified(source: string, day: string): string {
+    return this.pseudonyms.of('id:unidentified', `${source}/${day}`);
+  }
+
   /** The pseudonym the value of one of the entity's fields is known by as an identifier. */
   identifierAt(entity: CompiledEntity, path: string, value: unknown): string | undefined {
     return this.identifier(kindOf(entity, path), value);

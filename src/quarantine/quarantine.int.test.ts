@@ -98,7 +98,7 @@ describe('quarantine ls, show and replay on what the topology rejected', () => {
   });
 
   it('show prints errors and lineage with personal data masked, and unmasked only when asked', async () => {
-    const masked = await cli(['quarantine', 'show', '--storage', root, '--code', 'quality.postal_code_invalid']);
+    const masked = await cli(['quarantine', 'show', '--storage', root, '--namespace', ns, '--code', 'quality.postal_code_invalid']);
     expect(masked.code, masked.out).toBe(0);
     const records = masked.out
       .trim()
@@ -119,7 +119,7 @@ describe('quarantine ls, show and replay on what the topology rejected', () => {
     // The contract marks postal code and street personal, the city alone not (CustomerProfile.avsc).
     expect(one.value).toMatchObject({ customer_id: 'C-pc-1', email: 'p***@example.com', last_name: 'L***', address: { postal_code: '1***', city: 'Dublin' } });
     expect(masked.out).not.toContain('pc1@example.com');
-    const unmasked = await cli(['quarantine', 'show', '--storage', root, '--ingest-id', one.lineage.ingest_id, '--unmask']);
+    const unmasked = await cli(['quarantine', 'show', '--storage', root, '--namespace', ns, '--ingest-id', one.lineage.ingest_id, '--unmask']);
     expect(JSON.parse(unmasked.out.trim())).toMatchObject({ key: 'C-pc-1', value: { email: 'pc1@example.com', address: { postal_code: '1001' } } });
   });
 

@@ -8,6 +8,7 @@ import { type IHeaders, type Kafka, type Message, Partitioners } from 'kafkajs';
 import { HEADER, lineageHeaders, SOURCE_KINDS, type SourceKind } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
 import { sendInRequests } from '../kafka/send.js';
+import type { SealedOpener } from '../privacy/sealed.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { type QuarantinedRecord, type QuarantineFilter, readQuarantine } from './store.js';
 
@@ -15,6 +16,8 @@ export interface ReplayResult {
   replayed: number;
   /** Records with no value (nothing to check again), left in quarantine. */
   skipped: number;
+  /** Records of people forgotten since: their values cannot be read, and are not replayed. */
+  forgotten: number;
   bySource: Record<string, number>;
 }
 
@@ -47,9 +50,11 @@ export async function replayQuarantine(options: {
   namespace: string;
   filter: QuarantineFilter;
   dryRun?: boolean;
+  /** Opens values the topology sealed (docs/privacy.md). */
+  opener?: SealedOpener;
 }): Promise<ReplayResult> {
   const names = topicNames(options.namespace);
-  const result: ReplayResult = { replayed: 0, skipped: 0, bySource: {} };
+  const result: ReplayResult = { replayed: 0, skipped: 0, forgotten: 0, bySource: {} };
   const producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   if (!options.dryRun) await producer.connect();
   try {
@@ -60,7 +65,11 @@ export async function replayQuarantine(options: {
       pending = [];
       size = 0;
     };
-    for await (const r of readQuarantine(options.store, options.filter)) {
+    for await (const r of readQuarantine(options.store, options.filter, options.opener)) {
+      if (r.forgotten) {
+        result.forgotten++;
+        continue;
+      }
       if (!r.originalValue) {
         result.skipped++;
         continue;

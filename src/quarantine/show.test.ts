@@ -19,6 +19,7 @@ const record = (stage: string, value: unknown): QuarantinedRecord => ({
   origin: { topic: 'c360.ingest.crm', partition: 0, offset: 1 },
   lineage: { ingest_id: 'i', source: 'crm', source_kind: 'batch', received_at: 0, origin: '{}' },
   failedAt: 0,
+  forgotten: false,
 });
 
 describe('quarantine show', () => {

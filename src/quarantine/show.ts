@@ -29,7 +29,7 @@ async function originalValue(value: Buffer | null, schemas: WriterSchemas): Prom
 }
 
 export async function describeRecord(r: QuarantinedRecord, schemas: WriterSchemas, unmask: boolean): Promise<Record<string, unknown>> {
-  const value = await originalValue(r.originalValue, schemas);
+  const value = r.forgotten ? { forgotten: true } : await originalValue(r.originalValue, schemas);
   return {
     ingest_id: r.lineage.ingest_id,
     source: r.source,

@@ -5,6 +5,7 @@
  */
 import { parquetReadObjects } from 'hyparquet';
 import type { RecordErrorEntry } from '../contracts/errors.js';
+import type { SealedOpener } from '../privacy/sealed.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 export interface QuarantinedRecord {
@@ -17,7 +18,10 @@ export interface QuarantinedRecord {
   stage: string;
   entity: string | null;
   originalKey: Buffer | null;
+  /** As it arrived: opened when it was sealed and an opener was given (null when its person was forgotten). */
   originalValue: Buffer | null;
+  /** Its value was sealed for a person who has since been forgotten. */
+  forgotten: boolean;
   originalHeaders: Record<string, Buffer>;
   origin: { topic: string; partition: number; offset: number };
   lineage: { ingest_id: string; source: string; source_kind: string; received_at: number; origin: string };
@@ -36,7 +40,8 @@ const FOLDER = /^quarantine\/source=([^/]+)\/date=(\d{4}-\d{2}-\d{2})\/[^/]+\.pa
 const toBuffer = (v: unknown) => (v instanceof Uint8Array ? Buffer.from(v) : null);
 const toMillis = (v: unknown) => (v instanceof Date ? v.getTime() : Number(v));
 
-export async function* readQuarantine(store: ObjectStore, filter: QuarantineFilter = {}): AsyncGenerator<QuarantinedRecord> {
+/** Quarantined records, their sealed values opened by `opener` (docs/privacy.md) when one is given. */
+export async function* readQuarantine(store: ObjectStore, filter: QuarantineFilter = {}, opener?: SealedOpener): AsyncGenerator<QuarantinedRecord> {
   const sources = filter.source?.length ? filter.source : undefined;
   const prefixes = sources ? sources.map((s) => `quarantine/source=${s}/`) : ['quarantine/'];
   for (const prefix of prefixes) {
@@ -54,6 +59,7 @@ export async function* readQuarantine(store: ObjectStore, filter: QuarantineFilt
         if (filter.ingestId?.length && !filter.ingestId.includes(lineage.ingest_id)) continue;
         const headers: Record<string, Buffer> = {};
         for (const [k, v] of Object.entries((r.original_headers as Record<string, Uint8Array>) ?? {})) headers[k] = Buffer.from(v);
+        const opened = opener ? await opener.open(toBuffer(r.original_value)) : { value: toBuffer(r.original_value), forgotten: false };
         yield {
           file: key,
           source,
@@ -63,7 +69,8 @@ export async function* readQuarantine(store: ObjectStore, filter: QuarantineFilt
           stage: String(r.stage),
           entity: (r.entity as string | null) ?? null,
           originalKey: toBuffer(r.original_key),
-          originalValue: toBuffer(r.original_value),
+          originalValue: opened.value,
+          forgotten: opened.forgotten,
           originalHeaders: headers,
           origin: { topic: String(r.origin_topic), partition: Number(r.origin_partition), offset: Number(r.origin_offset) },
           lineage: { ...lineage, received_at: toMillis(lineage.received_at) },

@@ -26,6 +26,8 @@ export interface Envelope {
   nearDuplicates: NearDuplicateEvent[];
   /** Its personal fields hold ciphertext now (the encrypt stage): it is written with the entity's encrypted schema. */
   encrypted: boolean;
+  /** A dead letter's original value sealed for its subject (the encrypt stage), kept in place of the plain bytes. */
+  sealedOriginal: Buffer | undefined;
 }
 
 export function newEnvelope(entity: CompiledEntity, topic: string, partition: number, message: KafkaMessage, lineage: Lineage): Envelope {
@@ -43,6 +45,7 @@ export function newEnvelope(entity: CompiledEntity, topic: string, partition: nu
     flags: [],
     nearDuplicates: [],
     encrypted: false,
+    sealedOriginal: undefined,
   };
 }
 

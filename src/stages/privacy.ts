@@ -6,6 +6,7 @@
  * deleting keys: the raw topics and the immutable raw layer never hold a readable personal value.
  */
 import { ConfigError } from '../contracts/errors.js';
+import { ORIGINAL_VALUE, sealBytes } from '../privacy/envelope-keys.js';
 import type { KeyStore } from '../privacy/key-store.js';
 import type { Pseudonyms } from '../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../privacy/records.js';
@@ -40,7 +41,8 @@ export const suppressStage = defineStage({
     return {
       async process(batch) {
         const ids = new Map<Envelope, string[]>();
-        for (const e of batch) if (e.outcome === 'pending' && e.value) ids.set(e, records.identifiersOf(e.entity, e.value));
+        // Records the checks rejected count too: a forgotten person's invalid record is not quarantined either.
+        for (const e of batch) if ((e.outcome === 'pending' || e.outcome === 'dead-letter') && e.value) ids.set(e, records.identifiersOf(e.entity, e.value));
         const suppressed = await keyStore.suppressedAmong([...new Set([...ids.values()].flat())]);
         if (suppressed.size === 0) return;
         for (const [e, own] of ids) if (own.some((id) => suppressed.has(id))) e.outcome = 'suppressed';
@@ -52,7 +54,7 @@ export const suppressStage = defineStage({
 export const encryptStage = defineStage({
   name: 'encrypt',
   description:
-    "Encrypts every field the contract marks personal with the data key of the record's subject (AES-256-GCM, keys in the key store, wrapped by C360_KEK), and links the record's identifiers to its subject; a subject forgotten meanwhile gets no key and its record is suppressed.",
+    "Encrypts every field the contract marks personal with the data key of the record's subject (AES-256-GCM, keys in the key store, wrapped by C360_KEK), seals each dead letter's original bytes the same way (for the source and day when no person can be named), and links the record's identifiers to its subject; a subject forgotten meanwhile gets no key and its record is suppressed.",
   requires: ['decode'],
   create: (ctx) => {
     const { keyStore, records } = privacyOf(ctx, 'encrypt');
@@ -61,18 +63,35 @@ export const encryptStage = defineStage({
     return {
       async process(batch) {
         const work: { e: Envelope; value: Record<string, unknown>; subject: string }[] = [];
+        const dead: { e: Envelope; original: Buffer; subject: string }[] = [];
+        const unidentifiedDays = new Map<string, string>();
         const pairs: Array<[string, string]> = [];
+        const link = (e: Envelope, value: Record<string, unknown>, subject: string) => {
+          for (const id of [subject, ...records.identifiersOf(e.entity, value)]) if (!links.has(`${id}|${subject}`)) pairs.push([id, subject]);
+        };
         for (const e of batch) {
+          if (e.outcome === 'dead-letter' && e.message.value?.length) {
+            // A dead letter keeps the record's bytes: sealed for its person when it decoded, else for its source and day.
+            let subject: string;
+            if (e.value) {
+              subject = records.subjectOf(e.entity, e.value);
+              link(e, e.value, subject);
+            } else {
+              const day = new Date(e.lineage.receivedAt).toISOString().slice(0, 10);
+              subject = records.unidentified(e.entity.source, day);
+              unidentifiedDays.set(subject, day);
+            }
+            dead.push({ e, original: e.message.value, subject });
+            continue;
+          }
           if (e.outcome !== 'pending' || !e.value || !records.holdsPersonalData(e.entity)) continue;
           const subject = records.subjectOf(e.entity, e.value);
           work.push({ e, value: e.value, subject });
-          for (const id of [subject, ...records.identifiersOf(e.entity, e.value)]) {
-            if (!links.has(`${id}|${subject}`)) pairs.push([id, subject]);
-          }
+          link(e, e.value, subject);
         }
-        if (work.length === 0) return;
-        const missing = [...new Set(work.map((w) => w.subject))].filter((s) => !keys.has(s));
-        const fetched = await keyStore.keysFor(missing);
+        if (work.length === 0 && dead.length === 0) return;
+        const missing = [...new Set([...work, ...dead].map((w) => w.subject))].filter((s) => !keys.has(s));
+        const fetched = await keyStore.keysFor(missing, unidentifiedDays);
         await keyStore.link(pairs);
         // Every await is done: from here on the batch changes, so a retry after a failure starts clean.
         for (const [s, k] of fetched) keys.remember(s, k);
@@ -86,6 +105,11 @@ export const encryptStage = defineStage({
           records.encrypt(w.e.entity, w.value, w.subject, key);
           w.e.body = undefined;
           w.e.encrypted = true;
+        }
+        for (const d of dead) {
+          const key = keys.get(d.subject) ?? fetched.get(d.subject);
+          if (key) d.e.sealedOriginal = sealBytes(d.subject, key, ORIGINAL_VALUE, d.original);
+          else d.e.outcome = 'suppressed';
         }
       },
     };

@@ -10,7 +10,7 @@ import { compileEntities } from '../../schema/entity.js';
 import { openObjectStore } from '../../storage/backends.js';
 import { createRedis } from '../../storage/redis.js';
 import { loadTopology } from '../../topology/load.js';
-import { many, storageToRead, type TopologyOptions, withTopology } from '../options.js';
+import { isoDate, many, storageToRead, type TopologyOptions, withTopology } from '../options.js';
 
 interface PersonOptions extends TopologyOptions {
   email: string[];
@@ -92,6 +92,22 @@ export function registerPrivacyCommands(program: Command): void {
         console.error(`${n} record(s) for ${subjects.length} subject(s)`);
       } finally {
         store.close();
+        await keyStore.close();
+      }
+    });
+
+  withTopology(privacy.command('forget-unidentified'))
+    .description(
+      'Make the quarantined bytes of records no person could be named for (they did not decode) unreadable for good, for ingest days before --before: their keys are per source and day.',
+    )
+    .requiredOption('--before <YYYY-MM-DD>', 'the first ingest day to keep', isoDate)
+    .action(async (o: TopologyOptions & { before: string }) => {
+      const config = loadConfig();
+      const topology = await loadTopology(o.topology, o);
+      const keyStore = openKeyStore(config, topology.namespace);
+      try {
+        console.log(`${await keyStore.forgetUnidentifiedBefore(o.before)} key(s) of unidentified dead letters before ${o.before} deleted`);
+      } finally {
         await keyStore.close();
       }
     });

@@ -3,13 +3,15 @@ import { loadConfig } from '../../config.js';
 import { ConfigError } from '../../contracts/errors.js';
 import { createKafka } from '../../kafka/client.js';
 import { toolLogger } from '../../observability/logger.js';
+import { openKeyStore } from '../../privacy/key-store.js';
+import { SealedOpener } from '../../privacy/sealed.js';
 import { replayQuarantine } from '../../quarantine/replay.js';
 import { describeRecord } from '../../quarantine/show.js';
 import { countQuarantine, type QuarantineFilter, readQuarantine } from '../../quarantine/store.js';
 import { WriterSchemas } from '../../schema/registry.js';
 import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
-import { integer, isoDate, many, storageToRead, withTopology } from '../options.js';
+import { integer, isoDate, many, storageToRead, type TopologyOptions, withTopology } from '../options.js';
 
 interface FilterOptions {
   source: string[];
@@ -54,21 +56,29 @@ export function registerQuarantineCommands(program: Command): void {
       for (const c of counts) console.log(`${c.source.padEnd(12)} ${c.date} ${c.code.padEnd(width)} ${String(c.records).padStart(7)}`);
     });
 
-  withFilters(q.command('show'))
-    .description('Print quarantined records with their errors and lineage; personal data is masked unless --unmask.')
+  withTopology(withFilters(q.command('show')))
+    .description(
+      "Print quarantined records with their errors and lineage; values sealed by the topology are opened while their person's key exists, and personal data is masked unless --unmask.",
+    )
     .option('--limit <n>', 'at most this many records', integer(1), 20)
     .option('--unmask', 'show personal data as it is (needs the right to see it)', false)
-    .action(async (o: FilterOptions & { limit: number; unmask: boolean }) => {
+    .action(async (o: FilterOptions & TopologyOptions & { limit: number; unmask: boolean }) => {
       const config = configOf(o);
+      const topology = await loadTopology(o.topology, o);
       const store = openObjectStore(config);
+      const keyStore = openKeyStore(config, topology.namespace);
       const schemas = new WriterSchemas(config);
       let shown = 0;
-      for await (const r of readQuarantine(store, filterOf(o))) {
-        if (shown >= o.limit) break;
-        console.log(JSON.stringify(await describeRecord(r, schemas, o.unmask), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
-        shown++;
+      try {
+        for await (const r of readQuarantine(store, filterOf(o), new SealedOpener(keyStore))) {
+          if (shown >= o.limit) break;
+          console.log(JSON.stringify(await describeRecord(r, schemas, o.unmask), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+          shown++;
+        }
+      } finally {
+        store.close();
+        await keyStore.close();
       }
-      store.close();
       if (shown === 0) console.error('no quarantined record matches');
     });
 
@@ -87,13 +97,23 @@ export function registerQuarantineCommands(program: Command): void {
       const topology = await loadTopology(o.topology, o);
       const store = openObjectStore(config);
       const kafka = createKafka(config, toolLogger(config.logLevel), 'quarantine-replay');
-      const result = await replayQuarantine({ store, kafka, namespace: topology.namespace, filter, dryRun: o.dryRun });
-      store.close();
+      const keyStore = openKeyStore(config, topology.namespace);
+      const result = await replayQuarantine({
+        store,
+        kafka,
+        namespace: topology.namespace,
+        filter,
+        dryRun: o.dryRun,
+        opener: new SealedOpener(keyStore),
+      }).finally(async () => {
+        store.close();
+        await keyStore.close();
+      });
       const by = Object.entries(result.bySource)
         .map(([s, n]) => `${s}=${n}`)
         .join(' ');
       console.log(
-        `${o.dryRun ? 'would replay' : 'replayed'} ${result.replayed} record(s)${by ? ` (${by})` : ''}${result.skipped ? `; ${result.skipped} without a value left in quarantine` : ''}`,
+        `${o.dryRun ? 'would replay' : 'replayed'} ${result.replayed} record(s)${by ? ` (${by})` : ''}${result.skipped ? `; ${result.skipped} without a value left in quarantine` : ''}${result.forgotten ? `; ${result.forgotten} of forgotten people not replayed` : ''}`,
       );
     });
 }
