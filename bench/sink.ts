@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 /**
  * bench:sink — records/s and peak memory of one sink worker (`c360 sink`, a child process) landing
  * a pre-produced raw topic in Parquet, against a baseline measured in the same run: a plain
@@ -6,6 +5,7 @@ import { randomBytes } from 'node:crypto';
  * Both are timed from process start to the last record, so start-up and group join are in both.
  * BENCH_RECORDS sets the size (default 1,000,000).
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -50,7 +50,7 @@ export async function* readRawLayer(o: RawReadOptions): AsyncGenerator<RawRow> {
         unknown
       >[];
       // One key-store round trip per file for every subject its rows need.
-      const needed = entity ? [...new Set(rows.flatMap((r) => o.records.subjectsIn(entity, r)))] : [];
+      const needed = entity ? [...new Set(rows.flatMap((r) => o.records.subjectsIn(entity, r)))].filter((x) => !o.subjects || o.subjects.has(x)) : [];
       const keys = await o.keyStore.existingKeys(needed);
       for (const record of rows) {
         if (o.subjects && !(entity && o.records.subjectsIn(entity, record).some((s) => o.subjects!.has(s)))) continue;

@@ -28,6 +28,8 @@ export interface Envelope {
   encrypted: boolean;
   /** A dead letter's original value sealed for its subject (the encrypt stage), kept in place of the plain bytes. */
   sealedOriginal: Buffer | undefined;
+  /** The pseudonyms of the identifiers in its value, once a privacy stage has computed them (quality no longer changes them). */
+  identifiers: string[] | undefined;
 }
 
 export function newEnvelope(entity: CompiledEntity, topic: string, partition: number, message: KafkaMessage, lineage: Lineage): Envelope {
@@ -46,6 +48,7 @@ export function newEnvelope(entity: CompiledEntity, topic: string, partition: nu
     nearDuplicates: [],
     encrypted: false,
     sealedOriginal: undefined,
+    identifiers: undefined,
   };
 }
 

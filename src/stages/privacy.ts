@@ -13,6 +13,12 @@ import { RecordPrivacy } from '../privacy/records.js';
 import type { Envelope } from './envelope.js';
 import { defineStage, type StageContext } from './stage.js';
 
+/** The record's identifiers, computed once for both privacy stages. */
+function identifiersOf(e: Envelope, value: Record<string, unknown>, records: RecordPrivacy): string[] {
+  e.identifiers ??= records.identifiersOf(e.entity, value);
+  return e.identifiers;
+}
+
 function privacyOf(ctx: StageContext, stage: string): { keyStore: KeyStore; records: RecordPrivacy } {
   const pseudonyms: Pseudonyms | undefined = ctx.pseudonyms;
   if (!pseudonyms) throw new ConfigError(`C360_PII_KEY is not set: the ${stage} stage names people only by keyed hashes and needs the secret.`);
@@ -42,7 +48,7 @@ export const suppressStage = defineStage({
       async process(batch) {
         const ids = new Map<Envelope, string[]>();
         // Records the checks rejected count too: a forgotten person's invalid record is not quarantined either.
-        for (const e of batch) if ((e.outcome === 'pending' || e.outcome === 'dead-letter') && e.value) ids.set(e, records.identifiersOf(e.entity, e.value));
+        for (const e of batch) if ((e.outcome === 'pending' || e.outcome === 'dead-letter') && e.value) ids.set(e, identifiersOf(e, e.value, records));
         const suppressed = await keyStore.suppressedAmong([...new Set([...ids.values()].flat())]);
         if (suppressed.size === 0) return;
         for (const [e, own] of ids) if (own.some((id) => suppressed.has(id))) e.outcome = 'suppressed';
@@ -67,7 +73,7 @@ export const encryptStage = defineStage({
         const unidentifiedDays = new Map<string, string>();
         const pairs: Array<[string, string]> = [];
         const link = (e: Envelope, value: Record<string, unknown>, subject: string) => {
-          for (const id of [subject, ...records.identifiersOf(e.entity, value)]) if (!links.has(`${id}|${subject}`)) pairs.push([id, subject]);
+          for (const id of [subject, ...identifiersOf(e, value, records)]) if (!links.has(`${id}|${subject}`)) pairs.push([id, subject]);
         };
         for (const e of batch) {
           if (e.outcome === 'dead-letter' && e.message.value?.length) {

@@ -1,0 +1,156 @@
+/**
+ * bench:privacy — what erasure and access cost against the size of the raw layer. Lands
+ * BENCH_RECORDS (default 1,000,000) encrypted CRM records of BENCH_RECORDS/10 people (their data
+ * keys in the PostgreSQL key store, their identifiers linked, as the encrypt stage leaves them)
+ * through a sink worker, then times `forget` of one person (keys, suppression, Redis, the erasure
+ * log: independent of the layer's size) and `export` of one person (a scan of the whole layer).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Message } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { loadConfig } from '../src/config.js';
+import { frame } from '../src/contracts/framing.js';
+import { HEADER } from '../src/contracts/lineage.js';
+import { topicNames } from '../src/contracts/topics.js';
+import { createKafka } from '../src/kafka/client.js';
+import { createLogger } from '../src/observability/logger.js';
+import { kafkaAnswers, registryAnswers } from '../src/observability/probes.js';
+import { forgetPerson } from '../src/privacy/erasure.js';
+import { openKeyStore } from '../src/privacy/key-store.js';
+import { pseudonymsFrom } from '../src/privacy/pseudonyms.js';
+import { readRawLayer } from '../src/privacy/raw-reader.js';
+import { RecordPrivacy } from '../src/privacy/records.js';
+import { compilePrimaryEntity } from '../src/schema/entity.js';
+import { createSchemaRegistry } from '../src/schema/registry.js';
+import { SinkWorker } from '../src/sinks/sink-worker.js';
+import { LocalStore } from '../src/storage/local-store.js';
+import { createRedis } from '../src/storage/redis.js';
+import { loadTopology } from '../src/topology/load.js';
+import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
+import { dropRedisKeys, dropTopics } from './cleanup.js';
+
+const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
+const PEOPLE = Math.max(1, Math.floor(TOTAL / 10));
+const config = loadConfig();
+const logger = createLogger('warn');
+const kafka = createKafka(config, logger, 'bench');
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+if (!(await kafkaAnswers(config.kafka.brokers)) || !(await registryAnswers(config.schemaRegistry.url))) {
+  console.error('bench: the stack does not answer; start it with `npx c360 stack up`.');
+  process.exit(1);
+}
+const namespace = `bench${Date.now().toString(36)}`;
+const topology = await loadTopology('customer360', { namespace });
+topology.sources = topology.sources.filter((s) => s.name === 'crm');
+await createTopologyTopics(kafka, topology);
+const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
+const entity = compilePrimaryEntity(topology.sources[0]!);
+const records = new RecordPrivacy(pseudonymsFrom(config, 'bench:privacy'));
+const keyStore = openKeyStore(config, namespace);
+const person = (i: number) => i % PEOPLE;
+const profile = (i: number): Record<string, unknown> => ({
+  customer_id: `C-${person(i)}`,
+  email: `customer${person(i)}@example.com`,
+  first_name: 'Ann',
+  last_name: `Lee${person(i) % 997}`,
+  phone: `+35386${String(1_000_000 + (person(i) % 9_000_000)).padStart(7, '0')}`,
+  birth_date: 7000 + (person(i) % 9000),
+  address: { line1: `${i % 200} Main St`, line2: null, city: 'Dublin', region: 'IE-D', postal_code: 'D02 X285', country: 'IE' },
+  loyalty_id: `L-${i}`,
+  loyalty_tier: 'GOLD',
+  loyalty_points: i % 5000,
+  marketing_consent: true,
+  updated_at: Date.UTC(2026, 10, 1) + i,
+});
+
+// The people's keys and links, as the encrypt stage makes them.
+let t0 = performance.now();
+const keys = new Map<string, Buffer>();
+for (let p = 0; p < PEOPLE; p += 5_000) {
+  const batch = Array.from({ length: Math.min(5_000, PEOPLE - p) }, (_, k) => profile(p + k));
+  const subjects = batch.map((v) => records.subjectOf(entity, v));
+  for (const [s, k] of await keyStore.keysFor(subjects)) keys.set(s, k);
+  await keyStore.link(batch.flatMap((v, k) => records.identifiersOf(entity, v).map((id): [string, string] => [id, subjects[k]!])));
+}
+console.log(`key store    ${PEOPLE} people's keys made and identifiers linked in ${seconds(performance.now() - t0)}`);
+
+t0 = performance.now();
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+await producer.connect();
+const receivedAt = new Date().toISOString();
+for (let i = 0; i < TOTAL; i += 5_000) {
+  const messages: Message[] = [];
+  for (let j = i; j < Math.min(i + 5_000, TOTAL); j++) {
+    const value = profile(j);
+    const subject = records.subjectOf(entity, value);
+    records.encrypt(entity, value, subject, keys.get(subject)!);
+    messages.push({
+      key: `C-${person(j)}`,
+      value: frame(ids.raw.get('crm')!, entity.encrypted.type.toBuffer(value)),
+      headers: { [HEADER.ingestId]: `bench-${j}`, [HEADER.source]: 'crm', [HEADER.receivedAt]: receivedAt },
+    });
+  }
+  await producer.send({ topic: topicNames(namespace).raw('crm'), acks: -1, messages });
+}
+await producer.disconnect();
+console.log(`produced     ${TOTAL} encrypted raw records in ${seconds(performance.now() - t0)}`);
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-bench-privacy-'));
+const sink = new SinkWorker({ config, topology, logger, metrics: new Registry(), store: new LocalStore(root, undefined), rotation: { idleFlushMs: 500 } });
+t0 = performance.now();
+await sink.start();
+const landed = () => {
+  const dir = path.join(root, 'raw');
+  if (!fs.existsSync(dir)) return 0;
+  let rows = 0;
+  for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    if (f.includes(`_manifest${path.sep}`) && f.endsWith('.json')) rows += (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { rows: number }).rows;
+  }
+  return rows;
+};
+while (landed() < TOTAL) await new Promise((r) => setTimeout(r, 1_000));
+await sink.stop();
+console.log(`raw layer    ${TOTAL} rows landed in ${seconds(performance.now() - t0)}`);
+
+const store = new LocalStore(root, undefined);
+const entities = (_s: string, _e: string) => entity;
+const one = records.identifier('email', 'customer42@example.com')!;
+
+t0 = performance.now();
+const { subjects } = await keyStore.reach([one]);
+let exported = 0;
+for await (const _ of readRawLayer({ store, keyStore, records, entities, subjects: new Set(subjects) })) exported++;
+const exportMs = performance.now() - t0;
+console.log(
+  `export       one person's ${exported} records found in ${TOTAL} rows in ${seconds(exportMs)} (${Math.round(TOTAL / (exportMs / 1000))} rows scanned/s)`,
+);
+
+const redis = createRedis(config, logger);
+await redis.connect();
+t0 = performance.now();
+const outcome = await forgetPerson({ keyStore, redis, namespace, identifiers: [one] });
+const forgetMs = performance.now() - t0;
+console.log(
+  `forget       one person (${outcome.subjects.length} subject, ${outcome.keysDeleted} key, ${outcome.identifiers.length} identifiers suppressed) in ${forgetMs.toFixed(0)} ms, whatever the layer's size`,
+);
+
+t0 = performance.now();
+let unreadable = 0;
+for await (const row of readRawLayer({ store, keyStore, records, entities, subjects: new Set(subjects) })) if (row.forgotten) unreadable++;
+console.log(
+  `afterwards   ${unreadable} of ${exported} rows of that person unreadable (checked in ${seconds(performance.now() - t0)}); peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
+);
+
+redis.disconnect();
+await keyStore.close();
+store.close();
+fs.rmSync(root, { recursive: true, force: true });
+await dropTopics(kafka, [namespace]);
+const cleanup = createRedis(config, logger);
+await cleanup.connect();
+await dropRedisKeys(cleanup, namespace);
+cleanup.disconnect();
+if (exported !== 10 || unreadable !== exported) process.exit(1);

@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { crmProfile, webEvent } from '../../test/fixtures/records.js';
+import { offlineContext } from '../../test/support/stages.js';
+import { loadSchema } from '../schema/avro.js';
+import { encryptedSchema } from '../schema/personal.js';
+import { decryptValue, encryptValue, openBytes, sealBytes, subjectOfCiphertext, unwrapKey, wrapKey } from './envelope-keys.js';
+import { canonicalIdentifier } from './identifiers.js';
+import { Pseudonyms } from './pseudonyms.js';
+import { RecordPrivacy } from './records.js';
+
+const ctx = offlineContext();
+const crm = ctx.entities.get('crm')!;
+const web = ctx.entities.get('web')!;
+const product = ctx.entities.get('commerce/Product')!;
+const records = new RecordPrivacy(new Pseudonyms(randomBytes(32)));
+const decoded = (entity: typeof crm, value: unknown) => entity.coerceJson(value).value as Record<string, unknown>;
+
+describe('field encryption', () => {
+  const key = randomBytes(32);
+  const subject = 'A'.repeat(22);
+
+  it('round-trips any Avro value, bound to its path and key', () => {
+    for (const v of ['ann@example.com', 7395, 53.3498, { a: 1 }]) {
+      const text = encryptValue(subject, key, 'email', v);
+      expect(text.startsWith(`c360e1.${subject}.`)).toBe(true);
+      expect(subjectOfCiphertext(text)).toBe(subject);
+      expect(decryptValue(text, key, 'email')).toEqual(v);
+    }
+    const text = encryptValue(subject, key, 'email', 'ann@example.com');
+    expect(() => decryptValue(text, key, 'phone')).toThrow();
+    expect(() => decryptValue(text, randomBytes(32), 'email')).toThrow();
+    expect(encryptValue(subject, key, 'email', 'x')).not.toBe(encryptValue(subject, key, 'email', 'x'));
+  });
+
+  it('wraps data keys under the KEK, per subject', () => {
+    const kek = randomBytes(32);
+    const wrapped = wrapKey(kek, key, subject);
+    expect(unwrapKey(kek, wrapped, subject)).toEqual(key);
+    expect(() => unwrapKey(kek, wrapped, 'B'.repeat(22))).toThrow();
+    expect(() => unwrapKey(randomBytes(32), wrapped, subject)).toThrow();
+  });
+
+  it('seals bytes, and takes only its own prefix for a ciphertext', () => {
+    const sealed = sealBytes(subject, key, 'original_value', Buffer.from('{"email":"ann@example.com"}'));
+    expect(sealed.toString()).not.toContain('ann');
+    expect(openBytes(sealed, key, 'original_value').toString()).toBe('{"email":"ann@example.com"}');
+    expect(subjectOfCiphertext('c360e1.short.x')).toBeUndefined();
+    expect(subjectOfCiphertext('ann@example.com')).toBeUndefined();
+  });
+});
+
+describe('the encrypted schema', () => {
+  it('turns every personal field into a (nullable) string and leaves the rest', () => {
+    const fields = (encryptedSchema(loadSchema('CustomerProfile').schema).fields as { name: string; type: unknown; 'c360.encrypted'?: boolean }[]).map((f) => [
+      f.name,
+      f['c360.encrypted'] ?? false,
+    ]);
+    expect(Object.fromEntries(fields)).toMatchObject({
+      customer_id: false,
+      email: true,
+      first_name: true,
+      birth_date: true,
+      loyalty_tier: false,
+      address: false,
+    });
+    const birth = (encryptedSchema(loadSchema('CustomerProfile').schema).fields as { name: string; type: unknown }[]).find((f) => f.name === 'birth_date')!;
+    expect(birth.type).toEqual(['null', 'string']);
+  });
+});
+
+describe('a record and its person', () => {
+  it("names the subject by the entity's subject fields, in order, and by the record when none is present", () => {
+    const profile = decoded(crm, crmProfile);
+    expect(records.subjectOf(crm, profile)).toBe(records.identifier('customer_id', 'C-1001'));
+    const anonymous = decoded(web, { ...webEvent, customer_id: null, email: 'Ann.Lee@GMail.com' });
+    expect(records.subjectOf(web, anonymous)).toBe(records.identifier('email', 'annlee@gmail.com'));
+  });
+
+  it('gathers every identifier that leads to the person, canonical', () => {
+    const ids = records.identifiersOf(web, decoded(web, webEvent));
+    expect(ids).toEqual(expect.arrayContaining([records.identifier('customer_id', 'C-1001'), records.identifier('device', webEvent.device.device_id)]));
+    expect(canonicalIdentifier('phone', '+353 86 123-4567')).toBe('+353861234567');
+  });
+
+  it('encrypts every personal field, nested ones included, and decrypts them while the key exists', () => {
+    const value = decoded(crm, crmProfile);
+    const plain = structuredClone(value);
+    const subject = records.subjectOf(crm, value);
+    const key = randomBytes(32);
+    records.encrypt(crm, value, subject, key);
+    expect(String(value.email)).toMatch(/^c360e1\./);
+    expect(String((value.address as Record<string, unknown>).line1)).toMatch(/^c360e1\./);
+    expect((value.address as Record<string, unknown>).city).toBe('Dublin');
+    expect(value.loyalty_tier).toBe('GOLD');
+    // The encrypted record is a valid record of the encrypted schema.
+    expect(crm.encrypted.type.isValid(value)).toBe(true);
+    expect(records.subjectsIn(crm, value)).toEqual([subject]);
+    const readable = structuredClone(value);
+    expect(records.decrypt(crm, readable, new Map([[subject, key]]))).toEqual({ forgotten: false });
+    expect(readable).toEqual(plain);
+    const forgotten = structuredClone(value);
+    expect(records.decrypt(crm, forgotten, new Map())).toEqual({ forgotten: true });
+    expect(forgotten.email).toBeNull();
+    expect(forgotten.customer_id).toBe('C-1001');
+  });
+
+  it('has nothing to do for an entity without personal fields', () => {
+    expect(records.holdsPersonalData(product)).toBe(false);
+    expect(records.holdsPersonalData(crm)).toBe(true);
+  });
+});
