@@ -5,7 +5,7 @@
  */
 import type { Config } from '../../src/config.js';
 import { StackError } from '../../src/contracts/errors.js';
-import { kafkaAnswers, redisAnswers, registryAnswers, s3Answers } from '../../src/observability/probes.js';
+import { kafkaAnswers, postgresAnswers, redisAnswers, registryAnswers, s3Answers } from '../../src/observability/probes.js';
 import { stackUp } from './index.js';
 import { REDIS_URL } from './redis.js';
 import { REGISTRY_URL } from './registry.js';
@@ -34,6 +34,12 @@ export async function ensureStack(config: Config, options: { s3?: boolean; onPro
     { name: 'Redis', variable: 'REDIS_URL', value: config.redisUrl, local: REDIS_URL, answers: () => redisAnswers(config.redisUrl) },
     ...(options.s3 ? [{ name: 'S3 (S3Mock)', variable: 'C360_S3_ENDPOINT', value: S3_URL, local: S3_URL, answers: () => s3Answers(S3_URL) }] : []),
   ];
+  // PostgreSQL is the machine's own service (Debian's postgresql), not a part the stack starts.
+  if (!(await postgresAnswers(config.keyStoreUrl))) {
+    throw new StackError(
+      `PostgreSQL (the key store) at C360_KEY_STORE_URL=${config.keyStoreUrl} does not answer; start it (Debian: apt-get install postgresql, then pg_ctlcluster <version> main start) or point C360_KEY_STORE_URL at one.`,
+    );
+  }
   const missing = [];
   for (const check of checks) if (!(await check.answers())) missing.push(check);
   if (missing.length === 0) return [];

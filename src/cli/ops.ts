@@ -2,12 +2,13 @@
 import type { Config } from '../config.js';
 import { metricsRegistry } from '../observability/metrics.js';
 import { type OpsServer, startOpsServer } from '../observability/ops-server.js';
-import { kafkaAnswers, redisAnswers, registryAnswers } from '../observability/probes.js';
+import { kafkaAnswers, postgresAnswers, redisAnswers, registryAnswers } from '../observability/probes.js';
 
 const CHECKS = {
   kafka: (config: Config) => kafkaAnswers(config.kafka.brokers),
   redis: (config: Config) => redisAnswers(config.redisUrl),
   registry: (config: Config) => registryAnswers(config.schemaRegistry.url),
+  'key store': (config: Config) => postgresAnswers(config.keyStoreUrl),
 };
 
 export async function serveOps(config: Config, port: number | undefined, needs: Array<keyof typeof CHECKS>): Promise<OpsServer> {

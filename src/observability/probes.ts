@@ -2,6 +2,7 @@
 
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
 
 export async function kafkaAnswers(brokers: string[]): Promise<boolean> {
   const admin = new Kafka({
@@ -52,5 +53,20 @@ export async function redisAnswers(url: string): Promise<boolean> {
     return false;
   } finally {
     redis.disconnect();
+  }
+}
+
+/** PostgreSQL (the key store) accepts a connection and a query. */
+export async function postgresAnswers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1500 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }

@@ -36,7 +36,7 @@ export function registerTopologyCommands(program: Command): void {
         maxBatchBytes: options.maxBatchBytes,
         onFatal: () => process.exit(1),
       });
-      const ops = await serveOps(config, options.opsPort, ['kafka', 'redis', 'registry']);
+      const ops = await serveOps(config, options.opsPort, ['kafka', 'redis', 'registry', 'key store']);
       await startStoppable(
         logger.child({ group: runner.groupId }),
         'topology worker',
