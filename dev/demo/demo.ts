@@ -22,6 +22,10 @@ import { formatOf } from '../../src/extraction/readers/index.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { readToEnd } from '../../src/kafka/read-to-end.js';
 import type { Logger } from '../../src/observability/logger.js';
+import { openKeyStore } from '../../src/privacy/key-store.js';
+import { pseudonymsFrom } from '../../src/privacy/pseudonyms.js';
+import { RecordPrivacy } from '../../src/privacy/records.js';
+import { UnidentifiedSealer } from '../../src/privacy/sealed.js';
 import { countQuarantine } from '../../src/quarantine/store.js';
 import { type CompiledEntity, compilePrimaryEntity } from '../../src/schema/entity.js';
 import { readManifest } from '../../src/sinks/manifest.js';
@@ -79,6 +83,7 @@ export async function runDemo(given: Config, logger: Logger, print: (line: strin
   print(`namespace ${namespace}: topics ${namespace}.*, raw layer in ${root}`);
 
   const runner = new TopologyRunner({ config, topology, logger, metrics: new Registry(), summaryIntervalMs: 3_600_000 });
+  const keyStore = openKeyStore(config, namespace);
   await runner.start();
   const sink = new SinkWorker({ config, topology, logger, metrics: new Registry(), store, rotation: { idleFlushMs: 1_000 }, summaryIntervalMs: 3_600_000 });
   await sink.start();
@@ -100,6 +105,7 @@ export async function runDemo(given: Config, logger: Logger, print: (line: strin
   try {
     // 1. Batch files, as `c360 ingest` sends them.
     const deadLetter = await registerDeadLetterSchema(config, namespace);
+    const sealer = new UnidentifiedSealer(keyStore, new RecordPrivacy(pseudonymsFrom(config, 'the demo')));
     const files: Array<[string, string, string | undefined]> = [
       ['crm', 'crm/customers.csv', 'crm/customers.mapping.json'],
       ['commerce', 'commerce/orders.csv', undefined],
@@ -117,6 +123,7 @@ export async function runDemo(given: Config, logger: Logger, print: (line: strin
         mapping: loadMappingFile(mapping ? path.join(samples, mapping) : undefined),
         sourceKind: 'batch',
         deadLetter,
+        sealer,
       });
       received.set(source, r.rows);
       print(`batch      ${file}: ${r.rows} rows, ${r.sent} sent, ${r.deadLettered} dead-lettered at extraction`);
@@ -186,13 +193,14 @@ export async function runDemo(given: Config, logger: Logger, print: (line: strin
     );
     print(`quarantine npx c360 quarantine ls --storage ${root}`);
     if (started.length > 0) print(`stack      left running for the commands above (${started.join(', ')}); \`npx c360 stack down\` stops it`);
-    print(`           npx c360 quarantine show --storage ${root} --code quality.email_invalid`);
+    print(`           npx c360 quarantine show --storage ${root} --namespace ${namespace} --code quality.email_invalid`);
     return { ok, root, namespace };
   } finally {
     await vendor.close();
     await collector.stop();
     await sink.stop();
     await runner.stop();
+    await keyStore.close();
   }
 }
 

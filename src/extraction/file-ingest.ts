@@ -17,6 +17,7 @@ import { HEADER, ingestIdFrom, type Lineage, lineageHeaders, type SourceKind } f
 import { topicNames } from '../contracts/topics.js';
 import { crashPoint } from '../faults/failpoints.js';
 import { sendTransaction } from '../kafka/send.js';
+import type { UnidentifiedSealer } from '../privacy/sealed.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import { compileMapping, type MappingFile } from './mapping.js';
 import type { FormatSpec } from './readers/reader.js';
@@ -54,6 +55,8 @@ export interface IngestFileOptions {
   /** Rows per transaction. */
   batchRows?: number;
   onProgress?: (p: IngestProgress) => void;
+  /** Seals unmappable rows before they are dead-lettered (the CLI always passes one; docs/privacy.md). */
+  sealer?: UnidentifiedSealer;
 }
 
 export interface IngestFileResult {
@@ -171,7 +174,9 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
         records.push({ key: id || null, value: JSON.stringify(mapped.value), headers: { ...lineageHeaders(lineage), [HEADER.entity]: o.entity.name } });
         result.sent++;
       } else {
-        const original = 'cells' in r ? JSON.stringify(r.cells) : null;
+        const cells = 'cells' in r ? Buffer.from(JSON.stringify(r.cells)) : null;
+        // The row's cells are personal data under column names no contract marks: sealed (docs/privacy.md).
+        const original = cells && o.sealer ? await o.sealer.seal(o.entity.source, receivedAt, cells) : cells;
         dead.push(
           deadLetterMessage(
             o.deadLetter,

@@ -18,7 +18,7 @@ import { type IngestFileOptions, type IngestFileResult, ingestFile } from './fil
 import type { MappingFile } from './mapping.js';
 import { formatOf, isDataFileName } from './readers/index.js';
 
-export interface LandingZoneOptions extends Pick<IngestFileOptions, 'kafka' | 'namespace' | 'deadLetter'> {
+export interface LandingZoneOptions extends Pick<IngestFileOptions, 'kafka' | 'namespace' | 'deadLetter' | 'sealer'> {
   root: string;
   entities: Map<string, CompiledEntity>;
   /** Per source; a source without one maps columns by name. */
@@ -96,6 +96,7 @@ export class LandingZone {
         kafka: o.kafka,
         namespace: o.namespace,
         deadLetter: o.deadLetter,
+        sealer: o.sealer,
         entity: o.entities.get(source)!,
         file,
         format: formatOf(name, undefined),

@@ -19,9 +19,11 @@ import { compilePrimaryEntity } from '../schema/entity.js';
 import { SinkWorker } from '../sinks/sink-worker.js';
 import { LocalStore } from '../storage/local-store.js';
 import { registerDeadLetterSchema } from '../topology/setup.js';
+import type { KeyStore } from './key-store.js';
 import { openKeyStore } from './key-store.js';
 import { pseudonymsFrom } from './pseudonyms.js';
 import { RecordPrivacy } from './records.js';
+import { UnidentifiedSealer } from './sealed.js';
 
 const kafka = testKafka();
 const API_KEY = 'privacy-test-key-0123456789';
@@ -44,6 +46,8 @@ describe('forgetting a person across an immutable raw layer', () => {
   let sink: SinkWorker;
   let collector: Worker;
   let db: DuckDb;
+  let sealer: UnidentifiedSealer;
+  let sealerStore: KeyStore;
   const cli = async (args: string[], namespaced = true) => {
     const w = spawnCli(namespaced ? [...args, '--namespace', ns] : args);
     const exit = await w.exited;
@@ -88,6 +92,7 @@ describe('forgetting a person across an immutable raw layer', () => {
       mapping: loadMappingFile(undefined),
       sourceKind: 'batch',
       deadLetter: await registerDeadLetterSchema(config, ns),
+      sealer,
     });
   };
 
@@ -96,6 +101,8 @@ describe('forgetting a person across an immutable raw layer', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-privacy-'));
     root = path.join(dir, 'layer');
     t = await startTopology(ns);
+    sealerStore = openKeyStore(config, ns);
+    sealer = new UnidentifiedSealer(sealerStore, new RecordPrivacy(pseudonymsFrom(config, 'test')));
     sink = new SinkWorker({
       config,
       topology: t.topology,
@@ -119,7 +126,11 @@ describe('forgetting a person across an immutable raw layer', () => {
       json(variant(webEvent, { event_id: 'ev-bad', customer_id: 'C-1', email: 'ann@example.com', 'geo.latitude': 95 }), 'ev-bad'),
       { key: 'ev-broken', value: '{"event_id": "ev-broken", "email": "ann@example.com", ' },
     ]);
-    await ingestOrders('orders-1.csv', order('T-1', 'C-1', 'ann@example.com') + order('T-2', 'C-2', 'bob@example.com'));
+    // The third row cannot be mapped (its amount is not a number): dead-lettered by file ingest itself, sealed.
+    await ingestOrders(
+      'orders-1.csv',
+      order('T-1', 'C-1', 'ann@example.com') + order('T-2', 'C-2', 'bob@example.com') + order('T-x', 'C-1', 'ann@example.com').replace('19.90,', 'lots,'),
+    );
     const settings = path.join(dir, 'collector.json');
     fs.writeFileSync(settings, JSON.stringify({ apiKeys: { [API_KEY]: 'web' } }));
     collector = spawnCli(['collect', '--config', settings, '--port', '0', '--namespace', ns]);
@@ -138,10 +149,10 @@ describe('forgetting a person across an immutable raw layer', () => {
       body: JSON.stringify(events),
     });
     expect(res.status).toBe(200);
-    const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 9);
-    expect(ledger.total).toMatchObject({ in: 9, raw: 7, dead_letter: 2, suppressed: 0 });
+    const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 10);
+    expect(ledger.total).toMatchObject({ in: 10, raw: 7, dead_letter: 3, suppressed: 0 });
     await eventually(rawRows, (n) => n === 7);
-    await eventually(quarantined, (n) => n === 2);
+    await eventually(quarantined, (n) => n === 3);
   });
 
   afterAll(async () => {
@@ -149,6 +160,7 @@ describe('forgetting a person across an immutable raw layer', () => {
     await sink?.stop();
     await t?.stop();
     db?.close();
+    await sealerStore?.close();
   });
 
   const exported: Record<string, unknown>[] = [];
@@ -176,6 +188,12 @@ describe('forgetting a person across an immutable raw layer', () => {
     const values = await shown();
     expect(values.get('ev-bad')).toMatchObject({ event_id: 'ev-bad', email: 'ann@example.com' });
     expect(values.get('ev-broken')).toEqual({ unparseable_bytes: expect.any(Number) });
+  });
+
+  it('opens the unmappable file row for those who may see it: its cells, under their own column names', async () => {
+    const out = await cli(['quarantine', 'show', '--storage', root, '--code', 'mapping.invalid_number', '--unmask']);
+    expect(out.code, out.all).toBe(0);
+    expect(JSON.parse(out.out.trim()).value).toMatchObject({ transaction_id: 'T-x', email: 'ann@example.com', total_amount: 'lots' });
   });
 
   it("exports exactly one person's records, decrypted, across sources", async () => {
@@ -229,7 +247,8 @@ describe('forgetting a person across an immutable raw layer', () => {
     expect(values.get('ev-broken')).toEqual({ unparseable_bytes: expect.any(Number) });
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
     const shred = await cli(['privacy', 'forget-unidentified', '--before', tomorrow]);
-    expect(shred.out).toBe(`1 key(s) of unidentified dead letters before ${tomorrow} deleted\n`);
+    // Two days' keys: web's (the broken JSON) and commerce's (the unmappable file row).
+    expect(shred.out).toBe(`2 key(s) of unidentified dead letters before ${tomorrow} deleted\n`);
     values = await shown();
     expect(values.get('ev-broken')).toEqual({ forgotten: true });
   });
@@ -252,8 +271,8 @@ describe('forgetting a person across an immutable raw layer', () => {
   it('suppresses what is sent of her again, counted in the ledger, while others still land', async () => {
     await produce(kafka, t.names.ingest('crm'), [json(profile(people[0]!, 99), 'C-1'), json(profile(people[1]!, 99), 'C-2')]);
     await ingestOrders('orders-2.csv', order('T-9', 'C-77', 'ANN@example.com'));
-    const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 12);
-    expect(ledger.total).toMatchObject({ in: 12, raw: 8, duplicates: 0, dead_letter: 2, suppressed: 2 });
+    const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 13);
+    expect(ledger.total).toMatchObject({ in: 13, raw: 8, duplicates: 0, dead_letter: 3, suppressed: 2 });
     expect(ledger.bySource.get('crm')).toMatchObject({ suppressed: 1, raw: 4 });
     expect(ledger.bySource.get('commerce')).toMatchObject({ suppressed: 1, raw: 2 });
     await eventually(rawRows, (n) => n === 8);

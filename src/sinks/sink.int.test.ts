@@ -16,6 +16,8 @@ import { frame } from '../contracts/framing.js';
 import type { LedgerTotals } from '../contracts/ledger.js';
 import { HEADER } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
+import { openKeyStore } from '../privacy/key-store.js';
+import { SealedOpener } from '../privacy/sealed.js';
 import { loadSchema, parseType } from '../schema/avro.js';
 import { compilePrimaryEntity } from '../schema/entity.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
@@ -188,7 +190,15 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
     });
     const bad = rows.find((r) => r.source === 'commerce')!;
     expect(bad.errors).toEqual([{ code: 'quality.currency_invalid', field: 'currency', message: expect.any(String) }]);
-    expect(JSON.parse(String(bad.original))).toMatchObject({ transaction_id: 'T-bad' });
+    // The original bytes are kept sealed for their person (docs/privacy.md); the key store opens them.
+    expect(String(bad.original)).toMatch(/^c360e1\./);
+    const keyStore = openKeyStore(config, t.topology.namespace);
+    try {
+      const opened = await new SealedOpener(keyStore).open(Buffer.from(String(bad.original)));
+      expect(JSON.parse(opened.value!.toString())).toMatchObject({ transaction_id: 'T-bad' });
+    } finally {
+      await keyStore.close();
+    }
     const near = await db.all(`select count(*)::INTEGER as n from ${glob('near-duplicates')}`);
     expect(near[0]!.n).toBe(ledger.total.near_duplicates);
   });

@@ -9,6 +9,10 @@ import { progressReporter } from '../../extraction/progress.js';
 import { FORMATS, formatOf, isDataFileName } from '../../extraction/readers/index.js';
 import { createKafka } from '../../kafka/client.js';
 import { toolLogger } from '../../observability/logger.js';
+import { openKeyStore } from '../../privacy/key-store.js';
+import { pseudonymsFrom } from '../../privacy/pseudonyms.js';
+import { RecordPrivacy } from '../../privacy/records.js';
+import { UnidentifiedSealer } from '../../privacy/sealed.js';
 import { compileEntities } from '../../schema/entity.js';
 import { loadTopology } from '../../topology/load.js';
 import { createTopologyTopics, registerDeadLetterSchema } from '../../topology/setup.js';
@@ -81,6 +85,8 @@ export function registerIngestCommands(program: Command): void {
         const kafka = createKafka(config, logger, 'ingest');
         await createTopologyTopics(kafka, topology);
         const deadLetter = await registerDeadLetterSchema(config, topology.namespace);
+        const keyStore = openKeyStore(config, topology.namespace);
+        const sealer = new UnidentifiedSealer(keyStore, new RecordPrivacy(pseudonymsFrom(config, 'c360 ingest')));
 
         let failed = 0;
         for (const [i, file] of files.entries()) {
@@ -95,6 +101,7 @@ export function registerIngestCommands(program: Command): void {
               mapping,
               sourceKind: 'batch',
               deadLetter,
+              sealer,
               force: o.force,
               batchRows: o.batchRows,
               onProgress: (p) => progress.update(p),
@@ -107,6 +114,7 @@ export function registerIngestCommands(program: Command): void {
             console.error(`${path.basename(file)}: not ingested: ${(err as Error).message}`);
           }
         }
+        await keyStore.close();
         if (files.length > 1) console.log(`${files.length - failed} of ${files.length} file(s) done`);
         if (failed > 0) process.exitCode = 1;
       },

@@ -8,6 +8,10 @@ import { extractionMetrics } from '../../extraction/metrics.js';
 import { createKafka } from '../../kafka/client.js';
 import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
+import { openKeyStore } from '../../privacy/key-store.js';
+import { pseudonymsFrom } from '../../privacy/pseudonyms.js';
+import { RecordPrivacy } from '../../privacy/records.js';
+import { UnidentifiedSealer } from '../../privacy/sealed.js';
 import { compilePrimaryEntity } from '../../schema/entity.js';
 import { loadTopology } from '../../topology/load.js';
 import { createTopologyTopics, registerDeadLetterSchema } from '../../topology/setup.js';
@@ -28,6 +32,8 @@ export function registerWatchCommands(program: Command): void {
       const kafka = createKafka(config, logger, 'watch');
       await createTopologyTopics(kafka, topology);
       const deadLetter = await registerDeadLetterSchema(config, topology.namespace);
+      const keyStore = openKeyStore(config, topology.namespace);
+      const sealer = new UnidentifiedSealer(keyStore, new RecordPrivacy(pseudonymsFrom(config, 'c360 watch')));
       // A source's mapping, when it needs one, sits in the landing zone as <source>/.mapping.json.
       const mappings = new Map<string, MappingFile>();
       for (const s of topology.sources) {
@@ -45,6 +51,7 @@ export function registerWatchCommands(program: Command): void {
         kafka,
         namespace: topology.namespace,
         deadLetter,
+        sealer,
         root: path.resolve(folder),
         entities: new Map(topology.sources.map((s) => [s.name, compilePrimaryEntity(s)])),
         mappings,
@@ -69,6 +76,7 @@ export function registerWatchCommands(program: Command): void {
         else await zone.run();
       } finally {
         await ops?.close();
+        await keyStore.close();
       }
     });
 }
