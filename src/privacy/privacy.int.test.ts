@@ -5,19 +5,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crmProfile, variant, webEvent } from '../../test/fixtures/records.js';
 import { type DuckDb, openDuckDb } from '../../test/support/duckdb.js';
-import { config, eventually, logger, testKafka } from '../../test/support/kafka.js';
-import { json, produce, type RunningTopology, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
+import { config, eventually, testKafka } from '../../test/support/kafka.js';
+import { json, produce, type RunningTopology, startSink, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { spawnCli, type Worker } from '../../test/support/worker.js';
 import { ingestFile } from '../extraction/file-ingest.js';
 import { loadMappingFile } from '../extraction/mapping.js';
 import { formatOf } from '../extraction/readers/index.js';
 import { compilePrimaryEntity } from '../schema/entity.js';
-import { SinkWorker } from '../sinks/sink-worker.js';
-import { LocalStore } from '../storage/local-store.js';
+import type { SinkWorker } from '../sinks/sink-worker.js';
 import { registerDeadLetterSchema } from '../topology/setup.js';
 import type { KeyStore } from './key-store.js';
 import { openKeyStore } from './key-store.js';
@@ -103,16 +101,7 @@ describe('forgetting a person across an immutable raw layer', () => {
     t = await startTopology(ns);
     sealerStore = openKeyStore(config, ns);
     sealer = new UnidentifiedSealer(sealerStore, new RecordPrivacy(pseudonymsFrom(config, 'test')));
-    sink = new SinkWorker({
-      config,
-      topology: t.topology,
-      logger,
-      metrics: new Registry(),
-      store: new LocalStore(root, undefined),
-      rotation: { idleFlushMs: 300 },
-      sessionTimeoutMs: 3_000,
-    });
-    await sink.start();
+    sink = await startSink(t.topology, root);
     db = await openDuckDb();
 
     // Three ways in: Kafka (CRM profiles), a file (orders), the collector (web events).

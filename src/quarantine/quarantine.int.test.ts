@@ -1,17 +1,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crmProfile, variant } from '../../test/fixtures/records.js';
 import { type DuckDb, openDuckDb } from '../../test/support/duckdb.js';
-import { collect, config, eventually, logger, testKafka } from '../../test/support/kafka.js';
-import { clearRedis, json, produce, type RunningTopology, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
+import { collect, eventually, testKafka } from '../../test/support/kafka.js';
+import { clearRedis, json, produce, type RunningTopology, startSink, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { spawnCli } from '../../test/support/worker.js';
 import type { LedgerTotals } from '../contracts/ledger.js';
 import { HEADER } from '../contracts/lineage.js';
-import { SinkWorker } from '../sinks/sink-worker.js';
-import { LocalStore } from '../storage/local-store.js';
+import type { SinkWorker } from '../sinks/sink-worker.js';
 
 const kafka = testKafka();
 
@@ -58,16 +56,7 @@ describe('quarantine ls, show and replay on what the topology rejected', () => {
       { key: 'C-junk', value: 'not a record' },
     ]);
     before = await waitForLedger(kafka, t.names, (l) => l.total.in === 8);
-    sink = new SinkWorker({
-      config,
-      topology: t.topology,
-      logger,
-      metrics: new Registry(),
-      store: new LocalStore(root, undefined),
-      rotation: { idleFlushMs: 300 },
-      sessionTimeoutMs: 3_000,
-    });
-    await sink.start();
+    sink = await startSink(t.topology, root);
     db = await openDuckDb();
     await eventually(quarantined, (n) => n === 7);
   });

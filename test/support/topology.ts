@@ -11,6 +11,8 @@ import { openKeyStore } from '../../src/privacy/key-store.js';
 import { pseudonymsFrom } from '../../src/privacy/pseudonyms.js';
 import { RecordPrivacy } from '../../src/privacy/records.js';
 import { compileEntities } from '../../src/schema/entity.js';
+import { SinkWorker } from '../../src/sinks/sink-worker.js';
+import { LocalStore } from '../../src/storage/local-store.js';
 import { loadTopology } from '../../src/topology/load.js';
 import { TopologyRunner } from '../../src/topology/runner.js';
 import { collect, config, logger } from './kafka.js';
@@ -86,4 +88,19 @@ export async function readable(namespace: string, source: string, entityName: st
   } finally {
     await keyStore.close();
   }
+}
+
+/** A sink worker in-process, landing the topology's topics under `root`, with quick idle flushes so tests see files soon. */
+export async function startSink(topology: Topology, root: string): Promise<SinkWorker> {
+  const sink = new SinkWorker({
+    config,
+    topology,
+    logger,
+    metrics: new Registry(),
+    store: new LocalStore(root, undefined),
+    rotation: { idleFlushMs: 300 },
+    sessionTimeoutMs: 3_000,
+  });
+  await sink.start();
+  return sink;
 }
