@@ -157,6 +157,8 @@ export const RECORD_ERROR_CODES = {
   'schema.wrong_type': "a field's value is not of the schema's type",
   'schema.enum_not_allowed': 'an enum field holds a symbol the schema does not list',
   'size.too_large': 'the record is larger than the configured limit',
+  'stage.internal_error':
+    'processing the record failed in a way retrying cannot fix (a bug, a value a library cannot handle); the record is isolated so its partition goes on',
   'quality.email_invalid': 'not an email address (RFC 5321 limits)',
   'quality.phone_invalid': 'not a valid phone number for its country',
   'quality.country_invalid': 'not an ISO 3166-1 alpha-2 country code',

@@ -76,7 +76,8 @@ export const encryptStage = defineStage({
           for (const id of [subject, ...identifiersOf(e, value, records)]) if (!links.has(`${id}|${subject}`)) pairs.push([id, subject]);
         };
         for (const e of batch) {
-          if (e.outcome === 'dead-letter' && e.message.value?.length) {
+          // Already sealed or encrypted: a batch split after a failure runs this stage again over some records.
+          if (e.outcome === 'dead-letter' && e.message.value?.length && !e.sealedOriginal) {
             // A dead letter keeps the record's bytes: sealed for its person when it decoded, else for its source and day.
             let subject: string;
             if (e.value) {
@@ -90,7 +91,7 @@ export const encryptStage = defineStage({
             dead.push({ e, original: e.message.value, subject });
             continue;
           }
-          if (e.outcome !== 'pending' || !e.value || !records.holdsPersonalData(e.entity)) continue;
+          if (e.outcome !== 'pending' || !e.value || e.encrypted || !records.holdsPersonalData(e.entity)) continue;
           const subject = records.subjectOf(e.entity, e.value);
           work.push({ e, value: e.value, subject });
           link(e, e.value, subject);

@@ -9,6 +9,7 @@ export interface TopologyMetrics {
   nearDuplicates: Counter<'source' | 'kind'>;
   batchSeconds: Histogram<'source'>;
   dependencyRetries: Counter<'stage'>;
+  poison: Counter<'source' | 'stage'>;
 }
 
 export const topologyMetrics = perRegistry(
@@ -37,6 +38,12 @@ export const topologyMetrics = perRegistry(
       help: 'Time from fetch to committed transaction, per batch',
       labelNames: ['source'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    poison: new Counter({
+      name: 'c360_topology_poison_records_total',
+      help: 'Records isolated and dead-lettered with stage.internal_error because processing them failed in a way retrying cannot fix',
+      labelNames: ['source', 'stage'],
       registers: [registry],
     }),
     dependencyRetries: new Counter({

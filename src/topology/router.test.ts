@@ -110,6 +110,17 @@ describe('routing', () => {
     expect(r.counts.near_duplicates).toBe(1);
   });
 
+  it('dead-letters a record whose value its Avro type cannot hold, instead of failing the batch', () => {
+    const ok = decodedCrm('C-5');
+    const pill = decodedCrm('C-6');
+    pill.value!.loyalty_points = 3_000_000_000;
+    const r = route(router, [ok, pill]);
+    expect(r.counts).toMatchObject({ in: 2, raw: 1, dead_letter: 1 });
+    expect(pill).toMatchObject({ outcome: 'dead-letter', failedStage: 'route' });
+    expect(pill.errors.map((e) => e.code)).toEqual(['stage.internal_error']);
+    expect(r.errors).toEqual({ 'stage.internal_error': 1 });
+  });
+
   it('routes nothing and writes no ledger entry for an empty batch', () => {
     expect(route(router, [])).toMatchObject({ topicMessages: [], ledger: undefined });
   });

@@ -12,7 +12,8 @@ import { frame } from '../contracts/framing.js';
 import { emptyCounts, type LedgerCounts, type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
 import { HEADER, lineageHeaders } from '../contracts/lineage.js';
 import type { TopicNames } from '../contracts/topics.js';
-import type { Envelope } from '../stages/envelope.js';
+import { type Envelope, reject } from '../stages/envelope.js';
+import { safeMessage } from './containment.js';
 
 export interface RouterContext {
   topologyName: string;
@@ -43,6 +44,14 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
   for (const e of batch) {
     counts.in++;
     for (const f of e.flags) errors[f] = (errors[f] ?? 0) + 1;
+    if (e.outcome === 'pending' && e.value && !e.body) {
+      // A value the Avro type cannot hold is this record's problem, not the batch's: dead-lettered, not thrown.
+      try {
+        e.body = (e.encrypted ? e.entity.encrypted.type : e.entity.type).toBuffer(e.value);
+      } catch (err) {
+        reject(e, 'route', [{ code: 'stage.internal_error', field: null, message: safeMessage(err) }]);
+      }
+    }
     if (e.outcome === 'duplicate') {
       counts.duplicates++;
       continue;

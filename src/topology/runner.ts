@@ -31,6 +31,7 @@ import { newEnvelope } from '../stages/envelope.js';
 import { STAGES } from '../stages/index.js';
 import type { BatchControl, Stage, StageContext } from '../stages/stage.js';
 import { createRedis } from '../storage/redis.js';
+import { runContained, safeMessage } from './containment.js';
 import { type TopologyMetrics, topologyMetrics } from './metrics.js';
 import { PartitionProducers } from './producers.js';
 import { type RouterContext, route } from './router.js';
@@ -155,7 +156,18 @@ export class TopologyRunner {
     const envelopes = batch.messages.map((m) =>
       newEnvelope(source, batch.topic, batch.partition, m, readLineage(m, batch.topic, batch.partition, source.source)),
     );
-    for (const stage of this.stages) await this.withRetry(stage, () => stage.process(envelopes, control), control);
+    await runContained(
+      this.stages,
+      envelopes,
+      (stage, subset) => this.withRetry(stage, () => stage.process(subset, control), control),
+      (e, stage, err) => {
+        this.metrics.poison.inc({ source: source.source, stage: stage.name });
+        this.options.logger.warn(
+          { topic: e.topic, partition: e.partition, offset: e.message.offset, ingestId: e.lineage.ingestId, stage: stage.name, err: safeMessage(err) },
+          'record isolated and dead-lettered: processing it failed in a way retrying cannot fix',
+        );
+      },
+    );
     crashPoint('after-stages');
     if (!control.isRunning()) throw new Error('batch abandoned: the worker is stopping or lost the partition');
 
