@@ -141,7 +141,8 @@ describe('sink workers killed with SIGKILL while they write', () => {
     );
     await sleep(2_000); // anything still arriving would be a duplicate
     last.child.kill('SIGTERM');
-    expect((await last.exited).code, last.output()).toBe(0);
+    // Code and signal both: a stop that dies by a signal (seen twice under heavy load, not reproduced alone) says which.
+    expect(await last.exited, last.output()).toEqual({ code: 0, signal: null });
 
     const raw = await db.all(
       `select count(*)::INTEGER as n, count(distinct _key)::INTEGER as keys, count(distinct (_partition, _offset))::INTEGER as positions, count(distinct date)::INTEGER as dates from read_parquet('${root}/raw/**/*.parquet', hive_partitioning = true) where _key like 'C-%'`,
