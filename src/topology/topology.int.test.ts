@@ -281,18 +281,19 @@ describe('the ingestion topology, end to end on the real stack', () => {
   // Produced elsewhere: the opt-out warning by src/stages/stages.test.ts, timestamp_invalid by the rule's own test
   // (decoding makes every timestamp field a number), mapping.* by file ingest (src/extraction/ingest.int.test.ts),
   // stage.internal_error by src/topology/poison.int.test.ts.
-  it.each(Object.keys(RECORD_ERROR_CODES).filter((c) => c !== 'quality.device_id_opt_out' && c !== 'quality.timestamp_invalid' && c !== 'stage.internal_error' && !c.startsWith('mapping.')))(
-    'dead-letters %s with its field and lineage',
-    (code) => {
-      const c = cases.find((x) => x.code === code)!;
-      const d = dead.get(code);
-      expect(d, `no dead-letter record with ${code}`).toBeDefined();
-      expect(d!.field).toBe(c.field);
-      expect(d!.origin_topic).toBe(t.names.ingest(c.source));
-      expect(d!.lineage.ingest_id).toMatch(/^[0-9a-f-]{36}$/);
-      expect(d!.original_value.length).toBeGreaterThan(0);
-    },
-  );
+  it.each(
+    Object.keys(RECORD_ERROR_CODES).filter(
+      (c) => c !== 'quality.device_id_opt_out' && c !== 'quality.timestamp_invalid' && c !== 'stage.internal_error' && !c.startsWith('mapping.'),
+    ),
+  )('dead-letters %s with its field and lineage', (code) => {
+    const c = cases.find((x) => x.code === code)!;
+    const d = dead.get(code);
+    expect(d, `no dead-letter record with ${code}`).toBeDefined();
+    expect(d!.field).toBe(c.field);
+    expect(d!.origin_topic).toBe(t.names.ingest(c.source));
+    expect(d!.lineage.ingest_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(d!.original_value.length).toBeGreaterThan(0);
+  });
 
   it('lands valid records in raw, Avro-framed with the registered raw schema, keyed by natural id, with lineage', async () => {
     const rawId = await registry.getLatestSchemaId(`${t.names.raw('crm')}-value`);
