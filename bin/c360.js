@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Thin launcher: the CLI is TypeScript compiled to dist/ by `npm run build` (run by `npm ci` through `prepare`).
-// A checkout also has dist/dev, whose commands (the local stack, the demo) are added; a production image has not.
+// Signals are trapped before anything heavy loads (src/cli/early-signals.ts). A checkout also has
+// dist/dev, whose commands (the local stack, the demo) are added; a production image has not.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -9,6 +10,7 @@ if (!existsSync(fileURLToPath(entry))) {
   process.stderr.write('c360 is not built yet: run `npm run build` (or `npm ci`) in the project folder first.\n');
   process.exit(1);
 }
+(await import(new URL('../dist/src/cli/early-signals.js', import.meta.url).href)).trapSignals();
 const dev = new URL('../dist/dev/cli/index.js', import.meta.url);
 const extensions = existsSync(fileURLToPath(dev)) ? [(await import(dev.href)).registerDevCommands] : [];
 await (await import(entry.href)).runCli(extensions);

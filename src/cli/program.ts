@@ -10,8 +10,12 @@ import { registerRawCommands } from './commands/raw.js';
 import { registerSinkCommands } from './commands/sink.js';
 import { registerTopologyCommands } from './commands/topology.js';
 import { registerWatchCommands } from './commands/watch.js';
+import { deferSignals, releaseSignals } from './early-signals.js';
 
 /** Every production command, then those `extensions` add (bin/c360.js adds dev/cli's in a checkout). */
+/** Commands that stop gracefully on SIGTERM (src/cli/shutdown.ts). */
+const STOPPABLE = new Set(['run', 'sink', 'collect']);
+
 export function buildProgram(extensions: ReadonlyArray<(program: Command) => void> = []): Command {
   const program = new Command('c360')
     .description('c360-ingest: collect customer data from every source into Kafka, check it, and land it in the raw layer.')
@@ -29,5 +33,10 @@ export function buildProgram(extensions: ReadonlyArray<(program: Command) => voi
   registerRawCommands(program);
   registerPrivacyCommands(program);
   for (const extend of extensions) extend(program);
+  // Long-running commands take signals that arrive before their graceful stop is in place; the others get the default action back.
+  program.hook('preAction', (_program, command) => {
+    if (STOPPABLE.has(command.name())) deferSignals();
+    else releaseSignals();
+  });
   return program;
 }

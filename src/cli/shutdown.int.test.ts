@@ -36,4 +36,13 @@ describe('SIGTERM while a worker is still starting', () => {
     expect({ code, signal }, worker.output()).toEqual({ code: 0, signal: null });
     expect(worker.output()).toContain('stopping topology worker');
   });
+
+  it('a worker told to stop while the CLI is still loading exits 0, not by the signal', async () => {
+    const worker = spawnSink(testNamespace(), storage, { LOG_LEVEL: 'info' });
+    // Long before the sink's own handlers exist: node has booted, the CLI's modules are still loading.
+    await new Promise((r) => setTimeout(r, 400));
+    worker.child.kill('SIGTERM');
+    const { code, signal } = await worker.exited;
+    expect({ code, signal }, worker.output()).toEqual({ code: 0, signal: null });
+  });
 });
