@@ -20,7 +20,7 @@ import { kafkaAnswers, registryAnswers } from '../src/observability/probes.js';
 import { forgetPerson } from '../src/privacy/erasure.js';
 import { openKeyStore } from '../src/privacy/key-store.js';
 import { pseudonymsFrom } from '../src/privacy/pseudonyms.js';
-import { readRawLayer } from '../src/privacy/raw-reader.js';
+import { type RawLayer, readRawLayer } from '../src/privacy/raw-reader.js';
 import { RecordPrivacy } from '../src/privacy/records.js';
 import { compilePrimaryEntity } from '../src/schema/entity.js';
 import { createSchemaRegistry } from '../src/schema/registry.js';
@@ -30,6 +30,7 @@ import { createRedis } from '../src/storage/redis.js';
 import { loadTopology } from '../src/topology/load.js';
 import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
 import { dropRedisKeys, dropTopics } from './cleanup.js';
+import { rawCrmProfile } from './synthetic.js';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const PEOPLE = Math.max(1, Math.floor(TOTAL / 10));
@@ -51,20 +52,7 @@ const entity = compilePrimaryEntity(topology.sources[0]!);
 const records = new RecordPrivacy(pseudonymsFrom(config, 'bench:privacy'));
 const keyStore = openKeyStore(config, namespace);
 const person = (i: number) => i % PEOPLE;
-const profile = (i: number): Record<string, unknown> => ({
-  customer_id: `C-${person(i)}`,
-  email: `customer${person(i)}@example.com`,
-  first_name: 'Ann',
-  last_name: `Lee${person(i) % 997}`,
-  phone: `+35386${String(1_000_000 + (person(i) % 9_000_000)).padStart(7, '0')}`,
-  birth_date: 7000 + (person(i) % 9000),
-  address: { line1: `${i % 200} Main St`, line2: null, city: 'Dublin', region: 'IE-D', postal_code: 'D02 X285', country: 'IE' },
-  loyalty_id: `L-${i}`,
-  loyalty_tier: 'GOLD',
-  loyalty_points: i % 5000,
-  marketing_consent: true,
-  updated_at: Date.UTC(2026, 10, 1) + i,
-});
+const profile = (i: number) => rawCrmProfile(i, person(i));
 
 // The people's keys and links, as the encrypt stage makes them.
 let t0 = performance.now();
@@ -116,13 +104,14 @@ await sink.stop();
 console.log(`raw layer    ${TOTAL} rows landed in ${seconds(performance.now() - t0)}`);
 
 const store = new LocalStore(root, undefined);
-const entities = (_s: string, _e: string) => entity;
+// The layer holds one entity; the store is this run's folder.
+const layer: RawLayer = { store, keyStore, records, entity: () => entity, close: async () => undefined };
 const one = records.identifier('email', 'customer42@example.com')!;
 
 t0 = performance.now();
 const { subjects } = await keyStore.reach([one]);
 let exported = 0;
-for await (const _ of readRawLayer({ store, keyStore, records, entities, subjects: new Set(subjects) })) exported++;
+for await (const _ of readRawLayer(layer, { subjects: new Set(subjects) })) exported++;
 const exportMs = performance.now() - t0;
 console.log(
   `export       one person's ${exported} records found in ${TOTAL} rows in ${seconds(exportMs)} (${Math.round(TOTAL / (exportMs / 1000))} rows scanned/s)`,
@@ -139,7 +128,7 @@ console.log(
 
 t0 = performance.now();
 let unreadable = 0;
-for await (const row of readRawLayer({ store, keyStore, records, entities, subjects: new Set(subjects) })) if (row.forgotten) unreadable++;
+for await (const row of readRawLayer(layer, { subjects: new Set(subjects) })) if (row.forgotten) unreadable++;
 console.log(
   `afterwards   ${unreadable} of ${exported} rows of that person unreadable (checked in ${seconds(performance.now() - t0)}); peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
 );

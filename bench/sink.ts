@@ -26,6 +26,7 @@ import { loadTopology } from '../src/topology/load.js';
 import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
 import { timeChild } from './child.js';
 import { dropTopics } from './cleanup.js';
+import { rawCrmProfile } from './synthetic.js';
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const config = loadConfig();
@@ -50,23 +51,6 @@ async function drain(topic: string, total: number): Promise<void> {
   await consumer.disconnect();
 }
 
-function profile(i: number) {
-  return {
-    customer_id: `C-${i}`,
-    email: `customer${i}@example.com`,
-    first_name: 'Ann',
-    last_name: `Lee${i % 997}`,
-    phone: `+35386${String(1_000_000 + (i % 9_000_000)).padStart(7, '0')}`,
-    birth_date: 7000 + (i % 9000),
-    address: { line1: `${i} Main St`, line2: null, city: 'Dublin', region: 'IE-D', postal_code: 'D02 X285', country: 'IE' },
-    loyalty_id: `L-${i}`,
-    loyalty_tier: 'SILVER',
-    loyalty_points: i % 5000,
-    marketing_consent: i % 2 === 0,
-    updated_at: Date.UTC(2026, 10, 1) + i,
-  };
-}
-
 async function produceRaw(namespace: string): Promise<{ topic: string; ms: number }> {
   const topology = await loadTopology('customer360', { namespace });
   topology.sources = topology.sources.filter((s) => s.name === 'crm');
@@ -76,7 +60,7 @@ async function produceRaw(namespace: string): Promise<{ topic: string; ms: numbe
   const entity = compilePrimaryEntity(topology.sources[0]!);
   const records = new RecordPrivacy(new Pseudonyms(randomBytes(32)));
   const encrypted = (j: number) => {
-    const value = profile(j) as Record<string, unknown>;
+    const value = rawCrmProfile(j);
     records.encrypt(entity, value, records.subjectOf(entity, value), randomBytes(32));
     return entity.encrypted.type.toBuffer(value);
   };

@@ -103,3 +103,21 @@ export function synthetic(total: number, ids: { crm: number; web: number }): { c
   }
   return { crm, web };
 }
+
+/** A CRM profile in its Avro form, as raw records hold it before encryption; record `i` of `person`'s (default: its own person). */
+export function rawCrmProfile(i: number, person = i): Record<string, unknown> {
+  return {
+    customer_id: `C-${person}`,
+    email: `customer${person}@example.com`,
+    first_name: 'Ann',
+    last_name: `Lee${person % 997}`,
+    phone: `+35386${String(1_000_000 + (person % 9_000_000)).padStart(7, '0')}`,
+    birth_date: 7000 + (person % 9000),
+    address: { line1: `${i % 200} Main St`, line2: null, city: 'Dublin', region: 'IE-D', postal_code: 'D02 X285', country: 'IE' },
+    loyalty_id: `L-${i}`,
+    loyalty_tier: 'SILVER',
+    loyalty_points: i % 5000,
+    marketing_consent: i % 2 === 0,
+    updated_at: Date.UTC(2026, 10, 1) + i,
+  };
+}

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
+import { type Config, loadConfig } from '../config.js';
 
 /** A whole number within bounds. */
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
@@ -20,7 +21,7 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: str
 export const port = integer(0, 65_535);
 
 /** A calendar date, YYYY-MM-DD, that exists (no 30 February). */
-export function isoDate(value: string): string {
+export function calendarDate(value: string): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
   const date = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : undefined;
   if (!date || date.toISOString().slice(0, 10) !== value) throw new InvalidArgumentError('Must be a date in YYYY-MM-DD form.');
@@ -63,7 +64,7 @@ export const existingFolder = existing('folder');
 export const existingPath = existing('file or folder');
 
 /** The raw layer to read: s3://bucket[/prefix], or a folder (file:///path or a path) that exists. */
-export function storageToRead(value: string): string {
+function storageToRead(value: string): string {
   if (/^s3:\/\/[^/]+/.test(value)) return value;
   existingFolder(value.startsWith('file://') ? new URL(value).pathname : value);
   return value;
@@ -83,4 +84,14 @@ export function withTopology(cmd: Command): Command {
 /** For long-running commands: where /metrics, /healthz and /readyz listen. */
 export function withOpsPort(cmd: Command): Command {
   return cmd.option('--ops-port <port>', 'port of /metrics, /healthz, /readyz (default C360_OPS_PORT; 0 picks one)', port);
+}
+
+/** For commands that read the raw layer: where it is, unless C360_STORAGE_URL (else C360_DATA_DIR) says. */
+export function withStorageToRead(cmd: Command): Command {
+  return cmd.option('--storage <url>', 'raw layer root: a folder or s3://bucket/prefix (default C360_STORAGE_URL, else C360_DATA_DIR)', storageToRead);
+}
+
+/** The configuration, with the raw layer's root from --storage when given. */
+export function configWithStorage(storage: string | undefined): Config {
+  return loadConfig(storage ? { ...process.env, C360_STORAGE_URL: storage } : process.env);
 }

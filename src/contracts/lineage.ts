@@ -70,3 +70,20 @@ export function lineageHeaders(lineage: Lineage): IHeaders {
     [HEADER.origin]: lineage.origin,
   };
 }
+
+const DAY_MS = 86_400_000;
+let lastDay = Number.NaN;
+let lastDate = '';
+
+/**
+ * The UTC day (YYYY-MM-DD) of an instant: a record's ingest day is the raw layer's date partition
+ * (docs/contracts.md). Consecutive records share a day, so the last answer is kept.
+ */
+export function dayOf(epochMs: number): string {
+  const day = Math.floor(epochMs / DAY_MS);
+  if (day !== lastDay) {
+    lastDay = day;
+    lastDate = new Date(day * DAY_MS).toISOString().slice(0, 10);
+  }
+  return lastDate;
+}

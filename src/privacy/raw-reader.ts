@@ -5,10 +5,14 @@
  * identity service can import it as it is.
  */
 import { parquetReadObjects } from 'hyparquet';
-import type { CompiledEntity } from '../schema/entity.js';
+import type { Config } from '../config.js';
+import type { Topology } from '../contracts/topology-definition.js';
+import { type CompiledEntity, compileEntities } from '../schema/entity.js';
+import { openObjectStore } from '../storage/backends.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import type { KeyStore } from './key-store.js';
-import type { RecordPrivacy } from './records.js';
+import { type KeyStore, openKeyStore } from './key-store.js';
+import { pseudonymsFrom } from './pseudonyms.js';
+import { RecordPrivacy } from './records.js';
 
 const RAW_FILE = /^raw\/source=([^/]+)\/entity=([^/]+)\/date=(\d{4}-\d{2}-\d{2})\/[^/]+\.parquet$/;
 
@@ -23,38 +27,62 @@ export interface RawRow {
   forgotten: boolean;
 }
 
-export interface RawReadOptions {
+/** The raw layer as a reader with the right to decrypt sees it: its storage, the keys, and the entities its folders name. */
+export interface RawLayer {
   store: ObjectStore;
   keyStore: KeyStore;
   records: RecordPrivacy;
-  /** Each source's entities by name, as the topology compiles them. */
-  entities: (source: string, entity: string) => CompiledEntity | undefined;
+  entity(source: string, entity: string): CompiledEntity | undefined;
+  close(): Promise<void>;
+}
+
+/** The raw layer of `config`'s storage, read with the topology's entities and the namespace's keys. */
+export function openRawLayer(config: Config, topology: Topology, needer: string): RawLayer {
+  const records = new RecordPrivacy(pseudonymsFrom(config, needer));
+  const keyStore = openKeyStore(config, topology.namespace);
+  const store = openObjectStore(config);
+  const entities = new Map(topology.sources.flatMap(compileEntities).map((e) => [`${e.source}/${e.name}`, e]));
+  return {
+    store,
+    keyStore,
+    records,
+    entity: (source, entity) => entities.get(`${source}/${entity}`),
+    close: async () => {
+      store.close();
+      await keyStore.close();
+    },
+  };
+}
+
+export interface RawFilter {
   source?: string[];
   date?: string[];
   /** Only rows holding a value of one of these subjects (pseudonyms), as an export wants. */
   subjects?: ReadonlySet<string>;
 }
 
-export async function* readRawLayer(o: RawReadOptions): AsyncGenerator<RawRow> {
-  const prefixes = o.source?.length ? o.source.map((s) => `raw/source=${s}/`) : ['raw/'];
+export async function* readRawLayer(layer: RawLayer, filter: RawFilter = {}): AsyncGenerator<RawRow> {
+  const { store, keyStore, records } = layer;
+  const prefixes = filter.source?.length ? filter.source.map((s) => `raw/source=${s}/`) : ['raw/'];
   for (const prefix of prefixes) {
-    for (const file of await o.store.list(prefix)) {
+    for (const file of await store.list(prefix)) {
       const m = RAW_FILE.exec(file);
       if (!m) continue;
       const [, source, entityName, date] = m as unknown as [string, string, string, string];
-      if (o.date?.length && !o.date.includes(date)) continue;
-      const entity = o.entities(source, entityName);
-      const bytes = await o.store.read(file);
+      if (filter.date?.length && !filter.date.includes(date)) continue;
+      const entity = layer.entity(source, entityName);
+      const bytes = await store.read(file);
       const rows = (await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer })) as Record<
         string,
         unknown
       >[];
-      // One key-store round trip per file for every subject its rows need.
-      const needed = entity ? [...new Set(rows.flatMap((r) => o.records.subjectsIn(entity, r)))].filter((x) => !o.subjects || o.subjects.has(x)) : [];
-      const keys = await o.keyStore.existingKeys(needed);
-      for (const record of rows) {
-        if (o.subjects && !(entity && o.records.subjectsIn(entity, record).some((s) => o.subjects!.has(s)))) continue;
-        const { forgotten } = entity ? o.records.decrypt(entity, record, keys) : { forgotten: false };
+      const subjectsOf = rows.map((r) => (entity ? records.subjectsIn(entity, r) : []));
+      // One key-store round trip per file for every subject its rows need (only the exported person's, for an export).
+      const needed = [...new Set(subjectsOf.flat())].filter((x) => !filter.subjects || filter.subjects.has(x));
+      const keys = await keyStore.existingKeys(needed);
+      for (const [i, record] of rows.entries()) {
+        if (filter.subjects && !subjectsOf[i]!.some((s) => filter.subjects!.has(s))) continue;
+        const { forgotten } = entity ? records.decrypt(entity, record, keys) : { forgotten: false };
         yield { source, entity: entityName, date, file, record, forgotten };
       }
     }

@@ -3,6 +3,8 @@
  * identifiers lead to that person, and its personal fields encrypted for the subject or decrypted
  * again. Everything is a pseudonym (src/privacy/pseudonyms.ts): no plain identifier leaves here.
  */
+
+import { dayOf } from '../contracts/lineage.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import { decryptValue, encryptValue, subjectOfCiphertext } from './envelope-keys.js';
 import { canonicalIdentifier } from './identifiers.js';
@@ -94,8 +96,9 @@ export class RecordPrivacy {
    * The subject of a record no person can be named for (it did not decode): one per source and
    * ingest day, so operators can make a day's unreadable quarantine unreadable for good.
    */
-  unidentified(source: string, day: string): string {
-    return this.pseudonyms.of('id:unidentified', `${source}/${day}`);
+  unidentified(source: string, receivedAt: number): { subject: string; day: string } {
+    const day = dayOf(receivedAt);
+    return { subject: this.pseudonyms.of('id:unidentified', `${source}/${day}`), day };
   }
 
   /** The pseudonym the value of one of the entity's fields is known by as an identifier. */

@@ -14,8 +14,20 @@ export class SealedOpener {
 
   constructor(private readonly keyStore: KeyStore) {}
 
+  private static subjectOf(bytes: Buffer | null): string | undefined {
+    return bytes ? subjectOfCiphertext(bytes.subarray(0, 64).toString('latin1')) : undefined;
+  }
+
+  /** Fetches, in one key-store round trip, the keys these values need (a quarantine file's worth). */
+  async prepare(values: Array<Buffer | null>): Promise<void> {
+    const unknown = [...new Set(values.map(SealedOpener.subjectOf))].filter((s): s is string => s !== undefined && !this.keys.has(s));
+    if (unknown.length === 0) return;
+    const found = await this.keyStore.existingKeys(unknown);
+    for (const s of unknown) this.keys.set(s, found.get(s) ?? null);
+  }
+
   async open(bytes: Buffer | null): Promise<Opened> {
-    const subject = bytes ? subjectOfCiphertext(bytes.subarray(0, 64).toString('latin1')) : undefined;
+    const subject = SealedOpener.subjectOf(bytes);
     if (!bytes || subject === undefined) return { value: bytes, forgotten: false };
     let key = this.keys.get(subject);
     if (key === undefined) this.keys.set(subject, (key = (await this.keyStore.existingKeys([subject])).get(subject) ?? null));
@@ -37,8 +49,7 @@ export class UnidentifiedSealer {
   ) {}
 
   async seal(source: string, receivedAt: number, bytes: Buffer): Promise<Buffer> {
-    const day = new Date(receivedAt).toISOString().slice(0, 10);
-    const subject = this.records.unidentified(source, day);
+    const { subject, day } = this.records.unidentified(source, receivedAt);
     let key = this.keys.get(subject);
     if (!key) {
       key = (await this.keyStore.keysFor([subject], new Map([[subject, day]]))).get(subject);

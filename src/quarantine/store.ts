@@ -52,6 +52,7 @@ export async function* readQuarantine(store: ObjectStore, filter: QuarantineFilt
       if (filter.date?.length && !filter.date.includes(date)) continue;
       const bytes = await store.read(key);
       const rows = await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, utf8: false });
+      await opener?.prepare(rows.map((r) => toBuffer(r.original_value)));
       for (const r of rows) {
         const errors = (r.errors as RecordErrorEntry[]) ?? [];
         const lineage = r.lineage as QuarantinedRecord['lineage'];

@@ -7,20 +7,6 @@ export type LayerKind = 'raw' | 'near-duplicates' | 'quarantine';
 
 const OFFSET_DIGITS = 20;
 
-const DAY_MS = 86_400_000;
-let lastDay = Number.NaN;
-let lastDate = '';
-
-/** The UTC date of an instant; consecutive records share a day, so the last answer is kept. */
-export function isoDate(epochMs: number): string {
-  const day = Math.floor(epochMs / DAY_MS);
-  if (day !== lastDay) {
-    lastDay = day;
-    lastDate = new Date(day * DAY_MS).toISOString().slice(0, 10);
-  }
-  return lastDate;
-}
-
 /**
  * Raw records have an `entity=` level under their source, whether the source carries one entity
  * or several: DuckDB and Spark need every file of a layer at the same partition depth.

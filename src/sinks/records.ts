@@ -8,9 +8,9 @@ import type { KafkaMessage } from 'kafkajs';
 import { type DeadLetterContract, deadLetterRecord } from '../contracts/dead-letter.js';
 import type { RecordErrorEntry } from '../contracts/errors.js';
 import { FRAME_HEADER_BYTES, framedSchemaId } from '../contracts/framing.js';
-import { HEADER, headerString, readLineage, receivedAt } from '../contracts/lineage.js';
+import { dayOf, HEADER, headerString, readLineage, receivedAt } from '../contracts/lineage.js';
 import type { WriterSchemas } from '../schema/registry.js';
-import { folderOf, isoDate, type LayerKind } from './layout.js';
+import { folderOf, type LayerKind } from './layout.js';
 import { lineageColumns } from './lineage-columns.js';
 
 export interface SinkRecord {
@@ -54,7 +54,7 @@ export function readSinkRecord(
   storable: (schemaId: number, schema: Record<string, unknown>) => string | undefined,
 ): SinkRecord {
   const received = receivedAt(message);
-  const date = isoDate(received);
+  const date = dayOf(received);
   const lineage = lineageColumns(message, topic, partition);
   const bytes = (message.value?.length ?? 0) + (message.key?.length ?? 0);
   let decoded = decode(message.value, schemas);

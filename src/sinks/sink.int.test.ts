@@ -14,7 +14,7 @@ import { clearRedis, json, produce, type RunningTopology, startTopology, testNam
 import { spawnCli } from '../../test/support/worker.js';
 import { frame } from '../contracts/framing.js';
 import type { LedgerTotals } from '../contracts/ledger.js';
-import { HEADER } from '../contracts/lineage.js';
+import { dayOf, HEADER } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
 import { openKeyStore } from '../privacy/key-store.js';
 import { SealedOpener } from '../privacy/sealed.js';
@@ -25,7 +25,6 @@ import { LocalStore } from '../storage/local-store.js';
 import { S3Store } from '../storage/s3-store.js';
 import { loadTopology } from '../topology/load.js';
 import { createTopologyTopics, registerTopologySchemas } from '../topology/setup.js';
-import { isoDate } from './layout.js';
 import { verifyFolder } from './manifest.js';
 import { SinkWorker } from './sink-worker.js';
 
@@ -145,7 +144,7 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
         expect(asAvroValue(writer as never, row), `${source} ${m.key}`).toEqual(JSON.parse(JSON.stringify(expected)));
         expect(row).toMatchObject({
           source,
-          date: isoDate(Date.parse(m.headers![HEADER.receivedAt]!.toString())),
+          date: dayOf(Date.parse(m.headers![HEADER.receivedAt]!.toString())),
           _ingest_id: m.headers![HEADER.ingestId]!.toString(),
           _source: source,
         });

@@ -84,9 +84,9 @@ export const encryptStage = defineStage({
               subject = records.subjectOf(e.entity, e.value);
               link(e, e.value, subject);
             } else {
-              const day = new Date(e.lineage.receivedAt).toISOString().slice(0, 10);
-              subject = records.unidentified(e.entity.source, day);
-              unidentifiedDays.set(subject, day);
+              const unidentified = records.unidentified(e.entity.source, e.lineage.receivedAt);
+              subject = unidentified.subject;
+              unidentifiedDays.set(subject, unidentified.day);
             }
             dead.push({ e, original: e.message.value, subject });
             continue;

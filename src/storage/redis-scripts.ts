@@ -5,7 +5,7 @@
  * one node (a plain Redis or one shard), which is why Redis Cluster is not supported.
  */
 import type { Redis } from 'ioredis';
-import { callRedis } from './redis.js';
+import { callRedis, redisFailure } from './redis.js';
 
 /** Records per script call: bounds both the reply size and how long one call holds Redis. */
 const CHUNK = 4000;
@@ -128,12 +128,20 @@ export async function touchNearDuplicateKeys(redis: Redis, subjects: NearDuplica
  * their index names, then their ref and index. Returns how many keys it changed or deleted.
  */
 export async function forgetNearDuplicateIdentities(redis: Redis, namespace: string, identities: string[]): Promise<number> {
+  if (identities.length === 0) return 0;
+  const indexes = identities.map((identity) => `${namespace}:ndkeys:${identity}`);
+  // Two round trips whatever the number of keys: read every index, then remove and delete in one pipeline.
+  const keysOf = await callRedis('the near-duplicate index', () => Promise.all(indexes.map((index) => redis.smembers(index))));
+  const pipeline = redis.pipeline();
+  identities.forEach((identity, i) => {
+    for (const key of keysOf[i]!) pipeline.zrem(key, identity);
+    pipeline.del(`${namespace}:ndref:${identity}`, indexes[i]!);
+  });
+  const replies = await callRedis('the near-duplicate keys', () => pipeline.exec());
   let changed = 0;
-  for (const identity of identities) {
-    const index = `${namespace}:ndkeys:${identity}`;
-    const keys = await callRedis('the near-duplicate index', () => redis.smembers(index));
-    for (const key of keys) changed += await callRedis('a near-duplicate key', () => redis.zrem(key, identity));
-    changed += await callRedis('a near-duplicate ref', () => redis.del(`${namespace}:ndref:${identity}`, index));
+  for (const [err, n] of replies ?? []) {
+    if (err) throw redisFailure('the near-duplicate keys', err);
+    changed += Number(n);
   }
   return changed;
 }

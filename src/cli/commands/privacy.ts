@@ -4,13 +4,11 @@ import { toolLogger } from '../../observability/logger.js';
 import { forgetPerson, type GivenIdentifier, pseudonymsOf } from '../../privacy/erasure.js';
 import { openKeyStore } from '../../privacy/key-store.js';
 import { pseudonymsFrom } from '../../privacy/pseudonyms.js';
-import { readRawLayer, rowJson } from '../../privacy/raw-reader.js';
+import { openRawLayer, readRawLayer, rowJson } from '../../privacy/raw-reader.js';
 import { RecordPrivacy } from '../../privacy/records.js';
-import { compileEntities } from '../../schema/entity.js';
-import { openObjectStore } from '../../storage/backends.js';
 import { createRedis } from '../../storage/redis.js';
 import { loadTopology } from '../../topology/load.js';
-import { isoDate, many, storageToRead, type TopologyOptions, withTopology } from '../options.js';
+import { calendarDate, configWithStorage, many, type TopologyOptions, withStorageToRead, withTopology } from '../options.js';
 
 interface PersonOptions extends TopologyOptions {
   email: string[];
@@ -69,30 +67,22 @@ export function registerPrivacyCommands(program: Command): void {
       }
     });
 
-  withPerson(privacy.command('export'))
+  withStorageToRead(withPerson(privacy.command('export')))
     .description("Export every record the raw layer holds for a person, decrypted, across sources, as NDJSON on stdout (a person's right of access).")
-    .option('--storage <url>', 'raw layer root: a folder or s3://bucket/prefix (default C360_STORAGE_URL, else C360_DATA_DIR)', storageToRead)
     .action(async (o: PersonOptions & { storage?: string }) => {
-      const config = loadConfig(o.storage ? { ...process.env, C360_STORAGE_URL: o.storage } : process.env);
-      const topology = await loadTopology(o.topology, o);
-      const records = new RecordPrivacy(pseudonymsFrom(config, 'c360 privacy export'));
-      const identifiers = pseudonymsOf(records, given(o));
-      const keyStore = openKeyStore(config, topology.namespace);
-      const store = openObjectStore(config);
-      const entities = new Map(topology.sources.flatMap(compileEntities).map((e) => [`${e.source}/${e.name}`, e]));
+      const layer = openRawLayer(configWithStorage(o.storage), await loadTopology(o.topology, o), 'c360 privacy export');
       try {
-        const { subjects } = await keyStore.reach(identifiers);
+        const { subjects } = await layer.keyStore.reach(pseudonymsOf(layer.records, given(o)));
         let n = 0;
         if (subjects.length > 0) {
-          for await (const row of readRawLayer({ store, keyStore, records, entities: (s, e) => entities.get(`${s}/${e}`), subjects: new Set(subjects) })) {
+          for await (const row of readRawLayer(layer, { subjects: new Set(subjects) })) {
             process.stdout.write(`${rowJson({ source: row.source, entity: row.entity, date: row.date, ...row.record })}\n`);
             n++;
           }
         }
         console.error(`${n} record(s) for ${subjects.length} subject(s)`);
       } finally {
-        store.close();
-        await keyStore.close();
+        await layer.close();
       }
     });
 
@@ -100,7 +90,7 @@ export function registerPrivacyCommands(program: Command): void {
     .description(
       'Make the quarantined bytes of records no person could be named for (they did not decode) unreadable for good, for ingest days before --before: their keys are per source and day.',
     )
-    .requiredOption('--before <YYYY-MM-DD>', 'the first ingest day to keep', isoDate)
+    .requiredOption('--before <YYYY-MM-DD>', 'the first ingest day to keep', calendarDate)
     .action(async (o: TopologyOptions & { before: string }) => {
       const config = loadConfig();
       const topology = await loadTopology(o.topology, o);

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config.js';
 import { ConfigError } from '../../contracts/errors.js';
 import { createKafka } from '../../kafka/client.js';
 import { toolLogger } from '../../observability/logger.js';
@@ -11,7 +10,7 @@ import { countQuarantine, type QuarantineFilter, readQuarantine } from '../../qu
 import { WriterSchemas } from '../../schema/registry.js';
 import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
-import { integer, isoDate, many, storageToRead, type TopologyOptions, withTopology } from '../options.js';
+import { calendarDate, configWithStorage, integer, many, type TopologyOptions, withStorageToRead, withTopology } from '../options.js';
 
 interface FilterOptions {
   source: string[];
@@ -22,20 +21,14 @@ interface FilterOptions {
 }
 
 const withFilters = (cmd: Command) =>
-  cmd
+  withStorageToRead(cmd)
     .option('--source <source>', 'only this source (repeatable, or comma-separated)', many(), [])
-    .option('--date <YYYY-MM-DD>', 'only this ingest date (repeatable)', many(isoDate), [])
+    .option('--date <YYYY-MM-DD>', 'only this ingest date (repeatable)', many(calendarDate), [])
     .option('--code <code>', 'only records with this error code (repeatable)', many(), [])
-    .option('--ingest-id <id>', 'only this record (repeatable)', many(), [])
-    .option('--storage <url>', 'raw layer root: a folder or s3://bucket/prefix (default C360_STORAGE_URL, else C360_DATA_DIR)', storageToRead);
+    .option('--ingest-id <id>', 'only this record (repeatable)', many(), []);
 
 function filterOf(o: FilterOptions): QuarantineFilter {
-  for (const d of o.date) if (!/^\d{4}-\d{2}-\d{2}$/.test(d)) throw new ConfigError(`--date ${d} is not a date in YYYY-MM-DD form.`);
   return { source: o.source, date: o.date, code: o.code, ingestId: o.ingestId };
-}
-
-function configOf(o: FilterOptions) {
-  return loadConfig(o.storage ? { ...process.env, C360_STORAGE_URL: o.storage } : process.env);
 }
 
 export function registerQuarantineCommands(program: Command): void {
@@ -44,7 +37,7 @@ export function registerQuarantineCommands(program: Command): void {
   withFilters(q.command('ls'))
     .description('Count quarantined records by source, ingest date and error code.')
     .action(async (o: FilterOptions) => {
-      const store = openObjectStore(configOf(o));
+      const store = openObjectStore(configWithStorage(o.storage));
       const counts = await countQuarantine(store, filterOf(o));
       store.close();
       if (counts.length === 0) {
@@ -63,7 +56,7 @@ export function registerQuarantineCommands(program: Command): void {
     .option('--limit <n>', 'at most this many records', integer(1), 20)
     .option('--unmask', 'show personal data as it is (needs the right to see it)', false)
     .action(async (o: FilterOptions & TopologyOptions & { limit: number; unmask: boolean }) => {
-      const config = configOf(o);
+      const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
       const store = openObjectStore(config);
       const keyStore = openKeyStore(config, topology.namespace);
@@ -93,7 +86,7 @@ export function registerQuarantineCommands(program: Command): void {
       if (!o.all && ![filter.source, filter.date, filter.code, filter.ingestId].some((f) => f?.length)) {
         throw new ConfigError('quarantine replay needs a --source, --date, --code or --ingest-id filter, or --all.');
       }
-      const config = configOf(o);
+      const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
       const store = openObjectStore(config);
       const kafka = createKafka(config, toolLogger(config.logLevel), 'quarantine-replay');

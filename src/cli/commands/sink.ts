@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config.js';
 import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
 import { SinkWorker } from '../../sinks/sink-worker.js';
 import { loadTopology } from '../../topology/load.js';
 import { serveOps } from '../ops.js';
-import { integer, withOpsPort, withTopology } from '../options.js';
+import { configWithStorage, integer, withOpsPort, withTopology } from '../options.js';
 import { startStoppable } from '../shutdown.js';
 
 export function registerSinkCommands(program: Command): void {
@@ -35,7 +34,7 @@ export function registerSinkCommands(program: Command): void {
         sessionTimeout: number;
         opsPort?: number;
       }) => {
-        const config = loadConfig(options.storage ? { ...process.env, C360_STORAGE_URL: options.storage } : process.env);
+        const config = configWithStorage(options.storage);
         const logger = createLogger(config.logLevel);
         const topology = await loadTopology(options.topology, options);
         const registry = metricsRegistry();
