@@ -153,9 +153,14 @@ export const RECORD_ERROR_CODES = {
   'decode.truncated': 'the Avro body ends before the record does, or has bytes after it',
   'decode.incompatible_schema': "the writer's schema cannot be resolved against the entity's reader schema",
   'decode.unknown_entity': 'the c360.entity header names an entity the source does not carry',
+  'decode.invalid_utf8': 'a JSON value, an Avro string or a map key is not valid UTF-8 (never replaced by U+FFFD)',
+  'decode.too_deep': 'JSON nested deeper than the 64 levels c360 reads (MAX_JSON_DEPTH)',
+  'lineage.invalid':
+    'a c360.* lineage header is not what the contract says: an empty ingest id, an origin that is not a JSON object, an unknown source kind, a received_at (or Kafka timestamp) before 2000 or over a day ahead',
   'schema.missing_required': 'a required field is absent or null',
   'schema.wrong_type': "a field's value is not of the schema's type",
   'schema.enum_not_allowed': 'an enum field holds a symbol the schema does not list',
+  'schema.decimal_out_of_range': 'a decimal with more digits than its precision or more decimals than its scale: amounts are never rounded',
   'size.too_large': 'the record is larger than the configured limit',
   'stage.internal_error':
     'processing the record failed in a way retrying cannot fix (a bug, a value a library cannot handle); the record is isolated so its partition goes on',

@@ -42,22 +42,74 @@ export function ingestIdFrom(origin: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-/** When a record entered the platform: its lineage header, else its Kafka timestamp. */
-export function receivedAt(message: KafkaMessage): number {
-  const received = Date.parse(headerString(message.headers, HEADER.receivedAt) ?? '');
-  return Number.isNaN(received) ? Number(message.timestamp) : received;
+/** The instants a received_at may hold: the platform's own era, and no more than a clock's skew ahead. */
+const RECEIVED_AT_FLOOR = Date.UTC(2000, 0, 1);
+const RECEIVED_AT_SKEW_MS = 86_400_000;
+const MAX_INGEST_ID_CHARS = 128;
+const MAX_ORIGIN_BYTES = 4096;
+
+function receivedAtInBounds(ms: number): boolean {
+  return Number.isFinite(ms) && ms >= RECEIVED_AT_FLOOR && ms <= Date.now() + RECEIVED_AT_SKEW_MS;
 }
 
-export function readLineage(message: KafkaMessage, topic: string, partition: number, source: string): Lineage {
+/** When a record entered the platform: its lineage header, else its Kafka timestamp; now, when neither is a sane instant. */
+export function receivedAt(message: KafkaMessage): number {
+  const header = headerString(message.headers, HEADER.receivedAt);
+  const received = header === undefined ? Number.NaN : Date.parse(header);
+  if (receivedAtInBounds(received)) return received;
+  const timestamp = Number(message.timestamp);
+  return receivedAtInBounds(timestamp) ? timestamp : Date.now();
+}
+
+function isJsonObject(text: string): boolean {
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What is wrong with a record's lineage headers, or undefined when they are what the contract
+ * says (docs/contracts.md). A record with a problem is dead-lettered (`lineage.invalid`) under
+ * lineage derived from its position, with its own headers kept as they came.
+ */
+export function lineageProblem(message: KafkaMessage): string | undefined {
   const h = message.headers;
   const ingestId = headerString(h, HEADER.ingestId);
+  if (ingestId !== undefined && (ingestId.trim() === '' || ingestId.length > MAX_INGEST_ID_CHARS))
+    return `${HEADER.ingestId} must be 1 to ${MAX_INGEST_ID_CHARS} characters`;
   const kind = headerString(h, HEADER.sourceKind);
+  if (kind !== undefined && !(SOURCE_KINDS as readonly string[]).includes(kind)) return `${HEADER.sourceKind} must be one of ${SOURCE_KINDS.join(', ')}`;
+  const origin = headerString(h, HEADER.origin);
+  if (origin !== undefined && (Buffer.byteLength(origin) > MAX_ORIGIN_BYTES || !isJsonObject(origin)))
+    return `${HEADER.origin} must be a JSON object of at most ${MAX_ORIGIN_BYTES} bytes`;
+  const received = headerString(h, HEADER.receivedAt);
+  if (received !== undefined) {
+    if (!receivedAtInBounds(Date.parse(received))) return `${HEADER.receivedAt} must be an ISO 8601 instant from 2000 to a day from now`;
+  } else if (!receivedAtInBounds(Number(message.timestamp))) {
+    return 'the Kafka timestamp (there is no received_at header) must be from 2000 to a day from now';
+  }
+  return undefined;
+}
+
+/** A record's lineage; where a header breaks the contract, the value derived from its position instead (lineageProblem says which). */
+export function readLineage(message: KafkaMessage, topic: string, partition: number, source: string): Lineage {
+  const h = message.headers;
+  const ingestId = headerString(h, HEADER.ingestId)?.trim();
+  const kind = headerString(h, HEADER.sourceKind);
+  const origin = headerString(h, HEADER.origin);
   return {
-    ingestId: ingestId ?? ingestIdFrom(`${topic}/${partition}/${message.offset}/${message.timestamp}`),
+    ingestId:
+      ingestId && ingestId.length <= MAX_INGEST_ID_CHARS ? ingestId : ingestIdFrom(`${topic}/${partition}/${message.offset}/${message.timestamp}`),
     source,
     sourceKind: (SOURCE_KINDS as readonly string[]).includes(kind ?? '') ? (kind as SourceKind) : 'stream',
     receivedAt: receivedAt(message),
-    origin: headerString(h, HEADER.origin) ?? JSON.stringify({ topic, partition, offset: Number(message.offset) }),
+    origin:
+      origin !== undefined && Buffer.byteLength(origin) <= MAX_ORIGIN_BYTES && isJsonObject(origin)
+        ? origin
+        : JSON.stringify({ topic, partition, offset: Number(message.offset) }),
   };
 }
 

@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { parseSettings, readJsonFile } from '../config.js';
 import { ConfigError, type RecordErrorEntry } from '../contracts/errors.js';
+import { parseIsoDate, parseIsoTimestamp } from '../schema/iso-time.js';
 
 export const mappingFileSchema = z
   .object({
@@ -104,6 +105,7 @@ function compileFormat(format: string): (text: string) => number | undefined {
       return found ? Number(m[found.group]) : fallback;
     };
     const [y, mo, d, h, mi, s, ms] = [part('YYYY', 1970), part('MM', 1), part('DD', 1), part('HH', 0), part('mm', 0), part('ss', 0), part('SSS', 0)];
+    if (h > 23 || mi > 59 || s > 59) return undefined;
     const t = Date.UTC(y, mo - 1, d, h, mi, s, ms);
     const back = new Date(t);
     // Reject dates that roll over (31/02) instead of silently moving them.
@@ -112,8 +114,6 @@ function compileFormat(format: string): (text: string) => number | undefined {
   };
 }
 
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 const TRUE = new Set(['true', 't', 'yes', 'y', '1']);
 const FALSE = new Set(['false', 'f', 'no', 'n', '0']);
 
@@ -156,7 +156,7 @@ function coerce(kind: Kind, value: unknown, format: ((text: string) => number | 
           ? { ok: false, code: 'mapping.invalid_date', message: 'not a date in the declared format' }
           : { ok: true, value: new Date(t).toISOString().slice(0, 10) };
       }
-      return ISO_DATE.test(text) && !Number.isNaN(Date.parse(`${text}T00:00:00Z`))
+      return parseIsoDate(text) !== undefined
         ? { ok: true, value: text }
         : { ok: false, code: 'mapping.invalid_date', message: 'not a YYYY-MM-DD date' };
     }
@@ -168,7 +168,7 @@ function coerce(kind: Kind, value: unknown, format: ((text: string) => number | 
           : { ok: true, value: new Date(t).toISOString() };
       }
       if (/^\d{10,13}$/.test(text)) return { ok: true, value: new Date(Number(text.length === 10 ? `${text}000` : text)).toISOString() };
-      return ISO_TIMESTAMP.test(text) && !Number.isNaN(Date.parse(text))
+      return parseIsoTimestamp(text) !== undefined
         ? { ok: true, value: text }
         : { ok: false, code: 'mapping.invalid_timestamp', message: 'not an ISO 8601 timestamp or epoch milliseconds' };
     }

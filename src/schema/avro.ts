@@ -1,4 +1,5 @@
 /** The Avro contracts in avro/: loaded once, parsed with the project's logical types. */
+import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
 import path from 'node:path';
 import avro from 'avsc';
@@ -27,7 +28,89 @@ export function loadSchema(name: string): { schema: Record<string, unknown>; typ
 
 export function parseType(schema: unknown): avro.Type {
   // A fresh options object each time: avsc keeps its registry of named types in it.
-  return avro.Type.forSchema(schema as avro.Schema, { logicalTypes: { decimal: DecimalType }, wrapUnions: 'auto' });
+  return avro.Type.forSchema(schema as avro.Schema, { logicalTypes: { decimal: DecimalType }, wrapUnions: 'auto', typeHook: guardedType });
+}
+
+/** A value in an Avro body that avsc would otherwise read as something else: its record error code says which kind. */
+export class AvroValueError extends Error {
+  constructor(
+    readonly code: 'decode.invalid_utf8' | 'schema.wrong_type',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The parts of avsc's reading cursor (its Tap) the guarded types use. */
+interface Tap {
+  buf: Buffer;
+  pos: number;
+  readLong(): number;
+  skipLong(): void;
+  readString(): string | undefined;
+}
+
+/** A string whose bytes are not UTF-8 is refused, never read with U+FFFD in place of what was there. */
+function readUtf8(tap: Tap): string | undefined {
+  const start = tap.pos;
+  const text = tap.readString();
+  if (text?.includes('\uFFFD')) {
+    let bytesStart = start;
+    while (tap.buf[bytesStart++]! & 0x80) {}
+    if (!isUtf8(tap.buf.subarray(bytesStart, tap.pos))) throw new AvroValueError('decode.invalid_utf8', 'a string is not valid UTF-8');
+  }
+  return text;
+}
+
+// avsc's types are frozen once built, so the guarded reads are subclasses, chosen by the type hook
+// below; resolvers copy the reader type's `_read`, so decoding from any writer schema is guarded too.
+
+class Utf8StringType extends avro.types.StringType {
+  _read(tap: Tap): string | undefined {
+    return readUtf8(tap);
+  }
+}
+
+/** avsc reads a map into `{}`, where a key named __proto__ would vanish into the prototype: these maps have none, so every key is kept. */
+class KeyKeepingMapType extends avro.types.MapType {
+  _read(tap: Tap): Record<string, unknown> {
+    const values = this.valuesType as avro.Type & { _read(tap: Tap): unknown };
+    const map: Record<string, unknown> = Object.create(null);
+    for (let n = tap.readLong(); n !== 0; n = tap.readLong()) {
+      if (n < 0) {
+        n = -n;
+        tap.skipLong();
+      }
+      for (; n > 0; n--) map[readUtf8(tap) ?? ''] = values._read(tap);
+    }
+    return map;
+  }
+}
+
+class Int32Type extends avro.types.IntType {
+  _read(tap: Tap): number {
+    const n = tap.readLong();
+    if (n < -2147483648 || n > 2147483647) throw new AvroValueError('schema.wrong_type', 'an int beyond 32 bits');
+    return n;
+  }
+}
+
+class SafeLongType extends avro.types.LongType {
+  _read(tap: Tap): number {
+    const n = tap.readLong();
+    if (!Number.isSafeInteger(n)) throw new AvroValueError('schema.wrong_type', 'a long beyond 2^53, which JavaScript cannot hold exactly');
+    return n;
+  }
+}
+
+const GUARDED_PRIMITIVES: Record<string, new () => avro.Type> = { string: Utf8StringType, int: Int32Type, long: SafeLongType };
+
+function guardedType(schema: avro.Schema, opts: avro.ForSchemaOptions): avro.Type | undefined {
+  if (typeof schema === 'string') return GUARDED_PRIMITIVES[schema] ? new GUARDED_PRIMITIVES[schema]() : undefined;
+  const s = schema as { type?: unknown; logicalType?: unknown };
+  if (s.type === 'map') return new KeyKeepingMapType(schema, opts);
+  if (typeof s.type === 'string' && s.logicalType === undefined && GUARDED_PRIMITIVES[s.type]) return new GUARDED_PRIMITIVES[s.type]!();
+  return undefined;
 }
 
 export function listSchemas(): string[] {

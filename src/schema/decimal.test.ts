@@ -22,7 +22,16 @@ describe('parseDecimal (scale 2, precision 6)', () => {
 
   it.each([
     ['12.345', 'a digit beyond the scale is never rounded away'],
+    [12.001, 'nor is one of a number'],
+    [0.30000000000000004, 'nor the tail of a float sum'],
+    [1e-7, 'a tiny number is read exactly, not as 0'],
     ['10000.00', 'seven digits exceed the precision'],
+    [1e21, 'a huge number is read exactly'],
+  ])('%j cannot be held exactly: %s', (input, _why) => {
+    expect(parseDecimal(input, 2, 6)).toBe('out_of_range');
+  });
+
+  it.each([
     ['1e3', 'exponents are not decimals'],
     ['', 'empty'],
     ['.', 'no digits'],
@@ -32,7 +41,7 @@ describe('parseDecimal (scale 2, precision 6)', () => {
     [Number.POSITIVE_INFINITY, 'infinity'],
     [true, 'a boolean'],
   ])('%j is refused: %s', (input, _why) => {
-    expect(parseDecimal(input, 2, 6)).toBeUndefined();
+    expect(parseDecimal(input, 2, 6)).toBe('not_a_decimal');
   });
 });
 

@@ -20,9 +20,7 @@ export class DecimalType extends avro.types.LogicalType {
   }
 
   protected override _toValue(value: unknown): Buffer {
-    const unscaled = parseDecimal(value, this.scale, this.precision);
-    if (unscaled === undefined) throw new Error(`not a decimal(${this.precision},${this.scale})`);
-    return toTwosComplement(unscaled);
+    return toTwosComplement(unscaledOf(value, this.scale, this.precision));
   }
 
   protected override _resolve(type: avro.Type): ((v: unknown) => unknown) | undefined {
@@ -35,26 +33,51 @@ export class DecimalType extends avro.types.LogicalType {
   }
 }
 
-/** The unscaled integer of a decimal given as a number or a string, or undefined if it does not fit precision/scale. */
-export function parseDecimal(value: unknown, scale: number, precision: number): bigint | undefined {
+/** Why a value is no decimal of the declared precision and scale: not a number at all, or one it cannot hold exactly. */
+export type DecimalProblem = 'not_a_decimal' | 'out_of_range';
+
+/**
+ * The unscaled integer of a decimal given as a number or a string, or why there is none. A
+ * number is read by its shortest exact text (0.1 is "0.1", 1e-7 is "0.0000001"), and digits
+ * beyond the scale must be zeros: rounding an amount silently would change money.
+ */
+export function parseDecimal(value: unknown, scale: number, precision: number): bigint | DecimalProblem {
   let text: string;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) return undefined;
-    text = value.toFixed(Math.min(scale + 2, 20));
+    if (!Number.isFinite(value)) return 'not_a_decimal';
+    text = plainNumber(value);
   } else if (typeof value === 'string') {
     text = value.trim();
   } else {
-    return undefined;
+    return 'not_a_decimal';
   }
   const match = /^([+-])?(\d*)(?:\.(\d*))?$/.exec(text);
-  if (!match || (match[2] === '' && (match[3] ?? '') === '')) return undefined;
+  if (!match || (match[2] === '' && (match[3] ?? '') === '')) return 'not_a_decimal';
   const [, sign, whole = '', fraction = ''] = match;
-  // Digits beyond the scale must be zeros: rounding an amount silently would change money.
-  if (/[1-9]/.test(fraction.slice(scale))) return undefined;
+  if (/[1-9]/.test(fraction.slice(scale))) return 'out_of_range';
   const digits = `${whole}${fraction.slice(0, scale).padEnd(scale, '0')}`.replace(/^0+(?=\d)/, '');
-  if (digits.replace(/^0+/, '').length > precision) return undefined;
+  if (digits.replace(/^0+/, '').length > precision) return 'out_of_range';
   const unscaled = BigInt(digits === '' ? '0' : digits);
   return sign === '-' ? -unscaled : unscaled;
+}
+
+/** The unscaled integer of a value already checked to be a decimal(precision, scale); anything else is a bug and throws. */
+export function unscaledOf(value: unknown, scale: number, precision: number): bigint {
+  const unscaled = parseDecimal(value, scale, precision);
+  if (typeof unscaled !== 'bigint') throw new Error(`not a decimal(${precision},${scale}): ${unscaled}`);
+  return unscaled;
+}
+
+/** A finite number as plain decimal text, without the exponent `String` uses for very large or small values. */
+function plainNumber(value: number): string {
+  const text = String(value);
+  const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(text);
+  if (!m) return text;
+  const [, sign, lead, rest = '', exp] = m;
+  const digits = `${lead}${rest}`;
+  const point = 1 + Number(exp);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  return point >= digits.length ? `${sign}${digits}${'0'.repeat(point - digits.length)}` : `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
 export function formatUnscaled(unscaled: bigint, scale: number): string {

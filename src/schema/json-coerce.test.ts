@@ -43,8 +43,13 @@ describe('JSON coercion against an entity schema', () => {
   });
 
   it.each([
-    ['a decimal with more digits than its scale', { total_amount: '10.555' }, 'schema.wrong_type@total_amount'],
-    ['a decimal beyond its precision', { total_amount: '12345678901.00' }, 'schema.wrong_type@total_amount'],
+    ['a decimal with more digits than its scale', { total_amount: '10.555' }, 'schema.decimal_out_of_range@total_amount'],
+    ['a float amount with more digits than its scale', { total_amount: 10.001 }, 'schema.decimal_out_of_range@total_amount'],
+    ['a decimal beyond its precision', { total_amount: '12345678901.00' }, 'schema.decimal_out_of_range@total_amount'],
+    ['an amount that is not a number', { total_amount: 'ten' }, 'schema.wrong_type@total_amount'],
+    ['an impossible date-time (30 February)', { occurred_at: '2024-02-30T10:00:00Z' }, 'schema.wrong_type@occurred_at'],
+    ['an hour 24', { occurred_at: '2024-02-03T24:00:00Z' }, 'schema.wrong_type@occurred_at'],
+    ['epoch milliseconds beyond what a date can hold', { occurred_at: 9e15 }, 'schema.wrong_type@occurred_at'],
     ['a line item field of the wrong type', { line_items: [{ ...transaction.line_items[0], quantity: 'two' }] }, 'schema.wrong_type@line_items[0].quantity'],
     ['line items that are not an array', { line_items: {} }, 'schema.wrong_type@line_items'],
     ['an unknown sales channel', { channel: 'FAX' }, 'schema.enum_not_allowed@channel'],

@@ -6,13 +6,12 @@
  */
 import type { RecordErrorEntry } from '../contracts/errors.js';
 import { formatUnscaled, parseDecimal } from './decimal.js';
+import { MAX_EPOCH_MS, parseIsoDate, parseIsoTimestamp } from './iso-time.js';
 
 type Schema = string | Schema[] | { [key: string]: unknown };
 type Coercer = (value: unknown, path: string, errors: RecordErrorEntry[]) => unknown;
 
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
-const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DAY_MS = 86_400_000;
+const MAX_EPOCH_DAYS = MAX_EPOCH_MS / 86_400_000;
 
 export function compileJsonCoercer(schema: unknown): (value: unknown) => { value: unknown; errors: RecordErrorEntry[] } {
   const named = new Map<string, Coercer>();
@@ -65,7 +64,8 @@ function compile(schema: Schema, named: Map<string, Coercer>, namespace: string 
     const values = compile(schema.values as Schema, named, namespace);
     return (v, p, e) => {
       if (!isPlainObject(v)) return void e.push(wrong(p, 'an object (map)'));
-      const out: Record<string, unknown> = {};
+      // No prototype: a key named __proto__ is kept as a key, not taken as the object's prototype.
+      const out: Record<string, unknown> = Object.create(null);
       for (const [k, item] of Object.entries(v)) out[k] = values(item, `${p}.${k}`, e);
       return out;
     };
@@ -77,7 +77,13 @@ function compile(schema: Schema, named: Map<string, Coercer>, namespace: string 
       const precision = (schema.precision as number | undefined) ?? 38;
       return (v, p, e) => {
         const unscaled = parseDecimal(v, scale, precision);
-        if (unscaled === undefined) return void e.push(wrong(p, `a decimal with at most ${precision} digits and ${scale} decimals`));
+        if (unscaled === 'not_a_decimal') return void e.push(wrong(p, 'a decimal number'));
+        if (unscaled === 'out_of_range')
+          return void e.push({
+            code: 'schema.decimal_out_of_range',
+            field: p || null,
+            message: `more than ${precision} digits or ${scale} decimals; amounts are never rounded`,
+          });
         return formatUnscaled(unscaled, scale);
       };
     }
@@ -165,21 +171,19 @@ function primitive(type: string, logical: string | undefined): Coercer {
     case 'int':
       if (logical === 'date') {
         return (v, p, e) => {
-          if (typeof v === 'number' && Number.isInteger(v)) return v;
-          const m = typeof v === 'string' ? ISO_DATE.exec(v) : null;
-          const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
-          // Date.UTC rolls 2024-02-31 over to March: a real date must come back unchanged.
-          if (!m || new Date(ms).toISOString().slice(0, 10) !== v) return void e.push(wrong(p, 'an ISO-8601 date (YYYY-MM-DD)'));
-          return Math.floor(ms / DAY_MS);
+          if (typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= MAX_EPOCH_DAYS) return v;
+          const days = typeof v === 'string' ? parseIsoDate(v) : undefined;
+          if (days === undefined) return void e.push(wrong(p, 'an ISO-8601 date (YYYY-MM-DD) that exists'));
+          return days;
         };
       }
       return (v, p, e) => (typeof v === 'number' && Number.isInteger(v) && v >= -2147483648 && v <= 2147483647 ? v : void e.push(wrong(p, 'a 32-bit integer')));
     case 'long':
       if (logical === 'timestamp-millis' || logical === 'local-timestamp-millis') {
         return (v, p, e) => {
-          if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
-          const ms = typeof v === 'string' && ISO_TIMESTAMP.test(v) ? Date.parse(v) : NaN;
-          if (Number.isNaN(ms)) return void e.push(wrong(p, 'an ISO-8601 timestamp or epoch milliseconds'));
+          if (typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= MAX_EPOCH_MS) return v;
+          const ms = typeof v === 'string' ? parseIsoTimestamp(v) : undefined;
+          if (ms === undefined) return void e.push(wrong(p, 'an ISO-8601 timestamp that exists, or epoch milliseconds'));
           return ms;
         };
       }

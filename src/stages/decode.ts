@@ -1,15 +1,18 @@
 /**
- * Stage 1: size limit, decoding and the schema check. Confluent-framed Avro is resolved from its
+ * Stage 1: lineage headers, size limit, decoding and the schema check. Confluent-framed Avro is resolved from its
  * writer schema (fetched from the registry by id) to the entity's reader schema, so compatible
  * evolution works; JSON is checked against the same schema and coerced to its logical types.
  * For a source with several entities, the writer schema's name (Avro) or the `c360.entity`
  * header (JSON) says which entity a record is; without either it is the source's primary entity.
  */
+import { isUtf8 } from 'node:buffer';
 import type avro from 'avsc';
 import type { RecordErrorEntry } from '../contracts/errors.js';
 import { FRAME_HEADER_BYTES, framedSchemaId, MAGIC_BYTE } from '../contracts/framing.js';
-import { HEADER, headerString } from '../contracts/lineage.js';
+import { HEADER, headerString, lineageProblem } from '../contracts/lineage.js';
+import { AvroValueError } from '../schema/avro.js';
 import type { CompiledEntity } from '../schema/entity.js';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../schema/json-depth.js';
 import type { Envelope } from './envelope.js';
 import { reject } from './envelope.js';
 import { defineStage } from './stage.js';
@@ -29,7 +32,7 @@ const err = (code: RecordErrorEntry['code'], message: string): RecordErrorEntry[
 export const decodeStage = defineStage({
   name: 'decode',
   description:
-    "Checks the size limit, decodes Confluent-framed Avro (resolving the writer schema to the entity's) or JSON (coerced to the schema's types), and tells a source's entities apart.",
+    "Checks the lineage headers and the size limit, decodes Confluent-framed Avro (resolving the writer schema to the entity's) or JSON (coerced to the schema's types), and tells a source's entities apart.",
   requires: [],
   create: (ctx) => {
     /** The source's entity whose schema has this full name, when the source has several. */
@@ -72,7 +75,8 @@ export const decodeStage = defineStage({
       let decoded: { value: unknown; offset: number };
       try {
         decoded = e.entity.type.decode(buf, 5, resolver);
-      } catch {
+      } catch (error) {
+        if (error instanceof AvroValueError) return reject(e, 'decode', err(error.code, error.message));
         return reject(e, 'decode', err('decode.truncated', 'the Avro body does not decode with its writer schema'));
       }
       if (decoded.offset !== buf.length) {
@@ -92,6 +96,8 @@ export const decodeStage = defineStage({
         if (!entity) return reject(e, 'decode', err('decode.unknown_entity', `source ${e.entity.source} carries no entity ${declared}`));
         e.entity = entity;
       }
+      if (!isUtf8(buf)) return reject(e, 'decode', err('decode.invalid_utf8', 'the value is not valid UTF-8'));
+      if (jsonTooDeep(buf)) return reject(e, 'decode', err('decode.too_deep', `nested deeper than ${MAX_JSON_DEPTH} levels`));
       let parsed: unknown;
       try {
         parsed = JSON.parse(buf.toString('utf8'));
@@ -115,6 +121,11 @@ export const decodeStage = defineStage({
         for (const e of batch) {
           if (e.outcome !== 'pending') continue;
           const buf = e.message.value;
+          const lineage = lineageProblem(e.message);
+          if (lineage !== undefined) {
+            reject(e, 'decode', err('lineage.invalid', lineage));
+            continue;
+          }
           if (!buf || buf.length === 0) {
             reject(e, 'decode', err('decode.malformed', 'empty value'));
             continue;
@@ -126,6 +137,9 @@ export const decodeStage = defineStage({
           if (buf[0] === MAGIC_BYTE) decodeAvro(e, buf);
           else if (firstNonSpace(buf) === OPEN_BRACE) decodeJson(e, buf);
           else reject(e, 'decode', err('decode.malformed', 'neither Confluent-framed Avro nor a JSON object'));
+          // A blank natural id would land under an empty key, and every blank one would be the "same" record to dedup.
+          if (e.outcome === 'pending' && e.entity.naturalId(e.value!).trim() === '')
+            reject(e, 'decode', [{ code: 'schema.missing_required', field: e.entity.definition.key, message: 'the natural id is empty' }]);
         }
       },
     };

@@ -7,6 +7,7 @@
  * `<ns>.ingest.<source>` with acks=all by the idempotent producer, and only then does the client
  * get its 2xx: an acknowledged event is in Kafka, whatever happens to the collector next.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
@@ -17,6 +18,7 @@ import { topicNames } from '../../contracts/topics.js';
 import type { Logger } from '../../observability/logger.js';
 import { perRegistry } from '../../observability/metrics.js';
 import type { CompiledEntity } from '../../schema/entity.js';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../../schema/json-depth.js';
 import { GroupSender } from './group-sender.js';
 import type { CollectorSettings } from './settings.js';
 
@@ -101,6 +103,9 @@ export class Collector {
       requestId: string,
       extraOrigin: Record<string, unknown>,
     ) => {
+      if (!isUtf8(raw)) return reply.code(400).send({ error: 'the body is not valid UTF-8', request_id: requestId });
+      // Checked on the bytes, before anything walks the parsed body recursively (JSON.stringify would overflow the stack).
+      if (jsonTooDeep(raw)) return reply.code(400).send({ error: `the body nests deeper than ${MAX_JSON_DEPTH} levels`, request_id: requestId });
       let body: unknown;
       try {
         body = JSON.parse(raw.toString('utf8'));
@@ -126,7 +131,7 @@ export class Collector {
           continue;
         }
         const id = source.naturalId(event as Record<string, unknown>);
-        if (!id) {
+        if (!id.trim()) {
           problems.push({ index, reason: `missing ${source.definition.key}, the ${source.name} id` });
           continue;
         }

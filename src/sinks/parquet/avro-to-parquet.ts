@@ -7,7 +7,7 @@
  */
 import type { SchemaElement } from 'hyparquet';
 import { SchemaError } from '../../contracts/errors.js';
-import { parseDecimal } from '../../schema/decimal.js';
+import { unscaledOf } from '../../schema/decimal.js';
 
 type Json = string | Record<string, unknown> | unknown[];
 type Repetition = 'REQUIRED' | 'OPTIONAL';
@@ -165,7 +165,7 @@ export class AvroToParquet {
       elements: [
         { name, repetition_type: repetition, ...physical, converted_type: 'DECIMAL', precision, scale, logical_type: { type: 'DECIMAL', precision, scale } },
       ],
-      convert: (value) => (value === null || value === undefined ? value : parseDecimal(value, scale, precision)),
+      convert: (value) => (value === null || value === undefined ? value : unscaledOf(value, scale, precision)),
     };
   }
 }

@@ -1,0 +1,48 @@
+/**
+ * How deep a JSON text nests, found by one pass over its bytes that never recurses: input is
+ * checked before anything walks it recursively (JSON.stringify, coercion, printing), so a value
+ * nested thousands of levels deep is a typed error instead of a stack overflow.
+ */
+
+/** The deepest nesting c360 accepts in any JSON it reads: far beyond any entity's shape, far below a stack's limit. */
+export const MAX_JSON_DEPTH = 64;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_OBJECT = 0x7b;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_OBJECT = 0x7d;
+const CLOSE_ARRAY = 0x5d;
+
+/** Whether the JSON in `text` (bytes or a string) opens more than `limit` objects and arrays inside each other. */
+export function jsonTooDeep(text: Buffer | string, limit = MAX_JSON_DEPTH): boolean {
+  const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) {
+      inString = true;
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      if (++depth > limit) return true;
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/** The nesting depth of an already-parsed value, walked with an explicit stack; stops counting past `limit`. */
+export function valueTooDeep(value: unknown, limit = MAX_JSON_DEPTH): boolean {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const { value: v, depth } = stack.pop()!;
+    if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) continue;
+    if (depth + 1 > limit) return true;
+    for (const child of Object.values(v)) stack.push({ value: child, depth: depth + 1 });
+  }
+  return false;
+}
