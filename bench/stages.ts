@@ -54,7 +54,7 @@ const router = {
   topologyName: topology.name,
   topics: names,
   rawSchemaIds: ids.raw,
-  deadLetter: { id: ids.deadLetter, ...loadSchema('DeadLetter') },
+  deadLetter: { id: ids.deadLetter, ...loadSchema('DeadLetter'), maxMessageBytes: 1_048_588 },
   nearDuplicate: { id: ids.nearDuplicate, type: loadSchema('NearDuplicate').type },
   now: Date.now,
 };

@@ -71,6 +71,12 @@ export const envSchema = z.object({
     .default('info')
     .describe('pino level; personal data is never logged at info or above'),
   C360_OPS_PORT: z.coerce.number().int().min(0).max(65535).default(9464).describe('port of /metrics, /healthz and /readyz of long-running processes'),
+  C360_STALL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(300)
+    .describe('a topology worker turns unready when a partition of its own has had records waiting this long without moving'),
   C360_PII_KEY: z
     .string()
     .optional()
@@ -113,6 +119,7 @@ export interface Config {
   home: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   opsPort: number;
+  stallMs: number;
   /** The secret personal values are keyed with outside the records (HMAC), when one is configured. */
   piiKey: Buffer | undefined;
   /** The key-encryption key of the subjects' data keys, when one is configured. */
@@ -150,6 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     home: path.resolve(e.C360_HOME),
     logLevel: e.LOG_LEVEL,
     opsPort: e.C360_OPS_PORT,
+    stallMs: e.C360_STALL_SECONDS * 1000,
     piiKey: secretOf('C360_PII_KEY', e.C360_PII_KEY, e.C360_PII_KEY_FILE, path.join(path.resolve(e.C360_HOME), 'secrets', 'pii.key')),
     kek: secretOf('C360_KEK', e.C360_KEK, e.C360_KEK_FILE, path.join(path.resolve(e.C360_HOME), 'secrets', 'kek.key')),
     keyStoreUrl: e.C360_KEY_STORE_URL,

@@ -30,10 +30,11 @@ import { countQuarantine } from '../../src/quarantine/store.js';
 import { type CompiledEntity, compilePrimaryEntity } from '../../src/schema/entity.js';
 import { readManifest } from '../../src/sinks/manifest.js';
 import { SinkWorker } from '../../src/sinks/sink-worker.js';
+import { openObjectStore } from '../../src/storage/backends.js';
 import { LocalStore } from '../../src/storage/local-store.js';
 import { loadTopology } from '../../src/topology/load.js';
 import { TopologyRunner } from '../../src/topology/runner.js';
-import { registerDeadLetterSchema } from '../../src/topology/setup.js';
+import { deadLetterContract } from '../../src/topology/setup.js';
 import { ensureStack } from '../stack/ensure.js';
 import { type Ticket, VendorApi } from './vendor-api.js';
 
@@ -104,7 +105,7 @@ export async function runDemo(given: Config, logger: Logger, print: (line: strin
   const received = new Map<string, number>();
   try {
     // 1. Batch files, as `c360 ingest` sends them.
-    const deadLetter = await registerDeadLetterSchema(config, namespace);
+    const deadLetter = await deadLetterContract(config, kafka, namespace);
     const sealer = new UnidentifiedSealer(keyStore, new RecordPrivacy(pseudonymsFrom(config, 'the demo')));
     const files: Array<[string, string, string | undefined]> = [
       ['crm', 'crm/customers.csv', 'crm/customers.mapping.json'],
@@ -123,6 +124,8 @@ export async function runDemo(given: Config, logger: Logger, print: (line: strin
         mapping: loadMappingFile(mapping ? path.join(samples, mapping) : undefined),
         sourceKind: 'batch',
         deadLetter,
+        maxRecordBytes: topology.maxRecordBytes,
+        store: openObjectStore(config),
         sealer,
       });
       received.set(source, r.rows);

@@ -104,7 +104,8 @@ describe('the dead-letter record', () => {
   });
 
   it('goes on the dead-letter topic framed, keyed as it arrived, with lineage and Kafka Connect headers', () => {
-    const m = deadLetterMessage({ id: 9, schema, type }, letter, 'customer360');
+    const { message: m, outOfLine } = deadLetterMessage({ id: 9, schema, type, maxMessageBytes: 1_048_588 }, letter, 'customer360');
+    expect(outOfLine).toBeUndefined();
     expect(framedSchemaId(m.value as Buffer)).toBe(9);
     expect(m.key).toEqual(Buffer.from('C-1'));
     expect(m.headers).toMatchObject({
@@ -115,6 +116,21 @@ describe('the dead-letter record', () => {
       '__connect.errors.exception.class.name': 'quality.email_invalid',
       '__connect.errors.exception.message': 'quality.email_invalid at email: not a valid email address',
     });
+  });
+
+  it('keeps its original value out of line, by sha256, when it would be over the topic limit', () => {
+    const big = Buffer.alloc(5000, 'x');
+    const { message, outOfLine } = deadLetterMessage(
+      { id: 9, schema, type, maxMessageBytes: 4096 },
+      { ...letter, original: { ...letter.original, value: big } },
+      'c',
+    );
+    expect(outOfLine).toEqual({ key: expect.stringMatching(/^quarantine\/originals\/sha256=[0-9a-f]{64}$/), sha256: expect.any(String), bytes: big });
+    expect((message.value as Buffer).length).toBeLessThan(4096);
+    const back = type.fromBuffer((message.value as Buffer).subarray(5)) as Record<string, unknown>;
+    expect(back.original_value).toBeNull();
+    expect(back.original_value_ref).toEqual({ key: outOfLine!.key, sha256: outOfLine!.sha256, size: 5000 });
+    expect(back.errors).toEqual(letter.errors);
   });
 });
 

@@ -4,6 +4,7 @@
  * store). Each keeps every error, the original key, value and headers as bytes, where the record
  * was, and its lineage.
  */
+import { hash } from 'node:crypto';
 import type avro from 'avsc';
 import type { IHeaders, Message } from 'kafkajs';
 import type { RecordErrorEntry } from './errors.js';
@@ -11,12 +12,24 @@ import { frame } from './framing.js';
 import { HEADER, type Lineage, lineageHeaders } from './lineage.js';
 import { PROCESSOR_VERSION } from './project.js';
 
-/** The dead-letter schema as a writer needs it: its registered id, the schema and its avsc type. */
+/** The dead-letter schema as a writer needs it: its registered id, the schema and its avsc type, and how large a dead letter may be. */
 export interface DeadLetterContract {
   id: number;
   schema: Record<string, unknown>;
   type: avro.Type;
+  /** The dead-letter topic's max.message.bytes: a dead letter that would be larger moves its original value out of line. */
+  maxMessageBytes: number;
 }
+
+/** An original value kept beside its dead letter, content-addressed in the raw layer's storage, written before the dead letter is sent. */
+export interface OutOfLineValue {
+  key: string;
+  sha256: string;
+  bytes: Buffer;
+}
+
+/** What Kafka adds to a record beyond its key, value and headers (lengths, offsets, attributes), with room to spare. */
+const RECORD_OVERHEAD_BYTES = 512;
 
 export interface DeadLetter {
   errors: RecordErrorEntry[];
@@ -44,7 +57,7 @@ function originalHeaders(headers: IHeaders | undefined): Record<string, Buffer> 
   return out;
 }
 
-/** The Avro record of a dead letter. */
+/** The Avro record of a dead letter (its original value inline). */
 export function deadLetterRecord(d: DeadLetter): Record<string, unknown> {
   return {
     errors: d.errors,
@@ -53,6 +66,7 @@ export function deadLetterRecord(d: DeadLetter): Record<string, unknown> {
     entity: d.entity,
     original_key: bytes(d.original.key),
     original_value: bytes(d.original.value),
+    original_value_ref: null,
     original_headers: originalHeaders(d.original.headers),
     origin_topic: d.origin.topic,
     origin_partition: d.origin.partition,
@@ -69,11 +83,24 @@ export function deadLetterRecord(d: DeadLetter): Record<string, unknown> {
   };
 }
 
+function messageBytes(m: Message): number {
+  let n = (m.key?.length ?? 0) + (m.value?.length ?? 0) + RECORD_OVERHEAD_BYTES;
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += k.length + (v === undefined ? 0 : Buffer.byteLength(Array.isArray(v) ? v.join('') : v));
+  return n;
+}
+
 /**
  * The dead letter as a message on the dead-letter topic: framed Avro, the original key, lineage
  * headers, and the headers Kafka Connect's dead-letter queue writes, so Connect tooling can read ours.
+ * A dead letter that would be over the topic's max.message.bytes keeps its errors and lineage and
+ * refers to its original value by sha256 instead (`outOfLine`, for the caller to store first):
+ * nothing is lost, and the dead letter always fits.
  */
-export function deadLetterMessage(contract: DeadLetterContract, d: DeadLetter, connectorName: string): Message {
+export function deadLetterMessage(
+  contract: DeadLetterContract,
+  d: DeadLetter,
+  connectorName: string,
+): { message: Message; outOfLine: OutOfLineValue | undefined } {
   const headers: IHeaders = {
     ...lineageHeaders(d.lineage),
     '__connect.errors.topic': d.origin.topic,
@@ -85,5 +112,12 @@ export function deadLetterMessage(contract: DeadLetterContract, d: DeadLetter, c
     '__connect.errors.exception.message': d.errors.map((x) => `${x.code}${x.field ? ` at ${x.field}` : ''}: ${x.message}`).join('; '),
   };
   if (d.entity !== null) headers[HEADER.entity] = d.entity;
-  return { key: d.original.key, value: frame(contract.id, contract.type.toBuffer(deadLetterRecord(d))), headers };
+  const record = deadLetterRecord(d);
+  const message: Message = { key: d.original.key, value: frame(contract.id, contract.type.toBuffer(record)), headers };
+  const original = record.original_value as Buffer | null;
+  if (original === null || messageBytes(message) <= contract.maxMessageBytes) return { message, outOfLine: undefined };
+  const sha256 = hash('sha256', original, 'hex');
+  const key = `quarantine/originals/sha256=${sha256}`;
+  const ref = { ...record, original_value: null, original_value_ref: { key, sha256, size: original.length } };
+  return { message: { ...message, value: frame(contract.id, contract.type.toBuffer(ref)) }, outOfLine: { key, sha256, bytes: original } };
 }

@@ -153,7 +153,7 @@ export const RECORD_ERROR_CODES = {
   'decode.truncated': 'the Avro body ends before the record does, or has bytes after it',
   'decode.incompatible_schema': "the writer's schema cannot be resolved against the entity's reader schema",
   'decode.unknown_entity': 'the c360.entity header names an entity the source does not carry',
-  'decode.invalid_utf8': 'a JSON value, an Avro string or a map key is not valid UTF-8 (never replaced by U+FFFD)',
+  'decode.invalid_utf8': 'a JSON value, an Avro string or a map key is not valid UTF-8, or a JSON string holds a lone surrogate (never replaced by U+FFFD)',
   'decode.too_deep': 'JSON nested deeper than the 64 levels c360 reads (MAX_JSON_DEPTH)',
   'lineage.invalid':
     'a c360.* lineage header is not what the contract says: an empty ingest id, an origin that is not a JSON object, an unknown source kind, a received_at (or Kafka timestamp) before 2000 or over a day ahead',
@@ -185,6 +185,7 @@ export const RECORD_ERROR_CODES = {
   'mapping.invalid_date': 'a date field whose cell is not YYYY-MM-DD or the declared format',
   'mapping.invalid_timestamp': 'a timestamp field whose cell is not ISO 8601, epoch milliseconds or the declared format',
   'mapping.invalid_json': 'a list, map or record field whose cell is not JSON',
+  'mapping.unknown_columns': 'not one column of the row names a field of the entity: a file without a header row, or with another entity’s columns',
 } as const;
 
 export type RecordErrorCode = keyof typeof RECORD_ERROR_CODES;

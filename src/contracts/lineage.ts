@@ -101,8 +101,7 @@ export function readLineage(message: KafkaMessage, topic: string, partition: num
   const kind = headerString(h, HEADER.sourceKind);
   const origin = headerString(h, HEADER.origin);
   return {
-    ingestId:
-      ingestId && ingestId.length <= MAX_INGEST_ID_CHARS ? ingestId : ingestIdFrom(`${topic}/${partition}/${message.offset}/${message.timestamp}`),
+    ingestId: ingestId && ingestId.length <= MAX_INGEST_ID_CHARS ? ingestId : ingestIdFrom(`${topic}/${partition}/${message.offset}/${message.timestamp}`),
     source,
     sourceKind: (SOURCE_KINDS as readonly string[]).includes(kind ?? '') ? (kind as SourceKind) : 'stream',
     receivedAt: receivedAt(message),

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Kafka, Message } from 'kafkajs';
 import { type DeadLetterContract, deadLetterMessage } from '../contracts/dead-letter.js';
-import { describeError, UnreadableFileError } from '../contracts/errors.js';
+import { describeError, type RecordErrorEntry, UnreadableFileError } from '../contracts/errors.js';
 import { type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
 import { HEADER, ingestIdFrom, type Lineage, lineageHeaders, type SourceKind } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
@@ -19,6 +19,7 @@ import { crashPoint } from '../faults/failpoints.js';
 import { sendTransaction } from '../kafka/send.js';
 import type { UnidentifiedSealer } from '../privacy/sealed.js';
 import type { CompiledEntity } from '../schema/entity.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { compileMapping, type MappingFile } from './mapping.js';
 import type { FormatSpec } from './readers/reader.js';
 import { exclusiveProducer, readState, stateMessage } from './state.js';
@@ -51,6 +52,10 @@ export interface IngestFileOptions {
   mapping: MappingFile;
   sourceKind: SourceKind;
   deadLetter: DeadLetterContract;
+  /** The topology's record limit: a row over it is dead-lettered (size.too_large) and the file goes on. */
+  maxRecordBytes: number;
+  /** The raw layer's storage, where a dead letter too large for its topic keeps its original value. */
+  store: ObjectStore;
   force?: boolean;
   /** Rows per transaction. */
   batchRows?: number;
@@ -117,7 +122,7 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
     }
 
     const mapper = compileMapping(o.entity.schema, o.mapping);
-    const reader = o.format.create(o.file, { delimiter: o.mapping.delimiter });
+    const reader = o.format.create(o.file, { delimiter: o.mapping.delimiter, maxRowBytes: o.maxRecordBytes });
     const totalBytes = fs.statSync(o.file).size;
     const batchRows = o.batchRows ?? 2_000;
     let records: Message[] = [];
@@ -155,46 +160,67 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
     };
 
     let receivedAt = Date.now();
+    let anyKnownColumn = false;
+    const deadLetter = async (row: number, lineage: Lineage, error: RecordErrorEntry, cells: unknown) => {
+      const bytes = cells === undefined ? null : Buffer.from(JSON.stringify(cells));
+      // The row's cells are personal data under column names no contract marks: sealed (docs/privacy.md).
+      const original = bytes && o.sealer ? await o.sealer.seal(o.entity.source, receivedAt, bytes) : bytes;
+      const { message, outOfLine } = deadLetterMessage(
+        o.deadLetter,
+        {
+          errors: [error],
+          stage: 'extract',
+          source: o.entity.source,
+          entity: o.entity.name,
+          original: { key: null, value: original, headers: undefined },
+          origin: { topic: `file:${name}`, partition: 0, offset: row },
+          lineage,
+          failedAt: Date.now(),
+        },
+        'file-ingest',
+      );
+      if (outOfLine) await o.store.putIfAbsent(outOfLine.key, outOfLine.bytes);
+      dead.push(message);
+      deadCodes[error.code] = (deadCodes[error.code] ?? 0) + 1;
+      result.deadLettered++;
+    };
+    const lineageOf = (row: number, line: number | undefined): Lineage => ({
+      ingestId: ingestIdFrom(`${sha256}/${row}`),
+      source: o.entity.source,
+      sourceKind: o.sourceKind,
+      receivedAt,
+      origin: JSON.stringify({ file: name, sha256, row, ...(line !== undefined ? { line } : {}) }),
+    });
+
     for await (const r of unreadableOnError(reader.rows(), name)) {
       if (r.row < resumeFrom) continue;
       result.rows++;
       lastRow = r.row;
-      const lineage: Lineage = {
-        ingestId: ingestIdFrom(`${sha256}/${r.row}`),
-        source: o.entity.source,
-        sourceKind: o.sourceKind,
-        receivedAt,
-        origin: JSON.stringify({ file: name, sha256, row: r.row, ...(r.line !== undefined ? { line: r.line } : {}) }),
-      };
-      const mapped =
-        'malformed' in r ? ({ ok: false, error: { code: 'mapping.malformed_row', field: null, message: r.malformed } } as const) : mapper.map(r.cells);
+      const lineage = lineageOf(r.row, r.line);
+      const mapped = 'rejected' in r ? ({ ok: false, error: { ...r.rejected, field: null } } as const) : mapper.map(r.cells);
       if (mapped.ok) {
+        anyKnownColumn = true;
         const id = o.entity.naturalId(mapped.value);
-        // The entity travels with the row: a source may carry several (commerce: orders and products).
-        records.push({ key: id || null, value: JSON.stringify(mapped.value), headers: { ...lineageHeaders(lineage), [HEADER.entity]: o.entity.name } });
-        result.sent++;
+        const value = JSON.stringify(mapped.value);
+        if (Buffer.byteLength(value) > o.maxRecordBytes) {
+          await deadLetter(
+            r.row,
+            lineage,
+            { code: 'size.too_large', field: null, message: `the row is over the ${o.maxRecordBytes}-byte record limit` },
+            mapped.value,
+          );
+        } else {
+          // The entity travels with the row: a source may carry several (commerce: orders and products).
+          records.push({ key: id || null, value, headers: { ...lineageHeaders(lineage), [HEADER.entity]: o.entity.name } });
+          result.sent++;
+        }
       } else {
-        const cells = 'cells' in r ? Buffer.from(JSON.stringify(r.cells)) : null;
-        // The row's cells are personal data under column names no contract marks: sealed (docs/privacy.md).
-        const original = cells && o.sealer ? await o.sealer.seal(o.entity.source, receivedAt, cells) : cells;
-        dead.push(
-          deadLetterMessage(
-            o.deadLetter,
-            {
-              errors: [mapped.error],
-              stage: 'extract',
-              source: o.entity.source,
-              entity: o.entity.name,
-              original: { key: null, value: original, headers: undefined },
-              origin: { topic: `file:${name}`, partition: 0, offset: r.row },
-              lineage,
-              failedAt: Date.now(),
-            },
-            'file-ingest',
-          ),
-        );
-        deadCodes[mapped.error.code] = (deadCodes[mapped.error.code] ?? 0) + 1;
-        result.deadLettered++;
+        if (mapped.error.code === 'mapping.unknown_columns' && r.row === 1 && o.format.headerRow && 'cells' in r) {
+          // Not one header names a field: the "header" was the file's first row of data, so it is counted and dead-lettered too.
+          result.rows++;
+          await deadLetter(0, lineageOf(0, 1), mapped.error, Object.keys(r.cells));
+        }
+        await deadLetter(r.row, lineage, mapped.error, 'cells' in r ? r.cells : undefined);
       }
       if (records.length + dead.length >= batchRows) {
         await commit('running');
@@ -202,7 +228,8 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
       }
     }
     await commit('complete');
-    result.unknownColumns = [...mapper.unknownColumns];
+    // Column names are printed only when the file has a real header: otherwise they are its first row's values.
+    result.unknownColumns = anyKnownColumn ? [...mapper.unknownColumns] : [];
     result.ms = performance.now() - started;
     return result;
   } finally {

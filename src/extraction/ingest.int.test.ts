@@ -14,8 +14,9 @@ import type { Topology } from '../contracts/topology-definition.js';
 import { loadSchema } from '../schema/avro.js';
 import { compilePrimaryEntity } from '../schema/entity.js';
 import { fileSchema, ParquetFileWriter } from '../sinks/parquet/parquet-file.js';
+import { openObjectStore } from '../storage/backends.js';
 import { loadTopology } from '../topology/load.js';
-import { createTopologyTopics, registerDeadLetterSchema } from '../topology/setup.js';
+import { createTopologyTopics, deadLetterContract } from '../topology/setup.js';
 import { type IngestFileResult, ingestFile } from './file-ingest.js';
 import { loadMappingFile } from './mapping.js';
 import { formatOf } from './readers/index.js';
@@ -51,6 +52,8 @@ describe('c360 ingest: files into the ingest topics, exactly once', () => {
       mapping: loadMappingFile(extra.mapping),
       sourceKind: 'batch',
       deadLetter,
+      maxRecordBytes: topology.maxRecordBytes,
+      store: openObjectStore(config),
       force: extra.force,
     });
 
@@ -58,7 +61,7 @@ describe('c360 ingest: files into the ingest topics, exactly once', () => {
     topology = await loadTopology('customer360', { namespace: testNamespace() });
     names = topicNames(topology.namespace);
     await createTopologyTopics(kafka, topology);
-    deadLetter = await registerDeadLetterSchema(config, topology.namespace);
+    deadLetter = await deadLetterContract(config, kafka, topology.namespace);
   });
 
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

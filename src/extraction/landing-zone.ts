@@ -18,7 +18,7 @@ import { type IngestFileOptions, type IngestFileResult, ingestFile } from './fil
 import type { MappingFile } from './mapping.js';
 import { formatOf, isDataFileName } from './readers/index.js';
 
-export interface LandingZoneOptions extends Pick<IngestFileOptions, 'kafka' | 'namespace' | 'deadLetter' | 'sealer'> {
+export interface LandingZoneOptions extends Pick<IngestFileOptions, 'kafka' | 'namespace' | 'deadLetter' | 'sealer' | 'maxRecordBytes' | 'store'> {
   root: string;
   entities: Map<string, CompiledEntity>;
   /** Per source; a source without one maps columns by name. */
@@ -97,6 +97,8 @@ export class LandingZone {
         namespace: o.namespace,
         deadLetter: o.deadLetter,
         sealer: o.sealer,
+        maxRecordBytes: o.maxRecordBytes,
+        store: o.store,
         entity: o.entities.get(source)!,
         file,
         format: formatOf(name, undefined),

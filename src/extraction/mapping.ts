@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { parseSettings, readJsonFile } from '../config.js';
 import { ConfigError, type RecordErrorEntry } from '../contracts/errors.js';
 import { parseIsoDate, parseIsoTimestamp } from '../schema/iso-time.js';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../schema/json-depth.js';
 
 export const mappingFileSchema = z
   .object({
@@ -156,9 +157,7 @@ function coerce(kind: Kind, value: unknown, format: ((text: string) => number | 
           ? { ok: false, code: 'mapping.invalid_date', message: 'not a date in the declared format' }
           : { ok: true, value: new Date(t).toISOString().slice(0, 10) };
       }
-      return parseIsoDate(text) !== undefined
-        ? { ok: true, value: text }
-        : { ok: false, code: 'mapping.invalid_date', message: 'not a YYYY-MM-DD date' };
+      return parseIsoDate(text) !== undefined ? { ok: true, value: text } : { ok: false, code: 'mapping.invalid_date', message: 'not a YYYY-MM-DD date' };
     }
     case 'timestamp': {
       if (format) {
@@ -173,6 +172,7 @@ function coerce(kind: Kind, value: unknown, format: ((text: string) => number | 
         : { ok: false, code: 'mapping.invalid_timestamp', message: 'not an ISO 8601 timestamp or epoch milliseconds' };
     }
     case 'json':
+      if (jsonTooDeep(text)) return { ok: false, code: 'decode.too_deep', message: `a cell nested deeper than ${MAX_JSON_DEPTH} levels` };
       try {
         return { ok: true, value: JSON.parse(text) };
       } catch {
@@ -219,6 +219,7 @@ export function compileMapping(entitySchema: Record<string, unknown>, mapping: M
     unknownColumns,
     map(row) {
       const out: Record<string, unknown> = {};
+      let known = 0;
       for (const [column, raw] of Object.entries(row)) {
         if (ignore.has(column)) continue;
         const field = mapping.columns[column] ?? column;
@@ -227,10 +228,14 @@ export function compileMapping(entitySchema: Record<string, unknown>, mapping: M
           unknownColumns.add(column);
           continue;
         }
+        known++;
         const c = coerce(type.kind, raw, formats.get(field));
         if (!c.ok) return { ok: false, error: { code: c.code, field, message: `column "${column}": ${c.message}` } };
         setPath(out, field, c.value);
       }
+      // Not one column is a field: a file without a header row (its first row taken for one), or another entity's file.
+      if (known === 0)
+        return { ok: false, error: { code: 'mapping.unknown_columns', field: null, message: `no column names a field of ${String(entitySchema.name)}` } };
       return { ok: true, value: out };
     },
   };

@@ -1,5 +1,5 @@
 /** Topic creation that is idempotent and waits until every partition has a leader, even on a broker that has just started. */
-import type { Admin, ITopicConfig } from 'kafkajs';
+import kafkajs, { type Admin, type ITopicConfig, type Kafka } from 'kafkajs';
 import { DependencyUnavailableError, isRetriable } from '../contracts/errors.js';
 import { retry } from '../retry.js';
 
@@ -44,4 +44,31 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[], timeoutMs =
     { retries: Math.ceil(timeoutMs / 100), initialMs: 100, maxMs: 100 },
   );
   return toCreate.map((t) => t.topic);
+}
+
+// KafkaJS is CommonJS: Node's named imports cannot see its enums.
+const { ConfigResourceTypes } = kafkajs;
+
+/** Kafka's own default for a topic's max.message.bytes, when the broker does not say. */
+const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+
+/** The largest record a topic takes (its max.message.bytes, set on the topic or inherited from the broker). */
+export async function topicMaxMessageBytes(admin: Admin, topic: string): Promise<number> {
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+  });
+  const value = Number(resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+  return Number.isSafeInteger(value) && value > 0 ? value : DEFAULT_MAX_MESSAGE_BYTES;
+}
+
+/** The topics the cluster has. */
+export async function existingTopics(kafka: Kafka): Promise<Set<string>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return new Set(await admin.listTopics());
+  } finally {
+    await admin.disconnect();
+  }
 }

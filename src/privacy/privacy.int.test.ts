@@ -16,7 +16,8 @@ import { loadMappingFile } from '../extraction/mapping.js';
 import { formatOf } from '../extraction/readers/index.js';
 import { compilePrimaryEntity } from '../schema/entity.js';
 import type { SinkWorker } from '../sinks/sink-worker.js';
-import { registerDeadLetterSchema } from '../topology/setup.js';
+import { openObjectStore } from '../storage/backends.js';
+import { deadLetterContract } from '../topology/setup.js';
 import type { KeyStore } from './key-store.js';
 import { openKeyStore } from './key-store.js';
 import { pseudonymsFrom } from './pseudonyms.js';
@@ -89,7 +90,9 @@ describe('forgetting a person across an immutable raw layer', () => {
       format: formatOf(file, undefined),
       mapping: loadMappingFile(undefined),
       sourceKind: 'batch',
-      deadLetter: await registerDeadLetterSchema(config, ns),
+      maxRecordBytes: t.topology.maxRecordBytes,
+      store: openObjectStore(config),
+      deadLetter: await deadLetterContract(config, kafka, ns),
       sealer,
     });
   };

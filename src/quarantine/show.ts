@@ -2,6 +2,7 @@
 
 import { FRAME_HEADER_BYTES, framedSchemaId } from '../contracts/framing.js';
 import { maskPersonal } from '../observability/personal-data.js';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../schema/json-depth.js';
 import type { WriterSchemas } from '../schema/registry.js';
 import type { QuarantinedRecord } from './store.js';
 
@@ -21,6 +22,8 @@ async function originalValue(value: Buffer | null, schemas: WriterSchemas): Prom
     }
     return { avro_schema_id: id, undecodable_bytes: value.length };
   }
+  // Printing walks the value recursively: what nests too deep is described, never parsed.
+  if (jsonTooDeep(value)) return { nested_deeper_than: MAX_JSON_DEPTH, bytes: value.length };
   try {
     return JSON.parse(value.toString('utf8'));
   } catch {

@@ -1,8 +1,10 @@
 /**
  * The quarantine store: the dead-letter records the sinks landed under
  * `quarantine/source=<source>/date=<YYYY-MM-DD>/`, read back with their errors, original bytes
- * and lineage, selected by source, date, error code or ingest id. Reads one file at a time.
+ * (fetched from beside them when they were too large to keep inline) and lineage, selected by
+ * source, date, error code or ingest id. Reads one file at a time.
  */
+import { hash } from 'node:crypto';
 import { parquetReadObjects } from 'hyparquet';
 import type { RecordErrorEntry } from '../contracts/errors.js';
 import type { SealedOpener } from '../privacy/sealed.js';
@@ -60,7 +62,8 @@ export async function* readQuarantine(store: ObjectStore, filter: QuarantineFilt
         if (filter.ingestId?.length && !filter.ingestId.includes(lineage.ingest_id)) continue;
         const headers: Record<string, Buffer> = {};
         for (const [k, v] of Object.entries((r.original_headers as Record<string, Uint8Array>) ?? {})) headers[k] = Buffer.from(v);
-        const opened = opener ? await opener.open(toBuffer(r.original_value)) : { value: toBuffer(r.original_value), forgotten: false };
+        const original = toBuffer(r.original_value) ?? (await outOfLine(store, r.original_value_ref));
+        const opened = opener ? await opener.open(original) : { value: original, forgotten: false };
         yield {
           file: key,
           source,
@@ -80,6 +83,15 @@ export async function* readQuarantine(store: ObjectStore, filter: QuarantineFilt
       }
     }
   }
+}
+
+/** An original value a dead letter keeps out of line (docs/contracts.md), read back and checked against its sha256. */
+async function outOfLine(store: ObjectStore, ref: unknown): Promise<Buffer | null> {
+  if (!ref || typeof ref !== 'object') return null;
+  const { key, sha256 } = ref as { key: string; sha256: string };
+  const bytes = await store.read(key);
+  if (hash('sha256', bytes, 'hex') !== sha256) throw new Error(`the out-of-line original ${key} does not match its sha256`);
+  return bytes;
 }
 
 export interface QuarantineCount {

@@ -162,7 +162,13 @@ function primitive(type: string, logical: string | undefined): Coercer {
     case 'boolean':
       return (v, p, e) => (typeof v === 'boolean' ? v : void e.push(wrong(p, 'a boolean')));
     case 'string':
-      return (v, p, e) => (typeof v === 'string' ? v : void e.push(wrong(p, 'a string')));
+      return (v, p, e) => {
+        if (typeof v !== 'string') return void e.push(wrong(p, 'a string'));
+        // A lone surrogate (an escaped "\ud800") has no UTF-8 form: encoding would put U+FFFD in its place.
+        if (!v.isWellFormed())
+          return void e.push({ code: 'decode.invalid_utf8', field: p || null, message: 'a lone UTF-16 surrogate, which UTF-8 cannot hold' });
+        return v;
+      };
     case 'float':
     case 'double':
       return (v, p, e) => (typeof v === 'number' && Number.isFinite(v) ? v : void e.push(wrong(p, 'a number')));

@@ -34,15 +34,3 @@ export function jsonTooDeep(text: Buffer | string, limit = MAX_JSON_DEPTH): bool
   }
   return false;
 }
-
-/** The nesting depth of an already-parsed value, walked with an explicit stack; stops counting past `limit`. */
-export function valueTooDeep(value: unknown, limit = MAX_JSON_DEPTH): boolean {
-  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
-  while (stack.length > 0) {
-    const { value: v, depth } = stack.pop()!;
-    if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) continue;
-    if (depth + 1 > limit) return true;
-    for (const child of Object.values(v)) stack.push({ value: child, depth: depth + 1 });
-  }
-  return false;
-}

@@ -18,7 +18,7 @@ const router: RouterContext = {
     ['crm', 11],
     ['web', 12],
   ]),
-  deadLetter: { id: 21, ...deadLetter },
+  deadLetter: { id: 21, ...deadLetter, maxMessageBytes: 1_048_588 },
   nearDuplicate: { id: 22, type: nearDuplicate.type },
   now: () => NOW,
 };

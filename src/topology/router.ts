@@ -7,7 +7,7 @@
 
 import type avro from 'avsc';
 import type { IHeaders, Message, TopicMessages } from 'kafkajs';
-import { type DeadLetterContract, deadLetterMessage } from '../contracts/dead-letter.js';
+import { type DeadLetterContract, deadLetterMessage, type OutOfLineValue } from '../contracts/dead-letter.js';
 import { frame } from '../contracts/framing.js';
 import { emptyCounts, type LedgerCounts, type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
 import { HEADER, lineageHeaders } from '../contracts/lineage.js';
@@ -26,6 +26,8 @@ export interface RouterContext {
 
 export interface Routed {
   topicMessages: TopicMessages[];
+  /** Original values of dead letters too large to carry them: stored before the messages are sent. */
+  outOfLine: OutOfLineValue[];
   counts: LedgerCounts;
   errors: Record<string, number>;
   ledger: LedgerEntry | undefined;
@@ -40,6 +42,7 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
   };
   const counts = emptyCounts();
   const errors: Record<string, number> = {};
+  const outOfLine: OutOfLineValue[] = [];
 
   for (const e of batch) {
     counts.in++;
@@ -63,23 +66,22 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
     if (e.outcome === 'dead-letter') {
       counts.dead_letter++;
       for (const x of e.errors) errors[x.code] = (errors[x.code] ?? 0) + 1;
-      push(
-        ctx.topics.deadLetter,
-        deadLetterMessage(
-          ctx.deadLetter,
-          {
-            errors: e.errors,
-            stage: e.failedStage ?? 'unknown',
-            source: e.entity.source,
-            entity: e.entity.name,
-            original: { key: e.message.key, value: e.sealedOriginal ?? e.message.value, headers: e.message.headers },
-            origin: { topic: e.topic, partition: e.partition, offset: Number(e.message.offset) },
-            lineage: e.lineage,
-            failedAt: ctx.now(),
-          },
-          ctx.topologyName,
-        ),
+      const dead = deadLetterMessage(
+        ctx.deadLetter,
+        {
+          errors: e.errors,
+          stage: e.failedStage ?? 'unknown',
+          source: e.entity.source,
+          entity: e.entity.name,
+          original: { key: e.message.key, value: e.sealedOriginal ?? e.message.value, headers: e.message.headers },
+          origin: { topic: e.topic, partition: e.partition, offset: Number(e.message.offset) },
+          lineage: e.lineage,
+          failedAt: ctx.now(),
+        },
+        ctx.topologyName,
       );
+      push(ctx.topics.deadLetter, dead.message);
+      if (dead.outOfLine) outOfLine.push(dead.outOfLine);
       continue;
     }
     e.outcome = 'raw';
@@ -120,5 +122,5 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
         }
       : undefined;
   if (ledger) push(ctx.topics.ledger, ledgerMessage(ledger));
-  return { topicMessages: [...out].map(([topic, messages]) => ({ topic, messages })), counts, errors, ledger };
+  return { topicMessages: [...out].map(([topic, messages]) => ({ topic, messages })), outOfLine, counts, errors, ledger };
 }

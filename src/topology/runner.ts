@@ -30,12 +30,14 @@ import { createSchemaRegistry, WriterSchemas } from '../schema/registry.js';
 import { newEnvelope } from '../stages/envelope.js';
 import { STAGES } from '../stages/index.js';
 import type { BatchControl, Stage, StageContext } from '../stages/stage.js';
+import { openObjectStore } from '../storage/backends.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { createRedis } from '../storage/redis.js';
 import { runContained, safeMessage } from './containment.js';
 import { type TopologyMetrics, topologyMetrics } from './metrics.js';
 import { PartitionProducers } from './producers.js';
 import { type RouterContext, route } from './router.js';
-import { createTopologyTopics, registerTopologySchemas } from './setup.js';
+import { createTopologyTopics, deadLetterContract, registerTopologySchemas } from './setup.js';
 
 export interface RunnerOptions {
   config: Config;
@@ -71,6 +73,10 @@ export class TopologyRunner {
   private router: RouterContext | undefined;
   private summaryTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** Per partition of this worker with records waiting: since when it has not moved. */
+  private readonly waitingSince = new Map<string, number>();
+  /** Where dead letters too large for their topic keep their original values: the raw layer's storage, opened when first needed. */
+  private originals: ObjectStore | undefined;
 
   constructor(private readonly options: RunnerOptions) {
     const { config, topology, logger } = options;
@@ -111,7 +117,7 @@ export class TopologyRunner {
       topologyName: topology.name,
       topics: topicNames(topology.namespace),
       rawSchemaIds: schemas.raw,
-      deadLetter: { id: schemas.deadLetter, ...loadSchema('DeadLetter') },
+      deadLetter: await deadLetterContract(config, this.kafka, topology.namespace, schemas.deadLetter),
       nearDuplicate: { id: schemas.nearDuplicate, type: loadSchema('NearDuplicate').type },
       now: Date.now,
     };
@@ -129,6 +135,7 @@ export class TopologyRunner {
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       logger.info({ assignment: e.payload.memberAssignment, memberId: e.payload.memberId }, 'joined topology group');
       void this.producers.retain(e.payload.memberAssignment);
+      this.waitingSince.clear();
     });
     consumer.on(consumer.events.CRASH, (e) => {
       logger.error({ err: describeError(e.payload.error), restart: e.payload.restart }, 'topology consumer crashed');
@@ -150,6 +157,8 @@ export class TopologyRunner {
   private async processBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
     const source = this.byTopic.get(batch.topic)!;
+    const position = `${batch.topic}[${batch.partition}]`;
+    if (!this.waitingSince.has(position)) this.waitingSince.set(position, Date.now());
     const endTimer = this.metrics.batchSeconds.startTimer({ source: source.source });
     const control: BatchControl = { heartbeat, isRunning: () => isRunning() && !isStale() && !this.stopping };
 
@@ -172,6 +181,8 @@ export class TopologyRunner {
     if (!control.isRunning()) throw new Error('batch abandoned: the worker is stopping or lost the partition');
 
     const routed = route(this.router!, envelopes);
+    // A dead letter that refers to its original value out of line is sent only once that value is stored.
+    for (const o of routed.outOfLine) await (this.originals ??= openObjectStore(this.options.config)).putIfAbsent(o.key, o.bytes);
     const producer = await this.producers.get(batch.topic, batch.partition);
     const txn = await producer.transaction();
     try {
@@ -193,6 +204,8 @@ export class TopologyRunner {
     }
     crashPoint('after-commit');
     resolveOffset(batch.lastOffset());
+    if (BigInt(batch.lastOffset()) + 1n >= BigInt(batch.highWatermark)) this.waitingSince.delete(position);
+    else this.waitingSince.set(position, Date.now());
 
     this.account(
       source.source,
@@ -242,6 +255,12 @@ export class TopologyRunner {
     this.options.logger.info({ ...total, bySource: Object.fromEntries(this.totals) }, 'topology summary');
   }
 
+  /** Partitions of this worker whose records have waited longer than `ms` without one being committed: a stall /readyz reports. */
+  stalledPartitions(ms: number): string[] {
+    const now = Date.now();
+    return [...this.waitingSince].filter(([, since]) => now - since > ms).map(([position]) => position);
+  }
+
   /** Graceful stop: the batch in flight finishes (or aborts), the group is left, then the producers close. */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -250,6 +269,7 @@ export class TopologyRunner {
     await this.producers.closeAll();
     this.redis.disconnect();
     await this.keyStore?.close();
+    this.originals?.close();
     this.logSummary();
   }
 }

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
 import { topicNames } from '../contracts/topics.js';
 import type { Topology } from '../contracts/topology-definition.js';
-import { ensureTopics } from '../kafka/topics.js';
+import { ensureTopics, topicMaxMessageBytes } from '../kafka/topics.js';
 import { loadSchema } from '../schema/avro.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
@@ -22,10 +22,25 @@ export async function createTopologyTopics(kafka: Kafka, topology: Topology): Pr
   }
 }
 
-/** Registers the dead-letter schema under `<ns>.dead-letter-value` (idempotent) for a process that writes or reads dead-letter records. */
-export async function registerDeadLetterSchema(config: Config, namespace: string): Promise<DeadLetterContract> {
+/**
+ * The dead-letter contract for a process that writes or reads dead-letter records: the schema,
+ * registered under `<ns>.dead-letter-value` (idempotent), and the dead-letter topic's size limit.
+ */
+export async function deadLetterContract(config: Config, kafka: Kafka, namespace: string, id?: number): Promise<DeadLetterContract> {
   const { schema, type } = loadSchema('DeadLetter');
-  return { id: await registerAvro(createSchemaRegistry(config), `${topicNames(namespace).deadLetter}-value`, schema), schema, type };
+  const topic = topicNames(namespace).deadLetter;
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return {
+      id: id ?? (await registerAvro(createSchemaRegistry(config), `${topic}-value`, schema)),
+      schema,
+      type,
+      maxMessageBytes: await topicMaxMessageBytes(admin, topic),
+    };
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export interface RegisteredSchemas {

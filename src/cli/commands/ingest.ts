@@ -14,8 +14,9 @@ import { pseudonymsFrom } from '../../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../../privacy/records.js';
 import { UnidentifiedSealer } from '../../privacy/sealed.js';
 import { compileEntities } from '../../schema/entity.js';
+import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
-import { createTopologyTopics, registerDeadLetterSchema } from '../../topology/setup.js';
+import { createTopologyTopics, deadLetterContract } from '../../topology/setup.js';
 import { existingFile, existingPath, integer, withTopology } from '../options.js';
 
 /** Data files of a folder (not recursive), in name order; markers and hidden or partial files are not data. */
@@ -84,7 +85,8 @@ export function registerIngestCommands(program: Command): void {
         const logger = toolLogger(config.logLevel);
         const kafka = createKafka(config, logger, 'ingest');
         await createTopologyTopics(kafka, topology);
-        const deadLetter = await registerDeadLetterSchema(config, topology.namespace);
+        const deadLetter = await deadLetterContract(config, kafka, topology.namespace);
+        const store = openObjectStore(config);
         const keyStore = openKeyStore(config, topology.namespace);
         const sealer = new UnidentifiedSealer(keyStore, new RecordPrivacy(pseudonymsFrom(config, 'c360 ingest')));
 
@@ -102,6 +104,8 @@ export function registerIngestCommands(program: Command): void {
               sourceKind: 'batch',
               deadLetter,
               sealer,
+              maxRecordBytes: topology.maxRecordBytes,
+              store,
               force: o.force,
               batchRows: o.batchRows,
               onProgress: (p) => progress.update(p),

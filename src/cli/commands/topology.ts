@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
+import { ConfigError } from '../../contracts/errors.js';
 import { balanced, formatLedger, type LedgerEntry, totalsOf } from '../../contracts/ledger.js';
 import { topicNames } from '../../contracts/topics.js';
 import { createKafka } from '../../kafka/client.js';
+import { groupLag } from '../../kafka/lag.js';
 import { readToEnd } from '../../kafka/read-to-end.js';
+import { existingTopics } from '../../kafka/topics.js';
 import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
 import { compilePrimaryEntity } from '../../schema/entity.js';
@@ -37,6 +40,10 @@ export function registerTopologyCommands(program: Command): void {
         onFatal: () => process.exit(1),
       });
       const ops = await serveOps(config, options.opsPort, ['kafka', 'redis', 'registry', 'key store']);
+      ops.addReadinessCheck('partitions', async () => {
+        const stalled = runner.stalledPartitions(config.stallMs);
+        if (stalled.length > 0) throw new Error(`${stalled.join(', ')} had records waiting over ${config.stallMs / 1000}s without moving`);
+      });
       await startStoppable(
         logger.child({ group: runner.groupId }),
         'topology worker',
@@ -78,17 +85,27 @@ export function registerTopologyCommands(program: Command): void {
 
   withTopology(program.command('ledger'))
     .description(
-      'Sum the ledger topic: records in, landed raw, exact duplicates dropped, dead-lettered and near-duplicates flagged, per source. Exit 1 if it does not balance.',
+      "Sum the ledger topic: records in, landed raw, exact duplicates dropped, dead-lettered and near-duplicates flagged, per source; and count the records in the ingest topics the topology has not processed yet (its group's lag). Exit 1 if it does not balance or records are unprocessed.",
     )
     .action(async (options: TopologyOptions) => {
       const config = loadConfig();
       const topology = await loadTopology(options.topology, options);
+      const kafka = createKafka(config, createLogger('error'));
+      const names = topicNames(topology.namespace);
+      const known = await existingTopics(kafka);
+      if (!known.has(names.ledger)) throw new ConfigError(`namespace ${topology.namespace} has no ledger topic ${names.ledger}: nothing has run under it.`);
       const entries: LedgerEntry[] = [];
-      await readToEnd(createKafka(config, createLogger('error')), topicNames(topology.namespace).ledger, (m) =>
-        entries.push(JSON.parse(m.value!.toString()) as LedgerEntry),
-      );
+      await readToEnd(kafka, names.ledger, (m) => entries.push(JSON.parse(m.value!.toString()) as LedgerEntry));
       const totals = totalsOf(entries);
       console.log(formatLedger(totals));
-      if (!balanced(totals.total)) process.exitCode = 1;
+      const ingest = topology.sources.map((s) => names.ingest(s.name)).filter((t) => known.has(t));
+      const behind = (await groupLag(kafka, `${topology.namespace}.topology`, ingest)).filter((l) => l.records > 0);
+      const unprocessed = behind.reduce((n, l) => n + l.records, 0);
+      console.log(
+        unprocessed === 0
+          ? 'unprocessed: 0 (the topology has processed every record of its ingest topics)'
+          : `unprocessed: ${behind.every((l) => l.exact) ? '' : 'about '}${unprocessed} records not yet processed (${behind.map((l) => `${l.topic}[${l.partition}] ${l.records}`).join(', ')})`,
+      );
+      if (!balanced(totals.total) || unprocessed > 0) process.exitCode = 1;
     });
 }

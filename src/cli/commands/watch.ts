@@ -13,8 +13,9 @@ import { pseudonymsFrom } from '../../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../../privacy/records.js';
 import { UnidentifiedSealer } from '../../privacy/sealed.js';
 import { compilePrimaryEntity } from '../../schema/entity.js';
+import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
-import { createTopologyTopics, registerDeadLetterSchema } from '../../topology/setup.js';
+import { createTopologyTopics, deadLetterContract } from '../../topology/setup.js';
 import { serveOps } from '../ops.js';
 import { existingFolder, integer, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
 
@@ -31,7 +32,7 @@ export function registerWatchCommands(program: Command): void {
       const topology = await loadTopology(o.topology, o);
       const kafka = createKafka(config, logger, 'watch');
       await createTopologyTopics(kafka, topology);
-      const deadLetter = await registerDeadLetterSchema(config, topology.namespace);
+      const deadLetter = await deadLetterContract(config, kafka, topology.namespace);
       const keyStore = openKeyStore(config, topology.namespace);
       const sealer = new UnidentifiedSealer(keyStore, new RecordPrivacy(pseudonymsFrom(config, 'c360 watch')));
       // A source's mapping, when it needs one, sits in the landing zone as <source>/.mapping.json.
@@ -52,6 +53,8 @@ export function registerWatchCommands(program: Command): void {
         namespace: topology.namespace,
         deadLetter,
         sealer,
+        maxRecordBytes: topology.maxRecordBytes,
+        store: openObjectStore(config),
         root: path.resolve(folder),
         entities: new Map(topology.sources.map((s) => [s.name, compilePrimaryEntity(s)])),
         mappings,

@@ -11,6 +11,7 @@ export const parquetFormat: FormatSpec = {
   name: 'parquet',
   description: 'Apache Parquet, read a row group at a time; nested columns become objects and lists.',
   extensions: ['.parquet'],
+  headerRow: false,
   create: (file) => {
     let read = 0;
     return {

@@ -6,5 +6,6 @@ export const tsvFormat: FormatSpec = {
   name: 'tsv',
   description: 'Tab-separated values with a header row (quoting as CSV, BOM, gzip).',
   extensions: ['.tsv', '.tab'],
-  create: (file, options) => delimitedReader(file, options.delimiter ?? '\t'),
+  headerRow: true,
+  create: (file, options) => delimitedReader(file, options.delimiter ?? '\t', options.maxRowBytes),
 };
