@@ -192,40 +192,46 @@ export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult
       origin: JSON.stringify({ file: name, sha256, row, ...(line !== undefined ? { line } : {}) }),
     });
 
-    for await (const r of unreadableOnError(reader.rows(), name)) {
-      if (r.row < resumeFrom) continue;
-      result.rows++;
-      lastRow = r.row;
-      const lineage = lineageOf(r.row, r.line);
-      const mapped = 'rejected' in r ? ({ ok: false, error: { ...r.rejected, field: null } } as const) : mapper.map(r.cells);
-      if (mapped.ok) {
-        anyKnownColumn = true;
-        const id = o.entity.naturalId(mapped.value);
-        const value = JSON.stringify(mapped.value);
-        if (Buffer.byteLength(value) > o.maxRecordBytes) {
-          await deadLetter(
-            r.row,
-            lineage,
-            { code: 'size.too_large', field: null, message: `the row is over the ${o.maxRecordBytes}-byte record limit` },
-            mapped.value,
-          );
+    try {
+      for await (const r of unreadableOnError(reader.rows(), name)) {
+        if (r.row < resumeFrom) continue;
+        result.rows++;
+        lastRow = r.row;
+        const lineage = lineageOf(r.row, r.line);
+        const mapped = 'rejected' in r ? ({ ok: false, error: { ...r.rejected, field: null } } as const) : mapper.map(r.cells);
+        if (mapped.ok) {
+          anyKnownColumn = true;
+          const id = o.entity.naturalId(mapped.value);
+          const value = JSON.stringify(mapped.value);
+          if (Buffer.byteLength(value) > o.maxRecordBytes) {
+            await deadLetter(
+              r.row,
+              lineage,
+              { code: 'size.too_large', field: null, message: `the row is over the ${o.maxRecordBytes}-byte record limit` },
+              mapped.value,
+            );
+          } else {
+            // The entity travels with the row: a source may carry several (commerce: orders and products).
+            records.push({ key: id || null, value, headers: { ...lineageHeaders(lineage), [HEADER.entity]: o.entity.name } });
+            result.sent++;
+          }
         } else {
-          // The entity travels with the row: a source may carry several (commerce: orders and products).
-          records.push({ key: id || null, value, headers: { ...lineageHeaders(lineage), [HEADER.entity]: o.entity.name } });
-          result.sent++;
+          if (mapped.error.code === 'mapping.unknown_columns' && r.row === 1 && o.format.headerRow && 'cells' in r) {
+            // Not one header names a field: the "header" was the file's first row of data, so it is counted and dead-lettered too.
+            result.rows++;
+            await deadLetter(0, lineageOf(0, 1), mapped.error, Object.keys(r.cells));
+          }
+          await deadLetter(r.row, lineage, mapped.error, 'cells' in r ? r.cells : undefined);
         }
-      } else {
-        if (mapped.error.code === 'mapping.unknown_columns' && r.row === 1 && o.format.headerRow && 'cells' in r) {
-          // Not one header names a field: the "header" was the file's first row of data, so it is counted and dead-lettered too.
-          result.rows++;
-          await deadLetter(0, lineageOf(0, 1), mapped.error, Object.keys(r.cells));
+        if (records.length + dead.length >= batchRows) {
+          await commit('running');
+          receivedAt = Date.now();
         }
-        await deadLetter(r.row, lineage, mapped.error, 'cells' in r ? r.cells : undefined);
       }
-      if (records.length + dead.length >= batchRows) {
-        await commit('running');
-        receivedAt = Date.now();
-      }
+    } catch (err) {
+      // A file unreadable from some row on: what was read before it (dead letters included) is committed, then the file fails.
+      if (err instanceof UnreadableFileError) await commit('running');
+      throw err;
     }
     await commit('complete');
     // Column names are printed only when the file has a real header: otherwise they are its first row's values.

@@ -90,6 +90,8 @@ export class Collector {
     this.app = app;
 
     // The raw bytes are kept: a webhook's signature is over them, not over re-serialised JSON.
+    // Only JSON, as bytes: fastify's own text/plain parser is removed, so any other type is a 415, never a string handed on.
+    app.removeAllContentTypeParsers();
     app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     app.addHook('onResponse', async (req, reply) => {
       metrics.requests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
