@@ -28,6 +28,12 @@ export function calendarDate(value: string): string {
   return value;
 }
 
+/** A cell delimiter: one to four characters, as a mapping file's. */
+export function delimiter(value: string): string {
+  if (value.length < 1 || value.length > 4) throw new InvalidArgumentError('Must be one to four characters.');
+  return value;
+}
+
 /** Repeatable, comma-separated values, each checked by `parse`. */
 export function many(parse: (value: string) => string = (v) => v): (value: string, previous?: string[]) => string[] {
   return (value, previous = []) => [

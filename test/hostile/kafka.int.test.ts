@@ -67,9 +67,9 @@ describe('hostile input straight to Kafka', () => {
     const registry = createSchemaRegistry(config);
     const e = await entities();
     ids = {
-      crm: await registerAvro(registry, names.ingest('crm') + '-value', e.crm!.schema),
-      web: await registerAvro(registry, names.ingest('web') + '-value', e.web!.schema),
-      commerce: await registerAvro(registry, names.ingest('commerce') + '-value', e.commerce!.schema),
+      crm: await registerAvro(registry, `${names.ingest('crm')}-value`, e.crm!.schema),
+      web: await registerAvro(registry, `${names.ingest('web')}-value`, e.web!.schema),
+      commerce: await registerAvro(registry, `${names.ingest('commerce')}-value`, e.commerce!.schema),
     };
     avro = (source, value) => frame(ids[source], e[source]!.type.toBuffer(e[source]!.coerceJson(value).value));
     const incompatible = structuredClone(e.crm!.schema) as { fields: Array<{ name: string; type: unknown }> };

@@ -17,7 +17,7 @@ import { compileEntities } from '../../schema/entity.js';
 import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
 import { createTopologyTopics, deadLetterContract } from '../../topology/setup.js';
-import { existingFile, existingPath, integer, withTopology } from '../options.js';
+import { delimiter, existingFile, existingPath, integer, withTopology } from '../options.js';
 
 /** Data files of a folder (not recursive), in name order; markers and hidden or partial files are not data. */
 function dataFiles(target: string): string[] {
@@ -49,7 +49,7 @@ export function registerIngestCommands(program: Command): void {
     .option('-e, --entity <entity>', "the entity the rows are (default: the source's)")
     .option('-m, --mapping <file>', 'JSON mapping: columns → fields, date formats, ignored columns, delimiter', existingFile)
     .option('-f, --format <format>', `${FORMATS.names().join(', ')} (default: from the extension; .gz is gunzipped)`)
-    .option('--delimiter <char>', 'CSV delimiter (default ",", or the mapping file\'s)')
+    .option('--delimiter <char>', 'CSV delimiter (default ",", or the mapping file\'s)', delimiter)
     .option('--batch-rows <n>', 'rows per Kafka transaction (and per checkpoint)', integer(1, 100_000), 2_000)
     .option('--force', 'ingest a file again even if its sha256 was ingested for this source', false)
     .action(
