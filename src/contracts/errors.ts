@@ -142,6 +142,12 @@ export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** An error's first line, without quoted text (libraries quote the value they choke on, which may be personal). */
+export function safeMessage(err: unknown): string {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return (text.split('\n', 1)[0] ?? '').replace(/"[^"]*"|'[^']*'/g, '"…"').slice(0, 200);
+}
+
 /**
  * The failure taxonomy of records: every code a record can be dead-lettered (or, at severity
  * warn, flagged) with. docs/contracts.md lists the same table; each code has a test that produces it.

@@ -13,7 +13,7 @@ import { type TopicNames, topicNames } from '../contracts/topics.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { loadSchema } from '../schema/avro.js';
 import { compilePrimaryEntity } from '../schema/entity.js';
-import { fileSchema, ParquetFileWriter } from '../sinks/parquet/parquet-file.js';
+import { convertRow, fileSchema, ParquetFileWriter } from '../sinks/parquet/parquet-file.js';
 import { openObjectStore } from '../storage/backends.js';
 import { loadTopology } from '../topology/load.js';
 import { createTopologyTopics, deadLetterContract } from '../topology/setup.js';
@@ -122,26 +122,30 @@ describe('c360 ingest: files into the ingest topics, exactly once', () => {
     // A Parquet export from an enrichment vendor, written with the raw layer's own writer.
     const { schema, type } = loadSchema('EnrichmentRecord');
     const file = path.join(tmp, 'enrichment.parquet');
-    const writer = new ParquetFileWriter(file, fileSchema(schema, []), [], 2);
+    const enrichment = fileSchema(schema, []);
+    const writer = new ParquetFileWriter(file, enrichment, [], 2);
     for (let i = 1; i <= 3; i++) {
       writer.append(
-        type.fromBuffer(
-          type.toBuffer({
-            record_id: `E-${i}`,
-            provider: 'acme',
-            email: `p${i}@example.com`,
-            phone: null,
-            first_name: null,
-            last_name: null,
-            postal_code: null,
-            country: 'IE',
-            age_band: 'AGE_25_34',
-            household_income_band: null,
-            interests: ['running', 'cooking'],
-            updated_at: Date.UTC(2026, 10, 1, i),
-          }),
+        convertRow(
+          enrichment,
+          type.fromBuffer(
+            type.toBuffer({
+              record_id: `E-${i}`,
+              provider: 'acme',
+              email: `p${i}@example.com`,
+              phone: null,
+              first_name: null,
+              last_name: null,
+              postal_code: null,
+              country: 'IE',
+              age_band: 'AGE_25_34',
+              household_income_band: null,
+              interests: ['running', 'cooking'],
+              updated_at: Date.UTC(2026, 10, 1, i),
+            }),
+          ),
+          {},
         ),
-        {},
       );
     }
     writer.close();

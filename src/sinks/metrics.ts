@@ -5,6 +5,7 @@ import { perRegistry } from '../observability/metrics.js';
 export interface SinkMetrics {
   records: Counter<'topic'>;
   skipped: Counter<'topic'>;
+  isolated: Counter<'topic'>;
   files: Counter<'layer' | 'outcome'>;
   fileBytes: Counter<'layer'>;
   publishSeconds: Histogram<'layer'>;
@@ -16,6 +17,12 @@ export const sinkMetrics = perRegistry(
     skipped: new Counter({
       name: 'c360_sink_records_already_stored_total',
       help: 'Records read again after a crash or rebalance and skipped because a file already holds them',
+      labelNames: ['topic'],
+      registers: [registry],
+    }),
+    isolated: new Counter({
+      name: 'c360_sink_records_isolated_total',
+      help: 'Records set aside into quarantine with stage.internal_error because storing them failed in a way retrying cannot fix',
       labelNames: ['topic'],
       registers: [registry],
     }),

@@ -18,7 +18,7 @@ import { fileName, manifestKey, parseFileName, partitionPrefix } from './layout.
 import { type ManifestEntry, manifestEntryFromFile } from './manifest.js';
 import type { SinkMetrics } from './metrics.js';
 import type { RotationOptions } from './options.js';
-import { type FileSchema, ParquetFileWriter } from './parquet/parquet-file.js';
+import { convertRow, type FileSchema, ParquetFileWriter } from './parquet/parquet-file.js';
 import type { SinkRecord } from './records.js';
 
 interface OpenFile {
@@ -60,19 +60,22 @@ export class PartitionSink {
   async append(offset: number, record: SinkRecord): Promise<void> {
     // Kafka hands a partition back from its committed offset after a rebalance: restart the open files from there.
     if (this.nextOffset !== undefined && offset < this.nextOffset) this.discard();
-    this.nextOffset = offset + 1;
     // The listing happens once per folder; after that the answer is in memory.
     if (offset <= (this.storedThrough.get(record.folder) ?? (await this.listStored(record.folder)))) {
+      this.nextOffset = offset + 1;
       this.deps.metrics.skipped.inc({ topic: this.topic });
       return;
     }
+    // Converted before anything changes: a value no column can hold throws here, and the record can be set aside.
+    const row = convertRow(this.deps.fileSchema(record.schemaId, record.schema), record.value, record.lineage);
+    this.nextOffset = offset + 1;
     let file = this.open.get(record.folder);
     if (file && this.mustRotate(file, record)) {
       await this.publish(file);
       file = undefined;
     }
     file ??= this.start(offset, record);
-    file.writer.append(record.value, record.lineage);
+    file.writer.append(row);
     file.last = offset;
     file.count++;
     file.bytes += record.bytes;

@@ -62,26 +62,46 @@ export function readSinkRecord(
     const problem = storable(decoded.schemaId, schemas.schema(decoded.schemaId)!);
     if (problem) decoded = { error: { code: 'decode.incompatible_schema', field: null, message: problem } };
   }
-  if ('error' in decoded) {
-    const source = role.source ?? headerString(message.headers, HEADER.source);
-    const record = deadLetterRecord({
-      errors: [decoded.error],
-      stage: 'sink',
-      source: source ?? 'unknown',
-      entity: headerString(message.headers, HEADER.entity) ?? null,
-      original: { key: message.key, value: message.value, headers: message.headers },
-      origin: { topic, partition, offset: Number(message.offset) },
-      lineage: readLineage(message, topic, partition, source ?? 'unknown'),
-      failedAt: received,
-    });
-    // Through Avro and back, so the row has the types a decoded dead letter has (bytes as Buffers, defaults filled).
-    const value = deadLetter.type.fromBuffer(deadLetter.type.toBuffer(record)) as Record<string, unknown>;
-    return { folder: folderOf('quarantine', source, date), schemaId: deadLetter.id, schema: deadLetter.schema, value, lineage, receivedAt: received, bytes };
-  }
+  if ('error' in decoded) return quarantineRecord(role, topic, partition, message, deadLetter, decoded.error);
   const { value, schemaId } = decoded;
   const source = role.kind === 'quarantine' ? String(value.source) : role.source;
   const entity = role.kind === 'raw' ? (headerString(message.headers, HEADER.entity) ?? String(schemas.schema(schemaId)!.name).split('.').pop()) : undefined;
   return { folder: folderOf(role.kind, source, date, entity), schemaId, schema: schemas.schema(schemaId)!, value, lineage, receivedAt: received, bytes };
+}
+
+/** The message as a dead-letter row of the quarantine layer, with the error that kept it out of its own layer. */
+export function quarantineRecord(
+  role: TopicRole,
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+  deadLetter: DeadLetterContract,
+  error: RecordErrorEntry,
+): SinkRecord {
+  const received = receivedAt(message);
+  const source = role.source ?? headerString(message.headers, HEADER.source);
+  const record = deadLetterRecord({
+    errors: [error],
+    stage: 'sink',
+    source: source ?? 'unknown',
+    entity: headerString(message.headers, HEADER.entity) ?? null,
+    original: { key: message.key, value: message.value, headers: message.headers },
+    origin: { topic, partition, offset: Number(message.offset) },
+    lineage: readLineage(message, topic, partition, source ?? 'unknown'),
+    failedAt: received,
+  });
+  // Through Avro and back, so the row has the types a decoded dead letter has (bytes as Buffers, defaults filled).
+  const value = deadLetter.type.fromBuffer(deadLetter.type.toBuffer(record)) as Record<string, unknown>;
+  const bytes = (message.value?.length ?? 0) + (message.key?.length ?? 0);
+  return {
+    folder: folderOf('quarantine', source, dayOf(received)),
+    schemaId: deadLetter.id,
+    schema: deadLetter.schema,
+    value,
+    lineage: lineageColumns(message, topic, partition),
+    receivedAt: received,
+    bytes,
+  };
 }
 
 function decode(value: Buffer | null, schemas: WriterSchemas): { value: Record<string, unknown>; schemaId: number } | { error: RecordErrorEntry } {

@@ -7,11 +7,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
-import { C360Error, describeError } from '../contracts/errors.js';
+import { C360Error, describeError, isRetriable, safeMessage } from '../contracts/errors.js';
 import { topicNames } from '../contracts/topics.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { crashPoint } from '../faults/failpoints.js';
@@ -27,7 +27,7 @@ import { type SinkMetrics, sinkMetrics } from './metrics.js';
 import { type RotationOptions, rotationOptions } from './options.js';
 import { type FileSchema, fileSchema } from './parquet/parquet-file.js';
 import { PartitionSink } from './partition-sink.js';
-import { readSinkRecord, schemaIdsOf, type TopicRole } from './records.js';
+import { quarantineRecord, readSinkRecord, schemaIdsOf, type TopicRole } from './records.js';
 
 export interface SinkWorkerOptions {
   config: Config;
@@ -188,13 +188,32 @@ export class SinkWorker {
       await this.retrying('registry', () => this.schemas.fetch(schemaIdsOf(batch.messages)), heartbeat);
       for (const m of batch.messages) {
         if (!isRunning() || isStale() || this.stopping) break;
-        const record = readSinkRecord(role, batch.topic, batch.partition, m, this.schemas, this.deadLetter!, this.whyNotStorable);
-        await this.retrying('store', () => ps.append(Number(m.offset), record), heartbeat);
+        await this.retrying('store', () => this.append(ps, role, batch.topic, batch.partition, m), heartbeat);
         resolveOffset(m.offset);
       }
       await this.commit(ps);
     });
     await heartbeat().catch(() => undefined);
+  }
+
+  /**
+   * One record into its file. A record that cannot be stored for a reason retrying cannot fix (a
+   * value no column can hold) is set aside into quarantine with stage.internal_error, so the
+   * partition goes on; an unavailable store is retriable and waited out by the caller.
+   */
+  private async append(ps: PartitionSink, role: TopicRole, topic: string, partition: number, m: KafkaMessage): Promise<void> {
+    try {
+      await ps.append(Number(m.offset), readSinkRecord(role, topic, partition, m, this.schemas, this.deadLetter!, this.whyNotStorable));
+    } catch (err) {
+      if (isRetriable(err)) throw err;
+      this.metrics.isolated.inc({ topic });
+      this.options.logger.warn(
+        { topic, partition, offset: m.offset, err: safeMessage(err) },
+        'record set aside into quarantine: storing it failed in a way retrying cannot fix',
+      );
+      const error = { code: 'stage.internal_error' as const, field: null, message: safeMessage(err) };
+      await ps.append(Number(m.offset), quarantineRecord(role, topic, partition, m, this.deadLetter!, error));
+    }
   }
 
   /** Waits out an unavailable registry or store (backpressure); anything else fails the batch. */

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { crmProfile } from '../../test/fixtures/records.js';
 import { envelopeOf, offlineContext } from '../../test/support/stages.js';
-import { DependencyUnavailableError } from '../contracts/errors.js';
+import { DependencyUnavailableError, safeMessage } from '../contracts/errors.js';
 import type { Envelope } from '../stages/envelope.js';
 import type { Stage } from '../stages/stage.js';
-import { runContained, safeMessage } from './containment.js';
+import { runContained } from './containment.js';
 
 const ctx = offlineContext();
 const crm = ctx.entities.get('crm')!;

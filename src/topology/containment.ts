@@ -4,15 +4,9 @@
  * split in halves and each half goes on from the failing stage, until the one record that fails
  * alone is dead-lettered with `stage.internal_error`; every other record goes through once.
  */
-import { isRetriable } from '../contracts/errors.js';
+import { isRetriable, safeMessage } from '../contracts/errors.js';
 import { type Envelope, reject } from '../stages/envelope.js';
 import type { Stage } from '../stages/stage.js';
-
-/** An error's first line, without quoted text (libraries quote the value they choke on, which may be personal). */
-export function safeMessage(err: unknown): string {
-  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return (text.split('\n', 1)[0] ?? '').replace(/"[^"]*"|'[^']*'/g, '"…"').slice(0, 200);
-}
 
 /**
  * Runs `stages` over the batch through `run` (which waits out retriable failures). A stage that

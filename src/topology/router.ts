@@ -8,12 +8,12 @@
 import type avro from 'avsc';
 import type { IHeaders, Message, TopicMessages } from 'kafkajs';
 import { type DeadLetterContract, deadLetterMessage, type OutOfLineValue } from '../contracts/dead-letter.js';
+import { safeMessage } from '../contracts/errors.js';
 import { frame } from '../contracts/framing.js';
 import { emptyCounts, type LedgerCounts, type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
 import { HEADER, lineageHeaders } from '../contracts/lineage.js';
 import type { TopicNames } from '../contracts/topics.js';
 import { type Envelope, reject } from '../stages/envelope.js';
-import { safeMessage } from './containment.js';
 
 export interface RouterContext {
   topologyName: string;

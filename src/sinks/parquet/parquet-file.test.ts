@@ -6,7 +6,7 @@ import { transaction } from '../../../test/fixtures/records.js';
 import { openDuckDb } from '../../../test/support/duckdb.js';
 import { loadSchema } from '../../schema/avro.js';
 import { LINEAGE_FIELDS } from '../lineage-columns.js';
-import { fileSchema, ParquetFileWriter } from './parquet-file.js';
+import { convertRow, fileSchema, ParquetFileWriter } from './parquet-file.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-parquet-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -37,8 +37,9 @@ describe('Parquet files from Avro records', () => {
       }),
     );
     const file = path.join(dir, 'tx.parquet');
-    const writer = new ParquetFileWriter(file, fileSchema(schema, LINEAGE_FIELDS), [{ key: 'c360.avro.schema', value: JSON.stringify(schema) }], 2);
-    for (let i = 0; i < 5; i++) writer.append({ ...value, transaction_id: `T-${i}` }, lineage(i));
+    const columns = fileSchema(schema, LINEAGE_FIELDS);
+    const writer = new ParquetFileWriter(file, columns, [{ key: 'c360.avro.schema', value: JSON.stringify(schema) }], 2);
+    for (let i = 0; i < 5; i++) writer.append(convertRow(columns, { ...value, transaction_id: `T-${i}` }, lineage(i)));
     const closed = writer.close();
     expect(closed.rows).toBe(5);
     expect(closed.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -88,8 +89,9 @@ describe('Parquet files from Avro records', () => {
       processor_version: 'c360-ingest/0.1.0',
     };
     const file = path.join(dir, 'dl.parquet');
-    const writer = new ParquetFileWriter(file, fileSchema(schema, LINEAGE_FIELDS), [], 100);
-    writer.append(type.fromBuffer(type.toBuffer(record)), lineage(7));
+    const columns = fileSchema(schema, LINEAGE_FIELDS);
+    const writer = new ParquetFileWriter(file, columns, [], 100);
+    writer.append(convertRow(columns, type.fromBuffer(type.toBuffer(record)) as Record<string, unknown>, lineage(7)));
     writer.close();
     const db = await openDuckDb();
     try {

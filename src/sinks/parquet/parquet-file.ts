@@ -30,6 +30,19 @@ export function fileSchema(record: Record<string, unknown>, extraFields: Readonl
   };
 }
 
+/**
+ * A row in the file's column order, each value converted to its Parquet form. It throws on a value
+ * its column cannot hold, before anything is written: the caller can set that record aside.
+ */
+export function convertRow(schema: FileSchema, value: Record<string, unknown>, extra: Record<string, unknown>): unknown[] {
+  const row = new Array<unknown>(schema.columns.length);
+  for (let i = 0; i < row.length; i++) {
+    const { name, convert, extra: side } = schema.columns[i]!;
+    row[i] = convert((side ? extra : value)[name]);
+  }
+  return row;
+}
+
 /** hyparquet-writer's byte writer, drained into a file descriptor at every row group. */
 class SpoolWriter extends ByteWriter {
   constructor(
@@ -63,7 +76,9 @@ export class ParquetFileWriter {
   private readonly hash = createHash('sha256');
   private readonly writer: SpoolWriter;
   private readonly parquet: ParquetWriter;
-  private pending: Array<[Record<string, unknown>, Record<string, unknown>]> = [];
+  /** The row group being filled, column by column, already converted. */
+  private columns: unknown[][];
+  private pending = 0;
   private rows = 0;
 
   constructor(
@@ -75,26 +90,23 @@ export class ParquetFileWriter {
     this.fd = fs.openSync(path, 'wx');
     this.writer = new SpoolWriter(this.fd, this.hash);
     this.parquet = new ParquetWriter({ writer: this.writer, schema: schema.elements, kvMetadata, createdBy: 'c360-ingest (hyparquet-writer)' });
+    this.columns = schema.columns.map(() => []);
   }
 
-  /** A row: the record's fields, and the extra (lineage) fields kept apart so neither is copied. */
-  append(value: Record<string, unknown>, extra: Record<string, unknown>): void {
-    this.pending.push([value, extra]);
+  /** A row from convertRow. */
+  append(row: unknown[]): void {
+    for (let i = 0; i < row.length; i++) this.columns[i]!.push(row[i]);
+    this.pending++;
     this.rows++;
-    if (this.pending.length >= this.rowGroupRows) this.writeGroup();
+    if (this.pending >= this.rowGroupRows) this.writeGroup();
   }
 
   private writeGroup(): void {
-    if (this.pending.length === 0) return;
-    const rows = this.pending;
-    this.pending = [];
-    const columnData = this.schema.columns.map(({ name, convert, extra }) => {
-      const side = extra ? 1 : 0;
-      const data = new Array<unknown>(rows.length);
-      for (let i = 0; i < rows.length; i++) data[i] = convert(rows[i]![side][name]);
-      return { name, data };
-    });
-    void this.parquet.write({ columnData, rowGroupSize: rows.length });
+    if (this.pending === 0) return;
+    const columnData = this.schema.columns.map(({ name }, i) => ({ name, data: this.columns[i]! }));
+    void this.parquet.write({ columnData, rowGroupSize: this.pending });
+    this.columns = this.schema.columns.map(() => []);
+    this.pending = 0;
   }
 
   /** Writes the last row group and the footer, fsyncs and closes the spool file. */
