@@ -37,6 +37,15 @@ describe('quarantine show', () => {
     expect(shown.value).toEqual({ 'Customer No': 'C***', 'E-mail Address': 'a***@example.com', Street: '1***' });
   });
 
+  it('describes a value nested 100,000 levels instead of walking it (which overflowed the stack)', async () => {
+    const deep = { ...record('decode', null), originalValue: Buffer.from(`{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`) };
+    for (const unmask of [false, true]) {
+      const shown = await describeRecord(deep, schemas, unmask);
+      expect(shown.value).toEqual({ nested_deeper_than: 64, bytes: 200_006 });
+      expect(() => JSON.stringify(shown)).not.toThrow();
+    }
+  });
+
   it('shows everything when asked to unmask', async () => {
     const shown = await describeRecord(record('extract', { Street: '1 Main St' }), schemas, true);
     expect(shown.value).toEqual({ Street: '1 Main St' });

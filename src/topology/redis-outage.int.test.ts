@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { crmProfile, variant } from '../../test/fixtures/records.js';
 import { logger, testKafka } from '../../test/support/kafka.js';
 import { json, produce, testNamespace, waitForLedger } from '../../test/support/topology.js';
+import { spawnWorker } from '../../test/support/worker.js';
 import { loadConfig } from '../config.js';
 import { topicNames } from '../contracts/topics.js';
 import { redisAnswers } from '../observability/probes.js';
@@ -67,9 +68,47 @@ describe('Redis outage: the dedup stage holds the batch and retries; nothing pas
     await until(async () => (await retries()) >= 3, 'the stage to retry against the dead Redis');
     const during = await waitForLedger(kafka, names, (l) => l.total.in >= 100);
     expect(during.total.in).toBe(100);
+    // What /readyz of `c360 run` reports: the partition holding records has not moved for over a second.
+    await until(async () => runner!.stalledPartitions(1_000).length > 0, 'the waiting partition to count as stalled');
+    expect(runner.stalledPartitions(1_000).every((p) => p.startsWith(`${names.ingest('crm')}[`))).toBe(true);
 
     redis = startRedis();
     const after = await waitForLedger(kafka, names, (l) => l.total.in === 150, 60_000);
     expect(after.total).toMatchObject({ in: 150, raw: 150, duplicates: 0, dead_letter: 0 });
+    expect(runner.stalledPartitions(0)).toEqual([]);
+  });
+
+  it('c360 run says so in /readyz: Redis down, and the partition stalled past C360_STALL_SECONDS; ready again once it moves', async () => {
+    await until(() => redisAnswers(redisUrl), 'the private redis-server');
+    const namespace = testNamespace();
+    const names = topicNames(namespace);
+    const worker = spawnWorker(namespace, { REDIS_URL: redisUrl, C360_STALL_SECONDS: '1', LOG_LEVEL: 'info' });
+    try {
+      let readyz = '';
+      await until(async () => {
+        const port = /"opsPort":(\d+)/.exec(worker.output())?.[1];
+        if (port) readyz = `http://127.0.0.1:${port}/readyz`;
+        return port !== undefined;
+      }, 'the worker to serve its ops endpoint');
+      const ready = async () => {
+        const r = await fetch(readyz);
+        return { status: r.status, checks: ((await r.json()) as { failures?: Array<{ check: string }> }).failures?.map((f) => f.check) ?? [] };
+      };
+      await until(async () => (await ready()).status === 200, 'the worker to be ready');
+
+      redis.kill('SIGKILL');
+      await new Promise((r) => redis.once('exit', r));
+      await produce(kafka, names.ingest('crm'), [json(variant(crmProfile, { customer_id: 'C-stall' }))]);
+      await until(async () => (await ready()).checks.includes('partitions'), '/readyz to report the stalled partition');
+      expect(await ready()).toEqual({ status: 503, checks: ['redis', 'partitions'] });
+
+      redis = startRedis();
+      await until(async () => (await ready()).status === 200, 'the worker to be ready again', 60_000);
+      const ledger = await waitForLedger(kafka, names, (l) => l.total.in === 1);
+      expect(ledger.total).toMatchObject({ in: 1, raw: 1 });
+    } finally {
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+    }
   });
 });
