@@ -138,6 +138,15 @@ export const PROCESS_ERROR_CODES: Readonly<Record<string, { retriable: boolean; 
   ),
 };
 
+/**
+ * Whether an error may be the fault of the record being processed, and so isolate it: not an
+ * outage (retriable), a dependency's refusal or a setting, which pause or stop the process and
+ * must never dead-letter the records that happened to be in flight.
+ */
+export function mayBlameRecord(error: unknown): boolean {
+  return !isRetriable(error) && !(error instanceof DependencyRefusedError) && !(error instanceof ConfigError);
+}
+
 export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -11,7 +11,7 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
-import { C360Error, describeError, isRetriable, safeMessage } from '../contracts/errors.js';
+import { C360Error, describeError, mayBlameRecord, safeMessage } from '../contracts/errors.js';
 import { topicNames } from '../contracts/topics.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { crashPoint } from '../faults/failpoints.js';
@@ -205,7 +205,8 @@ export class SinkWorker {
     try {
       await ps.append(Number(m.offset), readSinkRecord(role, topic, partition, m, this.schemas, this.deadLetter!, this.whyNotStorable));
     } catch (err) {
-      if (isRetriable(err)) throw err;
+      // An unavailable store is waited out, a refusing one stops the sink: only the record's own fault sets it aside.
+      if (!mayBlameRecord(err)) throw err;
       this.metrics.isolated.inc({ topic });
       this.options.logger.warn(
         { topic, partition, offset: m.offset, err: safeMessage(err) },

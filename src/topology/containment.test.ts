@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { crmProfile } from '../../test/fixtures/records.js';
 import { envelopeOf, offlineContext } from '../../test/support/stages.js';
-import { DependencyUnavailableError, safeMessage } from '../contracts/errors.js';
+import { DependencyRefusedError, DependencyUnavailableError, safeMessage } from '../contracts/errors.js';
 import type { Envelope } from '../stages/envelope.js';
 import type { Stage } from '../stages/stage.js';
 import { runContained } from './containment.js';
@@ -63,6 +63,13 @@ describe('poison-pill containment', () => {
   it('does not blame records for an outage: a retriable error is thrown, the batch abandoned', async () => {
     const outage = stage('b', ['C-1'], () => new DependencyUnavailableError('redis', 'Redis is unreachable'));
     await expect(contain([outage], batchOf(4))).rejects.toThrow('Redis is unreachable');
+  });
+
+  it('does not blame records for a refusal either: the key store refusing stops the batch, no record is dead-lettered', async () => {
+    const refusal = stage('b', ['C-1'], () => new DependencyRefusedError('key-store', 'the key store answered permission denied'));
+    const batch = batchOf(4);
+    await expect(contain([refusal], batch)).rejects.toThrow('permission denied');
+    expect(batch.filter((e) => e.outcome === 'dead-letter')).toEqual([]);
   });
 
   it('keeps quoted values (which may be personal) out of the message', () => {

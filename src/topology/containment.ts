@@ -4,7 +4,7 @@
  * split in halves and each half goes on from the failing stage, until the one record that fails
  * alone is dead-lettered with `stage.internal_error`; every other record goes through once.
  */
-import { isRetriable, safeMessage } from '../contracts/errors.js';
+import { mayBlameRecord, safeMessage } from '../contracts/errors.js';
 import { type Envelope, reject } from '../stages/envelope.js';
 import type { Stage } from '../stages/stage.js';
 
@@ -25,8 +25,8 @@ export async function runContained(
       try {
         await run(stage, envelopes);
       } catch (err) {
-        // Retriable here means the worker is stopping while a dependency is down: the batch is abandoned, not blamed.
-        if (isRetriable(err)) throw err;
+        // Retriable here means the worker is stopping while a dependency is down, and a refusal stops it: neither is a record's fault.
+        if (!mayBlameRecord(err)) throw err;
         if (envelopes.length > 1) {
           const mid = envelopes.length >> 1;
           await from(s, envelopes.slice(0, mid));
