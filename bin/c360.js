@@ -5,6 +5,12 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  // npm scripts and npx find the Node 24 that `npm ci` installs (the `node` dev dependency); see the README's set-up.
+  process.stderr.write(`c360 needs Node 24 or newer; this is Node ${process.versions.node}. Run it with npx c360, or put Node 24 first on PATH.\n`);
+  process.exit(2);
+}
 const entry = new URL('../dist/src/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(entry))) {
   process.stderr.write('c360 is not built yet: run `npm run build` (or `npm ci`) in the project folder first.\n');
