@@ -20,7 +20,7 @@ FROM node:24-bookworm-slim AS runtime
 RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production \
-    C360_OPS_HOST=0.0.0.0 \
+    C360_HOST=0.0.0.0 \
     C360_DATA_DIR=/var/lib/c360 \
     C360_HOME=/tmp/c360
 COPY package.json package-lock.json ./

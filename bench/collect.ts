@@ -33,7 +33,7 @@ const event = (i: number) => ({
 });
 
 async function main(): Promise<void> {
-  if (!(await kafkaAnswers(loadConfig().kafka.brokers))) {
+  if (!(await kafkaAnswers(loadConfig().kafka))) {
     console.error('bench: Kafka does not answer; start the stack with `npx c360 stack up`.');
     process.exit(1);
   }
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     process.execPath,
     [path.join(projectRoot(), 'bin', 'c360.js'), 'collect', '--config', settings, '--port', '0', '--namespace', namespace],
     {
-      env: { ...process.env, LOG_LEVEL: 'warn' },
+      env: { ...process.env, LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
@@ -53,8 +53,9 @@ async function main(): Promise<void> {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /collector listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
+      // Its stdout is JSON log lines; the one that says it listens carries the URL.
+      const line = out.split('\n').find((l) => l.includes('"collector listening"'));
+      if (line) resolve((JSON.parse(line) as { url: string }).url);
     });
     child.on('exit', () => reject(new Error('collector exited')));
   });

@@ -38,7 +38,7 @@ async function writeCsv(file: string): Promise<void> {
 async function main(): Promise<void> {
   if (process.argv[2] === '--parse-only') return parseOnly(process.argv[3]!);
   const config = loadConfig();
-  if (!(await kafkaAnswers(config.kafka.brokers)) || !(await registryAnswers(config.schemaRegistry.url))) {
+  if (!(await kafkaAnswers(config.kafka)) || !(await registryAnswers(config.schemaRegistry))) {
     console.error('bench: the stack does not answer; start it with `npx c360 stack up`.');
     process.exit(1);
   }

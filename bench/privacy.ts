@@ -39,7 +39,7 @@ const logger = createLogger('warn');
 const kafka = createKafka(config, logger, 'bench');
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-if (!(await kafkaAnswers(config.kafka.brokers)) || !(await registryAnswers(config.schemaRegistry.url))) {
+if (!(await kafkaAnswers(config.kafka)) || !(await registryAnswers(config.schemaRegistry))) {
   console.error('bench: the stack does not answer; start it with `npx c360 stack up`.');
   process.exit(1);
 }

@@ -102,7 +102,7 @@ function manifestRows(root: string): number {
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--drain') return drain(process.argv[3]!, Number(process.argv[4]));
-  if (!(await kafkaAnswers(config.kafka.brokers)) || !(await registryAnswers(config.schemaRegistry.url))) {
+  if (!(await kafkaAnswers(config.kafka)) || !(await registryAnswers(config.schemaRegistry))) {
     console.error('bench: the stack does not answer; start it with `npx c360 stack up`.');
     process.exit(1);
   }

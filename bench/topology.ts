@@ -29,7 +29,7 @@ const logger = createLogger((process.env.LOG_LEVEL as 'warn' | undefined) ?? 'wa
 const kafka = createKafka(config, logger, 'bench');
 
 async function requireStack(): Promise<void> {
-  const ok = (await kafkaAnswers(config.kafka.brokers)) && (await registryAnswers(config.schemaRegistry.url)) && (await redisAnswers(config.redisUrl));
+  const ok = (await kafkaAnswers(config.kafka)) && (await registryAnswers(config.schemaRegistry)) && (await redisAnswers(config.redisUrl));
   if (!ok) {
     console.error('bench: the stack does not answer; start it with `npx c360 stack up`.');
     process.exit(1);

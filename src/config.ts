@@ -71,6 +71,19 @@ export const envSchema = z.object({
     .default('info')
     .describe('pino level; personal data is never logged at info or above'),
   C360_OPS_PORT: z.coerce.number().int().min(0).max(65535).default(9464).describe('port of /metrics, /healthz and /readyz of long-running processes'),
+  C360_HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .describe(
+      'address the HTTP endpoints bind to (/metrics, /healthz, /readyz, and the collector unless --host): loopback for local use, 0.0.0.0 in a pod (the image sets it)',
+    ),
+  C360_MAX_EVENT_LOOP_STALL_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .default(10_000)
+    .describe('/healthz fails when the event loop was blocked longer than this since the last probe (the process is wedged)'),
   C360_STALL_SECONDS: z.coerce
     .number()
     .int()
@@ -119,6 +132,8 @@ export interface Config {
   home: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   opsPort: number;
+  host: string;
+  maxEventLoopStallMs: number;
   stallMs: number;
   /** The secret personal values are keyed with outside the records (HMAC), when one is configured. */
   piiKey: Buffer | undefined;
@@ -157,6 +172,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     home: path.resolve(e.C360_HOME),
     logLevel: e.LOG_LEVEL,
     opsPort: e.C360_OPS_PORT,
+    host: e.C360_HOST,
+    maxEventLoopStallMs: e.C360_MAX_EVENT_LOOP_STALL_MS,
     stallMs: e.C360_STALL_SECONDS * 1000,
     piiKey: secretOf('C360_PII_KEY', e.C360_PII_KEY, e.C360_PII_KEY_FILE, path.join(path.resolve(e.C360_HOME), 'secrets', 'pii.key')),
     kek: secretOf('C360_KEK', e.C360_KEK, e.C360_KEK_FILE, path.join(path.resolve(e.C360_HOME), 'secrets', 'kek.key')),

@@ -97,7 +97,7 @@ export async function runDemo(given: Config, logger: Logger, print: (line: strin
     metrics: new Registry(),
     logger,
   });
-  const collectorUrl = await collector.start(0);
+  const collectorUrl = await collector.start(0, '127.0.0.1');
   const vendor = new VendorApi(VENDOR_TOKEN);
   vendor.tickets = JSON.parse(fs.readFileSync(path.join(samples, 'support', 'tickets.json'), 'utf8')) as Ticket[];
   await vendor.start();

@@ -50,7 +50,7 @@ export const kafkaPart: StackPart = {
   name: 'kafka',
   address: BROKER,
   readyTimeoutMs: 120_000,
-  answers: () => kafkaAnswers([BROKER]),
+  answers: () => kafkaAnswers({ brokers: [BROKER], ssl: false }),
   prepare(paths: StackPaths) {
     requireJava();
     const libs = path.join(paths.cache, `kafka-${KAFKA_VERSION}`);

@@ -23,7 +23,7 @@ export const registryPart: StackPart = {
   name: 'registry',
   address: REGISTRY_URL,
   readyTimeoutMs: 120_000,
-  answers: () => registryAnswers(REGISTRY_URL),
+  answers: () => registryAnswers({ url: REGISTRY_URL }),
   prepare(paths: StackPaths) {
     requireJava();
     const home = path.join(paths.cache, `apicurio-registry-${APICURIO_VERSION}`);

@@ -1,12 +1,16 @@
 /** Does a part of the stack answer? Cheap, quiet checks used by `stack up/status` and the test setup. */
 
 import { Redis } from 'ioredis';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import pg from 'pg';
+import type { Config } from '../config.js';
 
-export async function kafkaAnswers(brokers: string[]): Promise<boolean> {
+/** Kafka answers a metadata request, reached with the same TLS and SASL settings as the workers' own clients. */
+export async function kafkaAnswers(kafka: Pick<Config['kafka'], 'brokers' | 'ssl' | 'sasl'>): Promise<boolean> {
   const admin = new Kafka({
-    brokers,
+    brokers: kafka.brokers,
+    ssl: kafka.ssl,
+    ...(kafka.sasl ? { sasl: kafka.sasl as SASLOptions } : {}),
     clientId: 'c360-probe',
     logLevel: logLevel.NOTHING,
     connectionTimeout: 1500,
@@ -24,9 +28,13 @@ export async function kafkaAnswers(brokers: string[]): Promise<boolean> {
   }
 }
 
-export async function registryAnswers(url: string): Promise<boolean> {
+/** The registry lists its subjects, asked with the same basic auth as the workers use. */
+export async function registryAnswers(registry: Config['schemaRegistry']): Promise<boolean> {
+  const headers: Record<string, string> = registry.auth
+    ? { authorization: `Basic ${Buffer.from(`${registry.auth.username}:${registry.auth.password}`).toString('base64')}` }
+    : {};
   try {
-    const res = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(3000) });
+    const res = await fetch(`${registry.url}/subjects`, { headers, signal: AbortSignal.timeout(3000) });
     return res.ok;
   } catch {
     return false;

@@ -10,7 +10,7 @@ import { crmProfile, variant, webEvent } from '../../test/fixtures/records.js';
 import { type DuckDb, openDuckDb } from '../../test/support/duckdb.js';
 import { config, eventually, testKafka } from '../../test/support/kafka.js';
 import { json, produce, type RunningTopology, startSink, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
-import { spawnCli, type Worker } from '../../test/support/worker.js';
+import { spawnCli, spawnCollector, type Worker } from '../../test/support/worker.js';
 import { ingestFile } from '../extraction/file-ingest.js';
 import { loadMappingFile } from '../extraction/mapping.js';
 import { formatOf } from '../extraction/readers/index.js';
@@ -125,12 +125,9 @@ describe('forgetting a person across an immutable raw layer', () => {
     );
     const settings = path.join(dir, 'collector.json');
     fs.writeFileSync(settings, JSON.stringify({ apiKeys: { [API_KEY]: 'web' } }));
-    collector = spawnCli(['collect', '--config', settings, '--port', '0', '--namespace', ns]);
-    const url = (await eventually(
-      async () => /collector listening on (http:\/\/\S+)/.exec(collector.stdout()),
-      (m) => m !== null,
-      30_000,
-    ))![1]!;
+    const started = await spawnCollector(ns, settings);
+    collector = started.worker;
+    const url = started.url;
     const events = [
       variant(webEvent, { event_id: 'ev-a', customer_id: 'C-1', email: 'ann@example.com' }),
       variant(webEvent, { event_id: 'ev-c', customer_id: 'C-3', email: 'cara@example.com' }),

@@ -16,6 +16,7 @@ import { topicNames } from '../contracts/topics.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { crashPoint } from '../faults/failpoints.js';
 import { createKafka } from '../kafka/client.js';
+import { GroupMembership } from '../kafka/membership.js';
 import type { Logger } from '../observability/logger.js';
 import { retry } from '../retry.js';
 import { WriterSchemas } from '../schema/registry.js';
@@ -64,6 +65,7 @@ export class SinkWorker {
   private deadLetter: DeadLetterContract | undefined;
   private spoolDir = '';
   private timers: NodeJS.Timeout[] = [];
+  private membership: GroupMembership | undefined;
   private stopping = false;
 
   constructor(private readonly options: SinkWorkerOptions) {
@@ -94,6 +96,7 @@ export class SinkWorker {
       allowAutoTopicCreation: false,
     });
     this.consumer = consumer;
+    this.membership = new GroupMembership(consumer);
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const assigned = new Set(Object.entries(e.payload.memberAssignment).flatMap(([t, ps]) => ps.map((p) => `${t}/${p}`)));
       logger.info({ assignment: e.payload.memberAssignment }, 'joined sink group');
@@ -290,6 +293,17 @@ export class SinkWorker {
     const dir = path.join(root, `${host}-${process.pid}`);
     fs.mkdirSync(dir, { recursive: true });
     return dir;
+  }
+
+  /** For /readyz: in its consumer group, with partitions (GroupMembership). */
+  assertInGroup(): void {
+    if (!this.membership) throw new Error('the worker is still starting');
+    this.membership.assertReady();
+  }
+
+  /** For /healthz: the consumer has not crashed for good. */
+  assertAlive(): void {
+    this.membership?.assertAlive();
   }
 
   /** Graceful stop: stop taking batches, publish every open file, commit, leave the group. */

@@ -18,6 +18,7 @@ import { topicNames } from '../contracts/topics.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { crashPoint } from '../faults/failpoints.js';
 import { createKafka } from '../kafka/client.js';
+import { GroupMembership } from '../kafka/membership.js';
 import { sendInRequests } from '../kafka/send.js';
 import type { Logger } from '../observability/logger.js';
 import type { KeyStore } from '../privacy/key-store.js';
@@ -72,6 +73,7 @@ export class TopologyRunner {
   private stages: Stage[] = [];
   private router: RouterContext | undefined;
   private summaryTimer: NodeJS.Timeout | undefined;
+  private membership: GroupMembership | undefined;
   private stopping = false;
   /** Per partition of this worker with records waiting: since when it has not moved. */
   private readonly waitingSince = new Map<string, number>();
@@ -132,6 +134,7 @@ export class TopologyRunner {
       allowAutoTopicCreation: false,
     });
     this.consumer = consumer;
+    this.membership = new GroupMembership(consumer);
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       logger.info({ assignment: e.payload.memberAssignment, memberId: e.payload.memberId }, 'joined topology group');
       void this.producers.retain(e.payload.memberAssignment);
@@ -259,6 +262,17 @@ export class TopologyRunner {
   stalledPartitions(ms: number): string[] {
     const now = Date.now();
     return [...this.waitingSince].filter(([, since]) => now - since > ms).map(([position]) => position);
+  }
+
+  /** For /readyz: in its consumer group, with partitions (GroupMembership). */
+  assertInGroup(): void {
+    if (!this.membership) throw new Error('the worker is still starting');
+    this.membership.assertReady();
+  }
+
+  /** For /healthz: the consumer has not crashed for good. */
+  assertAlive(): void {
+    this.membership?.assertAlive();
   }
 
   /** Graceful stop: the batch in flight finishes (or aborts), the group is left, then the producers close. */

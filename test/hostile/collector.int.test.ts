@@ -8,9 +8,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicNames } from '../../src/contracts/topics.js';
 import { variant, webEvent } from '../fixtures/records.js';
-import { collect, eventually, testKafka } from '../support/kafka.js';
+import { collect, testKafka } from '../support/kafka.js';
 import { type RunningTopology, startTopology, testNamespace } from '../support/topology.js';
-import { spawnCli, type Worker } from '../support/worker.js';
+import { spawnCollector, type Worker } from '../support/worker.js';
 
 const kafka = testKafka();
 const KEY = 'hostile-web-key-0123456789';
@@ -98,14 +98,7 @@ describe('hostile requests to the collector', () => {
 
   beforeAll(async () => {
     t = await startTopology(namespace);
-    worker = spawnCli(['collect', '--config', settingsFile, '--port', '0', '--namespace', namespace]);
-    const line = await eventually(
-      async () => /collector listening on (http:\/\/\S+)/.exec(worker.stdout()),
-      (m) => m !== null,
-      30_000,
-    );
-    if (!line) throw new Error(`collector did not start: ${worker.output()}`);
-    url = line[1]!;
+    ({ worker, url } = await spawnCollector(namespace, settingsFile));
   });
   afterAll(async () => {
     worker?.child.kill('SIGKILL');

@@ -47,3 +47,17 @@ export function spawnWorker(namespace: string, env: Record<string, string> = {},
 export function spawnSink(namespace: string, storage: string, env: Record<string, string> = {}, extraArgs: string[] = []): Worker {
   return spawnCli(['sink', '--namespace', namespace, '--storage', storage, '--session-timeout', '2000', '--ops-port', '0', ...extraArgs], env);
 }
+
+/** A collector (`c360 collect`) on a test namespace, once it listens: the process and its URL (from its JSON log line). */
+export async function spawnCollector(namespace: string, settingsFile: string, env: Record<string, string> = {}): Promise<{ worker: Worker; url: string }> {
+  const worker = spawnCli(['collect', '--config', settingsFile, '--port', '0', '--namespace', namespace], { LOG_LEVEL: 'info', ...env });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    for (const line of worker.stdout().split('\n')) {
+      if (!line.includes('"collector listening"')) continue;
+      return { worker, url: (JSON.parse(line) as { url: string }).url };
+    }
+    if (Date.now() > deadline || worker.child.exitCode !== null) throw new Error(`collector did not start: ${worker.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

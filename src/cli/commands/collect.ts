@@ -18,8 +18,8 @@ export function registerCollectCommands(program: Command): void {
     )
     .requiredOption('-c, --config <file>', 'collector settings (JSON): apiKeys, webhookSecrets, bodyLimitBytes, maxEventsPerRequest', existingFile)
     .option('-p, --port <port>', 'port to listen on', port, 8088)
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .action(async (o: { config: string; port: number; host: string; topology: string; namespace?: string }) => {
+    .option('--host <address>', 'address to listen on (default C360_HOST: 127.0.0.1, or 0.0.0.0 in the image)')
+    .action(async (o: { config: string; port: number; host?: string; topology: string; namespace?: string }) => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
       const topology = await loadTopology(o.topology, o);
@@ -41,10 +41,10 @@ export function registerCollectCommands(program: Command): void {
       const address = await startStoppable(
         logger,
         'collector',
-        () => collector.start(o.port, o.host),
+        () => collector.start(o.port, o.host ?? config.host),
         () => collector.stop(),
       );
-      // The line tests and scripts wait for, on stdout.
-      console.log(`collector listening on ${address}`);
+      // The line tests and scripts wait for: stdout holds JSON log lines only.
+      logger.info({ url: address }, 'collector listening');
     });
 }

@@ -58,6 +58,8 @@ export function registerSinkCommands(program: Command): void {
           onFatal: () => process.exit(1),
         });
         const ops = await serveOps(config, options.opsPort, ['kafka', 'registry']);
+        ops.addReadinessCheck('group', async () => worker.assertInGroup());
+        ops.addLivenessCheck('consumer', () => worker.assertAlive());
         await startStoppable(
           logger.child({ group: worker.groupId }),
           'sink worker',

@@ -40,6 +40,8 @@ export function registerTopologyCommands(program: Command): void {
         onFatal: () => process.exit(1),
       });
       const ops = await serveOps(config, options.opsPort, ['kafka', 'redis', 'registry', 'key store']);
+      ops.addReadinessCheck('group', async () => runner.assertInGroup());
+      ops.addLivenessCheck('consumer', () => runner.assertAlive());
       ops.addReadinessCheck('partitions', async () => {
         const stalled = runner.stalledPartitions(config.stallMs);
         if (stalled.length > 0) throw new Error(`${stalled.join(', ')} had records waiting over ${config.stallMs / 1000}s without moving`);
@@ -51,11 +53,8 @@ export function registerTopologyCommands(program: Command): void {
         async () => {
           await runner.stop();
           await ops.close();
-          for (const [source, c] of runner.committed()) {
-            process.stdout.write(
-              `ledger ${source}: in=${c.in} raw=${c.raw} duplicates=${c.duplicates} dead_letter=${c.dead_letter} suppressed=${c.suppressed} near_duplicates=${c.near_duplicates} ${balanced(c) ? 'balanced' : 'NOT BALANCED'}\n`,
-            );
-          }
+          // A worker's stdout is JSON lines only: what it committed is one more log line per source.
+          for (const [source, c] of runner.committed()) logger.info({ source, ...c, balanced: balanced(c) }, 'committed by this worker');
         },
       );
       logger.info({ opsPort: ops.port }, 'ops endpoint listening');

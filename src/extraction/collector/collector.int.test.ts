@@ -5,9 +5,9 @@ import path from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { variant, webEvent } from '../../../test/fixtures/records.js';
-import { collect, eventually, testKafka } from '../../../test/support/kafka.js';
+import { collect, testKafka } from '../../../test/support/kafka.js';
 import { testNamespace } from '../../../test/support/topology.js';
-import { spawnCli, type Worker } from '../../../test/support/worker.js';
+import { spawnCollector, type Worker } from '../../../test/support/worker.js';
 import { HEADER } from '../../contracts/lineage.js';
 import { type TopicNames, topicNames } from '../../contracts/topics.js';
 import { parseCollectorSettings } from './settings.js';
@@ -19,16 +19,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-collect-'));
 const settingsFile = path.join(dir, 'collector.json');
 fs.writeFileSync(settingsFile, JSON.stringify({ apiKeys: { [WEB_KEY]: 'web' }, webhookSecrets: { support: SUPPORT_SECRET }, bodyLimitBytes: 8192 }));
 
-async function startCollector(namespace: string): Promise<{ worker: Worker; url: string }> {
-  const worker = spawnCli(['collect', '--config', settingsFile, '--port', '0', '--namespace', namespace]);
-  const line = await eventually(
-    async () => /collector listening on (http:\/\/\S+)/.exec(worker.stdout()),
-    (m) => m !== null,
-    30_000,
-  );
-  if (!line) throw new Error(`collector did not start: ${worker.output()}`);
-  return { worker, url: line[1]! };
-}
+const startCollector = (namespace: string) => spawnCollector(namespace, settingsFile);
 
 const event = (id: string) => variant(webEvent, { event_id: id });
 const post = (url: string, body: unknown, headers: Record<string, string> = { 'x-api-key': WEB_KEY }) =>

@@ -183,7 +183,7 @@ export class Collector {
     app.get('/metrics', async (_req, reply) => reply.header('content-type', o.metrics.contentType).send(await o.metrics.metrics()));
   }
 
-  async start(port: number, host = '127.0.0.1'): Promise<string> {
+  async start(port: number, host: string): Promise<string> {
     this.producer.on(this.producer.events.DISCONNECT, () => (this.ready = false));
     await this.producer.connect();
     this.ready = true;

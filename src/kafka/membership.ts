@@ -1,0 +1,41 @@
+/**
+ * A consumer's place in its group, as the ops endpoint reports it: ready only once it has joined
+ * and holds partitions (a worker with none does no work), alive until it crashed for good.
+ */
+import type { Consumer } from 'kafkajs';
+import { describeError } from '../contracts/errors.js';
+
+export class GroupMembership {
+  private partitions = 0;
+  private joined = false;
+  private crashed: string | undefined;
+
+  constructor(consumer: Consumer) {
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      this.joined = true;
+      this.partitions = Object.values(e.payload.memberAssignment).reduce((n, parts) => n + parts.length, 0);
+    });
+    consumer.on(consumer.events.REBALANCING, () => {
+      this.joined = false;
+    });
+    consumer.on(consumer.events.STOP, () => {
+      this.joined = false;
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.joined = false;
+      if (!e.payload.restart) this.crashed = describeError(e.payload.error);
+    });
+  }
+
+  /** For /readyz: throws unless the consumer is in its group with at least one partition. */
+  assertReady(): void {
+    if (this.crashed !== undefined) throw new Error(`the consumer crashed: ${this.crashed}`);
+    if (!this.joined) throw new Error('the consumer has not joined its group (starting or rebalancing)');
+    if (this.partitions === 0) throw new Error('the consumer holds no partition (more workers than partitions)');
+  }
+
+  /** For /healthz: throws once the consumer has crashed and will not restart. */
+  assertAlive(): void {
+    if (this.crashed !== undefined) throw new Error(`the consumer crashed and will not restart: ${this.crashed}`);
+  }
+}
