@@ -9,6 +9,7 @@ export interface SinkMetrics {
   files: Counter<'layer' | 'outcome'>;
   fileBytes: Counter<'layer'>;
   publishSeconds: Histogram<'layer'>;
+  publishFailures: Counter<'layer'>;
 }
 
 export const sinkMetrics = perRegistry(
@@ -33,6 +34,12 @@ export const sinkMetrics = perRegistry(
       registers: [registry],
     }),
     fileBytes: new Counter({ name: 'c360_sink_file_bytes_total', help: 'Bytes of Parquet published', labelNames: ['layer'], registers: [registry] }),
+    publishFailures: new Counter({
+      name: 'c360_sink_publish_failures_total',
+      help: 'Files the store did not take (its records are read again from the committed offset and written anew)',
+      labelNames: ['layer'],
+      registers: [registry],
+    }),
     publishSeconds: new Histogram({
       name: 'c360_sink_publish_duration_seconds',
       help: 'Close, fsync and publish of one file',

@@ -160,6 +160,7 @@ export class PartitionSink {
     } catch (err) {
       // The records are read again from the committed offset once the store answers.
       file.writer.discard();
+      this.deps.metrics.publishFailures.inc({ layer });
       throw err;
     }
     crashPoint('sink-after-publish');

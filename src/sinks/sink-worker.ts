@@ -16,6 +16,7 @@ import { topicNames } from '../contracts/topics.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { crashPoint } from '../faults/failpoints.js';
 import { createKafka } from '../kafka/client.js';
+import { consumerMetrics, recordLag } from '../kafka/consumer-metrics.js';
 import { GroupMembership } from '../kafka/membership.js';
 import type { Logger } from '../observability/logger.js';
 import { retry } from '../retry.js';
@@ -53,6 +54,7 @@ export class SinkWorker {
   private readonly kafka: Kafka;
   private readonly rotation: RotationOptions;
   private readonly metrics: SinkMetrics;
+  private readonly consumerMetrics: ReturnType<typeof consumerMetrics>;
   private readonly schemas: WriterSchemas;
   /** Per writer schema id: its Parquet schema, or why it has none. */
   private readonly fileSchemas = new Map<number, FileSchema | string>();
@@ -75,6 +77,7 @@ export class SinkWorker {
     this.store = options.store ?? openObjectStore(config);
     this.rotation = rotationOptions(options.rotation ?? {});
     this.metrics = sinkMetrics(options.metrics);
+    this.consumerMetrics = consumerMetrics(options.metrics);
     this.schemas = new WriterSchemas(config);
     this.names = topicNames(topology.namespace);
     this.rawPrefix = this.names.raw('');
@@ -195,6 +198,9 @@ export class SinkWorker {
         resolveOffset(m.offset);
       }
       await this.commit(ps);
+      // Lag as the group sees it: records after the committed offset (those in open files included, until they are published).
+      const committed = this.committed.get(`${ps.topic}/${ps.partition}`);
+      if (committed !== undefined) recordLag(this.consumerMetrics.lag, this.groupId, ps.topic, ps.partition, batch.highWatermark, BigInt(committed));
     });
     await heartbeat().catch(() => undefined);
   }

@@ -1,5 +1,5 @@
 /** The topology's prom-client metrics (instrumentation listed here, as kafkajs lists its events per module). */
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import { perRegistry } from '../observability/metrics.js';
 
 export interface TopologyMetrics {
@@ -10,6 +10,8 @@ export interface TopologyMetrics {
   batchSeconds: Histogram<'source'>;
   dependencyRetries: Counter<'stage'>;
   poison: Counter<'source' | 'stage'>;
+  transactions: Counter<'outcome'>;
+  inFlight: Gauge;
 }
 
 export const topologyMetrics = perRegistry(
@@ -38,6 +40,17 @@ export const topologyMetrics = perRegistry(
       help: 'Time from fetch to committed transaction, per batch',
       labelNames: ['source'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    transactions: new Counter({
+      name: 'c360_topology_transactions_total',
+      help: 'Kafka transactions of batches: committed, or aborted (the batch is read again)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: 'c360_topology_records_in_flight',
+      help: 'Records of the batches being processed now, read but not yet committed',
       registers: [registry],
     }),
     poison: new Counter({

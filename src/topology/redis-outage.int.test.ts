@@ -76,6 +76,13 @@ describe('Redis outage: the dedup stage holds the batch and retries; nothing pas
     const after = await waitForLedger(kafka, names, (l) => l.total.in === 150, 60_000);
     expect(after.total).toMatchObject({ in: 150, raw: 150, duplicates: 0, dead_letter: 0 });
     expect(runner.stalledPartitions(0)).toEqual([]);
+    // What an on-call engineer reads: transactions committed (none aborted here), nothing in flight, no lag left.
+    const values = async (name: string) => (await metrics.getSingleMetric(name)!.get()).values;
+    expect((await values('c360_topology_transactions_total')).find((v) => v.labels.outcome === 'committed')!.value).toBeGreaterThan(0);
+    expect((await values('c360_topology_records_in_flight'))[0]!.value).toBe(0);
+    const lag = (await values('c360_consumer_lag_records')).filter((v) => v.labels.topic === names.ingest('crm'));
+    expect(lag.length).toBeGreaterThan(0);
+    expect(lag.every((v) => v.value === 0 && v.labels.group === `${namespace}.topology`)).toBe(true);
   });
 
   it('c360 run says so in /readyz: Redis down, and the partition stalled past C360_STALL_SECONDS; ready again once it moves', async () => {

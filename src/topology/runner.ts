@@ -18,6 +18,7 @@ import { topicNames } from '../contracts/topics.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { crashPoint } from '../faults/failpoints.js';
 import { createKafka } from '../kafka/client.js';
+import { consumerMetrics, recordLag } from '../kafka/consumer-metrics.js';
 import { GroupMembership } from '../kafka/membership.js';
 import { sendInRequests } from '../kafka/send.js';
 import type { Logger } from '../observability/logger.js';
@@ -67,6 +68,7 @@ export class TopologyRunner {
   private readonly byTopic: Map<string, CompiledEntity>;
   private readonly producers: PartitionProducers;
   private readonly metrics: TopologyMetrics;
+  private readonly consumerMetrics: ReturnType<typeof consumerMetrics>;
   private readonly keyStore: KeyStore | undefined;
   private readonly totals = new Map<string, LedgerCounts>();
   private consumer: Consumer | undefined;
@@ -91,6 +93,7 @@ export class TopologyRunner {
     this.byTopic = new Map([...this.entitiesOfSource.values()].map(([primary]) => [names.ingest(primary!.source), primary!]));
     this.producers = new PartitionProducers(this.kafka, this.groupId);
     this.metrics = topologyMetrics(options.metrics);
+    this.consumerMetrics = consumerMetrics(options.metrics);
     this.keyStore = topology.stages.some((s) => s === 'encrypt' || s === 'suppress') ? openKeyStore(config, topology.namespace) : undefined;
   }
 
@@ -157,8 +160,19 @@ export class TopologyRunner {
     logger.info({ group: this.groupId, sources: [...this.entitiesOfSource.keys()], stages: topology.stages }, 'topology running');
   }
 
-  private async processBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async processBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
     if (batch.messages.length === 0) return;
+    recordLag(this.consumerMetrics.lag, this.groupId, batch.topic, batch.partition, batch.highWatermark, BigInt(batch.firstOffset() ?? batch.lastOffset()));
+    this.metrics.inFlight.inc(batch.messages.length);
+    try {
+      await this.processRecords(payload);
+    } finally {
+      this.metrics.inFlight.dec(batch.messages.length);
+    }
+  }
+
+  private async processRecords({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const source = this.byTopic.get(batch.topic)!;
     const position = `${batch.topic}[${batch.partition}]`;
     if (!this.waitingSince.has(position)) this.waitingSince.set(position, Date.now());
@@ -196,8 +210,10 @@ export class TopologyRunner {
         topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }] }],
       });
       await txn.commit();
+      this.metrics.transactions.inc({ outcome: 'committed' });
     } catch (err) {
       await txn.abort().catch(() => undefined);
+      this.metrics.transactions.inc({ outcome: 'aborted' });
       if (FENCED.test(String((err as { type?: string }).type))) {
         // Another worker owns this partition now: its producer fenced ours. Drop it and let the group rebalance.
         this.options.logger.warn({ topic: batch.topic, partition: batch.partition }, 'producer fenced; partition moved to another worker');
@@ -207,6 +223,7 @@ export class TopologyRunner {
     }
     crashPoint('after-commit');
     resolveOffset(batch.lastOffset());
+    recordLag(this.consumerMetrics.lag, this.groupId, batch.topic, batch.partition, batch.highWatermark, BigInt(batch.lastOffset()) + 1n);
     if (BigInt(batch.lastOffset()) + 1n >= BigInt(batch.highWatermark)) this.waitingSince.delete(position);
     else this.waitingSince.set(position, Date.now());
 
