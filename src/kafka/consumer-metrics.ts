@@ -12,7 +12,14 @@ export const consumerMetrics = perRegistry((registry) => ({
 }));
 
 /** Sets the lag of a partition from a batch: what is left after `nextOffset`, as the broker's high watermark said. */
-export function recordLag(lag: Gauge<'group' | 'topic' | 'partition'>, group: string, topic: string, partition: number, highWatermark: string, nextOffset: bigint): void {
+export function recordLag(
+  lag: Gauge<'group' | 'topic' | 'partition'>,
+  group: string,
+  topic: string,
+  partition: number,
+  highWatermark: string,
+  nextOffset: bigint,
+): void {
   const left = BigInt(highWatermark) - nextOffset;
   lag.set({ group, topic, partition: String(partition) }, Number(left > 0n ? left : 0n));
 }

@@ -17,7 +17,12 @@ describe('ops server', async () => {
     const text = await res.text();
     expect(text).toContain('c360_test_total{service="c360-ingest"} 3');
     expect(text).toContain('process_cpu_user_seconds_total');
-    expect(text).toMatch(new RegExp(`^c360_build_info\\{version="0\\.1\\.0",commit="[0-9a-f]{12}",node="${process.versions.node.replaceAll('.', '\\.')}",service="c360-ingest"\\} 1$`, 'm'));
+    expect(text).toMatch(
+      new RegExp(
+        `^c360_build_info\\{version="0\\.1\\.0",commit="[0-9a-f]{12}",node="${process.versions.node.replaceAll('.', '\\.')}",service="c360-ingest"\\} 1$`,
+        'm',
+      ),
+    );
   });
 
   it('answers /healthz while alive and /readyz by its checks', async () => {
