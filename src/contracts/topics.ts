@@ -1,4 +1,4 @@
-/** Topic names, derived from a topology's namespace (docs/contracts.md): what producers, workers and tools agree on. */
+/** Topic and consumer-group names, derived from a topology's namespace (docs/contracts.md): what producers, workers, tools and autoscalers agree on. */
 
 export interface TopicNames {
   ingest(source: string): string;
@@ -8,6 +8,10 @@ export interface TopicNames {
   ledger: string;
   /** Compacted: the position of every file ingest and connector, written in the transaction of the records it covers. */
   connectorState: string;
+  /** The consumer group of the topology workers (`c360 run`), over the ingest topics. */
+  topologyGroup: string;
+  /** The consumer group of the sink workers (`c360 sink`), over the raw, near-duplicate and dead-letter topics. */
+  sinkGroup: string;
 }
 
 export function topicNames(namespace: string): TopicNames {
@@ -18,5 +22,7 @@ export function topicNames(namespace: string): TopicNames {
     deadLetter: `${namespace}.dead-letter`,
     ledger: `${namespace}.ledger`,
     connectorState: `${namespace}.connector-state`,
+    topologyGroup: `${namespace}.topology`,
+    sinkGroup: `${namespace}.sink`,
   };
 }

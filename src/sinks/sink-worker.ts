@@ -72,7 +72,7 @@ export class SinkWorker {
 
   constructor(private readonly options: SinkWorkerOptions) {
     const { config, topology, logger } = options;
-    this.groupId = options.groupId ?? `${topology.namespace}.sink`;
+    this.groupId = options.groupId ?? topicNames(topology.namespace).sinkGroup;
     this.kafka = createKafka(config, logger, 'sink');
     this.store = options.store ?? openObjectStore(config);
     this.rotation = rotationOptions(options.rotation ?? {});

@@ -84,7 +84,7 @@ export class TopologyRunner {
 
   constructor(private readonly options: RunnerOptions) {
     const { config, topology, logger } = options;
-    this.groupId = `${topology.namespace}.topology`;
+    this.groupId = topicNames(topology.namespace).topologyGroup;
     this.kafka = createKafka(config, logger, 'topology');
     this.redis = createRedis(config, logger.child({ component: 'redis' }));
     this.entitiesOfSource = new Map(topology.sources.map((s) => [s.name, compileEntities(s)]));

@@ -98,7 +98,7 @@ export function registerTopologyCommands(program: Command): void {
       const totals = totalsOf(entries);
       console.log(formatLedger(totals));
       const ingest = topology.sources.map((s) => names.ingest(s.name)).filter((t) => known.has(t));
-      const behind = (await groupLag(kafka, `${topology.namespace}.topology`, ingest)).filter((l) => l.records > 0);
+      const behind = (await groupLag(kafka, names.topologyGroup, ingest)).filter((l) => l.records > 0);
       const unprocessed = behind.reduce((n, l) => n + l.records, 0);
       console.log(
         unprocessed === 0

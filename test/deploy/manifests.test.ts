@@ -1,0 +1,215 @@
+// The Kubernetes manifests as a cluster would get them: every overlay rendered by kustomize
+// (`kubectl kustomize`, offline), every object validated against the Kubernetes, KEDA and
+// Prometheus Operator schemas, and the wiring checked against the code it deploys: probe paths
+// and ports, environment names, consumer groups, partition counts, the connector and collector
+// settings, and every metric the dashboard and alert rules query.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { buildProgram } from '../../src/cli/program.js';
+import { envSchema } from '../../src/config.js';
+import { projectRoot } from '../../src/contracts/project.js';
+import { topicNames } from '../../src/contracts/topics.js';
+import { parseCollectorSettings } from '../../src/extraction/collector/settings.js';
+import { loadConnector } from '../../src/extraction/connectors/index.js';
+import { METRIC_SETS } from '../../src/observability/metrics.js';
+import { loadTopology } from '../../src/topology/load.js';
+import { topicSpecs } from '../../src/topology/topics.js';
+
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; [key: string]: unknown };
+
+const MODELS: Record<string, { validate(): void } extends never ? never : new (data: never) => { validate(): void }> = {
+  'v1/ConfigMap': ConfigMap,
+  'v1/Secret': Secret,
+  'v1/Service': Service,
+  'v1/Namespace': Namespace,
+  'v1/PersistentVolumeClaim': PersistentVolumeClaim,
+  'apps/v1/Deployment': Deployment,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
+  'networking.k8s.io/v1/Ingress': Ingress,
+  'keda.sh/v1alpha1/ScaledObject': ScaledObject,
+  'keda.sh/v1alpha1/TriggerAuthentication': TriggerAuthentication,
+  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
+};
+
+const OVERLAYS = ['local', 'production'];
+const deployDir = path.join(projectRoot(), 'deploy', 'kubernetes');
+
+function render(overlay: string): Manifest[] {
+  const out = execFileSync('kubectl', ['kustomize', path.join(deployDir, 'overlays', overlay)], { encoding: 'utf8' });
+  const objects = parseAllDocuments(out).map((d) => d.toJSON() as Manifest);
+  // kustomize folds a generated Secret's base64 over lines, which the API server reads as one; the schema wants it unfolded.
+  for (const o of objects.filter((x) => x.kind === 'Secret' && x.data)) {
+    for (const [k, v] of Object.entries(o.data as Record<string, string>)) (o.data as Record<string, string>)[k] = v.replace(/\s+/g, '');
+  }
+  return objects;
+}
+
+const find = (objects: Manifest[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name);
+
+interface Container {
+  args: string[];
+  ports: Array<{ name: string; containerPort: number }>;
+  envFrom: Array<{ configMapRef?: { name: string }; secretRef?: { name: string } }>;
+  startupProbe: { httpGet: { path: string; port: string } };
+  livenessProbe: { httpGet: { path: string; port: string } };
+  readinessProbe: { httpGet: { path: string; port: string } };
+  resources: { requests: Record<string, string>; limits: Record<string, string> };
+  securityContext: { readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean; capabilities: { drop: string[] } };
+  volumeMounts: Array<{ name: string; mountPath: string }>;
+}
+interface PodSpec {
+  terminationGracePeriodSeconds: number;
+  securityContext: { runAsNonRoot: boolean };
+  containers: Container[];
+  volumes: Array<{ name: string; secret?: { secretName: string }; configMap?: { name: string } }>;
+}
+const podOf = (d: Manifest) => (d.spec as { template: { spec: PodSpec } }).template.spec;
+
+describe.each(OVERLAYS)('the %s overlay', (overlay) => {
+  const objects = render(overlay);
+  const config = find(objects, 'ConfigMap', 'c360-config')!.data as Record<string, string>;
+
+  it('renders only kinds it knows, each valid against its schema', () => {
+    for (const o of objects) {
+      const Model = MODELS[`${o.apiVersion}/${o.kind}`];
+      expect(Model, `${o.apiVersion}/${o.kind} ${o.metadata.name}`).toBeDefined();
+      expect(() => new Model!(o as never).validate(), `${o.kind} ${o.metadata.name}`).not.toThrow();
+    }
+    expect(
+      objects
+        .filter((o) => o.kind === 'Deployment')
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['c360-collector', 'c360-connect-support', 'c360-sink', 'c360-topology', 'c360-watch']);
+  });
+
+  it('probes the ops server where it listens, and runs locked down with requests and limits', () => {
+    expect(config.C360_HOST ?? '0.0.0.0').toBe('0.0.0.0');
+    const opsPort = Number(config.C360_OPS_PORT);
+    expect(opsPort).toBe(envSchema.shape.C360_OPS_PORT.parse(undefined));
+    for (const d of objects.filter((o) => o.kind === 'Deployment')) {
+      const pod = podOf(d);
+      const [c] = pod.containers;
+      expect(pod.securityContext.runAsNonRoot, d.metadata.name).toBe(true);
+      expect(c!.ports.find((p) => p.name === 'ops')?.containerPort, d.metadata.name).toBe(opsPort);
+      expect([c!.startupProbe.httpGet, c!.livenessProbe.httpGet, c!.readinessProbe.httpGet]).toEqual([
+        { path: '/healthz', port: 'ops' },
+        { path: '/healthz', port: 'ops' },
+        { path: '/readyz', port: 'ops' },
+      ]);
+      expect(c!.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      expect(Object.keys(c!.resources.requests).sort()).toEqual(['cpu', 'memory']);
+      expect(Object.keys(c!.resources.limits).sort()).toEqual(['cpu', 'memory']);
+      // The root filesystem is read-only: C360_HOME (and the sink's spool) must be mounted volumes.
+      const mounts = c!.volumeMounts.map((m) => m.mountPath);
+      expect(
+        mounts.some((m) => config.C360_HOME!.startsWith(m)),
+        d.metadata.name,
+      ).toBe(true);
+      if (d.metadata.name === 'c360-sink') expect(mounts).toContain(config.C360_SPOOL_DIR);
+      expect(c!.envFrom.map((e) => e.configMapRef?.name ?? e.secretRef?.name)).toEqual(['c360-config', 'c360-secrets']);
+    }
+  });
+
+  it('sets only environment variables c360 reads', () => {
+    const connectorRefs = Object.values(find(objects, 'ConfigMap', 'c360-connectors')!.data as Record<string, string>).flatMap((json) =>
+      [...json.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((m) => m[1]!),
+    );
+    const kedaRefs = objects
+      .filter((o) => o.kind === 'TriggerAuthentication')
+      .flatMap((o) => (o.spec as { secretTargetRef: Array<{ key: string }> }).secretTargetRef.map((r) => r.key));
+    const known = new Set([...Object.keys(envSchema.shape), ...connectorRefs, ...kedaRefs, 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION']);
+    const secret = find(objects, 'Secret', 'c360-secrets');
+    const names = [...Object.keys(config), ...Object.keys((secret?.data as Record<string, string>) ?? {})];
+    expect(names.filter((n) => !known.has(n))).toEqual([]);
+  });
+
+  it('scales each consumer group on its own lag, up to its partitions, through the brokers the workers use', async () => {
+    const topology = await loadTopology('customer360');
+    const names = topicNames(topology.namespace);
+    const partitions = new Map(topicSpecs(topology).map((t) => [t.topic, t.numPartitions]));
+    const sum = (topics: string[]) => topics.reduce((n, t) => n + partitions.get(t)!, 0);
+    const expected = {
+      'c360-topology': { group: names.topologyGroup, max: sum(topology.sources.map((s) => names.ingest(s.name))) },
+      'c360-sink': { group: names.sinkGroup, max: sum([...topology.sources.map((s) => names.raw(s.name)), names.nearDuplicates, names.deadLetter]) },
+    };
+    for (const [name, want] of Object.entries(expected)) {
+      const scaled = find(objects, 'ScaledObject', name)!.spec as {
+        scaleTargetRef: { name: string };
+        maxReplicaCount: number;
+        triggers: Array<{ type: string; metadata: Record<string, string> }>;
+      };
+      expect(scaled.scaleTargetRef.name).toBe(name);
+      expect(scaled.maxReplicaCount, name).toBe(want.max);
+      expect(scaled.triggers[0]).toMatchObject({ type: 'kafka', metadata: { consumerGroup: want.group, bootstrapServers: config.KAFKA_BROKERS } });
+      expect(find(objects, 'Deployment', name)).toBeDefined();
+    }
+  });
+
+  it('mounts settings files that c360 accepts', () => {
+    const connectors = find(objects, 'ConfigMap', 'c360-connectors')!.data as Record<string, string>;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-manifests-'));
+    try {
+      for (const [file, json] of Object.entries(connectors)) {
+        fs.writeFileSync(path.join(dir, file), json);
+        expect(() => loadConnector(path.join(dir, file), { SUPPORT_API_TOKEN: 'x' }), file).not.toThrow();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const connect = podOf(find(objects, 'Deployment', 'c360-connect-support')!);
+    expect(connect.containers[0]!.args).toEqual(['connect', '--config', '/etc/c360/connectors/support.json']);
+    const collector = podOf(find(objects, 'Deployment', 'c360-collector')!);
+    expect(collector.volumes.find((v) => v.secret)?.secret?.secretName).toBe('c360-collector');
+    const settings = find(objects, 'Secret', 'c360-collector');
+    if (settings) {
+      const json = Buffer.from((settings.data as Record<string, string>)['collector.json']!, 'base64').toString();
+      expect(() => parseCollectorSettings(JSON.parse(json), ['crm', 'web', 'marketing', 'commerce', 'support', 'enrichment'])).not.toThrow();
+    }
+  });
+});
+
+describe('dashboard and alert rules', () => {
+  // Every metric c360 registers (a histogram also exports _bucket, _sum and _count), and Node's process metrics.
+  buildProgram();
+  const registry = new Registry();
+  for (const create of METRIC_SETS) create(registry);
+  const exported = new Set(
+    registry.getMetricsAsArray().flatMap((m) => (String(m.type) === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name])),
+  );
+  const queried = (text: string) => [...text.matchAll(/\b(c360_[a-z0-9_]+|process_[a-z0-9_]+)/g)].map((m) => m[1]!);
+
+  it('the Grafana dashboard queries only metrics c360 exports', () => {
+    const dashboard = fs.readFileSync(path.join(deployDir, 'base', 'grafana-dashboard.json'), 'utf8');
+    const names = queried(dashboard);
+    expect(names.length).toBeGreaterThan(10);
+    expect(names.filter((n) => !exported.has(n) && !['process_resident_memory_bytes', 'process_cpu_seconds_total'].includes(n))).toEqual([]);
+  });
+
+  it('the alert rules query only metrics c360 exports', () => {
+    const rules = find(render('production'), 'PrometheusRule', 'c360-ingest')!.spec as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> };
+    const all = rules.groups.flatMap((g) => g.rules);
+    expect(all.map((r) => r.alert).sort()).toEqual([
+      'C360Collector5xx',
+      'C360DeadLetterRateSpike',
+      'C360LagGrowing',
+      'C360PartitionStalled',
+      'C360PoisonRecords',
+      'C360SinkPublishFailures',
+    ]);
+    expect(all.flatMap((r) => queried(r.expr)).filter((n) => !exported.has(n))).toEqual([]);
+  });
+});
