@@ -17,9 +17,12 @@ COPY topologies ./topologies
 RUN npm run build
 
 FROM node:24-bookworm-slim AS runtime
+# The commit the image is built from, for c360_build_info: docker build --build-arg C360_BUILD_COMMIT=$(git rev-parse --short=12 HEAD)
+ARG C360_BUILD_COMMIT=unknown
 RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production \
+    C360_BUILD_COMMIT=$C360_BUILD_COMMIT \
     C360_HOST=0.0.0.0 \
     C360_DATA_DIR=/var/lib/c360 \
     C360_HOME=/tmp/c360

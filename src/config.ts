@@ -71,6 +71,30 @@ export const envSchema = z.object({
     .default('info')
     .describe('pino level; personal data is never logged at info or above'),
   C360_OPS_PORT: z.coerce.number().int().min(0).max(65535).default(9464).describe('port of /metrics, /healthz and /readyz of long-running processes'),
+  C360_TOPOLOGY: z
+    .string()
+    .min(1)
+    .default('customer360')
+    .describe('the topology every command runs (its --topology flag wins): a name in topologies/, or a .js/.json file'),
+  C360_NAMESPACE: z.string().min(1).optional().describe("overrides the topology's namespace (its --namespace flag wins)"),
+  C360_COLLECTOR_CONFIG: z.string().min(1).optional().describe('c360 collect: the settings file (its --config flag wins), e.g. a mounted Secret'),
+  C360_COLLECTOR_PORT: z.coerce.number().int().min(0).max(65535).default(8088).describe('c360 collect: the port it listens on (its --port flag wins)'),
+  C360_SESSION_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(30_000)
+    .describe('c360 run and c360 sink: how long the group waits for a silent member before giving its partitions away (--session-timeout wins)'),
+  C360_SINK_IDLE_FLUSH_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .optional()
+    .describe('c360 sink: close a file that has had no record for this long (--idle-flush-ms wins; default 30000)'),
+  C360_BUILD_COMMIT: z
+    .string()
+    .optional()
+    .describe("the commit c360_build_info reports (the image sets it from its build argument; a checkout's HEAD otherwise)"),
   C360_HOST: z
     .string()
     .min(1)

@@ -4,7 +4,7 @@
  * 'abc' is invalid. Must be a whole number.") and a non-zero exit, never a NaN passed on.
  */
 import fs from 'node:fs';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Config, loadConfig } from '../config.js';
 
 /** A whole number within bounds. */
@@ -81,10 +81,18 @@ export interface TopologyOptions {
   namespace?: string;
 }
 
+/** Which topology, and under which namespace: flags, or in a pod C360_TOPOLOGY and C360_NAMESPACE (src/config.ts). */
 export function withTopology(cmd: Command): Command {
   return cmd
-    .option('-t, --topology <name|file>', 'topology name in topologies/, or a .js/.json file', 'customer360')
-    .option('-n, --namespace <prefix>', "override the topology's namespace (topic, group and Redis key prefix)");
+    .addOption(new Option('-t, --topology <name|file>', 'topology name in topologies/, or a .js/.json file').env('C360_TOPOLOGY').default('customer360'))
+    .addOption(new Option('-n, --namespace <prefix>', "override the topology's namespace (topic, group and Redis key prefix)").env('C360_NAMESPACE'));
+}
+
+/** For consumer workers: how long the group waits for a silent member (a killed pod) before giving its partitions away. */
+export function withSessionTimeout(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--session-timeout <ms>', 'consumer session timeout').env('C360_SESSION_TIMEOUT_MS').argParser(integer(1_000)).default(30_000),
+  );
 }
 
 /** For long-running commands: where /metrics, /healthz and /readyz listen. */

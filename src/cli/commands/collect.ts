@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { loadConfig } from '../../config.js';
 import { Collector } from '../../extraction/collector/server.js';
 import { loadCollectorSettings } from '../../extraction/collector/settings.js';
@@ -16,8 +16,13 @@ export function registerCollectCommands(program: Command): void {
     .description(
       'Start the HTTP collector: POST /v1/events (API key per source) and /v1/webhooks/<source> (HMAC-signed) into the ingest topics, 2xx only once Kafka has acknowledged.',
     )
-    .requiredOption('-c, --config <file>', 'collector settings (JSON): apiKeys, webhookSecrets, bodyLimitBytes, maxEventsPerRequest', existingFile)
-    .option('-p, --port <port>', 'port to listen on', port, 8088)
+    .addOption(
+      new Option('-c, --config <file>', 'collector settings (JSON): apiKeys, webhookSecrets, bodyLimitBytes, maxEventsPerRequest')
+        .env('C360_COLLECTOR_CONFIG')
+        .argParser(existingFile)
+        .makeOptionMandatory(),
+    )
+    .addOption(new Option('-p, --port <port>', 'port to listen on').env('C360_COLLECTOR_PORT').argParser(port).default(8088))
     .option('--host <address>', 'address to listen on (default C360_HOST: 127.0.0.1, or 0.0.0.0 in the image)')
     .action(async (o: { config: string; port: number; host?: string; topology: string; namespace?: string }) => {
       const config = loadConfig();

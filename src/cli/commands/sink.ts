@@ -1,14 +1,14 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
 import { SinkWorker } from '../../sinks/sink-worker.js';
 import { loadTopology } from '../../topology/load.js';
 import { serveOps } from '../ops.js';
-import { configWithStorage, integer, withOpsPort, withTopology } from '../options.js';
+import { configWithStorage, integer, withOpsPort, withSessionTimeout, withTopology } from '../options.js';
 import { startStoppable } from '../shutdown.js';
 
 export function registerSinkCommands(program: Command): void {
-  withOpsPort(withTopology(program.command('sink')))
+  withSessionTimeout(withOpsPort(withTopology(program.command('sink'))))
     .description(
       'Start a sink worker: drain the raw, near-duplicate and dead-letter topics into the raw layer (Parquet, exactly once). Several workers share the partitions.',
     )
@@ -17,9 +17,10 @@ export function registerSinkCommands(program: Command): void {
     .option('--max-records <n>', 'close a file after this many records', integer(1))
     .option('--max-bytes <n>', 'close a file before its input bytes pass this', integer(1024))
     .option('--max-span-ms <ms>', 'close a file when its records span this much record time', integer(1))
-    .option('--idle-flush-ms <ms>', 'close a file that has had no record for this long (wall clock)', integer(1))
+    .addOption(
+      new Option('--idle-flush-ms <ms>', 'close a file that has had no record for this long (wall clock)').env('C360_SINK_IDLE_FLUSH_MS').argParser(integer(1)),
+    )
     .option('--row-group-rows <n>', 'rows per Parquet row group (bounds memory per open file)', integer(1))
-    .option('--session-timeout <ms>', 'consumer session timeout', integer(1_000), 30_000)
     .action(
       async (options: {
         topology: string;

@@ -15,15 +15,14 @@ import { loadTopology } from '../../topology/load.js';
 import { TopologyRunner } from '../../topology/runner.js';
 import { createTopologyTopics, registerTopologySchemas } from '../../topology/setup.js';
 import { serveOps } from '../ops.js';
-import { integer, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
+import { integer, type TopologyOptions, withOpsPort, withSessionTimeout, withTopology } from '../options.js';
 import { startStoppable } from '../shutdown.js';
 
 export function registerTopologyCommands(program: Command): void {
-  withOpsPort(withTopology(program.command('run')))
+  withSessionTimeout(withOpsPort(withTopology(program.command('run'))))
     .description(
       'Start a topology worker: consume the ingest topics, check, dedup and route every record in Kafka transactions. Several workers share the partitions.',
     )
-    .option('--session-timeout <ms>', 'consumer session timeout', integer(1_000), 30_000)
     .option('--max-batch-bytes <bytes>', 'largest fetch per partition, hence per transaction', integer(1024), 4 * 1024 * 1024)
     .action(async (options: TopologyOptions & { sessionTimeout: number; maxBatchBytes: number; opsPort?: number }) => {
       const config = loadConfig();
