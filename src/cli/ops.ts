@@ -1,5 +1,6 @@
 /** The ops endpoint a long-running command serves, with readiness checks of the dependencies it needs. */
 import type { Config } from '../config.js';
+import type { Logger } from '../observability/logger.js';
 import { metricsRegistry } from '../observability/metrics.js';
 import { type OpsServer, startOpsServer } from '../observability/ops-server.js';
 import { kafkaAnswers, postgresAnswers, redisAnswers, registryAnswers } from '../observability/probes.js';
@@ -11,7 +12,8 @@ const CHECKS = {
   'key store': (config: Config) => postgresAnswers(config.keyStoreUrl),
 };
 
-export async function serveOps(config: Config, port: number | undefined, needs: Array<keyof typeof CHECKS>): Promise<OpsServer> {
+/** Starts the ops endpoint before the work starts, so a probe gets an answer ("not ready: starting") from the first moment. */
+export async function serveOps(config: Config, port: number | undefined, needs: Array<keyof typeof CHECKS>, logger: Logger): Promise<OpsServer> {
   const ops = await startOpsServer({
     registry: metricsRegistry(),
     port: port ?? config.opsPort,
@@ -23,5 +25,6 @@ export async function serveOps(config: Config, port: number | undefined, needs: 
       if (!(await CHECKS[name](config))) throw new Error(`${name} does not answer`);
     });
   }
+  logger.info({ opsPort: ops.port, host: config.host }, 'ops endpoint listening');
   return ops;
 }

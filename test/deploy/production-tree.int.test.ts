@@ -86,7 +86,7 @@ class TreeProcess {
   }
 
   async ready(): Promise<void> {
-    const port = await this.logged<number>(this.kind === 'run' ? 'ops endpoint listening' : 'sink listening', 'opsPort');
+    const port = await this.logged<number>('ops endpoint listening', 'opsPort');
     const deadline = Date.now() + 90_000;
     while ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status !== 200) {
       if (Date.now() > deadline) throw new Error(`${this.kind} never became ready: ${this.out.slice(-2000)}`);

@@ -33,7 +33,7 @@ export function registerConnectCommands(program: Command): void {
       const kafka = createKafka(config, logger, 'connector');
       await createTopologyTopics(kafka, topology);
       // A one-shot sync is a job, not a service: only a connector that keeps syncing serves the ops endpoints.
-      const ops = o.once ? undefined : await serveOps(config, o.opsPort, ['kafka']);
+      const ops = o.once ? undefined : await serveOps(config, o.opsPort, ['kafka'], logger);
       const metrics = extractionMetrics(metricsRegistry());
       const abort = new AbortController();
       process.once('SIGTERM', () => abort.abort());

@@ -58,7 +58,7 @@ export function registerSinkCommands(program: Command): void {
           sessionTimeoutMs: options.sessionTimeout,
           onFatal: () => process.exit(1),
         });
-        const ops = await serveOps(config, options.opsPort, ['kafka', 'registry']);
+        const ops = await serveOps(config, options.opsPort, ['kafka', 'registry'], logger);
         ops.addReadinessCheck('group', async () => worker.assertInGroup());
         ops.addLivenessCheck('consumer', () => worker.assertAlive());
         await startStoppable(
@@ -70,7 +70,7 @@ export function registerSinkCommands(program: Command): void {
             await ops.close();
           },
         );
-        logger.info({ opsPort: ops.port, store: worker.store.url }, 'sink listening');
+        logger.info({ store: worker.store.url }, 'sink listening');
       },
     );
 }

@@ -38,7 +38,7 @@ export function registerTopologyCommands(program: Command): void {
         maxBatchBytes: options.maxBatchBytes,
         onFatal: () => process.exit(1),
       });
-      const ops = await serveOps(config, options.opsPort, ['kafka', 'redis', 'registry', 'key store']);
+      const ops = await serveOps(config, options.opsPort, ['kafka', 'redis', 'registry', 'key store'], logger);
       ops.addReadinessCheck('group', async () => runner.assertInGroup());
       ops.addLivenessCheck('consumer', () => runner.assertAlive());
       ops.addReadinessCheck('partitions', async () => {
@@ -56,7 +56,6 @@ export function registerTopologyCommands(program: Command): void {
           for (const [source, c] of runner.committed()) logger.info({ source, ...c, balanced: balanced(c) }, 'committed by this worker');
         },
       );
-      logger.info({ opsPort: ops.port }, 'ops endpoint listening');
     });
 
   const topics = program.command('topics').description('Kafka topics of a topology.');

@@ -42,7 +42,7 @@ export function registerWatchCommands(program: Command): void {
         if (fs.existsSync(file)) mappings.set(s.name, loadMappingFile(file));
       }
       // A single scan is a job, not a service: only a watcher that keeps watching serves the ops endpoints.
-      const ops = o.once ? undefined : await serveOps(config, o.opsPort, ['kafka']);
+      const ops = o.once ? undefined : await serveOps(config, o.opsPort, ['kafka'], logger);
       ops?.addReadinessCheck('landing zone', async () => void fs.accessSync(folder, fs.constants.R_OK | fs.constants.W_OK));
       const metrics = extractionMetrics(metricsRegistry());
       const abort = new AbortController();
