@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { kafkaAnswers } from '../../src/observability/probes.js';
+import { kafkaAnswers, registryAnswers } from '../../src/observability/probes.js';
 import { config } from '../support/kafka.js';
 import { testNamespace } from '../support/topology.js';
 import { spawnWorker, type Worker } from '../support/worker.js';
@@ -62,5 +62,10 @@ describe('the Kafka probe', () => {
     expect(await kafkaAnswers(config.kafka)).toBe(true);
     expect(await kafkaAnswers({ ...config.kafka, ssl: true })).toBe(false);
     expect(await kafkaAnswers({ ...config.kafka, sasl: { mechanism: 'scram-sha-512', username: 'c360', password: 'wrong' } })).toBe(false);
+  });
+
+  it('the registry probe answers for the registry, and not for a port where none listens', async () => {
+    expect(await registryAnswers(config.schemaRegistry)).toBe(true);
+    expect(await registryAnswers({ ...config.schemaRegistry, url: 'http://127.0.0.1:1/apis/ccompat/v7' })).toBe(false);
   });
 });
