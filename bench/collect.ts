@@ -4,14 +4,19 @@
  * same run (HTTP alone, no Kafka). Every 2xx means Kafka acknowledged (acks=all) its events.
  * BENCH_SECONDS sets each run's length (default 10), BENCH_CONNECTIONS the concurrency (default 32).
  */
+
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { singleBrokerDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
 import { projectRoot } from '../src/contracts/project.js';
 import { kafkaAnswers } from '../src/observability/probes.js';
+
+// Benchmarks run on the local stack's single broker: one replica per topic (unless the environment says otherwise).
+singleBrokerDefaults();
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);

@@ -5,11 +5,13 @@
  * through a sink worker, then times `forget` of one person (keys, suppression, Redis, the erasure
  * log: independent of the layer's size) and `export` of one person (a scan of the whole layer).
  */
+
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Message } from 'kafkajs';
 import { Registry } from 'prom-client';
+import { singleBrokerDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
 import { frame } from '../src/contracts/framing.js';
 import { HEADER } from '../src/contracts/lineage.js';
@@ -32,6 +34,9 @@ import { createTopologyTopics, registerTopologySchemas } from '../src/topology/s
 import { dropRedisKeys, dropTopics } from './cleanup.js';
 import { rawCrmProfile } from './synthetic.js';
 
+// Benchmarks run on the local stack's single broker: one replica per topic (unless the environment says otherwise).
+singleBrokerDefaults();
+
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const PEOPLE = Math.max(1, Math.floor(TOTAL / 10));
 const config = loadConfig();
@@ -46,7 +51,7 @@ if (!(await kafkaAnswers(config.kafka)) || !(await registryAnswers(config.schema
 const namespace = `bench${Date.now().toString(36)}`;
 const topology = await loadTopology('customer360', { namespace });
 topology.sources = topology.sources.filter((s) => s.name === 'crm');
-await createTopologyTopics(kafka, topology);
+await createTopologyTopics(kafka, topology, config.topics);
 const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
 const entity = compilePrimaryEntity(topology.sources[0]!);
 const records = new RecordPrivacy(pseudonymsFrom(config, 'bench:privacy'));

@@ -5,11 +5,13 @@
  * Both are timed from process start to the last record, so start-up and group join are in both.
  * BENCH_RECORDS sets the size (default 1,000,000).
  */
+
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Message } from 'kafkajs';
+import { singleBrokerDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
 import { frame } from '../src/contracts/framing.js';
 import { HEADER } from '../src/contracts/lineage.js';
@@ -27,6 +29,9 @@ import { createTopologyTopics, registerTopologySchemas } from '../src/topology/s
 import { timeChild } from './child.js';
 import { dropTopics } from './cleanup.js';
 import { rawCrmProfile } from './synthetic.js';
+
+// Benchmarks run on the local stack's single broker: one replica per topic (unless the environment says otherwise).
+singleBrokerDefaults();
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const config = loadConfig();
@@ -54,7 +59,7 @@ async function drain(topic: string, total: number): Promise<void> {
 async function produceRaw(namespace: string): Promise<{ topic: string; ms: number }> {
   const topology = await loadTopology('customer360', { namespace });
   topology.sources = topology.sources.filter((s) => s.name === 'crm');
-  await createTopologyTopics(kafka, topology);
+  await createTopologyTopics(kafka, topology, config.topics);
   const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
   // Raw records as the topology writes them: personal fields encrypted (one data key per subject, as customers are).
   const entity = compilePrimaryEntity(topology.sources[0]!);

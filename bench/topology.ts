@@ -4,8 +4,10 @@
  * the local stack. Prints both, their ratio and the ledger. BENCH_RECORDS sets the size (default 1,000,000);
  * BENCH_ENCODING=json sends the same records as JSON objects instead of Confluent-framed Avro.
  */
+
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
+import { singleBrokerDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
 import { addCounts, balanced, emptyCounts } from '../src/contracts/ledger.js';
 import { topicNames } from '../src/contracts/topics.js';
@@ -21,6 +23,9 @@ import { createTopologyTopics, registerTopologySchemas } from '../src/topology/s
 import { dropRedisKeys, dropTopics } from './cleanup.js';
 import { cpuMeter, describeCpu } from './cpu.js';
 import { synthetic } from './synthetic.js';
+
+// Benchmarks run on the local stack's single broker: one replica per topic (unless the environment says otherwise).
+singleBrokerDefaults();
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const ENCODING = process.env.BENCH_ENCODING === 'json' ? 'json' : 'avro';
@@ -40,7 +45,7 @@ async function prepare(namespace: string, stages: 'all' | 'none') {
   const topology = await loadTopology('customer360', { namespace });
   topology.sources = topology.sources.filter((s) => s.name === 'crm' || s.name === 'web');
   if (stages === 'none') topology.stages = [];
-  await createTopologyTopics(kafka, topology);
+  await createTopologyTopics(kafka, topology, config.topics);
   const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
   return { topology, ingestIds: { crm: ids.ingest.get('crm')!, web: ids.ingest.get('web')! } };
 }

@@ -95,6 +95,20 @@ export const envSchema = z.object({
     .string()
     .optional()
     .describe("the commit c360_build_info reports (the image sets it from its build argument; a checkout's HEAD otherwise)"),
+  C360_REPLICATION_FACTOR: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(32)
+    .default(3)
+    .describe("replicas of every topic c360 creates; checked against the cluster's broker count (the single-broker local stack: 1)"),
+  C360_MIN_INSYNC_REPLICAS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(32)
+    .default(2)
+    .describe('min.insync.replicas of every topic c360 creates: acks=all writes need this many replicas (at most the replication factor)'),
   C360_HOST: z
     .string()
     .min(1)
@@ -164,6 +178,13 @@ export interface Config {
   /** The key-encryption key of the subjects' data keys, when one is configured. */
   kek: Buffer | undefined;
   keyStoreUrl: string;
+  /** The durability of every topic c360 creates. */
+  topics: TopicDurability;
+}
+
+export interface TopicDurability {
+  replicationFactor: number;
+  minInsyncReplicas: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -176,6 +197,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`${variable} ${describeIssue(issue, present[variable])}.`);
   }
   const e = parsed.data;
+  if (e.C360_MIN_INSYNC_REPLICAS > e.C360_REPLICATION_FACTOR) {
+    throw new ConfigError(
+      `C360_MIN_INSYNC_REPLICAS is ${e.C360_MIN_INSYNC_REPLICAS}, more than C360_REPLICATION_FACTOR (${e.C360_REPLICATION_FACTOR}): no write could ever be acknowledged.`,
+    );
+  }
   let sasl: SaslConfig | undefined;
   if (e.KAFKA_SASL_MECHANISM) {
     if (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD) {
@@ -202,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     piiKey: secretOf('C360_PII_KEY', e.C360_PII_KEY, e.C360_PII_KEY_FILE, path.join(path.resolve(e.C360_HOME), 'secrets', 'pii.key')),
     kek: secretOf('C360_KEK', e.C360_KEK, e.C360_KEK_FILE, path.join(path.resolve(e.C360_HOME), 'secrets', 'kek.key')),
     keyStoreUrl: e.C360_KEY_STORE_URL,
+    topics: { replicationFactor: e.C360_REPLICATION_FACTOR, minInsyncReplicas: e.C360_MIN_INSYNC_REPLICAS },
   };
 }
 

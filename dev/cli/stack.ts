@@ -19,6 +19,7 @@ export function registerStackCommands(program: Command): void {
         console.log(`  ${r.name.padEnd(9)} ${r.address.padEnd(44)} ${r.action}${timing}`);
       }
       console.log(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      console.log('one broker: for c360 commands in this shell, export C360_REPLICATION_FACTOR=1 C360_MIN_INSYNC_REPLICAS=1');
     });
 
   stack

@@ -71,8 +71,8 @@ async function landedRows(store: LocalStore): Promise<Record<'raw' | 'quarantine
 export async function runDemo(given: Config, logger: Logger, print: (line: string) => void): Promise<DemoResult> {
   const samples = path.join(projectRoot(), 'samples');
   const started = await ensureStack(given, { onProgress: (line) => print(`stack: ${line}`) });
-  // Read again: the stack may have just made the development secrets.
-  const config = given.piiKey && given.kek ? given : loadConfig();
+  // Read again: the stack may have just made the development secrets and set its single-broker topic defaults.
+  const config = loadConfig();
 
   const namespace = `demo-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
   const topology = await loadTopology('customer360', { namespace });

@@ -13,9 +13,17 @@ import { S3_URL } from './s3.js';
 import { ensureDevSecrets } from './secrets.js';
 import { KAFKA_PORT, LOOPBACK } from './versions.js';
 
+/** Replication 1 and min.insync.replicas 1 where the environment sets neither: what the single-broker local stack can hold. */
+export function singleBrokerDefaults(): void {
+  process.env.C360_REPLICATION_FACTOR ||= '1';
+  process.env.C360_MIN_INSYNC_REPLICAS ||= '1';
+}
+
 export async function ensureStack(config: Config, options: { s3?: boolean; onProgress?: (line: string) => void } = {}): Promise<string[]> {
   // Unless the environment names a secret, the checkout's own development secret serves (read by loadConfig from then on).
   if (!config.piiKey || !config.kek) ensureDevSecrets(config.home);
+  // The local stack is one broker: topics get one replica there, unless the environment says otherwise (read by loadConfig from then on).
+  if (config.kafka.brokers.join(',') === `${LOOPBACK}:${KAFKA_PORT}`) singleBrokerDefaults();
   const checks = [
     {
       name: 'Kafka',

@@ -60,7 +60,7 @@ describe('c360 ingest: files into the ingest topics, exactly once', () => {
   beforeAll(async () => {
     topology = await loadTopology('customer360', { namespace: testNamespace() });
     names = topicNames(topology.namespace);
-    await createTopologyTopics(kafka, topology);
+    await createTopologyTopics(kafka, topology, config.topics);
     deadLetter = await deadLetterContract(config, kafka, topology.namespace);
   });
 

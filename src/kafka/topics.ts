@@ -1,6 +1,6 @@
 /** Topic creation that is idempotent and waits until every partition has a leader, even on a broker that has just started. */
 import kafkajs, { type Admin, type ITopicConfig, type Kafka } from 'kafkajs';
-import { DependencyUnavailableError, isRetriable } from '../contracts/errors.js';
+import { ConfigError, DependencyUnavailableError, isRetriable } from '../contracts/errors.js';
 import { retry } from '../retry.js';
 
 export interface TopicSpec {
@@ -21,11 +21,21 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[], timeoutMs =
       configEntries: Object.entries(s.configEntries ?? {}).map(([name, value]) => ({ name, value })),
     }));
   if (toCreate.length > 0) {
+    // A replication factor the cluster cannot hold is a setting to fix, not a Kafka error to retry.
+    const brokers = (await admin.describeCluster()).brokers.length;
+    const wanted = Math.max(...toCreate.map((t) => t.replicationFactor ?? 1));
+    if (wanted > brokers) {
+      throw new ConfigError(
+        `C360_REPLICATION_FACTOR is ${wanted}, but the cluster has ${brokers} broker${brokers === 1 ? '' : 's'}: set it (and C360_MIN_INSYNC_REPLICAS) to at most ${brokers}, e.g. 1 and 1 for a single-broker cluster.`,
+      );
+    }
     try {
       await admin.createTopics({ topics: toCreate, waitForLeaders: false });
     } catch (err) {
-      // Another worker creating the same topics at the same moment is not an error.
-      if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+      // Another worker creating the same topics at the same moment is not an error. KafkaJS reports
+      // one refusal as its type, several as an aggregate of them ("Topic creation errors").
+      const refusals = (err as { errors?: Array<{ type?: string }> }).errors ?? [err as { type?: string }];
+      if (!refusals.every((e) => e.type === 'TOPIC_ALREADY_EXISTS')) throw err;
     }
   }
   const topics = specs.map((s) => s.topic);

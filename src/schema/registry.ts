@@ -2,6 +2,7 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Config } from '../config.js';
 import { DependencyUnavailableError, describeError, httpError } from '../contracts/errors.js';
+import { retry } from '../retry.js';
 import { type AvroType, parseType } from './avro.js';
 
 export function createSchemaRegistry(config: Config): SchemaRegistry {
@@ -10,13 +11,23 @@ export function createSchemaRegistry(config: Config): SchemaRegistry {
 }
 
 /** Registers an Avro schema under a subject; registering the same schema again returns the same id. */
+/**
+ * Registers (idempotently) and returns the id. Retried a few times: workers starting together race
+ * to create the same subject, and the loser can read it between its creation and its compatibility
+ * setting ("BACKWARD != NONE") — a moment later the same request succeeds.
+ */
 export async function registerAvro(registry: SchemaRegistry, subject: string, schema: unknown): Promise<number> {
-  try {
-    const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
-    return id;
-  } catch (err) {
-    throw new DependencyUnavailableError('registry', `could not register ${subject}: ${describeError(err)}`, { cause: err });
-  }
+  return retry(
+    async () => {
+      try {
+        const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
+        return id;
+      } catch (err) {
+        throw new DependencyUnavailableError('registry', `could not register ${subject}: ${describeError(err)}`, { cause: err });
+      }
+    },
+    { retries: 5, initialMs: 200, maxMs: 1_000 },
+  );
 }
 
 /** Writer schemas by id, fetched once. An id the registry does not know is `undefined`; an unreachable registry throws (retriable). */

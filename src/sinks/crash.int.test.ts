@@ -55,7 +55,7 @@ describe('sink workers killed with SIGKILL while they write', () => {
     ns = testNamespace();
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-sink-crash-'));
     const topology = await loadTopology('customer360', { namespace: ns });
-    await createTopologyTopics(kafka, topology);
+    await createTopologyTopics(kafka, topology, config.topics);
     const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
     // Raw records written straight, not through the topology: in plain, under a schema of their own (the raw subject's is the encrypted one).
     const plainId = await registerAvro(createSchemaRegistry(config), `${ns}.plain-CustomerProfile`, loadSchema('CustomerProfile').schema);

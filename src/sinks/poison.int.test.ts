@@ -36,7 +36,7 @@ async function rawRows(): Promise<number> {
 describe('a raw record the sink cannot store', () => {
   it('is set aside into quarantine with stage.internal_error, and the records around it land once', async () => {
     const ns = testNamespace();
-    await createTopologyTopics(kafka, await loadTopology('customer360', { namespace: ns }));
+    await createTopologyTopics(kafka, await loadTopology('customer360', { namespace: ns }), config.topics);
     const { schema, type } = loadSchema('Transaction');
     const id = await registerAvro(createSchemaRegistry(config), `${ns}.plain-Transaction`, schema);
     const wide = structuredClone(schema) as { fields: Array<{ name: string; type: unknown }> };

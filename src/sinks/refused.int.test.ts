@@ -30,7 +30,7 @@ describe('a sink whose storage refuses', () => {
     const ns = testNamespace();
     const kafka = testKafka();
     const topology = await loadTopology('customer360', { namespace: ns });
-    await createTopologyTopics(kafka, topology);
+    await createTopologyTopics(kafka, topology, config.topics);
     await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
     // Raw records written straight, not through the topology: in plain, under a schema of their own (the raw subject's is the encrypted one).
     const plainId = await registerAvro(createSchemaRegistry(config), `${ns}.plain-CustomerProfile`, loadSchema('CustomerProfile').schema);

@@ -85,7 +85,7 @@ export class SinkWorker {
 
   async start(): Promise<void> {
     const { config, topology, logger } = this.options;
-    await createTopologyTopics(this.kafka, topology);
+    await createTopologyTopics(this.kafka, topology, config.topics);
     this.deadLetter = await deadLetterContract(config, this.kafka, topology.namespace);
     this.spoolDir = this.prepareSpool();
 

@@ -269,7 +269,7 @@ describe('a raw record the sink cannot store', () => {
   it('goes to quarantine with a decode code and stage sink, and the partition goes on', async () => {
     const topology = await loadTopology('customer360', { namespace: testNamespace() });
     const names = topicNames(topology.namespace);
-    await createTopologyTopics(kafka, topology);
+    await createTopologyTopics(kafka, topology, config.topics);
     await registerTopologySchemas(registry, topology, topology.sources.map(compilePrimaryEntity));
     // Raw records written straight, not through the topology: in plain, under a schema of their own (the raw subject's is the encrypted one).
     const plainId = await registerAvro(registry, `${topology.namespace}.plain-CustomerProfile`, loadSchema('CustomerProfile').schema);

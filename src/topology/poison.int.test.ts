@@ -30,7 +30,7 @@ describe('a record no stage can process', () => {
 
   it('is dead-lettered with stage.internal_error, the records around it land once, and c360 ledger counts what waits until then', async () => {
     const names = topicNames(namespace);
-    await createTopologyTopics(kafka, await loadTopology('customer360', { namespace }));
+    await createTopologyTopics(kafka, await loadTopology('customer360', { namespace }), config.topics);
     // A writer whose total_amount is a decimal(38,2) resolves to the reader's decimal(12,2); 10^20 does not fit it.
     const writer = structuredClone(loadSchema('Transaction').schema) as { fields: { name: string; type: unknown }[] };
     writer.fields.find((f) => f.name === 'total_amount')!.type = { type: 'bytes', logicalType: 'decimal', precision: 38, scale: 2 };

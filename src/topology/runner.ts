@@ -100,7 +100,7 @@ export class TopologyRunner {
   /** Creates topics, registers schemas, joins the group and starts consuming; resolves once running. */
   async start(): Promise<void> {
     const { topology, config, logger } = this.options;
-    await createTopologyTopics(this.kafka, topology);
+    await createTopologyTopics(this.kafka, topology, this.options.config.topics);
     const schemas = await registerTopologySchemas(createSchemaRegistry(config), topology, this.entities.values());
     await this.redis.connect();
     // Producers that encode with the contracts this worker registered need no registry round trip.

@@ -1,7 +1,7 @@
 /** What a topology needs before it runs: its topics (`c360 topics create`) and its schemas (`c360 schemas register`). */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Kafka } from 'kafkajs';
-import type { Config } from '../config.js';
+import type { Config, TopicDurability } from '../config.js';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
 import { topicNames } from '../contracts/topics.js';
 import type { Topology } from '../contracts/topology-definition.js';
@@ -11,12 +11,12 @@ import type { CompiledEntity } from '../schema/entity.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 import { topicSpecs } from './topics.js';
 
-/** Creates the topology's missing topics; returns the ones it created. */
-export async function createTopologyTopics(kafka: Kafka, topology: Topology): Promise<string[]> {
+/** Creates the topology's missing topics, as durable as configured; returns the ones it created. */
+export async function createTopologyTopics(kafka: Kafka, topology: Topology, durability: TopicDurability): Promise<string[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    return await ensureTopics(admin, topicSpecs(topology));
+    return await ensureTopics(admin, topicSpecs(topology, durability));
   } finally {
     await admin.disconnect();
   }

@@ -1,14 +1,17 @@
 /** The settings of a topology's topics: partitions, retention, compaction (docs/contracts.md). */
 
+import type { TopicDurability } from '../config.js';
 import { topicNames } from '../contracts/topics.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import type { TopicSpec } from '../kafka/topics.js';
 
 const DAY_MS = 86_400_000;
 
-export function topicSpecs(topology: Topology): TopicSpec[] {
+export function topicSpecs(topology: Topology, durability: TopicDurability): TopicSpec[] {
   const names = topicNames(topology.namespace);
-  const retention = (days: number) => ({ 'retention.ms': String(days * DAY_MS) });
+  const { replicationFactor } = durability;
+  const minIsr = { 'min.insync.replicas': String(durability.minInsyncReplicas) };
+  const retention = (days: number) => ({ 'retention.ms': String(days * DAY_MS), ...minIsr });
   const partitions = Math.max(...topology.sources.map((s) => s.partitions));
   return [
     ...topology.sources.flatMap((s) => [
@@ -19,8 +22,8 @@ export function topicSpecs(topology: Topology): TopicSpec[] {
     { topic: names.nearDuplicates, numPartitions: partitions, configEntries: retention(14) },
     { topic: names.deadLetter, numPartitions: partitions, configEntries: retention(30) },
     // The ledger is the audit trail of counts: kept until deleted by hand.
-    { topic: names.ledger, numPartitions: 1, configEntries: { 'retention.ms': '-1' } },
+    { topic: names.ledger, numPartitions: 1, configEntries: { 'retention.ms': '-1', ...minIsr } },
     // Only the latest position per key matters, and it must never expire.
-    { topic: names.connectorState, numPartitions: 1, configEntries: { 'cleanup.policy': 'compact', 'retention.ms': '-1' } },
-  ];
+    { topic: names.connectorState, numPartitions: 1, configEntries: { 'cleanup.policy': 'compact', 'retention.ms': '-1', ...minIsr } },
+  ].map((spec) => ({ ...spec, replicationFactor }));
 }

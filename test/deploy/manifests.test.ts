@@ -17,7 +17,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { buildProgram } from '../../src/cli/program.js';
-import { envSchema } from '../../src/config.js';
+import { envSchema, loadConfig } from '../../src/config.js';
 import { projectRoot } from '../../src/contracts/project.js';
 import { topicNames } from '../../src/contracts/topics.js';
 import { parseCollectorSettings } from '../../src/extraction/collector/settings.js';
@@ -140,7 +140,7 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
   it('scales each consumer group on its own lag, up to its partitions, through the brokers the workers use', async () => {
     const topology = await loadTopology('customer360');
     const names = topicNames(topology.namespace);
-    const partitions = new Map(topicSpecs(topology).map((t) => [t.topic, t.numPartitions]));
+    const partitions = new Map(topicSpecs(topology, loadConfig({}).topics).map((t) => [t.topic, t.numPartitions]));
     const sum = (topics: string[]) => topics.reduce((n, t) => n + partitions.get(t)!, 0);
     const expected = {
       'c360-topology': { group: names.topologyGroup, max: sum(topology.sources.map((s) => names.ingest(s.name))) },

@@ -56,7 +56,7 @@ describe('hostile input straight to Kafka', () => {
   beforeAll(async () => {
     const topology = await loadTopology('customer360', { namespace });
     topology.maxRecordBytes = MAX_RECORD_BYTES;
-    await createTopologyTopics(kafka, topology);
+    await createTopologyTopics(kafka, topology, config.topics);
     const admin = kafka.admin();
     await admin.connect();
     await admin.alterConfigs({

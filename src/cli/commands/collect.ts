@@ -33,7 +33,7 @@ export function registerCollectCommands(program: Command): void {
         topology.sources.map((s) => s.name),
       );
       const kafka = createKafka(config, logger, 'collector');
-      await createTopologyTopics(kafka, topology);
+      await createTopologyTopics(kafka, topology, config.topics);
       const collector = new Collector({
         kafka,
         namespace: topology.namespace,

@@ -31,7 +31,7 @@ export function registerConnectCommands(program: Command): void {
       if (!definition) throw new ConfigError(`connector ${connector.name}: source ${connector.source} is not a source of topology ${topology.name}.`);
       const logger = toolLogger(config.logLevel);
       const kafka = createKafka(config, logger, 'connector');
-      await createTopologyTopics(kafka, topology);
+      await createTopologyTopics(kafka, topology, config.topics);
       // A one-shot sync is a job, not a service: only a connector that keeps syncing serves the ops endpoints.
       const ops = o.once ? undefined : await serveOps(config, o.opsPort, ['kafka'], logger);
       const metrics = extractionMetrics(metricsRegistry());

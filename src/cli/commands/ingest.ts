@@ -84,7 +84,7 @@ export function registerIngestCommands(program: Command): void {
 
         const logger = toolLogger(config.logLevel);
         const kafka = createKafka(config, logger, 'ingest');
-        await createTopologyTopics(kafka, topology);
+        await createTopologyTopics(kafka, topology, config.topics);
         const deadLetter = await deadLetterContract(config, kafka, topology.namespace);
         const store = openObjectStore(config);
         const keyStore = openKeyStore(config, topology.namespace);

@@ -64,7 +64,7 @@ export function registerTopologyCommands(program: Command): void {
     .action(async (options: TopologyOptions) => {
       const config = loadConfig();
       const topology = await loadTopology(options.topology, options);
-      const created = await createTopologyTopics(createKafka(config, createLogger(config.logLevel)), topology);
+      const created = await createTopologyTopics(createKafka(config, createLogger(config.logLevel)), topology, config.topics);
       console.log(created.length ? `created: ${created.join(', ')}` : 'every topic exists already');
     });
 

@@ -31,7 +31,7 @@ export function registerWatchCommands(program: Command): void {
       const logger = createLogger(config.logLevel);
       const topology = await loadTopology(o.topology, o);
       const kafka = createKafka(config, logger, 'watch');
-      await createTopologyTopics(kafka, topology);
+      await createTopologyTopics(kafka, topology, config.topics);
       const deadLetter = await deadLetterContract(config, kafka, topology.namespace);
       const keyStore = openKeyStore(config, topology.namespace);
       const sealer = new UnidentifiedSealer(keyStore, new RecordPrivacy(pseudonymsFrom(config, 'c360 watch')));
