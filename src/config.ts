@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { COMPATIBILITY_LEVELS, type CompatibilityLevel } from './contracts/compatibility.js';
 import { ConfigError } from './contracts/errors.js';
 
 const hostPort = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
@@ -109,6 +110,12 @@ export const envSchema = z.object({
     .max(32)
     .default(2)
     .describe('min.insync.replicas of every topic c360 creates: acks=all writes need this many replicas (at most the replication factor)'),
+  C360_SCHEMA_COMPATIBILITY: z
+    .enum(COMPATIBILITY_LEVELS)
+    .default('BACKWARD')
+    .describe(
+      'the compatibility level c360 sets on every subject it registers; the registry refuses a change that breaks it, and c360 schemas check tells before',
+    ),
   C360_HOST: z
     .string()
     .min(1)
@@ -178,6 +185,7 @@ export interface Config {
   /** The key-encryption key of the subjects' data keys, when one is configured. */
   kek: Buffer | undefined;
   keyStoreUrl: string;
+  schemaCompatibility: CompatibilityLevel;
   /** The durability of every topic c360 creates. */
   topics: TopicDurability;
 }
@@ -228,6 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     piiKey: secretOf('C360_PII_KEY', e.C360_PII_KEY, e.C360_PII_KEY_FILE, path.join(path.resolve(e.C360_HOME), 'secrets', 'pii.key')),
     kek: secretOf('C360_KEK', e.C360_KEK, e.C360_KEK_FILE, path.join(path.resolve(e.C360_HOME), 'secrets', 'kek.key')),
     keyStoreUrl: e.C360_KEY_STORE_URL,
+    schemaCompatibility: e.C360_SCHEMA_COMPATIBILITY,
     topics: { replicationFactor: e.C360_REPLICATION_FACTOR, minInsyncReplicas: e.C360_MIN_INSYNC_REPLICAS },
   };
 }

@@ -74,6 +74,13 @@ export class DependencyRefusedError extends C360Error {
   }
 }
 
+/** A schema change its subject's compatibility level forbids: `c360 schemas check` and `register` refuse it, naming the subject and why. */
+export class IncompatibleSchemaError extends C360Error {
+  constructor(message: string) {
+    super('schema.incompatible', message);
+  }
+}
+
 /** A writer schema the raw layer cannot store: a contract problem, neither a setting nor an outage. */
 export class SchemaError extends C360Error {
   constructor(message: string) {
@@ -117,6 +124,10 @@ export const PROCESS_ERROR_CODES: Readonly<Record<string, { retriable: boolean; 
   'schema.unsupported': {
     retriable: false,
     meaning: 'a writer schema the raw layer cannot store (a union it cannot map, a field named like a lineage column)',
+  },
+  'schema.incompatible': {
+    retriable: false,
+    meaning: "a schema of the topology breaks its subject's compatibility level against the registered latest version; the message names the subject and why",
   },
   'extract.unreadable_file': {
     retriable: false,

@@ -82,3 +82,90 @@ export async function existingTopics(kafka: Kafka): Promise<Set<string>> {
     await admin.disconnect();
   }
 }
+
+/** One way a topic on the cluster differs from what the topology declares. */
+export interface TopicDrift {
+  topic: string;
+  setting: string;
+  want: string;
+  have: string;
+  /** Whether `c360 topics create` can change it (create a topic, add partitions, set a config), or only a person can. */
+  fixable: boolean;
+  why?: string;
+}
+
+/** How the cluster's topics differ from `specs`: missing topics, partition counts, replication, and each config the specs set. */
+export async function topicDrift(admin: Admin, specs: TopicSpec[]): Promise<TopicDrift[]> {
+  const existing = new Set(await admin.listTopics());
+  const drift: TopicDrift[] = [];
+  const present = specs.filter((s) => {
+    if (existing.has(s.topic)) return true;
+    drift.push({ topic: s.topic, setting: 'topic', want: 'exists', have: 'missing', fixable: true });
+    return false;
+  });
+  if (present.length === 0) return drift;
+  const { topics } = await admin.fetchTopicMetadata({ topics: present.map((s) => s.topic) });
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: present.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.topic })),
+  });
+  for (const spec of present) {
+    const meta = topics.find((t) => t.name === spec.topic)!;
+    const partitions = meta.partitions.length;
+    if (partitions !== spec.numPartitions) {
+      const up = partitions < spec.numPartitions;
+      drift.push({
+        topic: spec.topic,
+        setting: 'partitions',
+        want: String(spec.numPartitions),
+        have: String(partitions),
+        fixable: up,
+        ...(up ? {} : { why: 'Kafka cannot remove partitions: recreate the topic (and its data) to have fewer' }),
+      });
+    }
+    const replicas = Math.min(...meta.partitions.map((p) => p.replicas.length));
+    if (spec.replicationFactor !== undefined && replicas !== spec.replicationFactor) {
+      drift.push({
+        topic: spec.topic,
+        setting: 'replication factor',
+        want: String(spec.replicationFactor),
+        have: String(replicas),
+        fixable: false,
+        why: 'a partition reassignment (kafka-reassign-partitions) changes it, not c360',
+      });
+    }
+    const configs = resources.find((r) => r.resourceName === spec.topic)?.configEntries ?? [];
+    for (const [name, want] of Object.entries(spec.configEntries ?? {})) {
+      const have = configs.find((c) => c.configName === name)?.configValue ?? '(unset)';
+      if (have !== want) drift.push({ topic: spec.topic, setting: name, want, have, fixable: true });
+    }
+  }
+  return drift;
+}
+
+/**
+ * Makes the cluster match `specs` where it can: missing topics created, partitions added, topic
+ * configs set (AlterConfigs sets a topic's whole config: settings c360 does not declare go back to
+ * the broker's defaults). Returns the drift it could not fix.
+ */
+export async function reconcileTopics(admin: Admin, specs: TopicSpec[]): Promise<{ fixed: TopicDrift[]; left: TopicDrift[] }> {
+  await ensureTopics(admin, specs);
+  const drift = await topicDrift(admin, specs);
+  const fixable = drift.filter((d) => d.fixable);
+  const bySpec = (topic: string) => specs.find((s) => s.topic === topic)!;
+  const morePartitions = [...new Set(fixable.filter((d) => d.setting === 'partitions').map((d) => d.topic))];
+  if (morePartitions.length > 0)
+    await admin.createPartitions({ topicPartitions: morePartitions.map((topic) => ({ topic, count: bySpec(topic).numPartitions })) });
+  const configTopics = [...new Set(fixable.filter((d) => d.setting !== 'partitions' && d.setting !== 'topic').map((d) => d.topic))];
+  if (configTopics.length > 0) {
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: configTopics.map((topic) => ({
+        type: ConfigResourceTypes.TOPIC,
+        name: topic,
+        configEntries: Object.entries(bySpec(topic).configEntries ?? {}).map(([name, value]) => ({ name, value })),
+      })),
+    });
+  }
+  return { fixed: fixable, left: drift.filter((d) => !d.fixable) };
+}

@@ -1,6 +1,7 @@
 /** The Confluent-compatible schema registry (Apicurio's ccompat API locally, Confluent's in production). */
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Config } from '../config.js';
+import type { CompatibilityLevel } from '../contracts/compatibility.js';
 import { DependencyUnavailableError, describeError, httpError } from '../contracts/errors.js';
 import { retry } from '../retry.js';
 import { type AvroType, parseType } from './avro.js';
@@ -16,11 +17,19 @@ export function createSchemaRegistry(config: Config): SchemaRegistry {
  * to create the same subject, and the loser can read it between its creation and its compatibility
  * setting ("BACKWARD != NONE") — a moment later the same request succeeds.
  */
-export async function registerAvro(registry: SchemaRegistry, subject: string, schema: unknown): Promise<number> {
+export async function registerAvro(
+  registry: SchemaRegistry,
+  subject: string,
+  schema: unknown,
+  compatibility: CompatibilityLevel = 'BACKWARD',
+): Promise<number> {
   return retry(
     async () => {
       try {
-        const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
+        const { id } = await registry.register(
+          { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+          { subject, compatibility: COMPATIBILITY[compatibility] },
+        );
         return id;
       } catch (err) {
         throw new DependencyUnavailableError('registry', `could not register ${subject}: ${describeError(err)}`, { cause: err });

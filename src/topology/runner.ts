@@ -101,7 +101,7 @@ export class TopologyRunner {
   async start(): Promise<void> {
     const { topology, config, logger } = this.options;
     await createTopologyTopics(this.kafka, topology, this.options.config.topics);
-    const schemas = await registerTopologySchemas(createSchemaRegistry(config), topology, this.entities.values());
+    const schemas = await registerTopologySchemas(createSchemaRegistry(config), topology, this.entities.values(), config.schemaCompatibility);
     await this.redis.connect();
     // Producers that encode with the contracts this worker registered need no registry round trip.
     const writerSchemas = new WriterSchemas(config);

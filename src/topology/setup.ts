@@ -2,10 +2,11 @@
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Kafka } from 'kafkajs';
 import type { Config, TopicDurability } from '../config.js';
+import type { CompatibilityLevel } from '../contracts/compatibility.js';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
 import { topicNames } from '../contracts/topics.js';
 import type { Topology } from '../contracts/topology-definition.js';
-import { ensureTopics, topicMaxMessageBytes } from '../kafka/topics.js';
+import { ensureTopics, reconcileTopics, type TopicDrift, topicDrift, topicMaxMessageBytes } from '../kafka/topics.js';
 import { loadSchema } from '../schema/avro.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
@@ -17,6 +18,23 @@ export async function createTopologyTopics(kafka: Kafka, topology: Topology, dur
   await admin.connect();
   try {
     return await ensureTopics(admin, topicSpecs(topology, durability));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** How the cluster's topics differ from the topology's, and (with `fix`) what could be made to match and what could not. */
+export async function topologyTopicDrift(
+  kafka: Kafka,
+  topology: Topology,
+  durability: TopicDurability,
+  fix: boolean,
+): Promise<{ fixed: TopicDrift[]; left: TopicDrift[] }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const specs = topicSpecs(topology, durability);
+    return fix ? await reconcileTopics(admin, specs) : { fixed: [], left: await topicDrift(admin, specs) };
   } finally {
     await admin.disconnect();
   }
@@ -50,26 +68,47 @@ export interface RegisteredSchemas {
   nearDuplicate: number;
 }
 
+/** A subject the topology registers, with its schema and, for an entity's, which entity and layer. */
+export interface TopologySubject {
+  subject: string;
+  schema: Record<string, unknown>;
+  entity?: { id: string; layer: 'raw' | 'ingest' };
+}
+
 /**
- * A source's primary entity follows the TopicNameStrategy (`<topic>-value`); its other entities the
- * TopicRecordNameStrategy (`<topic>-<namespace.Name>`), as one topic carries several schemas.
- * Ingest subjects let producers encode with the same contracts. Ids are keyed by entity id.
+ * Every subject of the topology. A source's primary entity follows the TopicNameStrategy
+ * (`<topic>-value`); its other entities the TopicRecordNameStrategy (`<topic>-<namespace.Name>`),
+ * as one topic carries several schemas. Ingest subjects let producers encode with the same contracts.
  */
-export async function registerTopologySchemas(registry: SchemaRegistry, topology: Topology, sources: Iterable<CompiledEntity>): Promise<RegisteredSchemas> {
+export function topologySubjects(topology: Topology, entities: Iterable<CompiledEntity>): TopologySubject[] {
   const names = topicNames(topology.namespace);
-  const raw = new Map<string, number>();
-  const ingest = new Map<string, number>();
-  for (const s of sources) {
+  const subjects: TopologySubject[] = [];
+  for (const s of entities) {
     const suffix = s.primary ? 'value' : s.fullName;
     // Raw records carry their personal fields encrypted when the topology encrypts (docs/privacy.md).
     const rawSchema = topology.stages.includes('encrypt') ? s.encrypted.schema : s.schema;
-    raw.set(s.id, await registerAvro(registry, `${names.raw(s.source)}-${suffix}`, rawSchema));
-    ingest.set(s.id, await registerAvro(registry, `${names.ingest(s.source)}-${suffix}`, s.schema));
+    subjects.push({ subject: `${names.raw(s.source)}-${suffix}`, schema: rawSchema, entity: { id: s.id, layer: 'raw' } });
+    subjects.push({ subject: `${names.ingest(s.source)}-${suffix}`, schema: s.schema, entity: { id: s.id, layer: 'ingest' } });
   }
-  return {
-    raw,
-    ingest,
-    deadLetter: await registerAvro(registry, `${names.deadLetter}-value`, loadSchema('DeadLetter').schema),
-    nearDuplicate: await registerAvro(registry, `${names.nearDuplicates}-value`, loadSchema('NearDuplicate').schema),
-  };
+  subjects.push({ subject: `${names.deadLetter}-value`, schema: loadSchema('DeadLetter').schema });
+  subjects.push({ subject: `${names.nearDuplicates}-value`, schema: loadSchema('NearDuplicate').schema });
+  return subjects;
+}
+
+/** Registers every subject of the topology (idempotent) at the compatibility level given; ids of entity subjects are keyed by entity id. */
+export async function registerTopologySchemas(
+  registry: SchemaRegistry,
+  topology: Topology,
+  entities: Iterable<CompiledEntity>,
+  compatibility: CompatibilityLevel = 'BACKWARD',
+): Promise<RegisteredSchemas> {
+  const names = topicNames(topology.namespace);
+  const registered: RegisteredSchemas = { raw: new Map(), ingest: new Map(), deadLetter: 0, nearDuplicate: 0 };
+  for (const s of topologySubjects(topology, entities)) {
+    const id = await registerAvro(registry, s.subject, s.schema, compatibility);
+    if (s.entity) registered[s.entity.layer].set(s.entity.id, id);
+    else if (s.subject === `${names.deadLetter}-value`) registered.deadLetter = id;
+    else registered.nearDuplicate = id;
+  }
+  return registered;
 }

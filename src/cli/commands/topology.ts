@@ -1,19 +1,21 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config.js';
-import { ConfigError } from '../../contracts/errors.js';
+import { type Config, loadConfig } from '../../config.js';
+import { ConfigError, IncompatibleSchemaError } from '../../contracts/errors.js';
 import { balanced, formatLedger, type LedgerEntry, totalsOf } from '../../contracts/ledger.js';
 import { topicNames } from '../../contracts/topics.js';
+import type { Topology } from '../../contracts/topology-definition.js';
 import { createKafka } from '../../kafka/client.js';
 import { groupLag } from '../../kafka/lag.js';
 import { readToEnd } from '../../kafka/read-to-end.js';
-import { existingTopics } from '../../kafka/topics.js';
+import { existingTopics, type TopicDrift } from '../../kafka/topics.js';
 import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
-import { compilePrimaryEntity } from '../../schema/entity.js';
+import { checkCompatibility, type SubjectCheck, setCompatibility } from '../../schema/compatibility.js';
+import { compileEntities } from '../../schema/entity.js';
 import { createSchemaRegistry } from '../../schema/registry.js';
 import { loadTopology } from '../../topology/load.js';
 import { TopologyRunner } from '../../topology/runner.js';
-import { createTopologyTopics, registerTopologySchemas } from '../../topology/setup.js';
+import { registerTopologySchemas, topologySubjects, topologyTopicDrift } from '../../topology/setup.js';
 import { serveOps } from '../ops.js';
 import { integer, type TopologyOptions, withOpsPort, withSessionTimeout, withTopology } from '../options.js';
 import { startStoppable } from '../shutdown.js';
@@ -59,25 +61,75 @@ export function registerTopologyCommands(program: Command): void {
     });
 
   const topics = program.command('topics').description('Kafka topics of a topology.');
+  const printDrift = (drift: TopicDrift[], fixed: boolean) => {
+    for (const d of drift) {
+      if (d.setting === 'topic') console.log(`${d.topic}: ${fixed ? 'created' : 'missing'}`);
+      else console.log(`${d.topic}: ${d.setting} ${fixed ? 'set to' : 'should be'} ${d.want} (${fixed ? 'was' : 'is'} ${d.have})${d.why ? `: ${d.why}` : ''}`);
+    }
+  };
+
   withTopology(topics.command('create'))
-    .description('Create every topic of the topology (ingest, raw, near-duplicates, dead-letter, ledger) that does not exist yet.')
+    .description(
+      "Make the cluster's topics match the topology: create the missing ones, add partitions, set their configs; say what it cannot change (fewer partitions, replication) and exit 1 if anything is left.",
+    )
     .action(async (options: TopologyOptions) => {
       const config = loadConfig();
       const topology = await loadTopology(options.topology, options);
-      const created = await createTopologyTopics(createKafka(config, createLogger(config.logLevel)), topology, config.topics);
-      console.log(created.length ? `created: ${created.join(', ')}` : 'every topic exists already');
+      const { fixed, left } = await topologyTopicDrift(createKafka(config, createLogger('error')), topology, config.topics, true);
+      printDrift(fixed, true);
+      printDrift(left, false);
+      if (fixed.length === 0 && left.length === 0) console.log('every topic matches the topology');
+      if (left.length > 0) process.exitCode = 1;
+    });
+
+  withTopology(topics.command('check'))
+    .description(
+      "Compare the cluster's topics with the topology (existence, partitions, replication, retention, compaction, min.insync.replicas) without changing anything, for a CI pipeline: exit 1 on any drift.",
+    )
+    .action(async (options: TopologyOptions) => {
+      const config = loadConfig();
+      const topology = await loadTopology(options.topology, options);
+      const { left } = await topologyTopicDrift(createKafka(config, createLogger('error')), topology, config.topics, false);
+      printDrift(left, false);
+      console.log(left.length === 0 ? 'every topic matches the topology' : `${left.length} difference(s) from the topology`);
+      if (left.length > 0) process.exitCode = 1;
     });
 
   const schemas = program.command('schemas').description('Avro schemas of a topology in the schema registry.');
+  /** Every subject checked against its latest version; throws, naming each one that breaks the level. */
+  const checkSubjects = async (config: Config, topology: Topology): Promise<SubjectCheck[]> => {
+    const level = config.schemaCompatibility;
+    const checks: SubjectCheck[] = [];
+    for (const s of topologySubjects(topology, topology.sources.flatMap(compileEntities)))
+      checks.push(await checkCompatibility(config, s.subject, s.schema, level));
+    for (const c of checks) console.log(`${c.subject}: ${c.outcome === 'new' ? 'new subject' : c.outcome}${c.reason ? ` (${c.reason})` : ''}`);
+    const broken = checks.filter((c) => c.outcome === 'incompatible');
+    if (broken.length > 0)
+      throw new IncompatibleSchemaError(`${broken.map((c) => `${c.subject} is not ${level}-compatible with its latest version: ${c.reason}`).join('; ')}.`);
+    return checks;
+  };
+
   withTopology(schemas.command('register'))
-    .description('Register each source entity under <ingest topic>-value and <raw topic>-value, and the dead-letter and near-duplicate schemas.')
+    .description(
+      "Check, then register, each entity under its ingest and raw subjects and the dead-letter and near-duplicate schemas, setting each subject's compatibility level (C360_SCHEMA_COMPATIBILITY); a schema that breaks it is refused with the reason.",
+    )
     .action(async (options: TopologyOptions) => {
       const config = loadConfig();
       const topology = await loadTopology(options.topology, options);
-      const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
-      const names = topicNames(topology.namespace);
-      for (const [source, id] of ids.raw) console.log(`${names.raw(source)}-value: ${id}   ${names.ingest(source)}-value: ${ids.ingest.get(source)}`);
-      console.log(`${names.deadLetter}-value: ${ids.deadLetter}\n${names.nearDuplicates}-value: ${ids.nearDuplicate}`);
+      await checkSubjects(config, topology);
+      for (const s of topologySubjects(topology, topology.sources.flatMap(compileEntities)))
+        await setCompatibility(config, s.subject, config.schemaCompatibility);
+      await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.flatMap(compileEntities), config.schemaCompatibility);
+      console.log(`registered at ${config.schemaCompatibility} compatibility`);
+    });
+
+  withTopology(schemas.command('check'))
+    .description(
+      "Check each schema of the topology against its subject's latest registered version at C360_SCHEMA_COMPATIBILITY, without registering anything (for a CI pipeline): exit 1, with the reason, if one breaks it.",
+    )
+    .action(async (options: TopologyOptions) => {
+      const config = loadConfig();
+      await checkSubjects(config, await loadTopology(options.topology, options));
     });
 
   withTopology(program.command('ledger'))
