@@ -10,13 +10,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { singleBrokerDefaults } from '../dev/stack/ensure.js';
+import { localStackDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
 import { projectRoot } from '../src/contracts/project.js';
 import { kafkaAnswers } from '../src/observability/probes.js';
 
-// Benchmarks run on the local stack's single broker: one replica per topic (unless the environment says otherwise).
-singleBrokerDefaults();
+// Benchmarks run on the local stack's single broker: one replica per topic, created by the workers (unless the environment says otherwise).
+localStackDefaults();
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);

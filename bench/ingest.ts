@@ -9,14 +9,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse';
-import { singleBrokerDefaults } from '../dev/stack/ensure.js';
+import { localStackDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
 import { projectRoot } from '../src/contracts/project.js';
 import { kafkaAnswers, registryAnswers } from '../src/observability/probes.js';
 import { timeChild } from './child.js';
 
-// Benchmarks run on the local stack's single broker: one replica per topic (unless the environment says otherwise).
-singleBrokerDefaults();
+// Benchmarks run on the local stack's single broker: one replica per topic, created by the workers (unless the environment says otherwise).
+localStackDefaults();
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Message } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { singleBrokerDefaults } from '../dev/stack/ensure.js';
+import { localStackDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
 import { frame } from '../src/contracts/framing.js';
 import { HEADER } from '../src/contracts/lineage.js';
@@ -34,8 +34,8 @@ import { createTopologyTopics, registerTopologySchemas } from '../src/topology/s
 import { dropRedisKeys, dropTopics } from './cleanup.js';
 import { rawCrmProfile } from './synthetic.js';
 
-// Benchmarks run on the local stack's single broker: one replica per topic (unless the environment says otherwise).
-singleBrokerDefaults();
+// Benchmarks run on the local stack's single broker: one replica per topic, created by the workers (unless the environment says otherwise).
+localStackDefaults();
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const PEOPLE = Math.max(1, Math.floor(TOTAL / 10));

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Message } from 'kafkajs';
-import { singleBrokerDefaults } from '../dev/stack/ensure.js';
+import { localStackDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
 import { frame } from '../src/contracts/framing.js';
 import { HEADER } from '../src/contracts/lineage.js';
@@ -30,8 +30,8 @@ import { timeChild } from './child.js';
 import { dropTopics } from './cleanup.js';
 import { rawCrmProfile } from './synthetic.js';
 
-// Benchmarks run on the local stack's single broker: one replica per topic (unless the environment says otherwise).
-singleBrokerDefaults();
+// Benchmarks run on the local stack's single broker: one replica per topic, created by the workers (unless the environment says otherwise).
+localStackDefaults();
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const config = loadConfig();

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import bloomFilters from 'bloom-filters';
 import type { KafkaMessage } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { singleBrokerDefaults } from '../dev/stack/ensure.js';
+import { localStackDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
 import { readLineage } from '../src/contracts/lineage.js';
 import { topicNames } from '../src/contracts/topics.js';
@@ -28,8 +28,8 @@ import { registerTopologySchemas } from '../src/topology/setup.js';
 import { dropRedisKeys } from './cleanup.js';
 import { synthetic } from './synthetic.js';
 
-// Benchmarks run on the local stack's single broker: one replica per topic (unless the environment says otherwise).
-singleBrokerDefaults();
+// Benchmarks run on the local stack's single broker: one replica per topic, created by the workers (unless the environment says otherwise).
+localStackDefaults();
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 100_000);
 const BATCH = 4000;

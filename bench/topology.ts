@@ -7,7 +7,7 @@
 
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import { singleBrokerDefaults } from '../dev/stack/ensure.js';
+import { localStackDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
 import { addCounts, balanced, emptyCounts } from '../src/contracts/ledger.js';
 import { topicNames } from '../src/contracts/topics.js';
@@ -24,8 +24,8 @@ import { dropRedisKeys, dropTopics } from './cleanup.js';
 import { cpuMeter, describeCpu } from './cpu.js';
 import { synthetic } from './synthetic.js';
 
-// Benchmarks run on the local stack's single broker: one replica per topic (unless the environment says otherwise).
-singleBrokerDefaults();
+// Benchmarks run on the local stack's single broker: one replica per topic, created by the workers (unless the environment says otherwise).
+localStackDefaults();
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const ENCODING = process.env.BENCH_ENCODING === 'json' ? 'json' : 'avro';

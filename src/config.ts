@@ -116,6 +116,11 @@ export const envSchema = z.object({
     .describe(
       'the compatibility level c360 sets on every subject it registers; the registry refuses a change that breaks it, and c360 schemas check tells before',
     ),
+  C360_CREATE_TOPICS: booleanFlag
+    .default(false)
+    .describe(
+      "whether a worker creates the topology's missing topics at start (run and sink: --create-topics); otherwise it refuses to start without them, and c360 topics create makes them",
+    ),
   C360_HOST: z
     .string()
     .min(1)
@@ -186,6 +191,8 @@ export interface Config {
   kek: Buffer | undefined;
   keyStoreUrl: string;
   schemaCompatibility: CompatibilityLevel;
+  /** Workers create missing topics at start only when asked; otherwise they require them. */
+  createTopics: boolean;
   /** The durability of every topic c360 creates. */
   topics: TopicDurability;
 }
@@ -237,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kek: secretOf('C360_KEK', e.C360_KEK, e.C360_KEK_FILE, path.join(path.resolve(e.C360_HOME), 'secrets', 'kek.key')),
     keyStoreUrl: e.C360_KEY_STORE_URL,
     schemaCompatibility: e.C360_SCHEMA_COMPATIBILITY,
+    createTopics: e.C360_CREATE_TOPICS,
     topics: { replicationFactor: e.C360_REPLICATION_FACTOR, minInsyncReplicas: e.C360_MIN_INSYNC_REPLICAS },
   };
 }

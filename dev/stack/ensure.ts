@@ -13,17 +13,22 @@ import { S3_URL } from './s3.js';
 import { ensureDevSecrets } from './secrets.js';
 import { KAFKA_PORT, LOOPBACK } from './versions.js';
 
-/** Replication 1 and min.insync.replicas 1 where the environment sets neither: what the single-broker local stack can hold. */
-export function singleBrokerDefaults(): void {
+/**
+ * What the single-broker local stack needs, where the environment says nothing: replication 1 and
+ * min.insync.replicas 1, and workers that create their topics (the demo, tests and benchmarks start
+ * on new namespaces).
+ */
+export function localStackDefaults(): void {
   process.env.C360_REPLICATION_FACTOR ||= '1';
   process.env.C360_MIN_INSYNC_REPLICAS ||= '1';
+  process.env.C360_CREATE_TOPICS ||= 'true';
 }
 
 export async function ensureStack(config: Config, options: { s3?: boolean; onProgress?: (line: string) => void } = {}): Promise<string[]> {
   // Unless the environment names a secret, the checkout's own development secret serves (read by loadConfig from then on).
   if (!config.piiKey || !config.kek) ensureDevSecrets(config.home);
-  // The local stack is one broker: topics get one replica there, unless the environment says otherwise (read by loadConfig from then on).
-  if (config.kafka.brokers.join(',') === `${LOOPBACK}:${KAFKA_PORT}`) singleBrokerDefaults();
+  // The local stack is one broker: topics get one replica there and workers create them, unless the environment says otherwise (read by loadConfig from then on).
+  if (config.kafka.brokers.join(',') === `${LOOPBACK}:${KAFKA_PORT}`) localStackDefaults();
   const checks = [
     {
       name: 'Kafka',

@@ -95,6 +95,16 @@ export function withSessionTimeout(cmd: Command): Command {
   );
 }
 
+/** For consumer workers: create the topology's missing topics at start (otherwise they must exist). */
+export function withCreateTopics(cmd: Command): Command {
+  return cmd.option('--create-topics', "create the topology's missing topics at start (default C360_CREATE_TOPICS; otherwise c360 topics create makes them)");
+}
+
+/** The configuration, with --create-topics applied. */
+export function configCreatingTopics(config: Config, createTopics: boolean | undefined): Config {
+  return createTopics ? { ...config, createTopics: true } : config;
+}
+
 /** For long-running commands: where /metrics, /healthz and /readyz listen. */
 export function withOpsPort(cmd: Command): Command {
   return cmd.option('--ops-port <port>', 'port of /metrics, /healthz, /readyz (default C360_OPS_PORT; 0 picks one)', port);

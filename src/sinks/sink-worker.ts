@@ -23,7 +23,7 @@ import { retry } from '../retry.js';
 import { WriterSchemas } from '../schema/registry.js';
 import { openObjectStore } from '../storage/backends.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { createTopologyTopics, deadLetterContract } from '../topology/setup.js';
+import { deadLetterContract, prepareTopologyTopics } from '../topology/setup.js';
 import { LINEAGE_FIELDS } from './lineage-columns.js';
 import { type SinkMetrics, sinkMetrics } from './metrics.js';
 import { type RotationOptions, rotationOptions } from './options.js';
@@ -85,7 +85,7 @@ export class SinkWorker {
 
   async start(): Promise<void> {
     const { config, topology, logger } = this.options;
-    await createTopologyTopics(this.kafka, topology, config.topics);
+    await prepareTopologyTopics(this.kafka, topology, config);
     this.deadLetter = await deadLetterContract(config, this.kafka, topology.namespace);
     this.spoolDir = this.prepareSpool();
 

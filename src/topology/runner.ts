@@ -39,7 +39,7 @@ import { runContained } from './containment.js';
 import { type TopologyMetrics, topologyMetrics } from './metrics.js';
 import { PartitionProducers } from './producers.js';
 import { type RouterContext, route } from './router.js';
-import { createTopologyTopics, deadLetterContract, registerTopologySchemas } from './setup.js';
+import { deadLetterContract, prepareTopologyTopics, registerTopologySchemas } from './setup.js';
 
 export interface RunnerOptions {
   config: Config;
@@ -100,7 +100,7 @@ export class TopologyRunner {
   /** Creates topics, registers schemas, joins the group and starts consuming; resolves once running. */
   async start(): Promise<void> {
     const { topology, config, logger } = this.options;
-    await createTopologyTopics(this.kafka, topology, this.options.config.topics);
+    await prepareTopologyTopics(this.kafka, topology, this.options.config);
     const schemas = await registerTopologySchemas(createSchemaRegistry(config), topology, this.entities.values(), config.schemaCompatibility);
     await this.redis.connect();
     // Producers that encode with the contracts this worker registered need no registry round trip.

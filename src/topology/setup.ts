@@ -4,9 +4,10 @@ import type { Kafka } from 'kafkajs';
 import type { Config, TopicDurability } from '../config.js';
 import type { CompatibilityLevel } from '../contracts/compatibility.js';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
+import { ConfigError } from '../contracts/errors.js';
 import { topicNames } from '../contracts/topics.js';
 import type { Topology } from '../contracts/topology-definition.js';
-import { ensureTopics, reconcileTopics, type TopicDrift, topicDrift, topicMaxMessageBytes } from '../kafka/topics.js';
+import { ensureTopics, existingTopics, reconcileTopics, type TopicDrift, topicDrift, topicMaxMessageBytes } from '../kafka/topics.js';
 import { loadSchema } from '../schema/avro.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
@@ -20,6 +21,28 @@ export async function createTopologyTopics(kafka: Kafka, topology: Topology, dur
     return await ensureTopics(admin, topicSpecs(topology, durability));
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * What a worker does with the topology's topics at start: creates the missing ones when
+ * C360_CREATE_TOPICS (or --create-topics) asks; otherwise requires them, and names the missing in
+ * one sentence. On a managed cluster, topics are created by `c360 topics create` (or the platform's
+ * own tooling), not by whichever worker starts first.
+ */
+export async function prepareTopologyTopics(kafka: Kafka, topology: Topology, config: Pick<Config, 'createTopics' | 'topics'>): Promise<void> {
+  if (config.createTopics) {
+    await createTopologyTopics(kafka, topology, config.topics);
+    return;
+  }
+  const existing = await existingTopics(kafka);
+  const missing = topicSpecs(topology, config.topics)
+    .map((s) => s.topic)
+    .filter((t) => !existing.has(t));
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `${missing.length} topic${missing.length === 1 ? '' : 's'} of namespace ${topology.namespace} do${missing.length === 1 ? 'es' : ''} not exist (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}): create them with c360 topics create, or let workers create them with C360_CREATE_TOPICS=true (--create-topics).`,
+    );
   }
 }
 

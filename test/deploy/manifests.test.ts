@@ -10,6 +10,7 @@ import path from 'node:path';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
+import { Job } from 'kubernetes-models/batch/v1';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
@@ -35,6 +36,7 @@ const MODELS: Record<string, { validate(): void } extends never ? never : new (d
   'v1/Namespace': Namespace,
   'v1/PersistentVolumeClaim': PersistentVolumeClaim,
   'apps/v1/Deployment': Deployment,
+  'batch/v1/Job': Job,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'networking.k8s.io/v1/Ingress': Ingress,
@@ -157,6 +159,15 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
       expect(scaled.triggers[0]).toMatchObject({ type: 'kafka', metadata: { consumerGroup: want.group, bootstrapServers: config.KAFKA_BROKERS } });
       expect(find(objects, 'Deployment', name)).toBeDefined();
     }
+  });
+
+  it('creates topics and registers schemas in a Job before the workers, which do not create topics themselves', () => {
+    const job = find(objects, 'Job', 'c360-setup')!.spec as { template: { spec: { initContainers: Container[]; containers: Container[] } } };
+    expect([...job.template.spec.initContainers, ...job.template.spec.containers].map((c) => c.args)).toEqual([
+      ['topics', 'create'],
+      ['schemas', 'register'],
+    ]);
+    expect(config.C360_CREATE_TOPICS).toBe(overlay === 'local' ? 'true' : 'false');
   });
 
   it('mounts settings files that c360 accepts', () => {

@@ -44,7 +44,7 @@ class TreeProcess {
     readonly kind: string,
     env: Record<string, string>,
   ) {
-    this.child = spawn(process.execPath, [path.join(tree, 'bin', 'c360.js'), kind], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [path.join(tree, 'bin', 'c360.js'), ...kind.split(' ')], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d: Buffer) => (this.out += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.out += d.toString()));
     this.sample = { kind, peakRssMiB: 0, cpuSeconds: 0 };
@@ -128,6 +128,9 @@ function baseEnv(namespace: string, layer: string): Record<string, string> {
     // An empty home: nothing of the development stack (its secrets, its cache) is found there.
     C360_HOME: path.join(work, 'home'),
     C360_NAMESPACE: namespace,
+    // The local stack is one broker; topics come from `c360 topics create`, as the manifests' Job runs it.
+    C360_REPLICATION_FACTOR: '1',
+    C360_MIN_INSYNC_REPLICAS: '1',
     C360_STORAGE_URL: layer,
     C360_HOST: '127.0.0.1',
     C360_OPS_PORT: '0',
@@ -210,6 +213,12 @@ describe('the image, run as its pods run it', () => {
     const env = baseEnv(namespace, layer);
     const settings = path.join(work, 'collector.json');
     fs.writeFileSync(settings, JSON.stringify({ apiKeys: { 'tree-web-key-0123456789': 'web' } }));
+    // Workers do not create topics: before the Job has run, one refuses to start, in one sentence.
+    const early = start('run', env);
+    expect((await early.exited).code).toBe(2);
+    expect(early.out).toContain(`topics of namespace ${namespace} do not exist`);
+    const setup = start('topics create', env);
+    expect((await setup.exited).code, setup.out).toBe(0);
     const run = start('run', env);
     const sink = start('sink', env);
     const collect = start('collect', { ...env, C360_COLLECTOR_CONFIG: settings, C360_COLLECTOR_PORT: '0' });
@@ -257,6 +266,7 @@ describe('the image, run as its pods run it', () => {
     const names = topicNames(namespace);
     const layer = path.join(work, `layer-${namespace}`);
     const env = baseEnv(namespace, layer);
+    expect((await start('topics create', env).exited).code).toBe(0);
     const workers = [start('run', env)];
     const sinks = [start('sink', env)];
     await Promise.all([workers[0]!.ready(), sinks[0]!.ready()]);

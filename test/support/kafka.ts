@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll } from 'vitest';
-import { singleBrokerDefaults } from '../../dev/stack/ensure.js';
+import { localStackDefaults } from '../../dev/stack/ensure.js';
 import { KAFKA_PORT, LOOPBACK } from '../../dev/stack/versions.js';
 import { loadConfig } from '../../src/config.js';
 import { createKafka } from '../../src/kafka/client.js';
@@ -12,7 +12,7 @@ import { createLogger } from '../../src/observability/logger.js';
 
 // Against the local stack's single broker (which the global setup starts when nothing answers), topics get one
 // replica unless the environment says otherwise; set in each test process, and so in every process a test spawns.
-if ((process.env.KAFKA_BROKERS ?? `${LOOPBACK}:${KAFKA_PORT}`) === `${LOOPBACK}:${KAFKA_PORT}`) singleBrokerDefaults();
+if ((process.env.KAFKA_BROKERS ?? `${LOOPBACK}:${KAFKA_PORT}`) === `${LOOPBACK}:${KAFKA_PORT}`) localStackDefaults();
 export const config = loadConfig();
 export const logger = createLogger((process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent');
 

@@ -7,7 +7,7 @@ import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
 import { compilePrimaryEntity } from '../../schema/entity.js';
 import { loadTopology } from '../../topology/load.js';
-import { createTopologyTopics } from '../../topology/setup.js';
+import { prepareTopologyTopics } from '../../topology/setup.js';
 import { existingFile, port, withTopology } from '../options.js';
 import { startStoppable } from '../shutdown.js';
 
@@ -33,7 +33,7 @@ export function registerCollectCommands(program: Command): void {
         topology.sources.map((s) => s.name),
       );
       const kafka = createKafka(config, logger, 'collector');
-      await createTopologyTopics(kafka, topology, config.topics);
+      await prepareTopologyTopics(kafka, topology, config);
       const collector = new Collector({
         kafka,
         namespace: topology.namespace,

@@ -9,7 +9,7 @@ import { toolLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
 import { compilePrimaryEntity } from '../../schema/entity.js';
 import { loadTopology } from '../../topology/load.js';
-import { createTopologyTopics } from '../../topology/setup.js';
+import { prepareTopologyTopics } from '../../topology/setup.js';
 import { serveOps } from '../ops.js';
 import { existingFile, integer, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
 
@@ -31,7 +31,7 @@ export function registerConnectCommands(program: Command): void {
       if (!definition) throw new ConfigError(`connector ${connector.name}: source ${connector.source} is not a source of topology ${topology.name}.`);
       const logger = toolLogger(config.logLevel);
       const kafka = createKafka(config, logger, 'connector');
-      await createTopologyTopics(kafka, topology, config.topics);
+      await prepareTopologyTopics(kafka, topology, config);
       // A one-shot sync is a job, not a service: only a connector that keeps syncing serves the ops endpoints.
       const ops = o.once ? undefined : await serveOps(config, o.opsPort, ['kafka'], logger);
       const metrics = extractionMetrics(metricsRegistry());

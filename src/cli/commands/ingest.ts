@@ -16,7 +16,7 @@ import { UnidentifiedSealer } from '../../privacy/sealed.js';
 import { compileEntities } from '../../schema/entity.js';
 import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
-import { createTopologyTopics, deadLetterContract } from '../../topology/setup.js';
+import { deadLetterContract, prepareTopologyTopics } from '../../topology/setup.js';
 import { delimiter, existingFile, existingPath, integer, withTopology } from '../options.js';
 
 /** Data files of a folder (not recursive), in name order; markers and hidden or partial files are not data. */
@@ -84,7 +84,7 @@ export function registerIngestCommands(program: Command): void {
 
         const logger = toolLogger(config.logLevel);
         const kafka = createKafka(config, logger, 'ingest');
-        await createTopologyTopics(kafka, topology, config.topics);
+        await prepareTopologyTopics(kafka, topology, config);
         const deadLetter = await deadLetterContract(config, kafka, topology.namespace);
         const store = openObjectStore(config);
         const keyStore = openKeyStore(config, topology.namespace);

@@ -4,11 +4,11 @@ import { metricsRegistry } from '../../observability/metrics.js';
 import { SinkWorker } from '../../sinks/sink-worker.js';
 import { loadTopology } from '../../topology/load.js';
 import { serveOps } from '../ops.js';
-import { configWithStorage, integer, withOpsPort, withSessionTimeout, withTopology } from '../options.js';
+import { configCreatingTopics, configWithStorage, integer, withCreateTopics, withOpsPort, withSessionTimeout, withTopology } from '../options.js';
 import { startStoppable } from '../shutdown.js';
 
 export function registerSinkCommands(program: Command): void {
-  withSessionTimeout(withOpsPort(withTopology(program.command('sink'))))
+  withCreateTopics(withSessionTimeout(withOpsPort(withTopology(program.command('sink')))))
     .description(
       'Start a sink worker: drain the raw, near-duplicate and dead-letter topics into the raw layer (Parquet, exactly once). Several workers share the partitions.',
     )
@@ -34,8 +34,9 @@ export function registerSinkCommands(program: Command): void {
         rowGroupRows?: number;
         sessionTimeout: number;
         opsPort?: number;
+        createTopics?: boolean;
       }) => {
-        const config = configWithStorage(options.storage);
+        const config = configCreatingTopics(configWithStorage(options.storage), options.createTopics);
         const logger = createLogger(config.logLevel);
         const topology = await loadTopology(options.topology, options);
         const registry = metricsRegistry();

@@ -17,17 +17,17 @@ import { loadTopology } from '../../topology/load.js';
 import { TopologyRunner } from '../../topology/runner.js';
 import { registerTopologySchemas, topologySubjects, topologyTopicDrift } from '../../topology/setup.js';
 import { serveOps } from '../ops.js';
-import { integer, type TopologyOptions, withOpsPort, withSessionTimeout, withTopology } from '../options.js';
+import { configCreatingTopics, integer, type TopologyOptions, withCreateTopics, withOpsPort, withSessionTimeout, withTopology } from '../options.js';
 import { startStoppable } from '../shutdown.js';
 
 export function registerTopologyCommands(program: Command): void {
-  withSessionTimeout(withOpsPort(withTopology(program.command('run'))))
+  withCreateTopics(withSessionTimeout(withOpsPort(withTopology(program.command('run')))))
     .description(
       'Start a topology worker: consume the ingest topics, check, dedup and route every record in Kafka transactions. Several workers share the partitions.',
     )
     .option('--max-batch-bytes <bytes>', 'largest fetch per partition, hence per transaction', integer(1024), 4 * 1024 * 1024)
-    .action(async (options: TopologyOptions & { sessionTimeout: number; maxBatchBytes: number; opsPort?: number }) => {
-      const config = loadConfig();
+    .action(async (options: TopologyOptions & { sessionTimeout: number; maxBatchBytes: number; opsPort?: number; createTopics?: boolean }) => {
+      const config = configCreatingTopics(loadConfig(), options.createTopics);
       const logger = createLogger(config.logLevel);
       const topology = await loadTopology(options.topology, options);
       const registry = metricsRegistry();

@@ -15,7 +15,7 @@ import { UnidentifiedSealer } from '../../privacy/sealed.js';
 import { compilePrimaryEntity } from '../../schema/entity.js';
 import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
-import { createTopologyTopics, deadLetterContract } from '../../topology/setup.js';
+import { deadLetterContract, prepareTopologyTopics } from '../../topology/setup.js';
 import { serveOps } from '../ops.js';
 import { existingFolder, integer, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
 
@@ -31,7 +31,7 @@ export function registerWatchCommands(program: Command): void {
       const logger = createLogger(config.logLevel);
       const topology = await loadTopology(o.topology, o);
       const kafka = createKafka(config, logger, 'watch');
-      await createTopologyTopics(kafka, topology, config.topics);
+      await prepareTopologyTopics(kafka, topology, config);
       const deadLetter = await deadLetterContract(config, kafka, topology.namespace);
       const keyStore = openKeyStore(config, topology.namespace);
       const sealer = new UnidentifiedSealer(keyStore, new RecordPrivacy(pseudonymsFrom(config, 'c360 watch')));
