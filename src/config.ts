@@ -29,7 +29,10 @@ export const envSchema = z.object({
     })
     .describe('comma-separated host:port list'),
   KAFKA_CLIENT_ID: z.string().min(1).default('c360-ingest').describe('client id prefix'),
-  KAFKA_SSL: booleanFlag.default(false).describe('TLS to the brokers (default false)'),
+  KAFKA_SSL: booleanFlag.default(false).describe('TLS to the brokers (default false; implied by the three files below)'),
+  KAFKA_SSL_CA_FILE: z.string().min(1).optional().describe("PEM file of the CA(s) that signed the brokers' certificates, when not a public CA"),
+  KAFKA_SSL_CERT_FILE: z.string().min(1).optional().describe('PEM client certificate, for brokers that require mutual TLS (with KAFKA_SSL_KEY_FILE)'),
+  KAFKA_SSL_KEY_FILE: z.string().min(1).optional().describe('PEM private key of KAFKA_SSL_CERT_FILE'),
   KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional().describe('plain, scram-sha-256 or scram-sha-512 (needs the two below)'),
   KAFKA_SASL_USERNAME: z.string().optional().describe('SASL user name'),
   KAFKA_SASL_PASSWORD: z.string().optional().describe('SASL password'),
@@ -169,7 +172,7 @@ interface SaslConfig {
 }
 
 export interface Config {
-  kafka: { brokers: string[]; clientId: string; ssl: boolean; sasl?: SaslConfig };
+  kafka: { brokers: string[]; clientId: string; ssl: KafkaTls; sasl?: SaslConfig };
   schemaRegistry: { url: string; auth?: { username: string; password: string } };
   redisUrl: string;
   dataDir: string;
@@ -202,6 +205,28 @@ export interface TopicDurability {
   minInsyncReplicas: number;
 }
 
+/** TLS to the brokers: off, on with the system's CAs, or with the PEM contents of the files named (read once, at start). */
+export type KafkaTls = boolean | { ca?: string[]; cert?: string; key?: string };
+
+function kafkaTls(e: z.output<typeof envSchema>): KafkaTls {
+  const files = { ca: e.KAFKA_SSL_CA_FILE, cert: e.KAFKA_SSL_CERT_FILE, key: e.KAFKA_SSL_KEY_FILE };
+  if (!files.ca && !files.cert && !files.key) return e.KAFKA_SSL;
+  if (Boolean(files.cert) !== Boolean(files.key))
+    throw new ConfigError('KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together: set both for mutual TLS, or neither.');
+  const read = (variable: string, file: string) => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch {
+      throw new ConfigError(`${variable} ${file} cannot be read.`);
+    }
+  };
+  return {
+    ...(files.ca ? { ca: [read('KAFKA_SSL_CA_FILE', files.ca)] } : {}),
+    ...(files.cert ? { cert: read('KAFKA_SSL_CERT_FILE', files.cert) } : {}),
+    ...(files.key ? { key: read('KAFKA_SSL_KEY_FILE', files.key) } : {}),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings are treated as unset, as shells and CI templates often export them that way.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -227,7 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const registryAuth =
     e.SCHEMA_REGISTRY_USERNAME && e.SCHEMA_REGISTRY_PASSWORD ? { username: e.SCHEMA_REGISTRY_USERNAME, password: e.SCHEMA_REGISTRY_PASSWORD } : undefined;
   return {
-    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, ssl: e.KAFKA_SSL, ...(sasl ? { sasl } : {}) },
+    kafka: { brokers: e.KAFKA_BROKERS, clientId: e.KAFKA_CLIENT_ID, ssl: kafkaTls(e), ...(sasl ? { sasl } : {}) },
     schemaRegistry: { url: e.SCHEMA_REGISTRY_URL.replace(/\/+$/, ''), ...(registryAuth ? { auth: registryAuth } : {}) },
     redisUrl: e.REDIS_URL,
     dataDir: path.resolve(e.C360_DATA_DIR),

@@ -10,20 +10,28 @@ import { mavenFetch } from './maven.js';
 import type { StackPart } from './part.js';
 import type { StackPaths } from './paths.js';
 import { requireJava } from './prerequisites.js';
-import { KAFKA_CONTROLLER_PORT, KAFKA_PORT, KAFKA_VERSION, LOOPBACK } from './versions.js';
+import { ensureStackTls, type StackTls } from './tls.js';
+import { KAFKA_CONTROLLER_PORT, KAFKA_MTLS_PORT, KAFKA_PORT, KAFKA_TLS_PORT, KAFKA_VERSION, LOOPBACK } from './versions.js';
 
 const BROKER = `${LOOPBACK}:${KAFKA_PORT}`;
 
-function serverProperties(dataDir: string): string {
+function serverProperties(dataDir: string, tls: StackTls): string {
+  const secure = `TLS://${LOOPBACK}:${KAFKA_TLS_PORT},MTLS://${LOOPBACK}:${KAFKA_MTLS_PORT}`;
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@${LOOPBACK}:${KAFKA_CONTROLLER_PORT}`,
-    `listeners=PLAINTEXT://${BROKER},CONTROLLER://${LOOPBACK}:${KAFKA_CONTROLLER_PORT}`,
-    `advertised.listeners=PLAINTEXT://${BROKER}`,
+    `listeners=PLAINTEXT://${BROKER},CONTROLLER://${LOOPBACK}:${KAFKA_CONTROLLER_PORT},${secure}`,
+    `advertised.listeners=PLAINTEXT://${BROKER},${secure}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,TLS:SSL,MTLS:SSL',
+    // Secured listeners for the clients' TLS settings to be tested against: the stack's own CA (dev/stack/tls.ts).
+    'ssl.keystore.type=PEM',
+    `ssl.keystore.location=${tls.brokerKeystore}`,
+    'ssl.truststore.type=PEM',
+    `ssl.truststore.location=${tls.ca}`,
+    'listener.name.mtls.ssl.client.auth=required',
     `log.dirs=${dataDir}`,
     'num.partitions=3',
     // One node: every internal topic must live with a replication factor of 1, or transactions and groups never start.
@@ -59,7 +67,7 @@ export const kafkaPart: StackPart = {
     const dataDir = path.join(home, 'data');
     const properties = path.join(home, 'server.properties');
     fs.mkdirSync(home, { recursive: true });
-    fs.writeFileSync(properties, serverProperties(dataDir));
+    fs.writeFileSync(properties, serverProperties(dataDir, ensureStackTls(paths.state)));
     const classpath = `${libs}/*`;
     const log4j = `-Dlog4j2.configurationFile=${path.join(projectRoot(), 'stack', 'kafka-log4j2.properties')}`;
     if (!fs.existsSync(path.join(dataDir, 'meta.properties'))) {

@@ -8,6 +8,9 @@ export const APICURIO_VERSION = '3.0.9';
 
 export const KAFKA_PORT = 9092;
 export const KAFKA_CONTROLLER_PORT = 9093;
+/** The broker's TLS listener (server certificate only) and its mutual-TLS listener (client certificate required). */
+export const KAFKA_TLS_PORT = 9094;
+export const KAFKA_MTLS_PORT = 9095;
 export const REGISTRY_PORT = 8081;
 export const REDIS_PORT = 6379;
 export const LOOPBACK = '127.0.0.1';

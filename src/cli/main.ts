@@ -1,6 +1,6 @@
 /** The `c360` entry point: errors end as one sentence on stderr, not a stack trace (exit 2 for configuration, 1 otherwise). */
 import { type Command, CommanderError } from 'commander';
-import { C360Error, ConfigError } from '../contracts/errors.js';
+import { C360Error, ConfigError, kafkaFailureSentence } from '../contracts/errors.js';
 import { buildProgram } from './program.js';
 
 export async function runCli(extensions: ReadonlyArray<(program: Command) => void> = []): Promise<void> {
@@ -11,6 +11,12 @@ export async function runCli(extensions: ReadonlyArray<(program: Command) => voi
     if (err instanceof C360Error) {
       process.stderr.write(`c360: ${err.message}\n`);
       process.exit(err instanceof ConfigError ? 2 : 1);
+    }
+    // KafkaJS's own errors (a refused TLS handshake or SASL login, after its retries) are one sentence too, never a stack trace.
+    const kafka = kafkaFailureSentence(err);
+    if (kafka) {
+      process.stderr.write(`c360: ${kafka}\n`);
+      process.exit(1);
     }
     throw err;
   }

@@ -109,6 +109,22 @@ export function httpError(
   });
 }
 
+/**
+ * A KafkaJS failure that reached a command, as one sentence naming the settings to check: a TLS
+ * handshake the broker refused (a certificate it does not trust, or none where it requires one), a
+ * SASL login it refused, or any other Kafka error by its first line. Undefined for other errors.
+ */
+export function kafkaFailureSentence(error: unknown): string | undefined {
+  if (!(error instanceof KafkaJSError)) return undefined;
+  const text = `${error.message} ${describeError((error as { cause?: unknown }).cause ?? '')}`;
+  if (error.name === 'KafkaJSSASLAuthenticationError')
+    return `Kafka refused the SASL login (${error.message.split('\n')[0]}): check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD.`;
+  const alert = /(?:ssl\/tls alert [a-z ]+|certificate[a-z ]*|self[- ]signed[a-z ]*|wrong version number|handshake[a-z ]*)/i.exec(text);
+  if (alert)
+    return `the TLS handshake with Kafka failed (${alert[0].trim()}): check KAFKA_SSL, KAFKA_SSL_CA_FILE, and for mutual TLS KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE.`;
+  return `Kafka: ${error.message.split('\n')[0]}.`;
+}
+
 export function isRetriable(error: unknown): boolean {
   if (error instanceof C360Error) return error.retriable;
   // KafkaJS marks its own errors (KafkaJSError and its subclasses) with the same flag.

@@ -149,7 +149,7 @@ export async function topicDrift(admin: Admin, specs: TopicSpec[]): Promise<Topi
  * the broker's defaults). Returns the drift it could not fix.
  */
 export async function reconcileTopics(admin: Admin, specs: TopicSpec[]): Promise<{ fixed: TopicDrift[]; left: TopicDrift[] }> {
-  await ensureTopics(admin, specs);
+  const created = await ensureTopics(admin, specs);
   const drift = await topicDrift(admin, specs);
   const fixable = drift.filter((d) => d.fixable);
   const bySpec = (topic: string) => specs.find((s) => s.topic === topic)!;
@@ -167,5 +167,6 @@ export async function reconcileTopics(admin: Admin, specs: TopicSpec[]): Promise
       })),
     });
   }
-  return { fixed: fixable, left: drift.filter((d) => !d.fixable) };
+  const createdDrift: TopicDrift[] = created.map((topic) => ({ topic, setting: 'topic', want: 'exists', have: 'missing', fixable: true }));
+  return { fixed: [...createdDrift, ...fixable], left: drift.filter((d) => !d.fixable) };
 }

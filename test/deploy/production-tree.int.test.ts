@@ -89,7 +89,7 @@ class TreeProcess {
     const port = await this.logged<number>('ops endpoint listening', 'opsPort');
     const deadline = Date.now() + 90_000;
     while ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status !== 200) {
-      if (Date.now() > deadline) throw new Error(`${this.kind} never became ready: ${this.out.slice(-2000)}`);
+      if (Date.now() > deadline || this.child.exitCode !== null) throw new Error(`${this.kind} never became ready: ${this.out.slice(-2000)}`);
       await sleep(200);
     }
   }
