@@ -206,7 +206,7 @@ export interface TopicDurability {
 }
 
 /** TLS to the brokers: off, on with the system's CAs, or with the PEM contents of the files named (read once, at start). */
-export type KafkaTls = boolean | { ca?: string[]; cert?: string; key?: string };
+type KafkaTls = boolean | { ca?: string[]; cert?: string; key?: string };
 
 function kafkaTls(e: z.output<typeof envSchema>): KafkaTls {
   const files = { ca: e.KAFKA_SSL_CA_FILE, cert: e.KAFKA_SSL_CERT_FILE, key: e.KAFKA_SSL_KEY_FILE };
