@@ -381,7 +381,19 @@ describe('hostile input straight to Kafka', () => {
     await producer.disconnect();
 
     const total = classes.length * 2;
-    const ledger = await waitForLedger(kafka, names, (l) => l.total.in === total, 120_000);
+    // A generous wait (CI runs this beside crash and scaling tests); on a timeout, say how far the ledger got.
+    let seen = 0;
+    const ledger = await waitForLedger(
+      kafka,
+      names,
+      (l) => {
+        seen = l.total.in;
+        return l.total.in === total;
+      },
+      240_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: the ledger counted ${seen} of ${total} records`);
+    });
     const deadCount = classes.filter((c) => c.outcome !== 'raw').length;
     expect(ledger.total).toMatchObject({ in: total, dead_letter: deadCount, raw: total - deadCount, duplicates: 0 });
 
@@ -427,5 +439,5 @@ describe('hostile input straight to Kafka', () => {
     expect(original.length).toBe(ref.size);
     expect(hash('sha256', original, 'hex')).toBe(ref.sha256);
     expect(ref.size).toBeGreaterThan(MAX_RECORD_BYTES);
-  });
+  }, 300_000);
 });
