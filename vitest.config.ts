@@ -22,8 +22,20 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: everywhere.map((d) => `${d}/**/*.int.test.ts`),
+          exclude: ['test/deploy/**'],
           // Integration tests never skip for want of a service: this starts the local stack when it does not answer.
           globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+      {
+        // The deployment's unit: production-tree workers scaled and killed, many processes at once. A later
+        // group than the other projects, so its load does not slow the brokers under their tests.
+        extends: true,
+        test: {
+          name: 'deploy',
+          include: ['test/deploy/**/*.int.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Kafka, Message } from 'kafkajs';
+import kafkajs, { type Kafka, type Message } from 'kafkajs';
 import { type DeadLetterContract, deadLetterMessage } from '../contracts/dead-letter.js';
 import { describeError, type RecordErrorEntry, UnreadableFileError } from '../contracts/errors.js';
 import { type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
@@ -83,7 +83,28 @@ async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
+// KafkaJS is CommonJS: its error classes are on the default export.
+const { KafkaJSError } = kafkajs;
+
+/** Attempts of a file whose Kafka transaction failed: each resumes after the last committed row, with a new producer. */
+const FILE_ATTEMPTS = 3;
+
+/**
+ * Ingests the file, resuming after a failed Kafka transaction (a broker that answers out of
+ * sequence after a timeout, a lost connection): the aborted batch is sent again by a new
+ * producer from the file's last committed position, so nothing is lost or sent twice.
+ */
 export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ingestFileOnce(o);
+    } catch (err) {
+      if (!(err instanceof KafkaJSError) || attempt >= FILE_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
   const started = performance.now();
   const names = topicNames(o.namespace);
   const name = path.basename(o.file);
