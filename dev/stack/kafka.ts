@@ -84,8 +84,9 @@ export const kafkaPart: StackPart = {
       name: 'kafka',
       command: 'java',
       args: [
+        // The test suite makes about a thousand topics of 1–3 partitions in one run: 512 MiB ran out of heap (seen in CI).
         '-Xms512m',
-        '-Xmx512m',
+        '-Xmx2g',
         '-XX:+UseG1GC',
         '-XX:MaxGCPauseMillis=20',
         '-Djava.awt.headless=true',
