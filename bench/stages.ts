@@ -10,7 +10,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { localStackDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
-import { readLineage } from '../src/contracts/lineage.js';
+import { checkLineage } from '../src/contracts/lineage.js';
 import { topicNames } from '../src/contracts/topics.js';
 import { createLogger } from '../src/observability/logger.js';
 import { openKeyStore } from '../src/privacy/key-store.js';
@@ -91,7 +91,8 @@ for (const source of ['crm', 'web'] as const) {
         timestamp: String(Date.now()),
         attributes: 0,
       } as unknown as KafkaMessage;
-      return newEnvelope(sources.get(source)!, topic, 0, message, readLineage(message, topic, 0, source));
+      const { lineage, problem } = checkLineage(message, topic, 0, source);
+      return newEnvelope(sources.get(source)!, topic, 0, message, lineage, problem);
     });
     add('envelopes + lineage (baseline)', performance.now() - t);
     for (const stage of stages) {

@@ -1,5 +1,6 @@
 /** The ops endpoint a long-running command serves, with readiness checks of the dependencies it needs. */
 import type { Config } from '../config.js';
+import type { GroupMembership } from '../kafka/membership.js';
 import type { Logger } from '../observability/logger.js';
 import { metricsRegistry } from '../observability/metrics.js';
 import { type OpsServer, startOpsServer } from '../observability/ops-server.js';
@@ -27,4 +28,14 @@ export async function serveOps(config: Config, port: number | undefined, needs: 
   }
   logger.info({ opsPort: ops.port, host: config.host }, 'ops endpoint listening');
   return ops;
+}
+
+/** /readyz needs the worker's consumer in its group with partitions; /healthz fails once it has crashed for good. */
+export function watchGroup(ops: OpsServer, membership: () => GroupMembership | undefined): void {
+  ops.addReadinessCheck('group', async () => {
+    const m = membership();
+    if (!m) throw new Error('the worker is still starting');
+    m.assertReady();
+  });
+  ops.addLivenessCheck('consumer', () => membership()?.assertAlive());
 }

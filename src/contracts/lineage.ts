@@ -71,45 +71,43 @@ function isJsonObject(text: string): boolean {
 }
 
 /**
- * What is wrong with a record's lineage headers, or undefined when they are what the contract
- * says (docs/contracts.md). A record with a problem is dead-lettered (`lineage.invalid`) under
- * lineage derived from its position, with its own headers kept as they came.
+ * A record's lineage, read once, and what is wrong with its headers (undefined when they are what
+ * the contract says, docs/contracts.md). Where a header breaks the contract, the lineage holds the
+ * value derived from the record's position instead, and the record is dead-lettered
+ * (`lineage.invalid`) with its own headers kept as they came.
  */
-export function lineageProblem(message: KafkaMessage): string | undefined {
+export function checkLineage(message: KafkaMessage, topic: string, partition: number, source: string): { lineage: Lineage; problem: string | undefined } {
   const h = message.headers;
   const ingestId = headerString(h, HEADER.ingestId);
-  if (ingestId !== undefined && (ingestId.trim() === '' || ingestId.length > MAX_INGEST_ID_CHARS))
-    return `${HEADER.ingestId} must be 1 to ${MAX_INGEST_ID_CHARS} characters`;
   const kind = headerString(h, HEADER.sourceKind);
-  if (kind !== undefined && !(SOURCE_KINDS as readonly string[]).includes(kind)) return `${HEADER.sourceKind} must be one of ${SOURCE_KINDS.join(', ')}`;
   const origin = headerString(h, HEADER.origin);
-  if (origin !== undefined && (Buffer.byteLength(origin) > MAX_ORIGIN_BYTES || !isJsonObject(origin)))
-    return `${HEADER.origin} must be a JSON object of at most ${MAX_ORIGIN_BYTES} bytes`;
   const received = headerString(h, HEADER.receivedAt);
-  if (received !== undefined) {
-    if (!receivedAtInBounds(Date.parse(received))) return `${HEADER.receivedAt} must be an ISO 8601 instant from 2000 to a day from now`;
-  } else if (!receivedAtInBounds(Number(message.timestamp))) {
-    return 'the Kafka timestamp (there is no received_at header) must be from 2000 to a day from now';
-  }
-  return undefined;
+  const ingestIdOk = ingestId === undefined || (ingestId.trim() !== '' && ingestId.length <= MAX_INGEST_ID_CHARS);
+  const kindOk = kind === undefined || (SOURCE_KINDS as readonly string[]).includes(kind);
+  const originOk = origin === undefined || (Buffer.byteLength(origin) <= MAX_ORIGIN_BYTES && isJsonObject(origin));
+  let problem: string | undefined;
+  if (!ingestIdOk) problem = `${HEADER.ingestId} must be 1 to ${MAX_INGEST_ID_CHARS} characters`;
+  else if (!kindOk) problem = `${HEADER.sourceKind} must be one of ${SOURCE_KINDS.join(', ')}`;
+  else if (!originOk) problem = `${HEADER.origin} must be a JSON object of at most ${MAX_ORIGIN_BYTES} bytes`;
+  else if (received !== undefined && !receivedAtInBounds(Date.parse(received)))
+    problem = `${HEADER.receivedAt} must be an ISO 8601 instant from 2000 to a day from now`;
+  else if (received === undefined && !receivedAtInBounds(Number(message.timestamp)))
+    problem = 'the Kafka timestamp (there is no received_at header) must be from 2000 to a day from now';
+  return {
+    lineage: {
+      ingestId: ingestId !== undefined && ingestIdOk ? ingestId.trim() : ingestIdFrom(`${topic}/${partition}/${message.offset}/${message.timestamp}`),
+      source,
+      sourceKind: kind !== undefined && kindOk ? (kind as SourceKind) : 'stream',
+      receivedAt: receivedAt(message),
+      origin: origin !== undefined && originOk ? origin : JSON.stringify({ topic, partition, offset: Number(message.offset) }),
+    },
+    problem,
+  };
 }
 
-/** A record's lineage; where a header breaks the contract, the value derived from its position instead (lineageProblem says which). */
+/** A record's lineage (checkLineage, when what is wrong with it does not matter: a record already dead-lettered). */
 export function readLineage(message: KafkaMessage, topic: string, partition: number, source: string): Lineage {
-  const h = message.headers;
-  const ingestId = headerString(h, HEADER.ingestId)?.trim();
-  const kind = headerString(h, HEADER.sourceKind);
-  const origin = headerString(h, HEADER.origin);
-  return {
-    ingestId: ingestId && ingestId.length <= MAX_INGEST_ID_CHARS ? ingestId : ingestIdFrom(`${topic}/${partition}/${message.offset}/${message.timestamp}`),
-    source,
-    sourceKind: (SOURCE_KINDS as readonly string[]).includes(kind ?? '') ? (kind as SourceKind) : 'stream',
-    receivedAt: receivedAt(message),
-    origin:
-      origin !== undefined && Buffer.byteLength(origin) <= MAX_ORIGIN_BYTES && isJsonObject(origin)
-        ? origin
-        : JSON.stringify({ topic, partition, offset: Number(message.offset) }),
-  };
+  return checkLineage(message, topic, partition, source).lineage;
 }
 
 export function lineageHeaders(lineage: Lineage): IHeaders {

@@ -8,7 +8,7 @@ import { stackPaths } from '../../dev/stack/paths.js';
 import { KAFKA_MTLS_PORT, KAFKA_TLS_PORT, LOOPBACK } from '../../dev/stack/versions.js';
 import { config } from '../../test/support/kafka.js';
 import { testNamespace } from '../../test/support/topology.js';
-import { spawnCli } from '../../test/support/worker.js';
+import { runCli } from '../../test/support/worker.js';
 import { loadConfig } from '../config.js';
 import { kafkaAnswers } from '../observability/probes.js';
 
@@ -17,12 +17,6 @@ const TLS = `${LOOPBACK}:${KAFKA_TLS_PORT}`;
 const MTLS = `${LOOPBACK}:${KAFKA_MTLS_PORT}`;
 const ca = { KAFKA_SSL_CA_FILE: path.join(tls, 'ca.pem') };
 const client = { KAFKA_SSL_CERT_FILE: path.join(tls, 'client.pem'), KAFKA_SSL_KEY_FILE: path.join(tls, 'client.key') };
-
-const cli = async (args: string[], env: Record<string, string>) => {
-  const w = spawnCli(args, env);
-  const { code } = await w.exited;
-  return { code, stdout: w.stdout(), stderr: w.output().replace(w.stdout(), '') };
-};
 
 describe('TLS and mutual TLS to Kafka', () => {
   it('the probe reaches the TLS listener with the CA file, and the mutual-TLS one only with a client certificate', async () => {
@@ -35,12 +29,12 @@ describe('TLS and mutual TLS to Kafka', () => {
 
   it('c360 creates and checks topics over TLS and mutual TLS from the environment, and names a refused handshake in one sentence', async () => {
     const ns = testNamespace();
-    expect(await cli(['topics', 'create', '--namespace', ns], { KAFKA_BROKERS: TLS, ...ca })).toMatchObject({ code: 0 });
-    expect(await cli(['topics', 'check', '--namespace', ns], { KAFKA_BROKERS: MTLS, ...ca, ...client })).toMatchObject({
+    expect(await runCli(['topics', 'create', '--namespace', ns], { KAFKA_BROKERS: TLS, ...ca })).toMatchObject({ code: 0 });
+    expect(await runCli(['topics', 'check', '--namespace', ns], { KAFKA_BROKERS: MTLS, ...ca, ...client })).toMatchObject({
       code: 0,
       stdout: 'every topic matches the topology\n',
     });
-    const refused = await cli(['topics', 'check', '--namespace', ns], { KAFKA_BROKERS: MTLS, ...ca });
+    const refused = await runCli(['topics', 'check', '--namespace', ns], { KAFKA_BROKERS: MTLS, ...ca });
     expect(refused.code).toBe(1);
     // Besides KafkaJS's own log lines (JSON, at error level), the one sentence of the command.
     expect(refused.stderr.split('\n').filter((l) => l.startsWith('c360:'))).toEqual([
@@ -50,11 +44,11 @@ describe('TLS and mutual TLS to Kafka', () => {
   });
 
   it('a TLS setting that cannot work is one sentence and exit 2, before any connection', async () => {
-    expect(await cli(['topics', 'check'], { KAFKA_BROKERS: TLS, KAFKA_SSL_CA_FILE: '/nonexistent/ca.pem' })).toMatchObject({
+    expect(await runCli(['topics', 'check'], { KAFKA_BROKERS: TLS, KAFKA_SSL_CA_FILE: '/nonexistent/ca.pem' })).toMatchObject({
       code: 2,
       stderr: 'c360: KAFKA_SSL_CA_FILE /nonexistent/ca.pem cannot be read.\n',
     });
-    expect(await cli(['topics', 'check'], { KAFKA_BROKERS: MTLS, ...ca, KAFKA_SSL_CERT_FILE: client.KAFKA_SSL_CERT_FILE })).toMatchObject({
+    expect(await runCli(['topics', 'check'], { KAFKA_BROKERS: MTLS, ...ca, KAFKA_SSL_CERT_FILE: client.KAFKA_SSL_CERT_FILE })).toMatchObject({
       code: 2,
       stderr: 'c360: KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together: set both for mutual TLS, or neither.\n',
     });

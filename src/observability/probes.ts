@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import pg from 'pg';
 import type { Config } from '../config.js';
+import { registryAuthHeaders } from '../schema/registry.js';
 
 /** Kafka answers a metadata request, reached with the same TLS and SASL settings as the workers' own clients. */
 export async function kafkaAnswers(kafka: Pick<Config['kafka'], 'brokers' | 'ssl' | 'sasl'>): Promise<boolean> {
@@ -30,9 +31,7 @@ export async function kafkaAnswers(kafka: Pick<Config['kafka'], 'brokers' | 'ssl
 
 /** The registry lists its subjects, asked with the same basic auth as the workers use. */
 export async function registryAnswers(registry: Config['schemaRegistry']): Promise<boolean> {
-  const headers: Record<string, string> = registry.auth
-    ? { authorization: `Basic ${Buffer.from(`${registry.auth.username}:${registry.auth.password}`).toString('base64')}` }
-    : {};
+  const headers = registryAuthHeaders(registry);
   try {
     const res = await fetch(`${registry.url}/subjects`, { headers, signal: AbortSignal.timeout(3000) });
     return res.ok;

@@ -10,7 +10,7 @@ import { crmProfile, variant, webEvent } from '../../test/fixtures/records.js';
 import { type DuckDb, openDuckDb } from '../../test/support/duckdb.js';
 import { config, eventually, testKafka } from '../../test/support/kafka.js';
 import { json, produce, type RunningTopology, startSink, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
-import { spawnCli, spawnCollector, type Worker } from '../../test/support/worker.js';
+import { runCli, spawnCollector, type Worker } from '../../test/support/worker.js';
 import { ingestFile } from '../extraction/file-ingest.js';
 import { loadMappingFile } from '../extraction/mapping.js';
 import { formatOf } from '../extraction/readers/index.js';
@@ -47,11 +47,7 @@ describe('forgetting a person across an immutable raw layer', () => {
   let db: DuckDb;
   let sealer: UnidentifiedSealer;
   let sealerStore: KeyStore;
-  const cli = async (args: string[], namespaced = true) => {
-    const w = spawnCli(namespaced ? [...args, '--namespace', ns] : args);
-    const exit = await w.exited;
-    return { code: exit.code, out: w.stdout(), all: w.output() };
-  };
+  const cli = (args: string[], namespaced = true) => runCli(namespaced ? [...args, '--namespace', ns] : args);
   const rawRows = async () => Number((await db.all(`select count(*)::INTEGER as n from read_parquet('${root}/raw/**/*.parquet', union_by_name = true)`))[0]!.n);
   const files = () =>
     new Map(
@@ -70,9 +66,9 @@ describe('forgetting a person across an immutable raw layer', () => {
       : 0;
   const shown = async () => {
     const out = await cli(['quarantine', 'show', '--storage', root, '--unmask']);
-    expect(out.code, out.all).toBe(0);
+    expect(out.code, out.output).toBe(0);
     return new Map(
-      out.out
+      out.stdout
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l) as { key: string; value: unknown })
@@ -181,15 +177,15 @@ describe('forgetting a person across an immutable raw layer', () => {
 
   it('opens the unmappable file row for those who may see it: its cells, under their own column names', async () => {
     const out = await cli(['quarantine', 'show', '--storage', root, '--code', 'mapping.invalid_number', '--unmask']);
-    expect(out.code, out.all).toBe(0);
-    expect(JSON.parse(out.out.trim()).value).toMatchObject({ transaction_id: 'T-x', email: 'ann@example.com', total_amount: 'lots' });
+    expect(out.code, out.output).toBe(0);
+    expect(JSON.parse(out.stdout.trim()).value).toMatchObject({ transaction_id: 'T-x', email: 'ann@example.com', total_amount: 'lots' });
   });
 
   it("exports exactly one person's records, decrypted, across sources", async () => {
     const out = await cli(['privacy', 'export', '--email', 'ANN@Example.com', '--storage', root]);
-    expect(out.code, out.all).toBe(0);
+    expect(out.code, out.output).toBe(0);
     exported.push(
-      ...out.out
+      ...out.stdout
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l) as Record<string, unknown>),
@@ -202,14 +198,14 @@ describe('forgetting a person across an immutable raw layer', () => {
   it("forgets her: her keys go, her values cannot be read, everyone else's can, and no file changes", async () => {
     before = files();
     const out = await cli(['privacy', 'forget', '--email', 'ann@example.com']);
-    expect(out.code, out.all).toBe(0);
-    expect(out.out).toMatch(
+    expect(out.code, out.output).toBe(0);
+    expect(out.stdout).toMatch(
       /^request [0-9a-f-]{36}: 1 subject\(s\) forgotten, 1 key\(s\) deleted, \d+ identifier\(s\) suppressed, \d+ Redis key\(s\) changed\n$/,
     );
 
     const read = await cli(['raw', 'read', '--storage', root]);
-    expect(read.code, read.all).toBe(0);
-    const rows = read.out
+    expect(read.code, read.output).toBe(0);
+    const rows = read.stdout
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -220,7 +216,7 @@ describe('forgetting a person across an immutable raw layer', () => {
       [null, true],
       [null, true],
     ]);
-    expect(read.out).not.toContain('ann@example.com');
+    expect(read.stdout).not.toContain('ann@example.com');
     const others = rows.filter((r) => !hers.includes(r));
     expect(others.map((r) => r.email).sort()).toEqual(['bob@example.com', 'bob@example.com', 'cara@example.com', 'cara@example.com']);
     expect(others.every((r) => r._forgotten === undefined)).toBe(true);
@@ -228,7 +224,7 @@ describe('forgetting a person across an immutable raw layer', () => {
     // The files are the same bytes: erasure deleted a key, not data.
     expect(files()).toEqual(before);
     const verify = await cli(['raw', 'verify', '--storage', root], false);
-    expect(verify.code, verify.all).toBe(0);
+    expect(verify.code, verify.output).toBe(0);
 
     // Her rejected record that decoded is forgotten with her; the one that did not is kept under its source and day's key until that goes.
     let values = await shown();
@@ -237,7 +233,7 @@ describe('forgetting a person across an immutable raw layer', () => {
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
     const shred = await cli(['privacy', 'forget-unidentified', '--before', tomorrow]);
     // Two days' keys: web's (the broken JSON) and commerce's (the unmappable file row).
-    expect(shred.out).toBe(`2 key(s) of unidentified dead letters before ${tomorrow} deleted\n`);
+    expect(shred.stdout).toBe(`2 key(s) of unidentified dead letters before ${tomorrow} deleted\n`);
     values = await shown();
     expect(values.get('ev-broken')).toEqual({ forgotten: true });
   });
@@ -266,8 +262,8 @@ describe('forgetting a person across an immutable raw layer', () => {
     expect(ledger.bySource.get('commerce')).toMatchObject({ suppressed: 1, raw: 2 });
     await eventually(rawRows, (n) => n === 8);
     const again = await cli(['privacy', 'export', '--email', 'ann@example.com', '--storage', root]);
-    expect(again.code, again.all).toBe(0);
-    expect(again.out).toBe('');
+    expect(again.code, again.output).toBe(0);
+    expect(again.stdout).toBe('');
   });
 
   it('logs the request without personal data', async () => {

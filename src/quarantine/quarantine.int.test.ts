@@ -6,19 +6,12 @@ import { crmProfile, variant } from '../../test/fixtures/records.js';
 import { type DuckDb, openDuckDb } from '../../test/support/duckdb.js';
 import { collect, eventually, testKafka } from '../../test/support/kafka.js';
 import { clearRedis, json, produce, type RunningTopology, startSink, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
-import { spawnCli } from '../../test/support/worker.js';
+import { runCli } from '../../test/support/worker.js';
 import type { LedgerTotals } from '../contracts/ledger.js';
 import { HEADER } from '../contracts/lineage.js';
 import type { SinkWorker } from '../sinks/sink-worker.js';
 
 const kafka = testKafka();
-
-/** Runs the real CLI; `out` is its answer on stdout, `err` its logs and errors on stderr. */
-async function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const w = spawnCli(args);
-  const { code } = await w.exited;
-  return { code, out: w.stdout(), err: w.output().replace(w.stdout(), '') };
-}
 
 // German postal codes have five digits: these four fail the postal_code rule while it is an error.
 const badPostal = (i: number) =>
@@ -71,7 +64,7 @@ describe('quarantine ls, show and replay on what the topology rejected', () => {
 
   it('ls counts quarantined records by source, date and error code', async () => {
     expect(before.total).toMatchObject({ in: 8, raw: 1, dead_letter: 7 });
-    const { code, out } = await cli(['quarantine', 'ls', '--storage', root]);
+    const { code, stdout: out } = await runCli(['quarantine', 'ls', '--storage', root]);
     expect(code, out).toBe(0);
     const today = new Date().toISOString().slice(0, 10);
     const rows = out
@@ -87,9 +80,9 @@ describe('quarantine ls, show and replay on what the topology rejected', () => {
   });
 
   it('show prints errors and lineage with personal data masked, and unmasked only when asked', async () => {
-    const masked = await cli(['quarantine', 'show', '--storage', root, '--namespace', ns, '--code', 'quality.postal_code_invalid']);
-    expect(masked.code, masked.out).toBe(0);
-    const records = masked.out
+    const masked = await runCli(['quarantine', 'show', '--storage', root, '--namespace', ns, '--code', 'quality.postal_code_invalid']);
+    expect(masked.code, masked.stdout).toBe(0);
+    const records = masked.stdout
       .trim()
       .split('\n')
       .map(
@@ -107,28 +100,28 @@ describe('quarantine ls, show and replay on what the topology rejected', () => {
     expect(one.lineage).toMatchObject({ source: 'crm', ingest_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     // The contract marks postal code and street personal, the city alone not (CustomerProfile.avsc).
     expect(one.value).toMatchObject({ customer_id: 'C-pc-1', email: 'p***@example.com', last_name: 'L***', address: { postal_code: '1***', city: 'Dublin' } });
-    expect(masked.out).not.toContain('pc1@example.com');
-    const unmasked = await cli(['quarantine', 'show', '--storage', root, '--namespace', ns, '--ingest-id', one.lineage.ingest_id, '--unmask']);
-    expect(JSON.parse(unmasked.out.trim())).toMatchObject({ key: 'C-pc-1', value: { email: 'pc1@example.com', address: { postal_code: '1001' } } });
+    expect(masked.stdout).not.toContain('pc1@example.com');
+    const unmasked = await runCli(['quarantine', 'show', '--storage', root, '--namespace', ns, '--ingest-id', one.lineage.ingest_id, '--unmask']);
+    expect(JSON.parse(unmasked.stdout.trim())).toMatchObject({ key: 'C-pc-1', value: { email: 'pc1@example.com', address: { postal_code: '1001' } } });
   });
 
   it('replay after a rule fix lands each fixed record exactly once, even when replayed twice', async () => {
-    const refused = await cli(['quarantine', 'replay', '--storage', root, '--namespace', ns]);
+    const refused = await runCli(['quarantine', 'replay', '--storage', root, '--namespace', ns]);
     expect(refused.code).toBe(2);
-    expect(refused.err.trim()).toBe('c360: quarantine replay needs a --source, --date, --code or --ingest-id filter, or --all.');
+    expect(refused.stderr.trim()).toBe('c360: quarantine replay needs a --source, --date, --code or --ingest-id filter, or --all.');
 
     // The fix: postal codes become a warning for this source.
     await t.stop();
     t = await startTopology(ns, (topology) => {
       for (const q of topology.sources.find((s) => s.name === 'crm')!.quality) if (q.rule === 'postal_code') q.severity = 'warn';
     });
-    const first = await cli(['quarantine', 'replay', '--storage', root, '--namespace', ns, '--code', 'quality.postal_code_invalid']);
-    expect(first.out.trim()).toBe('replayed 4 record(s) (crm=4)');
+    const first = await runCli(['quarantine', 'replay', '--storage', root, '--namespace', ns, '--code', 'quality.postal_code_invalid']);
+    expect(first.stdout.trim()).toBe('replayed 4 record(s) (crm=4)');
     const afterFirst = await waitForLedger(kafka, t.names, (l) => l.total.in === 12);
     expect(afterFirst.bySource.get('crm')).toMatchObject({ in: 12, raw: 5, duplicates: 0, dead_letter: 7 });
 
-    const second = await cli(['quarantine', 'replay', '--storage', root, '--namespace', ns, '--code', 'quality.postal_code_invalid']);
-    expect(second.out.trim()).toBe('replayed 4 record(s) (crm=4)');
+    const second = await runCli(['quarantine', 'replay', '--storage', root, '--namespace', ns, '--code', 'quality.postal_code_invalid']);
+    expect(second.stdout.trim()).toBe('replayed 4 record(s) (crm=4)');
     const afterSecond = await waitForLedger(kafka, t.names, (l) => l.total.in === 16);
     expect(afterSecond.bySource.get('crm')).toMatchObject({ in: 16, raw: 5, duplicates: 4, dead_letter: 7 });
 

@@ -1,34 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { AvroValueError, parseType } from './avro.js';
 
-const reader = parseType({
-  type: 'record',
-  name: 'R',
-  fields: [
-    { name: 's', type: ['null', 'string'] },
-    { name: 'm', type: { type: 'map', values: 'string' } },
-    { name: 'i', type: 'int' },
-  ],
-});
-const writer = parseType({
-  type: 'record',
-  name: 'R',
-  fields: [
-    { name: 's', type: ['null', 'string'] },
-    { name: 'm', type: { type: 'map', values: 'string' } },
-    { name: 'i', type: 'int' },
-    { name: 'x', type: 'string', default: '' },
-  ],
-});
-const wide = parseType({
-  type: 'record',
-  name: 'R',
-  fields: [
-    { name: 's', type: ['null', 'string'] },
-    { name: 'm', type: { type: 'map', values: 'string' } },
-    { name: 'i', type: 'long' },
-  ],
-});
+/** A record of a nullable string, a map and an int-like field `i`, with extra fields after them. */
+const record = (intType: string, ...extra: Array<Record<string, unknown>>) =>
+  parseType({
+    type: 'record',
+    name: 'R',
+    fields: [{ name: 's', type: ['null', 'string'] }, { name: 'm', type: { type: 'map', values: 'string' } }, { name: 'i', type: intType }, ...extra],
+  });
+const reader = record('int');
+/** A later writer, with a field the reader does not know. */
+const writer = record('int', { name: 'x', type: 'string', default: '' });
+/** The same layout with `i` a long: its bytes, read as the reader's int, can hold more than 32 bits. */
+const wide = record('long');
 
 /** The encoded record with the byte after the first "h" of "hé" replaced by one that starts no UTF-8 character. */
 function withInvalidUtf8(type: typeof reader): Buffer {

@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { CompatibilityLevel } from '../contracts/compatibility.js';
 import { DependencyUnavailableError, describeError, httpError } from '../contracts/errors.js';
 import { parseType } from './avro.js';
+import { registryAuthHeaders } from './registry.js';
 
 export interface SubjectCheck {
   subject: string;
@@ -17,9 +18,8 @@ export interface SubjectCheck {
 }
 
 async function call(config: Config, method: string, path: string, body?: unknown): Promise<Response> {
-  const { url, auth } = config.schemaRegistry;
-  const headers: Record<string, string> = { 'content-type': 'application/vnd.schemaregistry.v1+json' };
-  if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+  const { url } = config.schemaRegistry;
+  const headers = { 'content-type': 'application/vnd.schemaregistry.v1+json', ...registryAuthHeaders(config.schemaRegistry) };
   try {
     return await fetch(`${url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
   } catch (err) {

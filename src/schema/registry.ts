@@ -39,6 +39,12 @@ export async function registerAvro(
   );
 }
 
+/** The registry's basic-auth header, when the configuration names a user: every request c360 makes to it carries it. */
+export function registryAuthHeaders(registry: Config['schemaRegistry']): Record<string, string> {
+  const { auth } = registry;
+  return auth ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } : {};
+}
+
 /** Writer schemas by id, fetched once. An id the registry does not know is `undefined`; an unreachable registry throws (retriable). */
 export class WriterSchemas {
   private readonly known = new Map<number, { type: AvroType; schema: Record<string, unknown> } | undefined>();
@@ -59,8 +65,8 @@ export class WriterSchemas {
   }
 
   async fetch(ids: Iterable<number>): Promise<void> {
-    const { url, auth } = this.config.schemaRegistry;
-    const headers: Record<string, string> = auth ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } : {};
+    const { url } = this.config.schemaRegistry;
+    const headers = registryAuthHeaders(this.config.schemaRegistry);
     await Promise.all(
       [...ids]
         .filter((id) => !this.known.has(id))

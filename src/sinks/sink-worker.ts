@@ -67,7 +67,8 @@ export class SinkWorker {
   private deadLetter: DeadLetterContract | undefined;
   private spoolDir = '';
   private timers: NodeJS.Timeout[] = [];
-  private membership: GroupMembership | undefined;
+  /** Its consumer's place in the group, once started: what /readyz and /healthz report (src/cli/ops.ts). */
+  membership: GroupMembership | undefined;
   private stopping = false;
 
   constructor(private readonly options: SinkWorkerOptions) {
@@ -299,17 +300,6 @@ export class SinkWorker {
     const dir = path.join(root, `${host}-${process.pid}`);
     fs.mkdirSync(dir, { recursive: true });
     return dir;
-  }
-
-  /** For /readyz: in its consumer group, with partitions (GroupMembership). */
-  assertInGroup(): void {
-    if (!this.membership) throw new Error('the worker is still starting');
-    this.membership.assertReady();
-  }
-
-  /** For /healthz: the consumer has not crashed for good. */
-  assertAlive(): void {
-    this.membership?.assertAlive();
   }
 
   /** Graceful stop: stop taking batches, publish every open file, commit, leave the group. */

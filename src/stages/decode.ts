@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import type avro from 'avsc';
 import type { RecordErrorEntry } from '../contracts/errors.js';
 import { FRAME_HEADER_BYTES, framedSchemaId, MAGIC_BYTE } from '../contracts/framing.js';
-import { HEADER, headerString, lineageProblem } from '../contracts/lineage.js';
+import { HEADER, headerString } from '../contracts/lineage.js';
 import { AvroValueError } from '../schema/avro.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../schema/json-depth.js';
@@ -121,9 +121,8 @@ export const decodeStage = defineStage({
         for (const e of batch) {
           if (e.outcome !== 'pending') continue;
           const buf = e.message.value;
-          const lineage = lineageProblem(e.message);
-          if (lineage !== undefined) {
-            reject(e, 'decode', err('lineage.invalid', lineage));
+          if (e.lineageProblem !== undefined) {
+            reject(e, 'decode', err('lineage.invalid', e.lineageProblem));
             continue;
           }
           if (!buf || buf.length === 0) {

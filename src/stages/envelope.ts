@@ -14,6 +14,8 @@ export interface Envelope {
   readonly partition: number;
   readonly message: KafkaMessage;
   readonly lineage: Lineage;
+  /** What is wrong with its lineage headers (checkLineage), for the decode stage to dead-letter it. */
+  readonly lineageProblem: string | undefined;
   /** The decoded record in its Avro form (timestamps as epoch ms, decimals as strings). */
   value: Record<string, unknown> | undefined;
   /** Avro binary body of `value`, once computed (dedup hashes it, the router frames it). */
@@ -32,13 +34,21 @@ export interface Envelope {
   identifiers: string[] | undefined;
 }
 
-export function newEnvelope(entity: CompiledEntity, topic: string, partition: number, message: KafkaMessage, lineage: Lineage): Envelope {
+export function newEnvelope(
+  entity: CompiledEntity,
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+  lineage: Lineage,
+  lineageProblem?: string,
+): Envelope {
   return {
     entity,
     topic,
     partition,
     message,
     lineage,
+    lineageProblem,
     value: undefined,
     body: undefined,
     outcome: 'pending',

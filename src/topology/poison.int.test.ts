@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { transaction, variant } from '../../test/fixtures/records.js';
 import { collect, config, testKafka } from '../../test/support/kafka.js';
 import { json, produce, type RunningTopology, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
-import { spawnCli } from '../../test/support/worker.js';
+import { runCli } from '../../test/support/worker.js';
 import { frame } from '../contracts/framing.js';
 import { topicNames } from '../contracts/topics.js';
 import { loadSchema, parseType } from '../schema/avro.js';
@@ -15,10 +15,7 @@ import { createTopologyTopics } from './setup.js';
 
 const kafka = testKafka();
 
-const ledger = async (namespace: string) => {
-  const w = spawnCli(['ledger', '--namespace', namespace]);
-  return { ...(await w.exited), output: w.output() };
-};
+const ledger = (namespace: string) => runCli(['ledger', '--namespace', namespace]);
 
 describe('a record no stage can process', () => {
   const namespace = testNamespace();

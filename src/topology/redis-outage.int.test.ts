@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { crmProfile, variant } from '../../test/fixtures/records.js';
 import { logger, testKafka } from '../../test/support/kafka.js';
 import { json, produce, testNamespace, waitForLedger } from '../../test/support/topology.js';
-import { spawnWorker } from '../../test/support/worker.js';
+import { opsUrl, spawnWorker } from '../../test/support/worker.js';
 import { loadConfig } from '../config.js';
 import { topicNames } from '../contracts/topics.js';
 import { redisAnswers } from '../observability/probes.js';
@@ -91,12 +91,8 @@ describe('Redis outage: the dedup stage holds the batch and retries; nothing pas
     const names = topicNames(namespace);
     const worker = spawnWorker(namespace, { REDIS_URL: redisUrl, C360_STALL_SECONDS: '1', LOG_LEVEL: 'info' });
     try {
-      let readyz = '';
-      await until(async () => {
-        const port = /"opsPort":(\d+)/.exec(worker.output())?.[1];
-        if (port) readyz = `http://127.0.0.1:${port}/readyz`;
-        return port !== undefined;
-      }, 'the worker to serve its ops endpoint');
+      await until(async () => opsUrl(worker) !== undefined, 'the worker to serve its ops endpoint');
+      const readyz = `${opsUrl(worker)}/readyz`;
       const ready = async () => {
         const r = await fetch(readyz);
         return { status: r.status, checks: ((await r.json()) as { failures?: Array<{ check: string }> }).failures?.map((f) => f.check) ?? [] };

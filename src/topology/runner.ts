@@ -13,7 +13,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { describeError, safeMessage } from '../contracts/errors.js';
 import { addCounts, emptyCounts, type LedgerCounts } from '../contracts/ledger.js';
-import { readLineage } from '../contracts/lineage.js';
+import { checkLineage } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { crashPoint } from '../faults/failpoints.js';
@@ -75,7 +75,8 @@ export class TopologyRunner {
   private stages: Stage[] = [];
   private router: RouterContext | undefined;
   private summaryTimer: NodeJS.Timeout | undefined;
-  private membership: GroupMembership | undefined;
+  /** Its consumer's place in the group, once started: what /readyz and /healthz report (src/cli/ops.ts). */
+  membership: GroupMembership | undefined;
   private stopping = false;
   /** Per partition of this worker with records waiting: since when it has not moved. */
   private readonly waitingSince = new Map<string, number>();
@@ -179,9 +180,10 @@ export class TopologyRunner {
     const endTimer = this.metrics.batchSeconds.startTimer({ source: source.source });
     const control: BatchControl = { heartbeat, isRunning: () => isRunning() && !isStale() && !this.stopping };
 
-    const envelopes = batch.messages.map((m) =>
-      newEnvelope(source, batch.topic, batch.partition, m, readLineage(m, batch.topic, batch.partition, source.source)),
-    );
+    const envelopes = batch.messages.map((m) => {
+      const { lineage, problem } = checkLineage(m, batch.topic, batch.partition, source.source);
+      return newEnvelope(source, batch.topic, batch.partition, m, lineage, problem);
+    });
     await runContained(
       this.stages,
       envelopes,
@@ -279,17 +281,6 @@ export class TopologyRunner {
   stalledPartitions(ms: number): string[] {
     const now = Date.now();
     return [...this.waitingSince].filter(([, since]) => now - since > ms).map(([position]) => position);
-  }
-
-  /** For /readyz: in its consumer group, with partitions (GroupMembership). */
-  assertInGroup(): void {
-    if (!this.membership) throw new Error('the worker is still starting');
-    this.membership.assertReady();
-  }
-
-  /** For /healthz: the consumer has not crashed for good. */
-  assertAlive(): void {
-    this.membership?.assertAlive();
   }
 
   /** Graceful stop: the batch in flight finishes (or aborts), the group is left, then the producers close. */

@@ -5,28 +5,23 @@
 import { describe, expect, it } from 'vitest';
 import { config, testKafka } from '../../test/support/kafka.js';
 import { testNamespace } from '../../test/support/topology.js';
-import { spawnCli } from '../../test/support/worker.js';
+import { runCli, spawnCli } from '../../test/support/worker.js';
 import { topicNames } from '../contracts/topics.js';
 import { loadSchema } from '../schema/avro.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 
 const kafka = testKafka();
-const cli = async (args: string[]) => {
-  const w = spawnCli(args);
-  const { code } = await w.exited;
-  return { code, stdout: w.stdout(), output: w.output() };
-};
 
 describe('topics as code', () => {
   it('check reports drift and exits 1; create fixes what it can, names what it cannot, and check agrees', async () => {
     const ns = testNamespace();
     const names = topicNames(ns);
-    const missing = await cli(['topics', 'check', '--namespace', ns]);
+    const missing = await runCli(['topics', 'check', '--namespace', ns]);
     expect(missing.code).toBe(1);
     expect(missing.stdout).toContain(`${names.ingest('crm')}: missing\n`);
 
-    expect((await cli(['topics', 'create', '--namespace', ns])).code).toBe(0);
-    expect(await cli(['topics', 'check', '--namespace', ns])).toMatchObject({ code: 0, stdout: 'every topic matches the topology\n' });
+    expect((await runCli(['topics', 'create', '--namespace', ns])).code).toBe(0);
+    expect(await runCli(['topics', 'check', '--namespace', ns])).toMatchObject({ code: 0, stdout: 'every topic matches the topology\n' });
 
     // Someone changes the cluster: a shorter retention, one more partition, a deleted topic.
     const admin = kafka.admin();
@@ -48,7 +43,7 @@ describe('topics as code', () => {
     await admin.deleteTopics({ topics: [names.ledger] });
     await admin.disconnect();
 
-    const drifted = await cli(['topics', 'check', '--namespace', ns]);
+    const drifted = await runCli(['topics', 'check', '--namespace', ns]);
     expect(drifted.code).toBe(1);
     expect(drifted.stdout.split('\n').filter(Boolean).sort()).toEqual(
       [
@@ -59,10 +54,10 @@ describe('topics as code', () => {
       ].sort(),
     );
 
-    const fixed = await cli(['topics', 'create', '--namespace', ns]);
+    const fixed = await runCli(['topics', 'create', '--namespace', ns]);
     expect(fixed.code).toBe(1);
     expect(fixed.stdout).toContain(`${names.deadLetter}: retention.ms set to 2592000000 (was 3600000)`);
-    const after = await cli(['topics', 'check', '--namespace', ns]);
+    const after = await runCli(['topics', 'check', '--namespace', ns]);
     expect(after.stdout.split('\n').filter(Boolean)).toEqual([
       `${names.raw('web')}: partitions should be 3 (is 4): Kafka cannot remove partitions: recreate the topic (and its data) to have fewer`,
       '1 difference(s) from the topology',
@@ -74,7 +69,7 @@ describe('topics as code', () => {
     const w = spawnCli(['topics', 'create', '--namespace', ns], { C360_REPLICATION_FACTOR: '3', C360_MIN_INSYNC_REPLICAS: '2' });
     expect((await w.exited).code).toBe(2);
     expect(w.output()).toMatch(/^c360: C360_REPLICATION_FACTOR is 3, but the cluster has 1 broker: set it \(and C360_MIN_INSYNC_REPLICAS\) to at most 1/m);
-    expect((await cli(['topics', 'check', '--namespace', ns])).stdout).toContain(`${topicNames(ns).ingest('crm')}: missing`);
+    expect((await runCli(['topics', 'check', '--namespace', ns])).stdout).toContain(`${topicNames(ns).ingest('crm')}: missing`);
   });
 });
 
@@ -82,21 +77,21 @@ describe('schema evolution', () => {
   it('check passes new subjects, register sets BACKWARD, and a breaking change is refused with its reason', async () => {
     const ns = testNamespace();
     const names = topicNames(ns);
-    const fresh = await cli(['schemas', 'check', '--namespace', ns]);
+    const fresh = await runCli(['schemas', 'check', '--namespace', ns]);
     expect(fresh.code).toBe(0);
     expect(fresh.stdout).toContain(`${names.ingest('crm')}-value: new subject`);
 
-    expect((await cli(['schemas', 'register', '--namespace', ns])).code).toBe(0);
+    expect((await runCli(['schemas', 'register', '--namespace', ns])).code).toBe(0);
     const level = await (await fetch(`${config.schemaRegistry.url}/config/${names.ingest('crm')}-value`)).json();
     expect(level).toEqual({ compatibilityLevel: 'BACKWARD' });
-    expect((await cli(['schemas', 'check', '--namespace', ns])).stdout).toContain(`${names.ingest('crm')}-value: compatible`);
+    expect((await runCli(['schemas', 'check', '--namespace', ns])).stdout).toContain(`${names.ingest('crm')}-value: compatible`);
 
     // A producer's team registered a later CustomerProfile without email (BACKWARD allows dropping a field):
     // the contract's version requires email, with no default, so it cannot read that producer's data.
     const later = structuredClone(loadSchema('CustomerProfile').schema) as { fields: Array<Record<string, unknown>> };
     later.fields = later.fields.filter((f) => f.name !== 'email');
     await registerAvro(createSchemaRegistry(config), `${names.ingest('crm')}-value`, later);
-    const broken = await cli(['schemas', 'check', '--namespace', ns]);
+    const broken = await runCli(['schemas', 'check', '--namespace', ns]);
     expect(broken.code).toBe(1);
     expect(broken.output).toMatch(
       /^c360: t[0-9a-f]{8}\.ingest\.crm-value is not BACKWARD-compatible with its latest version: the new schema cannot read data written with the latest version: /m,

@@ -10,16 +10,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { kafkaAnswers, registryAnswers } from '../../src/observability/probes.js';
 import { config } from '../support/kafka.js';
 import { testNamespace } from '../support/topology.js';
-import { spawnWorker, type Worker } from '../support/worker.js';
+import { opsUrl, spawnWorker, type Worker } from '../support/worker.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-probes-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 async function readyz(worker: Worker): Promise<{ status: number; failures: Array<{ check: string; error: string }> }> {
-  const port = /"opsPort":(\d+)/.exec(worker.output())?.[1];
-  if (!port) return { status: 0, failures: [] };
+  const url = opsUrl(worker);
+  if (!url) return { status: 0, failures: [] };
   let cause = '';
-  const r = await fetch(`http://127.0.0.1:${port}/readyz`).catch((err: Error & { cause?: { code?: string; message?: string } }) => {
+  const r = await fetch(`${url}/readyz`).catch((err: Error & { cause?: { code?: string; message?: string } }) => {
     cause = `${err.cause?.code} ${err.cause?.message}`;
     return undefined;
   });

@@ -18,8 +18,9 @@ import { projectRoot } from '../../src/contracts/project.js';
 import { topicNames } from '../../src/contracts/topics.js';
 import { readToEnd } from '../../src/kafka/read-to-end.js';
 import { crmProfile, variant, webEvent } from '../fixtures/records.js';
-import { config, testKafka } from '../support/kafka.js';
+import { config, eventually, testKafka } from '../support/kafka.js';
 import { produce, testNamespace, waitForLedger } from '../support/topology.js';
+import { loggedValue } from '../support/worker.js';
 
 const kafka = testKafka();
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-tree-'));
@@ -75,11 +76,8 @@ class TreeProcess {
   async logged<T>(msg: string, field: string, timeoutMs = 60_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      for (const line of this.out.split('\n')) {
-        if (!line.startsWith('{')) continue;
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        if (entry.msg === msg && entry[field] !== undefined) return entry[field] as T;
-      }
+      const value = loggedValue<T>(this.out, msg, field);
+      if (value !== undefined) return value;
       if (Date.now() > deadline || this.child.exitCode !== null) throw new Error(`${this.kind} never logged "${msg}": ${this.out.slice(-2000)}`);
       await sleep(100);
     }
@@ -153,16 +151,6 @@ async function rawLayer(layer: string): Promise<{ rows: number; ingestIds: numbe
     for (const r of await parquetReadObjects({ file, columns: ['_ingest_id'] })) ids.add(String(r._ingest_id));
   }
   return { rows, ingestIds: ids.size };
-}
-
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, what: string, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await sleep(250);
-  }
 }
 
 describe('the image, run as its pods run it', () => {
@@ -243,10 +231,10 @@ describe('the image, run as its pods run it', () => {
     const ledger = await waitForLedger(kafka, topicNames(namespace), (l) => l.total.in === 150, 120_000);
     expect(ledger.total).toMatchObject({ in: 150, raw: 150, dead_letter: 0, duplicates: 0 });
     expect(
-      await until(
+      await eventually(
         () => rawLayer(layer),
         (r) => r.rows >= 150,
-        'the raw layer',
+        120_000,
       ),
     ).toEqual({ rows: 150, ingestIds: 150 });
 
@@ -314,10 +302,9 @@ describe('the image, run as its pods run it', () => {
     await readToEnd(kafka, names.raw('crm'), (m) => rawKeys.push(m.key!.toString()));
     expect([rawKeys.length, new Set(rawKeys).size]).toEqual([unique, unique]);
     expect(
-      await until(
+      await eventually(
         () => rawLayer(layer),
         (r) => r.rows >= unique,
-        'the raw layer',
         180_000,
       ),
     ).toEqual({ rows: unique, ingestIds: unique });

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testNamespace } from '../support/topology.js';
-import { spawnCli } from '../support/worker.js';
+import { runCli } from '../support/worker.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-hostile-cli-'));
 const layer = path.join(dir, 'layer');
@@ -221,26 +221,13 @@ const classes: CliClass[] = [
   },
 ];
 
-async function run(args: string[]): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  const w = spawnCli(args);
-  const { code } = await w.exited;
-  return {
-    code,
-    stdout: w.stdout(),
-    stderr: w
-      .output()
-      .slice(w.stdout().length > 0 ? 0 : 0)
-      .replace(w.stdout(), ''),
-  };
-}
-
 describe('hostile arguments to the CLI', () => {
   beforeAll(async () => {
     fs.mkdirSync(layer);
     fs.writeFileSync(file, HEADER + ROW('T-cli-1'));
     fs.writeFileSync(headerless, ROW('T-cli-2', secret) + ROW('T-cli-3', secret));
     for (const n of [namespace, quiet]) {
-      const created = await run(['topics', 'create', '--namespace', n]);
+      const created = await runCli(['topics', 'create', '--namespace', n]);
       expect(created.code, created.stderr).toBe(0);
     }
   });
@@ -250,7 +237,7 @@ describe('hostile arguments to the CLI', () => {
     const outcomes: Array<[string, number | null, string]> = [];
     for (let i = 0; i < classes.length; i += 6) {
       const slice = classes.slice(i, i + 6);
-      const results = await Promise.all(slice.map((c) => run(c.args())));
+      const results = await Promise.all(slice.map((c) => runCli(c.args())));
       for (const [j, r] of results.entries()) {
         const first = r.stderr.split('\n')[0]!;
         outcomes.push([slice[j]!.name, r.code, slice[j]!.says.test(first) ? 'says it' : first]);
@@ -263,13 +250,13 @@ describe('hostile arguments to the CLI', () => {
       const slice = classes.slice(i, i + 6);
       // Canaries that ingest the same file run one after another: the file's checkpoint is taken by one producer at a time.
       const results: Array<{ code: number | null; stderr: string }> = [];
-      for (const c of slice) results.push(await run(c.canary()));
+      for (const c of slice) results.push(await runCli(c.canary()));
       for (const [j, r] of results.entries()) expect(r.code, `canary of ${slice[j]!.name}: ${r.stderr}`).toBe(0);
     }
   });
 
   it('a header-less file: every row and its first line dead-lettered, and no value printed as a column name', async () => {
-    const r = await run(ns('ingest', headerless, '-s', 'commerce'));
+    const r = await runCli(ns('ingest', headerless, '-s', 'commerce'));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/headerless\.csv: 2 rows read, 0 sent, 2 dead-lettered/);
     expect(r.stdout + r.stderr).not.toContain(secret);

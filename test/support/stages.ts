@@ -3,7 +3,7 @@
 import { Redis } from 'ioredis';
 import type { KafkaMessage } from 'kafkajs';
 import { loadConfig } from '../../src/config.js';
-import { readLineage } from '../../src/contracts/lineage.js';
+import { checkLineage } from '../../src/contracts/lineage.js';
 import type { Topology } from '../../src/contracts/topology-definition.js';
 import { Pseudonyms } from '../../src/privacy/pseudonyms.js';
 import { type CompiledEntity, compileEntities } from '../../src/schema/entity.js';
@@ -44,5 +44,6 @@ export function envelopeOf(entity: CompiledEntity, value: Buffer | string | null
     attributes: 0,
   } satisfies KafkaMessage;
   const topic = `unit.ingest.${entity.source}`;
-  return newEnvelope(entity, topic, 0, message, readLineage(message, topic, 0, entity.source));
+  const { lineage, problem } = checkLineage(message, topic, 0, entity.source);
+  return newEnvelope(entity, topic, 0, message, lineage, problem);
 }

@@ -48,15 +48,45 @@ export function spawnSink(namespace: string, storage: string, env: Record<string
   return spawnCli(['sink', '--namespace', namespace, '--storage', storage, '--session-timeout', '2000', '--ops-port', '0', ...extraArgs], env);
 }
 
+/** What a finished `c360` command left: its exit code, its stdout (its answer), the rest (stderr), and both as they came. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  output: string;
+}
+
+/** Runs `c360` to its end. */
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const w = spawnCli(args, env);
+  const { code } = await w.exited;
+  // output() interleaves both streams; what is not stdout is stderr.
+  return { code, stdout: w.stdout(), stderr: w.output().replace(w.stdout(), ''), output: w.output() };
+}
+
+/** A field of the first JSON log line with this message in `output` (a worker's stdout holds nothing else), once it is there. */
+export function loggedValue<T>(output: string, msg: string, field: string): T | undefined {
+  for (const line of output.split('\n')) {
+    if (!line.startsWith('{') || !line.includes(`"${msg}"`)) continue;
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    if (entry.msg === msg && entry[field] !== undefined) return entry[field] as T;
+  }
+  return undefined;
+}
+
+/** The URL of a worker's ops endpoint, once it has logged where it listens. */
+export function opsUrl(worker: Worker): string | undefined {
+  const port = loggedValue<number>(worker.output(), 'ops endpoint listening', 'opsPort');
+  return port === undefined ? undefined : `http://127.0.0.1:${port}`;
+}
+
 /** A collector (`c360 collect`) on a test namespace, once it listens: the process and its URL (from its JSON log line). */
 export async function spawnCollector(namespace: string, settingsFile: string, env: Record<string, string> = {}): Promise<{ worker: Worker; url: string }> {
   const worker = spawnCli(['collect', '--config', settingsFile, '--port', '0', '--namespace', namespace], { LOG_LEVEL: 'info', ...env });
   const deadline = Date.now() + 30_000;
   for (;;) {
-    for (const line of worker.stdout().split('\n')) {
-      if (!line.includes('"collector listening"')) continue;
-      return { worker, url: (JSON.parse(line) as { url: string }).url };
-    }
+    const url = loggedValue<string>(worker.stdout(), 'collector listening', 'url');
+    if (url) return { worker, url };
     if (Date.now() > deadline || worker.child.exitCode !== null) throw new Error(`collector did not start: ${worker.output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }

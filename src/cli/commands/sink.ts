@@ -3,7 +3,7 @@ import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
 import { SinkWorker } from '../../sinks/sink-worker.js';
 import { loadTopology } from '../../topology/load.js';
-import { serveOps } from '../ops.js';
+import { serveOps, watchGroup } from '../ops.js';
 import { configCreatingTopics, configWithStorage, integer, withCreateTopics, withOpsPort, withSessionTimeout, withTopology } from '../options.js';
 import { startStoppable } from '../shutdown.js';
 
@@ -60,8 +60,7 @@ export function registerSinkCommands(program: Command): void {
           onFatal: () => process.exit(1),
         });
         const ops = await serveOps(config, options.opsPort, ['kafka', 'registry'], logger);
-        ops.addReadinessCheck('group', async () => worker.assertInGroup());
-        ops.addLivenessCheck('consumer', () => worker.assertAlive());
+        watchGroup(ops, () => worker.membership);
         await startStoppable(
           logger.child({ group: worker.groupId }),
           'sink worker',

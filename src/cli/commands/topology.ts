@@ -3,7 +3,6 @@ import { type Config, loadConfig } from '../../config.js';
 import { ConfigError, IncompatibleSchemaError } from '../../contracts/errors.js';
 import { balanced, formatLedger, type LedgerEntry, totalsOf } from '../../contracts/ledger.js';
 import { topicNames } from '../../contracts/topics.js';
-import type { Topology } from '../../contracts/topology-definition.js';
 import { createKafka } from '../../kafka/client.js';
 import { groupLag } from '../../kafka/lag.js';
 import { readToEnd } from '../../kafka/read-to-end.js';
@@ -15,8 +14,8 @@ import { compileEntities } from '../../schema/entity.js';
 import { createSchemaRegistry } from '../../schema/registry.js';
 import { loadTopology } from '../../topology/load.js';
 import { TopologyRunner } from '../../topology/runner.js';
-import { registerTopologySchemas, topologySubjects, topologyTopicDrift } from '../../topology/setup.js';
-import { serveOps } from '../ops.js';
+import { registerTopologySchemas, type TopologySubject, topologySubjects, topologyTopicDrift } from '../../topology/setup.js';
+import { serveOps, watchGroup } from '../ops.js';
 import { configCreatingTopics, integer, type TopologyOptions, withCreateTopics, withOpsPort, withSessionTimeout, withTopology } from '../options.js';
 import { startStoppable } from '../shutdown.js';
 
@@ -41,8 +40,7 @@ export function registerTopologyCommands(program: Command): void {
         onFatal: () => process.exit(1),
       });
       const ops = await serveOps(config, options.opsPort, ['kafka', 'redis', 'registry', 'key store'], logger);
-      ops.addReadinessCheck('group', async () => runner.assertInGroup());
-      ops.addLivenessCheck('consumer', () => runner.assertAlive());
+      watchGroup(ops, () => runner.membership);
       ops.addReadinessCheck('partitions', async () => {
         const stalled = runner.stalledPartitions(config.stallMs);
         if (stalled.length > 0) throw new Error(`${stalled.join(', ')} had records waiting over ${config.stallMs / 1000}s without moving`);
@@ -97,16 +95,14 @@ export function registerTopologyCommands(program: Command): void {
 
   const schemas = program.command('schemas').description('Avro schemas of a topology in the schema registry.');
   /** Every subject checked against its latest version; throws, naming each one that breaks the level. */
-  const checkSubjects = async (config: Config, topology: Topology): Promise<SubjectCheck[]> => {
+  const checkSubjects = async (config: Config, subjects: TopologySubject[]): Promise<void> => {
     const level = config.schemaCompatibility;
     const checks: SubjectCheck[] = [];
-    for (const s of topologySubjects(topology, topology.sources.flatMap(compileEntities)))
-      checks.push(await checkCompatibility(config, s.subject, s.schema, level));
+    for (const s of subjects) checks.push(await checkCompatibility(config, s.subject, s.schema, level));
     for (const c of checks) console.log(`${c.subject}: ${c.outcome === 'new' ? 'new subject' : c.outcome}${c.reason ? ` (${c.reason})` : ''}`);
     const broken = checks.filter((c) => c.outcome === 'incompatible');
     if (broken.length > 0)
       throw new IncompatibleSchemaError(`${broken.map((c) => `${c.subject} is not ${level}-compatible with its latest version: ${c.reason}`).join('; ')}.`);
-    return checks;
   };
 
   withTopology(schemas.command('register'))
@@ -116,10 +112,11 @@ export function registerTopologyCommands(program: Command): void {
     .action(async (options: TopologyOptions) => {
       const config = loadConfig();
       const topology = await loadTopology(options.topology, options);
-      await checkSubjects(config, topology);
-      for (const s of topologySubjects(topology, topology.sources.flatMap(compileEntities)))
-        await setCompatibility(config, s.subject, config.schemaCompatibility);
-      await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.flatMap(compileEntities), config.schemaCompatibility);
+      const entities = topology.sources.flatMap(compileEntities);
+      const subjects = topologySubjects(topology, entities);
+      await checkSubjects(config, subjects);
+      for (const s of subjects) await setCompatibility(config, s.subject, config.schemaCompatibility);
+      await registerTopologySchemas(createSchemaRegistry(config), topology, entities, config.schemaCompatibility);
       console.log(`registered at ${config.schemaCompatibility} compatibility`);
     });
 
@@ -129,7 +126,8 @@ export function registerTopologyCommands(program: Command): void {
     )
     .action(async (options: TopologyOptions) => {
       const config = loadConfig();
-      await checkSubjects(config, await loadTopology(options.topology, options));
+      const topology = await loadTopology(options.topology, options);
+      await checkSubjects(config, topologySubjects(topology, topology.sources.flatMap(compileEntities)));
     });
 
   withTopology(program.command('ledger'))

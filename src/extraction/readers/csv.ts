@@ -57,10 +57,14 @@ export function delimitedReader(file: string, delimiter: string, maxRowBytes: nu
         }
       };
       let header: string[] | undefined;
-      let lastLine = 0;
       for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number; records: number } }>) {
-        const invalid = guard.invalidUtf8.size > 0 && [...guard.invalidUtf8].some((l) => l > lastLine && l <= info.lines);
-        lastLine = info.lines;
+        // The lines up to this record's last that were not UTF-8 are its own; taken out, so each is looked at once.
+        let invalid = false;
+        for (const l of guard.invalidUtf8) {
+          if (l > info.lines) continue;
+          invalid = true;
+          guard.invalidUtf8.delete(l);
+        }
         if (!header) {
           header = record.map((h) => h.trim());
           continue;
