@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frame } from '../../src/contracts/framing.js';
 import { HEADER } from '../../src/contracts/lineage.js';
 import { topicNames } from '../../src/contracts/topics.js';
+import { groupLag } from '../../src/kafka/lag.js';
 import { loadSchema, parseType } from '../../src/schema/avro.js';
 import { compilePrimaryEntity } from '../../src/schema/entity.js';
 import { createSchemaRegistry, registerAvro, WriterSchemas } from '../../src/schema/registry.js';
@@ -16,7 +17,7 @@ import { openObjectStore } from '../../src/storage/backends.js';
 import { loadTopology } from '../../src/topology/load.js';
 import { createTopologyTopics } from '../../src/topology/setup.js';
 import { crmProfile, transaction, variant, webEvent } from '../fixtures/records.js';
-import { collect, config, testKafka } from '../support/kafka.js';
+import { collect, config, recentLogs, testKafka } from '../support/kafka.js';
 import { type RunningTopology, readable, startTopology, testNamespace, waitForLedger } from '../support/topology.js';
 
 const kafka = testKafka();
@@ -391,8 +392,15 @@ describe('hostile input straight to Kafka', () => {
         return l.total.in === total;
       },
       240_000,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}: the ledger counted ${seen} of ${total} records`);
+    ).catch(async (err: Error) => {
+      const lag = await groupLag(kafka, names.topologyGroup, (['crm', 'web', 'commerce'] as const).map(names.ingest));
+      const admin = kafka.admin();
+      await admin.connect();
+      const ledgerEnd = await admin.fetchTopicOffsets(names.ledger).finally(() => admin.disconnect());
+      throw new Error(
+        `${err.message}: the ledger counted ${seen} of ${total} records; ledger topic ends at ${JSON.stringify(ledgerEnd)}; ` +
+          `topology lag ${JSON.stringify(lag)}; recent warnings:\n${recentLogs()}`,
+      );
     });
     const deadCount = classes.filter((c) => c.outcome !== 'raw').length;
     expect(ledger.total).toMatchObject({ in: total, dead_letter: deadCount, raw: total - deadCount, duplicates: 0 });

@@ -14,7 +14,16 @@ import { createLogger } from '../../src/observability/logger.js';
 // replica unless the environment says otherwise; set in each test process, and so in every process a test spawns.
 if ((process.env.KAFKA_BROKERS ?? `${LOOPBACK}:${KAFKA_PORT}`) === `${LOOPBACK}:${KAFKA_PORT}`) localStackDefaults();
 export const config = loadConfig();
-export const logger = createLogger((process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent');
+/** Without TEST_LOG_LEVEL, the last warnings and errors are kept in memory, for a timed-out test to print (recentLogs). */
+const recent: string[] = [];
+export const logger = process.env.TEST_LOG_LEVEL
+  ? createLogger(process.env.TEST_LOG_LEVEL as 'info')
+  : createLogger('warn', {
+      write(line: string) {
+        if (recent.push(line.trimEnd()) > 50) recent.shift();
+      },
+    });
+export const recentLogs = (): string => recent.join('\n');
 
 export function testKafka(): Kafka {
   return createKafka(config, logger, 'test');
