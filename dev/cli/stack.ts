@@ -1,25 +1,35 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../src/config.js';
-import { stackDown, stackStatus, stackUp } from '../stack/index.js';
+import { type Brokers, stackDown, stackStatus, stackUp } from '../stack/index.js';
+import { CLUSTER_BROKERS } from '../stack/kafka.js';
+
+function brokersOption(value: string): Brokers {
+  if (value === '1' || value === '3') return Number(value) as Brokers;
+  throw new InvalidArgumentError('Must be 1 (the single broker) or 3 (the three-broker cluster).');
+}
 
 export function registerStackCommands(program: Command): void {
   const stack = program
     .command('stack')
-    .description('Run a local single-node Kafka (KRaft), Apicurio schema registry, Redis and S3Mock on loopback, for tests, the demo and development.');
+    .description(
+      'Run a local Kafka (KRaft: one broker, or a three-broker cluster beside it), Apicurio schema registry, Redis and S3Mock on loopback, for tests, the demo and development.',
+    );
 
   stack
     .command('up')
     .description('Fetch (once, from Maven Central) and start every part that does not already answer; waits until each is ready.')
-    .action(async () => {
+    .option('--brokers <n>', 'Kafka as one broker (1) or as a cluster of three brokers with one controller quorum (3)', brokersOption, 1)
+    .action(async (options: { brokers: Brokers }) => {
       const { home } = loadConfig();
       const t0 = Date.now();
-      const reports = await stackUp(home, (line) => console.log(line));
+      const reports = await stackUp(home, (line) => console.log(line), options.brokers);
       for (const r of reports) {
         const timing = r.action === 'started' ? ` (prepare ${(r.prepareMs / 1000).toFixed(1)}s, ready after ${(r.readyMs / 1000).toFixed(1)}s)` : '';
         console.log(`  ${r.name.padEnd(9)} ${r.address.padEnd(44)} ${r.action}${timing}`);
       }
       console.log(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-      console.log('one broker: for c360 commands in this shell, export C360_REPLICATION_FACTOR=1 C360_MIN_INSYNC_REPLICAS=1');
+      if (options.brokers === 3) console.log(`three brokers: for c360 commands in this shell, export KAFKA_BROKERS=${CLUSTER_BROKERS.join(',')}`);
+      else console.log('one broker: for c360 commands in this shell, export C360_REPLICATION_FACTOR=1 C360_MIN_INSYNC_REPLICAS=1');
     });
 
   stack
@@ -33,10 +43,11 @@ export function registerStackCommands(program: Command): void {
 
   stack
     .command('status')
-    .description('Show each part of the stack, its address and whether it answers.')
-    .action(async () => {
+    .description('Show each part of the stack, its address and whether it answers (exit 3 if one does not).')
+    .option('--brokers <n>', 'the shape to check: one broker (1) or the three-broker cluster (3)', brokersOption, 1)
+    .action(async (options: { brokers: Brokers }) => {
       const { home } = loadConfig();
-      const statuses = await stackStatus(home);
+      const statuses = await stackStatus(home, options.brokers);
       for (const s of statuses) {
         console.log(`  ${s.name.padEnd(9)} ${s.address.padEnd(44)} ${s.state}${s.pid ? ` pid ${s.pid}` : ''}`);
       }

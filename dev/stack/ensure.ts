@@ -7,6 +7,7 @@ import type { Config } from '../../src/config.js';
 import { StackError } from '../../src/contracts/errors.js';
 import { kafkaAnswers, postgresAnswers, redisAnswers, registryAnswers, s3Answers } from '../../src/observability/probes.js';
 import { stackUp } from './index.js';
+import { CLUSTER_BROKERS } from './kafka.js';
 import { REDIS_URL } from './redis.js';
 import { REGISTRY_URL } from './registry.js';
 import { S3_URL } from './s3.js';
@@ -28,13 +29,16 @@ export async function ensureStack(config: Config, options: { s3?: boolean; onPro
   // Unless the environment names a secret, the checkout's own development secret serves (read by loadConfig from then on).
   if (!config.piiKey || !config.kek) ensureDevSecrets(config.home);
   // The local stack is one broker: topics get one replica there and workers create them, unless the environment says otherwise (read by loadConfig from then on).
-  if (config.kafka.brokers.join(',') === `${LOOPBACK}:${KAFKA_PORT}`) localStackDefaults();
+  const brokers = config.kafka.brokers.join(',');
+  if (brokers === `${LOOPBACK}:${KAFKA_PORT}`) localStackDefaults();
+  // The three-broker cluster (`stack up --brokers 3`) is local too, with production replication.
+  const cluster = brokers === CLUSTER_BROKERS.join(',');
   const checks = [
     {
       name: 'Kafka',
       variable: 'KAFKA_BROKERS',
       value: config.kafka.brokers.join(','),
-      local: `${LOOPBACK}:${KAFKA_PORT}`,
+      local: cluster ? brokers : `${LOOPBACK}:${KAFKA_PORT}`,
       answers: () => kafkaAnswers(config.kafka),
     },
     {
@@ -65,6 +69,6 @@ export async function ensureStack(config: Config, options: { s3?: boolean; onPro
     );
   }
   options.onProgress?.(`starting the local stack for: ${missing.map((c) => c.name).join(', ')}`);
-  const reports = await stackUp(config.home, options.onProgress);
+  const reports = await stackUp(config.home, options.onProgress, cluster ? 3 : 1);
   return reports.filter((r) => r.action === 'started').map((r) => r.name);
 }

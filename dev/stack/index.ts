@@ -1,11 +1,12 @@
 /**
- * The local single-node stack (`c360 stack up | down | status`): Kafka, the schema registry, Redis and an S3-compatible store on loopback.
+ * The local stack (`c360 stack up | down | status`): Kafka, the schema registry, Redis and an S3-compatible store on loopback.
+ * Its Kafka is one broker, or with `--brokers 3` a cluster of three beside it (the failure tests).
  * `up` is idempotent and waits for readiness; `down` stops only what `up` started.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { StackError } from '../../src/contracts/errors.js';
-import { kafkaPart } from './kafka.js';
+import { clusterParts, kafkaPart } from './kafka.js';
 import type { StackPart } from './part.js';
 import { stackPaths } from './paths.js';
 import { logFile, runningPid, startDetached, stopProcess, tailLog, waitFor } from './processes.js';
@@ -14,7 +15,13 @@ import { registryPart } from './registry.js';
 import { s3Part } from './s3.js';
 import { ensureDevSecrets } from './secrets.js';
 
-const PARTS: readonly StackPart[] = [redisPart, kafkaPart, registryPart, s3Part];
+/** The stack's shapes: one broker (the demo, the tests), or the three-broker cluster beside the same registry, Redis and S3. */
+export type Brokers = 1 | 3;
+const SHAPES: Record<Brokers, readonly StackPart[]> = {
+  1: [redisPart, kafkaPart, registryPart, s3Part],
+  3: [redisPart, registryPart, s3Part, ...clusterParts],
+};
+const ALL_PARTS: readonly StackPart[] = [...SHAPES[1], ...clusterParts];
 
 type PartState = 'running (started by c360)' | 'running (not started by c360)' | 'starting' | 'stopped';
 
@@ -32,15 +39,17 @@ export interface UpReport extends PartStatus {
   readyMs: number;
 }
 
-export async function stackUp(home: string, onProgress: (line: string) => void = () => undefined): Promise<UpReport[]> {
+export async function stackUp(home: string, onProgress: (line: string) => void = () => undefined, brokers: Brokers = 1): Promise<UpReport[]> {
+  const parts = SHAPES[brokers];
   ensureDevSecrets(home);
   const paths = stackPaths(home);
   fs.mkdirSync(paths.state, { recursive: true });
   // Downloads and preparation run one after the other (Maven shares its local repository); the JVMs then start together.
   const pending: { part: StackPart; prepareMs: number; startedAt: number }[] = [];
   const reports: UpReport[] = [];
-  for (const part of PARTS) {
+  for (const part of parts) {
     if (await part.answers()) {
+      part.afterReady?.(paths);
       reports.push({ ...(await statusOf(part, paths.state)), action: 'already running', prepareMs: 0, readyMs: 0 });
       onProgress(`${part.name}: already running at ${part.address}`);
       continue;
@@ -67,28 +76,38 @@ export async function stackUp(home: string, onProgress: (line: string) => void =
         () =>
           new StackError(`${part.name} did not become ready at ${part.address} within ${part.readyTimeoutMs / 1000}s; see ${logFile(paths.state, part.name)}.`),
       );
+      part.afterReady?.(paths);
       const readyMs = Date.now() - startedAt;
       onProgress(`${part.name}: ready at ${part.address} after ${(readyMs / 1000).toFixed(1)}s`);
       return { ...(await statusOf(part, paths.state)), action: 'started' as const, prepareMs, readyMs };
     }),
   );
-  return [...reports, ...started].sort((a, b) => PARTS.findIndex((p) => p.name === a.name) - PARTS.findIndex((p) => p.name === b.name));
+  return [...reports, ...started].sort((a, b) => parts.findIndex((p) => p.name === a.name) - parts.findIndex((p) => p.name === b.name));
 }
 
 export async function stackDown(home: string, options: { purge?: boolean; only?: string[] } = {}): Promise<{ name: string; stopped: boolean }[]> {
   const paths = stackPaths(home);
   const results: { name: string; stopped: boolean }[] = [];
   // Reverse order: the registry and Kafka clients go before the services they lean on.
-  for (const part of [...PARTS].reverse().filter((p) => !options.only || options.only.includes(p.name))) {
+  for (const part of [...ALL_PARTS].reverse().filter((p) => !options.only || options.only.includes(p.name))) {
     results.push({ name: part.name, stopped: await stopProcess(paths.state, part.name) });
   }
-  if (options.purge) fs.rmSync(path.join(paths.state, 'kafka', 'data'), { recursive: true, force: true });
+  if (options.purge) {
+    fs.rmSync(path.join(paths.state, 'kafka', 'data'), { recursive: true, force: true });
+    fs.rmSync(path.join(paths.state, 'kafka-cluster'), { recursive: true, force: true });
+  }
   return results;
 }
 
-export async function stackStatus(home: string): Promise<PartStatus[]> {
+/** The parts of the shape asked for; with one broker, the cluster's nodes too while any of them runs. */
+export async function stackStatus(home: string, brokers: Brokers = 1): Promise<PartStatus[]> {
   const paths = stackPaths(home);
-  return Promise.all(PARTS.map((part) => statusOf(part, paths.state)));
+  const statuses = await Promise.all(SHAPES[brokers].map((part) => statusOf(part, paths.state)));
+  if (brokers === 1) {
+    const cluster = await Promise.all(clusterParts.map((part) => statusOf(part, paths.state)));
+    if (cluster.some((s) => s.state !== 'stopped')) statuses.push(...cluster);
+  }
+  return statuses;
 }
 
 async function statusOf(part: StackPart, stateDir: string): Promise<PartStatus> {

@@ -9,4 +9,6 @@ export interface StackPart {
   answers(): Promise<boolean>;
   /** Fetches and prepares what the process needs (idempotent, cached); returns the process to start. */
   prepare(paths: StackPaths): ManagedProcess;
+  /** Runs once the part answers (after every start): set-up that needs it running. */
+  afterReady?(paths: StackPaths): void;
 }

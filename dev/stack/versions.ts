@@ -11,6 +11,15 @@ export const KAFKA_CONTROLLER_PORT = 9093;
 /** The broker's TLS listener (server certificate only) and its mutual-TLS listener (client certificate required). */
 export const KAFKA_TLS_PORT = 9094;
 export const KAFKA_MTLS_PORT = 9095;
+/** SASL over TLS (SASL_SSL), the way managed clusters are reached: SCRAM-SHA-256/512 and OAUTHBEARER (Kafka's unsecured-JWS validator, for testing). */
+export const KAFKA_SASL_PORT = 9096;
+/** The SCRAM user `stack up` creates on the local broker (loopback only; never a production credential). */
+export const KAFKA_SCRAM_USER = 'c360';
+export const KAFKA_SCRAM_PASSWORD = 'c360-local-scram';
+/** The three-broker cluster (`stack up --brokers 3`): client ports 19092–19094, controller ports 19192–19194, beside the single broker. */
+export const CLUSTER_SIZE = 3;
+export const CLUSTER_KAFKA_PORT = 19092;
+export const CLUSTER_CONTROLLER_PORT = 19192;
 export const REGISTRY_PORT = 8081;
 export const REDIS_PORT = 6379;
 export const LOOPBACK = '127.0.0.1';
