@@ -33,7 +33,12 @@ describe('loadConfig', () => {
     [{ SCHEMA_REGISTRY_URL: 'not a url' }, /^SCHEMA_REGISTRY_URL must be an http\(s\) URL/],
     [{ KAFKA_SSL: 'maybe' }, /^KAFKA_SSL must be one of (true|false|1|0|yes|no)(, (true|false|1|0|yes|no)){5} \(got "maybe"\)\.$/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of trace, debug/],
-    [{ KAFKA_SASL_MECHANISM: 'plain' }, /^KAFKA_SASL_MECHANISM is set but KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is missing\.$/],
+    [{ KAFKA_SASL_MECHANISM: 'plain' }, /^KAFKA_SASL_MECHANISM is plain but KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are missing\.$/],
+    [
+      { KAFKA_SASL_MECHANISM: 'oauthbearer', KAFKA_SASL_OAUTHBEARER_TOKEN_URL: 'https://idp.example/token', KAFKA_SASL_OAUTHBEARER_CLIENT_ID: 'c' },
+      /^KAFKA_SASL_MECHANISM is oauthbearer but KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET is missing\.$/,
+    ],
+    [{ KAFKA_SASL_MECHANISM: 'aws-msk-iam' }, /^KAFKA_SASL_MECHANISM is aws-msk-iam but AWS_REGION is missing\.$/],
   ])('rejects %o with one sentence naming the variable', (env, message) => {
     let thrown: unknown;
     try {

@@ -33,9 +33,19 @@ export const envSchema = z.object({
   KAFKA_SSL_CA_FILE: z.string().min(1).optional().describe("PEM file of the CA(s) that signed the brokers' certificates, when not a public CA"),
   KAFKA_SSL_CERT_FILE: z.string().min(1).optional().describe('PEM client certificate, for brokers that require mutual TLS (with KAFKA_SSL_KEY_FILE)'),
   KAFKA_SSL_KEY_FILE: z.string().min(1).optional().describe('PEM private key of KAFKA_SSL_CERT_FILE'),
-  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional().describe('plain, scram-sha-256 or scram-sha-512 (needs the two below)'),
+  KAFKA_SASL_MECHANISM: z
+    .enum(['plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer', 'aws-msk-iam'])
+    .optional()
+    .describe(
+      'plain, scram-sha-256 or scram-sha-512 (with the user name and password below); oauthbearer (an OIDC client-credentials grant, the KAFKA_SASL_OAUTHBEARER_* settings); aws-msk-iam (AWS_REGION and the AWS credential chain)',
+    ),
   KAFKA_SASL_USERNAME: z.string().optional().describe('SASL user name'),
   KAFKA_SASL_PASSWORD: z.string().optional().describe('SASL password'),
+  KAFKA_SASL_OAUTHBEARER_TOKEN_URL: z.url().optional().describe("the OIDC provider's token endpoint, for KAFKA_SASL_MECHANISM=oauthbearer"),
+  KAFKA_SASL_OAUTHBEARER_CLIENT_ID: z.string().optional().describe('the OIDC client id (client-credentials grant)'),
+  KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET: z.string().optional().describe('the OIDC client secret'),
+  KAFKA_SASL_OAUTHBEARER_SCOPE: z.string().optional().describe('the scope to ask the token for, when the provider needs one'),
+  AWS_REGION: z.string().optional().describe('the AWS region of an MSK cluster, for KAFKA_SASL_MECHANISM=aws-msk-iam (credentials: the AWS default chain)'),
   SCHEMA_REGISTRY_URL: z
     .url({ message: 'must be an http(s) URL' })
     .default('http://127.0.0.1:8081/apis/ccompat/v7')
@@ -165,10 +175,37 @@ export const envSchema = z.object({
     .describe("PostgreSQL holding the subjects' wrapped data keys, identifier links, suppressions and the erasure log"),
 });
 
-interface SaslConfig {
-  mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
-  username: string;
-  password: string;
+export type SaslConfig =
+  | { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string }
+  | { mechanism: 'oauthbearer'; tokenUrl: string; clientId: string; clientSecret: string; scope?: string }
+  | { mechanism: 'aws-msk-iam'; region: string };
+
+function saslConfig(e: z.output<typeof envSchema>): SaslConfig | undefined {
+  const missing = (names: Array<keyof typeof e>) => names.filter((n) => !e[n]);
+  const require = (names: Array<keyof typeof e>) => {
+    const absent = missing(names);
+    if (absent.length > 0)
+      throw new ConfigError(`KAFKA_SASL_MECHANISM is ${e.KAFKA_SASL_MECHANISM} but ${absent.join(' and ')} ${absent.length > 1 ? 'are' : 'is'} missing.`);
+  };
+  switch (e.KAFKA_SASL_MECHANISM) {
+    case undefined:
+      return undefined;
+    case 'oauthbearer':
+      require(['KAFKA_SASL_OAUTHBEARER_TOKEN_URL', 'KAFKA_SASL_OAUTHBEARER_CLIENT_ID', 'KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET']);
+      return {
+        mechanism: 'oauthbearer',
+        tokenUrl: e.KAFKA_SASL_OAUTHBEARER_TOKEN_URL!,
+        clientId: e.KAFKA_SASL_OAUTHBEARER_CLIENT_ID!,
+        clientSecret: e.KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET!,
+        ...(e.KAFKA_SASL_OAUTHBEARER_SCOPE ? { scope: e.KAFKA_SASL_OAUTHBEARER_SCOPE } : {}),
+      };
+    case 'aws-msk-iam':
+      require(['AWS_REGION']);
+      return { mechanism: 'aws-msk-iam', region: e.AWS_REGION! };
+    default:
+      require(['KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD']);
+      return { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME!, password: e.KAFKA_SASL_PASSWORD! };
+  }
 }
 
 export interface Config {
@@ -242,13 +279,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `C360_MIN_INSYNC_REPLICAS is ${e.C360_MIN_INSYNC_REPLICAS}, more than C360_REPLICATION_FACTOR (${e.C360_REPLICATION_FACTOR}): no write could ever be acknowledged.`,
     );
   }
-  let sasl: SaslConfig | undefined;
-  if (e.KAFKA_SASL_MECHANISM) {
-    if (!e.KAFKA_SASL_USERNAME || !e.KAFKA_SASL_PASSWORD) {
-      throw new ConfigError('KAFKA_SASL_MECHANISM is set but KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is missing.');
-    }
-    sasl = { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME, password: e.KAFKA_SASL_PASSWORD };
-  }
+  const sasl = saslConfig(e);
   const registryAuth =
     e.SCHEMA_REGISTRY_USERNAME && e.SCHEMA_REGISTRY_PASSWORD ? { username: e.SCHEMA_REGISTRY_USERNAME, password: e.SCHEMA_REGISTRY_PASSWORD } : undefined;
   return {

@@ -117,8 +117,15 @@ export function httpError(
 export function kafkaFailureSentence(error: unknown): string | undefined {
   if (!(error instanceof KafkaJSError)) return undefined;
   const text = `${error.message} ${describeError((error as { cause?: unknown }).cause ?? '')}`;
-  if (error.name === 'KafkaJSSASLAuthenticationError')
-    return `Kafka refused the SASL login (${error.message.split('\n')[0]}): check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD.`;
+  if (error.name === 'KafkaJSSASLAuthenticationError') {
+    const first = error.message.split('\n')[0]!;
+    // The OIDC token endpoint's refusal names its own settings; a broker's refusal names the mechanism's.
+    if (first.startsWith('the OIDC token endpoint')) return `${first}.`;
+    const settings = /OAUTHBEARER/.test(first)
+      ? 'KAFKA_SASL_MECHANISM and the KAFKA_SASL_OAUTHBEARER_* settings (or, for aws-msk-iam, AWS_REGION and the AWS credentials)'
+      : 'KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD';
+    return `Kafka refused the SASL login (${first}): check ${settings}.`;
+  }
   const alert = /(?:ssl\/tls alert [a-z ]+|certificate[a-z ]*|self[- ]signed[a-z ]*|wrong version number|handshake[a-z ]*)/i.exec(text);
   if (alert)
     return `the TLS handshake with Kafka failed (${alert[0].trim()}): check KAFKA_SSL, KAFKA_SSL_CA_FILE, and for mutual TLS KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE.`;

@@ -1,7 +1,8 @@
 /** The one place KafkaJS clients are built from configuration, so SASL/SSL and logging apply everywhere. */
-import { Kafka, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { Kafka, type KafkaConfig } from 'kafkajs';
 import type { Config } from '../config.js';
 import { kafkaLevelFor, kafkaLogCreator, type Logger } from '../observability/logger.js';
+import { saslOptions } from './sasl.js';
 
 export function createKafka(config: Config, logger: Logger, clientIdSuffix?: string): Kafka {
   const { brokers, clientId, ssl, sasl } = config.kafka;
@@ -13,6 +14,6 @@ export function createKafka(config: Config, logger: Logger, clientIdSuffix?: str
     logCreator: kafkaLogCreator(logger.child({ component: 'kafkajs' })),
     retry: { initialRetryTime: 100, retries: 8 },
   };
-  if (sasl) kafkaConfig.sasl = sasl as SASLOptions;
+  if (sasl) kafkaConfig.sasl = saslOptions(sasl);
   return new Kafka(kafkaConfig);
 }
