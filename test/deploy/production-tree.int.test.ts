@@ -10,7 +10,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { buildProductionTree } from '../../dev/image/production-tree.js';
@@ -19,6 +18,7 @@ import { topicNames } from '../../src/contracts/topics.js';
 import { readToEnd } from '../../src/kafka/read-to-end.js';
 import { crmProfile, variant, webEvent } from '../fixtures/records.js';
 import { config, eventually, testKafka } from '../support/kafka.js';
+import { rawLayer } from '../support/raw-layer.js';
 import { produce, testNamespace, waitForLedger } from '../support/topology.js';
 import { loggedValue } from '../support/worker.js';
 
@@ -136,21 +136,6 @@ function baseEnv(namespace: string, layer: string): Record<string, string> {
     C360_SINK_IDLE_FLUSH_MS: '1000',
     LOG_LEVEL: 'info',
   };
-}
-
-/** Rows and distinct ingest ids in the raw layer's raw/ files. */
-async function rawLayer(layer: string): Promise<{ rows: number; ingestIds: number }> {
-  let rows = 0;
-  const ids = new Set<string>();
-  const dir = path.join(layer, 'raw');
-  if (!fs.existsSync(dir)) return { rows: 0, ingestIds: 0 };
-  for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) {
-    if (!f.endsWith('.parquet')) continue;
-    const file = await asyncBufferFromFile(path.join(dir, f));
-    rows += Number((await parquetMetadataAsync(file)).num_rows);
-    for (const r of await parquetReadObjects({ file, columns: ['_ingest_id'] })) ids.add(String(r._ingest_id));
-  }
-  return { rows, ingestIds: ids.size };
 }
 
 describe('the image, run as its pods run it', () => {
