@@ -4,7 +4,8 @@
  * still thinks it does (the Kafka Streams "exactly_once" model; KafkaJS cannot send the group
  * generation with its offsets, which the one-producer-per-worker model needs).
  */
-import { type Kafka, Partitioners, type Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
+import { exclusiveProducer } from '../kafka/transactional.js';
 
 export class PartitionProducers {
   private readonly producers = new Map<string, Promise<Producer>>();
@@ -18,18 +19,17 @@ export class PartitionProducers {
     const key = `${topic}:${partition}`;
     let p = this.producers.get(key);
     if (!p) {
-      const producer = this.kafka.producer({
-        transactionalId: `${this.transactionalIdPrefix}.${key}`,
-        idempotent: true,
-        maxInFlightRequests: 1,
-        transactionTimeout: 60_000,
-        createPartitioner: Partitioners.DefaultPartitioner,
-      });
-      p = producer.connect().then(() => producer);
+      // Initialised at once: a zombie with this id is fenced before this worker sends anything.
+      p = exclusiveProducer(this.kafka, `${this.transactionalIdPrefix}.${key}`);
       p.catch(() => this.producers.delete(key));
       this.producers.set(key, p);
     }
     return p;
+  }
+
+  /** Whether this worker has an initialised producer for the partition (its transactions have gone through it). */
+  isOpen(topic: string, partition: number): boolean {
+    return this.producers.has(`${topic}:${partition}`);
   }
 
   async drop(topic: string, partition: number): Promise<void> {

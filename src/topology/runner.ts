@@ -8,7 +8,7 @@
  */
 
 import type { Redis } from 'ioredis';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { describeError, safeMessage } from '../contracts/errors.js';
@@ -180,7 +180,12 @@ export class TopologyRunner {
     const endTimer = this.metrics.batchSeconds.startTimer({ source: source.source });
     const control: BatchControl = { heartbeat, isRunning: () => isRunning() && !isStale() && !this.stopping };
 
-    const envelopes = batch.messages.map((m) => {
+    const messages = await this.skipCommitted(batch);
+    if (messages.length === 0) {
+      resolveOffset(batch.lastOffset());
+      return;
+    }
+    const envelopes = messages.map((m) => {
       const { lineage, problem } = checkLineage(m, batch.topic, batch.partition, source.source);
       return newEnvelope(source, batch.topic, batch.partition, m, lineage, problem);
     });
@@ -204,23 +209,25 @@ export class TopologyRunner {
     for (const o of routed.outOfLine) await (this.originals ??= openObjectStore(this.options.config)).putIfAbsent(o.key, o.bytes);
     const producer = await this.producers.get(batch.topic, batch.partition);
     const txn = await producer.transaction();
+    const next = BigInt(batch.lastOffset()) + 1n;
     try {
       await sendInRequests(txn, routed.topicMessages);
       crashPoint('after-send');
       await txn.sendOffsets({
         consumerGroupId: this.groupId,
-        topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }] }],
+        topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next.toString() }] }],
       });
       await txn.commit();
       this.metrics.transactions.inc({ outcome: 'committed' });
     } catch (err) {
-      await txn.abort().catch(() => undefined);
       this.metrics.transactions.inc({ outcome: 'aborted' });
-      if (FENCED.test(String((err as { type?: string }).type))) {
-        // Another worker owns this partition now: its producer fenced ours. Drop it and let the group rebalance.
+      // Another worker owns this partition now: its producer fenced ours, and the group will rebalance.
+      if (FENCED.test(String((err as { type?: string }).type)))
         this.options.logger.warn({ topic: batch.topic, partition: batch.partition }, 'producer fenced; partition moved to another worker');
-        await this.producers.drop(batch.topic, batch.partition);
-      }
+      else await txn.abort().catch(() => undefined);
+      // A fenced producer, or one left mid-commit or mid-abort, cannot begin another: the next attempt gets a new one
+      // (skipCommitted), which also settles a commit that failed here but was prepared at the coordinator.
+      await this.producers.drop(batch.topic, batch.partition);
       throw err;
     }
     crashPoint('after-commit');
@@ -237,6 +244,38 @@ export class TopologyRunner {
     );
     endTimer();
     await heartbeat().catch(() => undefined);
+  }
+
+  /**
+   * The batch's records not yet committed. A new producer for the partition (this worker's first batch
+   * of it, or the first after a failed transaction) has made the coordinator finish the last transaction
+   * of its id — including a commit that reported failure but was prepared, here or on the worker that
+   * had the partition before — so the group's offset is read again and records below it are skipped.
+   */
+  private async skipCommitted(batch: Batch): Promise<KafkaMessage[]> {
+    if (this.producers.isOpen(batch.topic, batch.partition)) return batch.messages;
+    await this.producers.get(batch.topic, batch.partition);
+    const committed = await this.committedOffset(batch.topic, batch.partition);
+    const fresh = batch.messages.filter((m) => BigInt(m.offset) >= committed);
+    if (fresh.length < batch.messages.length) {
+      this.options.logger.warn(
+        { topic: batch.topic, partition: batch.partition, committed: committed.toString(), skipped: batch.messages.length - fresh.length },
+        'records already committed by an earlier transaction skipped',
+      );
+    }
+    return fresh;
+  }
+
+  /** The group's committed offset of a partition (-1 when none), as the group coordinator has it now. */
+  private async committedOffset(topic: string, partition: number): Promise<bigint> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const [committed] = await admin.fetchOffsets({ groupId: this.groupId, topics: [topic] });
+      return BigInt(committed?.partitions.find((p) => p.partition === partition)?.offset ?? '-1');
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   /** Retries a stage while its dependency is down; anything else is a bug and fails the batch. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
-import { ConfigError } from '../../contracts/errors.js';
+import { ConfigError, safeMessage } from '../../contracts/errors.js';
 import { type IngestFileResult, ingestFile } from '../../extraction/file-ingest.js';
 import { loadMappingFile } from '../../extraction/mapping.js';
 import { progressReporter } from '../../extraction/progress.js';
@@ -109,6 +109,11 @@ export function registerIngestCommands(program: Command): void {
               force: o.force,
               batchRows: o.batchRows,
               onProgress: (p) => progress.update(p),
+              onRetry: (err, attempt, waitMs) =>
+                logger.warn(
+                  { file: path.basename(file), attempt, waitMs, err: safeMessage(err) },
+                  'a Kafka transaction failed; resuming the file from its last committed row',
+                ),
             });
             progress.done();
             console.log(summaryLine(result));

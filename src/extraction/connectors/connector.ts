@@ -13,10 +13,11 @@ import { ingestIdFrom, lineageHeaders } from '../../contracts/lineage.js';
 import { topicNames } from '../../contracts/topics.js';
 import { crashPoint } from '../../faults/failpoints.js';
 import { sendTransaction } from '../../kafka/send.js';
+import { exclusiveProducer } from '../../kafka/transactional.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ComponentSpec } from '../../registry.js';
 import type { CompiledEntity } from '../../schema/entity.js';
-import { exclusiveProducer, readState, stateMessage } from '../state.js';
+import { readState, stateMessage } from '../state.js';
 
 /** A connector kind, registered by name in connectors/index.ts; a connector file's `type` names it (default rest). */
 export interface ConnectorSpec extends ComponentSpec {
