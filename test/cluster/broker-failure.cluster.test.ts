@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import { type Brokers, stackUp } from '../../dev/stack/index.js';
 import { CLUSTER_BROKERS } from '../../dev/stack/kafka.js';
 import { stackPaths } from '../../dev/stack/paths.js';
@@ -129,6 +129,13 @@ describe('a broker failure on the three-broker cluster', () => {
     fs.writeFileSync(settings, JSON.stringify({ apiKeys: { 'cluster-web-key-0123456789': 'web' } }));
     const collector = await spawnCollector(namespace, settings, env);
     workers.push(...topology, sink, collector.worker);
+    // On a failure, every process's output is kept for reading, and the test says where.
+    onTestFailed(() => {
+      const logs = fs.mkdtempSync(path.join(os.tmpdir(), `c360-cluster-${namespace}-`));
+      for (const [name, w] of [...topology.map((w, i) => [`run-${i + 1}`, w] as const), ['sink', sink] as const, ['collect', collector.worker] as const])
+        fs.writeFileSync(path.join(logs, `${name}.log`), w.output());
+      console.log(`cluster: the processes' output is in ${logs}`);
+    });
     const files = orderFiles(dir);
 
     // Files one after another, and events in batches that an SDK resends until they are acknowledged.

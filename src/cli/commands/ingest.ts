@@ -13,6 +13,7 @@ import { openKeyStore } from '../../privacy/key-store.js';
 import { pseudonymsFrom } from '../../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../../privacy/records.js';
 import { UnidentifiedSealer } from '../../privacy/sealed.js';
+import { retry } from '../../retry.js';
 import { compileEntities } from '../../schema/entity.js';
 import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
@@ -84,8 +85,14 @@ export function registerIngestCommands(program: Command): void {
 
         const logger = toolLogger(config.logLevel);
         const kafka = createKafka(config, logger, 'ingest');
-        await prepareTopologyTopics(kafka, topology, config);
-        const deadLetter = await deadLetterContract(config, kafka, topology.namespace);
+        // Outlives a broker failover at start as the files' own attempts do (a leader election answers "no leader" for seconds).
+        const deadLetter = await retry(
+          async () => {
+            await prepareTopologyTopics(kafka, topology, config);
+            return deadLetterContract(config, kafka, topology.namespace);
+          },
+          { retries: 6, initialMs: 1_000, maxMs: 30_000 },
+        );
         const store = openObjectStore(config);
         const keyStore = openKeyStore(config, topology.namespace);
         const sealer = new UnidentifiedSealer(keyStore, new RecordPrivacy(pseudonymsFrom(config, 'c360 ingest')));
@@ -126,6 +133,8 @@ export function registerIngestCommands(program: Command): void {
         await keyStore.close();
         if (files.length > 1) console.log(`${files.length - failed} of ${files.length} file(s) done`);
         if (failed > 0) process.exitCode = 1;
+        // A client a failed attempt left connecting to a dead broker must not keep a finished command alive.
+        setTimeout(() => process.exit(), 10_000).unref();
       },
     );
 }
