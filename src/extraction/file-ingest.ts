@@ -185,7 +185,7 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
       ];
       if (dead.length > 0)
         topicMessages.push({ topic: names.ledger, messages: [extractionLedgerMessage(o.entity.source, name, firstRow, lastRow, dead.length, deadCodes)] });
-      await sendTransaction(producer, topicMessages);
+      await sendTransaction(producer, topicMessages, new Map([[names.deadLetter, o.deadLetter.maxMessageBytes]]));
       crashPoint('ingest-after-commit');
       records = [];
       dead = [];

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { sendInRequests } from './send.js';
 
 /** What sendInRequests hands the producer, request by request (the producer itself is KafkaJS's, tested against the broker). */
-async function requestsFor(topicMessages: TopicMessages[]): Promise<TopicMessages[][]> {
+async function requestsFor(topicMessages: TopicMessages[], limits: ReadonlyMap<string, number> = new Map()): Promise<TopicMessages[][]> {
   const sent: TopicMessages[][] = [];
   await sendInRequests(
     {
@@ -13,6 +13,7 @@ async function requestsFor(topicMessages: TopicMessages[]): Promise<TopicMessage
       },
     },
     topicMessages,
+    limits,
   );
   return sent;
 }
@@ -30,6 +31,26 @@ describe('request splitting', () => {
     expect(requests[0]!.map((t) => [t.topic, t.messages.length])).toEqual([
       ['a', 2],
       ['b', 1],
+    ]);
+  });
+
+  it("holds no more of a topic's messages than its max.message.bytes (one record batch per partition), other topics unbounded", async () => {
+    // The hostile suite's 48 KiB dead-letter topic: two 20 KiB dead letters in one batch were refused by the broker (seen in CI).
+    const dead = Array.from({ length: 5 }, (_, i) => message(20 * 1024, i));
+    const requests = await requestsFor(
+      [
+        { topic: 'raw', messages: Array.from({ length: 5 }, (_, i) => message(20 * 1024, i)) },
+        { topic: 'dead-letter', messages: dead },
+      ],
+      new Map([['dead-letter', 48 * 1024]]),
+    );
+    expect(requests.map((r) => r.map((t) => [t.topic, t.messages.length]))).toEqual([
+      [
+        ['raw', 5],
+        ['dead-letter', 2],
+      ],
+      [['dead-letter', 2]],
+      [['dead-letter', 1]],
     ]);
   });
 

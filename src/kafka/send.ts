@@ -20,36 +20,53 @@ function sizeOf(m: Message): number {
   return size;
 }
 
-function* requests(topicMessages: TopicMessages[]): Generator<TopicMessages[]> {
-  let chunk = new Map<string, Message[]>();
+/**
+ * A topic's max.message.bytes bounds a record batch, and KafkaJS puts all of a request's messages
+ * for one partition into one batch: so besides the request limit, a request holds no more of a
+ * topic's messages than its limit (with room for the batch's own framing).
+ */
+const BATCH_FRAMING_BYTES = 1024;
+
+function* requests(topicMessages: TopicMessages[], limits: ReadonlyMap<string, number>): Generator<TopicMessages[]> {
+  let chunk = new Map<string, { messages: Message[]; bytes: number }>();
   let bytes = 0;
   for (const { topic, messages } of topicMessages) {
+    const topicLimit = Math.max((limits.get(topic) ?? Number.POSITIVE_INFINITY) - BATCH_FRAMING_BYTES, 1);
     for (const m of messages) {
       const size = sizeOf(m);
-      if (bytes + size > MAX_REQUEST_BYTES && bytes > 0) {
-        yield [...chunk].map(([t, ms]) => ({ topic: t, messages: ms }));
+      const forTopic = chunk.get(topic)?.bytes ?? 0;
+      if (bytes > 0 && (bytes + size > MAX_REQUEST_BYTES || (forTopic > 0 && forTopic + size > topicLimit))) {
+        yield [...chunk].map(([t, c]) => ({ topic: t, messages: c.messages }));
         chunk = new Map();
         bytes = 0;
       }
-      let list = chunk.get(topic);
-      if (!list) chunk.set(topic, (list = []));
-      list.push(m);
+      let entry = chunk.get(topic);
+      if (!entry) chunk.set(topic, (entry = { messages: [], bytes: 0 }));
+      entry.messages.push(m);
+      entry.bytes += size;
       bytes += size;
     }
   }
-  if (bytes > 0) yield [...chunk].map(([t, ms]) => ({ topic: t, messages: ms }));
+  if (bytes > 0) yield [...chunk].map(([t, c]) => ({ topic: t, messages: c.messages }));
 }
 
-/** Sends the messages (in an open transaction, or with a plain producer) in as many produce requests as their size needs. */
-export async function sendInRequests(sender: Pick<Transaction, 'sendBatch'>, topicMessages: TopicMessages[]): Promise<void> {
-  for (const chunk of requests(topicMessages)) await sender.sendBatch({ topicMessages: chunk, acks: -1 });
+/**
+ * Sends the messages (in an open transaction, or with a plain producer) in as many produce requests
+ * as their size needs; `limits` holds the max.message.bytes of topics whose limit is below the broker's.
+ */
+export async function sendInRequests(
+  sender: Pick<Transaction, 'sendBatch'>,
+  topicMessages: TopicMessages[],
+  limits: ReadonlyMap<string, number> = new Map(),
+): Promise<void> {
+  for (const chunk of requests(topicMessages, limits)) await sender.sendBatch({ topicMessages: chunk, acks: -1 });
 }
 
 /** One transaction holding all the messages, sent topic by topic: committed together, or aborted and the error rethrown. */
-export async function sendTransaction(producer: Producer, topicMessages: TopicMessages[]): Promise<void> {
+export async function sendTransaction(producer: Producer, topicMessages: TopicMessages[], limits: ReadonlyMap<string, number> = new Map()): Promise<void> {
   const txn = await producer.transaction();
   try {
-    for (const t of topicMessages) await sendInRequests(txn, [t]);
+    for (const t of topicMessages) await sendInRequests(txn, [t], limits);
     await txn.commit();
   } catch (err) {
     await txn.abort().catch(() => undefined);

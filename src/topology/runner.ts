@@ -74,6 +74,8 @@ export class TopologyRunner {
   private consumer: Consumer | undefined;
   private stages: Stage[] = [];
   private router: RouterContext | undefined;
+  /** Topics whose max.message.bytes is below the broker's: a produce request holds no more of their messages than that. */
+  private batchLimits: ReadonlyMap<string, number> = new Map();
   private summaryTimer: NodeJS.Timeout | undefined;
   /** Its consumer's place in the group, once started: what /readyz and /healthz report (src/cli/ops.ts). */
   membership: GroupMembership | undefined;
@@ -127,6 +129,7 @@ export class TopologyRunner {
       nearDuplicate: { id: schemas.nearDuplicate, type: loadSchema('NearDuplicate').type },
       now: Date.now,
     };
+    this.batchLimits = new Map([[this.router.topics.deadLetter, this.router.deadLetter.maxMessageBytes]]);
 
     const consumer = this.kafka.consumer({
       groupId: this.groupId,
@@ -211,7 +214,7 @@ export class TopologyRunner {
     const txn = await producer.transaction();
     const next = BigInt(batch.lastOffset()) + 1n;
     try {
-      await sendInRequests(txn, routed.topicMessages);
+      await sendInRequests(txn, routed.topicMessages, this.batchLimits);
       crashPoint('after-send');
       await txn.sendOffsets({
         consumerGroupId: this.groupId,

@@ -10,6 +10,7 @@ import { frame } from '../../src/contracts/framing.js';
 import { HEADER } from '../../src/contracts/lineage.js';
 import { topicNames } from '../../src/contracts/topics.js';
 import { groupLag } from '../../src/kafka/lag.js';
+import { topicMaxMessageBytes } from '../../src/kafka/topics.js';
 import { loadSchema, parseType } from '../../src/schema/avro.js';
 import { compilePrimaryEntity } from '../../src/schema/entity.js';
 import { createSchemaRegistry, registerAvro, WriterSchemas } from '../../src/schema/registry.js';
@@ -17,7 +18,7 @@ import { openObjectStore } from '../../src/storage/backends.js';
 import { loadTopology } from '../../src/topology/load.js';
 import { createTopologyTopics } from '../../src/topology/setup.js';
 import { crmProfile, transaction, variant, webEvent } from '../fixtures/records.js';
-import { collect, config, recentLogs, testKafka } from '../support/kafka.js';
+import { collect, config, eventually, recentLogs, testKafka } from '../support/kafka.js';
 import { type RunningTopology, readable, startTopology, testNamespace, waitForLedger } from '../support/topology.js';
 
 const kafka = testKafka();
@@ -64,6 +65,13 @@ describe('hostile input straight to Kafka', () => {
       validateOnly: false,
       resources: [{ type: 2, name: names.deadLetter, configEntries: [{ name: 'max.message.bytes', value: String(DEAD_LETTER_MAX_BYTES) }] }],
     });
+    // The broker applies a config change a moment after AlterConfigs answers: the topology reads the limit at start,
+    // and would read the old one (seen in CI: the first oversized dead letter was then refused by the broker).
+    await eventually(
+      () => topicMaxMessageBytes(admin, names.deadLetter),
+      (limit) => limit === DEAD_LETTER_MAX_BYTES,
+      30_000,
+    );
     await admin.disconnect();
     const registry = createSchemaRegistry(config);
     const e = await entities();
