@@ -1,7 +1,15 @@
 import { ReplyError } from 'ioredis';
 import { KafkaJSError, KafkaJSNonRetriableError } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DependencyRefusedError, DependencyUnavailableError, httpError, isRetriable, isRetriableStatus } from './contracts/errors.js';
+import {
+  ConfigError,
+  DependencyRefusedError,
+  DependencyUnavailableError,
+  httpError,
+  isKafkaOutage,
+  isRetriable,
+  isRetriableStatus,
+} from './contracts/errors.js';
 import { retry } from './retry.js';
 import { redisFailure } from './storage/redis.js';
 
@@ -27,6 +35,18 @@ describe('retry', () => {
     const f = failing([new DependencyRefusedError('object-store', 'put s3://b/k answered 403 (AccessDenied); not retried')]);
     await expect(retry(f.run, { retries: 5, initialMs: 1 })).rejects.toThrow('answered 403');
     expect(f.calls()).toBe(1);
+  });
+
+  it('with isKafkaOutage, retries a Kafka failure KafkaJS gave up on, but not a refused login', async () => {
+    // After its own retries KafkaJS reports a leader election as not retriable; work that resumes from committed state tries again.
+    const election = new KafkaJSNonRetriableError('There is no leader for this topic-partition as we are in the middle of a leadership election');
+    const f = failing([election, election]);
+    expect(await retry(f.run, { retries: 5, initialMs: 1, retryable: isKafkaOutage })).toBe(3);
+    const login = Object.assign(new KafkaJSNonRetriableError('SASL SCRAM SHA512 authentication failed'), { name: 'KafkaJSSASLAuthenticationError' });
+    const g = failing([login]);
+    await expect(retry(g.run, { retries: 5, initialMs: 1, retryable: isKafkaOutage })).rejects.toThrow('authentication failed');
+    expect(g.calls()).toBe(1);
+    expect(isKafkaOutage(new ConfigError('KAFKA_BROKERS is wrong.'))).toBe(false);
   });
 
   it('gives up after its retries with the last error', async () => {

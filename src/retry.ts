@@ -5,7 +5,7 @@
  * `shouldContinue` that turns false when it is told to stop.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { C360Error, isRetriable } from './contracts/errors.js';
+import { C360Error, isKafkaOutage, isRetriable } from './contracts/errors.js';
 
 export interface RetryOptions {
   /** Attempts after the first. */
@@ -15,6 +15,8 @@ export interface RetryOptions {
   maxMs?: number;
   /** Retry only while this holds (a worker that is stopping rethrows at once). */
   shouldContinue?: () => boolean;
+  /** Which errors are worth another attempt (default: those that say they are retriable). */
+  retryable?: (error: unknown) => boolean;
   /** Before each wait: count it, log it, heartbeat. */
   onRetry?: (error: unknown, attempt: number, delayMs: number) => Promise<void> | void;
 }
@@ -26,7 +28,7 @@ export async function retry<T>(run: (attempt: number) => Promise<T>, options: Re
     try {
       return await run(attempt);
     } catch (err) {
-      if (!isRetriable(err) || attempt > options.retries || options.shouldContinue?.() === false) throw err;
+      if (!(options.retryable ?? isRetriable)(err) || attempt > options.retries || options.shouldContinue?.() === false) throw err;
       // A dependency that said how long to wait (Retry-After) is believed over the backoff.
       const delay = (err instanceof C360Error ? err.retryAfterMs : undefined) ?? Math.min(initial * 2 ** (attempt - 1), max);
       await options.onRetry?.(err, attempt, delay);
@@ -34,3 +36,9 @@ export async function retry<T>(run: (attempt: number) => Promise<T>, options: Re
     }
   }
 }
+
+/**
+ * Attempts across a Kafka outage — a broker failover and the leader election after it — for work
+ * that resumes from committed state: 1 s doubling to 30 s, about two minutes in all.
+ */
+export const KAFKA_OUTAGE_RETRY: RetryOptions = { retries: 7, initialMs: 1_000, maxMs: 30_000, retryable: isKafkaOutage };

@@ -132,6 +132,15 @@ export function kafkaFailureSentence(error: unknown): string | undefined {
   return `Kafka: ${error.message.split('\n')[0]}.`;
 }
 
+/**
+ * A KafkaJS failure that another attempt from committed state may get past — a broker down, a
+ * leader election that outlasted KafkaJS's own retries (which then reports it as not retriable) —
+ * as opposed to a refused login.
+ */
+export function isKafkaOutage(error: unknown): boolean {
+  return error instanceof KafkaJSError && error.name !== 'KafkaJSSASLAuthenticationError';
+}
+
 export function isRetriable(error: unknown): boolean {
   if (error instanceof C360Error) return error.retriable;
   // KafkaJS marks its own errors (KafkaJSError and its subclasses) with the same flag.

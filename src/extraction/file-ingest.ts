@@ -9,8 +9,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import kafkajs, { type Kafka, type Message } from 'kafkajs';
+import type { Kafka, Message } from 'kafkajs';
 import { type DeadLetterContract, deadLetterMessage } from '../contracts/dead-letter.js';
 import { describeError, type RecordErrorEntry, UnreadableFileError } from '../contracts/errors.js';
 import { type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
@@ -20,6 +19,7 @@ import { crashPoint } from '../faults/failpoints.js';
 import { sendTransaction } from '../kafka/send.js';
 import { exclusiveProducer } from '../kafka/transactional.js';
 import type { UnidentifiedSealer } from '../privacy/sealed.js';
+import { KAFKA_OUTAGE_RETRY, retry } from '../retry.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { compileMapping, type MappingFile } from './mapping.js';
@@ -63,7 +63,7 @@ export interface IngestFileOptions {
   batchRows?: number;
   onProgress?: (p: IngestProgress) => void;
   /** A failed attempt, before the wait after which the file resumes from its last committed row. */
-  onRetry?: (err: Error, attempt: number, waitMs: number) => void;
+  onRetry?: (err: unknown, attempt: number, waitMs: number) => void;
   /** Seals unmappable rows before they are dead-lettered (the CLI always passes one; docs/privacy.md). */
   sealer?: UnidentifiedSealer;
 }
@@ -87,35 +87,15 @@ async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-// KafkaJS is CommonJS: its error classes are on the default export.
-const { KafkaJSError } = kafkajs;
-
-/**
- * Attempts of a file whose Kafka transaction failed, and the first wait between them (doubled each
- * time): about two minutes in all, longer than a broker failover (a dead broker's partitions move
- * after its session times out, 9 s by default, and the leader election that follows).
- */
-const FILE_ATTEMPTS = 8;
-const FIRST_WAIT_MS = 1_000;
-const MAX_WAIT_MS = 30_000;
-
 /**
  * Ingests the file, resuming after a failed Kafka transaction (a broker that died or stalled, a
  * leader election, a broker answering out of sequence): the aborted batch is sent again by a new
- * producer from the file's last committed position, so nothing is lost or sent twice. A refused
- * login is not retried.
+ * producer from the file's last committed position, so nothing is lost or sent twice. The attempts
+ * (1 s doubling to 30 s, about two minutes in all) outlast a broker failover: a dead broker's
+ * partitions move after its session times out (9 s by default) and the election that follows.
  */
-export async function ingestFile(o: IngestFileOptions): Promise<IngestFileResult> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await ingestFileOnce(o);
-    } catch (err) {
-      if (!(err instanceof KafkaJSError) || err.name === 'KafkaJSSASLAuthenticationError' || attempt >= FILE_ATTEMPTS) throw err;
-      const wait = Math.min(FIRST_WAIT_MS * 2 ** (attempt - 1), MAX_WAIT_MS);
-      o.onRetry?.(err, attempt, wait);
-      await sleep(wait);
-    }
-  }
+export function ingestFile(o: IngestFileOptions): Promise<IngestFileResult> {
+  return retry(() => ingestFileOnce(o), { ...KAFKA_OUTAGE_RETRY, onRetry: o.onRetry });
 }
 
 async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {

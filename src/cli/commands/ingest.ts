@@ -13,7 +13,7 @@ import { openKeyStore } from '../../privacy/key-store.js';
 import { pseudonymsFrom } from '../../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../../privacy/records.js';
 import { UnidentifiedSealer } from '../../privacy/sealed.js';
-import { retry } from '../../retry.js';
+import { KAFKA_OUTAGE_RETRY, retry } from '../../retry.js';
 import { compileEntities } from '../../schema/entity.js';
 import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
@@ -86,13 +86,10 @@ export function registerIngestCommands(program: Command): void {
         const logger = toolLogger(config.logLevel);
         const kafka = createKafka(config, logger, 'ingest');
         // Outlives a broker failover at start as the files' own attempts do (a leader election answers "no leader" for seconds).
-        const deadLetter = await retry(
-          async () => {
-            await prepareTopologyTopics(kafka, topology, config);
-            return deadLetterContract(config, kafka, topology.namespace);
-          },
-          { retries: 6, initialMs: 1_000, maxMs: 30_000 },
-        );
+        const deadLetter = await retry(async () => {
+          await prepareTopologyTopics(kafka, topology, config);
+          return deadLetterContract(config, kafka, topology.namespace);
+        }, KAFKA_OUTAGE_RETRY);
         const store = openObjectStore(config);
         const keyStore = openKeyStore(config, topology.namespace);
         const sealer = new UnidentifiedSealer(keyStore, new RecordPrivacy(pseudonymsFrom(config, 'c360 ingest')));
