@@ -74,7 +74,10 @@ export async function stackUp(home: string, onProgress: (line: string) => void =
         },
         part.readyTimeoutMs,
         () =>
-          new StackError(`${part.name} did not become ready at ${part.address} within ${part.readyTimeoutMs / 1000}s; see ${logFile(paths.state, part.name)}.`),
+          // The log's last lines go with the error: CI prints what a command says, not the files it leaves (seen: a CI broker that never answered, with no log to read).
+          new StackError(
+            `${part.name} did not become ready at ${part.address} within ${part.readyTimeoutMs / 1000}s; last lines of ${logFile(paths.state, part.name)}:\n${tailLog(paths.state, part.name)}`,
+          ),
       );
       part.afterReady?.(paths);
       const readyMs = Date.now() - startedAt;
