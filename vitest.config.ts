@@ -52,7 +52,7 @@ export default defineConfig({
           name: 'cluster',
           include: ['test/cluster/**/*.cluster.test.ts'],
           env: { KAFKA_BROKERS: CLUSTER_BROKERS.join(',') },
-          globalSetup: ['test/cluster/global-setup.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 600_000,
           fileParallelism: false,
         },

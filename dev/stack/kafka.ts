@@ -109,11 +109,17 @@ function serverProperties(node: KafkaNode, dataDir: string, tls: StackTls | unde
   ].join('\n');
 }
 
+/** Kafka's jars, fetched once per process (a Maven run takes seconds; every node and tool shares the result). */
+const fetchedLibs = new Map<string, string>();
 function kafkaLibs(paths: StackPaths): string {
-  requireJava();
-  const libs = path.join(paths.cache, `kafka-${KAFKA_VERSION}`);
-  mavenFetch(libs, 'copy-dependencies', { 'kafka.version': KAFKA_VERSION, includeScope: 'runtime' }, `Apache Kafka ${KAFKA_VERSION}`);
-  return `${libs}/*`;
+  let classpath = fetchedLibs.get(paths.cache);
+  if (!classpath) {
+    requireJava();
+    const libs = path.join(paths.cache, `kafka-${KAFKA_VERSION}`);
+    mavenFetch(libs, 'copy-dependencies', { 'kafka.version': KAFKA_VERSION, includeScope: 'runtime' }, `Apache Kafka ${KAFKA_VERSION}`);
+    fetchedLibs.set(paths.cache, (classpath = `${libs}/*`));
+  }
+  return classpath;
 }
 
 const log4j = () => `-Dlog4j2.configurationFile=${path.join(projectRoot(), 'stack', 'kafka-log4j2.properties')}`;

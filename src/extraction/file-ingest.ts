@@ -101,6 +101,7 @@ export function ingestFile(o: IngestFileOptions): Promise<IngestFileResult> {
 async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
   const started = performance.now();
   const names = topicNames(o.namespace);
+  const batchLimits = new Map([[names.deadLetter, o.deadLetter.maxMessageBytes]]);
   const name = path.basename(o.file);
   const sha256 = await sha256File(o.file);
   const key = `file:${o.entity.source}:${sha256}`;
@@ -165,7 +166,7 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
       ];
       if (dead.length > 0)
         topicMessages.push({ topic: names.ledger, messages: [extractionLedgerMessage(o.entity.source, name, firstRow, lastRow, dead.length, deadCodes)] });
-      await sendTransaction(producer, topicMessages, new Map([[names.deadLetter, o.deadLetter.maxMessageBytes]]));
+      await sendTransaction(producer, topicMessages, batchLimits);
       crashPoint('ingest-after-commit');
       records = [];
       dead = [];

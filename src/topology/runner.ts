@@ -235,8 +235,8 @@ export class TopologyRunner {
     }
     crashPoint('after-commit');
     resolveOffset(batch.lastOffset());
-    recordLag(this.consumerMetrics.lag, this.groupId, batch.topic, batch.partition, batch.highWatermark, BigInt(batch.lastOffset()) + 1n);
-    if (BigInt(batch.lastOffset()) + 1n >= BigInt(batch.highWatermark)) this.waitingSince.delete(position);
+    recordLag(this.consumerMetrics.lag, this.groupId, batch.topic, batch.partition, batch.highWatermark, next);
+    if (next >= BigInt(batch.highWatermark)) this.waitingSince.delete(position);
     else this.waitingSince.set(position, Date.now());
 
     this.account(

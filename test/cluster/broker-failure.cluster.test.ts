@@ -211,14 +211,11 @@ describe('a broker failure on the three-broker cluster', () => {
     expect(await keysIn(names.raw('web')), context).toEqual({ messages: EVENTS, keys: EVENTS });
     expect((await keysIn(names.deadLetter)).messages, context).toBe(INVALID);
     // The sink landed exactly the raw records; no group has anything left, and every worker still runs.
-    const landed = await (async () => {
-      const deadline = Date.now() + 120_000;
-      for (;;) {
-        const r = await rawLayer(layer);
-        if (r.rows >= UNIQUE + EVENTS || Date.now() > deadline) return r;
-        await sleep(500);
-      }
-    })();
+    const landed = await eventually(
+      () => rawLayer(layer),
+      (r) => r.rows >= UNIQUE + EVENTS,
+      120_000,
+    );
     expect(landed, context).toEqual({ rows: UNIQUE + EVENTS, ingestIds: UNIQUE + EVENTS });
     const lag = [
       ...(await groupLag(kafka, names.topologyGroup, ingestTopics)),
