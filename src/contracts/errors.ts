@@ -126,7 +126,9 @@ export function kafkaFailureSentence(error: unknown): string | undefined {
       : 'KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD';
     return `Kafka refused the SASL login (${first}): check ${settings}.`;
   }
-  const alert = /(?:ssl\/tls alert [a-z ]+|certificate[a-z ]*|self[- ]signed[a-z ]*|wrong version number|handshake[a-z ]*)/i.exec(text);
+  const alert = /(?:ssl\/tls alert [a-z ]+|unable to [a-z ]*certificate|certificate[a-z ]*|self[- ]signed[a-z ]*|wrong version number|handshake[a-z ]*)/i.exec(
+    text,
+  );
   if (alert)
     return `the TLS handshake with Kafka failed (${alert[0].trim()}): check KAFKA_SSL, KAFKA_SSL_CA_FILE, and for mutual TLS KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE.`;
   return `Kafka: ${error.message.split('\n')[0]}.`;
@@ -138,7 +140,18 @@ export function kafkaFailureSentence(error: unknown): string | undefined {
  * as opposed to a refused login.
  */
 export function isKafkaOutage(error: unknown): boolean {
-  return error instanceof KafkaJSError && error.name !== 'KafkaJSSASLAuthenticationError';
+  return error instanceof KafkaJSError && error.name !== 'KafkaJSSASLAuthenticationError' && !refusedHandshake(error);
+}
+
+/**
+ * A TLS handshake either side refused (a certificate not trusted, none where one is required), at
+ * any depth of causes: the patched KafkaJS marks that connection error, alone of its kind, not
+ * retriable (patches/kafkajs+2.2.4.patch), since every attempt fails the same way.
+ */
+function refusedHandshake(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
+    if (e.name === 'KafkaJSConnectionError' && (e as { retriable?: boolean }).retriable === false) return true;
+  return false;
 }
 
 export function isRetriable(error: unknown): boolean {

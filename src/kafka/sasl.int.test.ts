@@ -32,31 +32,36 @@ const sentences = (stderr: string) => stderr.split('\n').filter((l) => l.startsW
 /** An OIDC provider's token endpoint for one client. */
 const idp = { requests: [] as Array<{ authorization: string; form: URLSearchParams }>, url: '' };
 const CLIENT = { id: 'c360-ingest', secret: 'local-oidc-secret' };
+const EXPIRED = { id: 'expired', secret: 'expired-secret' };
 const server = http.createServer((req, res) => {
   let body = '';
   req.on('data', (d: Buffer) => (body += d.toString()));
   req.on('end', () => {
     const form = new URLSearchParams(body);
     idp.requests.push({ authorization: req.headers.authorization ?? '', form });
-    const expected = `Basic ${Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')}`;
+    const [clientId, secret] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64')
+      .toString()
+      .split(':');
     res.setHeader('content-type', 'application/json');
-    if (req.headers.authorization !== expected || form.get('grant_type') !== 'client_credentials') {
+    const known = [CLIENT, EXPIRED].some((c) => c.id === clientId && c.secret === secret);
+    if (!known || form.get('grant_type') !== 'client_credentials') {
       res.statusCode = 401;
       res.end(JSON.stringify({ error: 'invalid_client' }));
       return;
     }
-    const now = Math.floor(Date.now() / 1000);
-    const claims = { sub: CLIENT.id, iat: now, exp: now + 3600, scope: form.get('scope') ?? '' };
+    // The client `expired` is issued tokens that expired an hour ago, which the broker refuses.
+    const now = Math.floor(Date.now() / 1000) - (clientId === EXPIRED.id ? 7200 : 0);
+    const claims = { sub: clientId, iat: now, exp: now + 3600, scope: form.get('scope') ?? '' };
     const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
     res.end(JSON.stringify({ access_token: `${part({ alg: 'none' })}.${part(claims)}.`, token_type: 'Bearer', expires_in: 3600 }));
   });
 });
-const oauth = (secret = CLIENT.secret) => ({
+const oauth = (secret = CLIENT.secret, clientId = CLIENT.id) => ({
   KAFKA_BROKERS: SASL,
   ...tls,
   KAFKA_SASL_MECHANISM: 'oauthbearer',
   KAFKA_SASL_OAUTHBEARER_TOKEN_URL: idp.url,
-  KAFKA_SASL_OAUTHBEARER_CLIENT_ID: CLIENT.id,
+  KAFKA_SASL_OAUTHBEARER_CLIENT_ID: clientId,
   KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET: secret,
   KAFKA_SASL_OAUTHBEARER_SCOPE: 'kafka',
 });
@@ -113,5 +118,19 @@ describe('SASL/OAUTHBEARER over TLS, tokens from an OIDC client-credentials gran
     expect(sentences(refused.stderr)).toEqual([
       'c360: the OIDC token endpoint refused the client credentials (401 invalid_client): check KAFKA_SASL_OAUTHBEARER_CLIENT_ID, KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET and KAFKA_SASL_OAUTHBEARER_SCOPE.',
     ]);
+  });
+
+  it('a token the broker refuses (expired) is one sentence naming the OAUTHBEARER settings, tried once', async () => {
+    const refused = await runCli(['topics', 'check', '--namespace', testNamespace()], oauth(EXPIRED.secret, EXPIRED.id));
+    expect(refused.code).toBe(1);
+    const [sentence, ...more] = sentences(refused.stderr);
+    expect(more).toEqual([]);
+    // The broker's error challenge (RFC 7628), answered as the protocol asks; unpatched KafkaJS took it for success and
+    // ended, after its retries, with "No brokers in the broker pool".
+    expect(sentence).toBe(
+      'c360: Kafka refused the SASL login (SASL OAUTHBEARER authentication failed: {"status":"invalid_token"}): check KAFKA_SASL_MECHANISM and the KAFKA_SASL_OAUTHBEARER_* settings (or, for aws-msk-iam, AWS_REGION and the AWS credentials).',
+    );
+    // Tried once: KafkaJS logs each failed login.
+    expect(refused.stderr.match(/"kafkajs":"SaslAuthenticator-OAUTHBEARER"/g)).toHaveLength(1);
   });
 });

@@ -41,6 +41,15 @@ describe('TLS and mutual TLS to Kafka', () => {
       'c360: the TLS handshake with Kafka failed (ssl/tls alert bad certificate): check KAFKA_SSL, KAFKA_SSL_CA_FILE, and for mutual TLS KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE.',
     ]);
     expect(refused.stderr).not.toMatch(/\n\s+at .*:\d+:\d+/);
+    // Tried once, not through KafkaJS's retries: it logs each failed attempt at the seed broker.
+    expect(refused.stderr.match(/Failed to connect to seed broker/g)).toHaveLength(1);
+    // A broker certificate this client does not trust (no CA file): the same, from the client's side.
+    const untrusted = await runCli(['topics', 'check', '--namespace', ns], { KAFKA_BROKERS: TLS, KAFKA_SSL: 'true' });
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr.split('\n').filter((l) => l.startsWith('c360:'))).toEqual([
+      'c360: the TLS handshake with Kafka failed (unable to verify the first certificate): check KAFKA_SSL, KAFKA_SSL_CA_FILE, and for mutual TLS KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE.',
+    ]);
+    expect(untrusted.stderr.match(/Failed to connect to seed broker/g)).toHaveLength(1);
   });
 
   it('a TLS setting that cannot work is one sentence and exit 2, before any connection', async () => {
