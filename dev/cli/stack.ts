@@ -2,6 +2,8 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../src/config.js';
 import { type Brokers, stackDown, stackStatus, stackUp } from '../stack/index.js';
 import { CLUSTER_BROKERS } from '../stack/kafka.js';
+import { stackPaths } from '../stack/paths.js';
+import { KAFKA_MTLS_PORT, KAFKA_SASL_PORT, KAFKA_TLS_PORT, LOOPBACK } from '../stack/versions.js';
 
 function brokersOption(value: string): Brokers {
   if (value === '1' || value === '3') return Number(value) as Brokers;
@@ -19,15 +21,25 @@ export function registerStackCommands(program: Command): void {
     .command('up')
     .description('Fetch (once, from Maven Central) and start every part that does not already answer; waits until each is ready.')
     .option('--brokers <n>', 'Kafka as one broker (1) or as a cluster of three brokers with one controller quorum (3)', brokersOption, 1)
-    .action(async (options: { brokers: Brokers }) => {
+    .option(
+      '--secure',
+      'the single broker also listens with TLS, mutual TLS and SASL_SSL (SCRAM, OAUTHBEARER), certificates from a CA made at start; a broker running without them is restarted',
+      false,
+    )
+    .action(async (options: { brokers: Brokers; secure: boolean }) => {
       const { home } = loadConfig();
       const t0 = Date.now();
-      const reports = await stackUp(home, (line) => console.log(line), options.brokers);
+      const reports = await stackUp(home, (line) => console.log(line), options);
       for (const r of reports) {
         const timing = r.action === 'started' ? ` (prepare ${(r.prepareMs / 1000).toFixed(1)}s, ready after ${(r.readyMs / 1000).toFixed(1)}s)` : '';
         console.log(`  ${r.name.padEnd(9)} ${r.address.padEnd(44)} ${r.action}${timing}`);
       }
       console.log(`stack up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      if (options.secure) {
+        console.log(
+          `secured listeners: TLS ${LOOPBACK}:${KAFKA_TLS_PORT}, mutual TLS ${LOOPBACK}:${KAFKA_MTLS_PORT}, SASL_SSL ${LOOPBACK}:${KAFKA_SASL_PORT}; CA and client certificate in ${stackPaths(home).state}/tls`,
+        );
+      }
       if (options.brokers === 3) console.log(`three brokers: for c360 commands in this shell, export KAFKA_BROKERS=${CLUSTER_BROKERS.join(',')}`);
       else console.log('one broker: for c360 commands in this shell, export C360_REPLICATION_FACTOR=1 C360_MIN_INSYNC_REPLICAS=1');
     });

@@ -7,7 +7,7 @@ import type { Config } from '../../src/config.js';
 import { StackError } from '../../src/contracts/errors.js';
 import { kafkaAnswers, postgresAnswers, redisAnswers, registryAnswers, s3Answers } from '../../src/observability/probes.js';
 import { stackUp } from './index.js';
-import { CLUSTER_BROKERS } from './kafka.js';
+import { CLUSTER_BROKERS, securedListenersOpen } from './kafka.js';
 import { REDIS_URL } from './redis.js';
 import { REGISTRY_URL } from './registry.js';
 import { S3_URL } from './s3.js';
@@ -25,7 +25,7 @@ export function localStackDefaults(): void {
   process.env.C360_CREATE_TOPICS ||= 'true';
 }
 
-export async function ensureStack(config: Config, options: { s3?: boolean; onProgress?: (line: string) => void } = {}): Promise<string[]> {
+export async function ensureStack(config: Config, options: { s3?: boolean; secure?: boolean; onProgress?: (line: string) => void } = {}): Promise<string[]> {
   // Unless the environment names a secret, the checkout's own development secret serves (read by loadConfig from then on).
   if (!config.piiKey || !config.kek) ensureDevSecrets(config.home);
   // The local stack is one broker: topics get one replica there and workers create them, unless the environment says otherwise (read by loadConfig from then on).
@@ -33,6 +33,8 @@ export async function ensureStack(config: Config, options: { s3?: boolean; onPro
   if (brokers === `${LOOPBACK}:${KAFKA_PORT}`) localStackDefaults();
   // The three-broker cluster (`stack up --brokers 3`) is local too, with production replication.
   const cluster = brokers === CLUSTER_BROKERS.join(',');
+  // The secured listeners are the single local broker's (`stack up --secure`): asked for against it only.
+  const secure = options.secure === true && brokers === `${LOOPBACK}:${KAFKA_PORT}`;
   const checks = [
     {
       name: 'Kafka',
@@ -48,6 +50,17 @@ export async function ensureStack(config: Config, options: { s3?: boolean; onPro
       local: REGISTRY_URL,
       answers: () => registryAnswers(config.schemaRegistry),
     },
+    ...(secure
+      ? [
+          {
+            name: "Kafka's secured listeners",
+            variable: 'KAFKA_BROKERS',
+            value: `${LOOPBACK}:${KAFKA_PORT}`,
+            local: `${LOOPBACK}:${KAFKA_PORT}`,
+            answers: securedListenersOpen,
+          },
+        ]
+      : []),
     { name: 'Redis', variable: 'REDIS_URL', value: config.redisUrl, local: REDIS_URL, answers: () => redisAnswers(config.redisUrl) },
     ...(options.s3 ? [{ name: 'S3 (S3Mock)', variable: 'C360_S3_ENDPOINT', value: S3_URL, local: S3_URL, answers: () => s3Answers(S3_URL) }] : []),
   ];
@@ -69,6 +82,6 @@ export async function ensureStack(config: Config, options: { s3?: boolean; onPro
     );
   }
   options.onProgress?.(`starting the local stack for: ${missing.map((c) => c.name).join(', ')}`);
-  const reports = await stackUp(config.home, options.onProgress, cluster ? 3 : 1);
+  const reports = await stackUp(config.home, options.onProgress, { brokers: cluster ? 3 : 1, secure });
   return reports.filter((r) => r.action === 'started').map((r) => r.name);
 }

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { StackError } from '../../src/contracts/errors.js';
-import { clusterParts, kafkaPart } from './kafka.js';
+import { clusterParts, kafkaPart, securedKafkaPart } from './kafka.js';
 import type { StackPart } from './part.js';
 import { stackPaths } from './paths.js';
 import { logFile, runningPid, startDetached, stopProcess, tailLog, waitFor } from './processes.js';
@@ -22,6 +22,19 @@ const SHAPES: Record<Brokers, readonly StackPart[]> = {
   3: [redisPart, registryPart, s3Part, ...clusterParts],
 };
 const ALL_PARTS: readonly StackPart[] = [...SHAPES[1], ...clusterParts];
+
+export interface UpOptions {
+  brokers?: Brokers;
+  /** The single broker also listens with TLS, mutual TLS and SASL_SSL (SCRAM, OAUTHBEARER), certificates from a CA made at start. */
+  secure?: boolean;
+}
+
+function partsOf({ brokers = 1, secure = false }: UpOptions): readonly StackPart[] {
+  const parts = SHAPES[brokers];
+  if (!secure) return parts;
+  // The secured listeners are the single broker's: with the cluster, that broker runs beside it.
+  return brokers === 1 ? parts.map((p) => (p === kafkaPart ? securedKafkaPart : p)) : [...parts, securedKafkaPart];
+}
 
 type PartState = 'running (started by c360)' | 'running (not started by c360)' | 'starting' | 'stopped';
 
@@ -39,8 +52,8 @@ export interface UpReport extends PartStatus {
   readyMs: number;
 }
 
-export async function stackUp(home: string, onProgress: (line: string) => void = () => undefined, brokers: Brokers = 1): Promise<UpReport[]> {
-  const parts = SHAPES[brokers];
+export async function stackUp(home: string, onProgress: (line: string) => void = () => undefined, options: UpOptions = {}): Promise<UpReport[]> {
+  const parts = partsOf(options);
   ensureDevSecrets(home);
   const paths = stackPaths(home);
   fs.mkdirSync(paths.state, { recursive: true });
@@ -57,6 +70,10 @@ export async function stackUp(home: string, onProgress: (line: string) => void =
     const t0 = Date.now();
     const proc = part.prepare(paths);
     const prepareMs = Date.now() - t0;
+    if (runningPid(paths.state, part.name) !== undefined && (await part.outdated?.())) {
+      onProgress(`${part.name}: running with other settings than asked; restarting it`);
+      await stopProcess(paths.state, part.name);
+    }
     if (runningPid(paths.state, part.name) === undefined) {
       onProgress(`${part.name}: starting (logs: ${logFile(paths.state, part.name)})`);
       startDetached(paths.state, proc);

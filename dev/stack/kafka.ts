@@ -1,12 +1,13 @@
 /**
  * Apache Kafka in KRaft mode, run from the Maven Central jars: the single combined broker +
- * controller that the demo and the tests use (with TLS, mutual-TLS and SASL listeners beside its
- * plain one), and the three-node cluster of `stack up --brokers 3` (each node a broker and a voter
- * of one controller quorum) for the failure tests.
+ * controller that the demo and the tests use (with `stack up --secure`, TLS, mutual-TLS and SASL
+ * listeners beside its plain one), and the three-node cluster of `stack up --brokers 3` (each node
+ * a broker and a voter of one controller quorum) for the failure tests.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { StackError } from '../../src/contracts/errors.js';
 import { projectRoot } from '../../src/contracts/project.js';
@@ -43,7 +44,7 @@ interface KafkaNode {
   voters: string;
   /** Replicas of the internal topics (offsets, transactions) and the default for new topics. */
   replicas: number;
-  /** The single broker carries the secured listeners the clients' TLS and SASL settings are tested against. */
+  /** With `stack up --secure`, the single broker carries the secured listeners the clients' TLS and SASL settings are tested against. */
   secured: boolean;
   heap: string;
 }
@@ -188,8 +189,23 @@ function kafkaNodePart(node: KafkaNode, clusterIdFile: (paths: StackPaths) => st
   };
 }
 
-export const kafkaPart: StackPart = {
-  ...kafkaNodePart(
+/** Whether something accepts TCP connections at the port (a listener, whatever its protocol). */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: LOOPBACK, port, timeout: 1_000 }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+    socket.on('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+const singleBroker = (secured: boolean): StackPart =>
+  kafkaNodePart(
     {
       name: 'kafka',
       dir: 'kafka',
@@ -198,12 +214,21 @@ export const kafkaPart: StackPart = {
       controllerPort: KAFKA_CONTROLLER_PORT,
       voters: `1@${LOOPBACK}:${KAFKA_CONTROLLER_PORT}`,
       replicas: 1,
-      secured: true,
+      secured,
       // The test suite makes about a thousand topics of 1–3 partitions in one run: 512 MiB ran out of heap (seen in CI).
       heap: '2g',
     },
     (paths) => path.join(paths.state, 'kafka', 'cluster-id'),
-  ),
+  );
+
+/** The single broker with its plain listener only: the demo and development. A broker already running with more listeners serves as it is. */
+export const kafkaPart: StackPart = singleBroker(false);
+
+/** The same broker with TLS, mutual-TLS and SASL_SSL listeners (`stack up --secure`); a broker running without them is restarted with them, its data kept. */
+export const securedKafkaPart: StackPart = {
+  ...singleBroker(true),
+  answers: async () => (await kafkaPart.answers()) && (await securedListenersOpen()),
+  outdated: () => kafkaPart.answers(),
   afterReady(paths: StackPaths) {
     // The SCRAM user is metadata of the cluster: made once (ConfigCommand), remembered by a marker beside the data.
     const marker = path.join(paths.state, 'kafka', 'data', '.c360-scram-user');
@@ -226,6 +251,12 @@ export const kafkaPart: StackPart = {
     fs.writeFileSync(marker, `${KAFKA_SCRAM_USER}\n`);
   },
 };
+
+/** The secured listeners' ports (TLS, mutual TLS, SASL_SSL) all accept connections. */
+export async function securedListenersOpen(): Promise<boolean> {
+  for (const port of [KAFKA_TLS_PORT, KAFKA_MTLS_PORT, KAFKA_SASL_PORT]) if (!(await listening(port))) return false;
+  return true;
+}
 
 /** `KAFKA_BROKERS` for the three-broker cluster. */
 export const CLUSTER_BROKERS = Array.from({ length: CLUSTER_SIZE }, (_, i) => `${LOOPBACK}:${CLUSTER_KAFKA_PORT + i}`);

@@ -69,7 +69,7 @@ async function killNode(node: number): Promise<void> {
 }
 
 /** Starts what of the cluster does not answer, and waits until it does. */
-const restartCluster = () => stackUp(config.home, () => undefined, CLUSTER);
+const restartCluster = () => stackUp(config.home, () => undefined, { brokers: CLUSTER });
 
 const UNIQUE = 1_600;
 const DUPLICATES = 140;
