@@ -19,47 +19,53 @@ function launcherJar(dir: string): string {
   return path.join(dir, jar);
 }
 
+/** The Apicurio assembly, fetched and unpacked once; returns its launcher jar. */
+export function apicurioJar(paths: StackPaths): string {
+  requireJava();
+  const home = path.join(paths.cache, `apicurio-registry-${APICURIO_VERSION}`);
+  if (!fs.existsSync(path.join(home, '.complete'))) {
+    requireCommand('tar');
+    const download = `${home}-download`;
+    mavenFetch(download, 'copy', { artifact: `io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all` }, `Apicurio Registry ${APICURIO_VERSION}`);
+    const archive = fs.readdirSync(download).find((f) => f.endsWith('.tar.gz'));
+    const staging = `${home}.partial-${process.pid}`;
+    fs.rmSync(staging, { recursive: true, force: true });
+    fs.mkdirSync(staging, { recursive: true });
+    const untar = spawnSync('tar', ['xzf', path.join(download, archive ?? 'missing.tar.gz'), '-C', staging], { encoding: 'utf8' });
+    if (untar.status !== 0) throw new PrerequisiteError(`Unpacking the Apicurio Registry assembly failed: ${untar.stderr.trim()}.`);
+    fs.rmSync(download, { recursive: true, force: true });
+    fs.rmSync(home, { recursive: true, force: true });
+    fs.renameSync(staging, home);
+    fs.writeFileSync(path.join(home, '.complete'), new Date().toISOString());
+  }
+  return launcherJar(home);
+}
+
+/** The JVM arguments of an in-memory Apicurio on loopback at `port`, with extra Quarkus or Apicurio settings (authentication, for the tests of it). */
+export function apicurioArgs(jar: string, port: number, settings: Record<string, string> = {}, marker?: string): string[] {
+  return [
+    '-Xmx384m',
+    '-XX:+UseSerialGC',
+    '-XX:TieredStopAtLevel=1',
+    ...(marker ? [marker] : []),
+    `-Dquarkus.http.host=${LOOPBACK}`,
+    `-Dquarkus.http.port=${port}`,
+    '-Dquarkus.log.level=WARN',
+    '-Dquarkus.log.category."io.apicurio".level=INFO',
+    ...Object.entries(settings).map(([k, v]) => `-D${k}=${v}`),
+    '-jar',
+    jar,
+  ];
+}
+
 export const registryPart: StackPart = {
   name: 'registry',
   address: REGISTRY_URL,
   readyTimeoutMs: 120_000,
   answers: () => registryAnswers({ url: REGISTRY_URL }),
   prepare(paths: StackPaths) {
-    requireJava();
-    const home = path.join(paths.cache, `apicurio-registry-${APICURIO_VERSION}`);
-    if (!fs.existsSync(path.join(home, '.complete'))) {
-      requireCommand('tar');
-      const download = `${home}-download`;
-      mavenFetch(download, 'copy', { artifact: `io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all` }, `Apicurio Registry ${APICURIO_VERSION}`);
-      const archive = fs.readdirSync(download).find((f) => f.endsWith('.tar.gz'));
-      const staging = `${home}.partial-${process.pid}`;
-      fs.rmSync(staging, { recursive: true, force: true });
-      fs.mkdirSync(staging, { recursive: true });
-      const untar = spawnSync('tar', ['xzf', path.join(download, archive ?? 'missing.tar.gz'), '-C', staging], { encoding: 'utf8' });
-      if (untar.status !== 0) throw new PrerequisiteError(`Unpacking the Apicurio Registry assembly failed: ${untar.stderr.trim()}.`);
-      fs.rmSync(download, { recursive: true, force: true });
-      fs.rmSync(home, { recursive: true, force: true });
-      fs.renameSync(staging, home);
-      fs.writeFileSync(path.join(home, '.complete'), new Date().toISOString());
-    }
+    const jar = apicurioJar(paths);
     const marker = `-Dc360.stack=${paths.state}`;
-    return {
-      name: 'registry',
-      command: 'java',
-      args: [
-        '-Xmx384m',
-        '-XX:+UseSerialGC',
-        '-XX:TieredStopAtLevel=1',
-        marker,
-        `-Dquarkus.http.host=${LOOPBACK}`,
-        `-Dquarkus.http.port=${REGISTRY_PORT}`,
-        '-Dquarkus.log.level=WARN',
-        '-Dquarkus.log.category."io.apicurio".level=INFO',
-        '-jar',
-        launcherJar(home),
-      ],
-      cwd: home,
-      marker,
-    };
+    return { name: 'registry', command: 'java', args: apicurioArgs(jar, REGISTRY_PORT, {}, marker), cwd: path.dirname(jar), marker };
   },
 };

@@ -93,6 +93,9 @@ export function isRetriableStatus(status: number): boolean {
   return status === 408 || status === 425 || status === 429 || status >= 500;
 }
 
+/** The settings that carry a dependency's credentials, named when it answers 401 or 403. */
+const CREDENTIAL_SETTINGS: Partial<Record<Dependency, string>> = { registry: 'SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD' };
+
 /** An HTTP failure of a dependency as one sentence, retriable or not by its status; a Retry-After in seconds is kept. */
 export function httpError(
   dependency: Dependency,
@@ -101,7 +104,9 @@ export function httpError(
   options: { detail?: string; retryAfter?: string | null; cause?: unknown } = {},
 ): C360Error {
   const message = `${what} answered ${status}${options.detail ? ` (${options.detail})` : ''}`;
-  if (!isRetriableStatus(status)) return new DependencyRefusedError(dependency, `${message}; not retried`, { cause: options.cause });
+  const credentials = status === 401 || status === 403 ? CREDENTIAL_SETTINGS[dependency] : undefined;
+  if (!isRetriableStatus(status))
+    return new DependencyRefusedError(dependency, `${message}; not retried${credentials ? `: check ${credentials}` : ''}`, { cause: options.cause });
   const seconds = Number(options.retryAfter);
   return new DependencyUnavailableError(dependency, message, {
     cause: options.cause,

@@ -1,15 +1,14 @@
 // SASL over TLS against the local broker's SASL_SSL listener (dev/stack/kafka.ts, port 9096):
-// SCRAM with the user `stack up` creates, and OAUTHBEARER with tokens from an OIDC client-credentials
-// grant. The OIDC provider here is a small token endpoint on loopback that issues unsigned JWTs,
-// which the broker checks with Kafka's unsecured-JWS validator (as Kafka ships for testing). A
-// login the broker or the token endpoint refuses is one sentence naming the settings.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+// SCRAM with the user `stack up --secure` creates, and OAUTHBEARER with tokens from an OIDC
+// client-credentials grant (test/support/oidc-provider.ts, issuing unsigned JWTs, which the broker
+// checks with Kafka's unsecured-JWS validator, as Kafka ships for testing). A login the broker or
+// the token endpoint refuses is one sentence naming the settings.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stackPaths } from '../../dev/stack/paths.js';
 import { KAFKA_SASL_PORT, KAFKA_SCRAM_PASSWORD, KAFKA_SCRAM_USER, LOOPBACK } from '../../dev/stack/versions.js';
 import { config, logger } from '../../test/support/kafka.js';
+import { type OidcProvider, startOidcProvider } from '../../test/support/oidc-provider.js';
 import { testNamespace } from '../../test/support/topology.js';
 import { runCli } from '../../test/support/worker.js';
 import { loadConfig } from '../config.js';
@@ -29,48 +28,25 @@ const scram = (mechanism: string, password = KAFKA_SCRAM_PASSWORD) => ({
 /** The lines of the command's own sentence (KafkaJS's JSON log lines aside). */
 const sentences = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('c360:'));
 
-/** An OIDC provider's token endpoint for one client. */
-const idp = { requests: [] as Array<{ authorization: string; form: URLSearchParams }>, url: '' };
 const CLIENT = { id: 'c360-ingest', secret: 'local-oidc-secret' };
-const EXPIRED = { id: 'expired', secret: 'expired-secret' };
-const server = http.createServer((req, res) => {
-  let body = '';
-  req.on('data', (d: Buffer) => (body += d.toString()));
-  req.on('end', () => {
-    const form = new URLSearchParams(body);
-    idp.requests.push({ authorization: req.headers.authorization ?? '', form });
-    const [clientId, secret] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64')
-      .toString()
-      .split(':');
-    res.setHeader('content-type', 'application/json');
-    const known = [CLIENT, EXPIRED].some((c) => c.id === clientId && c.secret === secret);
-    if (!known || form.get('grant_type') !== 'client_credentials') {
-      res.statusCode = 401;
-      res.end(JSON.stringify({ error: 'invalid_client' }));
-      return;
-    }
-    // The client `expired` is issued tokens that expired an hour ago, which the broker refuses.
-    const now = Math.floor(Date.now() / 1000) - (clientId === EXPIRED.id ? 7200 : 0);
-    const claims = { sub: clientId, iat: now, exp: now + 3600, scope: form.get('scope') ?? '' };
-    const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-    res.end(JSON.stringify({ access_token: `${part({ alg: 'none' })}.${part(claims)}.`, token_type: 'Bearer', expires_in: 3600 }));
-  });
-});
+// Issued tokens that expired an hour ago, which the broker refuses.
+const EXPIRED = { id: 'expired', secret: 'expired-secret', expired: true };
+let idp: OidcProvider;
 const oauth = (secret = CLIENT.secret, clientId = CLIENT.id) => ({
   KAFKA_BROKERS: SASL,
   ...tls,
   KAFKA_SASL_MECHANISM: 'oauthbearer',
-  KAFKA_SASL_OAUTHBEARER_TOKEN_URL: idp.url,
+  KAFKA_SASL_OAUTHBEARER_TOKEN_URL: idp.tokenUrl,
   KAFKA_SASL_OAUTHBEARER_CLIENT_ID: clientId,
   KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET: secret,
   KAFKA_SASL_OAUTHBEARER_SCOPE: 'kafka',
 });
 
 beforeAll(async () => {
-  await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
-  idp.url = `http://${LOOPBACK}:${(server.address() as AddressInfo).port}/oauth2/token`;
+  // Unsigned tokens: the broker checks them with Kafka's unsecured-JWS validator.
+  idp = await startOidcProvider([CLIENT, EXPIRED], 'none');
 });
-afterAll(() => server.close());
+afterAll(() => idp.close());
 
 describe('SASL/SCRAM over TLS', () => {
   it.each(['scram-sha-256', 'scram-sha-512'])('%s: the probe and c360 topics create and check get in with the right password', async (mechanism) => {
@@ -100,6 +76,7 @@ describe('SASL/OAUTHBEARER over TLS, tokens from an OIDC client-credentials gran
     // The CLI process connected an admin client to several brokers' listeners, with one token.
     expect(idp.requests).toHaveLength(1);
     expect(idp.requests[0]!.form.get('grant_type')).toBe('client_credentials');
+    expect(idp.requests[0]!.authorization).toMatch(/^Basic /);
     expect(idp.requests[0]!.form.get('scope')).toBe('kafka');
 
     const kafka = createKafka(loadConfig(oauth()), logger, 'oauth-test');
