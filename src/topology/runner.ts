@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
-import { describeError, safeMessage } from '../contracts/errors.js';
+import { DependencyUnavailableError, describeError, safeMessage } from '../contracts/errors.js';
 import { addCounts, emptyCounts, type LedgerCounts } from '../contracts/ledger.js';
 import { checkLineage } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
@@ -224,13 +224,19 @@ export class TopologyRunner {
       this.metrics.transactions.inc({ outcome: 'committed' });
     } catch (err) {
       this.metrics.transactions.inc({ outcome: 'aborted' });
-      // Another worker owns this partition now: its producer fenced ours, and the group will rebalance.
-      if (FENCED.test(String((err as { type?: string }).type)))
-        this.options.logger.warn({ topic: batch.topic, partition: batch.partition }, 'producer fenced; partition moved to another worker');
-      else await txn.abort().catch(() => undefined);
+      const fenced = FENCED.test(String((err as { type?: string }).type));
+      if (!fenced) await txn.abort().catch(() => undefined);
       // A fenced producer, or one left mid-commit or mid-abort, cannot begin another: the next attempt gets a new one
       // (skipCommitted), which also settles a commit that failed here but was prepared at the coordinator.
       await this.producers.drop(batch.topic, batch.partition);
+      if (fenced) {
+        // Another worker's producer for the partition fenced ours (the group moves it), or the coordinator aborted a
+        // transaction that outlasted its timeout (a broker stalled). KafkaJS calls fencing not retriable and would stop
+        // the consumer, and the process with it; the batch is given up instead, to be read again by whoever owns the
+        // partition after the rebalance, or by this worker with a new producer. No cause: KafkaJS judges by the root one.
+        this.options.logger.warn({ topic: batch.topic, partition: batch.partition }, 'producer fenced; the batch will be read again');
+        throw new DependencyUnavailableError('kafka', `the producer of ${position} was fenced: ${describeError(err)}`);
+      }
       throw err;
     }
     crashPoint('after-commit');
