@@ -1,0 +1,60 @@
+/**
+ * The Fellegi–Sunter model: two records' match weight is the prior log-odds plus, per comparison,
+ * log2(m / u) of the level they reached — m the probability of that level for records of one
+ * person, u for records of different people. An exact agreement on a value rarer than most (a
+ * surname few people have) weighs more, and on a common one less: Splink's term-frequency
+ * adjustment, log2 of the average agreeing value's share over this value's. The probability is the
+ * weight's logistic.
+ */
+import { type Comparison, type ComparisonProfile, CUSTOMER_COMPARISONS } from './comparisons.js';
+
+export interface LevelProbabilities {
+  /** P(level | same person), one per level. */
+  m: number[];
+  /** P(level | different people), one per level, among the candidate pairs scored. */
+  u: number[];
+  /** For a comparison with a term-frequency adjustment: how often two random records agree exactly (the average value's share). */
+  randomExact?: number;
+}
+
+export interface MatchModel {
+  /** P(same person) for a candidate pair before any comparison (the share of matches among blocked pairs). */
+  prior: number;
+  comparisons: Record<string, LevelProbabilities>;
+}
+
+/** How often a value occurs among records (0..1), for the term-frequency adjustment; undefined when unknown. */
+export type TermFrequency = (field: keyof ComparisonProfile, value: string) => number | undefined;
+
+export interface PairScore {
+  weight: number;
+  probability: number;
+  /** Each comparison's level name, null where a side lacked the field. */
+  levels: Record<string, string | null>;
+}
+
+const log2 = Math.log2;
+
+export function scorePair(
+  a: ComparisonProfile,
+  b: ComparisonProfile,
+  model: MatchModel,
+  termFrequency?: TermFrequency,
+  comparisons: readonly Comparison[] = CUSTOMER_COMPARISONS,
+): PairScore {
+  let weight = log2(model.prior / (1 - model.prior));
+  const levels: Record<string, string | null> = {};
+  for (const c of comparisons) {
+    const level = c.level(a, b);
+    levels[c.name] = level === null ? null : c.levels[level]!;
+    const p = model.comparisons[c.name];
+    if (level === null || !p) continue;
+    weight += log2(p.m[level]! / p.u[level]!);
+    if (level === 0 && c.termFrequency && termFrequency && p.randomExact) {
+      const f = termFrequency(c.termFrequency, a[c.termFrequency]!);
+      // A value rarer than the average agreeing value weighs more, a commoner one less (Splink: u_exact / tf).
+      if (f !== undefined && f > 0) weight += log2(p.randomExact / f);
+    }
+  }
+  return { weight, probability: 1 / (1 + 2 ** -weight), levels };
+}
