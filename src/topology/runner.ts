@@ -56,7 +56,8 @@ export interface RunnerOptions {
   onFatal?: (error: Error) => void;
 }
 
-const FENCED = /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|TRANSACTIONAL_ID_AUTHORIZATION_FAILED/;
+// Fencing only: a transactional id the ACLs refuse (TRANSACTIONAL_ID_AUTHORIZATION_FAILED) stays a failure that stops the worker.
+const FENCED = /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH/;
 
 export class TopologyRunner {
   readonly groupId: string;
