@@ -3,7 +3,10 @@
  * client, same transactions, no stages) on the same pre-produced synthetic input, in one run on
  * the local stack. Prints both, their ratio and the ledger. BENCH_RECORDS sets the size (default 1,000,000);
  * BENCH_ENCODING=json sends the same records as JSON objects instead of Confluent-framed Avro.
+ * The physical baseline first: kcat (librdkafka) consuming the same input and producing it again
+ * with acks=all and idempotence (Debian's kcat, installed when missing and the bench runs as root).
  */
+import { spawnSync } from 'node:child_process';
 
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
@@ -14,6 +17,7 @@ import { topicNames } from '../src/contracts/topics.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/observability/logger.js';
 import { kafkaAnswers, redisAnswers, registryAnswers } from '../src/observability/probes.js';
+import { retry } from '../src/retry.js';
 import { loadSchema } from '../src/schema/avro.js';
 import { compilePrimaryEntity } from '../src/schema/entity.js';
 import { createSchemaRegistry } from '../src/schema/registry.js';
@@ -98,6 +102,63 @@ async function measure(label: string, topology: Awaited<ReturnType<typeof prepar
   }
 }
 
+/** kcat on PATH, installed with apt-get when missing and this runs as root; undefined (with the reason) when it cannot be. */
+function kcatAvailable(): string | undefined {
+  const found = () => spawnSync('kcat', ['-V'], { encoding: 'utf8' }).status === 0;
+  if (found()) return undefined;
+  if (process.getuid?.() !== 0) return 'kcat is not installed (Debian: apt-get install kcat), and this is not root to install it';
+  const apt = spawnSync('bash', ['-c', 'apt-get install -y -qq kcat || (apt-get update -qq && apt-get install -y -qq kcat)'], {
+    encoding: 'utf8',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  return found() ? undefined : `installing kcat failed: ${(apt.stderr || apt.stdout).trim().split('\n').at(-1)}`;
+}
+
+/**
+ * kcat consuming each input topic from the beginning and producing its records again to a copy
+ * topic, keys and values (not headers), acks=all and idempotent: what the machine does with these
+ * records and no processing at all. Multi-byte delimiters keep binary Avro values whole.
+ */
+async function kcatBaseline(namespace: string): Promise<number | undefined> {
+  const missing = kcatAvailable();
+  if (missing) {
+    console.log(`kcat         baseline not measured: ${missing}`);
+    return undefined;
+  }
+  const names = topicNames(namespace);
+  const copy = `${namespace}.kcat-copy`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await retry(() => admin.createTopics({ topics: [{ topic: copy, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true }), {
+    retries: 10,
+    initialMs: 500,
+  });
+  const brokers = config.kafka.brokers.join(',');
+  const delimiters = `-K '\\x1e\\x1f' -D '\\x1d\\x1c\\x1d'`;
+  const cpu = startCpu();
+  const t0 = performance.now();
+  let kcatSeconds = 0;
+  for (const topic of [names.ingest('crm'), names.ingest('web')]) {
+    // bash's `time` gives the pipeline's user and system CPU seconds.
+    const pipeline = `TIMEFORMAT='%U %S'; time (kcat -C -b ${brokers} -t ${topic} -o beginning -e -q ${delimiters} | kcat -P -b ${brokers} -t ${copy} ${delimiters} -X acks=all -X enable.idempotence=true)`;
+    const run = spawnSync('bash', ['-c', pipeline], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const [user, system] = (run.stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+    if (run.status !== 0 || !Number.isFinite(user) || !Number.isFinite(system)) throw new Error(`kcat failed on ${topic}: ${run.stderr.trim().slice(-500)}`);
+    kcatSeconds += user! + system!;
+  }
+  const elapsed = performance.now() - t0;
+  const used = cpu.read();
+  const copied = (await admin.fetchTopicOffsets(copy)).reduce((n, p) => n + Number(p.high), 0);
+  await admin.disconnect();
+  const rate = copied / (elapsed / 1000);
+  console.log(
+    `kcat         ${copied} records consumed and produced again (acks=all, idempotent) in ${(elapsed / 1000).toFixed(1)} s = ${Math.round(rate)} records/s`,
+  );
+  console.log(`${''.padEnd(12)} ${describeCpu({ kcat: kcatSeconds, kafka: used.kafka }, copied)}`);
+  if (copied !== TOTAL) console.log(`${''.padEnd(12)} (copied ${copied} of ${TOTAL}: not comparable)`);
+  return rate;
+}
+
 await requireStack();
 const redis = new Redis(config.redisUrl);
 const startCpu = await cpuMeter(config, redis);
@@ -122,6 +183,7 @@ for (const ns of [passNs, fullNs]) {
 }
 console.log(`pre-produced twice in ${(producedMs[0]! / 1000).toFixed(1)} s and ${(producedMs[1]! / 1000).toFixed(1)} s`);
 
+const kcat = await kcatBaseline(passNs);
 const baseline = await measure('passthrough', pass.topology);
 const result = await measure('full', full.topology);
 const t = result.total;
@@ -129,6 +191,7 @@ console.log(
   `full ledger: in=${t.in} raw=${t.raw} duplicates=${t.duplicates} dead_letter=${t.dead_letter} suppressed=${t.suppressed} near_duplicates=${t.near_duplicates} ${balanced(t) ? 'balanced' : 'NOT BALANCED'}`,
 );
 console.log(`ratio full / passthrough (after start-up): ${(result.rate / baseline.rate).toFixed(2)}`);
+if (kcat) console.log(`ratio to kcat: passthrough ${(baseline.rate / kcat).toFixed(2)}, full ${(result.rate / kcat).toFixed(2)}`);
 await dropRedisKeys(redis, fullNs);
 redis.disconnect();
 await dropTopics(kafka, [passNs, fullNs]);
