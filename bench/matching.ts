@@ -9,10 +9,10 @@
  * BENCH_RECORDS sets the size (default 50,000); BENCH_FP=1 also prints the commonest comparison
  * patterns of the false positives at probability 0.9.
  */
-import { doubleMetaphone } from 'double-metaphone';
 import { type ComparisonProfile, CUSTOMER_COMPARISONS, compare, profileOf } from '../src/matching/comparisons.js';
 import { scorePair, type TermFrequency } from '../src/matching/model.js';
 import { estimateModel, estimateU } from '../src/matching/train.js';
+import { namePostalKey, nameSound } from '../src/stages/near-duplicates/keys.js';
 import { customerBase } from './customers.js';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 50_000);
@@ -23,7 +23,7 @@ const cpuSeconds = (start: NodeJS.CpuUsage) => {
   const u = process.cpuUsage(start);
   return (u.user + u.system) / 1e6;
 };
-const sound = (s: string | undefined) => (s ? doubleMetaphone(s)[0] : undefined);
+const sound = (s: string | undefined) => (s ? nameSound(s) : undefined);
 
 /** The stage's blocking rules, and the rules m is trained on; each with the comparisons it forces to agree and its key. */
 interface Rule {
@@ -34,7 +34,8 @@ const joined = (...parts: Array<string | undefined>) => (parts.every((x) => x) ?
 const BLOCKING: Record<string, Rule> = {
   email: { blockedOn: ['email'], key: (p) => p.email },
   phone: { blockedOn: ['phone'], key: (p) => p.phone },
-  name_postal: { blockedOn: ['last_name', 'postal_code'], key: (p) => joined(sound(p.last_name), p.postal_code) },
+  // The stage's own key (src/stages/near-duplicates/keys.ts).
+  name_postal: { blockedOn: ['last_name', 'postal_code'], key: (p) => (p.last_name && p.postal_code ? namePostalKey(p.last_name, p.postal_code) : undefined) },
   name_birth: { blockedOn: ['first_name', 'birth_date'], key: (p) => joined(sound(p.first_name), p.birth_date) },
 };
 // m is trained on rules whose pairs are mostly one person or clearly not: a surname in a postcode, a landline or a

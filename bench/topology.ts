@@ -15,9 +15,9 @@ import { loadConfig } from '../src/config.js';
 import { addCounts, balanced, emptyCounts } from '../src/contracts/ledger.js';
 import { topicNames } from '../src/contracts/topics.js';
 import { createKafka } from '../src/kafka/client.js';
+import { ensureTopics } from '../src/kafka/topics.js';
 import { createLogger } from '../src/observability/logger.js';
 import { kafkaAnswers, redisAnswers, registryAnswers } from '../src/observability/probes.js';
-import { retry } from '../src/retry.js';
 import { loadSchema } from '../src/schema/avro.js';
 import { compilePrimaryEntity } from '../src/schema/entity.js';
 import { createSchemaRegistry } from '../src/schema/registry.js';
@@ -129,10 +129,7 @@ async function kcatBaseline(namespace: string): Promise<number | undefined> {
   const copy = `${namespace}.kcat-copy`;
   const admin = kafka.admin();
   await admin.connect();
-  await retry(() => admin.createTopics({ topics: [{ topic: copy, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true }), {
-    retries: 10,
-    initialMs: 500,
-  });
+  await ensureTopics(admin, [{ topic: copy, numPartitions: 3 }]);
   const brokers = config.kafka.brokers.join(',');
   const delimiters = `-K '\\x1e\\x1f' -D '\\x1d\\x1c\\x1d'`;
   const cpu = startCpu();

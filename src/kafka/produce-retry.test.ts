@@ -144,29 +144,31 @@ const abortMarker = (offset: number, producerId: string) => ({
   batchContext: { producerId, inTransaction: true },
 });
 
+/** The offsets of the data records the filter keeps, given the aborted transactions as (producer id, first offset). */
+const keptOffsets = (messages: object[], aborted: Array<[string, number]>) =>
+  filterAbortedMessages({ messages, abortedTransactions: aborted.map(([producerId, first]) => ({ producerId, firstOffset: String(first) })) })
+    .filter((m) => !('isControlRecord' in m))
+    .map((m) => m.offset);
+
 describe('patched KafkaJS read_committed filter', () => {
   it('drops the records of interleaved aborted transactions listed by their marker’s offset, not their first', () => {
     // Producer 8 began at 10 and aborted at 14; producer 9 began at 11 and aborted at 13; 12 and 15 are committed (producer 7).
     const messages = [record(10, '8'), record(11, '9'), record(12, '7'), abortMarker(13, '9'), abortMarker(14, '8'), record(15, '7')];
-    const kept = filterAbortedMessages({
-      messages,
-      abortedTransactions: [
-        { producerId: '9', firstOffset: '11' },
-        { producerId: '8', firstOffset: '10' },
-      ],
-    }).filter((m) => !('isControlRecord' in m));
-    expect(kept.map((m) => m.offset)).toEqual(['12', '15']);
+    expect(
+      keptOffsets(messages, [
+        ['9', 11],
+        ['8', 10],
+      ]),
+    ).toEqual(['12', '15']);
   });
 
   it('drops the first records of a fetch that begins inside two aborted transactions', () => {
     const messages = [record(20, '9'), record(21, '8'), abortMarker(22, '8'), abortMarker(23, '9')];
-    const kept = filterAbortedMessages({
-      messages,
-      abortedTransactions: [
-        { producerId: '8', firstOffset: '5' },
-        { producerId: '9', firstOffset: '6' },
-      ],
-    }).filter((m) => !('isControlRecord' in m));
-    expect(kept).toEqual([]);
+    expect(
+      keptOffsets(messages, [
+        ['8', 5],
+        ['9', 6],
+      ]),
+    ).toEqual([]);
   });
 });

@@ -4,9 +4,8 @@
  * differ), or null when either side lacks the field (no evidence either way). A Fellegi–Sunter
  * model (model.ts) gives each level its m and u probabilities.
  */
-import { doubleMetaphone } from 'double-metaphone';
-import { canonicalEmail } from '../privacy/identifiers.js';
-import { jaroWinkler, normaliseName } from '../stages/near-duplicates/keys.js';
+import { canonicalEmail, canonicalIdentifier } from '../privacy/identifiers.js';
+import { canonicalPostalCode, jaroWinkler, nameSound, normaliseName } from '../stages/near-duplicates/keys.js';
 
 /** What scoring needs of a record: normalised comparison fields (personal data: kept sealed wherever stored). */
 export interface ComparisonProfile {
@@ -46,9 +45,9 @@ export function profileOf(input: ProfileInput): ComparisonProfile {
   set('first_name', present(input.firstName) && normaliseName(input.firstName!));
   set('last_name', present(input.lastName) && normaliseName(input.lastName!));
   set('email', present(input.email) && canonicalEmail(input.email!));
-  set('phone', present(input.phone)?.replace(/[\s().-]/g, ''));
+  set('phone', canonicalIdentifier('phone', input.phone));
   set('birth_date', present(input.birthDate) && /^\d{4}-\d{2}-\d{2}/.test(input.birthDate!) ? input.birthDate!.slice(0, 10) : undefined);
-  set('postal_code', present(input.postalCode)?.replace(/\s+/g, '').toUpperCase());
+  set('postal_code', present(input.postalCode) && canonicalPostalCode(input.postalCode!));
   set('address', present(input.address) && normaliseName(input.address!));
   set('loyalty_id', present(input.loyaltyId)?.trim());
   return profile;
@@ -64,13 +63,28 @@ export interface Comparison {
   termFrequency?: keyof ComparisonProfile;
 }
 
-function both<K extends keyof ComparisonProfile>(a: ComparisonProfile, b: ComparisonProfile, k: K): [string, string] | null {
-  const x = a[k];
-  const y = b[k];
-  return x && y ? [x, y] : null;
+/**
+ * A comparison of one field: null when a side lacks it, level 0 when the values are equal, and
+ * `differing` grading the rest.
+ */
+function fieldComparison(
+  name: keyof ComparisonProfile,
+  levels: readonly string[],
+  differing: (x: string, y: string) => number,
+  options: { termFrequency?: boolean; prepare?: (a: ComparisonProfile, b: ComparisonProfile) => ComparisonProfile } = {},
+): Comparison {
+  return {
+    name,
+    levels,
+    ...(options.termFrequency ? { termFrequency: name } : {}),
+    level(a, b) {
+      const x = a[name];
+      const y = (options.prepare ? options.prepare(a, b) : b)[name];
+      if (!x || !y) return null;
+      return x === y ? 0 : differing(x, y);
+    },
+  };
 }
-
-const sound = (s: string): string => doubleMetaphone(s)[0] ?? '';
 
 /** Names compared after undoing a swap of first and last name, so that a swapped record meets its original. */
 function names(a: ComparisonProfile, b: ComparisonProfile): ComparisonProfile {
@@ -78,101 +92,47 @@ function names(a: ComparisonProfile, b: ComparisonProfile): ComparisonProfile {
   return swapped ? { ...b, first_name: b.last_name, last_name: b.first_name } : b;
 }
 
-function nameComparison(field: 'first_name' | 'last_name'): Comparison {
-  return {
-    name: field,
-    levels: ['exact', 'jaro_winkler_0.92', 'jaro_winkler_0.80', 'same_sound', 'else'],
-    termFrequency: field,
-    level(a, b) {
-      const pair = both(a, names(a, b), field);
-      if (!pair) return null;
-      const [x, y] = pair;
-      if (x === y) return 0;
+const nameComparison = (field: 'first_name' | 'last_name') =>
+  fieldComparison(
+    field,
+    ['exact', 'jaro_winkler_0.92', 'jaro_winkler_0.80', 'same_sound', 'else'],
+    (x, y) => {
       const jw = jaroWinkler(x, y);
       if (jw >= 0.92) return 1;
       if (jw >= 0.8) return 2;
-      return sound(x) !== '' && sound(x) === sound(y) ? 3 : 4;
+      return nameSound(x) !== '' && nameSound(x) === nameSound(y) ? 3 : 4;
     },
-  };
-}
+    { termFrequency: true, prepare: names },
+  );
 
-const emailComparison: Comparison = {
-  name: 'email',
-  levels: ['exact', 'same_local_part', 'local_part_jaro_winkler_0.88', 'else'],
-  level(a, b) {
-    const pair = both(a, b, 'email');
-    if (!pair) return null;
-    const [x, y] = pair;
-    if (x === y) return 0;
-    const [lx] = x.split('@');
-    const [ly] = y.split('@');
-    if (lx === ly) return 1;
-    return jaroWinkler(lx!, ly!) >= 0.88 ? 2 : 3;
-  },
-};
+const emailComparison = fieldComparison('email', ['exact', 'same_local_part', 'local_part_jaro_winkler_0.88', 'else'], (x, y) => {
+  const [lx] = x.split('@');
+  const [ly] = y.split('@');
+  if (lx === ly) return 1;
+  return jaroWinkler(lx!, ly!) >= 0.88 ? 2 : 3;
+});
 
-const phoneComparison: Comparison = {
-  name: 'phone',
-  levels: ['exact', 'same_last_9_digits', 'else'],
-  level(a, b) {
-    const pair = both(a, b, 'phone');
-    if (!pair) return null;
-    const [x, y] = pair;
-    if (x === y) return 0;
-    const [dx, dy] = [x.replace(/\D/g, ''), y.replace(/\D/g, '')];
-    return dx.length >= 9 && dx.slice(-9) === dy.slice(-9) ? 1 : 2;
-  },
-};
+const phoneComparison = fieldComparison('phone', ['exact', 'same_last_9_digits', 'else'], (x, y) => {
+  const [dx, dy] = [x.replace(/\D/g, ''), y.replace(/\D/g, '')];
+  return dx.length >= 9 && dx.slice(-9) === dy.slice(-9) ? 1 : 2;
+});
 
-const birthDateComparison: Comparison = {
-  name: 'birth_date',
-  levels: ['exact', 'day_month_transposed', 'one_part_off', 'else'],
-  level(a, b) {
-    const pair = both(a, b, 'birth_date');
-    if (!pair) return null;
-    const [x, y] = pair;
-    if (x === y) return 0;
-    const [yx, mx, dx] = x.split('-');
-    const [yy, my, dy] = y.split('-');
-    if (yx === yy && mx === dy && dx === my) return 1;
-    const same = [yx === yy, mx === my, dx === dy].filter(Boolean).length;
-    const yearOff = Math.abs(Number(yx) - Number(yy)) === 1;
-    return same === 2 && (yx === yy || yearOff) ? 2 : 3;
-  },
-};
+const birthDateComparison = fieldComparison('birth_date', ['exact', 'day_month_transposed', 'one_part_off', 'else'], (x, y) => {
+  const [yx, mx, dx] = x.split('-');
+  const [yy, my, dy] = y.split('-');
+  if (yx === yy && mx === dy && dx === my) return 1;
+  const same = [yx === yy, mx === my, dx === dy].filter(Boolean).length;
+  const yearOff = Math.abs(Number(yx) - Number(yy)) === 1;
+  return same === 2 && (yx === yy || yearOff) ? 2 : 3;
+});
 
-const postalCodeComparison: Comparison = {
-  name: 'postal_code',
-  levels: ['exact', 'same_district', 'else'],
-  level(a, b) {
-    const pair = both(a, b, 'postal_code');
-    if (!pair) return null;
-    const [x, y] = pair;
-    if (x === y) return 0;
-    return x.length >= 4 && x.slice(0, 3) === y.slice(0, 3) ? 1 : 2;
-  },
-};
+const postalCodeComparison = fieldComparison('postal_code', ['exact', 'same_district', 'else'], (x, y) =>
+  x.length >= 4 && x.slice(0, 3) === y.slice(0, 3) ? 1 : 2,
+);
 
-const addressComparison: Comparison = {
-  name: 'address',
-  levels: ['exact', 'jaro_winkler_0.90', 'else'],
-  level(a, b) {
-    const pair = both(a, b, 'address');
-    if (!pair) return null;
-    const [x, y] = pair;
-    if (x === y) return 0;
-    return jaroWinkler(x, y) >= 0.9 ? 1 : 2;
-  },
-};
+const addressComparison = fieldComparison('address', ['exact', 'jaro_winkler_0.90', 'else'], (x, y) => (jaroWinkler(x, y) >= 0.9 ? 1 : 2));
 
-const loyaltyComparison: Comparison = {
-  name: 'loyalty_id',
-  levels: ['exact', 'else'],
-  level(a, b) {
-    const pair = both(a, b, 'loyalty_id');
-    return pair ? (pair[0] === pair[1] ? 0 : 1) : null;
-  },
-};
+const loyaltyComparison = fieldComparison('loyalty_id', ['exact', 'else'], () => 1);
 
 /** Every comparison of a customer profile, in the order a model lists its parameters. */
 export const CUSTOMER_COMPARISONS: readonly Comparison[] = [

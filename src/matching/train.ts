@@ -1,31 +1,46 @@
 /**
  * Estimating a match model without labels, as Splink does: u from random pairs (nearly all of
- * them different people), then m and the prior by expectation–maximisation over the candidate
- * pairs blocking finds, u held fixed.
+ * them different people), m by expectation–maximisation over the pairs training rules find, then
+ * u and the prior among the candidate pairs the stage scores (estimateModel says why).
  */
 import { type Comparison, CUSTOMER_COMPARISONS } from './comparisons.js';
 import type { LevelProbabilities, MatchModel } from './model.js';
 
 type Vector = readonly (number | null)[];
 
-/** Level shares with add-one smoothing, so that no level is impossible. */
-function shares(counts: number[], total: number): number[] {
-  return counts.map((n) => (n + 1) / (total + counts.length));
+/**
+ * Each comparison's level shares among the pairs, each pair counted with its weight (1, or the
+ * probability it is a match or not), with add-one smoothing so that no level is impossible;
+ * comparisons not `active` are left out. Also the sum of the weights.
+ */
+function weightedShares(
+  pairs: Iterable<Vector>,
+  comparisons: readonly Comparison[],
+  weight: (v: Vector) => number,
+  active?: readonly boolean[],
+): { shares: number[][]; weights: number } {
+  const counts = comparisons.map((c) => new Array<number>(c.levels.length).fill(0));
+  const totals = comparisons.map(() => 0);
+  let weights = 0;
+  for (const v of pairs) {
+    const w = weight(v);
+    weights += w;
+    v.forEach((level, i) => {
+      if (level === null || (active && !active[i])) return;
+      counts[i]![level]! += w;
+      totals[i]! += w;
+    });
+  }
+  return { shares: counts.map((c, i) => c.map((n) => (n + 1) / (totals[i]! + c.length))), weights };
 }
 
 /** u per comparison: how often random pairs reach each level. */
 export function estimateU(randomPairs: Iterable<Vector>, comparisons: readonly Comparison[] = CUSTOMER_COMPARISONS): number[][] {
-  const counts = comparisons.map((c) => new Array<number>(c.levels.length).fill(0));
-  const totals = comparisons.map(() => 0);
-  for (const v of randomPairs) {
-    v.forEach((level, i) => {
-      if (level === null) return;
-      counts[i]![level]!++;
-      totals[i]!++;
-    });
-  }
-  return counts.map((c, i) => shares(c, totals[i]!));
+  return weightedShares(randomPairs, comparisons, () => 1).shares;
 }
+
+/** Where EM starts m: records of one person mostly agree exactly, the rest spread over the other levels. */
+const startingM = (c: Comparison): number[] => c.levels.map((_, l) => (l === 0 ? 0.8 : 0.2 / (c.levels.length - 1)));
 
 export interface TrainingSession {
   /** Candidate pairs found by one blocking rule. */
@@ -59,24 +74,12 @@ export function estimateModel(
   const estimates = comparisons.map(() => [] as number[][]);
   for (const session of sessions) {
     const active = comparisons.map((c) => !session.blockedOn.includes(c.name));
-    // Start: records of one person mostly agree exactly, the rest spread over the other levels.
-    let m = comparisons.map((c) => c.levels.map((_, l) => (l === 0 ? 0.8 : 0.2 / (c.levels.length - 1))));
+    let m = comparisons.map(startingM);
     let prior = options.prior ?? 0.3;
     for (let iteration = 0; iteration < iterations; iteration++) {
-      const counts = comparisons.map((c) => new Array<number>(c.levels.length).fill(0));
-      const totals = comparisons.map(() => 0);
-      let matches = 0;
-      for (const v of session.pairs) {
-        const p = matchProbability(v, m, randomU, prior, active);
-        matches += p;
-        v.forEach((level, i) => {
-          if (level === null || !active[i]) return;
-          counts[i]![level]! += p;
-          totals[i]! += p;
-        });
-      }
-      prior = clamp(matches / Math.max(session.pairs.length, 1));
-      m = counts.map((c, i) => (active[i] ? shares(c, totals[i]!) : m[i]!));
+      const step = weightedShares(session.pairs, comparisons, (v) => matchProbability(v, m, randomU, prior, active), active);
+      prior = clamp(step.weights / Math.max(session.pairs.length, 1));
+      m = step.shares.map((levels, i) => (active[i] ? levels : m[i]!));
     }
     m.forEach((levels, i) => {
       if (active[i]) estimates[i]!.push(levels);
@@ -84,7 +87,7 @@ export function estimateModel(
   }
   const m = comparisons.map((c, i) => {
     const found = estimates[i]!;
-    if (found.length === 0) return c.levels.map((_, l) => (l === 0 ? 0.8 : 0.2 / (c.levels.length - 1)));
+    if (found.length === 0) return startingM(c);
     return c.levels.map((_, l) => found.reduce((sum, e) => sum + e[l]!, 0) / found.length);
   });
   // u among candidates: starting from all of them (most candidate pairs are different people), then their non-match share.
@@ -92,20 +95,10 @@ export function estimateModel(
   let u = estimateU(candidatePairs, comparisons);
   let prior = options.prior ?? 0.1;
   for (let iteration = 0; iteration < iterations; iteration++) {
-    const counts = comparisons.map((c) => new Array<number>(c.levels.length).fill(0));
-    const totals = comparisons.map(() => 0);
-    let matches = 0;
-    for (const v of candidatePairs) {
-      const p = matchProbability(v, m, u, prior, all);
-      matches += p;
-      v.forEach((level, i) => {
-        if (level === null) return;
-        counts[i]![level]! += 1 - p;
-        totals[i]! += 1 - p;
-      });
-    }
-    prior = clamp(matches / Math.max(candidatePairs.length, 1));
-    u = counts.map((c, i) => shares(c, totals[i]!));
+    const step = weightedShares(candidatePairs, comparisons, (v) => 1 - matchProbability(v, m, u, prior, all));
+    // The weights are the non-match probabilities: what is left of the pairs is the matches.
+    prior = clamp((candidatePairs.length - step.weights) / Math.max(candidatePairs.length, 1));
+    u = step.shares;
   }
   const parameters: Record<string, LevelProbabilities> = {};
   comparisons.forEach((c, i) => {

@@ -6,12 +6,11 @@
 // SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD; a registry that refuses them is one sentence.
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stackPaths } from '../../dev/stack/paths.js';
 import { apicurioArgs, apicurioJar } from '../../dev/stack/registry.js';
 import { LOOPBACK } from '../../dev/stack/versions.js';
-import { config } from '../../test/support/kafka.js';
+import { config, eventually } from '../../test/support/kafka.js';
 import { type OidcProvider, startOidcProvider } from '../../test/support/oidc-provider.js';
 import { testNamespace } from '../../test/support/topology.js';
 import { runCli } from '../../test/support/worker.js';
@@ -49,16 +48,16 @@ beforeAll(async () => {
     { stdio: 'ignore' },
   );
   // Ready once it answers at all (401: it requires credentials).
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const status = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(2_000) }).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (status === 401) break;
-    if (Date.now() > deadline || registry.exitCode !== null) throw new Error(`the authenticated registry did not start at ${url} (last status ${status})`);
-    await sleep(500);
-  }
+  const status = await eventually(
+    () =>
+      fetch(`${url}/subjects`, { signal: AbortSignal.timeout(2_000) }).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    (s) => s === 401 || registry.exitCode !== null,
+    120_000,
+  );
+  if (status !== 401) throw new Error(`the authenticated registry did not start at ${url} (last status ${status})`);
 }, 150_000);
 
 afterAll(async () => {

@@ -1,10 +1,20 @@
 /** Blocking keys for near-duplicate detection, and the name similarity that scores a match. */
 import { doubleMetaphone } from 'double-metaphone';
 
-/** Primary Double Metaphone code of the last name with the postal code, spaces removed. */
+/** A name's sound: its primary Double Metaphone code ('' when it has none). */
+export function nameSound(name: string): string {
+  return doubleMetaphone(name.trim())[0] ?? '';
+}
+
+/** A postal code without spaces, in upper case. */
+export function canonicalPostalCode(postalCode: string): string {
+  return postalCode.replace(/\s+/g, '').toUpperCase();
+}
+
+/** The sound of the last name with the postal code. */
 export function namePostalKey(lastName: string, postalCode: string): string | undefined {
-  const [code] = doubleMetaphone(lastName.trim());
-  const postal = postalCode.replace(/\s+/g, '').toUpperCase();
+  const code = nameSound(lastName);
+  const postal = canonicalPostalCode(postalCode);
   return code && postal ? `${code}|${postal}` : undefined;
 }
 
