@@ -5,7 +5,7 @@
  * the subject's pseudonym names the key, the sealed bytes are AES-256-GCM of the value's JSON with
  * the field's path as associated data. Deleting the subject's key leaves the value unreadable for good.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 
 const PREFIX = 'c360e1.';
 
@@ -30,9 +30,20 @@ const aadOf = (label: string): Buffer => {
   return aad;
 };
 
+/**
+ * Each key's KeyObject, made once per key Buffer: Node 24 otherwise makes one on every call, which
+ * cost more than the AES itself (9 µs of a 15 µs seal here). Keys are cached Buffers (key-store.ts).
+ */
+const KEY_OBJECTS = new WeakMap<Buffer, KeyObject>();
+function keyObjectOf(key: Buffer): KeyObject {
+  let object = KEY_OBJECTS.get(key);
+  if (!object) KEY_OBJECTS.set(key, (object = createSecretKey(key)));
+  return object;
+}
+
 function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
   const iv = nextIv();
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const cipher = createCipheriv('aes-256-gcm', keyObjectOf(key), iv);
   cipher.setAAD(aadOf(aad));
   const body = cipher.update(plaintext);
   cipher.final();
@@ -44,7 +55,7 @@ function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
 }
 
 function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
-  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
+  const decipher = createDecipheriv('aes-256-gcm', keyObjectOf(key), sealed.subarray(0, 12));
   decipher.setAAD(aadOf(aad));
   decipher.setAuthTag(sealed.subarray(sealed.length - 16));
   return Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]);

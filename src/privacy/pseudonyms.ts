@@ -5,15 +5,18 @@
  * a person. A value that must be read again (a name to score a match with) is sealed instead
  * (AES-256-GCM under a key derived from the same secret).
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, type KeyObject, randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import { ConfigError } from '../contracts/errors.js';
 
 export class Pseudonyms {
-  private readonly sealKey: Buffer;
+  // KeyObjects, made once: Node 24 turns a Buffer key into one on every call (9 µs of an HMAC's 10 here).
+  private readonly key: KeyObject;
+  private readonly sealKey: KeyObject;
 
-  constructor(private readonly key: Buffer) {
-    this.sealKey = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'c360 sealed values', 32));
+  constructor(key: Buffer) {
+    this.key = createSecretKey(key);
+    this.sealKey = createSecretKey(Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'c360 sealed values', 32)));
   }
 
   /** 128 bits of HMAC-SHA256 over the kind and the value, base64url. */
