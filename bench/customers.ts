@@ -3,13 +3,15 @@
  * of them (typos, transposed digits, nicknames, swapped first and last names, a move with a new
  * email, missing fields, Gmail variants, phones written nationally) and the hard non-duplicates
  * that fool blocking (a family at one address sharing a surname and a landline, twins, namesakes
- * in one postcode, colleagues behind one company email and phone). Seeded: the same seed gives
+ * in one postcode, colleagues behind one company email and phone, a household's shared tablet). Seeded: the same seed gives
  * the same records. Each record carries its person's id, the truth a benchmark scores against.
  */
 import type { ProfileInput } from '../src/matching/comparisons.js';
 
 export interface LabelledRecord extends ProfileInput {
   person: number;
+  /** YYYY-MM-DD. */
+  birthDate?: string;
 }
 
 /** mulberry32: a small, seeded PRNG. */
@@ -113,6 +115,8 @@ export function customerBase({ records, seed = 42, duplicated = 0.2 }: CustomerB
     taken.add(email);
     return email;
   };
+  const hex = (n: number) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');
+  const deviceId = () => `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`.toUpperCase();
   const mobile = () => `+336${digits(8)}`;
   const landline = () => `+331${digits(8)}`;
 
@@ -130,6 +134,8 @@ export function customerBase({ records, seed = 42, duplicated = 0.2 }: CustomerB
       postalCode: p.postalCode ?? pick(postcodes),
       address: p.address ?? address(),
       loyaltyId: p.loyaltyId ?? (random() < 0.4 ? `L${digits(8)}` : undefined),
+      // A mobile app's advertising id, for the third who use the app.
+      deviceId: p.deviceId ?? (random() < 0.35 ? deviceId() : undefined),
     };
     people.push(person);
     return person;
@@ -144,10 +150,19 @@ export function customerBase({ records, seed = 42, duplicated = 0.2 }: CustomerB
       // A household: partner and children share the surname, the address and the landline; twins share a birth date too.
       const phone = landline();
       base.phone = phone;
+      // Some households share one tablet, signed in to the app by each member.
+      const tablet = random() < 0.3 ? (base.deviceId ??= deviceId()) : undefined;
       const members = 1 + Math.floor(random() * 3);
       for (let i = 0; i < members; i++) {
         const twin = i === 0 && random() < 0.15;
-        newPerson({ lastName: base.lastName, postalCode: base.postalCode, address: base.address, phone, birthDate: twin ? base.birthDate : undefined });
+        newPerson({
+          lastName: base.lastName,
+          postalCode: base.postalCode,
+          address: base.address,
+          phone,
+          birthDate: twin ? base.birthDate : undefined,
+          deviceId: tablet,
+        });
       }
     } else if (kind < 0.16) {
       // A namesake in the same postcode: same first and last name, nothing else in common.
@@ -192,7 +207,7 @@ export function customerBase({ records, seed = 42, duplicated = 0.2 }: CustomerB
         [d[i], d[i + 1]] = [d[i + 1]!, d[i]!];
         v.phone = d.join('');
       } else if (what < 0.76) {
-        const field = pick(['email', 'phone', 'birthDate', 'address', 'loyaltyId'] as const);
+        const field = pick(['email', 'phone', 'birthDate', 'address', 'loyaltyId', 'deviceId'] as const);
         v[field] = undefined;
       } else if (what < 0.84 && v.email?.endsWith('@gmail.com')) {
         const [local] = v.email.split('@');

@@ -49,16 +49,17 @@ export function synthetic(total: number, ids: { crm: number; web: number }): { c
       crm.expected.duplicates++;
       continue;
     }
-    const n = kind === 13 && i > 100 ? i - 40 : i; // near-duplicate: another customer with an earlier customer's email
+    // Near-duplicate: an earlier customer's person again under another customer id (their email, name, phone, birth date, address).
+    const n = kind === 13 && i > 100 ? i - 40 : i;
     const profile = {
       customer_id: `C-${i}`,
       email: kind === 21 ? `customer${n}@@example.com` : `customer${n}@example.com`,
-      first_name: FIRST[i % 10]!,
+      first_name: FIRST[n % 10]!,
       // Digits spelled as consonants, so surnames sound different and name+postal blocking keys stay selective.
-      last_name: `${LAST[i % 10]}${String(i).replace(/\d/g, (d) => 'bdfgklmnpr'[Number(d)]!)}`,
-      phone: `+35386${String(1000000 + (i % 9000000)).padStart(7, '0')}`,
-      birth_date: 7000 + (i % 9000),
-      address: { line1: `${i} Main St`, line2: null, city: 'Dublin', region: 'IE-D', postal_code: eircode(n), country: 'IE' },
+      last_name: `${LAST[n % 10]}${String(n).replace(/\d/g, (d) => 'bdfgklmnpr'[Number(d)]!)}`,
+      phone: `+35386${String(1000000 + (n % 9000000)).padStart(7, '0')}`,
+      birth_date: 7000 + (n % 9000),
+      address: { line1: `${n} Main St`, line2: null, city: 'Dublin', region: 'IE-D', postal_code: eircode(n), country: 'IE' },
       loyalty_id: `L-${i}`,
       loyalty_tier: 'SILVER',
       loyalty_points: i % 5000,

@@ -121,7 +121,7 @@ export async function renderReference(): Promise<string> {
     '',
     `## Sources and entities (\`topologies/${topology.name}.ts\`)`,
     '',
-    `Namespace \`${topology.namespace}\`, stages ${topology.stages.map(code).join(' → ')}, dedup window ${topology.dedupWindowDays} days, record limit ${topology.maxRecordBytes} bytes, at most ${topology.nearDuplicateRefsPerKey} identities per near-duplicate key.`,
+    `Namespace \`${topology.namespace}\`, stages ${topology.stages.map(code).join(' → ')}, dedup window ${topology.dedupWindowDays} days, record limit ${topology.maxRecordBytes} bytes, at most ${topology.nearDuplicateRefsPerKey} identities per near-duplicate key, a NearDuplicate emitted from match probability ${topology.matching.threshold} (${topology.matching.model ? "the topology's model" : 'the built-in model'}).`,
     '',
     table(
       ['source', 'entity (avro/)', 'natural id', 'dedup by', 'near-duplicate keys', 'quality checks', 'partitions'],

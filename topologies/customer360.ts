@@ -24,6 +24,9 @@ export default defineTopology({
         lastName: 'last_name',
         firstName: 'first_name',
         postalCode: 'address.postal_code',
+        birthDate: 'birth_date',
+        address: 'address.line1',
+        loyaltyId: 'loyalty_id',
       },
       quality: [
         { field: 'email', rule: 'email' },

@@ -4,6 +4,7 @@ import { VERSION } from '../contracts/project.js';
 import { registerCollectCommands } from './commands/collect.js';
 import { registerConnectCommands } from './commands/connect.js';
 import { registerIngestCommands } from './commands/ingest.js';
+import { registerMatchingCommands } from './commands/matching.js';
 import { registerPrivacyCommands } from './commands/privacy.js';
 import { registerQuarantineCommands } from './commands/quarantine.js';
 import { registerRawCommands } from './commands/raw.js';
@@ -31,6 +32,7 @@ export function buildProgram(extensions: ReadonlyArray<(program: Command) => voi
   registerSinkCommands(program);
   registerQuarantineCommands(program);
   registerRawCommands(program);
+  registerMatchingCommands(program);
   registerPrivacyCommands(program);
   for (const extend of extensions) extend(program);
   // Long-running commands take signals that arrive before their graceful stop is in place; the others get the default action back.

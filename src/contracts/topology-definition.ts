@@ -10,6 +10,31 @@ const fieldPath = z
   .string()
   .regex(/^[a-z_][a-z0-9_]*(\[\])?(\.[a-z_][a-z0-9_]*(\[\])?)*$/i, 'must be a dotted field path, e.g. address.country or line_items[].unit_price');
 
+/** Blocking keys of the near-duplicate stage (matching/blocking.ts builds them). */
+const BLOCKING_KEYS = ['email', 'phone', 'device_id', 'name_postal', 'name_birth'] as const;
+export type BlockingKey = (typeof BLOCKING_KEYS)[number];
+
+const probability = z.number().gt(0).lt(1);
+
+/** A Fellegi–Sunter model's parameters (what `c360 matching train` writes): per comparison, m and u of each level. */
+export const matchModelSchema = z
+  .object({
+    prior: probability.describe('P(same person) of a candidate pair before any comparison'),
+    comparisons: z.record(
+      z.string(),
+      z
+        .object({
+          m: z.array(probability).min(2).describe('P(level | same person), strongest agreement first'),
+          u: z.array(probability).min(2).describe('P(level | different people) among candidate pairs'),
+          randomExact: probability.optional().describe('how often two random records agree exactly: the term-frequency baseline'),
+        })
+        .strict()
+        .refine((p) => p.m.length === p.u.length, 'must have as many m as u probabilities'),
+    ),
+  })
+  .strict();
+export type MatchModel = z.output<typeof matchModelSchema>;
+
 const qualityCheck = z
   .object({
     field: fieldPath,
@@ -38,6 +63,14 @@ const entitySpec = {
       lastName: fieldPath.optional(),
       firstName: fieldPath.optional(),
       postalCode: fieldPath.optional(),
+      birthDate: fieldPath.optional().describe('a date (Avro date or YYYY-MM-DD)'),
+      address: fieldPath.optional().describe('the first address line'),
+      loyaltyId: fieldPath.optional(),
+      blocking: z
+        .array(z.enum(BLOCKING_KEYS))
+        .min(1)
+        .optional()
+        .describe('blocking keys that find candidate pairs; default: every key whose fields are configured'),
     })
     .strict()
     .optional(),
@@ -80,6 +113,14 @@ export const topologySchema = z
       .default('c360'),
     dedupWindowDays: z.number().positive().default(30),
     nearDuplicateRefsPerKey: z.number().int().min(1).max(100).default(10),
+    /** How the near-duplicate stage scores a candidate pair, and from what probability it emits a NearDuplicate. */
+    matching: z
+      .object({
+        threshold: z.number().min(0).max(1).default(0.5).describe('emit a NearDuplicate at or above this match probability'),
+        model: matchModelSchema.optional().describe('m/u parameters from `c360 matching train`; default: the built-in model'),
+      })
+      .strict()
+      .default({ threshold: 0.5 }),
     maxRecordBytes: z.number().int().positive().default(1_048_576),
     /** Stages in order, by registered name; a passthrough topology (benchmarks) lists none and copies bytes. */
     stages: z.array(z.string()).default(['decode', 'quality', 'suppress', 'dedup', 'near_duplicates', 'encrypt']),

@@ -4,8 +4,10 @@
  * differ), or null when either side lacks the field (no evidence either way). A Fellegi–Sunter
  * model (model.ts) gives each level its m and u probabilities.
  */
+import type { EntityDefinition } from '../contracts/topology-definition.js';
 import { canonicalEmail, canonicalIdentifier } from '../privacy/identifiers.js';
-import { canonicalPostalCode, jaroWinkler, nameSound, normaliseName } from '../stages/near-duplicates/keys.js';
+import { readPath } from '../schema/field-path.js';
+import { canonicalPostalCode, jaroWinkler, nameSound, normaliseName } from './similarity.js';
 
 /** What scoring needs of a record: normalised comparison fields (personal data: kept sealed wherever stored). */
 export interface ComparisonProfile {
@@ -22,6 +24,8 @@ export interface ComparisonProfile {
   /** The first address line, normalised. */
   address?: string;
   loyalty_id?: string;
+  /** Lower case. */
+  device_id?: string;
 }
 
 export interface ProfileInput {
@@ -29,10 +33,12 @@ export interface ProfileInput {
   lastName?: string;
   email?: string;
   phone?: string;
-  birthDate?: string;
+  /** YYYY-MM-DD, an Avro date (days since 1970-01-01) or a Date (a Parquet date as read back). */
+  birthDate?: string | number | Date;
   postalCode?: string;
   address?: string;
   loyaltyId?: string;
+  deviceId?: string;
 }
 
 const present = (v: string | undefined): string | undefined => (v && v.trim() !== '' ? v : undefined);
@@ -46,11 +52,39 @@ export function profileOf(input: ProfileInput): ComparisonProfile {
   set('last_name', present(input.lastName) && normaliseName(input.lastName!));
   set('email', present(input.email) && canonicalEmail(input.email!));
   set('phone', canonicalIdentifier('phone', input.phone));
-  set('birth_date', present(input.birthDate) && /^\d{4}-\d{2}-\d{2}/.test(input.birthDate!) ? input.birthDate!.slice(0, 10) : undefined);
+  set('birth_date', isoDate(input.birthDate));
   set('postal_code', present(input.postalCode) && canonicalPostalCode(input.postalCode!));
   set('address', present(input.address) && normaliseName(input.address!));
   set('loyalty_id', present(input.loyaltyId)?.trim());
+  set('device_id', canonicalIdentifier('device', input.deviceId));
   return profile;
+}
+
+/** The profile of a record of an entity, from the fields its near-duplicate settings name. */
+export function profileOfRecord(value: Record<string, unknown>, fields: NonNullable<EntityDefinition['nearDuplicates']>): ComparisonProfile {
+  const at = (path: string | undefined): unknown => (path ? readPath(value, path) : undefined);
+  const text = (path: string | undefined) => {
+    const v = at(path);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const date = at(fields.birthDate);
+  return profileOf({
+    firstName: text(fields.firstName),
+    lastName: text(fields.lastName),
+    email: text(fields.email),
+    phone: text(fields.phone),
+    birthDate: typeof date === 'string' || typeof date === 'number' || date instanceof Date ? date : undefined,
+    postalCode: text(fields.postalCode),
+    address: text(fields.address),
+    loyaltyId: text(fields.loyaltyId),
+    deviceId: text(fields.deviceId),
+  });
+}
+
+function isoDate(date: string | number | Date | undefined): string | undefined {
+  if (date instanceof Date) return Number.isNaN(date.getTime()) ? undefined : date.toISOString().slice(0, 10);
+  if (typeof date === 'number') return Number.isInteger(date) && Math.abs(date) < 1e8 ? new Date(date * 86_400_000).toISOString().slice(0, 10) : undefined;
+  return date && /^\d{4}-\d{2}-\d{2}/.test(date) ? date.slice(0, 10) : undefined;
 }
 
 export interface Comparison {
@@ -134,6 +168,8 @@ const addressComparison = fieldComparison('address', ['exact', 'jaro_winkler_0.9
 
 const loyaltyComparison = fieldComparison('loyalty_id', ['exact', 'else'], () => 1);
 
+const deviceComparison = fieldComparison('device_id', ['exact', 'else'], () => 1);
+
 /** Every comparison of a customer profile, in the order a model lists its parameters. */
 export const CUSTOMER_COMPARISONS: readonly Comparison[] = [
   nameComparison('first_name'),
@@ -144,6 +180,7 @@ export const CUSTOMER_COMPARISONS: readonly Comparison[] = [
   postalCodeComparison,
   addressComparison,
   loyaltyComparison,
+  deviceComparison,
 ];
 
 /** The comparison vector of two profiles: one level (or null) per comparison. */

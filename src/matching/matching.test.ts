@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { customerBase } from '../../bench/customers.js';
-import { type ComparisonProfile, CUSTOMER_COMPARISONS, compare, profileOf } from './comparisons.js';
-import { type MatchModel, scorePair } from './model.js';
-import { estimateModel, estimateU } from './train.js';
+import type { MatchModel } from '../contracts/topology-definition.js';
+import { CUSTOMER_COMPARISONS, compare, profileOf } from './comparisons.js';
+import { scorePair } from './model.js';
+import { estimateU, trainModel } from './train.js';
 
 const levelsOf = (a: Parameters<typeof profileOf>[0], b: Parameters<typeof profileOf>[0]) => {
   const vector = compare(profileOf(a), profileOf(b));
@@ -32,6 +33,7 @@ describe('field comparisons', () => {
       postal_code: 'same_district',
       address: null,
       loyalty_id: null,
+      device_id: null,
     });
   });
 
@@ -99,40 +101,9 @@ describe('training without labels', () => {
 describe('a model trained without labels on a labelled customer base (bench/customers.ts, 6,000 records)', () => {
   const records = customerBase({ records: 6_000, seed: 7 });
   const profiles = records.map(profileOf);
-  // Candidate pairs as the stage's blocking finds them, and the two training rules of bench:matching.
-  const key = (p: ComparisonProfile, rule: string) =>
-    rule === 'email'
-      ? p.email
-      : rule === 'surname_email'
-        ? p.last_name && p.email && `${p.last_name}|${p.email}`
-        : p.first_name && p.birth_date && `${p.first_name}|${p.birth_date}`;
-  const pairsBy = (rule: string) => {
-    const seen = new Map<string, number[]>();
-    const pairs: (number | null)[][] = [];
-    profiles.forEach((p, i) => {
-      const k = key(p, rule);
-      if (!k) return;
-      for (const j of seen.get(k) ?? []) pairs.push(compare(p, profiles[j]!));
-      seen.set(k, [...(seen.get(k) ?? []), i]);
-    });
-    return pairs;
-  };
+  // As `c360 matching train` and bench:matching train: the stage's blocking keys, the training rules, random pairs.
+  const model = trainModel(profiles, { randomPairs: 20_000 });
   const random = Array.from({ length: 20_000 }, (_, k) => compare(profiles[(k * 7919) % profiles.length]!, profiles[(k * 104_729 + 13) % profiles.length]!));
-  // Every pair of a household, a namesake or a duplicate: the candidates a surname in a postcode finds.
-  const household = new Map<string, number[]>();
-  profiles.forEach((p, i) => {
-    const k = `${p.last_name}|${p.postal_code}`;
-    household.set(k, [...(household.get(k) ?? []), i]);
-  });
-  const candidates = [...household.values()].flatMap((idx) => idx.flatMap((i, a) => idx.slice(a + 1).map((j) => compare(profiles[i]!, profiles[j]!))));
-  const model = estimateModel(
-    [
-      { pairs: pairsBy('name_birth'), blockedOn: ['first_name', 'birth_date'] },
-      { pairs: pairsBy('surname_email'), blockedOn: ['last_name', 'email'] },
-    ],
-    candidates,
-    estimateU(random),
-  );
   const probability = (a: Parameters<typeof profileOf>[0], b: Parameters<typeof profileOf>[0]) => scorePair(profileOf(a), profileOf(b), model).probability;
   const ann = {
     firstName: 'Anne',

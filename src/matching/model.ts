@@ -6,22 +6,18 @@
  * adjustment, log2 of the average agreeing value's share over this value's. The probability is the
  * weight's logistic.
  */
+import { type MatchModel, matchModelSchema } from '../contracts/topology-definition.js';
 import { type Comparison, type ComparisonProfile, CUSTOMER_COMPARISONS } from './comparisons.js';
+import trained from './default-model.json' with { type: 'json' };
 
-export interface LevelProbabilities {
-  /** P(level | same person), one per level. */
-  m: number[];
-  /** P(level | different people), one per level, among the candidate pairs scored. */
-  u: number[];
-  /** For a comparison with a term-frequency adjustment: how often two random records agree exactly (the average value's share). */
-  randomExact?: number;
-}
+/**
+ * The model a topology without its own uses: trained by bench:matching (BENCH_MODEL_OUT) on its
+ * synthetic customer base. `c360 matching train` fits one to a source's own raw layer.
+ */
+export const DEFAULT_MODEL: MatchModel = matchModelSchema.parse(trained);
 
-export interface MatchModel {
-  /** P(same person) for a candidate pair before any comparison (the share of matches among blocked pairs). */
-  prior: number;
-  comparisons: Record<string, LevelProbabilities>;
-}
+/** One comparison's parameters: m and u per level, and the term-frequency baseline. */
+export type LevelProbabilities = MatchModel['comparisons'][string];
 
 /** How often a value occurs among records (0..1), for the term-frequency adjustment; undefined when unknown. */
 export type TermFrequency = (field: keyof ComparisonProfile, value: string) => number | undefined;

@@ -3,8 +3,10 @@
  * them different people), m by expectation–maximisation over the pairs training rules find, then
  * u and the prior among the candidate pairs the stage scores (estimateModel says why).
  */
-import { type Comparison, CUSTOMER_COMPARISONS } from './comparisons.js';
-import type { LevelProbabilities, MatchModel } from './model.js';
+import type { BlockingKey, MatchModel } from '../contracts/topology-definition.js';
+import { BLOCKING_RULES, candidatePairs, type Pair, TRAINING_RULES } from './blocking.js';
+import { type Comparison, type ComparisonProfile, CUSTOMER_COMPARISONS, compare } from './comparisons.js';
+import type { LevelProbabilities } from './model.js';
 
 type Vector = readonly (number | null)[];
 
@@ -42,14 +44,14 @@ export function estimateU(randomPairs: Iterable<Vector>, comparisons: readonly C
 /** Where EM starts m: records of one person mostly agree exactly, the rest spread over the other levels. */
 const startingM = (c: Comparison): number[] => c.levels.map((_, l) => (l === 0 ? 0.8 : 0.2 / (c.levels.length - 1)));
 
-export interface TrainingSession {
+interface TrainingSession {
   /** Candidate pairs found by one blocking rule. */
   pairs: readonly Vector[];
   /** The comparisons that rule blocked on: its pairs agree there by construction, so this session leaves them out. */
   blockedOn: readonly string[];
 }
 
-export interface EmOptions {
+interface EmOptions {
   iterations?: number;
   /** Starting share of matches among a session's pairs. */
   prior?: number;
@@ -63,7 +65,7 @@ export interface EmOptions {
  * landline or a surname common among candidates that are different people, which u from random
  * pairs (where such agreement is rare) would count as strong evidence of one person.
  */
-export function estimateModel(
+function estimateModel(
   sessions: readonly TrainingSession[],
   candidatePairs: readonly Vector[],
   randomU: number[][],
@@ -102,10 +104,13 @@ export function estimateModel(
   }
   const parameters: Record<string, LevelProbabilities> = {};
   comparisons.forEach((c, i) => {
-    parameters[c.name] = { m: m[i]!, u: u[i]!, ...(c.termFrequency ? { randomExact: randomU[i]![0]! } : {}) };
+    parameters[c.name] = { m: m[i]!.map(round), u: u[i]!.map(round), ...(c.termFrequency ? { randomExact: round(randomU[i]![0]!) } : {}) };
   });
-  return { prior, comparisons: parameters };
+  return { prior: round(prior), comparisons: parameters };
 }
+
+/** Six significant digits: what a model file needs, and no noise from the last bits of the arithmetic. */
+const round = (p: number) => Number(p.toPrecision(6));
 
 const clamp = (p: number) => Math.min(Math.max(p, 1e-6), 1 - 1e-6);
 
@@ -118,4 +123,35 @@ function matchProbability(v: Vector, m: number[][], u: number[][], prior: number
     logU += Math.log(u[i]![level]!);
   });
   return 1 / (1 + Math.exp(logU - logM));
+}
+
+export interface TrainOptions {
+  /** The blocking keys the stage will find candidates with. */
+  blocking?: readonly BlockingKey[];
+  /** The stage's identities per key (topology nearDuplicateRefsPerKey). */
+  cap?: number;
+  /** Random pairs u is estimated from. */
+  randomPairs?: number;
+}
+
+/**
+ * A model for profiles as the stage will see them, without labels: u from random pairs, m by EM
+ * over the training rules' pairs, then u and the prior among the stage's candidate pairs.
+ */
+export function trainModel(profiles: readonly ComparisonProfile[], options: TrainOptions = {}): MatchModel {
+  const blocking = Object.fromEntries((options.blocking ?? (Object.keys(BLOCKING_RULES) as BlockingKey[])).map((k) => [k, BLOCKING_RULES[k]]));
+  const cap = options.cap ?? 10;
+  const vectorsOf = (pairs: readonly Pair[]) => pairs.map(([i, j]) => compare(profiles[i]!, profiles[j]!));
+  // A fixed LCG, so that training the same sample twice gives the same model.
+  let state = 7;
+  const next = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) % profiles.length;
+  const random = function* (n: number) {
+    for (let k = 0; k < n && profiles.length > 1; k++) yield compare(profiles[next()]!, profiles[next()]!);
+  };
+  const training = candidatePairs(profiles, TRAINING_RULES, cap).byRule;
+  return estimateModel(
+    Object.entries(TRAINING_RULES).map(([name, rule]) => ({ pairs: vectorsOf(training.get(name)!), blockedOn: rule.blockedOn })),
+    vectorsOf(candidatePairs(profiles, blocking, cap).all),
+    estimateU(random(options.randomPairs ?? 200_000)),
+  );
 }

@@ -26,6 +26,8 @@ export interface Envelope {
   /** Warn-level quality codes: the record passes, flagged in its lineage. */
   flags: RecordErrorCode[];
   nearDuplicates: NearDuplicateEvent[];
+  /** Candidates the near-duplicate stage scored below its threshold: counted, not emitted. */
+  nearDuplicateCandidatesBelowThreshold: number;
   /** Its personal fields hold ciphertext now (the encrypt stage): it is written with the entity's encrypted schema. */
   encrypted: boolean;
   /** A dead letter's original value sealed for its subject (the encrypt stage), kept in place of the plain bytes. */
@@ -56,6 +58,7 @@ export function newEnvelope(
     errors: [],
     flags: [],
     nearDuplicates: [],
+    nearDuplicateCandidatesBelowThreshold: 0,
     encrypted: false,
     sealedOriginal: undefined,
     identifiers: undefined,

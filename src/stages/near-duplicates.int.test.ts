@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../test/support/kafka.js';
 import { clearRedis, testNamespace } from '../../test/support/topology.js';
 import { readLineage } from '../contracts/lineage.js';
+import { DEFAULT_MODEL } from '../matching/model.js';
 import { createLogger } from '../observability/logger.js';
 import { Pseudonyms } from '../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../privacy/records.js';
@@ -16,11 +17,14 @@ import { type Envelope, newEnvelope } from './envelope.js';
 import { nearDuplicateStage } from './near-duplicates.js';
 import type { Stage } from './stage.js';
 
-// The stage against the real Redis, with a cap of 3 identities per blocking key.
+// The stage against the real Redis, with a cap of 3 identities per blocking key and the built-in model.
 describe('near-duplicate stage (Redis)', () => {
   const namespace = testNamespace();
   const redis = createRedis(config, createLogger('warn'));
+  /** Emits every candidate (threshold 0), to see blocking alone. */
   let stage: Stage;
+  /** The default threshold. */
+  let scoring: Stage;
   const pseudonyms = new Pseudonyms(randomBytes(32));
   const identityOf = (customerId: string) => new RecordPrivacy(pseudonyms).identifier('customer_id', customerId)!;
   let crm: ReturnType<typeof compileEntities>[number];
@@ -32,55 +36,120 @@ describe('near-duplicate stage (Redis)', () => {
     const sources = new Map(topology.sources.flatMap(compileEntities).map((s) => [s.id, s]));
     crm = sources.get('crm')!;
     await redis.connect();
-    stage = nearDuplicateStage.create({
-      topology,
-      entities: sources,
-      entitiesOfSource: new Map([['crm', [crm]]]),
-      redis,
-      writerSchemas: new WriterSchemas(config),
-      pseudonyms,
-      keyStore: undefined,
-      now: Date.now,
-    });
+    const create = (threshold: number) =>
+      nearDuplicateStage.create({
+        topology: { ...topology, matching: { ...topology.matching, threshold } },
+        entities: sources,
+        entitiesOfSource: new Map([['crm', [crm]]]),
+        redis,
+        writerSchemas: new WriterSchemas(config),
+        pseudonyms,
+        keyStore: undefined,
+        now: Date.now,
+      });
+    stage = create(0);
+    scoring = create(topology.matching.threshold);
   });
   afterAll(async () => {
     redis.disconnect();
     await clearRedis(namespace);
   });
 
-  function profile(id: string, email: string, lastName: string, at = offset++): Envelope {
-    const message = { key: Buffer.from(id), value: Buffer.alloc(0), headers: {}, offset: String(at), timestamp: '0', attributes: 0 } as unknown as KafkaMessage;
+  function profile(id: string, email: string, lastName: string, more: Record<string, unknown> = {}): Envelope {
+    const message = {
+      key: Buffer.from(id),
+      value: Buffer.alloc(0),
+      headers: {},
+      offset: String(offset++),
+      timestamp: '0',
+      attributes: 0,
+    } as unknown as KafkaMessage;
     const e = newEnvelope(crm, `${namespace}.ingest.crm`, 0, message, readLineage(message, `${namespace}.ingest.crm`, 0, 'crm'));
-    e.value = { customer_id: id, email, first_name: 'Ann', last_name: lastName, phone: null, address: { postal_code: `D0${id.length} X1Y2` } };
+    e.value = { customer_id: id, email, first_name: 'Ann', last_name: lastName, phone: null, address: { postal_code: `D0${id.length} X1Y2` }, ...more };
     return e;
   }
+  const control = { heartbeat: async () => undefined, isRunning: () => true };
   const flagged = (batch: Envelope[]) => batch.map((e) => e.nearDuplicates.map((n) => `${n.record.natural_id}~${n.matched.natural_id}:${n.keys.join('+')}`));
 
   it('flags a record sharing a key with another identity, not with itself, and names both records', async () => {
     const batch = [profile('A1', 'ann.lee@gmail.com', 'Lee'), profile('A1', 'a.n.n.lee+x@gmail.com', 'Lee'), profile('A2', 'annlee@googlemail.com', 'Lee')];
-    await stage.process(batch, { heartbeat: async () => undefined, isRunning: () => true });
+    await scoring.process(batch, control);
     // A1 twice is one identity; A2 matches A1 by canonical email and by the sound of the surname + postal code.
     expect(flagged(batch)).toEqual([[], [], ['A2~A1:email+name_postal']]);
     const event = batch[2]!.nearDuplicates[0]!;
     expect(event.matched).toMatchObject({ natural_id: 'A1', offset: 1, partition: 0, source: 'crm' });
     expect(event.score).toBe(1);
+    // What the identity service acts on: the probability, the weight and each field's level.
+    expect(event.levels).toEqual({ first_name: 'exact', last_name: 'exact', email: 'exact', postal_code: 'exact' });
+    // The built-in model's prior log-odds plus log2(m/u) of each field's exact level (too few identities for term frequencies).
+    const { prior, comparisons } = DEFAULT_MODEL;
+    const weight = ['first_name', 'last_name', 'email', 'postal_code'].reduce(
+      (w, f) => w + Math.log2(comparisons[f]!.m[0]! / comparisons[f]!.u[0]!),
+      Math.log2(prior / (1 - prior)),
+    );
+    expect(event.match_weight).toBeCloseTo(weight, 5);
+    expect(event.probability).toBeCloseTo(1 / (1 + 2 ** -weight), 5);
+    expect(event.probability).toBeGreaterThanOrEqual(0.5);
+  });
+
+  it('emits only pairs at or above the threshold: a family at one address is counted, not flagged; the same person moved house with a new email is flagged', async () => {
+    const home = { address: { line1: '12 rue Oberkampf', postal_code: '75011' } };
+    const birth = (iso: string) => Date.parse(`${iso}T00:00:00Z`) / 86_400_000;
+    const batch = [
+      profile('G1', 'anne.garnier@free.fr', 'Garnier', { ...home, first_name: 'Anne', phone: '+33612345678', birth_date: birth('1971-04-12') }),
+      profile('G2', 'lucas.garnier@gmail.com', 'Garnier', { ...home, first_name: 'Lucas', phone: '+33143556677', birth_date: birth('2003-09-30') }),
+      profile('G3', 'agarnier58@orange.fr', 'Garnier', {
+        first_name: 'Anne',
+        birth_date: birth('1971-04-12'),
+        phone: '+33612345678',
+        address: { line1: '40 quai de Valmy', postal_code: '75019' },
+      }),
+    ];
+    await scoring.process(batch, control);
+    // G2 shares G1's surname and postcode: a candidate, scored below the threshold. G3 has G1's mobile and birth date.
+    expect(flagged(batch)).toEqual([[], [], ['G3~G1:phone+name_birth']]);
+    expect(batch.map((e) => e.nearDuplicateCandidatesBelowThreshold)).toEqual([0, 1, 0]);
+    expect(batch[2]!.nearDuplicates[0]!.levels).toMatchObject({
+      first_name: 'exact',
+      last_name: 'exact',
+      birth_date: 'exact',
+      email: 'else',
+      postal_code: 'same_district',
+    });
+  });
+
+  it("counts each identity once in its names' frequencies, whatever its replays", async () => {
+    const total = `${namespace}:ndtf:identities`;
+    const before = Number(await redis.get(total));
+    const rare = `${namespace}:ndtf:last_name:${pseudonyms.of('last_name', 'tiernach')}`;
+    await scoring.process([profile('T1', 't1@example.ie', 'Tiernach'), profile('T1', 't1@example.ie', 'Tiernach')], control);
+    await scoring.process([profile('T1', 't1@example.ie', 'Tiernach'), profile('T2', 't2@example.ie', 'Tiernach')], control);
+    expect(Number(await redis.get(total)) - before).toBe(2);
+    expect(await redis.get(rare)).toBe('2');
   });
 
   it('stops flagging a key once `cap` other identities share it (a shop till, test@example.com)', async () => {
     const surnames = ['Byrne', 'Murphy', 'Kelly', 'Walsh', 'Doyle'];
     const batch = ['B1', 'B2', 'B3', 'B4', 'B5'].map((id, i) => profile(id, 'test@example.com', surnames[i]!));
     const key = `${namespace}:nd:email:${pseudonyms.of('email', 'test@example.com')}`;
-    await stage.process(batch.slice(0, 4), { heartbeat: async () => undefined, isRunning: () => true });
+    await stage.process(batch.slice(0, 4), control);
     expect(await redis.zcard(key)).toBe(3); // trimmed to the cap as soon as a fourth identity arrives
-    await stage.process(batch.slice(4), { heartbeat: async () => undefined, isRunning: () => true });
+    await stage.process(batch.slice(4), control);
     // B4 already sees 3 others (the cap), and so does B5: the key is too common to mean anything.
     expect(flagged(batch)).toEqual([[], ['B2~B1:email'], ['B3~B1:email', 'B3~B2:email'], [], []]);
     expect(await redis.zrange(key, '0', '-1')).toEqual(['B3', 'B4', 'B5'].map((id) => identityOf(id)));
   });
 
-  it('leaves no personal value in Redis in plain text: blocking keys are pseudonyms, stored names are sealed', async () => {
-    const batch = [profile('P1', 'Orla.Quinn@Example.org', 'Quinnelly'), profile('P2', 'orla.quinn@example.org', 'Quinnelly')];
-    await stage.process(batch, { heartbeat: async () => undefined, isRunning: () => true });
+  it('leaves no personal value in Redis in plain text: blocking keys and counters are pseudonyms, stored profiles are sealed', async () => {
+    const more = {
+      first_name: 'Orlaith',
+      phone: '+353871234567',
+      birth_date: Date.parse('1984-02-29T00:00:00Z') / 86_400_000,
+      loyalty_id: 'LOY-77812',
+      address: { line1: '9 Ballymun Road', postal_code: 'D09 K2W3' },
+    };
+    const batch = [profile('P1', 'Orla.Quinn@Example.org', 'Quinnelly', more), profile('P2', 'orla.quinn@example.org', 'Quinnelly', more)];
+    await scoring.process(batch, control);
     expect(batch[1]!.nearDuplicates.map((n) => n.score)).toEqual([1]);
     const keys = await redis.keys(`${namespace}:*`);
     expect(keys.length).toBeGreaterThan(4);
@@ -92,13 +161,14 @@ describe('near-duplicate stage (Redis)', () => {
     }
     // Case-sensitive, and strings no base64url pseudonym can hold by chance (dots, @, spaces).
     const everything = stored.join('\n');
-    for (const personal of ['orla.quinn@example.org', 'Orla.Quinn', 'example.org', 'Quinnelly', 'ann quinnelly', 'D02 X1Y2', 'X1Y2'])
-      expect(everything).not.toContain(personal);
+    const personal = ['orla.quinn@example.org', 'Orla.Quinn', 'example.org', 'Quinnelly', 'quinnelly', 'orlaith', 'Orlaith', 'D09 K2W3', 'D09K2W3', 'K2W3'];
+    personal.push('+353871234567', '871234567', '1984-02-29', 'LOY-77812', 'ballymun', 'Ballymun');
+    for (const value of personal) expect(everything).not.toContain(value);
   });
 
   it('forgets an identity: it leaves every blocking key, and its ref and index go', async () => {
     const batch = [profile('F1', 'fiona@example.net', 'Ferris'), profile('F2', 'fiona@example.net', 'Ferris')];
-    await stage.process(batch, { heartbeat: async () => undefined, isRunning: () => true });
+    await stage.process(batch, control);
     const emailKey = `${namespace}:nd:email:${pseudonyms.of('email', 'fiona@example.net')}`;
     expect((await redis.zrange(emailKey, '0', '-1')).sort()).toEqual([identityOf('F1'), identityOf('F2')].sort());
     expect(await forgetNearDuplicateIdentities(redis, namespace, [identityOf('F1')])).toBeGreaterThanOrEqual(3);

@@ -1,50 +1,72 @@
 /**
- * Stage 4: near-duplicate flags for identity resolution. Each record's blocking keys (canonical
- * email, E.164 phone, device id, sound of last name + postal code) map in Redis to a capped,
- * recency-ordered set of the identities seen with that key. A record whose key is shared with a
- * *different* identity still goes to raw, flagged, and a NearDuplicate event names both records.
+ * Stage 4: near-duplicate flags for identity resolution, Splink's real-time way. Blocking keys
+ * (canonical email, E.164 phone, device id, last-name sound + postal code, first-name sound +
+ * birth date) map in Redis to a capped, recency-ordered set of the identities seen with them; each
+ * *other* identity sharing a key is a candidate. The candidate's comparison profile (sealed in
+ * Redis) is scored against the new record's with the topology's Fellegi–Sunter model, and a
+ * NearDuplicate event is emitted only at or above the match-probability threshold; candidates
+ * below it are counted, not emitted. The record lands either way.
  * Sets hold identities, not records, so replays and repeat events of one customer add nothing.
  * A key whose set is already full (shared by `nearDuplicateRefsPerKey` identities or more: a shop's
- * tablet, test@example.com) is too common to say anything and raises no flags.
+ * tablet, test@example.com) is too common to say anything and finds no candidates.
  */
 
 import { ConfigError } from '../contracts/errors.js';
 import type { NearDuplicateEvent, RecordRef } from '../contracts/near-duplicate.js';
-import { canonicalEmail, canonicalIdentifier } from '../privacy/identifiers.js';
+import type { BlockingKey } from '../contracts/topology-definition.js';
+import { BLOCKING_RULES } from '../matching/blocking.js';
+import { type ComparisonProfile, profileOfRecord } from '../matching/comparisons.js';
+import { DEFAULT_MODEL, scorePair, type TermFrequency } from '../matching/model.js';
+import { jaroWinkler } from '../matching/similarity.js';
 import type { Pseudonyms } from '../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../privacy/records.js';
 import { readPath } from '../schema/field-path.js';
 import { touchNearDuplicateKeys } from '../storage/redis-scripts.js';
 import type { Envelope } from './envelope.js';
 import { positionOf, refOf } from './envelope.js';
-import { jaroWinkler, namePostalKey, normaliseName } from './near-duplicates/keys.js';
 import { defineStage } from './stage.js';
+
+/** What an identity's ref in Redis holds: where its latest record is, and its comparison profile, sealed. */
+interface StoredRef extends RecordRef {
+  profile: string;
+}
 
 interface Subject {
   e: Envelope;
   identity: string;
-  keys: { kind: string; redisKey: string }[];
-  ref: RecordRef & { name: string | null };
+  profile: ComparisonProfile;
+  keys: { kind: BlockingKey; redisKey: string }[];
+  /** Its names' term-frequency counters, by `field\0value`. */
+  counters: Map<string, string>;
+  ref: StoredRef;
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
+/** Term-frequency counters: identities in the window per first and last name, and in all. */
+const COUNTED = ['first_name', 'last_name'] as const;
+/** Below this many identities in the window, observed name frequencies are noise and are not used. */
+const TF_MIN_IDENTITIES = 1000;
 
 function missingKey(): never {
   throw new ConfigError('C360_PII_KEY is not set: the near-duplicate stage keeps personal values in Redis only as keyed hashes and needs the secret.');
 }
 
+const fullName = (p: ComparisonProfile) => (p.last_name ? `${p.first_name ?? ''} ${p.last_name}`.trim() : undefined);
+
 export const nearDuplicateStage = defineStage({
   name: 'near_duplicates',
   description:
-    'Flags records that share a blocking key (canonical email, E.164 phone, device id, last-name sound + postal code) with a different identity, for identity resolution; they still land.',
+    'Scores records that share a blocking key with a different identity (Fellegi–Sunter match probability) and emits a NearDuplicate at or above the threshold, for identity resolution; they still land.',
   requires: ['decode'],
   create: (ctx) => {
     const ns = ctx.topology.namespace;
     const windowMs = Math.round(ctx.topology.dedupWindowDays * 86_400_000);
     const cap = ctx.topology.nearDuplicateRefsPerKey;
-    // Blocking keys and stored names are personal: Redis holds only their pseudonyms and sealed copies.
+    const { threshold } = ctx.topology.matching;
+    const model = ctx.topology.matching.model ?? DEFAULT_MODEL;
+    // Blocking keys and profiles are personal: Redis holds only their pseudonyms and sealed copies.
     const pseudonyms: Pseudonyms = ctx.pseudonyms ?? missingKey();
     const identities = new RecordPrivacy(pseudonyms);
+    const totalCounter = `${ns}:ndtf:identities`;
 
     function subjectOf(e: Envelope): Subject | undefined {
       const cfg = e.entity.definition.nearDuplicates;
@@ -52,20 +74,16 @@ export const nearDuplicateStage = defineStage({
       // The identity is the pseudonym the privacy tools know the person by, so forgetting them reaches Redis too.
       const identity = identities.identifierAt(e.entity, cfg.identityField, readPath(e.value, cfg.identityField));
       if (!identity) return undefined;
-      const get = (path: string | undefined) => (path ? str(readPath(e.value!, path)) : undefined);
+      const profile = profileOfRecord(e.value, cfg);
       const keys: Subject['keys'] = [];
-      const add = (kind: string, value: string | undefined) => value && keys.push({ kind, redisKey: `${ns}:nd:${kind}:${pseudonyms.of(kind, value)}` });
-      const email = get(cfg.email);
-      add('email', email && canonicalEmail(email));
-      add('phone', canonicalIdentifier('phone', get(cfg.phone)));
-      add('device_id', canonicalIdentifier('device', get(cfg.deviceId)));
-      const last = get(cfg.lastName);
-      const postal = get(cfg.postalCode);
-      add('name_postal', last && postal ? namePostalKey(last, postal) : undefined);
+      for (const kind of cfg.blocking ?? (Object.keys(BLOCKING_RULES) as BlockingKey[])) {
+        const value = BLOCKING_RULES[kind].key(profile);
+        if (value) keys.push({ kind, redisKey: `${ns}:nd:${kind}:${pseudonyms.of(kind, value)}` });
+      }
       if (keys.length === 0) return undefined;
-      const first = get(cfg.firstName);
-      const name = last ? normaliseName(`${first ?? ''} ${last}`) : null;
-      return { e, identity, keys, ref: { ...refOf(e), name: name === null ? null : pseudonyms.seal(name) } };
+      const counters = new Map<string, string>();
+      for (const f of COUNTED) if (profile[f]) counters.set(`${f}\0${profile[f]}`, `${ns}:ndtf:${f}:${pseudonyms.of(f, profile[f])}`);
+      return { e, identity, profile, keys, counters, ref: { ...refOf(e), profile: pseudonyms.seal(JSON.stringify(profile)) } };
     }
 
     return {
@@ -85,6 +103,7 @@ export const nearDuplicateStage = defineStage({
             indexKey: `${ns}:ndkeys:${s.identity}`,
             identity: s.identity,
             ref: JSON.stringify(s.ref),
+            counters: [totalCounter, ...s.counters.values()],
           })),
           ctx.now(),
           cap,
@@ -92,48 +111,72 @@ export const nearDuplicateStage = defineStage({
         );
         if (shared.length === 0) return;
         // Per subject, the other identities it shares keys with, and which keys.
-        const matchesBySubject = new Map<number, Map<string, string[]>>();
+        const matchesBySubject = new Map<number, Map<string, BlockingKey[]>>();
         for (const { subject, key, others } of shared) {
           let matched = matchesBySubject.get(subject);
           if (!matched) matchesBySubject.set(subject, (matched = new Map()));
           for (const other of others) matched.set(other, [...(matched.get(other) ?? []), subjects[subject]!.keys[key]!.kind]);
         }
 
+        // One round trip: the candidates' refs, the window's identity count and the subjects' name counts.
         const others = [...new Set(shared.flatMap((m) => m.others))];
-        const refs = await ctx.redis.mget(others.map((o) => `${ns}:ndref:${o}`));
-        const refByIdentity = new Map(others.map((o, j) => [o, refs[j] ? (JSON.parse(refs[j]!) as Subject['ref']) : undefined]));
-
-        const scoreOf = (sealed: string | null, matchedSealed: string | null): number | null => {
-          const a = sealed === null ? undefined : pseudonyms.open(sealed);
-          const b = matchedSealed === null ? undefined : pseudonyms.open(matchedSealed);
-          return a && b ? Math.round(jaroWinkler(a, b) * 1000) / 1000 : null;
+        const nameCounters = [...new Set([...matchesBySubject.keys()].flatMap((j) => [...subjects[j]!.counters.values()]))];
+        const replies = await ctx.redis.mget([...others.map((o) => `${ns}:ndref:${o}`), totalCounter, ...nameCounters]);
+        const refByIdentity = new Map(others.map((o, j) => [o, replies[j] ? (JSON.parse(replies[j]!) as StoredRef) : undefined]));
+        const population = Number(replies[others.length] ?? 0);
+        const nameCounts = new Map(nameCounters.map((k, j) => [k, Number(replies[others.length + 1 + j] ?? 0)]));
+        const termFrequencyOf = (s: Subject): TermFrequency | undefined =>
+          population >= TF_MIN_IDENTITIES
+            ? (field, value) => {
+                const n = nameCounts.get(s.counters.get(`${field}\0${value}`) ?? '');
+                return n ? n / population : undefined;
+              }
+            : undefined;
+        const profiles = new Map<string, ComparisonProfile | undefined>();
+        const profileOfRef = (ref: StoredRef) => {
+          if (!profiles.has(ref.profile)) {
+            const opened = pseudonyms.open(ref.profile);
+            profiles.set(ref.profile, opened === undefined ? undefined : (JSON.parse(opened) as ComparisonProfile));
+          }
+          return profiles.get(ref.profile);
         };
-        const found: [Envelope, NearDuplicateEvent][] = [];
+
         for (const [j, sharedWith] of matchesBySubject) {
           const s = subjects[j]!;
+          const termFrequency = termFrequencyOf(s);
           for (const [other, kinds] of sharedWith) {
-            const matched = refByIdentity.get(other);
+            const stored = refByIdentity.get(other);
             // A ref written by this very record in an earlier, uncommitted attempt is not another record.
-            if (!matched || `${matched.topic}/${matched.partition}/${matched.offset}` === positionOf(s.e)) continue;
-            const { name: matchedName, ...matchedRef } = matched;
-            const { name, ...record } = s.ref;
-            found.push([
-              s.e,
-              {
-                kind: 'NEAR_DUPLICATE',
-                source: s.e.entity.source,
-                entity: s.e.entity.name,
-                record,
-                matched: matchedRef,
-                keys: kinds,
-                score: scoreOf(name, matchedName),
-                detected_at: ctx.now(),
-              },
-            ]);
+            if (!stored || `${stored.topic}/${stored.partition}/${stored.offset}` === positionOf(s.e)) continue;
+            const matchedProfile = profileOfRef(stored);
+            // A profile sealed under another key (C360_PII_KEY rotated) cannot be compared: it is not a candidate.
+            if (!matchedProfile) continue;
+            const score = scorePair(s.profile, matchedProfile, model, termFrequency);
+            if (score.probability < threshold) {
+              s.e.nearDuplicateCandidatesBelowThreshold++;
+              continue;
+            }
+            const { profile: _sealed, ...matched } = stored;
+            const { profile: _own, ...record } = s.ref;
+            const [a, b] = [fullName(s.profile), fullName(matchedProfile)];
+            s.e.nearDuplicates.push({
+              kind: 'NEAR_DUPLICATE',
+              source: s.e.entity.source,
+              entity: s.e.entity.name,
+              record,
+              matched,
+              keys: kinds,
+              score: a && b ? Math.round(jaroWinkler(a, b) * 1000) / 1000 : null,
+              probability: round(score.probability),
+              match_weight: round(score.weight),
+              levels: Object.fromEntries(Object.entries(score.levels).filter((l): l is [string, string] => l[1] !== null)),
+              detected_at: ctx.now(),
+            } satisfies NearDuplicateEvent);
           }
         }
-        for (const [e, event] of found) e.nearDuplicates.push(event);
       },
     };
   },
 });
+
+const round = (x: number) => Math.round(x * 1e6) / 1e6;

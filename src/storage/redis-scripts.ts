@@ -20,11 +20,13 @@ return out`;
 
 /**
  * Per record: read the identities of each of its blocking keys, add its own, trim to the cap, renew
- * the TTL, store its ref and index its keys. KEYS: each record's blocking keys, its ref key, its index key. ARGV: now, cap,
- * TTL, then per record: its number of blocking keys, its identity, its ref JSON. Returns only the
- * keys shared with other identities, as {record, key, identity...} (1-based within the call): most
- * records share none, and building a reply for every key cost Redis more than the key updates.
- * A key already shared by `cap` other identities is too common to say anything and is left out.
+ * the TTL, store its ref and index its keys; when its identity is new to the window (no ref yet),
+ * count it in its term-frequency counters. KEYS: each record's blocking keys, its ref key, its
+ * index key, its counters. ARGV: now, cap, TTL, then per record: its number of blocking keys, its
+ * identity, its ref JSON, its number of counters. Returns only the keys shared with other
+ * identities, as {record, key, identity...} (1-based within the call): most records share none, and
+ * building a reply for every key cost Redis more than the key updates. A key already shared by
+ * `cap` other identities is too common to say anything and is left out.
  */
 const NEAR_DUPLICATES = `
 local now, cap, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -32,7 +34,7 @@ local out, k, a, r = {}, 1, 4, 0
 local nargs = #ARGV
 while a <= nargs do
   r = r + 1
-  local n, identity, ref = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2]
+  local n, identity, ref, t = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
   for j = 1, n do
     local key = KEYS[k]
     local seen = redis.call('ZRANGE', key, 0, -1)
@@ -50,14 +52,21 @@ while a <= nargs do
     redis.call('PEXPIRE', key, ttl)
     k = k + 1
   end
-  redis.call('SET', KEYS[k], ref, 'PX', ttl)
+  -- SET ... GET: a new identity (no ref yet) is counted once, whatever its replays.
+  local known = redis.call('SET', KEYS[k], ref, 'PX', ttl, 'GET')
   -- The identity's index of its blocking keys, so forgetting a person finds every set that names them.
   if n > 0 then
     redis.call('SADD', KEYS[k + 1], unpack(KEYS, k - n, k - 1))
     redis.call('PEXPIRE', KEYS[k + 1], ttl)
   end
-  k = k + 2
-  a = a + 3
+  for c = k + 2, k + 1 + t do
+    if not known then
+      redis.call('INCR', KEYS[c])
+      redis.call('PEXPIRE', KEYS[c], ttl)
+    end
+  end
+  k = k + 2 + t
+  a = a + 4
 end
 return out`;
 
@@ -94,6 +103,8 @@ export interface NearDuplicateSubject {
   indexKey: string;
   identity: string;
   ref: string;
+  /** Counters of how many identities in the window hold one of its values (term frequencies), counted when the identity is new. */
+  counters: string[];
 }
 
 /** A blocking key of a subject that other identities already held (fewer than the cap of them). */
@@ -111,8 +122,8 @@ export async function touchNearDuplicateKeys(redis: Redis, subjects: NearDuplica
     const args: (string | number)[] = [now, cap, ttlMs];
     for (let i = from; i < Math.min(from + CHUNK, subjects.length); i++) {
       const s = subjects[i]!;
-      keys.push(...s.keys, s.refKey, s.indexKey);
-      args.push(s.keys.length, s.identity, s.ref);
+      keys.push(...s.keys, s.refKey, s.indexKey, ...s.counters);
+      args.push(s.keys.length, s.identity, s.ref, s.counters.length);
     }
     for (const [subject, key, ...others] of await callRedis('the near-duplicate keys', () =>
       scripted(redis).c360NearDuplicates(keys.length, ...keys, ...args),

@@ -63,6 +63,22 @@ describe('topology validation', () => {
     ['an unknown setting', { colour: 'blue' }, /^topology \(root\) Unrecognized key: "colour"/],
     ['a bad field path', { sources: [{ ...source, key: 'customer id' }] }, /^topology sources\.0\.key must be a dotted field path/],
     ['an upper-case source name', { sources: [{ ...source, name: 'CRM' }] }, /^topology sources\.0\.name must be lower-case letters, digits and dashes/],
+    ['a threshold over 1', { matching: { threshold: 1.5 } }, /^topology matching\.threshold Too big: expected number to be <=1/],
+    [
+      'a model whose m and u differ in length',
+      { matching: { model: { prior: 0.1, comparisons: { email: { m: [0.6, 0.4], u: [0.1, 0.2, 0.7] } } } } },
+      'topology matching.model.comparisons.email must have as many m as u probabilities.',
+    ],
+    [
+      'a probability of 0 in a model',
+      { matching: { model: { prior: 0.1, comparisons: { email: { m: [1, 0], u: [0.1, 0.9] } } } } },
+      /^topology matching\.model\.comparisons\.email\.m\.0 Too big: expected number to be <1/,
+    ],
+    [
+      'an unknown blocking key',
+      { sources: [{ ...source, nearDuplicates: { identityField: 'customer_id', blocking: ['shoe_size'] } }] },
+      /^topology sources\.0\.nearDuplicates\.blocking\.0 .*"email"\|"phone"\|"device_id"\|"name_postal"\|"name_birth"/,
+    ],
   ])('refuses %s with one sentence', (_what, patch, message) => {
     expect(refused(topology(patch as Partial<TopologyInput>))).toMatch(message);
   });

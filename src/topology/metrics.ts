@@ -7,6 +7,7 @@ export interface TopologyMetrics {
   routed: Counter<'source' | 'route'>;
   errors: Counter<'source' | 'code'>;
   nearDuplicates: Counter<'source' | 'kind'>;
+  nearDuplicatesBelowThreshold: Counter<'source'>;
   batchSeconds: Histogram<'source'>;
   dependencyRetries: Counter<'stage'>;
   poison: Counter<'source' | 'stage'>;
@@ -33,6 +34,12 @@ export const topologyMetrics = perRegistry(
       name: 'c360_topology_near_duplicates_total',
       help: 'Near-duplicate and id-collision events emitted',
       labelNames: ['source', 'kind'],
+      registers: [registry],
+    }),
+    nearDuplicatesBelowThreshold: new Counter({
+      name: 'c360_topology_near_duplicate_candidates_below_threshold_total',
+      help: 'Candidate pairs the near-duplicate stage scored below matching.threshold: counted, not emitted',
+      labelNames: ['source'],
       registers: [registry],
     }),
     batchSeconds: new Histogram({

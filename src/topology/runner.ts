@@ -251,6 +251,7 @@ export class TopologyRunner {
       routed.counts,
       routed.errors,
       envelopes.flatMap((e) => e.nearDuplicates.map((n) => n.kind)),
+      envelopes.reduce((n, e) => n + e.nearDuplicateCandidatesBelowThreshold, 0),
     );
     endTimer();
     await heartbeat().catch(() => undefined);
@@ -302,7 +303,7 @@ export class TopologyRunner {
     });
   }
 
-  private account(source: string, counts: LedgerCounts, errors: Record<string, number>, nearKinds: string[]): void {
+  private account(source: string, counts: LedgerCounts, errors: Record<string, number>, nearKinds: string[], belowThreshold: number): void {
     let t = this.totals.get(source);
     if (!t) this.totals.set(source, (t = emptyCounts()));
     addCounts(t, counts);
@@ -313,6 +314,7 @@ export class TopologyRunner {
     this.metrics.routed.inc({ source, route: 'suppressed' }, counts.suppressed);
     for (const [code, n] of Object.entries(errors)) this.metrics.errors.inc({ source, code }, n);
     for (const kind of nearKinds) this.metrics.nearDuplicates.inc({ source, kind });
+    this.metrics.nearDuplicatesBelowThreshold.inc({ source }, belowThreshold);
   }
 
   /** What this worker has committed since it started (the ledger topic has the totals of every worker). */

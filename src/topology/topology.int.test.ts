@@ -31,7 +31,15 @@ describe('the ingestion topology, end to end on the real stack', () => {
   let evolvedId: number;
   const dead = new Map<string, { code: string; field: string | null; lineage: { ingest_id: string }; origin_topic: string; original_value: Buffer }>();
   const raw: Record<string, KafkaMessage[]> = {};
-  let nearDups: { kind: string; keys: string[]; record: { natural_id: string }; matched: { natural_id: string }; score: number | null }[] = [];
+  let nearDups: {
+    kind: string;
+    keys: string[];
+    record: { natural_id: string };
+    matched: { natural_id: string };
+    score: number | null;
+    probability: number | null;
+    levels: Record<string, string> | null;
+  }[] = [];
   let ledger: Awaited<ReturnType<typeof waitForLedger>>;
 
   const cases: Case[] = [
@@ -260,7 +268,7 @@ describe('the ingestion topology, end to end on the real stack', () => {
     raw.crm = await collect(kafka, t.names.raw('crm'), (s) => s.length === 4);
     raw.web = await collect(kafka, t.names.raw('web'), (s) => s.length === 3);
     raw.commerce = await collect(kafka, t.names.raw('commerce'), (s) => s.length === 3);
-    nearDups = await Promise.all((await collect(kafka, t.names.nearDuplicates, (s) => s.length === 3)).map((m) => registry.decode(m.value!)));
+    nearDups = await Promise.all((await collect(kafka, t.names.nearDuplicates, (s) => s.length === 4)).map((m) => registry.decode(m.value!)));
   });
 
   afterAll(async () => {
@@ -276,7 +284,7 @@ describe('the ingestion topology, end to end on the real stack', () => {
       web: { in: 9, raw: 3, duplicates: 1, dead_letter: 5 },
       commerce: { in: 6, raw: 3, duplicates: 0, dead_letter: 3 },
     });
-    expect(ledger.total.near_duplicates).toBe(3);
+    expect(ledger.total.near_duplicates).toBe(4);
     expect(ledger.bySource.get('web')!.errors['quality.device_id_opt_out']).toBe(1);
   });
 
@@ -373,11 +381,19 @@ describe('the ingestion topology, end to end on the real stack', () => {
   });
 
   it('flags near-duplicates within and across sources and an event id collision, and still lands every record in raw', () => {
-    const crmPair = nearDups.find((n) => n.kind === 'NEAR_DUPLICATE' && n.record.natural_id.startsWith('C-'))!;
-    // Which CRM record is seen first depends on the input partitions, so the pair is checked either way round.
-    expect(crmPair.keys).toEqual(['email']);
-    expect([crmPair.record.natural_id, crmPair.matched.natural_id].sort()).toEqual(['C-1001', 'C-2002']);
+    const crmPairs = nearDups.filter((n) => n.kind === 'NEAR_DUPLICATE' && n.record.natural_id.startsWith('C-'));
+    const pairOf = (n: (typeof nearDups)[number]) => [n.record.natural_id, n.matched.natural_id].sort().join('~');
+    // Which CRM record is seen first depends on the input partitions, so each pair is checked either way round.
+    expect(crmPairs.map(pairOf).sort()).toEqual(['C-1001~C-2002', 'C-avro~C-evolved']);
+    const crmPair = crmPairs.find((n) => pairOf(n) === 'C-1001~C-2002')!;
+    expect(crmPair.keys).toEqual(['email', 'name_birth']);
     expect(crmPair.score).toBeGreaterThan(0.9);
+    expect(crmPair.probability).toBeGreaterThanOrEqual(0.5);
+    // Bob Byrne and Bob Evans: same first name, birth date, address and loyalty id, found by first-name sound + birth date.
+    expect(crmPairs.find((n) => pairOf(n) === 'C-avro~C-evolved')).toMatchObject({
+      keys: ['name_birth'],
+      levels: { first_name: 'exact', last_name: 'else', birth_date: 'exact', loyalty_id: 'exact', address: 'exact', email: 'else' },
+    });
     // The order of C-1001 paid with an email C-2002 also has: a link for identity resolution, without a name to score.
     expect(nearDups.find((n) => n.record.natural_id === 'T-9001')).toMatchObject({
       kind: 'NEAR_DUPLICATE',

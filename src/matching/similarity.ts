@@ -1,21 +1,23 @@
-/** Blocking keys for near-duplicate detection, and the name similarity that scores a match. */
+/** Text similarity for record linkage: normalised names, their sound, Jaro–Winkler. */
 import { doubleMetaphone } from 'double-metaphone';
+
+/** Sounds of names seen lately: names repeat (a few are very common), and Double Metaphone costs ~5 µs. Bounded: cleared when full. */
+const SOUNDS = new Map<string, string>();
+const SOUNDS_MAX = 50_000;
 
 /** A name's sound: its primary Double Metaphone code ('' when it has none). */
 export function nameSound(name: string): string {
-  return doubleMetaphone(name.trim())[0] ?? '';
+  let sound = SOUNDS.get(name);
+  if (sound === undefined) {
+    if (SOUNDS.size >= SOUNDS_MAX) SOUNDS.clear();
+    SOUNDS.set(name, (sound = doubleMetaphone(name.trim())[0] ?? ''));
+  }
+  return sound;
 }
 
 /** A postal code without spaces, in upper case. */
 export function canonicalPostalCode(postalCode: string): string {
   return postalCode.replace(/\s+/g, '').toUpperCase();
-}
-
-/** The sound of the last name with the postal code. */
-export function namePostalKey(lastName: string, postalCode: string): string | undefined {
-  const code = nameSound(lastName);
-  const postal = canonicalPostalCode(postalCode);
-  return code && postal ? `${code}|${postal}` : undefined;
 }
 
 export function normaliseName(name: string): string {
@@ -28,18 +30,23 @@ export function normaliseName(name: string): string {
     .trim();
 }
 
+let scratch = new Uint8Array(256);
+
 /** Jaro-Winkler similarity, 0..1 (prefix scale 0.1, up to 4 characters). */
 export function jaroWinkler(a: string, b: string): number {
   if (a === b) return a.length === 0 ? 0 : 1;
   if (a.length === 0 || b.length === 0) return 0;
   const window = Math.max(0, Math.floor(Math.max(a.length, b.length) / 2) - 1);
-  const aMatched = new Array<boolean>(a.length).fill(false);
-  const bMatched = new Array<boolean>(b.length).fill(false);
+  if (scratch.length < a.length + b.length) scratch = new Uint8Array(2 * (a.length + b.length));
+  // One scratch buffer for both strings' matched flags (a's first, then b's): no allocation per comparison.
+  const matched = scratch;
+  const bAt = a.length;
+  matched.fill(0, 0, a.length + b.length);
   let matches = 0;
   for (let i = 0; i < a.length; i++) {
     for (let j = Math.max(0, i - window); j < Math.min(b.length, i + window + 1); j++) {
-      if (bMatched[j] || a[i] !== b[j]) continue;
-      aMatched[i] = bMatched[j] = true;
+      if (matched[bAt + j] || a[i] !== b[j]) continue;
+      matched[i] = matched[bAt + j] = 1;
       matches++;
       break;
     }
@@ -47,8 +54,8 @@ export function jaroWinkler(a: string, b: string): number {
   if (matches === 0) return 0;
   let transpositions = 0;
   for (let i = 0, k = 0; i < a.length; i++) {
-    if (!aMatched[i]) continue;
-    while (!bMatched[k]) k++;
+    if (!matched[i]) continue;
+    while (!matched[bAt + k]) k++;
     if (a[i] !== b[k]) transpositions++;
     k++;
   }
