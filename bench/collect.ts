@@ -1,7 +1,8 @@
 /**
  * bench:collect — events/s through `c360 collect` (a child process) under an autocannon load on
- * loopback, with single events and with batches of 100, against the same server's /healthz in the
- * same run (HTTP alone, no Kafka). Every 2xx means Kafka acknowledged (acks=all) its events.
+ * loopback, with single events and with batches of 100, on the native endpoint and on the
+ * Segment-compatible one (/v1/track, /v1/batch), against the same server's /healthz in the same
+ * run (HTTP alone, no Kafka). Every 2xx means Kafka acknowledged (acks=all) its events.
  * BENCH_SECONDS sets each run's length (default 10), BENCH_CONNECTIONS the concurrency (default 32).
  */
 
@@ -21,6 +22,7 @@ localStackDefaults();
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const KEY = 'bench-key-0123456789abcdef';
+const WRITE_KEY = 'bench-segment-write-key-0123';
 
 function run(opts: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-bench-collect-'));
   const settings = path.join(dir, 'collector.json');
-  fs.writeFileSync(settings, JSON.stringify({ apiKeys: { [KEY]: 'web' }, bodyLimitBytes: 4_194_304 }));
+  fs.writeFileSync(settings, JSON.stringify({ apiKeys: { [KEY]: 'web' }, segmentWriteKeys: { [WRITE_KEY]: 'web' }, bodyLimitBytes: 4_194_304 }));
   const namespace = `bench${Date.now().toString(36)}`;
   const child = spawn(
     process.execPath,
@@ -69,16 +71,40 @@ async function main(): Promise<void> {
     const baseline = await run({ url: `${url}/healthz` });
     const single = await run({ url: `${url}/v1/events`, method: 'POST', headers, body: JSON.stringify(event(1)) });
     const batch = await run({ url: `${url}/v1/events`, method: 'POST', headers, body: JSON.stringify(Array.from({ length: 100 }, (_, i) => event(i))) });
+    // The same events as a Segment SDK sends them: basic auth with the write key, a track per event, sentAt on the batch.
+    const segmentHeaders = { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` };
+    const track = (i: number) => ({
+      type: 'track',
+      messageId: `bench-${i}`,
+      userId: `C-${i % 5000}`,
+      event: 'Page Viewed',
+      timestamp: '2026-11-20T08:30:00.000Z',
+      properties: { url: 'https://shop.example/p/1', campaign: 'winter' },
+      context: { library: { name: 'bench', version: '1' } },
+    });
+    const sentAt = '2026-11-20T08:30:01.000Z';
+    const segmentSingle = await run({ url: `${url}/v1/track`, method: 'POST', headers: segmentHeaders, body: JSON.stringify({ ...track(1), sentAt }) });
+    const segmentBatch = await run({
+      url: `${url}/v1/batch`,
+      method: 'POST',
+      headers: segmentHeaders,
+      body: JSON.stringify({ batch: Array.from({ length: 100 }, (_, i) => track(i)), sentAt }),
+    });
     const line = (label: string, r: autocannon.Result, events: number) =>
       console.log(
-        `${label.padEnd(22)} ${Math.round(r.requests.average)} requests/s, ${Math.round(r.requests.average * events)} events/s; latency p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms; ` +
+        `${label.padEnd(24)} ${Math.round(r.requests.average)} requests/s, ${Math.round(r.requests.average * events)} events/s; latency p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms; ` +
           `${r['2xx']} 2xx, ${r.non2xx} other, ${r.errors} errors`,
       );
     console.log(`${SECONDS} s each, ${CONNECTIONS} connections, loopback`);
     line('GET /healthz (baseline)', baseline, 0);
     line('POST 1 event', single, 1);
     line('POST 100 events', batch, 100);
+    line('Segment /v1/track', segmentSingle, 1);
+    line('Segment /v1/batch 100', segmentBatch, 100);
     console.log(`ratio                  single-event requests/s vs baseline = ${(single.requests.average / baseline.requests.average).toFixed(2)}`);
+    console.log(
+      `ratio                  Segment vs native events/s: single ${(segmentSingle.requests.average / single.requests.average).toFixed(2)}, batch of 100 ${(segmentBatch.requests.average / batch.requests.average).toFixed(2)}`,
+    );
   } finally {
     child.kill('SIGTERM');
     fs.rmSync(dir, { recursive: true, force: true });

@@ -92,7 +92,7 @@ export async function runDemo(given: Config, logger: Logger, print: (line: strin
     kafka,
     namespace,
     entities: sources,
-    settings: { apiKeys: { [API_KEY]: 'web' }, webhookSecrets: {}, bodyLimitBytes: 1_048_576, maxEventsPerRequest: 1_000 },
+    settings: { apiKeys: { [API_KEY]: 'web' }, segmentWriteKeys: {}, webhookSecrets: {}, bodyLimitBytes: 1_048_576, maxEventsPerRequest: 1_000 },
     maxRecordBytes: topology.maxRecordBytes,
     metrics: new Registry(),
     logger,

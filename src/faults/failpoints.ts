@@ -1,6 +1,6 @@
 /**
- * Crash points for the crash tests of topology workers, sink workers, file ingests and
- * connectors: `C360_CRASH_AT=<point>:<n>` makes the process SIGKILL itself the n-th time it
+ * Crash points for the crash tests of topology workers, sink workers, file ingests,
+ * connectors and the collector: `C360_CRASH_AT=<point>:<n>` makes the process SIGKILL itself the n-th time it
  * reaches <point>, so a test can kill it at an exact place in its commit cycle as well as at
  * random times. Unset in production: one string comparison per batch.
  */
@@ -14,7 +14,9 @@ export type CrashPoint =
   | 'sink-before-commit'
   // Extraction: after a file batch or connector page is committed with its checkpoint.
   | 'ingest-after-commit'
-  | 'connector-after-commit';
+  | 'connector-after-commit'
+  // The collector: Kafka has acknowledged a request's events, its answer not yet sent (the client will send them again).
+  | 'collector-after-ack';
 
 const spec = process.env.C360_CRASH_AT?.split(':');
 const target = spec?.[0];

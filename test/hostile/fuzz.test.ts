@@ -159,13 +159,14 @@ describe('fuzzing CSV row mapping', () => {
 
 describe('fuzzing the collector body', () => {
   const KEY = 'fuzz-key-0123456789abcdef';
+  const WRITE_KEY = 'fuzz-segment-write-key-0123';
   const config = loadConfig({ KAFKA_BROKERS: '127.0.0.1:1' });
   // Kafka is never reached: the producer is not connected, so an accepted body is answered 503.
   const collector = new Collector({
     kafka: createKafka(config, createLogger('silent')),
     namespace: 'fuzz',
     entities: new Map([['web', primary('web')]]),
-    settings: { apiKeys: { [KEY]: 'web' }, webhookSecrets: {}, bodyLimitBytes: 64 * 1024, maxEventsPerRequest: 50 },
+    settings: { apiKeys: { [KEY]: 'web' }, segmentWriteKeys: { [WRITE_KEY]: 'web' }, webhookSecrets: {}, bodyLimitBytes: 64 * 1024, maxEventsPerRequest: 50 },
     maxRecordBytes: 16 * 1024,
     metrics: new Registry(),
     logger: createLogger('silent'),
@@ -177,12 +178,41 @@ describe('fuzzing the collector body', () => {
       .array(fc.record({ event_id: fc.oneof(fc.string(), fc.integer(), fc.constant(null)), event_type: fc.string() }), { maxLength: 60 })
       .map((a) => Buffer.from(JSON.stringify(a))),
     fc.nat(3000).map((n) => Buffer.from(`${'['.repeat(n)}${']'.repeat(n)}`)),
+    // Segment calls and batches: any type, ids, timestamps, contexts.
+    fc
+      .array(
+        fc.record({
+          type: fc.oneof(fc.constantFrom('track', 'identify', 'page', 'screen', 'group', 'alias'), fc.string(), fc.integer()),
+          messageId: fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
+          userId: fc.oneof(fc.string(), fc.constant(null)),
+          timestamp: fc.oneof(
+            fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+            fc.string(),
+            fc.integer(),
+          ),
+          context: fc.jsonValue(),
+          traits: fc.jsonValue(),
+          properties: fc.jsonValue(),
+        }),
+        { maxLength: 60 },
+      )
+      .map((batch) => Buffer.from(JSON.stringify({ batch, sentAt: new Date().toISOString() }))),
   );
   it('answers every body with a refusal, an acceptance or a retry, never a 500', async () => {
     await fc.assert(
       fc.asyncProperty(body, fc.constantFrom('application/json', 'text/plain', 'application/octet-stream'), async (payload, type) => {
         const r = await collector.app.inject({ method: 'POST', url: '/v1/events', headers: { 'content-type': type, 'x-api-key': KEY }, payload });
         expect([200, 400, 413, 415, 503]).toContain(r.statusCode);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+  it('answers every Segment call or batch with a refusal, an acceptance or a retry, never a 500', async () => {
+    const auth = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`;
+    await fc.assert(
+      fc.asyncProperty(body, fc.constantFrom('/v1/batch', '/v1/track', '/v1/identify'), async (payload, url) => {
+        const r = await collector.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', authorization: auth }, payload });
+        expect([200, 400, 413, 503]).toContain(r.statusCode);
       }),
       { numRuns: RUNS },
     );

@@ -81,8 +81,13 @@ export function opsUrl(worker: Worker): string | undefined {
 }
 
 /** A collector (`c360 collect`) on a test namespace, once it listens: the process and its URL (from its JSON log line). */
-export async function spawnCollector(namespace: string, settingsFile: string, env: Record<string, string> = {}): Promise<{ worker: Worker; url: string }> {
-  const worker = spawnCli(['collect', '--config', settingsFile, '--port', '0', '--namespace', namespace], { LOG_LEVEL: 'info', ...env });
+export async function spawnCollector(
+  namespace: string,
+  settingsFile: string,
+  env: Record<string, string> = {},
+  port = 0,
+): Promise<{ worker: Worker; url: string }> {
+  const worker = spawnCli(['collect', '--config', settingsFile, '--port', String(port), '--namespace', namespace], { LOG_LEVEL: 'info', ...env });
   const deadline = Date.now() + 30_000;
   for (;;) {
     const url = loggedValue<string>(worker.stdout(), 'collector listening', 'url');

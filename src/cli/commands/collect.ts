@@ -14,10 +14,10 @@ import { startStoppable } from '../shutdown.js';
 export function registerCollectCommands(program: Command): void {
   withTopology(program.command('collect'))
     .description(
-      'Start the HTTP collector: POST /v1/events (API key per source) and /v1/webhooks/<source> (HMAC-signed) into the ingest topics, 2xx only once Kafka has acknowledged.',
+      "Start the HTTP collector: POST /v1/events (API key per source), /v1/webhooks/<source> (HMAC-signed) and Segment's tracking API (/v1/track, /v1/batch, …; write key per source) into the ingest topics, 2xx only once Kafka has acknowledged.",
     )
     .addOption(
-      new Option('-c, --config <file>', 'collector settings (JSON): apiKeys, webhookSecrets, bodyLimitBytes, maxEventsPerRequest')
+      new Option('-c, --config <file>', 'collector settings (JSON): apiKeys, segmentWriteKeys, webhookSecrets, bodyLimitBytes, maxEventsPerRequest')
         .env('C360_COLLECTOR_CONFIG')
         .argParser(existingFile)
         .makeOptionMandatory(),

@@ -1,7 +1,8 @@
 /**
  * The HTTP collector (`c360 collect`), on fastify. `POST /v1/events` takes one event or a batch
  * (`[...]` or `{"events": [...]}`) for the source its API key names; `POST /v1/webhooks/<source>`
- * takes a vendor's push, signed with HMAC-SHA256 over the raw body. Every event of a request is
+ * takes a vendor's push, signed with HMAC-SHA256 over the raw body; `/v1/track`, `/v1/batch`, …
+ * take Segment's calls for the source a write key names (segment.ts maps them). Every event of a request is
  * checked first (a JSON object, within the size limit, carrying its natural id); if any fails, the
  * request gets 400 with a reason per event and nothing is sent. Otherwise all are sent to
  * `<ns>.ingest.<source>` with acks=all by the idempotent producer, and only then does the client
@@ -9,17 +10,19 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { describeError } from '../../contracts/errors.js';
+import { ConfigError, describeError } from '../../contracts/errors.js';
 import { lineageHeaders, type SourceKind } from '../../contracts/lineage.js';
 import { topicNames } from '../../contracts/topics.js';
+import { crashPoint } from '../../faults/failpoints.js';
 import type { Logger } from '../../observability/logger.js';
 import { perRegistry } from '../../observability/metrics.js';
 import type { CompiledEntity } from '../../schema/entity.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../../schema/json-depth.js';
 import { GroupSender } from './group-sender.js';
+import { fromSegment, SEGMENT_CALLS } from './segment.js';
 import type { CollectorSettings } from './settings.js';
 
 export interface CollectorOptions {
@@ -74,6 +77,23 @@ function signatureMatches(secret: string, raw: Buffer, header: string | undefine
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+const object = (v: unknown): Record<string, unknown> | undefined =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+
+/** The native endpoints' answers. */
+const NATIVE = {
+  events: eventsOf,
+  record: (event: Record<string, unknown>) => ({ value: event, origin: {} }),
+  accepted: (accepted: number, request_id: string) => ({ accepted, request_id }),
+  refused: (error: string, request_id: string, errors?: EventProblem[]) => (errors ? { error, accepted: 0, errors, request_id } : { error, request_id }),
+};
+
+/** Segment's answers: `{"success": true}`, or `success: false` with a message (a 400 is not retried by its SDKs, a 5xx is). */
+const SEGMENT = {
+  accepted: () => ({ success: true }),
+  refused: (message: string, request_id: string, errors?: EventProblem[]) => ({ success: false, message, ...(errors ? { errors } : {}), request_id }),
+};
+
 export class Collector {
   readonly app: FastifyInstance;
   private readonly producer: Producer;
@@ -97,6 +117,19 @@ export class Collector {
       metrics.requests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
     });
 
+    /** How one endpoint reads its requests: where the events are, each event as the record to send, and its answers. */
+    interface Dialect {
+      events(body: unknown): unknown[] | undefined;
+      /** The record to send and what its lineage origin adds, or why the event cannot be taken. */
+      record(
+        event: Record<string, unknown>,
+        receivedAt: number,
+        body: unknown,
+      ): { value: Record<string, unknown>; origin: Record<string, unknown> } | { problem: string };
+      accepted(count: number, requestId: string): Record<string, unknown>;
+      refused(error: string, requestId: string, problems?: EventProblem[]): Record<string, unknown>;
+    }
+
     const accept = async (
       reply: FastifyReply,
       source: CompiledEntity,
@@ -104,21 +137,25 @@ export class Collector {
       kind: SourceKind,
       requestId: string,
       extraOrigin: Record<string, unknown>,
+      dialect: Dialect = NATIVE,
     ) => {
-      if (!isUtf8(raw)) return reply.code(400).send({ error: 'the body is not valid UTF-8', request_id: requestId });
+      const refuse = (status: number, error: string, problems?: EventProblem[]) => reply.code(status).send(dialect.refused(error, requestId, problems));
+      if (!isUtf8(raw)) return refuse(400, 'the body is not valid UTF-8');
       // Checked on the bytes, before anything walks the parsed body recursively (JSON.stringify would overflow the stack).
-      if (jsonTooDeep(raw)) return reply.code(400).send({ error: `the body nests deeper than ${MAX_JSON_DEPTH} levels`, request_id: requestId });
+      if (jsonTooDeep(raw)) return refuse(400, `the body nests deeper than ${MAX_JSON_DEPTH} levels`);
       let body: unknown;
       try {
         body = JSON.parse(raw.toString('utf8'));
       } catch {
-        return reply.code(400).send({ error: 'the body is not JSON', request_id: requestId });
+        return refuse(400, 'the body is not JSON');
       }
-      const events = eventsOf(body);
+      const events = dialect.events(body);
       if (!events || events.length === 0)
-        return reply.code(400).send({ error: 'expected an event object, an array of events or {"events": [...]}', request_id: requestId });
-      if (events.length > o.settings.maxEventsPerRequest)
-        return reply.code(400).send({ error: `at most ${o.settings.maxEventsPerRequest} events per request`, request_id: requestId });
+        return refuse(
+          400,
+          dialect === NATIVE ? 'expected an event object, an array of events or {"events": [...]}' : 'expected a Segment call object or {"batch": [...]}',
+        );
+      if (events.length > o.settings.maxEventsPerRequest) return refuse(400, `at most ${o.settings.maxEventsPerRequest} events per request`);
       const problems: EventProblem[] = [];
       const messages: Message[] = [];
       const receivedAt = Date.now();
@@ -127,33 +164,39 @@ export class Collector {
           problems.push({ index, reason: 'not a JSON object' });
           continue;
         }
-        const value = JSON.stringify(event);
+        const record = dialect.record(event as Record<string, unknown>, receivedAt, body);
+        if ('problem' in record) {
+          problems.push({ index, reason: record.problem });
+          continue;
+        }
+        const value = JSON.stringify(record.value);
         if (Buffer.byteLength(value) > o.maxRecordBytes) {
           problems.push({ index, reason: `larger than ${o.maxRecordBytes} bytes` });
           continue;
         }
-        const id = source.naturalId(event as Record<string, unknown>);
+        const id = source.naturalId(record.value);
         if (!id.trim()) {
           problems.push({ index, reason: `missing ${source.definition.key}, the ${source.name} id` });
           continue;
         }
-        const origin = JSON.stringify({ request_id: requestId, index, ...extraOrigin });
+        const origin = JSON.stringify({ request_id: requestId, index, ...extraOrigin, ...record.origin });
         messages.push({ key: id, value, headers: lineageHeaders({ ingestId: randomUUID(), source: source.source, sourceKind: kind, receivedAt, origin }) });
       }
       if (problems.length > 0) {
         metrics.events.inc({ source: source.source, outcome: 'rejected' }, events.length);
-        return reply.code(400).send({ error: 'some events are not valid; none was accepted', accepted: 0, errors: problems, request_id: requestId });
+        return refuse(400, 'some events are not valid; none was accepted', problems);
       }
       const timer = metrics.ackSeconds.startTimer();
       try {
         await this.sender.send(names.ingest(source.source), messages);
       } catch (err) {
         o.logger.warn({ source: source.source, err: describeError(err) }, 'Kafka did not acknowledge; the client is told to retry');
-        return reply.code(503).header('retry-after', '1').send({ error: 'Kafka did not acknowledge the events; retry', request_id: requestId });
+        return reply.code(503).header('retry-after', '1').send(dialect.refused('Kafka did not acknowledge the events; retry', requestId));
       }
       timer();
+      crashPoint('collector-after-ack');
       metrics.events.inc({ source: source.source, outcome: 'accepted' }, messages.length);
-      return reply.code(200).send({ accepted: messages.length, request_id: requestId });
+      return reply.code(200).send(dialect.accepted(messages.length, requestId));
     };
 
     app.post('/v1/events', async (req, reply) => {
@@ -175,6 +218,41 @@ export class Collector {
       }
       return accept(reply, source, req.body as Buffer, 'api', requestId, { webhook: source.source });
     });
+
+    // Segment's tracking API: HTTP basic with the write key as the user name (or `writeKey` in the body), one call or a batch.
+    const writeKeys = new Map(Object.entries(o.settings.segmentWriteKeys));
+    for (const source of new Set(writeKeys.values())) {
+      const entity = o.entities.get(source)?.name;
+      if (entity !== 'BehavioralEvent')
+        throw new ConfigError(
+          `collector settings: segmentWriteKeys name source "${source}", whose entity is ${entity ?? 'unknown'}; Segment calls map to BehavioralEvent.`,
+        );
+    }
+    const segmentSource = (req: FastifyRequest): CompiledEntity | undefined => {
+      const auth = req.headers.authorization;
+      const basic = auth?.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')[0] : undefined;
+      let key = basic;
+      if (!key && Buffer.isBuffer(req.body)) {
+        const match = /"writeKey"\s*:\s*"([^"]{1,200})"/.exec(req.body.toString('utf8'));
+        key = match?.[1];
+      }
+      const source = key ? writeKeys.get(key) : undefined;
+      return source ? o.entities.get(source) : undefined;
+    };
+    for (const call of [...SEGMENT_CALLS, 'batch', 'import'] as const) {
+      const single = call !== 'batch' && call !== 'import';
+      const dialect: Dialect = {
+        ...SEGMENT,
+        events: (body) => (single ? (object(body) ? [body] : undefined) : Array.isArray(object(body)?.batch) ? (object(body)!.batch as unknown[]) : undefined),
+        record: (event, receivedAt, body) => fromSegment(event, single ? call : undefined, receivedAt, event.sentAt ?? object(body)?.sentAt),
+      };
+      app.post(`/v1/${call}`, async (req, reply) => {
+        const requestId = randomUUID();
+        const source = segmentSource(req);
+        if (!source) return reply.code(401).send(SEGMENT.refused('a valid write key is required (HTTP basic, the write key as the user name)', requestId));
+        return accept(reply, source, req.body as Buffer, 'stream', requestId, {}, dialect);
+      });
+    }
 
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/readyz', async (_req, reply) =>

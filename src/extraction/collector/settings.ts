@@ -12,6 +12,12 @@ export const collectorSettingsSchema = z
       .record(z.string(), z.string())
       .default({})
       .describe('API key (16+ characters) → the source it may send to; keys are secrets: keep the file in a mounted secret'),
+    segmentWriteKeys: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe(
+        "Segment write key (16+ characters) → the source its SDKs' calls go to (POST /v1/track, /v1/batch, …); the source's entity must be BehavioralEvent",
+      ),
     webhookSecrets: z
       .record(z.string(), z.string().min(16, 'must be at least 16 characters'))
       .default({})
@@ -27,8 +33,10 @@ export function parseCollectorSettings(input: unknown, sources: string[], origin
   const settings = parseSettings(collectorSettingsSchema, input, origin);
   // Never echo a key: name the rule only.
   if (Object.keys(settings.apiKeys).some((k) => k.length < 16)) throw new ConfigError(`${origin}: apiKeys must be at least 16 characters each.`);
+  if (Object.keys(settings.segmentWriteKeys).some((k) => k.length < 16))
+    throw new ConfigError(`${origin}: segmentWriteKeys must be at least 16 characters each.`);
   const known = new Set(sources);
-  for (const source of [...Object.values(settings.apiKeys), ...Object.keys(settings.webhookSecrets)]) {
+  for (const source of [...Object.values(settings.apiKeys), ...Object.values(settings.segmentWriteKeys), ...Object.keys(settings.webhookSecrets)]) {
     if (!known.has(source)) throw new ConfigError(`${origin}: "${source}" is not a source of the topology (known: ${sources.join(', ')}).`);
   }
   return settings;

@@ -1,0 +1,139 @@
+/**
+ * Segment's tracking API spec (track, identify, page, screen, group, alias) mapped to the web
+ * source's behavioural event (avro/BehavioralEvent.avsc), so that apps already instrumented with a
+ * Segment SDK send here by changing only the host, as RudderStack and Snowplow allow.
+ *
+ * - `messageId` is the event id, which the topology dedups by: a batch the SDK sends again after a
+ *   lost response is dropped as duplicates. Only what the SDK keeps the same across retries goes
+ *   into the record: `sentAt` is restamped on every attempt, so the clock skew it measures
+ *   (received − sentAt) is kept in the lineage origin, not in the record; `occurred_at` is the
+ *   event's `timestamp` on the device's clock, and `occurred_at + clock_skew_ms` is Segment's
+ *   corrected `timestamp`.
+ * - `identify` and `group` traits are what the person says about themselves, unverified: they go
+ *   to `traits`, encrypted as a whole with the person's key, and `traits.email` to `email`. The CRM
+ *   stays the system of record for profiles; identity resolution reads traits from raw.
+ * - `properties` stay in clear (as the native endpoint's do); a non-string value is kept as JSON.
+ */
+import { randomUUID } from 'node:crypto';
+
+export const SEGMENT_CALLS = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
+export type SegmentCall = (typeof SEGMENT_CALLS)[number];
+
+const EVENT_TYPE: Record<SegmentCall, string> = {
+  track: 'TRACK',
+  identify: 'IDENTIFY',
+  page: 'PAGE_VIEW',
+  screen: 'SCREEN_VIEW',
+  group: 'GROUP',
+  alias: 'ALIAS',
+};
+
+type Json = Record<string, unknown>;
+
+const object = (v: unknown): Json | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
+const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : null);
+
+/** A map of strings: strings as they are, anything else as its JSON. */
+function strings(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(object(v) ?? {})) {
+    if (x === undefined) continue;
+    out[k] = typeof x === 'string' ? x : JSON.stringify(x);
+  }
+  return out;
+}
+
+/** Segment's device ids by platform: the advertising id is IDFA or GAID, the vendor id IDFV or the Android id. */
+function deviceOf(context: Json): Json | null {
+  const device = object(context.device) ?? {};
+  const os = object(context.os) ?? {};
+  const platform = (text(device.type) ?? text(os.name))?.toLowerCase() ?? (text(context.userAgent) ? 'web' : null);
+  const ios = platform === 'ios' || platform === 'ipados';
+  const android = platform === 'android';
+  const advertising = text(device.advertisingId);
+  const vendor = text(device.id);
+  const [idType, id] = advertising
+    ? [ios ? 'IDFA' : android ? 'GAID' : null, advertising]
+    : vendor
+      ? [ios ? 'IDFV' : android ? 'ANDROID_ID' : null, vendor]
+      : [null, null];
+  const out = {
+    id_type: id && idType ? idType : null,
+    // An id whose kind the platform does not say cannot be checked; it is kept in properties instead (mapped below).
+    device_id: id && idType ? id : null,
+    platform,
+    os_version: text(os.version),
+    app_version: text(object(context.app)?.version),
+    user_agent: text(context.userAgent),
+  };
+  return Object.values(out).some((v) => v !== null) ? out : null;
+}
+
+function geoOf(context: Json): { geo: Json | null; kept: Record<string, string> } {
+  const location = object(context.location);
+  if (!location) return { geo: null, kept: {} };
+  // Segment's country and region are names ("United States"); the contract's are ISO codes. A name is kept in properties, never guessed.
+  const country = text(location.country);
+  const iso = country && /^[A-Za-z]{2}$/.test(country) ? country.toUpperCase() : null;
+  const kept: Record<string, string> = {};
+  if (country && !iso) kept['context.location.country'] = country;
+  const region = text(location.region);
+  if (region) kept['context.location.region'] = region;
+  const number = (v: unknown) => (typeof v === 'number' ? v : null);
+  return {
+    geo: { latitude: number(location.latitude), longitude: number(location.longitude), country: iso, region: null, city: text(location.city) },
+    kept,
+  };
+}
+
+export interface SegmentMapped {
+  /** The behavioural event, in the JSON the web source's contract takes. */
+  value: Json;
+  /** For the lineage origin: the call and the device clock's skew. */
+  origin: { type: SegmentCall; clock_skew_ms: number | null; library: string | null };
+}
+
+/**
+ * One Segment event as a behavioural event, or the reason it is not a Segment event at all (its
+ * `type` missing or unknown). Values the contract refuses (a bad timestamp, an email) are mapped
+ * as they are, for the topology to dead-letter with its typed error.
+ */
+export function fromSegment(event: Json, call: SegmentCall | undefined, receivedAt: number, sentAt: unknown): SegmentMapped | { problem: string } {
+  const type = call ?? (text(event.type) as SegmentCall | null);
+  if (!type || !SEGMENT_CALLS.includes(type)) return { problem: `type must be one of ${SEGMENT_CALLS.join(', ')}` };
+  const context = object(event.context) ?? {};
+  const page = object(context.page) ?? {};
+  const properties = object(event.properties) ?? {};
+  const traits = type === 'identify' || type === 'group' ? strings(event.traits) : undefined;
+  const { geo, kept } = geoOf(context);
+  const device = deviceOf(context);
+  const extra: Record<string, string> = { ...kept };
+  const rawDevice = object(context.device);
+  if (device && !device.device_id && (text(rawDevice?.advertisingId) ?? text(rawDevice?.id)))
+    extra['context.device.id'] = (text(rawDevice?.advertisingId) ?? text(rawDevice?.id))!;
+  if (type === 'group' && text(event.groupId)) extra.group_id = text(event.groupId)!;
+  if (type === 'alias' && text(event.previousId)) extra.previous_id = text(event.previousId)!;
+  const timestamp = event.timestamp ?? event.originalTimestamp;
+  const sent = typeof sentAt === 'string' ? Date.parse(sentAt) : Number.NaN;
+  const value: Json = {
+    // Segment generates an id when a client sends none; such an event cannot be recognised when sent again.
+    event_id: text(event.messageId) ?? randomUUID(),
+    event_type: EVENT_TYPE[type],
+    event_name: type === 'track' ? text(event.event) : type === 'page' || type === 'screen' ? text(event.name) : null,
+    occurred_at: timestamp ?? new Date(receivedAt).toISOString(),
+    customer_id: text(event.userId),
+    anonymous_id: text(event.anonymousId),
+    session_id: null,
+    email: text(object(event.traits)?.email) ?? text(object(context.traits)?.email),
+    page_url: text(properties.url) ?? text(page.url),
+    referrer: text(properties.referrer) ?? text(page.referrer),
+    device,
+    geo,
+    properties: { ...strings(properties), ...extra },
+    traits: traits ?? null,
+  };
+  return {
+    value,
+    origin: { type, clock_skew_ms: Number.isFinite(sent) ? receivedAt - sent : null, library: text(object(context.library)?.name) },
+  };
+}
