@@ -49,7 +49,7 @@ describe('every CLI flag is validated, with one sentence naming it', () => {
     [['run', '--max-batch-bytes', '4MB'], "error: option '--max-batch-bytes <bytes>' argument '4MB' is invalid. Must be a whole number."],
     [['sink', '--max-records', 'many'], "error: option '--max-records <n>' argument 'many' is invalid. Must be a whole number."],
     [['sink', '--idle-flush-ms', '0'], "error: option '--idle-flush-ms <ms>' argument '0' is invalid. Must be 1 or more."],
-    [['watch', file], `error: command-argument value '${file}' is invalid for argument 'folder'. ${file} is not a folder.`],
+    [['watch', file], `error: command-argument value '${file}' is invalid for argument 'zone'. ${file} is not a folder.`],
     [['watch', dir, '--poll', 'often'], "error: option '--poll <ms>' argument 'often' is invalid. Must be a whole number."],
     [
       ['connect', '--config', path.join(dir, 'nope.json')],

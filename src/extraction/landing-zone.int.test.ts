@@ -16,7 +16,7 @@ describe('c360 watch: a landing zone folder per source', () => {
   let ns: string;
   let names: TopicNames;
   const watch = async (extra: string[] = [], env: Record<string, string> = {}) => {
-    const w = spawnCli(['watch', root, '--once', '--namespace', ns, ...extra], env);
+    const w = spawnCli(['watch', root, '--once', '--quiet-seconds', '0', '--namespace', ns, ...extra], env);
     const exit = await w.exited;
     return { ...exit, out: w.stdout(), all: w.output() };
   };

@@ -35,6 +35,17 @@ export function loadMappingFile(file: string | undefined): MappingFile {
   return parseSettings(mappingFileSchema, readJsonFile(file, 'mapping file'), `mapping file ${file}`);
 }
 
+/** A mapping file's text (a landing zone's `<source>/.mapping.json`), validated; `where` names it in a refusal. */
+export function parseMappingFile(text: string, where: string): MappingFile {
+  let input: unknown;
+  try {
+    input = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`mapping file ${where} is not readable JSON (${(err as Error).message}).`);
+  }
+  return parseSettings(mappingFileSchema, input, `mapping file ${where}`);
+}
+
 type Avro = string | Avro[] | { [key: string]: unknown };
 type Kind = 'string' | 'int' | 'long' | 'float' | 'double' | 'boolean' | 'bytes' | 'date' | 'timestamp' | 'decimal' | 'enum' | 'json';
 

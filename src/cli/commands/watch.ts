@@ -1,9 +1,8 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
+import { openLanding } from '../../extraction/landing/open.js';
 import { LandingZone } from '../../extraction/landing-zone.js';
-import { loadMappingFile, type MappingFile } from '../../extraction/mapping.js';
 import { extractionMetrics } from '../../extraction/metrics.js';
 import { createKafka } from '../../kafka/client.js';
 import { createLogger } from '../../observability/logger.js';
@@ -21,12 +20,17 @@ import { existingFolder, integer, type TopologyOptions, withOpsPort, withTopolog
 
 export function registerWatchCommands(program: Command): void {
   withOpsPort(withTopology(program.command('watch')))
-    .argument('<folder>', 'the landing zone: one sub-folder per source', existingFolder)
-    .description('Watch a landing zone (one sub-folder per source): ingest each complete file, then archive it, or reject it with a reason.')
+    .argument('<zone>', 'the landing zone: a folder, or s3://bucket/prefix; one sub-folder (prefix) per source', (v: string) =>
+      /^s3:\/\/[^/]+/.test(v) ? v : existingFolder(v),
+    )
+    .description(
+      'Watch a landing zone (a folder or an S3 bucket prefix, one sub-folder per source): ingest each complete file, then archive it, or reject it with a reason.',
+    )
     .option('--require-done', 'take a file only when a <name>.done marker sits beside it', false)
+    .option('--quiet-seconds <s>', 'without a marker, take a file once it has not changed for this long (written in place)', integer(0), 10)
     .option('--poll <ms>', 'time between scans', integer(10), 2_000)
     .option('--once', 'scan once and exit', false)
-    .action(async (folder: string, o: TopologyOptions & { requireDone: boolean; poll: number; once: boolean; opsPort?: number }) => {
+    .action(async (zone: string, o: TopologyOptions & { requireDone: boolean; quietSeconds: number; poll: number; once: boolean; opsPort?: number }) => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
       const topology = await loadTopology(o.topology, o);
@@ -35,30 +39,25 @@ export function registerWatchCommands(program: Command): void {
       const deadLetter = await deadLetterContract(config, kafka, topology.namespace);
       const keyStore = openKeyStore(config, topology.namespace);
       const sealer = new UnidentifiedSealer(keyStore, new RecordPrivacy(pseudonymsFrom(config, 'c360 watch')));
-      // A source's mapping, when it needs one, sits in the landing zone as <source>/.mapping.json.
-      const mappings = new Map<string, MappingFile>();
-      for (const s of topology.sources) {
-        const file = path.join(folder, s.name, '.mapping.json');
-        if (fs.existsSync(file)) mappings.set(s.name, loadMappingFile(file));
-      }
+      const storage = openLanding(zone.startsWith('s3://') ? zone : path.resolve(zone), config);
       // A single scan is a job, not a service: only a watcher that keeps watching serves the ops endpoints.
       const ops = o.once ? undefined : await serveOps(config, o.opsPort, ['kafka'], logger);
-      ops?.addReadinessCheck('landing zone', async () => void fs.accessSync(folder, fs.constants.R_OK | fs.constants.W_OK));
+      ops?.addReadinessCheck('landing zone', () => storage.check());
       const metrics = extractionMetrics(metricsRegistry());
       const abort = new AbortController();
       process.once('SIGTERM', () => abort.abort());
       process.once('SIGINT', () => abort.abort());
-      const zone = new LandingZone({
+      const landing = new LandingZone({
         kafka,
         namespace: topology.namespace,
         deadLetter,
         sealer,
         maxRecordBytes: topology.maxRecordBytes,
         store: openObjectStore(config),
-        root: path.resolve(folder),
+        storage,
         entities: new Map(topology.sources.map((s) => [s.name, compilePrimaryEntity(s)])),
-        mappings,
         requireDone: o.requireDone,
+        quietMs: o.quietSeconds * 1000,
         pollMs: o.poll,
         logger,
         signal: abort.signal,
@@ -75,11 +74,12 @@ export function registerWatchCommands(program: Command): void {
         },
       });
       try {
-        if (o.once) await zone.scan();
-        else await zone.run();
+        if (o.once) await landing.scan();
+        else await landing.run();
       } finally {
         await ops?.close();
         await keyStore.close();
+        storage.close();
       }
     });
 }
