@@ -3,7 +3,8 @@ import { loadConfig } from '../../src/config.js';
 import { type Brokers, stackDown, stackStatus, stackUp } from '../stack/index.js';
 import { CLUSTER_BROKERS } from '../stack/kafka.js';
 import { stackPaths } from '../stack/paths.js';
-import { KAFKA_MTLS_PORT, KAFKA_SASL_PORT, KAFKA_TLS_PORT, LOOPBACK } from '../stack/versions.js';
+import { sftpPaths } from '../stack/sftp.js';
+import { KAFKA_MTLS_PORT, KAFKA_SASL_PORT, KAFKA_TLS_PORT, LOOPBACK, SFTP_PORT, SFTP_USER } from '../stack/versions.js';
 
 function brokersOption(value: string): Brokers {
   if (value === '1' || value === '3') return Number(value) as Brokers;
@@ -26,7 +27,8 @@ export function registerStackCommands(program: Command): void {
       'the single broker also listens with TLS, mutual TLS and SASL_SSL (SCRAM, OAUTHBEARER), certificates from a CA made at start; a broker running without them is restarted',
       false,
     )
-    .action(async (options: { brokers: Brokers; secure: boolean }) => {
+    .option('--sftp', 'also an SFTP drop: OpenSSH on loopback, a chrooted SFTP-only user whose home is a landing zone (run as root)', false)
+    .action(async (options: { brokers: Brokers; secure: boolean; sftp: boolean }) => {
       const { home } = loadConfig();
       const t0 = Date.now();
       const reports = await stackUp(home, (line) => console.log(line), options);
@@ -38,6 +40,12 @@ export function registerStackCommands(program: Command): void {
       if (options.secure) {
         console.log(
           `secured listeners: TLS ${LOOPBACK}:${KAFKA_TLS_PORT}, mutual TLS ${LOOPBACK}:${KAFKA_MTLS_PORT}, SASL_SSL ${LOOPBACK}:${KAFKA_SASL_PORT}; CA and client certificate in ${stackPaths(home).state}/tls`,
+        );
+      }
+      if (options.sftp) {
+        const p = sftpPaths(stackPaths(home));
+        console.log(
+          `SFTP drop: sftp -i ${p.clientKey} -P ${SFTP_PORT} ${SFTP_USER}@${LOOPBACK} (files land under ${p.landing}/<source>/); watch it with: npx c360 watch ${p.landing}`,
         );
       }
       if (options.brokers === 3) console.log(`three brokers: for c360 commands in this shell, export KAFKA_BROKERS=${CLUSTER_BROKERS.join(',')}`);

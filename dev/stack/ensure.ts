@@ -12,6 +12,7 @@ import { REDIS_URL } from './redis.js';
 import { REGISTRY_URL } from './registry.js';
 import { S3_URL } from './s3.js';
 import { ensureDevSecrets } from './secrets.js';
+import { sftpPart } from './sftp.js';
 import { KAFKA_PORT, LOOPBACK } from './versions.js';
 
 /**
@@ -25,7 +26,10 @@ export function localStackDefaults(): void {
   process.env.C360_CREATE_TOPICS ||= 'true';
 }
 
-export async function ensureStack(config: Config, options: { s3?: boolean; secure?: boolean; onProgress?: (line: string) => void } = {}): Promise<string[]> {
+export async function ensureStack(
+  config: Config,
+  options: { s3?: boolean; secure?: boolean; sftp?: boolean; onProgress?: (line: string) => void } = {},
+): Promise<string[]> {
   // Unless the environment names a secret, the checkout's own development secret serves (read by loadConfig from then on).
   if (!config.piiKey || !config.kek) ensureDevSecrets(config.home);
   // The local stack is one broker: topics get one replica there and workers create them, unless the environment says otherwise (read by loadConfig from then on).
@@ -63,6 +67,7 @@ export async function ensureStack(config: Config, options: { s3?: boolean; secur
       : []),
     { name: 'Redis', variable: 'REDIS_URL', value: config.redisUrl, local: REDIS_URL, answers: () => redisAnswers(config.redisUrl) },
     ...(options.s3 ? [{ name: 'S3 (S3Mock)', variable: 'C360_S3_ENDPOINT', value: S3_URL, local: S3_URL, answers: () => s3Answers(S3_URL) }] : []),
+    ...(options.sftp ? [{ name: 'the SFTP drop', variable: 'SFTP', value: sftpPart.address, local: sftpPart.address, answers: () => sftpPart.answers() }] : []),
   ];
   // PostgreSQL is the machine's own service (Debian's postgresql), not a part the stack starts.
   if (!(await postgresAnswers(config.keyStoreUrl))) {
@@ -82,6 +87,6 @@ export async function ensureStack(config: Config, options: { s3?: boolean; secur
     );
   }
   options.onProgress?.(`starting the local stack for: ${missing.map((c) => c.name).join(', ')}`);
-  const reports = await stackUp(config.home, options.onProgress, { brokers: cluster ? 3 : 1, secure });
+  const reports = await stackUp(config.home, options.onProgress, { brokers: cluster ? 3 : 1, secure, sftp: options.sftp === true });
   return reports.filter((r) => r.action === 'started').map((r) => r.name);
 }

@@ -1,6 +1,6 @@
 /**
  * The local stack (`c360 stack up | down | status`): Kafka, the schema registry, Redis and an S3-compatible store on loopback.
- * Its Kafka is one broker, or with `--brokers 3` a cluster of three beside it (the failure tests).
+ * Its Kafka is one broker, or with `--brokers 3` a cluster of three beside it (the failure tests); `--sftp` adds an SFTP drop.
  * `up` is idempotent and waits for readiness; `down` stops only what `up` started.
  */
 import fs from 'node:fs';
@@ -14,6 +14,7 @@ import { redisPart } from './redis.js';
 import { registryPart } from './registry.js';
 import { s3Part } from './s3.js';
 import { ensureDevSecrets } from './secrets.js';
+import { sftpPart } from './sftp.js';
 
 /** The stack's shapes: one broker (the demo, the tests), or the three-broker cluster beside the same registry, Redis and S3. */
 export type Brokers = 1 | 3;
@@ -21,19 +22,21 @@ const SHAPES: Record<Brokers, readonly StackPart[]> = {
   1: [redisPart, kafkaPart, registryPart, s3Part],
   3: [redisPart, registryPart, s3Part, ...clusterParts],
 };
-const ALL_PARTS: readonly StackPart[] = [...SHAPES[1], ...clusterParts];
+const ALL_PARTS: readonly StackPart[] = [...SHAPES[1], ...clusterParts, sftpPart];
 
 export interface UpOptions {
   brokers?: Brokers;
   /** The single broker also listens with TLS, mutual TLS and SASL_SSL (SCRAM, OAUTHBEARER), certificates from a CA made at start. */
   secure?: boolean;
+  /** Also an SFTP drop into a landing zone (OpenSSH, a chrooted SFTP-only user). */
+  sftp?: boolean;
 }
 
-function partsOf({ brokers = 1, secure = false }: UpOptions): readonly StackPart[] {
-  const parts = SHAPES[brokers];
-  if (!secure) return parts;
+function partsOf({ brokers = 1, secure = false, sftp = false }: UpOptions): readonly StackPart[] {
+  const shape = SHAPES[brokers];
   // The secured listeners are the single broker's: with the cluster, that broker runs beside it.
-  return brokers === 1 ? parts.map((p) => (p === kafkaPart ? securedKafkaPart : p)) : [...parts, securedKafkaPart];
+  const parts = !secure ? shape : brokers === 1 ? shape.map((p) => (p === kafkaPart ? securedKafkaPart : p)) : [...shape, securedKafkaPart];
+  return sftp ? [...parts, sftpPart] : parts;
 }
 
 type PartState = 'running (started by c360)' | 'running (not started by c360)' | 'starting' | 'stopped';

@@ -29,3 +29,6 @@ export const S3MOCK_VERSION = '4.12.4';
 export const S3_PORT = 9090;
 /** The bucket the local S3 starts with; `C360_STORAGE_URL=s3://c360-raw` with `C360_S3_ENDPOINT=http://127.0.0.1:9090`. */
 export const S3_BUCKET = 'c360-raw';
+/** The SFTP drop (`stack up --sftp`): Debian's OpenSSH server on loopback, one chrooted SFTP-only user. */
+export const SFTP_PORT = 2222;
+export const SFTP_USER = 'c360-sftp';
