@@ -11,7 +11,8 @@ import type { Config } from '../src/config.js';
 
 const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux build Node supports
 
-function procCpuSeconds(pid: number): number | undefined {
+/** A process's user + system CPU seconds so far, from /proc/<pid>/stat; undefined once it is gone. */
+export function procCpuSeconds(pid: number): number | undefined {
   try {
     // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');

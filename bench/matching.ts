@@ -111,6 +111,7 @@ const stage = nearDuplicateStage.create({
   writerSchemas: new WriterSchemas(config),
   pseudonyms: pseudonymsFrom(config, 'bench:matching'),
   keyStore: undefined,
+  cacheEntries: config.memory.cacheEntries,
   now: Date.now,
 });
 const topic = `${namespace}.ingest.crm`;

@@ -49,6 +49,7 @@ const ctx: StageContext = {
   writerSchemas: new WriterSchemas(config),
   pseudonyms: pseudonymsFrom(config, 'bench:stages'),
   keyStore: openKeyStore(config, namespace),
+  cacheEntries: config.memory.cacheEntries,
   now: Date.now,
 };
 const stages = topology.stages.map((name) => STAGES.require(name, 'topology stages').create(ctx));

@@ -1,18 +1,23 @@
 /**
  * bench:topology — records/s through the full topology and through a passthrough topology (same
  * client, same transactions, no stages) on the same pre-produced synthetic input, in one run on
- * the local stack. Prints both, their ratio and the ledger. BENCH_RECORDS sets the size (default 1,000,000);
- * BENCH_ENCODING=json sends the same records as JSON objects instead of Confluent-framed Avro.
+ * the local stack, each a `c360 run` worker process of its own (its peak RSS and CPU printed). Prints both, their ratio and the ledger. BENCH_RECORDS sets the size (default 1,000,000);
+ * BENCH_ENCODING=json sends the same records as JSON objects instead of Confluent-framed Avro;
+ * BENCH_WORKER_ARGS adds arguments to the workers' `c360 run` (e.g. `--max-batch-bytes 524288`), and
+ * NODE_OPTIONS reaches them (e.g. `--max-old-space-size=256`).
  * The physical baseline first: kcat (librdkafka) consuming the same input and producing it again
  * with acks=all and idempotence (Debian's kcat, installed when missing and the bench runs as root).
  */
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 import { Redis } from 'ioredis';
-import { Registry } from 'prom-client';
 import { localStackDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
-import { addCounts, balanced, emptyCounts } from '../src/contracts/ledger.js';
+import { addCounts, balanced, emptyCounts, type LedgerEntry } from '../src/contracts/ledger.js';
+import { projectRoot } from '../src/contracts/project.js';
 import { topicNames } from '../src/contracts/topics.js';
 import { createKafka } from '../src/kafka/client.js';
 import { ensureTopics } from '../src/kafka/topics.js';
@@ -22,8 +27,8 @@ import { loadSchema } from '../src/schema/avro.js';
 import { compilePrimaryEntity } from '../src/schema/entity.js';
 import { createSchemaRegistry } from '../src/schema/registry.js';
 import { loadTopology } from '../src/topology/load.js';
-import { TopologyRunner } from '../src/topology/runner.js';
 import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
+import { timeChild } from './child.js';
 import { dropRedisKeys, dropTopics } from './cleanup.js';
 import { cpuMeter, describeCpu } from './cpu.js';
 import { synthetic } from './synthetic.js';
@@ -75,31 +80,50 @@ async function produceAll(namespace: string, data: ReturnType<typeof synthetic>)
   return performance.now() - t0;
 }
 
+/**
+ * The worker as its own process (`c360 run` on this topology, written to a file), so that its peak
+ * RSS and CPU are its own; done when the ledger counts every record in. The rate after start-up is
+ * between the worker's first and last commits (the ledger entries' commit times).
+ */
 async function measure(label: string, topology: Awaited<ReturnType<typeof prepare>>['topology']) {
-  const runner = new TopologyRunner({ config, topology, logger, metrics: new Registry(), summaryIntervalMs: 3_600_000 });
-  let peakRss = process.memoryUsage().rss;
-  const t0 = performance.now();
-  await runner.start();
-  const started = performance.now();
+  const file = path.join(os.tmpdir(), `${topology.namespace}.topology.json`);
+  fs.writeFileSync(file, JSON.stringify(topology));
+  const total = emptyCounts();
+  // The first and last commits, by the worker's own clock: the rate after start-up is the records between them over the time between them.
+  let first: LedgerEntry | undefined;
+  let firstAt = 0;
+  let lastAt = 0;
+  const ledger = kafka.consumer({ groupId: `${topology.namespace}.bench-ledger` });
+  await ledger.connect();
+  await ledger.subscribe({ topic: topicNames(topology.namespace).ledger, fromBeginning: true });
+  await ledger.run({
+    eachMessage: async ({ message }) => {
+      const entry = JSON.parse(message.value!.toString()) as LedgerEntry;
+      const at = Date.parse(entry.committed_at);
+      if (!first || at < firstAt) [first, firstAt] = [entry, at];
+      lastAt = Math.max(lastAt, at);
+      addCounts(total, entry);
+    },
+  });
   const cpu = startCpu();
-  for (;;) {
-    const total = emptyCounts();
-    for (const c of runner.committed().values()) addCounts(total, c);
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    if (total.in >= TOTAL) {
-      const elapsed = performance.now() - t0;
-      const running = performance.now() - started;
-      const used = cpu.read();
-      await runner.stop();
-      console.log(
-        `${label.padEnd(12)} ${TOTAL} records in ${(elapsed / 1000).toFixed(1)} s = ${Math.round(TOTAL / (elapsed / 1000))} records/s; ` +
-          `${Math.round(TOTAL / (running / 1000))} records/s after start-up (${((started - t0) / 1000).toFixed(1)} s: topics, schemas, group join); peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
-      );
-      console.log(`${''.padEnd(12)} ${describeCpu(used, TOTAL)}`);
-      return { rate: TOTAL / (running / 1000), total };
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  const extra = process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean) ?? [];
+  const worker = await timeChild([path.join(projectRoot(), 'bin', 'c360.js'), 'run', '--topology', file, '--ops-port', '0', ...extra], () => total.in >= TOTAL);
+  const used = cpu.read();
+  await ledger.disconnect();
+  fs.rmSync(file, { force: true });
+  if (total.in < TOTAL) {
+    console.log(`${label.padEnd(12)} the worker exited after ${total.in} of ${TOTAL} records (peak RSS ${worker.peakRssMiB.toFixed(0)} MiB): not measured`);
+    process.exit(1);
   }
+  const elapsed = worker.ms;
+  const running = Math.max(1, lastAt - firstAt);
+  const afterFirst = TOTAL - (first?.in ?? 0);
+  console.log(
+    `${label.padEnd(12)} ${TOTAL} records in ${(elapsed / 1000).toFixed(1)} s = ${Math.round(TOTAL / (elapsed / 1000))} records/s; ` +
+      `${Math.round(afterFirst / (running / 1000))} records/s after the first committed batch; worker (c360 run) peak RSS ${worker.peakRssMiB.toFixed(0)} MiB`,
+  );
+  console.log(`${''.padEnd(12)} ${describeCpu({ worker: worker.cpuSeconds, kafka: used.kafka, redis: used.redis }, TOTAL)}`);
+  return { rate: afterFirst / (running / 1000), total };
 }
 
 /** kcat on PATH, installed with apt-get when missing and this runs as root; undefined (with the reason) when it cannot be. */

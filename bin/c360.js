@@ -11,6 +11,30 @@ if (major < 24) {
   process.stderr.write(`c360 needs Node 24 or newer; this is Node ${process.versions.node}. Run it with npx c360, or put Node 24 first on PATH.\n`);
   process.exit(2);
 }
+// C360_MEMORY_MB sets V8's heap limit, which only a flag at start can: the CLI runs again as a child
+// with --max-old-space-size at three quarters of the budget (the rest for buffers and code), unless
+// NODE_OPTIONS or the command line already set one. Signals go to the child; its exit is ours.
+const budget = Number(process.env.C360_MEMORY_MB);
+const heapFlagGiven = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.startsWith('--max-old-space-size'));
+if (Number.isInteger(budget) && budget >= 128 && !heapFlagGiven) {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(
+    process.execPath,
+    [`--max-old-space-size=${Math.floor(budget * 0.75)}`, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+    },
+  );
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => {
+    if (signal) {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    }
+    process.exit(code ?? 1);
+  });
+  await new Promise(() => undefined);
+}
 const entry = new URL('../dist/src/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(entry))) {
   process.stderr.write('c360 is not built yet: run `npm run build` (or `npm ci`) in the project folder first.\n');

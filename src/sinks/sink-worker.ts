@@ -95,7 +95,8 @@ export class SinkWorker {
       groupId: this.groupId,
       sessionTimeout,
       heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
-      maxBytesPerPartition: 4 * 1024 * 1024,
+      maxBytesPerPartition: config.memory.fetchBytesPerPartition,
+      maxBytes: config.memory.fetchBytes,
       readUncommitted: false,
       allowAutoTopicCreation: false,
     });

@@ -45,6 +45,7 @@ describe('near-duplicate stage (Redis)', () => {
         writerSchemas: new WriterSchemas(config),
         pseudonyms,
         keyStore: undefined,
+        cacheEntries: 100_000,
         now: Date.now,
       });
     stage = create(0);

@@ -64,8 +64,8 @@ export const encryptStage = defineStage({
   requires: ['decode'],
   create: (ctx) => {
     const { keyStore, records } = privacyOf(ctx, 'encrypt');
-    const keys = new Seen<Buffer>(100_000);
-    const links = new Seen<true>(200_000);
+    const keys = new Seen<Buffer>(ctx.cacheEntries);
+    const links = new Seen<true>(2 * ctx.cacheEntries);
     return {
       async process(batch) {
         const work: { e: Envelope; value: Record<string, unknown>; subject: string }[] = [];
@@ -97,14 +97,25 @@ export const encryptStage = defineStage({
           link(e, e.value, subject);
         }
         if (work.length === 0 && dead.length === 0) return;
-        const missing = [...new Set([...work, ...dead].map((w) => w.subject))].filter((s) => !keys.has(s));
+        // The batch's keys, taken from the cache before anything is remembered: remembering may clear a full cache.
+        const batchKeys = new Map<string, Buffer>();
+        const missing: string[] = [];
+        for (const s of new Set([...work, ...dead].map((w) => w.subject))) {
+          const cached = keys.get(s);
+          if (cached) batchKeys.set(s, cached);
+          else missing.push(s);
+        }
         const fetched = await keyStore.keysFor(missing, unidentifiedDays);
         await keyStore.link(pairs);
         // Every await is done: from here on the batch changes, so a retry after a failure starts clean.
-        for (const [s, k] of fetched) keys.remember(s, k);
+        for (const [s, k] of fetched) {
+          batchKeys.set(s, k);
+          keys.remember(s, k);
+        }
         for (const [id, s] of pairs) links.remember(`${id}|${s}`, true);
         for (const w of work) {
-          const key = keys.get(w.subject) ?? fetched.get(w.subject);
+          // No key: the subject was forgotten meanwhile (keysFor makes none for a suppressed subject).
+          const key = batchKeys.get(w.subject);
           if (!key) {
             w.e.outcome = 'suppressed';
             continue;
@@ -114,7 +125,7 @@ export const encryptStage = defineStage({
           w.e.encrypted = true;
         }
         for (const d of dead) {
-          const key = keys.get(d.subject) ?? fetched.get(d.subject);
+          const key = batchKeys.get(d.subject);
           if (key) d.e.sealedOriginal = sealBytes(d.subject, key, ORIGINAL_VALUE, d.original);
           else d.e.outcome = 'suppressed';
         }

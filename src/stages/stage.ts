@@ -32,6 +32,8 @@ export interface StageContext {
   pseudonyms: Pseudonyms | undefined;
   /** The subjects' keys, identifier links and suppressions; undefined unless the topology encrypts or suppresses. */
   keyStore: KeyStore | undefined;
+  /** How many entries each of a stage's in-process caches may hold (from the memory budget, C360_MEMORY_MB). */
+  cacheEntries: number;
   now(): number;
 }
 

@@ -119,6 +119,7 @@ export class TopologyRunner {
       writerSchemas,
       pseudonyms: config.piiKey ? new Pseudonyms(config.piiKey) : undefined,
       keyStore: this.keyStore,
+      cacheEntries: config.memory.cacheEntries,
       now: Date.now,
     };
     this.stages = topology.stages.map((name) => STAGES.require(name, 'topology stages').create(ctx));
@@ -136,8 +137,8 @@ export class TopologyRunner {
       groupId: this.groupId,
       sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: Math.min(3_000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
-      maxBytesPerPartition: this.options.maxBatchBytes ?? 4 * 1024 * 1024,
-      maxBytes: 16 * 1024 * 1024,
+      maxBytesPerPartition: this.options.maxBatchBytes ?? config.memory.fetchBytesPerPartition,
+      maxBytes: config.memory.fetchBytes,
       readUncommitted: false,
       allowAutoTopicCreation: false,
     });

@@ -27,6 +27,7 @@ export function offlineContext(): StageContext & { topology: Topology } {
     writerSchemas: new WriterSchemas(loadConfig({ SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1' })),
     pseudonyms: new Pseudonyms(Buffer.alloc(32, 7)),
     keyStore: undefined,
+    cacheEntries: 100_000,
     now: () => NOW,
   };
 }

@@ -24,7 +24,7 @@ export function registerTopologyCommands(program: Command): void {
     .description(
       'Start a topology worker: consume the ingest topics, check, dedup and route every record in Kafka transactions. Several workers share the partitions.',
     )
-    .option('--max-batch-bytes <bytes>', 'largest fetch per partition, hence per transaction', integer(1024), 4 * 1024 * 1024)
+    .option('--max-batch-bytes <bytes>', 'largest fetch per partition, hence per transaction (default from C360_MEMORY_MB: 4 MiB without it)', integer(1024))
     .action(async (options: TopologyOptions & { sessionTimeout: number; maxBatchBytes: number; opsPort?: number; createTopics?: boolean }) => {
       const config = configCreatingTopics(loadConfig(), options.createTopics);
       const logger = createLogger(config.logLevel);
