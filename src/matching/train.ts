@@ -41,6 +41,8 @@ export function estimateU(randomPairs: Iterable<Vector>, comparisons: readonly C
   return weightedShares(randomPairs, comparisons, () => 1).shares;
 }
 
+const EM_ITERATIONS = 30;
+
 /** Where EM starts m: records of one person mostly agree exactly, the rest spread over the other levels. */
 const startingM = (c: Comparison): number[] => c.levels.map((_, l) => (l === 0 ? 0.8 : 0.2 / (c.levels.length - 1)));
 
@@ -51,12 +53,6 @@ interface TrainingSession {
   blockedOn: readonly string[];
 }
 
-interface EmOptions {
-  iterations?: number;
-  /** Starting share of matches among a session's pairs. */
-  prior?: number;
-}
-
 /**
  * m by EM, one session per training rule, u fixed at the random pairs' shares; a comparison's m is
  * the mean over the sessions that did not block on it (Splink's way: agreement a rule forces says
@@ -65,20 +61,15 @@ interface EmOptions {
  * landline or a surname common among candidates that are different people, which u from random
  * pairs (where such agreement is rare) would count as strong evidence of one person.
  */
-function estimateModel(
-  sessions: readonly TrainingSession[],
-  candidatePairs: readonly Vector[],
-  randomU: number[][],
-  comparisons: readonly Comparison[] = CUSTOMER_COMPARISONS,
-  options: EmOptions = {},
-): MatchModel {
-  const iterations = options.iterations ?? 30;
+function estimateModel(sessions: readonly TrainingSession[], candidatePairs: readonly Vector[], randomU: number[][]): MatchModel {
+  const comparisons = CUSTOMER_COMPARISONS;
   const estimates = comparisons.map(() => [] as number[][]);
   for (const session of sessions) {
     const active = comparisons.map((c) => !session.blockedOn.includes(c.name));
     let m = comparisons.map(startingM);
-    let prior = options.prior ?? 0.3;
-    for (let iteration = 0; iteration < iterations; iteration++) {
+    // Where EM starts: three in ten of a training rule's pairs one person.
+    let prior = 0.3;
+    for (let iteration = 0; iteration < EM_ITERATIONS; iteration++) {
       const step = weightedShares(session.pairs, comparisons, (v) => matchProbability(v, m, randomU, prior, active), active);
       prior = clamp(step.weights / Math.max(session.pairs.length, 1));
       m = step.shares.map((levels, i) => (active[i] ? levels : m[i]!));
@@ -95,8 +86,8 @@ function estimateModel(
   // u among candidates: starting from all of them (most candidate pairs are different people), then their non-match share.
   const all = comparisons.map(() => true);
   let u = estimateU(candidatePairs, comparisons);
-  let prior = options.prior ?? 0.1;
-  for (let iteration = 0; iteration < iterations; iteration++) {
+  let prior = 0.1;
+  for (let iteration = 0; iteration < EM_ITERATIONS; iteration++) {
     const step = weightedShares(candidatePairs, comparisons, (v) => 1 - matchProbability(v, m, u, prior, all));
     // The weights are the non-match probabilities: what is left of the pairs is the matches.
     prior = clamp((candidatePairs.length - step.weights) / Math.max(candidatePairs.length, 1));

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../test/support/kafka.js';
+import { envelopeOf } from '../../test/support/stages.js';
 import { clearRedis, testNamespace } from '../../test/support/topology.js';
-import { readLineage } from '../contracts/lineage.js';
 import { DEFAULT_MODEL } from '../matching/model.js';
 import { createLogger } from '../observability/logger.js';
 import { Pseudonyms } from '../privacy/pseudonyms.js';
@@ -13,7 +12,7 @@ import { WriterSchemas } from '../schema/registry.js';
 import { createRedis } from '../storage/redis.js';
 import { forgetNearDuplicateIdentities } from '../storage/redis-scripts.js';
 import { loadTopology } from '../topology/load.js';
-import { type Envelope, newEnvelope } from './envelope.js';
+import type { Envelope } from './envelope.js';
 import { nearDuplicateStage } from './near-duplicates.js';
 import type { Stage } from './stage.js';
 
@@ -28,7 +27,6 @@ describe('near-duplicate stage (Redis)', () => {
   const pseudonyms = new Pseudonyms(randomBytes(32));
   const identityOf = (customerId: string) => new RecordPrivacy(pseudonyms).identifier('customer_id', customerId)!;
   let crm: ReturnType<typeof compileEntities>[number];
-  let offset = 0;
 
   beforeAll(async () => {
     const topology = await loadTopology('customer360', { namespace });
@@ -57,15 +55,7 @@ describe('near-duplicate stage (Redis)', () => {
   });
 
   function profile(id: string, email: string, lastName: string, more: Record<string, unknown> = {}): Envelope {
-    const message = {
-      key: Buffer.from(id),
-      value: Buffer.alloc(0),
-      headers: {},
-      offset: String(offset++),
-      timestamp: '0',
-      attributes: 0,
-    } as unknown as KafkaMessage;
-    const e = newEnvelope(crm, `${namespace}.ingest.crm`, 0, message, readLineage(message, `${namespace}.ingest.crm`, 0, 'crm'));
+    const e = envelopeOf(crm, '', {}, id);
     e.value = { customer_id: id, email, first_name: 'Ann', last_name: lastName, phone: null, address: { postal_code: `D0${id.length} X1Y2` }, ...more };
     return e;
   }

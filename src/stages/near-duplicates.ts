@@ -36,13 +36,14 @@ interface Subject {
   identity: string;
   profile: ComparisonProfile;
   keys: { kind: BlockingKey; redisKey: string }[];
-  /** Its names' term-frequency counters, by `field\0value`. */
-  counters: Map<string, string>;
+  /** Its names' term-frequency counters. */
+  counters: Partial<Record<CountedField, string>>;
   ref: StoredRef;
 }
 
 /** Term-frequency counters: identities in the window per first and last name, and in all. */
 const COUNTED = ['first_name', 'last_name'] as const;
+type CountedField = (typeof COUNTED)[number];
 /** Below this many identities in the window, observed name frequencies are noise and are not used. */
 const TF_MIN_IDENTITIES = 1000;
 
@@ -81,8 +82,8 @@ export const nearDuplicateStage = defineStage({
         if (value) keys.push({ kind, redisKey: `${ns}:nd:${kind}:${pseudonyms.of(kind, value)}` });
       }
       if (keys.length === 0) return undefined;
-      const counters = new Map<string, string>();
-      for (const f of COUNTED) if (profile[f]) counters.set(`${f}\0${profile[f]}`, `${ns}:ndtf:${f}:${pseudonyms.of(f, profile[f])}`);
+      const counters: Subject['counters'] = {};
+      for (const f of COUNTED) if (profile[f]) counters[f] = `${ns}:ndtf:${f}:${pseudonyms.of(f, profile[f])}`;
       return { e, identity, profile, keys, counters, ref: { ...refOf(e), profile: pseudonyms.seal(JSON.stringify(profile)) } };
     }
 
@@ -103,7 +104,7 @@ export const nearDuplicateStage = defineStage({
             indexKey: `${ns}:ndkeys:${s.identity}`,
             identity: s.identity,
             ref: JSON.stringify(s.ref),
-            counters: [totalCounter, ...s.counters.values()],
+            counters: [totalCounter, ...Object.values(s.counters)],
           })),
           ctx.now(),
           cap,
@@ -120,15 +121,16 @@ export const nearDuplicateStage = defineStage({
 
         // One round trip: the candidates' refs, the window's identity count and the subjects' name counts.
         const others = [...new Set(shared.flatMap((m) => m.others))];
-        const nameCounters = [...new Set([...matchesBySubject.keys()].flatMap((j) => [...subjects[j]!.counters.values()]))];
+        const nameCounters = [...new Set([...matchesBySubject.keys()].flatMap((j) => Object.values(subjects[j]!.counters)))];
         const replies = await ctx.redis.mget([...others.map((o) => `${ns}:ndref:${o}`), totalCounter, ...nameCounters]);
         const refByIdentity = new Map(others.map((o, j) => [o, replies[j] ? (JSON.parse(replies[j]!) as StoredRef) : undefined]));
         const population = Number(replies[others.length] ?? 0);
         const nameCounts = new Map(nameCounters.map((k, j) => [k, Number(replies[others.length + 1 + j] ?? 0)]));
         const termFrequencyOf = (s: Subject): TermFrequency | undefined =>
           population >= TF_MIN_IDENTITIES
-            ? (field, value) => {
-                const n = nameCounts.get(s.counters.get(`${field}\0${value}`) ?? '');
+            ? (field) => {
+                // The adjustment asks about the record's own value of the field, whose counter the subject holds.
+                const n = nameCounts.get(s.counters[field as CountedField] ?? '');
                 return n ? n / population : undefined;
               }
             : undefined;

@@ -1,17 +1,16 @@
 // The encrypt stage against the real key store (PostgreSQL), with a key cache of two entries: a
 // batch whose new keys fill the cache (which then clears) still encrypts the records whose keys
 // it found in the cache — none is taken for a forgotten person's and dropped as suppressed.
-import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../test/support/kafka.js';
+import { envelopeOf } from '../../test/support/stages.js';
 import { testNamespace } from '../../test/support/topology.js';
-import { readLineage } from '../contracts/lineage.js';
 import { type KeyStore, openKeyStore } from '../privacy/key-store.js';
 import { pseudonymsFrom } from '../privacy/pseudonyms.js';
 import { compileEntities } from '../schema/entity.js';
 import { WriterSchemas } from '../schema/registry.js';
 import { loadTopology } from '../topology/load.js';
-import { type Envelope, newEnvelope } from './envelope.js';
+import type { Envelope } from './envelope.js';
 import { encryptStage } from './privacy.js';
 import type { Stage } from './stage.js';
 
@@ -20,7 +19,6 @@ describe('encrypt stage with a small key cache (key store on PostgreSQL)', () =>
   let keyStore: KeyStore;
   let stage: Stage;
   let crm: ReturnType<typeof compileEntities>[number];
-  let offset = 0;
 
   beforeAll(async () => {
     const topology = await loadTopology('customer360', { namespace });
@@ -41,15 +39,7 @@ describe('encrypt stage with a small key cache (key store on PostgreSQL)', () =>
   afterAll(() => keyStore?.close());
 
   const profile = (id: string): Envelope => {
-    const message = {
-      key: Buffer.from(id),
-      value: Buffer.alloc(0),
-      headers: {},
-      offset: String(offset++),
-      timestamp: '0',
-      attributes: 0,
-    } as unknown as KafkaMessage;
-    const e = newEnvelope(crm, `${namespace}.ingest.crm`, 0, message, readLineage(message, `${namespace}.ingest.crm`, 0, 'crm'));
+    const e = envelopeOf(crm, '', {}, id);
     e.value = { customer_id: id, email: `${id.toLowerCase()}@example.com`, first_name: 'Ann', last_name: 'Lee', phone: null, address: null };
     return e;
   };

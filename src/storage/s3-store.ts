@@ -26,14 +26,7 @@ export class S3Store implements ObjectStore {
     this.base = options.prefix ? `${options.prefix.replace(/\/+$/, '')}/` : '';
     this.url = `s3://${options.bucket}/${this.base}`;
     this.spoolDir = options.spoolDir ?? fs.mkdtempSync('/tmp/c360-spool-');
-    // Credentials and region come from the SDK's usual chain (AWS_* variables, profiles, instance roles).
-    this.client = new S3Client({
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      forcePathStyle: options.forcePathStyle,
-      region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-      // One attempt per call: failures are classified here and retried by the caller's one retry loop (src/retry.ts).
-      maxAttempts: 1,
-    });
+    this.client = s3Client(options.endpoint, options.forcePathStyle);
   }
 
   async publishFile(localPath: string, key: string): Promise<PutOutcome> {
@@ -87,14 +80,28 @@ export class S3Store implements ObjectStore {
     this.client.destroy();
   }
 
-  /** An S3 failure as one sentence: by its HTTP status when S3 answered (403 and 404 are not retried), else the network, retried. */
   private failure(op: string, key: string, err: unknown): C360Error {
-    const what = `${op} ${this.url}${key}`;
-    if (err instanceof S3ServiceException && err.$metadata.httpStatusCode !== undefined) {
-      return httpError('object-store', what, err.$metadata.httpStatusCode, { detail: err.name, cause: err });
-    }
-    return new DependencyUnavailableError('object-store', `${what} failed: ${describeError(err)}`, { cause: err });
+    return s3Failure(`${op} ${this.url}${key}`, err);
   }
+}
+
+/** A client of S3 or an S3-compatible server; credentials and region from the SDK's usual chain (AWS_* variables, profiles, instance roles). */
+export function s3Client(endpoint: string | undefined, forcePathStyle: boolean): S3Client {
+  return new S3Client({
+    ...(endpoint ? { endpoint } : {}),
+    forcePathStyle,
+    region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    // One attempt per call: failures are classified by s3Failure and retried by the caller's one retry loop (src/retry.ts).
+    maxAttempts: 1,
+  });
+}
+
+/** An S3 failure of `what` as one sentence: by its HTTP status when S3 answered (403 and 404 are not retried), else the network, retried. */
+export function s3Failure(what: string, err: unknown): C360Error {
+  if (err instanceof S3ServiceException && err.$metadata.httpStatusCode !== undefined) {
+    return httpError('object-store', what, err.$metadata.httpStatusCode, { detail: err.name, cause: err });
+  }
+  return new DependencyUnavailableError('object-store', `${what} failed: ${describeError(err)}`, { cause: err });
 }
 
 export const s3Backend: StorageBackendSpec = {

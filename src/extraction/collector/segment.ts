@@ -86,6 +86,13 @@ function geoOf(context: Json): { geo: Json | null; kept: Record<string, string> 
   };
 }
 
+/** The calls of a request: the body itself for /v1/<call>, its `batch` array for /v1/batch and /v1/import. */
+export function segmentEvents(body: unknown, single: boolean): unknown[] | undefined {
+  if (single) return object(body) ? [body] : undefined;
+  const batch = object(body)?.batch;
+  return Array.isArray(batch) ? batch : undefined;
+}
+
 export interface SegmentMapped {
   /** The behavioural event, in the JSON the web source's contract takes. */
   value: Json;
@@ -98,7 +105,9 @@ export interface SegmentMapped {
  * `type` missing or unknown). Values the contract refuses (a bad timestamp, an email) are mapped
  * as they are, for the topology to dead-letter with its typed error.
  */
-export function fromSegment(event: Json, call: SegmentCall | undefined, receivedAt: number, sentAt: unknown): SegmentMapped | { problem: string } {
+export function fromSegment(event: Json, call: SegmentCall | undefined, receivedAt: number, body: unknown): SegmentMapped | { problem: string } {
+  // A call's own sentAt, or its batch's.
+  const sentAt = event.sentAt ?? object(body)?.sentAt;
   const type = call ?? (text(event.type) as SegmentCall | null);
   if (!type || !SEGMENT_CALLS.includes(type)) return { problem: `type must be one of ${SEGMENT_CALLS.join(', ')}` };
   const context = object(event.context) ?? {};

@@ -22,7 +22,7 @@ import { perRegistry } from '../../observability/metrics.js';
 import type { CompiledEntity } from '../../schema/entity.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../../schema/json-depth.js';
 import { GroupSender } from './group-sender.js';
-import { fromSegment, SEGMENT_CALLS } from './segment.js';
+import { fromSegment, SEGMENT_CALLS, segmentEvents } from './segment.js';
 import type { CollectorSettings } from './settings.js';
 
 export interface CollectorOptions {
@@ -77,12 +77,25 @@ function signatureMatches(secret: string, raw: Buffer, header: string | undefine
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-const object = (v: unknown): Record<string, unknown> | undefined =>
-  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+/** How one endpoint reads its requests: where the events are, each event as the record to send, and its answers. */
+interface Dialect {
+  events(body: unknown): unknown[] | undefined;
+  /** What a body without events should have been. */
+  expected: string;
+  /** The record to send and what its lineage origin adds, or why the event cannot be taken. */
+  record(
+    event: Record<string, unknown>,
+    receivedAt: number,
+    body: unknown,
+  ): { value: Record<string, unknown>; origin: Record<string, unknown> } | { problem: string };
+  accepted(count: number, requestId: string): Record<string, unknown>;
+  refused(error: string, requestId: string, problems?: EventProblem[]): Record<string, unknown>;
+}
 
-/** The native endpoints' answers. */
-const NATIVE = {
+/** The native endpoints. */
+const NATIVE: Dialect = {
   events: eventsOf,
+  expected: 'expected an event object, an array of events or {"events": [...]}',
   record: (event: Record<string, unknown>) => ({ value: event, origin: {} }),
   accepted: (accepted: number, request_id: string) => ({ accepted, request_id }),
   refused: (error: string, request_id: string, errors?: EventProblem[]) => (errors ? { error, accepted: 0, errors, request_id } : { error, request_id }),
@@ -117,19 +130,6 @@ export class Collector {
       metrics.requests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
     });
 
-    /** How one endpoint reads its requests: where the events are, each event as the record to send, and its answers. */
-    interface Dialect {
-      events(body: unknown): unknown[] | undefined;
-      /** The record to send and what its lineage origin adds, or why the event cannot be taken. */
-      record(
-        event: Record<string, unknown>,
-        receivedAt: number,
-        body: unknown,
-      ): { value: Record<string, unknown>; origin: Record<string, unknown> } | { problem: string };
-      accepted(count: number, requestId: string): Record<string, unknown>;
-      refused(error: string, requestId: string, problems?: EventProblem[]): Record<string, unknown>;
-    }
-
     const accept = async (
       reply: FastifyReply,
       source: CompiledEntity,
@@ -150,11 +150,7 @@ export class Collector {
         return refuse(400, 'the body is not JSON');
       }
       const events = dialect.events(body);
-      if (!events || events.length === 0)
-        return refuse(
-          400,
-          dialect === NATIVE ? 'expected an event object, an array of events or {"events": [...]}' : 'expected a Segment call object or {"batch": [...]}',
-        );
+      if (!events || events.length === 0) return refuse(400, dialect.expected);
       if (events.length > o.settings.maxEventsPerRequest) return refuse(400, `at most ${o.settings.maxEventsPerRequest} events per request`);
       const problems: EventProblem[] = [];
       const messages: Message[] = [];
@@ -243,8 +239,9 @@ export class Collector {
       const single = call !== 'batch' && call !== 'import';
       const dialect: Dialect = {
         ...SEGMENT,
-        events: (body) => (single ? (object(body) ? [body] : undefined) : Array.isArray(object(body)?.batch) ? (object(body)!.batch as unknown[]) : undefined),
-        record: (event, receivedAt, body) => fromSegment(event, single ? call : undefined, receivedAt, event.sentAt ?? object(body)?.sentAt),
+        events: (body) => segmentEvents(body, single),
+        expected: 'expected a Segment call object or {"batch": [...]}',
+        record: (event, receivedAt, body) => fromSegment(event, single ? call : undefined, receivedAt, body),
       };
       app.post(`/v1/${call}`, async (req, reply) => {
         const requestId = randomUUID();

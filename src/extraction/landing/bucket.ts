@@ -18,11 +18,12 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import type { Config } from '../../config.js';
-import { type C360Error, ConfigError, DependencyUnavailableError, describeError, httpError } from '../../contracts/errors.js';
+import { type C360Error, ConfigError } from '../../contracts/errors.js';
+import { s3Client, s3Failure } from '../../storage/s3-store.js';
 import { type LandingObject, type LandingStorage, suffixed } from './storage.js';
 
 export class BucketLanding implements LandingStorage {
@@ -39,12 +40,7 @@ export class BucketLanding implements LandingStorage {
     this.base = p ? `${p}/` : '';
     this.url = `s3://${bucket}/${this.base}`;
     // As the raw layer's S3 store: endpoint and path style from C360_S3_*, credentials from the AWS SDK chain.
-    this.client = new S3Client({
-      ...(config.s3.endpoint ? { endpoint: config.s3.endpoint } : {}),
-      forcePathStyle: config.s3.forcePathStyle,
-      region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-      maxAttempts: 1,
-    });
+    this.client = s3Client(config.s3.endpoint, config.s3.forcePathStyle);
   }
 
   private key(dir: string, name = ''): string {
@@ -142,12 +138,7 @@ export class BucketLanding implements LandingStorage {
     }
   }
 
-  /** As the raw layer's S3 store says it: by HTTP status when S3 answered, else the network (retried). */
   private failure(op: string, key: string, err: unknown): C360Error {
-    const what = `${op} s3://${this.bucket}/${key}`;
-    if (err instanceof S3ServiceException && err.$metadata.httpStatusCode !== undefined) {
-      return httpError('object-store', what, err.$metadata.httpStatusCode, { detail: err.name, cause: err });
-    }
-    return new DependencyUnavailableError('object-store', `${what} failed: ${describeError(err)}`, { cause: err });
+    return s3Failure(`${op} s3://${this.bucket}/${key}`, err);
   }
 }
