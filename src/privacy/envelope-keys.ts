@@ -5,28 +5,23 @@
  * the subject's pseudonym names the key, the sealed bytes are AES-256-GCM of the value's JSON with
  * the field's path as associated data. Deleting the subject's key leaves the value unreadable for good.
  */
-import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
+import { pooledRandom } from './random.js';
 
 const PREFIX = 'c360e1.';
 
-/** Random IVs drawn from a pool: one randomBytes call per 8,192 seals instead of one each (it cost more than the AES). */
-const IV_POOL = 12 * 8192;
-let ivs = Buffer.alloc(0);
-let ivAt = IV_POOL;
-function nextIv(): Buffer {
-  if (ivAt >= ivs.length) {
-    ivs = randomBytes(IV_POOL);
-    ivAt = 0;
-  }
-  ivAt += 12;
-  return ivs.subarray(ivAt - 12, ivAt);
-}
-
-/** Associated data per label (a field's path): few, and the same for every record. */
+/**
+ * Associated data per label: a field's path, few and the same for every record, is kept. Labels
+ * naming a subject (a wrapped key's) are one per person and are not: kept, they grew without bound.
+ */
 const AAD = new Map<string, Buffer>();
+const MAX_KEPT_LABELS = 1024;
 const aadOf = (label: string): Buffer => {
   let aad = AAD.get(label);
-  if (!aad) AAD.set(label, (aad = Buffer.from(label)));
+  if (!aad) {
+    aad = Buffer.from(label);
+    if (AAD.size < MAX_KEPT_LABELS) AAD.set(label, aad);
+  }
   return aad;
 };
 
@@ -42,7 +37,7 @@ function keyObjectOf(key: Buffer): KeyObject {
 }
 
 function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
-  const iv = nextIv();
+  const iv = pooledRandom(12);
   const cipher = createCipheriv('aes-256-gcm', keyObjectOf(key), iv);
   cipher.setAAD(aadOf(aad));
   const body = cipher.update(plaintext);
@@ -62,7 +57,8 @@ function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
 }
 
 export function newDataKey(): Buffer {
-  return randomBytes(32);
+  // A copy: a key lives long, and a view would keep its pool alive with it.
+  return Buffer.from(pooledRandom(32));
 }
 
 export function wrapKey(kek: Buffer, dataKey: Buffer, subject: string): Buffer {

@@ -5,9 +5,10 @@
  * a person. A value that must be read again (a name to score a match with) is sealed instead
  * (AES-256-GCM under a key derived from the same secret).
  */
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, type KeyObject, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import type { Config } from '../config.js';
 import { ConfigError } from '../contracts/errors.js';
+import { pooledRandom } from './random.js';
 
 export class Pseudonyms {
   // KeyObjects, made once: Node 24 turns a Buffer key into one on every call (9 µs of an HMAC's 10 here).
@@ -25,7 +26,7 @@ export class Pseudonyms {
   }
 
   seal(text: string): string {
-    const iv = randomBytes(12);
+    const iv = pooledRandom(12);
     const cipher = createCipheriv('aes-256-gcm', this.sealKey, iv);
     const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
     return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
