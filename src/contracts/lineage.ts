@@ -110,12 +110,20 @@ export function readLineage(message: KafkaMessage, topic: string, partition: num
   return checkLineage(message, topic, partition, source).lineage;
 }
 
+let lastReceivedAt = Number.NaN;
+let lastReceivedAtIso = '';
+
 export function lineageHeaders(lineage: Lineage): IHeaders {
+  // A batch's records share their receipt instant: its text is made once.
+  if (lineage.receivedAt !== lastReceivedAt) {
+    lastReceivedAtIso = new Date(lineage.receivedAt).toISOString();
+    lastReceivedAt = lineage.receivedAt;
+  }
   return {
     [HEADER.ingestId]: lineage.ingestId,
     [HEADER.source]: lineage.source,
     [HEADER.sourceKind]: lineage.sourceKind,
-    [HEADER.receivedAt]: new Date(lineage.receivedAt).toISOString(),
+    [HEADER.receivedAt]: lastReceivedAtIso,
     [HEADER.origin]: lineage.origin,
   };
 }

@@ -106,6 +106,8 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
   const sha256 = await sha256File(o.file);
   const key = `file:${o.entity.source}:${sha256}`;
   const producer = await exclusiveProducer(o.kafka, `${o.namespace}.ingest.${o.entity.source}.${sha256.slice(0, 24)}`);
+  // One transaction in flight while the next batch is read and mapped: the broker's work and ours overlap.
+  let inFlight: Promise<void> = Promise.resolve();
   try {
     const previous = await readState<FileState>(o.kafka, names.connectorState, key);
     const result: IngestFileResult = {
@@ -147,6 +149,7 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
     let firstRow = resumeFrom;
     let lastRow = resumeFrom - 1;
 
+    /** Starts the batch's transaction once the previous one committed; a failure of either surfaces at the next commit or at the end. */
     const commit = async (status: FileState['status']) => {
       const receivedState: FileState = {
         kind: 'file',
@@ -166,15 +169,19 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
       ];
       if (dead.length > 0)
         topicMessages.push({ topic: names.ledger, messages: [extractionLedgerMessage(o.entity.source, name, firstRow, lastRow, dead.length, deadCodes)] });
-      await sendTransaction(producer, topicMessages, batchLimits);
-      crashPoint('ingest-after-commit');
+      const progress: IngestProgress = { rows: result.rows, bytesRead: reader.bytesRead(), totalBytes };
       records = [];
       dead = [];
       deadCodes = {};
       firstRow = lastRow + 1;
-      o.onProgress?.({ rows: result.rows, bytesRead: reader.bytesRead(), totalBytes });
+      await inFlight;
+      inFlight = sendTransaction(producer, topicMessages, batchLimits).then(() => {
+        crashPoint('ingest-after-commit');
+        o.onProgress?.(progress);
+      });
+      // Not unhandled while the next batch is read: it is awaited by the next commit or at the end.
+      inFlight.catch(() => undefined);
     };
-
     let receivedAt = Date.now();
     let anyKnownColumn = false;
     const deadLetter = async (row: number, lineage: Lineage, error: RecordErrorEntry, cells: unknown) => {
@@ -246,15 +253,21 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
       }
     } catch (err) {
       // A file unreadable from some row on: what was read before it (dead letters included) is committed, then the file fails.
-      if (err instanceof UnreadableFileError) await commit('running');
+      if (err instanceof UnreadableFileError) {
+        await commit('running');
+        await inFlight;
+      }
       throw err;
     }
     await commit('complete');
+    await inFlight;
     // Column names are printed only when the file has a real header: otherwise they are its first row's values.
     result.unknownColumns = anyKnownColumn ? [...mapper.unknownColumns] : [];
     result.ms = performance.now() - started;
     return result;
   } finally {
+    // A transaction still in flight after a failure is let finish (or fail) before its producer goes.
+    await inFlight.catch(() => undefined);
     await producer.disconnect();
   }
 }

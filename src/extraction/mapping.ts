@@ -194,14 +194,23 @@ function coerce(kind: Kind, value: unknown, format: ((text: string) => number | 
   }
 }
 
-function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split('.');
+function setPath(target: Record<string, unknown>, keys: readonly string[], value: unknown): void {
   let node = target;
-  for (const k of keys.slice(0, -1)) {
-    const next = node[k];
-    node = (next !== null && typeof next === 'object' ? next : (node[k] = {})) as Record<string, unknown>;
+  for (let i = 0; i < keys.length - 1; i++) {
+    const next = node[keys[i]!];
+    node = (next !== null && typeof next === 'object' ? next : (node[keys[i]!] = {})) as Record<string, unknown>;
   }
   node[keys[keys.length - 1]!] = value;
+}
+
+const MAX_PLANNED_COLUMNS = 4096;
+
+/** What a source column becomes, worked out once per column name rather than once per row. */
+interface ColumnPlan {
+  field: string;
+  keys: string[];
+  kind: Kind;
+  format: ((text: string) => number | undefined) | undefined;
 }
 
 type MappedRow = { ok: true; value: Record<string, unknown> } | { ok: false; error: RecordErrorEntry };
@@ -226,23 +235,32 @@ export function compileMapping(entitySchema: Record<string, unknown>, mapping: M
   }
   const ignore = new Set(mapping.ignore);
   const unknownColumns = new Set<string>();
+  // null: a column ignored or naming no field. A file's rows share their columns; NDJSON rows each
+  // with keys of their own stop being remembered at the cap, so memory stays bounded.
+  const plans = new Map<string, ColumnPlan | null>();
+  const planOf = (column: string): ColumnPlan | null => {
+    let plan = plans.get(column);
+    if (plan === undefined) {
+      const field = mapping.columns[column] ?? column;
+      const type = ignore.has(column) ? undefined : types.get(field);
+      plan = type ? { field, keys: field.split('.'), kind: type.kind, format: formats.get(field) } : null;
+      if (!type && !ignore.has(column) && unknownColumns.size < MAX_PLANNED_COLUMNS) unknownColumns.add(column);
+      if (plans.size < MAX_PLANNED_COLUMNS) plans.set(column, plan);
+    }
+    return plan;
+  };
   return {
     unknownColumns,
     map(row) {
       const out: Record<string, unknown> = {};
       let known = 0;
-      for (const [column, raw] of Object.entries(row)) {
-        if (ignore.has(column)) continue;
-        const field = mapping.columns[column] ?? column;
-        const type = types.get(field);
-        if (!type) {
-          unknownColumns.add(column);
-          continue;
-        }
+      for (const column of Object.keys(row)) {
+        const plan = planOf(column);
+        if (!plan) continue;
         known++;
-        const c = coerce(type.kind, raw, formats.get(field));
-        if (!c.ok) return { ok: false, error: { code: c.code, field, message: `column "${column}": ${c.message}` } };
-        setPath(out, field, c.value);
+        const c = coerce(plan.kind, row[column], plan.format);
+        if (!c.ok) return { ok: false, error: { code: c.code, field: plan.field, message: `column "${column}": ${c.message}` } };
+        setPath(out, plan.keys, c.value);
       }
       // Not one column is a field: a file without a header row (its first row taken for one), or another entity's file.
       if (known === 0)
