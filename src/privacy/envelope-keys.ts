@@ -10,18 +10,11 @@ import { pooledRandom } from './random.js';
 
 const PREFIX = 'c360e1.';
 
-/**
- * Associated data per label: a field's path, few and the same for every record, is kept. Labels
- * naming a subject (a wrapped key's) are one per person and are not: kept, they grew without bound.
- */
+/** Associated data per field path (or dead-letter label): few, and the same for every record. */
 const AAD = new Map<string, Buffer>();
-const MAX_KEPT_LABELS = 1024;
 const aadOf = (label: string): Buffer => {
   let aad = AAD.get(label);
-  if (!aad) {
-    aad = Buffer.from(label);
-    if (AAD.size < MAX_KEPT_LABELS) AAD.set(label, aad);
-  }
+  if (!aad) AAD.set(label, (aad = Buffer.from(label)));
   return aad;
 };
 
@@ -36,10 +29,10 @@ function keyObjectOf(key: Buffer): KeyObject {
   return object;
 }
 
-function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
+function seal(key: Buffer, plaintext: Buffer, aad: Buffer): Buffer {
   const iv = pooledRandom(12);
   const cipher = createCipheriv('aes-256-gcm', keyObjectOf(key), iv);
-  cipher.setAAD(aadOf(aad));
+  cipher.setAAD(aad);
   const body = cipher.update(plaintext);
   cipher.final();
   const out = Buffer.allocUnsafe(12 + body.length + 16);
@@ -49,9 +42,9 @@ function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
   return out;
 }
 
-function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
+function open(key: Buffer, sealed: Buffer, aad: Buffer): Buffer {
   const decipher = createDecipheriv('aes-256-gcm', keyObjectOf(key), sealed.subarray(0, 12));
-  decipher.setAAD(aadOf(aad));
+  decipher.setAAD(aad);
   decipher.setAuthTag(sealed.subarray(sealed.length - 16));
   return Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]);
 }
@@ -61,17 +54,20 @@ export function newDataKey(): Buffer {
   return Buffer.from(pooledRandom(32));
 }
 
+// A wrapped key's associated data names its subject: one per person, so never kept in AAD.
+const keyLabel = (subject: string) => Buffer.from(`c360 data key ${subject}`);
+
 export function wrapKey(kek: Buffer, dataKey: Buffer, subject: string): Buffer {
-  return seal(kek, dataKey, `c360 data key ${subject}`);
+  return seal(kek, dataKey, keyLabel(subject));
 }
 
 export function unwrapKey(kek: Buffer, wrapped: Buffer, subject: string): Buffer {
-  return open(kek, wrapped, `c360 data key ${subject}`);
+  return open(kek, wrapped, keyLabel(subject));
 }
 
 /** A personal value, encrypted for its subject: `c360e1.<subject>.<base64url(iv | ciphertext | tag)>`. */
 export function encryptValue(subject: string, key: Buffer, path: string, value: unknown): string {
-  return `${PREFIX}${subject}.${seal(key, Buffer.from(JSON.stringify(value)), path).toString('base64url')}`;
+  return `${PREFIX}${subject}.${seal(key, Buffer.from(JSON.stringify(value)), aadOf(path)).toString('base64url')}`;
 }
 
 /** The subject a ciphertext was made for, or undefined when the text is not one. */
@@ -86,7 +82,7 @@ export function subjectOfCiphertext(text: unknown): string | undefined {
 /** The value a ciphertext holds; it throws when the key or the path is not the one it was made with. */
 export function decryptValue(text: string, key: Buffer, path: string): unknown {
   const sealed = Buffer.from(text.slice(text.indexOf('.', PREFIX.length) + 1), 'base64url');
-  return JSON.parse(open(key, sealed, path).toString('utf8'));
+  return JSON.parse(open(key, sealed, aadOf(path)).toString('utf8'));
 }
 
 /** What a sealed dead-letter value is bound to, as a field's path binds a field's ciphertext. */

@@ -22,7 +22,8 @@ export class Pseudonyms {
 
   /** 128 bits of HMAC-SHA256 over the kind and the value, base64url. */
   of(kind: string, value: string): string {
-    return createHmac('sha256', this.key).update(kind).update('\0').update(value).digest('base64url').slice(0, 22);
+    // One update of the joined text: the same bytes as three, in one call into C++ instead of three.
+    return createHmac('sha256', this.key).update(`${kind}\0${value}`).digest('base64url').slice(0, 22);
   }
 
   seal(text: string): string {
