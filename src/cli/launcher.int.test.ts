@@ -1,0 +1,44 @@
+// bin/c360.js with a memory budget: V8's limits set by flags at start, in the same process (execve),
+// whose exit code is the CLI's own. Each Node start prints its pid and heap limit (test/fixtures/heap-limit.mjs).
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { projectRoot } from '../contracts/project.js';
+
+const launcher = path.join(projectRoot(), 'bin', 'c360.js');
+const probe = `--import=${path.join(projectRoot(), 'test', 'fixtures', 'heap-limit.mjs')}`;
+
+function launch(args: string[], env: Record<string, string>) {
+  const run = spawnSync(process.execPath, [launcher, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: probe, ...env } });
+  const starts = [...run.stderr.matchAll(/^heap (\d+) ([\d.]+)/gm)].map((m) => ({ pid: Number(m[1]), limitMiB: Number(m[2]) }));
+  return { status: run.status, stdout: run.stdout, starts };
+}
+
+describe('the launcher and C360_MEMORY_MB', () => {
+  it('restarts the same process with the old generation at 3/4 of the budget and the young one at 3 × budget/32', () => {
+    const run = launch(['--version'], { C360_MEMORY_MB: '512' });
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(run.starts).toHaveLength(2);
+    // execve: one process, so the pod's SIGTERM and memory accounting reach the CLI itself.
+    expect(run.starts[1]!.pid).toBe(run.starts[0]!.pid);
+    // 384 MiB old + 3 semi-spaces of 16 MiB.
+    expect(run.starts[1]!.limitMiB).toBe(384 + 3 * 16);
+  });
+
+  it('passes the CLI exit code through', () => {
+    const run = launch(['no-such-command'], { C360_MEMORY_MB: '256' });
+    expect(run.starts).toHaveLength(2);
+    expect(run.starts[1]!.limitMiB).toBe(192 + 3 * 8);
+    expect(run.status).toBe(1);
+  });
+
+  it('leaves a heap limit given in NODE_OPTIONS, and an unset budget, alone', () => {
+    const given = launch(['--version'], { C360_MEMORY_MB: '512', NODE_OPTIONS: `${probe} --max-old-space-size=100` });
+    expect(given.status).toBe(0);
+    expect(given.starts).toHaveLength(1);
+    const unset = launch(['--version'], { C360_MEMORY_MB: '' });
+    expect(unset.status).toBe(0);
+    expect(unset.starts).toHaveLength(1);
+  });
+});
