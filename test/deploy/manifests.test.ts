@@ -65,6 +65,7 @@ interface Container {
   args: string[];
   ports: Array<{ name: string; containerPort: number }>;
   envFrom: Array<{ configMapRef?: { name: string }; secretRef?: { name: string } }>;
+  env?: Array<{ name: string; value?: string }>;
   startupProbe: { httpGet: { path: string; port: string } };
   livenessProbe: { httpGet: { path: string; port: string } };
   readinessProbe: { httpGet: { path: string; port: string } };
@@ -123,6 +124,18 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
       ).toBe(true);
       if (d.metadata.name === 'c360-sink') expect(mounts).toContain(config.C360_SPOOL_DIR);
       expect(c!.envFrom.map((e) => e.configMapRef?.name ?? e.secretRef?.name)).toEqual(['c360-config', 'c360-secrets']);
+    }
+  });
+
+  it('gives every worker a memory budget within its limit, so V8 collects before the kubelet kills', () => {
+    const mib = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? Number(/^(\d+)Gi$/.exec(q)?.[1]) * 1024);
+    for (const d of objects.filter((o) => o.kind === 'Deployment')) {
+      const [c] = podOf(d).containers;
+      const budget = Number(c!.env?.find((e) => e.name === 'C360_MEMORY_MB')?.value);
+      expect(envSchema.shape.C360_MEMORY_MB.parse(String(budget)), d.metadata.name).toBe(budget);
+      // Peak RSS measured about budget + 10 % at the smallest budgets (README, Memory): a quarter of the limit is left for it.
+      expect(budget, d.metadata.name).toBeLessThanOrEqual(0.75 * mib(c!.resources.limits.memory!));
+      expect(budget, d.metadata.name).toBeGreaterThanOrEqual(0.5 * mib(c!.resources.limits.memory!));
     }
   });
 
