@@ -3,6 +3,7 @@
  * client, same transactions, no stages) on the same pre-produced synthetic input, in one run on
  * the local stack, each a `c360 run` worker process of its own (its peak RSS and CPU printed). Prints both, their ratio and the ledger. BENCH_RECORDS sets the size (default 1,000,000);
  * BENCH_ENCODING=json sends the same records as JSON objects instead of Confluent-framed Avro;
+ * BENCH_WORKERS runs that many worker processes in the group (default 1);
  * BENCH_WORKER_ARGS adds arguments to the workers' `c360 run` (e.g. `--max-batch-bytes 524288`), and
  * NODE_OPTIONS reaches them (e.g. `--max-old-space-size=256`).
  * The physical baseline first: kcat (librdkafka) consuming the same input and producing it again
@@ -37,6 +38,12 @@ import { synthetic } from './synthetic.js';
 localStackDefaults();
 
 const TOTAL = Number(process.env.BENCH_RECORDS ?? 1_000_000);
+/** Worker processes in the group (BENCH_WORKERS, default 1): peak RSS is the largest one's, CPU is theirs together. */
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
+if (!Number.isInteger(WORKERS) || WORKERS < 1) {
+  console.error(`bench: BENCH_WORKERS must be a whole number of at least 1, not "${process.env.BENCH_WORKERS}".`);
+  process.exit(2);
+}
 const ENCODING = process.env.BENCH_ENCODING === 'json' ? 'json' : 'avro';
 const config = loadConfig();
 const logger = createLogger((process.env.LOG_LEVEL as 'warn' | undefined) ?? 'warn');
@@ -107,7 +114,16 @@ async function measure(label: string, topology: Awaited<ReturnType<typeof prepar
   });
   const cpu = startCpu();
   const extra = process.env.BENCH_WORKER_ARGS?.split(' ').filter(Boolean) ?? [];
-  const worker = await timeChild([path.join(projectRoot(), 'bin', 'c360.js'), 'run', '--topology', file, '--ops-port', '0', ...extra], () => total.in >= TOTAL);
+  const workers = await Promise.all(
+    Array.from({ length: WORKERS }, () =>
+      timeChild([path.join(projectRoot(), 'bin', 'c360.js'), 'run', '--topology', file, '--ops-port', '0', ...extra], () => total.in >= TOTAL),
+    ),
+  );
+  const worker = {
+    ms: Math.max(...workers.map((w) => w.ms)),
+    peakRssMiB: Math.max(...workers.map((w) => w.peakRssMiB)),
+    cpuSeconds: workers.reduce((n, w) => n + w.cpuSeconds, 0),
+  };
   const used = cpu.read();
   await ledger.disconnect();
   fs.rmSync(file, { force: true });
@@ -120,7 +136,7 @@ async function measure(label: string, topology: Awaited<ReturnType<typeof prepar
   const afterFirst = TOTAL - (first?.in ?? 0);
   console.log(
     `${label.padEnd(12)} ${TOTAL} records in ${(elapsed / 1000).toFixed(1)} s = ${Math.round(TOTAL / (elapsed / 1000))} records/s; ` +
-      `${Math.round(afterFirst / (running / 1000))} records/s after the first committed batch; worker (c360 run) peak RSS ${worker.peakRssMiB.toFixed(0)} MiB`,
+      `${Math.round(afterFirst / (running / 1000))} records/s after the first committed batch; ${WORKERS === 1 ? 'worker (c360 run)' : `largest of ${WORKERS} workers (c360 run)`} peak RSS ${worker.peakRssMiB.toFixed(0)} MiB`,
   );
   console.log(`${''.padEnd(12)} ${describeCpu({ worker: worker.cpuSeconds, kafka: used.kafka, redis: used.redis }, TOTAL)}`);
   return { rate: afterFirst / (running / 1000), total };
@@ -189,7 +205,7 @@ const fullNs = `bench-full-${run}`;
 const pass = await prepare(passNs, 'none');
 const full = await prepare(fullNs, 'all');
 console.log(
-  `bench:topology — ${TOTAL} synthetic records (half CRM profiles, half web events, ${ENCODING === 'json' ? 'JSON' : 'Confluent-framed Avro'}), one worker, Node ${process.version}`,
+  `bench:topology — ${TOTAL} synthetic records (half CRM profiles, half web events, ${ENCODING === 'json' ? 'JSON' : 'Confluent-framed Avro'}), ${WORKERS === 1 ? 'one worker' : `${WORKERS} worker processes`}, Node ${process.version}`,
 );
 // Generated anew for each namespace and dropped once produced, so the workers measured do not share a heap with a million messages.
 const producedMs: number[] = [];
