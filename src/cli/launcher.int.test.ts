@@ -10,7 +10,7 @@ const probe = `--import=${path.join(projectRoot(), 'test', 'fixtures', 'heap-lim
 
 function launch(args: string[], env: Record<string, string>) {
   const run = spawnSync(process.execPath, [launcher, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: probe, ...env } });
-  const starts = [...run.stderr.matchAll(/^heap (\d+) ([\d.]+)/gm)].map((m) => ({ pid: Number(m[1]), limitMiB: Number(m[2]) }));
+  const starts = [...run.stderr.matchAll(/^heap (\d+) ([\d.]+) (.*)$/gm)].map((m) => ({ pid: Number(m[1]), limitMiB: Number(m[2]), flags: m[3]!.split(' ') }));
   return { status: run.status, stdout: run.stdout, starts };
 }
 
@@ -24,6 +24,8 @@ describe('the launcher and C360_MEMORY_MB', () => {
     expect(run.starts[1]!.pid).toBe(run.starts[0]!.pid);
     // 384 MiB old + 3 semi-spaces of 16 MiB.
     expect(run.starts[1]!.limitMiB).toBe(384 + 3 * 16);
+    // Full collections when the heap doubles, not at V8's small-heap 1.1–1.3×.
+    expect(run.starts[1]!.flags).toContain('--heap-growing-percent=100');
   });
 
   it('passes the CLI exit code through', () => {
