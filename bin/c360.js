@@ -13,18 +13,22 @@ if (major < 24) {
 }
 // C360_MEMORY_MB sets V8's heap limits, which only flags at start can: the launcher replaces itself
 // (execve: same process, so signals and the exit code are the CLI's own, and no second process's
-// memory) with Node run on the CLI with the old generation at 3/4 of the budget and the young one
-// at 3/32 (V8 otherwise gives it up to 192 MiB on a large machine whatever the old generation's
-// limit: a 512 MiB worker peaked at 557 MiB), unless NODE_OPTIONS or the command line already set
-// a heap limit. With a limit under 1 GiB V8 also lets the heap grow little between full collections:
-// file ingest ran ~100 of them on a 40 MiB live set, at 1.7× the CPU; now it may double between them.
+// memory) with Node run on the CLI, unless NODE_OPTIONS or the command line already set a heap limit:
+// - the young generation at 3/32 of the budget: V8 otherwise gives it up to 192 MiB on a large
+//   machine whatever the old generation's limit (a 512 MiB worker peaked at 557 MiB);
+// - the old generation at the rest less NATIVE_MIB, at least half the budget;
+// - the heap let double between full collections: under a 1 GiB limit V8 let it grow little, and
+//   file ingest ran ~100 full collections on a 40 MiB live set, at 1.7× the CPU.
 const budget = Number(process.env.C360_MEMORY_MB);
+// What a worker holds outside V8's heap (Node itself, code, Kafka buffers, open files): 100–140 MiB measured.
+const NATIVE_MIB = 96;
 const heapFlagGiven = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.startsWith('--max-old-space-size'));
 if (Number.isInteger(budget) && budget >= 128 && !heapFlagGiven) {
   const semiSpaceMiB = Math.min(32, Math.max(1, Math.floor(budget / 32)));
+  const oldSpaceMiB = Math.max(Math.floor(budget / 2), budget - 3 * semiSpaceMiB - NATIVE_MIB);
   process.execve(process.execPath, [
     process.execPath,
-    `--max-old-space-size=${Math.floor(budget * 0.75)}`,
+    `--max-old-space-size=${oldSpaceMiB}`,
     `--max-semi-space-size=${semiSpaceMiB}`,
     '--heap-growing-percent=100',
     ...process.execArgv,

@@ -15,15 +15,15 @@ function launch(args: string[], env: Record<string, string>) {
 }
 
 describe('the launcher and C360_MEMORY_MB', () => {
-  it('restarts the same process with the old generation at 3/4 of the budget and the young one at 3 × budget/32', () => {
+  it('restarts the same process with the young generation at 3 × budget/32 and the old one at the rest less 96 MiB', () => {
     const run = launch(['--version'], { C360_MEMORY_MB: '512' });
     expect(run.status).toBe(0);
     expect(run.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     expect(run.starts).toHaveLength(2);
     // execve: one process, so the pod's SIGTERM and memory accounting reach the CLI itself.
     expect(run.starts[1]!.pid).toBe(run.starts[0]!.pid);
-    // 384 MiB old + 3 semi-spaces of 16 MiB.
-    expect(run.starts[1]!.limitMiB).toBe(384 + 3 * 16);
+    // 512 − 48 − 96 = 368 MiB old + 3 semi-spaces of 16 MiB.
+    expect(run.starts[1]!.limitMiB).toBe(368 + 3 * 16);
     // Full collections when the heap doubles, not at V8's small-heap 1.1–1.3×.
     expect(run.starts[1]!.flags).toContain('--heap-growing-percent=100');
   });
@@ -31,7 +31,7 @@ describe('the launcher and C360_MEMORY_MB', () => {
   it('passes the CLI exit code through', () => {
     const run = launch(['no-such-command'], { C360_MEMORY_MB: '256' });
     expect(run.starts).toHaveLength(2);
-    expect(run.starts[1]!.limitMiB).toBe(192 + 3 * 8);
+    expect(run.starts[1]!.limitMiB).toBe(136 + 3 * 8);
     expect(run.status).toBe(1);
   });
 
