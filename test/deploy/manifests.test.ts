@@ -128,7 +128,10 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
   });
 
   it('gives every worker a memory budget within its limit, so V8 collects before the kubelet kills', () => {
-    const mib = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? Number(/^(\d+)Gi$/.exec(q)?.[1]) * 1024);
+    const mib = (quantity: string) => {
+      const [, n, unit] = /^(\d+)(Mi|Gi)$/.exec(quantity) ?? [];
+      return Number(n) * (unit === 'Gi' ? 1024 : 1);
+    };
     for (const d of objects.filter((o) => o.kind === 'Deployment')) {
       const [c] = podOf(d).containers;
       const budget = Number(c!.env?.find((e) => e.name === 'C360_MEMORY_MB')?.value);
