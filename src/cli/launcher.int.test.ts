@@ -9,8 +9,14 @@ const launcher = path.join(projectRoot(), 'bin', 'c360.js');
 const probe = `--import=${path.join(projectRoot(), 'test', 'fixtures', 'heap-limit.mjs')}`;
 
 function launch(args: string[], env: Record<string, string>) {
-  const run = spawnSync(process.execPath, [launcher, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: probe, ...env } });
-  const starts = [...run.stderr.matchAll(/^heap (\d+) ([\d.]+) (.*)$/gm)].map((m) => ({ pid: Number(m[1]), limitMiB: Number(m[2]), flags: m[3]!.split(' ') }));
+  const { MALLOC_MMAP_THRESHOLD_: _own, ...inherited } = process.env;
+  const run = spawnSync(process.execPath, [launcher, ...args], { encoding: 'utf8', env: { ...inherited, NODE_OPTIONS: probe, ...env } });
+  const starts = [...run.stderr.matchAll(/^heap (\d+) ([\d.]+) (\S+) (.*)$/gm)].map((m) => ({
+    pid: Number(m[1]),
+    limitMiB: Number(m[2]),
+    mmapThreshold: m[3],
+    flags: m[4]!.split(' '),
+  }));
   return { status: run.status, stdout: run.stdout, starts };
 }
 
@@ -26,6 +32,14 @@ describe('the launcher and C360_MEMORY_MB', () => {
     expect(run.starts[1]!.limitMiB).toBe(368 + 3 * 16);
     // Full collections when the heap doubles, not at V8's small-heap 1.1–1.3×.
     expect(run.starts[1]!.flags).toContain('--heap-growing-percent=100');
+    // glibc's threshold fixed, so large freed buffers do not raise it and land in the main heap.
+    expect(run.starts[0]!.mmapThreshold).toBe('-');
+    expect(run.starts[1]!.mmapThreshold).toBe('131072');
+  });
+
+  it("keeps the environment's own mmap threshold", () => {
+    const run = launch(['--version'], { C360_MEMORY_MB: '512', MALLOC_MMAP_THRESHOLD_: '65536' });
+    expect(run.starts.map((s) => s.mmapThreshold)).toEqual(['65536', '65536']);
   });
 
   it('passes the CLI exit code through', () => {
