@@ -3,6 +3,11 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { procCpuSeconds } from './cpu.js';
 
+/** The children's memory budget, as a figure of peak RSS must say: the launcher sizes their heaps from it. */
+export function childBudget(): string {
+  return process.env.C360_MEMORY_MB ? `C360_MEMORY_MB=${process.env.C360_MEMORY_MB}` : "no C360_MEMORY_MB: Node's own heap limits";
+}
+
 /** Runs a child to completion (or until `done`), sampling its peak RSS (every 100 ms) and its CPU time from /proc. */
 export async function timeChild(
   args: string[],
@@ -15,7 +20,7 @@ export async function timeChild(
   const child = spawn(process.execPath, [...profile, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
   let peakKiB = 0;
   let cpuSeconds = 0;
-  // The child and its descendants (with C360_MEMORY_MB the launcher runs the CLI as its own child): RSS summed now, CPU summed so far.
+  // The child and any descendants: RSS summed now, CPU summed so far.
   const tree = (pid: number): number[] => {
     const children = (() => {
       try {

@@ -13,7 +13,7 @@ import { localStackDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
 import { projectRoot } from '../src/contracts/project.js';
 import { kafkaAnswers, registryAnswers } from '../src/observability/probes.js';
-import { timeChild } from './child.js';
+import { childBudget, timeChild } from './child.js';
 
 // Benchmarks run on the local stack's single broker: one replica per topic, created by the workers (unless the environment says otherwise).
 localStackDefaults();
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     `baseline     csv-parse alone: ${(baseline.ms / 1000).toFixed(1)} s = ${Math.round(rate(baseline))} rows/s; peak RSS ${baseline.peakRssMiB.toFixed(0)} MiB`,
   );
   console.log(
-    `ingest       c360 ingest into Kafka: ${(ingest.ms / 1000).toFixed(1)} s = ${Math.round(rate(ingest))} rows/s; peak RSS ${ingest.peakRssMiB.toFixed(0)} MiB`,
+    `ingest       c360 ingest into Kafka: ${(ingest.ms / 1000).toFixed(1)} s = ${Math.round(rate(ingest))} rows/s; peak RSS ${ingest.peakRssMiB.toFixed(0)} MiB (${childBudget()})`,
   );
   console.log(`ratio        ingest / baseline = ${(rate(ingest) / rate(baseline)).toFixed(2)}`);
   fs.rmSync(dir, { recursive: true, force: true });

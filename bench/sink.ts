@@ -26,7 +26,7 @@ import { compilePrimaryEntity } from '../src/schema/entity.js';
 import { createSchemaRegistry } from '../src/schema/registry.js';
 import { loadTopology } from '../src/topology/load.js';
 import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
-import { timeChild } from './child.js';
+import { childBudget, timeChild } from './child.js';
 import { dropTopics } from './cleanup.js';
 import { rawCrmProfile } from './synthetic.js';
 
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
     `baseline     ${TOTAL} records consumed and counted in ${(baseline.ms / 1000).toFixed(1)} s = ${Math.round(rate(baseline))} records/s; peak RSS ${baseline.peakRssMiB.toFixed(0)} MiB`,
   );
   console.log(
-    `sink         ${TOTAL} records landed in Parquet in ${(sink.ms / 1000).toFixed(1)} s = ${Math.round(rate(sink))} records/s; peak RSS ${sink.peakRssMiB.toFixed(0)} MiB; ${(bytes / 2 ** 20).toFixed(0)} MiB of Parquet`,
+    `sink         ${TOTAL} records landed in Parquet in ${(sink.ms / 1000).toFixed(1)} s = ${Math.round(rate(sink))} records/s; peak RSS ${sink.peakRssMiB.toFixed(0)} MiB (${childBudget()}); ${(bytes / 2 ** 20).toFixed(0)} MiB of Parquet`,
   );
   console.log(`ratio        sink / baseline = ${(rate(sink) / rate(baseline)).toFixed(2)}`);
   const rows = manifestRows(root);

@@ -29,7 +29,7 @@ import { compilePrimaryEntity } from '../src/schema/entity.js';
 import { createSchemaRegistry } from '../src/schema/registry.js';
 import { loadTopology } from '../src/topology/load.js';
 import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
-import { timeChild } from './child.js';
+import { childBudget, timeChild } from './child.js';
 import { dropRedisKeys, dropTopics } from './cleanup.js';
 import { cpuMeter, describeCpu } from './cpu.js';
 import { synthetic } from './synthetic.js';
@@ -205,7 +205,7 @@ const fullNs = `bench-full-${run}`;
 const pass = await prepare(passNs, 'none');
 const full = await prepare(fullNs, 'all');
 console.log(
-  `bench:topology — ${TOTAL} synthetic records (half CRM profiles, half web events, ${ENCODING === 'json' ? 'JSON' : 'Confluent-framed Avro'}), ${WORKERS === 1 ? 'one worker' : `${WORKERS} worker processes`}, Node ${process.version}`,
+  `bench:topology — ${TOTAL} synthetic records (half CRM profiles, half web events, ${ENCODING === 'json' ? 'JSON' : 'Confluent-framed Avro'}), ${WORKERS === 1 ? 'one worker' : `${WORKERS} worker processes`} (${childBudget()}), Node ${process.version}`,
 );
 // Generated anew for each namespace and dropped once produced, so the workers measured do not share a heap with a million messages.
 const producedMs: number[] = [];
