@@ -20,8 +20,9 @@ if (major < 24) {
 // - the heap let double between full collections: under a 1 GiB limit V8 let it grow little, and
 //   file ingest ran ~100 full collections on a 40 MiB live set, at 1.7× the CPU;
 // - glibc's mmap threshold fixed at its 128 KiB default (unless the environment sets it): glibc
-//   raises it to the size of each large block freed, so Kafka's fetch buffers then land in the main
-//   heap, which fragments and is not given back (134 MiB of it in a topology worker, 89–93 with this).
+//   raises it to the size of each large block freed, so large buffers (Kafka's fetch responses among
+//   them) then come from the main heap, which fragments and is not given back (134 MiB of it in a
+//   topology worker, 89–93 with this).
 const budget = Number(process.env.C360_MEMORY_MB);
 // What a worker holds outside V8's heap (Node itself, code, Kafka buffers, open files): 100–140 MiB measured.
 const NATIVE_MIB = 96;
