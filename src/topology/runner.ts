@@ -37,6 +37,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { createRedis } from '../storage/redis.js';
 import { runContained } from './containment.js';
 import { type TopologyMetrics, topologyMetrics } from './metrics.js';
+import { PartitionTurns } from './partition-turns.js';
 import { PartitionProducers } from './producers.js';
 import { type RouterContext, route } from './router.js';
 import { deadLetterContract, prepareTopologyTopics, registerTopologySchemas } from './setup.js';
@@ -83,6 +84,8 @@ export class TopologyRunner {
   private stopping = false;
   /** Per partition of this worker with records waiting: since when it has not moved. */
   private readonly waitingSince = new Map<string, number>();
+  /** One batch in flight per input partition, and what this worker committed of each (partition-turns.ts). */
+  private readonly turns = new PartitionTurns();
   /** Where dead letters too large for their topic keep their original values: the raw layer's storage, opened when first needed. */
   private originals: ObjectStore | undefined;
 
@@ -172,7 +175,7 @@ export class TopologyRunner {
     recordLag(this.consumerMetrics.lag, this.groupId, batch.topic, batch.partition, batch.highWatermark, BigInt(batch.firstOffset() ?? batch.lastOffset()));
     this.metrics.inFlight.inc(batch.messages.length);
     try {
-      await this.processRecords(payload);
+      await this.turns.take(`${batch.topic}[${batch.partition}]`, () => this.processRecords(payload));
     } finally {
       this.metrics.inFlight.dec(batch.messages.length);
     }
@@ -185,7 +188,14 @@ export class TopologyRunner {
     const endTimer = this.metrics.batchSeconds.startTimer({ source: source.source });
     const control: BatchControl = { heartbeat, isRunning: () => isRunning() && !isStale() && !this.stopping };
 
-    const messages = await this.skipCommitted(batch);
+    const fresh = await this.skipCommitted(batch);
+    const messages = this.turns.uncommitted(position, fresh);
+    if (messages.length < fresh.length) {
+      this.options.logger.warn(
+        { topic: batch.topic, partition: batch.partition, skipped: fresh.length - messages.length },
+        'records this worker already committed skipped: the group rejoined while their batch was committing',
+      );
+    }
     if (messages.length === 0) {
       resolveOffset(batch.lastOffset());
       return;
@@ -242,6 +252,7 @@ export class TopologyRunner {
       throw err;
     }
     crashPoint('after-commit');
+    this.turns.committed(position, next);
     resolveOffset(batch.lastOffset());
     recordLag(this.consumerMetrics.lag, this.groupId, batch.topic, batch.partition, batch.highWatermark, next);
     if (next >= BigInt(batch.highWatermark)) this.waitingSince.delete(position);

@@ -1,0 +1,39 @@
+/**
+ * One batch at a time per input partition, and never again a record this worker has committed.
+ * After the group rejoins, KafkaJS hands a partition's next batch to the handler while the batch
+ * before it may still be retrying its produce or commit (a broker died under it). The partition's
+ * producer is kept across the rejoin, so the committed-offset check a new producer brings does not
+ * run, and both batches committed: the three-broker coordinator-kill test landed the same 15
+ * records twice, in 2 runs of 19. So a batch waits for its partition's batch in flight, then drops
+ * the records that one committed.
+ */
+export class PartitionTurns {
+  private readonly tails = new Map<string, Promise<void>>();
+  private readonly marks = new Map<string, bigint>();
+
+  /** Runs `turn` once every earlier turn of the partition has settled, whether it failed or not. */
+  async take<T>(partition: string, turn: () => Promise<T>): Promise<T> {
+    const before = this.tails.get(partition);
+    let settle!: () => void;
+    const mine = new Promise<void>((resolve) => (settle = resolve));
+    this.tails.set(partition, mine);
+    try {
+      await before;
+      return await turn();
+    } finally {
+      settle();
+      if (this.tails.get(partition) === mine) this.tails.delete(partition);
+    }
+  }
+
+  /** This worker committed the partition's records below `next`. */
+  committed(partition: string, next: bigint): void {
+    if (next > (this.marks.get(partition) ?? -1n)) this.marks.set(partition, next);
+  }
+
+  /** The messages this worker has not committed. */
+  uncommitted<M extends { offset: string }>(partition: string, messages: M[]): M[] {
+    const mark = this.marks.get(partition);
+    return mark === undefined ? messages : messages.filter((m) => BigInt(m.offset) >= mark);
+  }
+}
