@@ -175,27 +175,20 @@ export class TopologyRunner {
     recordLag(this.consumerMetrics.lag, this.groupId, batch.topic, batch.partition, batch.highWatermark, BigInt(batch.firstOffset() ?? batch.lastOffset()));
     this.metrics.inFlight.inc(batch.messages.length);
     try {
-      await this.turns.take(`${batch.topic}[${batch.partition}]`, () => this.processRecords(payload));
+      const position = `${batch.topic}[${batch.partition}]`;
+      await this.turns.take(position, () => this.processRecords(payload, position));
     } finally {
       this.metrics.inFlight.dec(batch.messages.length);
     }
   }
 
-  private async processRecords({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async processRecords({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload, position: string): Promise<void> {
     const source = this.byTopic.get(batch.topic)!;
-    const position = `${batch.topic}[${batch.partition}]`;
     if (!this.waitingSince.has(position)) this.waitingSince.set(position, Date.now());
     const endTimer = this.metrics.batchSeconds.startTimer({ source: source.source });
     const control: BatchControl = { heartbeat, isRunning: () => isRunning() && !isStale() && !this.stopping };
 
-    const fresh = await this.skipCommitted(batch);
-    const messages = this.turns.uncommitted(position, fresh);
-    if (messages.length < fresh.length) {
-      this.options.logger.warn(
-        { topic: batch.topic, partition: batch.partition, skipped: fresh.length - messages.length },
-        'records this worker already committed skipped: the group rejoined while their batch was committing',
-      );
-    }
+    const messages = await this.skipCommitted(batch, position);
     if (messages.length === 0) {
       resolveOffset(batch.lastOffset());
       return;
@@ -270,20 +263,24 @@ export class TopologyRunner {
   }
 
   /**
-   * The batch's records not yet committed. A new producer for the partition (this worker's first batch
-   * of it, or the first after a failed transaction) has made the coordinator finish the last transaction
-   * of its id — including a commit that reported failure but was prepared, here or on the worker that
-   * had the partition before — so the group's offset is read again and records below it are skipped.
+   * The batch's records not yet committed: none below what this worker committed of the partition
+   * itself (a batch handed over again after a rejoin: partition-turns.ts). A new producer for the
+   * partition (this worker's first batch of it, or the first after a failed transaction) has made the
+   * coordinator finish the last transaction of its id — including a commit that reported failure but
+   * was prepared, here or on the worker that had the partition before — so the group's offset is read
+   * again and records below it are skipped too.
    */
-  private async skipCommitted(batch: Batch): Promise<KafkaMessage[]> {
-    if (this.producers.isOpen(batch.topic, batch.partition)) return batch.messages;
-    await this.producers.get(batch.topic, batch.partition);
-    const committed = await this.committedOffset(batch.topic, batch.partition);
-    const fresh = batch.messages.filter((m) => BigInt(m.offset) >= committed);
+  private async skipCommitted(batch: Batch, position: string): Promise<KafkaMessage[]> {
+    let committed: bigint | undefined;
+    if (!this.producers.isOpen(batch.topic, batch.partition)) {
+      await this.producers.get(batch.topic, batch.partition);
+      committed = await this.committedOffset(batch.topic, batch.partition);
+    }
+    const fresh = this.turns.uncommitted(position, batch.messages).filter((m) => committed === undefined || BigInt(m.offset) >= committed);
     if (fresh.length < batch.messages.length) {
       this.options.logger.warn(
-        { topic: batch.topic, partition: batch.partition, committed: committed.toString(), skipped: batch.messages.length - fresh.length },
-        'records already committed by an earlier transaction skipped',
+        { topic: batch.topic, partition: batch.partition, committed: committed?.toString(), skipped: batch.messages.length - fresh.length },
+        'records already committed skipped',
       );
     }
     return fresh;
