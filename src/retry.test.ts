@@ -47,6 +47,9 @@ describe('retry', () => {
     await expect(retry(g.run, { retries: 5, initialMs: 1, retryable: isKafkaOutage })).rejects.toThrow('authentication failed');
     expect(g.calls()).toBe(1);
     expect(isKafkaOutage(new ConfigError('KAFKA_BROKERS is wrong.'))).toBe(false);
+    // A read of a state topic that outlasted a failover is another Kafka outage; Redis being down is not.
+    expect(isKafkaOutage(new DependencyUnavailableError('kafka', 'reading ns.connector-state to its end took over 60000 ms'))).toBe(true);
+    expect(isKafkaOutage(new DependencyUnavailableError('redis', 'down'))).toBe(false);
   });
 
   it('gives up after its retries with the last error', async () => {

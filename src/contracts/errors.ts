@@ -140,11 +140,12 @@ export function kafkaFailureSentence(error: unknown): string | undefined {
 }
 
 /**
- * A KafkaJS failure that another attempt from committed state may get past — a broker down, a
- * leader election that outlasted KafkaJS's own retries (which then reports it as not retriable) —
- * as opposed to a refused login.
+ * A Kafka failure that another attempt from committed state may get past — a broker down, a
+ * leader election that outlasted KafkaJS's own retries (which then reports it as not retriable), a
+ * read that did not reach the end in time — as opposed to a refused login.
  */
 export function isKafkaOutage(error: unknown): boolean {
+  if (error instanceof C360Error) return error.code === 'dependency.kafka_unavailable';
   return error instanceof KafkaJSError && error.name !== 'KafkaJSSASLAuthenticationError' && !refusedHandshake(error);
 }
 

@@ -1,6 +1,7 @@
 /** Reads a topic from the beginning to its current end (read_committed) and returns; for ledgers and audits, not for streaming. */
 import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
+import { DependencyUnavailableError } from '../contracts/errors.js';
 import { retry } from '../retry.js';
 
 /** High watermarks; a topic created a moment ago may not have its leaders yet, which is retried. */
@@ -14,6 +15,11 @@ async function topicEnds(kafka: Kafka, topic: string): Promise<Array<{ partition
   }
 }
 
+/**
+ * A read that does not reach the end in `timeoutMs` (its group's coordinator or a partition's
+ * leader gone and not yet replaced) is a Kafka outage: callers that resume from committed state
+ * retry it whole, as they do a failed transaction.
+ */
 export async function readToEnd(kafka: Kafka, topic: string, onMessage: (m: KafkaMessage) => void, timeoutMs = 60_000): Promise<void> {
   const ends = new Map((await topicEnds(kafka, topic)).map((p) => [p.partition, BigInt(p.high)]));
   const pending = new Set([...ends].filter(([, high]) => high > 0n).map(([p]) => p));
@@ -23,7 +29,13 @@ export async function readToEnd(kafka: Kafka, topic: string, onMessage: (m: Kafk
   await consumer.subscribe({ topic, fromBeginning: true });
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`reading ${topic} to its end took over ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => reject(new DependencyUnavailableError('kafka', `reading ${topic} to its end took over ${timeoutMs} ms`)), timeoutMs);
+      // A crash KafkaJS gives up on would otherwise wait out the timer.
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        if (payload.restart) return;
+        clearTimeout(timer);
+        reject(payload.error);
+      });
       void consumer.run({
         eachBatch: async ({ batch, resolveOffset }) => {
           for (const m of batch.messages) {
