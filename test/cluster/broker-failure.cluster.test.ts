@@ -17,6 +17,7 @@ import { formatLedger, type LedgerEntry, totalsOf } from '../../src/contracts/le
 import { topicNames } from '../../src/contracts/topics.js';
 import { groupLag } from '../../src/kafka/lag.js';
 import { readToEnd } from '../../src/kafka/read-to-end.js';
+import { retry } from '../../src/retry.js';
 import { variant, webEvent } from '../fixtures/records.js';
 import { config, eventually, testKafka } from '../support/kafka.js';
 import { rawLayer } from '../support/raw-layer.js';
@@ -35,12 +36,18 @@ function transactionStatePartition(transactionalId: string): number {
   return (h === -2147483648 ? 0 : Math.abs(h)) % 50;
 }
 
+/** Each partition's leader; on a fresh cluster `__transaction_state` is still being created when the first transactions start, which is waited out. */
 async function leaders(topic: string): Promise<Map<number, number>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-    return new Map(topics[0]!.partitions.map((p) => [p.partitionId, p.leader]));
+    return await retry(
+      async () => {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+        return new Map(topics[0]!.partitions.map((p) => [p.partitionId, p.leader]));
+      },
+      { retries: 30, initialMs: 500, maxMs: 1_000 },
+    );
   } finally {
     await admin.disconnect();
   }
