@@ -29,6 +29,7 @@ export async function readToEnd(kafka: Kafka, topic: string, onMessage: (m: Kafk
   await consumer.subscribe({ topic, fromBeginning: true });
   try {
     await new Promise<void>((resolve, reject) => {
+      const next = new Map<number, bigint>();
       const timer = setTimeout(() => reject(new DependencyUnavailableError('kafka', `reading ${topic} to its end took over ${timeoutMs} ms`)), timeoutMs);
       // A crash KafkaJS gives up on would otherwise wait out the timer.
       consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -37,13 +38,16 @@ export async function readToEnd(kafka: Kafka, topic: string, onMessage: (m: Kafk
         reject(payload.error);
       });
       void consumer.run({
-        eachBatch: async ({ batch, resolveOffset }) => {
-          for (const m of batch.messages) {
-            onMessage(m);
-            resolveOffset(m.offset);
-          }
+        // Nothing is committed: the group is thrown away, and without offsets the broker forgets it once it is empty.
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          // After a restart KafkaJS fetches from the beginning again (nothing is committed): each offset is handed over once.
+          const from = next.get(batch.partition) ?? 0n;
+          for (const m of batch.messages) if (BigInt(m.offset) >= from) onMessage(m);
+          const reached = BigInt(batch.lastOffset()) + 1n;
+          if (reached > from) next.set(batch.partition, reached);
           // Transaction markers take offsets too: the partition is done once the batch reaches the end seen at the start.
-          if (BigInt(batch.lastOffset()) + 1n >= ends.get(batch.partition)!) pending.delete(batch.partition);
+          if (reached >= ends.get(batch.partition)!) pending.delete(batch.partition);
           if (pending.size === 0) {
             clearTimeout(timer);
             resolve();
