@@ -59,7 +59,11 @@ export type Dependency = (typeof DEPENDENCIES)[number];
 
 /** A dependency (Kafka, the registry, Redis, object storage, a vendor API) is unreachable or busy right now; the caller should back off and retry. */
 export class DependencyUnavailableError extends C360Error {
-  constructor(dependency: Dependency, message: string, options: { cause?: unknown; retryAfterMs?: number } = {}) {
+  constructor(
+    readonly dependency: Dependency,
+    message: string,
+    options: { cause?: unknown; retryAfterMs?: number } = {},
+  ) {
     super(`dependency.${dependency}_unavailable`, message, { retriable: true, ...options });
   }
 }
@@ -145,7 +149,7 @@ export function kafkaFailureSentence(error: unknown): string | undefined {
  * read that did not reach the end in time — as opposed to a refused login.
  */
 export function isKafkaOutage(error: unknown): boolean {
-  if (error instanceof C360Error) return error.code === 'dependency.kafka_unavailable';
+  if (error instanceof DependencyUnavailableError) return error.dependency === 'kafka';
   return error instanceof KafkaJSError && error.name !== 'KafkaJSSASLAuthenticationError' && !refusedHandshake(error);
 }
 

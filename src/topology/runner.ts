@@ -276,7 +276,8 @@ export class TopologyRunner {
       await this.producers.get(batch.topic, batch.partition);
       committed = await this.committedOffset(batch.topic, batch.partition);
     }
-    const fresh = this.turns.uncommitted(position, batch.messages).filter((m) => committed === undefined || BigInt(m.offset) >= committed);
+    const own = this.turns.uncommitted(position, batch.messages);
+    const fresh = committed === undefined ? own : own.filter((m) => BigInt(m.offset) >= committed);
     if (fresh.length < batch.messages.length) {
       this.options.logger.warn(
         { topic: batch.topic, partition: batch.partition, committed: committed?.toString(), skipped: batch.messages.length - fresh.length },
