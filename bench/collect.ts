@@ -15,6 +15,7 @@ import { localStackDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
 import { projectRoot } from '../src/contracts/project.js';
 import { kafkaAnswers } from '../src/observability/probes.js';
+import { childBudget } from './child.js';
 
 // Benchmarks run on the local stack's single broker: one replica per topic, created by the workers (unless the environment says otherwise).
 localStackDefaults();
@@ -105,6 +106,9 @@ async function main(): Promise<void> {
     console.log(
       `ratio                  Segment vs native events/s: single ${(segmentSingle.requests.average / single.requests.average).toFixed(2)}, batch of 100 ${(segmentBatch.requests.average / batch.requests.average).toFixed(2)}`,
     );
+    // VmHWM: the kernel's own peak of the collector's RSS over all five runs (the launcher execs, so the pid stays the CLI's).
+    const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? Number.NaN);
+    console.log(`collector (c360 collect) peak RSS ${(peakKiB / 1024).toFixed(0)} MiB (${childBudget()})`);
   } finally {
     child.kill('SIGTERM');
     fs.rmSync(dir, { recursive: true, force: true });

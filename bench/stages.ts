@@ -124,6 +124,8 @@ for (const [k, ms] of spent) console.log(`${k.padEnd(32)} ${us(ms)} ${us(cpu.get
 const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 const inUse = (m: Map<string, number>) => sum(new Map([...m].filter(([k]) => !k.includes('(not used)'))));
 console.log(`${'all stages in use'.padEnd(32)} ${us(inUse(spent))} ${us(inUse(cpu))}`);
+// In-process: the input, every batch's envelopes and the stages' caches together, without the launcher's heap flags.
+console.log(`peak RSS of this process ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (input included)`);
 await dropRedisKeys(redis, namespace);
 redis.disconnect();
 process.exit(0);
