@@ -139,7 +139,8 @@ async function measure(label: string, topology: Awaited<ReturnType<typeof prepar
       `${Math.round(afterFirst / (running / 1000))} records/s after the first committed batch; ${WORKERS === 1 ? 'worker (c360 run)' : `largest of ${WORKERS} workers (c360 run)`} peak RSS ${worker.peakRssMiB.toFixed(0)} MiB`,
   );
   console.log(`${''.padEnd(12)} ${describeCpu({ worker: worker.cpuSeconds, kafka: used.kafka, redis: used.redis }, TOTAL)}`);
-  return { rate: afterFirst / (running / 1000), total };
+  const us = (seconds: number | undefined) => ((seconds ?? 0) * 1e6) / TOTAL;
+  return { rate: afterFirst / (running / 1000), total, cpuUs: { worker: us(worker.cpuSeconds), kafka: us(used.kafka), redis: us(used.redis) } };
 }
 
 /** kcat on PATH, installed with apt-get when missing and this runs as root; undefined (with the reason) when it cannot be. */
@@ -228,6 +229,12 @@ console.log(
   `full ledger: in=${t.in} raw=${t.raw} duplicates=${t.duplicates} dead_letter=${t.dead_letter} suppressed=${t.suppressed} near_duplicates=${t.near_duplicates} ${balanced(t) ? 'balanced' : 'NOT BALANCED'}`,
 );
 console.log(`ratio full / passthrough (after start-up): ${(result.rate / baseline.rate).toFixed(2)}`);
+// Where the full topology's CPU per record goes: what moving records costs at all (the passthrough's worker and broker), what the stages ask of Redis, and the stages' own work in the worker.
+const [p, f] = [baseline.cpuUs, result.cpuUs];
+console.log(
+  `full's CPU per record: moving the records (passthrough worker + broker) ${Math.round(p.worker + p.kafka)} µs, Redis ${Math.round(f.redis)} µs, ` +
+    `the stages in the worker (full worker − passthrough worker) ${Math.round(f.worker - p.worker)} µs, the broker's extra ${Math.round(f.kafka - p.kafka)} µs`,
+);
 if (kcat) console.log(`ratio to kcat: passthrough ${(baseline.rate / kcat).toFixed(2)}, full ${(result.rate / kcat).toFixed(2)}`);
 await dropRedisKeys(redis, fullNs);
 redis.disconnect();
