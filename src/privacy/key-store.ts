@@ -78,17 +78,26 @@ export class KeyStore {
    * The data keys of these subjects, made where missing — except for a suppressed subject (a
    * forgotten person), which gets none: its records must not be stored again.
    */
-  async keysFor(subjects: string[], unidentifiedDays: ReadonlyMap<string, string> = new Map()): Promise<Map<string, Buffer>> {
+  async keysFor(asked: string[], unidentifiedDays: ReadonlyMap<string, string> = new Map()): Promise<Map<string, Buffer>> {
+    // Once each: a subject twice would get two fresh keys, of which only one is stored.
+    const subjects = [...new Set(asked)];
     if (subjects.length === 0) return new Map();
-    const fresh = subjects.map((s) => wrapKey(this.kek, newDataKey(), s));
-    await this.query(
+    const fresh = subjects.map(() => newDataKey());
+    const { rows } = await this.query<{ subject: string }>(
       `insert into c360_subject_keys (namespace, subject, wrapped, unidentified_day)
        select $1, s, w, d::date from unnest($2::text[], $3::bytea[], $4::text[]) as t(s, w, d)
        where not exists (select 1 from c360_suppressed x where x.namespace = $1 and x.identifier = t.s)
-       on conflict do nothing`,
-      [this.namespace, subjects, fresh, subjects.map((s) => unidentifiedDays.get(s) ?? null)],
+       on conflict do nothing
+       returning subject`,
+      [this.namespace, subjects, subjects.map((s, i) => wrapKey(this.kek, fresh[i]!, s)), subjects.map((s) => unidentifiedDays.get(s) ?? null)],
     );
-    return this.existingKeys(subjects);
+    // The keys this call stored are known already; only the others (stored before, or by another worker meanwhile) are read and unwrapped.
+    const made = new Set(rows.map((r) => r.subject));
+    const keys = await this.existingKeys(subjects.filter((s) => !made.has(s)));
+    subjects.forEach((s, i) => {
+      if (made.has(s)) keys.set(s, fresh[i]!);
+    });
+    return keys;
   }
 
   /**
