@@ -64,9 +64,9 @@ let t0 = performance.now();
 const keys = new Map<string, Buffer>();
 for (let p = 0; p < PEOPLE; p += 5_000) {
   const batch = Array.from({ length: Math.min(5_000, PEOPLE - p) }, (_, k) => profile(p + k));
-  const subjects = batch.map((v) => records.subjectOf(entity, v));
-  for (const [s, k] of await keyStore.keysFor(subjects)) keys.set(s, k);
-  await keyStore.link(batch.flatMap((v, k) => records.identifiersOf(entity, v).map((id): [string, string] => [id, subjects[k]!])));
+  const people = batch.map((v) => records.personOf(entity, v));
+  for (const [s, k] of await keyStore.keysFor(people.map((p) => p.subject))) keys.set(s, k);
+  await keyStore.link(people.flatMap(({ subject, identifiers }) => identifiers.map((id): [string, string] => [id, subject])));
 }
 console.log(`key store    ${PEOPLE} people's keys made and identifiers linked in ${seconds(performance.now() - t0)}`);
 
@@ -78,7 +78,7 @@ for (let i = 0; i < TOTAL; i += 5_000) {
   const messages: Message[] = [];
   for (let j = i; j < Math.min(i + 5_000, TOTAL); j++) {
     const value = profile(j);
-    const subject = records.subjectOf(entity, value);
+    const { subject } = records.personOf(entity, value);
     records.encrypt(entity, value, subject, keys.get(subject)!);
     messages.push({
       key: `C-${person(j)}`,

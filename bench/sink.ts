@@ -66,7 +66,7 @@ async function produceRaw(namespace: string): Promise<{ topic: string; ms: numbe
   const records = new RecordPrivacy(new Pseudonyms(randomBytes(32)));
   const encrypted = (j: number) => {
     const value = rawCrmProfile(j);
-    records.encrypt(entity, value, records.subjectOf(entity, value), randomBytes(32));
+    records.encrypt(entity, value, records.personOf(entity, value).subject, randomBytes(32));
     return entity.encrypted.type.toBuffer(value);
   };
   const topic = topicNames(namespace).raw('crm');

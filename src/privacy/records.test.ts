@@ -13,7 +13,8 @@ const ctx = offlineContext();
 const crm = ctx.entities.get('crm')!;
 const web = ctx.entities.get('web')!;
 const product = ctx.entities.get('commerce/Product')!;
-const records = new RecordPrivacy(new Pseudonyms(randomBytes(32)));
+const pseudonyms = new Pseudonyms(randomBytes(32));
+const records = new RecordPrivacy(pseudonyms);
 const decoded = (entity: typeof crm, value: unknown) => entity.coerceJson(value).value as Record<string, unknown>;
 
 describe('field encryption', () => {
@@ -72,13 +73,20 @@ describe('the encrypted schema', () => {
 describe('a record and its person', () => {
   it("names the subject by the entity's subject fields, in order, and by the record when none is present", () => {
     const profile = decoded(crm, crmProfile);
-    expect(records.subjectOf(crm, profile)).toBe(records.identifier('customer_id', 'C-1001'));
+    expect(records.personOf(crm, profile).subject).toBe(records.identifier('customer_id', 'C-1001'));
     const anonymous = decoded(web, { ...webEvent, customer_id: null, email: 'Ann.Lee@GMail.com' });
-    expect(records.subjectOf(web, anonymous)).toBe(records.identifier('email', 'annlee@gmail.com'));
+    expect(records.personOf(web, anonymous).subject).toBe(records.identifier('email', 'annlee@gmail.com'));
+    // An email that names no one (no canonical form) is passed over for the next subject field, the device.
+    const unnamed = decoded(web, { ...webEvent, customer_id: null, email: 'not an email' });
+    expect(records.personOf(web, unnamed).subject).toBe(records.identifier('device', webEvent.device.device_id));
+    const nobody = decoded(web, { ...webEvent, customer_id: null, email: null, anonymous_id: null, device: { ...webEvent.device, device_id: null } });
+    const { subject, identifiers } = records.personOf(web, nobody);
+    expect(subject).toBe(pseudonyms.of('id:record', `${web.id}/${webEvent.event_id}`));
+    expect(identifiers).not.toContain(subject);
   });
 
   it('gathers every identifier that leads to the person, canonical', () => {
-    const ids = records.identifiersOf(web, decoded(web, webEvent));
+    const ids = records.personOf(web, decoded(web, webEvent)).identifiers;
     expect(ids).toEqual(expect.arrayContaining([records.identifier('customer_id', 'C-1001'), records.identifier('device', webEvent.device.device_id)]));
     expect(canonicalIdentifier('phone', '+353 86 123-4567')).toBe('+353861234567');
   });
@@ -86,7 +94,7 @@ describe('a record and its person', () => {
   it('encrypts every personal field, nested ones included, and decrypts them while the key exists', () => {
     const value = decoded(crm, crmProfile);
     const plain = structuredClone(value);
-    const subject = records.subjectOf(crm, value);
+    const { subject } = records.personOf(crm, value);
     const key = randomBytes(32);
     records.encrypt(crm, value, subject, key);
     expect(String(value.email)).toMatch(/^c360e1\./);

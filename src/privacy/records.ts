@@ -22,6 +22,12 @@ interface Located {
   kind: string;
 }
 
+/** Who a record is about: its subject, and the pseudonyms of every identifier in it that leads to a person. */
+export interface RecordPerson {
+  subject: string;
+  identifiers: string[];
+}
+
 interface Plan {
   personal: Located[];
   /** Fields whose values name the person: the subject fields, then every email, phone and device or cookie id. */
@@ -112,27 +118,24 @@ export class RecordPrivacy {
     return canonical === undefined ? undefined : this.pseudonyms.of(`id:${kind}`, canonical);
   }
 
-  /** The record's subject: its first subject field present, else the record itself (entity and natural id). */
-  subjectOf(entity: CompiledEntity, value: Record<string, unknown>): string {
-    for (const at of this.plan(entity).subject) {
-      for (const v of valuesAt(value, at)) {
-        const id = this.identifier(at.kind, v);
-        if (id) return id;
-      }
-    }
-    return this.pseudonyms.of('id:record', `${entity.id}/${entity.naturalId(value)}`);
-  }
-
-  /** Every identifier in the record that leads to a person. */
-  identifiersOf(entity: CompiledEntity, value: Record<string, unknown>): string[] {
+  /**
+   * The record's person, in one pass: its subject (its first subject field present, else the record
+   * itself: entity and natural id) and every identifier in it that leads to a person. The subject
+   * fields come first among the identifying ones, so the subject is the first of them that names someone.
+   */
+  personOf(entity: CompiledEntity, value: Record<string, unknown>): RecordPerson {
+    const plan = this.plan(entity);
     const ids = new Set<string>();
-    for (const at of this.plan(entity).identifying) {
+    let subject: string | undefined;
+    for (const at of plan.identifying) {
       for (const v of valuesAt(value, at)) {
         const id = this.identifier(at.kind, v);
-        if (id) ids.add(id);
+        if (!id) continue;
+        ids.add(id);
+        if (subject === undefined && plan.subject.includes(at)) subject = id;
       }
     }
-    return [...ids];
+    return { subject: subject ?? this.pseudonyms.of('id:record', `${entity.id}/${entity.naturalId(value)}`), identifiers: [...ids] };
   }
 
   /** Encrypts each present personal value in place, for the subject, bound to its field's path. */

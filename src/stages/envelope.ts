@@ -3,6 +3,7 @@ import type { KafkaMessage } from 'kafkajs';
 import type { RecordErrorCode, RecordErrorEntry } from '../contracts/errors.js';
 import type { Lineage } from '../contracts/lineage.js';
 import type { NearDuplicateEvent, RecordRef } from '../contracts/near-duplicate.js';
+import type { RecordPerson } from '../privacy/records.js';
 import type { CompiledEntity } from '../schema/entity.js';
 
 type Outcome = 'pending' | 'raw' | 'duplicate' | 'dead-letter' | 'suppressed';
@@ -32,8 +33,8 @@ export interface Envelope {
   encrypted: boolean;
   /** A dead letter's original value sealed for its subject (the encrypt stage), kept in place of the plain bytes. */
   sealedOriginal: Buffer | undefined;
-  /** The pseudonyms of the identifiers in its value, once a privacy stage has computed them (quality no longer changes them). */
-  identifiers: string[] | undefined;
+  /** Its subject and the pseudonyms of the identifiers in its value, once a privacy stage has computed them (quality no longer changes them). */
+  person: RecordPerson | undefined;
 }
 
 export function newEnvelope(
@@ -61,7 +62,7 @@ export function newEnvelope(
     nearDuplicateCandidatesBelowThreshold: 0,
     encrypted: false,
     sealedOriginal: undefined,
-    identifiers: undefined,
+    person: undefined,
   };
 }
 

@@ -9,14 +9,14 @@ import { ConfigError } from '../contracts/errors.js';
 import { ORIGINAL_VALUE, sealBytes } from '../privacy/envelope-keys.js';
 import type { KeyStore } from '../privacy/key-store.js';
 import type { Pseudonyms } from '../privacy/pseudonyms.js';
-import { RecordPrivacy } from '../privacy/records.js';
+import { type RecordPerson, RecordPrivacy } from '../privacy/records.js';
 import type { Envelope } from './envelope.js';
 import { defineStage, type StageContext } from './stage.js';
 
-/** The record's identifiers, computed once for both privacy stages. */
-function identifiersOf(e: Envelope, value: Record<string, unknown>, records: RecordPrivacy): string[] {
-  e.identifiers ??= records.identifiersOf(e.entity, value);
-  return e.identifiers;
+/** The record's subject and identifiers, computed once for both privacy stages. */
+function personOf(e: Envelope, value: Record<string, unknown>, records: RecordPrivacy): RecordPerson {
+  e.person ??= records.personOf(e.entity, value);
+  return e.person;
 }
 
 function privacyOf(ctx: StageContext, stage: string): { keyStore: KeyStore; records: RecordPrivacy } {
@@ -48,7 +48,7 @@ export const suppressStage = defineStage({
       async process(batch) {
         const ids = new Map<Envelope, string[]>();
         // Records the checks rejected count too: a forgotten person's invalid record is not quarantined either.
-        for (const e of batch) if ((e.outcome === 'pending' || e.outcome === 'dead-letter') && e.value) ids.set(e, identifiersOf(e, e.value, records));
+        for (const e of batch) if ((e.outcome === 'pending' || e.outcome === 'dead-letter') && e.value) ids.set(e, personOf(e, e.value, records).identifiers);
         const suppressed = await keyStore.suppressedAmong([...new Set([...ids.values()].flat())]);
         if (suppressed.size === 0) return;
         for (const [e, own] of ids) if (own.some((id) => suppressed.has(id))) e.outcome = 'suppressed';
@@ -72,18 +72,19 @@ export const encryptStage = defineStage({
         const dead: { e: Envelope; original: Buffer; subject: string }[] = [];
         const unidentifiedDays = new Map<string, string>();
         const pairs: Array<[string, string]> = [];
-        const link = (e: Envelope, value: Record<string, unknown>, subject: string) => {
-          for (const id of [subject, ...identifiersOf(e, value, records)]) if (!links.has(`${id}|${subject}`)) pairs.push([id, subject]);
+        /** The record's subject, its identifiers linked to it (those not linked already). */
+        const link = (e: Envelope, value: Record<string, unknown>): string => {
+          const { subject, identifiers } = personOf(e, value, records);
+          for (const id of [subject, ...identifiers]) if (!links.has(`${id}|${subject}`)) pairs.push([id, subject]);
+          return subject;
         };
         for (const e of batch) {
           // Already sealed or encrypted: a batch split after a failure runs this stage again over some records.
           if (e.outcome === 'dead-letter' && e.message.value?.length && !e.sealedOriginal) {
             // A dead letter keeps the record's bytes: sealed for its person when it decoded, else for its source and day.
             let subject: string;
-            if (e.value) {
-              subject = records.subjectOf(e.entity, e.value);
-              link(e, e.value, subject);
-            } else {
+            if (e.value) subject = link(e, e.value);
+            else {
               const unidentified = records.unidentified(e.entity.source, e.lineage.receivedAt);
               subject = unidentified.subject;
               unidentifiedDays.set(subject, unidentified.day);
@@ -92,9 +93,7 @@ export const encryptStage = defineStage({
             continue;
           }
           if (e.outcome !== 'pending' || !e.value || e.encrypted || !records.holdsPersonalData(e.entity)) continue;
-          const subject = records.subjectOf(e.entity, e.value);
-          work.push({ e, value: e.value, subject });
-          link(e, e.value, subject);
+          work.push({ e, value: e.value, subject: link(e, e.value) });
         }
         if (work.length === 0 && dead.length === 0) return;
         // The batch's keys, taken from the cache before anything is remembered: remembering may clear a full cache.
