@@ -117,6 +117,8 @@ describe('near-duplicate stage (Redis)', () => {
     await scoring.process([profile('T1', 't1@example.ie', 'Tiernach'), profile('T2', 't2@example.ie', 'Tiernach')], control);
     expect(Number(await redis.get(total)) - before).toBe(2);
     expect(await redis.get(rare)).toBe('2');
+    // Counters last as long as the window, renewed by each new identity counted.
+    for (const counter of [total, rare]) expect(await redis.pttl(counter)).toBeGreaterThan(0);
   });
 
   it('stops flagging a key once `cap` other identities share it (a shop till, test@example.com)', async () => {

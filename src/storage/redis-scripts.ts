@@ -31,6 +31,8 @@ return out`;
 const NEAR_DUPLICATES = `
 local now, cap, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local out, k, a, r = {}, 1, 4, 0
+-- New identities per counter, added once per call: the window's total and a common name would otherwise take two commands per record.
+local counted = {}
 local nargs = #ARGV
 while a <= nargs do
   r = r + 1
@@ -59,14 +61,16 @@ while a <= nargs do
     redis.call('SADD', KEYS[k + 1], unpack(KEYS, k - n, k - 1))
     redis.call('PEXPIRE', KEYS[k + 1], ttl)
   end
-  for c = k + 2, k + 1 + t do
-    if not known then
-      redis.call('INCR', KEYS[c])
-      redis.call('PEXPIRE', KEYS[c], ttl)
-    end
+  if not known then
+    for c = k + 2, k + 1 + t do counted[KEYS[c]] = (counted[KEYS[c]] or 0) + 1 end
   end
   k = k + 2 + t
   a = a + 4
+end
+-- The counters are read only after the call, so counting at its end changes nothing any record of it sees.
+for key, n in pairs(counted) do
+  redis.call('INCRBY', key, n)
+  redis.call('PEXPIRE', key, ttl)
 end
 return out`;
 
