@@ -15,8 +15,9 @@ import { parse } from 'csv-parse';
 import type { Message } from 'kafkajs';
 import { localStackDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
-import { HEADER } from '../src/contracts/lineage.js';
+import { HEADER, lineageHeaders } from '../src/contracts/lineage.js';
 import { projectRoot } from '../src/contracts/project.js';
+import { DEFAULT_BATCH_ROWS } from '../src/extraction/file-ingest.js';
 import { createKafka } from '../src/kafka/client.js';
 import { sendTransaction } from '../src/kafka/send.js';
 import { ensureTopics } from '../src/kafka/topics.js';
@@ -38,15 +39,15 @@ async function parseOnly(file: string): Promise<void> {
 }
 
 /** Rows per transaction of both the ingest and the floor (BENCH_BATCH_ROWS): by default `c360 ingest`'s own. */
-const BATCH_ROWS = Number(process.env.BENCH_BATCH_ROWS ?? 2_000);
+const BATCH_ROWS = Number(process.env.BENCH_BATCH_ROWS ?? DEFAULT_BATCH_ROWS);
 
 async function parseAndProduce(file: string, topic: string): Promise<void> {
   const kafka = createKafka(loadConfig(), createLogger('warn'), 'bench-floor');
   const producer = await exclusiveProducer(kafka, `${topic}.producer`);
-  // Header values of the lengths the ingest's have, made without its work (a SHA-1 per row).
+  // The ingest's lineage headers, made by the same function, without its work per row (a SHA-1 ingest id).
   const ingestId = '00000000-0000-5000-8000-000000000000';
   const sha256 = '0'.repeat(64);
-  const receivedAt = new Date().toISOString();
+  const receivedAt = Date.now();
   let batch: Message[] = [];
   let inFlight: Promise<void> = Promise.resolve();
   let rows = 0;
@@ -65,11 +66,7 @@ async function parseAndProduce(file: string, topic: string): Promise<void> {
       key: row.customer_id ?? null,
       value: JSON.stringify(row),
       headers: {
-        [HEADER.ingestId]: ingestId,
-        [HEADER.source]: 'crm',
-        [HEADER.sourceKind]: 'file',
-        [HEADER.receivedAt]: receivedAt,
-        [HEADER.origin]: `{"file":"crm.csv","sha256":"${sha256}","row":${rows}}`,
+        ...lineageHeaders({ ingestId, source: 'crm', sourceKind: 'batch', receivedAt, origin: `{"file":"crm.csv","sha256":"${sha256}","row":${rows}}` }),
         [HEADER.entity]: 'CustomerProfile',
       },
     });

@@ -39,6 +39,9 @@ interface FileState {
   updated_at: string;
 }
 
+/** Rows per Kafka transaction, and per checkpoint, unless `--batch-rows` says otherwise. */
+export const DEFAULT_BATCH_ROWS = 2_000;
+
 export interface IngestProgress {
   rows: number;
   bytesRead: number;
@@ -142,7 +145,7 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
     const mapper = compileMapping(o.entity.schema, o.mapping);
     const reader = o.format.create(o.file, { delimiter: o.mapping.delimiter, maxRowBytes: o.maxRecordBytes });
     const totalBytes = fs.statSync(o.file).size;
-    const batchRows = o.batchRows ?? 2_000;
+    const batchRows = o.batchRows ?? DEFAULT_BATCH_ROWS;
     let records: Message[] = [];
     let dead: Message[] = [];
     let deadCodes: Record<string, number> = {};

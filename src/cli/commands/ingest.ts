@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { ConfigError, safeMessage } from '../../contracts/errors.js';
-import { type IngestFileResult, ingestFile } from '../../extraction/file-ingest.js';
+import { DEFAULT_BATCH_ROWS, type IngestFileResult, ingestFile } from '../../extraction/file-ingest.js';
 import { loadMappingFile } from '../../extraction/mapping.js';
 import { progressReporter } from '../../extraction/progress.js';
 import { FORMATS, formatOf, isDataFileName } from '../../extraction/readers/index.js';
@@ -51,7 +51,7 @@ export function registerIngestCommands(program: Command): void {
     .option('-m, --mapping <file>', 'JSON mapping: columns → fields, date formats, ignored columns, delimiter', existingFile)
     .option('-f, --format <format>', `${FORMATS.names().join(', ')} (default: from the extension; .gz is gunzipped)`)
     .option('--delimiter <char>', 'CSV delimiter (default ",", or the mapping file\'s)', delimiter)
-    .option('--batch-rows <n>', 'rows per Kafka transaction (and per checkpoint)', integer(1, 100_000), 2_000)
+    .option('--batch-rows <n>', 'rows per Kafka transaction (and per checkpoint)', integer(1, 100_000), DEFAULT_BATCH_ROWS)
     .option('--force', 'ingest a file again even if its sha256 was ingested for this source', false)
     .action(
       async (
