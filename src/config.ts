@@ -83,6 +83,13 @@ export const envSchema = z.object({
     .optional()
     .describe('an S3-compatible endpoint, e.g. http://127.0.0.1:9090 (also AWS_ENDPOINT_URL_S3)'),
   C360_S3_FORCE_PATH_STYLE: booleanFlag.default(false).describe('path-style bucket addressing, as most S3-compatible servers need (default false)'),
+  C360_S3_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(30_000)
+    .describe('how long an S3 call may go without a byte moving before it fails and is retried (connecting: at most 5 s; a whole call: at most 5 min)'),
   C360_HOME: z
     .string()
     .min(1)
@@ -251,7 +258,7 @@ export interface Config {
   /** Where sink files are written before they are published (default: inside a local store, else a temp folder). */
   spoolDir: string | undefined;
   memory: MemoryBudget;
-  s3: { endpoint: string | undefined; forcePathStyle: boolean };
+  s3: S3Settings;
   /** Where the local stack keeps its downloaded jars (cache) and its logs, pids and data (state). */
   home: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
@@ -269,6 +276,14 @@ export interface Config {
   createTopics: boolean;
   /** The durability of every topic c360 creates. */
   topics: TopicDurability;
+}
+
+/** How c360 reaches S3 or an S3-compatible server (the raw layer, a bucket landing zone). */
+export interface S3Settings {
+  endpoint: string | undefined;
+  forcePathStyle: boolean;
+  /** How long a call may go without a byte moving. */
+  timeoutMs: number;
 }
 
 export interface TopicDurability {
@@ -324,7 +339,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     storageUrl: e.C360_STORAGE_URL ?? path.resolve(e.C360_DATA_DIR),
     spoolDir: e.C360_SPOOL_DIR ? path.resolve(e.C360_SPOOL_DIR) : undefined,
     memory: memoryBudget(e.C360_MEMORY_MB),
-    s3: { endpoint: e.C360_S3_ENDPOINT ?? process.env.AWS_ENDPOINT_URL_S3, forcePathStyle: e.C360_S3_FORCE_PATH_STYLE },
+    s3: { endpoint: e.C360_S3_ENDPOINT ?? process.env.AWS_ENDPOINT_URL_S3, forcePathStyle: e.C360_S3_FORCE_PATH_STYLE, timeoutMs: e.C360_S3_TIMEOUT_MS },
     home: path.resolve(e.C360_HOME),
     logLevel: e.LOG_LEVEL,
     opsPort: e.C360_OPS_PORT,

@@ -39,3 +39,11 @@ export function watchGroup(ops: OpsServer, membership: () => GroupMembership | u
   });
   ops.addLivenessCheck('consumer', () => membership()?.assertAlive());
 }
+
+/** /readyz fails while the worker's partitions wait on a dependency that fails or refuses, naming it and what it said. */
+export function watchWaits(ops: OpsServer, waitingOn: () => string[]): void {
+  ops.addReadinessCheck('dependencies', async () => {
+    const waits = waitingOn();
+    if (waits.length > 0) throw new Error(waits.join('; '));
+  });
+}

@@ -54,7 +54,7 @@ export class UnreadableFileError extends C360Error {
 }
 
 /** What c360 depends on at run time, as error codes name it. */
-const DEPENDENCIES = ['kafka', 'registry', 'redis', 'object-store', 'connector', 'key-store'] as const;
+const DEPENDENCIES = ['kafka', 'registry', 'redis', 'object-store', 'connector', 'key-store', 'disk'] as const;
 export type Dependency = (typeof DEPENDENCIES)[number];
 
 /** A dependency (Kafka, the registry, Redis, object storage, a vendor API) is unreachable or busy right now; the caller should back off and retry. */
@@ -73,7 +73,11 @@ export class DependencyUnavailableError extends C360Error {
  * found, a request it cannot parse): retrying would only hide it, so it fails fast with one sentence.
  */
 export class DependencyRefusedError extends C360Error {
-  constructor(dependency: Dependency, message: string, options: { cause?: unknown } = {}) {
+  constructor(
+    readonly dependency: Dependency,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
     super(`dependency.${dependency}_refused`, message, { retriable: false, ...options });
   }
 }
@@ -89,6 +93,41 @@ export class IncompatibleSchemaError extends C360Error {
 export class SchemaError extends C360Error {
   constructor(message: string) {
     super('schema.unsupported', message);
+  }
+}
+
+/**
+ * What a dependency's failure is, wherever it arises: unreachable or busy (retried with backoff), or
+ * refusing (a permission, a login, a missing bucket: fails a one-shot command at once). A worker
+ * pauses on both while it runs, since neither is the fault of the records it holds.
+ */
+export function isDependencyFailure(error: unknown): error is DependencyUnavailableError | DependencyRefusedError {
+  return error instanceof DependencyUnavailableError || error instanceof DependencyRefusedError;
+}
+
+/** Filesystem errors that pass: the disk fills and empties, a file table frees up, a network mount comes back. */
+const PASSING_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EBUSY', 'ETIMEDOUT', 'ESTALE', 'EINTR']);
+
+/**
+ * A filesystem call's failure (`what`: the operation and its path, no record's value) as the
+ * dependency's: a full or failing disk is unavailable, a permission or a read-only mount refuses.
+ * Undefined for an error that is not the filesystem's (no errno code).
+ */
+export function fileSystemFailure(dependency: Dependency, what: string, err: unknown): C360Error | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) return undefined;
+  const message = `${what} failed: ${describeError(err)}`;
+  return PASSING_ERRNOS.has(code)
+    ? new DependencyUnavailableError(dependency, message, { cause: err })
+    : new DependencyRefusedError(dependency, message, { cause: err });
+}
+
+/** Runs a filesystem call, its failure classified as the dependency's (fileSystemFailure). */
+export function onDisk<T>(dependency: Dependency, what: string, run: () => T): T {
+  try {
+    return run();
+  } catch (err) {
+    throw fileSystemFailure(dependency, what, err) ?? err;
   }
 }
 
@@ -194,11 +233,17 @@ export const PROCESS_ERROR_CODES: Readonly<Record<string, { retriable: boolean; 
     DEPENDENCIES.flatMap((d) => [
       [
         `dependency.${d}_unavailable`,
-        { retriable: true, meaning: `${d} is unreachable, busy or timed out (network errors, 408, 429, 5xx); retried with backoff` },
+        {
+          retriable: true,
+          meaning: `${d} is ${d === 'disk' ? 'full or failing (ENOSPC, EIO, EMFILE)' : 'unreachable, busy or timed out (network errors, 408, 429, 5xx)'}; retried with backoff, a running worker waits`,
+        },
       ],
       [
         `dependency.${d}_refused`,
-        { retriable: false, meaning: `${d} answered, and asking again will not change it (403, 404, other 4xx, a reply error); fails at once` },
+        {
+          retriable: false,
+          meaning: `${d} refuses, and asking again will not change it until someone acts (${d === 'disk' ? 'EACCES, EROFS' : d === 'key-store' ? 'a login or privilege refused' : '403, 404, other 4xx, a reply error'}); a one-shot command fails at once, a running worker waits`,
+        },
       ],
     ]),
   ),
@@ -213,8 +258,11 @@ export function mayBlameRecord(error: unknown): boolean {
   return !isRetriable(error) && !(error instanceof DependencyRefusedError) && !(error instanceof ConfigError);
 }
 
+/** An error's message; fetch's "fetch failed" with the network error that caused it (connect ECONNREFUSED …). */
 export function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as { cause?: unknown }).cause;
+  return error.message === 'fetch failed' && cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
 }
 
 /** An error's first line, without quoted text (libraries quote the value they choke on, which may be personal). */

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Config } from '../config.js';
-import { ConfigError, DependencyUnavailableError, describeError } from '../contracts/errors.js';
+import { C360Error, ConfigError, DependencyRefusedError, DependencyUnavailableError, describeError } from '../contracts/errors.js';
 import { newDataKey, unwrapKey, wrapKey } from './envelope-keys.js';
 
 const SCHEMA = `
@@ -28,6 +28,8 @@ create table if not exists c360_erasure_log (
   redis_keys_deleted integer not null, suppressed integer not null);
 `;
 
+const TABLES = ['c360_subject_keys', 'c360_identifiers', 'c360_suppressed', 'c360_erasure_log'];
+
 /** What an erasure found and removed; no personal value. */
 export interface Erasure {
   requestId: string;
@@ -47,31 +49,38 @@ export class KeyStore {
     private readonly namespace: string,
     private readonly kek: Buffer,
   ) {
-    this.pool = new pg.Pool({ connectionString: config.keyStoreUrl, max: 4, connectionTimeoutMillis: 5_000 });
+    // Every wait is bounded: a server that stops answering fails the query (retried by the caller) instead of holding it for ever.
+    this.pool = new pg.Pool({ connectionString: config.keyStoreUrl, max: 4, connectionTimeoutMillis: 5_000, query_timeout: 30_000 });
     // An idle client's error (the server restarted) must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
   }
 
-  /** Runs a query, its failure classified: unreachable is retriable, anything else (a bug, a permission) is not. */
+  /** Runs a query, its failure classified (keyStoreFailure): never the fault of the record whose keys were asked for. */
   private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
-    this.ready ??= this.pool.query(SCHEMA).then(
-      () => undefined,
-      (err: unknown) => {
-        this.ready = undefined;
-        throw err;
-      },
-    );
+    this.ready ??= this.ensureSchema().catch((err: unknown) => {
+      this.ready = undefined;
+      throw err;
+    });
     try {
       await this.ready;
       return await this.pool.query<R>(text, values);
     } catch (err) {
-      const code = (err as { code?: string }).code ?? '';
-      // Connection errors have Node codes; PostgreSQL's own are SQLSTATEs: 08xxx connection, 57Pxx shutting down, 53xxx resources.
-      if (/^E[A-Z]+$/.test(code) || /^(08|57P|53)/.test(code) || /timeout|terminated/i.test(describeError(err))) {
-        throw new DependencyUnavailableError('key-store', `the key store is unreachable: ${describeError(err)}`, { cause: err });
-      }
-      throw err;
+      throw keyStoreFailure(err);
     }
+  }
+
+  /** Creates the tables only when one is missing: a role granted only the use of existing tables (no DDL) works as well. */
+  private async ensureSchema(): Promise<void> {
+    const { rows } = await this.pool.query<{ missing: boolean }>(
+      `select ${TABLES.map((t) => `to_regclass('${t}') is null`).join(' or ')}
+         or not exists (select 1 from information_schema.columns where table_name = 'c360_subject_keys' and column_name = 'unidentified_day') as missing`,
+    );
+    if (rows[0]?.missing) await this.pool.query(SCHEMA);
+  }
+
+  /** Throws, classified, when the key store cannot be reached or refuses this process (a probe at start): creates its tables on first use. */
+  async check(): Promise<void> {
+    await this.query('select 1 from c360_subject_keys limit 0');
   }
 
   /**
@@ -161,7 +170,9 @@ export class KeyStore {
    */
   async forget(identifiers: string[], requestId: string = randomUUID()): Promise<Erasure> {
     const reached = await this.reach(identifiers);
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((err: unknown) => {
+      throw keyStoreFailure(err);
+    });
     try {
       await client.query('begin');
       const deleted = await client.query('delete from c360_subject_keys where namespace = $1 and subject = any($2::text[])', [
@@ -177,7 +188,7 @@ export class KeyStore {
       return { requestId, subjects: reached.subjects, identifiers: reached.identifiers, keysDeleted: deleted.rowCount ?? 0 };
     } catch (err) {
       await client.query('rollback').catch(() => undefined);
-      throw err;
+      throw keyStoreFailure(err);
     } finally {
       client.release();
     }
@@ -200,6 +211,29 @@ export class KeyStore {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/**
+ * A PostgreSQL failure as the key store's: unreachable, shutting down, out of resources, a
+ * conflict or a read-only server mid-failover are unavailable (retried); a login or a privilege it
+ * refuses, a missing database, or any other refusal of a query is refused, naming the setting.
+ */
+export function keyStoreFailure(err: unknown): C360Error {
+  if (err instanceof C360Error) return err;
+  const code = String((err as { code?: unknown } | null)?.code ?? '');
+  const detail = describeError(err).split('\n', 1)[0]!;
+  // Node's codes are the connection's; PostgreSQL's SQLSTATEs: 08 connection, 57P shutting down, 53 resources, 58 I/O, 40 conflicts, 25006 read-only.
+  const passing = /^E[A-Z]+$/.test(code) || /^(08|57P|53|58|40)/.test(code) || code === '55P03' || code === '25006';
+  if (passing || (code === '' && /timeout|terminated|closed|ended|not queryable/i.test(detail)))
+    return new DependencyUnavailableError('key-store', `the key store is unreachable: ${detail}`, { cause: err });
+  const fix = code.startsWith('28')
+    ? 'check the user and password of C360_KEY_STORE_URL'
+    : code === '42501'
+      ? 'grant the role of C360_KEY_STORE_URL its privileges on the c360_* tables'
+      : code === '3D000'
+        ? 'check the database of C360_KEY_STORE_URL'
+        : 'check C360_KEY_STORE_URL and the key store';
+  return new DependencyRefusedError('key-store', `the key store refused (${detail}${code ? `, SQLSTATE ${code}` : ''}): ${fix}.`, { cause: err });
 }
 
 /** The namespace's key store, or one sentence naming the missing secret. */

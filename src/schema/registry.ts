@@ -2,7 +2,7 @@
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Config } from '../config.js';
 import type { CompatibilityLevel } from '../contracts/compatibility.js';
-import { DependencyUnavailableError, describeError, httpError } from '../contracts/errors.js';
+import { C360Error, DependencyUnavailableError, describeError, httpError, IncompatibleSchemaError } from '../contracts/errors.js';
 import { retry } from '../retry.js';
 import { type AvroType, parseType } from './avro.js';
 
@@ -11,11 +11,31 @@ export function createSchemaRegistry(config: Config): SchemaRegistry {
   return new SchemaRegistry({ host: url, ...(auth ? { auth } : {}) });
 }
 
-/** Registers an Avro schema under a subject; registering the same schema again returns the same id. */
 /**
- * Registers (idempotently) and returns the id. Retried a few times: workers starting together race
- * to create the same subject, and the loser can read it between its creation and its compatibility
- * setting ("BACKWARD != NONE") — a moment later the same request succeeds.
+ * A failure of the registry client (@kafkajs/confluent-schema-registry) as one sentence: the
+ * network (which it reports as status 400) and 5xx are unavailable; a schema its subject's
+ * compatibility forbids (409) is incompatible; 401, 403 and other 4xx are refused, naming the
+ * credentials where they are the cause. The client's own check that a subject's compatibility is
+ * the one asked for fails while another worker is creating the subject: a moment later it passes.
+ */
+export function registryFailure(what: string, err: unknown): C360Error {
+  if (err instanceof C360Error) return err;
+  const message = describeError(err).replace(/^Confluent_Schema_Registry - /, '');
+  const status = (err as { status?: unknown }).status;
+  if (
+    /\bE[A-Z]{4,}\b/.test(message) ||
+    /socket hang up|timed? ?out/i.test(message) ||
+    (err as Error).name === 'ConfluentSchemaRegistryCompatibilityError' ||
+    typeof status !== 'number'
+  )
+    return new DependencyUnavailableError('registry', `${what}: ${message}`, { cause: err });
+  if (status === 409) return new IncompatibleSchemaError(`${what}: the registry refuses it as incompatible (${message.split('\n', 1)[0]}).`);
+  return httpError('registry', what, status, { detail: message.replace(/^Error, status \d+:?\s*/, '').slice(0, 200), cause: err });
+}
+
+/**
+ * Registers (idempotently) and returns the id. A registry that does not answer, or a subject another
+ * worker is creating at the same moment, is tried again a few times; a refusal fails at once.
  */
 export async function registerAvro(
   registry: SchemaRegistry,
@@ -32,7 +52,7 @@ export async function registerAvro(
         );
         return id;
       } catch (err) {
-        throw new DependencyUnavailableError('registry', `could not register ${subject}: ${describeError(err)}`, { cause: err });
+        throw registryFailure(`registering ${subject}`, err);
       }
     },
     { retries: 5, initialMs: 200, maxMs: 1_000 },
@@ -45,14 +65,31 @@ export function registryAuthHeaders(registry: Config['schemaRegistry']): Record<
   return auth ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } : {};
 }
 
-/** Writer schemas by id, fetched once. An id the registry does not know is `undefined`; an unreachable registry throws (retriable). */
+/** How long an id the registry did not know stays unknown before it is asked again: a schema registered meanwhile is found. */
+export const UNKNOWN_SCHEMA_RECHECK_MS = 10_000;
+/** Ids asked of the registry at once; unknown ids remembered at most (a flood of made-up ids costs bounded memory). */
+const FETCH_CONCURRENCY = 16;
+const UNKNOWN_MAX = 10_000;
+
+/**
+ * Writer schemas by id, fetched once. An id the registry does not know is `undefined` until it is
+ * asked again, `recheckMs` later; an unreachable or misbehaving registry throws (classified).
+ */
 export class WriterSchemas {
-  private readonly known = new Map<number, { type: AvroType; schema: Record<string, unknown> } | undefined>();
+  private readonly known = new Map<number, { type: AvroType; schema: Record<string, unknown> }>();
+  /** Ids the registry answered 404 (or not Avro) for, and when. */
+  private readonly unknown = new Map<number, number>();
 
-  constructor(private readonly config: Config) {}
+  constructor(
+    private readonly config: Config,
+    private readonly recheckMs = UNKNOWN_SCHEMA_RECHECK_MS,
+  ) {}
 
-  has(id: number): boolean {
-    return this.known.has(id);
+  /** Whether the id needs no asking: known, or found unknown less than `recheckMs` ago. */
+  has(id: number, now = Date.now()): boolean {
+    if (this.known.has(id)) return true;
+    const at = this.unknown.get(id);
+    return at !== undefined && now - at < this.recheckMs;
   }
 
   get(id: number): AvroType | undefined {
@@ -64,36 +101,51 @@ export class WriterSchemas {
     return this.known.get(id)?.schema;
   }
 
-  async fetch(ids: Iterable<number>): Promise<void> {
+  async fetch(ids: Iterable<number>, now = Date.now()): Promise<void> {
+    const wanted = [...new Set(ids)].filter((id) => !this.has(id, now));
+    for (let i = 0; i < wanted.length; i += FETCH_CONCURRENCY) {
+      await Promise.all(wanted.slice(i, i + FETCH_CONCURRENCY).map((id) => this.fetchOne(id, now)));
+    }
+  }
+
+  private async fetchOne(id: number, now: number): Promise<void> {
     const { url } = this.config.schemaRegistry;
-    const headers = registryAuthHeaders(this.config.schemaRegistry);
-    await Promise.all(
-      [...ids]
-        .filter((id) => !this.known.has(id))
-        .map(async (id) => {
-          let res: Response;
-          try {
-            res = await fetch(`${url}/schemas/ids/${id}`, { headers, signal: AbortSignal.timeout(10_000) });
-          } catch (err) {
-            throw new DependencyUnavailableError('registry', `schema registry unreachable: ${describeError(err)}`, { cause: err });
-          }
-          if (res.status === 404) {
-            this.known.set(id, undefined);
-            return;
-          }
-          if (!res.ok) throw httpError('registry', `schema registry (schema ${id})`, res.status);
-          const body = (await res.json()) as { schema: string; schemaType?: string };
-          if (body.schemaType && body.schemaType !== 'AVRO') {
-            this.known.set(id, undefined);
-            return;
-          }
-          this.remember(id, JSON.parse(body.schema) as Record<string, unknown>);
-        }),
-    );
+    const what = `schema registry (schema ${id})`;
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(`${url}/schemas/ids/${id}`, { headers: registryAuthHeaders(this.config.schemaRegistry), signal: AbortSignal.timeout(10_000) });
+      text = await res.text();
+    } catch (err) {
+      throw new DependencyUnavailableError('registry', `${what} did not answer: ${describeError(err)}`, { cause: err });
+    }
+    if (res.status === 404) return this.forget(id, now);
+    if (!res.ok) throw httpError('registry', what, res.status);
+    let body: { schema?: unknown; schemaType?: string };
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      // A proxy's error page or a cut body: the registry is not answering as a registry, which is not the record's fault.
+      throw new DependencyUnavailableError('registry', `${what} answered ${res.status} with a body that is not JSON`);
+    }
+    if ((body.schemaType && body.schemaType !== 'AVRO') || typeof body.schema !== 'string') return this.forget(id, now);
+    let schema: Record<string, unknown>;
+    try {
+      schema = JSON.parse(body.schema) as Record<string, unknown>;
+      this.remember(id, schema);
+    } catch {
+      this.forget(id, now);
+    }
+  }
+
+  private forget(id: number, now: number): void {
+    if (this.unknown.size >= UNKNOWN_MAX) this.unknown.clear();
+    this.unknown.set(id, now);
   }
 
   /** A schema whose id is already known (one this process registered): no fetch needed. */
   remember(id: number, schema: Record<string, unknown>): void {
-    if (!this.known.get(id)) this.known.set(id, { type: parseType(schema), schema });
+    if (!this.known.has(id)) this.known.set(id, { type: parseType(schema), schema });
+    this.unknown.delete(id);
   }
 }

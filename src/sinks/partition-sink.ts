@@ -1,13 +1,17 @@
 /**
  * What one sink worker holds for one topic-partition: at most one open file per folder (source +
- * date), and what storage already has. Records arrive in offset order; a file closes when a
- * rotation rule says so, is published under its deterministic name, and gets its manifest entry.
+ * date), files closed but not yet in storage, and what storage already has. Records arrive in
+ * offset order; a file closes when a rotation rule says so, is published under its deterministic
+ * name, and gets its manifest entry.
  *
- * Exactly once rests on two facts. Offsets are committed only up to the first record of a file
- * still open, so a crash re-reads nothing that is not in storage or in an open (discarded) file.
- * And before writing a folder, the worker lists the files its partition already has there and
- * skips the offsets they hold, so a re-read record never lands twice, however the first run cut
- * its files (an idle flush, a stop).
+ * Exactly once rests on three facts. Offsets are committed only up to the first record of a file
+ * not yet published (open, or closed and waiting for the store), so a crash re-reads nothing that
+ * is not in storage. A file the store or the disk failed to take stays owned and is published
+ * again until it lands (`settle`), or until the partition is revoked or read again from its
+ * committed offset (`discard`); the caller settles before handing over the next record, so a
+ * record is taken once and never waits behind a failure in memory. And before writing a folder,
+ * the worker lists the files its partition already has there and skips the offsets they hold, so a
+ * re-read record never lands twice, however the first run cut its files (an idle flush, a stop).
  */
 import path from 'node:path';
 import { PROCESSOR_VERSION } from '../contracts/project.js';
@@ -18,7 +22,7 @@ import { fileName, manifestKey, parseFileName, partitionPrefix } from './layout.
 import { type ManifestEntry, manifestEntryFromFile } from './manifest.js';
 import type { SinkMetrics } from './metrics.js';
 import type { RotationOptions } from './options.js';
-import { convertRow, type FileSchema, ParquetFileWriter } from './parquet/parquet-file.js';
+import { type ClosedFile, convertRow, type FileSchema, ParquetFileWriter } from './parquet/parquet-file.js';
 import type { SinkRecord } from './records.js';
 
 interface OpenFile {
@@ -36,6 +40,14 @@ interface OpenFile {
   lastAppendWallMs: number;
 }
 
+/** A file taken out of the open ones, on its way into storage; `outcome` once the store has it. */
+interface ClosingFile {
+  file: OpenFile;
+  key: string;
+  attempts: number;
+  outcome: PutOutcome | undefined;
+}
+
 export interface PartitionSinkDeps {
   store: ObjectStore;
   spoolDir: string;
@@ -47,6 +59,8 @@ export interface PartitionSinkDeps {
 
 export class PartitionSink {
   private readonly open = new Map<string, OpenFile>();
+  /** Files closed by rotation or an idle flush and not yet in storage, oldest first. */
+  private readonly closing: ClosingFile[] = [];
   /** Per folder: the last offset of this partition that storage already holds (-1: none). */
   private readonly storedThrough = new Map<string, number>();
   private nextOffset: number | undefined;
@@ -57,6 +71,12 @@ export class PartitionSink {
     private readonly deps: PartitionSinkDeps,
   ) {}
 
+  /**
+   * Takes one record into its folder's file. It throws only before the record is taken: for the
+   * record's own fault (a value no column can hold: the caller sets it aside), or for the store or
+   * disk failing (listing a folder, creating a file: the caller waits and calls again). A failure of
+   * the store or disk after the record is taken is left for `settle`.
+   */
   async append(offset: number, record: SinkRecord): Promise<void> {
     // Kafka hands a partition back from its committed offset after a rebalance: restart the open files from there.
     if (this.nextOffset !== undefined && offset < this.nextOffset) this.discard();
@@ -68,14 +88,14 @@ export class PartitionSink {
     }
     // Converted before anything changes: a value no column can hold throws here, and the record can be set aside.
     const row = convertRow(this.deps.fileSchema(record.schemaId, record.schema), record.value, record.lineage);
-    this.nextOffset = offset + 1;
     let file = this.open.get(record.folder);
     if (file && this.mustRotate(file, record)) {
-      await this.publish(file);
+      this.close(file);
       file = undefined;
     }
     file ??= this.start(offset, record);
     file.writer.append(row);
+    this.nextOffset = offset + 1;
     file.last = offset;
     file.count++;
     file.bytes += record.bytes;
@@ -86,30 +106,58 @@ export class PartitionSink {
     crashPoint('sink-append');
   }
 
-  /** The offset to commit: the first record of the oldest open file, or past everything seen. */
+  /**
+   * Finishes what the store or disk left undone: writes the bytes of open files a failed disk kept
+   * buffered, and publishes every closed file, oldest first. Throws (classified) while either still
+   * fails; everything stays owned, so calling it again goes on where it stopped.
+   */
+  async settle(): Promise<void> {
+    for (const f of this.open.values()) f.writer.settle();
+    while (this.closing.length > 0) {
+      await this.publish(this.closing[0]!);
+      this.closing.shift();
+    }
+  }
+
+  /** Whether `settle` has work left: bytes a failed disk kept buffered, or closed files not yet published. */
+  get unsettled(): boolean {
+    return this.closing.length > 0 || [...this.open.values()].some((f) => f.writer.unsettled);
+  }
+
+  /** The offset to commit: the first record of the oldest file not yet published, or past everything seen. */
   committable(): number | undefined {
     let min: number | undefined;
-    for (const f of this.open.values()) min = min === undefined ? f.first : Math.min(min, f.first);
+    for (const f of [...this.open.values(), ...this.closing.map((c) => c.file)]) min = min === undefined ? f.first : Math.min(min, f.first);
     return min ?? this.nextOffset;
   }
 
+  /** Closes the files that have had no record for the idle time, and publishes what is closed. */
   async flushIdle(nowMs: number): Promise<void> {
-    for (const f of [...this.open.values()]) if (nowMs - f.lastAppendWallMs >= this.deps.rotation.idleFlushMs) await this.publish(f);
+    for (const f of [...this.open.values()]) if (nowMs - f.lastAppendWallMs >= this.deps.rotation.idleFlushMs) this.close(f);
+    await this.settle();
   }
 
   async flushAll(): Promise<void> {
-    for (const f of [...this.open.values()]) await this.publish(f);
+    for (const f of [...this.open.values()]) this.close(f);
+    await this.settle();
   }
 
-  /** Drops open files unpublished: their records are read again from the committed offset, by this worker or the next owner. */
+  /**
+   * Drops every file not yet published: their records are read again from the committed offset, by
+   * this worker or the next owner. Folders are listed again before they are written, since a file
+   * whose upload reported a failure may have landed all the same.
+   */
   discard(): void {
     for (const f of this.open.values()) f.writer.discard();
+    for (const c of this.closing) c.file.writer.discard();
     this.open.clear();
+    this.closing.length = 0;
+    this.storedThrough.clear();
     this.nextOffset = undefined;
   }
 
   get openFiles(): number {
-    return this.open.size;
+    return this.open.size + this.closing.length;
   }
 
   private mustRotate(file: OpenFile, record: SinkRecord): boolean {
@@ -148,46 +196,64 @@ export class PartitionSink {
     return file;
   }
 
-  private async publish(file: OpenFile): Promise<void> {
-    const layer = file.folder.split('/')[0]!;
-    const timer = this.deps.metrics.publishSeconds.startTimer({ layer });
+  /** Takes the file out of the open ones; it is written to its end and published by `settle`. */
+  private close(file: OpenFile): void {
     this.open.delete(file.folder);
-    const closed = file.writer.close();
-    const key = `${file.folder}/${fileName({ topic: this.topic, partition: this.partition, firstOffset: file.first, lastOffset: file.last })}`;
-    let outcome: PutOutcome;
+    this.closing.push({
+      file,
+      key: `${file.folder}/${fileName({ topic: this.topic, partition: this.partition, firstOffset: file.first, lastOffset: file.last })}`,
+      attempts: 0,
+      outcome: undefined,
+    });
+  }
+
+  /** One closed file into storage: written to its end, uploaded, recorded as stored, given its manifest entry. Each step is done once. */
+  private async publish(c: ClosingFile): Promise<void> {
+    const layer = c.file.folder.split('/')[0]!;
+    const timer = this.deps.metrics.publishSeconds.startTimer({ layer });
+    c.attempts++;
     try {
-      outcome = await this.deps.store.publishFile(file.writer.path, key);
+      const closed = c.file.writer.close();
+      if (c.outcome === undefined) {
+        c.outcome = await this.deps.store.publishFile(c.file.writer.path, c.key);
+        // Stored from now on, whatever happens to the manifest entry: a re-read record is skipped.
+        this.storedThrough.set(c.file.folder, Math.max(c.file.last, this.storedThrough.get(c.file.folder) ?? -1));
+        crashPoint('sink-after-publish');
+      }
+      await this.deps.store.putIfAbsent(manifestKey(c.key), Buffer.from(`${JSON.stringify(this.manifestEntry(c, closed), null, 2)}\n`));
+      if (c.outcome === 'exists') {
+        // A zombie that lost this partition wrote the same name, or an earlier attempt of ours landed although it reported a failure.
+        this.deps.logger.warn(
+          { key: c.key, attempts: c.attempts },
+          'file already published (by another worker, or an attempt reported failed); kept the existing one',
+        );
+      }
+      this.deps.metrics.files.inc({ layer, outcome: c.outcome });
+      this.deps.metrics.fileBytes.inc({ layer }, closed.bytes);
+      timer();
     } catch (err) {
-      // The records are read again from the committed offset once the store answers.
-      file.writer.discard();
+      // The file stays closing, owned by this partition: the caller waits and settles again.
       this.deps.metrics.publishFailures.inc({ layer });
       throw err;
     }
-    crashPoint('sink-after-publish');
-    const entry: ManifestEntry = {
-      file: key.slice(key.lastIndexOf('/') + 1),
+  }
+
+  private manifestEntry(c: ClosingFile, closed: ClosedFile): ManifestEntry {
+    return {
+      file: c.key.slice(c.key.lastIndexOf('/') + 1),
       topic: this.topic,
       partition: this.partition,
-      first_offset: file.first,
-      last_offset: file.last,
+      first_offset: c.file.first,
+      last_offset: c.file.last,
       rows: closed.rows,
       bytes: closed.bytes,
       sha256: closed.sha256,
-      schema_id: file.schemaId,
-      min_received_at: new Date(file.minTime).toISOString(),
-      max_received_at: new Date(file.maxTime).toISOString(),
+      schema_id: c.file.schemaId,
+      min_received_at: new Date(c.file.minTime).toISOString(),
+      max_received_at: new Date(c.file.maxTime).toISOString(),
       written_at: new Date().toISOString(),
       writer: PROCESSOR_VERSION,
     };
-    await this.deps.store.putIfAbsent(manifestKey(key), Buffer.from(`${JSON.stringify(entry, null, 2)}\n`));
-    if (outcome === 'exists') {
-      // Another worker (a zombie that lost this partition) wrote the same name: the first file stays, ours is dropped.
-      this.deps.logger.warn({ key }, 'file already published by another worker; kept the existing one');
-    }
-    this.storedThrough.set(file.folder, Math.max(file.last, this.storedThrough.get(file.folder) ?? -1));
-    this.deps.metrics.files.inc({ layer, outcome });
-    this.deps.metrics.fileBytes.inc({ layer }, closed.bytes);
-    timer();
   }
 
   /** Lists the partition's files in a folder once, and completes a manifest a crash left without its entry. */

@@ -1,66 +1,123 @@
-// A storage that refuses (S3 answering 403) is not an outage: the sink must stop with one sentence
-// instead of retrying until someone notices. A real sink process, real Kafka, and a loopback server
-// answering as S3 does when credentials lack the permission.
-import { describe, expect, it } from 'vitest';
+// A storage that refuses (S3 answering 403 AccessDenied) is not an outage, and not the records'
+// fault. At start it is a setting to fix: the sink does not start, and says why in one sentence.
+// While the sink runs (a permission revoked), the sink waits, says so at error level and in
+// /readyz, sets nothing aside, and lands every record once the permission is back. A real sink
+// process, real Kafka, S3Mock behind a proxy that answers as S3 does without the permission.
+import { parquetMetadataAsync } from 'hyparquet';
+import { afterAll, describe, expect, it } from 'vitest';
+import { S3_URL } from '../../dev/stack/s3.js';
+import { S3_BUCKET } from '../../dev/stack/versions.js';
 import { crmProfile } from '../../test/fixtures/records.js';
-import { useScriptedServer } from '../../test/support/http.js';
-import { config, testKafka } from '../../test/support/kafka.js';
+import { type FaultProxy, startFaultProxy } from '../../test/support/fault-proxy.js';
+import { config, eventually, testKafka } from '../../test/support/kafka.js';
 import { produce, testNamespace } from '../../test/support/topology.js';
-import { spawnSink } from '../../test/support/worker.js';
+import { opsUrl, spawnSink, type Worker } from '../../test/support/worker.js';
 import { frame } from '../contracts/framing.js';
 import { HEADER } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
 import { loadSchema } from '../schema/avro.js';
 import { compilePrimaryEntity } from '../schema/entity.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
+import { S3Store } from '../storage/s3-store.js';
 import { loadTopology } from '../topology/load.js';
 import { createTopologyTopics, registerTopologySchemas } from '../topology/setup.js';
 
-const accessDenied = {
-  status: 403,
-  headers: { 'content-type': 'application/xml' },
-  body: '<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>',
-};
+process.env.AWS_ACCESS_KEY_ID ??= 'c360-test';
+process.env.AWS_SECRET_ACCESS_KEY ??= 'c360-test';
+const kafka = testKafka();
+const s3 = new URL(S3_URL);
+
+/** A namespace with its topics, and a way to write raw records straight to its crm raw topic. */
+async function rawTopic(): Promise<{ ns: string; write(from: number, n: number): Promise<void> }> {
+  const ns = testNamespace();
+  const topology = await loadTopology('customer360', { namespace: ns });
+  await createTopologyTopics(kafka, topology, config.topics);
+  await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
+  // Raw records written straight, not through the topology: in plain, under a schema of their own (the raw subject's is the encrypted one).
+  const plainId = await registerAvro(createSchemaRegistry(config), `${ns}.plain-CustomerProfile`, loadSchema('CustomerProfile').schema);
+  const type = loadSchema('CustomerProfile').type;
+  return {
+    ns,
+    write: (from, n) =>
+      produce(
+        kafka,
+        topicNames(ns).raw('crm'),
+        Array.from({ length: n }, (_, k) => ({
+          key: `C-${from + k}`,
+          value: frame(plainId, type.toBuffer({ ...crmProfile, customer_id: `C-${from + k}`, birth_date: 7395, updated_at: Date.UTC(2026, 10, 1) })),
+          headers: { [HEADER.ingestId]: `id-${from + k}`, [HEADER.source]: 'crm', [HEADER.receivedAt]: '2026-11-27T10:00:00.000Z' },
+        })),
+      ),
+  };
+}
 
 describe('a sink whose storage refuses', () => {
-  const s3 = useScriptedServer();
-
-  it('exits 1 with one sentence naming the refusal, without retrying it', async () => {
-    s3.answers = [accessDenied];
-    const ns = testNamespace();
-    const kafka = testKafka();
-    const topology = await loadTopology('customer360', { namespace: ns });
-    await createTopologyTopics(kafka, topology, config.topics);
-    await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
-    // Raw records written straight, not through the topology: in plain, under a schema of their own (the raw subject's is the encrypted one).
-    const plainId = await registerAvro(createSchemaRegistry(config), `${ns}.plain-CustomerProfile`, loadSchema('CustomerProfile').schema);
-    const value = { ...crmProfile, customer_id: 'C-1', birth_date: 7395, updated_at: Date.UTC(2026, 10, 1) };
-    await produce(kafka, topicNames(ns).raw('crm'), [
-      {
-        key: 'C-1',
-        value: frame(plainId, loadSchema('CustomerProfile').type.toBuffer(value)),
-        headers: { [HEADER.ingestId]: 'id-1', [HEADER.source]: 'crm', [HEADER.receivedAt]: '2026-11-27T10:00:00.000Z' },
-      },
+  let proxy: FaultProxy;
+  const sinks: Worker[] = [];
+  afterAll(async () => {
+    for (const s of sinks) s.child.kill('SIGKILL');
+    await proxy?.close();
+  });
+  const sink = (ns: string) => {
+    const w = spawnSink(ns, `s3://${S3_BUCKET}/${ns}`, { C360_S3_ENDPOINT: proxy.url, C360_S3_FORCE_PATH_STYLE: 'true', LOG_LEVEL: 'info' }, [
+      '--idle-flush-ms',
+      '200',
+      '--max-records',
+      '10',
     ]);
+    sinks.push(w);
+    return w;
+  };
 
-    const sink = spawnSink(
-      ns,
-      's3://c360-raw/layer',
-      { C360_S3_ENDPOINT: s3.url, C360_S3_FORCE_PATH_STYLE: 'true', AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's', LOG_LEVEL: 'info' },
-      ['--idle-flush-ms', '200'],
-    );
-    const exit = await Promise.race([sink.exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 60_000))]);
-    if (exit === 'still running') sink.child.kill('SIGKILL');
+  it('at start: exits 1 with one sentence naming the refusal, without retrying it', async () => {
+    proxy = await startFaultProxy({ host: s3.hostname, port: Number(s3.port) });
+    const { ns, write } = await rawTopic();
+    await write(0, 1);
+    await proxy.set('403');
+    const w = sink(ns);
+    const exit = await Promise.race([w.exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 60_000))]);
     expect(exit).toEqual({ code: 1, signal: null });
-    const crash = sink
-      .output()
-      .split('\n')
-      .find((l) => l.includes('"msg":"sink consumer crashed"'));
-    expect(JSON.parse(crash!)).toMatchObject({ level: 'error', restart: false });
-    expect(JSON.parse(crash!).err).toMatch(
-      /^list s3:\/\/c360-raw\/layer\/raw\/source=crm\/entity=CustomerProfile\/date=2026-11-27\/\S+ answered 403 \(AccessDenied\); not retried$/,
+    const stderr = w.output().replace(w.stdout(), '');
+    expect(stderr).toBe(`c360: list s3://${S3_BUCKET}/${ns}/ answered 403 (AccessDenied); not retried\n`);
+    expect(proxy.accepted['403']).toBe(1);
+  });
+
+  it('while running: waits on the refusal, says so, quarantines nothing, and lands every record once it is allowed again', async () => {
+    await proxy.set('pass');
+    const { ns, write } = await rawTopic();
+    const w = sink(ns);
+    await eventually(
+      async () => opsUrl(w),
+      (u) => u !== undefined,
     );
-    // One attempt per refused call, not a retry loop: the sink lists its folder once, is refused, and stops.
-    expect(s3.requests.length).toBeLessThanOrEqual(2);
+    const readyz = async () => {
+      const r = await fetch(`${opsUrl(w)}/readyz`);
+      return { status: r.status, failures: ((await r.json()) as { failures?: Array<{ check: string; error: string }> }).failures ?? [] };
+    };
+    expect((await eventually(readyz, (r) => r.status === 200)).status).toBe(200);
+
+    await proxy.set('403');
+    await write(0, 25);
+    const unready = await eventually(readyz, (r) => r.failures.some((f) => f.check === 'dependencies'), 30_000);
+    expect(unready.failures.find((f) => f.check === 'dependencies')!.error).toMatch(/on object-store .*answered 403 \(AccessDenied\); not retried$/);
+    const refusal = w
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('"msg":"a dependency refuses; waiting until it is fixed"'));
+    expect(JSON.parse(refusal!)).toMatchObject({ level: 'error', dependency: 'object-store', code: 'dependency.object-store_refused' });
+    expect(w.child.exitCode).toBeNull();
+
+    await proxy.set('pass');
+    const store = new S3Store({ bucket: S3_BUCKET, prefix: ns, spoolDir: undefined, s3: { endpoint: S3_URL, forcePathStyle: true, timeoutMs: 30_000 } });
+    const keys = await eventually(
+      async () => (await store.list('')).filter((k) => k.endsWith('.parquet')),
+      (k) => k.length >= 3,
+    );
+    // 25 records in files of at most 10 (their partitions' shares), all in raw: none set aside.
+    expect(keys.every((k) => k.startsWith('raw/source=crm/'))).toBe(true);
+    const rows = await Promise.all(keys.map(async (k) => Number((await parquetMetadataAsync(new Uint8Array(await store.read(k)).buffer)).num_rows)));
+    expect(rows.reduce((a, b) => a + b, 0)).toBe(25);
+    expect(w.output()).not.toContain('record set aside into quarantine');
+    expect((await eventually(readyz, (r) => r.status === 200)).status).toBe(200);
   });
 });

@@ -11,7 +11,7 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
-import { C360Error, describeError, mayBlameRecord, safeMessage } from '../contracts/errors.js';
+import { C360Error, DependencyRefusedError, describeError, isDependencyFailure, mayBlameRecord, onDisk, safeMessage } from '../contracts/errors.js';
 import { topicNames } from '../contracts/topics.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { crashPoint } from '../faults/failpoints.js';
@@ -19,7 +19,7 @@ import { createKafka } from '../kafka/client.js';
 import { consumerMetrics, recordLag } from '../kafka/consumer-metrics.js';
 import { GroupMembership } from '../kafka/membership.js';
 import type { Logger } from '../observability/logger.js';
-import { retry } from '../retry.js';
+import { DependencyWaits, waitOut } from '../retry.js';
 import { WriterSchemas } from '../schema/registry.js';
 import { openObjectStore } from '../storage/backends.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -61,6 +61,7 @@ export class SinkWorker {
   private readonly partitions = new Map<string, PartitionSink>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly committed = new Map<string, number>();
+  private readonly waits = new DependencyWaits();
   private readonly rawPrefix: string;
   private readonly names: ReturnType<typeof topicNames>;
   private consumer: Consumer | undefined;
@@ -88,6 +89,12 @@ export class SinkWorker {
     const { config, topology, logger } = this.options;
     await prepareTopologyTopics(this.kafka, topology, config);
     this.deadLetter = await deadLetterContract(config, this.kafka, topology.namespace);
+    // A store that refuses at start (no such bucket, no permission) is a setting to fix: one sentence, and the sink does not start.
+    // One that does not answer yet is waited out by the partitions, as any outage.
+    await this.store.check().catch((err: unknown) => {
+      if (err instanceof DependencyRefusedError) throw err;
+      logger.warn({ err: describeError(err) }, 'the store does not answer yet; the sink waits for it');
+    });
     this.spoolDir = this.prepareSpool();
 
     const sessionTimeout = this.options.sessionTimeoutMs ?? 30_000;
@@ -126,9 +133,7 @@ export class SinkWorker {
       eachBatch: (payload) => this.processBatch(payload),
     });
     const tick = Math.max(100, Math.min(1_000, Math.floor(this.rotation.idleFlushMs / 2)));
-    this.timers.push(
-      setInterval(() => void this.flushIdle().catch((err) => logger.warn({ err: describeError(err) }, 'idle flush failed; retried next tick')), tick),
-    );
+    this.timers.push(setInterval(() => void this.flushIdle(), tick));
     this.timers.push(setInterval(() => this.logSummary(), this.options.summaryIntervalMs ?? 10_000));
     for (const t of this.timers) t.unref();
     logger.info({ group: this.groupId, store: this.store.url, rotation: this.rotation }, 'sink running');
@@ -191,32 +196,38 @@ export class SinkWorker {
   private async processBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0 || this.stopping) return;
     const role = this.role(batch.topic);
+    const key = `${batch.topic}/${batch.partition}`;
     this.partitionSink(batch.topic, batch.partition);
-    await this.withPartition(`${batch.topic}/${batch.partition}`, async (ps) => {
-      await this.retrying('registry', () => this.schemas.fetch(schemaIdsOf(batch.messages)), heartbeat);
+    const running = () => isRunning() && !isStale() && !this.stopping;
+    const wait = <T>(run: () => Promise<T>) =>
+      waitOut(run, { key, logger: this.options.logger, waits: this.waits, shouldContinue: running, onRetry: () => heartbeat().catch(() => undefined) });
+    await this.withPartition(key, async (ps) => {
+      await wait(() => this.schemas.fetch(schemaIdsOf(batch.messages)));
       for (const m of batch.messages) {
-        if (!isRunning() || isStale() || this.stopping) break;
-        await this.retrying('store', () => this.append(ps, role, batch.topic, batch.partition, m), heartbeat);
+        if (!running()) break;
+        // What the store or disk left undone is finished before the next record is taken: a record never waits in memory behind it.
+        await wait(() => ps.settle());
+        await wait(() => this.append(ps, role, batch.topic, batch.partition, m));
         resolveOffset(m.offset);
       }
+      await wait(() => ps.settle());
       await this.commit(ps);
       // Lag as the group sees it: records after the committed offset (those in open files included, until they are published).
-      const committed = this.committed.get(`${ps.topic}/${ps.partition}`);
+      const committed = this.committed.get(key);
       if (committed !== undefined) recordLag(this.consumerMetrics.lag, this.groupId, ps.topic, ps.partition, batch.highWatermark, BigInt(committed));
     });
     await heartbeat().catch(() => undefined);
   }
 
   /**
-   * One record into its file. A record that cannot be stored for a reason retrying cannot fix (a
-   * value no column can hold) is set aside into quarantine with stage.internal_error, so the
-   * partition goes on; an unavailable store is retriable and waited out by the caller.
+   * One record into its file. A record that cannot be stored for a reason of its own (a value no
+   * column can hold) is set aside into quarantine with stage.internal_error, so the partition goes
+   * on; a store or disk that fails is the caller's to wait out, never the record's fault.
    */
   private async append(ps: PartitionSink, role: TopicRole, topic: string, partition: number, m: KafkaMessage): Promise<void> {
     try {
       await ps.append(Number(m.offset), readSinkRecord(role, topic, partition, m, this.schemas, this.deadLetter!, this.whyNotStorable));
     } catch (err) {
-      // An unavailable store is waited out, a refusing one stops the sink: only the record's own fault sets it aside.
       if (!mayBlameRecord(err)) throw err;
       this.metrics.isolated.inc({ topic });
       this.options.logger.warn(
@@ -228,16 +239,9 @@ export class SinkWorker {
     }
   }
 
-  /** Waits out an unavailable registry or store (backpressure); anything else fails the batch. */
-  private retrying(dependency: string, run: () => Promise<void>, heartbeat: () => Promise<void>): Promise<void> {
-    return retry(run, {
-      retries: Number.POSITIVE_INFINITY,
-      shouldContinue: () => !this.stopping,
-      onRetry: async (err, attempt) => {
-        if (attempt === 1 || attempt % 10 === 0) this.options.logger.warn({ dependency, attempt, err: describeError(err) }, 'sink waiting for a dependency');
-        await heartbeat().catch(() => undefined);
-      },
-    });
+  /** What this worker's partitions wait on (a store or disk that fails, the registry): /readyz says it. */
+  waitingOn(): string[] {
+    return this.waits.describe();
   }
 
   private async commit(ps: PartitionSink): Promise<void> {
@@ -256,19 +260,28 @@ export class SinkWorker {
 
   private revoke(key: string, ps: PartitionSink): void {
     ps.discard();
+    this.waits.end(key);
     this.partitions.delete(key);
     this.committed.delete(key);
   }
 
+  /** Closes idle files and publishes them; a file the store does not take stays owned and is published at the next tick or batch. */
   private async flushIdle(): Promise<void> {
     const now = Date.now();
     await Promise.all(
       [...this.partitions.keys()].map((key) =>
         this.withPartition(key, async (ps) => {
           if (this.stopping) return;
-          await ps.flushIdle(now);
+          try {
+            await ps.flushIdle(now);
+            this.waits.end(key);
+          } catch (err) {
+            if (!isDependencyFailure(err)) throw err;
+            this.waits.start(key, err);
+            this.options.logger.warn({ key, code: err.code, err: err.message }, 'idle flush waits for the store; the file stays owned and is published again');
+          }
           await this.commit(ps);
-        }),
+        }).catch((err) => this.options.logger.error({ key, err: describeError(err) }, 'idle flush failed')),
       ),
     );
   }
@@ -288,6 +301,10 @@ export class SinkWorker {
   private prepareSpool(): string {
     const host = os.hostname();
     const root = this.store.spoolDir;
+    return onDisk('disk', `preparing the spool folder ${root}`, () => this.ownSpool(root, host));
+  }
+
+  private ownSpool(root: string, host: string): string {
     fs.mkdirSync(root, { recursive: true });
     for (const entry of fs.readdirSync(root)) {
       const m = /^(.*)-(\d+)$/.exec(entry);

@@ -205,7 +205,12 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
   it('lands the same records in S3 (S3Mock), create-only, through a second sink group', async () => {
     process.env.AWS_ACCESS_KEY_ID ??= 'c360-test';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'c360-test';
-    const store = new S3Store({ bucket: S3_BUCKET, prefix: t.topology.namespace, spoolDir: undefined, endpoint: S3_URL, forcePathStyle: true });
+    const store = new S3Store({
+      bucket: S3_BUCKET,
+      prefix: t.topology.namespace,
+      spoolDir: undefined,
+      s3: { endpoint: S3_URL, forcePathStyle: true, timeoutMs: 30_000 },
+    });
     const s3sink = new SinkWorker({
       config,
       topology: t.topology,

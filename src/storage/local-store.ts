@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { onDisk } from '../contracts/errors.js';
 import type { ObjectStore, PutOutcome, StorageBackendSpec } from './object-store.js';
 
 export class LocalStore implements ObjectStore {
@@ -20,45 +21,61 @@ export class LocalStore implements ObjectStore {
 
   async publishFile(localPath: string, key: string): Promise<PutOutcome> {
     const target = this.locate(key);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    let outcome: PutOutcome = 'created';
-    try {
-      fs.linkSync(localPath, target);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      outcome = 'exists';
-    }
-    syncDir(path.dirname(target));
-    fs.rmSync(localPath, { force: true });
-    return outcome;
+    return onDisk('object-store', `publishing ${this.url}/${key}`, () => {
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      let outcome: PutOutcome = 'created';
+      try {
+        fs.linkSync(localPath, target);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        outcome = 'exists';
+      }
+      syncDir(path.dirname(target));
+      fs.rmSync(localPath, { force: true });
+      return outcome;
+    });
   }
 
   async putIfAbsent(key: string, body: Buffer): Promise<PutOutcome> {
-    fs.mkdirSync(this.spoolDir, { recursive: true });
     const temp = path.join(this.spoolDir, `${process.pid}-${Math.random().toString(36).slice(2)}.tmp`);
-    const fd = fs.openSync(temp, 'wx');
-    try {
-      fs.writeSync(fd, body);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    onDisk('object-store', `writing ${temp}`, () => {
+      fs.mkdirSync(this.spoolDir, { recursive: true });
+      const fd = fs.openSync(temp, 'wx');
+      try {
+        fs.writeSync(fd, body);
+        fs.fsyncSync(fd);
+      } catch (err) {
+        fs.rmSync(temp, { force: true });
+        throw err;
+      } finally {
+        fs.closeSync(fd);
+      }
+    });
     return this.publishFile(temp, key);
   }
 
   async list(prefix: string): Promise<string[]> {
     const slash = prefix.lastIndexOf('/');
     const dir = path.join(this.root, prefix.slice(0, slash + 1));
-    if (!fs.existsSync(dir)) return [];
-    const base = path.relative(this.root, dir);
-    return (fs.readdirSync(dir, { recursive: true, withFileTypes: false }) as string[])
-      .map((entry) => (base ? `${base}/${entry}` : entry).split(path.sep).join('/'))
-      .filter((key) => key.startsWith(prefix) && !key.startsWith('_spool/') && fs.statSync(path.join(this.root, key)).isFile())
-      .sort();
+    return onDisk('object-store', `listing ${this.url}/${prefix}`, () => {
+      if (!fs.existsSync(dir)) return [];
+      const base = path.relative(this.root, dir);
+      return (fs.readdirSync(dir, { recursive: true, withFileTypes: false }) as string[])
+        .map((entry) => (base ? `${base}/${entry}` : entry).split(path.sep).join('/'))
+        .filter((key) => key.startsWith(prefix) && !key.startsWith('_spool/') && fs.statSync(path.join(this.root, key), { throwIfNoEntry: false })?.isFile())
+        .sort();
+    });
   }
 
   async read(key: string): Promise<Buffer> {
-    return fs.readFileSync(this.locate(key));
+    return onDisk('object-store', `reading ${this.url}/${key}`, () => fs.readFileSync(this.locate(key)));
+  }
+
+  async check(): Promise<void> {
+    onDisk('object-store', `writing to ${this.url}`, () => {
+      fs.mkdirSync(this.root, { recursive: true });
+      fs.accessSync(this.root, fs.constants.R_OK | fs.constants.W_OK);
+    });
   }
 
   locate(key: string): string {

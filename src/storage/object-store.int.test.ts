@@ -27,7 +27,13 @@ const backends: Array<[string, () => ObjectStore]> = [
   ['local filesystem', () => new LocalStore(tmp(), undefined)],
   [
     'S3 (S3Mock on loopback)',
-    () => new S3Store({ bucket: S3_BUCKET, prefix: `test-${randomUUID().slice(0, 8)}`, spoolDir: tmp(), endpoint: S3_URL, forcePathStyle: true }),
+    () =>
+      new S3Store({
+        bucket: S3_BUCKET,
+        prefix: `test-${randomUUID().slice(0, 8)}`,
+        spoolDir: tmp(),
+        s3: { endpoint: S3_URL, forcePathStyle: true, timeoutMs: 30_000 },
+      }),
   ],
 ];
 

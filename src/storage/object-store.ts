@@ -21,6 +21,8 @@ export interface ObjectStore {
   /** Every key that starts with `prefix`, sorted; spool files are never listed. */
   list(prefix: string): Promise<string[]>;
   read(key: string): Promise<Buffer>;
+  /** Throws, classified, when the store cannot be reached or refuses this process (a probe at start, and readiness). */
+  check(): Promise<void>;
   /** A path DuckDB or Spark can read the key at. */
   locate(key: string): string;
   close(): void;

@@ -16,7 +16,7 @@ const s3Error = (status: number, code: string) => ({
 
 describe('S3 store failures', () => {
   const server = useScriptedServer();
-  const store = () => new S3Store({ bucket: 'raw', prefix: 'layer', spoolDir: '/tmp', endpoint: server.url, forcePathStyle: true });
+  const store = () => new S3Store({ bucket: 'raw', prefix: 'layer', spoolDir: '/tmp', s3: { endpoint: server.url, forcePathStyle: true, timeoutMs: 30_000 } });
 
   it('a 403 fails at once with one sentence, and the retry loop does not retry it', async () => {
     server.answers = [s3Error(403, 'AccessDenied')];
@@ -49,9 +49,24 @@ describe('S3 store failures', () => {
   });
 
   it('an endpoint that does not answer is retriable', async () => {
-    const unreachable = new S3Store({ bucket: 'raw', prefix: '', spoolDir: '/tmp', endpoint: 'http://127.0.0.1:1', forcePathStyle: true });
+    const unreachable = new S3Store({
+      bucket: 'raw',
+      prefix: '',
+      spoolDir: '/tmp',
+      s3: { endpoint: 'http://127.0.0.1:1', forcePathStyle: true, timeoutMs: 30_000 },
+    });
     const error = await failureOf(unreachable.read('x'));
     expect(isRetriable(error)).toBe(true);
     expect(error.message).toMatch(/^get s3:\/\/raw\/x failed: /);
+  });
+
+  it('a server that stops answering mid-call fails the call within C360_S3_TIMEOUT_MS, retriable', async () => {
+    server.answers = [{ status: 200, body: '', delayMs: 10_000 }];
+    const quick = new S3Store({ bucket: 'raw', prefix: '', spoolDir: '/tmp', s3: { endpoint: server.url, forcePathStyle: true, timeoutMs: 300 } });
+    const started = Date.now();
+    const error = await failureOf(quick.putIfAbsent('d.parquet', Buffer.from('x')));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(isRetriable(error)).toBe(true);
+    expect(error.message).toMatch(/^put s3:\/\/raw\/d\.parquet failed: .*timed out/);
   });
 });

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import type { S3Settings } from '../config.js';
 import { type C360Error, ConfigError, DependencyUnavailableError, describeError, httpError } from '../contracts/errors.js';
 import type { ObjectStore, PutOutcome, StorageBackendSpec } from './object-store.js';
 
@@ -12,8 +13,7 @@ export interface S3StoreOptions {
   bucket: string;
   prefix: string;
   spoolDir: string | undefined;
-  endpoint: string | undefined;
-  forcePathStyle: boolean;
+  s3: S3Settings;
 }
 
 export class S3Store implements ObjectStore {
@@ -26,7 +26,7 @@ export class S3Store implements ObjectStore {
     this.base = options.prefix ? `${options.prefix.replace(/\/+$/, '')}/` : '';
     this.url = `s3://${options.bucket}/${this.base}`;
     this.spoolDir = options.spoolDir ?? fs.mkdtempSync('/tmp/c360-spool-');
-    this.client = s3Client(options.endpoint, options.forcePathStyle);
+    this.client = s3Client(options.s3);
   }
 
   async publishFile(localPath: string, key: string): Promise<PutOutcome> {
@@ -72,6 +72,14 @@ export class S3Store implements ObjectStore {
     }
   }
 
+  async check(): Promise<void> {
+    try {
+      await this.client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.base, MaxKeys: 1 }));
+    } catch (err) {
+      throw this.failure('list', '', err);
+    }
+  }
+
   locate(key: string): string {
     return `s3://${this.options.bucket}/${this.base}${key}`;
   }
@@ -85,14 +93,25 @@ export class S3Store implements ObjectStore {
   }
 }
 
-/** A client of S3 or an S3-compatible server; credentials and region from the SDK's usual chain (AWS_* variables, profiles, instance roles). */
-export function s3Client(endpoint: string | undefined, forcePathStyle: boolean): S3Client {
+/**
+ * A client of S3 or an S3-compatible server; credentials and region from the SDK's usual chain (AWS_* variables, profiles, instance roles).
+ * Every call is bounded: to connect, without a byte moving either way (C360_S3_TIMEOUT_MS), and in all
+ * (an upload of the largest file on a slow link included). Without bounds, an upload sent while the
+ * server stops answering waits for ever, holding its partition and a graceful stop.
+ */
+export function s3Client(s3: S3Settings): S3Client {
   return new S3Client({
-    ...(endpoint ? { endpoint } : {}),
-    forcePathStyle,
+    ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+    forcePathStyle: s3.forcePathStyle,
     region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     // One attempt per call: failures are classified by s3Failure and retried by the caller's one retry loop (src/retry.ts).
     maxAttempts: 1,
+    requestHandler: {
+      connectionTimeout: Math.min(5_000, s3.timeoutMs),
+      socketTimeout: s3.timeoutMs,
+      requestTimeout: Math.max(300_000, s3.timeoutMs),
+      throwOnRequestTimeout: true,
+    },
   });
 }
 
@@ -116,8 +135,7 @@ export const s3Backend: StorageBackendSpec = {
       bucket,
       prefix: prefix.filter(Boolean).join('/'),
       spoolDir: config.spoolDir,
-      endpoint: config.s3.endpoint,
-      forcePathStyle: config.s3.forcePathStyle,
+      s3: config.s3,
     });
   },
 };

@@ -1,7 +1,9 @@
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { crmProfile } from '../../test/fixtures/records.js';
 import { envelopeOf, offlineContext } from '../../test/support/stages.js';
-import { DependencyRefusedError, DependencyUnavailableError, safeMessage } from '../contracts/errors.js';
+import { DependencyUnavailableError, fileSystemFailure, safeMessage } from '../contracts/errors.js';
+import { keyStoreFailure } from '../privacy/key-store.js';
 import type { Envelope } from '../stages/envelope.js';
 import type { Stage } from '../stages/stage.js';
 import { runContained } from './containment.js';
@@ -65,10 +67,22 @@ describe('poison-pill containment', () => {
     await expect(contain([outage], batchOf(4))).rejects.toThrow('Redis is unreachable');
   });
 
-  it('does not blame records for a refusal either: the key store refusing stops the batch, no record is dead-lettered', async () => {
-    const refusal = stage('b', ['C-1'], () => new DependencyRefusedError('key-store', 'the key store answered permission denied'));
+  it('does not blame records for a refusal either: what the key store makes of PostgreSQL refusing stops the batch, no record is dead-lettered', async () => {
+    // The class pg throws for a revoked privilege, as KeyStore classifies it (src/privacy/key-store.int.test.ts revokes one for real).
+    const denied = Object.assign(new pg.DatabaseError('permission denied for table c360_subject_keys', 0, 'error'), { code: '42501' });
+    const refusal = stage('b', ['C-1'], () => keyStoreFailure(denied));
     const batch = batchOf(4);
-    await expect(contain([refusal], batch)).rejects.toThrow('permission denied');
+    await expect(contain([refusal], batch)).rejects.toThrow(
+      'the key store refused (permission denied for table c360_subject_keys, SQLSTATE 42501): grant the role of C360_KEY_STORE_URL its privileges on the c360_* tables.',
+    );
+    expect(batch.filter((e) => e.outcome === 'dead-letter')).toEqual([]);
+  });
+
+  it('does not blame records for a full disk', async () => {
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    const disk = stage('b', ['C-2'], () => fileSystemFailure('disk', 'writing /spool/f.tmp', full)!);
+    const batch = batchOf(4);
+    await expect(contain([disk], batch)).rejects.toThrow('writing /spool/f.tmp failed: ENOSPC');
     expect(batch.filter((e) => e.outcome === 'dead-letter')).toEqual([]);
   });
 

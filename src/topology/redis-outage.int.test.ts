@@ -103,7 +103,7 @@ describe('Redis outage: the dedup stage holds the batch and retries; nothing pas
       await new Promise((r) => redis.once('exit', r));
       await produce(kafka, names.ingest('crm'), [json(variant(crmProfile, { customer_id: 'C-stall' }))]);
       await until(async () => (await ready()).checks.includes('partitions'), '/readyz to report the stalled partition');
-      expect(await ready()).toEqual({ status: 503, checks: ['redis', 'partitions'] });
+      expect(await ready()).toEqual({ status: 503, checks: ['redis', 'dependencies', 'partitions'] });
 
       redis = startRedis();
       await until(async () => (await ready()).status === 200, 'the worker to be ready again', 60_000);

@@ -25,7 +25,7 @@ import type { Logger } from '../observability/logger.js';
 import type { KeyStore } from '../privacy/key-store.js';
 import { openKeyStore } from '../privacy/key-store.js';
 import { Pseudonyms } from '../privacy/pseudonyms.js';
-import { retry } from '../retry.js';
+import { DependencyWaits, waitOut } from '../retry.js';
 import { loadSchema } from '../schema/avro.js';
 import { type CompiledEntity, compileEntities } from '../schema/entity.js';
 import { createSchemaRegistry, WriterSchemas } from '../schema/registry.js';
@@ -86,6 +86,7 @@ export class TopologyRunner {
   private readonly waitingSince = new Map<string, number>();
   /** One batch in flight per input partition, and what this worker committed of each (partition-turns.ts). */
   private readonly turns = new PartitionTurns();
+  private readonly waits = new DependencyWaits();
   /** Where dead letters too large for their topic keep their original values: the raw layer's storage, opened when first needed. */
   private originals: ObjectStore | undefined;
 
@@ -110,6 +111,8 @@ export class TopologyRunner {
     await prepareTopologyTopics(this.kafka, topology, this.options.config);
     const schemas = await registerTopologySchemas(createSchemaRegistry(config), topology, this.entities.values(), config.schemaCompatibility);
     await this.redis.connect();
+    // A key store that refuses at start (a wrong password, no privileges) is a setting to fix: one sentence, and the worker does not start.
+    await this.keyStore?.check();
     // Producers that encode with the contracts this worker registered need no registry round trip.
     const writerSchemas = new WriterSchemas(config);
     for (const e of this.entities.values()) writerSchemas.remember(schemas.ingest.get(e.id)!, e.schema);
@@ -200,7 +203,7 @@ export class TopologyRunner {
     await runContained(
       this.stages,
       envelopes,
-      (stage, subset) => this.withRetry(stage, () => stage.process(subset, control), control),
+      (stage, subset) => this.withRetry(stage, () => stage.process(subset, control), control, position),
       (e, stage, err) => {
         this.metrics.poison.inc({ source: source.source, stage: stage.name });
         this.options.logger.warn(
@@ -214,7 +217,16 @@ export class TopologyRunner {
 
     const routed = route(this.router!, envelopes);
     // A dead letter that refers to its original value out of line is sent only once that value is stored.
-    for (const o of routed.outOfLine) await (this.originals ??= openObjectStore(this.options.config)).putIfAbsent(o.key, o.bytes);
+    for (const o of routed.outOfLine) {
+      const store = (this.originals ??= openObjectStore(this.options.config));
+      await waitOut(() => store.putIfAbsent(o.key, o.bytes), {
+        key: position,
+        logger: this.options.logger,
+        waits: this.waits,
+        shouldContinue: control.isRunning,
+        onRetry: () => control.heartbeat(),
+      });
+    }
     const producer = await this.producers.get(batch.topic, batch.partition);
     const txn = await producer.transaction();
     const next = BigInt(batch.lastOffset()) + 1n;
@@ -299,18 +311,23 @@ export class TopologyRunner {
     }
   }
 
-  /** Retries a stage while its dependency is down; anything else is a bug and fails the batch. */
-  private withRetry(stage: Stage, run: () => Promise<void> | void, control: BatchControl): Promise<void> {
-    return retry(async () => run(), {
-      retries: Number.POSITIVE_INFINITY,
+  /** Runs a stage, waiting out its dependencies (waitOut); anything else fails the stage for containment to judge. */
+  private withRetry(stage: Stage, run: () => Promise<void> | void, control: BatchControl, position: string): Promise<void> {
+    return waitOut(async () => run(), {
+      key: position,
+      logger: this.options.logger.child({ stage: stage.name }),
+      waits: this.waits,
       shouldContinue: control.isRunning,
-      onRetry: async (err, attempt) => {
+      onRetry: async () => {
         this.metrics.dependencyRetries.inc({ stage: stage.name });
-        if (attempt === 1 || attempt % 10 === 0)
-          this.options.logger.warn({ stage: stage.name, attempt, err: describeError(err) }, 'stage waiting for a dependency');
         await control.heartbeat();
       },
     });
+  }
+
+  /** What this worker's partitions wait on (Redis, the key store, the registry, the store): /readyz says it. */
+  waitingOn(): string[] {
+    return this.waits.describe();
   }
 
   private account(source: string, counts: LedgerCounts, errors: Record<string, number>, nearKinds: string[], belowThreshold: number): void {

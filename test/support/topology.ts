@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { type LedgerEntry, type LedgerTotals, totalsOf } from '../../src/contracts/ledger.js';
 import { type TopicNames, topicNames } from '../../src/contracts/topics.js';
 import type { Topology } from '../../src/contracts/topology-definition.js';
+import { readToEnd } from '../../src/kafka/read-to-end.js';
 import { openKeyStore } from '../../src/privacy/key-store.js';
 import { pseudonymsFrom } from '../../src/privacy/pseudonyms.js';
 import { RecordPrivacy } from '../../src/privacy/records.js';
@@ -73,6 +74,13 @@ export async function waitForLedger(kafka: Kafka, names: TopicNames, done: (t: L
     { timeoutMs },
   );
   return totals;
+}
+
+/** The ledger's totals as they stand now (every committed entry, read to the topic's end). */
+export async function ledgerNow(kafka: Kafka, names: TopicNames): Promise<LedgerTotals> {
+  const entries: LedgerEntry[] = [];
+  await readToEnd(kafka, names.ledger, (m) => entries.push(JSON.parse(m.value!.toString()) as LedgerEntry));
+  return totalsOf(entries);
 }
 
 /** A raw record as someone allowed to read it sees it: its personal fields decrypted with the namespace's keys. */

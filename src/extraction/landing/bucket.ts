@@ -40,7 +40,7 @@ export class BucketLanding implements LandingStorage {
     this.base = p ? `${p}/` : '';
     this.url = `s3://${bucket}/${this.base}`;
     // As the raw layer's S3 store: endpoint and path style from C360_S3_*, credentials from the AWS SDK chain.
-    this.client = s3Client(config.s3.endpoint, config.s3.forcePathStyle);
+    this.client = s3Client(config.s3);
   }
 
   private key(dir: string, name = ''): string {

@@ -8,7 +8,7 @@ import { createHash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import type { KeyValue, SchemaElement } from 'hyparquet';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
-import { SchemaError } from '../../contracts/errors.js';
+import { onDisk, SchemaError } from '../../contracts/errors.js';
 import { AvroToParquet, type Convert } from './avro-to-parquet.js';
 
 export interface FileSchema {
@@ -43,21 +43,44 @@ export function convertRow(schema: FileSchema, value: Record<string, unknown>, e
   return row;
 }
 
-/** hyparquet-writer's byte writer, drained into a file descriptor at every row group. */
+/**
+ * hyparquet-writer's byte writer, drained into a file descriptor at every row group. A write the
+ * disk fails (full, an I/O error) is not lost: the bytes stay buffered, `written` says how many of
+ * them are on disk, and the next drain goes on from there, so the file stays exactly what was encoded.
+ */
 class SpoolWriter extends ByteWriter {
+  /** Bytes of the buffer already on disk. */
+  private written = 0;
+  /** Why the last drain stopped, until one succeeds. */
+  failure: Error | undefined;
+
   constructor(
     private readonly fd: number,
     private readonly hash: Hash,
+    private readonly path: string,
   ) {
     super(1 << 20);
   }
 
+  /** hyparquet-writer calls this after each row group, inside its own bookkeeping: a failure is kept, not thrown into it. */
   flush(): void {
-    const chunk = new Uint8Array(this.buffer, 0, this.index);
-    this.hash.update(chunk);
-    let written = 0;
-    while (written < chunk.length) written += fs.writeSync(this.fd, chunk, written);
+    try {
+      this.drain();
+    } catch (err) {
+      this.failure = err as Error;
+    }
+  }
+
+  /** Writes what is buffered; throws the disk's failure, classified, leaving the rest buffered. */
+  drain(): void {
+    const buffered = new Uint8Array(this.buffer, 0, this.index);
+    while (this.written < buffered.length) {
+      this.written += onDisk('disk', `writing the spool file ${this.path}`, () => fs.writeSync(this.fd, buffered, this.written));
+    }
+    this.hash.update(buffered);
     this.index = 0;
+    this.written = 0;
+    this.failure = undefined;
   }
 
   override finish(): void {
@@ -71,6 +94,11 @@ export interface ClosedFile {
   sha256: string;
 }
 
+/**
+ * A spool file: rows go in until `close`. A disk that fails while a row group or the footer is
+ * written leaves the file `unsettled`: `settle` (and `close`, which may be called again) go on
+ * writing where the disk stopped, so a file is never cut short or written twice.
+ */
 export class ParquetFileWriter {
   private readonly fd: number;
   private readonly hash = createHash('sha256');
@@ -80,6 +108,9 @@ export class ParquetFileWriter {
   private columns: unknown[][];
   private pending = 0;
   private rows = 0;
+  /** open: takes rows; footer: the footer is encoded, maybe not all on disk; closed: fsynced and closed. */
+  private state: 'open' | 'footer' | 'closed' = 'open';
+  private closed: ClosedFile | undefined;
 
   constructor(
     readonly path: string,
@@ -87,13 +118,23 @@ export class ParquetFileWriter {
     kvMetadata: KeyValue[],
     private readonly rowGroupRows: number,
   ) {
-    this.fd = fs.openSync(path, 'wx');
-    this.writer = new SpoolWriter(this.fd, this.hash);
+    this.fd = onDisk('disk', `creating the spool file ${path}`, () => fs.openSync(path, 'wx'));
+    this.writer = new SpoolWriter(this.fd, this.hash, path);
     this.parquet = new ParquetWriter({ writer: this.writer, schema: schema.elements, kvMetadata, createdBy: 'c360-ingest (hyparquet-writer)' });
     this.columns = schema.columns.map(() => []);
   }
 
-  /** A row from convertRow. */
+  /** Whether bytes wait for a disk that failed: no row should be added until `settle` succeeds. */
+  get unsettled(): boolean {
+    return this.writer.failure !== undefined;
+  }
+
+  /** Writes what a failed disk left buffered; throws (classified) while it still fails. */
+  settle(): void {
+    if (this.writer.failure) this.writer.drain();
+  }
+
+  /** A row from convertRow. It is in the file once this returns, even when the disk failed to take its row group (`unsettled`). */
   append(row: unknown[]): void {
     for (let i = 0; i < row.length; i++) this.columns[i]!.push(row[i]);
     this.pending++;
@@ -104,26 +145,37 @@ export class ParquetFileWriter {
   private writeGroup(): void {
     if (this.pending === 0) return;
     const columnData = this.schema.columns.map(({ name }, i) => ({ name, data: this.columns[i]! }));
-    void this.parquet.write({ columnData, rowGroupSize: this.pending });
     this.columns = this.schema.columns.map(() => []);
     this.pending = 0;
+    void this.parquet.write({ columnData, rowGroupSize: columnData[0]?.data.length ?? 0 });
   }
 
-  /** Writes the last row group and the footer, fsyncs and closes the spool file. */
+  /** Writes the last row group and the footer, fsyncs and closes the spool file; after a disk failure, call it again. */
   close(): ClosedFile {
-    this.writeGroup();
-    void this.parquet.finish();
-    fs.fsyncSync(this.fd);
+    if (this.closed) return this.closed;
+    if (this.state === 'open') {
+      this.settle();
+      this.writeGroup();
+      this.state = 'footer';
+      void this.parquet.finish();
+    }
+    this.settle();
+    onDisk('disk', `syncing the spool file ${this.path}`, () => fs.fsyncSync(this.fd));
     fs.closeSync(this.fd);
-    return { rows: this.rows, bytes: this.writer.offset, sha256: this.hash.digest('hex') };
+    this.state = 'closed';
+    this.closed = { rows: this.rows, bytes: this.writer.offset, sha256: this.hash.digest('hex') };
+    return this.closed;
   }
 
-  /** Drops an unfinished file (a revoked partition, a stop): its rows will be read again from Kafka. */
+  /** Drops the file (a revoked partition, a stop): its rows will be read again from Kafka. */
   discard(): void {
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      // already closed
+    if (this.state !== 'closed') {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        // already closed
+      }
+      this.state = 'closed';
     }
     fs.rmSync(this.path, { force: true });
   }

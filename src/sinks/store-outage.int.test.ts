@@ -1,0 +1,162 @@
+// A sink landing many small files while its object store keeps failing: S3Mock behind a proxy that
+// answers 503, resets connections, refuses them (nothing listens) and stops answering, a few
+// seconds at a time. A real `c360 sink` process, real Kafka, real S3 calls. Afterwards the raw
+// layer holds every record of the topic once, the group has no lag, and a sink told to stop while
+// the store hangs stops within its timeouts.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parquetReadObjects } from 'hyparquet';
+import { afterAll, describe, expect, it } from 'vitest';
+import { S3_URL } from '../../dev/stack/s3.js';
+import { S3_BUCKET } from '../../dev/stack/versions.js';
+import { crmProfile } from '../../test/fixtures/records.js';
+import { type FaultMode, type FaultProxy, startFaultProxy } from '../../test/support/fault-proxy.js';
+import { config, eventually, testKafka } from '../../test/support/kafka.js';
+import { produce, testNamespace } from '../../test/support/topology.js';
+import { spawnSink, type Worker } from '../../test/support/worker.js';
+import { frame } from '../contracts/framing.js';
+import { HEADER } from '../contracts/lineage.js';
+import { topicNames } from '../contracts/topics.js';
+import { loadSchema } from '../schema/avro.js';
+import { compilePrimaryEntity } from '../schema/entity.js';
+import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
+import { S3Store } from '../storage/s3-store.js';
+import { loadTopology } from '../topology/load.js';
+import { createTopologyTopics, registerTopologySchemas } from '../topology/setup.js';
+import { parseFileName } from './layout.js';
+
+process.env.AWS_ACCESS_KEY_ID ??= 'c360-test';
+process.env.AWS_SECRET_ACCESS_KEY ??= 'c360-test';
+
+const kafka = testKafka();
+const s3 = new URL(S3_URL);
+const RECORDS = 3_000;
+
+/** What landed under the prefix: every raw file's ingest ids, and the offset ranges of the files per partition. */
+async function landed(store: S3Store): Promise<{ ids: string[]; overlaps: number }> {
+  const keys = (await store.list('raw/')).filter((k) => k.endsWith('.parquet'));
+  const ids: string[] = [];
+  const ranges = new Map<number, Array<[number, number]>>();
+  for (const key of keys) {
+    const bytes = await store.read(key);
+    for (const r of await parquetReadObjects({ file: new Uint8Array(bytes).buffer, columns: ['_ingest_id'] })) ids.push(String(r._ingest_id));
+    const id = parseFileName(key)!;
+    ranges.set(id.partition, [...(ranges.get(id.partition) ?? []), [id.firstOffset, id.lastOffset]]);
+  }
+  let overlaps = 0;
+  for (const list of ranges.values()) {
+    list.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < list.length; i++) if (list[i]![0] <= list[i - 1]![1]) overlaps++;
+  }
+  return { ids, overlaps };
+}
+
+async function groupLag(group: string, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const ends = await admin.fetchTopicOffsets(topic);
+    return ends.reduce((lag, p) => {
+      const c = Number(committed!.partitions.find((x) => x.partition === p.partition)?.offset ?? -1);
+      return lag + Number(p.high) - Math.max(c, 0);
+    }, 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+describe('a sink whose object store keeps failing', () => {
+  let proxy: FaultProxy;
+  const sinks: Worker[] = [];
+  afterAll(async () => {
+    for (const s of sinks) s.child.kill('SIGKILL');
+    await proxy?.close();
+  });
+
+  it('lands every record once across 503s, resets, refused connections and a store that stops answering; stops within its timeouts', async () => {
+    const ns = testNamespace();
+    const topology = await loadTopology('customer360', { namespace: ns });
+    await createTopologyTopics(kafka, topology, config.topics);
+    await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
+    const plainId = await registerAvro(createSchemaRegistry(config), `${ns}.plain-CustomerProfile`, loadSchema('CustomerProfile').schema);
+    const type = loadSchema('CustomerProfile').type;
+    const raw = topicNames(ns).raw('crm');
+    const message = (i: number) => ({
+      key: `C-${i}`,
+      value: frame(plainId, type.toBuffer({ ...crmProfile, customer_id: `C-${i}`, birth_date: 7395, updated_at: Date.UTC(2026, 10, 1) })),
+      headers: { [HEADER.ingestId]: `id-${i}`, [HEADER.source]: 'crm', [HEADER.receivedAt]: '2026-12-06T10:00:00.000Z' },
+    });
+    await produce(
+      kafka,
+      raw,
+      Array.from({ length: RECORDS }, (_, i) => message(i)),
+    );
+
+    proxy = await startFaultProxy({ host: s3.hostname, port: Number(s3.port) });
+    const storage = `s3://${S3_BUCKET}/${ns}`;
+    const env = { C360_S3_ENDPOINT: proxy.url, C360_S3_FORCE_PATH_STYLE: 'true', C360_S3_TIMEOUT_MS: '2000', LOG_LEVEL: 'warn' };
+    const args = ['--max-records', '25', '--idle-flush-ms', '300'];
+    sinks.push(spawnSink(ns, storage, env, args));
+    const store = new S3Store({ bucket: S3_BUCKET, prefix: ns, spoolDir: undefined, s3: { endpoint: S3_URL, forcePathStyle: true, timeoutMs: 30_000 } });
+
+    // Faults a few seconds at a time while the files land, each kind twice.
+    const cycle: FaultMode[] = ['503', 'reset', 'refuse', 'hang', '503', 'reset', 'refuse', 'hang'];
+    for (const mode of cycle) {
+      await sleep(1_500);
+      await proxy.set(mode);
+      await sleep(3_000);
+      await proxy.set('pass');
+    }
+    expect(Object.values(proxy.accepted).reduce((a, b) => a + b, 0) - proxy.accepted.pass).toBeGreaterThan(8);
+    const { ids, overlaps } = await eventually(
+      () => landed(store),
+      (l) => l.ids.length >= RECORDS,
+      90_000,
+    );
+    expect(ids.length).toBe(RECORDS);
+    expect(new Set(ids).size).toBe(RECORDS);
+    expect(overlaps).toBe(0);
+    expect(
+      await eventually(
+        () => groupLag(topicNames(ns).sinkGroup, raw),
+        (lag) => lag === 0,
+        30_000,
+      ),
+    ).toBe(0);
+    expect(sinks[0]!.output()).not.toMatch(/uncaught|ERR_OUT_OF_RANGE|record set aside/i);
+    expect(sinks[0]!.child.exitCode).toBeNull();
+
+    // More records while the store hangs, and a stop: the sink gives up its open files within its timeouts and exits 0.
+    await proxy.set('hang');
+    await produce(
+      kafka,
+      raw,
+      Array.from({ length: 200 }, (_, i) => message(RECORDS + i)),
+    );
+    await sleep(2_000);
+    const stopping = Date.now();
+    sinks[0]!.child.kill('SIGTERM');
+    const exit = await Promise.race([sinks[0]!.exited, sleep(30_000, 'still running' as const)]);
+    expect(exit, sinks[0]!.output().slice(-2_000)).toEqual({ code: 0, signal: null });
+    expect(Date.now() - stopping).toBeLessThan(30_000);
+
+    // The next sink lands what the stopped one could not, once.
+    await proxy.set('pass');
+    sinks.push(spawnSink(ns, storage, env, args));
+    const after = await eventually(
+      () => landed(store),
+      (l) => l.ids.length >= RECORDS + 200,
+      60_000,
+    );
+    expect(after.ids.length).toBe(RECORDS + 200);
+    expect(new Set(after.ids).size).toBe(RECORDS + 200);
+    expect(after.overlaps).toBe(0);
+    expect(
+      await eventually(
+        () => groupLag(topicNames(ns).sinkGroup, raw),
+        (lag) => lag === 0,
+        30_000,
+      ),
+    ).toBe(0);
+  });
+});
