@@ -164,8 +164,19 @@ export async function runDemo(given: Config, logger: Logger, print: (line: strin
         updatedSince: { param: 'updated_since', field: 'updated_at' },
       }),
     );
-    const pulled = await runConnector({ kafka, namespace, connector, entity: sources.get('support')!, logger, once: true });
-    received.set('support', pulled.records);
+    const pulled = await runConnector({
+      kafka,
+      namespace,
+      connector,
+      entity: sources.get('support')!,
+      logger,
+      once: true,
+      deadLetter,
+      store: openObjectStore(config),
+      sealer,
+      maxRecordBytes: topology.maxRecordBytes,
+    });
+    received.set('support', pulled.records + pulled.deadLettered);
     print(`connector  helpdesk API: ${pulled.records} tickets in ${pulled.pages} pages, each page committed with its cursor`);
 
     // 4. Wait for the topology and the sinks.

@@ -83,7 +83,8 @@ export function deadLetterRecord(d: DeadLetter): Record<string, unknown> {
   };
 }
 
-function messageBytes(m: Message): number {
+/** A message's size on the wire, as a topic's max.message.bytes counts it, with Kafka's own bytes to spare. */
+export function messageBytes(m: Message): number {
   let n = (m.key?.length ?? 0) + (m.value?.length ?? 0) + RECORD_OVERHEAD_BYTES;
   for (const [k, v] of Object.entries(m.headers ?? {})) n += k.length + (v === undefined ? 0 : Buffer.byteLength(Array.isArray(v) ? v.join('') : v));
   return n;

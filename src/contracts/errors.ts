@@ -53,6 +53,13 @@ export class UnreadableFileError extends C360Error {
   }
 }
 
+/** A vendor API that hands back a cursor, link or page it already gave in this sync: following it would loop for ever. */
+export class ConnectorLoopError extends C360Error {
+  constructor(message: string) {
+    super('connector.page_repeated', message, { retriable: false });
+  }
+}
+
 /** What c360 depends on at run time, as error codes name it. */
 const DEPENDENCIES = ['kafka', 'registry', 'redis', 'object-store', 'connector', 'key-store', 'disk'] as const;
 export type Dependency = (typeof DEPENDENCIES)[number];
@@ -226,6 +233,10 @@ export const PROCESS_ERROR_CODES: Readonly<Record<string, { retriable: boolean; 
   'extract.unreadable_file': {
     retriable: false,
     meaning: 'a file that cannot be read as its format at all (corrupt gzip, not Parquet); the landing zone rejects it',
+  },
+  'connector.page_repeated': {
+    retriable: false,
+    meaning: 'a vendor API handed back a cursor, link or page it had already given in this sync (or the same page again): following it would loop for ever',
   },
   'stack.prerequisite_missing': { retriable: false, meaning: 'the local stack needs Java, Maven or Redis and cannot find them' },
   'stack.failed': { retriable: true, meaning: 'a part of the local stack did not start or become ready in time' },

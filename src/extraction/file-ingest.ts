@@ -10,18 +10,19 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Kafka, Message } from 'kafkajs';
-import { type DeadLetterContract, deadLetterMessage } from '../contracts/dead-letter.js';
+import type { DeadLetterContract } from '../contracts/dead-letter.js';
 import { describeError, type RecordErrorEntry, UnreadableFileError } from '../contracts/errors.js';
-import { type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
 import { HEADER, ingestIdFrom, type Lineage, lineageHeaders, type SourceKind } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
 import { crashPoint } from '../faults/failpoints.js';
 import { sendTransaction } from '../kafka/send.js';
+import { maxMessageBytesOf } from '../kafka/topics.js';
 import { exclusiveProducer } from '../kafka/transactional.js';
 import type { UnidentifiedSealer } from '../privacy/sealed.js';
 import { KAFKA_OUTAGE_RETRY, retry } from '../retry.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { ExtractionDeadLetters, tooLarge } from './dead-letters.js';
 import { compileMapping, type MappingFile } from './mapping.js';
 import type { FormatSpec } from './readers/reader.js';
 import { readState, stateMessage } from './state.js';
@@ -142,13 +143,21 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
       result.deadLettered = previous!.dead_lettered;
     }
 
+    const maxMessageBytes = await maxMessageBytesOf(o.kafka, names.ingest(o.entity.source));
     const mapper = compileMapping(o.entity.schema, o.mapping);
     const reader = o.format.create(o.file, { delimiter: o.mapping.delimiter, maxRowBytes: o.maxRecordBytes });
     const totalBytes = fs.statSync(o.file).size;
     const batchRows = o.batchRows ?? DEFAULT_BATCH_ROWS;
     let records: Message[] = [];
-    let dead: Message[] = [];
-    let deadCodes: Record<string, number> = {};
+    const dead = new ExtractionDeadLetters({
+      names,
+      deadLetter: o.deadLetter,
+      store: o.store,
+      sealer: o.sealer,
+      source: o.entity.source,
+      entity: o.entity.name,
+      writer: 'file-ingest',
+    });
     let firstRow = resumeFrom;
     let lastRow = resumeFrom - 1;
 
@@ -167,15 +176,11 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
       };
       const topicMessages = [
         { topic: names.ingest(o.entity.source), messages: records },
-        { topic: names.deadLetter, messages: dead },
+        ...dead.take(`file:${name}`, firstRow, lastRow),
         { topic: names.connectorState, messages: [stateMessage(key, receivedState)] },
       ];
-      if (dead.length > 0)
-        topicMessages.push({ topic: names.ledger, messages: [extractionLedgerMessage(o.entity.source, name, firstRow, lastRow, dead.length, deadCodes)] });
       const progress: IngestProgress = { rows: result.rows, bytesRead: reader.bytesRead(), totalBytes };
       records = [];
-      dead = [];
-      deadCodes = {};
       firstRow = lastRow + 1;
       await inFlight;
       inFlight = sendTransaction(producer, topicMessages, batchLimits).then(() => {
@@ -188,26 +193,7 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
     let receivedAt = Date.now();
     let anyKnownColumn = false;
     const deadLetter = async (row: number, lineage: Lineage, error: RecordErrorEntry, cells: unknown) => {
-      const bytes = cells === undefined ? null : Buffer.from(JSON.stringify(cells));
-      // The row's cells are personal data under column names no contract marks: sealed (docs/privacy.md).
-      const original = bytes && o.sealer ? await o.sealer.seal(o.entity.source, receivedAt, bytes) : bytes;
-      const { message, outOfLine } = deadLetterMessage(
-        o.deadLetter,
-        {
-          errors: [error],
-          stage: 'extract',
-          source: o.entity.source,
-          entity: o.entity.name,
-          original: { key: null, value: original, headers: undefined },
-          origin: { topic: `file:${name}`, partition: 0, offset: row },
-          lineage,
-          failedAt: Date.now(),
-        },
-        'file-ingest',
-      );
-      if (outOfLine) await o.store.putIfAbsent(outOfLine.key, outOfLine.bytes);
-      dead.push(message);
-      deadCodes[error.code] = (deadCodes[error.code] ?? 0) + 1;
+      await dead.add({ topic: `file:${name}`, offset: row }, lineage, error, cells);
       result.deadLettered++;
     };
     const lineageOf = (row: number, line: number | undefined): Lineage => ({
@@ -228,17 +214,13 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
         if (mapped.ok) {
           anyKnownColumn = true;
           const id = o.entity.naturalId(mapped.value);
-          const value = JSON.stringify(mapped.value);
-          if (Buffer.byteLength(value) > o.maxRecordBytes) {
-            await deadLetter(
-              r.row,
-              lineage,
-              { code: 'size.too_large', field: null, message: `the row is over the ${o.maxRecordBytes}-byte record limit` },
-              mapped.value,
-            );
+          // The entity travels with the row: a source may carry several (commerce: orders and products).
+          const message = { key: id || null, value: JSON.stringify(mapped.value), headers: { ...lineageHeaders(lineage), [HEADER.entity]: o.entity.name } };
+          const large = tooLarge(message, o.maxRecordBytes, maxMessageBytes);
+          if (large) {
+            await deadLetter(r.row, lineage, large, mapped.value);
           } else {
-            // The entity travels with the row: a source may carry several (commerce: orders and products).
-            records.push({ key: id || null, value, headers: { ...lineageHeaders(lineage), [HEADER.entity]: o.entity.name } });
+            records.push(message);
             result.sent++;
           }
         } else {
@@ -249,7 +231,7 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
           }
           await deadLetter(r.row, lineage, mapped.error, 'cells' in r ? r.cells : undefined);
         }
-        if (records.length + dead.length >= batchRows) {
+        if (records.length + dead.size >= batchRows) {
           await commit('running');
           receivedAt = Date.now();
         }
@@ -288,24 +270,4 @@ async function* unreadableOnError<T>(rows: AsyncIterable<T>, file: string): Asyn
     if (step.done) return;
     yield step.value;
   }
-}
-
-/** Rows dead-lettered at extraction are counted where the topology counts its own: in = dead_letter for them. */
-function extractionLedgerMessage(source: string, file: string, firstRow: number, lastRow: number, dead: number, errors: Record<string, number>): Message {
-  const entry: LedgerEntry = {
-    source,
-    topic: `file:${file}`,
-    partition: 0,
-    first_offset: firstRow,
-    last_offset: lastRow,
-    in: dead,
-    raw: 0,
-    duplicates: 0,
-    dead_letter: dead,
-    suppressed: 0,
-    near_duplicates: 0,
-    errors,
-    committed_at: new Date().toISOString(),
-  };
-  return ledgerMessage(entry);
 }

@@ -5,7 +5,7 @@ import { perRegistry } from '../observability/metrics.js';
 export const extractionMetrics = perRegistry((registry) => ({
   files: new Counter({
     name: 'c360_watch_files_total',
-    help: 'Landing-zone files by outcome: ingested, resumed, skipped, rejected',
+    help: 'Landing-zone files by outcome: ingested, resumed, duplicate (its bytes were ingested before), rejected',
     labelNames: ['source', 'outcome'],
     registers: [registry],
   }),
@@ -24,6 +24,12 @@ export const extractionMetrics = perRegistry((registry) => ({
   records: new Counter({
     name: 'c360_connector_records_total',
     help: 'Connector records sent to the ingest topic',
+    labelNames: ['connector'],
+    registers: [registry],
+  }),
+  connectorDeadLettered: new Counter({
+    name: 'c360_connector_records_dead_lettered_total',
+    help: 'Connector records dead-lettered where they were read (not a JSON object, larger than the ingest topic takes)',
     labelNames: ['connector'],
     registers: [registry],
   }),

@@ -72,6 +72,17 @@ export async function topicMaxMessageBytes(admin: Admin, topic: string): Promise
   return Number.isSafeInteger(value) && value > 0 ? value : DEFAULT_MAX_MESSAGE_BYTES;
 }
 
+/** A topic's max.message.bytes, asked with an admin of its own. */
+export async function maxMessageBytesOf(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await topicMaxMessageBytes(admin, topic);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** The topics the cluster has. */
 export async function existingTopics(kafka: Kafka): Promise<Set<string>> {
   const admin = kafka.admin();

@@ -16,13 +16,16 @@ export interface ScriptedServer {
   /** The answers still to give, in order; once empty, the last is repeated. */
   answers: Answer[];
   requests: string[];
+  /** The headers of each request, in the same order. */
+  headers: http.IncomingHttpHeaders[];
 }
 
 export function useScriptedServer(): ScriptedServer {
-  const state: ScriptedServer = { url: '', answers: [], requests: [] };
+  const state: ScriptedServer = { url: '', answers: [], requests: [], headers: [] };
   let last: Answer = { status: 200, body: '{}' };
   const server = http.createServer((req, res) => {
     state.requests.push(`${req.method} ${req.url}`);
+    state.headers.push(req.headers);
     req.resume();
     const answer = state.answers.shift() ?? last;
     last = answer;

@@ -7,9 +7,14 @@ import { extractionMetrics } from '../../extraction/metrics.js';
 import { createKafka } from '../../kafka/client.js';
 import { toolLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
+import { openKeyStore } from '../../privacy/key-store.js';
+import { pseudonymsFrom } from '../../privacy/pseudonyms.js';
+import { RecordPrivacy } from '../../privacy/records.js';
+import { UnidentifiedSealer } from '../../privacy/sealed.js';
 import { compilePrimaryEntity } from '../../schema/entity.js';
+import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
-import { prepareTopologyTopics } from '../../topology/setup.js';
+import { deadLetterContract, prepareTopologyTopics } from '../../topology/setup.js';
 import { serveOps } from '../ops.js';
 import { existingFile, integer, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
 
@@ -32,6 +37,9 @@ export function registerConnectCommands(program: Command): void {
       const logger = toolLogger(config.logLevel);
       const kafka = createKafka(config, logger, 'connector');
       await prepareTopologyTopics(kafka, topology, config);
+      const deadLetter = await deadLetterContract(config, kafka, topology.namespace);
+      const keyStore = openKeyStore(config, topology.namespace);
+      const sealer = new UnidentifiedSealer(keyStore, new RecordPrivacy(pseudonymsFrom(config, 'c360 connect')));
       // A one-shot sync is a job, not a service: only a connector that keeps syncing serves the ops endpoints.
       const ops = o.once ? undefined : await serveOps(config, o.opsPort, ['kafka'], logger);
       const metrics = extractionMetrics(metricsRegistry());
@@ -48,14 +56,21 @@ export function registerConnectCommands(program: Command): void {
           once: o.once,
           intervalMs: o.interval,
           signal: abort.signal,
-          onPage: (records) => {
+          deadLetter,
+          store: openObjectStore(config),
+          sealer,
+          maxRecordBytes: topology.maxRecordBytes,
+          onPage: (records, deadLettered) => {
             metrics.pages.inc({ connector: connector.name });
             metrics.records.inc({ connector: connector.name }, records);
+            metrics.connectorDeadLettered.inc({ connector: connector.name }, deadLettered);
           },
         });
-        console.log(`${connector.name}: ${run.pages} page(s), ${run.records} record(s) committed`);
+        const stopped = abort.signal.aborted ? ' (stopped)' : '';
+        console.log(`${connector.name}: ${run.pages} page(s), ${run.records} record(s) committed, ${run.deadLettered} dead-lettered${stopped}`);
       } finally {
         await ops?.close();
+        await keyStore.close();
       }
     });
 }

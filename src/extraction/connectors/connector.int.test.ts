@@ -1,16 +1,19 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VendorApi } from '../../../dev/demo/vendor-api.js';
-import { collect, testKafka } from '../../../test/support/kafka.js';
+import { useScriptedServer } from '../../../test/support/http.js';
+import { collect, eventually, testKafka } from '../../../test/support/kafka.js';
 import { testNamespace } from '../../../test/support/topology.js';
-import { spawnCli } from '../../../test/support/worker.js';
+import { runCli, spawnCli } from '../../../test/support/worker.js';
 import { HEADER } from '../../contracts/lineage.js';
 import { type TopicNames, topicNames } from '../../contracts/topics.js';
 import { loadConnector } from './index.js';
 
 const kafka = testKafka();
+const { ConfigResourceTypes } = kafkajs;
 const TOKEN = 'vendor-token-123';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-connect-'));
 
@@ -66,7 +69,7 @@ describe('c360 connect: a REST API, page by page, exactly once', () => {
     api.failures.push(429, 503); // the vendor is briefly unhappy: retried with backoff
     const resumed = await connect(file);
     expect(resumed.code, resumed.all).toBe(0);
-    expect(resumed.out.trim()).toBe('tickets: 1 page(s), 5 record(s) committed');
+    expect(resumed.out.trim()).toBe('tickets: 1 page(s), 5 record(s) committed, 0 dead-lettered');
     const requestsAfterKill = api.requests.slice(2);
     expect(requestsAfterKill).toEqual(['/api/tickets?per_page=10&cursor=20', '/api/tickets?per_page=10&cursor=20', '/api/tickets?per_page=10&cursor=20']);
 
@@ -78,7 +81,7 @@ describe('c360 connect: a REST API, page by page, exactly once', () => {
     // Three tickets change later: the next sync asks for what changed since the newest one seen.
     api.add(3, (i) => new Date(Date.UTC(2026, 10, 21, 10, i)).toISOString());
     const incremental = await connect(file);
-    expect(incremental.out.trim()).toBe('tickets: 1 page(s), 3 record(s) committed');
+    expect(incremental.out.trim()).toBe('tickets: 1 page(s), 3 record(s) committed, 0 dead-lettered');
     expect(api.requests.at(-1)).toBe(`/api/tickets?updated_since=${encodeURIComponent('2026-11-20T10:25:00.000Z')}&per_page=10`);
     seen = await collect(kafka, names.ingest('support'), (s) => s.length >= 28);
     expect(seen).toHaveLength(28);
@@ -87,9 +90,9 @@ describe('c360 connect: a REST API, page by page, exactly once', () => {
 
   it('follows page-number and Link-header pagination', async () => {
     const byPage = await connect(configFile('by-page', { url: `${api.url}/api/tickets-by-page`, pagination: { type: 'page', pageParam: 'page' } }));
-    expect(byPage.out.trim()).toBe('by-page: 3 page(s), 28 record(s) committed');
+    expect(byPage.out.trim()).toBe('by-page: 3 page(s), 28 record(s) committed, 0 dead-lettered');
     const linked = await connect(configFile('linked', { url: `${api.url}/api/tickets-linked`, recordsPath: 'data', pagination: { type: 'link' } }));
-    expect(linked.out.trim()).toBe('linked: 3 page(s), 28 record(s) committed');
+    expect(linked.out.trim()).toBe('linked: 3 page(s), 28 record(s) committed, 0 dead-lettered');
   });
 
   it('names a bad connector config in one sentence', () => {
@@ -97,5 +100,113 @@ describe('c360 connect: a REST API, page by page, exactly once', () => {
     expect(() => loadConnector(file, { VENDOR_TOKEN: 'x' })).toThrow(`connector config ${file}: url must be an http(s) URL.`);
     const noSecret = configFile('nosecret', { url: 'http://127.0.0.1:1/x', pagination: { type: 'link' } });
     expect(() => loadConnector(noSecret, {})).toThrow(`connector config ${noSecret}: header authorization refers to \${VENDOR_TOKEN}, which is not set.`);
+  });
+});
+
+describe('c360 connect at the edges: records the broker cannot take, loops, and a stop during a long wait', () => {
+  const api = useScriptedServer();
+  const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-connect-store-'));
+  afterAll(() => fs.rmSync(storage, { recursive: true, force: true }));
+  const file = (name: string, extra: Record<string, unknown> = {}) => {
+    const f = path.join(storage, `${name}.json`);
+    fs.writeFileSync(
+      f,
+      JSON.stringify({
+        name,
+        source: 'support',
+        url: `${api.url}/api/tickets`,
+        recordsPath: 'tickets',
+        pagination: { type: 'cursor', nextCursorPath: 'next' },
+        rateLimitPerSecond: 100,
+        ...extra,
+      }),
+    );
+    return f;
+  };
+  const ticket = (id: string, extra: Record<string, unknown> = {}) => ({ interaction_id: id, channel: 'EMAIL', status: 'OPEN', ...extra });
+
+  it('dead-letters a record over the topic limit and one that is not an object, with lineage, and commits the page', async () => {
+    const ns = testNamespace();
+    const names = topicNames(ns);
+    // An ingest topic whose max.message.bytes is below the topology's record limit (1 MiB), as a platform team may set it.
+    expect((await runCli(['topics', 'create', '--namespace', ns])).code).toBe(0);
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: names.ingest('support'), configEntries: [{ name: 'max.message.bytes', value: '102400' }] }],
+    });
+    await admin.disconnect();
+    // Under the record limit, over what the topic takes; and one over the record limit itself.
+    const justOver = ticket('T-big', { note: 'x'.repeat(110_000) });
+    const wayOver = ticket('T-huge', { note: 'y'.repeat(2_000_000) });
+    api.answers = [{ status: 200, body: JSON.stringify({ tickets: [ticket('T-1'), justOver, 42, wayOver, ticket('T-2')], next: null }) }];
+    const w = spawnCli(['connect', '--config', file('edges'), '--once', '--namespace', ns], { C360_STORAGE_URL: storage });
+    const exit = await w.exited;
+    expect(exit.code, w.output()).toBe(0);
+    expect(w.stdout().trim()).toBe('edges: 1 page(s), 2 record(s) committed, 3 dead-lettered');
+
+    const sent = await collect(kafka, names.ingest('support'), (m) => m.length >= 2);
+    expect(sent.map((m) => m.key!.toString()).sort()).toEqual(['T-1', 'T-2']);
+    const dead = await collect(kafka, names.deadLetter, (m) => m.length >= 3);
+    expect(dead.map((m) => m.headers!['__connect.errors.exception.class.name']!.toString())).toEqual([
+      'size.too_large',
+      'mapping.malformed_row',
+      'size.too_large',
+    ]);
+    for (const m of dead) {
+      expect(m.headers!['__connect.errors.topic']!.toString()).toBe('connector:edges');
+      expect(m.headers![HEADER.sourceKind]!.toString()).toBe('api');
+      expect(JSON.parse(m.headers![HEADER.origin]!.toString())).toMatchObject({ connector: 'edges', index: expect.any(Number) });
+    }
+    // The original too large for a dead letter is kept out of line, sealed, in the raw layer's storage.
+    const originals = fs.readdirSync(path.join(storage, 'quarantine', 'originals'));
+    expect(originals).toHaveLength(1);
+    expect(fs.readFileSync(path.join(storage, 'quarantine', 'originals', originals[0]!)).includes('yyyyyyyy')).toBe(false);
+    const ledger = await collect(kafka, names.ledger, (m) => m.length >= 1);
+    expect(JSON.parse(ledger[0]!.value!.toString())).toMatchObject({
+      topic: 'connector:edges',
+      in: 3,
+      dead_letter: 3,
+      errors: { 'size.too_large': 2, 'mapping.malformed_row': 1 },
+    });
+  });
+
+  it('a cursor that leads back to a page of this sync ends the run with one sentence, after committing the pages before', async () => {
+    const ns = testNamespace();
+    api.answers = [
+      { status: 200, body: JSON.stringify({ tickets: [ticket('T-a')], next: 'A' }) },
+      { status: 200, body: JSON.stringify({ tickets: [ticket('T-b')], next: 'B' }) },
+      { status: 200, body: JSON.stringify({ tickets: [ticket('T-c')], next: 'A' }) },
+    ];
+    const w = spawnCli(['connect', '--config', file('looping'), '--once', '--namespace', ns], { C360_STORAGE_URL: storage });
+    const exit = await w.exited;
+    expect(exit.code).toBe(1);
+    const stderr = w.output().replace(w.stdout(), '').trim();
+    expect(stderr).not.toMatch(/\n\s+at .*:\d+:\d+/);
+    expect(stderr.split('\n').at(-1)).toBe(
+      'c360: looping: the API handed back a position it had already given in this sync ({"next":"A","since":null,"watermark":null}); following it would loop for ever.',
+    );
+    expect((await collect(kafka, topicNames(ns).ingest('support'), (m) => m.length >= 3)).map((m) => m.key!.toString()).sort()).toEqual(['T-a', 'T-b', 'T-c']);
+  });
+
+  it('a SIGTERM during a Retry-After wait ends the connector at once, with what it committed', async () => {
+    const ns = testNamespace();
+    api.requests.length = 0;
+    api.answers = [{ status: 503, headers: { 'retry-after': '86400' } }];
+    const w = spawnCli(['connect', '--config', file('patient'), '--namespace', ns, '--ops-port', '0'], {
+      C360_STORAGE_URL: storage,
+      LOG_LEVEL: 'info',
+    });
+    const waiting = await eventually(
+      async () => w.output(),
+      (o) => o.includes('the API did not answer; retrying after the wait'),
+    );
+    expect(JSON.parse(waiting.split('\n').find((l) => l.includes('retrying after the wait'))!)).toMatchObject({ waitMs: 60_000 });
+    const stopping = Date.now();
+    w.child.kill('SIGTERM');
+    expect(await w.exited).toEqual({ code: 0, signal: null });
+    expect(Date.now() - stopping).toBeLessThan(10_000);
+    expect(w.stdout()).toContain('patient: 0 page(s), 0 record(s) committed, 0 dead-lettered (stopped)');
   });
 });

@@ -2,21 +2,29 @@
  * The connector interface: pull one page from a position, get records and the next position.
  * `runConnector` drives any connector with incremental sync, committing each page's records and
  * the position after it in one Kafka transaction (`<ns>.connector-state`), so a crash between
- * pages neither skips nor repeats one.
+ * pages neither skips nor repeats one. A record that cannot go to the ingest topic (not an
+ * object, larger than the topic takes) is dead-lettered in the same transaction and the page goes
+ * on; a position the vendor hands back twice in one sync would loop for ever, and ends the run.
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka, Message } from 'kafkajs';
 import type { z } from 'zod';
 import { parseSettings } from '../../config.js';
-import { ingestIdFrom, lineageHeaders } from '../../contracts/lineage.js';
+import type { DeadLetterContract } from '../../contracts/dead-letter.js';
+import { ConnectorLoopError, describeError } from '../../contracts/errors.js';
+import { ingestIdFrom, type Lineage, lineageHeaders } from '../../contracts/lineage.js';
 import { topicNames } from '../../contracts/topics.js';
 import { crashPoint } from '../../faults/failpoints.js';
 import { sendTransaction } from '../../kafka/send.js';
+import { maxMessageBytesOf } from '../../kafka/topics.js';
 import { exclusiveProducer } from '../../kafka/transactional.js';
 import type { Logger } from '../../observability/logger.js';
+import type { UnidentifiedSealer } from '../../privacy/sealed.js';
 import type { ComponentSpec } from '../../registry.js';
 import type { CompiledEntity } from '../../schema/entity.js';
+import type { ObjectStore } from '../../storage/object-store.js';
+import { ExtractionDeadLetters, tooLarge } from '../dead-letters.js';
 import { readState, stateMessage } from '../state.js';
 
 /** A connector kind, registered by name in connectors/index.ts; a connector file's `type` names it (default rest). */
@@ -37,11 +45,18 @@ export function defineConnector<O extends z.ZodType>(
 export type Position = Record<string, unknown>;
 
 export interface Page {
-  records: Array<Record<string, unknown>>;
+  /** As the API gave them: objects, or anything else, which is dead-lettered. */
+  records: unknown[];
   /** Where the next pull starts. */
   next: Position;
   /** True when this page was the last one for now: the next pull is the next incremental sync. */
   caughtUp: boolean;
+}
+
+/** What a pull may be told: to stop at once (SIGTERM), and whom to tell before it waits to retry. */
+export interface PullContext {
+  signal?: AbortSignal;
+  onRetry?: (error: unknown, attempt: number, waitMs: number) => void;
 }
 
 export interface Connector {
@@ -49,7 +64,7 @@ export interface Connector {
   readonly source: string;
   /** The first position ever, before any state exists. */
   initial(): Position;
-  pull(from: Position): Promise<Page>;
+  pull(from: Position, context?: PullContext): Promise<Page>;
 }
 
 interface ConnectorState {
@@ -67,56 +82,117 @@ export interface RunConnectorOptions {
   connector: Connector;
   entity: CompiledEntity;
   logger: Logger;
+  deadLetter: DeadLetterContract;
+  /** The raw layer's storage, where a dead letter too large for its topic keeps its original value. */
+  store: ObjectStore;
+  /** Seals the originals of dead-lettered records (the CLI always passes one). */
+  sealer?: UnidentifiedSealer;
+  /** The topology's record limit: a record over it is dead-lettered (size.too_large) and the page goes on. */
+  maxRecordBytes: number;
   /** Stop once caught up, instead of syncing again every `intervalMs`. */
   once?: boolean;
   intervalMs?: number;
   signal?: AbortSignal;
-  /** After each committed page. */
-  onPage?: (records: number) => void;
+  /** After each committed page: records sent, records dead-lettered. */
+  onPage?: (records: number, deadLettered: number) => void;
 }
 
 export interface ConnectorRun {
   pages: number;
+  /** Records sent to the ingest topic. */
   records: number;
+  deadLettered: number;
 }
 
 export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun> {
   const names = topicNames(o.namespace);
   const key = `connector:${o.connector.name}`;
+  const origin = `connector:${o.connector.name}`;
+  const maxMessageBytes = await maxMessageBytesOf(o.kafka, names.ingest(o.entity.source));
+  const dead = new ExtractionDeadLetters({
+    names,
+    deadLetter: o.deadLetter,
+    store: o.store,
+    sealer: o.sealer,
+    source: o.entity.source,
+    entity: o.entity.name,
+    writer: 'connector',
+  });
+  const batchLimits = new Map([[names.deadLetter, o.deadLetter.maxMessageBytes]]);
   const producer = await exclusiveProducer(o.kafka, `${o.namespace}.connector.${o.connector.name}`);
-  const run: ConnectorRun = { pages: 0, records: 0 };
+  const run: ConnectorRun = { pages: 0, records: 0, deadLettered: 0 };
   try {
     const saved = await readState<ConnectorState>(o.kafka, names.connectorState, key);
     let position = saved?.position ?? o.connector.initial();
     let totals = { pages: saved?.pages ?? 0, records: saved?.records ?? 0 };
+    /** Positions pulled since the sync began: one handed back again would be pulled for ever. */
+    let pulled = new Set<string>();
     o.logger.info({ connector: o.connector.name, resumed: saved !== undefined }, 'connector starting');
     while (!o.signal?.aborted) {
       const from = position;
-      const page = await o.connector.pull(from);
+      const seen = JSON.stringify(from);
+      if (pulled.has(seen))
+        throw new ConnectorLoopError(
+          `${o.connector.name}: the API handed back a position it had already given in this sync (${seen.slice(0, 200)}); following it would loop for ever.`,
+        );
+      pulled.add(seen);
+      let page: Page;
+      try {
+        page = await o.connector.pull(from, {
+          signal: o.signal,
+          onRetry: (err, attempt, waitMs) =>
+            o.logger.warn({ connector: o.connector.name, attempt, waitMs, err: describeError(err) }, 'the API did not answer; retrying after the wait'),
+        });
+      } catch (err) {
+        // Told to stop while a request or its retry wait was under way: what is committed stays committed.
+        if (o.signal?.aborted) break;
+        throw err;
+      }
       const receivedAt = Date.now();
-      const messages: Message[] = page.records.map((record, index) => ({
-        key: o.entity.naturalId(record) || null,
-        value: JSON.stringify(record),
-        headers: lineageHeaders({
+      const messages: Message[] = [];
+      for (const [index, record] of page.records.entries()) {
+        const lineage: Lineage = {
           ingestId: ingestIdFrom(`${o.connector.name}/${JSON.stringify(from)}/${index}`),
           source: o.entity.source,
           sourceKind: 'api',
           receivedAt,
           origin: JSON.stringify({ connector: o.connector.name, cursor: from, index }),
-        }),
-      }));
-      totals = { pages: totals.pages + 1, records: totals.records + messages.length };
+        };
+        const at = { topic: origin, offset: totals.records + index };
+        if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+          await dead.add(at, lineage, { code: 'mapping.malformed_row', field: null, message: 'the API record is not a JSON object' }, record);
+          continue;
+        }
+        const message: Message = {
+          key: o.entity.naturalId(record as Record<string, unknown>) || null,
+          value: JSON.stringify(record),
+          headers: lineageHeaders(lineage),
+        };
+        const large = tooLarge(message, o.maxRecordBytes, maxMessageBytes);
+        if (large) await dead.add(at, lineage, large, record);
+        else messages.push(message);
+      }
+      const deadLettered = page.records.length - messages.length;
+      const first = totals.records;
+      totals = { pages: totals.pages + 1, records: totals.records + page.records.length };
       const state: ConnectorState = { kind: 'connector', connector: o.connector.name, position: page.next, ...totals, updated_at: new Date().toISOString() };
-      await sendTransaction(producer, [
-        { topic: names.ingest(o.entity.source), messages },
-        { topic: names.connectorState, messages: [stateMessage(key, state)] },
-      ]);
+      await sendTransaction(
+        producer,
+        [
+          { topic: names.ingest(o.entity.source), messages },
+          ...dead.take(origin, first, Math.max(first, totals.records - 1)),
+          { topic: names.connectorState, messages: [stateMessage(key, state)] },
+        ],
+        batchLimits,
+      );
       crashPoint('connector-after-commit');
       position = page.next;
       run.pages++;
       run.records += messages.length;
-      o.onPage?.(messages.length);
+      run.deadLettered += deadLettered;
+      o.onPage?.(messages.length, deadLettered);
       if (page.caughtUp) {
+        pulled = new Set();
         if (o.once) break;
         await sleep(o.intervalMs ?? 60_000, undefined, { signal: o.signal }).catch(() => undefined);
       }

@@ -1,7 +1,7 @@
 // How the REST connector treats what a vendor API answers: a real fetch against a loopback server.
 import { describe, expect, it } from 'vitest';
 import { failureOf, useScriptedServer } from '../../../test/support/http.js';
-import { isRetriable } from '../../contracts/errors.js';
+import { ConnectorLoopError, isRetriable } from '../../contracts/errors.js';
 import { RestConnector, restConnectorSchema } from './rest.js';
 
 const page = (ids: string[], next: string | null) => ({
@@ -46,7 +46,7 @@ describe('REST connector answers', () => {
     server.answers = [{ status: 429, headers: { 'retry-after': '0' } }, { status: 500 }, { status: 503 }, page(['t-1', 't-2'], 'c2')];
     server.requests.length = 0;
     const p = await pull();
-    expect(p.records.map((r) => r.id)).toEqual(['t-1', 't-2']);
+    expect(p.records.map((r) => (r as { id: string }).id)).toEqual(['t-1', 't-2']);
     expect(p.next).toMatchObject({ next: 'c2' });
     expect(server.requests).toHaveLength(4);
   });
@@ -54,7 +54,7 @@ describe('REST connector answers', () => {
   it('a request that times out is retried', async () => {
     server.answers = [{ ...page([], null), delayMs: 1_000 }, page(['t-3'], null)];
     const p = await pull(connector({ timeoutMs: 200 }));
-    expect(p.records.map((r) => r.id)).toEqual(['t-3']);
+    expect(p.records.map((r) => (r as { id: string }).id)).toEqual(['t-3']);
     expect(p.caughtUp).toBe(true);
   });
 
@@ -70,5 +70,139 @@ describe('REST connector answers', () => {
     const error = await failureOf(pull());
     expect(error.message).toBe('helpdesk: the response has no array at "tickets"');
     expect(isRetriable(error)).toBe(false);
+  });
+
+  it.each([
+    ['truncated JSON', '{"tickets":[{"id":"t-1"', 'text/plain', '23 bytes that are not JSON (text/plain)'],
+    ['an empty body', '', 'application/json', 'an empty body'],
+    ['an HTML page', '<html><body>Maintenance: ann@example.com</body></html>', 'text/html', '54 bytes that are not JSON (text/html)'],
+  ])('%s ends the pull with one sentence naming the URL and status, quoting nothing of it', async (_what, body, type, said) => {
+    server.answers = [{ status: 200, body, headers: { 'content-type': type } }];
+    const error = await failureOf(pull());
+    expect(error.message).toBe(`helpdesk: ${server.url}/api/tickets answered 200 with ${said}`);
+    expect(isRetriable(error)).toBe(false);
+  });
+
+  it('a cursor handed back unchanged is a loop, a typed error', async () => {
+    server.answers = [page(['t-1'], 'c1')];
+    const c = connector();
+    const first = await c.pull(c.initial());
+    server.answers = [page(['t-2'], 'c1')];
+    const error = await failureOf(c.pull(first.next));
+    expect(error).toBeInstanceOf(ConnectorLoopError);
+    expect((error as ConnectorLoopError).code).toBe('connector.page_repeated');
+  });
+
+  it('a page that repeats the records of the page before is a loop (a server ignoring the page parameter)', async () => {
+    const c = new RestConnector(
+      restConnectorSchema.parse({ name: 'paged', source: 'support', url: `${server.url}/api/list`, pagination: { type: 'page' }, rateLimitPerSecond: 1000 }),
+    );
+    server.answers = [
+      { status: 200, body: '[{"id":"a"},{"id":"b"}]' },
+      { status: 200, body: '[{"id":"a"},{"id":"b"}]' },
+    ];
+    const first = await c.pull(c.initial());
+    await expect(c.pull(first.next)).rejects.toThrow('paged: ' + `${server.url}/api/list answered the same records as the page before`);
+  });
+
+  it('a Retry-After of a day waits no longer than maxRetryWaitMs, says so, and a stop ends the wait at once', async () => {
+    const waits: number[] = [];
+    const c = new RestConnector(
+      restConnectorSchema.parse({
+        name: 'slow',
+        source: 'support',
+        url: `${server.url}/api/tickets`,
+        recordsPath: 'tickets',
+        pagination: { type: 'cursor', nextCursorPath: 'meta.next_cursor' },
+        rateLimitPerSecond: 1000,
+        maxRetryWaitMs: 50,
+      }),
+    );
+    server.answers = [{ status: 429, headers: { 'retry-after': '86400' } }, page(['t-9'], null)];
+    const p = await c.pull(c.initial(), { onRetry: (_e, _a, ms) => waits.push(ms) });
+    expect(waits).toEqual([50]);
+    expect(p.records).toEqual([{ id: 't-9' }]);
+
+    const abort = new AbortController();
+    const long = new RestConnector(
+      restConnectorSchema.parse({
+        ...restConnectorSchema.parse({ name: 'slow', source: 'support', url: `${server.url}/x`, pagination: { type: 'link' } }),
+        maxRetryWaitMs: 3_600_000,
+      }),
+    );
+    server.answers = [{ status: 503, headers: { 'retry-after': '86400' } }];
+    const started = Date.now();
+    const pulling = failureOf(long.pull(long.initial(), { signal: abort.signal, onRetry: () => setTimeout(() => abort.abort(), 20) }));
+    expect((await pulling).message).toContain('answered 503');
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('REST connector credentials stay at their origin', () => {
+  const home = useScriptedServer();
+  const elsewhere = useScriptedServer();
+  const connector = (extra: Record<string, unknown> = {}) =>
+    new RestConnector(
+      restConnectorSchema.parse({
+        name: 'crm-api',
+        source: 'crm',
+        url: `${home.url}/v1/contacts`,
+        headers: { authorization: 'Bearer secret-token', 'x-api-key': 'k-123' },
+        recordsPath: 'data',
+        pagination: { type: 'link' },
+        rateLimitPerSecond: 1000,
+        ...extra,
+      }),
+    );
+  const reset = () => {
+    for (const s of [home, elsewhere]) {
+      s.requests.length = 0;
+      s.headers.length = 0;
+    }
+  };
+
+  it('a redirect to another origin is refused, and nothing is sent there', async () => {
+    reset();
+    home.answers = [{ status: 302, headers: { location: `${elsewhere.url}/steal` } }];
+    const error = await failureOf(connector().pull(connector().initial()));
+    expect(error.message).toBe(
+      `crm-api: ${home.url}/v1/contacts leads to ${elsewhere.url}, another origin than ${home.url}; not followed, so its credentials stay there (allowedOrigins may name it, to be followed without them)`,
+    );
+    expect(isRetriable(error)).toBe(false);
+    expect(elsewhere.requests).toEqual([]);
+  });
+
+  it('a redirect within the origin is followed with the credentials; to an allowed origin, without them', async () => {
+    reset();
+    home.answers = [
+      { status: 301, headers: { location: '/v2/contacts' } },
+      { status: 200, body: '{"data":[{"id":1}]}' },
+    ];
+    expect((await connector().pull(connector().initial())).records).toEqual([{ id: 1 }]);
+    expect(home.requests).toEqual(['GET /v1/contacts', 'GET /v2/contacts']);
+    expect(home.headers.map((h) => h.authorization)).toEqual(['Bearer secret-token', 'Bearer secret-token']);
+
+    reset();
+    home.answers = [{ status: 307, headers: { location: `${elsewhere.url}/export/1` } }];
+    elsewhere.answers = [{ status: 200, body: '{"data":[{"id":2}]}' }];
+    const allowed = connector({ allowedOrigins: [elsewhere.url] });
+    expect((await allowed.pull(allowed.initial())).records).toEqual([{ id: 2 }]);
+    expect(elsewhere.requests).toEqual(['GET /export/1']);
+    expect(elsewhere.headers[0]!.authorization).toBeUndefined();
+    expect(elsewhere.headers[0]!['x-api-key']).toBeUndefined();
+  });
+
+  it('a next link on another origin is refused before its page is committed; on an allowed origin it is fetched without credentials', async () => {
+    reset();
+    home.answers = [{ status: 200, body: '{"data":[{"id":1}]}', headers: { link: `<${elsewhere.url}/v1/contacts?page=2>; rel="next"` } }];
+    await expect(connector().pull(connector().initial())).rejects.toThrow(`leads to ${elsewhere.url}, another origin than ${home.url}`);
+    expect(elsewhere.requests).toEqual([]);
+
+    reset();
+    const allowed = connector({ allowedOrigins: [elsewhere.url] });
+    const first = await allowed.pull(allowed.initial());
+    elsewhere.answers = [{ status: 200, body: '{"data":[{"id":3}]}' }];
+    expect((await allowed.pull(first.next)).records).toEqual([{ id: 3 }]);
+    expect(elsewhere.headers[0]!.authorization).toBeUndefined();
   });
 });

@@ -3,13 +3,16 @@
  * references, so secrets stay out of the file), where the records are in the response, one of
  * three paginations (a cursor in the body, page numbers, or the `Link: <…>; rel="next"` header),
  * an `updated_since` watermark for incremental sync, a request rate limit, and retries with
- * backoff on 429 and 5xx (honouring Retry-After).
+ * backoff on 429 and 5xx (honouring Retry-After up to a cap). Its headers go to the configured
+ * URL's origin only: a redirect or a next link elsewhere is refused, or followed without them when
+ * `allowedOrigins` names that origin, as browsers and curl drop credentials across origins.
  */
+import { hash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { ConfigError, DependencyRefusedError, DependencyUnavailableError, describeError, httpError } from '../../contracts/errors.js';
+import { ConfigError, ConnectorLoopError, DependencyRefusedError, DependencyUnavailableError, describeError, httpError } from '../../contracts/errors.js';
 import { retry } from '../../retry.js';
-import { type Connector, defineConnector, type Page, type Position } from './connector.js';
+import { type Connector, defineConnector, type Page, type Position, type PullContext } from './connector.js';
 
 export const restConnectorSchema = z
   .object({
@@ -51,9 +54,22 @@ export const restConnectorSchema = z
       .strict()
       .optional()
       .describe('incremental sync: once caught up, ask only for what changed since the newest record seen'),
-    rateLimitPerSecond: z.number().positive().default(5).describe('requests per second at most'),
-    maxRetries: z.number().int().min(0).default(5).describe('retries of a request that timed out or got 429 or 5xx'),
-    timeoutMs: z.number().int().min(100).default(30_000).describe('time a request may take'),
+    allowedOrigins: z
+      .array(z.url({ message: 'must be an http(s) origin' }).transform((u) => new URL(u).origin))
+      .default([])
+      .describe(
+        "other origins (https://host[:port]) a redirect or next link may lead to: followed without the configured headers, which go to the url's origin only",
+      ),
+    rateLimitPerSecond: z.number().positive().max(10_000).default(5).describe('requests per second at most'),
+    maxRetries: z.number().int().min(0).max(100).default(5).describe('retries of a request that timed out or got 429 or 5xx'),
+    maxRetryWaitMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(3_600_000)
+      .default(60_000)
+      .describe('the longest wait before a retry, whatever a Retry-After asks (each wait is logged and ends at once on SIGTERM)'),
+    timeoutMs: z.number().int().min(100).max(600_000).default(30_000).describe('time a request may take'),
   })
   .strict();
 
@@ -97,14 +113,22 @@ interface RestPosition extends Position {
   watermark: string | null;
 }
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Redirects followed for one request, as browsers cap them. */
+const MAX_REDIRECTS = 5;
+
 export class RestConnector implements Connector {
   readonly name: string;
   readonly source: string;
+  private readonly home: string;
   private lastRequest = 0;
+  /** The records of the page before, within one sync: a page that repeats them is the API looping. */
+  private lastPage: string | undefined;
 
   constructor(private readonly config: RestConnectorConfig) {
     this.name = config.name;
     this.source = config.source;
+    this.home = new URL(config.url).origin;
   }
 
   initial(): Position {
@@ -112,9 +136,10 @@ export class RestConnector implements Connector {
     return { next: null, since: start, watermark: start } satisfies RestPosition;
   }
 
-  async pull(from: Position): Promise<Page> {
+  async pull(from: Position, context: PullContext = {}): Promise<Page> {
     const pos = from as RestPosition;
     const c = this.config;
+    if (pos.next === null) this.lastPage = undefined;
     const url = new URL(c.pagination.type === 'link' && typeof pos.next === 'string' ? pos.next : c.url);
     if (!(c.pagination.type === 'link' && pos.next)) {
       if (c.updatedSince && pos.since) url.searchParams.set(c.updatedSince.param, pos.since);
@@ -122,61 +147,113 @@ export class RestConnector implements Connector {
       if (c.pagination.type === 'cursor' && pos.next !== null) url.searchParams.set(c.pagination.cursorParam, String(pos.next));
       if (c.pagination.type === 'page') url.searchParams.set(c.pagination.pageParam, String(pos.next ?? c.pagination.firstPage));
     }
-    const res = await this.fetchWithRetry(url);
-    const body = (await res.json()) as unknown;
+    const { body, link, where } = await this.fetchWithRetry(url, context);
     const records = at(body, c.recordsPath);
     if (!Array.isArray(records)) throw new DependencyRefusedError('connector', `${c.name}: the response has no array at "${c.recordsPath || '(body)'}"`);
+    const fingerprint = records.length > 0 ? hash('sha256', JSON.stringify(records), 'hex') : undefined;
+    if (fingerprint !== undefined && fingerprint === this.lastPage)
+      throw new ConnectorLoopError(`${c.name}: ${where} answered the same records as the page before; following it would loop for ever.`);
+    this.lastPage = fingerprint;
 
     let watermark = pos.watermark;
     if (c.updatedSince) {
-      for (const r of records as Array<Record<string, unknown>>) {
+      for (const r of records) {
         const v = at(r, c.updatedSince.field);
-        if (typeof v === 'string' && (watermark === null || Date.parse(v) > Date.parse(watermark))) watermark = v;
+        if (typeof v === 'string' && !Number.isNaN(Date.parse(v)) && (watermark === null || Date.parse(v) > Date.parse(watermark))) watermark = v;
       }
     }
     let next: string | number | null;
     if (c.pagination.type === 'cursor') {
       const cursor = at(body, c.pagination.nextCursorPath);
       next = typeof cursor === 'string' || typeof cursor === 'number' ? (cursor === '' ? null : cursor) : null;
+      if (next !== null && next === pos.next)
+        throw new ConnectorLoopError(`${c.name}: ${where} handed back the cursor it was asked with; following it would loop for ever.`);
     } else if (c.pagination.type === 'page') {
       const page = typeof pos.next === 'number' ? pos.next : c.pagination.firstPage;
       next = records.length === 0 || (c.pageSize && records.length < c.pageSize.size) ? null : page + 1;
     } else {
-      next = nextLink(res.headers.get('link')) ?? null;
+      next = link ?? null;
+      // The next page is fetched with this connector's credentials only on their own origin: refused before its records are committed.
+      if (next !== null) this.headersFor(new URL(next), where);
     }
     const caughtUp = next === null;
     // Caught up: the next sync asks for what changed since the newest record seen.
     const position: RestPosition = caughtUp ? { next: null, since: watermark, watermark } : { next, since: pos.since, watermark };
-    return { records: records as Array<Record<string, unknown>>, next: position, caughtUp };
+    return { records, next: position, caughtUp };
+  }
+
+  /**
+   * The headers a request to `url` carries: the configured ones on the configured origin, none on
+   * an origin `allowedOrigins` names; any other origin is refused, so credentials never leave home.
+   */
+  private headersFor(url: URL, from: string): Record<string, string> {
+    if (url.origin === this.home) return this.config.headers;
+    if (this.config.allowedOrigins.includes(url.origin)) return {};
+    throw new DependencyRefusedError(
+      'connector',
+      `${from} leads to ${url.origin}, another origin than ${this.home}; not followed, so its credentials stay there (allowedOrigins may name it, to be followed without them)`,
+    );
   }
 
   /** One page, at most `rateLimitPerSecond` requests a second; 429, 5xx, timeouts and network errors are retried, other answers fail at once. */
-  private fetchWithRetry(url: URL): Promise<Response> {
+  private fetchWithRetry(url: URL, context: PullContext): Promise<{ body: unknown; link: string | undefined; where: string }> {
     const c = this.config;
-    const where = `${c.name}: ${url.origin}${url.pathname}`;
     return retry(
       async () => {
         const wait = this.lastRequest + 1000 / c.rateLimitPerSecond - Date.now();
-        if (wait > 0) await sleep(wait);
+        if (wait > 0) await sleep(wait, undefined, { signal: context.signal });
         this.lastRequest = Date.now();
-        let res: Response;
-        try {
-          res = await fetch(url, { headers: c.headers, signal: AbortSignal.timeout(c.timeoutMs) });
-        } catch (err) {
-          throw new DependencyUnavailableError('connector', `${where} did not answer: ${describeError(err)}`, { cause: err });
-        }
-        if (res.ok) return res;
-        throw httpError('connector', where, res.status, { retryAfter: res.headers.get('retry-after') });
+        return this.fetchFollowing(url, context.signal);
       },
-      { retries: c.maxRetries, initialMs: 250, maxMs: 10_000 },
+      { retries: c.maxRetries, initialMs: 250, maxMs: 10_000, maxWaitMs: c.maxRetryWaitMs, signal: context.signal, onRetry: context.onRetry },
     );
+  }
+
+  /** One request, following redirects (each origin checked), its body read as JSON. */
+  private async fetchFollowing(start: URL, signal: AbortSignal | undefined): Promise<{ body: unknown; link: string | undefined; where: string }> {
+    const c = this.config;
+    let url = start;
+    /** What led here, for the refusal of another origin: the request itself, or the one that redirected to it. */
+    let via = `${c.name}: ${url.origin}${url.pathname}`;
+    for (let hops = 0; ; hops++) {
+      const where = `${c.name}: ${url.origin}${url.pathname}`;
+      const headers = this.headersFor(url, via);
+      let res: Response;
+      let text: string;
+      try {
+        const timeout = AbortSignal.timeout(c.timeoutMs);
+        res = await fetch(url, { headers, redirect: 'manual', signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
+        text = await res.text();
+      } catch (err) {
+        throw new DependencyUnavailableError('connector', `${where} did not answer: ${describeError(err)}`, { cause: err });
+      }
+      const location = res.headers.get('location');
+      if (REDIRECTS.has(res.status) && location) {
+        if (hops >= MAX_REDIRECTS) throw new DependencyRefusedError('connector', `${where} redirected more than ${MAX_REDIRECTS} times`);
+        via = where;
+        url = new URL(location, url);
+        continue;
+      }
+      if (!res.ok) throw httpError('connector', where, res.status, { retryAfter: res.headers.get('retry-after') });
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // What the body says is not quoted: it may be an error page holding anything, personal data included.
+        const what =
+          text.trim() === '' ? 'an empty body' : `${Buffer.byteLength(text)} bytes that are not JSON (${res.headers.get('content-type') ?? 'no content-type'})`;
+        throw new DependencyRefusedError('connector', `${where} answered ${res.status} with ${what}`);
+      }
+      const link = nextLink(res.headers.get('link'));
+      return { body, link: link === undefined ? undefined : new URL(link, url).href, where };
+    }
   }
 }
 
 export const restConnector = defineConnector({
   name: 'rest',
   description:
-    'A generic REST API: records at a path of each response, cursor, page-number or Link-header pagination, an updated_since watermark for incremental sync, a request rate limit, and retries with backoff on 429, 5xx and timeouts (honouring Retry-After). `${VAR}` in headers comes from the environment.',
+    "A generic REST API: records at a path of each response, cursor, page-number or Link-header pagination, an updated_since watermark for incremental sync, a request rate limit, and retries with backoff on 429, 5xx and timeouts (honouring Retry-After up to maxRetryWaitMs). `${VAR}` in headers comes from the environment; headers go to the url's origin only.",
   options: restConnectorSchema,
   create: (config, env, setting) => new RestConnector(withSecrets(config, env, setting)),
 });
