@@ -4,14 +4,18 @@
  * their file and row number, counted in the ledger. Rows are sent in Kafka transactions (so with
  * acks=all and the idempotent producer), each carrying the file's position in
  * `<ns>.connector-state`: an interrupted file resumes after its last committed row, and a file
- * whose sha256 was already ingested for the source is skipped unless forced.
+ * whose sha256 was already ingested for the source, under any name, is a duplicate and sends
+ * nothing unless forced. A gzip file is checked whole before its first row is sent, so one cut
+ * off in transfer lands nothing; a file unreadable from some row on for another reason commits
+ * the rows before it and says exactly which (PartlyIngestedError).
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { finished } from 'node:stream/promises';
 import type { Kafka, Message } from 'kafkajs';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
-import { describeError, type RecordErrorEntry, UnreadableFileError } from '../contracts/errors.js';
+import { type C360Error, describeError, fileSystemFailure, type RecordErrorEntry, UnreadableFileError } from '../contracts/errors.js';
 import { HEADER, ingestIdFrom, type Lineage, lineageHeaders, type SourceKind } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
 import { crashPoint } from '../faults/failpoints.js';
@@ -24,7 +28,7 @@ import type { CompiledEntity } from '../schema/entity.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { ExtractionDeadLetters, tooLarge } from './dead-letters.js';
 import { compileMapping, type MappingFile } from './mapping.js';
-import type { FormatSpec } from './readers/reader.js';
+import { type FormatSpec, openText } from './readers/reader.js';
 import { readState, stateMessage } from './state.js';
 
 interface FileState {
@@ -70,12 +74,21 @@ export interface IngestFileOptions {
   onRetry?: (err: unknown, attempt: number, waitMs: number) => void;
   /** Seals unmappable rows before they are dead-lettered (the CLI always passes one; docs/privacy.md). */
   sealer?: UnidentifiedSealer;
+  /** The file's name in lineage, state and messages, when `file` is a local copy under another name (a landing-zone object). */
+  name?: string;
+  /** Ends a wait between attempts at once (SIGTERM). */
+  signal?: AbortSignal;
 }
 
 export interface IngestFileResult {
   file: string;
+  /** Its name in lineage and messages (the landing zone's object name, not its local copy's). */
+  name: string;
   sha256: string;
-  outcome: 'ingested' | 'resumed' | 'skipped';
+  /** duplicate: its bytes were ingested for the source before (`duplicateOf`), nothing was sent. */
+  outcome: 'ingested' | 'resumed' | 'duplicate';
+  /** The name the same bytes were ingested under, and when, for a duplicate. */
+  duplicateOf: { file: string; at: string } | undefined;
   rows: number;
   sent: number;
   deadLettered: number;
@@ -99,15 +112,53 @@ async function sha256File(file: string): Promise<string> {
  * partitions move after its session times out (9 s by default) and the election that follows.
  */
 export function ingestFile(o: IngestFileOptions): Promise<IngestFileResult> {
-  return retry(() => ingestFileOnce(o), { ...KAFKA_OUTAGE_RETRY, onRetry: o.onRetry });
+  return retry(() => ingestFileOnce(o), { ...KAFKA_OUTAGE_RETRY, onRetry: o.onRetry, signal: o.signal });
+}
+
+/** What a duplicate file's summary says: which file had the same bytes, and that nothing was sent. */
+export function duplicateNote(r: IngestFileResult): string {
+  const first = r.duplicateOf!;
+  return `duplicate of ${first.file} (the same bytes, sha256 ${r.sha256.slice(0, 12)}…, ingested ${first.at}): nothing sent; --force to ingest it again`;
+}
+
+/**
+ * A file that could be read up to some row and no further (a CSV line over the limit whose quoting
+ * is lost, a damaged Parquet page): the rows before are committed, and the message says so exactly.
+ */
+export class PartlyIngestedError extends UnreadableFileError {
+  constructor(
+    file: string,
+    readonly committed: { rows: number; lastRow: number; sent: number; deadLettered: number },
+    reason: string,
+  ) {
+    super(
+      `${file}: partly ingested: rows 1–${committed.lastRow} are committed (${committed.sent} sent, ${committed.deadLettered} dead-lettered), the rest is not, as the file cannot be read past row ${committed.lastRow} (${reason}); deliver the whole file again to land the rest (the rows already committed are dropped as exact duplicates).`,
+    );
+  }
+}
+
+/** A failure to read the file the ingest was given: the file's own (a permission, a folder), or the disk's when it passes (EIO, EMFILE). */
+function unreadable(name: string, err: unknown): C360Error {
+  const failure = fileSystemFailure('disk', `reading ${name}`, err);
+  return failure?.retriable ? failure : new UnreadableFileError(`${name} cannot be read: ${describeError(err)}`, { cause: err });
+}
+
+function readingFile<T>(name: string, run: () => T): T {
+  try {
+    return run();
+  } catch (err) {
+    throw unreadable(name, err);
+  }
 }
 
 async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
   const started = performance.now();
   const names = topicNames(o.namespace);
   const batchLimits = new Map([[names.deadLetter, o.deadLetter.maxMessageBytes]]);
-  const name = path.basename(o.file);
-  const sha256 = await sha256File(o.file);
+  const name = o.name ?? path.basename(o.file);
+  const sha256 = await sha256File(o.file).catch((err: unknown) => {
+    throw unreadable(name, err);
+  });
   const key = `file:${o.entity.source}:${sha256}`;
   const producer = await exclusiveProducer(o.kafka, `${o.namespace}.ingest.${o.entity.source}.${sha256.slice(0, 24)}`);
   // One transaction in flight while the next batch is read and mapped: the broker's work and ours overlap.
@@ -116,8 +167,10 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
     const previous = await readState<FileState>(o.kafka, names.connectorState, key);
     const result: IngestFileResult = {
       file: o.file,
+      name,
       sha256,
       outcome: 'ingested',
+      duplicateOf: undefined,
       rows: 0,
       sent: 0,
       deadLettered: 0,
@@ -126,14 +179,7 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
       ms: 0,
     };
     if (previous?.status === 'complete' && !o.force) {
-      return {
-        ...result,
-        outcome: 'skipped',
-        rows: previous.sent + previous.dead_lettered,
-        sent: previous.sent,
-        deadLettered: previous.dead_lettered,
-        ms: performance.now() - started,
-      };
+      return { ...result, outcome: 'duplicate', duplicateOf: { file: previous.file, at: previous.updated_at }, ms: performance.now() - started };
     }
     const resumeFrom = previous?.status === 'running' && !o.force ? previous.next_row : 1;
     if (resumeFrom > 1) {
@@ -145,8 +191,10 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
 
     const maxMessageBytes = await maxMessageBytesOf(o.kafka, names.ingest(o.entity.source));
     const mapper = compileMapping(o.entity.schema, o.mapping);
+    // Cut off in transfer, a gzip file fails only at its end: checked whole first, it lands nothing rather than its first half.
+    if (resumeFrom === 1) await checkGzip(o.file, name);
     const reader = o.format.create(o.file, { delimiter: o.mapping.delimiter, maxRowBytes: o.maxRecordBytes });
-    const totalBytes = fs.statSync(o.file).size;
+    const totalBytes = readingFile(name, () => fs.statSync(o.file).size);
     const batchRows = o.batchRows ?? DEFAULT_BATCH_ROWS;
     let records: Message[] = [];
     const dead = new ExtractionDeadLetters({
@@ -237,10 +285,15 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
         }
       }
     } catch (err) {
-      // A file unreadable from some row on: what was read before it (dead letters included) is committed, then the file fails.
+      // A file unreadable from some row on: what was read before it (dead letters included) is committed, then the file fails, saying so.
       if (err instanceof UnreadableFileError) {
         await commit('running');
         await inFlight;
+        throw new PartlyIngestedError(
+          name,
+          { rows: result.rows, lastRow, sent: result.sent, deadLettered: result.deadLettered },
+          describeError(err.cause ?? err),
+        );
       }
       throw err;
     }
@@ -254,6 +307,21 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
     // A transaction still in flight after a failure is let finish (or fail) before its producer goes.
     await inFlight.catch(() => undefined);
     await producer.disconnect();
+  }
+}
+
+/** A gzip file read to its end (within the inflation bound), or one sentence on why it cannot be: nothing is sent from it. */
+async function checkGzip(file: string, name: string): Promise<void> {
+  const { stream, gzip } = readingFile(name, () => openText(file));
+  if (!gzip) {
+    stream.destroy();
+    return;
+  }
+  try {
+    stream.resume();
+    await finished(stream);
+  } catch (err) {
+    throw new UnreadableFileError(`${name} is not a whole gzip file (${describeError(err)}); nothing of it was sent.`, { cause: err });
   }
 }
 

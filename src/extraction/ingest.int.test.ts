@@ -209,19 +209,42 @@ describe('c360 ingest: files into the ingest topics, exactly once', () => {
     expect(new Set(dead.map((d) => d.origin.file))).toEqual(new Set(['crm-profiles.csv', 'commerce-orders.csv', 'marketing-events.ndjson.gz']));
   });
 
-  it('skips a file whose sha256 was already ingested for the source, unless --force', async () => {
+  it('reports a file whose bytes were already ingested for the source, under any name, as a duplicate that sends nothing, unless --force', async () => {
     const file = path.join(fixtures, 'crm-profiles.csv');
     const mapping = path.join(fixtures, 'crm-mapping.json');
     const again = spawnCli(['ingest', file, '--source', 'crm', '--mapping', mapping, '--namespace', topology.namespace]);
     expect((await again.exited).code, again.output()).toBe(0);
-    expect(again.stdout()).toMatch(/^crm-profiles\.csv: skipped, already ingested for this source \(sha256 [0-9a-f]{12}…; --force to ingest again\)$/m);
+    expect(again.stdout()).toMatch(
+      /^crm-profiles\.csv: duplicate of crm-profiles\.csv \(the same bytes, sha256 [0-9a-f]{12}…, ingested \S+\): nothing sent; --force to ingest it again$/m,
+    );
     // The same bytes under another name are the same file.
+    const renamed = path.join(tmp, 'crm-renamed.csv');
+    fs.copyFileSync(file, renamed);
+    const duplicate = await ingest('crm', renamed, { mapping });
+    expect(duplicate).toMatchObject({ outcome: 'duplicate', duplicateOf: { file: 'crm-profiles.csv' }, rows: 0, sent: 0, deadLettered: 0 });
     const copy = path.join(tmp, 'renamed.csv.gz');
     fs.writeFileSync(copy, zlib.gzipSync(fs.readFileSync(file)));
     const forced = await ingest('crm', file, { mapping, force: true });
     expect(forced).toMatchObject({ outcome: 'ingested', rows: 8, sent: 3 });
     expect((await ingest('crm', copy, { mapping })).outcome).toBe('ingested'); // gzip bytes differ: a different file
-    expect((await ingest('crm', copy, { mapping })).outcome).toBe('skipped');
+    expect((await ingest('crm', copy, { mapping })).outcome).toBe('duplicate');
+  });
+
+  it('a gzip file cut off in transfer lands nothing and says so; delivered whole, it lands once', async () => {
+    const rows = Array.from({ length: 800 }, (_, i) => `T-cut-${i},C-1,ann@example.com,ECOMMERCE,2026-11-21T12:00:00Z,EUR,19.90,"[]",COMPLETED`);
+    const whole = zlib.gzipSync(`transaction_id,customer_id,email,channel,occurred_at,currency,total_amount,line_items,status\n${rows.join('\n')}\n`);
+    const cut = path.join(tmp, 'orders-cut.csv.gz');
+    fs.writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+    const run = spawnCli(['ingest', cut, '--source', 'commerce', '--namespace', topology.namespace, '--batch-rows', '100']);
+    expect((await run.exited).code).toBe(1);
+    expect(run.output()).toMatch(
+      /^orders-cut\.csv\.gz: not ingested: orders-cut\.csv\.gz is not a whole gzip file \(unexpected end of file\); nothing of it was sent\.$/m,
+    );
+    const full = path.join(tmp, 'orders-full.csv.gz');
+    fs.writeFileSync(full, whole);
+    expect(await ingest('commerce', full, {})).toMatchObject({ outcome: 'ingested', rows: 800, sent: 800 });
+    const sent = await collect(kafka, names.ingest('commerce'), (s) => s.filter((m) => m.key?.toString().startsWith('T-cut-')).length >= 800);
+    expect(sent.filter((m) => m.key?.toString().startsWith('T-cut-'))).toHaveLength(800);
   });
 
   it('ingests another entity of a source with --entity, and names the entities when it is not one', async () => {

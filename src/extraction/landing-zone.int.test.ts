@@ -46,7 +46,7 @@ describe('c360 watch: a landing zone folder per source', () => {
     expect(list('archive', 'commerce', today)).toEqual(['orders.csv']);
     expect(list('rejected', 'commerce')).toEqual(['broken.csv.gz', 'broken.csv.gz.reason.txt', 'notes.docx', 'notes.docx.reason.txt']);
     expect(fs.readFileSync(path.join(root, 'rejected', 'commerce', 'broken.csv.gz.reason.txt'), 'utf8')).toMatch(
-      /^extract\.unreadable_file: broken\.csv\.gz cannot be read: /,
+      /^extract\.unreadable_file: broken\.csv\.gz is not a whole gzip file \(.+\); nothing of it was sent\./,
     );
     expect(fs.readFileSync(path.join(root, 'rejected', 'commerce', 'notes.docx.reason.txt'), 'utf8')).toMatch(
       /^config\.invalid: notes\.docx: cannot tell its format from "\.docx"/,
@@ -78,5 +78,63 @@ describe('c360 watch: a landing zone folder per source', () => {
     const keys = sent.map((m) => m.key!.toString()).filter((k) => k.startsWith('W-'));
     expect(keys).toHaveLength(5_000);
     expect(new Set(keys).size).toBe(5_000);
+  });
+
+  it('reports the same bytes under another name as a duplicate, counted as one, and sends nothing', async () => {
+    const orders = fs.readFileSync(path.join(fixtures, 'commerce-orders.csv'));
+    fs.writeFileSync(path.join(root, 'commerce', 'orders-copy.csv'), orders);
+    const run = await watch(['--ops-port', '0']);
+    expect(run.code, run.all).toBe(0);
+    expect(run.out.trim()).toMatch(
+      /^commerce\/orders-copy\.csv: duplicate of orders\.csv \(the same bytes, sha256 [0-9a-f]{12}…, ingested \S+\): nothing sent; --force to ingest it again$/,
+    );
+  });
+
+  it('follows nothing out of the zone: a symlinked source folder is refused, a symlinked file rejected as it is, the rest goes on', async () => {
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-outside-'));
+    try {
+      fs.writeFileSync(path.join(outside, 'secrets.csv'), 'not,for,us\n');
+      fs.symlinkSync(outside, path.join(root, 'crm'));
+      fs.symlinkSync(path.join(outside, 'secrets.csv'), path.join(root, 'commerce', 'linked.csv'));
+      fs.copyFileSync(path.join(fixtures, 'marketing-events.ndjson.gz'), path.join(root, 'marketing', 'events-2.ndjson.gz'));
+      const run = await watch();
+      expect(run.code).toBe(1);
+      expect(run.all).toMatch(
+        new RegExp(
+          `^crm: left to retry: ${path.join(root, 'crm').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is a symbolic link: c360 watch follows nothing out of the landing zone`,
+          'm',
+        ),
+      );
+      expect(run.out).toContain('commerce/linked.csv: rejected: linked.csv is a symbolic link: c360 watch follows nothing out of the landing zone');
+      expect(run.out).toMatch(/^marketing\/events-2\.ndjson\.gz: duplicate of events\.ndjson\.gz /m);
+      // What the links point at is where it was, unread and unmoved.
+      expect(fs.readdirSync(outside)).toEqual(['secrets.csv']);
+      expect(fs.readFileSync(path.join(outside, 'secrets.csv'), 'utf8')).toBe('not,for,us\n');
+      expect(fs.lstatSync(path.join(root, 'rejected', 'commerce', 'linked.csv')).isSymbolicLink()).toBe(true);
+    } finally {
+      fs.rmSync(path.join(root, 'crm'), { force: true });
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('a file it may not read is tried a bounded number of times, then rejected with the reason', async () => {
+    const locked = path.join(root, 'commerce', 'locked.csv');
+    fs.copyFileSync(path.join(fixtures, 'commerce-orders.csv'), locked);
+    fs.chmodSync(locked, 0o000);
+    // Root reads any file: the watcher runs without the capabilities that let it, as an unprivileged pod would.
+    const w = spawnCli(['watch', root, '--once', '--quiet-seconds', '0', '--namespace', ns], {}, [
+      'setpriv',
+      '--bounding-set',
+      '-dac_override,-dac_read_search',
+      '--inh-caps',
+      '-dac_override,-dac_read_search',
+    ]);
+    const exit = await w.exited;
+    expect(exit.code, w.output()).toBe(0);
+    expect(w.stdout()).toContain(
+      `commerce/locked.csv: rejected: locked.csv cannot be read: EACCES: permission denied, open '${path.join(root, 'processing', 'commerce', 'locked.csv')}' (after 3 tries)`,
+    );
+    expect(list('rejected', 'commerce')).toContain('locked.csv');
+    expect(list('processing', 'commerce')).toEqual([]);
   });
 });

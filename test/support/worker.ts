@@ -16,8 +16,10 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-export function spawnCli(args: string[], env: Record<string, string> = {}): Worker {
-  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'c360.js'), ...args], {
+/** `c360 <args>` in a child process; `wrapper` runs it through another command (setpriv, to drop root's powers). */
+export function spawnCli(args: string[], env: Record<string, string> = {}, wrapper: string[] = []): Worker {
+  const command = [...wrapper, process.execPath, path.join(projectRoot(), 'bin', 'c360.js'), ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

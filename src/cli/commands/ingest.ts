@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { ConfigError, safeMessage } from '../../contracts/errors.js';
-import { DEFAULT_BATCH_ROWS, type IngestFileResult, ingestFile } from '../../extraction/file-ingest.js';
+import { DEFAULT_BATCH_ROWS, duplicateNote, type IngestFileResult, ingestFile, PartlyIngestedError } from '../../extraction/file-ingest.js';
 import { loadMappingFile } from '../../extraction/mapping.js';
 import { progressReporter } from '../../extraction/progress.js';
 import { FORMATS, formatOf, isDataFileName } from '../../extraction/readers/index.js';
@@ -32,8 +32,8 @@ function dataFiles(target: string): string[] {
 }
 
 function summaryLine(r: IngestFileResult): string {
-  const name = path.basename(r.file);
-  if (r.outcome === 'skipped') return `${name}: skipped, already ingested for this source (sha256 ${r.sha256.slice(0, 12)}…; --force to ingest again)`;
+  const name = r.name;
+  if (r.outcome === 'duplicate') return `${name}: ${duplicateNote(r)}`;
   const rate = Math.round(r.rows / Math.max(r.ms / 1000, 0.001));
   const resumed = r.outcome === 'resumed' ? ` (resumed at row ${r.resumedAt})` : '';
   const unknown = r.unknownColumns.length ? `; ignored columns: ${r.unknownColumns.join(', ')}` : '';
@@ -124,7 +124,7 @@ export function registerIngestCommands(program: Command): void {
           } catch (err) {
             progress.done();
             failed++;
-            console.error(`${path.basename(file)}: not ingested: ${(err as Error).message}`);
+            console.error(err instanceof PartlyIngestedError ? err.message : `${path.basename(file)}: not ingested: ${(err as Error).message}`);
           }
         }
         await keyStore.close();

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
+import { duplicateNote } from '../../extraction/file-ingest.js';
 import { openLanding } from '../../extraction/landing/open.js';
 import { LandingZone } from '../../extraction/landing-zone.js';
 import { extractionMetrics } from '../../extraction/metrics.js';
@@ -17,6 +18,9 @@ import { loadTopology } from '../../topology/load.js';
 import { deadLetterContract, prepareTopologyTopics } from '../../topology/setup.js';
 import { serveOps } from '../ops.js';
 import { existingFolder, integer, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
+
+/** A name as a terminal shows it: an object key may hold control characters, which are escaped rather than obeyed. */
+const shown = (text: string) => text.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 export function registerWatchCommands(program: Command): void {
   withOpsPort(withTopology(program.command('watch')))
@@ -64,18 +68,26 @@ export function registerWatchCommands(program: Command): void {
         onFile: (source, r) => {
           if ('rejected' in r) {
             metrics.files.inc({ source, outcome: 'rejected' });
-            console.log(`${source}/${path.basename(r.file)}: rejected: ${r.rejected}`);
+            console.log(`${source}/${shown(path.basename(r.file))}: rejected: ${shown(r.rejected)}`);
             return;
           }
           metrics.files.inc({ source, outcome: r.outcome });
+          if (r.outcome === 'duplicate') {
+            console.log(`${source}/${shown(r.name)}: ${shown(duplicateNote(r))}`);
+            return;
+          }
           metrics.rows.inc({ source, route: 'sent' }, r.sent);
           metrics.rows.inc({ source, route: 'dead_lettered' }, r.deadLettered);
-          console.log(`${source}/${path.basename(r.file)}: ${r.outcome}, ${r.rows} rows, ${r.sent} sent, ${r.deadLettered} dead-lettered`);
+          console.log(`${source}/${shown(r.name)}: ${r.outcome}, ${r.rows} rows, ${r.sent} sent, ${r.deadLettered} dead-lettered`);
         },
       });
       try {
-        if (o.once) await landing.scan();
-        else await landing.run();
+        if (o.once) {
+          await landing.scan();
+          // A single pass that could not finish says what it left, and exits 1: a job runner retries it.
+          for (const left of landing.leftOver) console.error(`${shown(left.where)}: left to retry: ${shown(left.reason)}`);
+          if (landing.leftOver.length > 0) process.exitCode = 1;
+        } else await landing.run();
       } finally {
         await ops?.close();
         await keyStore.close();

@@ -22,9 +22,14 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import type { Config } from '../../config.js';
-import { type C360Error, ConfigError } from '../../contracts/errors.js';
+import { type C360Error, ConfigError, fileSystemFailure, onDisk } from '../../contracts/errors.js';
 import { s3Client, s3Failure } from '../../storage/s3-store.js';
-import { type LandingObject, type LandingStorage, suffixed } from './storage.js';
+import { extensionsOf, type LandingObject, type LandingStorage, suffixed } from './storage.js';
+
+/** A key as ListObjectsV2 gives it with EncodingType=url: percent-encoded, a space as "+" on AWS (S3-compatible servers may write %20). */
+function urlDecodedKey(key: string): string {
+  return decodeURIComponent(key.replace(/\+/g, ' '));
+}
 
 export class BucketLanding implements LandingStorage {
   readonly url: string;
@@ -47,16 +52,20 @@ export class BucketLanding implements LandingStorage {
     return `${this.base}${dir}/${name}`;
   }
 
+  /**
+   * Keys are asked URL-encoded: S3 allows control characters in a key, which XML 1.0 cannot carry,
+   * and a listing that spelled them out would stop parsing there, hiding every key after it.
+   */
   async list(dir: string): Promise<LandingObject[]> {
     const prefix = this.key(dir);
     const out: LandingObject[] = [];
     let token: string | undefined;
     do {
       const page = await this.call('list', prefix, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token })),
+        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: '/', EncodingType: 'url', ContinuationToken: token })),
       );
       for (const o of page.Contents ?? []) {
-        const name = o.Key?.slice(prefix.length);
+        const name = o.Key === undefined ? undefined : urlDecodedKey(o.Key).slice(prefix.length);
         if (name) out.push({ name, modifiedMs: o.LastModified?.getTime() ?? 0 });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -106,15 +115,21 @@ export class BucketLanding implements LandingStorage {
     await this.call('put', key, () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: text })));
   }
 
+  /** The object downloaded under a name any filesystem takes (a key may hold control characters, or be longer than 255 bytes), its extensions kept. */
   async local(dir: string, name: string): Promise<{ path: string; release(): void }> {
     const key = this.key(dir, name);
-    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-landing-'));
-    const file = path.join(folder, name);
+    const folder = onDisk('disk', 'making a download folder', () => fs.mkdtempSync(path.join(os.tmpdir(), 'c360-landing-')));
+    const file = path.join(folder, `object${extensionsOf(name)}`);
     const release = () => fs.rmSync(folder, { recursive: true, force: true });
     try {
       const res = await this.call('get', key, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })));
-      // Streamed to disk: a file may be larger than memory.
-      await pipeline(res.Body as NodeJS.ReadableStream, fs.createWriteStream(file));
+      // Streamed to disk: a file may be larger than memory. A write that fails is the disk's; a read that fails, the store's.
+      const out = fs.createWriteStream(file);
+      let written: unknown;
+      out.on('error', (err) => (written ??= err));
+      await pipeline(res.Body as NodeJS.ReadableStream, out).catch((err: unknown) => {
+        throw written === undefined ? this.failure('get', key, err) : (fileSystemFailure('disk', `downloading to ${folder}`, written) ?? written);
+      });
     } catch (err) {
       release();
       throw err;

@@ -3,11 +3,14 @@
  * prefix. Paths are relative to the zone's root, `/`-separated: `<source>/<file>`,
  * `processing/<source>/<file>`, `archive/<source>/<date>/<file>`, `rejected/<source>/<file>`.
  */
+import { createHash } from 'node:crypto';
 
 export interface LandingObject {
   name: string;
   /** When it was last written (mtime, or the object's Last-Modified). */
   modifiedMs: number;
+  /** A symbolic link in a folder zone: never followed, rejected as it is. */
+  link?: boolean;
 }
 
 export interface LandingStorage {
@@ -24,7 +27,7 @@ export interface LandingStorage {
   /** A small file's text, or undefined when there is none. */
   readText(dir: string, name: string): Promise<string | undefined>;
   writeText(dir: string, name: string, text: string): Promise<void>;
-  /** A local file with the bytes of `dir/name`, under its own name, and how to let it go. */
+  /** A local file with the bytes of `dir/name` (under a name safe on any filesystem), and how to let it go. */
   local(dir: string, name: string): Promise<{ path: string; release(): void }>;
   /** Throws, in one sentence, when the zone cannot be read and written (readiness). */
   check(): Promise<void>;
@@ -35,4 +38,23 @@ export interface LandingStorage {
 export function suffixed(name: string, suffix: string): string {
   const dot = name.indexOf('.', 1);
   return dot > 0 ? `${name.slice(0, dot)}-${suffix}${name.slice(dot)}` : `${name}-${suffix}`;
+}
+
+/** A file's extensions (`.csv`, `.ndjson.gz`), what its format is told by, when they are short and plain. */
+export function extensionsOf(name: string): string {
+  return /(\.[A-Za-z0-9]{1,10}){1,2}$/.exec(name)?.[0] ?? '';
+}
+
+/**
+ * A name no longer than `maxBytes` (UTF-8): the name itself when it fits, else the start of its
+ * stem, a hash of the whole name (two long names stay apart) and its extensions.
+ */
+export function fitted(name: string, maxBytes: number): string {
+  if (Buffer.byteLength(name) <= maxBytes) return name;
+  const ext = extensionsOf(name);
+  const tag = `~${createHash('sha256').update(name).digest('hex').slice(0, 12)}`;
+  let stem = name.slice(0, name.length - ext.length);
+  while (stem.length > 0 && Buffer.byteLength(stem + tag + ext) > maxBytes) stem = stem.slice(0, -1);
+  // A lone surrogate left by the cut would not survive UTF-8.
+  return `${stem.replace(/[\uD800-\uDBFF]$/, '')}${tag}${ext}`;
 }

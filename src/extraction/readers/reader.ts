@@ -159,7 +159,7 @@ export class LineGuard extends Transform {
 }
 
 /** The file's bytes as a stream, gunzipped when it is gzip (by its magic bytes, whatever its name); read and gunzip errors surface on it. */
-export function openText(file: string): { stream: Readable; bytesRead: () => number } {
+export function openText(file: string): { stream: Readable; bytesRead: () => number; gzip: boolean } {
   const raw = fs.createReadStream(file, { highWaterMark: 256 * 1024 });
   let read = 0;
   raw.on('data', (chunk: string | Buffer) => (read += chunk.length));
@@ -168,7 +168,7 @@ export function openText(file: string): { stream: Readable; bytesRead: () => num
   const n = fs.readSync(fd, head, 0, 2, 0);
   fs.closeSync(fd);
   const gzip = n === 2 && head[0] === 0x1f && head[1] === 0x8b;
-  if (!gzip) return { stream: raw, bytesRead: () => read };
+  if (!gzip) return { stream: raw, bytesRead: () => read, gzip };
   // pipeline, not pipe: a corrupt gzip must reach the reader as an error, not crash the process.
   const out = new PassThrough();
   const gunzip = zlib.createGunzip();
@@ -181,5 +181,5 @@ export function openText(file: string): { stream: Readable; bytesRead: () => num
       gunzip.destroy(new Error(`it inflates to more than ${maxInflated} bytes (${MAX_INFLATE_RATIO} times its size): a decompression bomb?`));
   });
   pipeline(raw, gunzip, out, () => undefined);
-  return { stream: out, bytesRead: () => read };
+  return { stream: out, bytesRead: () => read, gzip };
 }
