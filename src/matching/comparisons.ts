@@ -7,7 +7,7 @@
 import type { EntityDefinition } from '../contracts/topology-definition.js';
 import { canonicalEmail, canonicalIdentifier } from '../privacy/identifiers.js';
 import { readPath } from '../schema/field-path.js';
-import { canonicalPostalCode, jaroWinkler, nameSound, normaliseName } from './similarity.js';
+import { canonicalPostalCode, compared, jaroWinkler, nameSound, normaliseName } from './similarity.js';
 
 /** What scoring needs of a record: normalised comparison fields (personal data: kept sealed wherever stored). */
 export interface ComparisonProfile {
@@ -45,8 +45,9 @@ const present = (v: string | undefined): string | undefined => (v && v.trim() !=
 
 export function profileOf(input: ProfileInput): ComparisonProfile {
   const profile: ComparisonProfile = {};
+  // Each field kept as linkage compares it: its first MAX_COMPARED_CHARS characters, whatever a record holds.
   const set = <K extends keyof ComparisonProfile>(k: K, v: string | undefined) => {
-    if (v) profile[k] = v;
+    if (v) profile[k] = compared(v);
   };
   set('first_name', present(input.firstName) && normaliseName(input.firstName!));
   set('last_name', present(input.lastName) && normaliseName(input.lastName!));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalEmail } from '../privacy/identifiers.js';
 import { BLOCKING_RULES } from './blocking.js';
 import { profileOf } from './comparisons.js';
-import { jaroWinkler, normaliseName } from './similarity.js';
+import { jaroWinkler, MAX_COMPARED_CHARS, normaliseName } from './similarity.js';
 
 describe('blocking keys and name similarity', () => {
   it('canonicalises emails: lower case, +tags, Gmail dots', () => {
@@ -24,5 +24,13 @@ describe('blocking keys and name similarity', () => {
     expect(jaroWinkler('ann lee', 'ann lee')).toBe(1);
     expect(jaroWinkler('abc', 'xyz')).toBe(0);
     expect(normaliseName('  Seán  O’Brien ')).toBe('sean obrien');
+  });
+  it('compares the first MAX_COMPARED_CHARS characters of a field, whatever its length: the work per pair is bounded', () => {
+    const long = (c: string) => `${c}${'x'.repeat(1_000_000)}`;
+    expect(jaroWinkler(long('a'), long('b'))).toBe(jaroWinkler(long('a').slice(0, MAX_COMPARED_CHARS), long('b').slice(0, MAX_COMPARED_CHARS)));
+    const profile = profileOf({ firstName: long('Ann'), lastName: long('Lee'), address: long('1 Main St'), loyaltyId: long('L'), postalCode: long('D02') });
+    for (const value of Object.values(profile)) expect(value.length).toBeLessThanOrEqual(MAX_COMPARED_CHARS);
+    expect(profile.first_name).toBe(`annx${'x'.repeat(MAX_COMPARED_CHARS - 4)}`);
+    expect(normaliseName(long('Seán')).length).toBe(MAX_COMPARED_CHARS);
   });
 });

@@ -1,5 +1,17 @@
-/** Text similarity for record linkage: normalised names, their sound, Jaro–Winkler. */
+/**
+ * Text similarity for record linkage: normalised names, their sound, Jaro–Winkler. Every text is
+ * compared by its first MAX_COMPARED_CHARS characters: Jaro–Winkler costs the product of two
+ * lengths, and two names of 100,000 characters would hold the event loop for seconds.
+ */
 import { doubleMetaphone } from 'double-metaphone';
+
+/** The characters of a field that record linkage looks at; no real name, email or address line is longer. */
+export const MAX_COMPARED_CHARS = 100;
+
+/** A text cut to what linkage compares. */
+export function compared(text: string): string {
+  return text.length > MAX_COMPARED_CHARS ? text.slice(0, MAX_COMPARED_CHARS) : text;
+}
 
 /** Sounds of names seen lately: names repeat (a few are very common), and Double Metaphone costs ~5 µs. Bounded: cleared when full. */
 const SOUNDS = new Map<string, string>();
@@ -20,20 +32,27 @@ export function canonicalPostalCode(postalCode: string): string {
   return postalCode.replace(/\s+/g, '').toUpperCase();
 }
 
+/** A name in lower case, without accents, punctuation or repeated spaces, cut to what linkage compares. */
 export function normaliseName(name: string): string {
-  return name
-    .normalize('NFKD')
-    .replace(/\p{M}/gu, '')
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N} ]/gu, '')
-    .replace(/\s+/g, ' ')
-    .trim();
+  // Cut before normalising too (NFKD can lengthen a text), so a megabyte of name costs what a name does.
+  return compared(
+    name
+      .slice(0, 4 * MAX_COMPARED_CHARS)
+      .normalize('NFKD')
+      .replace(/\p{M}/gu, '')
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N} ]/gu, '')
+      .replace(/\s+/g, ' ')
+      .trim(),
+  );
 }
 
 let scratch = new Uint8Array(256);
 
-/** Jaro-Winkler similarity, 0..1 (prefix scale 0.1, up to 4 characters). */
-export function jaroWinkler(a: string, b: string): number {
+/** Jaro-Winkler similarity, 0..1 (prefix scale 0.1, up to 4 characters), of the first MAX_COMPARED_CHARS characters of each. */
+export function jaroWinkler(x: string, y: string): number {
+  const a = compared(x);
+  const b = compared(y);
   if (a === b) return a.length === 0 ? 0 : 1;
   if (a.length === 0 || b.length === 0) return 0;
   const window = Math.max(0, Math.floor(Math.max(a.length, b.length) / 2) - 1);
