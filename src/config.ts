@@ -9,7 +9,22 @@ import { z } from 'zod';
 import { COMPATIBILITY_LEVELS, type CompatibilityLevel } from './contracts/compatibility.js';
 import { ConfigError } from './contracts/errors.js';
 
-const hostPort = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
+const hostPort = /^[A-Za-z0-9.\-_[\]:]+:(\d{1,5})$/;
+/** A TCP port a client can connect to. */
+const connectable = (port: number) => Number.isInteger(port) && port >= 1 && port <= 65_535;
+
+/** A URL of one of these schemes whose port, when it names one, a client can connect to (PostgreSQL may name a socket folder instead of a host). */
+function urlOf(schemes: string[], hostRequired = true) {
+  return (v: string) => {
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      return false;
+    }
+    return schemes.includes(url.protocol.replace(/:$/, '')) && (url.hostname !== '' || !hostRequired) && (url.port === '' || connectable(Number(url.port)));
+  };
+}
 
 const booleanFlag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
@@ -24,8 +39,8 @@ export const envSchema = z.object({
         .map((b) => b.trim())
         .filter(Boolean),
     )
-    .refine((list) => list.length > 0 && list.every((b) => hostPort.test(b)), {
-      message: 'must be a comma-separated list of host:port pairs, e.g. 127.0.0.1:9092',
+    .refine((list) => list.length > 0 && list.every((b) => connectable(Number(hostPort.exec(b)?.[1]))), {
+      message: 'must be a comma-separated list of host:port pairs with ports from 1 to 65535, e.g. 127.0.0.1:9092',
     })
     .describe('comma-separated host:port list'),
   KAFKA_CLIENT_ID: z.string().min(1).default('c360-ingest').describe('client id prefix'),
@@ -55,7 +70,7 @@ export const envSchema = z.object({
   REDIS_URL: z
     .string()
     .default('redis://127.0.0.1:6379')
-    .refine((v) => /^rediss?:\/\/.+/.test(v), { message: 'must be a redis:// or rediss:// URL' })
+    .refine(urlOf(['redis', 'rediss']), { message: 'must be a redis:// or rediss:// URL with a port from 1 to 65535' })
     .describe('dedup and near-duplicate state (Redis 7+, not a cluster spread over shards)'),
   C360_DATA_DIR: z.string().min(1).default('./data').describe('root of the raw layer and quarantine, unless C360_STORAGE_URL says otherwise'),
   C360_STORAGE_URL: z
@@ -186,7 +201,7 @@ export const envSchema = z.object({
   C360_KEY_STORE_URL: z
     .string()
     .default('postgres://postgres@127.0.0.1:5432/postgres')
-    .refine((v) => /^postgres(ql)?:\/\/.+/.test(v), { message: 'must be a postgres:// URL' })
+    .refine(urlOf(['postgres', 'postgresql'], false), { message: 'must be a postgres:// URL with a port from 1 to 65535' })
     .describe("PostgreSQL holding the subjects' wrapped data keys, identifier links, suppressions and the erasure log"),
 });
 
@@ -320,7 +335,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const variable = String(issue.path[0] ?? 'environment');
-    throw new ConfigError(`${variable} ${describeIssue(issue, present[variable])}.`);
+    throw new ConfigError(`${variable} ${describeIssue(issue, shownValue(variable, present[variable]))}.`);
   }
   const e = parsed.data;
   if (e.C360_MIN_INSYNC_REPLICAS > e.C360_REPLICATION_FACTOR) {
@@ -371,6 +386,13 @@ function secretOf(name: string, value: string | undefined, namedFile: string | u
   const key = Buffer.from(text, 'base64');
   if (key.length < 32) throw new ConfigError(`${from} must hold at least 32 bytes, base64-encoded (got ${key.length}).`);
   return key;
+}
+
+/** A setting's value as a message may show it: a secret's never, a URL's password masked. */
+function shownValue(variable: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (/PASSWORD|SECRET|_KEK$|PII_KEY$/.test(variable)) return '(hidden)';
+  return value.replace(/(\/\/[^/:@]*:)[^@/]*@/, '$1***@');
 }
 
 function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {

@@ -18,6 +18,17 @@ export async function runCli(extensions: ReadonlyArray<(program: Command) => voi
       process.stderr.write(`c360: ${kafka}\n`);
       process.exit(1);
     }
-    throw err;
+    unexpected(err);
   }
+}
+
+/**
+ * What no classification foresaw still ends as one line and exit 1; its stack, which only a
+ * developer needs, is printed at LOG_LEVEL=debug or trace.
+ */
+function unexpected(err: unknown): never {
+  const debug = process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace';
+  const first = (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).split('\n', 1)[0];
+  process.stderr.write(`c360: unexpected error: ${first}${debug && err instanceof Error ? `\n${err.stack}` : ' (LOG_LEVEL=debug shows where)'}\n`);
+  process.exit(1);
 }

@@ -4,8 +4,11 @@
  * 'abc' is invalid. Must be a whole number.") and a non-zero exit, never a NaN passed on.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Config, loadConfig } from '../config.js';
+import { ConfigError, RECORD_ERROR_CODES } from '../contracts/errors.js';
+import type { Topology } from '../contracts/topology-definition.js';
 
 /** A whole number within bounds. */
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
@@ -66,6 +69,31 @@ function existing(kind: 'file' | 'folder' | 'file or folder'): (value: string) =
 }
 
 export const existingFile = existing('file');
+
+/** A file to write: its folder exists and may be written, and it is not a folder itself. */
+export function writableFile(value: string): string {
+  const folder = path.dirname(path.resolve(value));
+  try {
+    fs.accessSync(folder, fs.constants.W_OK);
+  } catch {
+    throw new InvalidArgumentError(`${folder} is not a folder this process may write to.`);
+  }
+  if (fs.statSync(value, { throwIfNoEntry: false })?.isDirectory()) throw new InvalidArgumentError(`${value} is a folder.`);
+  return value;
+}
+
+/** A namespace: what prefixes topics, groups and Redis keys, in the characters all of them allow. */
+export function namespaceName(value: string): string {
+  if (!/^[a-z0-9][a-z0-9.-]*$/.test(value) || value.length > 100)
+    throw new InvalidArgumentError('Must be lower-case letters, digits, dots and dashes, starting with a letter or digit (at most 100).');
+  return value;
+}
+
+/** A record error code (docs/contracts.md lists them). */
+export function recordErrorCode(value: string): string {
+  if (!(value in RECORD_ERROR_CODES)) throw new InvalidArgumentError(`Must be a record error code, e.g. decode.invalid_json (docs/contracts.md lists them).`);
+  return value;
+}
 export const existingFolder = existing('folder');
 export const existingPath = existing('file or folder');
 
@@ -74,6 +102,14 @@ function storageToRead(value: string): string {
   if (/^s3:\/\/[^/]+/.test(value)) return value;
   existingFolder(value.startsWith('file://') ? new URL(value).pathname : value);
   return value;
+}
+
+/** Names given with --source that are sources of the topology; one that is not is one sentence. */
+export function sourcesOf(topology: Topology, names: string[]): string[] {
+  const known = topology.sources.map((s) => s.name);
+  const unknown = names.find((n) => !known.includes(n));
+  if (unknown !== undefined) throw new ConfigError(`--source ${unknown} is not a source of topology ${topology.name} (known: ${known.join(', ')}).`);
+  return names;
 }
 
 export interface TopologyOptions {
@@ -85,7 +121,11 @@ export interface TopologyOptions {
 export function withTopology(cmd: Command): Command {
   return cmd
     .addOption(new Option('-t, --topology <name|file>', 'topology name in topologies/, or a .js/.json file').env('C360_TOPOLOGY').default('customer360'))
-    .addOption(new Option('-n, --namespace <prefix>', "override the topology's namespace (topic, group and Redis key prefix)").env('C360_NAMESPACE'));
+    .addOption(
+      new Option('-n, --namespace <prefix>', "override the topology's namespace (topic, group and Redis key prefix)")
+        .env('C360_NAMESPACE')
+        .argParser(namespaceName),
+    );
 }
 
 /** For consumer workers: how long the group waits for a silent member (a killed pod) before giving its partitions away. */

@@ -32,6 +32,25 @@ export class ConfigError extends C360Error {
   }
 }
 
+/**
+ * A server that cannot listen where it was told (a port in use, an address not of this host, a
+ * host name that does not resolve): the setting to change, in one sentence.
+ */
+export function listenFailure(what: string, host: string, port: number, settings: string, err: unknown): ConfigError {
+  const code = String((err as { code?: unknown } | null)?.code ?? '');
+  const why =
+    code === 'EADDRINUSE'
+      ? 'the port is in use'
+      : code === 'EADDRNOTAVAIL'
+        ? 'the address is not one of this host'
+        : code === 'EACCES'
+          ? 'the port needs privileges this process does not have'
+          : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+            ? 'the host name does not resolve'
+            : describeError(err);
+  return new ConfigError(`${what} cannot listen on ${host}:${port}: ${why}${code ? ` (${code})` : ''}; check ${settings}.`);
+}
+
 /** Something the local stack needs is not installed or cannot be fetched. */
 export class PrerequisiteError extends C360Error {
   constructor(message: string) {

@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { describeError } from '../contracts/errors.js';
+import { describeError, listenFailure } from '../contracts/errors.js';
 
 const TICK_MS = 100;
 
@@ -79,7 +79,10 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => {
+      clearInterval(ticker);
+      reject(listenFailure('/metrics, /healthz and /readyz', options.host, options.port, '--ops-port, C360_OPS_PORT and C360_HOST', err));
+    });
     server.listen(options.port, options.host, () => resolve());
   });
 

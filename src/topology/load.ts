@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ConfigError } from '../contracts/errors.js';
+import { ConfigError, describeError } from '../contracts/errors.js';
 import { projectRoot } from '../contracts/project.js';
 import { type Topology, topologySchema } from '../contracts/topology-definition.js';
 import { validateOptions } from '../registry.js';
@@ -12,14 +12,18 @@ import { RULES } from '../stages/quality/rules/index.js';
 
 export async function loadTopology(ref: string, overrides: { namespace?: string } = {}): Promise<Topology> {
   let file: string;
-  if (/[/\\]|\.(json|js|mjs)$/.test(ref)) {
+  // A bundled topology is a plain name; anything with a folder or an extension is a file.
+  if (/[/\\.]/.test(ref)) {
     file = path.resolve(ref);
+    if (!/\.(json|js|mjs)$/.test(file))
+      throw new ConfigError(`topology file ${file} is not a .js, .mjs or .json file: a topology is a JavaScript module exporting it, or JSON.`);
   } else {
     // Compiled topologies live in dist/ beside the compiled code; under vitest the .ts source is imported directly.
     const compiled = fileURLToPath(import.meta.url).includes(`${path.sep}dist${path.sep}`);
     file = path.join(projectRoot(), ...(compiled ? ['dist', 'topologies', `${ref}.js`] : ['topologies', `${ref}.ts`]));
   }
   if (!fs.existsSync(file)) throw new ConfigError(`topology "${ref}" was not found (looked for ${file}).`);
+  if (!fs.statSync(file).isFile()) throw new ConfigError(`topology file ${file} is not a file.`);
   let input: unknown;
   if (file.endsWith('.json')) {
     try {
@@ -28,7 +32,13 @@ export async function loadTopology(ref: string, overrides: { namespace?: string 
       throw new ConfigError(`topology file ${file} is not valid JSON: ${(err as Error).message}.`);
     }
   } else {
-    input = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
+    try {
+      input = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
+    } catch (err) {
+      // A syntax error or a module that throws as it loads: its first line, which names what is wrong, not a stack.
+      const what = err instanceof SyntaxError ? 'has a syntax error' : 'failed as it loaded';
+      throw new ConfigError(`topology file ${file} ${what}: ${describeError(err).split('\n', 1)[0]}.`);
+    }
   }
   return validateTopology(input, overrides);
 }

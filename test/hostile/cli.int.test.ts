@@ -3,6 +3,7 @@
 // asserts its exit code and its one sentence (no stack trace); its canary is the same command with
 // valid arguments, which must succeed.
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,16 @@ const layer = path.join(dir, 'layer');
 const file = path.join(dir, 'orders.csv');
 const headerless = path.join(dir, 'headerless.csv');
 const namespace = testNamespace();
+/** A file of the test folder with this text, for the classes that hand c360 a bad settings or topology file. */
+const topologyFile = (name: string, text: string) => {
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, text);
+  return f;
+};
+const collectorFile = () => topologyFile('collector.json', JSON.stringify({ apiKeys: { 'collector-key-0123456789': 'web' } }));
+/** A port something already listens on. */
+let busyPort = 0;
+const busy = net.createServer();
 /** A namespace with its topics and nothing in them, where `c360 ledger` has nothing to report and exits 0. */
 const quiet = testNamespace();
 const secret = 'Ann.Secret@example.com';
@@ -21,6 +32,8 @@ const secret = 'Ann.Secret@example.com';
 interface CliClass {
   name: string;
   args: () => string[];
+  /** Settings of the environment the command runs with. */
+  env?: Record<string, string>;
   exit: number;
   /** The whole of stderr's first line. */
   says: RegExp;
@@ -213,6 +226,141 @@ const classes: CliClass[] = [
   },
   { name: 'an unknown command', args: () => ['teleport'], exit: 1, says: /^error: unknown command 'teleport'$/, canary: () => ['--version'] },
   {
+    name: 'a topology file with a syntax error',
+    args: () => ['ledger', '-t', topologyFile('syntax.js', 'export default {{{')],
+    exit: 2,
+    says: /^c360: topology file \S+syntax\.js has a syntax error: Unexpected token '\{'\.$/,
+    canary: () => ['ledger', '--namespace', quiet],
+  },
+  {
+    name: 'a topology file that throws as it loads',
+    args: () => ['ledger', '-t', topologyFile('throws.js', 'throw new Error("no topology here");\nexport default {};')],
+    exit: 2,
+    says: /^c360: topology file \S+throws\.js failed as it loaded: no topology here\.$/,
+    canary: () => ['ledger', '--namespace', quiet],
+  },
+  {
+    name: 'a YAML topology file',
+    args: () => ['ledger', '-t', topologyFile('topology.yaml', 'name: x\n')],
+    exit: 2,
+    says: /^c360: topology file \S+topology\.yaml is not a \.js, \.mjs or \.json file: /,
+    canary: () => ['ledger', '--namespace', quiet],
+  },
+  {
+    name: 'a topology "file" that is a folder',
+    args: () => ['ledger', '-t', `${dir}/layer.js`],
+    exit: 2,
+    says: /^c360: topology file \S+layer\.js is not a file\.$/,
+    canary: () => ['ledger', '--namespace', quiet],
+  },
+  {
+    name: 'KAFKA_BROKERS with a port out of range',
+    args: () => ['ledger', '--namespace', quiet],
+    env: { KAFKA_BROKERS: '127.0.0.1:99999' },
+    exit: 2,
+    says: /^c360: KAFKA_BROKERS must be a comma-separated list of host:port pairs with ports from 1 to 65535, e\.g\. 127\.0\.0\.1:9092 \(got "127\.0\.0\.1:99999"\)\.$/,
+    canary: () => ['ledger', '--namespace', quiet],
+  },
+  {
+    name: 'REDIS_URL with a port out of range',
+    args: () => ['ledger', '--namespace', quiet],
+    env: { REDIS_URL: 'redis://127.0.0.1:99999' },
+    exit: 2,
+    says: /^c360: REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL with a port from 1 to 65535/,
+    canary: () => ['ledger', '--namespace', quiet],
+  },
+  {
+    name: 'C360_KEY_STORE_URL with a port out of range, its password never shown',
+    args: () => ['ledger', '--namespace', quiet],
+    env: { C360_KEY_STORE_URL: 'postgres://c360:s3cret-pw@127.0.0.1:99999/keys' },
+    exit: 2,
+    says: /^c360: C360_KEY_STORE_URL must be a postgres:\/\/ URL with a port from 1 to 65535 \(got "postgres:\/\/c360:\*\*\*@127\.0\.0\.1:99999\/keys"\)\.$/,
+    canary: () => ['ledger', '--namespace', quiet],
+  },
+  {
+    name: 'key-store credentials the database refuses',
+    args: () => [...ns('privacy', 'forget'), '--customer-id', 'C-nobody'],
+    env: { C360_KEY_STORE_URL: 'postgres://nosuchrole@127.0.0.1:5432/postgres' },
+    exit: 1,
+    says: /^c360: the key store refused \(role "nosuchrole" does not exist, SQLSTATE 28000\): check the user and password of C360_KEY_STORE_URL\.$/,
+    canary: () => [...ns('privacy', 'forget'), '--customer-id', 'C-nobody'],
+  },
+  {
+    name: 'C360_S3_TIMEOUT_MS below its range',
+    args: () => ['ledger', '--namespace', quiet],
+    env: { C360_S3_TIMEOUT_MS: '5' },
+    exit: 2,
+    says: /^c360: C360_S3_TIMEOUT_MS is invalid: Too small: expected number to be >=100 \(got "5"\)\.$/,
+    canary: () => ['ledger', '--namespace', quiet],
+  },
+  {
+    name: 'an --ops-port already in use',
+    args: () => ['run', '--namespace', quiet, '--ops-port', String(busyPort)],
+    exit: 2,
+    says: /^c360: \/metrics, \/healthz and \/readyz cannot listen on 127\.0\.0\.1:\d+: the port is in use \(EADDRINUSE\); check --ops-port, C360_OPS_PORT and C360_HOST\.$/,
+    canary: () => ['ledger', '--namespace', quiet],
+  },
+  {
+    name: 'a collector --port already in use',
+    args: () => ['collect', '--namespace', quiet, '--config', collectorFile(), '--port', String(busyPort)],
+    exit: 2,
+    says: /^c360: the collector cannot listen on 127\.0\.0\.1:\d+: the port is in use \(EADDRINUSE\); check --port, C360_COLLECTOR_PORT, --host and C360_HOST\.$/,
+    canary: () => ['ledger', '--namespace', quiet],
+  },
+  {
+    name: 'a collector --host that does not resolve',
+    args: () => ['collect', '--namespace', quiet, '--config', collectorFile(), '--port', '0', '--host', 'no-such-host.invalid'],
+    exit: 2,
+    says: /^c360: the collector cannot listen on no-such-host\.invalid:0: the host name does not resolve \(ENOTFOUND\); /,
+    canary: () => ['ledger', '--namespace', quiet],
+  },
+  {
+    name: 'a --namespace Kafka cannot name topics with',
+    args: () => ['ledger', '--namespace', 'Bad NS!'],
+    exit: 1,
+    says: invalid(
+      '-n, --namespace <prefix>',
+      'Bad NS!',
+      'Must be lower-case letters, digits, dots and dashes, starting with a letter or digit \\(at most 100\\)\\.',
+    ),
+    canary: () => ['ledger', '--namespace', quiet],
+  },
+  {
+    name: 'a --code that is no error code',
+    args: () => [...ns('quarantine', 'replay', '--storage', layer), '--code', 'nosuch.code', '--dry-run'],
+    exit: 1,
+    says: /Must be a record error code, e\.g\. decode\.invalid_json \(docs\/contracts\.md lists them\)\.$/,
+    canary: () => [...ns('quarantine', 'replay', '--storage', layer), '--code', 'decode.invalid_json', '--dry-run'],
+  },
+  {
+    name: 'raw read of a --source the topology does not have',
+    args: () => [...ns('raw', 'read', '--storage', layer), '--source', 'nosuch'],
+    exit: 2,
+    says: /^c360: --source nosuch is not a source of topology customer360 \(known: crm, /,
+    canary: () => [...ns('raw', 'read', '--storage', layer), '--source', 'crm'],
+  },
+  {
+    name: 'matching train --out in a folder that does not exist',
+    args: () => [...ns('matching', 'train', '--storage', layer), '--source', 'crm', '--out', '/nonexistent/dir/model.json'],
+    exit: 1,
+    says: /\/nonexistent\/dir is not a folder this process may write to\.$/,
+    canary: () => ['ledger', '--namespace', quiet],
+  },
+  {
+    name: 'a connector settings file that is not JSON',
+    args: () => [...ns('connect', '--once'), '--config', topologyFile('connector.json', '{"name": "x",')],
+    exit: 2,
+    says: /^c360: connector config \S+connector\.json is not readable JSON \(/,
+    canary: () => ['ledger', '--namespace', quiet],
+  },
+  {
+    name: 'a mapping file that is not JSON',
+    args: () => [...ns('ingest', file, '-s', 'commerce'), '--mapping', topologyFile('mapping.json', '<mapping/>')],
+    exit: 2,
+    says: /^c360: mapping file \S+mapping\.json is not readable JSON \(/,
+    canary: () => [...ns('ingest', file, '-s', 'commerce'), '--force'],
+  },
+  {
     name: 'an unknown option',
     args: () => ['quarantine', 'ls', '--everything'],
     exit: 1,
@@ -223,7 +371,10 @@ const classes: CliClass[] = [
 
 describe('hostile arguments to the CLI', () => {
   beforeAll(async () => {
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    busyPort = (busy.address() as net.AddressInfo).port;
     fs.mkdirSync(layer);
+    fs.mkdirSync(`${dir}/layer.js`);
     fs.writeFileSync(file, HEADER + ROW('T-cli-1'));
     fs.writeFileSync(headerless, ROW('T-cli-2', secret) + ROW('T-cli-3', secret));
     for (const n of [namespace, quiet]) {
@@ -231,13 +382,16 @@ describe('hostile arguments to the CLI', () => {
       expect(created.code, created.stderr).toBe(0);
     }
   });
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => {
+    busy.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   it(`refuses ${classes.length} classes each with its exit code and one sentence, and runs each canary`, async () => {
     const outcomes: Array<[string, number | null, string]> = [];
     for (let i = 0; i < classes.length; i += 6) {
       const slice = classes.slice(i, i + 6);
-      const results = await Promise.all(slice.map((c) => runCli(c.args())));
+      const results = await Promise.all(slice.map((c) => runCli(c.args(), c.env)));
       for (const [j, r] of results.entries()) {
         const first = r.stderr.split('\n')[0]!;
         outcomes.push([slice[j]!.name, r.code, slice[j]!.says.test(first) ? 'says it' : first]);

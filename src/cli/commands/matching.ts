@@ -5,7 +5,7 @@ import { type ComparisonProfile, profileOfRecord } from '../../matching/comparis
 import { trainModel } from '../../matching/train.js';
 import { openRawLayer, readRawLayer } from '../../privacy/raw-reader.js';
 import { loadTopology } from '../../topology/load.js';
-import { configWithStorage, integer, type TopologyOptions, withStorageToRead, withTopology } from '../options.js';
+import { configWithStorage, integer, type TopologyOptions, withStorageToRead, withTopology, writableFile } from '../options.js';
 
 interface TrainOptions extends TopologyOptions {
   source: string;
@@ -24,7 +24,7 @@ export function registerMatchingCommands(program: Command): void {
     .requiredOption('--source <source>', 'the source whose records are sampled (its entity must have nearDuplicates settings)')
     .option('--sample <n>', 'records sampled, uniformly (reservoir)', integer(1), 100_000)
     .option('--min-records <n>', 'refuse to train on fewer records: a model of a few records is noise', integer(1), 1_000)
-    .option('--out <file>', 'where to write the model (default: standard output)')
+    .option('--out <file>', 'where to write the model (default: standard output)', writableFile)
     .action(async (o: TrainOptions) => {
       const topology = await loadTopology(o.topology, o);
       const source = topology.sources.find((s) => s.name === o.source);

@@ -10,7 +10,17 @@ import { countQuarantine, type QuarantineFilter, readQuarantine } from '../../qu
 import { WriterSchemas } from '../../schema/registry.js';
 import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
-import { calendarDate, configWithStorage, integer, many, type TopologyOptions, withStorageToRead, withTopology } from '../options.js';
+import {
+  calendarDate,
+  configWithStorage,
+  integer,
+  many,
+  recordErrorCode,
+  sourcesOf,
+  type TopologyOptions,
+  withStorageToRead,
+  withTopology,
+} from '../options.js';
 
 interface FilterOptions {
   source: string[];
@@ -24,7 +34,7 @@ const withFilters = (cmd: Command) =>
   withStorageToRead(cmd)
     .option('--source <source>', 'only this source (repeatable, or comma-separated)', many(), [])
     .option('--date <YYYY-MM-DD>', 'only this ingest date (repeatable)', many(calendarDate), [])
-    .option('--code <code>', 'only records with this error code (repeatable)', many(), [])
+    .option('--code <code>', 'only records with this error code (repeatable)', many(recordErrorCode), [])
     .option('--ingest-id <id>', 'only this record (repeatable)', many(), []);
 
 function filterOf(o: FilterOptions): QuarantineFilter {
@@ -58,6 +68,7 @@ export function registerQuarantineCommands(program: Command): void {
     .action(async (o: FilterOptions & TopologyOptions & { limit: number; unmask: boolean }) => {
       const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
+      sourcesOf(topology, o.source);
       const store = openObjectStore(config);
       const keyStore = openKeyStore(config, topology.namespace);
       const schemas = new WriterSchemas(config);
@@ -88,6 +99,7 @@ export function registerQuarantineCommands(program: Command): void {
       }
       const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
+      sourcesOf(topology, o.source);
       const store = openObjectStore(config);
       const kafka = createKafka(config, toolLogger(config.logLevel), 'quarantine-replay');
       const keyStore = openKeyStore(config, topology.namespace);

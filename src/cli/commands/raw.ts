@@ -3,7 +3,7 @@ import { openRawLayer, readRawLayer, rowJson } from '../../privacy/raw-reader.js
 import { verifyFolder } from '../../sinks/manifest.js';
 import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
-import { calendarDate, configWithStorage, many, type TopologyOptions, withStorageToRead, withTopology } from '../options.js';
+import { calendarDate, configWithStorage, many, sourcesOf, type TopologyOptions, withStorageToRead, withTopology } from '../options.js';
 
 export function registerRawCommands(program: Command): void {
   const raw = program.command('raw').description('The raw layer (Parquet under C360_STORAGE_URL).');
@@ -38,7 +38,9 @@ export function registerRawCommands(program: Command): void {
     .option('--source <source>', 'only this source (repeatable)', many(), [])
     .option('--date <YYYY-MM-DD>', 'only this ingest date (repeatable)', many(calendarDate), [])
     .action(async (o: TopologyOptions & { source: string[]; date: string[]; storage?: string }) => {
-      const layer = openRawLayer(configWithStorage(o.storage), await loadTopology(o.topology, o), 'c360 raw read');
+      const topology = await loadTopology(o.topology, o);
+      sourcesOf(topology, o.source);
+      const layer = openRawLayer(configWithStorage(o.storage), topology, 'c360 raw read');
       try {
         for await (const row of readRawLayer(layer, { source: o.source, date: o.date })) {
           process.stdout.write(

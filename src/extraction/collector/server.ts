@@ -13,7 +13,7 @@ import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { ConfigError, describeError } from '../../contracts/errors.js';
+import { ConfigError, describeError, listenFailure } from '../../contracts/errors.js';
 import { lineageHeaders, type SourceKind } from '../../contracts/lineage.js';
 import { topicNames } from '../../contracts/topics.js';
 import { crashPoint } from '../../faults/failpoints.js';
@@ -262,7 +262,9 @@ export class Collector {
     this.producer.on(this.producer.events.DISCONNECT, () => (this.ready = false));
     await this.producer.connect();
     this.ready = true;
-    return this.app.listen({ port, host });
+    return this.app.listen({ port, host }).catch((err: unknown) => {
+      throw listenFailure('the collector', host, port, '--port, C360_COLLECTOR_PORT, --host and C360_HOST', err);
+    });
   }
 
   /** Graceful stop: stop taking requests, let those in flight finish their sends, then close the producer. */
