@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
-import type { Kafka, Message } from 'kafkajs';
+import type { Kafka, Message, TopicMessages } from 'kafkajs';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
 import { type C360Error, describeError, fileSystemFailure, type RecordErrorEntry, UnreadableFileError } from '../contracts/errors.js';
 import { HEADER, ingestIdFrom, type Lineage, lineageHeaders, type SourceKind } from '../contracts/lineage.js';
@@ -31,7 +31,7 @@ import { compileMapping, type MappingFile } from './mapping.js';
 import { type FormatSpec, openText } from './readers/reader.js';
 import { readState, stateMessage } from './state.js';
 
-interface FileState {
+export interface FileState {
   kind: 'file';
   source: string;
   file: string;
@@ -53,8 +53,38 @@ export interface IngestProgress {
   totalBytes: number;
 }
 
+/**
+ * Where a file's rows go with its position, one transaction at a time: Kafka, through a producer
+ * the file owns (kafkaIngestLog). Opening it fences any earlier ingest of the same file, so the
+ * position read next is final.
+ */
+export interface IngestLog {
+  /** The last committed position of a file (its connector-state key). */
+  position(key: string): Promise<FileState | undefined>;
+  /** The largest message the topic takes. */
+  maxMessageBytes(topic: string): Promise<number>;
+  /** Every message, or none of them. */
+  commit(topicMessages: TopicMessages[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The ingest log in Kafka: an exclusive transactional producer, the state topic read to its end. */
+export async function kafkaIngestLog(kafka: Kafka, namespace: string, transactionalId: string, deadLetterMaxBytes: number): Promise<IngestLog> {
+  const names = topicNames(namespace);
+  const batchLimits = new Map([[names.deadLetter, deadLetterMaxBytes]]);
+  const producer = await exclusiveProducer(kafka, transactionalId);
+  return {
+    position: (key) => readState<FileState>(kafka, names.connectorState, key),
+    maxMessageBytes: (topic) => maxMessageBytesOf(kafka, topic),
+    commit: (topicMessages) => sendTransaction(producer, topicMessages, batchLimits),
+    close: () => producer.disconnect(),
+  };
+}
+
 export interface IngestFileOptions {
   kafka: Kafka;
+  /** Where rows and positions go (default: Kafka, kafkaIngestLog). */
+  openLog?: (transactionalId: string) => Promise<IngestLog>;
   namespace: string;
   entity: CompiledEntity;
   file: string;
@@ -154,17 +184,17 @@ function readingFile<T>(name: string, run: () => T): T {
 async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
   const started = performance.now();
   const names = topicNames(o.namespace);
-  const batchLimits = new Map([[names.deadLetter, o.deadLetter.maxMessageBytes]]);
   const name = o.name ?? path.basename(o.file);
   const sha256 = await sha256File(o.file).catch((err: unknown) => {
     throw unreadable(name, err);
   });
   const key = `file:${o.entity.source}:${sha256}`;
-  const producer = await exclusiveProducer(o.kafka, `${o.namespace}.ingest.${o.entity.source}.${sha256.slice(0, 24)}`);
+  const transactionalId = `${o.namespace}.ingest.${o.entity.source}.${sha256.slice(0, 24)}`;
+  const log = await (o.openLog ?? ((id: string) => kafkaIngestLog(o.kafka, o.namespace, id, o.deadLetter.maxMessageBytes)))(transactionalId);
   // One transaction in flight while the next batch is read and mapped: the broker's work and ours overlap.
   let inFlight: Promise<void> = Promise.resolve();
   try {
-    const previous = await readState<FileState>(o.kafka, names.connectorState, key);
+    const previous = await log.position(key);
     const result: IngestFileResult = {
       file: o.file,
       name,
@@ -189,7 +219,7 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
       result.deadLettered = previous!.dead_lettered;
     }
 
-    const maxMessageBytes = await maxMessageBytesOf(o.kafka, names.ingest(o.entity.source));
+    const maxMessageBytes = await log.maxMessageBytes(names.ingest(o.entity.source));
     const mapper = compileMapping(o.entity.schema, o.mapping);
     // Cut off in transfer, a gzip file fails only at its end: checked whole first, it lands nothing rather than its first half.
     if (resumeFrom === 1) await checkGzip(o.file, name);
@@ -231,7 +261,7 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
       records = [];
       firstRow = lastRow + 1;
       await inFlight;
-      inFlight = sendTransaction(producer, topicMessages, batchLimits).then(() => {
+      inFlight = log.commit(topicMessages).then(() => {
         crashPoint('ingest-after-commit');
         o.onProgress?.(progress);
       });
@@ -306,7 +336,7 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
   } finally {
     // A transaction still in flight after a failure is let finish (or fail) before its producer goes.
     await inFlight.catch(() => undefined);
-    await producer.disconnect();
+    await log.close();
   }
 }
 

@@ -31,4 +31,21 @@ describe('PartitionTurns', () => {
     expect(turns.uncommitted('t[1]', messages)).toEqual([{ offset: '71' }]);
     expect(turns.uncommitted('t[2]', messages)).toEqual(messages);
   });
+
+  it('skips what the group says is committed too, once a new producer has read its offset: a batch after a rejoin, or a failed commit that was prepared', () => {
+    const turns = new PartitionTurns();
+    const batch = ['10', '11', '12', '13', '14'].map((offset) => ({ offset }));
+    // This worker committed up to 11 itself; the batch is handed over again after a rejoin.
+    turns.committed('t[0]', 12n);
+    expect(turns.uncommitted('t[0]', batch).map((m) => m.offset)).toEqual(['12', '13', '14']);
+    // Its commit of 12–13 reported a failure; the new producer finished it at the coordinator, and the group's offset says 14.
+    turns.committed('t[0]', 14n);
+    expect(turns.uncommitted('t[0]', batch).map((m) => m.offset)).toEqual(['14']);
+    // A group offset behind what this worker knows (-1: none committed yet) moves nothing back.
+    turns.committed('t[0]', -1n);
+    expect(turns.uncommitted('t[0]', batch).map((m) => m.offset)).toEqual(['14']);
+    // A whole batch already committed leaves nothing to process.
+    turns.committed('t[0]', 15n);
+    expect(turns.uncommitted('t[0]', batch)).toEqual([]);
+  });
 });

@@ -5,7 +5,8 @@
  * producer is kept across the rejoin, so the committed-offset check a new producer brings does not
  * run, and both batches committed: the three-broker coordinator-kill test landed the same 15
  * records twice, in 2 runs of 19. So a batch waits for its partition's batch in flight, then drops
- * the records that one committed.
+ * the records that one committed — and those below the group's committed offset, when a new
+ * producer has read it (a commit of the worker before, or one that reported failure but was prepared).
  */
 export class PartitionTurns {
   private readonly tails = new Map<string, Promise<void>>();
@@ -26,12 +27,12 @@ export class PartitionTurns {
     }
   }
 
-  /** This worker committed the partition's records below `next`. */
+  /** The partition's records below `next` are committed: by this worker, or by any, as the group's offset says. */
   committed(partition: string, next: bigint): void {
     if (next > (this.marks.get(partition) ?? -1n)) this.marks.set(partition, next);
   }
 
-  /** The messages this worker has not committed, of a batch in offset order. */
+  /** The messages not known to be committed, of a batch in offset order. */
   uncommitted<M extends { offset: string }>(partition: string, messages: M[]): M[] {
     const mark = this.marks.get(partition);
     // Nearly every batch starts at or past the mark: its first offset says so, without a BigInt per record.

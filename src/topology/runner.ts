@@ -287,9 +287,9 @@ export class TopologyRunner {
     if (!this.producers.isOpen(batch.topic, batch.partition)) {
       await this.producers.get(batch.topic, batch.partition);
       committed = await this.committedOffset(batch.topic, batch.partition);
+      this.turns.committed(position, committed);
     }
-    const own = this.turns.uncommitted(position, batch.messages);
-    const fresh = committed === undefined ? own : own.filter((m) => BigInt(m.offset) >= committed);
+    const fresh = this.turns.uncommitted(position, batch.messages);
     if (fresh.length < batch.messages.length) {
       this.options.logger.warn(
         { topic: batch.topic, partition: batch.partition, committed: committed?.toString(), skipped: batch.messages.length - fresh.length },
