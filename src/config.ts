@@ -127,12 +127,14 @@ export const envSchema = z.object({
     .number()
     .int()
     .min(1000)
+    .max(1_800_000)
     .default(30_000)
     .describe('c360 run and c360 sink: how long the group waits for a silent member before giving its partitions away (--session-timeout wins)'),
   C360_SINK_IDLE_FLUSH_MS: z.coerce
     .number()
     .int()
     .min(100)
+    .max(86_400_000)
     .optional()
     .describe('c360 sink: close a file that has had no record for this long (--idle-flush-ms wins; default 30000)'),
   C360_BUILD_COMMIT: z
@@ -407,7 +409,8 @@ function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
 /** A JSON settings file (mapping, collector, connector), read whole; unreadable JSON is one sentence naming the file. */
 export function readJsonFile(file: string, what: string): unknown {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
+    // A byte-order mark, as some editors write one, is not JSON but is not a mistake either.
+    return JSON.parse(fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, ''));
   } catch (err) {
     throw new ConfigError(`${what} ${file} is not readable JSON (${(err as Error).message}).`);
   }

@@ -23,6 +23,12 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: str
 
 export const port = integer(0, 65_535);
 
+/** The longest wait a flag may ask for: a day (a timer cannot wait past 24.8 days, and Node would fire it at once instead). */
+export const MAX_WAIT_MS = 86_400_000;
+
+/** A time in milliseconds, at least `min`, at most a day. */
+export const milliseconds = (min: number) => integer(min, MAX_WAIT_MS);
+
 /** A calendar date, YYYY-MM-DD, that exists (no 30 February). */
 export function calendarDate(value: string): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
@@ -131,7 +137,8 @@ export function withTopology(cmd: Command): Command {
 /** For consumer workers: how long the group waits for a silent member (a killed pod) before giving its partitions away. */
 export function withSessionTimeout(cmd: Command): Command {
   return cmd.addOption(
-    new Option('--session-timeout <ms>', 'consumer session timeout').env('C360_SESSION_TIMEOUT_MS').argParser(integer(1_000)).default(30_000),
+    // Brokers refuse a session longer than their group.max.session.timeout.ms (30 minutes by default).
+    new Option('--session-timeout <ms>', 'consumer session timeout').env('C360_SESSION_TIMEOUT_MS').argParser(integer(1_000, 1_800_000)).default(30_000),
   );
 }
 

@@ -31,6 +31,20 @@ export interface PairScore {
 
 const log2 = Math.log2;
 
+/**
+ * Why a model does not fit the comparisons it will score (a comparison it does not know, or other
+ * than one m and one u per level of it), or undefined when it fits: an index past its levels
+ * would score every pair NaN, silently.
+ */
+export function modelMismatch(model: MatchModel, comparisons: readonly Comparison[] = CUSTOMER_COMPARISONS): string | undefined {
+  for (const [name, p] of Object.entries(model.comparisons)) {
+    const c = comparisons.find((x) => x.name === name);
+    if (!c) return `comparisons.${name} is not a comparison (known: ${comparisons.map((x) => x.name).join(', ')})`;
+    if (p.m.length !== c.levels.length) return `comparisons.${name} must have ${c.levels.length} m and u probabilities, one per level (${c.levels.join(', ')})`;
+  }
+  return undefined;
+}
+
 export function scorePair(
   a: ComparisonProfile,
   b: ComparisonProfile,

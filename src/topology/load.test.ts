@@ -83,6 +83,17 @@ describe('topology validation', () => {
     expect(refused(topology(patch as Partial<TopologyInput>))).toMatch(message);
   });
 
+  it('refuses a match model that does not fit the comparisons it scores, which would score every pair NaN', () => {
+    const model = (comparisons: Record<string, unknown>) => topology({ matching: { model: { prior: 0.01, comparisons } } } as Partial<TopologyInput>);
+    expect(refused(model({ first_name: { m: [0.9, 0.1], u: [0.1, 0.9] } }))).toBe(
+      'topology matching.model.comparisons.first_name must have 5 m and u probabilities, one per level (exact, jaro_winkler_0.92, jaro_winkler_0.80, same_sound, else).',
+    );
+    expect(refused(model({ shoe_size: { m: [0.9, 0.1], u: [0.1, 0.9] } }))).toMatch(
+      /^topology matching\.model\.comparisons\.shoe_size is not a comparison \(known: first_name, /,
+    );
+    expect(validateTopology(model({ loyalty_id: { m: [0.9, 0.1], u: [0.1, 0.9] } })).matching.model?.comparisons.loyalty_id?.m).toEqual([0.9, 0.1]);
+  });
+
   it('names a topology it cannot find', async () => {
     await expect(loadTopology('nowhere')).rejects.toThrow(/^topology "nowhere" was not found \(looked for .*nowhere\.ts\)\.$/);
   });

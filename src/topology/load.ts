@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError, describeError } from '../contracts/errors.js';
 import { projectRoot } from '../contracts/project.js';
 import { type Topology, topologySchema } from '../contracts/topology-definition.js';
+import { modelMismatch } from '../matching/model.js';
 import { validateOptions } from '../registry.js';
 import { listSchemas } from '../schema/avro.js';
 import { STAGES } from '../stages/index.js';
@@ -51,6 +52,8 @@ export function validateTopology(input: unknown, overrides: { namespace?: string
   }
   const topology = { ...parsed.data, ...(overrides.namespace ? { namespace: overrides.namespace } : {}) };
   checkStages(topology.stages);
+  const mismatch = topology.matching.model && modelMismatch(topology.matching.model);
+  if (mismatch) throw new ConfigError(`topology matching.model.${mismatch}.`);
   const schemas = new Set(listSchemas());
   const names = new Set<string>();
   topology.sources.forEach((s, i) => {

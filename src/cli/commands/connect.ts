@@ -16,7 +16,7 @@ import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
 import { deadLetterContract, prepareTopologyTopics } from '../../topology/setup.js';
 import { serveOps } from '../ops.js';
-import { existingFile, integer, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
+import { existingFile, milliseconds, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
 
 export function registerConnectCommands(program: Command): void {
   withOpsPort(withTopology(program.command('connect')))
@@ -27,7 +27,7 @@ export function registerConnectCommands(program: Command): void {
       existingFile,
     )
     .option('--once', 'stop once caught up instead of syncing again every --interval', false)
-    .option('--interval <ms>', 'time between incremental syncs', integer(1), 60_000)
+    .option('--interval <ms>', 'time between incremental syncs', milliseconds(1), 60_000)
     .action(async (o: TopologyOptions & { config: string; once: boolean; interval: number; opsPort?: number }) => {
       const config = loadConfig();
       const topology = await loadTopology(o.topology, o);

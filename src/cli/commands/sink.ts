@@ -4,7 +4,7 @@ import { metricsRegistry } from '../../observability/metrics.js';
 import { SinkWorker } from '../../sinks/sink-worker.js';
 import { loadTopology } from '../../topology/load.js';
 import { serveOps, watchGroup, watchWaits } from '../ops.js';
-import { configCreatingTopics, configWithStorage, integer, withCreateTopics, withOpsPort, withSessionTimeout, withTopology } from '../options.js';
+import { configCreatingTopics, configWithStorage, integer, milliseconds, withCreateTopics, withOpsPort, withSessionTimeout, withTopology } from '../options.js';
 import { startStoppable } from '../shutdown.js';
 
 export function registerSinkCommands(program: Command): void {
@@ -18,7 +18,9 @@ export function registerSinkCommands(program: Command): void {
     .option('--max-bytes <n>', 'close a file before its input bytes pass this', integer(1024))
     .option('--max-span-ms <ms>', 'close a file when its records span this much record time', integer(1))
     .addOption(
-      new Option('--idle-flush-ms <ms>', 'close a file that has had no record for this long (wall clock)').env('C360_SINK_IDLE_FLUSH_MS').argParser(integer(1)),
+      new Option('--idle-flush-ms <ms>', 'close a file that has had no record for this long (wall clock)')
+        .env('C360_SINK_IDLE_FLUSH_MS')
+        .argParser(milliseconds(1)),
     )
     .option('--row-group-rows <n>', 'rows per Parquet row group (bounds memory per open file)', integer(1))
     .action(

@@ -17,7 +17,7 @@ import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
 import { deadLetterContract, prepareTopologyTopics } from '../../topology/setup.js';
 import { serveOps } from '../ops.js';
-import { existingFolder, integer, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
+import { existingFolder, integer, milliseconds, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
 
 /** A name as a terminal shows it: an object key may hold control characters, which are escaped rather than obeyed. */
 const shown = (text: string) => text.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
@@ -32,7 +32,7 @@ export function registerWatchCommands(program: Command): void {
     )
     .option('--require-done', 'take a file only when a <name>.done marker sits beside it', false)
     .option('--quiet-seconds <s>', 'without a marker, take a file once it has not changed for this long (written in place)', integer(0), 10)
-    .option('--poll <ms>', 'time between scans', integer(10), 2_000)
+    .option('--poll <ms>', 'time between scans', milliseconds(10), 2_000)
     .option('--once', 'scan once and exit', false)
     .action(async (zone: string, o: TopologyOptions & { requireDone: boolean; quietSeconds: number; poll: number; once: boolean; opsPort?: number }) => {
       const config = loadConfig();

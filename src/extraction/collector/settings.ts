@@ -22,8 +22,14 @@ export const collectorSettingsSchema = z
       .record(z.string(), z.string().min(16, 'must be at least 16 characters'))
       .default({})
       .describe('source → HMAC-SHA256 secret for POST /v1/webhooks/<source>'),
-    bodyLimitBytes: z.number().int().min(1024).default(1_048_576).describe('largest request body; larger requests get 413'),
-    maxEventsPerRequest: z.number().int().min(1).default(1_000).describe('most events in one request'),
+    bodyLimitBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 ** 2)
+      .default(1_048_576)
+      .describe('largest request body (at most 64 MiB); larger requests get 413'),
+    maxEventsPerRequest: z.number().int().min(1).max(100_000).default(1_000).describe('most events in one request'),
   })
   .strict();
 
@@ -35,6 +41,9 @@ export function parseCollectorSettings(input: unknown, sources: string[], origin
   if (Object.keys(settings.apiKeys).some((k) => k.length < 16)) throw new ConfigError(`${origin}: apiKeys must be at least 16 characters each.`);
   if (Object.keys(settings.segmentWriteKeys).some((k) => k.length < 16))
     throw new ConfigError(`${origin}: segmentWriteKeys must be at least 16 characters each.`);
+  // HTTP basic authentication ends the user name at the first colon: such a key could never be sent.
+  if (Object.keys(settings.segmentWriteKeys).some((k) => k.includes(':')))
+    throw new ConfigError(`${origin}: segmentWriteKeys must not contain ":", which basic authentication cannot carry in a user name.`);
   const known = new Set(sources);
   for (const source of [...Object.values(settings.apiKeys), ...Object.values(settings.segmentWriteKeys), ...Object.keys(settings.webhookSecrets)]) {
     if (!known.has(source)) throw new ConfigError(`${origin}: "${source}" is not a source of the topology (known: ${sources.join(', ')}).`);

@@ -12,7 +12,7 @@ import type { Kafka, Message } from 'kafkajs';
 import type { z } from 'zod';
 import { parseSettings } from '../../config.js';
 import type { DeadLetterContract } from '../../contracts/dead-letter.js';
-import { ConnectorLoopError, describeError } from '../../contracts/errors.js';
+import { ConnectorLoopError, DependencyRefusedError, describeError } from '../../contracts/errors.js';
 import { ingestIdFrom, type Lineage, lineageHeaders } from '../../contracts/lineage.js';
 import { topicNames } from '../../contracts/topics.js';
 import { crashPoint } from '../../faults/failpoints.js';
@@ -97,6 +97,9 @@ export interface RunConnectorOptions {
   onPage?: (records: number, deadLettered: number) => void;
 }
 
+/** The largest position a connector keeps in connector-state. */
+const MAX_POSITION_BYTES = 64 * 1024;
+
 export interface ConnectorRun {
   pages: number;
   /** Records sent to the ingest topic. */
@@ -148,6 +151,9 @@ export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun
         if (o.signal?.aborted) break;
         throw err;
       }
+      // A position is kept with every page: one that could not be (a cursor of megabytes) ends the run rather than every transaction failing.
+      if (Buffer.byteLength(JSON.stringify(page.next)) > MAX_POSITION_BYTES)
+        throw new DependencyRefusedError('connector', `${o.connector.name}: the API's next position is over ${MAX_POSITION_BYTES} bytes; it cannot be kept.`);
       const receivedAt = Date.now();
       const messages: Message[] = [];
       for (const [index, record] of page.records.entries()) {

@@ -138,6 +138,44 @@ describe('REST connector answers', () => {
   });
 });
 
+describe('REST connector settings', () => {
+  const settings = (extra: Record<string, unknown>) =>
+    restConnectorSchema.safeParse({ name: 'x', source: 'support', url: 'https://api.example/v1', pagination: { type: 'link' }, ...extra });
+  const problem = (extra: Record<string, unknown>) => {
+    const parsed = settings(extra);
+    return parsed.success ? 'accepted' : `${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}`;
+  };
+
+  it('refuses a URL that is not http(s) or that holds credentials, a header that could smuggle another, and a rate that would wait for ages', () => {
+    expect(problem({ url: 'file:///etc/passwd' })).toBe('url: must be an http(s) URL');
+    expect(problem({ url: 'https://user:secret@api.example/v1' })).toBe('url: must not hold credentials: put them in headers, from ${VAR}');
+    expect(problem({ headers: { 'x-a': 'b\r\nx-evil: 1' } })).toBe('headers.x-a: must not hold line breaks or NUL');
+    expect(problem({ headers: { 'bad header': 'v' } })).toBe('headers: must have HTTP header names');
+    expect(problem({ rateLimitPerSecond: 0.000001 })).toMatch(/^rateLimitPerSecond: /);
+    expect(problem({ allowedOrigins: ['ftp://files.example'] })).toBe('allowedOrigins.0: must be an http(s) origin');
+    expect(problem({ allowedOrigins: ['https://files.example/any/path'] })).toBe('accepted');
+    expect(settings({ allowedOrigins: ['https://files.example/any/path'] }).data?.allowedOrigins).toEqual(['https://files.example']);
+  });
+});
+
+describe('REST connector page size', () => {
+  const server = useScriptedServer();
+  it('refuses a page over maxPageBytes without holding it, whether its length is declared or not', async () => {
+    const c = new RestConnector(
+      restConnectorSchema.parse({
+        name: 'big',
+        source: 'support',
+        url: `${server.url}/p`,
+        pagination: { type: 'link' },
+        maxPageBytes: 1024,
+        rateLimitPerSecond: 1000,
+      }),
+    );
+    server.answers = [{ status: 200, body: JSON.stringify(Array.from({ length: 200 }, (_, i) => ({ id: i }))) }];
+    await expect(c.pull(c.initial())).rejects.toThrow(`big: ${server.url}/p answered a page over maxPageBytes (1024 bytes); lower pageSize`);
+  });
+});
+
 describe('REST connector credentials stay at their origin', () => {
   const home = useScriptedServer();
   const elsewhere = useScriptedServer();

@@ -21,8 +21,15 @@ export const restConnectorSchema = z
       .regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lower-case letters, digits, dots, dashes or underscores')
       .describe('the connector, in its state key, ingest ids and logs'),
     source: z.string().describe('the topology source its records belong to'),
-    url: z.url({ message: 'must be an http(s) URL' }).describe('the first page'),
-    headers: z.record(z.string(), z.string()).default({}).describe('request headers; ${VAR} is read from the environment'),
+    url: z
+      .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+      .refine((u) => new URL(u).username === '' && new URL(u).password === '', 'must not hold credentials: put them in headers, from ${VAR}')
+      .describe('the first page'),
+    headers: z
+      .record(z.string(), z.string().regex(/^[^\r\n\0]*$/, 'must not hold line breaks or NUL'))
+      .refine((h) => Object.keys(h).every((name) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)), 'must have HTTP header names')
+      .default({})
+      .describe('request headers; ${VAR} is read from the environment'),
     recordsPath: z.string().default('').describe('dotted path of the records array in the body; empty when the body is the array'),
     pagination: z.discriminatedUnion('type', [
       z
@@ -55,12 +62,12 @@ export const restConnectorSchema = z
       .optional()
       .describe('incremental sync: once caught up, ask only for what changed since the newest record seen'),
     allowedOrigins: z
-      .array(z.url({ message: 'must be an http(s) origin' }).transform((u) => new URL(u).origin))
+      .array(z.url({ protocol: /^https?$/, message: 'must be an http(s) origin' }).transform((u) => new URL(u).origin))
       .default([])
       .describe(
         "other origins (https://host[:port]) a redirect or next link may lead to: followed without the configured headers, which go to the url's origin only",
       ),
-    rateLimitPerSecond: z.number().positive().max(10_000).default(5).describe('requests per second at most'),
+    rateLimitPerSecond: z.number().min(0.01).max(10_000).default(5).describe('requests per second at most (at least one every 100 s)'),
     maxRetries: z.number().int().min(0).max(100).default(5).describe('retries of a request that timed out or got 429 or 5xx'),
     maxRetryWaitMs: z
       .number()
@@ -70,6 +77,13 @@ export const restConnectorSchema = z
       .default(60_000)
       .describe('the longest wait before a retry, whatever a Retry-After asks (each wait is logged and ends at once on SIGTERM)'),
     timeoutMs: z.number().int().min(100).max(600_000).default(30_000).describe('time a request may take'),
+    maxPageBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 ** 3)
+      .default(64 * 1024 ** 2)
+      .describe('the largest response body read; a larger page is refused (lower pageSize)'),
   })
   .strict();
 
@@ -111,6 +125,25 @@ interface RestPosition extends Position {
   next: string | number | null;
   since: string | null;
   watermark: string | null;
+}
+
+class PageTooLargeError extends Error {}
+
+/** A response body as text, read no further than `max` bytes: a page over it is refused rather than held in memory. */
+async function boundedText(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel();
+    throw new PageTooLargeError();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body ?? []) {
+    size += chunk.byteLength;
+    if (size > max) throw new PageTooLargeError();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -223,8 +256,10 @@ export class RestConnector implements Connector {
       try {
         const timeout = AbortSignal.timeout(c.timeoutMs);
         res = await fetch(url, { headers, redirect: 'manual', signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
-        text = await res.text();
+        text = await boundedText(res, c.maxPageBytes);
       } catch (err) {
+        if (err instanceof PageTooLargeError)
+          throw new DependencyRefusedError('connector', `${where} answered a page over maxPageBytes (${c.maxPageBytes} bytes); lower pageSize`);
         throw new DependencyUnavailableError('connector', `${where} did not answer: ${describeError(err)}`, { cause: err });
       }
       const location = res.headers.get('location');

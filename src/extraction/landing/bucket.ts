@@ -28,7 +28,12 @@ import { extensionsOf, type LandingObject, type LandingStorage, suffixed } from 
 
 /** A key as ListObjectsV2 gives it with EncodingType=url: percent-encoded, a space as "+" on AWS (S3-compatible servers may write %20). */
 function urlDecodedKey(key: string): string {
-  return decodeURIComponent(key.replace(/\+/g, ' '));
+  try {
+    return decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    // Not percent-encoding after all: the key as sent.
+    return key;
+  }
 }
 
 export class BucketLanding implements LandingStorage {
@@ -64,8 +69,11 @@ export class BucketLanding implements LandingStorage {
       const page = await this.call('list', prefix, () =>
         this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: '/', EncodingType: 'url', ContinuationToken: token })),
       );
+      // A server that ignores EncodingType (some S3-compatible ones) sends keys as they are, and says so by not echoing it.
+      const encoded = page.EncodingType === 'url';
       for (const o of page.Contents ?? []) {
-        const name = o.Key === undefined ? undefined : urlDecodedKey(o.Key).slice(prefix.length);
+        const key = o.Key === undefined ? undefined : encoded ? urlDecodedKey(o.Key) : o.Key;
+        const name = key?.slice(prefix.length);
         if (name) out.push({ name, modifiedMs: o.LastModified?.getTime() ?? 0 });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
