@@ -4,10 +4,10 @@
  * marked forgotten, once it does not). `c360 raw read` and `c360 privacy export` use it; an
  * identity service can import it as it is.
  */
-import { parquetReadObjects } from 'hyparquet';
 import type { Config } from '../config.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { type CompiledEntity, compileEntities } from '../schema/entity.js';
+import { layerRows } from '../sinks/parquet/read.js';
 import { openObjectStore } from '../storage/backends.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { type KeyStore, openKeyStore } from './key-store.js';
@@ -72,10 +72,7 @@ export async function* readRawLayer(layer: RawLayer, filter: RawFilter = {}): As
       if (filter.date?.length && !filter.date.includes(date)) continue;
       const entity = layer.entity(source, entityName);
       const bytes = await store.read(file);
-      const rows = (await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer })) as Record<
-        string,
-        unknown
-      >[];
+      const rows = await layerRows(bytes, store.locate(file));
       const subjectsOf = rows.map((r) => (entity ? records.subjectsIn(entity, r) : []));
       // One key-store round trip per file for every subject its rows need (only the exported person's, for an export).
       const needed = [...new Set(subjectsOf.flat())].filter((x) => !filter.subjects || filter.subjects.has(x));

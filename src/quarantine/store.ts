@@ -5,9 +5,9 @@
  * source, date, error code or ingest id. Reads one file at a time.
  */
 import { hash } from 'node:crypto';
-import { parquetReadObjects } from 'hyparquet';
 import type { RecordErrorEntry } from '../contracts/errors.js';
 import type { SealedOpener } from '../privacy/sealed.js';
+import { layerRows } from '../sinks/parquet/read.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 export interface QuarantinedRecord {
@@ -53,7 +53,7 @@ export async function* readQuarantine(store: ObjectStore, filter: QuarantineFilt
       const [, source, date] = m as unknown as [string, string, string];
       if (filter.date?.length && !filter.date.includes(date)) continue;
       const bytes = await store.read(key);
-      const rows = await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, utf8: false });
+      const rows = await layerRows(bytes, store.locate(key), { utf8: false });
       await opener?.prepare(rows.map((r) => toBuffer(r.original_value)));
       for (const r of rows) {
         const errors = (r.errors as RecordErrorEntry[]) ?? [];

@@ -5,10 +5,10 @@
  * entries of each partition cover its offsets without overlap.
  */
 import { createHash } from 'node:crypto';
-import { parquetMetadata } from 'hyparquet';
 import { PROCESSOR_VERSION } from '../contracts/project.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { parseFileName } from './layout.js';
+import { layerFooter } from './parquet/read.js';
 
 export interface ManifestEntry {
   file: string;
@@ -27,15 +27,11 @@ export interface ManifestEntry {
   writer: string;
 }
 
-function toArrayBuffer(bytes: Buffer): ArrayBuffer {
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-}
-
 /** An entry rebuilt from a published file, for a file whose worker crashed before writing its entry. */
 export async function manifestEntryFromFile(store: ObjectStore, key: string): Promise<ManifestEntry> {
   const bytes = await store.read(key);
   const id = parseFileName(key)!;
-  const meta = parquetMetadata(toArrayBuffer(bytes));
+  const meta = layerFooter(bytes, store.locate(key));
   const kv = new Map((meta.key_value_metadata ?? []).map((e) => [e.key, e.value]));
   return {
     file: key.slice(key.lastIndexOf('/') + 1),

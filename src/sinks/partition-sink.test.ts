@@ -8,11 +8,11 @@ import path from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DependencyUnavailableError } from '../contracts/errors.js';
+import { DependencyRefusedError, DependencyUnavailableError, mayBlameRecord } from '../contracts/errors.js';
 import { createLogger } from '../observability/logger.js';
 import { LocalStore } from '../storage/local-store.js';
 import type { ObjectStore, PutOutcome } from '../storage/object-store.js';
-import { parseFileName } from './layout.js';
+import { fileName, parseFileName } from './layout.js';
 import { LINEAGE_FIELDS } from './lineage-columns.js';
 import { sinkMetrics } from './metrics.js';
 import { rotationOptions } from './options.js';
@@ -275,5 +275,19 @@ describe('PartitionSink', () => {
     await feed(sink, [0, 1, 2]);
     await sink.flushAll();
     expect((await landed(root)).ids).toEqual(['e-0', 'e-1', 'e-2']);
+  });
+
+  it('a file under its partition name that is not Parquet it can read is the store to fix: the record is not blamed', async () => {
+    const { root, sink } = setUp({});
+    const folder = path.join(root, ...FOLDER.split('/'));
+    fs.mkdirSync(folder, { recursive: true });
+    fs.writeFileSync(path.join(folder, fileName({ topic: 'ns.raw.web', partition: 0, firstOffset: 0, lastOffset: 4 })), 'not parquet');
+    const error = await sink.append(5, record(5)).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(DependencyRefusedError);
+    expect((error as Error).message).toMatch(/ is not a Parquet file c360 can read \(.+\); move it out of the layer$/);
+    expect(mayBlameRecord(error)).toBe(false);
   });
 });

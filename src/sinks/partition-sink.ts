@@ -14,6 +14,7 @@
  * re-read record never lands twice, however the first run cut its files (an idle flush, a stop).
  */
 import path from 'node:path';
+import { DependencyRefusedError, UnreadableFileError } from '../contracts/errors.js';
 import { PROCESSOR_VERSION } from '../contracts/project.js';
 import { crashPoint } from '../faults/failpoints.js';
 import type { Logger } from '../observability/logger.js';
@@ -265,7 +266,10 @@ export class PartitionSink {
       for (const key of files) {
         through = Math.max(through, parseFileName(key)?.lastOffset ?? -1);
         if (!entries.has(manifestKey(key))) {
-          const entry = await manifestEntryFromFile(this.deps.store, key);
+          const entry = await manifestEntryFromFile(this.deps.store, key).catch((err: unknown) => {
+            // A file under a name of this partition that is not one it wrote: the store's content to fix, not the record's fault.
+            throw err instanceof UnreadableFileError ? new DependencyRefusedError('object-store', `${err.message}; move it out of the layer`) : err;
+          });
           await this.deps.store.putIfAbsent(manifestKey(key), Buffer.from(`${JSON.stringify(entry, null, 2)}\n`));
         }
       }

@@ -12,6 +12,7 @@ import { runCli } from '../support/worker.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-hostile-cli-'));
 const layer = path.join(dir, 'layer');
+const brokenLayer = path.join(dir, 'broken-layer');
 const file = path.join(dir, 'orders.csv');
 const headerless = path.join(dir, 'headerless.csv');
 const namespace = testNamespace();
@@ -408,6 +409,13 @@ const classes: CliClass[] = [
     canary: () => ['ledger', '--namespace', quiet],
   },
   {
+    name: 'a raw layer holding a file named like Parquet that is not',
+    args: () => ['raw', 'read', '--namespace', quiet, '--storage', brokenLayer],
+    exit: 1,
+    says: /^c360: \S+\/raw\/source=crm\/entity=CustomerProfile\/date=2026-12-06\/\S+\.parquet is not a Parquet file c360 can read \(/,
+    canary: () => ['raw', 'read', '--namespace', quiet, '--storage', layer],
+  },
+  {
     name: 'a mapping file that is not JSON',
     args: () => [...ns('ingest', file, '-s', 'commerce'), '--mapping', topologyFile('mapping.json', '<mapping/>')],
     exit: 2,
@@ -429,6 +437,9 @@ describe('hostile arguments to the CLI', () => {
     busyPort = (busy.address() as net.AddressInfo).port;
     fs.mkdirSync(layer);
     fs.mkdirSync(`${dir}/layer.js`);
+    const day = path.join(brokenLayer, 'raw', 'source=crm', 'entity=CustomerProfile', 'date=2026-12-06');
+    fs.mkdirSync(day, { recursive: true });
+    fs.writeFileSync(path.join(day, 't.raw.crm+0+00000000000000000000+00000000000000000001.parquet'), 'not parquet at all');
     fs.writeFileSync(file, HEADER + ROW('T-cli-1'));
     fs.writeFileSync(headerless, ROW('T-cli-2', secret) + ROW('T-cli-3', secret));
     for (const n of [namespace, quiet]) {
