@@ -34,7 +34,7 @@ export interface RetryOptions {
 }
 
 /** The longest a retry waits unless told otherwise: a Retry-After of a day is not believed. */
-export const MAX_RETRY_WAIT_MS = 60_000;
+const MAX_RETRY_WAIT_MS = 60_000;
 
 export async function retry<T>(run: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
   const initial = options.initialMs ?? 100;

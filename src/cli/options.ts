@@ -24,7 +24,7 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: str
 export const port = integer(0, 65_535);
 
 /** The longest wait a flag may ask for: a day (a timer cannot wait past 24.8 days, and Node would fire it at once instead). */
-export const MAX_WAIT_MS = 86_400_000;
+const MAX_WAIT_MS = 86_400_000;
 
 /** A time in milliseconds, at least `min`, at most a day. */
 export const milliseconds = (min: number) => integer(min, MAX_WAIT_MS);
@@ -89,7 +89,7 @@ export function writableFile(value: string): string {
 }
 
 /** A namespace: what prefixes topics, groups and Redis keys, in the characters all of them allow. */
-export function namespaceName(value: string): string {
+function namespaceName(value: string): string {
   if (!/^[a-z0-9][a-z0-9.-]*$/.test(value) || value.length > 100)
     throw new InvalidArgumentError('Must be lower-case letters, digits, dots and dashes, starting with a letter or digit (at most 100).');
   return value;

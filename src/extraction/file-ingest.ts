@@ -69,7 +69,7 @@ export interface IngestLog {
 }
 
 /** The ingest log in Kafka: an exclusive transactional producer, the state topic read to its end. */
-export async function kafkaIngestLog(kafka: Kafka, namespace: string, transactionalId: string, deadLetterMaxBytes: number): Promise<IngestLog> {
+async function kafkaIngestLog(kafka: Kafka, namespace: string, transactionalId: string, deadLetterMaxBytes: number): Promise<IngestLog> {
   const names = topicNames(namespace);
   const batchLimits = new Map([[names.deadLetter, deadLetterMaxBytes]]);
   const producer = await exclusiveProducer(kafka, transactionalId);

@@ -35,7 +35,7 @@ export interface LandingZoneOptions extends Pick<IngestFileOptions, 'kafka' | 'n
 }
 
 /** Tries of a file the filesystem or the bucket refuses to read (a permission being fixed by the uploader), before it is rejected. */
-export const FILE_ATTEMPTS = 3;
+const FILE_ATTEMPTS = 3;
 
 /** A file or a source the last pass left to retry, and why. */
 export interface LeftOver {

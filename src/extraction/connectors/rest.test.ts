@@ -102,7 +102,7 @@ describe('REST connector answers', () => {
       { status: 200, body: '[{"id":"a"},{"id":"b"}]' },
     ];
     const first = await c.pull(c.initial());
-    await expect(c.pull(first.next)).rejects.toThrow('paged: ' + `${server.url}/api/list answered the same records as the page before`);
+    await expect(c.pull(first.next)).rejects.toThrow(`paged: ${server.url}/api/list answered the same records as the page before`);
   });
 
   it('a Retry-After of a day waits no longer than maxRetryWaitMs, says so, and a stop ends the wait at once', async () => {
