@@ -10,21 +10,20 @@ import { type DeadLetterContract, deadLetterMessage, messageBytes } from '../con
 import type { RecordErrorEntry } from '../contracts/errors.js';
 import { type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
 import type { Lineage } from '../contracts/lineage.js';
-import type { TopicNames } from '../contracts/topics.js';
+import { type TopicNames, topicNames } from '../contracts/topics.js';
 import type { UnidentifiedSealer } from '../privacy/sealed.js';
+import type { CompiledEntity } from '../schema/entity.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
+/** What every way in that dead-letters already holds: a file ingest's options, a connector's. */
 export interface ExtractionDeadLettersOptions {
-  names: TopicNames;
+  namespace: string;
   deadLetter: DeadLetterContract;
   /** The raw layer's storage, where a dead letter too large for its topic keeps its original value. */
   store: ObjectStore;
   /** Seals originals before they are dead-lettered (the CLI always passes one). */
-  sealer: UnidentifiedSealer | undefined;
-  source: string;
-  entity: string;
-  /** What wrote them, in the dead letters' Kafka Connect headers (`file-ingest`, `connector`). */
-  writer: string;
+  sealer?: UnidentifiedSealer;
+  entity: CompiledEntity;
 }
 
 /** Where a dead-lettered original was read: `file:<name>` or `connector:<name>`, and its row or record number. */
@@ -36,8 +35,15 @@ export interface ExtractionOrigin {
 export class ExtractionDeadLetters {
   private messages: Message[] = [];
   private codes: Record<string, number> = {};
+  private readonly names: TopicNames;
 
-  constructor(private readonly o: ExtractionDeadLettersOptions) {}
+  /** `writer`: what wrote them, in the dead letters' Kafka Connect headers (`file-ingest`, `connector`). */
+  constructor(
+    private readonly o: ExtractionDeadLettersOptions,
+    private readonly writer: string,
+  ) {
+    this.names = topicNames(o.namespace);
+  }
 
   get size(): number {
     return this.messages.length;
@@ -46,20 +52,20 @@ export class ExtractionDeadLetters {
   /** Dead-letters one original (cells, a record, or nothing when there is none to keep) with its error. */
   async add(origin: ExtractionOrigin, lineage: Lineage, error: RecordErrorEntry, original: unknown): Promise<void> {
     const bytes = original === undefined ? null : Buffer.from(JSON.stringify(original));
-    const value = bytes && this.o.sealer ? await this.o.sealer.seal(this.o.source, lineage.receivedAt, bytes) : bytes;
+    const value = bytes && this.o.sealer ? await this.o.sealer.seal(this.o.entity.source, lineage.receivedAt, bytes) : bytes;
     const { message, outOfLine } = deadLetterMessage(
       this.o.deadLetter,
       {
         errors: [error],
         stage: 'extract',
-        source: this.o.source,
-        entity: this.o.entity,
+        source: this.o.entity.source,
+        entity: this.o.entity.name,
         original: { key: null, value, headers: undefined },
         origin: { topic: origin.topic, partition: 0, offset: origin.offset },
         lineage,
         failedAt: Date.now(),
       },
-      this.o.writer,
+      this.writer,
     );
     if (outOfLine) await this.o.store.putIfAbsent(outOfLine.key, outOfLine.bytes);
     this.messages.push(message);
@@ -77,7 +83,7 @@ export class ExtractionDeadLetters {
     this.codes = {};
     if (messages.length === 0) return [];
     const entry: LedgerEntry = {
-      source: this.o.source,
+      source: this.o.entity.source,
       topic,
       partition: 0,
       first_offset: first,
@@ -92,8 +98,8 @@ export class ExtractionDeadLetters {
       committed_at: new Date().toISOString(),
     };
     return [
-      { topic: this.o.names.deadLetter, messages },
-      { topic: this.o.names.ledger, messages: [ledgerMessage(entry)] },
+      { topic: this.names.deadLetter, messages },
+      { topic: this.names.ledger, messages: [ledgerMessage(entry)] },
     ];
   }
 }

@@ -227,15 +227,7 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
     const totalBytes = readingFile(name, () => fs.statSync(o.file).size);
     const batchRows = o.batchRows ?? DEFAULT_BATCH_ROWS;
     let records: Message[] = [];
-    const dead = new ExtractionDeadLetters({
-      names,
-      deadLetter: o.deadLetter,
-      store: o.store,
-      sealer: o.sealer,
-      source: o.entity.source,
-      entity: o.entity.name,
-      writer: 'file-ingest',
-    });
+    const dead = new ExtractionDeadLetters(o, 'file-ingest');
     let firstRow = resumeFrom;
     let lastRow = resumeFrom - 1;
 

@@ -7,19 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crmProfile } from '../../test/fixtures/records.js';
-import { config, eventually, testKafka } from '../../test/support/kafka.js';
+import { eventually, testKafka } from '../../test/support/kafka.js';
 import { rawLayer } from '../../test/support/raw-layer.js';
-import { produce, testNamespace } from '../../test/support/topology.js';
+import { produce, rawCrmTopic } from '../../test/support/topology.js';
 import { opsUrl, spawnSink, type Worker } from '../../test/support/worker.js';
-import { frame } from '../contracts/framing.js';
-import { HEADER } from '../contracts/lineage.js';
-import { topicNames } from '../contracts/topics.js';
-import { loadSchema } from '../schema/avro.js';
-import { compilePrimaryEntity } from '../schema/entity.js';
-import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
-import { loadTopology } from '../topology/load.js';
-import { createTopologyTopics, registerTopologySchemas } from '../topology/setup.js';
 
 const kafka = testKafka();
 
@@ -59,22 +50,7 @@ describe('a sink whose disk is full', () => {
   });
 
   it('quarantines nothing, waits and says so in /readyz, and lands every record once space is freed', async () => {
-    const ns = testNamespace();
-    const topology = await loadTopology('customer360', { namespace: ns });
-    await createTopologyTopics(kafka, topology, config.topics);
-    await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
-    const plainId = await registerAvro(createSchemaRegistry(config), `${ns}.plain-CustomerProfile`, loadSchema('CustomerProfile').schema);
-    const type = loadSchema('CustomerProfile').type;
-    const records = (from: number, n: number) =>
-      Array.from({ length: n }, (_, k) => {
-        const i = from + k;
-        return {
-          key: `C-${i}`,
-          value: frame(plainId, type.toBuffer({ ...crmProfile, customer_id: `C-${i}`, birth_date: 7395, updated_at: Date.UTC(2026, 10, 1) })),
-          headers: { [HEADER.ingestId]: `id-${i}`, [HEADER.source]: 'crm', [HEADER.receivedAt]: '2026-12-06T10:00:00.000Z' },
-        };
-      });
-    const raw = topicNames(ns).raw('crm');
+    const { namespace: ns, topic: raw, messages: records } = await rawCrmTopic(kafka);
     const layer = path.join(mount, 'layer');
     sink = spawnSink(ns, layer, { LOG_LEVEL: 'info' }, ['--max-records', '50', '--row-group-rows', '10', '--idle-flush-ms', '300']);
     await produce(kafka, raw, records(0, 100));

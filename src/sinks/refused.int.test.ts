@@ -7,48 +7,21 @@ import { parquetMetadataAsync } from 'hyparquet';
 import { afterAll, describe, expect, it } from 'vitest';
 import { S3_URL } from '../../dev/stack/s3.js';
 import { S3_BUCKET } from '../../dev/stack/versions.js';
-import { crmProfile } from '../../test/fixtures/records.js';
 import { type FaultProxy, startFaultProxy } from '../../test/support/fault-proxy.js';
-import { config, eventually, testKafka } from '../../test/support/kafka.js';
-import { produce, testNamespace } from '../../test/support/topology.js';
+import { eventually, testKafka } from '../../test/support/kafka.js';
+import { produce, rawCrmTopic } from '../../test/support/topology.js';
 import { opsUrl, spawnSink, type Worker } from '../../test/support/worker.js';
-import { frame } from '../contracts/framing.js';
-import { HEADER } from '../contracts/lineage.js';
-import { topicNames } from '../contracts/topics.js';
-import { loadSchema } from '../schema/avro.js';
-import { compilePrimaryEntity } from '../schema/entity.js';
-import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 import { S3Store } from '../storage/s3-store.js';
-import { loadTopology } from '../topology/load.js';
-import { createTopologyTopics, registerTopologySchemas } from '../topology/setup.js';
 
 process.env.AWS_ACCESS_KEY_ID ??= 'c360-test';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'c360-test';
 const kafka = testKafka();
 const s3 = new URL(S3_URL);
 
-/** A namespace with its topics, and a way to write raw records straight to its crm raw topic. */
+/** A namespace with its topics, and a way to write CRM profiles straight to its crm raw topic. */
 async function rawTopic(): Promise<{ ns: string; write(from: number, n: number): Promise<void> }> {
-  const ns = testNamespace();
-  const topology = await loadTopology('customer360', { namespace: ns });
-  await createTopologyTopics(kafka, topology, config.topics);
-  await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
-  // Raw records written straight, not through the topology: in plain, under a schema of their own (the raw subject's is the encrypted one).
-  const plainId = await registerAvro(createSchemaRegistry(config), `${ns}.plain-CustomerProfile`, loadSchema('CustomerProfile').schema);
-  const type = loadSchema('CustomerProfile').type;
-  return {
-    ns,
-    write: (from, n) =>
-      produce(
-        kafka,
-        topicNames(ns).raw('crm'),
-        Array.from({ length: n }, (_, k) => ({
-          key: `C-${from + k}`,
-          value: frame(plainId, type.toBuffer({ ...crmProfile, customer_id: `C-${from + k}`, birth_date: 7395, updated_at: Date.UTC(2026, 10, 1) })),
-          headers: { [HEADER.ingestId]: `id-${from + k}`, [HEADER.source]: 'crm', [HEADER.receivedAt]: '2026-11-27T10:00:00.000Z' },
-        })),
-      ),
-  };
+  const { namespace, topic, messages } = await rawCrmTopic(kafka);
+  return { ns: namespace, write: (from, n) => produce(kafka, topic, messages(from, n)) };
 }
 
 describe('a sink whose storage refuses', () => {

@@ -8,20 +8,12 @@ import { parquetReadObjects } from 'hyparquet';
 import { afterAll, describe, expect, it } from 'vitest';
 import { S3_URL } from '../../dev/stack/s3.js';
 import { S3_BUCKET } from '../../dev/stack/versions.js';
-import { crmProfile } from '../../test/fixtures/records.js';
 import { type FaultMode, type FaultProxy, startFaultProxy } from '../../test/support/fault-proxy.js';
-import { config, eventually, testKafka } from '../../test/support/kafka.js';
-import { produce, testNamespace } from '../../test/support/topology.js';
+import { eventually, testKafka } from '../../test/support/kafka.js';
+import { produce, rawCrmTopic } from '../../test/support/topology.js';
 import { spawnSink, type Worker } from '../../test/support/worker.js';
-import { frame } from '../contracts/framing.js';
-import { HEADER } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
-import { loadSchema } from '../schema/avro.js';
-import { compilePrimaryEntity } from '../schema/entity.js';
-import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 import { S3Store } from '../storage/s3-store.js';
-import { loadTopology } from '../topology/load.js';
-import { createTopologyTopics, registerTopologySchemas } from '../topology/setup.js';
 import { parseFileName } from './layout.js';
 
 process.env.AWS_ACCESS_KEY_ID ??= 'c360-test';
@@ -74,23 +66,8 @@ describe('a sink whose object store keeps failing', () => {
   });
 
   it('lands every record once across 503s, resets, refused connections and a store that stops answering; stops within its timeouts', async () => {
-    const ns = testNamespace();
-    const topology = await loadTopology('customer360', { namespace: ns });
-    await createTopologyTopics(kafka, topology, config.topics);
-    await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
-    const plainId = await registerAvro(createSchemaRegistry(config), `${ns}.plain-CustomerProfile`, loadSchema('CustomerProfile').schema);
-    const type = loadSchema('CustomerProfile').type;
-    const raw = topicNames(ns).raw('crm');
-    const message = (i: number) => ({
-      key: `C-${i}`,
-      value: frame(plainId, type.toBuffer({ ...crmProfile, customer_id: `C-${i}`, birth_date: 7395, updated_at: Date.UTC(2026, 10, 1) })),
-      headers: { [HEADER.ingestId]: `id-${i}`, [HEADER.source]: 'crm', [HEADER.receivedAt]: '2026-12-06T10:00:00.000Z' },
-    });
-    await produce(
-      kafka,
-      raw,
-      Array.from({ length: RECORDS }, (_, i) => message(i)),
-    );
+    const { namespace: ns, topic: raw, messages } = await rawCrmTopic(kafka);
+    await produce(kafka, raw, messages(0, RECORDS));
 
     proxy = await startFaultProxy({ host: s3.hostname, port: Number(s3.port) });
     const storage = `s3://${S3_BUCKET}/${ns}`;
@@ -128,11 +105,7 @@ describe('a sink whose object store keeps failing', () => {
 
     // More records while the store hangs, and a stop: the sink gives up its open files within its timeouts and exits 0.
     await proxy.set('hang');
-    await produce(
-      kafka,
-      raw,
-      Array.from({ length: 200 }, (_, i) => message(RECORDS + i)),
-    );
+    await produce(kafka, raw, messages(RECORDS, 200));
     await sleep(2_000);
     const stopping = Date.now();
     sinks[0]!.child.kill('SIGTERM');

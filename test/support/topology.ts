@@ -4,18 +4,24 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Kafka, Message } from 'kafkajs';
 import { Registry } from 'prom-client';
+import { frame } from '../../src/contracts/framing.js';
 import { type LedgerEntry, type LedgerTotals, totalsOf } from '../../src/contracts/ledger.js';
+import { HEADER } from '../../src/contracts/lineage.js';
 import { type TopicNames, topicNames } from '../../src/contracts/topics.js';
 import type { Topology } from '../../src/contracts/topology-definition.js';
 import { readToEnd } from '../../src/kafka/read-to-end.js';
 import { openKeyStore } from '../../src/privacy/key-store.js';
 import { pseudonymsFrom } from '../../src/privacy/pseudonyms.js';
 import { RecordPrivacy } from '../../src/privacy/records.js';
-import { compileEntities } from '../../src/schema/entity.js';
+import { loadSchema } from '../../src/schema/avro.js';
+import { compileEntities, compilePrimaryEntity } from '../../src/schema/entity.js';
+import { createSchemaRegistry, registerAvro } from '../../src/schema/registry.js';
 import { SinkWorker } from '../../src/sinks/sink-worker.js';
 import { LocalStore } from '../../src/storage/local-store.js';
 import { loadTopology } from '../../src/topology/load.js';
 import { TopologyRunner } from '../../src/topology/runner.js';
+import { createTopologyTopics, registerTopologySchemas } from '../../src/topology/setup.js';
+import { crmProfile } from '../fixtures/records.js';
 import { collect, config, logger } from './kafka.js';
 
 export interface RunningTopology {
@@ -96,6 +102,30 @@ export async function readable(namespace: string, source: string, entityName: st
   } finally {
     await keyStore.close();
   }
+}
+
+/**
+ * A namespace with the topology's topics and schemas, and a way to write CRM profiles straight to
+ * its crm raw topic, as the topology would have landed them but in plain, under a schema of their
+ * own (the raw subject's is the encrypted one): what sink tests feed a sink.
+ */
+export async function rawCrmTopic(kafka: Kafka): Promise<{ namespace: string; topic: string; messages(from: number, n: number): Message[] }> {
+  const namespace = testNamespace();
+  const topology = await loadTopology('customer360', { namespace });
+  await createTopologyTopics(kafka, topology, config.topics);
+  await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
+  const plainId = await registerAvro(createSchemaRegistry(config), `${namespace}.plain-CustomerProfile`, loadSchema('CustomerProfile').schema);
+  const type = loadSchema('CustomerProfile').type;
+  return {
+    namespace,
+    topic: topicNames(namespace).raw('crm'),
+    messages: (from, n) =>
+      Array.from({ length: n }, (_, k) => ({
+        key: `C-${from + k}`,
+        value: frame(plainId, type.toBuffer({ ...crmProfile, customer_id: `C-${from + k}`, birth_date: 7395, updated_at: Date.UTC(2026, 10, 1) })),
+        headers: { [HEADER.ingestId]: `id-${from + k}`, [HEADER.source]: 'crm', [HEADER.receivedAt]: '2026-12-06T10:00:00.000Z' },
+      })),
+  };
 }
 
 /** A sink worker in-process, landing the topology's topics under `root`, with quick idle flushes so tests see files soon. */

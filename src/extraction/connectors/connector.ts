@@ -112,15 +112,7 @@ export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun
   const key = `connector:${o.connector.name}`;
   const origin = `connector:${o.connector.name}`;
   const maxMessageBytes = await maxMessageBytesOf(o.kafka, names.ingest(o.entity.source));
-  const dead = new ExtractionDeadLetters({
-    names,
-    deadLetter: o.deadLetter,
-    store: o.store,
-    sealer: o.sealer,
-    source: o.entity.source,
-    entity: o.entity.name,
-    writer: 'connector',
-  });
+  const dead = new ExtractionDeadLetters(o, 'connector');
   const batchLimits = new Map([[names.deadLetter, o.deadLetter.maxMessageBytes]]);
   const producer = await exclusiveProducer(o.kafka, `${o.namespace}.connector.${o.connector.name}`);
   const run: ConnectorRun = { pages: 0, records: 0, deadLettered: 0 };

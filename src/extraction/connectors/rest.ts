@@ -23,7 +23,10 @@ export const restConnectorSchema = z
     source: z.string().describe('the topology source its records belong to'),
     url: z
       .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
-      .refine((u) => new URL(u).username === '' && new URL(u).password === '', 'must not hold credentials: put them in headers, from ${VAR}')
+      .refine(
+        (u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''),
+        'must not hold credentials: put them in headers, from ${VAR}',
+      )
       .describe('the first page'),
     headers: z
       .record(z.string(), z.string().regex(/^[^\r\n\0]*$/, 'must not hold line breaks or NUL'))
@@ -62,7 +65,7 @@ export const restConnectorSchema = z
       .optional()
       .describe('incremental sync: once caught up, ask only for what changed since the newest record seen'),
     allowedOrigins: z
-      .array(z.url({ protocol: /^https?$/, message: 'must be an http(s) origin' }).transform((u) => new URL(u).origin))
+      .array(z.url({ protocol: /^https?$/, message: 'must be an http(s) origin' }).transform((u) => (URL.canParse(u) ? new URL(u).origin : u)))
       .default([])
       .describe(
         "other origins (https://host[:port]) a redirect or next link may lead to: followed without the configured headers, which go to the url's origin only",
