@@ -79,7 +79,12 @@ export class LandingZone {
         for (const name of interrupted) handled += (await this.process(source, name)) ? 1 : 0;
         for (const name of await this.ready(source)) {
           if (this.o.signal?.aborted) break;
-          const taken = await storage.move(source, name, processing);
+          const taken = await storage.move(source, name, processing).catch(async (err: unknown) => {
+            // Gone since the listing: another watcher of the zone took it first, which is no failure.
+            if ((await storage.list(source)).some((f) => f.name === name)) throw err;
+            return undefined;
+          });
+          if (taken === undefined) continue;
           await storage.remove(source, `${name}.done`);
           handled += (await this.process(source, taken)) ? 1 : 0;
         }

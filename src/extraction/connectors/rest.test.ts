@@ -93,6 +93,17 @@ describe('REST connector answers', () => {
     expect((error as ConnectorLoopError).code).toBe('connector.page_repeated');
   });
 
+  it('empty pages that each name a next one are a loop after a hundred in a row', async () => {
+    const c = connector();
+    let pos = c.initial();
+    for (let i = 0; i < 99; i++) {
+      server.answers = [page([], `empty-${i}`)];
+      pos = (await c.pull(pos)).next;
+    }
+    server.answers = [page([], 'empty-99')];
+    await expect(c.pull(pos)).rejects.toThrow(`helpdesk: ${server.url}/api/tickets answered 100 empty pages in a row, each naming a next one`);
+  });
+
   it('a page that repeats the records of the page before is a loop (a server ignoring the page parameter)', async () => {
     const c = new RestConnector(
       restConnectorSchema.parse({ name: 'paged', source: 'support', url: `${server.url}/api/list`, pagination: { type: 'page' }, rateLimitPerSecond: 1000 }),

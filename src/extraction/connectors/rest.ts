@@ -150,6 +150,8 @@ async function boundedText(res: Response, max: number): Promise<string> {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Empty pages in a row, each naming a next one, after which a sync is taken to never end. */
+const MAX_EMPTY_PAGES = 100;
 /** Redirects followed for one request, as browsers cap them. */
 const MAX_REDIRECTS = 5;
 
@@ -160,6 +162,8 @@ export class RestConnector implements Connector {
   private lastRequest = 0;
   /** The records of the page before, within one sync: a page that repeats them is the API looping. */
   private lastPage: string | undefined;
+  /** Empty pages in a row that each named a next one: an API that never ends a sync. */
+  private emptyPages = 0;
 
   constructor(private readonly config: RestConnectorConfig) {
     this.name = config.name;
@@ -175,7 +179,10 @@ export class RestConnector implements Connector {
   async pull(from: Position, context: PullContext = {}): Promise<Page> {
     const pos = from as RestPosition;
     const c = this.config;
-    if (pos.next === null) this.lastPage = undefined;
+    if (pos.next === null) {
+      this.lastPage = undefined;
+      this.emptyPages = 0;
+    }
     const url = new URL(c.pagination.type === 'link' && typeof pos.next === 'string' ? pos.next : c.url);
     if (!(c.pagination.type === 'link' && pos.next)) {
       if (c.updatedSince && pos.since) url.searchParams.set(c.updatedSince.param, pos.since);
@@ -213,6 +220,11 @@ export class RestConnector implements Connector {
       if (next !== null) this.headersFor(new URL(next), where);
     }
     const caughtUp = next === null;
+    this.emptyPages = records.length === 0 && !caughtUp ? this.emptyPages + 1 : 0;
+    if (this.emptyPages >= MAX_EMPTY_PAGES)
+      throw new ConnectorLoopError(
+        `${c.name}: ${where} answered ${MAX_EMPTY_PAGES} empty pages in a row, each naming a next one; following it would never end.`,
+      );
     // Caught up: the next sync asks for what changed since the newest record seen.
     const position: RestPosition = caughtUp ? { next: null, since: watermark, watermark } : { next, since: pos.since, watermark };
     return { records, next: position, caughtUp };
