@@ -65,9 +65,11 @@ export const KAFKA_OUTAGE_RETRY: RetryOptions = { retries: 7, initialMs: 1_000, 
 export class DependencyWaits {
   private readonly waiting = new Map<string, { dependency: string; message: string; since: number }>();
 
-  start(key: string, error: DependencyUnavailableError | DependencyRefusedError): void {
-    const since = this.waiting.get(key)?.since ?? Date.now();
-    this.waiting.set(key, { dependency: error.dependency, message: error.message, since });
+  /** Notes what `key` waits on; true when it was not waiting already. */
+  start(key: string, error: DependencyUnavailableError | DependencyRefusedError): boolean {
+    const before = this.waiting.get(key);
+    this.waiting.set(key, { dependency: error.dependency, message: error.message, since: before?.since ?? Date.now() });
+    return before === undefined;
   }
 
   end(key: string): void {

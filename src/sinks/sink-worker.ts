@@ -277,8 +277,11 @@ export class SinkWorker {
             this.waits.end(key);
           } catch (err) {
             if (!isDependencyFailure(err)) throw err;
-            this.waits.start(key, err);
-            this.options.logger.warn({ key, code: err.code, err: err.message }, 'idle flush waits for the store; the file stays owned and is published again');
+            if (this.waits.start(key, err))
+              this.options.logger.warn(
+                { key, code: err.code, err: err.message },
+                'idle flush waits for the store; the file stays owned and is published again',
+              );
           }
           await this.commit(ps);
         }).catch((err) => this.options.logger.error({ key, err: describeError(err) }, 'idle flush failed')),
