@@ -60,7 +60,11 @@ describe("the registry client's failures", () => {
     expect(denied).toBeInstanceOf(DependencyRefusedError);
     expect(denied.message).toBe('registering s answered 401 (Unauthorized); not retried: check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD');
     expect(registryFailure('registering s', failure(403, 'Error, status 403: Forbidden')).retriable).toBe(false);
-    expect(registryFailure('registering s', failure(409, 'Incompatible artifact: s [AVRO]'))).toBeInstanceOf(IncompatibleSchemaError);
+    expect(registryFailure('registering s', failure(409, 'io.apicurio.registry.rules.RuleViolationException: Incompatible artifact: s [AVRO]'))).toBeInstanceOf(
+      IncompatibleSchemaError,
+    );
+    // Two workers registering the same subject at once: the loser's conflict passes, and is retried.
+    expect(registryFailure('registering s', failure(409, "A rule named 'COMPATIBILITY' already exists.")).retriable).toBe(true);
     expect(registryFailure('registering s', failure(503, 'Error, status 503: unavailable')).retriable).toBe(true);
     expect(registryFailure('registering s', failure(422, 'Error, status 422: Invalid schema')).retriable).toBe(false);
   });

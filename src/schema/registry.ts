@@ -14,9 +14,10 @@ export function createSchemaRegistry(config: Config): SchemaRegistry {
 /**
  * A failure of the registry client (@kafkajs/confluent-schema-registry) as one sentence: the
  * network (which it reports as status 400) and 5xx are unavailable; a schema its subject's
- * compatibility forbids (409) is incompatible; 401, 403 and other 4xx are refused, naming the
- * credentials where they are the cause. The client's own check that a subject's compatibility is
- * the one asked for fails while another worker is creating the subject: a moment later it passes.
+ * compatibility forbids (409, incompatible) is incompatible; 401, 403 and other 4xx are refused,
+ * naming the credentials where they are the cause. Workers starting together race to create a
+ * subject and set its compatibility: the client's check of that setting, and another 409, fail
+ * while the other is at it, and pass a moment later.
  */
 export function registryFailure(what: string, err: unknown): C360Error {
   if (err instanceof C360Error) return err;
@@ -29,7 +30,10 @@ export function registryFailure(what: string, err: unknown): C360Error {
     typeof status !== 'number'
   )
     return new DependencyUnavailableError('registry', `${what}: ${message}`, { cause: err });
-  if (status === 409) return new IncompatibleSchemaError(`${what}: the registry refuses it as incompatible (${message.split('\n', 1)[0]}).`);
+  if (status === 409 && /incompatib/i.test(message))
+    return new IncompatibleSchemaError(`${what}: the registry refuses it as incompatible (${message.split('\n', 1)[0]}).`);
+  // Another 409 is a conflict with a writer doing the same at the same moment (Apicurio: "A rule named 'COMPATIBILITY' already exists"): again, it passes.
+  if (status === 409) return new DependencyUnavailableError('registry', `${what}: ${message}`, { cause: err });
   return httpError('registry', what, status, { detail: message.replace(/^Error, status \d+:?\s*/, '').slice(0, 200), cause: err });
 }
 
