@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
-import { ConfigError, safeMessage } from '../../contracts/errors.js';
+import { ConfigError, describeError, safeMessage, UnreadableFileError } from '../../contracts/errors.js';
 import { DEFAULT_BATCH_ROWS, duplicateNote, type IngestFileResult, ingestFile, PartlyIngestedError } from '../../extraction/file-ingest.js';
 import { loadMappingFile } from '../../extraction/mapping.js';
 import { progressReporter } from '../../extraction/progress.js';
@@ -38,6 +38,17 @@ function summaryLine(r: IngestFileResult): string {
   const resumed = r.outcome === 'resumed' ? ` (resumed at row ${r.resumedAt})` : '';
   const unknown = r.unknownColumns.length ? `; ignored columns: ${r.unknownColumns.join(', ')}` : '';
   return `${name}: ${r.rows} rows read${resumed}, ${r.sent} sent, ${r.deadLettered} dead-lettered, in ${(r.ms / 1000).toFixed(1)} s (${rate} rows/s)${unknown}`;
+}
+
+/**
+ * Why a file did not finish, in one line. A file that cannot be read as its format sent nothing (or
+ * says exactly what it sent); one stopped by a dependency (Kafka past its retries, the key store) may
+ * have committed batches before: they stay, and a run again resumes after them.
+ */
+function failureLine(name: string, err: unknown): string {
+  if (err instanceof PartlyIngestedError) return err.message;
+  if (err instanceof UnreadableFileError || err instanceof ConfigError) return `${name}: not ingested: ${err.message}`;
+  return `${name}: stopped: ${describeError(err)}; rows already committed stay, and running the command again resumes after them`;
 }
 
 export function registerIngestCommands(program: Command): void {
@@ -124,7 +135,7 @@ export function registerIngestCommands(program: Command): void {
           } catch (err) {
             progress.done();
             failed++;
-            console.error(err instanceof PartlyIngestedError ? err.message : `${path.basename(file)}: not ingested: ${(err as Error).message}`);
+            console.error(failureLine(path.basename(file), err));
           }
         }
         await keyStore.close();
