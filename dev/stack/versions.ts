@@ -1,6 +1,6 @@
 /**
  * Pinned versions of the local stack. Kafka 4.1.1: KafkaJS 2.2.4 works against it, transactions
- * included (see README, Compatibility). Apicurio Registry 3.0.9: the newest 3.x whose `all`
+ * included (see docs/compatibility.md). Apicurio Registry 3.0.9: the newest 3.x whose `all`
  * assembly runs on Java 17 (3.1+ is compiled for Java 21).
  */
 export const KAFKA_VERSION = '4.1.1';
