@@ -132,8 +132,6 @@ export class LandingZone {
   private async ingest(source: string, name: string): Promise<void> {
     const { storage, ...o } = this.o;
     const processing = `processing/${source}`;
-    const listed = (await storage.list(processing)).find((f) => f.name === name);
-    if (listed?.link) throw new UnreadableFileError(`${name} is a symbolic link: c360 watch follows nothing out of the landing zone`);
     const local = await storage.local(processing, name).catch((err: unknown) => {
       // The bucket refusing this one object (a permission, a key it may not use) is the file's problem, not an outage.
       throw err instanceof DependencyRefusedError ? new UnreadableFileError(`${name} cannot be read: ${err.message}`, { cause: err }) : err;

@@ -122,7 +122,9 @@ export class PartitionSink {
 
   /** Whether `settle` has work left: bytes a failed disk kept buffered, or closed files not yet published. */
   get unsettled(): boolean {
-    return this.closing.length > 0 || [...this.open.values()].some((f) => f.writer.unsettled);
+    if (this.closing.length > 0) return true;
+    for (const f of this.open.values()) if (f.writer.unsettled) return true;
+    return false;
   }
 
   /** The offset to commit: the first record of the oldest file not yet published, or past everything seen. */

@@ -109,8 +109,8 @@ export interface ConnectorRun {
 
 export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun> {
   const names = topicNames(o.namespace);
+  // The connector's state key, and where its dead letters say they were read.
   const key = `connector:${o.connector.name}`;
-  const origin = `connector:${o.connector.name}`;
   const maxMessageBytes = await maxMessageBytesOf(o.kafka, names.ingest(o.entity.source));
   const dead = new ExtractionDeadLetters(o, 'connector');
   const batchLimits = new Map([[names.deadLetter, o.deadLetter.maxMessageBytes]]);
@@ -156,7 +156,7 @@ export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun
           receivedAt,
           origin: JSON.stringify({ connector: o.connector.name, cursor: from, index }),
         };
-        const at = { topic: origin, offset: totals.records + index };
+        const at = { topic: key, offset: totals.records + index };
         if (record === null || typeof record !== 'object' || Array.isArray(record)) {
           await dead.add(at, lineage, { code: 'mapping.malformed_row', field: null, message: 'the API record is not a JSON object' }, record);
           continue;
@@ -178,7 +178,7 @@ export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun
         producer,
         [
           { topic: names.ingest(o.entity.source), messages },
-          ...dead.take(origin, first, Math.max(first, totals.records - 1)),
+          ...dead.take(key, first, Math.max(first, totals.records - 1)),
           { topic: names.connectorState, messages: [stateMessage(key, state)] },
         ],
         batchLimits,
