@@ -21,6 +21,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { kafkaAnswers, registryAnswers } from '../src/observability/probes.js';
 import { forgetPerson } from '../src/privacy/erasure.js';
 import { openKeyStore } from '../src/privacy/key-store.js';
+import { PrivacyLog } from '../src/privacy/privacy-log.js';
 import { pseudonymsFrom } from '../src/privacy/pseudonyms.js';
 import { type RawLayer, readRawLayer } from '../src/privacy/raw-reader.js';
 import { RecordPrivacy } from '../src/privacy/records.js';
@@ -65,8 +66,8 @@ const keys = new Map<string, Buffer>();
 for (let p = 0; p < PEOPLE; p += 5_000) {
   const batch = Array.from({ length: Math.min(5_000, PEOPLE - p) }, (_, k) => profile(p + k));
   const people = batch.map((v) => records.personOf(entity, v));
-  for (const [s, k] of await keyStore.keysFor(people.map((p) => p.subject))) keys.set(s, k);
-  await keyStore.link(people.flatMap(({ subject, identifiers }) => identifiers.map((id): [string, string] => [id, subject])));
+  const admission = await keyStore.admit(people.map(({ subject, identifiers }) => ({ subject, identifiers, unlinked: identifiers })));
+  for (const [s, k] of admission.keys) keys.set(s, k);
 }
 console.log(`key store    ${PEOPLE} people's keys made and identifiers linked in ${seconds(performance.now() - t0)}`);
 
@@ -125,7 +126,7 @@ console.log(
 const redis = createRedis(config, logger);
 await redis.connect();
 t0 = performance.now();
-const outcome = await forgetPerson({ keyStore, redis, namespace, identifiers: [one] });
+const outcome = await forgetPerson({ keyStore, redis, log: new PrivacyLog(store, namespace), namespace, identifiers: [one] });
 const forgetMs = performance.now() - t0;
 console.log(
   `forget       one person (${outcome.subjects.length} subject, ${outcome.keysDeleted} key, ${outcome.identifiers.length} identifiers suppressed) in ${forgetMs.toFixed(0)} ms, whatever the layer's size`,

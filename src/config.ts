@@ -2,9 +2,11 @@
  * Process configuration, read once from the environment and validated at start.
  * A bad value is a ConfigError naming the variable, never a stack trace from deep inside a client.
  */
+
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { type CountryCode, isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import { COMPATIBILITY_LEVELS, type CompatibilityLevel } from './contracts/compatibility.js';
 import { ConfigError } from './contracts/errors.js';
@@ -185,6 +187,20 @@ export const envSchema = z.object({
     .min(1)
     .default(300)
     .describe('a topology worker turns unready when a partition of its own has had records waiting this long without moving'),
+  C360_ALLOW_UNMASK: booleanFlag
+    .default(false)
+    .describe(
+      'lets this process reveal personal data (`quarantine show --unmask`); every reveal and every export is recorded with C360_ACTOR in privacy/<namespace>/access/',
+    ),
+  C360_ACTOR: z.string().min(1).optional().describe('who runs the command, as the privacy access log records it (default: the OS user @ host)'),
+  C360_PHONE_REGION: z
+    .string()
+    .refine((v) => isSupportedCountry(v.toUpperCase()), 'must be an ISO 3166-1 alpha-2 country code libphonenumber knows, e.g. IE')
+    .transform((v) => v.toUpperCase() as CountryCode)
+    .optional()
+    .describe(
+      'the country a national phone number given to `c360 privacy` is read in (0851234567 → +353851234567 for IE); without it, phones must be international',
+    ),
   C360_PII_KEY: z
     .string()
     .optional()
@@ -283,6 +299,10 @@ export interface Config {
   host: string;
   maxEventLoopStallMs: number;
   stallMs: number;
+  /** Whether this process may reveal personal data (`quarantine show --unmask`). */
+  allowUnmask: boolean;
+  /** The country national phone numbers given to `c360 privacy` are read in. */
+  phoneRegion: CountryCode | undefined;
   /** The secret personal values are keyed with outside the records (HMAC), when one is configured. */
   piiKey: Buffer | undefined;
   /** The key-encryption key of the subjects' data keys, when one is configured. */
@@ -363,6 +383,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.C360_HOST,
     maxEventLoopStallMs: e.C360_MAX_EVENT_LOOP_STALL_MS,
     stallMs: e.C360_STALL_SECONDS * 1000,
+    allowUnmask: e.C360_ALLOW_UNMASK,
+    phoneRegion: e.C360_PHONE_REGION,
     piiKey: secretOf('C360_PII_KEY', e.C360_PII_KEY, e.C360_PII_KEY_FILE, path.join(path.resolve(e.C360_HOME), 'secrets', 'pii.key')),
     kek: secretOf('C360_KEK', e.C360_KEK, e.C360_KEK_FILE, path.join(path.resolve(e.C360_HOME), 'secrets', 'kek.key')),
     keyStoreUrl: e.C360_KEY_STORE_URL,

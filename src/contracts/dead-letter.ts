@@ -42,6 +42,8 @@ export interface DeadLetter {
   /** Where it arrived: a topic position, or `file:<name>`, partition 0 and the row number. */
   origin: { topic: string; partition: number; offset: number };
   lineage: Lineage;
+  /** The pseudonym of the person its original value is sealed for, when it is. */
+  subject?: string | undefined;
   failedAt: number;
 }
 
@@ -113,6 +115,7 @@ export function deadLetterMessage(
     '__connect.errors.exception.message': d.errors.map((x) => `${x.code}${x.field ? ` at ${x.field}` : ''}: ${x.message}`).join('; '),
   };
   if (d.entity !== null) headers[HEADER.entity] = d.entity;
+  if (d.subject) headers[HEADER.subject] = d.subject;
   const record = deadLetterRecord(d);
   const message: Message = { key: d.original.key, value: frame(contract.id, contract.type.toBuffer(record)), headers };
   const original = record.original_value as Buffer | null;

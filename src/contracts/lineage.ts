@@ -15,6 +15,8 @@ export const HEADER = {
   entity: 'c360.entity',
   qualityFlags: 'c360.quality_flags',
   nearDuplicate: 'c360.near_duplicate',
+  /** The pseudonym of the person a record is about (docs/privacy.md): how access finds every copy of their records. */
+  subject: 'c360.subject',
 } as const;
 
 export const SOURCE_KINDS = ['batch', 'stream', 'api', 'upload'] as const;

@@ -1,30 +1,38 @@
 /**
- * Forgetting a person (GDPR art. 17): every subject their identifiers lead to loses its data key
- * (so every stored personal value of theirs — raw topics, the raw layer, quarantine — is unreadable
- * for good, without changing a byte of an immutable file), their identifiers are suppressed (so a
- * re-sent export does not bring them back), their near-duplicate entries leave Redis, and the
- * request is logged without personal data.
+ * Forgetting a person (GDPR art. 17): every subject their identifiers lead to has its data key
+ * replaced by a tombstone (so every stored personal value of theirs — raw topics, the raw layer,
+ * quarantine — is unreadable for good, without changing a byte of an immutable file, and no key
+ * is made for them again), their identifiers are suppressed (so a re-sent export does not bring
+ * them back), their near-duplicate entries leave Redis, and the request is logged with the
+ * pseudonyms needed to apply it again after a key store is restored (`replayErasures`).
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { CountryCode } from 'libphonenumber-js';
 import { ConfigError } from '../contracts/errors.js';
 import { forgetNearDuplicateIdentities } from '../storage/redis-scripts.js';
+import { givenIdentifier } from './identifiers.js';
 import type { Erasure, KeyStore } from './key-store.js';
+import type { PrivacyLog } from './privacy-log.js';
 import type { RecordPrivacy } from './records.js';
 
-/** An identifier as a person or operator gives it: its kind (email, phone, customer_id, device, record_id…) and value. */
+/** An identifier as a person or operator gives it: the option it came by, its kind (email, phone, customer_id, device, record_id…) and value. */
 export interface GivenIdentifier {
+  option: string;
   kind: string;
   value: string;
 }
 
-/** The pseudonyms of the identifiers given; one that is empty or not an identifier of its kind is one sentence. */
-export function pseudonymsOf(records: RecordPrivacy, given: GivenIdentifier[]): string[] {
+/**
+ * The pseudonyms of the identifiers given, each checked as ingest checks it (givenIdentifier) and
+ * of a kind the topology knows: anything else is one sentence, and nothing is forgotten.
+ */
+export function pseudonymsOf(records: RecordPrivacy, given: GivenIdentifier[], o: { kinds: ReadonlySet<string>; region: CountryCode | undefined }): string[] {
   if (given.length === 0) throw new ConfigError('name the person: at least one of --email, --phone, --customer-id, --device-id or --id <kind>=<value>.');
   return given.map((g) => {
-    const id = records.identifier(g.kind, g.value);
-    if (!id) throw new ConfigError(`--${g.kind.replace('_', '-')} "${g.value}" is not a usable ${g.kind}.`);
-    return id;
+    if (!o.kinds.has(g.kind))
+      throw new ConfigError(`${g.option} names the kind "${g.kind}", which no identifier of this topology has (known: ${[...o.kinds].sort().join(', ')}).`);
+    return records.identifier(g.kind, givenIdentifier(g.option, g.kind, g.value, o.region))!;
   });
 }
 
@@ -32,11 +40,27 @@ export interface ForgetOutcome extends Erasure {
   redisKeysChanged: number;
 }
 
-export async function forgetPerson(o: { keyStore: KeyStore; redis: Redis; namespace: string; identifiers: string[] }): Promise<ForgetOutcome> {
+export async function forgetPerson(o: { keyStore: KeyStore; redis: Redis; log: PrivacyLog; namespace: string; identifiers: string[] }): Promise<ForgetOutcome> {
   const requestedAt = new Date();
   const erasure = await o.keyStore.forget(o.identifiers, randomUUID());
   // Near-duplicate identities are identifier pseudonyms (src/stages/near-duplicates.ts).
   const redisKeysChanged = await forgetNearDuplicateIdentities(o.redis, o.namespace, erasure.identifiers);
-  await o.keyStore.logErasure({ ...erasure, requestedAt, identifiersAsked: o.identifiers.length, redisKeysDeleted: redisKeysChanged });
+  const logged = { ...erasure, requestedAt, identifiersAsked: o.identifiers.length, redisKeysDeleted: redisKeysChanged };
+  // The object store's copy first: it is the one a restored key store is repaired from.
+  await o.log.erasure(logged);
+  await o.keyStore.logErasure(logged);
   return { ...erasure, redisKeysChanged };
+}
+
+/** Applies every logged erasure again: after a key store is restored from a backup, none of those people is readable or stored again. */
+export async function replayErasures(o: {
+  keyStore: KeyStore;
+  redis: Redis;
+  log: PrivacyLog;
+  namespace: string;
+}): Promise<{ erasures: number; keysDestroyed: number }> {
+  const erasures = await o.log.erasures();
+  const keysDestroyed = await o.keyStore.replay(erasures);
+  await forgetNearDuplicateIdentities(o.redis, o.namespace, [...new Set(erasures.flatMap((e) => e.identifiers))]);
+  return { erasures: erasures.length, keysDestroyed };
 }

@@ -12,9 +12,11 @@ import { newDataKey, unwrapKey, wrapKey } from './envelope-keys.js';
 
 const SCHEMA = `
 create table if not exists c360_subject_keys (
-  namespace text not null, subject text not null, wrapped bytea not null, created_at timestamptz not null default now(),
-  unidentified_day date, primary key (namespace, subject));
+  namespace text not null, subject text not null, wrapped bytea, created_at timestamptz not null default now(),
+  unidentified_day date, forgotten_at timestamptz, primary key (namespace, subject));
 alter table c360_subject_keys add column if not exists unidentified_day date;
+alter table c360_subject_keys add column if not exists forgotten_at timestamptz;
+alter table c360_subject_keys alter column wrapped drop not null;
 create table if not exists c360_identifiers (
   namespace text not null, identifier text not null, subject text not null,
   primary key (namespace, identifier, subject));
@@ -26,19 +28,55 @@ create table if not exists c360_erasure_log (
   request_id uuid primary key, namespace text not null, requested_at timestamptz not null, completed_at timestamptz not null,
   identifiers_asked integer not null, subjects integer not null, identifiers integer not null, keys_deleted integer not null,
   redis_keys_deleted integer not null, suppressed integer not null);
+alter table c360_erasure_log add column if not exists subject_list text[];
+alter table c360_erasure_log add column if not exists identifier_list text[];
 `;
+
+/** Columns added after the first release: a store without one is brought up to date once. */
+const LATER_COLUMNS: Array<[table: string, column: string]> = [
+  ['c360_subject_keys', 'unidentified_day'],
+  ['c360_subject_keys', 'forgotten_at'],
+  ['c360_erasure_log', 'identifier_list'],
+];
 
 const TABLES = ['c360_subject_keys', 'c360_identifiers', 'c360_suppressed', 'c360_erasure_log'];
 
 /** What an erasure found and removed; no personal value. */
-export interface Erasure {
+export interface Erasure extends Reach {
   requestId: string;
-  /** Pseudonyms of the subjects whose keys were deleted. */
-  subjects: string[];
-  /** Pseudonyms of every identifier that led to them, now suppressed. */
-  identifiers: string[];
+  /** How many of the subjects had a key, now a tombstone. */
   keysDeleted: number;
 }
+
+/** A record asking for its subject's key: its identifiers (checked against suppression) and those of them not linked to the subject yet. */
+export interface Applicant {
+  subject: string;
+  identifiers: string[];
+  unlinked: string[];
+}
+
+export interface Admission {
+  /** The keys of the admitted records' subjects (none for a forgotten subject). */
+  keys: Map<string, Buffer>;
+  /** Which of the identifiers asked about are suppressed: a record carrying one is not stored. */
+  suppressed: ReadonlySet<string>;
+}
+
+/** Whom an erasure reaches: pseudonyms of subjects and of every identifier leading to them. */
+export interface Reach {
+  subjects: string[];
+  identifiers: string[];
+}
+
+/** An erasure as logged: enough to apply it again, and no personal value. */
+export interface ErasureRecord extends Erasure {
+  requestedAt: Date;
+  identifiersAsked: number;
+  redisKeysDeleted: number;
+}
+
+/** How far an erasure follows identifiers that are subjects themselves (customer → anonymous id → device). */
+const REACH_ROUNDS = 3;
 
 export class KeyStore {
   private readonly pool: pg.Pool;
@@ -57,23 +95,27 @@ export class KeyStore {
 
   /** Runs a query, its failure classified (keyStoreFailure): never the fault of the record whose keys were asked for. */
   private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
-    this.ready ??= this.ensureSchema().catch((err: unknown) => {
-      this.ready = undefined;
-      throw err;
-    });
     try {
-      await this.ready;
+      await this.schemaReady();
       return await this.pool.query<R>(text, values);
     } catch (err) {
       throw keyStoreFailure(err);
     }
   }
 
+  private schemaReady(): Promise<void> {
+    this.ready ??= this.ensureSchema().catch((err: unknown) => {
+      this.ready = undefined;
+      throw err;
+    });
+    return this.ready;
+  }
+
   /** Creates the tables only when one is missing: a role granted only the use of existing tables (no DDL) works as well. */
   private async ensureSchema(): Promise<void> {
     const { rows } = await this.pool.query<{ missing: boolean }>(
       `select ${TABLES.map((t) => `to_regclass('${t}') is null`).join(' or ')}
-         or not exists (select 1 from information_schema.columns where table_name = 'c360_subject_keys' and column_name = 'unidentified_day') as missing`,
+         ${LATER_COLUMNS.map(([t, c]) => `or not exists (select 1 from information_schema.columns where table_name = '${t}' and column_name = '${c}')`).join(' ')} as missing`,
     );
     if (rows[0]?.missing) await this.pool.query(SCHEMA);
   }
@@ -83,30 +125,92 @@ export class KeyStore {
     await this.query('select 1 from c360_subject_keys limit 0');
   }
 
+  /** The data keys of these subjects, made where missing — except for a forgotten subject, which gets none. */
+  async keysFor(subjects: string[], unidentifiedDays: ReadonlyMap<string, string> = new Map()): Promise<Map<string, Buffer>> {
+    return (
+      await this.admit(
+        subjects.map((subject) => ({ subject, identifiers: [], unlinked: [] })),
+        unidentifiedDays,
+      )
+    ).keys;
+  }
+
   /**
-   * The data keys of these subjects, made where missing — except for a suppressed subject (a
-   * forgotten person), which gets none: its records must not be stored again.
+   * Admits records to the raw layer, race-free against `forget`: in one transaction that an erasure
+   * waits for (and that waits for an erasure), it finds which of their identifiers are suppressed,
+   * links the identifiers of the others to their subjects and makes the keys those subjects lack.
+   * A record with a suppressed identifier gets no link and no key; a forgotten (tombstoned) subject
+   * gets no key either. So once `forget` returns, no record of the person is stored readable:
+   * either its links existed before the erasure (which then reached its subject) or it sees the
+   * suppression.
    */
-  async keysFor(asked: string[], unidentifiedDays: ReadonlyMap<string, string> = new Map()): Promise<Map<string, Buffer>> {
-    // Once each: a subject twice would get two fresh keys, of which only one is stored.
-    const subjects = [...new Set(asked)];
-    if (subjects.length === 0) return new Map();
-    const fresh = subjects.map(() => newDataKey());
-    const { rows } = await this.query<{ subject: string }>(
-      `insert into c360_subject_keys (namespace, subject, wrapped, unidentified_day)
-       select $1, s, w, d::date from unnest($2::text[], $3::bytea[], $4::text[]) as t(s, w, d)
-       where not exists (select 1 from c360_suppressed x where x.namespace = $1 and x.identifier = t.s)
-       on conflict do nothing
-       returning subject`,
-      [this.namespace, subjects, subjects.map((s, i) => wrapKey(this.kek, fresh[i]!, s)), subjects.map((s) => unidentifiedDays.get(s) ?? null)],
-    );
-    // The keys this call stored are known already; only the others (stored before, or by another worker meanwhile) are read and unwrapped.
-    const made = new Set(rows.map((r) => r.subject));
-    const keys = await this.existingKeys(subjects.filter((s) => !made.has(s)));
-    subjects.forEach((s, i) => {
-      if (made.has(s)) keys.set(s, fresh[i]!);
+  async admit(applicants: Applicant[], unidentifiedDays: ReadonlyMap<string, string> = new Map()): Promise<Admission> {
+    if (applicants.length === 0) return { keys: new Map(), suppressed: new Set() };
+    return this.transaction('shared', async (client) => {
+      const asked = [...new Set(applicants.flatMap((a) => [a.subject, ...a.identifiers]))];
+      const found = await client.query<{ identifier: string }>('select identifier from c360_suppressed where namespace = $1 and identifier = any($2::text[])', [
+        this.namespace,
+        asked,
+      ]);
+      const suppressed = new Set(found.rows.map((r) => r.identifier));
+      const admitted = applicants.filter((a) => !suppressed.has(a.subject) && !a.identifiers.some((id) => suppressed.has(id)));
+      // Once each: a subject twice would get two fresh keys, of which only one is stored.
+      const subjects = [...new Set(admitted.map((a) => a.subject))];
+      const pairs = [...new Set(admitted.flatMap((a) => a.unlinked.map((id) => `${id}\n${a.subject}`)))].map((p) => p.split('\n') as [string, string]);
+      const fresh = subjects.map(() => newDataKey());
+      const { rows } = await client.query<{ subject: string }>(
+        `with linked as (
+           insert into c360_identifiers (namespace, identifier, subject)
+           select $1, i, s from unnest($5::text[], $6::text[]) as l(i, s) on conflict do nothing)
+         insert into c360_subject_keys (namespace, subject, wrapped, unidentified_day)
+         select $1, s, w, d::date from unnest($2::text[], $3::bytea[], $4::text[]) as t(s, w, d)
+         on conflict do nothing
+         returning subject`,
+        [
+          this.namespace,
+          subjects,
+          subjects.map((s, i) => wrapKey(this.kek, fresh[i]!, s)),
+          subjects.map((s) => unidentifiedDays.get(s) ?? null),
+          pairs.map((p) => p[0]),
+          pairs.map((p) => p[1]),
+        ],
+      );
+      // The keys this call stored are known already; only the others (stored before, or by another worker meanwhile) are read and unwrapped.
+      const made = new Set(rows.map((r) => r.subject));
+      const keys = await this.existingKeys(
+        subjects.filter((s) => !made.has(s)),
+        client,
+      );
+      subjects.forEach((s, i) => {
+        if (made.has(s)) keys.set(s, fresh[i]!);
+      });
+      return { keys, suppressed };
     });
-    return keys;
+  }
+
+  /**
+   * Runs `fn` in one transaction holding the namespace's erasure lock: shared (admissions run side
+   * by side) or exclusive (an erasure runs alone). The lock is taken before any read, so each read
+   * sees everything the other side committed.
+   */
+  private async transaction<T>(lock: 'shared' | 'exclusive', fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient | undefined;
+    try {
+      await this.schemaReady();
+      client = await this.pool.connect();
+      await client.query('begin');
+      await client.query(`select ${lock === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock'}(hashtext($1))`, [
+        `c360 erasures ${this.namespace}`,
+      ]);
+      const out = await fn(client);
+      await client.query('commit');
+      return out;
+    } catch (err) {
+      await client?.query('rollback').catch(() => undefined);
+      throw keyStoreFailure(err);
+    } finally {
+      client?.release();
+    }
   }
 
   /**
@@ -119,23 +223,14 @@ export class KeyStore {
   }
 
   /** The data keys that exist for these subjects; a forgotten subject has none. */
-  async existingKeys(subjects: string[]): Promise<Map<string, Buffer>> {
+  async existingKeys(subjects: string[], client?: pg.PoolClient): Promise<Map<string, Buffer>> {
     if (subjects.length === 0) return new Map();
-    const { rows } = await this.query<{ subject: string; wrapped: Buffer }>(
-      'select subject, wrapped from c360_subject_keys where namespace = $1 and subject = any($2::text[])',
-      [this.namespace, subjects],
-    );
+    const text = 'select subject, wrapped from c360_subject_keys where namespace = $1 and subject = any($2::text[]) and wrapped is not null';
+    const values = [this.namespace, subjects];
+    const { rows } = client
+      ? await client.query<{ subject: string; wrapped: Buffer }>(text, values)
+      : await this.query<{ subject: string; wrapped: Buffer }>(text, values);
     return new Map(rows.map((r) => [r.subject, unwrapKey(this.kek, r.wrapped, r.subject)]));
-  }
-
-  /** Records which identifiers lead to which subjects, so an erasure by any of them reaches the subject. */
-  async link(pairs: Array<[identifier: string, subject: string]>): Promise<void> {
-    if (pairs.length === 0) return;
-    await this.query(
-      `insert into c360_identifiers (namespace, identifier, subject)
-       select $1, i, s from unnest($2::text[], $3::text[]) as t(i, s) on conflict do nothing`,
-      [this.namespace, pairs.map((p) => p[0]), pairs.map((p) => p[1])],
-    );
   }
 
   /** Which of these identifiers belong to a forgotten person. */
@@ -148,58 +243,102 @@ export class KeyStore {
     return new Set(rows.map((r) => r.identifier));
   }
 
-  /** The subjects these identifiers lead to (an identifier that is itself a subject counts), and every identifier of those subjects. */
-  async reach(identifiers: string[]): Promise<{ subjects: string[]; identifiers: string[] }> {
-    const { rows } = await this.query<{ subject: string }>(
-      `select distinct subject from c360_identifiers where namespace = $1 and identifier = any($2::text[])
-       union select subject from c360_subject_keys where namespace = $1 and subject = any($2::text[])`,
-      [this.namespace, identifiers],
-    );
-    const subjects = rows.map((r) => r.subject);
-    const linked = await this.query<{ identifier: string }>(
-      'select distinct identifier from c360_identifiers where namespace = $1 and subject = any($2::text[])',
-      [this.namespace, subjects],
-    );
-    return { subjects, identifiers: [...new Set([...identifiers, ...subjects, ...linked.rows.map((r) => r.identifier)])] };
+  /**
+   * The subjects these identifiers lead to (through links, or being subjects themselves), and
+   * every identifier of those subjects. From there it follows only identifiers that are subjects
+   * themselves — the anonymous id an `identify` or `alias` tied to the customer, whose own
+   * events are keyed by it — for up to REACH_ROUNDS steps, never another subject's links: a
+   * device two people share does not make one's erasure the other's. Forgotten subjects are found
+   * as well, so an erasure asked again finds what it found the first time.
+   */
+  async reach(identifiers: string[], client?: pg.PoolClient): Promise<Reach> {
+    const run = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => (client ? client.query<R>(text, values) : this.query<R>(text, values));
+    const subjects = new Set<string>();
+    const known = new Set(identifiers);
+    let found = (
+      await run<{ subject: string }>(
+        `select distinct subject from c360_identifiers where namespace = $1 and identifier = any($2::text[])
+         union select subject from c360_subject_keys where namespace = $1 and subject = any($2::text[])`,
+        [this.namespace, identifiers],
+      )
+    ).rows.map((r) => r.subject);
+    for (let round = 0; round < REACH_ROUNDS && found.length > 0; round++) {
+      for (const s of found) subjects.add(s);
+      const linked = await run<{ identifier: string }>('select distinct identifier from c360_identifiers where namespace = $1 and subject = any($2::text[])', [
+        this.namespace,
+        found,
+      ]);
+      const fresh = linked.rows.map((r) => r.identifier).filter((id) => !known.has(id));
+      for (const id of fresh) known.add(id);
+      found = (
+        await run<{ subject: string }>('select subject from c360_subject_keys where namespace = $1 and subject = any($2::text[])', [this.namespace, fresh])
+      ).rows
+        .map((r) => r.subject)
+        .filter((s) => !subjects.has(s));
+    }
+    return { subjects: [...subjects], identifiers: [...new Set([...known, ...subjects])] };
   }
 
   /**
-   * Forgets the people these identifiers lead to, in one transaction: their subjects' keys and
-   * links are deleted, and every identifier that led to them is suppressed, so their records are
-   * neither readable nor stored again.
+   * Forgets the people these identifiers lead to, in one transaction that waits for admissions in
+   * flight: their subjects' keys become tombstones (never made again) and every identifier that
+   * led to them is suppressed, so their records are neither readable nor stored again. Links stay
+   * (pseudonyms only), so asking again finds the same people.
    */
   async forget(identifiers: string[], requestId: string = randomUUID()): Promise<Erasure> {
-    const reached = await this.reach(identifiers);
-    const client = await this.pool.connect().catch((err: unknown) => {
-      throw keyStoreFailure(err);
+    return this.transaction('exclusive', async (client) => {
+      const reached = await this.reach(identifiers, client);
+      const keysDeleted = await this.tombstone(client, reached);
+      return { requestId, subjects: reached.subjects, identifiers: reached.identifiers, keysDeleted };
     });
-    try {
-      await client.query('begin');
-      const deleted = await client.query('delete from c360_subject_keys where namespace = $1 and subject = any($2::text[])', [
-        this.namespace,
-        reached.subjects,
-      ]);
-      await client.query('delete from c360_identifiers where namespace = $1 and subject = any($2::text[])', [this.namespace, reached.subjects]);
-      await client.query(
-        `insert into c360_suppressed (namespace, identifier, request_id) select $1, i, $3 from unnest($2::text[]) as i on conflict do nothing`,
-        [this.namespace, reached.identifiers, requestId],
-      );
-      await client.query('commit');
-      return { requestId, subjects: reached.subjects, identifiers: reached.identifiers, keysDeleted: deleted.rowCount ?? 0 };
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw keyStoreFailure(err);
-    } finally {
-      client.release();
-    }
   }
 
-  /** The erasure log: when, and how much, never whose. */
-  async logErasure(e: Erasure & { requestedAt: Date; identifiersAsked: number; redisKeysDeleted: number }): Promise<void> {
+  /** Applies erasures again (after a restore from a backup older than they are); returns how many keys they destroyed again. */
+  async replay(erasures: Reach[]): Promise<number> {
+    if (erasures.length === 0) return 0;
+    return this.transaction('exclusive', async (client) => {
+      let destroyed = 0;
+      for (const e of erasures) destroyed += await this.tombstone(client, e);
+      return destroyed;
+    });
+  }
+
+  /** Tombstones the subjects' keys and suppresses the identifiers; returns how many keys existed. */
+  private async tombstone(client: pg.PoolClient, e: Reach): Promise<number> {
+    const { rows } = await client.query<{ destroyed: number }>(
+      `with before as (
+         select subject from c360_subject_keys where namespace = $1 and subject = any($2::text[]) and wrapped is not null),
+       stone as (
+         insert into c360_subject_keys (namespace, subject, wrapped, forgotten_at) select $1, s, null, now() from unnest($2::text[]) as s
+         on conflict (namespace, subject) do update set wrapped = null, forgotten_at = coalesce(c360_subject_keys.forgotten_at, now()))
+       select count(*)::int as destroyed from before`,
+      [this.namespace, e.subjects],
+    );
+    await client.query(`insert into c360_suppressed (namespace, identifier, request_id) select $1, i, $3 from unnest($2::text[]) as i on conflict do nothing`, [
+      this.namespace,
+      e.identifiers,
+      randomUUID(),
+    ]);
+    return rows[0]!.destroyed;
+  }
+
+  /** The erasure log: when, how much, and the pseudonyms to erase again after a restore; never a plain identifier. */
+  async logErasure(e: ErasureRecord): Promise<void> {
     await this.query(
-      `insert into c360_erasure_log (request_id, namespace, requested_at, completed_at, identifiers_asked, subjects, identifiers, keys_deleted, redis_keys_deleted, suppressed)
-       values ($1, $2, $3, now(), $4, $5, $6, $7, $8, $6)`,
-      [e.requestId, this.namespace, e.requestedAt, e.identifiersAsked, e.subjects.length, e.identifiers.length, e.keysDeleted, e.redisKeysDeleted],
+      `insert into c360_erasure_log (request_id, namespace, requested_at, completed_at, identifiers_asked, subjects, identifiers, keys_deleted, redis_keys_deleted, suppressed, subject_list, identifier_list)
+       values ($1, $2, $3, now(), $4, $5, $6, $7, $8, $6, $9, $10) on conflict do nothing`,
+      [
+        e.requestId,
+        this.namespace,
+        e.requestedAt,
+        e.identifiersAsked,
+        e.subjects.length,
+        e.identifiers.length,
+        e.keysDeleted,
+        e.redisKeysDeleted,
+        e.subjects,
+        e.identifiers,
+      ],
     );
   }
 

@@ -26,6 +26,7 @@ import { UnidentifiedSealer } from './sealed.js';
 
 const kafka = testKafka();
 const API_KEY = 'privacy-test-key-0123456789';
+const UNMASK = { C360_ALLOW_UNMASK: 'true' };
 const people = [
   { id: 'C-1', email: 'ann@example.com', first: 'Ann', last: 'Lee' },
   { id: 'C-2', email: 'bob@example.com', first: 'Bob', last: 'Byrne' },
@@ -47,7 +48,7 @@ describe('forgetting a person across an immutable raw layer', () => {
   let db: DuckDb;
   let sealer: UnidentifiedSealer;
   let sealerStore: KeyStore;
-  const cli = (args: string[], namespaced = true) => runCli(namespaced ? [...args, '--namespace', ns] : args);
+  const cli = (args: string[], namespaced = true, env: Record<string, string> = {}) => runCli(namespaced ? [...args, '--namespace', ns] : args, env);
   const rawRows = async () => Number((await db.all(`select count(*)::INTEGER as n from read_parquet('${root}/raw/**/*.parquet', union_by_name = true)`))[0]!.n);
   const files = () =>
     new Map(
@@ -65,7 +66,7 @@ describe('forgetting a person across an immutable raw layer', () => {
       ? Number((await db.all(`select count(*)::INTEGER as n from read_parquet('${root}/quarantine/**/*.parquet')`))[0]!.n)
       : 0;
   const shown = async () => {
-    const out = await cli(['quarantine', 'show', '--storage', root, '--unmask']);
+    const out = await cli(['quarantine', 'show', '--storage', root, '--unmask'], true, UNMASK);
     expect(out.code, out.output).toBe(0);
     return new Map(
       out.stdout
@@ -176,7 +177,7 @@ describe('forgetting a person across an immutable raw layer', () => {
   });
 
   it('opens the unmappable file row for those who may see it: its cells, under their own column names', async () => {
-    const out = await cli(['quarantine', 'show', '--storage', root, '--code', 'mapping.invalid_number', '--unmask']);
+    const out = await cli(['quarantine', 'show', '--storage', root, '--code', 'mapping.invalid_number', '--unmask'], true, UNMASK);
     expect(out.code, out.output).toBe(0);
     expect(JSON.parse(out.stdout.trim()).value).toMatchObject({ transaction_id: 'T-x', email: 'ann@example.com', total_amount: 'lots' });
   });
@@ -190,8 +191,13 @@ describe('forgetting a person across an immutable raw layer', () => {
         .split('\n')
         .map((l) => JSON.parse(l) as Record<string, unknown>),
     );
-    expect(exported.map((r) => `${r.source}:${r._key}`).sort()).toEqual(['commerce:T-1', 'crm:C-1', 'web:ev-a']);
-    for (const r of exported) expect(r.email).toBe('ann@example.com');
+    expect(exported.map((r) => `${r.layer}:${r.source}:${r._key ?? r.key}`).sort()).toEqual([
+      'quarantine:web:ev-bad',
+      'raw:commerce:T-1',
+      'raw:crm:C-1',
+      'raw:web:ev-a',
+    ]);
+    for (const r of exported) expect(r.email ?? (r.value as { email: string }).email).toBe('ann@example.com');
     expect(exported.find((r) => r.source === 'crm')).toMatchObject({ first_name: 'Ann', last_name: 'Lee', customer_id: 'C-1' });
   });
 

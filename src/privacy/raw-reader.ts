@@ -73,7 +73,11 @@ export async function* readRawLayer(layer: RawLayer, filter: RawFilter = {}): As
       const entity = layer.entity(source, entityName);
       const bytes = await store.read(file);
       const rows = await layerRows(bytes, store.locate(file));
-      const subjectsOf = rows.map((r) => (entity ? records.subjectsIn(entity, r) : []));
+      // A row names its person in `_subject`; rows landed before that column existed name them only in their ciphertext.
+      const subjectsOf = rows.map((r) => {
+        const sealed = entity ? records.subjectsIn(entity, r) : [];
+        return typeof r._subject === 'string' ? [r._subject, ...sealed] : sealed;
+      });
       // One key-store round trip per file for every subject its rows need (only the exported person's, for an export).
       const needed = [...new Set(subjectsOf.flat())].filter((x) => !filter.subjects || filter.subjects.has(x));
       const keys = await keyStore.existingKeys(needed);
@@ -83,6 +87,15 @@ export async function* readRawLayer(layer: RawLayer, filter: RawFilter = {}): As
         yield { source, entity: entityName, date, file, record, forgotten };
       }
     }
+  }
+}
+
+/** The near-duplicate events of these people (pseudonyms: the `_subject` of the record each event is about); they hold no personal value. */
+export async function* readNearDuplicates(store: ObjectStore, subjects: ReadonlySet<string>): AsyncGenerator<Record<string, unknown>> {
+  for (const file of await store.list('near-duplicates/')) {
+    if (!file.endsWith('.parquet') || file.includes('/_manifest/')) continue;
+    for (const row of await layerRows(await store.read(file), store.locate(file)))
+      if (typeof row._subject === 'string' && subjects.has(row._subject)) yield row;
   }
 }
 

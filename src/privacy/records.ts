@@ -7,7 +7,7 @@
 import { dayOf } from '../contracts/lineage.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import { decryptValue, encryptValue, subjectOfCiphertext } from './envelope-keys.js';
-import { canonicalIdentifier } from './identifiers.js';
+import { canonicalIdentifier, isEmail } from './identifiers.js';
 import type { Pseudonyms } from './pseudonyms.js';
 
 interface Segment {
@@ -30,6 +30,10 @@ export interface RecordPerson {
 
 interface Plan {
   personal: Located[];
+  /** Personal fields whose content is free (a map of properties, a URL): scanned for identifiers that lead to the person. */
+  freeForm: Located[];
+  /** Unmarked id fields other than the key (customer_id): in clear while they hold an id, sealed when a sender put an email or phone there. */
+  looseIds: Located[];
   /** Fields whose values name the person: the subject fields, then every email, phone and device or cookie id. */
   identifying: Located[];
   subject: Located[];
@@ -37,6 +41,41 @@ interface Plan {
 
 /** Kinds of personal field whose value names a person by itself. */
 const IDENTIFYING = new Set(['email', 'phone', 'device', 'online_id']);
+
+const EMAIL_IN_TEXT = /[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+/gi;
+const PHONE_SHAPED = /^\+?[\d\s().-]{7,20}$/;
+/** Keys of a free-form map whose value is a phone number, or an id the sender knows the person by (Segment's alias names the earlier id `previous_id`). */
+const PHONE_KEY = /phone|mobile|msisdn|^tel$/i;
+const ID_KEY = /^(previous_?id|anonymous_?id|user_?id)$/i;
+
+/** The kind an id-shaped value is an identifier of, when a sender put an email or a phone where an id belongs. */
+function personalShape(value: unknown): 'email' | 'phone' | undefined {
+  if (typeof value !== 'string') return undefined;
+  if (value.includes('@')) return isEmail(value) ? 'email' : undefined;
+  return PHONE_SHAPED.test(value) && value.replace(/\D/g, '').length >= 7 ? 'phone' : undefined;
+}
+
+/** Calls `found` for every identifier in a free-form value: emails anywhere (URL-encoded ones too), phones and ids under keys that say so. */
+function scanFreeForm(node: unknown, key: string | undefined, found: (kind: string, value: string) => void): void {
+  if (typeof node === 'string') {
+    if (node.includes('@')) for (const m of node.matchAll(EMAIL_IN_TEXT)) found('email', m[0]);
+    if (node.includes('%40')) {
+      let decoded: string | undefined;
+      try {
+        decoded = decodeURIComponent(node);
+      } catch {
+        decoded = undefined;
+      }
+      if (decoded) for (const m of decoded.matchAll(EMAIL_IN_TEXT)) found('email', m[0]);
+    }
+    if (key !== undefined && PHONE_KEY.test(key)) found('phone', node);
+    if (key !== undefined && ID_KEY.test(key)) {
+      found('online_id', node);
+      found('customer_id', node);
+    }
+  } else if (Array.isArray(node)) for (const v of node) scanFreeForm(v, key, found);
+  else if (node !== null && typeof node === 'object') for (const [k, v] of Object.entries(node)) scanFreeForm(v, k, found);
+}
 
 /** A field's identifier kind: its personal mark, else its own name (customer_id, record_id). */
 function kindOf(entity: CompiledEntity, path: string): string {
@@ -88,14 +127,25 @@ export class RecordPrivacy {
       const identity = entity.definition.nearDuplicates?.identityField;
       const candidates = [...subject, ...(identity ? [locate(identity, kindOf(entity, identity))] : []), ...personal.filter((f) => IDENTIFYING.has(f.kind))];
       const identifying = candidates.filter((f, i) => candidates.findIndex((g) => g.path === f.path) === i);
-      this.plans.set(entity.id, (plan = { personal, identifying, subject }));
+      const marked = new Set(personal.map((f) => f.path));
+      const looseIds = identifying.filter((f) => !marked.has(f.path) && f.path !== entity.definition.key);
+      const freeForm = personal.filter((f) => f.kind === 'free_text');
+      this.plans.set(entity.id, (plan = { personal, freeForm, looseIds, identifying, subject }));
     }
     return plan;
   }
 
+  /** The kinds of identifier these entities know a person by: what an erasure or an export may name. */
+  identifierKinds(entities: Iterable<CompiledEntity>): Set<string> {
+    const kinds = new Set([...IDENTIFYING, 'customer_id']);
+    for (const e of entities) for (const at of this.plan(e).identifying) kinds.add(at.kind);
+    return kinds;
+  }
+
   /** Whether the entity has personal fields at all (a product catalogue has none). */
   holdsPersonalData(entity: CompiledEntity): boolean {
-    return this.plan(entity).personal.length > 0;
+    const plan = this.plan(entity);
+    return plan.personal.length > 0 || plan.looseIds.length > 0;
   }
 
   /**
@@ -133,24 +183,45 @@ export class RecordPrivacy {
         if (!id) continue;
         ids.add(id);
         if (subject === undefined && plan.subject.includes(at)) subject = id;
+        // A customer id that is an email is that email as well: an erasure by the address reaches it.
+        const shape = plan.looseIds.includes(at) ? personalShape(v) : undefined;
+        const alias = shape && this.identifier(shape, v);
+        if (alias) ids.add(alias);
       }
     }
+    const add = (kind: string, v: string) => {
+      const id = this.identifier(kind, v);
+      if (id) ids.add(id);
+    };
+    for (const at of plan.freeForm) for (const v of valuesAt(value, at)) scanFreeForm(v, undefined, add);
     return { subject: subject ?? this.pseudonyms.of('id:record', `${entity.id}/${entity.naturalId(value)}`), identifiers: [...ids] };
   }
 
-  /** Encrypts each present personal value in place, for the subject, bound to its field's path. */
+  /** Encrypts each present personal value in place, for the subject, bound to its field's path; and an id field holding an email or phone. */
   encrypt(entity: CompiledEntity, value: Record<string, unknown>, subject: string, key: Buffer): void {
-    for (const at of this.plan(entity).personal) {
+    const plan = this.plan(entity);
+    for (const at of plan.personal) {
       visit(value, at.segments, 0, (c, k) => {
         if (c[k] !== null && c[k] !== undefined) c[k] = encryptValue(subject, key, at.path, c[k]);
       });
     }
+    for (const at of plan.looseIds) {
+      visit(value, at.segments, 0, (c, k) => {
+        if (personalShape(c[k])) c[k] = encryptValue(subject, key, at.path, c[k]);
+      });
+    }
+  }
+
+  /** The fields a stored record may hold ciphertext in. */
+  private sealable(entity: CompiledEntity): Located[] {
+    const plan = this.plan(entity);
+    return plan.looseIds.length === 0 ? plan.personal : [...plan.personal, ...plan.looseIds];
   }
 
   /** The subjects whose keys a stored record needs. */
   subjectsIn(entity: CompiledEntity, value: Record<string, unknown>): string[] {
     const subjects = new Set<string>();
-    for (const at of this.plan(entity).personal) {
+    for (const at of this.sealable(entity)) {
       for (const v of valuesAt(value, at)) {
         const s = subjectOfCiphertext(v);
         if (s) subjects.add(s);
@@ -165,7 +236,7 @@ export class RecordPrivacy {
    */
   decrypt(entity: CompiledEntity, value: Record<string, unknown>, keys: ReadonlyMap<string, Buffer>): { forgotten: boolean } {
     let forgotten = false;
-    for (const at of this.plan(entity).personal) {
+    for (const at of this.sealable(entity)) {
       visit(value, at.segments, 0, (c, k) => {
         const subject = subjectOfCiphertext(c[k]);
         if (subject === undefined) return;

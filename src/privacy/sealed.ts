@@ -9,25 +9,26 @@ export interface Opened {
   forgotten: boolean;
 }
 
+/** The subject sealed bytes were sealed for, or undefined when they are not sealed. */
+export function sealedFor(bytes: Buffer | null): string | undefined {
+  return bytes ? subjectOfCiphertext(bytes.subarray(0, 64).toString('latin1')) : undefined;
+}
+
 export class SealedOpener {
   private readonly keys = new Map<string, Buffer | null>();
 
   constructor(private readonly keyStore: KeyStore) {}
 
-  private static subjectOf(bytes: Buffer | null): string | undefined {
-    return bytes ? subjectOfCiphertext(bytes.subarray(0, 64).toString('latin1')) : undefined;
-  }
-
   /** Fetches, in one key-store round trip, the keys these values need (a quarantine file's worth). */
   async prepare(values: Array<Buffer | null>): Promise<void> {
-    const unknown = [...new Set(values.map(SealedOpener.subjectOf))].filter((s): s is string => s !== undefined && !this.keys.has(s));
+    const unknown = [...new Set(values.map(sealedFor))].filter((s): s is string => s !== undefined && !this.keys.has(s));
     if (unknown.length === 0) return;
     const found = await this.keyStore.existingKeys(unknown);
     for (const s of unknown) this.keys.set(s, found.get(s) ?? null);
   }
 
   async open(bytes: Buffer | null): Promise<Opened> {
-    const subject = SealedOpener.subjectOf(bytes);
+    const subject = sealedFor(bytes);
     if (!bytes || subject === undefined) return { value: bytes, forgotten: false };
     let key = this.keys.get(subject);
     if (key === undefined) this.keys.set(subject, (key = (await this.keyStore.existingKeys([subject])).get(subject) ?? null));

@@ -101,8 +101,31 @@ describe('quarantine ls, show and replay on what the topology rejected', () => {
     // The contract marks postal code and street personal, the city alone not (CustomerProfile.avsc).
     expect(one.value).toMatchObject({ customer_id: 'C-pc-1', email: 'p***@example.com', last_name: 'L***', address: { postal_code: '1***', city: 'Dublin' } });
     expect(masked.stdout).not.toContain('pc1@example.com');
-    const unmasked = await runCli(['quarantine', 'show', '--storage', root, '--namespace', ns, '--ingest-id', one.lineage.ingest_id, '--unmask']);
+    const unmask = ['quarantine', 'show', '--storage', root, '--namespace', ns, '--ingest-id', one.lineage.ingest_id, '--unmask'];
+    // Unmasking is a permission of its own, and every use of it is recorded: who, when, what.
+    const refused = await runCli(unmask);
+    expect([refused.code, refused.stdout, refused.stderr]).toEqual([
+      2,
+      '',
+      'c360: quarantine show --unmask reveals personal data: it needs C360_ALLOW_UNMASK=true, set only for those allowed to see it.\n',
+    ]);
+    const accessLog = ['privacy', 'access-log', '--storage', root, '--namespace', ns];
+    expect((await runCli(accessLog)).stdout).toBe('');
+    const unmasked = await runCli(unmask, { C360_ALLOW_UNMASK: 'true', C360_ACTOR: 'steward@example.org' });
     expect(JSON.parse(unmasked.stdout.trim())).toMatchObject({ key: 'C-pc-1', value: { email: 'pc1@example.com', address: { postal_code: '1001' } } });
+    const log = (await runCli(accessLog)).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(log).toEqual([
+      {
+        at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        actor: 'steward@example.org',
+        namespace: ns,
+        action: 'quarantine show --unmask',
+        what: { source: [], date: [], code: [], ingestId: [one.lineage.ingest_id], limit: 20 },
+      },
+    ]);
   });
 
   it('replay after a rule fix lands each fixed record exactly once, even when replayed twice', async () => {

@@ -20,6 +20,7 @@ const record = (stage: string, value: unknown): QuarantinedRecord => ({
   lineage: { ingest_id: 'i', source: 'crm', source_kind: 'batch', received_at: 0, origin: '{}' },
   failedAt: 0,
   forgotten: false,
+  subject: null,
 });
 
 describe('quarantine show', () => {

@@ -6,7 +6,7 @@
  */
 import { hash } from 'node:crypto';
 import type { RecordErrorEntry } from '../contracts/errors.js';
-import type { SealedOpener } from '../privacy/sealed.js';
+import { type SealedOpener, sealedFor } from '../privacy/sealed.js';
 import { layerRows } from '../sinks/parquet/read.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
@@ -24,6 +24,8 @@ export interface QuarantinedRecord {
   originalValue: Buffer | null;
   /** Its value was sealed for a person who has since been forgotten. */
   forgotten: boolean;
+  /** The pseudonym of the person its value is sealed for (its `_subject` column, or the seal's own), when it is sealed. */
+  subject: string | null;
   originalHeaders: Record<string, Buffer>;
   origin: { topic: string; partition: number; offset: number };
   lineage: { ingest_id: string; source: string; source_kind: string; received_at: number; origin: string };
@@ -35,6 +37,8 @@ export interface QuarantineFilter {
   date?: string[];
   code?: string[];
   ingestId?: string[];
+  /** Only the records of these people (pseudonyms), as an export wants. */
+  subjects?: ReadonlySet<string>;
 }
 
 const FOLDER = /^quarantine\/source=([^/]+)\/date=(\d{4}-\d{2}-\d{2})\/[^/]+\.parquet$/;
@@ -63,6 +67,8 @@ export async function* readQuarantine(store: ObjectStore, filter: QuarantineFilt
         const headers: Record<string, Buffer> = {};
         for (const [k, v] of Object.entries((r.original_headers as Record<string, Uint8Array>) ?? {})) headers[k] = Buffer.from(v);
         const original = toBuffer(r.original_value) ?? (await outOfLine(store, r.original_value_ref));
+        const subject = (r._subject as string | null | undefined) ?? sealedFor(original) ?? null;
+        if (filter.subjects && !(subject && filter.subjects.has(subject))) continue;
         const opened = opener ? await opener.open(original) : { value: original, forgotten: false };
         yield {
           file: key,
@@ -75,6 +81,7 @@ export async function* readQuarantine(store: ObjectStore, filter: QuarantineFilt
           originalKey: toBuffer(r.original_key),
           originalValue: opened.value,
           forgotten: opened.forgotten,
+          subject,
           originalHeaders: headers,
           origin: { topic: String(r.origin_topic), partition: Number(r.origin_partition), offset: Number(r.origin_offset) },
           lineage: { ...lineage, received_at: toMillis(lineage.received_at) },

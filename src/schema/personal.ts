@@ -44,6 +44,34 @@ export function fieldsOf(schema: Record<string, unknown>, prefix = ''): { path: 
   return out;
 }
 
+/** Names of string fields that hold whatever a sender puts in them: links, notes, payloads. */
+const FREE_FORM_NAME =
+  /(^|_)(url|uri|link|referr?er|properties|context|traits|attributes|metadata|payload|notes?|comments?|description|message|body|text|query|search)($|_)/;
+
+function holdsMap(type: unknown): boolean {
+  return (Array.isArray(type) ? type : [type]).some((b) => b !== null && typeof b === 'object' && (b as { type?: string }).type === 'map');
+}
+
+/**
+ * The fields of an entity where personal data can appear unannounced (a map, or a string named
+ * like a link, a note or a payload) that say nothing about it: each must be decided in its
+ * contract — `"c360.pii": "free_text"` (sealed as a whole under the person's key) or `"none"`.
+ */
+export function undecidedFreeForm(schema: Record<string, unknown>): string[] {
+  const maps = new Set<string>();
+  const walk = (fields: Field[], prefix: string): void => {
+    for (const f of fields) {
+      if (holdsMap(f.type)) maps.add(`${prefix}${f.name}`);
+      const nested = nestedFields(f.type);
+      if (nested && f['c360.pii'] === undefined) walk(nested.fields, `${prefix}${f.name}${nested.many ? '[]' : ''}.`);
+    }
+  };
+  walk((schema.fields as Field[] | undefined) ?? [], '');
+  return fieldsOf(schema)
+    .filter((f) => f.mark === undefined && !f.record && (maps.has(f.path) || FREE_FORM_NAME.test(f.name)))
+    .map((f) => f.path);
+}
+
 /** The personal fields of an entity schema, by their mark. */
 export function personalFields(schema: Record<string, unknown>): PersonalField[] {
   return fieldsOf(schema)
@@ -70,8 +98,11 @@ export function encryptedSchema(schema: Record<string, unknown>): Record<string,
     for (const f of fields) {
       const mark = f['c360.pii'];
       if (mark !== undefined && mark !== 'none') {
-        const nullable = Array.isArray(f.type) && f.type.includes('null');
+        const withDefault = f as Field & { default?: unknown };
+        // A default of the plain type ({} for a map) is no string: such a field becomes nullable, its default null.
+        const nullable = (Array.isArray(f.type) && f.type.includes('null')) || (withDefault.default !== undefined && withDefault.default !== null);
         f.type = nullable ? ['null', 'string'] : 'string';
+        if (withDefault.default !== undefined) withDefault.default = null;
         (f as Field & { 'c360.encrypted'?: boolean })['c360.encrypted'] = true;
         continue;
       }

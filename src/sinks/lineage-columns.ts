@@ -20,6 +20,11 @@ export const LINEAGE_FIELDS: ReadonlyArray<Record<string, unknown>> = [
   { name: '_topic', type: 'string' },
   { name: '_partition', type: 'int' },
   { name: '_offset', type: 'long' },
+  {
+    name: '_subject',
+    type: nullable('string'),
+    doc: "Pseudonym of the person the record is about (c360.subject): what `c360 privacy export` finds a person's rows by.",
+  },
 ];
 
 export function lineageColumns(message: KafkaMessage, topic: string, partition: number): Record<string, unknown> {
@@ -37,5 +42,6 @@ export function lineageColumns(message: KafkaMessage, topic: string, partition: 
     _topic: topic,
     _partition: partition,
     _offset: Number(message.offset),
+    _subject: headerString(h, HEADER.subject) ?? null,
   };
 }

@@ -1,42 +1,55 @@
-// The encrypt stage against the real key store (PostgreSQL), with a key cache of two entries: a
-// batch whose new keys fill the cache (which then clears) still encrypts the records whose keys
-// it found in the cache — none is taken for a forgotten person's and dropped as suppressed.
+// The privacy stages against the real key store (PostgreSQL) and Redis, with a key cache of two
+// entries: a batch whose new keys fill the cache (which then clears) still encrypts the records
+// whose keys it found in the cache; and an erasure that lands between the suppress and the encrypt
+// stage, by an identifier nothing links yet, still keeps the person's record from being stored.
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../test/support/kafka.js';
 import { envelopeOf } from '../../test/support/stages.js';
 import { testNamespace } from '../../test/support/topology.js';
 import { type KeyStore, openKeyStore } from '../privacy/key-store.js';
 import { pseudonymsFrom } from '../privacy/pseudonyms.js';
+import { RecordPrivacy } from '../privacy/records.js';
 import { compileEntities } from '../schema/entity.js';
 import { WriterSchemas } from '../schema/registry.js';
 import { loadTopology } from '../topology/load.js';
 import type { Envelope } from './envelope.js';
-import { encryptStage } from './privacy.js';
+import { encryptStage, suppressStage } from './privacy.js';
 import type { Stage } from './stage.js';
 
 describe('encrypt stage with a small key cache (key store on PostgreSQL)', () => {
   const namespace = testNamespace();
   let keyStore: KeyStore;
   let stage: Stage;
+  let suppress: Stage;
+  let redis: Redis;
   let crm: ReturnType<typeof compileEntities>[number];
+  const records = new RecordPrivacy(pseudonymsFrom(config, 'test'));
+  const control = { heartbeat: async () => undefined, isRunning: () => true };
 
   beforeAll(async () => {
     const topology = await loadTopology('customer360', { namespace });
     crm = compileEntities(topology.sources.find((s) => s.name === 'crm')!)[0]!;
     keyStore = openKeyStore(config, namespace);
-    stage = encryptStage.create({
+    redis = new Redis(config.redisUrl);
+    const ctx = {
       topology,
       entities: new Map([['crm', crm]]),
       entitiesOfSource: new Map([['crm', [crm]]]),
-      redis: undefined as never,
+      redis,
       writerSchemas: new WriterSchemas(config),
       pseudonyms: pseudonymsFrom(config, 'test'),
       keyStore,
       cacheEntries: 2,
       now: Date.now,
-    });
+    };
+    stage = encryptStage.create(ctx);
+    suppress = suppressStage.create(ctx);
   });
-  afterAll(() => keyStore?.close());
+  afterAll(async () => {
+    redis?.disconnect();
+    await keyStore?.close();
+  });
 
   const profile = (id: string): Envelope => {
     const e = envelopeOf(crm, '', {}, id);
@@ -45,7 +58,6 @@ describe('encrypt stage with a small key cache (key store on PostgreSQL)', () =>
   };
 
   it('encrypts every record of a batch that fills and clears the cache', async () => {
-    const control = { heartbeat: async () => undefined, isRunning: () => true };
     await stage.process([profile('A'), profile('B')], control);
     // A and B are cached; C and D are new, and remembering them clears the full cache mid-batch.
     const batch = ['A', 'B', 'C', 'D'].map(profile);
@@ -53,5 +65,38 @@ describe('encrypt stage with a small key cache (key store on PostgreSQL)', () =>
     expect(batch.map((e) => e.outcome)).toEqual(['pending', 'pending', 'pending', 'pending']);
     expect(batch.map((e) => e.encrypted)).toEqual([true, true, true, true]);
     expect(String(batch[0]!.value!.email)).toMatch(/^c360e1\./);
+  });
+
+  it('suppresses, and makes no key for, a record whose person is forgotten between the suppress and the encrypt stage', async () => {
+    const batch = [profile('E'), profile('F')];
+    await suppress.process(batch, control);
+    expect(batch.map((e) => e.outcome)).toEqual(['pending', 'pending']);
+    // Nothing links E's address to E yet: the erasure finds no subject, and suppresses the address.
+    const erasure = await keyStore.forget([records.identifier('email', 'e@example.com')!]);
+    expect(erasure.subjects).toEqual([]);
+    await stage.process(batch, control);
+    expect(batch.map((e) => e.outcome)).toEqual(['suppressed', 'pending']);
+    expect(batch[0]!.value!.email).toBe('e@example.com');
+    const subjectE = records.identifier('customer_id', 'E')!;
+    expect(await keyStore.existingKeys([subjectE])).toEqual(new Map());
+  });
+
+  it('stores nothing readable of a person forgotten while their key is in the cache', async () => {
+    const first = [profile('G')];
+    await stage.process(first, control);
+    expect(first[0]!.encrypted).toBe(true);
+    await keyStore.forget([records.identifier('customer_id', 'G')!]);
+    // Same identifiers: the cached key seals it, and that key is a tombstone now. A new identifier: suppressed.
+    const same = profile('G');
+    const changed = profile('G');
+    changed.value!.email = 'g-new@example.com';
+    await stage.process([same, changed], control);
+    expect(changed.outcome).toBe('suppressed');
+    if (same.outcome !== 'suppressed') {
+      expect(same.encrypted).toBe(true);
+      const copy = structuredClone(same.value!);
+      expect(records.decrypt(crm, copy, await keyStore.existingKeys(records.subjectsIn(crm, copy)))).toEqual({ forgotten: true });
+      expect(copy.email).toBeNull();
+    }
   });
 });

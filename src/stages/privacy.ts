@@ -7,9 +7,10 @@
  */
 import { ConfigError } from '../contracts/errors.js';
 import { ORIGINAL_VALUE, sealBytes } from '../privacy/envelope-keys.js';
-import type { KeyStore } from '../privacy/key-store.js';
+import type { Applicant, KeyStore } from '../privacy/key-store.js';
 import type { Pseudonyms } from '../privacy/pseudonyms.js';
 import { type RecordPerson, RecordPrivacy } from '../privacy/records.js';
+import { forgetNearDuplicateIdentities } from '../storage/redis-scripts.js';
 import type { Envelope } from './envelope.js';
 import { defineStage, type StageContext } from './stage.js';
 
@@ -60,7 +61,7 @@ export const suppressStage = defineStage({
 export const encryptStage = defineStage({
   name: 'encrypt',
   description:
-    "Encrypts every field the contract marks personal with the data key of the record's subject (AES-256-GCM, keys in the key store, wrapped by C360_KEK), seals each dead letter's original bytes the same way (for the source and day when no person can be named), and links the record's identifiers to its subject; a subject forgotten meanwhile gets no key and its record is suppressed.",
+    "Encrypts every field the contract marks personal (free-form fields as a whole) with the data key of the record's subject (AES-256-GCM, keys in the key store, wrapped by C360_KEK), seals each dead letter's original bytes the same way (for the source and day when no person can be named), and links the record's identifiers to its subject, race-free against an erasure: a record carrying an identifier suppressed meanwhile, or whose subject was forgotten, is suppressed instead.",
   requires: ['decode'],
   create: (ctx) => {
     const { keyStore, records } = privacyOf(ctx, 'encrypt');
@@ -68,65 +69,62 @@ export const encryptStage = defineStage({
     const links = new Seen<true>(2 * ctx.cacheEntries);
     return {
       async process(batch) {
-        const work: { e: Envelope; value: Record<string, unknown>; subject: string }[] = [];
-        const dead: { e: Envelope; original: Buffer; subject: string }[] = [];
+        const work: Envelope[] = [];
+        const applicants: Applicant[] = [];
         const unidentifiedDays = new Map<string, string>();
-        const pairs: Array<[string, string]> = [];
-        /** The record's subject, its identifiers linked to it (those not linked already). */
-        const link = (e: Envelope, value: Record<string, unknown>): string => {
-          const { subject, identifiers } = personOf(e, value, records);
-          for (const id of [subject, ...identifiers]) if (!links.has(`${id}|${subject}`)) pairs.push([id, subject]);
-          return subject;
-        };
         for (const e of batch) {
           // Already sealed or encrypted: a batch split after a failure runs this stage again over some records.
-          if (e.outcome === 'dead-letter' && e.message.value?.length && !e.sealedOriginal) {
-            // A dead letter keeps the record's bytes: sealed for its person when it decoded, else for its source and day.
-            let subject: string;
-            if (e.value) subject = link(e, e.value);
-            else {
-              const unidentified = records.unidentified(e.entity.source, e.lineage.receivedAt);
-              subject = unidentified.subject;
-              unidentifiedDays.set(subject, unidentified.day);
-            }
-            dead.push({ e, original: e.message.value, subject });
-            continue;
+          const dead = e.outcome === 'dead-letter' && e.message.value?.length && !e.sealedOriginal;
+          const stored = e.outcome === 'pending' && e.value && !e.encrypted && records.holdsPersonalData(e.entity);
+          if (!dead && !stored) continue;
+          if (e.value) personOf(e, e.value, records);
+          else {
+            // A dead letter that did not decode names no person: its bytes are sealed for its source and day.
+            const unidentified = records.unidentified(e.entity.source, e.lineage.receivedAt);
+            e.person = { subject: unidentified.subject, identifiers: [] };
+            unidentifiedDays.set(unidentified.subject, unidentified.day);
           }
-          if (e.outcome !== 'pending' || !e.value || e.encrypted || !records.holdsPersonalData(e.entity)) continue;
-          work.push({ e, value: e.value, subject: link(e, e.value) });
+          const { subject, identifiers } = e.person!;
+          work.push(e);
+          // A record whose key and links are all known needs no round trip: what it would add to the key store is there already.
+          const unlinked = [subject, ...identifiers].filter((id) => !links.has(`${id}|${subject}`));
+          if (unlinked.length > 0 || !keys.has(subject)) applicants.push({ subject, identifiers, unlinked });
         }
-        if (work.length === 0 && dead.length === 0) return;
-        // The batch's keys, taken from the cache before anything is remembered: remembering may clear a full cache.
-        const batchKeys = new Map<string, Buffer>();
-        const missing: string[] = [];
-        for (const s of new Set([...work, ...dead].map((w) => w.subject))) {
-          const cached = keys.get(s);
-          if (cached) batchKeys.set(s, cached);
-          else missing.push(s);
-        }
-        const fetched = await keyStore.keysFor(missing, unidentifiedDays);
-        await keyStore.link(pairs);
+        if (work.length === 0) return;
+        const admission = await keyStore.admit(applicants, unidentifiedDays);
+        const asked = new Set(applicants.map((a) => a.subject));
+        const keyOf = (subject: string) => (asked.has(subject) ? admission.keys.get(subject) : keys.get(subject));
+        // No key, or an identifier suppressed after the suppress stage let the record pass: its person was forgotten meanwhile.
+        const refused = (e: Envelope) => {
+          const { subject, identifiers } = e.person!;
+          return !keyOf(subject) || admission.suppressed.has(subject) || identifiers.some((id) => admission.suppressed.has(id));
+        };
+        // The near-duplicate stage ran before the erasure was seen: what it remembered of a refused record leaves Redis.
+        const forgotten = [...new Set(work.filter(refused).flatMap((e) => e.person!.identifiers))];
+        if (forgotten.length > 0) await forgetNearDuplicateIdentities(ctx.redis, ctx.topology.namespace, forgotten);
         // Every await is done: from here on the batch changes, so a retry after a failure starts clean.
-        for (const [s, k] of fetched) {
-          batchKeys.set(s, k);
-          keys.remember(s, k);
-        }
-        for (const [id, s] of pairs) links.remember(`${id}|${s}`, true);
-        for (const w of work) {
-          // No key: the subject was forgotten meanwhile (keysFor makes none for a suppressed subject).
-          const key = batchKeys.get(w.subject);
-          if (!key) {
-            w.e.outcome = 'suppressed';
+        for (const e of work) {
+          const { subject } = e.person!;
+          const key = keyOf(subject);
+          if (!key || refused(e)) {
+            e.outcome = 'suppressed';
             continue;
           }
-          records.encrypt(w.e.entity, w.value, w.subject, key);
-          w.e.body = undefined;
-          w.e.encrypted = true;
+          if (e.outcome === 'dead-letter') e.sealedOriginal = sealBytes(subject, key, ORIGINAL_VALUE, e.message.value!);
+          else {
+            records.encrypt(e.entity, e.value!, subject, key);
+            e.body = undefined;
+            e.encrypted = true;
+          }
         }
-        for (const d of dead) {
-          const key = batchKeys.get(d.subject);
-          if (key) d.e.sealedOriginal = sealBytes(d.subject, key, ORIGINAL_VALUE, d.original);
-          else d.e.outcome = 'suppressed';
+        for (const a of applicants) {
+          const key = admission.keys.get(a.subject);
+          if (!key) {
+            keys.delete(a.subject);
+            continue;
+          }
+          keys.remember(a.subject, key);
+          for (const id of a.unlinked) links.remember(`${id}|${a.subject}`, true);
         }
       },
     };

@@ -7,7 +7,8 @@ import { projectRoot } from '../contracts/project.js';
 import { type Topology, topologySchema } from '../contracts/topology-definition.js';
 import { modelMismatch } from '../matching/model.js';
 import { validateOptions } from '../registry.js';
-import { listSchemas } from '../schema/avro.js';
+import { listSchemas, loadSchema } from '../schema/avro.js';
+import { undecidedFreeForm } from '../schema/personal.js';
 import { STAGES } from '../stages/index.js';
 import { RULES } from '../stages/quality/rules/index.js';
 
@@ -65,6 +66,11 @@ export function validateTopology(input: unknown, overrides: { namespace?: string
       if (!schemas.has(e.entity)) throw new ConfigError(`topology ${where}.entity "${e.entity}" has no schema in avro/ (known: ${[...schemas].join(', ')}).`);
       if (entities.findIndex((x) => x.entity === e.entity) !== k)
         throw new ConfigError(`topology ${where}.entity "${e.entity}" is declared twice for source ${s.name}.`);
+      const undecided = undecidedFreeForm(loadSchema(e.entity).schema)[0];
+      if (undecided)
+        throw new ConfigError(
+          `contract ${e.entity} field ${undecided} is free-form and says nothing about personal data: mark it "c360.pii": "free_text" (sealed under the person's key) or "none" (nothing personal can be in it).`,
+        );
       e.quality.forEach((q, j) => {
         const rule = RULES.require(q.rule, `topology ${where}.quality.${j}.rule`);
         q.options = validateOptions(rule.options, q.options, `topology ${where}.quality.${j}.options for rule ${q.rule}`);

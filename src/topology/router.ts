@@ -76,6 +76,7 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
           original: { key: e.message.key, value: e.sealedOriginal ?? e.message.value, headers: e.message.headers },
           origin: { topic: e.topic, partition: e.partition, offset: Number(e.message.offset) },
           lineage: e.lineage,
+          subject: e.person?.subject,
           failedAt: ctx.now(),
         },
         ctx.topologyName,
@@ -89,6 +90,7 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
     const headers: IHeaders = { ...lineageHeaders(e.lineage), [HEADER.entity]: e.entity.name };
     if (e.flags.length > 0) headers[HEADER.qualityFlags] = e.flags.join(',');
     if (e.nearDuplicates.length > 0) headers[HEADER.nearDuplicate] = 'true';
+    if (e.person) headers[HEADER.subject] = e.person.subject;
     if (e.value) {
       e.body ??= (e.encrypted ? e.entity.encrypted.type : e.entity.type).toBuffer(e.value);
       push(ctx.topics.raw(e.entity.source), { key: e.entity.naturalId(e.value), value: frame(ctx.rawSchemaIds.get(e.entity.id)!, e.body), headers });
@@ -101,7 +103,7 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
       push(ctx.topics.nearDuplicates, {
         key: `${nd.record.source}:${nd.record.natural_id}`,
         value: frame(ctx.nearDuplicate.id, ctx.nearDuplicate.type.toBuffer(nd)),
-        headers: { [HEADER.ingestId]: nd.record.ingest_id, [HEADER.source]: nd.source },
+        headers: { [HEADER.ingestId]: nd.record.ingest_id, [HEADER.source]: nd.source, ...(e.person ? { [HEADER.subject]: e.person.subject } : {}) },
       });
     }
   }

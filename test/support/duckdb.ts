@@ -1,4 +1,6 @@
 /** DuckDB in process, to read the raw layer the way an analyst would (read_parquet with Hive partitioning). */
+import fs from 'node:fs';
+import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 
 export interface DuckDb {
@@ -59,4 +61,23 @@ export function asAvroValue(schema: Schema, value: unknown, named = new Map<stri
     default:
       return asAvroValue(schema.type as Schema, value, named);
   }
+}
+
+/**
+ * Which of `needles` (emails, phones, names) any column of any row of the raw layer, the
+ * quarantine or the near-duplicate files under `root` holds in plain text, case-insensitively:
+ * every row of each layer read by DuckDB, as an analyst would, and matched as text outside ciphertexts.
+ */
+export async function plainTextIn(db: DuckDb, root: string, needles: string[]): Promise<string[]> {
+  const found = new Set<string>();
+  for (const layer of ['raw', 'quarantine', 'near-duplicates']) {
+    if (!fs.existsSync(path.join(root, layer))) continue;
+    const rows = await db.all(`select * from read_parquet('${root}/${layer}/**/*.parquet', union_by_name = true)`);
+    // Ciphertexts go first: base64 holds any short name somewhere by chance, and a ciphertext is not plain text.
+    const text = JSON.stringify(rows)
+      .replace(/c360e1\.[\w-]{22}\.[\w-]+/g, '')
+      .toLowerCase();
+    for (const n of needles) if (text.includes(n.toLowerCase())) found.add(n);
+  }
+  return [...found];
 }

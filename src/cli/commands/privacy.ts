@@ -1,11 +1,19 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { loadConfig } from '../../config.js';
+import { type Config, loadConfig } from '../../config.js';
+import type { Topology } from '../../contracts/topology-definition.js';
 import { toolLogger } from '../../observability/logger.js';
-import { forgetPerson, type GivenIdentifier, pseudonymsOf } from '../../privacy/erasure.js';
+import { forgetPerson, type GivenIdentifier, pseudonymsOf, replayErasures } from '../../privacy/erasure.js';
 import { openKeyStore } from '../../privacy/key-store.js';
+import { PrivacyLog } from '../../privacy/privacy-log.js';
 import { pseudonymsFrom } from '../../privacy/pseudonyms.js';
-import { openRawLayer, readRawLayer, rowJson } from '../../privacy/raw-reader.js';
+import { openRawLayer, readNearDuplicates, readRawLayer, rowJson } from '../../privacy/raw-reader.js';
 import { RecordPrivacy } from '../../privacy/records.js';
+import { SealedOpener } from '../../privacy/sealed.js';
+import { describeRecord } from '../../quarantine/show.js';
+import { readQuarantine } from '../../quarantine/store.js';
+import { compileEntities } from '../../schema/entity.js';
+import { WriterSchemas } from '../../schema/registry.js';
+import { openObjectStore } from '../../storage/backends.js';
 import { createRedis } from '../../storage/redis.js';
 import { loadTopology } from '../../topology/load.js';
 import { calendarDate, configWithStorage, many, type TopologyOptions, withStorageToRead, withTopology } from '../options.js';
@@ -26,63 +34,132 @@ const kindValue = (v: string) => {
 const withPerson = (cmd: Command) =>
   withTopology(cmd)
     .option('--email <address>', 'an email address of the person (repeatable)', many(), [])
-    .option('--phone <number>', 'a phone number of the person, E.164 (repeatable)', many(), [])
+    .option('--phone <number>', 'a phone number of the person: international, or national in C360_PHONE_REGION (repeatable)', many(), [])
     .option('--customer-id <id>', 'a customer id of the person (repeatable)', many(), [])
     .option('--device-id <id>', 'a device or advertising id of the person (repeatable)', many(), [])
     .option('--id <kind=value>', 'another identifier, e.g. record_id=E-17 (repeatable)', many(kindValue), []);
 
 function given(o: PersonOptions): GivenIdentifier[] {
   return [
-    ...o.email.map((value) => ({ kind: 'email', value })),
-    ...o.phone.map((value) => ({ kind: 'phone', value })),
-    ...o.customerId.map((value) => ({ kind: 'customer_id', value })),
-    ...o.deviceId.map((value) => ({ kind: 'device', value })),
-    ...o.id.map((v) => ({ kind: v.slice(0, v.indexOf('=')), value: v.slice(v.indexOf('=') + 1) })),
+    ...o.email.map((value) => ({ option: '--email', kind: 'email', value })),
+    ...o.phone.map((value) => ({ option: '--phone', kind: 'phone', value })),
+    ...o.customerId.map((value) => ({ option: '--customer-id', kind: 'customer_id', value })),
+    ...o.deviceId.map((value) => ({ option: '--device-id', kind: 'device', value })),
+    ...o.id.map((v) => ({ option: `--id ${v.slice(0, v.indexOf('='))}=…`, kind: v.slice(0, v.indexOf('=')), value: v.slice(v.indexOf('=') + 1) })),
   ];
 }
 
-export function registerPrivacyCommands(program: Command): void {
-  const privacy = program.command('privacy').description("A person's rights over their data: erasure (forget) and access (export). docs/privacy.md says how.");
+/** The pseudonyms of the person the options name, every identifier checked first: a mistake is one sentence before anything is opened. */
+function personOf(config: Config, topology: Topology, o: PersonOptions, needer: string): { records: RecordPrivacy; identifiers: string[] } {
+  const records = new RecordPrivacy(pseudonymsFrom(config, needer));
+  const kinds = records.identifierKinds(topology.sources.flatMap(compileEntities));
+  return { records, identifiers: pseudonymsOf(records, given(o), { kinds, region: config.phoneRegion }) };
+}
 
-  withPerson(privacy.command('forget'))
+export function registerPrivacyCommands(program: Command): void {
+  const privacy = program
+    .command('privacy')
     .description(
-      'Forget a person: delete the data keys of every subject their identifiers lead to (their personal values in raw topics, the raw layer and quarantine become unreadable), suppress their identifiers at ingest, remove their near-duplicate entries from Redis, and log the request without personal data.',
+      "A person's rights over their data: erasure (forget, replay) and access (export), and the record of who saw what (access-log). docs/privacy.md says how.",
+    );
+
+  withStorageToRead(withPerson(privacy.command('forget')))
+    .description(
+      'Forget a person: the data keys of every subject their identifiers lead to become tombstones (their personal values in raw topics, the raw layer and quarantine become unreadable, and records still on their way are suppressed), their identifiers are suppressed at ingest, their near-duplicate entries leave Redis, and the request is logged with pseudonyms only (privacy/<namespace>/erasures/ in the storage, and the key store).',
     )
-    .action(async (o: PersonOptions) => {
-      const config = loadConfig();
+    .action(async (o: PersonOptions & { storage?: string }) => {
+      const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
-      const records = new RecordPrivacy(pseudonymsFrom(config, 'c360 privacy forget'));
-      const identifiers = pseudonymsOf(records, given(o));
+      const { identifiers } = personOf(config, topology, o, 'c360 privacy forget');
       const keyStore = openKeyStore(config, topology.namespace);
+      const store = openObjectStore(config);
       const redis = createRedis(config, toolLogger(config.logLevel));
       try {
         await redis.connect();
-        const outcome = await forgetPerson({ keyStore, redis, namespace: topology.namespace, identifiers });
+        const log = new PrivacyLog(store, topology.namespace);
+        const outcome = await forgetPerson({ keyStore, redis, log, namespace: topology.namespace, identifiers });
         console.log(
           `request ${outcome.requestId}: ${outcome.subjects.length} subject(s) forgotten, ${outcome.keysDeleted} key(s) deleted, ${outcome.identifiers.length} identifier(s) suppressed, ${outcome.redisKeysChanged} Redis key(s) changed`,
         );
       } finally {
         redis.disconnect();
+        store.close();
+        await keyStore.close();
+      }
+    });
+
+  withStorageToRead(withTopology(privacy.command('replay')))
+    .description(
+      "Apply every logged erasure again (privacy/<namespace>/erasures/ in the storage): run it after restoring the key store from a backup, which brings forgotten people's keys back.",
+    )
+    .action(async (o: TopologyOptions & { storage?: string }) => {
+      const config = configWithStorage(o.storage);
+      const topology = await loadTopology(o.topology, o);
+      const keyStore = openKeyStore(config, topology.namespace);
+      const store = openObjectStore(config);
+      const redis = createRedis(config, toolLogger(config.logLevel));
+      try {
+        await redis.connect();
+        const replayed = await replayErasures({ keyStore, redis, log: new PrivacyLog(store, topology.namespace), namespace: topology.namespace });
+        console.log(`${replayed.erasures} erasure(s) applied again, ${replayed.keysDestroyed} restored key(s) destroyed`);
+      } finally {
+        redis.disconnect();
+        store.close();
         await keyStore.close();
       }
     });
 
   withStorageToRead(withPerson(privacy.command('export')))
-    .description("Export every record the raw layer holds for a person, decrypted, across sources, as NDJSON on stdout (a person's right of access).")
+    .description(
+      "Export every record of a person — the raw layer's (decrypted), the quarantine's (opened) and their near-duplicate events — across sources, as NDJSON on stdout (a person's right of access); recorded in the access log.",
+    )
     .action(async (o: PersonOptions & { storage?: string }) => {
-      const layer = openRawLayer(configWithStorage(o.storage), await loadTopology(o.topology, o), 'c360 privacy export');
+      const config = configWithStorage(o.storage);
+      const topology = await loadTopology(o.topology, o);
+      const { identifiers } = personOf(config, topology, o, 'c360 privacy export');
+      const layer = openRawLayer(config, topology, 'c360 privacy export');
+      const schemas = new WriterSchemas(config);
       try {
-        const { subjects } = await layer.keyStore.reach(pseudonymsOf(layer.records, given(o)));
-        let n = 0;
-        if (subjects.length > 0) {
-          for await (const row of readRawLayer(layer, { subjects: new Set(subjects) })) {
-            process.stdout.write(`${rowJson({ source: row.source, entity: row.entity, date: row.date, ...row.record })}\n`);
-            n++;
+        const { subjects } = await layer.keyStore.reach(identifiers);
+        const wanted = new Set(subjects);
+        await new PrivacyLog(layer.store, topology.namespace).access({ action: 'privacy export', what: { identifiers, subjects } });
+        const counts = { raw: 0, quarantine: 0, near_duplicates: 0 };
+        const print = (row: Record<string, unknown>) => process.stdout.write(`${rowJson(row)}\n`);
+        if (wanted.size > 0) {
+          // A forgotten person's rows are there still, unreadable: not theirs to export any more.
+          for await (const row of readRawLayer(layer, { subjects: wanted })) {
+            if (row.forgotten) continue;
+            print({ layer: 'raw', source: row.source, entity: row.entity, date: row.date, ...row.record });
+            counts.raw++;
+          }
+          for await (const r of readQuarantine(layer.store, { subjects: wanted }, new SealedOpener(layer.keyStore))) {
+            if (r.forgotten) continue;
+            print({ layer: 'quarantine', ...(await describeRecord(r, schemas, true)) });
+            counts.quarantine++;
+          }
+          for await (const row of readNearDuplicates(layer.store, wanted)) {
+            print({ layer: 'near-duplicates', ...row });
+            counts.near_duplicates++;
           }
         }
-        console.error(`${n} record(s) for ${subjects.length} subject(s)`);
+        console.error(
+          `${counts.raw + counts.quarantine + counts.near_duplicates} record(s) for ${subjects.length} subject(s): ${counts.raw} raw, ${counts.quarantine} quarantined, ${counts.near_duplicates} near-duplicate event(s)`,
+        );
       } finally {
         await layer.close();
+      }
+    });
+
+  withStorageToRead(withTopology(privacy.command('access-log')))
+    .description('Print the access log: who revealed personal data (quarantine show --unmask, privacy export), when, and what they asked for, as NDJSON.')
+    .action(async (o: TopologyOptions & { storage?: string }) => {
+      const config = configWithStorage(o.storage);
+      const topology = await loadTopology(o.topology, o);
+      const store = openObjectStore(config);
+      try {
+        for (const entry of await new PrivacyLog(store, topology.namespace).accesses()) console.log(JSON.stringify(entry));
+      } finally {
+        store.close();
       }
     });
 

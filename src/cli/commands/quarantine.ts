@@ -3,6 +3,7 @@ import { ConfigError } from '../../contracts/errors.js';
 import { createKafka } from '../../kafka/client.js';
 import { toolLogger } from '../../observability/logger.js';
 import { openKeyStore } from '../../privacy/key-store.js';
+import { PrivacyLog } from '../../privacy/privacy-log.js';
 import { SealedOpener } from '../../privacy/sealed.js';
 import { replayQuarantine } from '../../quarantine/replay.js';
 import { describeRecord } from '../../quarantine/show.js';
@@ -64,16 +65,20 @@ export function registerQuarantineCommands(program: Command): void {
       "Print quarantined records with their errors and lineage; values sealed by the topology are opened while their person's key exists, and personal data is masked unless --unmask.",
     )
     .option('--limit <n>', 'at most this many records', integer(1), 20)
-    .option('--unmask', 'show personal data as it is (needs the right to see it)', false)
+    .option('--unmask', 'show personal data as it is: needs C360_ALLOW_UNMASK=true, and is recorded in the access log (c360 privacy access-log)', false)
     .action(async (o: FilterOptions & TopologyOptions & { limit: number; unmask: boolean }) => {
       const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
       sourcesOf(topology, o.source);
+      if (o.unmask && !config.allowUnmask)
+        throw new ConfigError('quarantine show --unmask reveals personal data: it needs C360_ALLOW_UNMASK=true, set only for those allowed to see it.');
       const store = openObjectStore(config);
       const keyStore = openKeyStore(config, topology.namespace);
       const schemas = new WriterSchemas(config);
       let shown = 0;
       try {
+        // Recorded before anything is revealed: a reveal the log cannot hold does not happen.
+        if (o.unmask) await new PrivacyLog(store, topology.namespace).access({ action: 'quarantine show --unmask', what: { ...filterOf(o), limit: o.limit } });
         for await (const r of readQuarantine(store, filterOf(o), new SealedOpener(keyStore))) {
           if (shown >= o.limit) break;
           console.log(JSON.stringify(await describeRecord(r, schemas, o.unmask), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
