@@ -1,11 +1,16 @@
 /**
- * bench:privacy — what erasure and access cost against the size of the raw layer. Lands
+ * bench:privacy — what sealing free-form fields costs per record, and what erasure and access
+ * cost against the size of the raw layer. First it times the encrypt stage's work on Segment-like
+ * web events (BENCH_FREE_FORM_RECORDS, default 200,000) two ways in the same run: with the contract
+ * as it is (properties, page and referrer URLs sealed as a whole and scanned for identifiers) and
+ * with those three fields in clear (the baseline). Then it lands
  * BENCH_RECORDS (default 1,000,000) encrypted CRM records of BENCH_RECORDS/10 people (their data
  * keys in the PostgreSQL key store, their identifiers linked, as the encrypt stage leaves them)
  * through a sink worker, then times `forget` of one person (keys, suppression, Redis, the erasure
  * log: independent of the layer's size) and `export` of one person (a scan of the whole layer).
  */
 
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,13 +54,63 @@ if (!(await kafkaAnswers(config.kafka)) || !(await registryAnswers(config.schema
   console.error('bench: the stack does not answer; start it with `npx c360 stack up`.');
   process.exit(1);
 }
+const records = new RecordPrivacy(pseudonymsFrom(config, 'bench:privacy'));
+
+// Sealing free-form fields: CPU per record of the encrypt stage's work (the person's identifiers, then the encryption), sealed and in clear.
+{
+  const n = Number(process.env.BENCH_FREE_FORM_RECORDS ?? 200_000);
+  const webTopology = await loadTopology('customer360');
+  const sealed = compilePrimaryEntity(webTopology.sources.find((s) => s.name === 'web')!);
+  const FREE_FORM = new Set(['properties', 'page_url', 'referrer']);
+  const clear = { ...sealed, id: 'web-baseline', personal: sealed.personal.filter((f) => !FREE_FORM.has(f.path)) };
+  const key = randomBytes(32);
+  const events = (): Record<string, unknown>[] =>
+    Array.from(
+      { length: n },
+      (_, i) =>
+        sealed.coerceJson({
+          event_id: `ev-${i}`,
+          event_type: 'TRACK',
+          occurred_at: Date.UTC(2026, 10, 1) + i,
+          customer_id: `C-${i % 5000}`,
+          anonymous_id: `anon-${i % 7000}`,
+          page_url: `https://shop.example/p/${i % 1000}?utm_source=mail&utm_campaign=winter${i % 10 === 0 ? `&email=customer${i}%40example.com` : ''}`,
+          referrer: 'https://search.example/?q=boots',
+          properties: {
+            title: 'Winter boots',
+            sku: `SKU-${i % 1000}`,
+            price: '79.90',
+            currency: 'EUR',
+            ...(i % 10 === 3 ? { email: `customer${i}@example.com` } : {}),
+          },
+          event_name: 'Product Viewed',
+        }).value as Record<string, unknown>,
+    );
+  const time = (entity: typeof sealed) => {
+    const batch = events();
+    const before = process.cpuUsage();
+    for (const value of batch) records.encrypt(entity, value, records.personOf(entity, value).subject, key);
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / n;
+  };
+  // Alternated, twice each, so warm-up and the machine's drift fall on both.
+  const runs = { clear: [] as number[], sealed: [] as number[] };
+  for (let round = 0; round < 2; round++) {
+    runs.clear.push(time(clear));
+    runs.sealed.push(time(sealed));
+  }
+  const best = (xs: number[]) => Math.min(...xs);
+  console.log(
+    `free-form    ${n} web events: ${best(runs.sealed).toFixed(1)} µs CPU/record sealed and scanned vs ${best(runs.clear).toFixed(1)} µs in clear (×${(best(runs.sealed) / best(runs.clear)).toFixed(2)}); runs ${runs.sealed.map((x) => x.toFixed(1)).join('/')} vs ${runs.clear.map((x) => x.toFixed(1)).join('/')}`,
+  );
+}
+
 const namespace = `bench${Date.now().toString(36)}`;
 const topology = await loadTopology('customer360', { namespace });
 topology.sources = topology.sources.filter((s) => s.name === 'crm');
 await createTopologyTopics(kafka, topology, config.topics);
 const ids = await registerTopologySchemas(createSchemaRegistry(config), topology, topology.sources.map(compilePrimaryEntity));
 const entity = compilePrimaryEntity(topology.sources[0]!);
-const records = new RecordPrivacy(pseudonymsFrom(config, 'bench:privacy'));
 const keyStore = openKeyStore(config, namespace);
 const person = (i: number) => i % PEOPLE;
 const profile = (i: number) => rawCrmProfile(i, person(i));

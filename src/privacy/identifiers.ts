@@ -55,8 +55,8 @@ export function canonicalIdentifier(kind: string, value: unknown): string | unde
   if (kind === 'email') return canonicalEmail(text);
   if (kind === 'phone') {
     // What the phone rule stored is E.164 already: only other shapes are parsed.
-    const compact = text.replace(/[\s().-]/g, '');
-    return E164.test(compact) ? compact : (validPhone(text) ?? compact);
+    if (E164.test(text)) return text;
+    return validPhone(text) ?? text.replace(/[\s().-]/g, '');
   }
   if (kind === 'device' || kind === 'online_id') return text.toLowerCase();
   return text;

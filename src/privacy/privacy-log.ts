@@ -11,7 +11,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import type { ErasureRecord, Reach } from './key-store.js';
 
 /** Whoever runs the command: C360_ACTOR (a deployment sets it to the operator's identity), else the OS user and host. */
-export function actor(env: NodeJS.ProcessEnv = process.env): string {
+function actor(env: NodeJS.ProcessEnv = process.env): string {
   return env.C360_ACTOR?.trim() || `${os.userInfo().username}@${os.hostname()}`;
 }
 

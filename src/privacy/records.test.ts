@@ -113,6 +113,49 @@ describe('a record and its person', () => {
     expect(forgotten.customer_id).toBe('C-1001');
   });
 
+  it('finds identifiers in free-form fields: emails anywhere (URL-encoded too), phones and earlier ids under keys that say so', () => {
+    const value = decoded(web, {
+      ...webEvent,
+      customer_id: null,
+      anonymous_id: 'anon-1',
+      device: null,
+      page_url: 'https://shop.example/welcome?email=niamh.quigley%40example.org',
+      properties: { note: 'write to Ann.Lee+x@GMail.com', mobilePhone: '+353 87 765 4321', previous_id: 'ANON-0', plan: 'gold' },
+    });
+    const { subject, identifiers } = records.personOf(web, value);
+    expect(subject).toBe(records.identifier('online_id', 'anon-1'));
+    expect(identifiers).toEqual(
+      expect.arrayContaining([
+        records.identifier('email', 'niamh.quigley@example.org'),
+        records.identifier('email', 'annlee@gmail.com'),
+        records.identifier('phone', '+353877654321'),
+        records.identifier('online_id', 'anon-0'),
+        records.identifier('customer_id', 'ANON-0'),
+      ]),
+    );
+    expect(identifiers).not.toContain(records.identifier('customer_id', 'gold'));
+  });
+
+  it('seals free-form fields as a whole, and an id field that holds an email, and opens them again', () => {
+    const value = decoded(web, { ...webEvent, customer_id: 'Ann@Example.com', properties: { full_name: 'Ann Lee' } });
+    const plain = structuredClone(value);
+    const person = records.personOf(web, value);
+    // The email userId is the customer id and the email at once: an erasure by either reaches it.
+    expect(person.subject).toBe(records.identifier('customer_id', 'Ann@Example.com'));
+    expect(person.identifiers).toContain(records.identifier('email', 'ann@example.com'));
+    const key = randomBytes(32);
+    records.encrypt(web, value, person.subject, key);
+    for (const field of ['customer_id', 'page_url', 'properties']) expect(String(value[field])).toMatch(/^c360e1\./);
+    expect(web.encrypted.type.isValid(value)).toBe(true);
+    const readable = structuredClone(value);
+    expect(records.decrypt(web, readable, new Map([[person.subject, key]]))).toEqual({ forgotten: false });
+    expect(readable).toEqual(plain);
+    // A customer id that is an id stays in clear.
+    const plainId = decoded(web, webEvent);
+    records.encrypt(web, plainId, records.personOf(web, plainId).subject, key);
+    expect(plainId.customer_id).toBe('C-1001');
+  });
+
   it('has nothing to do for an entity without personal fields', () => {
     expect(records.holdsPersonalData(product)).toBe(false);
     expect(records.holdsPersonalData(crm)).toBe(true);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { listSchemas, loadSchema } from './avro.js';
-import { fieldsOf, PII_KINDS, personalFieldNames, personalFields } from './personal.js';
+import { fieldsOf, PII_KINDS, personalFieldNames, personalFields, undecidedFreeForm } from './personal.js';
 
 /** Names that usually hold personal data: a field so named must say what it holds. */
 const LOOKS_PERSONAL =
@@ -36,5 +36,35 @@ describe('personal data in the contracts', () => {
     for (const n of ['email', 'phone', 'first_name', 'birth_date', 'line1', 'postal_code', 'device_id', 'user_agent', 'anonymous_id', 'transcript'])
       expect(names).toContain(n);
     for (const n of ['customer_id', 'name', 'city', 'product_name']) expect(names).not.toContain(n);
+  });
+
+  it.each(listSchemas())('%s decides every free-form field: sealed (free_text) or nothing personal (none)', (name) => {
+    expect(undecidedFreeForm(loadSchema(name).schema)).toEqual([]);
+  });
+
+  it('finds a free-form field no one decided: a map, or a string named like a link or a note, nested ones included', () => {
+    const schema = {
+      type: 'record',
+      name: 'X',
+      fields: [
+        { name: 'id', type: 'string' },
+        { name: 'attributes', type: ['null', { type: 'map', values: 'string' }] },
+        { name: 'landing_url', type: 'string' },
+        { name: 'status', type: 'string' },
+        {
+          name: 'ticket',
+          type: {
+            type: 'record',
+            name: 'T',
+            fields: [
+              { name: 'notes', type: 'string' },
+              { name: 'tags', type: { type: 'map', values: 'int' } },
+            ],
+          },
+        },
+        { name: 'decided', 'c360.pii': 'none', type: { type: 'map', values: 'string' } },
+      ],
+    };
+    expect(undecidedFreeForm(schema)).toEqual(['attributes', 'landing_url', 'ticket.notes', 'ticket.tags']);
   });
 });

@@ -36,6 +36,8 @@ interface CliClass {
   /** Settings of the environment the command runs with. */
   env?: Record<string, string>;
   exit: number;
+  /** Settings of the environment the canary runs with. */
+  canaryEnv?: Record<string, string>;
   /** The whole of stderr's first line. */
   says: RegExp;
   canary: () => string[];
@@ -224,6 +226,58 @@ const classes: CliClass[] = [
     exit: 1,
     says: /Must be <kind>=<value>, e\.g\. record_id=E-17\.$/,
     canary: () => [...ns('privacy', 'forget'), '--id', 'record_id=E-17'],
+  },
+  {
+    name: 'privacy forget with a phone that is no number',
+    args: () => [...ns('privacy', 'forget'), '--phone', 'abc'],
+    exit: 2,
+    says: /^c360: --phone "abc" is not a valid international phone number \(\+<country code>…\); set C360_PHONE_REGION to give national numbers\.$/,
+    canary: () => [...ns('privacy', 'forget'), '--phone', '+353851234567'],
+  },
+  {
+    name: 'privacy forget with a national phone number and no region to read it in',
+    args: () => [...ns('privacy', 'forget'), '--phone', '085 123 4567'],
+    exit: 2,
+    says: /^c360: --phone "085 123 4567" is not a valid international phone number /,
+    canary: () => [...ns('privacy', 'forget'), '--phone', '+353 85 123 4567'],
+  },
+  {
+    name: 'privacy forget with a phone that is no number in its region (a national one is)',
+    args: () => [...ns('privacy', 'forget'), '--phone', '12'],
+    env: { C360_PHONE_REGION: 'ie' },
+    exit: 2,
+    says: /^c360: --phone "12" is not a valid phone number in IE or in international form\.$/,
+    canary: () => [...ns('privacy', 'forget'), '--phone', '085 123 4567'],
+    canaryEnv: { C360_PHONE_REGION: 'ie' },
+  },
+  {
+    name: 'privacy forget with an identifier kind no topology field has',
+    args: () => [...ns('privacy', 'forget'), '--id', 'nosuchkind=x'],
+    exit: 2,
+    says: /^c360: --id nosuchkind=… names the kind "nosuchkind", which no identifier of this topology has \(known: [a-z_, ]+\)\.$/,
+    canary: () => [...ns('privacy', 'forget'), '--id', 'record_id=E-17'],
+  },
+  {
+    name: 'privacy forget with a 10,000-character email',
+    args: () => [...ns('privacy', 'forget'), '--email', `${'a'.repeat(10_000)}@example.com`],
+    exit: 2,
+    says: /^c360: --email "a{40}…" is not an email address\.$/,
+    canary: () => [...ns('privacy', 'forget'), '--email', 'ann@example.com'],
+  },
+  {
+    name: 'privacy export with an email that is not one',
+    args: () => [...ns('privacy', 'export'), '--email', 'ann@', '--storage', layer],
+    exit: 2,
+    says: /^c360: --email "ann@" is not an email address\.$/,
+    canary: () => [...ns('privacy', 'export'), '--email', 'ann@example.com', '--storage', layer],
+  },
+  {
+    name: 'a C360_PHONE_REGION that is no country',
+    args: () => ['ledger', '--namespace', quiet],
+    env: { C360_PHONE_REGION: 'XX' },
+    exit: 2,
+    says: /^c360: C360_PHONE_REGION must be an ISO 3166-1 alpha-2 country code libphonenumber knows, e\.g\. IE \(got "XX"\)\.$/,
+    canary: () => ['ledger', '--namespace', quiet],
   },
   { name: 'an unknown command', args: () => ['teleport'], exit: 1, says: /^error: unknown command 'teleport'$/, canary: () => ['--version'] },
   {
@@ -469,7 +523,7 @@ describe('hostile arguments to the CLI', () => {
       const slice = classes.slice(i, i + 6);
       // Canaries that ingest the same file run one after another: the file's checkpoint is taken by one producer at a time.
       const results: Array<{ code: number | null; stderr: string }> = [];
-      for (const c of slice) results.push(await runCli(c.canary()));
+      for (const c of slice) results.push(await runCli(c.canary(), c.canaryEnv));
       for (const [j, r] of results.entries()) expect(r.code, `canary of ${slice[j]!.name}: ${r.stderr}`).toBe(0);
     }
   });

@@ -17,6 +17,10 @@ export interface PrivatePostgres {
   /** A URL for `role` with `password`. */
   urlOf(role: string, password: string): string;
   sql(text: string): Promise<void>;
+  /** A backup of the database as `pg_dump` makes one (custom format). */
+  backup(): Buffer;
+  /** Restores a backup over the database, as an operator recovering it would (`pg_restore --clean`). */
+  restore(backup: Buffer): void;
   stop(): void;
   start(): void;
   destroy(): void;
@@ -67,6 +71,12 @@ export function startPrivatePostgres(): PrivatePostgres {
       } finally {
         await client.end();
       }
+    },
+    backup: () => execFileSync(bin('pg_dump'), ['--format=custom', '--dbname', adminUrl], { maxBuffer: 1 << 28 }),
+    restore(backup) {
+      const file = path.join(dir, 'restore.dump');
+      fs.writeFileSync(file, backup);
+      execFileSync(bin('pg_restore'), ['--clean', '--if-exists', '--single-transaction', '--dbname', adminUrl, file], { stdio: 'pipe' });
     },
     stop: () => asPostgres(bin('pg_ctl'), ['-D', data, '-w', '-m', 'fast', 'stop']),
     start,
