@@ -87,6 +87,11 @@ export function decryptValue(text: string, key: Buffer, path: string): unknown {
 
 /** What a sealed dead-letter value is bound to, as a field's path binds a field's ciphertext. */
 export const ORIGINAL_VALUE = 'original_value';
+export const ORIGINAL_KEY = 'original_key';
+export const originalHeaderLabel = (name: string) => `original_headers.${name}`;
+
+/** Headers c360 itself defines (lineage, Kafka Connect's error headers): kept readable in a dead letter; a producer's own are sealed. */
+export const ownHeader = (name: string) => name.startsWith('c360.') || name.startsWith('__connect.');
 
 /** Bytes (a dead letter's original value) sealed for a subject, as the bytes of a ciphertext string. */
 export function sealBytes(subject: string, key: Buffer, label: string, bytes: Buffer): Buffer {

@@ -37,6 +37,15 @@ export function isEmail(text: string): boolean {
   return lower.length <= MAX_EMAIL_CHARS && EMAIL.test(lower);
 }
 
+const PHONE_SHAPED = /^\+?[\d\s().-]{7,20}$/;
+
+/** The kind an id-shaped value is an identifier of, when a sender put an email or a phone where an id belongs. */
+export function personalShape(value: unknown): 'email' | 'phone' | undefined {
+  if (typeof value !== 'string') return undefined;
+  if (value.includes('@')) return isEmail(value) ? 'email' : undefined;
+  return PHONE_SHAPED.test(value) && value.replace(/\D/g, '').length >= 7 ? 'phone' : undefined;
+}
+
 /** A phone number in E.164 when it is a valid one (a national number only with a region), else undefined. */
 function validPhone(text: string, region?: CountryCode): string | undefined {
   const parsed = parsePhoneNumberFromString(text, region ? { defaultCountry: region } : undefined);

@@ -7,7 +7,7 @@
 import { dayOf } from '../contracts/lineage.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import { decryptValue, encryptValue, subjectOfCiphertext } from './envelope-keys.js';
-import { canonicalIdentifier, isEmail } from './identifiers.js';
+import { canonicalIdentifier, personalShape } from './identifiers.js';
 import type { Pseudonyms } from './pseudonyms.js';
 
 interface Segment {
@@ -43,17 +43,9 @@ interface Plan {
 const IDENTIFYING = new Set(['email', 'phone', 'device', 'online_id']);
 
 const EMAIL_IN_TEXT = /[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+/gi;
-const PHONE_SHAPED = /^\+?[\d\s().-]{7,20}$/;
 /** Keys of a free-form map whose value is a phone number, or an id the sender knows the person by (Segment's alias names the earlier id `previous_id`). */
 const PHONE_KEY = /phone|mobile|msisdn|^tel$/i;
 const ID_KEY = /^(previous_?id|anonymous_?id|user_?id)$/i;
-
-/** The kind an id-shaped value is an identifier of, when a sender put an email or a phone where an id belongs. */
-function personalShape(value: unknown): 'email' | 'phone' | undefined {
-  if (typeof value !== 'string') return undefined;
-  if (value.includes('@')) return isEmail(value) ? 'email' : undefined;
-  return PHONE_SHAPED.test(value) && value.replace(/\D/g, '').length >= 7 ? 'phone' : undefined;
-}
 
 /** Calls `found` for every identifier in a free-form value: emails anywhere (URL-encoded ones too), phones and ids under keys that say so. */
 function scanFreeForm(node: unknown, key: string | undefined, found: (kind: string, value: string) => void): void {

@@ -27,12 +27,13 @@ export class SealedOpener {
     for (const s of unknown) this.keys.set(s, found.get(s) ?? null);
   }
 
-  async open(bytes: Buffer | null): Promise<Opened> {
+  /** Opens bytes sealed for `label` (the original value, key, or a header): as they are when they were never sealed. */
+  async open(bytes: Buffer | null, label = ORIGINAL_VALUE): Promise<Opened> {
     const subject = sealedFor(bytes);
     if (!bytes || subject === undefined) return { value: bytes, forgotten: false };
     let key = this.keys.get(subject);
     if (key === undefined) this.keys.set(subject, (key = (await this.keyStore.existingKeys([subject])).get(subject) ?? null));
-    return key ? { value: openBytes(bytes, key, ORIGINAL_VALUE), forgotten: false } : { value: null, forgotten: true };
+    return key ? { value: openBytes(bytes, key, label), forgotten: false } : { value: null, forgotten: true };
   }
 }
 

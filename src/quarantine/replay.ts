@@ -8,6 +8,7 @@ import { type IHeaders, type Kafka, type Message, Partitioners } from 'kafkajs';
 import { HEADER, lineageHeaders, SOURCE_KINDS, type SourceKind } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topics.js';
 import { sendInRequests } from '../kafka/send.js';
+import { ownHeader } from '../privacy/envelope-keys.js';
 import type { SealedOpener } from '../privacy/sealed.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { type QuarantinedRecord, type QuarantineFilter, readQuarantine } from './store.js';
@@ -23,7 +24,7 @@ export interface ReplayResult {
 
 function replayMessage(r: QuarantinedRecord): Message {
   const headers: IHeaders = {};
-  for (const [k, v] of Object.entries(r.originalHeaders)) if (!k.startsWith('c360.') && !k.startsWith('__connect.')) headers[k] = v;
+  for (const [k, v] of Object.entries(r.originalHeaders)) if (!ownHeader(k)) headers[k] = v;
   let previousOrigin: unknown = r.lineage.origin;
   try {
     previousOrigin = JSON.parse(r.lineage.origin);

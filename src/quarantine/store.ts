@@ -6,6 +6,7 @@
  */
 import { hash } from 'node:crypto';
 import type { RecordErrorEntry } from '../contracts/errors.js';
+import { ORIGINAL_KEY, originalHeaderLabel } from '../privacy/envelope-keys.js';
 import { type SealedOpener, sealedFor } from '../privacy/sealed.js';
 import { layerRows } from '../sinks/parquet/read.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -64,12 +65,17 @@ export async function* readQuarantine(store: ObjectStore, filter: QuarantineFilt
         const lineage = r.lineage as QuarantinedRecord['lineage'];
         if (filter.code?.length && !errors.some((e) => filter.code!.includes(e.code))) continue;
         if (filter.ingestId?.length && !filter.ingestId.includes(lineage.ingest_id)) continue;
-        const headers: Record<string, Buffer> = {};
-        for (const [k, v] of Object.entries((r.original_headers as Record<string, Uint8Array>) ?? {})) headers[k] = Buffer.from(v);
         const original = toBuffer(r.original_value) ?? (await outOfLine(store, r.original_value_ref));
         const subject = (r._subject as string | null | undefined) ?? sealedFor(original) ?? null;
         if (filter.subjects && !(subject && filter.subjects.has(subject))) continue;
+        // The key and the producer's own headers are sealed with the value: opened with it, or gone with it.
+        const open = async (bytes: Buffer | null, label?: string) => (opener ? (await opener.open(bytes, label)).value : bytes);
         const opened = opener ? await opener.open(original) : { value: original, forgotten: false };
+        const headers: Record<string, Buffer> = {};
+        for (const [k, v] of Object.entries((r.original_headers as Record<string, Uint8Array>) ?? {})) {
+          const header = await open(Buffer.from(v), originalHeaderLabel(k));
+          if (header) headers[k] = header;
+        }
         yield {
           file: key,
           source,
@@ -78,7 +84,7 @@ export async function* readQuarantine(store: ObjectStore, filter: QuarantineFilt
           errors,
           stage: String(r.stage),
           entity: (r.entity as string | null) ?? null,
-          originalKey: toBuffer(r.original_key),
+          originalKey: await open(toBuffer(r.original_key), ORIGINAL_KEY),
           originalValue: opened.value,
           forgotten: opened.forgotten,
           subject,

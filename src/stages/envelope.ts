@@ -1,5 +1,5 @@
 /** A record on its way through the stages: the input message, its lineage, and what the stages decided. */
-import type { KafkaMessage } from 'kafkajs';
+import type { IHeaders, KafkaMessage } from 'kafkajs';
 import type { RecordErrorCode, RecordErrorEntry } from '../contracts/errors.js';
 import type { Lineage } from '../contracts/lineage.js';
 import type { NearDuplicateEvent, RecordRef } from '../contracts/near-duplicate.js';
@@ -31,8 +31,8 @@ export interface Envelope {
   nearDuplicateCandidatesBelowThreshold: number;
   /** Its personal fields hold ciphertext now (the encrypt stage): it is written with the entity's encrypted schema. */
   encrypted: boolean;
-  /** A dead letter's original value sealed for its subject (the encrypt stage), kept in place of the plain bytes. */
-  sealedOriginal: Buffer | undefined;
+  /** A dead letter's original key, value and the producer's own headers sealed for its subject (the encrypt stage), kept in place of the plain ones. */
+  sealedOriginal: { key: Buffer | null; value: Buffer; headers: IHeaders } | undefined;
   /** Its subject and the pseudonyms of the identifiers in its value, once a privacy stage has computed them (quality no longer changes them). */
   person: RecordPerson | undefined;
 }

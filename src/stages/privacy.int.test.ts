@@ -13,7 +13,7 @@ import { RecordPrivacy } from '../privacy/records.js';
 import { compileEntities } from '../schema/entity.js';
 import { WriterSchemas } from '../schema/registry.js';
 import { loadTopology } from '../topology/load.js';
-import type { Envelope } from './envelope.js';
+import { type Envelope, reject } from './envelope.js';
 import { encryptStage, suppressStage } from './privacy.js';
 import type { Stage } from './stage.js';
 
@@ -98,5 +98,21 @@ describe('encrypt stage with a small key cache (key store on PostgreSQL)', () =>
       expect(records.decrypt(crm, copy, await keyStore.existingKeys(records.subjectsIn(crm, copy)))).toEqual({ forgotten: true });
       expect(copy.email).toBeNull();
     }
+  });
+
+  it("seals a dead letter's value, its key when it is an email, and the producer's own headers; c360's lineage stays readable", async () => {
+    const e = envelopeOf(crm, '{"customer_id":"H","email":"h@example.com"}', { 'x-user': 'h@example.com', 'c360.source': 'crm' }, 'H@Example.com');
+    e.value = { customer_id: 'H', email: 'h@example.com', first_name: 'Hannah', last_name: 'Lee', phone: null, address: null };
+    reject(e, 'quality', [{ code: 'quality.email_invalid', field: 'email', message: 'test' }]);
+    const id = envelopeOf(crm, '{"customer_id":"I"}', {}, 'I');
+    id.value = { customer_id: 'I', email: 'i@example.com', first_name: 'Ian', last_name: 'Lee', phone: null, address: null };
+    reject(id, 'quality', [{ code: 'quality.email_invalid', field: 'email', message: 'test' }]);
+    await stage.process([e, id], control);
+    const sealed = e.sealedOriginal!;
+    for (const bytes of [sealed.value, sealed.key!, sealed.headers['x-user'] as Buffer]) expect(bytes.toString()).toMatch(/^c360e1\./);
+    expect(String(sealed.headers['c360.source'])).toBe('crm');
+    expect(JSON.stringify([sealed.key?.toString(), sealed.value.toString(), String(sealed.headers['x-user'])])).not.toMatch(/example|Hannah/i);
+    // A key that is an id stays readable, as the raw layer's _key does.
+    expect(id.sealedOriginal!.key!.toString()).toBe('I');
   });
 });

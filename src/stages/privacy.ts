@@ -5,8 +5,11 @@
  * data key and records which identifiers lead to the subject, so that forgetting a person is
  * deleting keys: the raw topics and the immutable raw layer never hold a readable personal value.
  */
+
+import type { IHeaders } from 'kafkajs';
 import { ConfigError } from '../contracts/errors.js';
-import { ORIGINAL_VALUE, sealBytes } from '../privacy/envelope-keys.js';
+import { ORIGINAL_KEY, ORIGINAL_VALUE, originalHeaderLabel, ownHeader, sealBytes } from '../privacy/envelope-keys.js';
+import { personalShape } from '../privacy/identifiers.js';
 import type { Applicant, KeyStore } from '../privacy/key-store.js';
 import type { Pseudonyms } from '../privacy/pseudonyms.js';
 import { type RecordPerson, RecordPrivacy } from '../privacy/records.js';
@@ -57,6 +60,25 @@ export const suppressStage = defineStage({
     };
   },
 });
+
+/**
+ * A dead letter's original as it arrived, sealed for its subject: the value, the key when it is an
+ * email or a phone (an id stays readable, as the raw layer's `_key` does) and the producer's own
+ * headers; the lineage and Connect headers c360 itself defines stay readable.
+ */
+function sealOriginal(e: Envelope, subject: string, key: Buffer): NonNullable<Envelope['sealedOriginal']> {
+  const headers: IHeaders = {};
+  for (const [name, v] of Object.entries(e.message.headers ?? {})) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first === undefined) continue;
+    headers[name] = ownHeader(name) ? first : sealBytes(subject, key, originalHeaderLabel(name), Buffer.from(first));
+  }
+  return {
+    key: e.message.key && personalShape(e.message.key.toString()) ? sealBytes(subject, key, ORIGINAL_KEY, e.message.key) : e.message.key,
+    value: sealBytes(subject, key, ORIGINAL_VALUE, e.message.value!),
+    headers,
+  };
+}
 
 export const encryptStage = defineStage({
   name: 'encrypt',
@@ -110,7 +132,7 @@ export const encryptStage = defineStage({
             e.outcome = 'suppressed';
             continue;
           }
-          if (e.outcome === 'dead-letter') e.sealedOriginal = sealBytes(subject, key, ORIGINAL_VALUE, e.message.value!);
+          if (e.outcome === 'dead-letter') e.sealedOriginal = sealOriginal(e, subject, key);
           else {
             records.encrypt(e.entity, e.value!, subject, key);
             e.body = undefined;

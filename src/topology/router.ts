@@ -73,7 +73,7 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
           stage: e.failedStage ?? 'unknown',
           source: e.entity.source,
           entity: e.entity.name,
-          original: { key: e.message.key, value: e.sealedOriginal ?? e.message.value, headers: e.message.headers },
+          original: e.sealedOriginal ?? { key: e.message.key, value: e.message.value, headers: e.message.headers },
           origin: { topic: e.topic, partition: e.partition, offset: Number(e.message.offset) },
           lineage: e.lineage,
           subject: e.person?.subject,

@@ -91,14 +91,25 @@ export async function ledgerNow(kafka: Kafka, names: TopicNames): Promise<Ledger
 
 /** A raw record as someone allowed to read it sees it: its personal fields decrypted with the namespace's keys. */
 export async function readable(namespace: string, source: string, entityName: string, value: Record<string, unknown>): Promise<Record<string, unknown>> {
+  return (await readableAll(namespace, source, entityName, [value]))[0]!;
+}
+
+/** Raw records as someone allowed to read them sees them, with one key-store connection for all. */
+export async function readableAll(
+  namespace: string,
+  source: string,
+  entityName: string,
+  values: Record<string, unknown>[],
+): Promise<Record<string, unknown>[]> {
   const topology = await loadTopology('customer360', { namespace });
   const entity = compileEntities(topology.sources.find((s) => s.name === source)!).find((e) => e.name === entityName)!;
   const records = new RecordPrivacy(pseudonymsFrom(config, 'test'));
   const keyStore = openKeyStore(config, namespace);
   try {
-    const copy = structuredClone(value);
-    records.decrypt(entity, copy, await keyStore.existingKeys(records.subjectsIn(entity, copy)));
-    return copy;
+    const copies = values.map((v) => structuredClone(v));
+    const keys = await keyStore.existingKeys([...new Set(copies.flatMap((c) => records.subjectsIn(entity, c)))]);
+    for (const copy of copies) records.decrypt(entity, copy, keys);
+    return copies;
   } finally {
     await keyStore.close();
   }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { PrivacyLog } from '../../privacy/privacy-log.js';
 import { openRawLayer, readRawLayer, rowJson } from '../../privacy/raw-reader.js';
 import { verifyFolder } from '../../sinks/manifest.js';
 import { openObjectStore } from '../../storage/backends.js';
@@ -33,7 +34,7 @@ export function registerRawCommands(program: Command): void {
 
   withStorageToRead(withTopology(raw.command('read')))
     .description(
-      "Print the raw layer's rows as NDJSON, personal fields decrypted while their subject's key exists (null, and _forgotten true, once it does not).",
+      "Print the raw layer's rows as NDJSON, personal fields decrypted while their subject's key exists (null, and _forgotten true, once it does not); recorded in the access log.",
     )
     .option('--source <source>', 'only this source (repeatable)', many(), [])
     .option('--date <YYYY-MM-DD>', 'only this ingest date (repeatable)', many(calendarDate), [])
@@ -42,6 +43,7 @@ export function registerRawCommands(program: Command): void {
       sourcesOf(topology, o.source);
       const layer = openRawLayer(configWithStorage(o.storage), topology, 'c360 raw read');
       try {
+        await new PrivacyLog(layer.store, topology.namespace).access({ action: 'raw read', what: { source: o.source, date: o.date } });
         for await (const row of readRawLayer(layer, { source: o.source, date: o.date })) {
           process.stdout.write(
             `${rowJson({ source: row.source, entity: row.entity, date: row.date, ...row.record, ...(row.forgotten ? { _forgotten: true } : {}) })}\n`,

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Analytics } from '@segment/analytics-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, config, testKafka } from '../../../test/support/kafka.js';
-import { clearRedis, type RunningTopology, readable, startTopology, testNamespace, waitForLedger } from '../../../test/support/topology.js';
+import { clearRedis, type RunningTopology, readable, readableAll, startTopology, testNamespace, waitForLedger } from '../../../test/support/topology.js';
 import { spawnCollector, type Worker } from '../../../test/support/worker.js';
 import { HEADER } from '../../contracts/lineage.js';
 import { createSchemaRegistry } from '../../schema/registry.js';
@@ -151,7 +151,10 @@ describe('a Segment SDK sending to the collector, unchanged but for its host', (
     expect(skus.duplicates).toBeGreaterThanOrEqual(25);
     expect(skus.in).toBe(skus.raw + skus.duplicates);
     const raw = await collect(kafka, t.names.raw('web'), (s) => s.length === 21 + EVENTS);
-    const viewed = (await Promise.all(raw.map(async (m) => (await registry.decode(m.value!)) as WebRecord))).filter((r) => r.event_name === 'Product Viewed');
+    const stored = await Promise.all(raw.map(async (m) => (await registry.decode(m.value!)) as Record<string, unknown>));
+    const viewed = ((await readableAll(t.topology.namespace, 'web', 'BehavioralEvent', stored)) as WebRecord[]).filter(
+      (r) => r.event_name === 'Product Viewed',
+    );
     expect(new Set(viewed.map((r) => r.properties.sku)).size).toBe(EVENTS);
   }, 180_000);
 });
