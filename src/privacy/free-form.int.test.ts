@@ -73,6 +73,8 @@ describe('personal data in free-form fields, sent by the Segment SDK', () => {
       traits: { email: her.email, phone: her.phone, firstName: her.first, lastName: her.last },
     });
     analytics.alias({ userId: 'C-NQ', previousId: 'anon-nq-3', messageId: 'nq-alias', timestamp: at(5) });
+    // An event named after her.
+    analytics.track({ userId: 'C-NQ', messageId: 'nq-named', timestamp: at(6), event: `Newsletter sent to ${her.email}` });
     // A userId that is her email address.
     analytics.track({ userId: her.email, messageId: 'nq-email-id', timestamp: at(6), event: 'Plan Chosen', properties: { plan: 'gold' } });
     // Rejected by the checks (a latitude out of range): quarantined, her name inside.
@@ -89,8 +91,8 @@ describe('personal data in free-form fields, sent by the Segment SDK', () => {
     analytics.identify({ userId: 'C-OR', messageId: 'or-identify', timestamp: at(8), traits: { email: him.email, firstName: him.first, lastName: him.last } });
     analytics.track({ userId: 'C-OR', messageId: 'or-track', timestamp: at(9), event: 'Form Submitted', properties: { email: him.email } });
     await analytics.closeAndFlush({ timeout: 20_000 });
-    const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 9);
-    expect(ledger.total).toMatchObject({ in: 9, raw: 8, dead_letter: 1, suppressed: 0 });
+    const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 10);
+    expect(ledger.total).toMatchObject({ in: 10, raw: 9, dead_letter: 1, suppressed: 0 });
     sink = await startSink(t.topology, root);
     await eventually(
       async () => plainTextIn(db, root, ['nq-bad', 'or-track']).catch(() => []),
@@ -126,7 +128,7 @@ describe('personal data in free-form fields, sent by the Segment SDK', () => {
         .map((r) => `${r.layer}:${r.event_id ?? r.ingest_id}`)
         .filter((r) => r.startsWith('raw:'))
         .sort(),
-    ).toEqual(['nq-alias', 'nq-before', 'nq-email-id', 'nq-form', 'nq-identify', 'nq-page'].map((id) => `raw:${id}`));
+    ).toEqual(['nq-alias', 'nq-before', 'nq-email-id', 'nq-form', 'nq-identify', 'nq-named', 'nq-page'].map((id) => `raw:${id}`));
     expect(rows.filter((r) => r.layer === 'quarantine').map((r) => (r.value as { messageId?: string; event_id?: string }).event_id)).toEqual(['nq-bad']);
     expect(out.stdout).not.toContain(him.email);
     const page = rows.find((r) => r.event_id === 'nq-page')!;
@@ -146,7 +148,7 @@ describe('personal data in free-form fields, sent by the Segment SDK', () => {
     const rows = lines(read.stdout);
     const hers = rows.filter((r) => String(r.event_id).startsWith('nq-'));
     expect(hers.map((r) => [r.event_id, r._forgotten]).sort()).toEqual(
-      ['nq-alias', 'nq-before', 'nq-email-id', 'nq-form', 'nq-identify', 'nq-page'].map((id) => [id, true]),
+      ['nq-alias', 'nq-before', 'nq-email-id', 'nq-form', 'nq-identify', 'nq-named', 'nq-page'].map((id) => [id, true]),
     );
     for (const value of herValues) expect(read.stdout.toLowerCase()).not.toContain(value.toLowerCase());
     const his = rows.filter((r) => String(r.event_id).startsWith('or-'));

@@ -156,6 +156,20 @@ describe('a record and its person', () => {
     expect(plainId.customer_id).toBe('C-1001');
   });
 
+  it('seals any other string field a sender wrote an email into, and links that email', () => {
+    const value = decoded(web, { ...webEvent, event_name: 'Newsletter for ann@example.com', geo: { ...webEvent.geo, city: 'Dublin' } });
+    const person = records.personOf(web, value);
+    expect(person.identifiers).toContain(records.identifier('email', 'ann@example.com'));
+    const key = randomBytes(32);
+    records.encrypt(web, value, person.subject, key);
+    expect(String(value.event_name)).toMatch(/^c360e1\./);
+    expect((value.geo as Record<string, unknown>).city).toBe('Dublin');
+    expect(value.event_id).toBe(webEvent.event_id);
+    const readable = structuredClone(value);
+    records.decrypt(web, readable, new Map([[person.subject, key]]));
+    expect(readable.event_name).toBe('Newsletter for ann@example.com');
+  });
+
   it('has nothing to do for an entity without personal fields', () => {
     expect(records.holdsPersonalData(product)).toBe(false);
     expect(records.holdsPersonalData(crm)).toBe(true);

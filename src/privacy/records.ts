@@ -6,6 +6,7 @@
 
 import { dayOf } from '../contracts/lineage.js';
 import type { CompiledEntity } from '../schema/entity.js';
+import { unmarkedTextFields } from '../schema/personal.js';
 import { decryptValue, encryptValue, subjectOfCiphertext } from './envelope-keys.js';
 import { canonicalIdentifier, personalShape } from './identifiers.js';
 import type { Pseudonyms } from './pseudonyms.js';
@@ -34,6 +35,10 @@ interface Plan {
   freeForm: Located[];
   /** Unmarked id fields other than the key (customer_id): in clear while they hold an id, sealed when a sender put an email or phone there. */
   looseIds: Located[];
+  /** Every other unmarked string field but the key: in clear, unless a sender wrote an email into it. */
+  texts: Located[];
+  /** The fields a stored record may hold ciphertext in. */
+  sealable: Located[];
   /** Fields whose values name the person: the subject fields, then every email, phone and device or cookie id. */
   identifying: Located[];
   subject: Located[];
@@ -43,6 +48,7 @@ interface Plan {
 const IDENTIFYING = new Set(['email', 'phone', 'device', 'online_id']);
 
 const EMAIL_IN_TEXT = /[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+/gi;
+const HOLDS_EMAIL = new RegExp(EMAIL_IN_TEXT.source, 'i');
 /** Keys of a free-form map whose value is a phone number, or an id the sender knows the person by (Segment's alias names the earlier id `previous_id`). */
 const PHONE_KEY = /phone|mobile|msisdn|^tel$/i;
 const ID_KEY = /^(previous_?id|anonymous_?id|user_?id)$/i;
@@ -122,7 +128,12 @@ export class RecordPrivacy {
       const marked = new Set(personal.map((f) => f.path));
       const looseIds = identifying.filter((f) => !marked.has(f.path) && f.path !== entity.definition.key);
       const freeForm = personal.filter((f) => f.kind === 'free_text');
-      this.plans.set(entity.id, (plan = { personal, freeForm, looseIds, identifying, subject }));
+      const loose = new Set(looseIds.map((f) => f.path));
+      const texts = unmarkedTextFields(entity.schema)
+        .filter((path) => path !== entity.definition.key && !loose.has(path))
+        .map((path) => locate(path, 'text'));
+      const sealable = [...personal, ...looseIds, ...texts];
+      this.plans.set(entity.id, (plan = { personal, freeForm, looseIds, texts, sealable, identifying, subject }));
     }
     return plan;
   }
@@ -186,6 +197,7 @@ export class RecordPrivacy {
       if (id) ids.add(id);
     };
     for (const at of plan.freeForm) for (const v of valuesAt(value, at)) scanFreeForm(v, undefined, add);
+    for (const at of plan.texts) for (const v of valuesAt(value, at)) if (typeof v === 'string' && v.includes('@')) scanFreeForm(v, undefined, add);
     return { subject: subject ?? this.pseudonyms.of('id:record', `${entity.id}/${entity.naturalId(value)}`), identifiers: [...ids] };
   }
 
@@ -202,18 +214,18 @@ export class RecordPrivacy {
         if (personalShape(c[k])) c[k] = encryptValue(subject, key, at.path, c[k]);
       });
     }
-  }
-
-  /** The fields a stored record may hold ciphertext in. */
-  private sealable(entity: CompiledEntity): Located[] {
-    const plan = this.plan(entity);
-    return plan.looseIds.length === 0 ? plan.personal : [...plan.personal, ...plan.looseIds];
+    for (const at of plan.texts) {
+      visit(value, at.segments, 0, (c, k) => {
+        const v = c[k];
+        if (typeof v === 'string' && v.includes('@') && HOLDS_EMAIL.test(v)) c[k] = encryptValue(subject, key, at.path, v);
+      });
+    }
   }
 
   /** The subjects whose keys a stored record needs. */
   subjectsIn(entity: CompiledEntity, value: Record<string, unknown>): string[] {
     const subjects = new Set<string>();
-    for (const at of this.sealable(entity)) {
+    for (const at of this.plan(entity).sealable) {
       for (const v of valuesAt(value, at)) {
         const s = subjectOfCiphertext(v);
         if (s) subjects.add(s);
@@ -228,7 +240,7 @@ export class RecordPrivacy {
    */
   decrypt(entity: CompiledEntity, value: Record<string, unknown>, keys: ReadonlyMap<string, Buffer>): { forgotten: boolean } {
     let forgotten = false;
-    for (const at of this.sealable(entity)) {
+    for (const at of this.plan(entity).sealable) {
       visit(value, at.segments, 0, (c, k) => {
         const subject = subjectOfCiphertext(c[k]);
         if (subject === undefined) return;

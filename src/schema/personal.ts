@@ -72,6 +72,30 @@ export function undecidedFreeForm(schema: Record<string, unknown>): string[] {
     .map((f) => f.path);
 }
 
+/** Whether a field's type is a plain string (or a nullable one): a place a sender can write anything. */
+function holdsText(type: unknown): boolean {
+  return (Array.isArray(type) ? type : [type]).some(
+    (b) =>
+      b === 'string' ||
+      (b !== null && typeof b === 'object' && (b as { type?: string; logicalType?: string }).type === 'string' && !(b as { logicalType?: string }).logicalType),
+  );
+}
+
+/** The paths of the string fields no mark covers: where an email can still turn up (an event named after its sender, say). */
+export function unmarkedTextFields(schema: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const walk = (fields: Field[], prefix: string): void => {
+    for (const f of fields) {
+      if (f['c360.pii'] !== undefined && f['c360.pii'] !== 'none') continue;
+      const nested = nestedFields(f.type);
+      if (nested) walk(nested.fields, `${prefix}${f.name}${nested.many ? '[]' : ''}.`);
+      else if (holdsText(f.type)) out.push(`${prefix}${f.name}`);
+    }
+  };
+  walk((schema.fields as Field[] | undefined) ?? [], '');
+  return out;
+}
+
 /** The personal fields of an entity schema, by their mark. */
 export function personalFields(schema: Record<string, unknown>): PersonalField[] {
   return fieldsOf(schema)
