@@ -90,12 +90,21 @@ export async function* readRawLayer(layer: RawLayer, filter: RawFilter = {}): As
   }
 }
 
-/** The near-duplicate events of these people (pseudonyms: the `_subject` of the record each event is about); they hold no personal value. */
-export async function* readNearDuplicates(store: ObjectStore, subjects: ReadonlySet<string>): AsyncGenerator<Record<string, unknown>> {
+/**
+ * The near-duplicate events about these people: those whose new record is theirs (its `_subject`),
+ * and those whose earlier, matched record is one of theirs (by its ingest id). They hold no personal value.
+ */
+export async function* readNearDuplicates(
+  store: ObjectStore,
+  subjects: ReadonlySet<string>,
+  ingestIds: ReadonlySet<string>,
+): AsyncGenerator<Record<string, unknown>> {
   for (const file of await store.list('near-duplicates/')) {
     if (!file.endsWith('.parquet') || file.includes('/_manifest/')) continue;
-    for (const row of await layerRows(await store.read(file), store.locate(file)))
-      if (typeof row._subject === 'string' && subjects.has(row._subject)) yield row;
+    for (const row of await layerRows(await store.read(file), store.locate(file))) {
+      const matched = (row.matched as { ingest_id?: unknown } | null)?.ingest_id;
+      if ((typeof row._subject === 'string' && subjects.has(row._subject)) || (typeof matched === 'string' && ingestIds.has(matched))) yield row;
+    }
   }
 }
 

@@ -127,9 +127,11 @@ export function registerPrivacyCommands(program: Command): void {
         const print = (row: Record<string, unknown>) => process.stdout.write(`${rowJson(row)}\n`);
         if (wanted.size > 0) {
           // A forgotten person's rows are there still, unreadable: not theirs to export any more.
+          const ingestIds = new Set<string>();
           for await (const row of readRawLayer(layer, { subjects: wanted })) {
             if (row.forgotten) continue;
             print({ layer: 'raw', source: row.source, entity: row.entity, date: row.date, ...row.record });
+            if (typeof row.record._ingest_id === 'string') ingestIds.add(row.record._ingest_id);
             counts.raw++;
           }
           for await (const r of readQuarantine(layer.store, { subjects: wanted }, new SealedOpener(layer.keyStore))) {
@@ -137,7 +139,7 @@ export function registerPrivacyCommands(program: Command): void {
             print({ layer: 'quarantine', ...(await describeRecord(r, schemas, true)) });
             counts.quarantine++;
           }
-          for await (const row of readNearDuplicates(layer.store, wanted)) {
+          for await (const row of readNearDuplicates(layer.store, wanted, ingestIds)) {
             print({ layer: 'near-duplicates', ...row });
             counts.near_duplicates++;
           }
