@@ -33,6 +33,14 @@ describe('quarantine show', () => {
     expect(shown.value).toEqual({ customer_id: 'C-1', email: 'a***@example.com', address: { line1: '1***', city: 'Dublin' } });
   });
 
+  it('masks a key that is an email or a phone, and keeps one that is an id', async () => {
+    const keyed = (key: string) => ({ ...record('quality', { customer_id: 'C-1' }), originalKey: Buffer.from(key) });
+    expect((await describeRecord(keyed('ann@example.com'), schemas, false)).key).toBe('a***@example.com');
+    expect((await describeRecord(keyed('+353851234567'), schemas, false)).key).toBe('+***');
+    expect((await describeRecord(keyed('C-1'), schemas, false)).key).toBe('C-1');
+    expect((await describeRecord(keyed('ann@example.com'), schemas, true)).key).toBe('ann@example.com');
+  });
+
   it("masks every cell of a file row that could not be mapped: the file's column names are no contract's", async () => {
     const shown = await describeRecord(record('extract', { 'Customer No': 'C-1', 'E-mail Address': 'ann@example.com', Street: '1 Main St' }), schemas, false);
     expect(shown.value).toEqual({ 'Customer No': 'C***', 'E-mail Address': 'a***@example.com', Street: '1***' });

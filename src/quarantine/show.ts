@@ -2,6 +2,7 @@
 
 import { FRAME_HEADER_BYTES, framedSchemaId } from '../contracts/framing.js';
 import { maskPersonal } from '../observability/personal-data.js';
+import { personalShape } from '../privacy/identifiers.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../schema/json-depth.js';
 import type { WriterSchemas } from '../schema/registry.js';
 import type { QuarantinedRecord } from './store.js';
@@ -31,6 +32,10 @@ async function originalValue(value: Buffer | null, schemas: WriterSchemas): Prom
   }
 }
 
+function maskedKey(key: string | null, unmask: boolean): string | null {
+  return key !== null && !unmask && personalShape(key) ? String(maskPersonal(key, true)) : key;
+}
+
 export async function describeRecord(r: QuarantinedRecord, schemas: WriterSchemas, unmask: boolean): Promise<Record<string, unknown>> {
   const value = r.forgotten ? { forgotten: true } : await originalValue(r.originalValue, schemas);
   return {
@@ -44,7 +49,8 @@ export async function describeRecord(r: QuarantinedRecord, schemas: WriterSchema
     origin: r.origin,
     dead_letter: r.deadLetter,
     file: r.file,
-    key: r.originalKey?.toString('utf8') ?? null,
+    // A key that is an email or a phone (sealed in the dead letter, opened here) is masked as a personal field is.
+    key: maskedKey(r.originalKey?.toString('utf8') ?? null, unmask),
     // A file row that could not be mapped is keyed by the file's own column names, which no contract marks: all of it is masked.
     value: unmask ? value : maskPersonal(value, r.stage === 'extract'),
   };
