@@ -140,14 +140,15 @@ export class KeyStore {
    * waits for (and that waits for an erasure), it finds which of their identifiers are suppressed,
    * links the identifiers of the others to their subjects and makes the keys those subjects lack.
    * A record with a suppressed identifier gets no link and no key; a forgotten (tombstoned) subject
-   * gets no key either. So once `forget` returns, no record of the person is stored readable:
+   * gets no key either. `alsoCheck` are identifiers of records that need nothing made, checked
+   * against the suppressions in the same read. So once `forget` returns, no record of the person is stored readable:
    * either its links existed before the erasure (which then reached its subject) or it sees the
    * suppression.
    */
-  async admit(applicants: Applicant[], unidentifiedDays: ReadonlyMap<string, string> = new Map()): Promise<Admission> {
-    if (applicants.length === 0) return { keys: new Map(), suppressed: new Set() };
+  async admit(applicants: Applicant[], unidentifiedDays: ReadonlyMap<string, string> = new Map(), alsoCheck: string[] = []): Promise<Admission> {
+    if (applicants.length === 0) return { keys: new Map(), suppressed: await this.suppressedAmong(alsoCheck) };
     return this.transaction('shared', async (client) => {
-      const asked = [...new Set(applicants.flatMap((a) => [a.subject, ...a.identifiers]))];
+      const asked = [...new Set([...applicants.flatMap((a) => [a.subject, ...a.identifiers]), ...alsoCheck])];
       const found = await client.query<{ identifier: string }>('select identifier from c360_suppressed where namespace = $1 and identifier = any($2::text[])', [
         this.namespace,
         asked,
