@@ -115,9 +115,10 @@ export const encryptStage = defineStage({
         if (work.length === 0) return;
         // Records whose key and links are known are checked too: one erased after the suppress stage let it pass
         // may have left a near-duplicate entry in Redis after the erasure cleaned it, which goes with the record below.
+        // Their subjects suffice: every identifier of theirs is linked already, so an erasure by any of them suppressed the subject.
         const asked = new Set(applicants.map((a) => a.subject));
-        const known = work.filter((e) => !asked.has(e.person!.subject)).flatMap((e) => [e.person!.subject, ...e.person!.identifiers]);
-        const admission = await keyStore.admit(applicants, unidentifiedDays, [...new Set(known)]);
+        const known = new Set(work.map((e) => e.person!.subject).filter((s) => !asked.has(s)));
+        const admission = await keyStore.admit(applicants, unidentifiedDays, [...known]);
         const keyOf = (subject: string) => (asked.has(subject) ? admission.keys.get(subject) : keys.get(subject));
         // No key, or an identifier suppressed after the suppress stage let the record pass: its person was forgotten meanwhile.
         const refused = (e: Envelope) => {
