@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { CountryCode } from 'libphonenumber-js';
-import { ConfigError } from '../contracts/errors.js';
+import { C360Error, ConfigError, describeError } from '../contracts/errors.js';
 import { forgetNearDuplicateIdentities } from '../storage/redis-scripts.js';
 import { givenIdentifier } from './identifiers.js';
 import type { Erasure, KeyStore } from './key-store.js';
@@ -47,7 +47,13 @@ export async function forgetPerson(o: { keyStore: KeyStore; redis: Redis; log: P
   const redisKeysChanged = await forgetNearDuplicateIdentities(o.redis, o.namespace, erasure.identifiers);
   const logged = { ...erasure, requestedAt, identifiersAsked: o.identifiers.length, redisKeysDeleted: redisKeysChanged };
   // The object store's copy first: it is the one a restored key store is repaired from.
-  await o.log.erasure(logged);
+  await o.log.erasure(logged).catch((err: unknown) => {
+    throw new C360Error(
+      'privacy.erasure_not_logged',
+      `request ${erasure.requestId} forgot ${erasure.subjects.length} subject(s), but its log could not be written (${describeError(err).split('\n', 1)[0]}): ask again, with the storage fixed, to log it.`,
+      { cause: err },
+    );
+  });
   await o.keyStore.logErasure(logged);
   return { ...erasure, redisKeysChanged };
 }

@@ -4,6 +4,7 @@
  * partition's work runs under its own lock (batches, idle flushes, revocation), and offsets are
  * committed only for records that are in published files (see partition-sink.ts).
  */
+
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +23,7 @@ import type { Logger } from '../observability/logger.js';
 import { DependencyWaits, waitOut } from '../retry.js';
 import { WriterSchemas } from '../schema/registry.js';
 import { openObjectStore } from '../storage/backends.js';
+import { makeDirectory } from '../storage/directories.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { deadLetterContract, prepareTopologyTopics } from '../topology/setup.js';
 import { LINEAGE_FIELDS } from './lineage-columns.js';
@@ -309,7 +311,7 @@ export class SinkWorker {
   }
 
   private ownSpool(root: string, host: string): string {
-    fs.mkdirSync(root, { recursive: true });
+    makeDirectory(root);
     for (const entry of fs.readdirSync(root)) {
       const m = /^(.*)-(\d+)$/.exec(entry);
       if (!m || m[1] !== host) continue;
@@ -320,7 +322,7 @@ export class SinkWorker {
       }
     }
     const dir = path.join(root, `${host}-${process.pid}`);
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     return dir;
   }
 

@@ -1,8 +1,10 @@
 /** The raw layer on a local (or mounted) filesystem: link(2) publishes without ever replacing, fsync makes it durable. */
+
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { onDisk } from '../contracts/errors.js';
+import { makeDirectory } from './directories.js';
 import type { ObjectStore, PutOutcome, StorageBackendSpec } from './object-store.js';
 
 export class LocalStore implements ObjectStore {
@@ -22,7 +24,7 @@ export class LocalStore implements ObjectStore {
   async publishFile(localPath: string, key: string): Promise<PutOutcome> {
     const target = this.locate(key);
     return onDisk('object-store', `publishing ${this.url}/${key}`, () => {
-      fs.mkdirSync(path.dirname(target), { recursive: true });
+      makeDirectory(path.dirname(target));
       let outcome: PutOutcome = 'created';
       try {
         fs.linkSync(localPath, target);
@@ -39,7 +41,7 @@ export class LocalStore implements ObjectStore {
   async putIfAbsent(key: string, body: Buffer): Promise<PutOutcome> {
     const temp = path.join(this.spoolDir, `${process.pid}-${Math.random().toString(36).slice(2)}.tmp`);
     onDisk('object-store', `writing ${temp}`, () => {
-      fs.mkdirSync(this.spoolDir, { recursive: true });
+      makeDirectory(this.spoolDir);
       const fd = fs.openSync(temp, 'wx');
       try {
         fs.writeSync(fd, body);
@@ -73,7 +75,7 @@ export class LocalStore implements ObjectStore {
 
   async check(): Promise<void> {
     onDisk('object-store', `writing to ${this.url}`, () => {
-      fs.mkdirSync(this.root, { recursive: true });
+      makeDirectory(this.root);
       fs.accessSync(this.root, fs.constants.R_OK | fs.constants.W_OK);
     });
   }

@@ -272,6 +272,13 @@ const classes: CliClass[] = [
     canary: () => [...ns('privacy', 'export'), '--email', 'ann@example.com', '--storage', layer],
   },
   {
+    name: 'privacy forget where the privacy log cannot be written (procfs refuses a folder with ENOENT)',
+    args: () => [...ns('privacy', 'forget'), '--customer-id', 'C-nobody', '--storage', '/proc/sys'],
+    exit: 1,
+    says: /^c360: request [0-9a-f-]{36} forgot 0 subject\(s\), but its log could not be written \(writing \/proc\/sys\/_spool\/\S+ failed: ENOENT: .*\): ask again, with the storage fixed, to log it\.$/,
+    canary: () => [...ns('privacy', 'forget'), '--customer-id', 'C-nobody', '--storage', dir],
+  },
+  {
     name: 'a C360_PHONE_REGION that is no country',
     args: () => ['ledger', '--namespace', quiet],
     env: { C360_PHONE_REGION: 'XX' },

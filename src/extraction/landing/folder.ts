@@ -4,9 +4,11 @@
  * processing/, archive/, rejected/) is refused, and a file that is one is listed as a link, to be
  * rejected as it is, never read through.
  */
+
 import fs from 'node:fs';
 import path from 'node:path';
 import { DependencyRefusedError, onDisk, UnreadableFileError } from '../../contracts/errors.js';
+import { makeDirectory } from '../../storage/directories.js';
 import { fitted, type LandingObject, type LandingStorage, suffixed } from './storage.js';
 
 /** The longest name a moved file gets: a filesystem's 255 bytes, less room for `.reason.txt` beside it in rejected/. */
@@ -51,7 +53,7 @@ export class FolderLanding implements LandingStorage {
     const from = this.at(dir, name);
     const to = this.at(toDir);
     return onDisk('disk', `moving ${from} to ${to}`, () => {
-      fs.mkdirSync(to, { recursive: true });
+      makeDirectory(to);
       const fit = fitted(name, MAX_NAME_BYTES);
       const target = fs.existsSync(path.join(to, fit)) ? fitted(suffixed(name, String(Date.now())), MAX_NAME_BYTES) : fit;
       fs.renameSync(from, path.join(to, target));
@@ -76,7 +78,7 @@ export class FolderLanding implements LandingStorage {
   async writeText(dir: string, name: string, text: string): Promise<void> {
     const file = this.at(dir, name);
     onDisk('disk', `writing ${file}`, () => {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
+      makeDirectory(path.dirname(file));
       fs.writeFileSync(file, text);
     });
   }
