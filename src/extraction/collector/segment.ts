@@ -33,14 +33,28 @@ type Json = Record<string, unknown>;
 const object = (v: unknown): Json | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
 const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : null);
 
-/** A map of strings: strings as they are, anything else as its JSON. */
+/** A map of strings: strings as they are, anything else as its JSON. Every key is kept as an own key, `__proto__` too. */
 function strings(v: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, x] of Object.entries(object(v) ?? {})) {
     if (x === undefined) continue;
-    out[k] = typeof x === 'string' ? x : JSON.stringify(x);
+    Object.defineProperty(out, k, { value: typeof x === 'string' ? x : JSON.stringify(x), enumerable: true, writable: true, configurable: true });
   }
   return out;
+}
+
+/** Why an id or time field of a call cannot be taken as it is, or undefined when it can: never a silent change of value. */
+function fieldProblem(event: Json): string | undefined {
+  for (const id of ['userId', 'anonymousId', 'previousId', 'groupId'] as const) {
+    const v = event[id];
+    if (v !== undefined && v !== null && typeof v !== 'string' && typeof v !== 'number')
+      return `${id} must be a string or a number, not ${Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`}`;
+  }
+  for (const time of ['timestamp', 'originalTimestamp', 'sentAt'] as const) {
+    const v = event[time];
+    if (v !== undefined && v !== null && typeof v !== 'string') return `${time} must be an ISO 8601 string; a number could be seconds or milliseconds`;
+  }
+  return undefined;
 }
 
 /** Segment's device ids by platform: the advertising id is IDFA or GAID, the vendor id IDFV or the Android id. */
@@ -110,6 +124,8 @@ export function fromSegment(event: Json, call: SegmentCall | undefined, received
   const sentAt = event.sentAt ?? object(body)?.sentAt;
   const type = call ?? (text(event.type) as SegmentCall | null);
   if (!type || !SEGMENT_CALLS.includes(type)) return { problem: `type must be one of ${SEGMENT_CALLS.join(', ')}` };
+  const problem = fieldProblem(event);
+  if (problem) return { problem };
   const context = object(event.context) ?? {};
   const page = object(context.page) ?? {};
   const properties = object(event.properties) ?? {};

@@ -10,6 +10,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { gunzipSync, inflateSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -22,7 +23,7 @@ import { perRegistry } from '../../observability/metrics.js';
 import type { CompiledEntity } from '../../schema/entity.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../../schema/json-depth.js';
 import { GroupSender } from './group-sender.js';
-import { fromSegment, SEGMENT_CALLS, segmentEvents } from './segment.js';
+import { fromSegment, SEGMENT_CALLS, type SegmentCall, segmentEvents } from './segment.js';
 import type { CollectorSettings } from './settings.js';
 
 export interface CollectorOptions {
@@ -107,6 +108,90 @@ const SEGMENT = {
   refused: (message: string, request_id: string, errors?: EventProblem[]) => ({ success: false, message, ...(errors ? { errors } : {}), request_id }),
 };
 
+/** analytics.js's short paths for each call. */
+const SHORT_PATHS: Partial<Record<SegmentCall | 'batch' | 'import', string>> = {
+  track: 't',
+  page: 'p',
+  identify: 'i',
+  group: 'g',
+  alias: 'a',
+  screen: 's',
+  batch: 'b',
+};
+
+const isJson = (req: FastifyRequest) => /^application\/json\b/i.test(req.headers['content-type'] ?? '');
+
+/** An HTTP error fastify answers with its status. */
+const httpError = (statusCode: number, message: string) => Object.assign(new Error(message), { statusCode });
+
+/** The body as sent before its Content-Encoding: gzip and deflate undone, never past `limit` bytes (413), anything else 415. */
+function decodedBody(encoding: string | string[] | undefined, body: Buffer, limit: number): Buffer {
+  const name = (Array.isArray(encoding) ? encoding.join(',') : (encoding ?? 'identity')).trim().toLowerCase();
+  if (name === 'identity' || name === '') return body;
+  if (name !== 'gzip' && name !== 'deflate') throw httpError(415, `Content-Encoding ${name} is not supported (gzip, deflate)`);
+  try {
+    return name === 'gzip' ? gunzipSync(body, { maxOutputLength: limit }) : inflateSync(body, { maxOutputLength: limit });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw httpError(413, `the body is over ${limit} bytes once decompressed`);
+    throw httpError(400, `the body is not valid ${name}`);
+  }
+}
+
+/** Headers browser SDKs send cross-origin: Segment's (authorization, a text/plain type) and RudderStack's own. */
+const CORS_HEADERS = ['authorization', 'content-type', 'content-encoding', 'anonymousid', 'sentat'];
+
+/**
+ * CORS for the Segment endpoints: a page may send with a write key only from the origins its
+ * settings list (segmentOrigins). A preflight carries no key, so it is answered for every listed
+ * origin; the call itself is checked against its own key's list.
+ */
+class SegmentCors {
+  private readonly any: ReadonlySet<string>;
+  constructor(private readonly byKey: Record<string, string[]>) {
+    this.any = new Set(Object.values(byKey).flat());
+  }
+
+  private expose(reply: FastifyReply, origin: string): void {
+    reply.header('access-control-allow-origin', origin).header('access-control-allow-credentials', 'true').header('vary', 'Origin');
+  }
+
+  preflight(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const origin = req.headers.origin;
+    if (!origin || !this.any.has(origin)) return reply.code(403).send({ error: `origin ${String(origin)} is not allowed` });
+    this.expose(reply, origin);
+    const asked = String(req.headers['access-control-request-headers'] ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean);
+    return reply
+      .code(204)
+      .header('access-control-allow-methods', 'GET, POST, OPTIONS')
+      .header('access-control-allow-headers', [...new Set([...CORS_HEADERS, ...asked.filter((h) => CORS_HEADERS.includes(h))])].join(', '))
+      .header('access-control-max-age', '600')
+      .send();
+  }
+
+  /** Whether a request may use `key` from where it comes: one without an Origin (a server or app) may; a page only from its key's origins. */
+  allow(req: FastifyRequest, reply: FastifyReply, key: string): boolean {
+    const origin = req.headers.origin;
+    if (origin === undefined) return true;
+    if (!this.byKey[key]?.includes(origin)) return false;
+    this.expose(reply, origin);
+    return true;
+  }
+}
+
+/** What analytics.js fetches from its CDN at load, pointing its Segment.io destination at this collector. */
+function segmentSettings(key: string, apiHost: string, protocol: string): Record<string, unknown> {
+  return {
+    integrations: { 'Segment.io': { apiKey: key, apiHost, protocol, unbundledIntegrations: [], addBundledMetadata: false } },
+    plan: { track: { __default: { enabled: true, integrations: {} } }, identify: { __default: { enabled: true } }, group: { __default: { enabled: true } } },
+    enabledMiddleware: {},
+    metrics: { sampleRate: 0 },
+    remotePlugins: [],
+  };
+}
+
 export class Collector {
   readonly app: FastifyInstance;
   private readonly producer: Producer;
@@ -122,10 +207,18 @@ export class Collector {
     const app = Fastify({ bodyLimit: o.settings.bodyLimitBytes, logger: false });
     this.app = app;
 
-    // The raw bytes are kept: a webhook's signature is over them, not over re-serialised JSON.
-    // Only JSON, as bytes: fastify's own text/plain parser is removed, so any other type is a 415, never a string handed on.
+    // The raw bytes are kept: a webhook's signature is over them, not over re-serialised JSON. Browser SDKs send
+    // JSON as text/plain (a CORS "simple" type), mobile ones gzip it: both are taken as bytes, decompressed within
+    // the body limit; the native endpoints still take JSON only (415 otherwise).
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    const bytes = (req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void) => {
+      try {
+        done(null, decodedBody(req.headers['content-encoding'], body, o.settings.bodyLimitBytes));
+      } catch (err) {
+        done(err as Error);
+      }
+    };
+    app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'buffer' }, (req, body, done) => bytes(req, body as Buffer, done));
     app.addHook('onResponse', async (req, reply) => {
       metrics.requests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
     });
@@ -197,6 +290,7 @@ export class Collector {
 
     app.post('/v1/events', async (req, reply) => {
       const requestId = randomUUID();
+      if (!isJson(req)) return reply.code(415).send({ error: 'the body must be application/json', request_id: requestId });
       const key = req.headers['x-api-key'];
       const sourceName = typeof key === 'string' ? keys.get(key) : undefined;
       if (!sourceName) return reply.code(401).send({ error: 'a valid x-api-key header is required', request_id: requestId });
@@ -209,6 +303,7 @@ export class Collector {
       const source = o.entities.get(req.params.source);
       if (!secret || !source) return reply.code(404).send({ error: `no webhook for source ${req.params.source}`, request_id: requestId });
       const signature = req.headers['x-c360-signature'];
+      if (!isJson(req)) return reply.code(415).send({ error: 'the body must be application/json', request_id: requestId });
       if (!signatureMatches(secret, req.body as Buffer, typeof signature === 'string' ? signature : undefined)) {
         return reply.code(401).send({ error: 'x-c360-signature must be sha256=<hex HMAC-SHA256 of the body>', request_id: requestId });
       }
@@ -224,7 +319,7 @@ export class Collector {
           `collector settings: segmentWriteKeys name source "${source}", whose entity is ${entity ?? 'unknown'}; Segment calls map to BehavioralEvent.`,
         );
     }
-    const segmentSource = (req: FastifyRequest): CompiledEntity | undefined => {
+    const segmentKey = (req: FastifyRequest): string | undefined => {
       const auth = req.headers.authorization;
       const basic = auth?.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')[0] : undefined;
       let key = basic;
@@ -232,9 +327,15 @@ export class Collector {
         const match = /"writeKey"\s*:\s*"([^"]{1,200})"/.exec(req.body.toString('utf8'));
         key = match?.[1];
       }
-      const source = key ? writeKeys.get(key) : undefined;
-      return source ? o.entities.get(source) : undefined;
+      return key && writeKeys.has(key) ? key : undefined;
     };
+    const cors = new SegmentCors(o.settings.segmentOrigins);
+    app.options('/v1/*', async (req, reply) => cors.preflight(req, reply));
+    app.get<{ Params: { key: string } }>('/v1/projects/:key/settings', async (req, reply) => {
+      if (!writeKeys.has(req.params.key)) return reply.code(404).send({ error: 'no such write key' });
+      if (!cors.allow(req, reply, req.params.key)) return reply.code(403).send({ error: `origin ${String(req.headers.origin)} may not use this write key` });
+      return segmentSettings(req.params.key, `${req.headers.host ?? 'localhost'}/v1`, req.protocol);
+    });
     for (const call of [...SEGMENT_CALLS, 'batch', 'import'] as const) {
       const single = call !== 'batch' && call !== 'import';
       const dialect: Dialect = {
@@ -243,12 +344,17 @@ export class Collector {
         expected: 'expected a Segment call object or {"batch": [...]}',
         record: (event, receivedAt, body) => fromSegment(event, single ? call : undefined, receivedAt, body),
       };
-      app.post(`/v1/${call}`, async (req, reply) => {
+      const handler = async (req: FastifyRequest, reply: FastifyReply) => {
         const requestId = randomUUID();
-        const source = segmentSource(req);
-        if (!source) return reply.code(401).send(SEGMENT.refused('a valid write key is required (HTTP basic, the write key as the user name)', requestId));
-        return accept(reply, source, req.body as Buffer, 'stream', requestId, {}, dialect);
-      });
+        const key = segmentKey(req);
+        if (!key) return reply.code(401).send(SEGMENT.refused('a valid write key is required (HTTP basic, the write key as the user name)', requestId));
+        if (!cors.allow(req, reply, key))
+          return reply.code(403).send(SEGMENT.refused(`origin ${String(req.headers.origin)} may not use this write key`, requestId));
+        return accept(reply, o.entities.get(writeKeys.get(key)!)!, req.body as Buffer, 'stream', requestId, {}, dialect);
+      };
+      app.post(`/v1/${call}`, handler);
+      // analytics.js posts to one-letter paths (and /v1/b when it batches).
+      if (SHORT_PATHS[call]) app.post(`/v1/${SHORT_PATHS[call]}`, handler);
     }
 
     app.get('/healthz', async () => ({ status: 'ok' }));

@@ -18,6 +18,12 @@ export const collectorSettingsSchema = z
       .describe(
         "Segment write key (16+ characters) → the source its SDKs' calls go to (POST /v1/track, /v1/batch, …); the source's entity must be BehavioralEvent",
       ),
+    segmentOrigins: z
+      .record(z.string(), z.array(z.string().url()).min(1))
+      .default({})
+      .describe(
+        'Segment write key → the web origins (scheme://host[:port]) whose pages may send with it from a browser: CORS preflights are answered for them, and a call from any other origin gets 403',
+      ),
     webhookSecrets: z
       .record(z.string(), z.string().min(16, 'must be at least 16 characters'))
       .default({})
@@ -44,6 +50,12 @@ export function parseCollectorSettings(input: unknown, sources: string[], origin
   // HTTP basic authentication ends the user name at the first colon: such a key could never be sent.
   if (Object.keys(settings.segmentWriteKeys).some((k) => k.includes(':')))
     throw new ConfigError(`${origin}: segmentWriteKeys must not contain ":", which basic authentication cannot carry in a user name.`);
+  const origins = Object.entries(settings.segmentOrigins);
+  if (origins.some(([key]) => !(key in settings.segmentWriteKeys)))
+    throw new ConfigError(`${origin}: segmentOrigins must name write keys of segmentWriteKeys.`);
+  for (const [, list] of origins)
+    for (const o of list)
+      if (new URL(o).origin !== o) throw new ConfigError(`${origin}: segmentOrigins entry "${o}" is not an origin (scheme://host[:port], no path).`);
   const known = new Set(sources);
   for (const source of [...Object.values(settings.apiKeys), ...Object.values(settings.segmentWriteKeys), ...Object.keys(settings.webhookSecrets)]) {
     if (!known.has(source)) throw new ConfigError(`${origin}: "${source}" is not a source of the topology (known: ${sources.join(', ')}).`);

@@ -1,0 +1,188 @@
+// The wire format of Segment's browser and mobile SDKs, as they send it: analytics.js's short paths
+// and text/plain bodies behind a CORS preflight from the page's origin, mobile gzip batches, the
+// settings the snippet fetches at load; and the calls whose values cannot be taken as they are,
+// refused with a reason instead of changed. Real collector, topology and Kafka.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { deflateSync, gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, config, testKafka } from '../../../test/support/kafka.js';
+import { clearRedis, type RunningTopology, readableAll, startTopology, testNamespace, waitForLedger } from '../../../test/support/topology.js';
+import { spawnCollector, type Worker } from '../../../test/support/worker.js';
+import { createSchemaRegistry } from '../../schema/registry.js';
+
+const kafka = testKafka();
+const WRITE_KEY = 'wire-write-key-0123456789';
+const OTHER_KEY = 'wire-other-key-0123456789';
+const PAGE = 'http://shop.127.0.0.1.nip.io:8080';
+const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
+
+describe("Segment's browser and mobile wire format", () => {
+  let t: RunningTopology;
+  let collector: { worker: Worker; url: string };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-wire-'));
+  const send = (route: string, body: Buffer | string, headers: Record<string, string>) =>
+    fetch(`${collector.url}${route}`, { method: 'POST', headers: { authorization: basic(WRITE_KEY), ...headers }, body });
+  const call = (id: string, extra: Record<string, unknown> = {}) => ({
+    messageId: id,
+    anonymousId: 'anon-wire',
+    timestamp: '2026-12-01T10:00:00.000Z',
+    event: 'Clicked',
+    properties: { button: 'buy' },
+    ...extra,
+  });
+
+  beforeAll(async () => {
+    t = await startTopology(testNamespace());
+    const settings = path.join(dir, 'collector.json');
+    fs.writeFileSync(
+      settings,
+      JSON.stringify({ segmentWriteKeys: { [WRITE_KEY]: 'web', [OTHER_KEY]: 'web' }, segmentOrigins: { [WRITE_KEY]: [PAGE] }, bodyLimitBytes: 65_536 }),
+    );
+    collector = await spawnCollector(t.topology.namespace, settings);
+  });
+
+  afterAll(async () => {
+    collector?.worker.child.kill('SIGTERM');
+    await t?.stop();
+    if (t) await clearRedis(t.topology.namespace);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers the preflight of a page from an allowed origin, and refuses any other origin', async () => {
+    const preflight = (origin: string) =>
+      fetch(`${collector.url}/v1/t`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+      });
+    const ok = await preflight(PAGE);
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get('access-control-allow-origin')).toBe(PAGE);
+    expect(ok.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(ok.headers.get('access-control-allow-methods')).toBe('GET, POST, OPTIONS');
+    expect(ok.headers.get('access-control-allow-headers')?.split(', ')).toEqual(
+      expect.arrayContaining(['authorization', 'content-type', 'anonymousid', 'sentat']),
+    );
+    const other = await preflight('http://evil.example');
+    expect(other.status).toBe(403);
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('takes the short paths as text/plain from the page, gzip and deflate batches from an app, and lands each call once', async () => {
+    const fromPage = { origin: PAGE, 'content-type': 'text/plain' };
+    const calls = [
+      await send('/v1/t', JSON.stringify(call('w-track')), fromPage),
+      await send('/v1/p', JSON.stringify({ ...call('w-page'), name: 'Home', event: undefined }), fromPage),
+      await send('/v1/i', JSON.stringify({ ...call('w-identify'), userId: 'C-W', traits: { plan: 'gold' } }), fromPage),
+      await send('/v1/g', JSON.stringify({ ...call('w-group'), groupId: 'G-1' }), fromPage),
+      await send('/v1/a', JSON.stringify({ ...call('w-alias'), userId: 'C-W', previousId: 'anon-wire' }), fromPage),
+      await send('/v1/s', JSON.stringify({ ...call('w-screen'), name: 'Cart' }), fromPage),
+      await send(
+        '/v1/b',
+        JSON.stringify({
+          batch: [
+            { ...call('w-b1'), type: 'track' },
+            { ...call('w-b2'), type: 'track' },
+          ],
+        }),
+        fromPage,
+      ),
+      await send('/v1/b', gzipSync(JSON.stringify({ batch: [{ ...call('w-gz'), type: 'track' }] })), {
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+      }),
+      await send('/v1/batch', deflateSync(JSON.stringify({ batch: [{ ...call('w-df'), type: 'track' }] })), {
+        'content-type': 'application/json',
+        'content-encoding': 'deflate',
+      }),
+    ];
+    expect(calls.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200]);
+    expect(calls[0]!.headers.get('access-control-allow-origin')).toBe(PAGE);
+    expect(await calls[0]!.json()).toEqual({ success: true });
+    const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 10);
+    expect(ledger.total).toMatchObject({ in: 10, raw: 10, duplicates: 0, dead_letter: 0 });
+    const raw = await collect(kafka, t.names.raw('web'), (s) => s.length === 10);
+    const registry = createSchemaRegistry(config);
+    const stored = await Promise.all(raw.map(async (m) => (await registry.decode(m.value!)) as Record<string, unknown>));
+    const records = await readableAll(t.topology.namespace, 'web', 'BehavioralEvent', stored);
+    expect(records.map((r) => [r.event_id, r.event_type]).sort()).toEqual([
+      ['w-alias', 'ALIAS'],
+      ['w-b1', 'TRACK'],
+      ['w-b2', 'TRACK'],
+      ['w-df', 'TRACK'],
+      ['w-group', 'GROUP'],
+      ['w-gz', 'TRACK'],
+      ['w-identify', 'IDENTIFY'],
+      ['w-page', 'PAGE_VIEW'],
+      ['w-screen', 'SCREEN_VIEW'],
+      ['w-track', 'TRACK'],
+    ]);
+  });
+
+  it('refuses a page of another origin, a body that decompresses past the limit, and an encoding it cannot read', async () => {
+    const elsewhere = await send('/v1/t', JSON.stringify(call('w-evil')), { origin: 'http://evil.example', 'content-type': 'text/plain' });
+    expect(elsewhere.status).toBe(403);
+    // A key with no origins listed is for servers and apps: a page may not use it.
+    const unlisted = await fetch(`${collector.url}/v1/t`, {
+      method: 'POST',
+      headers: { authorization: basic(OTHER_KEY), origin: PAGE, 'content-type': 'text/plain' },
+      body: JSON.stringify(call('w-unlisted')),
+    });
+    expect(unlisted.status).toBe(403);
+    const bomb = gzipSync(Buffer.from(JSON.stringify({ batch: [{ ...call('w-bomb'), type: 'track', properties: { pad: 'x'.repeat(1_000_000) } }] })));
+    expect(bomb.length).toBeLessThan(65_536);
+    const big = await send('/v1/b', bomb, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { message: string }).message).toBe('the body is over 65536 bytes once decompressed');
+    const broken = await send('/v1/b', Buffer.from('not gzip at all'), { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    expect(broken.status).toBe(400);
+    const brotli = await send('/v1/b', Buffer.from('{}'), { 'content-type': 'application/json', 'content-encoding': 'br' });
+    expect(brotli.status).toBe(415);
+    // The native endpoint still takes JSON only.
+    const native = await fetch(`${collector.url}/v1/events`, { method: 'POST', headers: { 'x-api-key': WRITE_KEY, 'content-type': 'text/plain' }, body: '{}' });
+    expect(native.status).toBe(415);
+  });
+
+  it('serves the settings the snippet loads, pointing it at the collector', async () => {
+    const res = await fetch(`${collector.url}/v1/projects/${WRITE_KEY}/settings`, { headers: { origin: PAGE } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe(PAGE);
+    const host = new URL(collector.url).host;
+    expect(((await res.json()) as { integrations: Record<string, unknown> }).integrations['Segment.io']).toMatchObject({
+      apiKey: WRITE_KEY,
+      apiHost: `${host}/v1`,
+      protocol: 'http',
+    });
+    expect((await fetch(`${collector.url}/v1/projects/no-such-key-0123456789/settings`)).status).toBe(404);
+  });
+
+  it('refuses, with a reason, values it would otherwise change: a userId that is no id, a timestamp in epoch numbers', async () => {
+    const refused = async (body: Record<string, unknown>) => {
+      const res = await send('/v1/track', JSON.stringify(body), { 'content-type': 'application/json' });
+      return [res.status, ((await res.json()) as { errors?: Array<{ reason: string }> }).errors?.[0]?.reason];
+    };
+    expect(await refused(call('w-obj', { userId: { id: 7 } }))).toEqual([400, 'userId must be a string or a number, not an object']);
+    expect(await refused(call('w-arr', { userId: ['C-1'] }))).toEqual([400, 'userId must be a string or a number, not an array']);
+    expect(await refused(call('w-bool', { userId: true }))).toEqual([400, 'userId must be a string or a number, not a boolean']);
+    expect(await refused(call('w-epoch', { timestamp: 1_764_583_200 }))).toEqual([
+      400,
+      'timestamp must be an ISO 8601 string; a number could be seconds or milliseconds',
+    ]);
+  });
+
+  it('keeps a property named __proto__ as a property', async () => {
+    const body = JSON.parse(`{"messageId":"w-proto","anonymousId":"anon-wire","event":"Odd","properties":{"__proto__":"kept","constructor":"too"}}`);
+    const res = await send('/v1/track', JSON.stringify(body), { 'content-type': 'application/json' });
+    expect(res.status).toBe(200);
+    await waitForLedger(kafka, t.names, (l) => l.total.in === 11);
+    const raw = await collect(kafka, t.names.raw('web'), (s) => s.length === 11);
+    const registry = createSchemaRegistry(config);
+    const stored = await Promise.all(raw.map(async (m) => (await registry.decode(m.value!)) as Record<string, unknown>));
+    const proto = (await readableAll(t.topology.namespace, 'web', 'BehavioralEvent', stored)).find((r) => r.event_id === 'w-proto')!;
+    expect(Object.entries(proto.properties as Record<string, string>)).toEqual([
+      ['__proto__', 'kept'],
+      ['constructor', 'too'],
+    ]);
+  });
+});
