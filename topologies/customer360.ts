@@ -44,7 +44,8 @@ export default defineTopology({
       entity: 'BehavioralEvent',
       privacy: { subject: ['customer_id', 'email', 'device.device_id', 'anonymous_id'] },
       key: 'event_id',
-      dedup: { eventIdField: 'event_id' },
+      // A tracking SDK resends a batch whose answer it lost: the collector stamps or corrects its time anew.
+      dedup: { eventIdField: 'event_id', ignoreFields: ['occurred_at'] },
       nearDuplicates: { identityField: 'customer_id', email: 'email', deviceId: 'device.device_id' },
       quality: [
         { field: 'occurred_at', rule: 'timestamp' },

@@ -51,9 +51,15 @@ const entitySpec = {
   dedup: z
     .object({
       eventIdField: fieldPath.optional().describe('events: a duplicate is the same id with the same content; same id, other content is an id collision'),
+      ignoreFields: z
+        .array(fieldPath)
+        .default([])
+        .describe(
+          "top-level fields left out of the content an event's duplicate is told by: those a resend changes though the event is the same (a time the collector stamps or corrects on arrival)",
+        ),
     })
     .strict()
-    .default({}),
+    .default({ ignoreFields: [] }),
   nearDuplicates: z
     .object({
       identityField: fieldPath.describe('records whose identity differs are different records; none → no near-duplicate check'),

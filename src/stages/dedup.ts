@@ -33,11 +33,13 @@ export interface Claim {
 /** The claim of a decoded record: its event id when its entity has one, else its content. */
 export function claimOf(e: Envelope, value: Record<string, unknown>, prefix: string): Claim {
   e.body ??= e.entity.type.toBuffer(value);
-  // Avro binary of the decoded record: field order fixed by the schema, values as normalised by the quality stage.
-  const digest = hash('sha1', e.body, 'base64url');
-  const eventField = e.entity.definition.dedup.eventIdField;
-  const eventId = eventField ? readPath(value, eventField) : undefined;
+  const { eventIdField, ignoreFields } = e.entity.definition.dedup;
+  const eventId = eventIdField ? readPath(value, eventIdField) : undefined;
   const eventMode = typeof eventId === 'string' && eventId.length > 0;
+  // Avro binary of the decoded record: field order fixed by the schema, values as normalised by the quality stage;
+  // an event's content without the fields a resend changes.
+  const content = eventMode && ignoreFields.length > 0 ? e.entity.type.toBuffer(withoutFields(value, ignoreFields)) : e.body;
+  const digest = hash('sha1', content, 'base64url');
   const position = positionOf(e);
   return {
     e,
@@ -48,6 +50,16 @@ export function claimOf(e: Envelope, value: Record<string, unknown>, prefix: str
     // Event claims carry the content hash (to tell a duplicate from a collision) and the claimer's ingest id.
     claim: eventMode ? `${position}|${digest}|${e.lineage.ingestId}` : position,
   };
+}
+
+/** A copy of the record with these top-level fields at their type's zero (a time at 0, a text empty): what a resend does not change. */
+function withoutFields(value: Record<string, unknown>, fields: string[]): Record<string, unknown> {
+  const copy = { ...value };
+  for (const f of fields) {
+    if (typeof copy[f] === 'number') copy[f] = 0;
+    else if (typeof copy[f] === 'string') copy[f] = '';
+  }
+  return copy;
 }
 
 /**

@@ -185,4 +185,21 @@ describe("Segment's browser and mobile wire format", () => {
       ['constructor', 'too'],
     ]);
   });
+
+  it('drops a resend without a timestamp as a duplicate, and corrects a fast device clock by sentAt instead of dead-lettering it', async () => {
+    const json = { 'content-type': 'application/json' };
+    const resend = { messageId: 'w-retry', anonymousId: 'anon-wire', event: 'No Time' };
+    expect((await send('/v1/track', JSON.stringify({ ...resend, sentAt: new Date().toISOString() }), json)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await send('/v1/track', JSON.stringify({ ...resend, sentAt: new Date().toISOString() }), json)).status).toBe(200);
+    // A device an hour ahead stamps its event and its send on its own clock.
+    const hourAhead = new Date(Date.now() + 3_600_000).toISOString();
+    expect((await send('/v1/track', JSON.stringify({ ...call('w-fast'), timestamp: hourAhead, sentAt: hourAhead }), json)).status).toBe(200);
+    const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 14);
+    expect(ledger.total).toMatchObject({ in: 14, raw: 13, duplicates: 1, dead_letter: 0 });
+    const raw = await collect(kafka, t.names.raw('web'), (s) => s.length === 13);
+    const registry = createSchemaRegistry(config);
+    const fast = (await Promise.all(raw.map(async (m) => (await registry.decode(m.value!)) as Record<string, unknown>))).find((r) => r.event_id === 'w-fast')!;
+    expect(Math.abs(Number(fast.occurred_at) - Date.now())).toBeLessThan(60_000);
+  });
 });

@@ -4,15 +4,16 @@
  * Segment SDK send here by changing only the host, as RudderStack and Snowplow allow.
  *
  * - `messageId` is the event id, which the topology dedups by: a batch the SDK sends again after a
- *   lost response is dropped as duplicates. Only what the SDK keeps the same across retries goes
- *   into the record: `sentAt` is restamped on every attempt, so the clock skew it measures
- *   (received − sentAt) is kept in the lineage origin, not in the record; `occurred_at` is the
- *   event's `timestamp` on the device's clock, and `occurred_at + clock_skew_ms` is Segment's
- *   corrected `timestamp`.
+ *   lost response is dropped as duplicates, whatever time the collector gives it (the web source
+ *   leaves `occurred_at` out of the content a duplicate is told by).
+ * - `occurred_at` is Segment's corrected timestamp: the call's `timestamp` moved by the device
+ *   clock's skew, `receivedAt − sentAt` (a clock an hour fast still tells the right hour), or the
+ *   time it arrived when the call has none. The skew is kept in the lineage origin
+ *   (`clock_skew_ms`), so the device's own reading is `occurred_at − clock_skew_ms`.
  * - `identify` and `group` traits are what the person says about themselves, unverified: they go
  *   to `traits`, encrypted as a whole with the person's key, and `traits.email` to `email`. The CRM
  *   stays the system of record for profiles; identity resolution reads traits from raw.
- * - `properties` stay in clear (as the native endpoint's do); a non-string value is kept as JSON.
+ * - `properties` are kept, sealed as the contract says; a non-string value is kept as JSON.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -140,12 +141,21 @@ export function fromSegment(event: Json, call: SegmentCall | undefined, received
   if (type === 'alias' && text(event.previousId)) extra.previous_id = text(event.previousId)!;
   const timestamp = event.timestamp ?? event.originalTimestamp;
   const sent = typeof sentAt === 'string' ? Date.parse(sentAt) : Number.NaN;
+  const skew = Number.isFinite(sent) ? receivedAt - sent : null;
+  const deviceTime = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN;
+  // A timestamp that does not parse is kept as it came, for the topology to dead-letter with its typed error.
+  const occurredAt =
+    timestamp === undefined || timestamp === null
+      ? new Date(receivedAt).toISOString()
+      : Number.isFinite(deviceTime) && skew !== null
+        ? new Date(deviceTime + skew).toISOString()
+        : timestamp;
   const value: Json = {
     // Segment generates an id when a client sends none; such an event cannot be recognised when sent again.
     event_id: text(event.messageId) ?? randomUUID(),
     event_type: EVENT_TYPE[type],
     event_name: type === 'track' ? text(event.event) : type === 'page' || type === 'screen' ? text(event.name) : null,
-    occurred_at: timestamp ?? new Date(receivedAt).toISOString(),
+    occurred_at: occurredAt,
     customer_id: text(event.userId),
     anonymous_id: text(event.anonymousId),
     session_id: null,
@@ -159,6 +169,6 @@ export function fromSegment(event: Json, call: SegmentCall | undefined, received
   };
   return {
     value,
-    origin: { type, clock_skew_ms: Number.isFinite(sent) ? receivedAt - sent : null, library: text(object(context.library)?.name) },
+    origin: { type, clock_skew_ms: skew, library: text(object(context.library)?.name) },
   };
 }
