@@ -14,6 +14,7 @@ import { balanced, type LedgerEntry, type LedgerTotals, totalsOf } from '../../s
 import { projectRoot } from '../../src/contracts/project.js';
 import { topicNames } from '../../src/contracts/topics.js';
 import { Collector } from '../../src/extraction/collector/server.js';
+import { parseCollectorSettings } from '../../src/extraction/collector/settings.js';
 import { runConnector } from '../../src/extraction/connectors/connector.js';
 import { RestConnector, restConnectorSchema } from '../../src/extraction/connectors/rest.js';
 import { ingestFile } from '../../src/extraction/file-ingest.js';
@@ -92,14 +93,7 @@ export async function runDemo(given: Config, logger: Logger, print: (line: strin
     kafka,
     namespace,
     entities: sources,
-    settings: {
-      apiKeys: { [API_KEY]: 'web' },
-      segmentWriteKeys: {},
-      segmentOrigins: {},
-      webhookSecrets: {},
-      bodyLimitBytes: 1_048_576,
-      maxEventsPerRequest: 1_000,
-    },
+    settings: parseCollectorSettings({ apiKeys: { [API_KEY]: 'web' } }, [...sources.keys()]),
     maxRecordBytes: topology.maxRecordBytes,
     metrics: new Registry(),
     logger,

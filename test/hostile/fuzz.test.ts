@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config.js';
 import { RECORD_ERROR_CODES } from '../../src/contracts/errors.js';
 import { frame } from '../../src/contracts/framing.js';
 import { Collector } from '../../src/extraction/collector/server.js';
+import { parseCollectorSettings } from '../../src/extraction/collector/settings.js';
 import { compileMapping, loadMappingFile } from '../../src/extraction/mapping.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -166,14 +167,10 @@ describe('fuzzing the collector body', () => {
     kafka: createKafka(config, createLogger('silent')),
     namespace: 'fuzz',
     entities: new Map([['web', primary('web')]]),
-    settings: {
-      apiKeys: { [KEY]: 'web' },
-      segmentWriteKeys: { [WRITE_KEY]: 'web' },
-      segmentOrigins: {},
-      webhookSecrets: {},
-      bodyLimitBytes: 64 * 1024,
-      maxEventsPerRequest: 50,
-    },
+    settings: parseCollectorSettings(
+      { apiKeys: { [KEY]: 'web' }, segmentWriteKeys: { [WRITE_KEY]: 'web' }, bodyLimitBytes: 64 * 1024, maxEventsPerRequest: 50 },
+      ['web'],
+    ),
     maxRecordBytes: 16 * 1024,
     metrics: new Registry(),
     logger: createLogger('silent'),

@@ -33,7 +33,7 @@ const pageHtml = (collectorUrl: string, batching: boolean, prefix: string) => `<
     await Promise.all([
       analytics.identify('C-${prefix}', { plan: 'gold' }, id('identify')),
       analytics.page('Home', { section: 'front' }, id('page')),
-      analytics.track('Clicked', { button: 'buy' }, id('track')),
+      analytics.track('Clicked', { button: 'buy' }, { ...id('track'), context: { consent: { categoryPreferences: { Analytics: true, Advertising: false } } } }),
       analytics.group('G-${prefix}', { name: 'Acme' }, id('group')),
       analytics.alias('C-${prefix}', 'anon-${prefix}', id('alias')),
     ]);
@@ -55,7 +55,7 @@ describe('analytics.js in a real browser, sending to the collector', () => {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (.ci/run does) or set C360_CHROMIUM`);
     t = await startTopology(testNamespace());
     page = http.createServer((req, res) => {
-      if (req.url === '/') {
+      if (req.url?.split('?')[0] === '/') {
         res.setHeader('content-type', 'text/html');
         res.end(pageHtml(collector.url, batching, prefix));
         return;
@@ -94,7 +94,7 @@ describe('analytics.js in a real browser, sending to the collector', () => {
     tab.on('request', (r) => {
       if (r.url().startsWith(collector.url) && r.method() === 'POST') paths.push(`${prefix} ${new URL(r.url()).pathname} ${r.headers()['content-type']}`);
     });
-    await tab.goto(`http://localhost:${(page.address() as { port: number }).port}/`);
+    await tab.goto(`http://localhost:${(page.address() as { port: number }).port}/?utm_source=news&utm_campaign=winter`);
     expect(await tab.evaluate('window.sent')).toBe('sent');
     await tab.close();
   };
@@ -129,9 +129,16 @@ describe('analytics.js in a real browser, sending to the collector', () => {
       ]);
       const track = mine.find((r) => r.event_type === 'TRACK')!;
       expect(track).toMatchObject({ event_name: 'Clicked', properties: expect.objectContaining({ button: 'buy' }) });
-      // What the browser itself says: its user agent, and the page the call came from.
+      // What the browser itself says (its user agent, locale, the page and the campaign in its URL), the consent the
+      // call carried, and the address the collector saw it from.
       expect((track.device as { user_agent: string }).user_agent).toMatch(/HeadlessChrome|Chrome/);
-      expect(String(track.page_url)).toMatch(/^http:\/\/localhost:\d+\/$/);
+      expect(String(track.page_url)).toMatch(/^http:\/\/localhost:\d+\/\?utm_source=news&utm_campaign=winter$/);
+      expect(track).toMatchObject({
+        ip: '127.0.0.1',
+        locale: expect.stringMatching(/^[a-z]{2}(-[A-Z]{2})?$/),
+        campaign: { name: 'winter', source: 'news' },
+        consent: { Analytics: true, Advertising: false },
+      });
       expect(mine.find((r) => r.event_type === 'IDENTIFY')).toMatchObject({ customer_id: `C-${p}`, traits: { plan: 'gold' } });
     }
   });

@@ -202,4 +202,51 @@ describe("Segment's browser and mobile wire format", () => {
     const fast = (await Promise.all(raw.map(async (m) => (await registry.decode(m.value!)) as Record<string, unknown>))).find((r) => r.event_id === 'w-fast')!;
     expect(Math.abs(Number(fast.occurred_at) - Date.now())).toBeLessThan(60_000);
   });
+
+  it("keeps the client's address, locale, campaign and consent; X-Forwarded-For only from a trusted proxy", async () => {
+    const json = { 'content-type': 'application/json' };
+    const context = {
+      locale: 'ga-IE',
+      campaign: { name: 'winter', source: 'news', medium: 'email', term: null, content: 'hero' },
+      consent: { categoryPreferences: { Analytics: true, Advertising: false } },
+    };
+    const direct = await send('/v1/track', JSON.stringify(call('w-ctx', { context })), { ...json, 'x-forwarded-for': '203.0.113.9' });
+    expect(direct.status).toBe(200);
+    expect((await send('/v1/track', JSON.stringify(call('w-relayed', { context: { ip: '198.51.100.4' } })), json)).status).toBe(200);
+    const bad = await send('/v1/track', JSON.stringify(call('w-consent', { context: { consent: { categoryPreferences: { Analytics: 'yes' } } } })), json);
+    expect([bad.status, ((await bad.json()) as { errors: Array<{ reason: string }> }).errors[0]!.reason]).toEqual([
+      400,
+      'context.consent.categoryPreferences.Analytics must be true or false',
+    ]);
+    // Behind a proxy the settings trust, its X-Forwarded-For names the client.
+    const settings = path.join(dir, 'proxied.json');
+    fs.writeFileSync(settings, JSON.stringify({ segmentWriteKeys: { [WRITE_KEY]: 'web' }, trustedProxies: ['127.0.0.1'] }));
+    const proxied = await spawnCollector(t.topology.namespace, settings);
+    try {
+      const res = await fetch(`${proxied.url}/v1/track`, {
+        method: 'POST',
+        headers: { authorization: basic(WRITE_KEY), ...json, 'x-forwarded-for': '203.0.113.9' },
+        body: JSON.stringify(call('w-proxied')),
+      });
+      expect(res.status).toBe(200);
+    } finally {
+      proxied.worker.child.kill('SIGTERM');
+    }
+    await waitForLedger(kafka, t.names, (l) => l.total.in === 17);
+    const raw = await collect(kafka, t.names.raw('web'), (s) => s.length === 16);
+    const registry = createSchemaRegistry(config);
+    const stored = await Promise.all(raw.map(async (m) => (await registry.decode(m.value!)) as Record<string, unknown>));
+    const records = await readableAll(t.topology.namespace, 'web', 'BehavioralEvent', stored);
+    const byId = (id: string) => records.find((r) => r.event_id === id)!;
+    expect(byId('w-ctx')).toMatchObject({
+      ip: '127.0.0.1',
+      locale: 'ga-IE',
+      campaign: { name: 'winter', source: 'news', medium: 'email', term: null, content: 'hero' },
+      consent: { Analytics: true, Advertising: false },
+    });
+    expect(byId('w-relayed').ip).toBe('198.51.100.4');
+    expect(byId('w-proxied').ip).toBe('203.0.113.9');
+    // The address is personal data: sealed in raw.
+    expect(String(stored.find((r) => r.event_id === 'w-ctx')!.ip)).toMatch(/^c360e1\./);
+  });
 });

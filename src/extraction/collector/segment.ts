@@ -44,6 +44,26 @@ function strings(v: unknown): Record<string, string> {
   return out;
 }
 
+/** Segment's context.campaign (the page's UTM parameters) as the contract's campaign, or null when the call names none. */
+function campaignOf(context: Json): Json | null {
+  const c = object(context.campaign);
+  if (!c) return null;
+  const campaign = { name: text(c.name), source: text(c.source), medium: text(c.medium), term: text(c.term), content: text(c.content) };
+  return Object.values(campaign).some((v) => v !== null) ? campaign : null;
+}
+
+/** The consent categories of context.consent.categoryPreferences (category → granted), or why they cannot be taken as they are. */
+function consentOf(context: Json): Record<string, boolean> | null | string {
+  const preferences = object(object(context.consent)?.categoryPreferences);
+  if (!preferences) return null;
+  const out: Record<string, boolean> = {};
+  for (const [category, granted] of Object.entries(preferences)) {
+    if (typeof granted !== 'boolean') return `context.consent.categoryPreferences.${category} must be true or false`;
+    Object.defineProperty(out, category, { value: granted, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
 /** Why an id or time field of a call cannot be taken as it is, or undefined when it can: never a silent change of value. */
 function fieldProblem(event: Json): string | undefined {
   for (const id of ['userId', 'anonymousId', 'previousId', 'groupId'] as const) {
@@ -120,7 +140,13 @@ export interface SegmentMapped {
  * `type` missing or unknown). Values the contract refuses (a bad timestamp, an email) are mapped
  * as they are, for the topology to dead-letter with its typed error.
  */
-export function fromSegment(event: Json, call: SegmentCall | undefined, receivedAt: number, body: unknown): SegmentMapped | { problem: string } {
+export function fromSegment(
+  event: Json,
+  call: SegmentCall | undefined,
+  receivedAt: number,
+  body: unknown,
+  clientIp?: string,
+): SegmentMapped | { problem: string } {
   // A call's own sentAt, or its batch's.
   const sentAt = event.sentAt ?? object(body)?.sentAt;
   const type = call ?? (text(event.type) as SegmentCall | null);
@@ -128,6 +154,8 @@ export function fromSegment(event: Json, call: SegmentCall | undefined, received
   const problem = fieldProblem(event);
   if (problem) return { problem };
   const context = object(event.context) ?? {};
+  const consent = consentOf(context);
+  if (typeof consent === 'string') return { problem: consent };
   const page = object(context.page) ?? {};
   const properties = object(event.properties) ?? {};
   const traits = type === 'identify' || type === 'group' ? strings(event.traits) : undefined;
@@ -166,6 +194,11 @@ export function fromSegment(event: Json, call: SegmentCall | undefined, received
     geo,
     properties: { ...strings(properties), ...extra },
     traits: traits ?? null,
+    // A server relaying its users' calls says their address in context.ip; a browser or app is the connection itself.
+    ip: text(context.ip) ?? clientIp ?? null,
+    locale: text(context.locale),
+    campaign: campaignOf(context),
+    consent,
   };
   return {
     value,

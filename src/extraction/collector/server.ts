@@ -204,7 +204,11 @@ export class Collector {
     const metrics = collectorMetrics(o.metrics);
     const keys = new Map(Object.entries(o.settings.apiKeys));
     const names = topicNames(o.namespace);
-    const app = Fastify({ bodyLimit: o.settings.bodyLimitBytes, logger: false });
+    const app = Fastify({
+      bodyLimit: o.settings.bodyLimitBytes,
+      logger: false,
+      trustProxy: o.settings.trustedProxies.length > 0 ? o.settings.trustedProxies : false,
+    });
     this.app = app;
 
     // The raw bytes are kept: a webhook's signature is over them, not over re-serialised JSON. Browser SDKs send
@@ -338,19 +342,20 @@ export class Collector {
     });
     for (const call of [...SEGMENT_CALLS, 'batch', 'import'] as const) {
       const single = call !== 'batch' && call !== 'import';
-      const dialect: Dialect = {
+      // The client's address is the connection's, or X-Forwarded-For's client when a trusted proxy relays it (fastify's trustProxy).
+      const dialect = (clientIp: string): Dialect => ({
         ...SEGMENT,
         events: (body) => segmentEvents(body, single),
         expected: 'expected a Segment call object or {"batch": [...]}',
-        record: (event, receivedAt, body) => fromSegment(event, single ? call : undefined, receivedAt, body),
-      };
+        record: (event, receivedAt, body) => fromSegment(event, single ? call : undefined, receivedAt, body, clientIp),
+      });
       const handler = async (req: FastifyRequest, reply: FastifyReply) => {
         const requestId = randomUUID();
         const key = segmentKey(req);
         if (!key) return reply.code(401).send(SEGMENT.refused('a valid write key is required (HTTP basic, the write key as the user name)', requestId));
         if (!cors.allow(req, reply, key))
           return reply.code(403).send(SEGMENT.refused(`origin ${String(req.headers.origin)} may not use this write key`, requestId));
-        return accept(reply, o.entities.get(writeKeys.get(key)!)!, req.body as Buffer, 'stream', requestId, {}, dialect);
+        return accept(reply, o.entities.get(writeKeys.get(key)!)!, req.body as Buffer, 'stream', requestId, {}, dialect(req.ip));
       };
       app.post(`/v1/${call}`, handler);
       // analytics.js posts to one-letter paths (and /v1/b when it batches).

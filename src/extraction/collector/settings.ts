@@ -24,6 +24,12 @@ export const collectorSettingsSchema = z
       .describe(
         'Segment write key → the web origins (scheme://host[:port]) whose pages may send with it from a browser: CORS preflights are answered for them, and a call from any other origin gets 403',
       ),
+    trustedProxies: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        "addresses or CIDR ranges of the proxies in front of the collector (a load balancer, an ingress): only from them is X-Forwarded-For's client taken as a call's IP; otherwise the connection's address is",
+      ),
     webhookSecrets: z
       .record(z.string(), z.string().min(16, 'must be at least 16 characters'))
       .default({})
