@@ -18,6 +18,13 @@ describe('JSON coercion against an entity schema', () => {
     expect(v.loyalty_points).toBe(1200);
   });
 
+  it('refuses a map key with a lone surrogate (UTF-8 cannot hold it), naming the map, and keeps every other key', () => {
+    const web = compileJsonCoercer(loadSchema('BehavioralEvent').schema);
+    const event = { event_id: 'e', event_type: 'TRACK', occurred_at: '2026-11-20T08:30:00Z', properties: JSON.parse('{"ok":"1","bad\\ud800":"2"}') };
+    expect(codes(web(event))).toEqual(['decode.invalid_utf8@properties']);
+    expect(web({ ...event, properties: { ok: '1', __proto__: 'kept' } }).errors).toEqual([]);
+  });
+
   it('keeps decimals exact as strings and fills defaults of optional fields', () => {
     const { value, errors } = order({ ...transaction, customer_id: undefined, total_amount: 10.5 });
     expect(errors).toEqual([]);

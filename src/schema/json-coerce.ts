@@ -66,7 +66,14 @@ function compile(schema: Schema, named: Map<string, Coercer>, namespace: string 
       if (!isPlainObject(v)) return void e.push(wrong(p, 'an object (map)'));
       // No prototype: a key named __proto__ is kept as a key, not taken as the object's prototype.
       const out: Record<string, unknown> = Object.create(null);
-      for (const [k, item] of Object.entries(v)) out[k] = values(item, `${p}.${k}`, e);
+      for (const [k, item] of Object.entries(v)) {
+        // The key names no field path it could be shown in: the map is named instead.
+        if (!k.isWellFormed()) {
+          e.push({ code: 'decode.invalid_utf8', field: p || null, message: 'a map key holds a lone UTF-16 surrogate, which UTF-8 cannot hold' });
+          continue;
+        }
+        out[k] = values(item, `${p}.${k}`, e);
+      }
       return out;
     };
   }

@@ -119,5 +119,19 @@ describe('c360 collect: events over HTTP into Kafka, acknowledged only once Kafk
     expect(() => parseCollectorSettings({ apiKeys: { 'a-long-enough-key-123': 'nope' } }, ['web'])).toThrow(
       'collector settings: "nope" is not a source of the topology (known: web).',
     );
+    expect(() => parseCollectorSettings({ rateLimit: { eventsPerSecond: 5, burst: 10 } }, ['web'])).toThrow(
+      'collector settings: rateLimit.burst must be at least maxEventsPerRequest (1000), or a full request could never pass.',
+    );
+    expect(() =>
+      parseCollectorSettings({ segmentWriteKeys: { 'a-long-enough-write-key': 'web' }, segmentOrigins: { 'another-write-key-0123': ['https://a.example'] } }, [
+        'web',
+      ]),
+    ).toThrow('collector settings: segmentOrigins must name write keys of segmentWriteKeys.');
+    expect(() =>
+      parseCollectorSettings(
+        { segmentWriteKeys: { 'a-long-enough-write-key': 'web' }, segmentOrigins: { 'a-long-enough-write-key': ['https://a.example/shop'] } },
+        ['web'],
+      ),
+    ).toThrow('collector settings: segmentOrigins entry "https://a.example/shop" is not an origin (scheme://host[:port], no path).');
   });
 });

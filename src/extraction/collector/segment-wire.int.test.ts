@@ -249,4 +249,33 @@ describe("Segment's browser and mobile wire format", () => {
     // The address is personal data: sealed in raw.
     expect(String(stored.find((r) => r.event_id === 'w-ctx')!.ip)).toMatch(/^c360e1\./);
   });
+
+  it("answers 429 with Retry-After past a key's rate limit, sends nothing of that request, and takes it once the bucket refills", async () => {
+    const settings = path.join(dir, 'limited.json');
+    fs.writeFileSync(
+      settings,
+      JSON.stringify({ segmentWriteKeys: { [WRITE_KEY]: 'web' }, maxEventsPerRequest: 10, rateLimit: { eventsPerSecond: 5, burst: 10 } }),
+    );
+    const limited = await spawnCollector(t.topology.namespace, settings);
+    const batch = (from: number, n: number) =>
+      fetch(`${limited.url}/v1/b`, {
+        method: 'POST',
+        headers: { authorization: basic(WRITE_KEY), 'content-type': 'application/json' },
+        body: JSON.stringify({ batch: Array.from({ length: n }, (_, i) => ({ ...call(`w-rate-${from + i}`), type: 'track' })) }),
+      });
+    try {
+      expect((await batch(0, 10)).status).toBe(200);
+      const over = await batch(10, 5);
+      expect(over.status).toBe(429);
+      const retryAfter = Number(over.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(((await over.json()) as { message: string }).message).toBe('over the rate limit of 5 events per second for this key; retry later');
+      await new Promise((r) => setTimeout(r, retryAfter * 1000));
+      expect((await batch(10, 5)).status).toBe(200);
+    } finally {
+      limited.worker.child.kill('SIGTERM');
+    }
+    const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 32);
+    expect(ledger.total).toMatchObject({ in: 32, raw: 31, duplicates: 1 });
+  });
 });

@@ -44,7 +44,7 @@ interface EventProblem {
 const collectorMetrics = perRegistry((registry) => ({
   events: new Counter({
     name: 'c360_collector_events_total',
-    help: 'Events by source and outcome: accepted, rejected',
+    help: 'Events by source and outcome: accepted, rejected, rate_limited',
     labelNames: ['source', 'outcome'],
     registers: [registry],
   }),
@@ -107,6 +107,26 @@ const SEGMENT = {
   accepted: () => ({ success: true }),
   refused: (message: string, request_id: string, errors?: EventProblem[]) => ({ success: false, message, ...(errors ? { errors } : {}), request_id }),
 };
+
+/** A token bucket per key: `take` says how long to wait before `n` events may go (0: they go now, and are counted). */
+class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  constructor(private readonly limit: { eventsPerSecond: number; burst: number } | undefined) {}
+
+  take(key: string, n: number, now = Date.now()): number {
+    if (!this.limit) return 0;
+    const { eventsPerSecond, burst } = this.limit;
+    const b = this.buckets.get(key) ?? { tokens: burst, at: now };
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * eventsPerSecond);
+    b.at = now;
+    this.buckets.set(key, b);
+    if (b.tokens >= n) {
+      b.tokens -= n;
+      return 0;
+    }
+    return ((n - b.tokens) / eventsPerSecond) * 1000;
+  }
+}
 
 /** analytics.js's short paths for each call. */
 const SHORT_PATHS: Partial<Record<SegmentCall | 'batch' | 'import', string>> = {
@@ -203,6 +223,7 @@ export class Collector {
     this.sender = new GroupSender(this.producer);
     const metrics = collectorMetrics(o.metrics);
     const keys = new Map(Object.entries(o.settings.apiKeys));
+    const limiter = new RateLimiter(o.settings.rateLimit);
     const names = topicNames(o.namespace);
     const app = Fastify({
       bodyLimit: o.settings.bodyLimitBytes,
@@ -234,6 +255,7 @@ export class Collector {
       kind: SourceKind,
       requestId: string,
       extraOrigin: Record<string, unknown>,
+      rateKey: string,
       dialect: Dialect = NATIVE,
     ) => {
       const refuse = (status: number, error: string, problems?: EventProblem[]) => reply.code(status).send(dialect.refused(error, requestId, problems));
@@ -279,6 +301,14 @@ export class Collector {
         metrics.events.inc({ source: source.source, outcome: 'rejected' }, events.length);
         return refuse(400, 'some events are not valid; none was accepted', problems);
       }
+      const wait = limiter.take(rateKey, messages.length);
+      if (wait > 0) {
+        metrics.events.inc({ source: source.source, outcome: 'rate_limited' }, events.length);
+        return reply
+          .code(429)
+          .header('retry-after', String(Math.ceil(wait / 1000)))
+          .send(dialect.refused(`over the rate limit of ${o.settings.rateLimit!.eventsPerSecond} events per second for this key; retry later`, requestId));
+      }
       const timer = metrics.ackSeconds.startTimer();
       try {
         await this.sender.send(names.ingest(source.source), messages);
@@ -298,7 +328,7 @@ export class Collector {
       const key = req.headers['x-api-key'];
       const sourceName = typeof key === 'string' ? keys.get(key) : undefined;
       if (!sourceName) return reply.code(401).send({ error: 'a valid x-api-key header is required', request_id: requestId });
-      return accept(reply, o.entities.get(sourceName)!, req.body as Buffer, 'stream', requestId, {});
+      return accept(reply, o.entities.get(sourceName)!, req.body as Buffer, 'stream', requestId, {}, `api:${key}`);
     });
 
     app.post<{ Params: { source: string } }>('/v1/webhooks/:source', async (req, reply) => {
@@ -311,7 +341,7 @@ export class Collector {
       if (!signatureMatches(secret, req.body as Buffer, typeof signature === 'string' ? signature : undefined)) {
         return reply.code(401).send({ error: 'x-c360-signature must be sha256=<hex HMAC-SHA256 of the body>', request_id: requestId });
       }
-      return accept(reply, source, req.body as Buffer, 'api', requestId, { webhook: source.source });
+      return accept(reply, source, req.body as Buffer, 'api', requestId, { webhook: source.source }, `webhook:${source.source}`);
     });
 
     // Segment's tracking API: HTTP basic with the write key as the user name (or `writeKey` in the body), one call or a batch.
@@ -355,7 +385,7 @@ export class Collector {
         if (!key) return reply.code(401).send(SEGMENT.refused('a valid write key is required (HTTP basic, the write key as the user name)', requestId));
         if (!cors.allow(req, reply, key))
           return reply.code(403).send(SEGMENT.refused(`origin ${String(req.headers.origin)} may not use this write key`, requestId));
-        return accept(reply, o.entities.get(writeKeys.get(key)!)!, req.body as Buffer, 'stream', requestId, {}, dialect(req.ip));
+        return accept(reply, o.entities.get(writeKeys.get(key)!)!, req.body as Buffer, 'stream', requestId, {}, `segment:${key}`, dialect(req.ip));
       };
       app.post(`/v1/${call}`, handler);
       // analytics.js posts to one-letter paths (and /v1/b when it batches).

@@ -42,6 +42,16 @@ export const collectorSettingsSchema = z
       .default(1_048_576)
       .describe('largest request body (at most 64 MiB); larger requests get 413'),
     maxEventsPerRequest: z.number().int().min(1).max(100_000).default(1_000).describe('most events in one request'),
+    rateLimit: z
+      .object({
+        eventsPerSecond: z.number().positive().describe('events each key may send per second, on average'),
+        burst: z.number().int().positive().describe('events a key may send at once (at least maxEventsPerRequest)'),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'per API key and Segment write key, in each collector process: a request over it gets 429 with Retry-After and nothing is sent (off when absent)',
+      ),
   })
   .strict();
 
@@ -62,6 +72,10 @@ export function parseCollectorSettings(input: unknown, sources: string[], origin
   for (const [, list] of origins)
     for (const o of list)
       if (new URL(o).origin !== o) throw new ConfigError(`${origin}: segmentOrigins entry "${o}" is not an origin (scheme://host[:port], no path).`);
+  if (settings.rateLimit && settings.rateLimit.burst < settings.maxEventsPerRequest)
+    throw new ConfigError(
+      `${origin}: rateLimit.burst must be at least maxEventsPerRequest (${settings.maxEventsPerRequest}), or a full request could never pass.`,
+    );
   const known = new Set(sources);
   for (const source of [...Object.values(settings.apiKeys), ...Object.values(settings.segmentWriteKeys), ...Object.keys(settings.webhookSecrets)]) {
     if (!known.has(source)) throw new ConfigError(`${origin}: "${source}" is not a source of the topology (known: ${sources.join(', ')}).`);
