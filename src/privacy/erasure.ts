@@ -36,11 +36,19 @@ export function pseudonymsOf(records: RecordPrivacy, given: GivenIdentifier[], o
   });
 }
 
+/** What an erasure changes: the key store, Redis (near-duplicate entries) and the privacy log, for one namespace. */
+export interface ErasureStores {
+  keyStore: KeyStore;
+  redis: Redis;
+  log: PrivacyLog;
+  namespace: string;
+}
+
 export interface ForgetOutcome extends Erasure {
   redisKeysChanged: number;
 }
 
-export async function forgetPerson(o: { keyStore: KeyStore; redis: Redis; log: PrivacyLog; namespace: string; identifiers: string[] }): Promise<ForgetOutcome> {
+export async function forgetPerson(o: ErasureStores & { identifiers: string[] }): Promise<ForgetOutcome> {
   const requestedAt = new Date();
   const erasure = await o.keyStore.forget(o.identifiers, randomUUID());
   // Near-duplicate identities are identifier pseudonyms (src/stages/near-duplicates.ts).
@@ -59,12 +67,7 @@ export async function forgetPerson(o: { keyStore: KeyStore; redis: Redis; log: P
 }
 
 /** Applies every logged erasure again: after a key store is restored from a backup, none of those people is readable or stored again. */
-export async function replayErasures(o: {
-  keyStore: KeyStore;
-  redis: Redis;
-  log: PrivacyLog;
-  namespace: string;
-}): Promise<{ erasures: number; keysDestroyed: number }> {
+export async function replayErasures(o: ErasureStores): Promise<{ erasures: number; keysDestroyed: number }> {
   const erasures = await o.log.erasures();
   const keysDestroyed = await o.keyStore.replay(erasures);
   await forgetNearDuplicateIdentities(o.redis, o.namespace, [...new Set(erasures.flatMap((e) => e.identifiers))]);

@@ -103,6 +103,11 @@ export class KeyStore {
     }
   }
 
+  /** Queries in the transaction `client` holds, or on their own when there is none. */
+  private on(client: pg.PoolClient | undefined) {
+    return <R extends pg.QueryResultRow>(text: string, values: unknown[]) => (client ? client.query<R>(text, values) : this.query<R>(text, values));
+  }
+
   private schemaReady(): Promise<void> {
     this.ready ??= this.ensureSchema().catch((err: unknown) => {
       this.ready = undefined;
@@ -228,9 +233,7 @@ export class KeyStore {
     if (subjects.length === 0) return new Map();
     const text = 'select subject, wrapped from c360_subject_keys where namespace = $1 and subject = any($2::text[]) and wrapped is not null';
     const values = [this.namespace, subjects];
-    const { rows } = client
-      ? await client.query<{ subject: string; wrapped: Buffer }>(text, values)
-      : await this.query<{ subject: string; wrapped: Buffer }>(text, values);
+    const { rows } = await this.on(client)<{ subject: string; wrapped: Buffer }>(text, values);
     return new Map(rows.map((r) => [r.subject, unwrapKey(this.kek, r.wrapped, r.subject)]));
   }
 
@@ -253,7 +256,7 @@ export class KeyStore {
    * as well, so an erasure asked again finds what it found the first time.
    */
   async reach(identifiers: string[], client?: pg.PoolClient): Promise<Reach> {
-    const run = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => (client ? client.query<R>(text, values) : this.query<R>(text, values));
+    const run = this.on(client);
     const subjects = new Set<string>();
     const known = new Set(identifiers);
     let found = (

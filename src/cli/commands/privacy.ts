@@ -2,7 +2,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { type Config, loadConfig } from '../../config.js';
 import type { Topology } from '../../contracts/topology-definition.js';
 import { toolLogger } from '../../observability/logger.js';
-import { forgetPerson, type GivenIdentifier, pseudonymsOf, replayErasures } from '../../privacy/erasure.js';
+import { type ErasureStores, forgetPerson, type GivenIdentifier, pseudonymsOf, replayErasures } from '../../privacy/erasure.js';
 import { openKeyStore } from '../../privacy/key-store.js';
 import { PrivacyLog } from '../../privacy/privacy-log.js';
 import { pseudonymsFrom } from '../../privacy/pseudonyms.js';
@@ -56,6 +56,21 @@ function personOf(config: Config, topology: Topology, o: PersonOptions, needer: 
   return { records, identifiers: pseudonymsOf(records, given(o), { kinds, region: config.phoneRegion }) };
 }
 
+/** The stores an erasure changes, open for `fn` and closed after it, whatever it does. */
+async function withErasureStores<T>(config: Config, namespace: string, fn: (stores: ErasureStores) => Promise<T>): Promise<T> {
+  const keyStore = openKeyStore(config, namespace);
+  const store = openObjectStore(config);
+  const redis = createRedis(config, toolLogger(config.logLevel));
+  try {
+    await redis.connect();
+    return await fn({ keyStore, redis, log: new PrivacyLog(store, namespace), namespace });
+  } finally {
+    redis.disconnect();
+    store.close();
+    await keyStore.close();
+  }
+}
+
 export function registerPrivacyCommands(program: Command): void {
   const privacy = program
     .command('privacy')
@@ -71,21 +86,10 @@ export function registerPrivacyCommands(program: Command): void {
       const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
       const { identifiers } = personOf(config, topology, o, 'c360 privacy forget');
-      const keyStore = openKeyStore(config, topology.namespace);
-      const store = openObjectStore(config);
-      const redis = createRedis(config, toolLogger(config.logLevel));
-      try {
-        await redis.connect();
-        const log = new PrivacyLog(store, topology.namespace);
-        const outcome = await forgetPerson({ keyStore, redis, log, namespace: topology.namespace, identifiers });
-        console.log(
-          `request ${outcome.requestId}: ${outcome.subjects.length} subject(s) forgotten, ${outcome.keysDeleted} key(s) deleted, ${outcome.identifiers.length} identifier(s) suppressed, ${outcome.redisKeysChanged} Redis key(s) changed`,
-        );
-      } finally {
-        redis.disconnect();
-        store.close();
-        await keyStore.close();
-      }
+      const outcome = await withErasureStores(config, topology.namespace, (stores) => forgetPerson({ ...stores, identifiers }));
+      console.log(
+        `request ${outcome.requestId}: ${outcome.subjects.length} subject(s) forgotten, ${outcome.keysDeleted} key(s) deleted, ${outcome.identifiers.length} identifier(s) suppressed, ${outcome.redisKeysChanged} Redis key(s) changed`,
+      );
     });
 
   withStorageToRead(withTopology(privacy.command('replay')))
@@ -95,18 +99,8 @@ export function registerPrivacyCommands(program: Command): void {
     .action(async (o: TopologyOptions & { storage?: string }) => {
       const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
-      const keyStore = openKeyStore(config, topology.namespace);
-      const store = openObjectStore(config);
-      const redis = createRedis(config, toolLogger(config.logLevel));
-      try {
-        await redis.connect();
-        const replayed = await replayErasures({ keyStore, redis, log: new PrivacyLog(store, topology.namespace), namespace: topology.namespace });
-        console.log(`${replayed.erasures} erasure(s) applied again, ${replayed.keysDestroyed} restored key(s) destroyed`);
-      } finally {
-        redis.disconnect();
-        store.close();
-        await keyStore.close();
-      }
+      const replayed = await withErasureStores(config, topology.namespace, replayErasures);
+      console.log(`${replayed.erasures} erasure(s) applied again, ${replayed.keysDestroyed} restored key(s) destroyed`);
     });
 
   withStorageToRead(withPerson(privacy.command('export')))
