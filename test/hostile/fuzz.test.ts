@@ -161,6 +161,7 @@ describe('fuzzing CSV row mapping', () => {
 describe('fuzzing the collector body', () => {
   const KEY = 'fuzz-key-0123456789abcdef';
   const WRITE_KEY = 'fuzz-segment-write-key-0123';
+  const APP = 'fuzz-app';
   const config = loadConfig({ KAFKA_BROKERS: '127.0.0.1:1' });
   // Kafka is never reached: the producer is not connected, so an accepted body is answered 503.
   const collector = new Collector({
@@ -168,7 +169,13 @@ describe('fuzzing the collector body', () => {
     namespace: 'fuzz',
     entities: new Map([['web', primary('web')]]),
     settings: parseCollectorSettings(
-      { apiKeys: { [KEY]: 'web' }, segmentWriteKeys: { [WRITE_KEY]: 'web' }, bodyLimitBytes: 64 * 1024, maxEventsPerRequest: 50 },
+      {
+        apiKeys: { [KEY]: 'web' },
+        segmentWriteKeys: { [WRITE_KEY]: 'web' },
+        snowplowAppIds: { [APP]: 'web' },
+        bodyLimitBytes: 64 * 1024,
+        maxEventsPerRequest: 50,
+      },
       ['web'],
     ),
     maxRecordBytes: 16 * 1024,
@@ -214,9 +221,55 @@ describe('fuzzing the collector body', () => {
   it('answers every Segment call or batch with a refusal, an acceptance or a retry, never a 500', async () => {
     const auth = `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`;
     await fc.assert(
-      fc.asyncProperty(body, fc.constantFrom('/v1/batch', '/v1/track', '/v1/identify'), async (payload, url) => {
+      fc.asyncProperty(body, fc.constantFrom('/v1/batch', '/v1/track', '/v1/identify', `/beacon/v1/batch?writeKey=${WRITE_KEY}`), async (payload, url) => {
         const r = await collector.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', authorization: auth }, payload });
         expect([200, 400, 413, 503]).toContain(r.statusCode);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  // Snowplow tracker-protocol events: any kind, times, self-describing JSON plain or base64url, and junk.
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const selfDescribing = fc.oneof(
+    fc.jsonValue().map((data) => ({
+      schema: 'iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0',
+      data: { schema: 'iglu:com.acme/x/jsonschema/1-0-0', data },
+    })),
+    fc.jsonValue(),
+  );
+  const snowplowEvent = fc.record(
+    {
+      e: fc.oneof(fc.constantFrom('pv', 'pp', 'se', 'ue', 'tr', 'ti'), fc.string()),
+      aid: fc.oneof(fc.constant(APP), fc.string()),
+      eid: fc.string(),
+      dtm: fc.oneof(fc.nat().map(String), fc.string(), fc.integer()),
+      stm: fc.oneof(fc.nat().map(String), fc.string()),
+      ttm: fc.string(),
+      ue_pr: selfDescribing.map((v) => JSON.stringify(v)),
+      ue_px: fc.oneof(selfDescribing.map(b64), fc.string()),
+      cx: fc.oneof(fc.jsonValue().map(b64), fc.string()),
+      url: fc.oneof(fc.webUrl(), fc.string()),
+      uid: fc.oneof(fc.string(), fc.jsonValue()),
+    },
+    { requiredKeys: ['e', 'aid'] },
+  );
+  it('answers every Snowplow POST and pixel with a refusal, an acceptance or a retry, never a 500', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(snowplowEvent, { maxLength: 20 }), fc.boolean(), async (events, pixel) => {
+        const schema = 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4';
+        const r = pixel
+          ? await collector.app.inject({
+              method: 'GET',
+              url: `/i?${new URLSearchParams(Object.entries(events[0] ?? {}).map(([k, v]): [string, string] => [k, typeof v === 'string' ? v : JSON.stringify(v)])).toString()}`,
+            })
+          : await collector.app.inject({
+              method: 'POST',
+              url: '/com.snowplowanalytics.snowplow/tp2',
+              headers: { 'content-type': 'application/json; charset=UTF-8' },
+              payload: JSON.stringify({ schema, data: events }),
+            });
+        expect([200, 400, 403, 413, 503]).toContain(r.statusCode);
       }),
       { numRuns: RUNS },
     );

@@ -1,7 +1,7 @@
 /**
  * Segment's tracking API spec (track, identify, page, screen, group, alias) mapped to the web
  * source's behavioural event (avro/BehavioralEvent.avsc), so that apps already instrumented with a
- * Segment SDK send here by changing only the host, as RudderStack and Snowplow allow.
+ * Segment or RudderStack SDK (RudderStack speaks the same spec) send here by changing only the host.
  *
  * - `messageId` is the event id, which the topology dedups by: a batch the SDK sends again after a
  *   lost response is dropped as duplicates, whatever time the collector gives it (the web source
@@ -16,6 +16,7 @@
  * - `properties` are kept, sealed as the contract says; a non-string value is kept as JSON.
  */
 import { randomUUID } from 'node:crypto';
+import { type Connection, type Json, object, strings, type TrackerMapped, text } from './tracker-event.js';
 
 export const SEGMENT_CALLS = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
 export type SegmentCall = (typeof SEGMENT_CALLS)[number];
@@ -29,21 +30,6 @@ const EVENT_TYPE: Record<SegmentCall, string> = {
   alias: 'ALIAS',
 };
 
-type Json = Record<string, unknown>;
-
-const object = (v: unknown): Json | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
-const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : null);
-
-/** A map of strings: strings as they are, anything else as its JSON. Every key is kept as an own key, `__proto__` too. */
-function strings(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, x] of Object.entries(object(v) ?? {})) {
-    if (x === undefined) continue;
-    Object.defineProperty(out, k, { value: typeof x === 'string' ? x : JSON.stringify(x), enumerable: true, writable: true, configurable: true });
-  }
-  return out;
-}
-
 /** Segment's context.campaign (the page's UTM parameters) as the contract's campaign, or null when the call names none. */
 function campaignOf(context: Json): Json | null {
   const c = object(context.campaign);
@@ -52,25 +38,51 @@ function campaignOf(context: Json): Json | null {
   return Object.values(campaign).some((v) => v !== null) ? campaign : null;
 }
 
-/** The consent categories of context.consent.categoryPreferences (category → granted), or why they cannot be taken as they are. */
-function consentOf(context: Json): Record<string, boolean> | null | string {
-  const preferences = object(object(context.consent)?.categoryPreferences);
-  if (!preferences) return null;
+/** Consent as a map category → granted, or why it cannot be taken as it is. */
+function grants(entries: [string, unknown][], field: string): Record<string, boolean> | string {
   const out: Record<string, boolean> = {};
-  for (const [category, granted] of Object.entries(preferences)) {
-    if (typeof granted !== 'boolean') return `context.consent.categoryPreferences.${category} must be true or false`;
+  for (const [category, granted] of entries) {
+    if (typeof granted !== 'boolean') return `${field}.${category} must be true or false`;
     Object.defineProperty(out, category, { value: granted, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
 
+/** Consent ids of a RudderStack list: strings, or objects naming their `consent`. */
+function consentIds(v: unknown): string[] | undefined {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) return undefined;
+  const ids = v.map((x) => (typeof x === 'string' ? x : text(object(x)?.consent)));
+  return ids.every((x): x is string => typeof x === 'string' && x !== '') ? ids : undefined;
+}
+
+/**
+ * The consent categories the call carries, or why they cannot be taken as they are: Segment's
+ * context.consent.categoryPreferences (category → granted), or RudderStack's
+ * context.consentManagement (allowedConsentIds granted, deniedConsentIds denied).
+ */
+function consentOf(context: Json): Record<string, boolean> | null | string {
+  const preferences = object(object(context.consent)?.categoryPreferences);
+  if (preferences) return grants(Object.entries(preferences), 'context.consent.categoryPreferences');
+  const managed = object(context.consentManagement);
+  if (!managed) return null;
+  const allowed = consentIds(managed.allowedConsentIds);
+  const denied = consentIds(managed.deniedConsentIds);
+  if (!allowed || !denied) return 'context.consentManagement: allowedConsentIds and deniedConsentIds must be arrays of consent ids';
+  if (allowed.length + denied.length === 0) return null;
+  return grants([...allowed.map((id): [string, boolean] => [id, true]), ...denied.map((id): [string, boolean] => [id, false])], 'context.consentManagement');
+}
+
 /** Why an id or time field of a call cannot be taken as it is, or undefined when it can: never a silent change of value. */
 function fieldProblem(event: Json): string | undefined {
-  for (const id of ['userId', 'anonymousId', 'previousId', 'groupId'] as const) {
-    const v = event[id];
-    if (v !== undefined && v !== null && typeof v !== 'string' && typeof v !== 'number')
-      return `${id} must be a string or a number, not ${Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`}`;
-  }
+  const kind = (v: unknown) => (Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
+  const context = object(event.context) ?? {};
+  const scalars: [string, unknown][] = [
+    ...(['userId', 'anonymousId', 'previousId', 'groupId'] as const).map((id): [string, unknown] => [id, event[id]]),
+    ...(['ip', 'locale', 'userAgent', 'sessionId'] as const).map((f): [string, unknown] => [`context.${f}`, context[f]]),
+  ];
+  for (const [field, v] of scalars)
+    if (v !== undefined && v !== null && typeof v !== 'string' && typeof v !== 'number') return `${field} must be a string or a number, not ${kind(v)}`;
   for (const time of ['timestamp', 'originalTimestamp', 'sentAt'] as const) {
     const v = event[time];
     if (v !== undefined && v !== null && typeof v !== 'string') return `${time} must be an ISO 8601 string; a number could be seconds or milliseconds`;
@@ -79,9 +91,11 @@ function fieldProblem(event: Json): string | undefined {
 }
 
 /** Segment's device ids by platform: the advertising id is IDFA or GAID, the vendor id IDFV or the Android id. */
-function deviceOf(context: Json): Json | null {
+function deviceOf(context: Json, userAgent: string | null): Json | null {
   const device = object(context.device) ?? {};
   const os = object(context.os) ?? {};
+  // A browser SDK says its user agent in the call; the request's own header is any client's (an app's HTTP library too).
+  const agent = text(context.userAgent) ?? userAgent;
   const platform = (text(device.type) ?? text(os.name))?.toLowerCase() ?? (text(context.userAgent) ? 'web' : null);
   const ios = platform === 'ios' || platform === 'ipados';
   const android = platform === 'android';
@@ -99,7 +113,7 @@ function deviceOf(context: Json): Json | null {
     platform,
     os_version: text(os.version),
     app_version: text(object(context.app)?.version),
-    user_agent: text(context.userAgent),
+    user_agent: agent,
   };
   return Object.values(out).some((v) => v !== null) ? out : null;
 }
@@ -128,13 +142,6 @@ export function segmentEvents(body: unknown, single: boolean): unknown[] | undef
   return Array.isArray(batch) ? batch : undefined;
 }
 
-export interface SegmentMapped {
-  /** The behavioural event, in the JSON the web source's contract takes. */
-  value: Json;
-  /** For the lineage origin: the call and the device clock's skew. */
-  origin: { type: SegmentCall; clock_skew_ms: number | null; library: string | null };
-}
-
 /**
  * One Segment event as a behavioural event, or the reason it is not a Segment event at all (its
  * `type` missing or unknown). Values the contract refuses (a bad timestamp, an email) are mapped
@@ -145,8 +152,8 @@ export function fromSegment(
   call: SegmentCall | undefined,
   receivedAt: number,
   body: unknown,
-  clientIp?: string,
-): SegmentMapped | { problem: string } {
+  connection: Connection,
+): TrackerMapped | { problem: string } {
   // A call's own sentAt, or its batch's.
   const sentAt = event.sentAt ?? object(body)?.sentAt;
   const type = call ?? (text(event.type) as SegmentCall | null);
@@ -158,9 +165,10 @@ export function fromSegment(
   if (typeof consent === 'string') return { problem: consent };
   const page = object(context.page) ?? {};
   const properties = object(event.properties) ?? {};
-  const traits = type === 'identify' || type === 'group' ? strings(event.traits) : undefined;
+  // RudderStack's identify carries the person's traits in context.traits; Segment's in traits.
+  const traits = type === 'identify' ? strings(event.traits ?? context.traits) : type === 'group' ? strings(event.traits) : undefined;
   const { geo, kept } = geoOf(context);
-  const device = deviceOf(context);
+  const device = deviceOf(context, connection.userAgent);
   const extra: Record<string, string> = { ...kept };
   const rawDevice = object(context.device);
   if (device && !device.device_id && (text(rawDevice?.advertisingId) ?? text(rawDevice?.id)))
@@ -186,7 +194,8 @@ export function fromSegment(
     occurred_at: occurredAt,
     customer_id: text(event.userId),
     anonymous_id: text(event.anonymousId),
-    session_id: null,
+    // RudderStack's session (its start in milliseconds); Segment's SDKs send none.
+    session_id: text(context.sessionId),
     email: text(object(event.traits)?.email) ?? text(object(context.traits)?.email),
     page_url: text(properties.url) ?? text(page.url),
     referrer: text(properties.referrer) ?? text(page.referrer),
@@ -195,7 +204,7 @@ export function fromSegment(
     properties: { ...strings(properties), ...extra },
     traits: traits ?? null,
     // A server relaying its users' calls says their address in context.ip; a browser or app is the connection itself.
-    ip: text(context.ip) ?? clientIp ?? null,
+    ip: text(context.ip) ?? connection.ip,
     locale: text(context.locale),
     campaign: campaignOf(context),
     consent,

@@ -22,9 +22,13 @@ import type { Logger } from '../../observability/logger.js';
 import { perRegistry } from '../../observability/metrics.js';
 import type { CompiledEntity } from '../../schema/entity.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../../schema/json-depth.js';
+import { TrackerCors } from './cors.js';
 import { GroupSender } from './group-sender.js';
+import { rudderStackSourceConfig, segmentSettings } from './sdk-config.js';
 import { fromSegment, SEGMENT_CALLS, type SegmentCall, segmentEvents } from './segment.js';
 import type { CollectorSettings } from './settings.js';
+import { fromSnowplow, pixelParams, SNOWPLOW_GET_PATH, SNOWPLOW_POST_PATH, snowplowEvents } from './snowplow.js';
+import type { Connection } from './tracker-event.js';
 
 export interface CollectorOptions {
   kafka: Kafka;
@@ -89,8 +93,24 @@ interface Dialect {
     receivedAt: number,
     body: unknown,
   ): { value: Record<string, unknown>; origin: Record<string, unknown> } | { problem: string };
-  accepted(count: number, requestId: string): Record<string, unknown>;
+  accepted(count: number, requestId: string): unknown;
+  /** The content type of `accepted` when it is not JSON. */
+  acceptedType?: string;
   refused(error: string, requestId: string, problems?: EventProblem[]): Record<string, unknown>;
+}
+
+/** A request body read as JSON, or why it cannot be. */
+type Parsed = { body: unknown } | { error: string };
+
+function parseJson(raw: Buffer): Parsed {
+  if (!isUtf8(raw)) return { error: 'the body is not valid UTF-8' };
+  // Checked on the bytes, before anything walks the parsed body recursively (JSON.stringify would overflow the stack).
+  if (jsonTooDeep(raw)) return { error: `the body nests deeper than ${MAX_JSON_DEPTH} levels` };
+  try {
+    return { body: JSON.parse(raw.toString('utf8')) };
+  } catch {
+    return { error: 'the body is not JSON' };
+  }
 }
 
 /** The native endpoints. */
@@ -128,6 +148,9 @@ class RateLimiter {
   }
 }
 
+/** The 1×1 transparent GIF Snowplow's pixel endpoint answers with. */
+const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+
 /** analytics.js's short paths for each call. */
 const SHORT_PATHS: Partial<Record<SegmentCall | 'batch' | 'import', string>> = {
   track: 't',
@@ -155,61 +178,6 @@ function decodedBody(encoding: string | string[] | undefined, body: Buffer, limi
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw httpError(413, `the body is over ${limit} bytes once decompressed`);
     throw httpError(400, `the body is not valid ${name}`);
   }
-}
-
-/** Headers browser SDKs send cross-origin: Segment's (authorization, a text/plain type) and RudderStack's own. */
-const CORS_HEADERS = ['authorization', 'content-type', 'content-encoding', 'anonymousid', 'sentat'];
-
-/**
- * CORS for the Segment endpoints: a page may send with a write key only from the origins its
- * settings list (segmentOrigins). A preflight carries no key, so it is answered for every listed
- * origin; the call itself is checked against its own key's list.
- */
-class SegmentCors {
-  private readonly any: ReadonlySet<string>;
-  constructor(private readonly byKey: Record<string, string[]>) {
-    this.any = new Set(Object.values(byKey).flat());
-  }
-
-  private expose(reply: FastifyReply, origin: string): void {
-    reply.header('access-control-allow-origin', origin).header('access-control-allow-credentials', 'true').header('vary', 'Origin');
-  }
-
-  preflight(req: FastifyRequest, reply: FastifyReply): FastifyReply {
-    const origin = req.headers.origin;
-    if (!origin || !this.any.has(origin)) return reply.code(403).send({ error: `origin ${String(origin)} is not allowed` });
-    this.expose(reply, origin);
-    const asked = String(req.headers['access-control-request-headers'] ?? '')
-      .split(',')
-      .map((h) => h.trim().toLowerCase())
-      .filter(Boolean);
-    return reply
-      .code(204)
-      .header('access-control-allow-methods', 'GET, POST, OPTIONS')
-      .header('access-control-allow-headers', [...new Set([...CORS_HEADERS, ...asked.filter((h) => CORS_HEADERS.includes(h))])].join(', '))
-      .header('access-control-max-age', '600')
-      .send();
-  }
-
-  /** Whether a request may use `key` from where it comes: one without an Origin (a server or app) may; a page only from its key's origins. */
-  allow(req: FastifyRequest, reply: FastifyReply, key: string): boolean {
-    const origin = req.headers.origin;
-    if (origin === undefined) return true;
-    if (!this.byKey[key]?.includes(origin)) return false;
-    this.expose(reply, origin);
-    return true;
-  }
-}
-
-/** What analytics.js fetches from its CDN at load, pointing its Segment.io destination at this collector. */
-function segmentSettings(key: string, apiHost: string, protocol: string): Record<string, unknown> {
-  return {
-    integrations: { 'Segment.io': { apiKey: key, apiHost, protocol, unbundledIntegrations: [], addBundledMetadata: false } },
-    plan: { track: { __default: { enabled: true, integrations: {} } }, identify: { __default: { enabled: true } }, group: { __default: { enabled: true } } },
-    enabledMiddleware: {},
-    metrics: { sampleRate: 0 },
-    remotePlugins: [],
-  };
 }
 
 export class Collector {
@@ -251,7 +219,7 @@ export class Collector {
     const accept = async (
       reply: FastifyReply,
       source: CompiledEntity,
-      raw: Buffer,
+      input: Buffer | Parsed,
       kind: SourceKind,
       requestId: string,
       extraOrigin: Record<string, unknown>,
@@ -259,15 +227,9 @@ export class Collector {
       dialect: Dialect = NATIVE,
     ) => {
       const refuse = (status: number, error: string, problems?: EventProblem[]) => reply.code(status).send(dialect.refused(error, requestId, problems));
-      if (!isUtf8(raw)) return refuse(400, 'the body is not valid UTF-8');
-      // Checked on the bytes, before anything walks the parsed body recursively (JSON.stringify would overflow the stack).
-      if (jsonTooDeep(raw)) return refuse(400, `the body nests deeper than ${MAX_JSON_DEPTH} levels`);
-      let body: unknown;
-      try {
-        body = JSON.parse(raw.toString('utf8'));
-      } catch {
-        return refuse(400, 'the body is not JSON');
-      }
+      const parsed = Buffer.isBuffer(input) ? parseJson(input) : input;
+      if ('error' in parsed) return refuse(400, parsed.error);
+      const body = parsed.body;
       const events = dialect.events(body);
       if (!events || events.length === 0) return refuse(400, dialect.expected);
       if (events.length > o.settings.maxEventsPerRequest) return refuse(400, `at most ${o.settings.maxEventsPerRequest} events per request`);
@@ -319,6 +281,7 @@ export class Collector {
       timer();
       crashPoint('collector-after-ack');
       metrics.events.inc({ source: source.source, outcome: 'accepted' }, messages.length);
+      if (dialect.acceptedType) reply.type(dialect.acceptedType);
       return reply.code(200).send(dialect.accepted(messages.length, requestId));
     };
 
@@ -344,53 +307,114 @@ export class Collector {
       return accept(reply, source, req.body as Buffer, 'api', requestId, { webhook: source.source }, `webhook:${source.source}`);
     });
 
-    // Segment's tracking API: HTTP basic with the write key as the user name (or `writeKey` in the body), one call or a batch.
+    // Segment's tracking API, which RudderStack's SDKs speak too: HTTP basic with the write key as the user name
+    // (or `writeKey` in the body, or in the query of RudderStack's beacon), one call or a batch.
     const writeKeys = new Map(Object.entries(o.settings.segmentWriteKeys));
-    for (const source of new Set(writeKeys.values())) {
-      const entity = o.entities.get(source)?.name;
-      if (entity !== 'BehavioralEvent')
-        throw new ConfigError(
-          `collector settings: segmentWriteKeys name source "${source}", whose entity is ${entity ?? 'unknown'}; Segment calls map to BehavioralEvent.`,
-        );
+    const snowplowApps = new Map(Object.entries(o.settings.snowplowAppIds));
+    for (const [setting, sources] of [
+      ['segmentWriteKeys', writeKeys],
+      ['snowplowAppIds', snowplowApps],
+    ] as const) {
+      for (const source of new Set(sources.values())) {
+        const entity = o.entities.get(source)?.name;
+        if (entity !== 'BehavioralEvent')
+          throw new ConfigError(
+            `collector settings: ${setting} name source "${source}", whose entity is ${entity ?? 'unknown'}; tracker events map to BehavioralEvent.`,
+          );
+      }
     }
     const segmentKey = (req: FastifyRequest): string | undefined => {
       const auth = req.headers.authorization;
       const basic = auth?.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')[0] : undefined;
-      let key = basic;
+      const query = (req.query as Record<string, unknown>).writeKey;
+      let key = basic ?? (typeof query === 'string' ? query : undefined);
       if (!key && Buffer.isBuffer(req.body)) {
         const match = /"writeKey"\s*:\s*"([^"]{1,200})"/.exec(req.body.toString('utf8'));
         key = match?.[1];
       }
       return key && writeKeys.has(key) ? key : undefined;
     };
-    const cors = new SegmentCors(o.settings.segmentOrigins);
-    app.options('/v1/*', async (req, reply) => cors.preflight(req, reply));
+    const cors = new TrackerCors(
+      new Map([
+        ...Object.entries(o.settings.segmentOrigins).map(([key, origins]): [string, string[]] => [`segment:${key}`, origins]),
+        ...Object.entries(o.settings.snowplowOrigins).map(([app, origins]): [string, string[]] => [`snowplow:${app}`, origins]),
+      ]),
+    );
+    const forbidden = (req: FastifyRequest, what: string) => `origin ${String(req.headers.origin)} may not use this ${what}`;
+    // The client's address is the connection's, or X-Forwarded-For's client when a trusted proxy relays it (fastify's trustProxy).
+    const connection = (req: FastifyRequest): Connection => ({
+      ip: req.ip,
+      userAgent: req.headers['user-agent'] ?? null,
+      anonymous: req.headers['sp-anonymous'] !== undefined,
+    });
+    app.options('/*', async (req, reply) => cors.preflight(req, reply));
     app.get<{ Params: { key: string } }>('/v1/projects/:key/settings', async (req, reply) => {
       if (!writeKeys.has(req.params.key)) return reply.code(404).send({ error: 'no such write key' });
-      if (!cors.allow(req, reply, req.params.key)) return reply.code(403).send({ error: `origin ${String(req.headers.origin)} may not use this write key` });
+      if (!cors.allow(req, reply, `segment:${req.params.key}`)) return reply.code(403).send({ error: forbidden(req, 'write key') });
       return segmentSettings(req.params.key, `${req.headers.host ?? 'localhost'}/v1`, req.protocol);
     });
-    for (const call of [...SEGMENT_CALLS, 'batch', 'import'] as const) {
+    // RudderStack's JS SDK loads with `configUrl` pointing here: the source config comes from the collector, not a control plane.
+    const sourceConfig = async (req: FastifyRequest, reply: FastifyReply) => {
+      const key = segmentKey(req);
+      if (!key) return reply.code(401).send({ error: 'a valid writeKey is required' });
+      if (!cors.allow(req, reply, `segment:${key}`)) return reply.code(403).send({ error: forbidden(req, 'write key') });
+      return rudderStackSourceConfig(key, writeKeys.get(key)!);
+    };
+    app.get('/sourceConfig', sourceConfig);
+    app.get('/sourceConfig/', sourceConfig);
+    const segmentCall = (call: SegmentCall | 'batch' | 'import') => {
       const single = call !== 'batch' && call !== 'import';
-      // The client's address is the connection's, or X-Forwarded-For's client when a trusted proxy relays it (fastify's trustProxy).
-      const dialect = (clientIp: string): Dialect => ({
+      const dialect = (req: FastifyRequest): Dialect => ({
         ...SEGMENT,
         events: (body) => segmentEvents(body, single),
         expected: 'expected a Segment call object or {"batch": [...]}',
-        record: (event, receivedAt, body) => fromSegment(event, single ? call : undefined, receivedAt, body, clientIp),
+        record: (event, receivedAt, body) => fromSegment(event, single ? call : undefined, receivedAt, body, connection(req)),
       });
-      const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+      return async (req: FastifyRequest, reply: FastifyReply) => {
         const requestId = randomUUID();
         const key = segmentKey(req);
         if (!key) return reply.code(401).send(SEGMENT.refused('a valid write key is required (HTTP basic, the write key as the user name)', requestId));
-        if (!cors.allow(req, reply, key))
-          return reply.code(403).send(SEGMENT.refused(`origin ${String(req.headers.origin)} may not use this write key`, requestId));
-        return accept(reply, o.entities.get(writeKeys.get(key)!)!, req.body as Buffer, 'stream', requestId, {}, `segment:${key}`, dialect(req.ip));
+        if (!cors.allow(req, reply, `segment:${key}`)) return reply.code(403).send(SEGMENT.refused(forbidden(req, 'write key'), requestId));
+        return accept(reply, o.entities.get(writeKeys.get(key)!)!, req.body as Buffer, 'stream', requestId, {}, `segment:${key}`, dialect(req));
       };
-      app.post(`/v1/${call}`, handler);
+    };
+    for (const call of [...SEGMENT_CALLS, 'batch', 'import'] as const) {
+      app.post(`/v1/${call}`, segmentCall(call));
       // analytics.js posts to one-letter paths (and /v1/b when it batches).
-      if (SHORT_PATHS[call]) app.post(`/v1/${SHORT_PATHS[call]}`, handler);
+      if (SHORT_PATHS[call]) app.post(`/v1/${SHORT_PATHS[call]}`, segmentCall(call));
     }
+    // RudderStack's beacon (navigator.sendBeacon: text/plain, the write key in the query, no headers).
+    app.post('/beacon/v1/batch', segmentCall('batch'));
+
+    // Snowplow's tracker protocol: no key; each event's app id (`aid`) names its source, and pages send only from its origins.
+    const snowplow = (req: FastifyRequest, pixel: boolean): Dialect => ({
+      ...NATIVE,
+      events: pixel ? (body) => [body] : snowplowEvents,
+      expected: 'expected a payload_data envelope: {"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4", "data": [...]}',
+      record: (event, receivedAt) => fromSnowplow(event, receivedAt, connection(req)),
+      ...(pixel ? { accepted: () => PIXEL, acceptedType: 'image/gif' } : {}),
+    });
+    const snowplowHandler = (pixel: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
+      const requestId = randomUUID();
+      const query = pixel ? pixelParams(req.url) : undefined;
+      const parsed: Parsed = typeof query === 'string' ? { error: query } : query ? { body: query } : parseJson(req.body as Buffer);
+      const dialect = snowplow(req, pixel);
+      if ('error' in parsed) return reply.code(400).send(NATIVE.refused(parsed.error, requestId));
+      const events = dialect.events(parsed.body);
+      if (!events || events.length === 0) return reply.code(400).send(NATIVE.refused(dialect.expected, requestId));
+      // A tracker sends its own app id with every event: one per request, as a write key is.
+      const apps = new Set(events.map((e) => (e && typeof e === 'object' ? (e as { aid?: unknown }).aid : undefined)));
+      if ([...apps].some((a) => typeof a !== 'string' || !snowplowApps.has(a)))
+        return reply.code(403).send(NATIVE.refused('every event needs an app id (aid) listed in snowplowAppIds', requestId));
+      if (apps.size > 1) return reply.code(400).send(NATIVE.refused("one request's events must all carry the same app id", requestId));
+      const app = [...apps][0] as string;
+      const source = snowplowApps.get(app)!;
+      if (!cors.allow(req, reply, `snowplow:${app}`)) return reply.code(403).send(NATIVE.refused(forbidden(req, 'app id'), requestId));
+      return accept(reply, o.entities.get(source)!, parsed, 'stream', requestId, {}, `snowplow:${app}`, dialect);
+    };
+
+    app.post(SNOWPLOW_POST_PATH, snowplowHandler(false));
+    app.get(SNOWPLOW_GET_PATH, snowplowHandler(true));
 
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/readyz', async (_req, reply) =>

@@ -24,6 +24,16 @@ export const collectorSettingsSchema = z
       .describe(
         'Segment write key → the web origins (scheme://host[:port]) whose pages may send with it from a browser: CORS preflights are answered for them, and a call from any other origin gets 403',
       ),
+    snowplowAppIds: z
+      .record(z.string().min(1), z.string())
+      .default({})
+      .describe(
+        "Snowplow app id (the tracker's appId, sent as aid) → the source its events go to (POST /com.snowplowanalytics.snowplow/tp2, GET /i); the source's entity must be BehavioralEvent. An app id is not a secret: list the pages' origins in snowplowOrigins",
+      ),
+    snowplowOrigins: z
+      .record(z.string(), z.array(z.string().url()).min(1))
+      .default({})
+      .describe('Snowplow app id → the web origins whose pages may send with it, as segmentOrigins does for write keys'),
     trustedProxies: z
       .array(z.string().min(1))
       .default([])
@@ -50,7 +60,7 @@ export const collectorSettingsSchema = z
       .strict()
       .optional()
       .describe(
-        'per API key and Segment write key, in each collector process: a request over it gets 429 with Retry-After and nothing is sent (off when absent)',
+        'per API key, Segment write key and Snowplow app id, in each collector process: a request over it gets 429 with Retry-After and nothing is sent (off when absent)',
       ),
   })
   .strict();
@@ -66,18 +76,27 @@ export function parseCollectorSettings(input: unknown, sources: string[], origin
   // HTTP basic authentication ends the user name at the first colon: such a key could never be sent.
   if (Object.keys(settings.segmentWriteKeys).some((k) => k.includes(':')))
     throw new ConfigError(`${origin}: segmentWriteKeys must not contain ":", which basic authentication cannot carry in a user name.`);
-  const origins = Object.entries(settings.segmentOrigins);
-  if (origins.some(([key]) => !(key in settings.segmentWriteKeys)))
-    throw new ConfigError(`${origin}: segmentOrigins must name write keys of segmentWriteKeys.`);
-  for (const [, list] of origins)
-    for (const o of list)
-      if (new URL(o).origin !== o) throw new ConfigError(`${origin}: segmentOrigins entry "${o}" is not an origin (scheme://host[:port], no path).`);
+  for (const [setting, keys, what] of [
+    ['segmentOrigins', settings.segmentWriteKeys, 'write keys of segmentWriteKeys'],
+    ['snowplowOrigins', settings.snowplowAppIds, 'app ids of snowplowAppIds'],
+  ] as const) {
+    const origins = Object.entries(settings[setting]);
+    if (origins.some(([key]) => !(key in keys))) throw new ConfigError(`${origin}: ${setting} must name ${what}.`);
+    for (const [, list] of origins)
+      for (const o of list)
+        if (new URL(o).origin !== o) throw new ConfigError(`${origin}: ${setting} entry "${o}" is not an origin (scheme://host[:port], no path).`);
+  }
   if (settings.rateLimit && settings.rateLimit.burst < settings.maxEventsPerRequest)
     throw new ConfigError(
       `${origin}: rateLimit.burst must be at least maxEventsPerRequest (${settings.maxEventsPerRequest}), or a full request could never pass.`,
     );
   const known = new Set(sources);
-  for (const source of [...Object.values(settings.apiKeys), ...Object.values(settings.segmentWriteKeys), ...Object.keys(settings.webhookSecrets)]) {
+  for (const source of [
+    ...Object.values(settings.apiKeys),
+    ...Object.values(settings.segmentWriteKeys),
+    ...Object.values(settings.snowplowAppIds),
+    ...Object.keys(settings.webhookSecrets),
+  ]) {
     if (!known.has(source)) throw new ConfigError(`${origin}: "${source}" is not a source of the topology (known: ${sources.join(', ')}).`);
   }
   return settings;

@@ -1,7 +1,8 @@
-// The wire format of Segment's browser and mobile SDKs, as they send it: analytics.js's short paths
-// and text/plain bodies behind a CORS preflight from the page's origin, mobile gzip batches, the
-// settings the snippet fetches at load; and the calls whose values cannot be taken as they are,
-// refused with a reason instead of changed. Real collector, topology and Kafka.
+// The wire formats of the tracking SDKs, as they send them: analytics.js's short paths and text/plain
+// bodies behind a CORS preflight from the page's origin, mobile gzip batches, the settings the
+// snippet fetches at load; RudderStack's source config and beacon; Snowplow's tp2 POST and pixel
+// GET; and the calls whose values cannot be taken as they are, refused with a reason instead of
+// changed. Real collector, topology and Kafka.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,10 +16,11 @@ import { createSchemaRegistry } from '../../schema/registry.js';
 const kafka = testKafka();
 const WRITE_KEY = 'wire-write-key-0123456789';
 const OTHER_KEY = 'wire-other-key-0123456789';
+const APP = 'wire-shop';
 const PAGE = 'http://shop.127.0.0.1.nip.io:8080';
 const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
 
-describe("Segment's browser and mobile wire format", () => {
+describe('the wire formats of the browser and mobile tracking SDKs', () => {
   let t: RunningTopology;
   let collector: { worker: Worker; url: string };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-wire-'));
@@ -38,7 +40,13 @@ describe("Segment's browser and mobile wire format", () => {
     const settings = path.join(dir, 'collector.json');
     fs.writeFileSync(
       settings,
-      JSON.stringify({ segmentWriteKeys: { [WRITE_KEY]: 'web', [OTHER_KEY]: 'web' }, segmentOrigins: { [WRITE_KEY]: [PAGE] }, bodyLimitBytes: 65_536 }),
+      JSON.stringify({
+        segmentWriteKeys: { [WRITE_KEY]: 'web', [OTHER_KEY]: 'web' },
+        segmentOrigins: { [WRITE_KEY]: [PAGE] },
+        snowplowAppIds: { [APP]: 'web', [`${APP}-2`]: 'web' },
+        snowplowOrigins: { [APP]: [PAGE] },
+        bodyLimitBytes: 65_536,
+      }),
     );
     collector = await spawnCollector(t.topology.namespace, settings);
   });
@@ -277,5 +285,93 @@ describe("Segment's browser and mobile wire format", () => {
     }
     const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 32);
     expect(ledger.total).toMatchObject({ in: 32, raw: 31, duplicates: 1 });
+  });
+
+  /** The web events in raw so far, readable. */
+  const landed = async (count: number) => {
+    const raw = await collect(kafka, t.names.raw('web'), (s) => s.length === count);
+    const registry = createSchemaRegistry(config);
+    const stored = await Promise.all(raw.map(async (m) => (await registry.decode(m.value!)) as Record<string, unknown>));
+    return readableAll(t.topology.namespace, 'web', 'BehavioralEvent', stored);
+  };
+
+  it("takes Snowplow's tp2 POST and pixel GET from its app's origin, refuses other apps and origins, and a bad event with its reason", async () => {
+    const tp2 = (events: Record<string, unknown>[], headers: Record<string, string> = {}) =>
+      fetch(`${collector.url}/com.snowplowanalytics.snowplow/tp2`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json; charset=UTF-8', origin: PAGE, ...headers },
+        body: JSON.stringify({ schema: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4', data: events }),
+      });
+    const pv = (eid: string) => ({ e: 'pv', aid: APP, eid, p: 'web', url: `${PAGE}/cart`, page: 'Cart', dtm: String(Date.now()), stm: String(Date.now()) });
+    const preflight = await fetch(`${collector.url}/com.snowplowanalytics.snowplow/tp2`, {
+      method: 'OPTIONS',
+      headers: { origin: PAGE, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,sp-anonymous' },
+    });
+    expect([preflight.status, preflight.headers.get('access-control-allow-origin')]).toEqual([204, PAGE]);
+    expect(preflight.headers.get('access-control-allow-headers')?.split(', ')).toEqual(expect.arrayContaining(['content-type', 'sp-anonymous']));
+
+    const unknownApp = await tp2([{ ...pv('sp-x'), aid: 'someone-else' }]);
+    expect([unknownApp.status, ((await unknownApp.json()) as { error: string }).error]).toEqual([
+      403,
+      'every event needs an app id (aid) listed in snowplowAppIds',
+    ]);
+    expect((await tp2([pv('sp-evil')], { origin: 'http://evil.example' })).status).toBe(403);
+    // An app without origins listed is for apps and servers, as a write key without origins is.
+    expect((await tp2([{ ...pv('sp-other'), aid: `${APP}-2` }])).status).toBe(403);
+    const mixed = await tp2([pv('sp-m1'), { ...pv('sp-m2'), aid: `${APP}-2` }]);
+    expect([mixed.status, ((await mixed.json()) as { error: string }).error]).toEqual([400, "one request's events must all carry the same app id"]);
+    const notEnvelope = await fetch(`${collector.url}/com.snowplowanalytics.snowplow/tp2`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '[{"e":"pv"}]',
+    });
+    expect(notEnvelope.status).toBe(400);
+    const bad = await tp2([pv('sp-ok'), { ...pv('sp-bad'), e: 'zz' }]);
+    expect([bad.status, ((await bad.json()) as { errors: unknown[] }).errors]).toEqual([
+      400,
+      [{ index: 1, reason: 'e must be one of pv, pp, se, ue, tr, ti' }],
+    ]);
+
+    const post = await tp2([pv('sp-post')]);
+    expect([post.status, post.headers.get('access-control-allow-origin'), post.headers.get('access-control-allow-credentials')]).toEqual([200, PAGE, 'true']);
+    const anonymous = await tp2([pv('sp-anon')], { 'sp-anonymous': '*' });
+    expect(anonymous.status).toBe(200);
+    const pixel = await fetch(`${collector.url}/i?${new URLSearchParams({ ...pv('sp-pixel'), e: 'se', se_ca: 'cart', se_ac: 'add' })}`, {
+      headers: { origin: PAGE },
+    });
+    expect([pixel.status, pixel.headers.get('content-type')]).toEqual([200, 'image/gif']);
+    expect(
+      Buffer.from(await pixel.arrayBuffer())
+        .subarray(0, 6)
+        .toString(),
+    ).toBe('GIF89a');
+
+    const ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 35);
+    expect(ledger.total).toMatchObject({ in: 35, raw: 34, duplicates: 1, dead_letter: 0 });
+    const records = await landed(34);
+    const byId = (id: string) => records.find((r) => r.event_id === id);
+    expect(byId('sp-ok')).toBeUndefined();
+    expect(byId('sp-post')).toMatchObject({ event_type: 'PAGE_VIEW', event_name: 'Cart', ip: '127.0.0.1', page_url: `${PAGE}/cart` });
+    expect(byId('sp-anon')).toMatchObject({ event_type: 'PAGE_VIEW', ip: null });
+    expect(byId('sp-pixel')).toMatchObject({ event_type: 'TRACK', event_name: 'add', properties: { category: 'cart', action: 'add' } });
+  });
+
+  it("serves RudderStack's source config and takes its beacon batch, with the write key in the query", async () => {
+    const config_ = await fetch(`${collector.url}/sourceConfig/?p=npm&v=3&writeKey=${WRITE_KEY}`, { headers: { origin: PAGE } });
+    expect([config_.status, config_.headers.get('access-control-allow-origin')]).toEqual([200, PAGE]);
+    expect(((await config_.json()) as { source: unknown }).source).toMatchObject({ id: 'web', enabled: true, destinations: [] });
+    expect((await fetch(`${collector.url}/sourceConfig/?writeKey=no-such-key-0123456789`)).status).toBe(401);
+    expect((await fetch(`${collector.url}/sourceConfig/?writeKey=${WRITE_KEY}`, { headers: { origin: 'http://evil.example' } })).status).toBe(403);
+
+    const beacon = (query: string) =>
+      fetch(`${collector.url}/beacon/v1/batch${query}`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain;charset=UTF-8', origin: PAGE },
+        body: JSON.stringify({ batch: [{ ...call('rs-beacon'), type: 'track', context: { sessionId: 1764583200000 } }], sentAt: new Date().toISOString() }),
+      });
+    expect((await beacon('')).status).toBe(401);
+    expect((await beacon(`?writeKey=${WRITE_KEY}`)).status).toBe(200);
+    await waitForLedger(kafka, t.names, (l) => l.total.in === 36);
+    expect((await landed(35)).find((r) => r.event_id === 'rs-beacon')).toMatchObject({ event_type: 'TRACK', session_id: '1764583200000' });
   });
 });
