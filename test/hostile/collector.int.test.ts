@@ -5,6 +5,7 @@ import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicNames } from '../../src/contracts/topics.js';
 import { variant, webEvent } from '../fixtures/records.js';
@@ -15,11 +16,23 @@ import { spawnCollector, type Worker } from '../support/worker.js';
 const kafka = testKafka();
 const KEY = 'hostile-web-key-0123456789';
 const SECRET = 'hostile-support-secret-0123';
+const WRITE_KEY = 'hostile-write-key-0123456789';
+const APP = 'hostile-app';
+const PAGE = 'https://shop.example.com';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-hostile-collect-'));
 const settingsFile = path.join(dir, 'collector.json');
 fs.writeFileSync(
   settingsFile,
-  JSON.stringify({ apiKeys: { [KEY]: 'web' }, webhookSecrets: { support: SECRET }, bodyLimitBytes: 2 * 1024 * 1024, maxEventsPerRequest: 100 }),
+  JSON.stringify({
+    apiKeys: { [KEY]: 'web' },
+    webhookSecrets: { support: SECRET },
+    segmentWriteKeys: { [WRITE_KEY]: 'web' },
+    segmentOrigins: { [WRITE_KEY]: [PAGE] },
+    snowplowAppIds: { [APP]: 'web' },
+    snowplowOrigins: { [APP]: [PAGE] },
+    bodyLimitBytes: 2 * 1024 * 1024,
+    maxEventsPerRequest: 100,
+  }),
 );
 
 interface Request {
@@ -38,6 +51,11 @@ const event = (id: string, changes: Record<string, unknown> = {}) => variant(web
 const body = (value: unknown) => JSON.stringify(value);
 const sign = (raw: string) => `sha256=${createHmac('sha256', SECRET).update(raw).digest('hex')}`;
 const nested = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+const segment = { authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` };
+const track = (id: string, changes: Record<string, unknown> = {}) => body({ messageId: id, anonymousId: 'a-1', event: 'Clicked', ...changes });
+const PAYLOAD_DATA = 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4';
+const tp2 = (events: Record<string, unknown>[]) => ({ path: '/com.snowplowanalytics.snowplow/tp2', body: body({ schema: PAYLOAD_DATA, data: events }) });
+const pv = (id: string, changes: Record<string, unknown> = {}) => ({ e: 'pv', aid: APP, eid: id, ...changes });
 
 const classes: HostileRequest[] = [
   { name: 'no API key', request: (id) => ({ headers: { 'x-api-key': '' }, body: body(event(id)) }), status: 401 },
@@ -88,6 +106,62 @@ const classes: HostileRequest[] = [
   },
   { name: 'a webhook for no source at all', request: () => ({ path: '/v1/webhooks/..%2f..%2fetc', body: '{}' }), status: 404 },
   { name: 'GET on the events route', request: () => ({ method: 'GET', body: '' }), status: 404 },
+  // The tracker endpoints: Segment's and RudderStack's calls, Snowplow's tp2 and pixel.
+  {
+    name: 'a Segment call from a page of another origin',
+    request: (id) => ({ path: '/v1/t', headers: { ...segment, origin: 'https://evil.example' }, body: track(id) }),
+    status: 403,
+  },
+  {
+    name: 'a Segment call whose userId is an object',
+    request: (id) => ({ path: '/v1/track', headers: segment, body: track(id, { userId: { id: 1 } }) }),
+    status: 400,
+  },
+  {
+    name: 'a Segment call with an epoch timestamp',
+    request: (id) => ({ path: '/v1/track', headers: segment, body: track(id, { timestamp: 1_764_583_200 }) }),
+    status: 400,
+  },
+  {
+    name: 'a gzip body that decompresses past the body limit',
+    request: (id) => ({
+      path: '/v1/b',
+      headers: { ...segment, 'content-encoding': 'gzip' },
+      body: gzipSync(body({ batch: [{ type: 'track', messageId: id, pad: 'x'.repeat(3 * 1024 * 1024) }] })),
+    }),
+    status: 413,
+  },
+  {
+    name: 'a body in an encoding the collector cannot read',
+    request: (id) => ({ path: '/v1/b', headers: { ...segment, 'content-encoding': 'br' }, body: track(id) }),
+    status: 415,
+  },
+  {
+    name: 'a RudderStack beacon without a write key',
+    request: (id) => ({ path: '/beacon/v1/batch', headers: { 'content-type': 'text/plain' }, body: body({ batch: [JSON.parse(track(id))] }) }),
+    status: 401,
+  },
+  {
+    name: 'a preflight from an origin no key lists',
+    request: () => ({ method: 'OPTIONS', path: '/v1/t', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' }, body: '' }),
+    status: 403,
+  },
+  { name: 'a Snowplow event of an app not listed', request: (id) => tp2([pv(id, { aid: 'someone-else' })]), status: 403 },
+  {
+    name: 'a Snowplow body that is no payload_data envelope',
+    request: (id) => ({ path: '/com.snowplowanalytics.snowplow/tp2', body: body([pv(id)]) }),
+    status: 400,
+  },
+  { name: 'a Snowplow event of an unknown kind', request: (id) => tp2([pv(id, { e: 'zz' })]), status: 400 },
+  { name: 'a Snowplow time that is not milliseconds', request: (id) => tp2([pv(id, { dtm: '2026-12-01T10:00:00Z' })]), status: 400 },
+  { name: 'a Snowplow self-describing event that is not base64url', request: (id) => tp2([pv(id, { e: 'ue', ue_px: '%%%' })]), status: 400 },
+  { name: 'a Snowplow parameter that is an object', request: (id) => tp2([pv(id, { uid: { id: 1 } })]), status: 400 },
+  {
+    name: 'a Snowplow pixel whose query is not UTF-8',
+    request: (id) => ({ method: 'GET', path: `/i?e=pv&aid=${APP}&eid=${id}&page=%FF`, body: '' }),
+    status: 400,
+  },
+  { name: 'a Snowplow pixel naming a parameter twice', request: (id) => ({ method: 'GET', path: `/i?e=pv&aid=${APP}&eid=${id}&e=se`, body: '' }), status: 400 },
 ];
 
 describe('hostile requests to the collector', () => {
@@ -110,7 +184,7 @@ describe('hostile requests to the collector', () => {
     fetch(`${url}${r.path ?? '/v1/events'}`, {
       method: r.method ?? 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': KEY, ...r.headers },
-      ...(r.method === 'GET' ? {} : { body: r.body }),
+      ...(r.method === 'GET' || r.method === 'OPTIONS' ? {} : { body: r.body }),
     });
 
   it(`answers ${classes.length} classes each with its exact status, and accepts and lands every canary sent after one`, async () => {
