@@ -1,9 +1,11 @@
 import { defineConfig } from 'vitest/config';
 import { CLUSTER_BROKERS } from './dev/stack/kafka.js';
 
-// Two projects: `unit` needs no service and runs in seconds (npm run test:unit); `integration`
-// (files named *.int.test.ts) talks to the real Kafka, registry, Redis and S3Mock, which its
-// global setup starts when they do not answer. `npm test` runs both.
+// `unit` needs no service and runs in seconds (npm run test:unit); `fuzz` (*.fuzz.test.ts) is
+// property-based fuzzing of what parses input, thousands of cases per property, also with no
+// service (npm run test:fuzz); `integration` (*.int.test.ts) talks to the real Kafka, registry,
+// Redis and S3Mock, which its global setup starts when they do not answer. `npm test` runs them
+// all, with `deploy`; `cluster` runs on its own.
 const everywhere = ['src', 'dev', 'test', 'topologies'];
 
 export default defineConfig({
@@ -19,9 +21,13 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: everywhere.map((d) => `${d}/**/*.test.ts`),
-          exclude: ['**/*.int.test.ts', '**/*.cluster.test.ts'],
+          exclude: ['**/*.int.test.ts', '**/*.cluster.test.ts', '**/*.fuzz.test.ts'],
           testTimeout: 20_000,
         },
+      },
+      {
+        extends: true,
+        test: { name: 'fuzz', include: everywhere.map((d) => `${d}/**/*.fuzz.test.ts`) },
       },
       {
         extends: true,
