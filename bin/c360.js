@@ -14,17 +14,16 @@ if (major < 24) {
 // C360_MEMORY_MB sets V8's heap limits, which only flags at start can: the launcher replaces itself
 // (execve: same process, so signals and the exit code are the CLI's own, and no second process's
 // memory) with Node run on the CLI, unless NODE_OPTIONS or the command line already set a heap limit:
-// - the young generation at 3/32 of the budget: V8 otherwise gives it up to 192 MiB on a large
-//   machine whatever the old generation's limit (a 512 MiB worker peaked at 557 MiB);
+// - the young generation at 3/32 of the budget: V8 otherwise sizes it by the machine, whatever the
+//   old generation's limit, and a worker would outgrow its budget;
 // - the old generation at the rest less NATIVE_MIB, at least half the budget;
-// - the heap let double between full collections: under a 1 GiB limit V8 let it grow little, and
-//   file ingest ran ~100 full collections on a 40 MiB live set, at 1.7× the CPU;
+// - the heap let double between full collections: under a tight limit V8 otherwise collects fully
+//   far more often than the live set needs, at a large cost in CPU;
 // - glibc's mmap threshold fixed at its 128 KiB default (unless the environment sets it): glibc
 //   raises it to the size of each large block freed, so large buffers (Kafka's fetch responses among
-//   them) then come from the main heap, which fragments and is not given back (134 MiB of it in a
-//   topology worker, 89–93 with this).
+//   them) then come from the main heap, which fragments and is not given back.
 const budget = Number(process.env.C360_MEMORY_MB);
-// What a worker holds outside V8's heap (Node itself, code, Kafka buffers, open files): 100–140 MiB measured.
+// What a worker holds outside V8's heap: Node itself, code, Kafka buffers, open files.
 const NATIVE_MIB = 96;
 const heapFlagGiven = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.startsWith('--max-old-space-size'));
 if (Number.isInteger(budget) && budget >= 128 && !heapFlagGiven) {

@@ -271,8 +271,8 @@ const clampTo = (x: number, lo: number, hi: number) => Math.round(Math.min(hi, M
 
 function memoryBudget(mb: number | undefined): MemoryBudget {
   if (mb === undefined) return { mb, fetchBytesPerPartition: 4 * MiB, fetchBytes: 16 * MiB, cacheEntries: 100_000 };
-  // A 256 MiB budget: 256 KiB per partition, 4 MiB per fetch, 25,600 cached keys (and twice as many links). Measured
-  // (bench:topology, 200k records): with 1 MiB per partition the full topology's decoded batches outgrew a 192 MiB heap.
+  // Fetch sizes and caches scale with the budget: a fixed per-partition fetch lets the full topology's decoded batches
+  // outgrow a small heap (bench:topology measures it, docs/benchmarks.md).
   return {
     mb,
     fetchBytesPerPartition: clampTo((mb * MiB) / 1024, 64 * 1024, 4 * MiB),

@@ -20,7 +20,7 @@ const aadOf = (label: string): Buffer => {
 
 /**
  * Each key's KeyObject, made once per key Buffer: Node 24 otherwise makes one on every call, which
- * cost more than the AES itself (9 µs of a 15 µs seal here). Keys are cached Buffers (key-store.ts).
+ * costs more than the AES itself. Keys are cached Buffers (key-store.ts).
  */
 const KEY_OBJECTS = new WeakMap<Buffer, KeyObject>();
 function keyObjectOf(key: Buffer): KeyObject {

@@ -1,7 +1,7 @@
 /**
  * Cryptographically random bytes for IVs and data keys, drawn from a pool: one randomBytes call
- * per 96 KiB instead of one per seal. A call for 12 bytes cost more than the AES-GCM it served
- * (6 % of the stages' CPU in a profile). The pool is replaced, never refilled, so bytes handed
+ * per 96 KiB instead of one per seal. A call for 12 bytes costs more than the AES-GCM it
+ * serves. The pool is replaced, never refilled, so bytes handed
  * out are never handed out again nor change under their holder.
  */
 import { randomBytes } from 'node:crypto';

@@ -1,7 +1,7 @@
 /**
- * The topology's Redis work as Lua scripts called once per chunk of a batch. ioredis spends about
- * 17 µs of CPU per pipelined command here and about 3 µs per record inside one script call
- * (bench:stages): the stages' cost was the client's, not Redis'. Every key of a call must live on
+ * The topology's Redis work as Lua scripts called once per chunk of a batch. ioredis spends several
+ * times more CPU per pipelined command than per record inside one script call (bench:stages):
+ * the client's cost, not Redis', dominates. Every key of a call must live on
  * one node (a plain Redis or one shard), which is why Redis Cluster is not supported.
  */
 import type { Redis } from 'ioredis';
