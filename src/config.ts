@@ -10,6 +10,7 @@ import { type CountryCode, isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import { COMPATIBILITY_LEVELS, type CompatibilityLevel } from './contracts/compatibility.js';
 import { ConfigError } from './contracts/errors.js';
+import { validated } from './contracts/validation.js';
 
 const hostPort = /^[A-Za-z0-9.\-_[\]:]+:(\d{1,5})$/;
 /** A TCP port a client can connect to. */
@@ -353,13 +354,10 @@ function kafkaTls(e: z.output<typeof envSchema>): KafkaTls {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings are treated as unset, as shells and CI templates often export them that way.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+  const e = validated(envSchema, present, (_path, message, issue) => {
     const variable = String(issue.path[0] ?? 'environment');
-    throw new ConfigError(`${variable} ${describeIssue(issue, shownValue(variable, present[variable]))}.`);
-  }
-  const e = parsed.data;
+    return `${variable} ${describeIssue(issue, message, shownValue(variable, present[variable]))}`;
+  });
   if (e.C360_MIN_INSYNC_REPLICAS > e.C360_REPLICATION_FACTOR) {
     throw new ConfigError(
       `C360_MIN_INSYNC_REPLICAS is ${e.C360_MIN_INSYNC_REPLICAS}, more than C360_REPLICATION_FACTOR (${e.C360_REPLICATION_FACTOR}): no write could ever be acknowledged.`,
@@ -419,12 +417,11 @@ function shownValue(variable: string, value: string | undefined): string | undef
   return value.replace(/(\/\/[^/:@]*:)[^@/]*@/, '$1***@');
 }
 
-function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
+function describeIssue(issue: z.core.$ZodIssue, message: string, value: unknown): string {
   const shown = value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
   if (issue.code === 'invalid_value' && 'values' in issue) {
     return `must be one of ${issue.values.map(String).join(', ')}${shown}`;
   }
-  const message = issue.message.replace(/^Invalid input: /, '');
   return `${/^must /.test(message) ? message : `is invalid: ${message}`}${shown}`;
 }
 
@@ -440,10 +437,5 @@ export function readJsonFile(file: string, what: string): unknown {
 
 /** Validates settings against their schema; the first problem becomes one sentence with its path. */
 export function parseSettings<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`${what}: ${issue.path.join('.') || '(root)'} ${issue.message.replace(/^Invalid input: /, '')}.`);
-  }
-  return parsed.data;
+  return validated(schema, input, (path, message) => `${what}: ${path || '(root)'} ${message}`);
 }

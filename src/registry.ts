@@ -6,6 +6,7 @@
  */
 import type { z } from 'zod';
 import { ConfigError } from './contracts/errors.js';
+import { validated } from './contracts/validation.js';
 
 export interface ComponentSpec {
   name: string;
@@ -51,8 +52,5 @@ export class ComponentRegistry<Spec extends ComponentSpec> {
 
 /** Options validated against a component's schema; the first problem is one sentence naming its path under `setting`. */
 export function validateOptions<S extends z.ZodType>(schema: S, input: unknown, setting: string): z.output<S> {
-  const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  throw new ConfigError(`${setting}${issue.path.length ? `.${issue.path.join('.')}` : ''}: ${issue.message.replace(/^Invalid input: /, '')}.`);
+  return validated(schema, input, (path, message) => `${setting}${path ? `.${path}` : ''}: ${message}`);
 }

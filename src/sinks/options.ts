@@ -5,7 +5,7 @@
  * that never duplicates a row.
  */
 import { z } from 'zod';
-import { ConfigError } from '../contracts/errors.js';
+import { validated } from '../contracts/validation.js';
 
 const rotationSchema = z
   .object({
@@ -27,10 +27,5 @@ const rotationSchema = z
 export type RotationOptions = z.output<typeof rotationSchema>;
 
 export function rotationOptions(input: unknown = {}): RotationOptions {
-  const parsed = rotationSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`sink option ${issue.path.join('.') || '(root)'} ${issue.message.replace(/^Invalid input: /, '')}.`);
-  }
-  return parsed.data;
+  return validated(rotationSchema, input, (path, message) => `sink option ${path || '(root)'} ${message}`);
 }

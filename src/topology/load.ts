@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError, describeError } from '../contracts/errors.js';
 import { projectRoot } from '../contracts/project.js';
 import { type Topology, topologySchema } from '../contracts/topology-definition.js';
+import { validated } from '../contracts/validation.js';
 import { modelMismatch } from '../matching/model.js';
 import { validateOptions } from '../registry.js';
 import { listSchemas, loadSchema } from '../schema/avro.js';
@@ -46,12 +47,8 @@ export async function loadTopology(ref: string, overrides: { namespace?: string 
 }
 
 export function validateTopology(input: unknown, overrides: { namespace?: string } = {}): Topology {
-  const parsed = topologySchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`topology ${issue.path.join('.') || '(root)'} ${issue.message.replace(/^Invalid input: /, '')}.`);
-  }
-  const topology = { ...parsed.data, ...(overrides.namespace ? { namespace: overrides.namespace } : {}) };
+  const valid = validated(topologySchema, input, (path, message) => `topology ${path || '(root)'} ${message}`);
+  const topology = { ...valid, ...(overrides.namespace ? { namespace: overrides.namespace } : {}) };
   checkStages(topology.stages);
   const mismatch = topology.matching.model && modelMismatch(topology.matching.model);
   if (mismatch) throw new ConfigError(`topology matching.model.${mismatch}.`);
