@@ -15,7 +15,7 @@ import { deferSignals, releaseSignals } from './early-signals.js';
 
 /** Every production command, then those `extensions` add (bin/c360.js adds dev/cli's in a checkout). */
 /** Commands that stop gracefully on SIGTERM (src/cli/shutdown.ts). */
-const STOPPABLE = new Set(['run', 'sink', 'collect']);
+const STOPPABLE = new Set(['run', 'sink', 'collect', 'watch', 'connect']);
 
 export function buildProgram(extensions: ReadonlyArray<(program: Command) => void> = []): Command {
   const program = new Command('c360')

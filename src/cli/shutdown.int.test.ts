@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testNamespace } from '../../test/support/topology.js';
-import { spawnSink, spawnWorker, type Worker } from '../../test/support/worker.js';
+import { spawnCli, spawnSink, spawnWorker, type Worker } from '../../test/support/worker.js';
 
 /** Resolves once the worker has logged `line` (at info level). */
 async function waitForLine(worker: Worker, line: string, timeoutMs = 30_000): Promise<void> {
@@ -44,5 +44,20 @@ describe('SIGTERM while a worker is still starting', () => {
     worker.child.kill('SIGTERM');
     const { code, signal } = await worker.exited;
     expect({ code, signal }, worker.output()).toEqual({ code: 0, signal: null });
+  });
+
+  it('a landing-zone watcher stops the same way: told while loading, or once watching, it exits 0 and says so', async () => {
+    const zone = fs.mkdtempSync(path.join(storage, 'zone-'));
+    const watch = () => spawnCli(['watch', zone, '--namespace', testNamespace(), '--ops-port', '0', '--poll', '200'], { LOG_LEVEL: 'info' });
+    const loading = watch();
+    await new Promise((r) => setTimeout(r, 400));
+    loading.child.kill('SIGTERM');
+    expect(await loading.exited, loading.output()).toMatchObject({ code: 0, signal: null });
+
+    const watching = watch();
+    await waitForLine(watching, 'ops endpoint listening');
+    watching.child.kill('SIGTERM');
+    expect(await watching.exited, watching.output()).toMatchObject({ code: 0, signal: null });
+    expect(watching.output()).toContain('stopping the landing-zone watcher');
   });
 });

@@ -8,22 +8,37 @@
 import type { Logger } from '../observability/logger.js';
 import { releaseSignals } from './early-signals.js';
 
+/**
+ * The stop every long-running command listens to: aborted by SIGTERM or SIGINT, or at once by one
+ * that arrived while the command was loading (bin/c360.js trapped it).
+ */
+export function stopSignal(logger: Logger, what: string): AbortSignal {
+  const abort = new AbortController();
+  const handle = (signal: NodeJS.Signals) => {
+    if (abort.signal.aborted) return;
+    logger.info({ signal }, `stopping ${what}`);
+    abort.abort(signal);
+  };
+  process.once('SIGTERM', handle);
+  process.once('SIGINT', handle);
+  const early = releaseSignals();
+  if (early) handle(early);
+  return abort.signal;
+}
+
+/** A service with a start and a stop: on the stop signal, it waits for the start to settle, stops, and exits 0. */
 export function startStoppable<T>(logger: Logger, what: string, start: () => Promise<T>, stop: () => Promise<void>): Promise<T> {
   let starting: Promise<unknown> = Promise.resolve();
-  const handle = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, `stopping ${what}`);
+  const signal = stopSignal(logger, what);
+  const onStop = () =>
     void starting
       .catch(() => undefined)
       .then(stop)
       .then(() => process.exit(0));
-  };
-  process.once('SIGTERM', handle);
-  process.once('SIGINT', handle);
-  // A signal that came while the command was loading (bin/c360.js trapped it) stops it now.
-  const early = releaseSignals();
   logger.info(`starting ${what}`);
   const started = start();
   starting = started;
-  if (early) handle(early);
+  if (signal.aborted) onStop();
+  else signal.addEventListener('abort', onStop, { once: true });
   return started;
 }

@@ -17,6 +17,7 @@ import { loadTopology } from '../../topology/load.js';
 import { deadLetterContract, prepareTopologyTopics } from '../../topology/setup.js';
 import { serveOps } from '../ops.js';
 import { existingFile, milliseconds, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
+import { stopSignal } from '../shutdown.js';
 
 export function registerConnectCommands(program: Command): void {
   withOpsPort(withTopology(program.command('connect')))
@@ -30,11 +31,12 @@ export function registerConnectCommands(program: Command): void {
     .option('--interval <ms>', 'time between incremental syncs', milliseconds(1), 60_000)
     .action(async (o: TopologyOptions & { config: string; once: boolean; interval: number; opsPort?: number }) => {
       const config = loadConfig();
+      const logger = toolLogger(config.logLevel);
+      const stop = stopSignal(logger, 'the connector');
       const topology = await loadTopology(o.topology, o);
       const connector = loadConnector(o.config);
       const definition = topology.sources.find((s) => s.name === connector.source);
       if (!definition) throw new ConfigError(`connector ${connector.name}: source ${connector.source} is not a source of topology ${topology.name}.`);
-      const logger = toolLogger(config.logLevel);
       const kafka = createKafka(config, logger, 'connector');
       await prepareTopologyTopics(kafka, topology, config);
       const deadLetter = await deadLetterContract(config, kafka, topology.namespace);
@@ -43,9 +45,6 @@ export function registerConnectCommands(program: Command): void {
       // A one-shot sync is a job, not a service: only a connector that keeps syncing serves the ops endpoints.
       const ops = o.once ? undefined : await serveOps(config, o.opsPort, ['kafka'], logger);
       const metrics = extractionMetrics(metricsRegistry());
-      const abort = new AbortController();
-      process.once('SIGTERM', () => abort.abort());
-      process.once('SIGINT', () => abort.abort());
       try {
         const run = await runConnector({
           kafka,
@@ -55,7 +54,7 @@ export function registerConnectCommands(program: Command): void {
           logger,
           once: o.once,
           intervalMs: o.interval,
-          signal: abort.signal,
+          signal: stop,
           deadLetter,
           store: openObjectStore(config),
           sealer,
@@ -66,7 +65,7 @@ export function registerConnectCommands(program: Command): void {
             metrics.connectorDeadLettered.inc({ connector: connector.name }, deadLettered);
           },
         });
-        const stopped = abort.signal.aborted ? ' (stopped)' : '';
+        const stopped = stop.aborted ? ' (stopped)' : '';
         console.log(`${connector.name}: ${run.pages} page(s), ${run.records} record(s) committed, ${run.deadLettered} dead-lettered${stopped}`);
       } finally {
         await ops?.close();

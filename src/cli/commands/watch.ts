@@ -18,6 +18,7 @@ import { loadTopology } from '../../topology/load.js';
 import { deadLetterContract, prepareTopologyTopics } from '../../topology/setup.js';
 import { serveOps } from '../ops.js';
 import { existingFolder, integer, milliseconds, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
+import { stopSignal } from '../shutdown.js';
 
 /** A name as a terminal shows it: an object key may hold control characters, which are escaped rather than obeyed. */
 const shown = (text: string) => text.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
@@ -37,6 +38,7 @@ export function registerWatchCommands(program: Command): void {
     .action(async (zone: string, o: TopologyOptions & { requireDone: boolean; quietSeconds: number; poll: number; once: boolean; opsPort?: number }) => {
       const config = loadConfig();
       const logger = createLogger(config.logLevel);
+      const stop = stopSignal(logger, 'the landing-zone watcher');
       const topology = await loadTopology(o.topology, o);
       const kafka = createKafka(config, logger, 'watch');
       await prepareTopologyTopics(kafka, topology, config);
@@ -48,9 +50,6 @@ export function registerWatchCommands(program: Command): void {
       const ops = o.once ? undefined : await serveOps(config, o.opsPort, ['kafka'], logger);
       ops?.addReadinessCheck('landing zone', () => storage.check());
       const metrics = extractionMetrics(metricsRegistry());
-      const abort = new AbortController();
-      process.once('SIGTERM', () => abort.abort());
-      process.once('SIGINT', () => abort.abort());
       const landing = new LandingZone({
         kafka,
         namespace: topology.namespace,
@@ -64,7 +63,7 @@ export function registerWatchCommands(program: Command): void {
         quietMs: o.quietSeconds * 1000,
         pollMs: o.poll,
         logger,
-        signal: abort.signal,
+        signal: stop,
         onFile: (source, r) => {
           if ('rejected' in r) {
             metrics.files.inc({ source, outcome: 'rejected' });
