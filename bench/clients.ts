@@ -13,7 +13,7 @@ import { localStackDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
 import { createKafka } from '../src/kafka/client.js';
 import { sendInRequests } from '../src/kafka/send.js';
-import { ensureTopics } from '../src/kafka/topics.js';
+import { ensureTopics } from '../src/kafka/topic-admin.js';
 import { createLogger } from '../src/observability/logger.js';
 import { kafkaAnswers } from '../src/observability/probes.js';
 import { dropTopics } from './cleanup.js';

@@ -20,7 +20,7 @@ import { projectRoot } from '../src/contracts/project.js';
 import { DEFAULT_BATCH_ROWS } from '../src/extraction/file-ingest.js';
 import { createKafka } from '../src/kafka/client.js';
 import { sendTransaction } from '../src/kafka/send.js';
-import { ensureTopics } from '../src/kafka/topics.js';
+import { ensureTopics } from '../src/kafka/topic-admin.js';
 import { exclusiveProducer } from '../src/kafka/transactional.js';
 import { createLogger } from '../src/observability/logger.js';
 import { kafkaAnswers, registryAnswers } from '../src/observability/probes.js';

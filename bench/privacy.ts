@@ -20,7 +20,7 @@ import { localStackDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
 import { frame } from '../src/contracts/framing.js';
 import { HEADER } from '../src/contracts/lineage.js';
-import { topicNames } from '../src/contracts/topics.js';
+import { topicNames } from '../src/contracts/topic-names.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/observability/logger.js';
 import { kafkaAnswers, registryAnswers } from '../src/observability/probes.js';

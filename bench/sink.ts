@@ -16,7 +16,7 @@ import { loadConfig } from '../src/config.js';
 import { frame } from '../src/contracts/framing.js';
 import { HEADER } from '../src/contracts/lineage.js';
 import { projectRoot } from '../src/contracts/project.js';
-import { topicNames } from '../src/contracts/topics.js';
+import { topicNames } from '../src/contracts/topic-names.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/observability/logger.js';
 import { kafkaAnswers, registryAnswers } from '../src/observability/probes.js';

@@ -11,7 +11,7 @@ import { Registry } from 'prom-client';
 import { localStackDefaults } from '../dev/stack/ensure.js';
 import { loadConfig } from '../src/config.js';
 import { checkLineage } from '../src/contracts/lineage.js';
-import { topicNames } from '../src/contracts/topics.js';
+import { topicNames } from '../src/contracts/topic-names.js';
 import { createLogger } from '../src/observability/logger.js';
 import { openKeyStore } from '../src/privacy/key-store.js';
 import { pseudonymsFrom } from '../src/privacy/pseudonyms.js';

@@ -12,7 +12,7 @@ import { Registry } from 'prom-client';
 import { type Config, loadConfig } from '../../src/config.js';
 import { balanced, type LedgerEntry, type LedgerTotals, totalsOf } from '../../src/contracts/ledger.js';
 import { projectRoot } from '../../src/contracts/project.js';
-import { topicNames } from '../../src/contracts/topics.js';
+import { topicNames } from '../../src/contracts/topic-names.js';
 import { Collector } from '../../src/extraction/collector/server.js';
 import { parseCollectorSettings } from '../../src/extraction/collector/settings.js';
 import { runConnector } from '../../src/extraction/connectors/connector.js';

@@ -5,7 +5,7 @@ import { type DeadLetter, deadLetterMessage, deadLetterRecord } from './dead-let
 import { frame, framedSchemaId } from './framing.js';
 import { balanced, formatLedger, type LedgerEntry, ledgerMessage, totalsOf } from './ledger.js';
 import { HEADER, ingestIdFrom, lineageHeaders, readLineage } from './lineage.js';
-import { topicNames } from './topics.js';
+import { topicNames } from './topic-names.js';
 
 const message = (headers: Record<string, string> = {}, offset = '7'): KafkaMessage =>
   ({

@@ -10,7 +10,7 @@ import { type DeadLetterContract, deadLetterMessage, messageBytes } from '../con
 import type { RecordErrorEntry } from '../contracts/errors.js';
 import { type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
 import type { Lineage } from '../contracts/lineage.js';
-import { type TopicNames, topicNames } from '../contracts/topics.js';
+import { type TopicNames, topicNames } from '../contracts/topic-names.js';
 import type { UnidentifiedSealer } from '../privacy/sealed.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import type { ObjectStore } from '../storage/object-store.js';

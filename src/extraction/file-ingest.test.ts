@@ -10,7 +10,7 @@ import type { Kafka, Message, TopicMessages } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { offlineContext } from '../../test/support/stages.js';
 import { DependencyUnavailableError } from '../contracts/errors.js';
-import { topicNames } from '../contracts/topics.js';
+import { topicNames } from '../contracts/topic-names.js';
 import { loadSchema } from '../schema/avro.js';
 import { LocalStore } from '../storage/local-store.js';
 import { type FileState, type IngestFileResult, type IngestLog, ingestFile } from './file-ingest.js';

@@ -9,7 +9,7 @@ import { testNamespace } from '../../test/support/topology.js';
 import { spawnCli } from '../../test/support/worker.js';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
 import { HEADER } from '../contracts/lineage.js';
-import { type TopicNames, topicNames } from '../contracts/topics.js';
+import { type TopicNames, topicNames } from '../contracts/topic-names.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { loadSchema } from '../schema/avro.js';
 import { compilePrimaryEntity } from '../schema/entity.js';

@@ -6,7 +6,7 @@ import { collect, testKafka } from '../../test/support/kafka.js';
 import { testNamespace } from '../../test/support/topology.js';
 import { spawnCli } from '../../test/support/worker.js';
 import { HEADER } from '../contracts/lineage.js';
-import { type TopicNames, topicNames } from '../contracts/topics.js';
+import { type TopicNames, topicNames } from '../contracts/topic-names.js';
 
 const kafka = testKafka();
 const fixtures = path.resolve('test/fixtures/files');

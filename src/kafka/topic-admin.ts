@@ -34,8 +34,8 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[], timeoutMs =
     } catch (err) {
       // Another worker creating the same topics at the same moment is not an error. KafkaJS reports
       // one refusal as its type, several as an aggregate of them ("Topic creation errors").
-      const refusals = (err as { errors?: Array<{ type?: string }> }).errors ?? [err as { type?: string }];
-      if (!refusals.every((e) => e.type === 'TOPIC_ALREADY_EXISTS')) throw err;
+      const refusals = err instanceof kafkajs.KafkaJSAggregateError ? err.errors : [err];
+      if (!refusals.every((e) => e instanceof kafkajs.KafkaJSProtocolError && e.type === 'TOPIC_ALREADY_EXISTS')) throw err;
     }
   }
   const topics = specs.map((s) => s.topic);

@@ -12,7 +12,7 @@ import { eventually, testKafka } from '../../test/support/kafka.js';
 import { clearRedis, json, ledgerNow, produce, startSink, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { type CliRun, runCli, spawnWorker, type Worker } from '../../test/support/worker.js';
 import { loadConfig } from '../config.js';
-import { topicNames } from '../contracts/topics.js';
+import { topicNames } from '../contracts/topic-names.js';
 import type { SinkWorker } from '../sinks/sink-worker.js';
 import { loadTopology } from '../topology/load.js';
 import { openRawLayer, readRawLayer } from './raw-reader.js';

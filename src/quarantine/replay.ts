@@ -6,7 +6,7 @@
  */
 import { type IHeaders, type Kafka, type Message, Partitioners } from 'kafkajs';
 import { HEADER, lineageHeaders, SOURCE_KINDS, type SourceKind } from '../contracts/lineage.js';
-import { topicNames } from '../contracts/topics.js';
+import { topicNames } from '../contracts/topic-names.js';
 import { sendInRequests } from '../kafka/send.js';
 import { ownHeader } from '../privacy/envelope-keys.js';
 import type { SealedOpener } from '../privacy/sealed.js';

@@ -12,7 +12,7 @@ import { produce, testNamespace } from '../../test/support/topology.js';
 import { spawnSink } from '../../test/support/worker.js';
 import { frame } from '../contracts/framing.js';
 import { HEADER } from '../contracts/lineage.js';
-import { topicNames } from '../contracts/topics.js';
+import { topicNames } from '../contracts/topic-names.js';
 import { loadSchema } from '../schema/avro.js';
 import { compilePrimaryEntity } from '../schema/entity.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';

@@ -13,7 +13,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
 import { C360Error, DependencyRefusedError, describeError, isDependencyFailure, mayBlameRecord, onDisk, safeMessage } from '../contracts/errors.js';
-import { topicNames } from '../contracts/topics.js';
+import { topicNames } from '../contracts/topic-names.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { crashPoint } from '../faults/failpoints.js';
 import { createKafka } from '../kafka/client.js';

@@ -15,7 +15,7 @@ import { spawnCli } from '../../test/support/worker.js';
 import { frame } from '../contracts/framing.js';
 import type { LedgerTotals } from '../contracts/ledger.js';
 import { dayOf, HEADER } from '../contracts/lineage.js';
-import { topicNames } from '../contracts/topics.js';
+import { topicNames } from '../contracts/topic-names.js';
 import { openKeyStore } from '../privacy/key-store.js';
 import { SealedOpener } from '../privacy/sealed.js';
 import { loadSchema, parseType } from '../schema/avro.js';

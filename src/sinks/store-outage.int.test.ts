@@ -12,7 +12,7 @@ import { type FaultMode, type FaultProxy, startFaultProxy } from '../../test/sup
 import { eventually, testKafka } from '../../test/support/kafka.js';
 import { produce, rawCrmTopic } from '../../test/support/topology.js';
 import { spawnSink, type Worker } from '../../test/support/worker.js';
-import { topicNames } from '../contracts/topics.js';
+import { topicNames } from '../contracts/topic-names.js';
 import { S3Store } from '../storage/s3-store.js';
 import { parseFileName } from './layout.js';
 

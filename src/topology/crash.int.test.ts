@@ -4,7 +4,7 @@ import { crmProfile, variant } from '../../test/fixtures/records.js';
 import { testKafka } from '../../test/support/kafka.js';
 import { clearRedis, json, produce, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { spawnWorker } from '../../test/support/worker.js';
-import { topicNames } from '../contracts/topics.js';
+import { topicNames } from '../contracts/topic-names.js';
 import { readToEnd } from '../kafka/read-to-end.js';
 
 const kafka = testKafka();

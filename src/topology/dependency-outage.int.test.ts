@@ -13,7 +13,7 @@ import { type PrivatePostgres, startPrivatePostgres } from '../../test/support/p
 import { json, ledgerNow, produce, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { frame } from '../contracts/framing.js';
 import type { LedgerTotals } from '../contracts/ledger.js';
-import { topicNames } from '../contracts/topics.js';
+import { topicNames } from '../contracts/topic-names.js';
 import { openKeyStore } from '../privacy/key-store.js';
 import { loadSchema, parseType } from '../schema/avro.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';

@@ -7,7 +7,7 @@ import { collect, config, testKafka } from '../../test/support/kafka.js';
 import { json, produce, type RunningTopology, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { runCli } from '../../test/support/worker.js';
 import { frame } from '../contracts/framing.js';
-import { topicNames } from '../contracts/topics.js';
+import { topicNames } from '../contracts/topic-names.js';
 import { loadSchema, parseType } from '../schema/avro.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 import { loadTopology } from './load.js';

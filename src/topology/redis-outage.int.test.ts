@@ -6,7 +6,7 @@ import { logger, testKafka } from '../../test/support/kafka.js';
 import { json, produce, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { opsUrl, spawnWorker } from '../../test/support/worker.js';
 import { loadConfig } from '../config.js';
-import { topicNames } from '../contracts/topics.js';
+import { topicNames } from '../contracts/topic-names.js';
 import { redisAnswers } from '../observability/probes.js';
 import { loadTopology } from './load.js';
 import { TopologyRunner } from './runner.js';

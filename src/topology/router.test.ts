@@ -3,7 +3,7 @@ import { crmProfile, webEvent } from '../../test/fixtures/records.js';
 import { envelopeOf, NOW, offlineContext } from '../../test/support/stages.js';
 import { framedSchemaId } from '../contracts/framing.js';
 import { HEADER } from '../contracts/lineage.js';
-import { topicNames } from '../contracts/topics.js';
+import { topicNames } from '../contracts/topic-names.js';
 import { loadSchema } from '../schema/avro.js';
 import { reject } from '../stages/envelope.js';
 import { type RouterContext, route } from './router.js';

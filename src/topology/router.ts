@@ -12,7 +12,7 @@ import { safeMessage } from '../contracts/errors.js';
 import { frame } from '../contracts/framing.js';
 import { emptyCounts, type LedgerCounts, type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
 import { HEADER, lineageHeaders } from '../contracts/lineage.js';
-import type { TopicNames } from '../contracts/topics.js';
+import type { TopicNames } from '../contracts/topic-names.js';
 import { type Envelope, reject } from '../stages/envelope.js';
 
 export interface RouterContext {

@@ -14,7 +14,7 @@ import type { Config } from '../config.js';
 import { DependencyUnavailableError, describeError, safeMessage } from '../contracts/errors.js';
 import { addCounts, emptyCounts, type LedgerCounts } from '../contracts/ledger.js';
 import { checkLineage } from '../contracts/lineage.js';
-import { topicNames } from '../contracts/topics.js';
+import { topicNames } from '../contracts/topic-names.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { crashPoint } from '../faults/failpoints.js';
 import { createKafka } from '../kafka/client.js';

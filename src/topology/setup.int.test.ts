@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { config, testKafka } from '../../test/support/kafka.js';
 import { testNamespace } from '../../test/support/topology.js';
 import { runCli, spawnCli } from '../../test/support/worker.js';
-import { topicNames } from '../contracts/topics.js';
+import { topicNames } from '../contracts/topic-names.js';
 import { loadSchema } from '../schema/avro.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 

@@ -5,13 +5,13 @@ import type { Config, TopicDurability } from '../config.js';
 import type { CompatibilityLevel } from '../contracts/compatibility.js';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
 import { ConfigError } from '../contracts/errors.js';
-import { topicNames } from '../contracts/topics.js';
+import { topicNames } from '../contracts/topic-names.js';
 import type { Topology } from '../contracts/topology-definition.js';
-import { ensureTopics, existingTopics, reconcileTopics, type TopicDrift, topicDrift, topicMaxMessageBytes } from '../kafka/topics.js';
+import { ensureTopics, existingTopics, reconcileTopics, type TopicDrift, topicDrift, topicMaxMessageBytes } from '../kafka/topic-admin.js';
 import { loadSchema } from '../schema/avro.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
-import { topicSpecs } from './topics.js';
+import { topicSpecs } from './topic-specs.js';
 
 /** Creates the topology's missing topics, as durable as configured; returns the ones it created. */
 export async function createTopologyTopics(kafka: Kafka, topology: Topology, durability: TopicDurability): Promise<string[]> {

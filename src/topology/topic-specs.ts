@@ -1,9 +1,9 @@
 /** The settings of a topology's topics: partitions, retention, compaction (docs/contracts.md). */
 
 import type { TopicDurability } from '../config.js';
-import { topicNames } from '../contracts/topics.js';
+import { topicNames } from '../contracts/topic-names.js';
 import type { Topology } from '../contracts/topology-definition.js';
-import type { TopicSpec } from '../kafka/topics.js';
+import type { TopicSpec } from '../kafka/topic-admin.js';
 
 const DAY_MS = 86_400_000;
 

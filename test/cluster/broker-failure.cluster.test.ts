@@ -14,7 +14,7 @@ import { stackPaths } from '../../dev/stack/paths.js';
 import { runningPid } from '../../dev/stack/processes.js';
 import { CLUSTER_SIZE } from '../../dev/stack/versions.js';
 import { formatLedger, type LedgerEntry, totalsOf } from '../../src/contracts/ledger.js';
-import { topicNames } from '../../src/contracts/topics.js';
+import { topicNames } from '../../src/contracts/topic-names.js';
 import { groupLag } from '../../src/kafka/lag.js';
 import { readToEnd } from '../../src/kafka/read-to-end.js';
 import { retry } from '../../src/retry.js';

@@ -9,7 +9,7 @@ import { securedListenersOpen } from '../../dev/stack/kafka.js';
 import { KAFKA_PORT, LOOPBACK } from '../../dev/stack/versions.js';
 import { loadConfig } from '../../src/config.js';
 import { createKafka } from '../../src/kafka/client.js';
-import { ensureTopics } from '../../src/kafka/topics.js';
+import { ensureTopics } from '../../src/kafka/topic-admin.js';
 import { config, logger } from '../support/kafka.js';
 import { testNamespace } from '../support/topology.js';
 

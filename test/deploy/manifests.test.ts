@@ -20,12 +20,12 @@ import { parseAllDocuments } from 'yaml';
 import { buildProgram } from '../../src/cli/program.js';
 import { envSchema, loadConfig } from '../../src/config.js';
 import { projectRoot } from '../../src/contracts/project.js';
-import { topicNames } from '../../src/contracts/topics.js';
+import { topicNames } from '../../src/contracts/topic-names.js';
 import { parseCollectorSettings } from '../../src/extraction/collector/settings.js';
 import { loadConnector } from '../../src/extraction/connectors/index.js';
 import { METRIC_SETS } from '../../src/observability/metrics.js';
 import { loadTopology } from '../../src/topology/load.js';
-import { topicSpecs } from '../../src/topology/topics.js';
+import { topicSpecs } from '../../src/topology/topic-specs.js';
 
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; [key: string]: unknown };
 

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { buildProductionTree } from '../../dev/image/production-tree.js';
 import { projectRoot } from '../../src/contracts/project.js';
-import { topicNames } from '../../src/contracts/topics.js';
+import { topicNames } from '../../src/contracts/topic-names.js';
 import { readToEnd } from '../../src/kafka/read-to-end.js';
 import { crmProfile, variant, webEvent } from '../fixtures/records.js';
 import { config, eventually, testKafka } from '../support/kafka.js';

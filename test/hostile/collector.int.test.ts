@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topicNames } from '../../src/contracts/topics.js';
+import { topicNames } from '../../src/contracts/topic-names.js';
 import { variant, webEvent } from '../fixtures/records.js';
 import { collect, testKafka } from '../support/kafka.js';
 import { type RunningTopology, startTopology, testNamespace } from '../support/topology.js';

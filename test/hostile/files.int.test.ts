@@ -8,7 +8,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { C360Error } from '../../src/contracts/errors.js';
-import { topicNames } from '../../src/contracts/topics.js';
+import { topicNames } from '../../src/contracts/topic-names.js';
 import { ingestFile } from '../../src/extraction/file-ingest.js';
 import { loadMappingFile } from '../../src/extraction/mapping.js';
 import { formatOf } from '../../src/extraction/readers/index.js';

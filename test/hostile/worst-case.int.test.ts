@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { topicNames } from '../../src/contracts/topics.js';
+import { topicNames } from '../../src/contracts/topic-names.js';
 import { crmProfile, variant, webEvent } from '../fixtures/records.js';
 import { testKafka } from '../support/kafka.js';
 import { json, ledgerNow, produce, testNamespace } from '../support/topology.js';

@@ -7,7 +7,7 @@ import { localStackDefaults } from '../../dev/stack/ensure.js';
 import { KAFKA_PORT, LOOPBACK } from '../../dev/stack/versions.js';
 import { loadConfig } from '../../src/config.js';
 import { createKafka } from '../../src/kafka/client.js';
-import { ensureTopics } from '../../src/kafka/topics.js';
+import { ensureTopics } from '../../src/kafka/topic-admin.js';
 import { createLogger } from '../../src/observability/logger.js';
 
 // Against the local stack's single broker (which the global setup starts when nothing answers), topics get one

@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { frame } from '../../src/contracts/framing.js';
 import { type LedgerEntry, type LedgerTotals, totalsOf } from '../../src/contracts/ledger.js';
 import { HEADER } from '../../src/contracts/lineage.js';
-import { type TopicNames, topicNames } from '../../src/contracts/topics.js';
+import { type TopicNames, topicNames } from '../../src/contracts/topic-names.js';
 import type { Topology } from '../../src/contracts/topology-definition.js';
 import { readToEnd } from '../../src/kafka/read-to-end.js';
 import { openKeyStore } from '../../src/privacy/key-store.js';

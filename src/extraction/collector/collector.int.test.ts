@@ -9,7 +9,7 @@ import { collect, testKafka } from '../../../test/support/kafka.js';
 import { testNamespace } from '../../../test/support/topology.js';
 import { spawnCollector, type Worker } from '../../../test/support/worker.js';
 import { HEADER } from '../../contracts/lineage.js';
-import { type TopicNames, topicNames } from '../../contracts/topics.js';
+import { type TopicNames, topicNames } from '../../contracts/topic-names.js';
 import { parseCollectorSettings } from './settings.js';
 
 const kafka = testKafka();

@@ -16,7 +16,7 @@ import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { ConfigError, describeError, listenFailure } from '../../contracts/errors.js';
 import { lineageHeaders, type SourceKind } from '../../contracts/lineage.js';
-import { topicNames } from '../../contracts/topics.js';
+import { topicNames } from '../../contracts/topic-names.js';
 import { crashPoint } from '../../faults/failpoints.js';
 import type { Logger } from '../../observability/logger.js';
 import { perRegistry } from '../../observability/metrics.js';

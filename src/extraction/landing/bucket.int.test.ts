@@ -12,7 +12,7 @@ import { collect, testKafka } from '../../../test/support/kafka.js';
 import { testNamespace } from '../../../test/support/topology.js';
 import { spawnCli } from '../../../test/support/worker.js';
 import { HEADER } from '../../contracts/lineage.js';
-import { type TopicNames, topicNames } from '../../contracts/topics.js';
+import { type TopicNames, topicNames } from '../../contracts/topic-names.js';
 
 // S3Mock accepts any credentials; the SDK only needs some to sign with.
 const credentials = { AWS_ACCESS_KEY_ID: 'c360-test', AWS_SECRET_ACCESS_KEY: 'c360-test', AWS_REGION: 'us-east-1' };

@@ -14,7 +14,7 @@ import { LOOPBACK, SFTP_PORT, SFTP_USER } from '../../../dev/stack/versions.js';
 import { collect, config, testKafka } from '../../../test/support/kafka.js';
 import { testNamespace } from '../../../test/support/topology.js';
 import { spawnCli } from '../../../test/support/worker.js';
-import { topicNames } from '../../contracts/topics.js';
+import { topicNames } from '../../contracts/topic-names.js';
 
 const kafka = testKafka();
 const fixtures = path.resolve('test/fixtures/files');
