@@ -1,7 +1,7 @@
 /**
  * When a sink closes a file. Every rule but the idle flush is a function of the records alone, so a
  * replay after a crash cuts files at the same offsets and writes the same names and bytes. The idle
- * flush (and a graceful stop) depend on the clock; see the README's "Raw layer" section for why
+ * flush (and a graceful stop) depend on the clock; see docs/raw-layer.md for why
  * that never duplicates a row.
  */
 import { z } from 'zod';

@@ -136,7 +136,7 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
       const [c] = podOf(d).containers;
       const budget = Number(c!.env?.find((e) => e.name === 'C360_MEMORY_MB')?.value);
       expect(envSchema.shape.C360_MEMORY_MB.parse(String(budget)), d.metadata.name).toBe(budget);
-      // Peak RSS measured about budget + 10 % at the smallest budgets (README, Memory): a quarter of the limit is left for it.
+      // Peak RSS measured about budget + 10 % at the smallest budgets (docs/benchmarks.md, Sizing): a quarter of the limit is left for it.
       expect(budget, d.metadata.name).toBeLessThanOrEqual(0.75 * mib(c!.resources.limits.memory!));
       expect(budget, d.metadata.name).toBeGreaterThanOrEqual(0.5 * mib(c!.resources.limits.memory!));
     }

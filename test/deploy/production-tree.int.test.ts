@@ -4,7 +4,7 @@
 // the deployment's unit is scaled as Kubernetes would: workers added, stopped with SIGTERM (each
 // must finish within the grace period the manifests give it) and killed with SIGKILL, while data
 // flows; raw must hold exactly the unique records and the ledger must balance. Each worker's peak
-// RSS and CPU are sampled from /proc and printed: the README's sizing and the manifests' resources.
+// RSS and CPU are sampled from /proc and printed: docs/deploying.md's sizing and the manifests' resources.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
