@@ -258,7 +258,7 @@ function saslConfig(e: z.output<typeof envSchema>): SaslConfig | undefined {
 }
 
 /** What a memory budget (C360_MEMORY_MB) sizes; bin/c360.js sets the heap limit from it. */
-interface MemoryBudget {
+export interface MemoryBudget {
   mb: number | undefined;
   /** Bytes a fetch brings per partition (hence per topology transaction or sink batch), and in all. */
   fetchBytesPerPartition: number;

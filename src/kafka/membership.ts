@@ -2,8 +2,30 @@
  * A consumer's place in its group, as the ops endpoint reports it: ready only once it has joined
  * and holds partitions (a worker with none does no work), alive until it crashed for good.
  */
-import type { Consumer } from 'kafkajs';
+import type { Consumer, Kafka } from 'kafkajs';
+import type { MemoryBudget } from '../config.js';
 import { describeError } from '../contracts/errors.js';
+
+/**
+ * A worker's consumer in its group, the way every worker kind joins: committed reads only, no
+ * topic created by a read, heartbeats a third of the session, fetches sized by the memory budget.
+ */
+export function groupConsumer(
+  kafka: Kafka,
+  o: { groupId: string; sessionTimeoutMs?: number; maxBytesPerPartition?: number; memory: MemoryBudget },
+): { consumer: Consumer; membership: GroupMembership } {
+  const sessionTimeout = o.sessionTimeoutMs ?? 30_000;
+  const consumer = kafka.consumer({
+    groupId: o.groupId,
+    sessionTimeout,
+    heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
+    maxBytesPerPartition: o.maxBytesPerPartition ?? o.memory.fetchBytesPerPartition,
+    maxBytes: o.memory.fetchBytes,
+    readUncommitted: false,
+    allowAutoTopicCreation: false,
+  });
+  return { consumer, membership: new GroupMembership(consumer) };
+}
 
 export class GroupMembership {
   private partitions = 0;

@@ -18,7 +18,7 @@ import type { Topology } from '../contracts/topology-definition.js';
 import { crashPoint } from '../faults/failpoints.js';
 import { createKafka } from '../kafka/client.js';
 import { consumerMetrics, recordLag } from '../kafka/consumer-metrics.js';
-import { GroupMembership } from '../kafka/membership.js';
+import { type GroupMembership, groupConsumer } from '../kafka/membership.js';
 import type { Logger } from '../observability/logger.js';
 import { DependencyWaits, waitOut } from '../retry.js';
 import { WriterSchemas } from '../schema/registry.js';
@@ -99,18 +99,13 @@ export class SinkWorker {
     });
     this.spoolDir = this.prepareSpool();
 
-    const sessionTimeout = this.options.sessionTimeoutMs ?? 30_000;
-    const consumer = this.kafka.consumer({
+    const { consumer, membership } = groupConsumer(this.kafka, {
       groupId: this.groupId,
-      sessionTimeout,
-      heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
-      maxBytesPerPartition: config.memory.fetchBytesPerPartition,
-      maxBytes: config.memory.fetchBytes,
-      readUncommitted: false,
-      allowAutoTopicCreation: false,
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+      memory: config.memory,
     });
     this.consumer = consumer;
-    this.membership = new GroupMembership(consumer);
+    this.membership = membership;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const assigned = new Set(Object.entries(e.payload.memberAssignment).flatMap(([t, ps]) => ps.map((p) => `${t}/${p}`)));
       logger.info({ assignment: e.payload.memberAssignment }, 'joined sink group');

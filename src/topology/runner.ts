@@ -19,7 +19,7 @@ import type { Topology } from '../contracts/topology-definition.js';
 import { crashPoint } from '../faults/failpoints.js';
 import { createKafka } from '../kafka/client.js';
 import { consumerMetrics, recordLag } from '../kafka/consumer-metrics.js';
-import { GroupMembership } from '../kafka/membership.js';
+import { type GroupMembership, groupConsumer } from '../kafka/membership.js';
 import { sendInRequests } from '../kafka/send.js';
 import type { Logger } from '../observability/logger.js';
 import type { KeyStore } from '../privacy/key-store.js';
@@ -139,17 +139,14 @@ export class TopologyRunner {
     };
     this.batchLimits = new Map([[this.router.topics.deadLetter, this.router.deadLetter.maxMessageBytes]]);
 
-    const consumer = this.kafka.consumer({
+    const { consumer, membership } = groupConsumer(this.kafka, {
       groupId: this.groupId,
-      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: Math.min(3_000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
-      maxBytesPerPartition: this.options.maxBatchBytes ?? config.memory.fetchBytesPerPartition,
-      maxBytes: config.memory.fetchBytes,
-      readUncommitted: false,
-      allowAutoTopicCreation: false,
+      sessionTimeoutMs: this.options.sessionTimeoutMs,
+      maxBytesPerPartition: this.options.maxBatchBytes,
+      memory: config.memory,
     });
     this.consumer = consumer;
-    this.membership = new GroupMembership(consumer);
+    this.membership = membership;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       logger.info({ assignment: e.payload.memberAssignment, memberId: e.payload.memberId }, 'joined topology group');
       void this.producers.retain(e.payload.memberAssignment);
