@@ -41,4 +41,15 @@ describe('the Segment-spec mapping of RudderStack calls', () => {
         problem: `context.${field} must be a string or a number, not ${kind}`,
       });
   });
+
+  it("keeps a timestamp at the edge of a Date's range as it came, rather than failing to correct it", () => {
+    const m = fromSegment(
+      call({ event: 'x', timestamp: '+275760-09-12T23:59:59.995Z', sentAt: '2026-12-01T09:59:00.000Z' }),
+      'track',
+      RECEIVED,
+      {},
+      connection,
+    );
+    expect(m).toMatchObject({ value: { occurred_at: '+275760-09-12T23:59:59.995Z' } });
+  });
 });

@@ -16,6 +16,7 @@
  * - `properties` are kept, sealed as the contract says; a non-string value is kept as JSON.
  */
 import { randomUUID } from 'node:crypto';
+import { MAX_EPOCH_MS } from '../../schema/iso-time.js';
 import { type Connection, type Json, object, strings, type TrackerMapped, text } from './tracker-event.js';
 
 export const SEGMENT_CALLS = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
@@ -180,11 +181,13 @@ export function fromSegment(
   const skew = Number.isFinite(sent) ? receivedAt - sent : null;
   const deviceTime = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN;
   // A timestamp that does not parse is kept as it came, for the topology to dead-letter with its typed error.
+  // A corrected time a Date cannot hold (a timestamp at the edge of its range) is no correction: the timestamp stays as it came.
+  const corrected = Number.isFinite(deviceTime) && skew !== null && Math.abs(deviceTime + skew) <= MAX_EPOCH_MS ? deviceTime + skew : undefined;
   const occurredAt =
     timestamp === undefined || timestamp === null
       ? new Date(receivedAt).toISOString()
-      : Number.isFinite(deviceTime) && skew !== null
-        ? new Date(deviceTime + skew).toISOString()
+      : corrected !== undefined
+        ? new Date(corrected).toISOString()
         : timestamp;
   const value: Json = {
     // Segment generates an id when a client sends none; such an event cannot be recognised when sent again.

@@ -51,6 +51,9 @@ describe('Snowplow tracker protocol', () => {
   it('takes the true timestamp when the tracker sets one, and the arrival time when it sends none', () => {
     expect(mapped({ e: 'pv', ttm: String(RECEIVED - 60_000), dtm: '1', stm: '2' }).value.occurred_at).toBe('2026-12-01T09:59:00.000Z');
     expect(mapped({ e: 'pv' }).value.occurred_at).toBe('2026-12-01T10:00:00.000Z');
+    // The largest times the protocol's 15 digits allow stay within what a Date holds, skew or not.
+    expect(mapped({ e: 'pv', dtm: '999999999999999', stm: '0' }).value.occurred_at).toBe(new Date(999_999_999_999_999 + RECEIVED).toISOString());
+    expect(mapped({ e: 'pv', dtm: '0', stm: '999999999999999' }).value.occurred_at).toMatch(/^-0\d{5}-/);
   });
 
   it('keeps a structured event by its action, and a self-describing one by its schema with its data and entities as JSON', () => {
