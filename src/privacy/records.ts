@@ -6,19 +6,15 @@
 
 import { dayOf } from '../contracts/lineage.js';
 import type { CompiledEntity } from '../schema/entity.js';
+import { forEachAt, type PathSegment, pathSegments } from '../schema/field-path.js';
 import { unmarkedTextFields } from '../schema/personal.js';
 import { decryptValue, encryptValue, subjectOfCiphertext } from './envelope-keys.js';
 import { canonicalIdentifier, personalShape } from './identifiers.js';
 import type { Pseudonyms } from './pseudonyms.js';
 
-interface Segment {
-  key: string;
-  each: boolean;
-}
-
 interface Located {
   path: string;
-  segments: Segment[];
+  segments: PathSegment[];
   /** The personal kind its contract marks it with, or its own name for an unmarked id (customer_id). */
   kind: string;
 }
@@ -83,31 +79,12 @@ function kindOf(entity: CompiledEntity, path: string): string {
 const locate = (path: string, kind: string): Located => ({
   path,
   kind,
-  segments: path.split('.').map((s) => ({ key: s.replace(/\[\]$/, ''), each: s.endsWith('[]') })),
+  segments: pathSegments(path),
 });
-
-/** Calls `fn` for each value at the path (fanning out over `[]`), with its container and key. */
-function visit(node: unknown, segments: Segment[], i: number, fn: (container: Record<string | number, unknown>, key: string | number) => void): void {
-  if (node === null || typeof node !== 'object') return;
-  const seg = segments[i]!;
-  const obj = node as Record<string, unknown>;
-  const last = i === segments.length - 1;
-  if (seg.each) {
-    const list = obj[seg.key];
-    if (!Array.isArray(list)) return;
-    for (let j = 0; j < list.length; j++) {
-      if (last) fn(list as unknown as Record<number, unknown>, j);
-      else visit(list[j], segments, i + 1, fn);
-    }
-  } else if (last) fn(obj, seg.key);
-  else visit(obj[seg.key], segments, i + 1, fn);
-}
 
 function valuesAt(value: Record<string, unknown>, at: Located): unknown[] {
   const out: unknown[] = [];
-  visit(value, at.segments, 0, (c, k) => {
-    if (c[k] !== null && c[k] !== undefined) out.push(c[k]);
-  });
+  forEachAt(value, at.segments, (c, k) => out.push(c[k]), at.path);
   return out;
 }
 
@@ -205,20 +182,28 @@ export class RecordPrivacy {
   encrypt(entity: CompiledEntity, value: Record<string, unknown>, subject: string, key: Buffer): void {
     const plan = this.plan(entity);
     for (const at of plan.personal) {
-      visit(value, at.segments, 0, (c, k) => {
-        if (c[k] !== null && c[k] !== undefined) c[k] = encryptValue(subject, key, at.path, c[k]);
-      });
+      forEachAt(value, at.segments, (c, k) => (c[k] = encryptValue(subject, key, at.path, c[k])), at.path);
     }
     for (const at of plan.looseIds) {
-      visit(value, at.segments, 0, (c, k) => {
-        if (personalShape(c[k])) c[k] = encryptValue(subject, key, at.path, c[k]);
-      });
+      forEachAt(
+        value,
+        at.segments,
+        (c, k) => {
+          if (personalShape(c[k])) c[k] = encryptValue(subject, key, at.path, c[k]);
+        },
+        at.path,
+      );
     }
     for (const at of plan.texts) {
-      visit(value, at.segments, 0, (c, k) => {
-        const v = c[k];
-        if (typeof v === 'string' && v.includes('@') && HOLDS_EMAIL.test(v)) c[k] = encryptValue(subject, key, at.path, v);
-      });
+      forEachAt(
+        value,
+        at.segments,
+        (c, k) => {
+          const v = c[k];
+          if (typeof v === 'string' && v.includes('@') && HOLDS_EMAIL.test(v)) c[k] = encryptValue(subject, key, at.path, v);
+        },
+        at.path,
+      );
     }
   }
 
@@ -241,7 +226,7 @@ export class RecordPrivacy {
   decrypt(entity: CompiledEntity, value: Record<string, unknown>, keys: ReadonlyMap<string, Buffer>): { forgotten: boolean } {
     let forgotten = false;
     for (const at of this.plan(entity).sealable) {
-      visit(value, at.segments, 0, (c, k) => {
+      forEachAt(value, at.segments, (c, k) => {
         const subject = subjectOfCiphertext(c[k]);
         if (subject === undefined) return;
         const key = keys.get(subject);

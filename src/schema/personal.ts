@@ -32,15 +32,32 @@ function nestedFields(type: unknown): { fields: Field[]; many: boolean } | undef
   return undefined;
 }
 
-/** Every field of a schema, depth first, with its dotted path, its mark (if any) and whether it holds records (whose own fields are marked). */
-export function fieldsOf(schema: Record<string, unknown>, prefix = ''): { path: string; name: string; mark: string | undefined; record: boolean }[] {
-  const out: { path: string; name: string; mark: string | undefined; record: boolean }[] = [];
-  for (const f of (schema.fields as Field[] | undefined) ?? []) {
+/**
+ * The one walk over a schema's fields, depth first: each field with its path from the record
+ * (`address.line1`, `line_items[].sku`) and the records it holds; `visit` returning false keeps the
+ * walk out of them.
+ */
+function walkFields(
+  fields: Field[],
+  visit: (field: Field, path: string, nested: { fields: Field[]; many: boolean } | undefined) => boolean | undefined,
+  prefix = '',
+): void {
+  for (const f of fields) {
     const path = `${prefix}${f.name}`;
     const nested = nestedFields(f.type);
-    out.push({ path, name: f.name, mark: f['c360.pii'], record: nested !== undefined });
-    if (nested) out.push(...fieldsOf({ fields: nested.fields }, `${path}${nested.many ? '[]' : ''}.`));
+    if (visit(f, path, nested) !== false && nested) walkFields(nested.fields, visit, `${path}${nested.many ? '[]' : ''}.`);
   }
+}
+
+const fieldsOfSchema = (schema: Record<string, unknown>): Field[] => (schema.fields as Field[] | undefined) ?? [];
+
+/** Every field of a schema, depth first, with its dotted path, its mark (if any) and whether it holds records (whose own fields are marked). */
+export function fieldsOf(schema: Record<string, unknown>): { path: string; name: string; mark: string | undefined; record: boolean }[] {
+  const out: { path: string; name: string; mark: string | undefined; record: boolean }[] = [];
+  walkFields(fieldsOfSchema(schema), (f, path, nested) => {
+    out.push({ path, name: f.name, mark: f['c360.pii'], record: nested !== undefined });
+    return true;
+  });
   return out;
 }
 
@@ -59,14 +76,10 @@ function holdsMap(type: unknown): boolean {
  */
 export function undecidedFreeForm(schema: Record<string, unknown>): string[] {
   const maps = new Set<string>();
-  const walk = (fields: Field[], prefix: string): void => {
-    for (const f of fields) {
-      if (holdsMap(f.type)) maps.add(`${prefix}${f.name}`);
-      const nested = nestedFields(f.type);
-      if (nested && f['c360.pii'] === undefined) walk(nested.fields, `${prefix}${f.name}${nested.many ? '[]' : ''}.`);
-    }
-  };
-  walk((schema.fields as Field[] | undefined) ?? [], '');
+  walkFields(fieldsOfSchema(schema), (f, path) => {
+    if (holdsMap(f.type)) maps.add(path);
+    return f['c360.pii'] === undefined;
+  });
   return fieldsOf(schema)
     .filter((f) => f.mark === undefined && !f.record && (maps.has(f.path) || FREE_FORM_NAME.test(f.name)))
     .map((f) => f.path);
@@ -84,15 +97,11 @@ function holdsText(type: unknown): boolean {
 /** The paths of the string fields no mark covers: where an email can still turn up (an event named after its sender, say). */
 export function unmarkedTextFields(schema: Record<string, unknown>): string[] {
   const out: string[] = [];
-  const walk = (fields: Field[], prefix: string): void => {
-    for (const f of fields) {
-      if (f['c360.pii'] !== undefined && f['c360.pii'] !== 'none') continue;
-      const nested = nestedFields(f.type);
-      if (nested) walk(nested.fields, `${prefix}${f.name}${nested.many ? '[]' : ''}.`);
-      else if (holdsText(f.type)) out.push(`${prefix}${f.name}`);
-    }
-  };
-  walk((schema.fields as Field[] | undefined) ?? [], '');
+  walkFields(fieldsOfSchema(schema), (f, path, nested) => {
+    if (f['c360.pii'] !== undefined && f['c360.pii'] !== 'none') return false;
+    if (!nested && holdsText(f.type)) out.push(path);
+    return true;
+  });
   return out;
 }
 
@@ -118,22 +127,16 @@ export function personalFieldNames(): ReadonlySet<string> {
  */
 export function encryptedSchema(schema: Record<string, unknown>): Record<string, unknown> {
   const copy = structuredClone(schema);
-  const visit = (fields: Field[]): void => {
-    for (const f of fields) {
-      const mark = f['c360.pii'];
-      if (mark !== undefined && mark !== 'none') {
-        const withDefault = f as Field & { default?: unknown };
-        // A default of the plain type ({} for a map) is no string: such a field becomes nullable, its default null.
-        const nullable = (Array.isArray(f.type) && f.type.includes('null')) || (withDefault.default !== undefined && withDefault.default !== null);
-        f.type = nullable ? ['null', 'string'] : 'string';
-        if (withDefault.default !== undefined) withDefault.default = null;
-        (f as Field & { 'c360.encrypted'?: boolean })['c360.encrypted'] = true;
-        continue;
-      }
-      const nested = nestedFields(f.type);
-      if (nested) visit(nested.fields);
-    }
-  };
-  visit(copy.fields as Field[]);
+  walkFields(fieldsOfSchema(copy), (f) => {
+    const mark = f['c360.pii'];
+    if (mark === undefined || mark === 'none') return true;
+    const withDefault = f as Field & { default?: unknown };
+    // A default of the plain type ({} for a map) is no string: such a field becomes nullable, its default null.
+    const nullable = (Array.isArray(f.type) && f.type.includes('null')) || (withDefault.default !== undefined && withDefault.default !== null);
+    f.type = nullable ? ['null', 'string'] : 'string';
+    if (withDefault.default !== undefined) withDefault.default = null;
+    (f as Field & { 'c360.encrypted'?: boolean })['c360.encrypted'] = true;
+    return false;
+  });
   return copy;
 }

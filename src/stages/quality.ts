@@ -4,13 +4,14 @@
  * Checks may normalise the value they check (lower-cased email domain, E.164 phone).
  */
 import type { RecordErrorCode, RecordErrorEntry } from '../contracts/errors.js';
+import { forEachAt, type PathSegment, pathSegments } from '../schema/field-path.js';
 import { reject } from './envelope.js';
 import type { RuleCheck, RuleContext } from './quality/rule.js';
 import { RULES } from './quality/rules/index.js';
 import { defineStage } from './stage.js';
 
 interface CompiledCheck {
-  segments: { key: string; each: boolean }[];
+  segments: PathSegment[];
   /** The field's path when no segment fans out over an array, known before any record is seen. */
   fixedPath: string | undefined;
   check: RuleCheck;
@@ -36,31 +37,6 @@ function apply(c: CompiledCheck, parent: Record<string, unknown> | unknown[], ke
   else found.flags.push(outcome.code);
 }
 
-/** Checks each value at the path; `[]` segments fan out over arrays. Absent and null values are skipped. */
-function visitPath(node: unknown, c: CompiledCheck, i: number, path: string, found: Findings): void {
-  if (typeof node !== 'object' || node === null) return;
-  const seg = c.segments[i]!;
-  const obj = node as Record<string, unknown>;
-  const child = obj[seg.key];
-  if (child === undefined || child === null) return;
-  // Paths are built only below an array, where they carry the item's index.
-  const here = c.fixedPath ?? (path ? `${path}.${seg.key}` : seg.key);
-  const last = i === c.segments.length - 1;
-  if (seg.each) {
-    if (!Array.isArray(child)) return;
-    for (let j = 0; j < child.length; j++) {
-      const item: unknown = child[j];
-      if (last) {
-        if (item !== null && item !== undefined) apply(c, child, j, `${here}[${j}]`, found);
-      } else visitPath(item, c, i + 1, `${here}[${j}]`, found);
-    }
-  } else if (last) {
-    apply(c, obj, seg.key, here, found);
-  } else {
-    visitPath(child, c, i + 1, here, found);
-  }
-}
-
 export const qualityStage = defineStage({
   name: 'quality',
   description:
@@ -72,7 +48,7 @@ export const qualityStage = defineStage({
       checks.set(
         id,
         source.definition.quality.map((q) => ({
-          segments: q.field.split('.').map((s) => ({ key: s.replace(/\[\]$/, ''), each: s.endsWith('[]') })),
+          segments: pathSegments(q.field),
           fixedPath: q.field.includes('[]') ? undefined : q.field,
           check: RULES.get(q.rule)!.create(q.options),
           severity: q.severity,
@@ -86,7 +62,7 @@ export const qualityStage = defineStage({
         for (const e of batch) {
           if (e.outcome !== 'pending' || !e.value) continue;
           found.ctx.record = e.value;
-          for (const c of checks.get(e.entity.id) ?? []) visitPath(e.value, c, 0, '', found);
+          for (const c of checks.get(e.entity.id) ?? []) forEachAt(e.value, c.segments, (parent, key, path) => apply(c, parent, key, path, found), c.fixedPath);
           if (found.errors.length > 0) {
             reject(e, 'quality', found.errors);
             found.errors = [];
