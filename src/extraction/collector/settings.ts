@@ -2,9 +2,13 @@
  * The collector's settings file: API keys (each names the one source it may send to), webhook
  * secrets per source, and limits. Validated at start; a mistake is one sentence naming it.
  */
+import type { Kafka } from 'kafkajs';
+import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { parseSettings, readJsonFile } from '../../config.js';
 import { ConfigError } from '../../contracts/errors.js';
+import type { Logger } from '../../observability/logger.js';
+import type { CompiledEntity } from '../../schema/entity.js';
 
 export const collectorSettingsSchema = z
   .object({
@@ -66,6 +70,17 @@ export const collectorSettingsSchema = z
   .strict();
 
 export type CollectorSettings = z.output<typeof collectorSettingsSchema>;
+
+/** What a collector is built from: its settings, the sources' entities, and where it sends and reports. */
+export interface CollectorOptions {
+  kafka: Kafka;
+  namespace: string;
+  entities: Map<string, CompiledEntity>;
+  settings: CollectorSettings;
+  maxRecordBytes: number;
+  metrics: Registry;
+  logger: Logger;
+}
 
 export function parseCollectorSettings(input: unknown, sources: string[], origin = 'collector settings'): CollectorSettings {
   const settings = parseSettings(collectorSettingsSchema, input, origin);
