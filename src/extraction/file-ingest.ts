@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
-import type { Kafka, Message, TopicMessages } from 'kafkajs';
+import type { Kafka, TopicMessages } from 'kafkajs';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
 import { type C360Error, describeError, fileSystemFailure, type RecordErrorEntry, UnreadableFileError } from '../contracts/errors.js';
 import { HEADER, ingestIdFrom, type Lineage, lineageHeaders, type SourceKind } from '../contracts/lineage.js';
@@ -26,10 +26,10 @@ import type { UnidentifiedSealer } from '../privacy/sealed.js';
 import { KAFKA_OUTAGE_RETRY, retry } from '../retry.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { ExtractionDeadLetters, tooLarge } from './dead-letters.js';
-import { compileMapping, type MappingFile } from './mapping.js';
-import { type FormatSpec, openText } from './readers/reader.js';
-import { readState, stateMessage } from './state.js';
+import { IngestBatch } from './ingest-batch.js';
+import { compileMapping, type MappingFile, type RowMapper } from './mapping.js';
+import { type FileRow, type FormatSpec, openText, type RowReader } from './readers/reader.js';
+import { readState } from './state.js';
 
 export interface FileState {
   kind: 'file';
@@ -181,20 +181,153 @@ function readingFile<T>(name: string, run: () => T): T {
   }
 }
 
+/** The file's identity for its state: its name, its bytes' hash, and the state key made of them. */
+interface FileIdentity {
+  name: string;
+  sha256: string;
+  key: string;
+}
+
+/**
+ * One pass over a file's rows from where it resumes: each row mapped into the batch (or dead-lettered
+ * with its reason), and each batch committed with the file's position in one transaction. One
+ * transaction is in flight while the next batch is read and mapped: the broker's work and ours overlap.
+ */
+class FileRun {
+  private readonly batch: IngestBatch;
+  private firstRow: number;
+  private lastRow: number;
+  private inFlight: Promise<void> = Promise.resolve();
+  private receivedAt = Date.now();
+  private anyKnownColumn = false;
+
+  constructor(
+    private readonly o: IngestFileOptions,
+    private readonly log: IngestLog,
+    private readonly file: FileIdentity,
+    private readonly reader: RowReader,
+    private readonly mapper: RowMapper,
+    private readonly limits: { maxMessageBytes: number; totalBytes: number; resumeFrom: number },
+    readonly result: IngestFileResult,
+  ) {
+    this.batch = new IngestBatch(o, limits.maxMessageBytes, 'file-ingest');
+    this.firstRow = limits.resumeFrom;
+    this.lastRow = limits.resumeFrom - 1;
+  }
+
+  /** Reads every row from the resume point, committing a batch whenever it is full, then the rest as complete. */
+  async run(): Promise<void> {
+    const batchRows = this.o.batchRows ?? DEFAULT_BATCH_ROWS;
+    try {
+      for await (const r of unreadableOnError(this.reader.rows(), this.file.name)) {
+        if (r.row < this.limits.resumeFrom) continue;
+        await this.take(r);
+        if (this.batch.size >= batchRows) {
+          await this.commit('running');
+          this.receivedAt = Date.now();
+        }
+      }
+    } catch (err) {
+      // A file unreadable from some row on: what was read before it (dead letters included) is committed, then the file fails, saying so.
+      if (!(err instanceof UnreadableFileError)) throw err;
+      await this.commit('running');
+      await this.inFlight;
+      const { rows, sent, deadLettered } = this.result;
+      throw new PartlyIngestedError(this.file.name, { rows, lastRow: this.lastRow, sent, deadLettered }, describeError(err.cause ?? err));
+    }
+    await this.commit('complete');
+    await this.inFlight;
+    // Column names are printed only when the file has a real header: otherwise they are its first row's values.
+    this.result.unknownColumns = this.anyKnownColumn ? [...this.mapper.unknownColumns] : [];
+  }
+
+  /** Lets a transaction still in flight after a failure finish (or fail) before the producer goes. */
+  settled(): Promise<void> {
+    return this.inFlight.catch(() => undefined);
+  }
+
+  private lineageOf(row: number, line: number | undefined): Lineage {
+    return {
+      ingestId: ingestIdFrom(`${this.file.sha256}/${row}`),
+      source: this.o.entity.source,
+      sourceKind: this.o.sourceKind,
+      receivedAt: this.receivedAt,
+      origin: JSON.stringify({ file: this.file.name, sha256: this.file.sha256, row, ...(line !== undefined ? { line } : {}) }),
+    };
+  }
+
+  private at(row: number) {
+    return { topic: `file:${this.file.name}`, offset: row };
+  }
+
+  private async deadLetter(row: number, lineage: Lineage, error: RecordErrorEntry, cells: unknown): Promise<void> {
+    await this.batch.reject(this.at(row), lineage, error, cells);
+    this.result.deadLettered++;
+  }
+
+  /** One row into the batch, or to the dead letters with why. */
+  private async take(r: FileRow): Promise<void> {
+    const { o, result } = this;
+    result.rows++;
+    this.lastRow = r.row;
+    const lineage = this.lineageOf(r.row, r.line);
+    const mapped = 'rejected' in r ? ({ ok: false, error: { ...r.rejected, field: null } } as const) : this.mapper.map(r.cells);
+    if (mapped.ok) {
+      this.anyKnownColumn = true;
+      const id = o.entity.naturalId(mapped.value);
+      // The entity travels with the row: a source may carry several (commerce: orders and products).
+      const message = { key: id || null, value: JSON.stringify(mapped.value), headers: { ...lineageHeaders(lineage), [HEADER.entity]: o.entity.name } };
+      if (await this.batch.add(message, lineage, this.at(r.row), mapped.value)) result.sent++;
+      else result.deadLettered++;
+      return;
+    }
+    if (mapped.error.code === 'mapping.unknown_columns' && r.row === 1 && o.format.headerRow && 'cells' in r) {
+      // Not one header names a field: the "header" was the file's first row of data, so it is counted and dead-lettered too.
+      result.rows++;
+      await this.deadLetter(0, this.lineageOf(0, 1), mapped.error, Object.keys(r.cells));
+    }
+    await this.deadLetter(r.row, lineage, mapped.error, 'cells' in r ? r.cells : undefined);
+  }
+
+  /** Starts the batch's transaction once the previous one committed; a failure of either surfaces at the next commit or at the end. */
+  private async commit(status: FileState['status']): Promise<void> {
+    const { o, result, file } = this;
+    const state: FileState = {
+      kind: 'file',
+      source: o.entity.source,
+      file: file.name,
+      sha256: file.sha256,
+      next_row: this.lastRow + 1,
+      sent: result.sent,
+      dead_lettered: result.deadLettered,
+      status,
+      updated_at: new Date().toISOString(),
+    };
+    const topicMessages = this.batch.take(`file:${file.name}`, this.firstRow, this.lastRow, file.key, state);
+    const progress: IngestProgress = { rows: result.rows, bytesRead: this.reader.bytesRead(), totalBytes: this.limits.totalBytes };
+    this.firstRow = this.lastRow + 1;
+    await this.inFlight;
+    this.inFlight = this.log.commit(topicMessages).then(() => {
+      crashPoint('ingest-after-commit');
+      o.onProgress?.(progress);
+    });
+    // Not unhandled while the next batch is read: it is awaited by the next commit or at the end.
+    this.inFlight.catch(() => undefined);
+  }
+}
+
 async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
   const started = performance.now();
-  const names = topicNames(o.namespace);
   const name = o.name ?? path.basename(o.file);
   const sha256 = await sha256File(o.file).catch((err: unknown) => {
     throw unreadable(name, err);
   });
-  const key = `file:${o.entity.source}:${sha256}`;
+  const file: FileIdentity = { name, sha256, key: `file:${o.entity.source}:${sha256}` };
   const transactionalId = `${o.namespace}.ingest.${o.entity.source}.${sha256.slice(0, 24)}`;
   const log = await (o.openLog ?? ((id: string) => kafkaIngestLog(o.kafka, o.namespace, id, o.deadLetter.maxMessageBytes)))(transactionalId);
-  // One transaction in flight while the next batch is read and mapped: the broker's work and ours overlap.
-  let inFlight: Promise<void> = Promise.resolve();
+  let run: FileRun | undefined;
   try {
-    const previous = await log.position(key);
+    const previous = await log.position(file.key);
     const result: IngestFileResult = {
       file: o.file,
       name,
@@ -218,116 +351,18 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
       result.sent = previous!.sent;
       result.deadLettered = previous!.dead_lettered;
     }
-
-    const maxMessageBytes = await log.maxMessageBytes(names.ingest(o.entity.source));
+    const maxMessageBytes = await log.maxMessageBytes(topicNames(o.namespace).ingest(o.entity.source));
     const mapper = compileMapping(o.entity.schema, o.mapping);
     // Cut off in transfer, a gzip file fails only at its end: checked whole first, it lands nothing rather than its first half.
     if (resumeFrom === 1) await checkGzip(o.file, name);
     const reader = o.format.create(o.file, { delimiter: o.mapping.delimiter, maxRowBytes: o.maxRecordBytes });
     const totalBytes = readingFile(name, () => fs.statSync(o.file).size);
-    const batchRows = o.batchRows ?? DEFAULT_BATCH_ROWS;
-    let records: Message[] = [];
-    const dead = new ExtractionDeadLetters(o, 'file-ingest');
-    let firstRow = resumeFrom;
-    let lastRow = resumeFrom - 1;
-
-    /** Starts the batch's transaction once the previous one committed; a failure of either surfaces at the next commit or at the end. */
-    const commit = async (status: FileState['status']) => {
-      const receivedState: FileState = {
-        kind: 'file',
-        source: o.entity.source,
-        file: name,
-        sha256,
-        next_row: lastRow + 1,
-        sent: result.sent,
-        dead_lettered: result.deadLettered,
-        status,
-        updated_at: new Date().toISOString(),
-      };
-      const topicMessages = [
-        { topic: names.ingest(o.entity.source), messages: records },
-        ...dead.take(`file:${name}`, firstRow, lastRow),
-        { topic: names.connectorState, messages: [stateMessage(key, receivedState)] },
-      ];
-      const progress: IngestProgress = { rows: result.rows, bytesRead: reader.bytesRead(), totalBytes };
-      records = [];
-      firstRow = lastRow + 1;
-      await inFlight;
-      inFlight = log.commit(topicMessages).then(() => {
-        crashPoint('ingest-after-commit');
-        o.onProgress?.(progress);
-      });
-      // Not unhandled while the next batch is read: it is awaited by the next commit or at the end.
-      inFlight.catch(() => undefined);
-    };
-    let receivedAt = Date.now();
-    let anyKnownColumn = false;
-    const deadLetter = async (row: number, lineage: Lineage, error: RecordErrorEntry, cells: unknown) => {
-      await dead.add({ topic: `file:${name}`, offset: row }, lineage, error, cells);
-      result.deadLettered++;
-    };
-    const lineageOf = (row: number, line: number | undefined): Lineage => ({
-      ingestId: ingestIdFrom(`${sha256}/${row}`),
-      source: o.entity.source,
-      sourceKind: o.sourceKind,
-      receivedAt,
-      origin: JSON.stringify({ file: name, sha256, row, ...(line !== undefined ? { line } : {}) }),
-    });
-
-    try {
-      for await (const r of unreadableOnError(reader.rows(), name)) {
-        if (r.row < resumeFrom) continue;
-        result.rows++;
-        lastRow = r.row;
-        const lineage = lineageOf(r.row, r.line);
-        const mapped = 'rejected' in r ? ({ ok: false, error: { ...r.rejected, field: null } } as const) : mapper.map(r.cells);
-        if (mapped.ok) {
-          anyKnownColumn = true;
-          const id = o.entity.naturalId(mapped.value);
-          // The entity travels with the row: a source may carry several (commerce: orders and products).
-          const message = { key: id || null, value: JSON.stringify(mapped.value), headers: { ...lineageHeaders(lineage), [HEADER.entity]: o.entity.name } };
-          const large = tooLarge(message, o.maxRecordBytes, maxMessageBytes);
-          if (large) {
-            await deadLetter(r.row, lineage, large, mapped.value);
-          } else {
-            records.push(message);
-            result.sent++;
-          }
-        } else {
-          if (mapped.error.code === 'mapping.unknown_columns' && r.row === 1 && o.format.headerRow && 'cells' in r) {
-            // Not one header names a field: the "header" was the file's first row of data, so it is counted and dead-lettered too.
-            result.rows++;
-            await deadLetter(0, lineageOf(0, 1), mapped.error, Object.keys(r.cells));
-          }
-          await deadLetter(r.row, lineage, mapped.error, 'cells' in r ? r.cells : undefined);
-        }
-        if (records.length + dead.size >= batchRows) {
-          await commit('running');
-          receivedAt = Date.now();
-        }
-      }
-    } catch (err) {
-      // A file unreadable from some row on: what was read before it (dead letters included) is committed, then the file fails, saying so.
-      if (err instanceof UnreadableFileError) {
-        await commit('running');
-        await inFlight;
-        throw new PartlyIngestedError(
-          name,
-          { rows: result.rows, lastRow, sent: result.sent, deadLettered: result.deadLettered },
-          describeError(err.cause ?? err),
-        );
-      }
-      throw err;
-    }
-    await commit('complete');
-    await inFlight;
-    // Column names are printed only when the file has a real header: otherwise they are its first row's values.
-    result.unknownColumns = anyKnownColumn ? [...mapper.unknownColumns] : [];
+    run = new FileRun(o, log, file, reader, mapper, { maxMessageBytes, totalBytes, resumeFrom }, result);
+    await run.run();
     result.ms = performance.now() - started;
     return result;
   } finally {
-    // A transaction still in flight after a failure is let finish (or fail) before its producer goes.
-    await inFlight.catch(() => undefined);
+    await run?.settled();
     await log.close();
   }
 }

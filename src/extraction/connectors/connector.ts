@@ -24,8 +24,8 @@ import type { UnidentifiedSealer } from '../../privacy/sealed.js';
 import type { ComponentSpec } from '../../registry.js';
 import type { CompiledEntity } from '../../schema/entity.js';
 import type { ObjectStore } from '../../storage/object-store.js';
-import { ExtractionDeadLetters, tooLarge } from '../dead-letters.js';
-import { readState, stateMessage } from '../state.js';
+import { IngestBatch } from '../ingest-batch.js';
+import { readState } from '../state.js';
 
 /** A connector kind, registered by name in connectors/index.ts; a connector file's `type` names it (default rest). */
 export interface ConnectorSpec extends ComponentSpec {
@@ -107,12 +107,39 @@ export interface ConnectorRun {
   deadLettered: number;
 }
 
+/** A page's records into the batch, each with its lineage (a record that is not an object, or too large, dead-lettered); how many were added. */
+async function addPage(o: RunConnectorOptions, batch: IngestBatch, page: Page, from: unknown, at: { key: string; first: number }): Promise<number> {
+  const receivedAt = Date.now();
+  let sent = 0;
+  for (const [index, record] of page.records.entries()) {
+    const lineage: Lineage = {
+      ingestId: ingestIdFrom(`${o.connector.name}/${JSON.stringify(from)}/${index}`),
+      source: o.entity.source,
+      sourceKind: 'api',
+      receivedAt,
+      origin: JSON.stringify({ connector: o.connector.name, cursor: from, index }),
+    };
+    const origin = { topic: at.key, offset: at.first + index };
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+      await batch.reject(origin, lineage, { code: 'mapping.malformed_row', field: null, message: 'the API record is not a JSON object' }, record);
+      continue;
+    }
+    const message: Message = {
+      key: o.entity.naturalId(record as Record<string, unknown>) || null,
+      value: JSON.stringify(record),
+      headers: lineageHeaders(lineage),
+    };
+    if (await batch.add(message, lineage, origin, record)) sent++;
+  }
+  return sent;
+}
+
 export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun> {
   const names = topicNames(o.namespace);
   // The connector's state key, and where its dead letters say they were read.
   const key = `connector:${o.connector.name}`;
   const maxMessageBytes = await maxMessageBytesOf(o.kafka, names.ingest(o.entity.source));
-  const dead = new ExtractionDeadLetters(o, 'connector');
+  const batch = new IngestBatch(o, maxMessageBytes, 'connector');
   const batchLimits = new Map([[names.deadLetter, o.deadLetter.maxMessageBytes]]);
   const producer = await exclusiveProducer(o.kafka, `${o.namespace}.connector.${o.connector.name}`);
   const run: ConnectorRun = { pages: 0, records: 0, deadLettered: 0 };
@@ -146,49 +173,18 @@ export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun
       // A position is kept with every page: one that could not be (a cursor of megabytes) ends the run rather than every transaction failing.
       if (Buffer.byteLength(JSON.stringify(page.next)) > MAX_POSITION_BYTES)
         throw new DependencyRefusedError('connector', `${o.connector.name}: the API's next position is over ${MAX_POSITION_BYTES} bytes; it cannot be kept.`);
-      const receivedAt = Date.now();
-      const messages: Message[] = [];
-      for (const [index, record] of page.records.entries()) {
-        const lineage: Lineage = {
-          ingestId: ingestIdFrom(`${o.connector.name}/${JSON.stringify(from)}/${index}`),
-          source: o.entity.source,
-          sourceKind: 'api',
-          receivedAt,
-          origin: JSON.stringify({ connector: o.connector.name, cursor: from, index }),
-        };
-        const at = { topic: key, offset: totals.records + index };
-        if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-          await dead.add(at, lineage, { code: 'mapping.malformed_row', field: null, message: 'the API record is not a JSON object' }, record);
-          continue;
-        }
-        const message: Message = {
-          key: o.entity.naturalId(record as Record<string, unknown>) || null,
-          value: JSON.stringify(record),
-          headers: lineageHeaders(lineage),
-        };
-        const large = tooLarge(message, o.maxRecordBytes, maxMessageBytes);
-        if (large) await dead.add(at, lineage, large, record);
-        else messages.push(message);
-      }
-      const deadLettered = page.records.length - messages.length;
       const first = totals.records;
+      const sent = await addPage(o, batch, page, from, { key, first });
+      const deadLettered = page.records.length - sent;
       totals = { pages: totals.pages + 1, records: totals.records + page.records.length };
       const state: ConnectorState = { kind: 'connector', connector: o.connector.name, position: page.next, ...totals, updated_at: new Date().toISOString() };
-      await sendTransaction(
-        producer,
-        [
-          { topic: names.ingest(o.entity.source), messages },
-          ...dead.take(key, first, Math.max(first, totals.records - 1)),
-          { topic: names.connectorState, messages: [stateMessage(key, state)] },
-        ],
-        batchLimits,
-      );
+      await sendTransaction(producer, batch.take(key, first, Math.max(first, totals.records - 1), key, state), batchLimits);
       crashPoint('connector-after-commit');
       position = page.next;
       run.pages++;
-      run.records += messages.length;
+      run.records += sent;
       run.deadLettered += deadLettered;
-      o.onPage?.(messages.length, deadLettered);
+      o.onPage?.(sent, deadLettered);
       if (page.caughtUp) {
         pulled = new Set();
         if (o.once) break;
