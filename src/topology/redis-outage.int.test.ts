@@ -102,7 +102,11 @@ describe('Redis outage: the dedup stage holds the batch and retries; nothing pas
       redis.kill('SIGKILL');
       await new Promise((r) => redis.once('exit', r));
       await produce(kafka, names.ingest('crm'), [json(variant(crmProfile, { customer_id: 'C-stall' }))]);
-      await until(async () => (await ready()).checks.includes('partitions'), '/readyz to report the stalled partition');
+      // Which shows first depends on how long Redis's first refusal takes against the one-second stall: wait for both.
+      await until(async () => {
+        const { checks } = await ready();
+        return checks.includes('partitions') && checks.includes('dependencies');
+      }, '/readyz to report the stalled partition and what it waits on');
       expect(await ready()).toEqual({ status: 503, checks: ['redis', 'dependencies', 'partitions'] });
 
       redis = startRedis();
