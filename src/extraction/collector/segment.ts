@@ -17,7 +17,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MAX_EPOCH_MS } from '../../schema/iso-time.js';
-import { type Connection, type Json, object, strings, type TrackerMapped, text } from './tracker-event.js';
+import { type Connection, campaignFrom, type Json, object, setOwn, strings, type TrackerMapped, text } from './tracker-event.js';
 
 export const SEGMENT_CALLS = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
 export type SegmentCall = (typeof SEGMENT_CALLS)[number];
@@ -35,8 +35,7 @@ const EVENT_TYPE: Record<SegmentCall, string> = {
 function campaignOf(context: Json): Json | null {
   const c = object(context.campaign);
   if (!c) return null;
-  const campaign = { name: text(c.name), source: text(c.source), medium: text(c.medium), term: text(c.term), content: text(c.content) };
-  return Object.values(campaign).some((v) => v !== null) ? campaign : null;
+  return campaignFrom((f) => text(c[f]));
 }
 
 /** Consent as a map category → granted, or why it cannot be taken as it is. */
@@ -44,7 +43,7 @@ function grants(entries: [string, unknown][], field: string): Record<string, boo
   const out: Record<string, boolean> = {};
   for (const [category, granted] of entries) {
     if (typeof granted !== 'boolean') return `${field}.${category} must be true or false`;
-    Object.defineProperty(out, category, { value: granted, enumerable: true, writable: true, configurable: true });
+    setOwn(out, category, granted);
   }
   return out;
 }

@@ -38,7 +38,15 @@ export function registerSnowplowRoutes(app: FastifyInstance, accept: Accept, o: 
     const app = [...apps][0] as string;
     const source = snowplowApps.get(app)!;
     if (!cors.allow(req, reply, `snowplow:${app}`)) return reply.code(403).send(NATIVE.refused(forbidden(req, 'app id'), requestId));
-    return accept(reply, { source: o.entities.get(source)!, input: parsed, kind: 'stream', requestId, rateKey: `snowplow:${app}`, dialect });
+    // The events are found already: the acceptor takes them as they are.
+    return accept(reply, {
+      source: o.entities.get(source)!,
+      input: parsed,
+      kind: 'stream',
+      requestId,
+      rateKey: `snowplow:${app}`,
+      dialect: { ...dialect, events: () => events },
+    });
   };
 
   app.post(SNOWPLOW_POST_PATH, snowplowHandler(false));

@@ -21,7 +21,7 @@
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../../schema/json-depth.js';
-import { type Connection, type Json, object, strings, type TrackerMapped, text } from './tracker-event.js';
+import { type Connection, campaignFrom, type Json, object, setOwn, strings, type TrackerMapped, text } from './tracker-event.js';
 
 export const SNOWPLOW_POST_PATH = '/com.snowplowanalytics.snowplow/tp2';
 export const SNOWPLOW_GET_PATH = '/i';
@@ -68,7 +68,7 @@ export function pixelParams(url: string): Json | string {
       return 'the query is not percent-encoded UTF-8';
     }
     if (Object.hasOwn(params, key)) return `the query names ${key} more than once`;
-    Object.defineProperty(params, key, { value, enumerable: true, writable: true, configurable: true });
+    setOwn(params, key, value);
   }
   return params;
 }
@@ -128,14 +128,7 @@ function campaignOf(url: string | null): Json | null {
   } catch {
     return null;
   }
-  const campaign = {
-    name: query.get('utm_campaign'),
-    source: query.get('utm_source'),
-    medium: query.get('utm_medium'),
-    term: query.get('utm_term'),
-    content: query.get('utm_content'),
-  };
-  return Object.values(campaign).some((v) => v !== null) ? campaign : null;
+  return campaignFrom((f) => query.get(f === 'name' ? 'utm_campaign' : `utm_${f}`));
 }
 
 function consentOf(event: { schema: string; data: Json } | null): Record<string, boolean> | null | string {
@@ -145,7 +138,7 @@ function consentOf(event: { schema: string; data: Json } | null): Record<string,
   const scopes = event.data.consentScopes;
   if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string')) return 'consent_preferences: consentScopes must be an array of strings';
   const out: Record<string, boolean> = {};
-  for (const scope of scopes as string[]) Object.defineProperty(out, scope, { value: GRANTED.has(kind), enumerable: true, writable: true, configurable: true });
+  for (const scope of scopes as string[]) setOwn(out, scope, GRANTED.has(kind));
   return out;
 }
 
@@ -159,8 +152,12 @@ export function fromSnowplow(params: Json, receivedAt: number, connection: Conne
   const e = text(params.e);
   const kind = e ? EVENTS[e] : undefined;
   if (!e || !kind) return { problem: `e must be one of ${Object.keys(EVENTS).join(', ')}` };
-  for (const time of ['dtm', 'stm', 'ttm'] as const)
-    if (params[time] !== undefined && Number.isNaN(millis(String(params[time])))) return { problem: `${time} must be milliseconds since the epoch` };
+  const time: Partial<Record<'dtm' | 'stm' | 'ttm', number>> = {};
+  for (const t of ['dtm', 'stm', 'ttm'] as const) {
+    if (params[t] === undefined) continue;
+    time[t] = millis(String(params[t]));
+    if (Number.isNaN(time[t])) return { problem: `${t} must be milliseconds since the epoch` };
+  }
   const ue = e === 'ue' ? unstructEvent(params) : null;
   if (typeof ue === 'string') return { problem: ue };
   if (e === 'ue' && ue === null) return { problem: 'a ue event needs ue_pr or ue_px' };
@@ -169,11 +166,8 @@ export function fromSnowplow(params: Json, receivedAt: number, connection: Conne
   const consent = consentOf(ue);
   if (typeof consent === 'string') return { problem: consent };
 
-  const sent = millis(text(params.stm));
-  const skew = Number.isFinite(sent) ? receivedAt - sent : null;
-  const trueTime = millis(text(params.ttm));
-  const deviceTime = millis(text(params.dtm));
-  const occurredAt = Number.isFinite(trueTime) ? trueTime : Number.isFinite(deviceTime) ? deviceTime + (skew ?? 0) : receivedAt;
+  const skew = time.stm !== undefined ? receivedAt - time.stm : null;
+  const occurredAt = time.ttm ?? (time.dtm !== undefined ? time.dtm + (skew ?? 0) : receivedAt);
 
   const url = text(params.url);
   const properties: Record<string, string> =

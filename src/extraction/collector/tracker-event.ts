@@ -9,14 +9,24 @@ export const object = (v: unknown): Json | undefined => (v && typeof v === 'obje
 /** A non-empty string as it is, a number as its decimal text, anything else null. */
 export const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : null);
 
+/** Sets `key` as an own property, `__proto__` too: an assignment would set the object's prototype instead. */
+export function setOwn<T>(target: Record<string, T>, key: string, value: NoInfer<T>): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** A map of strings: strings as they are, anything else as its JSON. Every key is kept as an own key, `__proto__` too. */
 export function strings(v: unknown): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, x] of Object.entries(object(v) ?? {})) {
-    if (x === undefined) continue;
-    Object.defineProperty(out, k, { value: typeof x === 'string' ? x : JSON.stringify(x), enumerable: true, writable: true, configurable: true });
-  }
+  for (const [k, x] of Object.entries(object(v) ?? {})) if (x !== undefined) setOwn(out, k, typeof x === 'string' ? x : JSON.stringify(x));
   return out;
+}
+
+const CAMPAIGN_FIELDS = ['name', 'source', 'medium', 'term', 'content'] as const;
+
+/** The contract's campaign, each field as `read` finds it (a UTM parameter), or null when it names none. */
+export function campaignFrom(read: (field: (typeof CAMPAIGN_FIELDS)[number]) => string | null): Json | null {
+  const campaign = Object.fromEntries(CAMPAIGN_FIELDS.map((f) => [f, read(f)]));
+  return Object.values(campaign).some((v) => v !== null) ? campaign : null;
 }
 
 /** A tracker's event mapped: the behavioural event, and what its lineage origin adds. */
