@@ -1,6 +1,6 @@
 /** The ops endpoint a long-running command serves, with readiness checks of the dependencies it needs. */
 import type { Config } from '../config.js';
-import type { GroupMembership } from '../kafka/membership.js';
+import type { GroupWorker } from '../kafka/worker/group-worker.js';
 import type { Logger } from '../observability/logger.js';
 import { metricsRegistry } from '../observability/metrics.js';
 import { type OpsServer, startOpsServer } from '../observability/ops-server.js';
@@ -30,20 +30,24 @@ export async function serveOps(config: Config, port: number | undefined, needs: 
   return ops;
 }
 
-/** /readyz needs the worker's consumer in its group with partitions; /healthz fails once it has crashed for good. */
-export function watchGroup(ops: OpsServer, membership: () => GroupMembership | undefined): void {
+/**
+ * What /readyz and /healthz say of a consuming worker: ready once its consumer is in its group with
+ * partitions, and while none of them waits on a failing dependency (naming it and what it said) or,
+ * with `stallMs`, has had records waiting that long without moving; alive until the consumer crashed for good.
+ */
+export function watchWorker(ops: OpsServer, worker: GroupWorker, stallMs?: number): void {
   ops.addReadinessCheck('group', async () => {
-    const m = membership();
-    if (!m) throw new Error('the worker is still starting');
-    m.assertReady();
+    if (!worker.membership) throw new Error('the worker is still starting');
+    worker.membership.assertReady();
   });
-  ops.addLivenessCheck('consumer', () => membership()?.assertAlive());
-}
-
-/** /readyz fails while the worker's partitions wait on a dependency that fails or refuses, naming it and what it said. */
-export function watchWaits(ops: OpsServer, waitingOn: () => string[]): void {
+  ops.addLivenessCheck('consumer', () => worker.membership?.assertAlive());
   ops.addReadinessCheck('dependencies', async () => {
-    const waits = waitingOn();
+    const waits = worker.waitingOn();
     if (waits.length > 0) throw new Error(waits.join('; '));
+  });
+  if (stallMs === undefined) return;
+  ops.addReadinessCheck('partitions', async () => {
+    const stalled = worker.stalledPartitions(stallMs);
+    if (stalled.length > 0) throw new Error(`${stalled.join(', ')} had records waiting over ${stallMs / 1000}s without moving`);
   });
 }

@@ -8,7 +8,7 @@
 import kafkajs from 'kafkajs';
 
 // KafkaJS is CommonJS and spreads its error classes into its exports, which Node's named imports cannot see.
-const { KafkaJSError } = kafkajs;
+const { KafkaJSError, KafkaJSProtocolError } = kafkajs;
 
 export class C360Error extends Error {
   readonly code: string;
@@ -218,14 +218,30 @@ export function isKafkaOutage(error: unknown): boolean {
   return error instanceof KafkaJSError && error.name !== 'KafkaJSSASLAuthenticationError' && !refusedHandshake(error);
 }
 
+/** An error and its causes, outermost first, to a depth no real chain reaches. */
+function* causes(error: unknown): Generator<Error> {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) yield e;
+}
+
 /**
  * A TLS handshake either side refused (a certificate not trusted, none where one is required), at
  * any depth of causes: the patched KafkaJS marks that connection error, alone of its kind, not
  * retriable (patches/kafkajs+2.2.4.patch), since every attempt fails the same way.
  */
 function refusedHandshake(error: unknown): boolean {
-  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
-    if (e.name === 'KafkaJSConnectionError' && (e as { retriable?: boolean }).retriable === false) return true;
+  for (const e of causes(error)) if (e instanceof KafkaJSError && e.name === 'KafkaJSConnectionError' && !e.retriable) return true;
+  return false;
+}
+
+const FENCING = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);
+
+/**
+ * A transactional producer that a newer one with its id has fenced, or whose epoch the coordinator
+ * bumped when it aborted a transaction that outlasted its timeout. Fencing only: a transactional id
+ * the ACLs refuse (TRANSACTIONAL_ID_AUTHORIZATION_FAILED) stays a failure.
+ */
+export function isFenced(error: unknown): boolean {
+  for (const e of causes(error)) if (e instanceof KafkaJSProtocolError && FENCING.has(e.type)) return true;
   return false;
 }
 

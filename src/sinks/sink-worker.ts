@@ -8,19 +8,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Batch, Kafka, KafkaMessage } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
 import { C360Error, DependencyRefusedError, describeError, isDependencyFailure, mayBlameRecord, onDisk, safeMessage } from '../contracts/errors.js';
 import { topicNames } from '../contracts/topic-names.js';
 import type { Topology } from '../contracts/topology-definition.js';
-import { crashPoint } from '../faults/failpoints.js';
 import { createKafka } from '../kafka/client.js';
-import { consumerMetrics, recordLag } from '../kafka/consumer-metrics.js';
-import { type GroupMembership, groupConsumer } from '../kafka/membership.js';
+import { GroupWorker, partitionKey, type Turn } from '../kafka/worker/group-worker.js';
 import type { Logger } from '../observability/logger.js';
-import { DependencyWaits, waitOut } from '../retry.js';
 import { WriterSchemas } from '../schema/registry.js';
 import { openObjectStore } from '../storage/backends.js';
 import { makeDirectory } from '../storage/directories.js';
@@ -53,26 +50,21 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 export class SinkWorker {
   readonly groupId: string;
   readonly store: ObjectStore;
+  /** Its place in the group and its partitions' waits: what /readyz and /healthz report (src/cli/ops.ts). */
+  readonly worker: GroupWorker;
   private readonly kafka: Kafka;
   private readonly rotation: RotationOptions;
   private readonly metrics: SinkMetrics;
-  private readonly consumerMetrics: ReturnType<typeof consumerMetrics>;
   private readonly schemas: WriterSchemas;
   /** Per writer schema id: its Parquet schema, or why it has none. */
   private readonly fileSchemas = new Map<number, FileSchema | string>();
+  /** The files of each partition this worker owns, by `topic[partition]`. */
   private readonly partitions = new Map<string, PartitionSink>();
-  private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly committed = new Map<string, number>();
-  private readonly waits = new DependencyWaits();
   private readonly rawPrefix: string;
   private readonly names: ReturnType<typeof topicNames>;
-  private consumer: Consumer | undefined;
   private deadLetter: DeadLetterContract | undefined;
   private spoolDir = '';
-  private timers: NodeJS.Timeout[] = [];
-  /** Its consumer's place in the group, once started: what /readyz and /healthz report (src/cli/ops.ts). */
-  membership: GroupMembership | undefined;
-  private stopping = false;
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SinkWorkerOptions) {
     const { config, topology, logger } = options;
@@ -81,10 +73,24 @@ export class SinkWorker {
     this.store = options.store ?? openObjectStore(config);
     this.rotation = rotationOptions(options.rotation ?? {});
     this.metrics = sinkMetrics(options.metrics);
-    this.consumerMetrics = consumerMetrics(options.metrics);
     this.schemas = new WriterSchemas(config);
     this.names = topicNames(topology.namespace);
     this.rawPrefix = this.names.raw('');
+    this.worker = new GroupWorker({
+      kafka: this.kafka,
+      groupId: this.groupId,
+      name: 'sink',
+      // KafkaJS matches a pattern against the topics that exist at subscribe time: a source added later needs a restart.
+      topics: [new RegExp(`^${escapeRegExp(this.rawPrefix)}[a-z0-9-]+$`), this.names.nearDuplicates, this.names.deadLetter],
+      logger,
+      metrics: options.metrics,
+      memory: config.memory,
+      sessionTimeoutMs: options.sessionTimeoutMs,
+      partitionsConsumedConcurrently: 4,
+      summaryIntervalMs: options.summaryIntervalMs,
+      summary: () => this.logSummary(),
+      onFatal: options.onFatal,
+    });
   }
 
   async start(): Promise<void> {
@@ -99,40 +105,13 @@ export class SinkWorker {
     });
     this.spoolDir = this.prepareSpool();
 
-    const { consumer, membership } = groupConsumer(this.kafka, {
-      groupId: this.groupId,
-      sessionTimeoutMs: this.options.sessionTimeoutMs,
-      memory: config.memory,
-    });
-    this.consumer = consumer;
-    this.membership = membership;
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      const assigned = new Set(Object.entries(e.payload.memberAssignment).flatMap(([t, ps]) => ps.map((p) => `${t}/${p}`)));
-      logger.info({ assignment: e.payload.memberAssignment }, 'joined sink group');
-      for (const key of this.partitions.keys()) {
-        if (!assigned.has(key)) void this.withPartition(key, (ps) => this.revoke(key, ps));
-      }
-    });
-    consumer.on(consumer.events.CRASH, (e) => {
-      logger.error({ err: describeError(e.payload.error), restart: e.payload.restart }, 'sink consumer crashed');
-      if (!e.payload.restart) this.options.onFatal?.(e.payload.error);
-    });
-    await consumer.connect();
-    // KafkaJS matches a pattern against the topics that exist at subscribe time: a source added later needs a restart.
-    await consumer.subscribe({
-      topics: [new RegExp(`^${escapeRegExp(this.rawPrefix)}[a-z0-9-]+$`), this.names.nearDuplicates, this.names.deadLetter],
-      fromBeginning: true,
-    });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 4,
-      eachBatch: (payload) => this.processBatch(payload),
+    await this.worker.start({
+      batch: (batch, turn) => this.processBatch(batch, turn),
+      revoked: (topic, partition) => this.revoke(partitionKey(topic, partition)),
     });
     const tick = Math.max(100, Math.min(1_000, Math.floor(this.rotation.idleFlushMs / 2)));
-    this.timers.push(setInterval(() => void this.flushIdle(), tick));
-    this.timers.push(setInterval(() => this.logSummary(), this.options.summaryIntervalMs ?? 10_000));
-    for (const t of this.timers) t.unref();
+    this.flushTimer = setInterval(() => void this.flushIdle(), tick);
+    this.flushTimer.unref();
     logger.info({ group: this.groupId, store: this.store.url, rotation: this.rotation }, 'sink running');
   }
 
@@ -143,7 +122,7 @@ export class SinkWorker {
   }
 
   private partitionSink(topic: string, partition: number): PartitionSink {
-    const key = `${topic}/${partition}`;
+    const key = partitionKey(topic, partition);
     let ps = this.partitions.get(key);
     if (!ps) {
       ps = new PartitionSink(topic, partition, {
@@ -177,44 +156,21 @@ export class SinkWorker {
     return compiled;
   }
 
-  /** Serialises everything done to one partition: batches, idle flushes, revocation and the final flush. */
-  private withPartition<T>(key: string, work: (ps: PartitionSink) => Promise<T> | T): Promise<T> {
-    const previous = this.locks.get(key) ?? Promise.resolve();
-    const next = previous
-      .catch(() => undefined)
-      .then(() => {
-        const ps = this.partitions.get(key);
-        return ps ? work(ps) : (undefined as T);
-      });
-    this.locks.set(key, next);
-    return next;
-  }
-
-  private async processBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    if (batch.messages.length === 0 || this.stopping) return;
+  /** A batch into the partition's files; offsets are committed for the records in published files. */
+  private async processBatch(batch: Batch, turn: Turn): Promise<void> {
     const role = this.role(batch.topic);
-    const key = `${batch.topic}/${batch.partition}`;
-    this.partitionSink(batch.topic, batch.partition);
-    const running = () => isRunning() && !isStale() && !this.stopping;
-    const wait = <T>(run: () => Promise<T>) =>
-      waitOut(run, { key, logger: this.options.logger, waits: this.waits, shouldContinue: running, onRetry: () => heartbeat().catch(() => undefined) });
-    await this.withPartition(key, async (ps) => {
-      await wait(() => this.schemas.fetch(schemaIdsOf(batch.messages)));
-      for (const m of batch.messages) {
-        if (!running()) break;
-        // What the store or disk left undone (a rotated file, bytes a failed disk kept) is finished before the next record is
-        // taken: a record never waits in memory behind it. Nearly every record finds nothing to do, and costs no retry wrapper.
-        if (ps.unsettled) await wait(() => ps.settle());
-        await wait(() => this.append(ps, role, batch.topic, batch.partition, m));
-        resolveOffset(m.offset);
-      }
-      if (ps.unsettled) await wait(() => ps.settle());
-      await this.commit(ps);
-      // Lag as the group sees it: records after the committed offset (those in open files included, until they are published).
-      const committed = this.committed.get(key);
-      if (committed !== undefined) recordLag(this.consumerMetrics.lag, this.groupId, ps.topic, ps.partition, batch.highWatermark, BigInt(committed));
-    });
-    await heartbeat().catch(() => undefined);
+    const ps = this.partitionSink(batch.topic, batch.partition);
+    await turn.wait(() => this.schemas.fetch(schemaIdsOf(batch.messages)));
+    for (const m of batch.messages) {
+      if (!turn.running()) break;
+      // What the store or disk left undone (a rotated file, bytes a failed disk kept) is finished before the next record is
+      // taken: a record never waits in memory behind it. Nearly every record finds nothing to do, and costs no retry wrapper.
+      if (ps.unsettled) await turn.wait(() => ps.settle());
+      await turn.wait(() => this.append(ps, role, batch.topic, batch.partition, m));
+      turn.resolve(m.offset);
+    }
+    if (ps.unsettled) await turn.wait(() => ps.settle());
+    await this.commit(ps);
   }
 
   /**
@@ -237,52 +193,38 @@ export class SinkWorker {
     }
   }
 
-  /** What this worker's partitions wait on (a store or disk that fails, the registry): /readyz says it. */
-  waitingOn(): string[] {
-    return this.waits.describe();
-  }
-
   private async commit(ps: PartitionSink): Promise<void> {
-    const key = `${ps.topic}/${ps.partition}`;
     const offset = ps.committable();
-    if (offset === undefined || offset <= (this.committed.get(key) ?? -1)) return;
-    crashPoint('sink-before-commit');
-    try {
-      await this.consumer!.commitOffsets([{ topic: ps.topic, partition: ps.partition, offset: String(offset) }]);
-      this.committed.set(key, offset);
-    } catch (err) {
-      // Safe to skip: a later commit covers it, and a re-read record is found in storage and skipped.
-      this.options.logger.warn({ topic: ps.topic, partition: ps.partition, err: describeError(err) }, 'offset commit failed; will commit again');
-    }
+    if (offset !== undefined) await this.worker.commitOffset(ps.topic, ps.partition, BigInt(offset));
   }
 
-  private revoke(key: string, ps: PartitionSink): void {
-    ps.discard();
-    this.waits.end(key);
+  private revoke(key: string): void {
+    this.partitions.get(key)?.discard();
     this.partitions.delete(key);
-    this.committed.delete(key);
   }
 
   /** Closes idle files and publishes them; a file the store does not take stays owned and is published at the next tick or batch. */
   private async flushIdle(): Promise<void> {
     const now = Date.now();
     await Promise.all(
-      [...this.partitions.keys()].map((key) =>
-        this.withPartition(key, async (ps) => {
-          if (this.stopping) return;
-          try {
-            await ps.flushIdle(now);
-            this.waits.end(key);
-          } catch (err) {
-            if (!isDependencyFailure(err)) throw err;
-            if (this.waits.start(key, err))
-              this.options.logger.warn(
-                { key, code: err.code, err: err.message },
-                'idle flush waits for the store; the file stays owned and is published again',
-              );
-          }
-          await this.commit(ps);
-        }).catch((err) => this.options.logger.error({ key, err: describeError(err) }, 'idle flush failed')),
+      [...this.partitions].map(([key, ps]) =>
+        this.worker
+          .inTurn(ps.topic, ps.partition, async () => {
+            if (this.partitions.get(key) !== ps) return;
+            try {
+              await ps.flushIdle(now);
+              this.worker.waitEnded(key);
+            } catch (err) {
+              if (!isDependencyFailure(err)) throw err;
+              if (this.worker.waitStarted(key, err))
+                this.options.logger.warn(
+                  { key, code: err.code, err: err.message },
+                  'idle flush waits for the store; the file stays owned and is published again',
+                );
+            }
+            await this.commit(ps);
+          })
+          .catch((err) => this.options.logger.error({ key, err: describeError(err) }, 'idle flush failed')),
       ),
     );
   }
@@ -323,17 +265,20 @@ export class SinkWorker {
 
   /** Graceful stop: stop taking batches, publish every open file, commit, leave the group. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    for (const t of this.timers) clearInterval(t);
-    await Promise.all(
-      [...this.partitions.keys()].map((key) =>
-        this.withPartition(key, async (ps) => {
-          await ps.flushAll();
-          await this.commit(ps);
-        }).catch((err) => this.options.logger.error({ key, err: describeError(err) }, 'final flush failed; the records will be read again')),
-      ),
-    );
-    await this.consumer?.disconnect().catch(() => undefined);
+    clearInterval(this.flushTimer);
+    await this.worker.stop(async () => {
+      await Promise.all(
+        [...this.partitions].map(([key, ps]) =>
+          this.worker
+            .inTurn(ps.topic, ps.partition, async () => {
+              if (this.partitions.get(key) !== ps) return;
+              await ps.flushAll();
+              await this.commit(ps);
+            })
+            .catch((err) => this.options.logger.error({ key, err: describeError(err) }, 'final flush failed; the records will be read again')),
+        ),
+      );
+    });
     fs.rmSync(this.spoolDir, { recursive: true, force: true });
     this.store.close();
   }

@@ -28,7 +28,7 @@ const TABLES = 'c360_subject_keys, c360_identifiers, c360_suppressed, c360_erasu
 /** While the fault lasts: the worker names the dependency it waits on, and the ledger does not move. */
 async function pausedOn(runner: TopologyRunner, names: ReturnType<typeof topicNames>, dependency: string, before: LedgerTotals): Promise<string[]> {
   const waiting = await eventually(
-    async () => runner.waitingOn(),
+    async () => runner.worker.waitingOn(),
     (w) => w.some((line) => line.includes(` on ${dependency} `)),
     30_000,
   );
@@ -74,7 +74,7 @@ describe('infrastructure faults pause the topology; no record is blamed', () => 
     expect(revoked.join()).toMatch(/the key store refused \(permission denied for table c360_\w+, SQLSTATE 42501\)/);
     await postgres.sql(`grant select, insert, update, delete on ${TABLES} to c360app`);
     ledger = await waitForLedger(kafka, names, (l) => l.total.in === 80);
-    expect(runner.waitingOn()).toEqual([]);
+    expect(runner.worker.waitingOn()).toEqual([]);
 
     // A rotated password: the pool's connections are ended and new ones refused until it is set back.
     await postgres.sql(`alter role c360app password 'second'; select pg_terminate_backend(pid) from pg_stat_activity where usename = 'c360app'`);

@@ -69,13 +69,13 @@ describe('Redis outage: the dedup stage holds the batch and retries; nothing pas
     const during = await waitForLedger(kafka, names, (l) => l.total.in >= 100);
     expect(during.total.in).toBe(100);
     // What /readyz of `c360 run` reports: the partition holding records has not moved for over a second.
-    await until(async () => runner!.stalledPartitions(1_000).length > 0, 'the waiting partition to count as stalled');
-    expect(runner.stalledPartitions(1_000).every((p) => p.startsWith(`${names.ingest('crm')}[`))).toBe(true);
+    await until(async () => runner!.worker.stalledPartitions(1_000).length > 0, 'the waiting partition to count as stalled');
+    expect(runner.worker.stalledPartitions(1_000).every((p) => p.startsWith(`${names.ingest('crm')}[`))).toBe(true);
 
     redis = startRedis();
     const after = await waitForLedger(kafka, names, (l) => l.total.in === 150, 60_000);
     expect(after.total).toMatchObject({ in: 150, raw: 150, duplicates: 0, dead_letter: 0 });
-    expect(runner.stalledPartitions(0)).toEqual([]);
+    expect(runner.worker.stalledPartitions(0)).toEqual([]);
     // What an on-call engineer reads: transactions committed (none aborted here), nothing in flight, no lag left.
     const values = async (name: string) => (await metrics.getSingleMetric(name)!.get()).values;
     expect((await values('c360_topology_transactions_total')).find((v) => v.labels.outcome === 'committed')!.value).toBeGreaterThan(0);

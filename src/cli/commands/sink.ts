@@ -3,7 +3,7 @@ import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
 import { SinkWorker } from '../../sinks/sink-worker.js';
 import { loadTopology } from '../../topology/load.js';
-import { serveOps, watchGroup, watchWaits } from '../ops.js';
+import { serveOps, watchWorker } from '../ops.js';
 import { configCreatingTopics, configWithStorage, integer, milliseconds, withCreateTopics, withOpsPort, withSessionTimeout, withTopology } from '../options.js';
 import { startStoppable } from '../shutdown.js';
 
@@ -62,8 +62,7 @@ export function registerSinkCommands(program: Command): void {
           onFatal: () => process.exit(1),
         });
         const ops = await serveOps(config, options.opsPort, ['kafka', 'registry'], logger);
-        watchGroup(ops, () => worker.membership);
-        watchWaits(ops, () => worker.waitingOn());
+        watchWorker(ops, worker.worker);
         await startStoppable(
           logger.child({ group: worker.groupId }),
           'sink worker',

@@ -15,7 +15,7 @@ import { createSchemaRegistry } from '../../schema/registry.js';
 import { loadTopology } from '../../topology/load.js';
 import { TopologyRunner } from '../../topology/runner.js';
 import { registerTopologySchemas, type TopologySubject, topologySubjects, topologyTopicDrift } from '../../topology/setup.js';
-import { serveOps, watchGroup, watchWaits } from '../ops.js';
+import { serveOps, watchWorker } from '../ops.js';
 import { configCreatingTopics, integer, type TopologyOptions, withCreateTopics, withOpsPort, withSessionTimeout, withTopology } from '../options.js';
 import { startStoppable } from '../shutdown.js';
 
@@ -40,12 +40,7 @@ export function registerTopologyCommands(program: Command): void {
         onFatal: () => process.exit(1),
       });
       const ops = await serveOps(config, options.opsPort, ['kafka', 'redis', 'registry', 'key store'], logger);
-      watchGroup(ops, () => runner.membership);
-      watchWaits(ops, () => runner.waitingOn());
-      ops.addReadinessCheck('partitions', async () => {
-        const stalled = runner.stalledPartitions(config.stallMs);
-        if (stalled.length > 0) throw new Error(`${stalled.join(', ')} had records waiting over ${config.stallMs / 1000}s without moving`);
-      });
+      watchWorker(ops, runner.worker, config.stallMs);
       await startStoppable(
         logger.child({ group: runner.groupId }),
         'topology worker',

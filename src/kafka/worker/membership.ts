@@ -3,8 +3,8 @@
  * and holds partitions (a worker with none does no work), alive until it crashed for good.
  */
 import type { Consumer, Kafka } from 'kafkajs';
-import type { MemoryBudget } from '../config.js';
-import { describeError } from '../contracts/errors.js';
+import type { MemoryBudget } from '../../config.js';
+import { describeError } from '../../contracts/errors.js';
 
 /**
  * A worker's consumer in its group, the way every worker kind joins: committed reads only, no

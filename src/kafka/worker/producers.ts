@@ -5,29 +5,30 @@
  * generation with its offsets, which the one-producer-per-worker model needs).
  */
 import type { Kafka, Producer } from 'kafkajs';
-import { exclusiveProducer } from '../kafka/transactional.js';
+import { exclusiveProducer } from '../transactional.js';
+import type { TransactionLog } from './exactly-once.js';
 
-export class PartitionProducers {
+export class PartitionProducers implements TransactionLog {
   private readonly producers = new Map<string, Promise<Producer>>();
 
+  /** `groupId` is the consumer group whose offsets the transactions carry, and the prefix of their transactional ids. */
   constructor(
     private readonly kafka: Kafka,
-    private readonly transactionalIdPrefix: string,
+    private readonly groupId: string,
   ) {}
 
-  get(topic: string, partition: number): Promise<Producer> {
+  producer(topic: string, partition: number): Promise<Producer> {
     const key = `${topic}:${partition}`;
     let p = this.producers.get(key);
     if (!p) {
       // Initialised at once: a zombie with this id is fenced before this worker sends anything.
-      p = exclusiveProducer(this.kafka, `${this.transactionalIdPrefix}.${key}`);
+      p = exclusiveProducer(this.kafka, `${this.groupId}.${key}`);
       p.catch(() => this.producers.delete(key));
       this.producers.set(key, p);
     }
     return p;
   }
 
-  /** Whether this worker has an initialised producer for the partition (its transactions have gone through it). */
   isOpen(topic: string, partition: number): boolean {
     return this.producers.has(`${topic}:${partition}`);
   }
@@ -39,17 +40,15 @@ export class PartitionProducers {
     await p?.then((producer) => producer.disconnect()).catch(() => undefined);
   }
 
-  /** Closes the producers of partitions this worker no longer owns. */
-  async retain(assignment: Record<string, number[]>): Promise<void> {
-    const keep = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
-    await Promise.all(
-      [...this.producers.keys()]
-        .filter((k) => !keep.has(k))
-        .map((k) => {
-          const i = k.lastIndexOf(':');
-          return this.drop(k.slice(0, i), Number(k.slice(i + 1)));
-        }),
-    );
+  async committedOffset(topic: string, partition: number): Promise<bigint> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const [committed] = await admin.fetchOffsets({ groupId: this.groupId, topics: [topic] });
+      return BigInt(committed?.partitions.find((p) => p.partition === partition)?.offset ?? '-1');
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   async closeAll(): Promise<void> {
