@@ -10,4 +10,3 @@ export const consumerMetrics = perRegistry((registry) => ({
     registers: [registry],
   }),
 }));
-

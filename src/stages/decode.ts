@@ -33,7 +33,8 @@ export const decodeStage = defineStage({
   name: 'decode',
   description:
     "Checks the lineage headers and the size limit, decodes Confluent-framed Avro (resolving the writer schema to the entity's) or JSON (coerced to the schema's types), and tells a source's entities apart.",
-  requires: [],
+  reads: [],
+  writes: ['entity', 'value'],
   create: (ctx) => {
     /** The source's entity whose schema has this full name, when the source has several. */
     function entityNamed(e: Envelope, fullName: string): CompiledEntity | undefined {

@@ -100,7 +100,8 @@ export const dedupStage = defineStage({
   name: 'dedup',
   description:
     "Drops exact duplicates within the dedup window: a record's content (or its event id) is claimed in Redis; the same event id with other content is an id collision, flagged.",
-  requires: ['decode'],
+  reads: ['entity', 'value', 'body'],
+  writes: ['body', 'nearDuplicates'],
   create: (ctx) => {
     const windowMs = Math.round(ctx.topology.dedupWindowDays * 86_400_000);
     const prefix = `${ctx.topology.namespace}:dedup`;

@@ -57,7 +57,8 @@ export const nearDuplicateStage = defineStage({
   name: 'near_duplicates',
   description:
     'Scores records that share a blocking key with a different identity (Fellegi–Sunter match probability) and emits a NearDuplicate at or above the threshold, for identity resolution; they still land.',
-  requires: ['decode'],
+  reads: ['entity', 'value'],
+  writes: ['nearDuplicates', 'nearDuplicateCandidatesBelowThreshold'],
   create: (ctx) => {
     const ns = ctx.topology.namespace;
     const windowMs = Math.round(ctx.topology.dedupWindowDays * 86_400_000);

@@ -45,7 +45,8 @@ export const suppressStage = defineStage({
   name: 'suppress',
   description:
     'Drops the records of people who asked to be forgotten (any identifier of theirs: email, phone, customer or device id), counted in the ledger as suppressed.',
-  requires: ['decode'],
+  reads: ['entity', 'value', 'person'],
+  writes: ['person'],
   create: (ctx) => {
     const { keyStore, records } = privacyOf(ctx, 'suppress');
     return {
@@ -84,7 +85,8 @@ export const encryptStage = defineStage({
   name: 'encrypt',
   description:
     "Encrypts every field the contract marks personal (free-form fields as a whole) with the data key of the record's subject (AES-256-GCM, keys in the key store, wrapped by C360_KEK), seals each dead letter's original bytes the same way (for the source and day when no person can be named), and links the record's identifiers to its subject, race-free against an erasure: a record carrying an identifier suppressed meanwhile, or whose subject was forgotten, is suppressed instead.",
-  requires: ['decode'],
+  reads: ['entity', 'value', 'person'],
+  writes: ['value', 'body', 'encrypted', 'sealedOriginal', 'person'],
   create: (ctx) => {
     const { keyStore, records } = privacyOf(ctx, 'encrypt');
     const keys = new Seen<Buffer>(ctx.cacheEntries);

@@ -41,7 +41,8 @@ export const qualityStage = defineStage({
   name: 'quality',
   description:
     "Runs each entity's field-quality checks; a failed check at severity error dead-letters the record with all its errors, at warn it passes flagged. Checks may normalise the value they check.",
-  requires: ['decode'],
+  reads: ['entity', 'value'],
+  writes: ['value', 'flags'],
   create: (ctx) => {
     const checks = new Map<string, CompiledCheck[]>();
     for (const [id, source] of ctx.entities) {

@@ -37,9 +37,22 @@ export interface StageContext {
   now(): number;
 }
 
+/**
+ * Envelope fields only stages fill in; the others (the message, its position and lineage, the
+ * outcome and its errors) every envelope has from the start (newEnvelope). The primary entity is
+ * there from the start too, but only decoding says which of a source's entities a record is.
+ */
+export type StageField = Exclude<keyof Envelope, 'topic' | 'partition' | 'message' | 'lineage' | 'lineageProblem' | 'outcome' | 'failedStage' | 'errors'>;
+
 export interface StageSpec extends ComponentSpec {
-  /** Stages that must come earlier in a topology's list (quality checks decoded values). */
-  requires: string[];
+  /**
+   * What the stage reads of the fields stages fill in: each must be written by a stage earlier in
+   * the topology, unless the stage writes it too (it then computes what no earlier stage did).
+   * A topology is checked against these at load (topology/load.ts).
+   */
+  reads: readonly StageField[];
+  /** What the stage fills in or changes. */
+  writes: readonly StageField[];
   create(ctx: StageContext): Stage;
 }
 

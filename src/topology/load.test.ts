@@ -27,8 +27,8 @@ describe('topology validation', () => {
   });
 
   it.each([
-    [['quality'], 'topology stages.0 "quality" needs stage "decode" before it.'],
-    [['dedup', 'decode'], 'topology stages.0 "dedup" needs stage "decode" before it.'],
+    [['quality'], 'topology stages.0 "quality" reads the record\'s entity, which no stage before it writes ("decode" does).'],
+    [['dedup', 'decode'], 'topology stages.0 "dedup" reads the record\'s entity, which no stage before it writes ("decode" does).'],
     [
       ['decode', 'dedup', 'quality'],
       'topology stages.2 "quality" must come before "dedup" (the order is decode, quality, suppress, dedup, near_duplicates, encrypt).',

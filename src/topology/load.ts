@@ -78,12 +78,14 @@ export function validateTopology(input: unknown, overrides: { namespace?: string
 }
 
 /**
- * A topology lists registered stages once each, in the registered order, each after the stages
- * it requires; an empty list is a passthrough (benchmarks) that copies bytes. Anything else
- * would let records reach raw unchecked, or check them in an order the stages do not expect.
+ * A topology lists registered stages once each, in the registered order, and every envelope field
+ * a stage reads is written by a stage before it (StageSpec.reads); an empty list is a passthrough
+ * (benchmarks) that copies bytes. Anything else would let records reach raw unchecked, or check
+ * them in an order the stages do not expect.
  */
 function checkStages(stages: string[]): void {
   const order = STAGES.names();
+  const written = new Map<string, string>();
   stages.forEach((name, i) => {
     const spec = STAGES.require(name, `topology stages.${i}`);
     if (stages.indexOf(name) !== i) throw new ConfigError(`topology stages.${i} "${name}" is listed twice.`);
@@ -91,7 +93,11 @@ function checkStages(stages: string[]): void {
     if (previous !== undefined && order.indexOf(previous) > order.indexOf(name)) {
       throw new ConfigError(`topology stages.${i} "${name}" must come before "${previous}" (the order is ${order.join(', ')}).`);
     }
-    const missing = spec.requires.find((r) => !stages.slice(0, i).includes(r));
-    if (missing) throw new ConfigError(`topology stages.${i} "${name}" needs stage "${missing}" before it.`);
+    const missing = spec.reads.find((f) => !written.has(f) && !spec.writes.includes(f));
+    if (missing) {
+      const writer = STAGES.all().find((s) => s.writes.includes(missing))!;
+      throw new ConfigError(`topology stages.${i} "${name}" reads the record's ${missing}, which no stage before it writes ("${writer.name}" does).`);
+    }
+    for (const f of spec.writes) if (!written.has(f)) written.set(f, name);
   });
 }
