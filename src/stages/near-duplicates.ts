@@ -88,6 +88,25 @@ export const nearDuplicateStage = defineStage({
       return { e, identity, profile, keys, counters, ref: { ...refOf(e), profile: pseudonyms.seal(JSON.stringify(profile)) } };
     }
 
+    /** One round trip: the candidates' refs, the window's identity count and the subjects' name counts. */
+    async function lookUp(shared: SharedKey[], matchesBySubject: Map<number, Map<string, BlockingKey[]>>, subjects: Subject[]) {
+      const others = [...new Set(shared.flatMap((m) => m.others))];
+      const nameCounters = [...new Set([...matchesBySubject.keys()].flatMap((j) => Object.values(subjects[j]!.counters)))];
+      const replies = await ctx.redis.mget([...others.map((o) => `${ns}:ndref:${o}`), totalCounter, ...nameCounters]);
+      const refByIdentity = new Map(others.map((o, j) => [o, replies[j] ? (JSON.parse(replies[j]!) as StoredRef) : undefined]));
+      const population = Number(replies[others.length] ?? 0);
+      const nameCounts = new Map(nameCounters.map((k, j) => [k, Number(replies[others.length + 1 + j] ?? 0)]));
+      const termFrequencyOf = (s: Subject): TermFrequency | undefined =>
+        population >= TF_MIN_IDENTITIES
+          ? (field) => {
+              // The adjustment asks about the record's own value of the field, whose counter the subject holds.
+              const n = nameCounts.get(s.counters[field as CountedField] ?? '');
+              return n ? n / population : undefined;
+            }
+          : undefined;
+      return { refByIdentity, termFrequencyOf };
+    }
+
     return {
       async process(batch) {
         const subjects = batch
@@ -112,29 +131,8 @@ export const nearDuplicateStage = defineStage({
           windowMs,
         );
         if (shared.length === 0) return;
-        // Per subject, the other identities it shares keys with, and which keys.
-        const matchesBySubject = new Map<number, Map<string, BlockingKey[]>>();
-        for (const { subject, key, others } of shared) {
-          let matched = matchesBySubject.get(subject);
-          if (!matched) matchesBySubject.set(subject, (matched = new Map()));
-          for (const other of others) matched.set(other, [...(matched.get(other) ?? []), subjects[subject]!.keys[key]!.kind]);
-        }
-
-        // One round trip: the candidates' refs, the window's identity count and the subjects' name counts.
-        const others = [...new Set(shared.flatMap((m) => m.others))];
-        const nameCounters = [...new Set([...matchesBySubject.keys()].flatMap((j) => Object.values(subjects[j]!.counters)))];
-        const replies = await ctx.redis.mget([...others.map((o) => `${ns}:ndref:${o}`), totalCounter, ...nameCounters]);
-        const refByIdentity = new Map(others.map((o, j) => [o, replies[j] ? (JSON.parse(replies[j]!) as StoredRef) : undefined]));
-        const population = Number(replies[others.length] ?? 0);
-        const nameCounts = new Map(nameCounters.map((k, j) => [k, Number(replies[others.length + 1 + j] ?? 0)]));
-        const termFrequencyOf = (s: Subject): TermFrequency | undefined =>
-          population >= TF_MIN_IDENTITIES
-            ? (field) => {
-                // The adjustment asks about the record's own value of the field, whose counter the subject holds.
-                const n = nameCounts.get(s.counters[field as CountedField] ?? '');
-                return n ? n / population : undefined;
-              }
-            : undefined;
+        const matchesBySubject = sharedIdentities(shared, subjects);
+        const { refByIdentity, termFrequencyOf } = await lookUp(shared, matchesBySubject, subjects);
         const profiles = new Map<string, ComparisonProfile | undefined>();
         const profileOfRef = (ref: StoredRef) => {
           if (!profiles.has(ref.profile)) {
@@ -155,26 +153,8 @@ export const nearDuplicateStage = defineStage({
             // A profile sealed under another key (C360_PII_KEY rotated) cannot be compared: it is not a candidate.
             if (!matchedProfile) continue;
             const score = scorePair(s.profile, matchedProfile, model, termFrequency);
-            if (score.probability < threshold) {
-              s.e.nearDuplicateCandidatesBelowThreshold++;
-              continue;
-            }
-            const { profile: _sealed, ...matched } = stored;
-            const { profile: _own, ...record } = s.ref;
-            const [a, b] = [fullName(s.profile), fullName(matchedProfile)];
-            s.e.nearDuplicates.push({
-              kind: 'NEAR_DUPLICATE',
-              source: s.e.entity.source,
-              entity: s.e.entity.name,
-              record,
-              matched,
-              keys: kinds,
-              score: a && b ? Math.round(jaroWinkler(a, b) * 1000) / 1000 : null,
-              probability: round(score.probability),
-              match_weight: round(score.weight),
-              levels: Object.fromEntries(Object.entries(score.levels).filter((l): l is [string, string] => l[1] !== null)),
-              detected_at: ctx.now(),
-            } satisfies NearDuplicateEvent);
+            if (score.probability < threshold) s.e.nearDuplicateCandidatesBelowThreshold++;
+            else s.e.nearDuplicates.push(nearDuplicateEvent(s, stored, matchedProfile, kinds, score, ctx.now()));
           }
         }
       },
@@ -183,3 +163,42 @@ export const nearDuplicateStage = defineStage({
 });
 
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
+
+type SharedKey = Awaited<ReturnType<typeof touchNearDuplicateKeys>>[number];
+
+/** Per subject (by index), the other identities it shares blocking keys with, and which keys. */
+function sharedIdentities(shared: SharedKey[], subjects: Subject[]): Map<number, Map<string, BlockingKey[]>> {
+  const bySubject = new Map<number, Map<string, BlockingKey[]>>();
+  for (const { subject, key, others } of shared) {
+    let matched = bySubject.get(subject);
+    if (!matched) bySubject.set(subject, (matched = new Map()));
+    for (const other of others) matched.set(other, [...(matched.get(other) ?? []), subjects[subject]!.keys[key]!.kind]);
+  }
+  return bySubject;
+}
+
+function nearDuplicateEvent(
+  s: Subject,
+  stored: StoredRef,
+  matchedProfile: ComparisonProfile,
+  kinds: BlockingKey[],
+  score: ReturnType<typeof scorePair>,
+  now: number,
+): NearDuplicateEvent {
+  const { profile: _sealed, ...matched } = stored;
+  const { profile: _own, ...record } = s.ref;
+  const [a, b] = [fullName(s.profile), fullName(matchedProfile)];
+  return {
+    kind: 'NEAR_DUPLICATE',
+    source: s.e.entity.source,
+    entity: s.e.entity.name,
+    record,
+    matched,
+    keys: kinds,
+    score: a && b ? Math.round(jaroWinkler(a, b) * 1000) / 1000 : null,
+    probability: round(score.probability),
+    match_weight: round(score.weight),
+    levels: Object.fromEntries(Object.entries(score.levels).filter((l): l is [string, string] => l[1] !== null)),
+    detected_at: now,
+  };
+}

@@ -91,29 +91,48 @@ export const encryptStage = defineStage({
     const { keyStore, records } = privacyOf(ctx, 'encrypt');
     const keys = new Seen<Buffer>(ctx.cacheEntries);
     const links = new Seen<true>(2 * ctx.cacheEntries);
+    /** What the key store now holds for the applicants, so their next records need no round trip. */
+    function remember(applicants: Applicant[], admitted: ReadonlyMap<string, Buffer>): void {
+      for (const a of applicants) {
+        const key = admitted.get(a.subject);
+        if (!key) {
+          keys.delete(a.subject);
+          continue;
+        }
+        keys.remember(a.subject, key);
+        for (const id of a.unlinked) links.remember(`${id}|${a.subject}`, true);
+      }
+    }
+
+    /** The records this stage encrypts or seals, each with its person; and what the key store must add for them. */
+    function collect(batch: Envelope[]): { work: Envelope[]; applicants: Applicant[]; unidentifiedDays: Map<string, string> } {
+      const work: Envelope[] = [];
+      const applicants: Applicant[] = [];
+      const unidentifiedDays = new Map<string, string>();
+      for (const e of batch) {
+        // Already sealed or encrypted: a batch split after a failure runs this stage again over some records.
+        const dead = e.outcome === 'dead-letter' && e.message.value?.length && !e.sealedOriginal;
+        const stored = e.outcome === 'pending' && e.value && !e.encrypted && records.holdsPersonalData(e.entity);
+        if (!dead && !stored) continue;
+        if (e.value) personOf(e, e.value, records);
+        else {
+          // A dead letter that did not decode names no person: its bytes are sealed for its source and day.
+          const unidentified = records.unidentified(e.entity.source, e.lineage.receivedAt);
+          e.person = { subject: unidentified.subject, identifiers: [] };
+          unidentifiedDays.set(unidentified.subject, unidentified.day);
+        }
+        const { subject, identifiers } = e.person!;
+        work.push(e);
+        // A record whose key and links are all known needs no round trip: what it would add to the key store is there already.
+        const unlinked = [subject, ...identifiers].filter((id) => !links.has(`${id}|${subject}`));
+        if (unlinked.length > 0 || !keys.has(subject)) applicants.push({ subject, identifiers, unlinked });
+      }
+      return { work, applicants, unidentifiedDays };
+    }
+
     return {
       async process(batch) {
-        const work: Envelope[] = [];
-        const applicants: Applicant[] = [];
-        const unidentifiedDays = new Map<string, string>();
-        for (const e of batch) {
-          // Already sealed or encrypted: a batch split after a failure runs this stage again over some records.
-          const dead = e.outcome === 'dead-letter' && e.message.value?.length && !e.sealedOriginal;
-          const stored = e.outcome === 'pending' && e.value && !e.encrypted && records.holdsPersonalData(e.entity);
-          if (!dead && !stored) continue;
-          if (e.value) personOf(e, e.value, records);
-          else {
-            // A dead letter that did not decode names no person: its bytes are sealed for its source and day.
-            const unidentified = records.unidentified(e.entity.source, e.lineage.receivedAt);
-            e.person = { subject: unidentified.subject, identifiers: [] };
-            unidentifiedDays.set(unidentified.subject, unidentified.day);
-          }
-          const { subject, identifiers } = e.person!;
-          work.push(e);
-          // A record whose key and links are all known needs no round trip: what it would add to the key store is there already.
-          const unlinked = [subject, ...identifiers].filter((id) => !links.has(`${id}|${subject}`));
-          if (unlinked.length > 0 || !keys.has(subject)) applicants.push({ subject, identifiers, unlinked });
-        }
+        const { work, applicants, unidentifiedDays } = collect(batch);
         if (work.length === 0) return;
         // Records whose key and links are known are checked too: one erased after the suppress stage let it pass
         // may have left a near-duplicate entry in Redis after the erasure cleaned it, which goes with the record below.
@@ -145,15 +164,7 @@ export const encryptStage = defineStage({
             e.encrypted = true;
           }
         }
-        for (const a of applicants) {
-          const key = admission.keys.get(a.subject);
-          if (!key) {
-            keys.delete(a.subject);
-            continue;
-          }
-          keys.remember(a.subject, key);
-          for (const id of a.unlinked) links.remember(`${id}|${a.subject}`, true);
-        }
+        remember(applicants, admission.keys);
       },
     };
   },

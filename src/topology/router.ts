@@ -33,96 +33,116 @@ export interface Routed {
   ledger: LedgerEntry | undefined;
 }
 
-export function route(ctx: RouterContext, batch: Envelope[]): Routed {
-  const out = new Map<string, Message[]>();
-  const push = (topic: string, m: Message) => {
-    let list = out.get(topic);
-    if (!list) out.set(topic, (list = []));
+/** The batch's messages by topic, in the order they were added. */
+class Outbox {
+  private readonly byTopic = new Map<string, Message[]>();
+
+  push(topic: string, m: Message): void {
+    let list = this.byTopic.get(topic);
+    if (!list) this.byTopic.set(topic, (list = []));
     list.push(m);
-  };
+  }
+
+  topicMessages(): TopicMessages[] {
+    return [...this.byTopic].map(([topic, messages]) => ({ topic, messages }));
+  }
+}
+
+export function route(ctx: RouterContext, batch: Envelope[]): Routed {
+  const out = new Outbox();
   const counts = emptyCounts();
   const errors: Record<string, number> = {};
   const outOfLine: OutOfLineValue[] = [];
+  const count = (code: string) => {
+    errors[code] = (errors[code] ?? 0) + 1;
+  };
 
   for (const e of batch) {
     counts.in++;
-    for (const f of e.flags) errors[f] = (errors[f] ?? 0) + 1;
-    if (e.outcome === 'pending' && e.value && !e.body) {
-      // A value the Avro type cannot hold is this record's problem, not the batch's: dead-lettered, not thrown.
-      try {
-        e.body = (e.encrypted ? e.entity.encrypted.type : e.entity.type).toBuffer(e.value);
-      } catch (err) {
-        reject(e, 'route', [{ code: 'stage.internal_error', field: null, message: safeMessage(err) }]);
+    for (const f of e.flags) count(f);
+    encodeBody(e);
+    if (e.outcome === 'duplicate') counts.duplicates++;
+    else if (e.outcome === 'suppressed') counts.suppressed++;
+    else if (e.outcome === 'dead-letter') {
+      counts.dead_letter++;
+      for (const x of e.errors) count(x.code);
+      const dead = deadLetterOf(ctx, e);
+      out.push(ctx.topics.deadLetter, dead.message);
+      if (dead.outOfLine) outOfLine.push(dead.outOfLine);
+    } else {
+      e.outcome = 'raw';
+      counts.raw++;
+      out.push(ctx.topics.raw(e.entity.source), rawMessage(ctx, e));
+      for (const m of nearDuplicateMessages(ctx, e)) {
+        counts.near_duplicates++;
+        out.push(ctx.topics.nearDuplicates, m);
       }
     }
-    if (e.outcome === 'duplicate') {
-      counts.duplicates++;
-      continue;
-    }
-    if (e.outcome === 'suppressed') {
-      counts.suppressed++;
-      continue;
-    }
-    if (e.outcome === 'dead-letter') {
-      counts.dead_letter++;
-      for (const x of e.errors) errors[x.code] = (errors[x.code] ?? 0) + 1;
-      const dead = deadLetterMessage(
-        ctx.deadLetter,
-        {
-          errors: e.errors,
-          stage: e.failedStage ?? 'unknown',
-          source: e.entity.source,
-          entity: e.entity.name,
-          original: e.sealedOriginal ?? { key: e.message.key, value: e.message.value, headers: e.message.headers },
-          origin: { topic: e.topic, partition: e.partition, offset: Number(e.message.offset) },
-          lineage: e.lineage,
-          subject: e.person?.subject,
-          failedAt: ctx.now(),
-        },
-        ctx.topologyName,
-      );
-      push(ctx.topics.deadLetter, dead.message);
-      if (dead.outOfLine) outOfLine.push(dead.outOfLine);
-      continue;
-    }
-    e.outcome = 'raw';
-    counts.raw++;
-    const headers: IHeaders = { ...lineageHeaders(e.lineage), [HEADER.entity]: e.entity.name };
-    if (e.flags.length > 0) headers[HEADER.qualityFlags] = e.flags.join(',');
-    if (e.nearDuplicates.length > 0) headers[HEADER.nearDuplicate] = 'true';
-    if (e.person) headers[HEADER.subject] = e.person.subject;
-    if (e.value) {
-      e.body ??= (e.encrypted ? e.entity.encrypted.type : e.entity.type).toBuffer(e.value);
-      push(ctx.topics.raw(e.entity.source), { key: e.entity.naturalId(e.value), value: frame(ctx.rawSchemaIds.get(e.entity.id)!, e.body), headers });
-    } else {
-      // Passthrough topologies (no stages) copy the input as it is.
-      push(ctx.topics.raw(e.entity.source), { key: e.message.key, value: e.message.value, headers });
-    }
-    for (const nd of e.nearDuplicates) {
-      counts.near_duplicates++;
-      push(ctx.topics.nearDuplicates, {
-        key: `${nd.record.source}:${nd.record.natural_id}`,
-        value: frame(ctx.nearDuplicate.id, ctx.nearDuplicate.type.toBuffer(nd)),
-        headers: { [HEADER.ingestId]: nd.record.ingest_id, [HEADER.source]: nd.source, ...(e.person ? { [HEADER.subject]: e.person.subject } : {}) },
-      });
-    }
   }
+  const ledger = ledgerEntry(ctx, batch, counts, errors);
+  if (ledger) out.push(ctx.topics.ledger, ledgerMessage(ledger));
+  return { topicMessages: out.topicMessages(), outOfLine, counts, errors, ledger };
+}
 
+/** A passing record's Avro body, unless a stage made it; a value the type cannot hold is this record's problem, not the batch's. */
+function encodeBody(e: Envelope): void {
+  if (e.outcome !== 'pending' || !e.value || e.body) return;
+  try {
+    e.body = (e.encrypted ? e.entity.encrypted.type : e.entity.type).toBuffer(e.value);
+  } catch (err) {
+    reject(e, 'route', [{ code: 'stage.internal_error', field: null, message: safeMessage(err) }]);
+  }
+}
+
+function deadLetterOf(ctx: RouterContext, e: Envelope): ReturnType<typeof deadLetterMessage> {
+  return deadLetterMessage(
+    ctx.deadLetter,
+    {
+      errors: e.errors,
+      stage: e.failedStage ?? 'unknown',
+      source: e.entity.source,
+      entity: e.entity.name,
+      original: e.sealedOriginal ?? { key: e.message.key, value: e.message.value, headers: e.message.headers },
+      origin: { topic: e.topic, partition: e.partition, offset: Number(e.message.offset) },
+      lineage: e.lineage,
+      subject: e.person?.subject,
+      failedAt: ctx.now(),
+    },
+    ctx.topologyName,
+  );
+}
+
+function rawMessage(ctx: RouterContext, e: Envelope): Message {
+  const headers: IHeaders = { ...lineageHeaders(e.lineage), [HEADER.entity]: e.entity.name };
+  if (e.flags.length > 0) headers[HEADER.qualityFlags] = e.flags.join(',');
+  if (e.nearDuplicates.length > 0) headers[HEADER.nearDuplicate] = 'true';
+  if (e.person) headers[HEADER.subject] = e.person.subject;
+  // Passthrough topologies (no stages) copy the input as it is.
+  if (!e.value || !e.body) return { key: e.message.key, value: e.message.value, headers };
+  return { key: e.entity.naturalId(e.value), value: frame(ctx.rawSchemaIds.get(e.entity.id)!, e.body), headers };
+}
+
+function nearDuplicateMessages(ctx: RouterContext, e: Envelope): Message[] {
+  return e.nearDuplicates.map((nd) => ({
+    key: `${nd.record.source}:${nd.record.natural_id}`,
+    value: frame(ctx.nearDuplicate.id, ctx.nearDuplicate.type.toBuffer(nd)),
+    headers: { [HEADER.ingestId]: nd.record.ingest_id, [HEADER.source]: nd.source, ...(e.person ? { [HEADER.subject]: e.person.subject } : {}) },
+  }));
+}
+
+/** What the batch did, for the ledger topic: committed in the same transaction as the records. */
+function ledgerEntry(ctx: RouterContext, batch: Envelope[], counts: LedgerCounts, errors: Record<string, number>): LedgerEntry | undefined {
   const first = batch[0];
   const last = batch[batch.length - 1];
-  const ledger: LedgerEntry | undefined =
-    first && last
-      ? {
-          ...counts,
-          source: first.entity.source,
-          topic: first.topic,
-          partition: first.partition,
-          first_offset: Number(first.message.offset),
-          last_offset: Number(last.message.offset),
-          errors,
-          committed_at: new Date(ctx.now()).toISOString(),
-        }
-      : undefined;
-  if (ledger) push(ctx.topics.ledger, ledgerMessage(ledger));
-  return { topicMessages: [...out].map(([topic, messages]) => ({ topic, messages })), outOfLine, counts, errors, ledger };
+  if (!first || !last) return undefined;
+  return {
+    ...counts,
+    source: first.entity.source,
+    topic: first.topic,
+    partition: first.partition,
+    first_offset: Number(first.message.offset),
+    last_offset: Number(last.message.offset),
+    errors,
+    committed_at: new Date(ctx.now()).toISOString(),
+  };
 }

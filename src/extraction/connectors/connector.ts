@@ -134,6 +134,28 @@ async function addPage(o: RunConnectorOptions, batch: IngestBatch, page: Page, f
   return sent;
 }
 
+/**
+ * One page from the API, retried as the connector says; undefined when told to stop while a request
+ * or its retry wait was under way (what is committed stays committed).
+ */
+async function pullPage(o: RunConnectorOptions, from: Position): Promise<Page | undefined> {
+  let page: Page;
+  try {
+    page = await o.connector.pull(from, {
+      signal: o.signal,
+      onRetry: (err, attempt, waitMs) =>
+        o.logger.warn({ connector: o.connector.name, attempt, waitMs, err: describeError(err) }, 'the API did not answer; retrying after the wait'),
+    });
+  } catch (err) {
+    if (o.signal?.aborted) return undefined;
+    throw err;
+  }
+  // A position is kept with every page: one that could not be (a cursor of megabytes) ends the run rather than every transaction failing.
+  if (Buffer.byteLength(JSON.stringify(page.next)) > MAX_POSITION_BYTES)
+    throw new DependencyRefusedError('connector', `${o.connector.name}: the API's next position is over ${MAX_POSITION_BYTES} bytes; it cannot be kept.`);
+  return page;
+}
+
 export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun> {
   const names = topicNames(o.namespace);
   // The connector's state key, and where its dead letters say they were read.
@@ -158,21 +180,8 @@ export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun
           `${o.connector.name}: the API handed back a position it had already given in this sync (${seen.slice(0, 200)}); following it would loop for ever.`,
         );
       pulled.add(seen);
-      let page: Page;
-      try {
-        page = await o.connector.pull(from, {
-          signal: o.signal,
-          onRetry: (err, attempt, waitMs) =>
-            o.logger.warn({ connector: o.connector.name, attempt, waitMs, err: describeError(err) }, 'the API did not answer; retrying after the wait'),
-        });
-      } catch (err) {
-        // Told to stop while a request or its retry wait was under way: what is committed stays committed.
-        if (o.signal?.aborted) break;
-        throw err;
-      }
-      // A position is kept with every page: one that could not be (a cursor of megabytes) ends the run rather than every transaction failing.
-      if (Buffer.byteLength(JSON.stringify(page.next)) > MAX_POSITION_BYTES)
-        throw new DependencyRefusedError('connector', `${o.connector.name}: the API's next position is over ${MAX_POSITION_BYTES} bytes; it cannot be kept.`);
+      const page = await pullPage(o, from);
+      if (!page) break;
       const first = totals.records;
       const sent = await addPage(o, batch, page, from, { key, first });
       const deadLettered = page.records.length - sent;
