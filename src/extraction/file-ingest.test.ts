@@ -13,7 +13,8 @@ import { DependencyUnavailableError } from '../contracts/errors.js';
 import { topicNames } from '../contracts/topic-names.js';
 import { loadSchema } from '../schema/avro.js';
 import { LocalStore } from '../storage/local-store.js';
-import { type FileState, type IngestFileResult, type IngestLog, ingestFile } from './file-ingest.js';
+import { type FileState, type IngestFileResult, ingestFile } from './file-ingest.js';
+import type { IngestLog } from './ingest-batch.js';
 import { csvFormat } from './readers/csv.js';
 
 const names = topicNames('unit');
@@ -23,7 +24,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 type Fault = 'abort' | 'lost-ack' | 'killed';
 
 /** Transactions as Kafka keeps them: a failed one leaves nothing, a committed one everything; the position is the last state message of a key. */
-class TransactionLog implements IngestLog {
+class TransactionLog implements IngestLog<FileState> {
   readonly topics = new Map<string, Message[]>();
   /** What the next commits do, in order; a commit with no fault succeeds. */
   readonly faults: Array<Fault | undefined> = [];

@@ -13,23 +13,19 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
-import type { Kafka, TopicMessages } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
 import { type C360Error, describeError, fileSystemFailure, type RecordErrorEntry, UnreadableFileError } from '../contracts/errors.js';
 import { HEADER, ingestIdFrom, type Lineage, lineageHeaders, type SourceKind } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topic-names.js';
 import { crashPoint } from '../faults/failpoints.js';
-import { sendTransaction } from '../kafka/send.js';
-import { maxMessageBytesOf } from '../kafka/topic-admin.js';
-import { exclusiveProducer } from '../kafka/transactional.js';
 import type { UnidentifiedSealer } from '../privacy/sealed.js';
 import { KAFKA_OUTAGE_RETRY, retry } from '../retry.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { IngestBatch } from './ingest-batch.js';
+import { IngestBatch, type IngestLog, kafkaIngestLog } from './ingest-batch.js';
 import { compileMapping, type MappingFile, type RowMapper } from './mapping.js';
 import { type FileRow, type FormatSpec, openText, type RowReader } from './readers/reader.js';
-import { readState } from './state.js';
 
 export interface FileState {
   kind: 'file';
@@ -53,38 +49,10 @@ export interface IngestProgress {
   totalBytes: number;
 }
 
-/**
- * Where a file's rows go with its position, one transaction at a time: Kafka, through a producer
- * the file owns (kafkaIngestLog). Opening it fences any earlier ingest of the same file, so the
- * position read next is final.
- */
-export interface IngestLog {
-  /** The last committed position of a file (its connector-state key). */
-  position(key: string): Promise<FileState | undefined>;
-  /** The largest message the topic takes. */
-  maxMessageBytes(topic: string): Promise<number>;
-  /** Every message, or none of them. */
-  commit(topicMessages: TopicMessages[]): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** The ingest log in Kafka: an exclusive transactional producer, the state topic read to its end. */
-async function kafkaIngestLog(kafka: Kafka, namespace: string, transactionalId: string, deadLetterMaxBytes: number): Promise<IngestLog> {
-  const names = topicNames(namespace);
-  const batchLimits = new Map([[names.deadLetter, deadLetterMaxBytes]]);
-  const producer = await exclusiveProducer(kafka, transactionalId);
-  return {
-    position: (key) => readState<FileState>(kafka, names.connectorState, key),
-    maxMessageBytes: (topic) => maxMessageBytesOf(kafka, topic),
-    commit: (topicMessages) => sendTransaction(producer, topicMessages, batchLimits),
-    close: () => producer.disconnect(),
-  };
-}
-
 export interface IngestFileOptions {
   kafka: Kafka;
   /** Where rows and positions go (default: Kafka, kafkaIngestLog). */
-  openLog?: (transactionalId: string) => Promise<IngestLog>;
+  openLog?: (transactionalId: string) => Promise<IngestLog<FileState>>;
   namespace: string;
   entity: CompiledEntity;
   file: string;
@@ -203,7 +171,7 @@ class FileRun {
 
   constructor(
     private readonly o: IngestFileOptions,
-    private readonly log: IngestLog,
+    private readonly log: IngestLog<FileState>,
     private readonly file: FileIdentity,
     private readonly reader: RowReader,
     private readonly mapper: RowMapper,
@@ -324,7 +292,7 @@ async function ingestFileOnce(o: IngestFileOptions): Promise<IngestFileResult> {
   });
   const file: FileIdentity = { name, sha256, key: `file:${o.entity.source}:${sha256}` };
   const transactionalId = `${o.namespace}.ingest.${o.entity.source}.${sha256.slice(0, 24)}`;
-  const log = await (o.openLog ?? ((id: string) => kafkaIngestLog(o.kafka, o.namespace, id, o.deadLetter.maxMessageBytes)))(transactionalId);
+  const log = await (o.openLog ?? ((id: string) => kafkaIngestLog<FileState>(o.kafka, o.namespace, id, o.deadLetter.maxMessageBytes)))(transactionalId);
   let run: FileRun | undefined;
   try {
     const previous = await log.position(file.key);

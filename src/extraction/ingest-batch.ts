@@ -1,15 +1,18 @@
 /**
  * One batch of a source on its way in: the records its ingest topic takes, the dead letters of
  * those it cannot (with their ledger entry), and the position reading them reached, sent in one
- * Kafka transaction, so a crash between batches neither loses nor repeats a record. File ingest
- * and API connectors build their batches with it.
+ * Kafka transaction (IngestLog), so a crash between batches neither loses nor repeats a record.
+ * File ingest and API connectors write through it.
  */
-import type { Message, TopicMessages } from 'kafkajs';
+import type { Kafka, Message, TopicMessages } from 'kafkajs';
 import type { RecordErrorEntry } from '../contracts/errors.js';
 import type { Lineage } from '../contracts/lineage.js';
 import { type TopicNames, topicNames } from '../contracts/topic-names.js';
+import { sendTransaction } from '../kafka/send.js';
+import { maxMessageBytesOf } from '../kafka/topic-admin.js';
+import { exclusiveProducer } from '../kafka/transactional.js';
 import { ExtractionDeadLetters, type ExtractionDeadLettersOptions, type ExtractionOrigin, tooLarge } from './dead-letters.js';
-import { stateMessage } from './state.js';
+import { readState, stateMessage } from './state.js';
 
 export class IngestBatch {
   private records: Message[] = [];
@@ -60,4 +63,32 @@ export class IngestBatch {
       { topic: this.names.connectorState, messages: [stateMessage(stateKey, state)] },
     ];
   }
+}
+
+/**
+ * Where a source's batches go with its position, one transaction at a time: Kafka, through a
+ * producer the reader owns (kafkaIngestLog). Opening it fences any earlier reader with the same
+ * transactional id, so the position read next is final. `S` is the position's shape.
+ */
+export interface IngestLog<S> {
+  /** The last committed position under a state key. */
+  position(key: string): Promise<S | undefined>;
+  /** The largest message the topic takes. */
+  maxMessageBytes(topic: string): Promise<number>;
+  /** Every message, or none of them. */
+  commit(topicMessages: TopicMessages[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The ingest log in Kafka: an exclusive transactional producer, the state topic read to its end. */
+export async function kafkaIngestLog<S>(kafka: Kafka, namespace: string, transactionalId: string, deadLetterMaxBytes: number): Promise<IngestLog<S>> {
+  const names = topicNames(namespace);
+  const batchLimits = new Map([[names.deadLetter, deadLetterMaxBytes]]);
+  const producer = await exclusiveProducer(kafka, transactionalId);
+  return {
+    position: (key) => readState<S>(kafka, names.connectorState, key),
+    maxMessageBytes: (topic) => maxMessageBytesOf(kafka, topic),
+    commit: (topicMessages) => sendTransaction(producer, topicMessages, batchLimits),
+    close: () => producer.disconnect(),
+  };
 }

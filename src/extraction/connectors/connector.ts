@@ -16,16 +16,12 @@ import { ConnectorLoopError, DependencyRefusedError, describeError } from '../..
 import { ingestIdFrom, type Lineage, lineageHeaders } from '../../contracts/lineage.js';
 import { topicNames } from '../../contracts/topic-names.js';
 import { crashPoint } from '../../faults/failpoints.js';
-import { sendTransaction } from '../../kafka/send.js';
-import { maxMessageBytesOf } from '../../kafka/topic-admin.js';
-import { exclusiveProducer } from '../../kafka/transactional.js';
 import type { Logger } from '../../observability/logger.js';
 import type { UnidentifiedSealer } from '../../privacy/sealed.js';
 import type { ComponentSpec } from '../../registry.js';
 import type { CompiledEntity } from '../../schema/entity.js';
 import type { ObjectStore } from '../../storage/object-store.js';
-import { IngestBatch } from '../ingest-batch.js';
-import { readState } from '../state.js';
+import { IngestBatch, kafkaIngestLog } from '../ingest-batch.js';
 
 /** A connector kind, registered by name in connectors/index.ts; a connector file's `type` names it (default rest). */
 export interface ConnectorSpec extends ComponentSpec {
@@ -160,13 +156,11 @@ export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun
   const names = topicNames(o.namespace);
   // The connector's state key, and where its dead letters say they were read.
   const key = `connector:${o.connector.name}`;
-  const maxMessageBytes = await maxMessageBytesOf(o.kafka, names.ingest(o.entity.source));
-  const batch = new IngestBatch(o, maxMessageBytes, 'connector');
-  const batchLimits = new Map([[names.deadLetter, o.deadLetter.maxMessageBytes]]);
-  const producer = await exclusiveProducer(o.kafka, `${o.namespace}.connector.${o.connector.name}`);
+  const log = await kafkaIngestLog<ConnectorState>(o.kafka, o.namespace, `${o.namespace}.connector.${o.connector.name}`, o.deadLetter.maxMessageBytes);
   const run: ConnectorRun = { pages: 0, records: 0, deadLettered: 0 };
   try {
-    const saved = await readState<ConnectorState>(o.kafka, names.connectorState, key);
+    const batch = new IngestBatch(o, await log.maxMessageBytes(names.ingest(o.entity.source)), 'connector');
+    const saved = await log.position(key);
     let position = saved?.position ?? o.connector.initial();
     let totals = { pages: saved?.pages ?? 0, records: saved?.records ?? 0 };
     /** Positions pulled since the sync began: one handed back again would be pulled for ever. */
@@ -187,7 +181,7 @@ export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun
       const deadLettered = page.records.length - sent;
       totals = { pages: totals.pages + 1, records: totals.records + page.records.length };
       const state: ConnectorState = { kind: 'connector', connector: o.connector.name, position: page.next, ...totals, updated_at: new Date().toISOString() };
-      await sendTransaction(producer, batch.take(key, first, Math.max(first, totals.records - 1), key, state), batchLimits);
+      await log.commit(batch.take(key, first, Math.max(first, totals.records - 1), key, state));
       crashPoint('connector-after-commit');
       position = page.next;
       run.pages++;
@@ -202,6 +196,6 @@ export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun
     }
     return run;
   } finally {
-    await producer.disconnect();
+    await log.close();
   }
 }
