@@ -4,7 +4,7 @@
 // and after the stage to see what it changed. A stage that starts to read or write a field it does
 // not declare fails here, so the start-up check in topology/load.ts can rely on the declarations.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crmProfile, transaction, variant, webEvent } from '../../test/fixtures/records.js';
+import { crmProfile, product, transaction, variant, webEvent } from '../../test/fixtures/records.js';
 import { config } from '../../test/support/kafka.js';
 import { envelopeOf } from '../../test/support/stages.js';
 import { clearRedis, testNamespace } from '../../test/support/topology.js';
@@ -89,17 +89,6 @@ describe('stage declarations', () => {
   }
 
   const json = (v: unknown) => JSON.stringify(v);
-  const product = {
-    product_id: 'P-1',
-    sku: 'K-1',
-    name: 'Kettle',
-    category: null,
-    brand: null,
-    price: '20.00',
-    currency: 'EUR',
-    active: true,
-    updated_at: '2026-11-01T00:00:00Z',
-  };
   /** Per source, records that make every stage write every field it declares, each with its headers. */
   const batches = (): Record<string, Array<[string, Record<string, string>?]>> => ({
     crm: [

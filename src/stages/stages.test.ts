@@ -1,6 +1,6 @@
 // Each stage's decisions in-process, with no service: decode, quality, the dedup claim rules.
 import { describe, expect, it } from 'vitest';
-import { crmProfile, transaction, variant, webEvent } from '../../test/fixtures/records.js';
+import { crmProfile, product, transaction, variant, webEvent } from '../../test/fixtures/records.js';
 import { envelopeOf, NOW, offlineContext } from '../../test/support/stages.js';
 import { frame } from '../contracts/framing.js';
 import { HEADER } from '../contracts/lineage.js';
@@ -55,19 +55,9 @@ describe('decode', () => {
   });
 
   it("tells a source's entities apart by the Avro writer schema, or by the entity header for JSON", async () => {
-    const product = {
-      product_id: 'P-1',
-      sku: 'K-1',
-      name: 'Kettle',
-      category: null,
-      brand: null,
-      price: '20.00',
-      currency: 'EUR',
-      active: true,
-      updated_at: Date.parse('2026-11-01T00:00:00Z'),
-    };
-    const avro = await decoded('commerce', frame(productId, loadSchema('Product').type.toBuffer(product)));
-    const json = await decoded('commerce', JSON.stringify({ ...product, updated_at: '2026-11-01T00:00:00Z' }), { [HEADER.entity]: 'Product' });
+    const avroProduct = { ...product, updated_at: Date.parse(product.updated_at) };
+    const avro = await decoded('commerce', frame(productId, loadSchema('Product').type.toBuffer(avroProduct)));
+    const json = await decoded('commerce', JSON.stringify(product), { [HEADER.entity]: 'Product' });
     const order = await decoded('commerce', JSON.stringify(transaction));
     expect([avro.entity.id, json.entity.id, order.entity.id]).toEqual(['commerce/Product', 'commerce/Product', 'commerce']);
     expect(outcome(await decoded('commerce', JSON.stringify(product), { [HEADER.entity]: 'Coupon' }))).toBe('decode.unknown_entity@');
