@@ -1,14 +1,23 @@
 /**
  * Crypto-shredding's keys: a random AES-256 data key per subject (a person, as docs/privacy.md
  * defines one), kept only wrapped — AES-256-GCM under the key-encryption key C360_KEK (or, in a
- * deployment, a KMS: docs/privacy.md). A personal value becomes `c360e1.<subject>.<sealed>`:
- * the subject's pseudonym names the key, the sealed bytes are AES-256-GCM of the value's JSON with
- * the field's path as associated data. Deleting the subject's key leaves the value unreadable for good.
+ * deployment, a KMS: docs/privacy.md). The subject's pseudonym names the key in every sealed text,
+ * and deleting the key leaves what it sealed unreadable for good. Two formats:
+ * - `c360e2`, what records are written with: all of a record's personal values sealed in one
+ *   AES-256-GCM call (sealRecord). The first of them holds `c360e2.<subject>.<sealed>`, the sealed
+ *   bytes being the JSON list of every value with its path; each other holds `c360e2.<subject>.#<n>`,
+ *   its place in that list, checked against its own place and path when read (openRecord).
+ * - `c360e1.<subject>.<sealed>`, one AES-256-GCM call per value with the field's path as associated
+ *   data: what earlier records hold (still read), and what dead letters' sealed originals use.
  */
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import { pooledRandom } from './random.js';
 
 const PREFIX = 'c360e1.';
+const RECORD_PREFIX = 'c360e2.';
+/** Both prefixes are this long, and a subject pseudonym is 22 characters. */
+const PREFIX_LENGTH = 7;
+const SUBJECT_LENGTH = 22;
 
 /** Associated data per field path (or dead-letter label): few, and the same for every record. */
 const AAD = new Map<string, Buffer>();
@@ -70,13 +79,37 @@ export function encryptValue(subject: string, key: Buffer, path: string, value: 
   return `${PREFIX}${subject}.${seal(key, Buffer.from(JSON.stringify(value)), aadOf(path)).toString('base64url')}`;
 }
 
-/** The subject a ciphertext was made for, or undefined when the text is not one. */
+/** The subject a ciphertext (of either format) was made for, or undefined when the text is not one. */
 export function subjectOfCiphertext(text: unknown): string | undefined {
-  if (typeof text !== 'string' || !text.startsWith(PREFIX)) return undefined;
-  const end = text.indexOf('.', PREFIX.length);
+  if (typeof text !== 'string' || !(text.startsWith(PREFIX) || text.startsWith(RECORD_PREFIX))) return undefined;
   // A subject is a 22-character pseudonym: anything else that starts alike is not a ciphertext.
-  if (end !== PREFIX.length + 22) return undefined;
-  return end < 0 ? undefined : text.slice(PREFIX.length, end);
+  if (text.indexOf('.', PREFIX_LENGTH) !== PREFIX_LENGTH + SUBJECT_LENGTH) return undefined;
+  return text.slice(PREFIX_LENGTH, PREFIX_LENGTH + SUBJECT_LENGTH);
+}
+
+/**
+ * A record's personal values, each with its path, sealed for the subject in one AEAD bound to the
+ * entity: the texts to put in their places, in the same order.
+ */
+export function sealRecord(subject: string, key: Buffer, entity: string, values: Array<[path: string, value: unknown]>): string[] {
+  const sealed = seal(key, Buffer.from(JSON.stringify(values)), aadOf(`${RECORD_PREFIX}${entity}`));
+  return values.map((_, i) => (i === 0 ? `${RECORD_PREFIX}${subject}.${sealed.toString('base64url')}` : `${RECORD_PREFIX}${subject}.#${i}`));
+}
+
+/** Whether a ciphertext is of the record format; `c360e1` values are opened one by one (decryptValue). */
+export const isRecordSealed = (text: string): boolean => text.startsWith(RECORD_PREFIX);
+
+/** The values a record's `c360e2` texts hold, from the one that carries them; undefined when `text` is a reference, not the carrier. */
+export function openRecord(text: string, key: Buffer, entity: string): Array<[string, unknown]> | undefined {
+  const body = text.slice(PREFIX_LENGTH + SUBJECT_LENGTH + 1);
+  if (body.startsWith('#')) return undefined;
+  return JSON.parse(open(key, Buffer.from(body, 'base64url'), aadOf(`${RECORD_PREFIX}${entity}`)).toString('utf8')) as Array<[string, unknown]>;
+}
+
+/** The place in its record's sealed list a `c360e2` text stands for: 0 for the carrier. */
+export function recordPlace(text: string): number {
+  const body = text.slice(PREFIX_LENGTH + SUBJECT_LENGTH + 1);
+  return body.startsWith('#') ? Number(body.slice(1)) : 0;
 }
 
 /** The value a ciphertext holds; it throws when the key or the path is not the one it was made with. */

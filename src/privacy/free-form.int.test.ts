@@ -113,10 +113,10 @@ describe('personal data in free-form fields, sent by the Segment SDK', () => {
   it('lands none of it in plain text, in any column of any layer', async () => {
     expect(await plainTextIn(db, root, [...herValues, him.email, him.last])).toEqual([]);
     const page = (await db.all(`select page_url, properties from read_parquet('${root}/raw/source=web/**/*.parquet') where event_id = 'nq-page'`))[0]!;
-    expect(String(page.page_url)).toMatch(/^c360e1\./);
-    expect(String(page.properties)).toMatch(/^c360e1\./);
+    expect(String(page.page_url)).toMatch(/^c360e2\./);
+    expect(String(page.properties)).toMatch(/^c360e2\./);
     const emailId = (await db.all(`select customer_id from read_parquet('${root}/raw/source=web/**/*.parquet') where event_id = 'nq-email-id'`))[0]!;
-    expect(String(emailId.customer_id)).toMatch(/^c360e1\./);
+    expect(String(emailId.customer_id)).toMatch(/^c360e2\./);
   });
 
   it('exports every record of hers — anonymous, aliased, under an email userId, quarantined — and none of his', async () => {

@@ -158,8 +158,8 @@ describe('forgetting a person across an immutable raw layer', () => {
     );
     expect(crm.map((r) => r.customer_id)).toEqual(['C-1', 'C-2', 'C-3']);
     for (const r of crm) {
-      expect(String(r.email)).toMatch(/^c360e1\./);
-      expect(String(r.last_name)).toMatch(/^c360e1\./);
+      expect(String(r.email)).toMatch(/^c360e2\./);
+      expect(String(r.last_name)).toMatch(/^c360e2\./);
       expect(r.loyalty_tier).toBe('GOLD');
     }
     const everything = JSON.stringify(await db.all(`select * from read_parquet('${root}/raw/**/*.parquet', union_by_name = true)`));

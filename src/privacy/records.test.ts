@@ -97,8 +97,9 @@ describe('a record and its person', () => {
     const { subject } = records.personOf(crm, value);
     const key = randomBytes(32);
     records.encrypt(crm, value, subject, key);
-    expect(String(value.email)).toMatch(/^c360e1\./);
-    expect(String((value.address as Record<string, unknown>).line1)).toMatch(/^c360e1\./);
+    // One AEAD for the record: the first personal value carries every value sealed, the others name their place in it.
+    expect(String(value.email)).toMatch(new RegExp(`^c360e2\\.${subject}\\.[A-Za-z0-9_-]{40,}$`));
+    expect(String((value.address as Record<string, unknown>).line1)).toMatch(new RegExp(`^c360e2\\.${subject}\\.#\\d+$`));
     expect((value.address as Record<string, unknown>).city).toBe('Dublin');
     expect(value.loyalty_tier).toBe('GOLD');
     // The encrypted record is a valid record of the encrypted schema.
@@ -111,6 +112,26 @@ describe('a record and its person', () => {
     expect(records.decrypt(crm, forgotten, new Map())).toEqual({ forgotten: true });
     expect(forgotten.email).toBeNull();
     expect(forgotten.customer_id).toBe('C-1001');
+  });
+
+  it('still reads records sealed a value at a time (c360e1), and refuses a sealed value moved to another place', () => {
+    const value = decoded(crm, crmProfile);
+    const plain = structuredClone(value);
+    const { subject } = records.personOf(crm, value);
+    const key = randomBytes(32);
+    // What records written before the one-AEAD format hold: each value sealed alone, bound to its path.
+    const old = structuredClone(value);
+    for (const field of ['email', 'first_name', 'last_name', 'phone', 'birth_date']) old[field] = encryptValue(subject, key, field, old[field]);
+    const address = old.address as Record<string, unknown>;
+    for (const field of ['line1', 'postal_code']) address[field] = encryptValue(subject, key, `address.${field}`, address[field]);
+    expect(records.subjectsIn(crm, old)).toEqual([subject]);
+    expect(records.decrypt(crm, old, new Map([[subject, key]]))).toEqual({ forgotten: false });
+    expect(old).toEqual(plain);
+
+    records.encrypt(crm, value, subject, key);
+    const swapped = structuredClone(value);
+    [swapped.first_name, swapped.last_name] = [swapped.last_name, swapped.first_name];
+    expect(() => records.decrypt(crm, swapped, new Map([[subject, key]]))).toThrow('is not the one sealed there');
   });
 
   it('finds identifiers in free-form fields: emails anywhere (URL-encoded too), phones and earlier ids under keys that say so', () => {
@@ -145,7 +166,7 @@ describe('a record and its person', () => {
     expect(person.identifiers).toContain(records.identifier('email', 'ann@example.com'));
     const key = randomBytes(32);
     records.encrypt(web, value, person.subject, key);
-    for (const field of ['customer_id', 'page_url', 'properties']) expect(String(value[field])).toMatch(/^c360e1\./);
+    for (const field of ['customer_id', 'page_url', 'properties']) expect(String(value[field])).toMatch(/^c360e2\./);
     expect(web.encrypted.type.isValid(value)).toBe(true);
     const readable = structuredClone(value);
     expect(records.decrypt(web, readable, new Map([[person.subject, key]]))).toEqual({ forgotten: false });
@@ -162,7 +183,7 @@ describe('a record and its person', () => {
     expect(person.identifiers).toContain(records.identifier('email', 'ann@example.com'));
     const key = randomBytes(32);
     records.encrypt(web, value, person.subject, key);
-    expect(String(value.event_name)).toMatch(/^c360e1\./);
+    expect(String(value.event_name)).toMatch(/^c360e2\./);
     expect((value.geo as Record<string, unknown>).city).toBe('Dublin');
     expect(value.event_id).toBe(webEvent.event_id);
     const readable = structuredClone(value);

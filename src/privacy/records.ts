@@ -8,7 +8,7 @@ import { dayOf } from '../contracts/lineage.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import { forEachAt, type PathSegment, pathSegments } from '../schema/field-path.js';
 import { unmarkedTextFields } from '../schema/personal.js';
-import { decryptValue, encryptValue, subjectOfCiphertext } from './envelope-keys.js';
+import { decryptValue, isRecordSealed, openRecord, recordPlace, sealRecord, subjectOfCiphertext } from './envelope-keys.js';
 import { canonicalIdentifier, personalShape } from './identifiers.js';
 import type { Pseudonyms } from './pseudonyms.js';
 
@@ -33,8 +33,6 @@ interface Plan {
   looseIds: Located[];
   /** Every other unmarked string field but the key: in clear, unless a sender wrote an email into it. */
   texts: Located[];
-  /** The fields a stored record may hold ciphertext in. */
-  sealable: Located[];
   /** Fields whose values name the person: the subject fields, then every email, phone and device or cookie id. */
   identifying: Located[];
   subject: Located[];
@@ -109,8 +107,7 @@ export class RecordPrivacy {
       const texts = unmarkedTextFields(entity.schema)
         .filter((path) => path !== entity.definition.key && !loose.has(path))
         .map((path) => locate(path, 'text'));
-      const sealable = [...personal, ...looseIds, ...texts];
-      this.plans.set(entity.id, (plan = { personal, freeForm, looseIds, texts, sealable, identifying, subject }));
+      this.plans.set(entity.id, (plan = { personal, freeForm, looseIds, texts, identifying, subject }));
     }
     return plan;
   }
@@ -178,65 +175,79 @@ export class RecordPrivacy {
     return { subject: subject ?? this.pseudonyms.of('id:record', `${entity.id}/${entity.naturalId(value)}`), identifiers: [...ids] };
   }
 
-  /** Encrypts each present personal value in place, for the subject, bound to its field's path; and an id field holding an email or phone. */
+  /**
+   * Encrypts each present personal value in place for the subject, all in one AEAD (sealRecord);
+   * and an id field holding an email or phone, and an email in a text field.
+   */
   encrypt(entity: CompiledEntity, value: Record<string, unknown>, subject: string, key: Buffer): void {
+    const places = this.sealedPlaces(entity, value, (kind, v) =>
+      kind === 'personal' ? true : kind === 'loose' ? personalShape(v) !== undefined : typeof v === 'string' && v.includes('@') && HOLDS_EMAIL.test(v),
+    );
+    if (places.length === 0) return;
+    const texts = sealRecord(
+      subject,
+      key,
+      entity.id,
+      places.map((p) => [p.path, p.container[p.key]]),
+    );
+    for (const [i, p] of places.entries()) p.container[p.key] = texts[i];
+  }
+
+  /**
+   * The record's values that `take` accepts, in one order for sealing and opening: its personal
+   * fields, then its loose id fields, then its other text fields.
+   */
+  private sealedPlaces(entity: CompiledEntity, value: Record<string, unknown>, take: (kind: 'personal' | 'loose' | 'text', v: unknown) => boolean): Place[] {
     const plan = this.plan(entity);
-    for (const at of plan.personal) {
-      forEachAt(value, at.segments, (c, k) => (c[k] = encryptValue(subject, key, at.path, c[k])), at.path);
-    }
-    for (const at of plan.looseIds) {
-      forEachAt(
-        value,
-        at.segments,
-        (c, k) => {
-          if (personalShape(c[k])) c[k] = encryptValue(subject, key, at.path, c[k]);
-        },
-        at.path,
-      );
-    }
-    for (const at of plan.texts) {
-      forEachAt(
-        value,
-        at.segments,
-        (c, k) => {
-          const v = c[k];
-          if (typeof v === 'string' && v.includes('@') && HOLDS_EMAIL.test(v)) c[k] = encryptValue(subject, key, at.path, v);
-        },
-        at.path,
-      );
-    }
+    const places: Place[] = [];
+    const collect = (kind: 'personal' | 'loose' | 'text', fields: Located[]) => {
+      for (const at of fields) forEachAt(value, at.segments, (c, k) => take(kind, c[k]) && places.push({ container: c, key: k, path: at.path }), at.path);
+    };
+    collect('personal', plan.personal);
+    collect('loose', plan.looseIds);
+    collect('text', plan.texts);
+    return places;
   }
 
   /** The subjects whose keys a stored record needs. */
   subjectsIn(entity: CompiledEntity, value: Record<string, unknown>): string[] {
-    const subjects = new Set<string>();
-    for (const at of this.plan(entity).sealable) {
-      for (const v of valuesAt(value, at)) {
-        const s = subjectOfCiphertext(v);
-        if (s) subjects.add(s);
-      }
-    }
-    return [...subjects];
+    const sealed = this.sealedPlaces(entity, value, (_kind, v) => subjectOfCiphertext(v) !== undefined);
+    return [...new Set(sealed.map((p) => subjectOfCiphertext(p.container[p.key])!))];
   }
 
   /**
    * Decrypts a stored record in place with the keys that still exist; a value whose key is gone
-   * (its person was forgotten) becomes null. Returns whether any was.
+   * (its person was forgotten) becomes null. Returns whether any was. Reads both formats.
    */
   decrypt(entity: CompiledEntity, value: Record<string, unknown>, keys: ReadonlyMap<string, Buffer>): { forgotten: boolean } {
     let forgotten = false;
-    for (const at of this.plan(entity).sealable) {
-      forEachAt(value, at.segments, (c, k) => {
-        const subject = subjectOfCiphertext(c[k]);
-        if (subject === undefined) return;
-        const key = keys.get(subject);
-        if (key) c[k] = decryptValue(c[k] as string, key, at.path);
-        else {
-          c[k] = null;
-          forgotten = true;
-        }
-      });
+    const sealed = this.sealedPlaces(entity, value, (_kind, v) => subjectOfCiphertext(v) !== undefined);
+    let opened: Array<[string, unknown]> | undefined;
+    let place = 0;
+    for (const p of sealed) {
+      const text = p.container[p.key] as string;
+      const key = keys.get(subjectOfCiphertext(text)!);
+      if (!key) {
+        p.container[p.key] = null;
+        forgotten = true;
+      } else if (!isRecordSealed(text)) p.container[p.key] = decryptValue(text, key, p.path);
+      else {
+        opened ??= openRecord(text, key, entity.id);
+        const at = recordPlace(text);
+        const entry = opened?.[at];
+        // A text moved to another field, or a list reordered, is refused as a tampered value is.
+        if (!entry || at !== place || entry[0] !== p.path) throw new Error(`the sealed value at ${p.path} is not the one sealed there`);
+        p.container[p.key] = entry[1];
+        place++;
+      }
     }
     return { forgotten };
   }
+}
+
+/** Where a sealed value sits: its container and key (to replace it), and its field's path. */
+interface Place {
+  container: Record<string | number, unknown>;
+  key: string | number;
+  path: string;
 }

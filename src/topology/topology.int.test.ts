@@ -318,7 +318,7 @@ describe('the ingestion topology, end to end on the real stack', () => {
     expect(first.value!.readInt32BE(1)).toBe(rawId);
     const stored = (await registry.decode(first.value!)) as Record<string, unknown>;
     // Personal fields are ciphertext in raw (docs/privacy.md); whoever holds the keys reads them back.
-    expect(stored.email).toMatch(/^c360e1\./);
+    expect(stored.email).toMatch(/^c360e2\./);
     expect(stored.loyalty_tier).toBe('GOLD');
     const profile = await readable(t.topology.namespace, 'crm', 'CustomerProfile', stored);
     expect(profile).toMatchObject({

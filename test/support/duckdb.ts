@@ -75,7 +75,7 @@ export async function plainTextIn(db: DuckDb, root: string, needles: string[]): 
     const rows = await db.all(`select * from read_parquet('${root}/${layer}/**/*.parquet', union_by_name = true)`);
     // Ciphertexts go first: base64 holds any short name somewhere by chance, and a ciphertext is not plain text.
     const text = JSON.stringify(rows)
-      .replace(/c360e1\.[\w-]{22}\.[\w-]+/g, '')
+      .replace(/c360e[12]\.[\w-]{22}\.[\w#-]+/g, '')
       .toLowerCase();
     for (const n of needles) if (text.includes(n.toLowerCase())) found.add(n);
   }
