@@ -112,6 +112,7 @@ const stage = nearDuplicateStage.create({
   pseudonyms: pseudonymsFrom(config, 'bench:matching'),
   keyStore: undefined,
   cacheEntries: config.memory.cacheEntries,
+  readChangelog: async () => undefined,
   now: Date.now,
 });
 const topic = `${namespace}.ingest.crm`;

@@ -50,6 +50,8 @@ const ctx: StageContext = {
   pseudonyms: pseudonymsFrom(config, 'bench:stages'),
   keyStore: openKeyStore(config, namespace),
   cacheEntries: config.memory.cacheEntries,
+  // No Kafka here: the dedup state starts from an empty changelog.
+  readChangelog: async () => undefined,
   now: Date.now,
 };
 const stages = topology.stages.map((name) => STAGES.require(name, 'topology stages').create(ctx));

@@ -8,6 +8,8 @@ export interface TopicNames {
   ledger: string;
   /** Compacted: the position of every file ingest and connector, written in the transaction of the records it covers. */
   connectorState: string;
+  /** Compacted, expiring after the dedup window: every dedup claim, written in the transaction of the record that made it; Redis is rebuilt from it. */
+  dedupChangelog: string;
   /** The consumer group of the topology workers (`c360 run`), over the ingest topics. */
   topologyGroup: string;
   /** The consumer group of the sink workers (`c360 sink`), over the raw, near-duplicate and dead-letter topics. */
@@ -22,6 +24,7 @@ export function topicNames(namespace: string): TopicNames {
     deadLetter: `${namespace}.dead-letter`,
     ledger: `${namespace}.ledger`,
     connectorState: `${namespace}.connector-state`,
+    dedupChangelog: `${namespace}.dedup-changelog`,
     topologyGroup: `${namespace}.topology`,
     sinkGroup: `${namespace}.sink`,
   };

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crmProfile, product, transaction, variant, webEvent } from '../../test/fixtures/records.js';
 import { config } from '../../test/support/kafka.js';
-import { envelopeOf } from '../../test/support/stages.js';
+import { emptyChangelog, envelopeOf } from '../../test/support/stages.js';
 import { clearRedis, testNamespace } from '../../test/support/topology.js';
 import { HEADER } from '../contracts/lineage.js';
 import { createLogger } from '../observability/logger.js';
@@ -46,6 +46,7 @@ describe('stage declarations', () => {
       pseudonyms: pseudonymsFrom(config, 'test'),
       keyStore,
       cacheEntries: 1_000,
+      readChangelog: emptyChangelog,
       now: Date.now,
     };
     stages = topology.stages.map((name) => {

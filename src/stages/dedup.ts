@@ -4,7 +4,9 @@
  * id) for the window. The claim's value is the input position of the claiming record, so a record
  * replayed after a crash finds its own claim and
  * passes instead of vanishing as a duplicate of itself. Same event id with other content is an id
- * collision: the record passes and is flagged.
+ * collision: the record passes and is flagged. Every claim a record holds is also written to the
+ * dedup changelog topic in its batch's transaction, so a Redis that loses its data is rebuilt
+ * before the next claim (storage/state-changelog.ts).
  *
  * No in-process bloom filter sits in front: every new record must be claimed in Redis anyway (another
  * worker may hold the same content), so a bloom filter cannot save a round trip, only add its
@@ -12,8 +14,11 @@
  */
 import { hash } from 'node:crypto';
 import type { NearDuplicateEvent } from '../contracts/near-duplicate.js';
+import { topicNames } from '../contracts/topic-names.js';
 import { readPath } from '../schema/field-path.js';
+import { StateLostError } from '../storage/redis.js';
 import { claimAll } from '../storage/redis-scripts.js';
+import { changelogValue, RestorableState } from '../storage/state-changelog.js';
 import type { Envelope } from './envelope.js';
 import { positionOf, refOf } from './envelope.js';
 import { defineStage } from './stage.js';
@@ -101,10 +106,24 @@ export const dedupStage = defineStage({
   description:
     "Drops exact duplicates within the dedup window: a record's content (or its event id) is claimed in Redis; the same event id with other content is an id collision, flagged.",
   reads: ['entity', 'value', 'body'],
-  writes: ['body', 'nearDuplicates'],
+  writes: ['body', 'nearDuplicates', 'stateChanges'],
   create: (ctx) => {
     const windowMs = Math.round(ctx.topology.dedupWindowDays * 86_400_000);
     const prefix = `${ctx.topology.namespace}:dedup`;
+    const state = new RestorableState(ctx.redis, prefix, topicNames(ctx.topology.namespace).dedupChangelog, ctx.readChangelog);
+
+    /** Claims every key; a state Redis lost is rebuilt from its changelog first. */
+    async function claim(work: Claim[]): Promise<Awaited<ReturnType<typeof claimAll>>> {
+      const keys = work.map((w) => w.key);
+      const claims = work.map((w) => w.claim);
+      try {
+        return await claimAll(ctx.redis, state.marker, keys, claims, windowMs);
+      } catch (err) {
+        if (!(err instanceof StateLostError)) throw err;
+        await state.rebuild();
+        return await claimAll(ctx.redis, state.marker, keys, claims, windowMs);
+      }
+    }
 
     return {
       async process(batch) {
@@ -113,20 +132,22 @@ export const dedupStage = defineStage({
           if (e.outcome === 'pending' && e.value) work.push(claimOf(e, e.value, prefix));
         }
         if (work.length === 0) return;
-
-        const previousClaims = await claimAll(
-          ctx.redis,
-          work.map((w) => w.key),
-          work.map((w) => w.claim),
-          windowMs,
-        );
-        const decisions = work.map((w, i) => decide(w, previousClaims[i], ctx.now()));
+        const { epoch, previous } = await claim(work);
+        const now = ctx.now();
+        const decisions = work.map((w, i) => decide(w, previous[i], now));
         // Applied only once every reply is in, so a retry after a Redis failure starts from a clean batch.
         work.forEach((w, i) => {
           const d = decisions[i]!;
           if (d.kind === 'duplicate') w.e.outcome = 'duplicate';
           else if (d.kind === 'collision') w.e.nearDuplicates.push(d.event);
+          // A claim this record holds (made now, or by its own earlier attempt) goes to the changelog with its batch.
+          if (d.kind === 'new') w.e.stateChanges.push({ changelog: state.changelog, key: w.key, value: changelogValue(now + windowMs, w.claim), epoch });
         });
+      },
+      async beforeCommit(batch) {
+        const epochs = new Set<string>();
+        for (const e of batch) for (const c of e.stateChanges) if (c.changelog === state.changelog) epochs.add(c.epoch);
+        for (const epoch of epochs) await state.verify(epoch);
       },
     };
   },

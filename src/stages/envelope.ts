@@ -35,6 +35,16 @@ export interface Envelope {
   sealedOriginal: { key: Buffer | null; value: Buffer; headers: IHeaders } | undefined;
   /** Its subject and the pseudonyms of the identifiers in its value, once a privacy stage has computed them (quality no longer changes them). */
   person: RecordPerson | undefined;
+  /** What it changed in a stage's Redis state, for that state's changelog topic (storage/state-changelog.ts). */
+  stateChanges: StateChange[];
+}
+
+/** One change to Redis state: its changelog topic, the Redis key, the changelog value, and the state's epoch it was made under. */
+export interface StateChange {
+  changelog: string;
+  key: string;
+  value: string;
+  epoch: string;
 }
 
 export function newEnvelope(
@@ -63,6 +73,7 @@ export function newEnvelope(
     encrypted: false,
     sealedOriginal: undefined,
     person: undefined,
+    stateChanges: [],
   };
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../test/support/kafka.js';
-import { envelopeOf } from '../../test/support/stages.js';
+import { emptyChangelog, envelopeOf } from '../../test/support/stages.js';
 import { clearRedis, testNamespace } from '../../test/support/topology.js';
 import { DEFAULT_MODEL } from '../matching/model.js';
 import { createLogger } from '../observability/logger.js';
@@ -44,6 +44,7 @@ describe('near-duplicate stage (Redis)', () => {
         pseudonyms,
         keyStore: undefined,
         cacheEntries: 100_000,
+        readChangelog: emptyChangelog,
         now: Date.now,
       });
     stage = create(0);

@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../test/support/kafka.js';
-import { envelopeOf } from '../../test/support/stages.js';
+import { emptyChangelog, envelopeOf } from '../../test/support/stages.js';
 import { testNamespace } from '../../test/support/topology.js';
 import { type KeyStore, openKeyStore } from '../privacy/key-store.js';
 import { pseudonymsFrom } from '../privacy/pseudonyms.js';
@@ -41,6 +41,7 @@ describe('encrypt stage with a small key cache (key store on PostgreSQL)', () =>
       pseudonyms: pseudonymsFrom(config, 'test'),
       keyStore,
       cacheEntries: 2,
+      readChangelog: emptyChangelog,
       now: Date.now,
     };
     stage = encryptStage.create(ctx);

@@ -6,6 +6,7 @@ import type { Pseudonyms } from '../privacy/pseudonyms.js';
 import type { ComponentSpec } from '../registry.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import type { WriterSchemas } from '../schema/registry.js';
+import type { ReadChangelog } from '../storage/state-changelog.js';
 import type { Envelope } from './envelope.js';
 
 export interface BatchControl {
@@ -18,6 +19,11 @@ export interface Stage {
   name: string;
   /** Looks only at envelopes still pending; decides their outcome or enriches them. */
   process(batch: Envelope[], control: BatchControl): Promise<void> | void;
+  /**
+   * Called once the batch's messages are sent and before its transaction commits: a stage whose
+   * state changed under the batch (Redis lost it) throws, and the batch is read again.
+   */
+  beforeCommit?(batch: Envelope[]): Promise<void>;
 }
 
 export interface StageContext {
@@ -34,6 +40,8 @@ export interface StageContext {
   keyStore: KeyStore | undefined;
   /** How many entries each of a stage's in-process caches may hold (from the memory budget, C360_MEMORY_MB). */
   cacheEntries: number;
+  /** Reads a state's changelog topic to its end, to rebuild what Redis lost (storage/state-changelog.ts). */
+  readChangelog: ReadChangelog;
   now(): number;
 }
 

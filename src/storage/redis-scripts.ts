@@ -5,16 +5,22 @@
  * one node (a plain Redis or one shard), which is why Redis Cluster is not supported.
  */
 import type { Redis } from 'ioredis';
-import { callRedis, redisFailure } from './redis.js';
+import { callRedis, redisFailure, StateLostError } from './redis.js';
 
 /** Records per script call: bounds both the reply size and how long one call holds Redis. */
 const CHUNK = 4000;
 
-/** KEYS: one per record; ARGV[1]: TTL in ms, ARGV[1 + i]: the claim of KEYS[i]. Returns each key's previous claim, or nil. */
+/**
+ * KEYS[1]: the state's epoch marker (state-changelog.ts), then one key per record; ARGV[1]: TTL in
+ * ms, ARGV[i]: the claim of KEYS[i]. Returns the epoch, then each key's previous claim or nil;
+ * refuses (C360LOST) when the marker is gone, since every claim would then look new.
+ */
 const CLAIM = `
-local out = {}
-for i = 1, #KEYS do
-  out[i] = redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[1], 'NX', 'GET') or false
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then return redis.error_reply('C360LOST the dedup state is not in Redis') end
+local out = {epoch}
+for i = 2, #KEYS do
+  out[i] = redis.call('SET', KEYS[i], ARGV[i], 'PX', ARGV[1], 'NX', 'GET') or false
 end
 return out`;
 
@@ -90,14 +96,30 @@ function scripted(redis: Redis): ScriptedRedis {
   return redis as unknown as ScriptedRedis;
 }
 
-/** `SET key claim PX ttl NX GET` for every key, in order: the previous claim of each key, or null where this call claimed it. */
-export async function claimAll(redis: Redis, keys: string[], claims: string[], ttlMs: number): Promise<(string | null)[]> {
-  const out: (string | null)[] = [];
+/**
+ * `SET key claim PX ttl NX GET` for every key, in order: the previous claim of each key, or null
+ * where this call claimed it; and the state's epoch they were made under. StateLostError when
+ * the state's marker is gone.
+ */
+export async function claimAll(
+  redis: Redis,
+  marker: string,
+  keys: string[],
+  claims: string[],
+  ttlMs: number,
+): Promise<{ epoch: string; previous: (string | null)[] }> {
+  const previous: (string | null)[] = [];
+  let epoch: string | undefined;
   for (let from = 0; from < keys.length; from += CHUNK) {
     const k = keys.slice(from, from + CHUNK);
-    out.push(...(await callRedis('the dedup claims', () => scripted(redis).c360Claim(k.length, ...k, ttlMs, ...claims.slice(from, from + CHUNK)))));
+    const [at, ...replies] = await callRedis('the dedup claims', () =>
+      scripted(redis).c360Claim(k.length + 1, marker, ...k, ttlMs, ...claims.slice(from, from + CHUNK)),
+    );
+    if (epoch !== undefined && at !== epoch) throw new StateLostError('redis', 'Redis lost the dedup state between two calls of one batch');
+    epoch = at!;
+    previous.push(...replies);
   }
-  return out;
+  return { epoch: epoch ?? '', previous };
 }
 
 export interface NearDuplicateSubject {

@@ -24,6 +24,9 @@ export function createRedis(config: Config, logger: Logger): Redis {
   return redis;
 }
 
+/** Redis answered, but a state the topology keeps there is gone (state-changelog.ts): it is rebuilt before it is used. */
+export class StateLostError extends DependencyUnavailableError {}
+
 /** Redis error codes (the reply's first word) that a later attempt may not get: loading, busy, failing over. */
 const PASSING_REPLIES = new Set(['LOADING', 'BUSY', 'READONLY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN', 'NOREPLICAS']);
 
@@ -38,6 +41,7 @@ export function redisFailure(what: string, err: unknown): C360Error {
     const reply = (err as Error).message;
     const code = reply.split(' ', 1)[0] ?? '';
     const message = `Redis refused ${what}: ${reply.split('\n', 1)[0]}`;
+    if (code === 'C360LOST') return new StateLostError('redis', message, { cause: err });
     return PASSING_REPLIES.has(code)
       ? new DependencyUnavailableError('redis', message, { cause: err })
       : new DependencyRefusedError('redis', message, { cause: err });

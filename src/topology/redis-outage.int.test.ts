@@ -1,42 +1,28 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { Registry } from 'prom-client';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crmProfile, variant } from '../../test/fixtures/records.js';
 import { logger, testKafka } from '../../test/support/kafka.js';
+import { PrivateRedis, until } from '../../test/support/redis.js';
 import { json, produce, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { opsUrl, spawnWorker } from '../../test/support/worker.js';
 import { loadConfig } from '../config.js';
 import { topicNames } from '../contracts/topic-names.js';
-import { redisAnswers } from '../observability/probes.js';
 import { loadTopology } from './load.js';
 import { TopologyRunner } from './runner.js';
 
 const kafka = testKafka();
-const port = 16_379 + Math.floor(Math.random() * 1000);
-const redisUrl = `redis://127.0.0.1:${port}`;
-
-function startRedis(): ChildProcess {
-  return spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-}
-
-async function until(probe: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const redis = new PrivateRedis();
+const redisUrl = redis.url;
 
 describe('Redis outage: the dedup stage holds the batch and retries; nothing passes unchecked, nothing is dropped', () => {
-  let redis = startRedis();
   let runner: TopologyRunner | undefined;
+  beforeAll(() => redis.start());
   afterAll(async () => {
     await runner?.stop();
-    redis.kill('SIGKILL');
+    await redis.kill();
   });
 
   it('pauses while Redis is down and lands every record once it is back', async () => {
-    await until(() => redisAnswers(redisUrl), 'the private redis-server');
     const namespace = testNamespace();
     const names = topicNames(namespace);
     const metrics = new Registry();
@@ -57,8 +43,7 @@ describe('Redis outage: the dedup stage holds the batch and retries; nothing pas
     );
     await waitForLedger(kafka, names, (l) => l.total.in === 100);
 
-    redis.kill('SIGKILL');
-    await new Promise((r) => redis.once('exit', r));
+    await redis.kill();
     await produce(
       kafka,
       names.ingest('crm'),
@@ -72,7 +57,7 @@ describe('Redis outage: the dedup stage holds the batch and retries; nothing pas
     await until(async () => runner!.worker.stalledPartitions(1_000).length > 0, 'the waiting partition to count as stalled');
     expect(runner.worker.stalledPartitions(1_000).every((p) => p.startsWith(`${names.ingest('crm')}[`))).toBe(true);
 
-    redis = startRedis();
+    await redis.start();
     const after = await waitForLedger(kafka, names, (l) => l.total.in === 150, 60_000);
     expect(after.total).toMatchObject({ in: 150, raw: 150, duplicates: 0, dead_letter: 0 });
     expect(runner.worker.stalledPartitions(0)).toEqual([]);
@@ -86,7 +71,6 @@ describe('Redis outage: the dedup stage holds the batch and retries; nothing pas
   });
 
   it('c360 run says so in /readyz: Redis down, and the partition stalled past C360_STALL_SECONDS; ready again once it moves', async () => {
-    await until(() => redisAnswers(redisUrl), 'the private redis-server');
     const namespace = testNamespace();
     const names = topicNames(namespace);
     const worker = spawnWorker(namespace, { REDIS_URL: redisUrl, C360_STALL_SECONDS: '1', LOG_LEVEL: 'info' });
@@ -99,8 +83,7 @@ describe('Redis outage: the dedup stage holds the batch and retries; nothing pas
       };
       await until(async () => (await ready()).status === 200, 'the worker to be ready');
 
-      redis.kill('SIGKILL');
-      await new Promise((r) => redis.once('exit', r));
+      await redis.kill();
       await produce(kafka, names.ingest('crm'), [json(variant(crmProfile, { customer_id: 'C-stall' }))]);
       // Which shows first depends on how long Redis's first refusal takes against the one-second stall: wait for both.
       await until(async () => {
@@ -109,7 +92,7 @@ describe('Redis outage: the dedup stage holds the batch and retries; nothing pas
       }, '/readyz to report the stalled partition and what it waits on');
       expect(await ready()).toEqual({ status: 503, checks: ['redis', 'dependencies', 'partitions'] });
 
-      redis = startRedis();
+      await redis.start();
       await until(async () => (await ready()).status === 200, 'the worker to be ready again', 60_000);
       const ledger = await waitForLedger(kafka, names, (l) => l.total.in === 1);
       expect(ledger.total).toMatchObject({ in: 1, raw: 1 });

@@ -60,6 +60,7 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
   for (const e of batch) {
     counts.in++;
     for (const f of e.flags) count(f);
+    for (const c of e.stateChanges) out.push(c.changelog, { key: c.key, value: c.value });
     encodeBody(e);
     if (e.outcome === 'duplicate') counts.duplicates++;
     else if (e.outcome === 'suppressed') counts.suppressed++;

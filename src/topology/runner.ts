@@ -8,7 +8,7 @@
  */
 
 import type { Redis } from 'ioredis';
-import type { Batch, Kafka } from 'kafkajs';
+import type { Batch, Kafka, KafkaMessage } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { safeMessage } from '../contracts/errors.js';
@@ -18,6 +18,7 @@ import { topicNames } from '../contracts/topic-names.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { crashPoint } from '../faults/failpoints.js';
 import { createKafka } from '../kafka/client.js';
+import { readToEnd } from '../kafka/read-to-end.js';
 import { ExactlyOnce } from '../kafka/worker/exactly-once.js';
 import { GroupWorker, type Turn } from '../kafka/worker/group-worker.js';
 import { PartitionProducers } from '../kafka/worker/producers.js';
@@ -127,6 +128,7 @@ export class TopologyRunner {
       pseudonyms: config.piiKey ? new Pseudonyms(config.piiKey) : undefined,
       keyStore: this.keyStore,
       cacheEntries: config.memory.cacheEntries,
+      readChangelog: (topic, each) => this.readChangelog(topic, each),
       now: Date.now,
     };
     this.stages = topology.stages.map((name) => STAGES.require(name, 'topology stages').create(ctx));
@@ -176,7 +178,9 @@ export class TopologyRunner {
     await this.storeOriginals(routed, turn);
     const next = BigInt(batch.lastOffset()) + 1n;
     try {
-      await this.exactlyOnce.commit({ topic: batch.topic, partition: batch.partition, next }, routed.topicMessages, this.batchLimits);
+      await this.exactlyOnce.commit({ topic: batch.topic, partition: batch.partition, next }, routed.topicMessages, this.batchLimits, async () => {
+        for (const stage of this.stages) await stage.beforeCommit?.(envelopes);
+      });
       this.metrics.transactions.inc({ outcome: 'committed' });
     } catch (err) {
       this.metrics.transactions.inc({ outcome: 'aborted' });
@@ -208,6 +212,18 @@ export class TopologyRunner {
         );
       },
     );
+  }
+
+  /** A state's changelog read to its end, for a stage rebuilding what Redis lost; logged, since every claim waits for it. */
+  private async readChangelog(topic: string, each: (m: KafkaMessage) => void): Promise<void> {
+    const started = Date.now();
+    let entries = 0;
+    this.options.logger.warn({ topic }, 'Redis lost a state of this topology; rebuilding it from its changelog before going on');
+    await readToEnd(this.kafka, topic, (m) => {
+      entries++;
+      each(m);
+    });
+    this.options.logger.info({ topic, entries, ms: Date.now() - started }, 'state rebuilt from its changelog');
   }
 
   /** A dead letter that refers to its original value out of line is sent only once that value is stored. */

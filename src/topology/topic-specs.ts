@@ -25,5 +25,11 @@ export function topicSpecs(topology: Topology, durability: TopicDurability): Top
     { topic: names.ledger, numPartitions: 1, configEntries: { 'retention.ms': '-1', ...minIsr } },
     // Only the latest position per key matters, and it must never expire.
     { topic: names.connectorState, numPartitions: 1, configEntries: { 'cleanup.policy': 'compact', 'retention.ms': '-1', ...minIsr } },
+    // The latest claim per key, for as long as a claim lives (a day more, so none expires here before Redis lets it go).
+    {
+      topic: names.dedupChangelog,
+      numPartitions: partitions,
+      configEntries: { 'cleanup.policy': 'compact,delete', 'retention.ms': String(Math.ceil(topology.dedupWindowDays + 1) * DAY_MS), ...minIsr },
+    },
   ].map((spec) => ({ ...spec, replicationFactor }));
 }

@@ -10,10 +10,14 @@ import { type CompiledEntity, compileEntities } from '../../src/schema/entity.js
 import { WriterSchemas } from '../../src/schema/registry.js';
 import { type Envelope, newEnvelope } from '../../src/stages/envelope.js';
 import type { StageContext } from '../../src/stages/stage.js';
+import type { ReadChangelog } from '../../src/storage/state-changelog.js';
 import { validateTopology } from '../../src/topology/load.js';
 import bundled from '../../topologies/customer360.js';
 
 export const NOW = Date.parse('2026-11-27T12:00:00Z');
+
+/** A state changelog with nothing in it: stages tested without Kafka start their Redis state empty. */
+export const emptyChangelog: ReadChangelog = async () => undefined;
 
 export function offlineContext(): StageContext & { topology: Topology } {
   const topology = validateTopology(bundled, { namespace: 'unit' });
@@ -28,6 +32,7 @@ export function offlineContext(): StageContext & { topology: Topology } {
     pseudonyms: new Pseudonyms(Buffer.alloc(32, 7)),
     keyStore: undefined,
     cacheEntries: 100_000,
+    readChangelog: emptyChangelog,
     now: () => NOW,
   };
 }

@@ -69,19 +69,21 @@ export class ExactlyOnce {
   }
 
   /**
-   * Sends `output` and moves the group's offset of the input to `input.next`, in one transaction.
+   * Sends `output` and moves the group's offset of the input to `input.next`, in one transaction;
+   * `beforeCommit`, once the output is sent, may still refuse the commit by throwing.
    * A failed transaction is aborted and its producer dropped: one left mid-commit cannot begin
    * another, and the next batch's new producer settles a commit that failed here but was prepared.
    * A fenced producer (the group gave the partition to another worker, or the coordinator aborted
    * a transaction that outlasted its timeout) becomes an outage, so the batch is read again by
    * whoever owns the partition rather than stopping the worker as KafkaJS would.
    */
-  async commit(input: InputPosition, output: TopicMessages[], limits: ReadonlyMap<string, number>): Promise<void> {
+  async commit(input: InputPosition, output: TopicMessages[], limits: ReadonlyMap<string, number>, beforeCommit?: () => Promise<void>): Promise<void> {
     const { topic, partition, next } = input;
     const txn = await (await this.log.producer(topic, partition)).transaction();
     try {
       await sendInRequests(txn, output, limits);
       crashPoint('after-send');
+      await beforeCommit?.();
       await txn.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic, partitions: [{ partition, offset: next.toString() }] }] });
       await txn.commit();
     } catch (err) {

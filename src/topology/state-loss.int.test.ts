@@ -1,0 +1,79 @@
+// Redis loses the dedup state while a topology runs: a private redis-server without persistence is
+// killed and started again empty between two waves of records, and later wiped with FLUSHALL. Each
+// wave holds copies of records from before the loss and new records with their own copies. The
+// worker rebuilds the claims from the dedup changelog before its next claim, so every copy is
+// dropped, no record lands twice in the raw topics, and the ledger balances.
+import { Redis } from 'ioredis';
+import type { Message } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crmProfile, variant, webEvent } from '../../test/fixtures/records.js';
+import { logger, testKafka } from '../../test/support/kafka.js';
+import { PrivateRedis } from '../../test/support/redis.js';
+import { json, produce, testNamespace, waitForLedger } from '../../test/support/topology.js';
+import { loadConfig } from '../config.js';
+import { balanced } from '../contracts/ledger.js';
+import { topicNames } from '../contracts/topic-names.js';
+import { readToEnd } from '../kafka/read-to-end.js';
+import { loadTopology } from './load.js';
+import { TopologyRunner } from './runner.js';
+
+const kafka = testKafka();
+const redis = new PrivateRedis();
+const namespace = testNamespace();
+const names = topicNames(namespace);
+
+const profile = (i: number) => json(variant(crmProfile, { customer_id: `C-${i}`, email: `c${i}@example.com`, phone: null, last_name: `N${i}` }));
+const event = (i: number) => json(variant(webEvent, { event_id: `ev-${i}`, session_id: `s-${i}` }));
+const range = (from: number, to: number, make: (i: number) => Message) => Array.from({ length: to - from }, (_, i) => make(from + i));
+
+async function rawCount(source: string): Promise<number> {
+  let n = 0;
+  await readToEnd(kafka, names.raw(source), () => n++);
+  return n;
+}
+
+describe('Redis loses the dedup state', () => {
+  let runner: TopologyRunner | undefined;
+  beforeAll(() => redis.start());
+  afterAll(async () => {
+    await runner?.stop();
+    await redis.kill();
+  });
+
+  it('is rebuilt from the changelog before the next claim: copies of records from before the loss are dropped, none lands twice', async () => {
+    runner = new TopologyRunner({
+      config: { ...loadConfig(), redisUrl: redis.url },
+      topology: await loadTopology('customer360', { namespace }),
+      logger,
+      metrics: new Registry(),
+      sessionTimeoutMs: 6_000,
+    });
+    await runner.start();
+
+    // Before: 60 profiles and copies of 10 of them; 30 events and copies of 5.
+    await produce(kafka, names.ingest('crm'), [...range(0, 60, profile), ...range(0, 10, profile)]);
+    await produce(kafka, names.ingest('web'), [...range(0, 30, event), ...range(0, 5, event)]);
+    let ledger = await waitForLedger(kafka, names, (l) => l.total.in === 105);
+    expect(ledger.total).toMatchObject({ in: 105, raw: 90, duplicates: 15, dead_letter: 0 });
+
+    // A restart without persistence: Redis comes back empty.
+    await redis.kill();
+    await redis.start();
+    await produce(kafka, names.ingest('crm'), [...range(10, 40, profile), ...range(60, 80, profile), ...range(60, 65, profile)]);
+    await produce(kafka, names.ingest('web'), range(5, 25, event));
+    ledger = await waitForLedger(kafka, names, (l) => l.total.in === 180, 90_000);
+    expect(ledger.total).toMatchObject({ in: 180, raw: 110, duplicates: 70, dead_letter: 0, suppressed: 0 });
+
+    // FLUSHALL, then copies of the records of the second wave and of the first.
+    const admin = new Redis(redis.url);
+    await admin.flushall();
+    admin.disconnect();
+    await produce(kafka, names.ingest('crm'), [...range(60, 80, profile), ...range(0, 5, profile)]);
+    await produce(kafka, names.ingest('web'), range(25, 30, event));
+    ledger = await waitForLedger(kafka, names, (l) => l.total.in === 210, 90_000);
+    expect(ledger.total).toMatchObject({ in: 210, raw: 110, duplicates: 100, dead_letter: 0, suppressed: 0 });
+    expect(balanced(ledger.total)).toBe(true);
+    expect({ crm: await rawCount('crm'), web: await rawCount('web') }).toEqual({ crm: 80, web: 30 });
+  });
+});
