@@ -30,7 +30,7 @@ import { createSchemaRegistry } from '../src/schema/registry.js';
 import { loadTopology } from '../src/topology/load.js';
 import { createTopologyTopics, registerTopologySchemas } from '../src/topology/setup.js';
 import { childBudget, timeChild } from './child.js';
-import { dropRedisKeys, dropTopics } from './cleanup.js';
+import { dropRedisKeys, dropTopics, redisBytes } from './cleanup.js';
 import { cpuMeter, describeCpu } from './cpu.js';
 import { synthetic } from './synthetic.js';
 
@@ -236,6 +236,12 @@ console.log(
     `the stages in the worker (full worker − passthrough worker) ${Math.round(f.worker - p.worker)} µs, the broker's extra ${Math.round(f.kafka - p.kafka)} µs`,
 );
 if (kcat) console.log(`ratio to kcat: passthrough ${(baseline.rate / kcat).toFixed(2)}, full ${(result.rate / kcat).toFixed(2)}`);
+// What the full topology keeps in Redis for the window, per record it took in: what a production Redis must hold.
+const state = await redisBytes(redis, fullNs);
+const stateTotal = [...state.values()].reduce((n, s) => n + s.bytes, 0);
+console.log(
+  `state: ${Math.round(stateTotal / TOTAL)} B per record in Redis (${[...state].map(([kind, s]) => `${kind} ${Math.round(s.bytes / TOTAL)} B in ${s.keys} keys`).join(', ')})`,
+);
 await dropRedisKeys(redis, fullNs);
 redis.disconnect();
 await dropTopics(kafka, [passNs, fullNs]);
