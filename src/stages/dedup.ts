@@ -37,13 +37,13 @@ export interface Claim {
 
 /** The claim of a decoded record: its event id when its entity has one, else its content. */
 export function claimOf(e: Envelope, value: Record<string, unknown>, prefix: string): Claim {
-  e.body ??= e.entity.type.toBuffer(value);
   const { eventIdField, ignoreFields } = e.entity.definition.dedup;
   const eventId = eventIdField ? readPath(value, eventIdField) : undefined;
   const eventMode = typeof eventId === 'string' && eventId.length > 0;
   // Avro binary of the decoded record: field order fixed by the schema, values as normalised by the quality stage;
-  // an event's content without the fields a resend changes.
-  const content = eventMode && ignoreFields.length > 0 ? e.entity.type.toBuffer(withoutFields(value, ignoreFields)) : e.body;
+  // an event's content without the fields a resend changes (the record's own body is then not needed here).
+  const content =
+    eventMode && ignoreFields.length > 0 ? e.entity.type.toBuffer(withoutFields(value, ignoreFields)) : (e.body ??= e.entity.type.toBuffer(value));
   const digest = hash('sha1', content, 'base64url');
   const position = positionOf(e);
   return {

@@ -10,11 +10,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crmProfile, variant, webEvent } from '../../test/fixtures/records.js';
 import { logger, testKafka } from '../../test/support/kafka.js';
 import { PrivateRedis } from '../../test/support/redis.js';
+import { envelopeOf, offlineContext } from '../../test/support/stages.js';
 import { json, produce, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { loadConfig } from '../config.js';
 import { balanced } from '../contracts/ledger.js';
 import { topicNames } from '../contracts/topic-names.js';
 import { readToEnd } from '../kafka/read-to-end.js';
+import { compileEntities } from '../schema/entity.js';
+import { dedupStage } from '../stages/dedup.js';
+import type { Envelope } from '../stages/envelope.js';
+import { StateLostError } from '../storage/redis.js';
 import { loadTopology } from './load.js';
 import { TopologyRunner } from './runner.js';
 
@@ -39,6 +44,32 @@ describe('Redis loses the dedup state', () => {
   afterAll(async () => {
     await runner?.stop();
     await redis.kill();
+  });
+
+  it('a batch whose claims were made before a loss does not commit: the stage refuses after its messages are sent', async () => {
+    const topology = await loadTopology('customer360', { namespace: `${namespace}-guard` });
+    const crm = compileEntities(topology.sources.find((s) => s.name === 'crm')!)[0]!;
+    const client = new Redis(redis.url);
+    const ctx = { ...offlineContext(), topology, redis: client };
+    const stage = dedupStage.create(ctx);
+    const control = { heartbeat: async () => undefined, isRunning: () => true };
+    const batch = () => [0, 1].map((i) => envelopeOf(crm, profile(i).value as string, {}, `C-${i}`));
+    const decoded = async (envelopes: Envelope[]) => {
+      for (const e of envelopes) e.value = crm.coerceJson(JSON.parse(String(e.message.value))).value as Record<string, unknown>;
+      return envelopes;
+    };
+    try {
+      const first = await decoded(batch());
+      await stage.process(first, control);
+      expect(first.map((e) => e.stateChanges.length)).toEqual([1, 1]);
+      await stage.beforeCommit!(first);
+      // Redis loses everything while the batch is in flight, and another batch rebuilds the (empty) state under a new epoch.
+      await client.flushall();
+      await stage.process(await decoded(batch()), control);
+      await expect(stage.beforeCommit!(first)).rejects.toBeInstanceOf(StateLostError);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('is rebuilt from the changelog before the next claim: copies of records from before the loss are dropped, none lands twice', async () => {
