@@ -9,15 +9,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Batch, Kafka, KafkaMessage } from 'kafkajs';
-import type { Registry } from 'prom-client';
-import type { Config } from '../config.js';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
 import { C360Error, DependencyRefusedError, describeError, isDependencyFailure, mayBlameRecord, onDisk, safeMessage } from '../contracts/errors.js';
 import { topicNames } from '../contracts/topic-names.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { createKafka } from '../kafka/client.js';
-import { GroupWorker, partitionKey, type Turn } from '../kafka/worker/group-worker.js';
-import type { Logger } from '../observability/logger.js';
+import { GroupWorker, partitionKey, type Turn, type WorkerOptions } from '../kafka/worker/group-worker.js';
 import { WriterSchemas } from '../schema/registry.js';
 import { openObjectStore } from '../storage/backends.js';
 import { makeDirectory } from '../storage/directories.js';
@@ -30,19 +27,13 @@ import { type FileSchema, fileSchema } from './parquet/parquet-file.js';
 import { PartitionSink } from './partition-sink.js';
 import { quarantineRecord, readSinkRecord, schemaIdsOf, type TopicRole } from './records.js';
 
-export interface SinkWorkerOptions {
-  config: Config;
+export interface SinkWorkerOptions extends WorkerOptions {
   topology: Topology;
-  logger: Logger;
-  metrics: Registry;
   /** Defaults to the store C360_STORAGE_URL names. */
   store?: ObjectStore;
   /** Consumer group; default `<namespace>.sink`. A second group lands the same topics in a second store. */
   groupId?: string;
   rotation?: Partial<RotationOptions>;
-  sessionTimeoutMs?: number;
-  summaryIntervalMs?: number;
-  onFatal?: (error: Error) => void;
 }
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -77,19 +68,14 @@ export class SinkWorker {
     this.names = topicNames(topology.namespace);
     this.rawPrefix = this.names.raw('');
     this.worker = new GroupWorker({
+      ...options,
       kafka: this.kafka,
       groupId: this.groupId,
       name: 'sink',
       // KafkaJS matches a pattern against the topics that exist at subscribe time: a source added later needs a restart.
       topics: [new RegExp(`^${escapeRegExp(this.rawPrefix)}[a-z0-9-]+$`), this.names.nearDuplicates, this.names.deadLetter],
-      logger,
-      metrics: options.metrics,
-      memory: config.memory,
-      sessionTimeoutMs: options.sessionTimeoutMs,
       partitionsConsumedConcurrently: 4,
-      summaryIntervalMs: options.summaryIntervalMs,
       summary: () => this.logSummary(),
-      onFatal: options.onFatal,
     });
   }
 

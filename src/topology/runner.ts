@@ -9,8 +9,6 @@
 
 import type { Redis } from 'ioredis';
 import type { Batch, Kafka, KafkaMessage } from 'kafkajs';
-import type { Registry } from 'prom-client';
-import type { Config } from '../config.js';
 import { safeMessage } from '../contracts/errors.js';
 import { addCounts, emptyCounts, type LedgerCounts } from '../contracts/ledger.js';
 import { checkLineage } from '../contracts/lineage.js';
@@ -20,9 +18,8 @@ import { crashPoint } from '../faults/failpoints.js';
 import { createKafka } from '../kafka/client.js';
 import { readToEnd } from '../kafka/read-to-end.js';
 import { ExactlyOnce } from '../kafka/worker/exactly-once.js';
-import { GroupWorker, type Turn } from '../kafka/worker/group-worker.js';
+import { GroupWorker, type Turn, type WorkerOptions } from '../kafka/worker/group-worker.js';
 import { PartitionProducers } from '../kafka/worker/producers.js';
-import type { Logger } from '../observability/logger.js';
 import type { KeyStore } from '../privacy/key-store.js';
 import { openKeyStore } from '../privacy/key-store.js';
 import { Pseudonyms } from '../privacy/pseudonyms.js';
@@ -40,19 +37,11 @@ import { type TopologyMetrics, topologyMetrics } from './metrics.js';
 import { type Routed, type RouterContext, route } from './router.js';
 import { deadLetterContract, prepareTopologyTopics, registerTopologySchemas } from './setup.js';
 
-export interface RunnerOptions {
-  config: Config;
+export interface RunnerOptions extends WorkerOptions {
   topology: Topology;
-  logger: Logger;
-  metrics: Registry;
-  /** Consumer session timeout: how long a crashed worker's partitions wait before moving (min 6 s on a default broker). */
-  sessionTimeoutMs?: number;
   partitionsConsumedConcurrently?: number;
-  summaryIntervalMs?: number;
   /** Upper bound of one fetch per partition, hence of one batch and one transaction. */
   maxBatchBytes?: number;
-  /** Called when the consumer stops for good (a non-retriable error): a worker process should exit and be restarted. */
-  onFatal?: (error: Error) => void;
 }
 
 export class TopologyRunner {
@@ -91,19 +80,14 @@ export class TopologyRunner {
     this.metrics = topologyMetrics(options.metrics);
     this.keyStore = topology.stages.some((s) => s === 'encrypt' || s === 'suppress') ? openKeyStore(config, topology.namespace) : undefined;
     this.worker = new GroupWorker({
+      ...options,
       kafka: this.kafka,
       groupId: this.groupId,
       name: 'topology',
       topics: [...this.byTopic.keys()],
-      logger,
-      metrics: options.metrics,
-      memory: config.memory,
-      sessionTimeoutMs: options.sessionTimeoutMs,
       maxBytesPerPartition: options.maxBatchBytes,
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 6,
-      summaryIntervalMs: options.summaryIntervalMs,
       summary: () => this.logSummary(),
-      onFatal: options.onFatal,
     });
   }
 

@@ -6,7 +6,7 @@
  */
 import type { Batch, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import type { MemoryBudget } from '../../config.js';
+import type { Config } from '../../config.js';
 import { describeError } from '../../contracts/errors.js';
 import { crashPoint } from '../../faults/failpoints.js';
 import type { Logger } from '../../observability/logger.js';
@@ -15,25 +15,29 @@ import { consumerMetrics } from '../consumer-metrics.js';
 import { type GroupMembership, groupConsumer } from './membership.js';
 import { PartitionTurns } from './partition-turns.js';
 
-export interface GroupWorkerOptions {
+/** What every consuming worker is made with, whatever it does with its batches. */
+export interface WorkerOptions {
+  config: Config;
+  logger: Logger;
+  metrics: Registry;
+  /** How long a crashed worker's partitions wait before moving (min 6 s on a default broker). */
+  sessionTimeoutMs?: number;
+  summaryIntervalMs?: number;
+  /** Called when the consumer stops for good (a non-retriable error): a worker process should exit and be restarted. */
+  onFatal?: (error: Error) => void;
+}
+
+export interface GroupWorkerOptions extends WorkerOptions {
   kafka: Kafka;
   groupId: string;
   /** What the worker is called in its log lines (`topology`, `sink`). */
   name: string;
   topics: Array<string | RegExp>;
-  logger: Logger;
-  metrics: Registry;
-  memory: MemoryBudget;
-  /** How long a crashed worker's partitions wait before moving (min 6 s on a default broker). */
-  sessionTimeoutMs?: number;
   /** Upper bound of one fetch per partition, hence of one batch. */
   maxBytesPerPartition?: number;
   partitionsConsumedConcurrently: number;
-  summaryIntervalMs?: number;
   /** One log line of what the worker did so far, every summary interval and at the stop. */
   summary(): void;
-  /** Called when the consumer stops for good (a non-retriable error): a worker process should exit and be restarted. */
-  onFatal?: (error: Error) => void;
 }
 
 /** What a worker does with its partitions; every call runs in the partition's turn. */
@@ -89,7 +93,7 @@ export class GroupWorker {
       groupId: this.o.groupId,
       sessionTimeoutMs: this.o.sessionTimeoutMs,
       maxBytesPerPartition: this.o.maxBytesPerPartition,
-      memory: this.o.memory,
+      memory: this.o.config.memory,
     });
     this.consumer = consumer;
     this.membership = membership;
