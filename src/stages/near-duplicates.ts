@@ -26,9 +26,14 @@ import type { Envelope } from './envelope.js';
 import { positionOf, refOf } from './envelope.js';
 import { defineStage } from './stage.js';
 
-/** What an identity's ref in Redis holds: where its latest record is, and its comparison profile, sealed. */
+/**
+ * What an identity's ref in Redis holds: where its latest record is, its comparison profile
+ * (sealed), and its blocking keys, so that forgetting the identity finds every key that names it.
+ */
 interface StoredRef extends RecordRef {
   profile: string;
+  /** Its blocking keys, without their `<ns>:nd:` prefix. */
+  keys: string[];
 }
 
 interface Subject {
@@ -69,6 +74,7 @@ export const nearDuplicateStage = defineStage({
     const pseudonyms: Pseudonyms = ctx.pseudonyms ?? missingKey();
     const identities = new RecordPrivacy(pseudonyms);
     const totalCounter = `${ns}:ndtf:identities`;
+    const keyPrefix = `${ns}:nd:`;
 
     function subjectOf(e: Envelope): Subject | undefined {
       const cfg = e.entity.definition.nearDuplicates;
@@ -80,12 +86,19 @@ export const nearDuplicateStage = defineStage({
       const keys: Subject['keys'] = [];
       for (const kind of cfg.blocking ?? (Object.keys(BLOCKING_RULES) as BlockingKey[])) {
         const value = BLOCKING_RULES[kind].key(profile);
-        if (value) keys.push({ kind, redisKey: `${ns}:nd:${kind}:${pseudonyms.of(kind, value)}` });
+        if (value) keys.push({ kind, redisKey: `${keyPrefix}${kind}:${pseudonyms.of(kind, value)}` });
       }
       if (keys.length === 0) return undefined;
       const counters: Subject['counters'] = {};
       for (const f of COUNTED) if (profile[f]) counters[f] = `${ns}:ndtf:${f}:${pseudonyms.of(f, profile[f])}`;
-      return { e, identity, profile, keys, counters, ref: { ...refOf(e), profile: pseudonyms.seal(JSON.stringify(profile)) } };
+      return {
+        e,
+        identity,
+        profile,
+        keys,
+        counters,
+        ref: { ...refOf(e), profile: pseudonyms.seal(JSON.stringify(profile)), keys: keys.map((k) => k.redisKey.slice(keyPrefix.length)) },
+      };
     }
 
     /** One round trip: the candidates' refs, the window's identity count and the subjects' name counts. */
@@ -121,7 +134,6 @@ export const nearDuplicateStage = defineStage({
           subjects.map((s) => ({
             keys: s.keys.map((k) => k.redisKey),
             refKey: `${ns}:ndref:${s.identity}`,
-            indexKey: `${ns}:ndkeys:${s.identity}`,
             identity: s.identity,
             ref: JSON.stringify(s.ref),
             counters: [totalCounter, ...Object.values(s.counters)],
@@ -185,8 +197,8 @@ function nearDuplicateEvent(
   score: ReturnType<typeof scorePair>,
   now: number,
 ): NearDuplicateEvent {
-  const { profile: _sealed, ...matched } = stored;
-  const { profile: _own, ...record } = s.ref;
+  const { profile: _sealed, keys: _keys, ...matched } = stored;
+  const { profile: _own, keys: _ownKeys, ...record } = s.ref;
   const [a, b] = [fullName(s.profile), fullName(matchedProfile)];
   return {
     kind: 'NEAR_DUPLICATE',

@@ -26,9 +26,9 @@ return out`;
 
 /**
  * Per record: read the identities of each of its blocking keys, add its own, trim to the cap, renew
- * the TTL, store its ref and index its keys; when its identity is new to the window (no ref yet),
- * count it in its term-frequency counters. KEYS: each record's blocking keys, its ref key, its
- * index key, its counters. ARGV: now, cap, TTL, then per record: its number of blocking keys, its
+ * the TTL and store its ref (which names its keys, for forgetting); when its identity is new to the
+ * window (no ref yet), count it in its term-frequency counters. KEYS: each record's blocking keys,
+ * its ref key, its counters. ARGV: now, cap, TTL, then per record: its number of blocking keys, its
  * identity, its ref JSON, its number of counters. Returns only the keys shared with other
  * identities, as {record, key, identity...} (1-based within the call): most records share none, and
  * building a reply for every key cost Redis more than the key updates. A key already shared by
@@ -62,15 +62,25 @@ while a <= nargs do
   end
   -- SET ... GET: a new identity (no ref yet) is counted once, whatever its replays.
   local known = redis.call('SET', KEYS[k], ref, 'PX', ttl, 'GET')
-  -- The identity's index of its blocking keys, so forgetting a person finds every set that names them.
-  if n > 0 then
-    redis.call('SADD', KEYS[k + 1], unpack(KEYS, k - n, k - 1))
-    redis.call('PEXPIRE', KEYS[k + 1], ttl)
+  -- The ref names every blocking key the identity was stored under in the window, not only this record's:
+  -- its list ("keys", last in the JSON) takes the earlier ref's keys this record does not have.
+  if known then
+    local at, was = string.find(ref, '"keys":[', 1, true), string.find(known, '"keys":[', 1, true)
+    if at and was then
+      local mine, extra = string.sub(ref, at + 8, -3), {}
+      for item in string.gmatch(string.sub(known, was + 8, -3), '[^,]+') do
+        if not string.find(mine, item, 1, true) then extra[#extra + 1] = item end
+      end
+      if #extra > 0 then
+        local sep = (mine == '') and '' or ','
+        redis.call('SET', KEYS[k], string.sub(ref, 1, at + 7) .. mine .. sep .. table.concat(extra, ',') .. ']}', 'PX', ttl)
+      end
+    end
   end
   if not known then
-    for c = k + 2, k + 1 + t do counted[KEYS[c]] = (counted[KEYS[c]] or 0) + 1 end
+    for c = k + 1, k + t do counted[KEYS[c]] = (counted[KEYS[c]] or 0) + 1 end
   end
-  k = k + 2 + t
+  k = k + 1 + t
   a = a + 4
 end
 -- The counters are read only after the call, so counting at its end changes nothing any record of it sees.
@@ -125,8 +135,6 @@ export async function claimAll(
 export interface NearDuplicateSubject {
   keys: string[];
   refKey: string;
-  /** The set of the identity's blocking keys. */
-  indexKey: string;
   identity: string;
   ref: string;
   /** Counters of how many identities in the window hold one of its values (term frequencies), counted when the identity is new. */
@@ -148,7 +156,7 @@ export async function touchNearDuplicateKeys(redis: Redis, subjects: NearDuplica
     const args: (string | number)[] = [now, cap, ttlMs];
     for (let i = from; i < Math.min(from + CHUNK, subjects.length); i++) {
       const s = subjects[i]!;
-      keys.push(...s.keys, s.refKey, s.indexKey, ...s.counters);
+      keys.push(...s.keys, s.refKey, ...s.counters);
       args.push(s.keys.length, s.identity, s.ref, s.counters.length);
     }
     for (const [subject, key, ...others] of await callRedis('the near-duplicate keys', () =>
@@ -162,17 +170,22 @@ export async function touchNearDuplicateKeys(redis: Redis, subjects: NearDuplica
 
 /**
  * Removes identities (a forgotten person's) from near-duplicate state: from every blocking key
- * their index names, then their ref and index. Returns how many keys it changed or deleted.
+ * their ref names (without the `<ns>:nd:` prefix), then their ref. Identities stored before refs named their keys have an index
+ * of them instead (`<ns>:ndkeys:<identity>`, gone within a window), read and deleted too.
+ * Returns how many keys it changed or deleted.
  */
 export async function forgetNearDuplicateIdentities(redis: Redis, namespace: string, identities: string[]): Promise<number> {
   if (identities.length === 0) return 0;
+  const refs = identities.map((identity) => `${namespace}:ndref:${identity}`);
   const indexes = identities.map((identity) => `${namespace}:ndkeys:${identity}`);
-  // Two round trips whatever the number of keys: read every index, then remove and delete in one pipeline.
-  const keysOf = await callRedis('the near-duplicate index', () => Promise.all(indexes.map((index) => redis.smembers(index))));
+  // Two round trips whatever the number of keys: read every ref and old index, then remove and delete in one pipeline.
+  const [stored, indexed] = await callRedis('the near-duplicate refs', () =>
+    Promise.all([redis.mget(refs), Promise.all(indexes.map((index) => redis.smembers(index)))]),
+  );
   const pipeline = redis.pipeline();
   identities.forEach((identity, i) => {
-    for (const key of keysOf[i]!) pipeline.zrem(key, identity);
-    pipeline.del(`${namespace}:ndref:${identity}`, indexes[i]!);
+    for (const key of new Set([...keysNamedBy(stored[i]).map((k) => `${namespace}:nd:${k}`), ...indexed[i]!])) pipeline.zrem(key, identity);
+    pipeline.del(refs[i]!, indexes[i]!);
   });
   const replies = await callRedis('the near-duplicate keys', () => pipeline.exec());
   let changed = 0;
@@ -181,4 +194,15 @@ export async function forgetNearDuplicateIdentities(redis: Redis, namespace: str
     changed += Number(n);
   }
   return changed;
+}
+
+/** The blocking keys a stored ref names; none for a ref that is not one (written by hand, or before refs named them). */
+function keysNamedBy(ref: string | null | undefined): string[] {
+  if (!ref) return [];
+  try {
+    const keys = (JSON.parse(ref) as { keys?: unknown }).keys;
+    return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string') : [];
+  } catch {
+    return [];
+  }
 }
