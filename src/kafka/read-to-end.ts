@@ -20,7 +20,7 @@ async function topicEnds(kafka: Kafka, topic: string): Promise<Array<{ partition
  * leader gone and not yet replaced) is a Kafka outage: callers that resume from committed state
  * retry it whole, as they do a failed transaction.
  */
-export async function readToEnd(kafka: Kafka, topic: string, onMessage: (m: KafkaMessage) => void, timeoutMs = 60_000): Promise<void> {
+export async function readToEnd(kafka: Kafka, topic: string, onMessage: (m: KafkaMessage) => void, timeoutMs = 60_000, signal?: AbortSignal): Promise<void> {
   const ends = new Map((await topicEnds(kafka, topic)).map((p) => [p.partition, BigInt(p.high)]));
   const pending = new Set([...ends].filter(([, high]) => high > 0n).map(([p]) => p));
   if (pending.size === 0) return;
@@ -31,6 +31,15 @@ export async function readToEnd(kafka: Kafka, topic: string, onMessage: (m: Kafk
     await new Promise<void>((resolve, reject) => {
       const next = new Map<number, bigint>();
       const timer = setTimeout(() => reject(new DependencyUnavailableError('kafka', `reading ${topic} to its end took over ${timeoutMs} ms`)), timeoutMs);
+      // A reader told to stop (its worker is shutting down) gives up at once; the caller reads again when it next needs to.
+      signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          reject(new DependencyUnavailableError('kafka', `reading ${topic} was given up: the process is stopping`));
+        },
+        { once: true },
+      );
       // A crash KafkaJS gives up on would otherwise wait out the timer.
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         if (payload.restart) return;

@@ -44,6 +44,9 @@ export interface RunnerOptions extends WorkerOptions {
   maxBatchBytes?: number;
 }
 
+/** A changelog's whole window is read to rebuild Redis: far more than a ledger read, yet bounded, and given up on a stop. */
+const REBUILD_TIMEOUT_MS = 15 * 60_000;
+
 export class TopologyRunner {
   readonly groupId: string;
   /** Its place in the group, its partitions' waits and stalls: what /readyz and /healthz report (src/cli/ops.ts). */
@@ -65,6 +68,8 @@ export class TopologyRunner {
   private batchLimits: ReadonlyMap<string, number> = new Map();
   /** Where dead letters too large for their topic keep their original values: the raw layer's storage, opened when first needed. */
   private originals: ObjectStore | undefined;
+  /** Aborted when the worker stops: a rebuild of lost state in flight gives up rather than hold the stop. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: RunnerOptions) {
     const { config, topology, logger } = options;
@@ -203,10 +208,16 @@ export class TopologyRunner {
     const started = Date.now();
     let entries = 0;
     this.options.logger.warn({ topic }, 'Redis lost a state of this topology; rebuilding it from its changelog before going on');
-    await readToEnd(this.kafka, topic, (m) => {
-      entries++;
-      each(m);
-    });
+    await readToEnd(
+      this.kafka,
+      topic,
+      (m) => {
+        entries++;
+        each(m);
+      },
+      REBUILD_TIMEOUT_MS,
+      this.stopping.signal,
+    );
     this.options.logger.info({ topic, entries, ms: Date.now() - started }, 'state rebuilt from its changelog');
   }
 
@@ -249,6 +260,7 @@ export class TopologyRunner {
 
   /** Graceful stop: the batch in flight finishes (or aborts), the group is left, then the producers close. */
   async stop(): Promise<void> {
+    this.stopping.abort();
     await this.worker.stop();
     await this.producers.closeAll();
     this.redis.disconnect();
