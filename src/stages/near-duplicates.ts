@@ -21,7 +21,7 @@ import { jaroWinkler } from '../matching/similarity.js';
 import type { Pseudonyms } from '../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../privacy/records.js';
 import { readPath } from '../schema/field-path.js';
-import { touchNearDuplicateKeys } from '../storage/redis-scripts.js';
+import { type KeyMatch, type Touched, touchNearDuplicateKeys } from '../storage/redis-scripts.js';
 import type { Envelope } from './envelope.js';
 import { positionOf, refOf } from './envelope.js';
 import { defineStage } from './stage.js';
@@ -75,6 +75,7 @@ export const nearDuplicateStage = defineStage({
     const identities = new RecordPrivacy(pseudonyms);
     const totalCounter = `${ns}:ndtf:identities`;
     const keyPrefix = `${ns}:nd:`;
+    const refPrefix = `${ns}:ndref:`;
 
     function subjectOf(e: Envelope): Subject | undefined {
       const cfg = e.entity.definition.nearDuplicates;
@@ -101,19 +102,15 @@ export const nearDuplicateStage = defineStage({
       };
     }
 
-    /** One round trip: the candidates' refs, the window's identity count and the subjects' name counts. */
-    async function lookUp(shared: SharedKey[], matchesBySubject: Map<number, Map<string, BlockingKey[]>>, subjects: Subject[]) {
-      const others = [...new Set(shared.flatMap((m) => m.others))];
-      const nameCounters = [...new Set([...matchesBySubject.keys()].flatMap((j) => Object.values(subjects[j]!.counters)))];
-      const replies = await ctx.redis.mget([...others.map((o) => `${ns}:ndref:${o}`), totalCounter, ...nameCounters]);
-      const refByIdentity = new Map(others.map((o, j) => [o, replies[j] ? (JSON.parse(replies[j]!) as StoredRef) : undefined]));
-      const population = Number(replies[others.length] ?? 0);
-      const nameCounts = new Map(nameCounters.map((k, j) => [k, Number(replies[others.length + 1 + j] ?? 0)]));
+    /** The candidates' refs, and each subject's term frequencies from the window's identity and name counts. */
+    function lookUp({ refs, counts }: Touched) {
+      const refByIdentity = new Map([...refs].map(([o, ref]) => [o, ref ? (JSON.parse(ref) as StoredRef) : undefined]));
+      const population = counts.get(totalCounter) ?? 0;
       const termFrequencyOf = (s: Subject): TermFrequency | undefined =>
         population >= TF_MIN_IDENTITIES
           ? (field) => {
               // The adjustment asks about the record's own value of the field, whose counter the subject holds.
-              const n = nameCounts.get(s.counters[field as CountedField] ?? '');
+              const n = counts.get(s.counters[field as CountedField] ?? '');
               return n ? n / population : undefined;
             }
           : undefined;
@@ -128,23 +125,21 @@ export const nearDuplicateStage = defineStage({
           .filter((s): s is Subject => s !== undefined);
         if (subjects.length === 0) return;
 
-        // One script call per chunk; in order, so a later record in the batch sees the earlier ones.
-        const shared = await touchNearDuplicateKeys(
+        // One script call per chunk, which also reads what scoring needs; in order, so a later record in the batch sees the earlier ones.
+        const touched = await touchNearDuplicateKeys(
           ctx.redis,
           subjects.map((s) => ({
             keys: s.keys.map((k) => k.redisKey),
-            refKey: `${ns}:ndref:${s.identity}`,
+            refKey: `${refPrefix}${s.identity}`,
             identity: s.identity,
             ref: JSON.stringify(s.ref),
             counters: [totalCounter, ...Object.values(s.counters)],
           })),
-          ctx.now(),
-          cap,
-          windowMs,
+          { now: ctx.now(), cap, ttlMs: windowMs, refPrefix },
         );
-        if (shared.length === 0) return;
-        const matchesBySubject = sharedIdentities(shared, subjects);
-        const { refByIdentity, termFrequencyOf } = await lookUp(shared, matchesBySubject, subjects);
+        if (touched.shared.length === 0) return;
+        const matchesBySubject = sharedIdentities(touched.shared, subjects);
+        const { refByIdentity, termFrequencyOf } = lookUp(touched);
         const profiles = new Map<string, ComparisonProfile | undefined>();
         const profileOfRef = (ref: StoredRef) => {
           if (!profiles.has(ref.profile)) {
@@ -176,10 +171,8 @@ export const nearDuplicateStage = defineStage({
 
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
 
-type SharedKey = Awaited<ReturnType<typeof touchNearDuplicateKeys>>[number];
-
 /** Per subject (by index), the other identities it shares blocking keys with, and which keys. */
-function sharedIdentities(shared: SharedKey[], subjects: Subject[]): Map<number, Map<string, BlockingKey[]>> {
+function sharedIdentities(shared: KeyMatch[], subjects: Subject[]): Map<number, Map<string, BlockingKey[]>> {
   const bySubject = new Map<number, Map<string, BlockingKey[]>>();
   for (const { subject, key, others } of shared) {
     let matched = bySubject.get(subject);

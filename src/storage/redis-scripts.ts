@@ -28,15 +28,21 @@ return out`;
  * Per record: read the identities of each of its blocking keys, add its own, trim to the cap, renew
  * the TTL and store its ref (which names its keys, for forgetting); when its identity is new to the
  * window (no ref yet), count it in its term-frequency counters. KEYS: each record's blocking keys,
- * its ref key, its counters. ARGV: now, cap, TTL, then per record: its number of blocking keys, its
- * identity, its ref JSON, its number of counters. Returns only the keys shared with other
- * identities, as {record, key, identity...} (1-based within the call): most records share none, and
- * building a reply for every key cost Redis more than the key updates. A key already shared by
- * `cap` other identities is too common to say anything and is left out.
+ * its ref key, its counters. ARGV: now, cap, TTL, the refs' key prefix, then per record: its number
+ * of blocking keys, its identity, its ref JSON, its number of counters.
+ *
+ * Returns, in the one round trip, what scoring needs: the keys shared with other identities, as
+ * {record, key, identity...} (1-based within the call: most records share none, and building a
+ * reply for every key cost Redis more than the key updates); then the refs of those identities as
+ * {identity, ref...}; then the counters of the records that share a key, as {key, count...}, read
+ * once the call has counted. A key already shared by `cap` other identities is too common to say
+ * anything and is left out.
  */
 const NEAR_DUPLICATES = `
-local now, cap, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local out, k, a, r = {}, 1, 4, 0
+local now, cap, ttl, refPrefix = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local out, k, a, r = {}, 1, 5, 0
+-- Per record that shares a key: the range of its counters in KEYS.
+local countersOf = {}
 -- New identities per counter, added once per call: the window's total and a common name would otherwise take two commands per record.
 local counted = {}
 local nargs = #ARGV
@@ -51,7 +57,10 @@ while a <= nargs do
       for _, id in ipairs(seen) do
         if id ~= identity then match[#match + 1] = id end
       end
-      if #match > 2 and #match - 2 < cap then out[#out + 1] = match end
+      if #match > 2 and #match - 2 < cap then
+        out[#out + 1] = match
+        countersOf[r] = true
+      end
     end
     -- Scores order identities by arrival, records of one call included, so trimming drops the oldest.
     redis.call('ZADD', key, now * 4096 + r, identity)
@@ -80,6 +89,7 @@ while a <= nargs do
   if not known then
     for c = k + 1, k + t do counted[KEYS[c]] = (counted[KEYS[c]] or 0) + 1 end
   end
+  if countersOf[r] then countersOf[r] = {k + 1, k + t} end
   k = k + 1 + t
   a = a + 4
 end
@@ -88,11 +98,30 @@ for key, n in pairs(counted) do
   redis.call('INCRBY', key, n)
   redis.call('PEXPIRE', key, ttl)
 end
-return out`;
+local refs, counts, seen = {}, {}, {}
+for _, m in ipairs(out) do
+  for i = 3, #m do
+    if not seen[m[i]] then
+      seen[m[i]] = true
+      refs[#refs + 1] = m[i]
+      refs[#refs + 1] = redis.call('GET', refPrefix .. m[i]) or false
+    end
+  end
+end
+for _, range in pairs(countersOf) do
+  for c = range[1], range[2] do
+    if not seen[KEYS[c]] then
+      seen[KEYS[c]] = true
+      counts[#counts + 1] = KEYS[c]
+      counts[#counts + 1] = redis.call('GET', KEYS[c]) or '0'
+    end
+  end
+end
+return {out, refs, counts}`;
 
 interface ScriptedRedis {
   c360Claim(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<(string | null)[]>;
-  c360NearDuplicates(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[number, number, ...string[]][]>;
+  c360NearDuplicates(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[[number, number, ...string[]][], (string | null)[], string[]]>;
 }
 
 const defined = new WeakSet<Redis>();
@@ -148,24 +177,38 @@ export interface KeyMatch {
   others: string[];
 }
 
-/** Adds each subject's identity to its keys, in order, so a later subject sees the earlier ones; returns the keys shared with others. */
-export async function touchNearDuplicateKeys(redis: Redis, subjects: NearDuplicateSubject[], now: number, cap: number, ttlMs: number): Promise<KeyMatch[]> {
-  const out: KeyMatch[] = [];
+/** What touching the keys found: the keys shared with other identities, those identities' refs, and the sharing subjects' counters. */
+export interface Touched {
+  shared: KeyMatch[];
+  refs: Map<string, string | null>;
+  counts: Map<string, number>;
+}
+
+/**
+ * Adds each subject's identity to its keys, in order, so a later subject sees the earlier ones;
+ * returns what scoring the shared keys needs, in one script call per chunk of subjects.
+ */
+export async function touchNearDuplicateKeys(
+  redis: Redis,
+  subjects: NearDuplicateSubject[],
+  o: { now: number; cap: number; ttlMs: number; refPrefix: string },
+): Promise<Touched> {
+  const touched: Touched = { shared: [], refs: new Map(), counts: new Map() };
   for (let from = 0; from < subjects.length; from += CHUNK) {
     const keys: string[] = [];
-    const args: (string | number)[] = [now, cap, ttlMs];
+    const args: (string | number)[] = [o.now, o.cap, o.ttlMs, o.refPrefix];
     for (let i = from; i < Math.min(from + CHUNK, subjects.length); i++) {
       const s = subjects[i]!;
       keys.push(...s.keys, s.refKey, ...s.counters);
       args.push(s.keys.length, s.identity, s.ref, s.counters.length);
     }
-    for (const [subject, key, ...others] of await callRedis('the near-duplicate keys', () =>
-      scripted(redis).c360NearDuplicates(keys.length, ...keys, ...args),
-    )) {
-      out.push({ subject: from + subject - 1, key: key - 1, others });
-    }
+    const [shared, refs, counts] = await callRedis('the near-duplicate keys', () => scripted(redis).c360NearDuplicates(keys.length, ...keys, ...args));
+    for (const [subject, key, ...others] of shared) touched.shared.push({ subject: from + subject - 1, key: key - 1, others });
+    // A later chunk read later: what it says of an identity or a counter is the newer.
+    for (let i = 0; i < refs.length; i += 2) touched.refs.set(refs[i]!, refs[i + 1] ?? null);
+    for (let i = 0; i < counts.length; i += 2) touched.counts.set(counts[i]!, Number(counts[i + 1]));
   }
-  return out;
+  return touched;
 }
 
 /**
