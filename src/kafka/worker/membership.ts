@@ -8,7 +8,8 @@ import { describeError } from '../../contracts/errors.js';
 
 /**
  * A worker's consumer in its group, the way every worker kind joins: committed reads only, no
- * topic created by a read, heartbeats a third of the session, fetches sized by the memory budget.
+ * topic created by a read, heartbeats and fetch waits a third of the session, fetches sized by the
+ * memory budget.
  */
 export function groupConsumer(
   kafka: Kafka,
@@ -19,6 +20,9 @@ export function groupConsumer(
     groupId: o.groupId,
     sessionTimeout,
     heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
+    // KafkaJS heartbeats between fetches: a fetch that waits for data longer than the session lets the coordinator drop an
+    // idle member, and with two idle members each rejoin drops the other. A third of the session keeps one heartbeat in it.
+    maxWaitTimeInMs: Math.min(5_000, Math.floor(sessionTimeout / 3)),
     maxBytesPerPartition: o.maxBytesPerPartition ?? o.memory.fetchBytesPerPartition,
     maxBytes: o.memory.fetchBytes,
     readUncommitted: false,
