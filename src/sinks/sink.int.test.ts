@@ -46,6 +46,11 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
   let t: RunningTopology;
   let ledger: LedgerTotals;
   let root: string;
+  const registries = [new Registry(), new Registry()];
+  /** The partitions a worker exports lag for, as `topic[partition]`. */
+  const lagOf = async (registry: Registry) =>
+    ((await registry.getSingleMetric('c360_consumer_lag_records')?.get())?.values ?? []).map((v) => `${v.labels.topic}[${v.labels.partition}]`);
+  let lagBeforeScaling: string[] = [];
   let sinks: SinkWorker[];
   let db: DuckDb;
   const topicRecords = new Map<string, KafkaMessage[]>();
@@ -76,20 +81,26 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
     ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 2_003);
 
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-raw-'));
-    // Two workers share the partitions, as pods would; small files so every folder gets several.
-    sinks = [0, 1].map(
-      () =>
+    // Two workers share the partitions, as pods would; small files so every folder gets several. The second starts once the
+    // first has taken batches from its partitions, as a pod the autoscaler adds does, and takes some of them over.
+    sinks = registries.map(
+      (metrics) =>
         new SinkWorker({
           config,
           topology: t.topology,
           logger,
-          metrics: new Registry(),
+          metrics,
           store: new LocalStore(root, undefined),
           rotation: { maxRecords: 150, idleFlushMs: 300, rowGroupRows: 64 },
           sessionTimeoutMs: 3_000,
         }),
     );
-    await Promise.all(sinks.map((s) => s.start()));
+    await sinks[0]!.start();
+    lagBeforeScaling = await eventually(
+      () => lagOf(registries[0]!),
+      (lag) => lag.length >= 6,
+    );
+    await sinks[1]!.start();
     db = await openDuckDb();
     const expected = ledger.total.raw + ledger.total.dead_letter + ledger.total.near_duplicates;
     await eventually(
@@ -123,6 +134,18 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
     await t?.stop();
     if (t) await clearRedis(t.topology.namespace);
     if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('exports the lag of each partition from the one worker that owns it, once the second has taken some over', async () => {
+    // Each worker learns of the rebalance at its own next heartbeat: wait until their views are one split of the partitions.
+    const [first, second] = await eventually(
+      async () => sinks.map((s) => s.worker.partitions()),
+      ([a, b]) => a!.length > 0 && b!.length > 0 && !a!.some((p) => b!.includes(p)),
+    );
+    expect(first!.filter((p) => second!.includes(p))).toEqual([]);
+    // Partitions the first worker exported lag for before the second joined, and that the group then gave to the second.
+    expect(lagBeforeScaling.filter((p) => second!.includes(p)).length).toBeGreaterThan(0);
+    expect((await lagOf(registries[0]!)).filter((p) => !first!.includes(p))).toEqual([]);
   });
 
   it('holds every raw record exactly once, with equal values and nested fields intact', async () => {

@@ -204,6 +204,11 @@ export class GroupWorker {
     this.waitingSince.clear();
   }
 
+  /** The partitions the group gives this worker now, as `topic[partition]`. */
+  partitions(): string[] {
+    return this.owned.map((p) => partitionKey(p.topic, p.partition));
+  }
+
   /** What this worker's partitions wait on (a store, Redis, the key store, the registry): /readyz says it. */
   waitingOn(): string[] {
     return this.waits.describe();
