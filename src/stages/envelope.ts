@@ -40,7 +40,7 @@ export interface Envelope {
 }
 
 /** One change to Redis state: its changelog topic, the Redis key, the changelog value, and the state's epoch it was made under. */
-export interface StateChange {
+interface StateChange {
   changelog: string;
   key: string;
   value: string;

@@ -50,7 +50,7 @@ export interface StageContext {
  * outcome and its errors) every envelope has from the start (newEnvelope). The primary entity is
  * there from the start too, but only decoding says which of a source's entities a record is.
  */
-export type StageField = Exclude<keyof Envelope, 'topic' | 'partition' | 'message' | 'lineage' | 'lineageProblem' | 'outcome' | 'failedStage' | 'errors'>;
+type StageField = Exclude<keyof Envelope, 'topic' | 'partition' | 'message' | 'lineage' | 'lineageProblem' | 'outcome' | 'failedStage' | 'errors'>;
 
 export interface StageSpec extends ComponentSpec {
   /**
