@@ -56,6 +56,7 @@ export class SinkWorker {
   private deadLetter: DeadLetterContract | undefined;
   private spoolDir = '';
   private flushTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
 
   constructor(private readonly options: SinkWorkerOptions) {
     const { config, topology, logger } = options;
@@ -196,7 +197,8 @@ export class SinkWorker {
       [...this.partitions].map(([key, ps]) =>
         this.worker
           .inTurn(ps.topic, ps.partition, async () => {
-            if (this.partitions.get(key) !== ps) return;
+            // A stop publishes every open file itself: an idle flush queued before it would only make it wait on the store.
+            if (this.stopping || this.partitions.get(key) !== ps) return;
             try {
               await ps.flushIdle(now);
               this.worker.waitEnded(key);
@@ -251,6 +253,7 @@ export class SinkWorker {
 
   /** Graceful stop: stop taking batches, publish every open file, commit, leave the group. */
   async stop(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.flushTimer);
     await this.worker.stop(async () => {
       await Promise.all(

@@ -92,7 +92,8 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
           metrics,
           store: new LocalStore(root, undefined),
           rotation: { maxRecords: 150, idleFlushMs: 300, rowGroupRows: 64 },
-          sessionTimeoutMs: 3_000,
+          // Longer than KafkaJS's 5 s wait for an empty fetch, between which it heartbeats: shorter, two idle workers drop each other.
+          sessionTimeoutMs: 10_000,
         }),
     );
     await sinks[0]!.start();
