@@ -1,14 +1,12 @@
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crmProfile, variant } from '../../test/fixtures/records.js';
-import { logger, testKafka } from '../../test/support/kafka.js';
+import { testKafka } from '../../test/support/kafka.js';
 import { PrivateRedis, until } from '../../test/support/redis.js';
-import { json, produce, testNamespace, waitForLedger } from '../../test/support/topology.js';
+import { json, produce, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { opsUrl, spawnWorker } from '../../test/support/worker.js';
-import { loadConfig } from '../config.js';
 import { topicNames } from '../contracts/topic-names.js';
-import { loadTopology } from './load.js';
-import { TopologyRunner } from './runner.js';
+import type { TopologyRunner } from './runner.js';
 
 const kafka = testKafka();
 const redis = new PrivateRedis();
@@ -26,14 +24,8 @@ describe('Redis outage: the dedup stage holds the batch and retries; nothing pas
     const namespace = testNamespace();
     const names = topicNames(namespace);
     const metrics = new Registry();
-    runner = new TopologyRunner({
-      config: { ...loadConfig(), redisUrl },
-      topology: await loadTopology('customer360', { namespace }),
-      logger,
-      metrics,
-      sessionTimeoutMs: 6_000,
-    });
-    await runner.start();
+    const started = (await startTopology(namespace, undefined, { redisUrl, metrics })).runner;
+    runner = started;
     const profile = (i: number) => json(variant(crmProfile, { customer_id: `C-${i}`, email: `c${i}@example.com`, phone: null, last_name: `N${i}` }));
 
     await produce(

@@ -5,14 +5,12 @@
 // dropped, no record lands twice in the raw topics, and the ledger balances.
 import { Redis } from 'ioredis';
 import type { Message } from 'kafkajs';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crmProfile, variant, webEvent } from '../../test/fixtures/records.js';
-import { logger, testKafka } from '../../test/support/kafka.js';
+import { testKafka } from '../../test/support/kafka.js';
 import { PrivateRedis } from '../../test/support/redis.js';
 import { envelopeOf, offlineContext } from '../../test/support/stages.js';
-import { json, produce, testNamespace, waitForLedger } from '../../test/support/topology.js';
-import { loadConfig } from '../config.js';
+import { json, produce, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { balanced } from '../contracts/ledger.js';
 import { topicNames } from '../contracts/topic-names.js';
 import { readToEnd } from '../kafka/read-to-end.js';
@@ -21,7 +19,7 @@ import { dedupStage } from '../stages/dedup.js';
 import type { Envelope } from '../stages/envelope.js';
 import { StateLostError } from '../storage/redis.js';
 import { loadTopology } from './load.js';
-import { TopologyRunner } from './runner.js';
+import type { TopologyRunner } from './runner.js';
 
 const kafka = testKafka();
 const redis = new PrivateRedis();
@@ -73,14 +71,7 @@ describe('Redis loses the dedup state', () => {
   });
 
   it('is rebuilt from the changelog before the next claim: copies of records from before the loss are dropped, none lands twice', async () => {
-    runner = new TopologyRunner({
-      config: { ...loadConfig(), redisUrl: redis.url },
-      topology: await loadTopology('customer360', { namespace }),
-      logger,
-      metrics: new Registry(),
-      sessionTimeoutMs: 6_000,
-    });
-    await runner.start();
+    runner = (await startTopology(namespace, undefined, { redisUrl: redis.url })).runner;
 
     // Before: 60 profiles and copies of 10 of them; 30 events and copies of 5.
     await produce(kafka, names.ingest('crm'), [...range(0, 60, profile), ...range(0, 10, profile)]);

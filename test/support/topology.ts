@@ -35,10 +35,22 @@ export function testNamespace(): string {
   return `t${randomUUID().slice(0, 8)}`;
 }
 
-export async function startTopology(namespace: string, patch: (t: Topology) => void = () => undefined): Promise<RunningTopology> {
+/** The bundled topology running in-process; `o.redisUrl` points it at another Redis (a private one a test stops or wipes). */
+export async function startTopology(
+  namespace: string,
+  patch: (t: Topology) => void = () => undefined,
+  o: { redisUrl?: string; metrics?: Registry } = {},
+): Promise<RunningTopology> {
   const topology = await loadTopology('customer360', { namespace });
   patch(topology);
-  const runner = new TopologyRunner({ config, topology, logger, metrics: new Registry(), sessionTimeoutMs: 6_000, summaryIntervalMs: 60_000 });
+  const runner = new TopologyRunner({
+    config: o.redisUrl ? { ...config, redisUrl: o.redisUrl } : config,
+    topology,
+    logger,
+    metrics: o.metrics ?? new Registry(),
+    sessionTimeoutMs: 6_000,
+    summaryIntervalMs: 60_000,
+  });
   await runner.start();
   return { topology, names: topicNames(namespace), runner, stop: () => runner.stop() };
 }
