@@ -28,6 +28,19 @@ export interface ComparisonProfile {
   device_id?: string;
 }
 
+/** Every field of a profile, in the order compact stored forms list them. */
+export const PROFILE_FIELDS = [
+  'first_name',
+  'last_name',
+  'email',
+  'phone',
+  'birth_date',
+  'postal_code',
+  'address',
+  'loyalty_id',
+  'device_id',
+] as const satisfies readonly (keyof ComparisonProfile)[];
+
 export interface ProfileInput {
   firstName?: string;
   lastName?: string;

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { CountryCode } from 'libphonenumber-js';
 import { C360Error, ConfigError, describeError } from '../contracts/errors.js';
-import { forgetNearDuplicateIdentities } from '../storage/redis-scripts.js';
+import { forgetNearDuplicateIdentities } from '../storage/near-duplicate-state.js';
 import { givenIdentifier } from './identifiers.js';
 import type { Erasure, KeyStore } from './key-store.js';
 import type { PrivacyLog } from './privacy-log.js';

@@ -19,13 +19,24 @@ describe('pseudonyms', () => {
     expect(p.of('email', 'ann@example.com')).not.toContain('ann');
   });
 
-  it('seal a value that only the same key opens, differently each time', () => {
-    const sealed = p.seal('ann lee');
-    expect(sealed).not.toContain('ann');
-    expect(p.seal('ann lee')).not.toBe(sealed);
-    expect(p.open(sealed)).toBe('ann lee');
+  it('seal a value that only the same key opens, differently each time, 28 bytes longer', () => {
+    const plain = Buffer.from('ann lee');
+    const sealed = p.seal(plain);
+    expect(sealed.length).toBe(plain.length + 28);
+    expect(sealed.includes(plain)).toBe(false);
+    expect(p.seal(plain).equals(sealed)).toBe(false);
+    expect(p.open(sealed)?.toString()).toBe('ann lee');
     expect(new Pseudonyms(randomBytes(32)).open(sealed)).toBeUndefined();
-    expect(p.open(`${sealed.slice(0, -2)}AA`)).toBeUndefined();
+    const altered = Buffer.from(sealed);
+    altered[14]! ^= 1;
+    expect(p.open(altered)).toBeUndefined();
+    expect(p.open(sealed.subarray(0, 27))).toBeUndefined();
+  });
+
+  it('give the compact digest as the first bytes of the HMAC whose base64url the pseudonym is', () => {
+    const digest = p.digest('email', 'ann@example.com', 10);
+    expect(digest.length).toBe(10);
+    expect(Buffer.from(p.of('email', 'ann@example.com'), 'base64url').subarray(0, 10).equals(digest)).toBe(true);
   });
 
   it('come from C360_PII_KEY, or say in one sentence that it is missing or too short', () => {

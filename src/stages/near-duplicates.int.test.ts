@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../test/support/kafka.js';
+import { nearDuplicateState } from '../../test/support/near-duplicates.js';
 import { emptyChangelog, envelopeOf } from '../../test/support/stages.js';
 import { clearRedis, testNamespace } from '../../test/support/topology.js';
 import { DEFAULT_MODEL } from '../matching/model.js';
@@ -9,8 +10,9 @@ import { Pseudonyms } from '../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../privacy/records.js';
 import { compileEntities } from '../schema/entity.js';
 import { WriterSchemas } from '../schema/registry.js';
+import { DIGEST_BYTES, forgetNearDuplicateIdentities, identityDigest } from '../storage/near-duplicate-state.js';
 import { createRedis } from '../storage/redis.js';
-import { forgetNearDuplicateIdentities } from '../storage/redis-scripts.js';
+import { bucketOf } from '../storage/sliced-state.js';
 import { loadTopology } from '../topology/load.js';
 import type { Envelope } from './envelope.js';
 import { nearDuplicateStage } from './near-duplicates.js';
@@ -26,11 +28,17 @@ describe('near-duplicate stage (Redis)', () => {
   let scoring: Stage;
   const pseudonyms = new Pseudonyms(randomBytes(32));
   const identityOf = (customerId: string) => new RecordPrivacy(pseudonyms).identifier('customer_id', customerId)!;
+  const digestOf = (customerId: string) => identityDigest(identityOf(customerId)).toString('hex');
+  let state: ReturnType<typeof nearDuplicateState>;
+  let windowMs = 0;
+  const identitiesUnder = (key: Buffer) => state.identitiesUnder(key);
   let crm: ReturnType<typeof compileEntities>[number];
 
   beforeAll(async () => {
     const topology = await loadTopology('customer360', { namespace });
     topology.nearDuplicateRefsPerKey = 3;
+    windowMs = Math.round(topology.dedupWindowDays * 86_400_000);
+    state = nearDuplicateState(redis, namespace, windowMs);
     const sources = new Map(topology.sources.flatMap(compileEntities).map((s) => [s.id, s]));
     crm = sources.get('crm')!;
     await redis.connect();
@@ -111,27 +119,28 @@ describe('near-duplicate stage (Redis)', () => {
   });
 
   it("counts each identity once in its names' frequencies, whatever its replays", async () => {
-    const total = `${namespace}:ndtf:identities`;
+    const slice = state.current();
+    const total = `${namespace}:ntf:${slice}:all`;
     const before = Number(await redis.get(total));
-    const rare = `${namespace}:ndtf:last_name:${pseudonyms.of('last_name', 'tiernach')}`;
+    const rare = bucketOf(`${namespace}:ntf:`, slice, pseudonyms.digest('last_name', 'tiernach', DIGEST_BYTES));
     await scoring.process([profile('T1', 't1@example.ie', 'Tiernach'), profile('T1', 't1@example.ie', 'Tiernach')], control);
     await scoring.process([profile('T1', 't1@example.ie', 'Tiernach'), profile('T2', 't2@example.ie', 'Tiernach')], control);
     expect(Number(await redis.get(total)) - before).toBe(2);
-    expect(await redis.get(rare)).toBe('2');
-    // Counters last as long as the window, renewed by each new identity counted.
-    for (const counter of [total, rare]) expect(await redis.pttl(counter)).toBeGreaterThan(0);
+    expect(await redis.hget(rare.key, rare.field)).toBe('2');
+    // Counters last a window past the end of their slice.
+    for (const counter of [total, rare.key]) expect(await redis.pttl(counter)).toBeGreaterThan(windowMs);
   });
 
   it('stops flagging a key once `cap` other identities share it (a shop till, test@example.com)', async () => {
     const surnames = ['Byrne', 'Murphy', 'Kelly', 'Walsh', 'Doyle'];
     const batch = ['B1', 'B2', 'B3', 'B4', 'B5'].map((id, i) => profile(id, 'test@example.com', surnames[i]!));
-    const key = `${namespace}:nd:email:${pseudonyms.of('email', 'test@example.com')}`;
+    const key = pseudonyms.digest('email', 'test@example.com', DIGEST_BYTES);
     await stage.process(batch.slice(0, 4), control);
-    expect(await redis.zcard(key)).toBe(3); // trimmed to the cap as soon as a fourth identity arrives
+    expect(await identitiesUnder(key)).toHaveLength(3); // trimmed to the cap as soon as a fourth identity arrives
     await stage.process(batch.slice(4), control);
     // B4 already sees 3 others (the cap), and so does B5: the key is too common to mean anything.
     expect(flagged(batch)).toEqual([[], ['B2~B1:email'], ['B3~B1:email', 'B3~B2:email'], [], []]);
-    expect(await redis.zrange(key, '0', '-1')).toEqual(['B3', 'B4', 'B5'].map((id) => identityOf(id)));
+    expect(await identitiesUnder(key)).toEqual(['B3', 'B4', 'B5'].map(digestOf));
   });
 
   it('leaves no personal value in Redis in plain text: blocking keys and counters are pseudonyms, stored profiles are sealed', async () => {
@@ -147,14 +156,16 @@ describe('near-duplicate stage (Redis)', () => {
     expect(batch[1]!.nearDuplicates.map((n) => n.score)).toEqual([1]);
     const keys = await redis.keys(`${namespace}:*`);
     expect(keys.length).toBeGreaterThan(4);
-    const stored: string[] = [...keys];
+    const stored: Buffer[] = keys.map((k) => Buffer.from(k));
     for (const key of keys) {
       const type = await redis.type(key);
-      if (type === 'string') stored.push((await redis.get(key)) ?? '');
-      if (type === 'zset') stored.push(...(await redis.zrange(key, '0', '-1')));
+      if (type === 'string') stored.push((await redis.getBuffer(key)) ?? Buffer.alloc(0));
+      if (type === 'hash') stored.push(...(await redis.hgetallBuffer(key).then((h) => Object.values(h))));
+      if (type === 'zset') stored.push(...(await redis.zrangeBuffer(key, '0', '-1')));
     }
-    // Case-sensitive, and strings no base64url pseudonym can hold by chance (dots, @, spaces).
-    const everything = stored.join('\n');
+    expect(stored.length).toBeGreaterThan(keys.length);
+    // Case-sensitive, and strings no digest can hold by chance (dots, @, spaces); in UTF-8 and in Latin-1.
+    const everything = Buffer.concat(stored).toString('latin1');
     const personal = ['orla.quinn@example.org', 'Orla.Quinn', 'example.org', 'Quinnelly', 'quinnelly', 'orlaith', 'Orlaith', 'D09 K2W3', 'D09K2W3', 'K2W3'];
     personal.push('+353871234567', '871234567', '1984-02-29', 'LOY-77812', 'ballymun', 'Ballymun');
     for (const value of personal) expect(everything).not.toContain(value);
@@ -166,14 +177,18 @@ describe('near-duplicate stage (Redis)', () => {
     // Later records of F1 under other keys (a new email and surname, then a third email): its ref names them all.
     await stage.process([profile('F1', 'fiona.new@example.net', 'Fahy', { address: { postal_code: 'T12 AB34' } })], control);
     await stage.process([profile('F1', 'f3@example.net', 'Fahy')], control);
-    const refKeys = (JSON.parse((await redis.get(`${namespace}:ndref:${identityOf('F1')}`))!) as { keys: string[] }).keys;
-    for (const email of ['fiona@example.net', 'fiona.new@example.net', 'f3@example.net']) expect(refKeys).toContain(`email:${pseudonyms.of('email', email)}`);
-    const emailKey = `${namespace}:nd:email:${pseudonyms.of('email', 'fiona@example.net')}`;
-    expect((await redis.zrange(emailKey, '0', '-1')).sort()).toEqual([identityOf('F1'), identityOf('F2')].sort());
-    expect(await forgetNearDuplicateIdentities(redis, namespace, [identityOf('F1')])).toBeGreaterThanOrEqual(5);
-    expect(await redis.zrange(emailKey, '0', '-1')).toEqual([identityOf('F2')]);
-    expect(await redis.exists(`${namespace}:ndref:${identityOf('F1')}`, `${namespace}:ndkeys:${identityOf('F1')}`)).toBe(0);
-    const all = await redis.keys(`${namespace}:nd:*`);
-    for (const key of all) expect(await redis.zrange(key, '0', '-1')).not.toContain(identityOf('F1'));
+    const emails = ['fiona@example.net', 'fiona.new@example.net', 'f3@example.net'].map((email) => pseudonyms.digest('email', email, DIGEST_BYTES));
+    expect((await identitiesUnder(emails[0]!)).sort()).toEqual([digestOf('F1'), digestOf('F2')].sort());
+    for (const email of emails.slice(1)) expect(await identitiesUnder(email)).toEqual([digestOf('F1')]);
+    expect(await forgetNearDuplicateIdentities(redis, namespace, [identityOf('F1')])).toBeGreaterThanOrEqual(4);
+    expect(await identitiesUnder(emails[0]!)).toEqual([digestOf('F2')]);
+    for (const email of emails.slice(1)) expect(await identitiesUnder(email)).toEqual([]);
+    // Nothing of F1 is left: no ref, no entry of any blocking key.
+    expect(await state.names(identityOf('F1'))).toBe(false);
+    expect(await state.hasRef(identityOf('F2'))).toBe(true);
+    // F2, sharing its first email, is still found by a later record.
+    const later = [profile('F3', 'fiona@example.net', 'Ferris')];
+    await stage.process(later, control);
+    expect(flagged(later)).toEqual([['F3~F2:email+name_postal']]);
   });
 });

@@ -1,52 +1,44 @@
 /**
  * Stage 4: near-duplicate flags for identity resolution, Splink's real-time way. Blocking keys
  * (canonical email, E.164 phone, device id, last-name sound + postal code, first-name sound +
- * birth date) map in Redis to a capped, recency-ordered set of the identities seen with them; each
- * *other* identity sharing a key is a candidate. The candidate's comparison profile (sealed in
- * Redis) is scored against the new record's with the topology's Fellegi–Sunter model, and a
+ * birth date) map in Redis to a capped, recency-ordered list of the identities seen with them in
+ * the window (storage/near-duplicate-state.ts); each *other* identity sharing a key is a candidate.
+ * The candidate's comparison profile (sealed in Redis with where its record is) is scored against the new record's with the topology's Fellegi–Sunter model, and a
  * NearDuplicate event is emitted only at or above the match-probability threshold; candidates
  * below it are counted, not emitted. The record lands either way.
- * Sets hold identities, not records, so replays and repeat events of one customer add nothing.
- * A key whose set is already full (shared by `nearDuplicateRefsPerKey` identities or more: a shop's
+ * Lists hold identities, not records, so replays and repeat events of one customer add nothing.
+ * A key whose list is already full (shared by `nearDuplicateRefsPerKey` identities or more: a shop's
  * tablet, test@example.com) is too common to say anything and finds no candidates.
  */
 
 import { ConfigError } from '../contracts/errors.js';
 import type { NearDuplicateEvent, RecordRef } from '../contracts/near-duplicate.js';
+import { topicNames } from '../contracts/topic-names.js';
 import type { BlockingKey } from '../contracts/topology-definition.js';
 import { BLOCKING_RULES } from '../matching/blocking.js';
-import { type ComparisonProfile, profileOfRecord } from '../matching/comparisons.js';
+import { type ComparisonProfile, PROFILE_FIELDS, profileOfRecord } from '../matching/comparisons.js';
 import { DEFAULT_MODEL, scorePair, type TermFrequency } from '../matching/model.js';
 import { jaroWinkler } from '../matching/similarity.js';
 import type { Pseudonyms } from '../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../privacy/records.js';
 import { readPath } from '../schema/field-path.js';
-import { type KeyMatch, type Touched, touchNearDuplicateKeys } from '../storage/redis-scripts.js';
+import { DIGEST_BYTES, identityDigest, type KeyMatch, type Touched, touchNearDuplicateKeys } from '../storage/near-duplicate-state.js';
+import { packStrings, unpackStrings } from '../storage/sliced-state.js';
 import type { Envelope } from './envelope.js';
 import { positionOf, refOf } from './envelope.js';
 import { defineStage } from './stage.js';
 
-/**
- * What an identity's ref in Redis holds: where its latest record is, its comparison profile
- * (sealed), and its blocking keys, so that forgetting the identity finds every key that names it.
- */
-interface StoredRef extends RecordRef {
-  profile: string;
-  /** Its blocking keys, without their `<ns>:nd:` prefix. */
-  keys: string[];
-}
-
 interface Subject {
   e: Envelope;
-  identity: string;
+  identity: Buffer;
   profile: ComparisonProfile;
-  keys: { kind: BlockingKey; redisKey: string }[];
-  /** Its names' term-frequency counters. */
-  counters: Partial<Record<CountedField, string>>;
-  ref: StoredRef;
+  kinds: BlockingKey[];
+  keys: Buffer[];
+  /** Its names' digests, by field. */
+  counters: Partial<Record<CountedField, Buffer>>;
 }
 
-/** Term-frequency counters: identities in the window per first and last name, and in all. */
+/** Term-frequency counters: identities in the window per first and last name. */
 const COUNTED = ['first_name', 'last_name'] as const;
 type CountedField = (typeof COUNTED)[number];
 /** Below this many identities in the window, observed name frequencies are noise and are not used. */
@@ -58,6 +50,33 @@ function missingKey(): never {
 
 const fullName = (p: ComparisonProfile) => (p.last_name ? `${p.first_name ?? ''} ${p.last_name}`.trim() : undefined);
 
+/**
+ * What the state keeps of a record, sealed in one AEAD: where it is (its topic left out when it is
+ * its source's ingest topic) and its comparison profile.
+ */
+function refCodec(pseudonyms: Pseudonyms, namespace: string) {
+  const names = topicNames(namespace);
+  return {
+    seal(ref: RecordRef, profile: ComparisonProfile): Buffer {
+      const topic = ref.topic === names.ingest(ref.source) ? '' : ref.topic;
+      const fields = PROFILE_FIELDS.map((f) => profile[f] ?? '');
+      return pseudonyms.seal(packStrings([topic, String(ref.partition), String(ref.offset), ref.ingest_id, ref.natural_id, ref.source, ...fields]));
+    },
+    /** The ref and profile, or undefined when sealed under another key (C360_PII_KEY rotated) or not a ref. */
+    open(sealed: Buffer): { ref: RecordRef; profile: ComparisonProfile } | undefined {
+      const opened = pseudonyms.open(sealed);
+      const v = opened && unpackStrings(opened);
+      if (!v || v.length !== 6 + PROFILE_FIELDS.length) return undefined;
+      const [topic, partition, offset, ingest_id, natural_id, source] = v as [string, string, string, string, string, string];
+      const profile: ComparisonProfile = {};
+      PROFILE_FIELDS.forEach((f, i) => {
+        if (v[6 + i]) profile[f] = v[6 + i];
+      });
+      return { ref: { ingest_id, source, natural_id, topic: topic || names.ingest(source), partition: Number(partition), offset: Number(offset) }, profile };
+    },
+  };
+}
+
 export const nearDuplicateStage = defineStage({
   name: 'near_duplicates',
   description:
@@ -65,17 +84,15 @@ export const nearDuplicateStage = defineStage({
   reads: ['entity', 'value'],
   writes: ['nearDuplicates', 'nearDuplicateCandidatesBelowThreshold'],
   create: (ctx) => {
-    const ns = ctx.topology.namespace;
+    const namespace = ctx.topology.namespace;
     const windowMs = Math.round(ctx.topology.dedupWindowDays * 86_400_000);
     const cap = ctx.topology.nearDuplicateRefsPerKey;
     const { threshold } = ctx.topology.matching;
     const model = ctx.topology.matching.model ?? DEFAULT_MODEL;
-    // Blocking keys and profiles are personal: Redis holds only their pseudonyms and sealed copies.
+    // Blocking keys and profiles are personal: Redis holds only their digests and sealed copies.
     const pseudonyms: Pseudonyms = ctx.pseudonyms ?? missingKey();
     const identities = new RecordPrivacy(pseudonyms);
-    const totalCounter = `${ns}:ndtf:identities`;
-    const keyPrefix = `${ns}:nd:`;
-    const refPrefix = `${ns}:ndref:`;
+    const refs = refCodec(pseudonyms, namespace);
 
     function subjectOf(e: Envelope): Subject | undefined {
       const cfg = e.entity.definition.nearDuplicates;
@@ -84,37 +101,30 @@ export const nearDuplicateStage = defineStage({
       const identity = identities.identifierAt(e.entity, cfg.identityField, readPath(e.value, cfg.identityField));
       if (!identity) return undefined;
       const profile = profileOfRecord(e.value, cfg);
-      const keys: Subject['keys'] = [];
+      const kinds: BlockingKey[] = [];
+      const keys: Buffer[] = [];
       for (const kind of cfg.blocking ?? (Object.keys(BLOCKING_RULES) as BlockingKey[])) {
         const value = BLOCKING_RULES[kind].key(profile);
-        if (value) keys.push({ kind, redisKey: `${keyPrefix}${kind}:${pseudonyms.of(kind, value)}` });
+        if (!value) continue;
+        kinds.push(kind);
+        keys.push(pseudonyms.digest(kind, value, DIGEST_BYTES));
       }
       if (keys.length === 0) return undefined;
       const counters: Subject['counters'] = {};
-      for (const f of COUNTED) if (profile[f]) counters[f] = `${ns}:ndtf:${f}:${pseudonyms.of(f, profile[f])}`;
-      return {
-        e,
-        identity,
-        profile,
-        keys,
-        counters,
-        ref: { ...refOf(e), profile: pseudonyms.seal(JSON.stringify(profile)), keys: keys.map((k) => k.redisKey.slice(keyPrefix.length)) },
-      };
+      for (const f of COUNTED) if (profile[f]) counters[f] = pseudonyms.digest(f, profile[f], DIGEST_BYTES);
+      return { e, identity: identityDigest(identity), profile, kinds, keys, counters };
     }
 
-    /** The candidates' refs, and each subject's term frequencies from the window's identity and name counts. */
-    function lookUp({ refs, counts }: Touched) {
-      const refByIdentity = new Map([...refs].map(([o, ref]) => [o, ref ? (JSON.parse(ref) as StoredRef) : undefined]));
-      const population = counts.get(totalCounter) ?? 0;
-      const termFrequencyOf = (s: Subject): TermFrequency | undefined =>
+    /** Each subject's term frequencies, from the window's identity and name counts. */
+    function termFrequencies({ counts, population }: Touched) {
+      return (s: Subject): TermFrequency | undefined =>
         population >= TF_MIN_IDENTITIES
           ? (field) => {
               // The adjustment asks about the record's own value of the field, whose counter the subject holds.
-              const n = counts.get(s.counters[field as CountedField] ?? '');
+              const n = counts.get(s.counters[field as CountedField]?.toString('latin1') ?? '');
               return n ? n / population : undefined;
             }
           : undefined;
-      return { refByIdentity, termFrequencyOf };
     }
 
     return {
@@ -128,40 +138,31 @@ export const nearDuplicateStage = defineStage({
         // One script call per chunk, which also reads what scoring needs; in order, so a later record in the batch sees the earlier ones.
         const touched = await touchNearDuplicateKeys(
           ctx.redis,
-          subjects.map((s) => ({
-            keys: s.keys.map((k) => k.redisKey),
-            refKey: `${refPrefix}${s.identity}`,
-            identity: s.identity,
-            ref: JSON.stringify(s.ref),
-            counters: [totalCounter, ...Object.values(s.counters)],
-          })),
-          { now: ctx.now(), cap, ttlMs: windowMs, refPrefix },
+          subjects.map((s) => ({ identity: s.identity, keys: s.keys, counters: Object.values(s.counters), ref: refs.seal(refOf(s.e), s.profile) })),
+          { now: ctx.now(), cap, windowMs, namespace },
         );
         if (touched.shared.length === 0) return;
-        const matchesBySubject = sharedIdentities(touched.shared, subjects);
-        const { refByIdentity, termFrequencyOf } = lookUp(touched);
-        const profiles = new Map<string, ComparisonProfile | undefined>();
-        const profileOfRef = (ref: StoredRef) => {
-          if (!profiles.has(ref.profile)) {
-            const opened = pseudonyms.open(ref.profile);
-            profiles.set(ref.profile, opened === undefined ? undefined : (JSON.parse(opened) as ComparisonProfile));
+        const termFrequencyOf = termFrequencies(touched);
+        const opened = new Map<string, ReturnType<typeof refs.open>>();
+        const storedOf = (other: string) => {
+          if (!opened.has(other)) {
+            const sealed = touched.refs.get(other);
+            opened.set(other, sealed && refs.open(sealed));
           }
-          return profiles.get(ref.profile);
+          return opened.get(other);
         };
 
-        for (const [j, sharedWith] of matchesBySubject) {
+        for (const [j, sharedWith] of sharedIdentities(touched.shared, subjects)) {
           const s = subjects[j]!;
           const termFrequency = termFrequencyOf(s);
           for (const [other, kinds] of sharedWith) {
-            const stored = refByIdentity.get(other);
+            // Gone (forgotten), or sealed under another key (C360_PII_KEY rotated): not a candidate.
+            const stored = storedOf(other);
             // A ref written by this very record in an earlier, uncommitted attempt is not another record.
-            if (!stored || `${stored.topic}/${stored.partition}/${stored.offset}` === positionOf(s.e)) continue;
-            const matchedProfile = profileOfRef(stored);
-            // A profile sealed under another key (C360_PII_KEY rotated) cannot be compared: it is not a candidate.
-            if (!matchedProfile) continue;
-            const score = scorePair(s.profile, matchedProfile, model, termFrequency);
+            if (!stored || `${stored.ref.topic}/${stored.ref.partition}/${stored.ref.offset}` === positionOf(s.e)) continue;
+            const score = scorePair(s.profile, stored.profile, model, termFrequency);
             if (score.probability < threshold) s.e.nearDuplicateCandidatesBelowThreshold++;
-            else s.e.nearDuplicates.push(nearDuplicateEvent(s, stored, matchedProfile, kinds, score, ctx.now()));
+            else s.e.nearDuplicates.push(nearDuplicateEvent(s, stored, kinds, score, ctx.now()));
           }
         }
       },
@@ -177,28 +178,25 @@ function sharedIdentities(shared: KeyMatch[], subjects: Subject[]): Map<number, 
   for (const { subject, key, others } of shared) {
     let matched = bySubject.get(subject);
     if (!matched) bySubject.set(subject, (matched = new Map()));
-    for (const other of others) matched.set(other, [...(matched.get(other) ?? []), subjects[subject]!.keys[key]!.kind]);
+    for (const other of others) matched.set(other, [...(matched.get(other) ?? []), subjects[subject]!.kinds[key]!]);
   }
   return bySubject;
 }
 
 function nearDuplicateEvent(
   s: Subject,
-  stored: StoredRef,
-  matchedProfile: ComparisonProfile,
+  stored: { ref: RecordRef; profile: ComparisonProfile },
   kinds: BlockingKey[],
   score: ReturnType<typeof scorePair>,
   now: number,
 ): NearDuplicateEvent {
-  const { profile: _sealed, keys: _keys, ...matched } = stored;
-  const { profile: _own, keys: _ownKeys, ...record } = s.ref;
-  const [a, b] = [fullName(s.profile), fullName(matchedProfile)];
+  const [a, b] = [fullName(s.profile), fullName(stored.profile)];
   return {
     kind: 'NEAR_DUPLICATE',
     source: s.e.entity.source,
     entity: s.e.entity.name,
-    record,
-    matched,
+    record: refOf(s.e),
+    matched: stored.ref,
     keys: kinds,
     score: a && b ? Math.round(jaroWinkler(a, b) * 1000) / 1000 : null,
     probability: round(score.probability),

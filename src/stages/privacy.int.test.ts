@@ -5,6 +5,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../test/support/kafka.js';
+import { nearDuplicateState } from '../../test/support/near-duplicates.js';
 import { emptyChangelog, envelopeOf } from '../../test/support/stages.js';
 import { testNamespace } from '../../test/support/topology.js';
 import { type KeyStore, openKeyStore } from '../privacy/key-store.js';
@@ -12,6 +13,7 @@ import { pseudonymsFrom } from '../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../privacy/records.js';
 import { compileEntities } from '../schema/entity.js';
 import { WriterSchemas } from '../schema/registry.js';
+import { DIGEST_BYTES, identityDigest, touchNearDuplicateKeys } from '../storage/near-duplicate-state.js';
 import { loadTopology } from '../topology/load.js';
 import { type Envelope, reject } from './envelope.js';
 import { encryptStage, suppressStage } from './privacy.js';
@@ -26,9 +28,11 @@ describe('encrypt stage with a small key cache (key store on PostgreSQL)', () =>
   let crm: ReturnType<typeof compileEntities>[number];
   const records = new RecordPrivacy(pseudonymsFrom(config, 'test'));
   const control = { heartbeat: async () => undefined, isRunning: () => true };
+  const windowMs = 86_400_000;
 
   beforeAll(async () => {
     const topology = await loadTopology('customer360', { namespace });
+    topology.dedupWindowDays = windowMs / 86_400_000;
     crm = compileEntities(topology.sources.find((s) => s.name === 'crm')!)[0]!;
     keyStore = openKeyStore(config, namespace);
     redis = new Redis(config.redisUrl);
@@ -89,7 +93,11 @@ describe('encrypt stage with a small key cache (key store on PostgreSQL)', () =>
     await keyStore.forget([records.identifier('customer_id', 'G')!]);
     // The near-duplicate stage of a batch the suppress stage let through before the erasure writes after its cleanup.
     const identity = records.identifier('customer_id', 'G')!;
-    await redis.set(`${namespace}:ndref:${identity}`, '{}');
+    const key = pseudonymsFrom(config, 'test').digest('email', 'g@example.com', DIGEST_BYTES);
+    const ref = { identity: identityDigest(identity), keys: [key], counters: [], ref: Buffer.from('sealed') };
+    await touchNearDuplicateKeys(redis, [ref], { now: Date.now(), cap: 10, windowMs, namespace });
+    const state = nearDuplicateState(redis, namespace, windowMs);
+    expect(await state.hasRef(identity)).toBe(true);
     // Same identifiers (key and links cached, nothing to make) and a new identifier: both suppressed.
     const same = profile('G');
     const changed = profile('G');
@@ -97,7 +105,7 @@ describe('encrypt stage with a small key cache (key store on PostgreSQL)', () =>
     await stage.process([same, changed], control);
     expect([same.outcome, changed.outcome]).toEqual(['suppressed', 'suppressed']);
     expect(same.value!.email).toBe('g@example.com');
-    expect(await redis.exists(`${namespace}:ndref:${identity}`)).toBe(0);
+    expect(await state.names(identity)).toBe(false);
   });
 
   it("seals a dead letter's value, its key when it is an email, and the producer's own headers; c360's lineage stays readable", async () => {

@@ -13,7 +13,7 @@ import { personalShape } from '../privacy/identifiers.js';
 import type { Applicant, KeyStore } from '../privacy/key-store.js';
 import type { Pseudonyms } from '../privacy/pseudonyms.js';
 import { type RecordPerson, RecordPrivacy } from '../privacy/records.js';
-import { forgetNearDuplicateIdentities } from '../storage/redis-scripts.js';
+import { forgetNearDuplicateIdentities } from '../storage/near-duplicate-state.js';
 import type { Envelope } from './envelope.js';
 import { defineStage, type StageContext } from './stage.js';
 
