@@ -1,12 +1,11 @@
 /**
- * Stage 3: exact duplicates. Redis is the shared authority: `SET key claim NX PX window GET` (run
- * for a whole batch in one script call, storage/redis-scripts.ts) claims its content (or its event
- * id) for the window. The claim's value is the input position of the claiming record, so a record
- * replayed after a crash finds its own claim and
- * passes instead of vanishing as a duplicate of itself. Same event id with other content is an id
- * collision: the record passes and is flagged. Every claim a record holds is also written to the
- * dedup changelog topic in its batch's transaction, so a Redis that loses its data is rebuilt
- * before the next claim (storage/state-changelog.ts).
+ * Stage 3: exact duplicates. Redis is the shared authority: each record claims its content (or
+ * its event id) for the window, for a whole batch in one script call (storage/dedup-claims.ts).
+ * The claim holds the input position of the claiming record, so a record replayed after a crash
+ * finds its own claim and passes instead of vanishing as a duplicate of itself. Same event id with
+ * other content is an id collision: the record passes and is flagged. Every claim a record holds
+ * is also written to the dedup changelog topic in its batch's transaction, so a Redis that loses
+ * its data is rebuilt before the next claim (storage/state-changelog.ts).
  *
  * No in-process bloom filter sits in front: every new record must be claimed in Redis anyway (another
  * worker may hold the same content), so a bloom filter cannot save a round trip, only add its
@@ -16,8 +15,9 @@ import { hash } from 'node:crypto';
 import type { NearDuplicateEvent } from '../contracts/near-duplicate.js';
 import { topicNames } from '../contracts/topic-names.js';
 import { readPath } from '../schema/field-path.js';
+import { CLAIM_DIGEST_BYTES, claimAll, claimBody, claimValue, restoreClaim } from '../storage/dedup-claims.js';
 import { StateLostError } from '../storage/redis.js';
-import { claimAll } from '../storage/redis-scripts.js';
+import { packFields, unpackFields } from '../storage/sliced-state.js';
 import { changelogValue, RestorableState } from '../storage/state-changelog.js';
 import type { Envelope } from './envelope.js';
 import { positionOf, refOf } from './envelope.js';
@@ -25,18 +25,25 @@ import { defineStage } from './stage.js';
 
 export type Decision = { kind: 'new' } | { kind: 'duplicate' } | { kind: 'collision'; event: NearDuplicateEvent };
 
-/** One record's claim: the Redis key it claims and the value it claims it with. */
+/** One record's claim: where it lives, what it holds, and what deciding needs. */
 export interface Claim {
   e: Envelope;
-  key: string;
-  claim: string;
+  /** Its name's digest: where Redis holds it. */
+  digest: Buffer;
+  /** Its name in the earlier layout: `<prefix>:<entity>:c:<content hash>`, or `…:id:<event id>`. */
+  legacyKey: string;
+  /** What it holds: the claimer's position (its topic left out when it is its source's ingest topic), and an event's content hash and ingest id. */
+  claim: Buffer;
   hash: string;
   position: string;
   eventMode: boolean;
 }
 
-/** The claim of a decoded record: its event id when its entity has one, else its content. */
-export function claimOf(e: Envelope, value: Record<string, unknown>, prefix: string): Claim {
+/** Characters of the content hash (base64url) an event's claim keeps to tell a duplicate from a collision: 66 bits. */
+const CLAIMED_HASH_CHARS = 11;
+
+/** The claim of a decoded record, made at `now`: its event id when its entity has one, else its content. */
+export function claimOf(e: Envelope, value: Record<string, unknown>, o: { legacyPrefix: string; ingestTopic: string; now: number }): Claim {
   const { eventIdField, ignoreFields } = e.entity.definition.dedup;
   const eventId = eventIdField ? readPath(value, eventIdField) : undefined;
   const eventMode = typeof eventId === 'string' && eventId.length > 0;
@@ -45,15 +52,18 @@ export function claimOf(e: Envelope, value: Record<string, unknown>, prefix: str
   const content =
     eventMode && ignoreFields.length > 0 ? e.entity.type.toBuffer(withoutFields(value, ignoreFields)) : (e.body ??= e.entity.type.toBuffer(value));
   const digest = hash('sha1', content, 'base64url');
-  const position = positionOf(e);
+  const name = eventMode ? `${e.entity.id}:id:${eventId}` : `${e.entity.id}:c:${digest}`;
+  const position = [e.topic === o.ingestTopic ? '' : e.topic, String(e.partition), e.message.offset];
+  // Event claims also carry the content hash (to tell a duplicate from a collision) and the claimer's ingest id.
+  const body = packFields(eventMode ? [...position, digest.slice(0, CLAIMED_HASH_CHARS), e.lineage.ingestId] : position);
   return {
     e,
     hash: digest,
-    position,
+    position: positionOf(e),
     eventMode,
-    key: eventMode ? `${prefix}:${e.entity.id}:id:${eventId}` : `${prefix}:${e.entity.id}:c:${digest}`,
-    // Event claims carry the content hash (to tell a duplicate from a collision) and the claimer's ingest id.
-    claim: eventMode ? `${position}|${digest}|${e.lineage.ingestId}` : position,
+    digest: hash('sha1', name, 'buffer').subarray(0, CLAIM_DIGEST_BYTES),
+    legacyKey: `${o.legacyPrefix}:${name}`,
+    claim: claimValue(o.now, body),
   };
 }
 
@@ -67,17 +77,28 @@ function withoutFields(value: Record<string, unknown>, fields: string[]): Record
   return copy;
 }
 
+/** A previous claim's position, content hash and ingest id, from either layout; the topic of its own entity's ingest topic when left out. */
+function claimed(previous: Buffer, ingestTopic: string): { position: string; hash: string; ingestId: string } {
+  const body = claimBody(previous);
+  if (!body) {
+    const [position = '', hash = '', ingestId = ''] = previous.toString().split('|');
+    return { position, hash, ingestId };
+  }
+  const [topic = '', partition = '', offset = '', hash = '', ingestId = ''] = unpackFields(body) ?? [];
+  return { position: `${topic || ingestTopic}/${partition}/${offset}`, hash, ingestId };
+}
+
 /**
- * What the previous claim of a record's key (null: this record claimed it) makes the record: new,
+ * What the previous claim of a record (null: this record claimed it) makes the record: new,
  * a duplicate, or — same event id, other content — an id collision. A claim made from the record's
  * own position is its own earlier work, replayed after a crash: the record is new.
  */
-export function decide(w: Claim, previous: string | null | undefined, now: number): Decision {
+export function decide(w: Claim, previous: Buffer | null | undefined, now: number, ingestTopic: string): Decision {
   if (previous === null || previous === undefined) return { kind: 'new' };
-  const [claimedAt, claimedHash, claimedIngestId] = String(previous).split('|');
-  if (claimedAt === w.position) return { kind: 'new' };
-  if (!w.eventMode || claimedHash === w.hash) return { kind: 'duplicate' };
-  const [topic = '', partition = '0', offset = '0'] = (claimedAt ?? '').split('/');
+  const was = claimed(previous, ingestTopic);
+  if (was.position === w.position) return { kind: 'new' };
+  if (!w.eventMode || was.hash === w.hash.slice(0, was.hash.length)) return { kind: 'duplicate' };
+  const [topic = '', partition = '0', offset = '0'] = was.position.split('/');
   const record = refOf(w.e);
   return {
     kind: 'collision',
@@ -87,7 +108,7 @@ export function decide(w: Claim, previous: string | null | undefined, now: numbe
       entity: w.e.entity.name,
       record,
       matched: {
-        ingest_id: claimedIngestId ?? '',
+        ingest_id: was.ingestId,
         source: w.e.entity.source,
         natural_id: record.natural_id,
         topic,
@@ -109,39 +130,42 @@ export const dedupStage = defineStage({
   writes: ['body', 'nearDuplicates', 'stateChanges'],
   create: (ctx) => {
     const windowMs = Math.round(ctx.topology.dedupWindowDays * 86_400_000);
-    const prefix = `${ctx.topology.namespace}:dedup`;
-    const state = new RestorableState(ctx.redis, prefix, topicNames(ctx.topology.namespace).dedupChangelog, ctx.readChangelog);
+    const names = topicNames(ctx.topology.namespace);
+    const legacyPrefix = `${ctx.topology.namespace}:dedup`;
+    const prefix = `${ctx.topology.namespace}:dd:`;
+    const state = new RestorableState(ctx.redis, legacyPrefix, names.dedupChangelog, ctx.readChangelog, (pipeline, entry) =>
+      restoreClaim(pipeline, { prefix, legacyPrefix: `${legacyPrefix}:`, windowMs }, entry),
+    );
 
-    /** Claims every key; a state Redis lost is rebuilt from its changelog first. */
-    async function claim(work: Claim[]): Promise<Awaited<ReturnType<typeof claimAll>>> {
-      const keys = work.map((w) => w.key);
-      const claims = work.map((w) => w.claim);
+    /** Claims every record; a state Redis lost is rebuilt from its changelog first. */
+    async function claim(work: Claim[], now: number): Promise<Awaited<ReturnType<typeof claimAll>>> {
+      const o = { marker: state.marker, prefix, now, windowMs };
       try {
-        return await claimAll(ctx.redis, state.marker, keys, claims, windowMs);
+        return await claimAll(ctx.redis, o, work);
       } catch (err) {
         if (!(err instanceof StateLostError)) throw err;
         await state.rebuild();
-        return await claimAll(ctx.redis, state.marker, keys, claims, windowMs);
+        return await claimAll(ctx.redis, o, work);
       }
     }
 
     return {
       async process(batch) {
+        const now = ctx.now();
         const work: Claim[] = [];
         for (const e of batch) {
-          if (e.outcome === 'pending' && e.value) work.push(claimOf(e, e.value, prefix));
+          if (e.outcome === 'pending' && e.value) work.push(claimOf(e, e.value, { legacyPrefix, ingestTopic: names.ingest(e.entity.source), now }));
         }
         if (work.length === 0) return;
-        const { epoch, previous } = await claim(work);
-        const now = ctx.now();
-        const decisions = work.map((w, i) => decide(w, previous[i], now));
+        const { epoch, previous } = await claim(work, now);
+        const decisions = work.map((w, i) => decide(w, previous[i], now, names.ingest(w.e.entity.source)));
         // Applied only once every reply is in, so a retry after a Redis failure starts from a clean batch.
         work.forEach((w, i) => {
           const d = decisions[i]!;
           if (d.kind === 'duplicate') w.e.outcome = 'duplicate';
           else if (d.kind === 'collision') w.e.nearDuplicates.push(d.event);
           // A claim this record holds (made now, or by its own earlier attempt) goes to the changelog with its batch.
-          if (d.kind === 'new') w.e.stateChanges.push({ changelog: state.changelog, key: w.key, value: changelogValue(now + windowMs, w.claim), epoch });
+          if (d.kind === 'new') w.e.stateChanges.push({ changelog: state.changelog, key: w.digest, value: changelogValue(now + windowMs, w.claim), epoch });
         });
       },
       async beforeCommit(batch) {

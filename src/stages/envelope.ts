@@ -39,11 +39,11 @@ export interface Envelope {
   stateChanges: StateChange[];
 }
 
-/** One change to Redis state: its changelog topic, the Redis key, the changelog value, and the state's epoch it was made under. */
+/** One change to Redis state: its changelog topic, key and value (state-changelog.ts), and the state's epoch it was made under. */
 interface StateChange {
   changelog: string;
-  key: string;
-  value: string;
+  key: Buffer;
+  value: Buffer;
   epoch: string;
 }
 

@@ -23,7 +23,7 @@ import type { Pseudonyms } from '../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../privacy/records.js';
 import { readPath } from '../schema/field-path.js';
 import { DIGEST_BYTES, identityDigest, type KeyMatch, type Touched, touchNearDuplicateKeys } from '../storage/near-duplicate-state.js';
-import { packStrings, unpackStrings } from '../storage/sliced-state.js';
+import { packFields, unpackFields } from '../storage/sliced-state.js';
 import type { Envelope } from './envelope.js';
 import { positionOf, refOf } from './envelope.js';
 import { defineStage } from './stage.js';
@@ -60,12 +60,12 @@ function refCodec(pseudonyms: Pseudonyms, namespace: string) {
     seal(ref: RecordRef, profile: ComparisonProfile): Buffer {
       const topic = ref.topic === names.ingest(ref.source) ? '' : ref.topic;
       const fields = PROFILE_FIELDS.map((f) => profile[f] ?? '');
-      return pseudonyms.seal(packStrings([topic, String(ref.partition), String(ref.offset), ref.ingest_id, ref.natural_id, ref.source, ...fields]));
+      return pseudonyms.seal(packFields([topic, String(ref.partition), String(ref.offset), ref.ingest_id, ref.natural_id, ref.source, ...fields]));
     },
     /** The ref and profile, or undefined when sealed under another key (C360_PII_KEY rotated) or not a ref. */
     open(sealed: Buffer): { ref: RecordRef; profile: ComparisonProfile } | undefined {
       const opened = pseudonyms.open(sealed);
-      const v = opened && unpackStrings(opened);
+      const v = opened && unpackFields(opened);
       if (!v || v.length !== 6 + PROFILE_FIELDS.length) return undefined;
       const [topic, partition, offset, ingest_id, natural_id, source] = v as [string, string, string, string, string, string];
       const profile: ComparisonProfile = {};

@@ -1,10 +1,13 @@
 // Each stage's decisions in-process, with no service: decode, quality, the dedup claim rules.
+import { hash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { crmProfile, product, transaction, variant, webEvent } from '../../test/fixtures/records.js';
 import { envelopeOf, NOW, offlineContext } from '../../test/support/stages.js';
 import { frame } from '../contracts/framing.js';
 import { HEADER } from '../contracts/lineage.js';
 import { loadSchema } from '../schema/avro.js';
+import { claimBody, claimValue } from '../storage/dedup-claims.js';
+import { packFields } from '../storage/sliced-state.js';
 import { decodeStage } from './decode.js';
 import { claimOf, decide } from './dedup.js';
 import type { Envelope } from './envelope.js';
@@ -107,43 +110,57 @@ describe('quality', () => {
 describe('dedup decisions', () => {
   async function claimed(id: string, value: unknown) {
     const e = await decoded(id, JSON.stringify(value));
-    return claimOf(e, e.value!, 'unit:dedup');
+    return claimOf(e, e.value!, { legacyPrefix: 'unit:dedup', ingestTopic: e.topic, now: NOW });
   }
+  /** A claim another record made, as Redis holds it: its position (topic left out: its source's ingest topic), and an event's hash and ingest id. */
+  const other = (...fields: string[]) => claimValue(NOW - 1000, packFields(['', ...fields]));
 
-  it('claims a profile by its content and an event by its id', async () => {
+  it('claims a profile by its content and an event by its id, each under a 12-byte digest of that name', async () => {
     const profile = await claimed('crm', crmProfile);
     const event = await claimed('web', webEvent);
-    expect(profile.key).toMatch(/^unit:dedup:crm:c:[A-Za-z0-9_-]{27}$/);
-    expect(profile.claim).toBe(profile.position);
-    expect(event.key).toBe('unit:dedup:web:id:ev-1');
-    expect(event.claim).toBe(`${event.position}|${event.hash}|${event.e.lineage.ingestId}`);
+    expect(profile.legacyKey).toMatch(/^unit:dedup:crm:c:[A-Za-z0-9_-]{27}$/);
+    expect(event.legacyKey).toBe('unit:dedup:web:id:ev-1');
+    expect(profile.digest).toHaveLength(12);
+    expect(profile.digest.equals(hash('sha1', profile.legacyKey.slice('unit:dedup:'.length), 'buffer').subarray(0, 12))).toBe(true);
+    // The version, when it was made (seconds), then the position: its topic left out, the record's own topic being its ingest topic.
+    expect(profile.claim.subarray(0, 5)).toEqual(claimValue(NOW, Buffer.alloc(0)));
+    expect(claimBody(profile.claim)).toEqual(packFields(['', String(profile.e.partition), profile.e.message.offset]));
+    expect(claimBody(event.claim)).toEqual(packFields(['', String(event.e.partition), event.e.message.offset, event.hash.slice(0, 11), event.e.lineage.ingestId]));
   });
 
-  it('the same content has the same claim key, whatever its position', async () => {
-    expect((await claimed('crm', crmProfile)).key).toBe((await claimed('crm', crmProfile)).key);
-    expect((await claimed('crm', crmProfile)).key).not.toBe((await claimed('crm', variant(crmProfile, { loyalty_points: 1 }))).key);
+  it('the same content has the same claim, whatever its position', async () => {
+    expect((await claimed('crm', crmProfile)).digest).toEqual((await claimed('crm', crmProfile)).digest);
+    expect((await claimed('crm', crmProfile)).digest).not.toEqual((await claimed('crm', variant(crmProfile, { loyalty_points: 1 }))).digest);
   });
 
-  it('a key nobody held is new; one held by another position is a duplicate', async () => {
+  it('a claim nobody held is new; one held by another position is a duplicate, in either layout', async () => {
     const w = await claimed('crm', crmProfile);
-    expect(decide(w, null, NOW)).toEqual({ kind: 'new' });
-    expect(decide(w, 'unit.ingest.crm/0/99999', NOW)).toEqual({ kind: 'duplicate' });
+    expect(decide(w, null, NOW, w.e.topic)).toEqual({ kind: 'new' });
+    expect(decide(w, other('0', '99999'), NOW, w.e.topic)).toEqual({ kind: 'duplicate' });
+    expect(decide(w, Buffer.from(`${w.e.topic}/0/99999`), NOW, w.e.topic)).toEqual({ kind: 'duplicate' });
   });
 
-  it("a claim from the record's own position is its own earlier work, replayed: new", async () => {
+  it("a claim from the record's own position is its own earlier work, replayed: new, in either layout", async () => {
     const w = await claimed('crm', crmProfile);
-    expect(decide(w, w.position, NOW)).toEqual({ kind: 'new' });
+    expect(decide(w, w.claim, NOW, w.e.topic)).toEqual({ kind: 'new' });
+    expect(decide(w, Buffer.from(w.position), NOW, w.e.topic)).toEqual({ kind: 'new' });
+    // The same offset of another topic is another record.
+    const elsewhere = claimValue(NOW, packFields(['unit.replay', String(w.e.partition), w.e.message.offset]));
+    expect(decide(w, elsewhere, NOW, w.e.topic)).toEqual({ kind: 'duplicate' });
   });
 
   it('the same event id with the same content is a duplicate, with other content an id collision naming both', async () => {
     const w = await claimed('web', webEvent);
-    expect(decide(w, `unit.ingest.web/1/5|${w.hash}|other-ingest-id`, NOW)).toEqual({ kind: 'duplicate' });
-    const d = decide(w, 'unit.ingest.web/1/5|another-hash|other-ingest-id', NOW);
-    expect(d.kind === 'collision' && d.event).toMatchObject({
-      kind: 'ID_COLLISION',
-      keys: ['event_id'],
-      matched: { ingest_id: 'other-ingest-id', topic: 'unit.ingest.web', partition: 1, offset: 5 },
-      detected_at: NOW,
-    });
+    expect(decide(w, other('1', '5', w.hash.slice(0, 11), 'other-ingest-id'), NOW, w.e.topic)).toEqual({ kind: 'duplicate' });
+    expect(decide(w, Buffer.from(`unit.ingest.web/1/5|${w.hash}|other-ingest-id`), NOW, w.e.topic)).toEqual({ kind: 'duplicate' });
+    for (const previous of [other('1', '5', 'another-has', 'other-ingest-id'), Buffer.from('unit.ingest.web/1/5|another-hash|other-ingest-id')]) {
+      const d = decide(w, previous, NOW, 'unit.ingest.web');
+      expect(d.kind === 'collision' && d.event).toMatchObject({
+        kind: 'ID_COLLISION',
+        keys: ['event_id'],
+        matched: { ingest_id: 'other-ingest-id', topic: 'unit.ingest.web', partition: 1, offset: 5 },
+        detected_at: NOW,
+      });
+    }
   });
 });

@@ -45,13 +45,14 @@ local function expireAll(at) for key in pairs(expiring) do redis.call('PEXPIREAT
 `;
 
 /**
- * Strings packed as (LEB128 length, UTF-8 bytes) each: the compact values of the layout, whose
- * readers know how many strings to expect.
+ * Fields packed as (LEB128 length, bytes) each: the compact values of the layout, whose readers
+ * know how many fields to expect. A string is its UTF-8; an id in the canonical UUID form takes
+ * 17 bytes instead of 36 (0xff, never the first byte of UTF-8, then its 16 bytes).
  */
-export function packStrings(values: readonly string[]): Buffer {
+export function packFields(values: readonly string[]): Buffer {
   const parts: Buffer[] = [];
   for (const v of values) {
-    const bytes = Buffer.from(v, 'utf8');
+    const bytes = UUID.test(v) ? Buffer.concat([UUID_MARK, Buffer.from(v.replaceAll('-', ''), 'hex')]) : Buffer.from(v, 'utf8');
     const length: number[] = [];
     let n = bytes.length;
     do {
@@ -63,8 +64,17 @@ export function packStrings(values: readonly string[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** The strings packStrings packed, from `at` on; undefined when the bytes are not such a packing. */
-export function unpackStrings(bytes: Buffer, at = 0): string[] | undefined {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const UUID_MARK = Buffer.from([0xff]);
+
+function fieldText(bytes: Buffer, from: number, to: number): string {
+  if (to - from !== 17 || bytes[from] !== 0xff) return bytes.toString('utf8', from, to);
+  const hex = bytes.toString('hex', from + 1, to);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The fields packFields packed, from `at` on; undefined when the bytes are not such a packing. */
+export function unpackFields(bytes: Buffer, at = 0): string[] | undefined {
   const values: string[] = [];
   let i = at;
   while (i < bytes.length) {
@@ -74,11 +84,11 @@ export function unpackStrings(bytes: Buffer, at = 0): string[] | undefined {
     do {
       if (i >= bytes.length || shift > 28) return undefined;
       b = bytes[i++]!;
-      n |= (b & 0x7f) << shift;
+      n += (b & 0x7f) * 2 ** shift;
       shift += 7;
     } while (b & 0x80);
     if (i + n > bytes.length) return undefined;
-    values.push(bytes.toString('utf8', i, i + n));
+    values.push(fieldText(bytes, i, i + n));
     i += n;
   }
   return values;

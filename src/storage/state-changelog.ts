@@ -11,7 +11,7 @@
  * So no change is lost with the data it was made beside.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { KafkaMessage } from 'kafkajs';
 import { DependencyUnavailableError } from '../contracts/errors.js';
 import { callRedis, StateLostError } from './redis.js';
@@ -25,10 +25,13 @@ const LOCK_MS = 30_000;
 const PIPELINE = 1_000;
 
 /**
- * One changelog entry's value: when the change expires (epoch ms), then the value Redis holds.
- * The key is the Redis key itself: a pseudonym or a content hash, never a personal value.
+ * One changelog entry's value: when the change expires (epoch ms, in ASCII), `|`, then the value
+ * Redis holds. The key names where Redis holds it: a digest or a content hash, never a personal value.
  */
-export const changelogValue = (expiresAt: number, value: string): string => `${expiresAt}|${value}`;
+export const changelogValue = (expiresAt: number, value: Buffer): Buffer => Buffer.concat([Buffer.from(`${expiresAt}|`), value]);
+
+/** Queues into a pipeline the writes that put one live changelog entry back into Redis. */
+export type Restore = (pipeline: ChainableCommander, entry: { key: Buffer; value: Buffer; expiresAt: number }) => void;
 
 export class RestorableState {
   /** Holds the epoch of the last rebuild; its absence says Redis lost the state. */
@@ -41,6 +44,7 @@ export class RestorableState {
     private readonly prefix: string,
     readonly changelog: string,
     private readonly read: ReadChangelog,
+    private readonly restore: Restore,
   ) {
     this.marker = `${prefix}:epoch`;
     this.lock = `${prefix}:rebuilding`;
@@ -66,12 +70,11 @@ export class RestorableState {
       };
       await this.read(this.changelog, (m) => {
         if (!m.key || !m.value) return;
-        const text = m.value.toString();
-        const bar = text.indexOf('|');
-        const expiresAt = Number(text.slice(0, bar));
+        const bar = m.value.indexOf(0x7c);
+        const expiresAt = Number(m.value.toString('latin1', 0, bar));
         if (!(expiresAt > now)) return;
         // Entries of one key share a partition and come in order: the later one is the state.
-        pipeline.set(m.key.toString(), text.slice(bar + 1), 'PXAT', expiresAt);
+        this.restore(pipeline, { key: m.key, value: m.value.subarray(bar + 1), expiresAt });
         if (++restored % PIPELINE === 0) flush();
       });
       flush();

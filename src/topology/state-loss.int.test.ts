@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import type { Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crmProfile, variant, webEvent } from '../../test/fixtures/records.js';
-import { testKafka } from '../../test/support/kafka.js';
+import { config, testKafka } from '../../test/support/kafka.js';
 import { PrivateRedis } from '../../test/support/redis.js';
 import { envelopeOf, offlineContext } from '../../test/support/stages.js';
 import { json, produce, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
@@ -15,10 +15,11 @@ import { balanced } from '../contracts/ledger.js';
 import { topicNames } from '../contracts/topic-names.js';
 import { readToEnd } from '../kafka/read-to-end.js';
 import { compileEntities } from '../schema/entity.js';
-import { dedupStage } from '../stages/dedup.js';
+import { claimOf, dedupStage } from '../stages/dedup.js';
 import type { Envelope } from '../stages/envelope.js';
 import { StateLostError } from '../storage/redis.js';
 import { loadTopology } from './load.js';
+import { createTopologyTopics } from './setup.js';
 import type { TopologyRunner } from './runner.js';
 
 const kafka = testKafka();
@@ -65,6 +66,36 @@ describe('Redis loses the dedup state', () => {
       await client.flushall();
       await stage.process(await decoded(batch()), control);
       await expect(stage.beforeCommit!(first)).rejects.toBeInstanceOf(StateLostError);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('still honours claims of the earlier layout, a string key each: in Redis, and read back from the changelog', async () => {
+    const ns = `${namespace}-earlier`;
+    const topology = await loadTopology('customer360', { namespace: ns });
+    const crm = compileEntities(topology.sources.find((s) => s.name === 'crm')!)[0]!;
+    const client = new Redis(redis.url);
+    const stage = dedupStage.create({ ...offlineContext(), topology, redis: client, now: Date.now, readChangelog: (topic, each) => readToEnd(kafka, topic, each) });
+    const control = { heartbeat: async () => undefined, isRunning: () => true };
+    const record = (i: number) => {
+      const e = envelopeOf(crm, profile(i).value as string, {}, `C-${i}`);
+      e.value = crm.coerceJson(JSON.parse(String(e.message.value))).value as Record<string, unknown>;
+      return e;
+    };
+    const legacyKey = (i: number) => {
+      const e = record(i);
+      return claimOf(e, e.value!, { legacyPrefix: `${ns}:dedup`, ingestTopic: e.topic, now: Date.now() }).legacyKey;
+    };
+    try {
+      await createTopologyTopics(kafka, topology, config.topics);
+      // A claim another record made before the upgrade, in Redis; and one only in the changelog, as the earlier layout wrote it.
+      await client.set(legacyKey(200), `${names.ingest('crm')}/0/7`, 'PX', 60_000);
+      await produce(kafka, topicNames(ns).dedupChangelog, [{ key: legacyKey(201), value: `${Date.now() + 60_000}|${names.ingest('crm')}/0/8` }]);
+      // The marker is missing (a Redis that never saw this topology): the stage rebuilds from the changelog first.
+      const batch = [record(200), record(201), record(202)];
+      await stage.process(batch, control);
+      expect(batch.map((e) => e.outcome)).toEqual(['duplicate', 'duplicate', 'pending']);
     } finally {
       client.disconnect();
     }
