@@ -24,7 +24,7 @@ import { topicNames } from '../src/contracts/topic-names.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/observability/logger.js';
 import { kafkaAnswers, registryAnswers } from '../src/observability/probes.js';
-import { forgetPerson } from '../src/privacy/erasure.js';
+import { forgetPerson, nearDuplicateErasure } from '../src/privacy/erasure.js';
 import { openKeyStore } from '../src/privacy/key-store.js';
 import { PrivacyLog } from '../src/privacy/privacy-log.js';
 import { pseudonymsFrom } from '../src/privacy/pseudonyms.js';
@@ -181,7 +181,8 @@ console.log(
 const redis = createRedis(config, logger);
 await redis.connect();
 t0 = performance.now();
-const outcome = await forgetPerson({ keyStore, redis, log: new PrivacyLog(store, namespace), namespace, identifiers: [one] });
+const nearDuplicates = nearDuplicateErasure(kafka, topology);
+const outcome = await forgetPerson({ keyStore, redis, log: new PrivacyLog(store, namespace), namespace, nearDuplicates, identifiers: [one] });
 const forgetMs = performance.now() - t0;
 console.log(
   `forget       one person (${outcome.subjects.length} subject, ${outcome.keysDeleted} key, ${outcome.identifiers.length} identifiers suppressed) in ${forgetMs.toFixed(0)} ms, whatever the layer's size`,

@@ -239,8 +239,10 @@ if (kcat) console.log(`ratio to kcat: passthrough ${(baseline.rate / kcat).toFix
 // What the full topology keeps in Redis for the window, per record it took in: what a production Redis must hold.
 const state = await redisBytes(redis, fullNs);
 const stateTotal = [...state.values()].reduce((n, s) => n + s.bytes, 0);
+// How compact Redis keeps small hashes decides the figure (docs/topology.md, What Redis holds).
+const listpack = ((await redis.config('GET', 'hash-max-listpack-*').catch(() => [])) as string[]).join(' ');
 console.log(
-  `state: ${Math.round(stateTotal / TOTAL)} B per record in Redis (${[...state].map(([kind, s]) => `${kind} ${Math.round(s.bytes / TOTAL)} B in ${s.keys} keys`).join(', ')})`,
+  `state: ${Math.round(stateTotal / TOTAL)} B per record in Redis (${[...state].map(([kind, s]) => `${kind} ${Math.round(s.bytes / TOTAL)} B in ${s.keys} keys`).join(', ')}; ${listpack || 'listpack settings not readable'})`,
 );
 await dropRedisKeys(redis, fullNs);
 redis.disconnect();

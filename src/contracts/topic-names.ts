@@ -10,6 +10,8 @@ export interface TopicNames {
   connectorState: string;
   /** Compacted, expiring after the dedup window: every dedup claim, written in the transaction of the record that made it; Redis is rebuilt from it. */
   dedupChangelog: string;
+  /** Compacted, expiring after a window and a half: every identity's near-duplicate state per slice, written in the transaction of the record that changed it; Redis is rebuilt from it. */
+  nearDuplicateChangelog: string;
   /** The consumer group of the topology workers (`c360 run`), over the ingest topics. */
   topologyGroup: string;
   /** The consumer group of the sink workers (`c360 sink`), over the raw, near-duplicate and dead-letter topics. */
@@ -25,6 +27,7 @@ export function topicNames(namespace: string): TopicNames {
     ledger: `${namespace}.ledger`,
     connectorState: `${namespace}.connector-state`,
     dedupChangelog: `${namespace}.dedup-changelog`,
+    nearDuplicateChangelog: `${namespace}.near-duplicate-changelog`,
     topologyGroup: `${namespace}.topology`,
     sinkGroup: `${namespace}.sink`,
   };

@@ -3,7 +3,7 @@
  * quarantine replay: it goes out in produce requests that stay under the broker's
  * `message.max.bytes` (1 MiB by default), and a failed transaction is aborted, never left open.
  */
-import type { IHeaders, Message, Producer, TopicMessages, Transaction } from 'kafkajs';
+import { type IHeaders, type Kafka, type Message, Partitioners, type Producer, type TopicMessages, type Transaction } from 'kafkajs';
 
 /** Half the broker's default request limit: room for the protocol's own framing per record. */
 const MAX_REQUEST_BYTES = 512 * 1024;
@@ -71,5 +71,21 @@ export async function sendTransaction(producer: Producer, topicMessages: TopicMe
   } catch (err) {
     await txn.abort().catch(() => undefined);
     throw err;
+  }
+}
+
+/** Tombstones (null values) over keys of a compacted topic, from a producer of their own; nothing when the topic does not exist (nothing in it to cover). */
+export async function sendTombstones(kafka: Kafka, topic: string, keys: Buffer[]): Promise<void> {
+  if (keys.length === 0) return;
+  const admin = kafka.admin();
+  await admin.connect();
+  const topics = await admin.listTopics().finally(() => admin.disconnect());
+  if (!topics.includes(topic)) return;
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  try {
+    await sendInRequests(producer, [{ topic, messages: keys.map((key) => ({ key, value: null })) }]);
+  } finally {
+    await producer.disconnect();
   }
 }

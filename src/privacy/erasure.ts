@@ -3,13 +3,17 @@
  * replaced by a tombstone (so every stored personal value of theirs — raw topics, the raw layer,
  * quarantine — is unreadable for good, without changing a byte of an immutable file, and no key
  * is made for them again), their identifiers are suppressed (so a re-sent export does not bring
- * them back), their near-duplicate entries leave Redis, and the request is logged with the
+ * them back), their near-duplicate entries leave Redis and its changelog, and the request is logged with the
  * pseudonyms needed to apply it again after a key store is restored (`replayErasures`).
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Kafka } from 'kafkajs';
 import type { CountryCode } from 'libphonenumber-js';
 import { C360Error, ConfigError, describeError } from '../contracts/errors.js';
+import { topicNames } from '../contracts/topic-names.js';
+import type { Topology } from '../contracts/topology-definition.js';
+import { sendTombstones } from '../kafka/send.js';
 import { forgetNearDuplicateIdentities } from '../storage/near-duplicate-state.js';
 import { givenIdentifier } from './identifiers.js';
 import type { Erasure, KeyStore } from './key-store.js';
@@ -36,24 +40,37 @@ export function pseudonymsOf(records: RecordPrivacy, given: GivenIdentifier[], o
   });
 }
 
-/** What an erasure changes: the key store, Redis (near-duplicate entries) and the privacy log, for one namespace. */
+/** What an erasure changes: the key store, Redis (near-duplicate entries) and their changelog, and the privacy log, for one namespace. */
 export interface ErasureStores {
   keyStore: KeyStore;
   redis: Redis;
   log: PrivacyLog;
   namespace: string;
+  /** The near-duplicate window, and what writes tombstones over keys of the near-duplicate changelog. */
+  nearDuplicates: { windowMs: number; tombstone(keys: Buffer[]): Promise<void> };
+}
+
+/** The near-duplicate part of a topology's erasure stores: its window, and tombstones sent to its changelog. */
+export function nearDuplicateErasure(kafka: Kafka, topology: Topology): ErasureStores['nearDuplicates'] {
+  return {
+    windowMs: topology.dedupWindowDays * 86_400_000,
+    tombstone: (keys) => sendTombstones(kafka, topicNames(topology.namespace).nearDuplicateChangelog, keys),
+  };
 }
 
 export interface ForgetOutcome extends Erasure {
   redisKeysChanged: number;
 }
 
+const forgetInRedis = (o: ErasureStores, identities: string[]) =>
+  forgetNearDuplicateIdentities(o.redis, { namespace: o.namespace, windowMs: o.nearDuplicates.windowMs, now: Date.now() }, identities);
+
 export async function forgetPerson(o: ErasureStores & { identifiers: string[] }): Promise<ForgetOutcome> {
   const requestedAt = new Date();
   const erasure = await o.keyStore.forget(o.identifiers, randomUUID());
   // Near-duplicate identities are identifier pseudonyms (src/stages/near-duplicates.ts).
-  const redisKeysChanged = await forgetNearDuplicateIdentities(o.redis, o.namespace, erasure.identifiers);
-  const logged = { ...erasure, requestedAt, identifiersAsked: o.identifiers.length, redisKeysDeleted: redisKeysChanged };
+  const erased = await forgetInRedis(o, erasure.identifiers);
+  const logged = { ...erasure, requestedAt, identifiersAsked: o.identifiers.length, redisKeysDeleted: erased.changed };
   // The object store's copy first: it is the one a restored key store is repaired from.
   await o.log.erasure(logged).catch((err: unknown) => {
     throw new C360Error(
@@ -63,13 +80,16 @@ export async function forgetPerson(o: ErasureStores & { identifiers: string[] })
     );
   });
   await o.keyStore.logErasure(logged);
-  return { ...erasure, redisKeysChanged };
+  // Last, once the erasure is logged: a Kafka that cannot take the tombstones fails the command, and asking again covers them.
+  await o.nearDuplicates.tombstone(erased.tombstones);
+  return { ...erasure, redisKeysChanged: erased.changed };
 }
 
 /** Applies every logged erasure again: after a key store is restored from a backup, none of those people is readable or stored again. */
 export async function replayErasures(o: ErasureStores): Promise<{ erasures: number; keysDestroyed: number }> {
   const erasures = await o.log.erasures();
   const keysDestroyed = await o.keyStore.replay(erasures);
-  await forgetNearDuplicateIdentities(o.redis, o.namespace, [...new Set(erasures.flatMap((e) => e.identifiers))]);
+  const erased = await forgetInRedis(o, [...new Set(erasures.flatMap((e) => e.identifiers))]);
+  await o.nearDuplicates.tombstone(erased.tombstones);
   return { erasures: erasures.length, keysDestroyed };
 }

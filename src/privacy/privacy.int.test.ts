@@ -12,12 +12,15 @@ import { config, eventually, testKafka } from '../../test/support/kafka.js';
 import { nearDuplicateState } from '../../test/support/near-duplicates.js';
 import { json, produce, type RunningTopology, startSink, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { runCli, spawnCollector, type Worker } from '../../test/support/worker.js';
+import { topicNames } from '../contracts/topic-names.js';
 import { ingestFile } from '../extraction/file-ingest.js';
 import { loadMappingFile } from '../extraction/mapping.js';
 import { formatOf } from '../extraction/readers/index.js';
+import { readToEnd } from '../kafka/read-to-end.js';
 import { compilePrimaryEntity } from '../schema/entity.js';
 import type { SinkWorker } from '../sinks/sink-worker.js';
 import { openObjectStore } from '../storage/backends.js';
+import { identityDigest } from '../storage/near-duplicate-state.js';
 import { deadLetterContract } from '../topology/setup.js';
 import type { KeyStore } from './key-store.js';
 import { openKeyStore } from './key-store.js';
@@ -256,6 +259,14 @@ describe('forgetting a person across an immutable raw layer', () => {
       expect(await state.names(identity)).toBe(false);
       // Bob is still matched as before.
       expect(await state.hasRef(records.identifier('customer_id', 'C-2')!)).toBe(true);
+      // Her entries in the near-duplicate changelog are covered by tombstones, so no rebuild brings her back.
+      const hers = identityDigest(identity);
+      const entries: Array<string | null> = [];
+      await readToEnd(kafka, topicNames(ns).nearDuplicateChangelog, (m) => {
+        if (m.key?.subarray(0, hers.length).equals(hers)) entries.push(m.value === null ? null : 'entry');
+      });
+      expect(entries.filter((v) => v === 'entry').length).toBeGreaterThan(0);
+      expect(entries.filter((v) => v === null)).toHaveLength(5);
     } finally {
       redis.disconnect();
     }

@@ -16,11 +16,10 @@ import type { NearDuplicateEvent } from '../contracts/near-duplicate.js';
 import { topicNames } from '../contracts/topic-names.js';
 import { readPath } from '../schema/field-path.js';
 import { CLAIM_DIGEST_BYTES, claimAll, claimBody, claimValue, restoreClaim } from '../storage/dedup-claims.js';
-import { StateLostError } from '../storage/redis.js';
 import { packFields, unpackFields } from '../storage/sliced-state.js';
-import { changelogValue, RestorableState } from '../storage/state-changelog.js';
+import { changelogValue, pipelineRestorer, RestorableState } from '../storage/state-changelog.js';
 import type { Envelope } from './envelope.js';
-import { positionOf, refOf } from './envelope.js';
+import { epochsOf, positionOf, refOf } from './envelope.js';
 import { defineStage } from './stage.js';
 
 export type Decision = { kind: 'new' } | { kind: 'duplicate' } | { kind: 'collision'; event: NearDuplicateEvent };
@@ -133,21 +132,8 @@ export const dedupStage = defineStage({
     const names = topicNames(ctx.topology.namespace);
     const legacyPrefix = `${ctx.topology.namespace}:dedup`;
     const prefix = `${ctx.topology.namespace}:dd:`;
-    const state = new RestorableState(ctx.redis, legacyPrefix, names.dedupChangelog, ctx.readChangelog, (pipeline, entry) =>
-      restoreClaim(pipeline, { prefix, legacyPrefix: `${legacyPrefix}:`, windowMs }, entry),
-    );
-
-    /** Claims every record; a state Redis lost is rebuilt from its changelog first. */
-    async function claim(work: Claim[], now: number): Promise<Awaited<ReturnType<typeof claimAll>>> {
-      const o = { marker: state.marker, prefix, now, windowMs };
-      try {
-        return await claimAll(ctx.redis, o, work);
-      } catch (err) {
-        if (!(err instanceof StateLostError)) throw err;
-        await state.rebuild();
-        return await claimAll(ctx.redis, o, work);
-      }
-    }
+    const restorer = pipelineRestorer(ctx.redis, (pipeline, entry) => restoreClaim(pipeline, { prefix, legacyPrefix: `${legacyPrefix}:`, windowMs }, entry));
+    const state = new RestorableState(ctx.redis, legacyPrefix, names.dedupChangelog, ctx.readChangelog, restorer);
 
     return {
       async process(batch) {
@@ -157,7 +143,8 @@ export const dedupStage = defineStage({
           if (e.outcome === 'pending' && e.value) work.push(claimOf(e, e.value, { legacyPrefix, ingestTopic: names.ingest(e.entity.source), now }));
         }
         if (work.length === 0) return;
-        const { epoch, previous } = await claim(work, now);
+        // A state Redis lost is rebuilt from its changelog first.
+        const { epoch, previous } = await state.guarded(() => claimAll(ctx.redis, { marker: state.marker, prefix, now, windowMs }, work));
         const decisions = work.map((w, i) => decide(w, previous[i], now, names.ingest(w.e.entity.source)));
         // Applied only once every reply is in, so a retry after a Redis failure starts from a clean batch.
         work.forEach((w, i) => {
@@ -169,9 +156,7 @@ export const dedupStage = defineStage({
         });
       },
       async beforeCommit(batch) {
-        const epochs = new Set<string>();
-        for (const e of batch) for (const c of e.stateChanges) if (c.changelog === state.changelog) epochs.add(c.epoch);
-        for (const epoch of epochs) await state.verify(epoch);
+        await state.verify(epochsOf(batch, state.changelog));
       },
     };
   },

@@ -39,12 +39,19 @@ export interface Envelope {
   stateChanges: StateChange[];
 }
 
-/** One change to Redis state: its changelog topic, key and value (state-changelog.ts), and the state's epoch it was made under. */
+/** One change to Redis state: its changelog topic, key and value (null: the key is gone), and the state's epoch it was made under (state-changelog.ts). */
 interface StateChange {
   changelog: string;
   key: Buffer;
-  value: Buffer;
-  epoch: string;
+  value: Buffer | null;
+  epoch: string | undefined;
+}
+
+/** The epochs a batch's changes to one changelog's state were made under. */
+export function epochsOf(batch: Envelope[], changelog: string): string[] {
+  const epochs: string[] = [];
+  for (const e of batch) for (const c of e.stateChanges) if (c.changelog === changelog && c.epoch !== undefined) epochs.push(c.epoch);
+  return epochs;
 }
 
 export function newEnvelope(

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { config } from '../../test/support/kafka.js';
+import { config, testKafka } from '../../test/support/kafka.js';
 import { nearDuplicateState } from '../../test/support/near-duplicates.js';
 import { emptyChangelog, envelopeOf } from '../../test/support/stages.js';
-import { clearRedis, testNamespace } from '../../test/support/topology.js';
+import { clearRedis, produce, testNamespace } from '../../test/support/topology.js';
+import { topicNames } from '../contracts/topic-names.js';
+import { readToEnd } from '../kafka/read-to-end.js';
 import { DEFAULT_MODEL } from '../matching/model.js';
 import { createLogger } from '../observability/logger.js';
 import { Pseudonyms } from '../privacy/pseudonyms.js';
@@ -14,12 +16,14 @@ import { DIGEST_BYTES, forgetNearDuplicateIdentities, identityDigest } from '../
 import { createRedis } from '../storage/redis.js';
 import { bucketOf } from '../storage/sliced-state.js';
 import { loadTopology } from '../topology/load.js';
+import { createTopologyTopics } from '../topology/setup.js';
 import type { Envelope } from './envelope.js';
 import { nearDuplicateStage } from './near-duplicates.js';
 import type { Stage } from './stage.js';
 
 // The stage against the real Redis, with a cap of 3 identities per blocking key and the built-in model.
 describe('near-duplicate stage (Redis)', () => {
+  const kafka = testKafka();
   const namespace = testNamespace();
   const redis = createRedis(config, createLogger('warn'));
   /** Emits every candidate (threshold 0), to see blocking alone. */
@@ -33,6 +37,8 @@ describe('near-duplicate stage (Redis)', () => {
   let windowMs = 0;
   const identitiesUnder = (key: Buffer) => state.identitiesUnder(key);
   let crm: ReturnType<typeof compileEntities>[number];
+  /** The stage on a topology of its own namespace, its changelog read from Kafka. */
+  let onChangelog: (namespace: string) => Promise<Stage>;
 
   beforeAll(async () => {
     const topology = await loadTopology('customer360', { namespace });
@@ -42,9 +48,9 @@ describe('near-duplicate stage (Redis)', () => {
     const sources = new Map(topology.sources.flatMap(compileEntities).map((s) => [s.id, s]));
     crm = sources.get('crm')!;
     await redis.connect();
-    const create = (threshold: number) =>
+    const create = (threshold: number, ns = namespace, readChangelog = emptyChangelog) =>
       nearDuplicateStage.create({
-        topology: { ...topology, matching: { ...topology.matching, threshold } },
+        topology: { ...topology, namespace: ns, matching: { ...topology.matching, threshold } },
         entities: sources,
         entitiesOfSource: new Map([['crm', [crm]]]),
         redis,
@@ -52,9 +58,13 @@ describe('near-duplicate stage (Redis)', () => {
         pseudonyms,
         keyStore: undefined,
         cacheEntries: 100_000,
-        readChangelog: emptyChangelog,
+        readChangelog,
         now: Date.now,
       });
+    onChangelog = async (ns) => {
+      await createTopologyTopics(kafka, { ...topology, namespace: ns }, config.topics);
+      return create(0, ns, (topic, each) => readToEnd(kafka, topic, each));
+    };
     stage = create(0);
     scoring = create(topology.matching.threshold);
   });
@@ -180,7 +190,13 @@ describe('near-duplicate stage (Redis)', () => {
     const emails = ['fiona@example.net', 'fiona.new@example.net', 'f3@example.net'].map((email) => pseudonyms.digest('email', email, DIGEST_BYTES));
     expect((await identitiesUnder(emails[0]!)).sort()).toEqual([digestOf('F1'), digestOf('F2')].sort());
     for (const email of emails.slice(1)) expect(await identitiesUnder(email)).toEqual([digestOf('F1')]);
-    expect(await forgetNearDuplicateIdentities(redis, namespace, [identityOf('F1')])).toBeGreaterThanOrEqual(4);
+    const erased = await forgetNearDuplicateIdentities(redis, { namespace, windowMs, now: Date.now() }, [identityOf('F1')]);
+    expect(erased.changed).toBeGreaterThanOrEqual(4);
+    // Tombstones for its changelog entries: the identity in each slice a window and a half back, and the next one.
+    const slice = state.current();
+    expect(erased.tombstones.map((k) => `${k.subarray(0, DIGEST_BYTES).toString('hex')}@${k.readUInt32BE(DIGEST_BYTES)}`)).toEqual(
+      [1, 0, -1, -2, -3].map((d) => `${digestOf('F1')}@${slice + d}`),
+    );
     expect(await identitiesUnder(emails[0]!)).toEqual([digestOf('F2')]);
     for (const email of emails.slice(1)) expect(await identitiesUnder(email)).toEqual([]);
     // Nothing of F1 is left: no ref, no entry of any blocking key.
@@ -190,5 +206,40 @@ describe('near-duplicate stage (Redis)', () => {
     const later = [profile('F3', 'fiona@example.net', 'Ferris')];
     await stage.process(later, control);
     expect(flagged(later)).toEqual([['F3~F2:email+name_postal']]);
+  });
+
+  it('is rebuilt from its changelog once Redis loses it, without the identities forgotten since', async () => {
+    const ns = `${namespace}-rebuilt`;
+    const changelog = topicNames(ns).nearDuplicateChangelog;
+    const rebuilt = await onChangelog(ns);
+    const phone = { phone: '+353861111111' };
+    const batch = [
+      profile('R1', 'rose@example.net', 'Rowan'),
+      profile('R2', 'rosie@example.net', 'Rowan', phone),
+      profile('R3', 'r3@example.net', 'Quill', phone),
+    ];
+    await rebuilt.process(batch, control);
+    expect(flagged(batch)).toEqual([[], ['R2~R1:name_postal'], ['R3~R2:phone']]);
+    // What the router writes in the batch's transaction; then R2 is forgotten, its entries covered by tombstones.
+    const changes = batch.flatMap((e) => e.stateChanges);
+    expect(changes.map((c) => c.changelog)).toEqual([changelog, changelog, changelog]);
+    await produce(
+      kafka,
+      changelog,
+      changes.map((c) => ({ key: c.key, value: c.value })),
+    );
+    const erased = await forgetNearDuplicateIdentities(redis, { namespace: ns, windowMs, now: Date.now() }, [identityOf('R2')]);
+    await produce(
+      kafka,
+      changelog,
+      erased.tombstones.map((key) => ({ key, value: null })),
+    );
+    // Redis loses everything of the topology: the next batch waits for the rebuild.
+    await redis.del(...(await redis.keys(`${ns}:*`)));
+    const later = [profile('R4', 'rose@example.net', 'Rowan'), profile('R5', 'r5@example.net', 'Quill', phone)];
+    await rebuilt.process(later, control);
+    expect(flagged(later)).toEqual([['R4~R1:email+name_postal'], ['R5~R3:phone+name_postal']]);
+    expect(await nearDuplicateState(redis, ns, windowMs).names(identityOf('R2'))).toBe(false);
+    await clearRedis(ns);
   });
 });

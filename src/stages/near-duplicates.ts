@@ -7,6 +7,8 @@
  * NearDuplicate event is emitted only at or above the match-probability threshold; candidates
  * below it are counted, not emitted. The record lands either way.
  * Lists hold identities, not records, so replays and repeat events of one customer add nothing.
+ * Whenever an identity gains a key, what it holds goes to the near-duplicate changelog with its
+ * batch, so a Redis that loses the state is rebuilt before the next record is matched.
  * A key whose list is already full (shared by `nearDuplicateRefsPerKey` identities or more: a shop's
  * tablet, test@example.com) is too common to say anything and finds no candidates.
  */
@@ -22,10 +24,11 @@ import { jaroWinkler } from '../matching/similarity.js';
 import type { Pseudonyms } from '../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../privacy/records.js';
 import { readPath } from '../schema/field-path.js';
-import { DIGEST_BYTES, identityDigest, type KeyMatch, type Touched, touchNearDuplicateKeys } from '../storage/near-duplicate-state.js';
+import { DIGEST_BYTES, identityDigest, type KeyMatch, nearDuplicateRestorer, type Touched, touchNearDuplicateKeys } from '../storage/near-duplicate-state.js';
 import { packFields, unpackFields } from '../storage/sliced-state.js';
+import { RestorableState } from '../storage/state-changelog.js';
 import type { Envelope } from './envelope.js';
-import { positionOf, refOf } from './envelope.js';
+import { epochsOf, positionOf, refOf } from './envelope.js';
 import { defineStage } from './stage.js';
 
 interface Subject {
@@ -82,7 +85,7 @@ export const nearDuplicateStage = defineStage({
   description:
     'Scores records that share a blocking key with a different identity (Fellegi–Sunter match probability) and emits a NearDuplicate at or above the threshold, for identity resolution; they still land.',
   reads: ['entity', 'value'],
-  writes: ['nearDuplicates', 'nearDuplicateCandidatesBelowThreshold'],
+  writes: ['nearDuplicates', 'nearDuplicateCandidatesBelowThreshold', 'stateChanges'],
   create: (ctx) => {
     const namespace = ctx.topology.namespace;
     const windowMs = Math.round(ctx.topology.dedupWindowDays * 86_400_000);
@@ -93,6 +96,14 @@ export const nearDuplicateStage = defineStage({
     const pseudonyms: Pseudonyms = ctx.pseudonyms ?? missingKey();
     const identities = new RecordPrivacy(pseudonyms);
     const refs = refCodec(pseudonyms, namespace);
+    const options = { cap, windowMs, namespace, marker: `${namespace}:nd:epoch` };
+    const state = new RestorableState(
+      ctx.redis,
+      `${namespace}:nd`,
+      topicNames(namespace).nearDuplicateChangelog,
+      ctx.readChangelog,
+      nearDuplicateRestorer(ctx.redis, options),
+    );
 
     function subjectOf(e: Envelope): Subject | undefined {
       const cfg = e.entity.definition.nearDuplicates;
@@ -136,11 +147,16 @@ export const nearDuplicateStage = defineStage({
         if (subjects.length === 0) return;
 
         // One script call per chunk, which also reads what scoring needs; in order, so a later record in the batch sees the earlier ones.
-        const touched = await touchNearDuplicateKeys(
-          ctx.redis,
-          subjects.map((s) => ({ identity: s.identity, keys: s.keys, counters: Object.values(s.counters), ref: refs.seal(refOf(s.e), s.profile) })),
-          { now: ctx.now(), cap, windowMs, namespace },
-        );
+        // A state Redis lost is rebuilt from its changelog first.
+        const stored = subjects.map((s) => ({
+          identity: s.identity,
+          keys: s.keys,
+          counters: Object.values(s.counters),
+          ref: refs.seal(refOf(s.e), s.profile),
+        }));
+        const touched = await state.guarded(() => touchNearDuplicateKeys(ctx.redis, stored, { ...options, now: ctx.now() }));
+        for (const c of touched.changes)
+          subjects[c.subject]!.e.stateChanges.push({ changelog: state.changelog, key: c.key, value: c.value, epoch: touched.epoch });
         if (touched.shared.length === 0) return;
         const termFrequencyOf = termFrequencies(touched);
         const opened = new Map<string, ReturnType<typeof refs.open>>();
@@ -165,6 +181,9 @@ export const nearDuplicateStage = defineStage({
             else s.e.nearDuplicates.push(nearDuplicateEvent(s, stored, kinds, score, ctx.now()));
           }
         }
+      },
+      async beforeCommit(batch) {
+        await state.verify(epochsOf(batch, state.changelog));
       },
     };
   },

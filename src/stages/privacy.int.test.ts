@@ -95,7 +95,9 @@ describe('encrypt stage with a small key cache (key store on PostgreSQL)', () =>
     const identity = records.identifier('customer_id', 'G')!;
     const key = pseudonymsFrom(config, 'test').digest('email', 'g@example.com', DIGEST_BYTES);
     const ref = { identity: identityDigest(identity), keys: [key], counters: [], ref: Buffer.from('sealed') };
-    await touchNearDuplicateKeys(redis, [ref], { now: Date.now(), cap: 10, windowMs, namespace });
+    const marker = `${namespace}:nd:epoch`;
+    await redis.set(marker, 'test');
+    await touchNearDuplicateKeys(redis, [ref], { now: Date.now(), cap: 10, windowMs, namespace, marker });
     const state = nearDuplicateState(redis, namespace, windowMs);
     expect(await state.hasRef(identity)).toBe(true);
     // Same identifiers (key and links cached, nothing to make) and a new identifier: both suppressed.

@@ -8,6 +8,7 @@
 
 import type { IHeaders } from 'kafkajs';
 import { ConfigError } from '../contracts/errors.js';
+import { topicNames } from '../contracts/topic-names.js';
 import { ORIGINAL_KEY, ORIGINAL_VALUE, originalHeaderLabel, ownHeader, sealBytes } from '../privacy/envelope-keys.js';
 import { personalShape } from '../privacy/identifiers.js';
 import type { Applicant, KeyStore } from '../privacy/key-store.js';
@@ -86,9 +87,11 @@ export const encryptStage = defineStage({
   description:
     "Encrypts every field the contract marks personal (free-form fields as a whole) with the data key of the record's subject (AES-256-GCM, keys in the key store, wrapped by C360_KEK), seals each dead letter's original bytes the same way (for the source and day when no person can be named), and links the record's identifiers to its subject, race-free against an erasure: a record carrying an identifier suppressed meanwhile, or whose subject was forgotten, is suppressed instead.",
   reads: ['entity', 'value', 'person'],
-  writes: ['value', 'body', 'encrypted', 'sealedOriginal', 'person'],
+  writes: ['value', 'body', 'encrypted', 'sealedOriginal', 'person', 'stateChanges'],
   create: (ctx) => {
     const { keyStore, records } = privacyOf(ctx, 'encrypt');
+    const { namespace } = ctx.topology;
+    const { nearDuplicateChangelog } = topicNames(namespace);
     const keys = new Seen<Buffer>(ctx.cacheEntries);
     const links = new Seen<true>(2 * ctx.cacheEntries);
     /** What the key store now holds for the applicants, so their next records need no round trip. */
@@ -148,8 +151,14 @@ export const encryptStage = defineStage({
         };
         // The near-duplicate stage ran before the erasure was seen: what it remembered of a refused record leaves Redis.
         const forgotten = [...new Set(work.filter(refused).flatMap((e) => e.person!.identifiers))];
-        if (forgotten.length > 0) await forgetNearDuplicateIdentities(ctx.redis, ctx.topology.namespace, forgotten);
+        const erased =
+          forgotten.length > 0
+            ? await forgetNearDuplicateIdentities(ctx.redis, { namespace, windowMs: ctx.topology.dedupWindowDays * 86_400_000, now: ctx.now() }, forgotten)
+            : undefined;
         // Every await is done: from here on the batch changes, so a retry after a failure starts clean.
+        // Tombstones over the changelog entries of what left Redis, in the batch's transaction.
+        const carrier = erased && work.find(refused);
+        for (const key of erased?.tombstones ?? []) carrier?.stateChanges.push({ changelog: nearDuplicateChangelog, key, value: null, epoch: undefined });
         for (const e of work) {
           const { subject } = e.person!;
           const key = keyOf(subject);

@@ -125,7 +125,9 @@ describe('dedup decisions', () => {
     // The version, when it was made (seconds), then the position: its topic left out, the record's own topic being its ingest topic.
     expect(profile.claim.subarray(0, 5)).toEqual(claimValue(NOW, Buffer.alloc(0)));
     expect(claimBody(profile.claim)).toEqual(packFields(['', String(profile.e.partition), profile.e.message.offset]));
-    expect(claimBody(event.claim)).toEqual(packFields(['', String(event.e.partition), event.e.message.offset, event.hash.slice(0, 11), event.e.lineage.ingestId]));
+    expect(claimBody(event.claim)).toEqual(
+      packFields(['', String(event.e.partition), event.e.message.offset, event.hash.slice(0, 11), event.e.lineage.ingestId]),
+    );
   });
 
   it('the same content has the same claim, whatever its position', async () => {

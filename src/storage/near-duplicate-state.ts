@@ -3,18 +3,22 @@
  *
  * - `<ns>:nb:<slice>:<shard>` blocking keys: field, a key's digest; value, the identities seen
  *   with it in that slice (10 bytes each, oldest first, at most the cap);
- * - `<ns>:nr:<slice>:<shard>` refs: field, an identity; value, the shards of every blocking key it
- *   was stored under in the window (so forgetting it finds them), then the stage's sealed ref;
+ * - `<ns>:nr:<slice>:<shard>` refs: field, an identity; value, the digests of every blocking key
+ *   it was stored under in the window (so forgetting it finds them), then the stage's sealed ref;
  * - `<ns>:ntf:<slice>:<shard>` term-frequency counters: identities per name digest, and
  *   `<ns>:ntf:<slice>:all` identities in all, each identity counted in the slices it appears in;
- * - `<ns>:nd:slices`: the slices that may still hold buckets, for forgetting.
+ * - `<ns>:nd:slices`: the slices that may still hold buckets, for forgetting; `<ns>:nd:epoch`, the
+ *   state's marker (state-changelog.ts).
  *
  * Digests and identities are truncated HMACs (Pseudonyms.digest); the ref is sealed: no personal
- * value in keys or values.
+ * value in keys or values. What an identity holds in a slice is also written to the changelog,
+ * keyed by identity and slice, whenever it gains a key there: a Redis that lost the state is
+ * rebuilt from it, and forgetting the identity writes tombstones over those keys.
  */
 import type { Redis } from 'ioredis';
 import { callRedis, redisFailure } from './redis.js';
-import { LIVE_SLICES, SLICED_LUA, sliceWidth } from './sliced-state.js';
+import { LIVE_SLICES, SLICED_LUA, sliceExpiry, sliceOf, sliceWidth } from './sliced-state.js';
+import { type ChangelogEntry, changelogValue, type Restorer } from './state-changelog.js';
 
 /** Bytes of an identity and of a blocking key's or name's digest: 2 of shard, 8 of field. */
 export const DIGEST_BYTES = 10;
@@ -28,42 +32,48 @@ const CHUNK = 4000;
 /**
  * Per record, in order (so a later record sees the earlier ones): reads the identities of each of
  * its blocking keys in the live slices, adds its own to the current slice's (oldest dropped past
- * the cap), stores its ref in the current slice (with the shards of its earlier ref's keys), and
- * counts its names when it is new to the slice. ARGV: now, slice width, window, cap, prefix; then
- * per record: its number of keys and of counters, its identity, its ref, its keys' and counters'
- * digests.
+ * the cap), stores its ref in the current slice (with the keys of its earlier ref), and counts its
+ * names when it is new to the slice. KEYS[1]: the marker. ARGV: now, slice width, window, cap,
+ * prefix, rebuilding (1: the marker is not asked for, and nothing is read back); then per record:
+ * its number of keys and of counters, its identity, its ref, its keys' and counters' digests.
  *
- * Returns, in the one round trip, what scoring needs: the keys shared with other identities (fewer
- * than the cap of them), as {record, key, identity...} (1-based within the call); the refs of those
+ * Returns, in the one round trip: the epoch; the keys shared with other identities (fewer than
+ * the cap of them), as {record, key, identity...} (1-based within the call); the refs of those
  * identities, as {identity, ref...}; the counters of the records that share a key, summed over
- * the live slices, as {digest, count...}; and the identities in all.
+ * the live slices, as {digest, count...}; the identities in all; and the records whose identity
+ * gained a key in the slice, with the ref it holds there now, as {record, ref...}.
  */
 const NEAR_DUPLICATES = `${SLICED_LUA}
-local now, width, window, cap, p = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local now, width, window, cap, p, rebuilding = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1'
+local epoch = redis.call('GET', KEYS[1])
+if not epoch and not rebuilding then return redis.error_reply('C360LOST the near-duplicate state is not in Redis') end
 local ID = ${DIGEST_BYTES}
 local t = math.floor(now / width)
 local live = {}
 for s = t, t - ${LIVE_SLICES - 1}, -1 do live[#live + 1] = s end
 local function each(v, f) for q = 1, #v, ID do f(string.sub(v, q, q + ID - 1)) end end
-local function shardsOf(v)
+local function keysOf(v)
   local n = string.byte(v, 1) * 256 + string.byte(v, 2)
   local list = {}
-  for j = 0, n - 1 do list[#list + 1] = string.sub(v, 3 + 2 * j, 4 + 2 * j) end
+  for j = 0, n - 1 do list[#list + 1] = string.sub(v, 3 + ID * j, 2 + ID * (j + 1)) end
   return list
 end
--- The new ref's value with the shards of the earlier ref's keys added.
+-- The new ref with the keys of the earlier one added, and whether the new one brings a key the earlier lacked.
 local function merged(ref, known)
-  if not known then return ref end
-  local mine, has = shardsOf(ref), {}
-  for _, s in ipairs(mine) do has[s] = true end
+  if not known then return ref, true end
+  local mine, theirs, has, had = keysOf(ref), keysOf(known), {}, {}
+  for _, k in ipairs(mine) do has[k] = true end
+  for _, k in ipairs(theirs) do had[k] = true end
+  local gained = false
+  for _, k in ipairs(mine) do if not had[k] then gained = true end end
   local extra = {}
-  for _, s in ipairs(shardsOf(known)) do if not has[s] then has[s] = true; extra[#extra + 1] = s end end
-  if #extra == 0 then return ref end
+  for _, k in ipairs(theirs) do if not has[k] then extra[#extra + 1] = k end end
+  if #extra == 0 then return ref, gained end
   local n = #mine + #extra
-  return string.char(math.floor(n / 256), n % 256) .. table.concat(mine) .. table.concat(extra) .. string.sub(ref, 3 + 2 * #mine)
+  return string.char(math.floor(n / 256), n % 256) .. table.concat(mine) .. table.concat(extra) .. string.sub(ref, 3 + ID * #mine), gained
 end
-local out, sharing, counted = {}, {}, {}
-local a, r = 6, 0
+local out, sharing, counted, fresh = {}, {}, {}, {}
+local a, r = 7, 0
 while a <= #ARGV do
   r = r + 1
   local nk, nc, identity, ref = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3]
@@ -77,7 +87,7 @@ while a <= #ARGV do
         each(v, function(id) if id ~= identity and not seen[id] then seen[id] = true; others[#others + 1] = id end end)
       end
     end
-    if #others > 0 and #others < cap then
+    if #others > 0 and #others < cap and not rebuilding then
       local match = {r, j}
       for _, id in ipairs(others) do match[#match + 1] = id end
       out[#out + 1] = match
@@ -98,8 +108,13 @@ while a <= #ARGV do
     if known then break end
     known = redis.call('HGET', bucket(p .. 'nr:', live[i], identity), field(identity))
   end
-  redis.call('HSET', refKey, field(identity), merged(ref, known))
+  local value, gained = merged(ref, known)
+  redis.call('HSET', refKey, field(identity), value)
   expiring[refKey] = true
+  if newToSlice or gained then
+    fresh[#fresh + 1] = r
+    fresh[#fresh + 1] = value
+  end
   if newToSlice then
     counted['all'] = (counted['all'] or 0) + 1
     for c = a + 4 + nk, a + 3 + nk + nc do counted[ARGV[c]] = (counted[ARGV[c]] or 0) + 1 end
@@ -122,7 +137,7 @@ local expiry = (t + 1) * width + window
 expireAll(expiry)
 redis.call('ZADD', p .. 'nd:slices', expiry, t)
 redis.call('ZREMRANGEBYSCORE', p .. 'nd:slices', '-inf', now)
-redis.call('PEXPIREAT', p .. 'nd:slices', expiry)
+redis.call('PEXPIREAT', p .. 'nd:slices', redis.call('ZRANGE', p .. 'nd:slices', -1, -1, 'WITHSCORES')[2])
 local refs, counts, done = {}, {}, {}
 for _, m in ipairs(out) do
   for i = 3, #m do
@@ -155,11 +170,11 @@ for _, range in pairs(sharing) do
   end
 end
 local population = summed(function(s) return redis.call('GET', p .. 'ntf:' .. s .. ':all') end)
-return {out, refs, counts, population}`;
+return {epoch or '', out, refs, counts, population, fresh}`;
 
 /**
- * Removes identities from the state: their refs in every live slice, and them from every blocking
- * key of the shards those refs name. ARGV: prefix, then the identities. Returns the entries changed.
+ * Removes identities from the state: their refs in every slice that may hold one, and them from
+ * every blocking key those refs name. ARGV: prefix, then the identities. Returns the entries changed.
  */
 const FORGET = `${SLICED_LUA}
 local p, ID = ARGV[1], ${DIGEST_BYTES}
@@ -167,29 +182,29 @@ local slices = redis.call('ZRANGE', p .. 'nd:slices', 0, -1)
 local changed = 0
 for i = 2, #ARGV do
   local id = ARGV[i]
-  local shards = {}
+  local keys = {}
   for _, s in ipairs(slices) do
     local key = bucket(p .. 'nr:', s, id)
     local v = redis.call('HGET', key, field(id))
     if v then
       local n = string.byte(v, 1) * 256 + string.byte(v, 2)
-      for j = 0, n - 1 do shards[string.byte(v, 3 + 2 * j) * 256 + string.byte(v, 4 + 2 * j)] = true end
+      for j = 0, n - 1 do keys[string.sub(v, 3 + ID * j, 2 + ID * (j + 1))] = true end
       redis.call('HDEL', key, field(id))
       changed = changed + 1
     end
   end
-  for num in pairs(shards) do
+  for d in pairs(keys) do
     for _, s in ipairs(slices) do
-      local key = p .. 'nb:' .. s .. ':' .. num
-      local all = redis.call('HGETALL', key)
-      for k = 1, #all, 2 do
-        local v, kept, found = all[k + 1], {}, false
+      local key = bucket(p .. 'nb:', s, d)
+      local v = redis.call('HGET', key, field(d))
+      if v then
+        local kept, found = {}, false
         for q = 1, #v, ID do
           local x = string.sub(v, q, q + ID - 1)
           if x == id then found = true else kept[#kept + 1] = x end
         end
         if found then
-          if #kept == 0 then redis.call('HDEL', key, all[k]) else redis.call('HSET', key, all[k], table.concat(kept)) end
+          if #kept == 0 then redis.call('HDEL', key, field(d)) else redis.call('HSET', key, field(d), table.concat(kept)) end
           changed = changed + 1
         end
       end
@@ -198,7 +213,7 @@ for i = 2, #ARGV do
 end
 return changed`;
 
-type Touch = [[number, number, ...Buffer[]][], (Buffer | null)[], (Buffer | number)[], number];
+type Touch = [Buffer, [number, number, ...Buffer[]][], (Buffer | null)[], (Buffer | number)[], number, (number | Buffer)[]];
 
 interface ScriptedRedis {
   c360NearDuplicatesBuffer(numKeys: number, ...args: (Buffer | string | number)[]): Promise<Touch>;
@@ -235,43 +250,76 @@ export interface KeyMatch {
   others: string[];
 }
 
-/** What touching the keys found: the keys shared with other identities, those identities' refs, the sharing subjects' counters and the identities in all. */
+/** What touching the keys found, and what of it goes to the changelog. */
 export interface Touched {
+  epoch: string;
+  /** The keys shared with other identities. */
   shared: KeyMatch[];
   /** By identity (latin1 of its digest): its latest ref, or undefined when it is gone. */
   refs: Map<string, Buffer | undefined>;
-  /** By name digest (latin1): identities with that name. */
+  /** By name digest (latin1): identities with that name; and the identities in all. */
   counts: Map<string, number>;
   population: number;
+  /** Changelog entries of the subjects whose identity gained a key in the slice. */
+  changes: { subject: number; key: Buffer; value: Buffer }[];
 }
 
-/** A ref as stored: the shards of its keys (for forgetting), then the stage's ref. */
+/** A ref as stored: the digests of its keys, then the stage's ref. */
 function storedRef(s: NearDuplicateSubject): Buffer {
-  const shards = [...new Set(s.keys.map((k) => k.readUInt16BE(0)))];
-  const head = Buffer.alloc(2 + 2 * shards.length);
-  head.writeUInt16BE(shards.length, 0);
-  shards.forEach((shard, i) => {
-    head.writeUInt16BE(shard, 2 + 2 * i);
-  });
-  return Buffer.concat([head, s.ref]);
+  const keys = [...new Map(s.keys.map((k) => [k.toString('latin1'), k])).values()];
+  const head = Buffer.alloc(2);
+  head.writeUInt16BE(keys.length, 0);
+  return Buffer.concat([head, ...keys, s.ref]);
 }
 
-const stageRef = (stored: Buffer): Buffer => stored.subarray(2 + 2 * stored.readUInt16BE(0));
+const keysOfStored = (stored: Buffer): Buffer[] =>
+  Array.from({ length: stored.readUInt16BE(0) }, (_, j) => stored.subarray(2 + DIGEST_BYTES * j, 2 + DIGEST_BYTES * (j + 1)));
+
+const stageRef = (stored: Buffer): Buffer => stored.subarray(2 + DIGEST_BYTES * stored.readUInt16BE(0));
+
+/** A changelog entry's key: the identity and the slice. */
+function changelogKey(identity: Buffer, slice: number): Buffer {
+  const key = Buffer.alloc(DIGEST_BYTES + 4);
+  identity.copy(key);
+  key.writeUInt32BE(slice, DIGEST_BYTES);
+  return key;
+}
+
+/** A changelog entry's value (after its expiry): its counters' digests, then the ref as stored. */
+function changelogEntry(counters: Buffer[], stored: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([counters.length]), ...counters, stored]);
+}
+
+export interface TouchOptions {
+  now: number;
+  cap: number;
+  windowMs: number;
+  namespace: string;
+  marker: string;
+}
+
+function touchArgs(subjects: NearDuplicateSubject[], o: TouchOptions, rebuilding: boolean): (Buffer | string | number)[] {
+  const args: (Buffer | string | number)[] = [o.marker, o.now, sliceWidth(o.windowMs), o.windowMs, o.cap, `${o.namespace}:`, rebuilding ? 1 : 0];
+  for (const s of subjects) args.push(s.keys.length, s.counters.length, s.identity, storedRef(s), ...s.keys, ...s.counters);
+  return args;
+}
 
 /**
  * Adds each subject's identity to its keys, in order, so a later subject sees the earlier ones;
- * returns what scoring the shared keys needs, in one script call per chunk of subjects.
+ * returns what scoring the shared keys needs and the changelog entries, in one script call per
+ * chunk of subjects. StateLostError when the state's marker is gone.
  */
-export async function touchNearDuplicateKeys(
-  redis: Redis,
-  subjects: NearDuplicateSubject[],
-  o: { now: number; cap: number; windowMs: number; namespace: string },
-): Promise<Touched> {
-  const touched: Touched = { shared: [], refs: new Map(), counts: new Map(), population: 0 };
+export async function touchNearDuplicateKeys(redis: Redis, subjects: NearDuplicateSubject[], o: TouchOptions): Promise<Touched> {
+  const touched: Touched = { epoch: '', shared: [], refs: new Map(), counts: new Map(), population: 0, changes: [] };
+  const width = sliceWidth(o.windowMs);
+  const slice = sliceOf(o.now, width);
+  const expiresAt = sliceExpiry(slice, width, o.windowMs);
   for (let from = 0; from < subjects.length; from += CHUNK) {
-    const args: (Buffer | string | number)[] = [o.now, sliceWidth(o.windowMs), o.windowMs, o.cap, `${o.namespace}:`];
-    for (const s of subjects.slice(from, from + CHUNK)) args.push(s.keys.length, s.counters.length, s.identity, storedRef(s), ...s.keys, ...s.counters);
-    const [shared, refs, counts, population] = await callRedis('the near-duplicate keys', () => scripted(redis).c360NearDuplicatesBuffer(0, ...args));
+    const chunk = subjects.slice(from, from + CHUNK);
+    const [epoch, shared, refs, counts, population, fresh] = await callRedis('the near-duplicate keys', () =>
+      scripted(redis).c360NearDuplicatesBuffer(1, ...touchArgs(chunk, o, false)),
+    );
+    touched.epoch = epoch.toString();
     for (const [subject, key, ...others] of shared)
       touched.shared.push({ subject: from + subject - 1, key: key - 1, others: others.map((id) => id.toString('latin1')) });
     // A later chunk read later: what it says of an identity or a counter is the newer.
@@ -281,22 +329,84 @@ export async function touchNearDuplicateKeys(
     }
     for (let i = 0; i < counts.length; i += 2) touched.counts.set((counts[i] as Buffer).toString('latin1'), Number(counts[i + 1]));
     touched.population = population;
+    for (let i = 0; i < fresh.length; i += 2) {
+      const s = chunk[(fresh[i] as number) - 1]!;
+      const value = changelogValue(expiresAt, changelogEntry(s.counters, fresh[i + 1] as Buffer));
+      touched.changes.push({ subject: from + (fresh[i] as number) - 1, key: changelogKey(s.identity, slice), value });
+    }
   }
   return touched;
+}
+
+/**
+ * What rebuilds the state from its changelog: each entry's identity added again to its keys and
+ * counters, in the slice it was written in, through the same script; identities whose entries were
+ * tombstoned (forgotten) removed once every entry is in.
+ */
+export function nearDuplicateRestorer(redis: Redis, o: Omit<TouchOptions, 'now'>): Restorer {
+  const width = sliceWidth(o.windowMs);
+  let bySlice = new Map<number, NearDuplicateSubject[]>();
+  const forgotten = new Set<string>();
+  return {
+    restore(entry: ChangelogEntry) {
+      const slice = entry.key.readUInt32BE(DIGEST_BYTES);
+      const n = entry.value[0]!;
+      const counters = Array.from({ length: n }, (_, i) => entry.value.subarray(1 + DIGEST_BYTES * i, 1 + DIGEST_BYTES * (i + 1)));
+      const stored = entry.value.subarray(1 + DIGEST_BYTES * n);
+      const subject = { identity: entry.key.subarray(0, DIGEST_BYTES), keys: keysOfStored(stored), counters, ref: stageRef(stored) };
+      let subjects = bySlice.get(slice);
+      if (!subjects) bySlice.set(slice, (subjects = []));
+      subjects.push(subject);
+    },
+    forget(key: Buffer) {
+      forgotten.add(key.subarray(0, DIGEST_BYTES).toString('base64url'));
+    },
+    async flush() {
+      const calls: Promise<unknown>[] = [];
+      // Sent at once, in order on the one connection, before anything is awaited.
+      for (const [slice, subjects] of bySlice) {
+        for (let from = 0; from < subjects.length; from += CHUNK) {
+          const args = touchArgs(subjects.slice(from, from + CHUNK), { ...o, now: slice * width }, true);
+          calls.push(scripted(redis).c360NearDuplicatesBuffer(1, ...args));
+        }
+      }
+      bySlice = new Map();
+      if (forgotten.size > 0)
+        calls.push(
+          forgetDigests(
+            redis,
+            o.namespace,
+            [...forgotten].map((id) => Buffer.from(id, 'base64url')),
+          ),
+        );
+      await Promise.all(calls);
+    },
+  };
+}
+
+async function forgetDigests(redis: Redis, namespace: string, identities: Buffer[]): Promise<number> {
+  return await callRedis('the near-duplicate state', () => scripted(redis).c360ForgetNearDuplicates(0, `${namespace}:`, ...identities));
 }
 
 /**
  * Removes identities (a forgotten person's, as their pseudonyms) from near-duplicate state: their
  * refs, and them from every blocking key their refs name. State of the earlier layout
  * (`<ns>:ndref:<identity>` naming its `<ns>:nd:` keys, or an index `<ns>:ndkeys:<identity>`)
- * lives until its window ends and is removed too. Returns how many entries and keys it changed.
+ * lives until its window ends and is removed too. Returns how many entries and keys it changed,
+ * and the changelog keys whose tombstones forget them there: the identity in every slice a window
+ * and a half back, and the one after.
  */
-export async function forgetNearDuplicateIdentities(redis: Redis, namespace: string, identities: string[]): Promise<number> {
-  if (identities.length === 0) return 0;
-  const changed = await callRedis('the near-duplicate state', () =>
-    scripted(redis).c360ForgetNearDuplicates(0, `${namespace}:`, ...identities.map(identityDigest)),
-  );
-  return changed + (await forgetEarlierLayout(redis, namespace, identities));
+export async function forgetNearDuplicateIdentities(
+  redis: Redis,
+  o: { namespace: string; windowMs: number; now: number },
+  identities: string[],
+): Promise<{ changed: number; tombstones: Buffer[] }> {
+  if (identities.length === 0) return { changed: 0, tombstones: [] };
+  const digests = identities.map(identityDigest);
+  const changed = (await forgetDigests(redis, o.namespace, digests)) + (await forgetEarlierLayout(redis, o.namespace, identities));
+  const t = sliceOf(o.now, sliceWidth(o.windowMs));
+  const slices = Array.from({ length: LIVE_SLICES + 2 }, (_, i) => t + 1 - i);
+  return { changed, tombstones: digests.flatMap((d) => slices.map((s) => changelogKey(d, s))) };
 }
 
 async function forgetEarlierLayout(redis: Redis, namespace: string, identities: string[]): Promise<number> {

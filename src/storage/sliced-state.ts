@@ -17,7 +17,7 @@ const SLICES_PER_WINDOW = 2;
 /** Slices a lookup reads: the current one and the two before it. */
 export const LIVE_SLICES = 3;
 /** Bytes of a digest that choose its shard; the rest is its field in the bucket. */
-export const SHARD_BYTES = 2;
+const SHARD_BYTES = 2;
 
 export const sliceWidth = (windowMs: number): number => Math.max(1, Math.ceil(windowMs / SLICES_PER_WINDOW));
 

@@ -30,8 +30,36 @@ const PIPELINE = 1_000;
  */
 export const changelogValue = (expiresAt: number, value: Buffer): Buffer => Buffer.concat([Buffer.from(`${expiresAt}|`), value]);
 
-/** Queues into a pipeline the writes that put one live changelog entry back into Redis. */
-export type Restore = (pipeline: ChainableCommander, entry: { key: Buffer; value: Buffer; expiresAt: number }) => void;
+/** One live entry of a changelog: its key, the value Redis held, and when it expires (epoch ms). */
+export interface ChangelogEntry {
+  key: Buffer;
+  value: Buffer;
+  expiresAt: number;
+}
+
+/**
+ * What puts a changelog back into Redis. `restore` takes each live entry in changelog order and
+ * `forget` each tombstone's key; `flush` sends what they queued, in order with what it sent
+ * before, and is called every so many entries without waiting and once more at the end.
+ */
+export interface Restorer {
+  restore(entry: ChangelogEntry): void;
+  forget?(key: Buffer): void;
+  flush(): Promise<void>;
+}
+
+/** A restorer that queues each entry's writes into one pipeline per flush. */
+export function pipelineRestorer(redis: Redis, queue: (pipeline: ChainableCommander, entry: ChangelogEntry) => void): Restorer {
+  let pipeline = redis.pipeline();
+  return {
+    restore: (entry) => queue(pipeline, entry),
+    async flush() {
+      const sending = pipeline;
+      pipeline = redis.pipeline();
+      for (const [err] of (await sending.exec()) ?? []) if (err) throw err;
+    },
+  };
+}
 
 export class RestorableState {
   /** Holds the epoch of the last rebuild; its absence says Redis lost the state. */
@@ -44,10 +72,21 @@ export class RestorableState {
     private readonly prefix: string,
     readonly changelog: string,
     private readonly read: ReadChangelog,
-    private readonly restore: Restore,
+    private readonly restorer: Restorer,
   ) {
     this.marker = `${prefix}:epoch`;
     this.lock = `${prefix}:rebuilding`;
+  }
+
+  /** Runs a call on the state; when Redis lost the state, rebuilds it first and runs the call again. */
+  async guarded<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof StateLostError)) throw err;
+      await this.rebuild();
+      return await call();
+    }
   }
 
   /**
@@ -62,24 +101,29 @@ export class RestorableState {
     try {
       const now = Date.now();
       let restored = 0;
-      let pipeline = this.redis.pipeline();
+      // Flushes are not awaited while the changelog is read; the first failure is kept and thrown at the end.
       const sent: Array<Promise<unknown>> = [];
+      let failed: unknown;
       const flush = () => {
-        sent.push(pipeline.pexpire(this.lock, LOCK_MS).exec());
-        pipeline = this.redis.pipeline();
+        for (const p of [this.restorer.flush(), this.redis.pexpire(this.lock, LOCK_MS)]) sent.push(p.catch((err: unknown) => (failed ??= err)));
       };
       await this.read(this.changelog, (m) => {
-        if (!m.key || !m.value) return;
+        if (!m.key) return;
+        if (!m.value) {
+          this.restorer.forget?.(m.key);
+          return;
+        }
         const bar = m.value.indexOf(0x7c);
         const expiresAt = Number(m.value.toString('latin1', 0, bar));
         if (!(expiresAt > now)) return;
         // Entries of one key share a partition and come in order: the later one is the state.
-        this.restore(pipeline, { key: m.key, value: m.value.subarray(bar + 1), expiresAt });
+        this.restorer.restore({ key: m.key, value: m.value.subarray(bar + 1), expiresAt });
         if (++restored % PIPELINE === 0) flush();
       });
       flush();
       await callRedis(`rebuilding ${this.prefix}`, async () => {
-        for (const replies of (await Promise.all(sent)) as Array<Array<[Error | null, unknown]> | null>) for (const [err] of replies ?? []) if (err) throw err;
+        await Promise.all(sent);
+        if (failed !== undefined) throw failed;
       });
       await callRedis(`the ${this.prefix} epoch`, () => this.redis.set(this.marker, randomUUID()));
       return restored;
@@ -91,9 +135,11 @@ export class RestorableState {
     }
   }
 
-  /** Throws StateLostError unless the state still has the epoch its changes were made under. */
-  async verify(epoch: string): Promise<void> {
-    const now = await callRedis(`the ${this.prefix} epoch`, () => this.redis.get(this.marker));
-    if (now !== epoch) throw new StateLostError('redis', `Redis lost ${this.prefix} while a batch was in flight; the batch is read again once it is rebuilt`);
+  /** Throws StateLostError unless the state still has every epoch a batch's changes were made under. */
+  async verify(epochs: Iterable<string>): Promise<void> {
+    for (const epoch of new Set(epochs)) {
+      const now = await callRedis(`the ${this.prefix} epoch`, () => this.redis.get(this.marker));
+      if (now !== epoch) throw new StateLostError('redis', `Redis lost ${this.prefix} while a batch was in flight; the batch is read again once it is rebuilt`);
+    }
   }
 }

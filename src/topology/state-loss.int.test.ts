@@ -1,8 +1,9 @@
-// Redis loses the dedup state while a topology runs: a private redis-server without persistence is
+// Redis loses the topology's state while it runs: a private redis-server without persistence is
 // killed and started again empty between two waves of records, and later wiped with FLUSHALL. Each
 // wave holds copies of records from before the loss and new records with their own copies. The
-// worker rebuilds the claims from the dedup changelog before its next claim, so every copy is
-// dropped, no record lands twice in the raw topics, and the ledger balances.
+// worker rebuilds the claims and the near-duplicate state from their changelogs before its next
+// use of them, so every copy is dropped, no record lands twice in the raw topics, a near duplicate
+// of a record from before both losses is still flagged, and the ledger balances.
 import { Redis } from 'ioredis';
 import type { Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,8 +20,8 @@ import { claimOf, dedupStage } from '../stages/dedup.js';
 import type { Envelope } from '../stages/envelope.js';
 import { StateLostError } from '../storage/redis.js';
 import { loadTopology } from './load.js';
-import { createTopologyTopics } from './setup.js';
 import type { TopologyRunner } from './runner.js';
+import { createTopologyTopics } from './setup.js';
 
 const kafka = testKafka();
 const redis = new PrivateRedis();
@@ -37,7 +38,7 @@ async function rawCount(source: string): Promise<number> {
   return n;
 }
 
-describe('Redis loses the dedup state', () => {
+describe('Redis loses the state', () => {
   let runner: TopologyRunner | undefined;
   beforeAll(() => redis.start());
   afterAll(async () => {
@@ -76,7 +77,13 @@ describe('Redis loses the dedup state', () => {
     const topology = await loadTopology('customer360', { namespace: ns });
     const crm = compileEntities(topology.sources.find((s) => s.name === 'crm')!)[0]!;
     const client = new Redis(redis.url);
-    const stage = dedupStage.create({ ...offlineContext(), topology, redis: client, now: Date.now, readChangelog: (topic, each) => readToEnd(kafka, topic, each) });
+    const stage = dedupStage.create({
+      ...offlineContext(),
+      topology,
+      redis: client,
+      now: Date.now,
+      readChangelog: (topic, each) => readToEnd(kafka, topic, each),
+    });
     const control = { heartbeat: async () => undefined, isRunning: () => true };
     const record = (i: number) => {
       const e = envelopeOf(crm, profile(i).value as string, {}, `C-${i}`);
@@ -122,11 +129,14 @@ describe('Redis loses the dedup state', () => {
     const admin = new Redis(redis.url);
     await admin.flushall();
     admin.disconnect();
-    await produce(kafka, names.ingest('crm'), [...range(60, 80, profile), ...range(0, 5, profile)]);
+    // And a new customer with the email and name of one from before both losses: the near-duplicate state is rebuilt too.
+    const flaggedBefore = ledger.total.near_duplicates;
+    const again = json(variant(crmProfile, { customer_id: 'C-900', email: 'c3@example.com', phone: null, last_name: 'N3' }));
+    await produce(kafka, names.ingest('crm'), [...range(60, 80, profile), ...range(0, 5, profile), again]);
     await produce(kafka, names.ingest('web'), range(25, 30, event));
-    ledger = await waitForLedger(kafka, names, (l) => l.total.in === 210, 90_000);
-    expect(ledger.total).toMatchObject({ in: 210, raw: 110, duplicates: 100, dead_letter: 0, suppressed: 0 });
+    ledger = await waitForLedger(kafka, names, (l) => l.total.in === 211, 90_000);
+    expect(ledger.total).toMatchObject({ in: 211, raw: 111, duplicates: 100, dead_letter: 0, suppressed: 0, near_duplicates: flaggedBefore + 1 });
     expect(balanced(ledger.total)).toBe(true);
-    expect({ crm: await rawCount('crm'), web: await rawCount('web') }).toEqual({ crm: 80, web: 30 });
+    expect({ crm: await rawCount('crm'), web: await rawCount('web') }).toEqual({ crm: 81, web: 30 });
   });
 });

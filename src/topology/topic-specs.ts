@@ -31,5 +31,18 @@ export function topicSpecs(topology: Topology, durability: TopicDurability): Top
       numPartitions: partitions,
       configEntries: { 'cleanup.policy': 'compact,delete', 'retention.ms': String(Math.ceil(topology.dedupWindowDays + 1) * DAY_MS), ...minIsr },
     },
+    // Each identity's latest state per slice, for as long as a slice lives (a window and a half, and a day). Its entries
+    // hold sealed profiles: an erasure's tombstones compact them away within a day (segments roll hourly).
+    {
+      topic: names.nearDuplicateChangelog,
+      numPartitions: partitions,
+      configEntries: {
+        'cleanup.policy': 'compact,delete',
+        'retention.ms': String(Math.ceil(topology.dedupWindowDays * 1.5 + 1) * DAY_MS),
+        'segment.ms': String(DAY_MS / 24),
+        'max.compaction.lag.ms': String(DAY_MS),
+        ...minIsr,
+      },
+    },
   ].map((spec) => ({ ...spec, replicationFactor }));
 }

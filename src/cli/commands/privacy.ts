@@ -1,8 +1,9 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { type Config, loadConfig } from '../../config.js';
 import type { Topology } from '../../contracts/topology-definition.js';
+import { createKafka } from '../../kafka/client.js';
 import { toolLogger } from '../../observability/logger.js';
-import { type ErasureStores, forgetPerson, type GivenIdentifier, pseudonymsOf, replayErasures } from '../../privacy/erasure.js';
+import { type ErasureStores, forgetPerson, type GivenIdentifier, nearDuplicateErasure, pseudonymsOf, replayErasures } from '../../privacy/erasure.js';
 import { openKeyStore } from '../../privacy/key-store.js';
 import { PrivacyLog } from '../../privacy/privacy-log.js';
 import { pseudonymsFrom } from '../../privacy/pseudonyms.js';
@@ -57,13 +58,16 @@ function personOf(config: Config, topology: Topology, o: PersonOptions, needer: 
 }
 
 /** The stores an erasure changes, open for `fn` and closed after it, whatever it does. */
-async function withErasureStores<T>(config: Config, namespace: string, fn: (stores: ErasureStores) => Promise<T>): Promise<T> {
+async function withErasureStores<T>(config: Config, topology: Topology, fn: (stores: ErasureStores) => Promise<T>): Promise<T> {
+  const { namespace } = topology;
+  const logger = toolLogger(config.logLevel);
   const keyStore = openKeyStore(config, namespace);
   const store = openObjectStore(config);
-  const redis = createRedis(config, toolLogger(config.logLevel));
+  const redis = createRedis(config, logger);
+  const nearDuplicates = nearDuplicateErasure(createKafka(config, logger, 'privacy'), topology);
   try {
     await redis.connect();
-    return await fn({ keyStore, redis, log: new PrivacyLog(store, namespace), namespace });
+    return await fn({ keyStore, redis, log: new PrivacyLog(store, namespace), namespace, nearDuplicates });
   } finally {
     redis.disconnect();
     store.close();
@@ -80,13 +84,13 @@ export function registerPrivacyCommands(program: Command): void {
 
   withStorageToRead(withPerson(privacy.command('forget')))
     .description(
-      'Forget a person: the data keys of every subject their identifiers lead to become tombstones (their personal values in raw topics, the raw layer and quarantine become unreadable, and records still on their way are suppressed), their identifiers are suppressed at ingest, their near-duplicate entries leave Redis, and the request is logged with pseudonyms only (privacy/<namespace>/erasures/ in the storage, and the key store).',
+      'Forget a person: the data keys of every subject their identifiers lead to become tombstones (their personal values in raw topics, the raw layer and quarantine become unreadable, and records still on their way are suppressed), their identifiers are suppressed at ingest, their near-duplicate entries leave Redis and its changelog, and the request is logged with pseudonyms only (privacy/<namespace>/erasures/ in the storage, and the key store).',
     )
     .action(async (o: PersonOptions & { storage?: string }) => {
       const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
       const { identifiers } = personOf(config, topology, o, 'c360 privacy forget');
-      const outcome = await withErasureStores(config, topology.namespace, (stores) => forgetPerson({ ...stores, identifiers }));
+      const outcome = await withErasureStores(config, topology, (stores) => forgetPerson({ ...stores, identifiers }));
       console.log(
         `request ${outcome.requestId}: ${outcome.subjects.length} subject(s) forgotten, ${outcome.keysDeleted} key(s) deleted, ${outcome.identifiers.length} identifier(s) suppressed, ${outcome.redisKeysChanged} Redis key(s) changed`,
       );
@@ -99,7 +103,7 @@ export function registerPrivacyCommands(program: Command): void {
     .action(async (o: TopologyOptions & { storage?: string }) => {
       const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
-      const replayed = await withErasureStores(config, topology.namespace, replayErasures);
+      const replayed = await withErasureStores(config, topology, replayErasures);
       console.log(`${replayed.erasures} erasure(s) applied again, ${replayed.keysDestroyed} restored key(s) destroyed`);
     });
 
