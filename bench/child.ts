@@ -3,9 +3,11 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { procCpuSeconds } from './cpu.js';
 
-/** The children's memory budget, as a figure of peak RSS must say: the launcher sizes their heaps from it. */
+/** The children's memory budget, as a figure of peak RSS must say: the launcher sizes their heaps from it (workers get 256 MiB when none is set). */
 export function childBudget(): string {
-  return process.env.C360_MEMORY_MB ? `C360_MEMORY_MB=${process.env.C360_MEMORY_MB}` : "no C360_MEMORY_MB: Node's own heap limits";
+  return process.env.C360_MEMORY_MB
+    ? `C360_MEMORY_MB=${process.env.C360_MEMORY_MB}`
+    : "no C360_MEMORY_MB: 256 MiB for a worker, Node's own heap limits for a one-shot command";
 }
 
 /** Runs a child to completion (or until `done`), sampling its peak RSS (every 100 ms) and its CPU time from /proc. */

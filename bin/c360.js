@@ -22,7 +22,12 @@ if (major < 24) {
 // - glibc's mmap threshold fixed at its 128 KiB default (unless the environment sets it): glibc
 //   raises it to the size of each large block freed, so large buffers (Kafka's fetch responses among
 //   them) then come from the main heap, which fragments and is not given back.
-const budget = Number(process.env.C360_MEMORY_MB);
+// The commands that run as pods and scale get a budget when none is set, so a worker's memory is
+// bounded by default (docs/benchmarks.md measures it); one-shot tools keep Node's own heap limit.
+const WORKERS = new Set(['run', 'sink', 'collect', 'connect', 'watch']);
+const DEFAULT_WORKER_BUDGET = 256;
+const given = process.env.C360_MEMORY_MB;
+const budget = given ? Number(given) : WORKERS.has(process.argv[2]) ? DEFAULT_WORKER_BUDGET : Number.NaN;
 // What a worker holds outside V8's heap: Node itself, code, Kafka buffers, open files.
 const NATIVE_MIB = 96;
 const heapFlagGiven = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.startsWith('--max-old-space-size'));
@@ -40,7 +45,8 @@ if (Number.isInteger(budget) && budget >= 128 && !heapFlagGiven) {
       fileURLToPath(import.meta.url),
       ...process.argv.slice(2),
     ],
-    { MALLOC_MMAP_THRESHOLD_: '131072', ...process.env },
+    // The budget reaches the CLI's own settings too (fetch and cache sizes), given or by default.
+    { MALLOC_MMAP_THRESHOLD_: '131072', ...process.env, C360_MEMORY_MB: String(budget) },
   );
 }
 const entry = new URL('../dist/src/cli/main.js', import.meta.url);

@@ -89,7 +89,7 @@ export const envSchema = z.object({
     .min(128)
     .optional()
     .describe(
-      "the process's memory budget (a pod's limit, less headroom): sets V8's heap (young generation 3/32 of it, old generation the rest less 96 MiB for what lives outside the heap, let double between full collections; glibc's mmap threshold fixed at 128 KiB: by the launcher), fetch sizes and cache sizes; the Kubernetes manifests set 3/4 of the memory limit; unset: Node's own heap limit, 4 MiB per partition fetch, 100,000 cached keys",
+      "the process's memory budget (a pod's limit, less headroom): sets V8's heap (young generation 3/32 of it, old generation the rest less 96 MiB for what lives outside the heap, let double between full collections; glibc's mmap threshold fixed at 128 KiB: by the launcher), fetch sizes and cache sizes; the Kubernetes manifests set 3/4 of the memory limit; unset: 256 for the workers (run, sink, collect, connect, watch), and for one-shot commands Node's own heap limit, 4 MiB per partition fetch, 100,000 cached keys",
     ),
   C360_SPOOL_DIR: z
     .string()

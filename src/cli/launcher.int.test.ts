@@ -57,4 +57,15 @@ describe('the launcher and C360_MEMORY_MB', () => {
     expect(unset.status).toBe(0);
     expect(unset.starts).toHaveLength(1);
   });
+
+  it('gives the workers (run, sink, collect, connect, watch) a budget of 256 MiB when none is set, and only them', () => {
+    for (const command of ['run', 'sink', 'collect', 'connect', 'watch']) {
+      const run = launch([command, '--help'], { C360_MEMORY_MB: '' });
+      expect(run.status, command).toBe(0);
+      expect(run.starts.map((s) => s.limitMiB)).toEqual([run.starts[0]!.limitMiB, 136 + 3 * 8]);
+    }
+    for (const command of ['ingest', 'matching']) expect(launch([command, '--help'], { C360_MEMORY_MB: '' }).starts).toHaveLength(1);
+    // A budget given wins.
+    expect(launch(['run', '--help'], { C360_MEMORY_MB: '512' }).starts[1]!.limitMiB).toBe(368 + 3 * 16);
+  });
 });
