@@ -4,7 +4,7 @@
  * key in Redis (as a pseudonym) with the identities seen with it; training finds its pairs here.
  */
 import type { BlockingKey } from '../contracts/topology-definition.js';
-import type { ComparisonProfile } from './comparisons.js';
+import { type ComparisonProfile, phoneTail } from './comparisons.js';
 import { nameSound } from './similarity.js';
 
 export interface BlockingRule {
@@ -19,7 +19,8 @@ const sound = (s: string | undefined) => (s ? nameSound(s) || undefined : undefi
 /** The stage's blocking keys. */
 export const BLOCKING_RULES: Readonly<Record<BlockingKey, BlockingRule>> = {
   email: { blockedOn: ['email'], key: (p) => p.email },
-  phone: { blockedOn: ['phone'], key: (p) => p.phone },
+  // By its last 9 digits, so that a number written nationally (without C360_PHONE_REGION) meets its E.164 form.
+  phone: { blockedOn: ['phone'], key: (p) => (p.phone ? phoneTail(p.phone) || undefined : undefined) },
   device_id: { blockedOn: ['device_id'], key: (p) => p.device_id },
   name_postal: { blockedOn: ['last_name', 'postal_code'], key: (p) => joined(sound(p.last_name), p.postal_code) },
   name_birth: { blockedOn: ['first_name', 'birth_date'], key: (p) => joined(sound(p.first_name), p.birth_date) },

@@ -160,9 +160,15 @@ const emailComparison = fieldComparison('email', ['exact', 'same_local_part', 'l
   return jaroWinkler(lx!, ly!) >= 0.88 ? 2 : 3;
 });
 
+/** A phone's last 9 digits (all of them when it has fewer): what its national and international forms share. */
+export function phoneTail(phone: string): string {
+  const digits = phone.replace(/\D/g, '');
+  return digits.length > 9 ? digits.slice(-9) : digits;
+}
+
 const phoneComparison = fieldComparison('phone', ['exact', 'same_last_9_digits', 'else'], (x, y) => {
-  const [dx, dy] = [x.replace(/\D/g, ''), y.replace(/\D/g, '')];
-  return dx.length >= 9 && dx.slice(-9) === dy.slice(-9) ? 1 : 2;
+  const tail = phoneTail(x);
+  return tail.length === 9 && tail === phoneTail(y) ? 1 : 2;
 });
 
 const birthDateComparison = fieldComparison('birth_date', ['exact', 'day_month_transposed', 'one_part_off', 'else'], (x, y) => {

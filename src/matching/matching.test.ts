@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { customerBase } from '../../bench/customers.js';
 import type { MatchModel } from '../contracts/topology-definition.js';
+import { BLOCKING_RULES, candidatePairs } from './blocking.js';
 import { CUSTOMER_COMPARISONS, compare, profileOf } from './comparisons.js';
 import { scorePair } from './model.js';
 import { estimateU, trainModel } from './train.js';
@@ -46,6 +47,21 @@ describe('field comparisons', () => {
     expect(levelsOf({ birthDate: '1980-03-07' }, { birthDate: '1981-03-07' }).birth_date).toBe('one_part_off');
     expect(levelsOf({ birthDate: '1980-03-07' }, { birthDate: '1975-11-20' }).birth_date).toBe('else');
     expect(levelsOf({ lastName: 'Knight' }, { lastName: 'Nite' }).last_name).toBe('same_sound');
+  });
+});
+
+describe('blocking', () => {
+  it('puts a phone written nationally under the key of its E.164 form, and another number under another', () => {
+    const key = (phone: string) => BLOCKING_RULES.phone.key(profileOf({ phone }));
+    expect(key('06 12 34 56 78')).toBe(key('+33 6 12 34 56 78'));
+    expect(key('(086) 123-4567')).toBe(key('+353861234567'));
+    expect(key('+353861234568')).not.toBe(key('+353861234567'));
+    const { all } = candidatePairs(
+      [profileOf({ lastName: 'Ng', phone: '0861234567' }), profileOf({ lastName: 'Ng', phone: '+353 86 123 4567' })],
+      BLOCKING_RULES,
+      10,
+    );
+    expect(all).toEqual([[1, 0]]);
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * Stage 4: near-duplicate flags for identity resolution, Splink's real-time way. Blocking keys
- * (canonical email, E.164 phone, device id, last-name sound + postal code, first-name sound +
+ * (canonical email, a phone's last 9 digits, device id, last-name sound + postal code, first-name sound +
  * birth date) map in Redis to a capped, recency-ordered list of the identities seen with them in
  * the window (storage/near-duplicate-state.ts); each *other* identity sharing a key is a candidate.
  * The candidate's comparison profile (sealed in Redis with where its record is) is scored against the new record's with the topology's Fellegi–Sunter model, and a
