@@ -1,6 +1,6 @@
 /**
  * The dedup stage's claims in Redis, in the sliced layout (sliced-state.ts): `<ns>:dd:<slice>:<shard>`
- * hashes whose field is a claim's digest and whose value is the claim: a version byte, when it was
+ * hashes (`<ns>:dd:slices` their registry) whose field is a claim's digest and whose value is the claim: a version byte, when it was
  * made (epoch seconds, so it ends exactly a window later), then the stage's own bytes. One Lua
  * script call per chunk of a batch: ioredis spends several times more CPU per pipelined command
  * than per record inside one script call. Every key of a call must live on one node (a plain Redis
@@ -11,7 +11,7 @@
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import { callRedis, StateLostError } from './redis.js';
-import { bucketOf, LIVE_SLICES, SLICED_LUA, sliceExpiry, sliceOf, sliceWidth } from './sliced-state.js';
+import { bucketOf, SLICED_LUA, sliceExpiry, sliceOf, sliceWidth } from './sliced-state.js';
 
 /** Bytes of a claim's digest: 2 of shard, 10 of field. */
 export const CLAIM_DIGEST_BYTES = 12;
@@ -34,25 +34,28 @@ local epoch = redis.call('GET', KEYS[1])
 if not epoch then return redis.error_reply('C360LOST the dedup state is not in Redis') end
 local now, width, window, p = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local t = math.floor(now / width)
+local registry = p .. 'slices'
+local live = liveSlices(registry, t)
 local young = math.floor(now / 1000) - window / 1000
-local function claimedAt(v) return ((string.byte(v, 2) * 256 + string.byte(v, 3)) * 256 + string.byte(v, 4)) * 256 + string.byte(v, 5) end
 local out = {epoch}
 for i = 5, #ARGV, 3 do
   local d = ARGV[i]
+  local f = field(d)
   local previous = false
-  for s = t, t - ${LIVE_SLICES - 1}, -1 do
-    local v = redis.call('HGET', bucket(p, s, d), field(d))
-    if v and claimedAt(v) > young then previous = v break end
+  for _, s in ipairs(live) do
+    local v = redis.call('HGET', bucket(p, s, d), f)
+    -- The claim's time: seconds in bytes 2 to 5, after the version.
+    if v and ((string.byte(v, 2) * 256 + string.byte(v, 3)) * 256 + string.byte(v, 4)) * 256 + string.byte(v, 5) > young then
+      previous = v
+      break
+    end
   end
   if not previous then previous = redis.call('GET', ARGV[i + 2]) end
-  if not previous then
-    local key = bucket(p, t, d)
-    redis.call('HSET', key, field(d), ARGV[i + 1])
-    expiring[key] = true
-  end
+  if not previous then redis.call('HSET', bucket(p, t, d), f, ARGV[i + 1]) end
   out[#out + 1] = previous
 end
-expireAll((t + 1) * width + window)
+written(registry, t, (t + 1) * width + window)
+sweep(registry, {p}, now)
 return out`;
 
 interface ScriptedRedis {
@@ -124,5 +127,5 @@ export function restoreClaim(
   const slice = sliceOf(entry.expiresAt - o.windowMs, width);
   const { key, field } = bucketOf(o.prefix, slice, entry.key);
   pipeline.hset(key, field, entry.value);
-  pipeline.pexpireat(key, sliceExpiry(slice, width, o.windowMs));
+  pipeline.zadd(`${o.prefix}slices`, sliceExpiry(slice, width, o.windowMs), slice);
 }

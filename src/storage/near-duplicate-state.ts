@@ -5,10 +5,10 @@
  *   with it in that slice (10 bytes each, oldest first, at most the cap);
  * - `<ns>:nr:<slice>:<shard>` refs: field, an identity; value, the digests of every blocking key
  *   it was stored under in the window (so forgetting it finds them), then the stage's sealed ref;
- * - `<ns>:ntf:<slice>:<shard>` term-frequency counters: identities per name digest, and
- *   `<ns>:ntf:<slice>:all` identities in all, each identity counted in the slices it appears in;
- * - `<ns>:nd:slices`: the slices that may still hold buckets, for forgetting; `<ns>:nd:epoch`, the
- *   state's marker (state-changelog.ts).
+ * - `<ns>:ntf:<slice>:<shard>` term-frequency counters: identities per name digest, and under
+ *   `all` in shard 0, identities in all; each identity counted in the slices it appears in;
+ * - `<ns>:nd:slices`: the registry of slices written (sliced-state.ts), which forgetting reads
+ *   too; `<ns>:nd:epoch`, the state's marker (state-changelog.ts).
  *
  * Digests and identities are truncated HMACs (Pseudonyms.digest); the ref is sealed: no personal
  * value in keys or values. What an identity holds in a slice is also written to the changelog,
@@ -49,9 +49,10 @@ local epoch = redis.call('GET', KEYS[1])
 if not epoch and not rebuilding then return redis.error_reply('C360LOST the near-duplicate state is not in Redis') end
 local ID = ${DIGEST_BYTES}
 local t = math.floor(now / width)
-local live = {}
-for s = t, t - ${LIVE_SLICES - 1}, -1 do live[#live + 1] = s end
-local function each(v, f) for q = 1, #v, ID do f(string.sub(v, q, q + ID - 1)) end end
+local registry = p .. 'nd:slices'
+local live = liveSlices(registry, t)
+-- The identities in all of a slice: a field no digest can be, in its counters' first bucket.
+local ALL, allBucket = 'all', p .. 'ntf:' .. t .. ':0'
 local function keysOf(v)
   local n = string.byte(v, 1) * 256 + string.byte(v, 2)
   local list = {}
@@ -79,12 +80,19 @@ while a <= #ARGV do
   local nk, nc, identity, ref = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3]
   for j = 1, nk do
     local d = ARGV[a + 3 + j]
+    local f = field(d)
     local others, seen, current = {}, {}, ''
     for i, s in ipairs(live) do
-      local v = redis.call('HGET', bucket(p .. 'nb:', s, d), field(d))
+      local v = redis.call('HGET', bucket(p .. 'nb:', s, d), f)
       if v then
         if i == 1 then current = v end
-        each(v, function(id) if id ~= identity and not seen[id] then seen[id] = true; others[#others + 1] = id end end)
+        for q = 1, #v, ID do
+          local id = string.sub(v, q, q + ID - 1)
+          if id ~= identity and not seen[id] then
+            seen[id] = true
+            others[#others + 1] = id
+          end
+        end
       end
     end
     if #others > 0 and #others < cap and not rebuilding then
@@ -93,51 +101,41 @@ while a <= #ARGV do
       out[#out + 1] = match
       sharing[r] = {a + 4 + nk, a + 3 + nk + nc}
     end
+    -- The current slice's list without this identity, oldest dropped to make room, then this identity last.
     local kept = {}
-    each(current, function(id) if id ~= identity then kept[#kept + 1] = id end end)
+    for q = 1, #current, ID do
+      local id = string.sub(current, q, q + ID - 1)
+      if id ~= identity then kept[#kept + 1] = id end
+    end
     while #kept >= cap do table.remove(kept, 1) end
     kept[#kept + 1] = identity
-    local key = bucket(p .. 'nb:', t, d)
-    redis.call('HSET', key, field(d), table.concat(kept))
-    expiring[key] = true
+    redis.call('HSET', bucket(p .. 'nb:', t, d), f, table.concat(kept))
   end
-  local refKey = bucket(p .. 'nr:', t, identity)
-  local known = redis.call('HGET', refKey, field(identity))
+  local refKey, refField = bucket(p .. 'nr:', t, identity), field(identity)
+  local known = redis.call('HGET', refKey, refField)
   local newToSlice = not known
   for i = 2, #live do
     if known then break end
-    known = redis.call('HGET', bucket(p .. 'nr:', live[i], identity), field(identity))
+    known = redis.call('HGET', bucket(p .. 'nr:', live[i], identity), refField)
   end
   local value, gained = merged(ref, known)
-  redis.call('HSET', refKey, field(identity), value)
-  expiring[refKey] = true
+  redis.call('HSET', refKey, refField, value)
   if newToSlice or gained then
     fresh[#fresh + 1] = r
     fresh[#fresh + 1] = value
   end
   if newToSlice then
-    counted['all'] = (counted['all'] or 0) + 1
+    counted[ALL] = (counted[ALL] or 0) + 1
     for c = a + 4 + nk, a + 3 + nk + nc do counted[ARGV[c]] = (counted[ARGV[c]] or 0) + 1 end
   end
   a = a + 4 + nk + nc
 end
 -- Counted only after every record, so counting changes nothing any record of the call sees.
-local totals = p .. 'ntf:' .. t .. ':all'
 for d, n in pairs(counted) do
-  if d == 'all' then
-    redis.call('INCRBY', totals, n)
-    expiring[totals] = true
-  else
-    local key = bucket(p .. 'ntf:', t, d)
-    redis.call('HINCRBY', key, field(d), n)
-    expiring[key] = true
-  end
+  if d == ALL then redis.call('HINCRBY', allBucket, ALL, n) else redis.call('HINCRBY', bucket(p .. 'ntf:', t, d), field(d), n) end
 end
-local expiry = (t + 1) * width + window
-expireAll(expiry)
-redis.call('ZADD', p .. 'nd:slices', expiry, t)
-redis.call('ZREMRANGEBYSCORE', p .. 'nd:slices', '-inf', now)
-redis.call('PEXPIREAT', p .. 'nd:slices', redis.call('ZRANGE', p .. 'nd:slices', -1, -1, 'WITHSCORES')[2])
+written(registry, t, (t + 1) * width + window)
+sweep(registry, {p .. 'nb:', p .. 'nr:', p .. 'ntf:'}, now)
 local refs, counts, done = {}, {}, {}
 for _, m in ipairs(out) do
   for i = 3, #m do
@@ -154,22 +152,20 @@ for _, m in ipairs(out) do
     end
   end
 end
-local function summed(f)
-  local n = 0
-  for _, s in ipairs(live) do n = n + tonumber(f(s) or 0) end
-  return n
-end
 for _, range in pairs(sharing) do
   for c = range[1], range[2] do
     local d = ARGV[c]
     if not done[d] then
       done[d] = true
+      local n = 0
+      for _, s in ipairs(live) do n = n + tonumber(redis.call('HGET', bucket(p .. 'ntf:', s, d), field(d)) or 0) end
       counts[#counts + 1] = d
-      counts[#counts + 1] = summed(function(s) return redis.call('HGET', bucket(p .. 'ntf:', s, d), field(d)) end)
+      counts[#counts + 1] = n
     end
   end
 end
-local population = summed(function(s) return redis.call('GET', p .. 'ntf:' .. s .. ':all') end)
+local population = 0
+for _, s in ipairs(live) do population = population + tonumber(redis.call('HGET', p .. 'ntf:' .. s .. ':0', ALL) or 0) end
 return {epoch or '', out, refs, counts, population, fresh}`;
 
 /**

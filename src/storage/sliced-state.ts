@@ -4,9 +4,12 @@
  * small hash, which it keeps as one listpack; so every entry lives in a hash bucket,
  * `<prefix><slice>:<shard>`, found from its digest: the first two bytes choose one of 65,536
  * shards, the rest is the field. A slice is half a window of time; an entry goes into the slice of
- * when it is written, and a bucket expires a window after its slice ends, so every entry lives for
- * at least a window and a lookup reads the last three slices. Entries that must end exactly at
- * the window carry their own time (dedup claims).
+ * when it is written, and a lookup reads the last three slices, so every entry is found for at
+ * least a window. Entries that must end exactly at the window carry their own time (dedup claims).
+ *
+ * Buckets carry no TTL, which would cost a command per bucket written: a registry (a sorted set
+ * of the slices written, scored by when they end, a window after the slice) says which slices a
+ * lookup need read, and the scripts delete the buckets of ended slices a bounded share per call.
  *
  * The Lua helpers below are prepended to every script that walks this layout, so the scripts and
  * this module agree on it in one place.
@@ -32,16 +35,45 @@ export function bucketOf(prefix: string, slice: number, digest: Buffer): { key: 
   return { key: `${prefix}${slice}:${digest.readUInt16BE(0)}`, field: digest.subarray(SHARD_BYTES) };
 }
 
+/** Buckets per slice, and how many shards of an ended slice a script call deletes. */
+const SHARDS = 2 ** (8 * SHARD_BYTES);
+const SWEPT_PER_CALL = 1024;
+
 /**
- * Lua: `shard(digest)`, `field(digest)`, `bucket(prefix, slice, digest)` as above; `expiring` and
- * `expireAll(at)` collect the buckets a call wrote and give each its expiry once per call.
+ * Lua: `shard(digest)`, `field(digest)`, `bucket(prefix, slice, digest)` as above;
+ * `liveSlices(registry, t)`, the current slice and those of the two before it that were written;
+ * `written(registry, t, endsAt)`, which records slice t; `sweep(registry, prefixes, now)`, which
+ * deletes up to SWEPT_PER_CALL shards of every kind (bucket prefix) of the oldest ended slice.
  */
 export const SLICED_LUA = `
 local function shard(digest) return string.byte(digest, 1) * 256 + string.byte(digest, 2) end
 local function field(digest) return string.sub(digest, ${SHARD_BYTES + 1}) end
 local function bucket(prefix, slice, digest) return prefix .. slice .. ':' .. shard(digest) end
-local expiring = {}
-local function expireAll(at) for key in pairs(expiring) do redis.call('PEXPIREAT', key, at) end end
+local function liveSlices(registry, t)
+  local written, live = {}, {t}
+  for _, s in ipairs(redis.call('ZRANGE', registry, 0, -1)) do written[tonumber(s)] = true end
+  for s = t - 1, t - ${LIVE_SLICES - 1}, -1 do if written[s] then live[#live + 1] = s end end
+  return live
+end
+local function written(registry, t, endsAt) redis.call('ZADD', registry, endsAt, t) end
+local function sweep(registry, prefixes, now)
+  local ended = redis.call('ZRANGEBYSCORE', registry, '-inf', now, 'LIMIT', 0, 1)[1]
+  if not ended then return end
+  local cursors = registry .. ':swept'
+  local from = tonumber(redis.call('HGET', cursors, ended) or 0)
+  local to = math.min(from + ${SWEPT_PER_CALL}, ${SHARDS})
+  for sh = from, to - 1 do
+    local keys = {}
+    for _, prefix in ipairs(prefixes) do keys[#keys + 1] = prefix .. ended .. ':' .. sh end
+    redis.call('UNLINK', unpack(keys))
+  end
+  if to < ${SHARDS} then
+    redis.call('HSET', cursors, ended, to)
+  else
+    redis.call('ZREM', registry, ended)
+    redis.call('HDEL', cursors, ended)
+  end
+end
 `;
 
 /**
