@@ -41,7 +41,8 @@ const CHUNK = 4000;
  * the cap of them), as {record, key, identity...} (1-based within the call); the refs of those
  * identities, as {identity, ref...}; the counters of the records that share a key, summed over
  * the live slices, as {digest, count...}; the identities in all; and the records whose identity
- * gained a key in the slice, with the ref it holds there now, as {record, ref...}.
+ * gained a key in the slice, with the ref it holds there now where it is not the one sent, as
+ * {record, ref or nil...}.
  */
 const NEAR_DUPLICATES = `${SLICED_LUA}
 local now, width, window, cap, p, rebuilding = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1'
@@ -122,7 +123,8 @@ while a <= #ARGV do
   redis.call('HSET', refKey, refField, value)
   if newToSlice or gained then
     fresh[#fresh + 1] = r
-    fresh[#fresh + 1] = value
+    -- The caller has the ref it sent: it gets one back only when the earlier ref's keys were added.
+    fresh[#fresh + 1] = value ~= ref and value
   end
   if newToSlice then
     counted[ALL] = (counted[ALL] or 0) + 1
@@ -209,7 +211,7 @@ for i = 2, #ARGV do
 end
 return changed`;
 
-type Touch = [Buffer, [number, number, ...Buffer[]][], (Buffer | null)[], (Buffer | number)[], number, (number | Buffer)[]];
+type Touch = [Buffer, [number, number, ...Buffer[]][], (Buffer | null)[], (Buffer | number)[], number, (number | Buffer | null)[]];
 
 interface ScriptedRedis {
   c360NearDuplicatesBuffer(numKeys: number, ...args: (Buffer | string | number)[]): Promise<Touch>;
@@ -294,9 +296,11 @@ export interface TouchOptions {
   marker: string;
 }
 
-function touchArgs(subjects: NearDuplicateSubject[], o: TouchOptions, rebuilding: boolean): (Buffer | string | number)[] {
+function touchArgs(subjects: NearDuplicateSubject[], stored: Buffer[], o: TouchOptions, rebuilding: boolean): (Buffer | string | number)[] {
   const args: (Buffer | string | number)[] = [o.marker, o.now, sliceWidth(o.windowMs), o.windowMs, o.cap, `${o.namespace}:`, rebuilding ? 1 : 0];
-  for (const s of subjects) args.push(s.keys.length, s.counters.length, s.identity, storedRef(s), ...s.keys, ...s.counters);
+  subjects.forEach((s, i) => {
+    args.push(s.keys.length, s.counters.length, s.identity, stored[i]!, ...s.keys, ...s.counters);
+  });
   return args;
 }
 
@@ -312,8 +316,9 @@ export async function touchNearDuplicateKeys(redis: Redis, subjects: NearDuplica
   const expiresAt = sliceExpiry(slice, width, o.windowMs);
   for (let from = 0; from < subjects.length; from += CHUNK) {
     const chunk = subjects.slice(from, from + CHUNK);
+    const stored = chunk.map(storedRef);
     const [epoch, shared, refs, counts, population, fresh] = await callRedis('the near-duplicate keys', () =>
-      scripted(redis).c360NearDuplicatesBuffer(1, ...touchArgs(chunk, o, false)),
+      scripted(redis).c360NearDuplicatesBuffer(1, ...touchArgs(chunk, stored, o, false)),
     );
     touched.epoch = epoch.toString();
     for (const [subject, key, ...others] of shared)
@@ -326,8 +331,9 @@ export async function touchNearDuplicateKeys(redis: Redis, subjects: NearDuplica
     for (let i = 0; i < counts.length; i += 2) touched.counts.set((counts[i] as Buffer).toString('latin1'), Number(counts[i + 1]));
     touched.population = population;
     for (let i = 0; i < fresh.length; i += 2) {
-      const s = chunk[(fresh[i] as number) - 1]!;
-      const value = changelogValue(expiresAt, changelogEntry(s.counters, fresh[i + 1] as Buffer));
+      const j = (fresh[i] as number) - 1;
+      const s = chunk[j]!;
+      const value = changelogValue(expiresAt, changelogEntry(s.counters, (fresh[i + 1] as Buffer | null) ?? stored[j]!));
       touched.changes.push({ subject: from + (fresh[i] as number) - 1, key: changelogKey(s.identity, slice), value });
     }
   }
@@ -362,7 +368,8 @@ export function nearDuplicateRestorer(redis: Redis, o: Omit<TouchOptions, 'now'>
       // Sent at once, in order on the one connection, before anything is awaited.
       for (const [slice, subjects] of bySlice) {
         for (let from = 0; from < subjects.length; from += CHUNK) {
-          const args = touchArgs(subjects.slice(from, from + CHUNK), { ...o, now: slice * width }, true);
+          const chunk = subjects.slice(from, from + CHUNK);
+          const args = touchArgs(chunk, chunk.map(storedRef), { ...o, now: slice * width }, true);
           calls.push(scripted(redis).c360NearDuplicatesBuffer(1, ...args));
         }
       }
