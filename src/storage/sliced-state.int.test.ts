@@ -1,13 +1,16 @@
 // The sliced layout against the real Redis, through the dedup claims: a claim is found for its
 // window and not after, and the buckets of a slice whose time is over are deleted, a bounded share
-// per script call, with the slice leaving the registry once they are all gone.
+// per script call, with the slice leaving the registry once they are all gone; and the advice a
+// worker logs at start when Redis would keep the buckets as hash tables.
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../test/support/kafka.js';
+import { PrivateRedis } from '../../test/support/redis.js';
 import { clearRedis, testNamespace } from '../../test/support/topology.js';
 import { createLogger } from '../observability/logger.js';
 import { claimAll, claimValue } from './dedup-claims.js';
 import { createRedis } from './redis.js';
-import { sliceOf, sliceWidth } from './sliced-state.js';
+import { compactnessAdvice, sliceOf, sliceWidth } from './sliced-state.js';
 
 describe('the sliced layout (Redis)', () => {
   const namespace = testNamespace();
@@ -52,5 +55,24 @@ describe('the sliced layout (Redis)', () => {
     expect(await redis.exists(`${prefix}${first}:65535`)).toBe(0);
     expect(await redis.zscore(`${prefix}slices`, String(first))).toBeNull();
     expect(await redis.hlen(`${prefix}slices:swept`)).toBe(0);
+  });
+});
+
+describe('advice on a Redis that would not keep the state compact', () => {
+  const own = new PrivateRedis();
+  beforeAll(() => own.start());
+  afterAll(() => own.kill());
+
+  it('names the setting while hash-max-listpack-value is below 256 bytes, and nothing once it is raised', async () => {
+    const client = new Redis(own.url);
+    try {
+      expect(await compactnessAdvice(client)).toBe(
+        'Redis keeps hashes with values over 64 bytes as hash tables: set hash-max-listpack-value 512 for compact near-duplicate state (docs/topology.md, What Redis holds)',
+      );
+      await client.config('SET', 'hash-max-listpack-value', '512');
+      expect(await compactnessAdvice(client)).toBeUndefined();
+    } finally {
+      client.disconnect();
+    }
   });
 });

@@ -14,6 +14,7 @@
  * The Lua helpers below are prepended to every script that walks this layout, so the scripts and
  * this module agree on it in one place.
  */
+import type { Redis } from 'ioredis';
 
 /** Slices per window: an entry lives between one window and one and a half, and a lookup reads three slices. */
 const SLICES_PER_WINDOW = 2;
@@ -33,6 +34,21 @@ export const sliceExpiry = (slice: number, width: number, windowMs: number): num
 /** The bucket of a digest in a slice, and its field there. */
 export function bucketOf(prefix: string, slice: number, digest: Buffer): { key: string; field: Buffer } {
   return { key: `${prefix}${slice}:${digest.readUInt16BE(0)}`, field: digest.subarray(SHARD_BYTES) };
+}
+
+/** The longest hash value Redis should keep in a listpack for the layout to stay compact: a near-duplicate ref is about 200 bytes. */
+const COMPACT_VALUE_BYTES = 256;
+
+/**
+ * What to tell an operator whose Redis keeps hashes with values longer than its
+ * `hash-max-listpack-value` as hash tables (64 bytes by default): the state then takes more
+ * memory. Undefined when the setting is large enough, or Redis does not say (CONFIG refused).
+ */
+export async function compactnessAdvice(redis: Redis): Promise<string | undefined> {
+  const reply = (await redis.config('GET', 'hash-max-listpack-value').catch(() => [])) as string[];
+  const limit = Number(reply[1]);
+  if (!Number.isFinite(limit) || limit >= COMPACT_VALUE_BYTES) return undefined;
+  return `Redis keeps hashes with values over ${limit} bytes as hash tables: set hash-max-listpack-value ${2 * COMPACT_VALUE_BYTES} for compact near-duplicate state (docs/topology.md, What Redis holds)`;
 }
 
 /** Buckets per slice, and how many shards of an ended slice a script call deletes. */

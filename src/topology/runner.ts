@@ -32,6 +32,7 @@ import type { BatchControl, Stage, StageContext } from '../stages/stage.js';
 import { openObjectStore } from '../storage/backends.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { createRedis } from '../storage/redis.js';
+import { compactnessAdvice } from '../storage/sliced-state.js';
 import { runContained } from './containment.js';
 import { type TopologyMetrics, topologyMetrics } from './metrics.js';
 import { type Routed, type RouterContext, route } from './router.js';
@@ -102,6 +103,8 @@ export class TopologyRunner {
     await prepareTopologyTopics(this.kafka, topology, config);
     const schemas = await registerTopologySchemas(createSchemaRegistry(config), topology, this.entities.values(), config.schemaCompatibility);
     await this.redis.connect();
+    const advice = await compactnessAdvice(this.redis);
+    if (advice) logger.info(advice);
     // A key store that refuses at start (a wrong password, no privileges) is a setting to fix: one sentence, and the worker does not start.
     await this.keyStore?.check();
     // Producers that encode with the contracts this worker registered need no registry round trip.
