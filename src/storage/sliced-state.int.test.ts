@@ -42,6 +42,12 @@ describe('the sliced layout (Redis)', () => {
     expect((await claim(digest(1), start + windowMs + 1000)).previous).toEqual([null]);
   });
 
+  it('finds a claim a worker whose clock is ahead made in the next slice', async () => {
+    const boundary = start + 2 * width;
+    expect((await claim(digest(3), boundary + 500)).previous).toEqual([null]);
+    expect((await claim(digest(3), boundary - 500)).previous[0]).not.toBeNull();
+  });
+
   it('deletes the buckets of an ended slice a share per call, then forgets the slice', async () => {
     const first = sliceOf(start, width);
     for (const n of [0, 700, 65_535]) await claim(digest(n), start);

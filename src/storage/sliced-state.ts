@@ -57,7 +57,8 @@ const SWEPT_PER_CALL = 1024;
 
 /**
  * Lua: `shard(digest)`, `field(digest)`, `bucket(prefix, slice, digest)` as above;
- * `liveSlices(registry, t)`, the current slice and those of the two before it that were written;
+ * `liveSlices(registry, t)`, the current slice first, then those of the two before it that were
+ * written, and the next one if a worker whose clock is ahead already wrote it;
  * `written(registry, t, endsAt)`, which records slice t; `sweep(registry, prefixes, now)`, which
  * deletes up to SWEPT_PER_CALL shards of every kind (bucket prefix) of the oldest ended slice.
  */
@@ -68,7 +69,7 @@ local function bucket(prefix, slice, digest) return prefix .. slice .. ':' .. sh
 local function liveSlices(registry, t)
   local written, live = {}, {t}
   for _, s in ipairs(redis.call('ZRANGE', registry, 0, -1)) do written[tonumber(s)] = true end
-  for s = t - 1, t - ${LIVE_SLICES - 1}, -1 do if written[s] then live[#live + 1] = s end end
+  for s = t + 1, t - ${LIVE_SLICES - 1}, -1 do if s ~= t and written[s] then live[#live + 1] = s end end
   return live
 end
 local function written(registry, t, endsAt) redis.call('ZADD', registry, endsAt, t) end
