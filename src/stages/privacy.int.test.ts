@@ -8,6 +8,7 @@ import { config } from '../../test/support/kafka.js';
 import { nearDuplicateState } from '../../test/support/near-duplicates.js';
 import { emptyChangelog, envelopeOf } from '../../test/support/stages.js';
 import { testNamespace } from '../../test/support/topology.js';
+import { topicNames } from '../contracts/topic-names.js';
 import { type KeyStore, openKeyStore } from '../privacy/key-store.js';
 import { pseudonymsFrom } from '../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../privacy/records.js';
@@ -104,10 +105,20 @@ describe('encrypt stage with a small key cache (key store on PostgreSQL)', () =>
     const same = profile('G');
     const changed = profile('G');
     changed.value!.email = 'g-new@example.com';
-    await stage.process([same, changed], control);
-    expect([same.outcome, changed.outcome]).toEqual(['suppressed', 'suppressed']);
+    // The near-duplicate stage wrote a changelog entry for the first of them; someone else's record lands between them.
+    const changelog = topicNames(namespace).nearDuplicateChangelog;
+    same.stateChanges.push({ changelog, key: Buffer.from('g-entry'), value: Buffer.from('sealed'), epoch: 'test' });
+    const other = profile('K');
+    await stage.process([same, other, changed], control);
+    expect([same.outcome, other.outcome, changed.outcome]).toEqual(['suppressed', 'pending', 'suppressed']);
     expect(same.value!.email).toBe('g@example.com');
     expect(await state.names(identity)).toBe(false);
+    // Her entry is gone and tombstones cover her identities' entries, after everything of the batch in its transaction's order.
+    const changes = [same, other, changed].map((e) => e.stateChanges.filter((c) => c.changelog === changelog).map((c) => c.value));
+    expect(changes[0]).toEqual([]);
+    expect(changes[1]).toEqual([]);
+    expect(changes[2]!.length).toBeGreaterThanOrEqual(5);
+    expect(changes[2]!.every((v) => v === null)).toBe(true);
   });
 
   it("seals a dead letter's value, its key when it is an email, and the producer's own headers; c360's lineage stays readable", async () => {

@@ -156,9 +156,12 @@ export const encryptStage = defineStage({
             ? await forgetNearDuplicateIdentities(ctx.redis, { namespace, windowMs: ctx.topology.dedupWindowDays * 86_400_000, now: ctx.now() }, forgotten)
             : undefined;
         // Every await is done: from here on the batch changes, so a retry after a failure starts clean.
-        // Tombstones over the changelog entries of what left Redis, in the batch's transaction.
-        const carrier = erased && work.find(refused);
-        for (const key of erased?.tombstones ?? []) carrier?.stateChanges.push({ changelog: nearDuplicateChangelog, key, value: null, epoch: undefined });
+        // Tombstones over the changelog entries of what left Redis, in the batch's transaction: a refused
+        // record's own entries go, and the tombstones ride on the last refused record, after every entry.
+        const refusedRecords = erased ? work.filter(refused) : [];
+        for (const e of refusedRecords) e.stateChanges = e.stateChanges.filter((c) => c.changelog !== nearDuplicateChangelog);
+        for (const key of erased?.tombstones ?? [])
+          refusedRecords.at(-1)?.stateChanges.push({ changelog: nearDuplicateChangelog, key, value: null, epoch: undefined });
         for (const e of work) {
           const { subject } = e.person!;
           const key = keyOf(subject);
