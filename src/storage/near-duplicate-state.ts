@@ -262,12 +262,15 @@ export interface Touched {
   changes: { subject: number; key: Buffer; value: Buffer }[];
 }
 
-/** A ref as stored: the digests of its keys, then the stage's ref. */
+/** A ref as stored: the digests of its keys (each once), then the stage's ref. */
 function storedRef(s: NearDuplicateSubject): Buffer {
-  const keys = [...new Map(s.keys.map((k) => [k.toString('latin1'), k])).values()];
-  const head = Buffer.alloc(2);
-  head.writeUInt16BE(keys.length, 0);
-  return Buffer.concat([head, ...keys, s.ref]);
+  // A handful of keys: comparing them with each other is cheaper than a Map of their texts.
+  const keys = s.keys.filter((k, i) => s.keys.findIndex((other) => other.equals(k)) === i);
+  const out = Buffer.allocUnsafe(2 + DIGEST_BYTES * keys.length + s.ref.length);
+  out.writeUInt16BE(keys.length, 0);
+  for (const [j, k] of keys.entries()) k.copy(out, 2 + DIGEST_BYTES * j);
+  s.ref.copy(out, 2 + DIGEST_BYTES * keys.length);
+  return out;
 }
 
 const keysOfStored = (stored: Buffer): Buffer[] =>

@@ -99,22 +99,42 @@ end
  * 17 bytes instead of 36 (0xff, never the first byte of UTF-8, then its 16 bytes).
  */
 export function packFields(values: readonly string[]): Buffer {
-  const parts: Buffer[] = [];
+  // Sized first, then written into one buffer: a Buffer per field and per length would be most of
+  // what a record's state costs the garbage collector.
+  let size = 0;
   for (const v of values) {
-    const bytes = UUID.test(v) ? Buffer.concat([UUID_MARK, Buffer.from(v.replaceAll('-', ''), 'hex')]) : Buffer.from(v, 'utf8');
-    const length: number[] = [];
-    let n = bytes.length;
+    const n = UUID.test(v) ? 17 : Buffer.byteLength(v, 'utf8');
+    size += n + lengthBytes(n);
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const v of values) {
+    const uuid = UUID.test(v);
+    let n = uuid ? 17 : Buffer.byteLength(v, 'utf8');
     do {
-      length.push((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
+      out[at++] = (n & 0x7f) | (n >= 0x80 ? 0x80 : 0);
       n >>>= 7;
     } while (n > 0);
-    parts.push(Buffer.from(length), bytes);
+    if (uuid) {
+      out[at++] = UUID_MARK;
+      at += out.write(v.replaceAll('-', ''), at, 'hex');
+    } else at += out.write(v, at, 'utf8');
   }
-  return Buffer.concat(parts);
+  return out;
+}
+
+/** Bytes of n as LEB128. */
+function lengthBytes(n: number): number {
+  let bytes = 1;
+  while (n >= 0x80) {
+    n >>>= 7;
+    bytes++;
+  }
+  return bytes;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const UUID_MARK = Buffer.from([0xff]);
+const UUID_MARK = 0xff;
 
 function fieldText(bytes: Buffer, from: number, to: number): string {
   if (to - from !== 17 || bytes[from] !== 0xff) return bytes.toString('utf8', from, to);
