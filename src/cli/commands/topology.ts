@@ -24,7 +24,11 @@ export function registerTopologyCommands(program: Command): void {
     .description(
       'Start a topology worker: consume the ingest topics, check, dedup and route every record in Kafka transactions. Several workers share the partitions.',
     )
-    .option('--max-batch-bytes <bytes>', 'largest fetch per partition, hence per transaction (default from C360_MEMORY_MB: 4 MiB without it)', integer(1024))
+    .option(
+      '--max-batch-bytes <bytes>',
+      'largest fetch per partition, hence per transaction (default: 1/1024 of C360_MEMORY_MB, 4 MiB without it); the batches worked on at once hold at most six default fetches, so larger ones run fewer at a time',
+      integer(1024),
+    )
     .action(async (options: TopologyOptions & { sessionTimeout: number; maxBatchBytes: number; opsPort?: number; createTopics?: boolean }) => {
       const config = configCreatingTopics(loadConfig(), options.createTopics);
       const logger = createLogger(config.logLevel);

@@ -12,7 +12,7 @@ import { crashPoint } from '../../faults/failpoints.js';
 import type { Logger } from '../../observability/logger.js';
 import { DependencyWaits, waitOut } from '../../retry.js';
 import { consumerMetrics } from '../consumer-metrics.js';
-import { type GroupMembership, groupConsumer } from './membership.js';
+import { concurrentPartitions, type GroupMembership, groupConsumer } from './membership.js';
 import { PartitionTurns } from './partition-turns.js';
 
 /** What every consuming worker is made with, whatever it does with its batches. */
@@ -110,7 +110,7 @@ export class GroupWorker {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.o.partitionsConsumedConcurrently,
+      partitionsConsumedConcurrently: concurrentPartitions(this.o.partitionsConsumedConcurrently, this.o.maxBytesPerPartition, this.o.config.memory),
       eachBatch: (payload) => this.onBatch(payload, work),
     });
     this.summaryTimer = setInterval(() => this.o.summary(), this.o.summaryIntervalMs ?? 10_000);

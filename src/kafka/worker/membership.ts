@@ -31,6 +31,17 @@ export function groupConsumer(
   return { consumer, membership: new GroupMembership(consumer) };
 }
 
+/**
+ * How many partitions' batches a worker works on at once: as many as it asks for, but no more than
+ * the budget's bytes in flight allow at the batch size it fetches. A batch takes many times its bytes
+ * in the heap while it is worked on, so larger batches (`--max-batch-bytes`) run fewer at a time
+ * instead of outgrowing the heap; one always runs.
+ */
+export function concurrentPartitions(wanted: number, maxBytesPerPartition: number | undefined, memory: MemoryBudget): number {
+  const batchBytes = maxBytesPerPartition ?? memory.fetchBytesPerPartition;
+  return Math.max(1, Math.min(wanted, Math.floor(memory.batchBytesInFlight / batchBytes)));
+}
+
 export class GroupMembership {
   private partitions = 0;
   private joined = false;
