@@ -4,6 +4,7 @@
  * (snowplow-routes.ts), each handing its events to one acceptor (accept.ts), which answers 2xx
  * only once Kafka has them; and the ops endpoints.
  */
+import type { IncomingMessage } from 'node:http';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Partitioners, type Producer } from 'kafkajs';
@@ -30,6 +31,22 @@ function decodedBody(encoding: string | string[] | undefined, body: Buffer, limi
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw httpError(413, `the body is over ${limit} bytes once decompressed`);
     throw httpError(400, `the body is not valid ${name}`);
   }
+}
+
+/** Bodies over the limit read and dropped before the 413, at most this many bytes and this long; larger or slower ones are cut off. */
+const DRAINED_BYTES = 64 * 1024 * 1024;
+const DRAIN_MS = 10_000;
+
+/** Resolves once the request's body has been read to its end and dropped, or after `ms`. */
+function drained(req: IncomingMessage, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    req.on('end', done).on('error', done).on('close', done).resume();
+  });
 }
 
 /** Tracker events map to the behavioural event: every source a write key or an app id names must hold it. */
@@ -76,6 +93,12 @@ export class Collector {
       }
     };
     app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'buffer' }, (req, body, done) => bytes(req, body as Buffer, done));
+    // A body refused for its declared length is still on the wire: answered before it is read, the socket can close
+    // under the client's write, which then fails with a broken pipe instead of reading the 413 (and an SDK retries it).
+    app.addHook('onRequest', async (req) => {
+      const declared = Number(req.headers['content-length']);
+      if (declared > o.settings.bodyLimitBytes && declared <= DRAINED_BYTES) await drained(req.raw, DRAIN_MS);
+    });
     const metrics = collectorMetrics(o.metrics);
     app.addHook('onResponse', async (req, reply) => {
       metrics.requests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
