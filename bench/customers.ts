@@ -79,10 +79,15 @@ export interface CustomerBaseOptions {
   seed?: number;
   /** Share of people who have duplicate records (1–2 more). */
   duplicated?: number;
+  /**
+   * What a duplicate changes: anything real sources change (the default: nicknames, swapped names,
+   * moves, missing fields too), or only the ordinary: typos, letter case, a phone's format.
+   */
+  changes?: 'any' | 'ordinary';
 }
 
 /** `records` records, people and their duplicates interleaved in arrival order. */
-export function customerBase({ records, seed = 42, duplicated = 0.2 }: CustomerBaseOptions): LabelledRecord[] {
+export function customerBase({ records, seed = 42, duplicated = 0.2, changes = 'any' }: CustomerBaseOptions): LabelledRecord[] {
   const random = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   // Zipf-like: a few names are very common, most are rare.
@@ -185,10 +190,30 @@ export function customerBase({ records, seed = 42, duplicated = 0.2 }: CustomerB
     if (op < 0.66) return s.slice(0, i) + s.slice(i + 1); // deletion
     return s.slice(0, i) + String.fromCharCode(97 + Math.floor(random() * 26)) + s.slice(i + 1); // substitution
   };
-  const variant = (p: LabelledRecord): LabelledRecord => {
+  // +33612345678 as written nationally: 06 12 34 56 78.
+  const national = (phone: string) => `0${phone.slice(3, 4)} ${phone.slice(4, 6)} ${phone.slice(6, 8)} ${phone.slice(8, 10)} ${phone.slice(10)}`;
+  const emailTypo = (email: string) => `${typo(email.split('@')[0]!)}@${email.split('@')[1]}`;
+  const ordinaryVariant = (p: LabelledRecord): LabelledRecord => {
     const v: LabelledRecord = { ...p };
-    const changes = 1 + Math.floor(random() * 3);
-    for (let c = 0; c < changes; c++) {
+    const count = 1 + Math.floor(random() * 2);
+    for (let c = 0; c < count; c++) {
+      const what = random();
+      if (what < 0.2) v.lastName = typo(v.lastName!);
+      else if (what < 0.35) v.firstName = typo(v.firstName!);
+      else if (what < 0.5) [v.firstName, v.lastName] = [v.firstName!.toUpperCase(), v.lastName!.toUpperCase()];
+      else if (what < 0.6 && v.email) v.email = v.email.toUpperCase();
+      else if (what < 0.75 && v.phone) v.phone = national(v.phone);
+      else if (what < 0.85 && v.phone) v.phone = `+33 ${national(v.phone).slice(1)}`;
+      else if (what < 0.93 && v.email) v.email = emailTypo(v.email);
+      else if (v.address) v.address = v.address.toUpperCase();
+    }
+    return v;
+  };
+  const variant = (p: LabelledRecord): LabelledRecord => {
+    if (changes === 'ordinary') return ordinaryVariant(p);
+    const v: LabelledRecord = { ...p };
+    const count = 1 + Math.floor(random() * 3);
+    for (let c = 0; c < count; c++) {
       const what = random();
       if (what < 0.14) v.lastName = typo(v.lastName!);
       else if (what < 0.26) v.firstName = typo(v.firstName!);
@@ -199,8 +224,7 @@ export function customerBase({ records, seed = 42, duplicated = 0.2 }: CustomerB
         v.address = address();
         v.postalCode = pick(postcodes);
         v.email = emailOf(v.firstName!, v.lastName!);
-      } else if (what < 0.58 && v.phone)
-        v.phone = `0${v.phone.slice(3, 4)} ${v.phone.slice(4, 6)} ${v.phone.slice(6, 8)} ${v.phone.slice(8, 10)} ${v.phone.slice(10)}`;
+      } else if (what < 0.58 && v.phone) v.phone = national(v.phone);
       else if (what < 0.64 && v.phone) {
         const d = v.phone.split('');
         const i = 5 + Math.floor(random() * (d.length - 6));
@@ -215,7 +239,7 @@ export function customerBase({ records, seed = 42, duplicated = 0.2 }: CustomerB
       } else if (what < 0.9 && v.birthDate) {
         const [y, m, d] = v.birthDate.split('-');
         if (Number(d) <= 12) v.birthDate = `${y}-${d}-${m}`;
-      } else if (what < 0.96 && v.email) v.email = `${typo(v.email.split('@')[0]!)}@${v.email.split('@')[1]}`;
+      } else if (what < 0.96 && v.email) v.email = emailTypo(v.email);
       else if (v.birthDate) v.birthDate = `${Number(v.birthDate.slice(0, 4)) + (random() < 0.5 ? 1 : -1)}${v.birthDate.slice(4)}`;
     }
     return v;

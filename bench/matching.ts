@@ -5,7 +5,8 @@
  * blocking alone (every candidate flagged) beside the model at several probability thresholds.
  * Then the real near-duplicate stage against Redis with that model and the default threshold:
  * the NearDuplicate events it emits, scored against the truth, flags per 1,000 records, and its
- * CPU µs per record (this process + Redis).
+ * CPU µs per record (this process + Redis). Last, in-process with the same model, a second base of the
+ * same people whose duplicates carry only ordinary changes (typos, letter case, a phone's format).
  * BENCH_RECORDS sets the size (default 50,000), BENCH_SEED the generator's seed (default 42); BENCH_MODEL_OUT=file writes the trained model
  * (src/matching/default-model.json is made so); BENCH_FP=1 prints the commonest comparison
  * patterns of the stage's false positives.
@@ -30,7 +31,7 @@ import { createRedis } from '../src/storage/redis.js';
 import { loadTopology } from '../src/topology/load.js';
 import { dropRedisKeys } from './cleanup.js';
 import { cpuMeter, describeCpu } from './cpu.js';
-import { customerBase } from './customers.js';
+import { customerBase, type LabelledRecord } from './customers.js';
 
 localStackDefaults();
 
@@ -59,22 +60,30 @@ const trainCpu = cpuSeconds(trainStart);
 if (process.env.BENCH_MODEL_OUT) fs.writeFileSync(process.env.BENCH_MODEL_OUT, `${JSON.stringify(model, null, 2)}\n`);
 
 // The truth: every pair of records of one person.
-const byPerson = new Map<number, number>();
-for (const r of records) byPerson.set(r.person, (byPerson.get(r.person) ?? 0) + 1);
-const truePairs = [...byPerson.values()].reduce((n, k) => n + (k * (k - 1)) / 2, 0);
-const same = (i: number, j: number) => records[i]!.person === records[j]!.person;
+function truthOf(base: LabelledRecord[]) {
+  const byPerson = new Map<number, number>();
+  for (const r of base) byPerson.set(r.person, (byPerson.get(r.person) ?? 0) + 1);
+  return {
+    base,
+    people: byPerson.size,
+    pairs: [...byPerson.values()].reduce((n, k) => n + (k * (k - 1)) / 2, 0),
+    same: (i: number, j: number) => base[i]!.person === base[j]!.person,
+  };
+}
+const truth = truthOf(records);
+const { same, pairs: truePairs } = truth;
 
-const line = (label: string, flagged: ReadonlyArray<readonly [number, number]>) => {
-  const tp = flagged.filter(([i, j]) => same(i, j)).length;
+const line = (label: string, flagged: ReadonlyArray<readonly [number, number]>, t = truth) => {
+  const tp = flagged.filter(([i, j]) => t.same(i, j)).length;
   const precision = flagged.length ? tp / flagged.length : 1;
-  const recall = truePairs ? tp / truePairs : 1;
+  const recall = t.pairs ? tp / t.pairs : 1;
   const f1 = precision + recall ? (2 * precision * recall) / (precision + recall) : 0;
   console.log(
-    `${label.padEnd(34)} flags/1k ${((flagged.length / records.length) * 1000).toFixed(1).padStart(7)}  precision ${precision.toFixed(3)}  recall ${recall.toFixed(3)}  F1 ${f1.toFixed(3)}`,
+    `${label.padEnd(34)} flags/1k ${((flagged.length / t.base.length) * 1000).toFixed(1).padStart(7)}  precision ${precision.toFixed(3)}  recall ${recall.toFixed(3)} (${tp} of ${t.pairs})  F1 ${f1.toFixed(3)}`,
   );
 };
 
-console.log(`bench:matching — ${records.length} records of ${byPerson.size} people (seed ${SEED}), ${truePairs} true duplicate pairs, Node ${process.version}`);
+console.log(`bench:matching — ${records.length} records of ${truth.people} people (seed ${SEED}), ${truePairs} true duplicate pairs, Node ${process.version}`);
 console.log(`model: trained without labels in ${trainCpu.toFixed(2)} s CPU; prior ${model.prior} among candidate pairs`);
 for (const c of CUSTOMER_COMPARISONS) {
   const p = model.comparisons[c.name]!;
@@ -82,21 +91,22 @@ for (const c of CUSTOMER_COMPARISONS) {
 }
 
 // In-process: every candidate pair the blocking rules find, scored with term frequencies among the records.
-const candidates = candidatePairs(profiles, BLOCKING_RULES, cap).all;
-const counts = new Map<string, number>();
-for (const p of profiles) for (const f of ['first_name', 'last_name'] as const) if (p[f]) counts.set(`${f}:${p[f]}`, (counts.get(`${f}:${p[f]}`) ?? 0) + 1);
-const termFrequency: TermFrequency = (field, value) => {
-  const n = counts.get(`${field}:${value}`);
-  return n ? n / profiles.length : undefined;
-};
-const scored = candidates.map(([i, j]) => [i, j, scorePair(profiles[i]!, profiles[j]!, model, termFrequency).probability] as const);
+function scoredPairs(base: ReturnType<typeof profileOf>[]) {
+  const counts = new Map<string, number>();
+  for (const p of base) for (const f of ['first_name', 'last_name'] as const) if (p[f]) counts.set(`${f}:${p[f]}`, (counts.get(`${f}:${p[f]}`) ?? 0) + 1);
+  const termFrequency: TermFrequency = (field, value) => {
+    const n = counts.get(`${field}:${value}`);
+    return n ? n / base.length : undefined;
+  };
+  const candidates = candidatePairs(base, BLOCKING_RULES, cap).all;
+  const scored = candidates.map(([i, j]) => [i, j, scorePair(base[i]!, base[j]!, model, termFrequency).probability] as const);
+  const atLeast = (t: number) => scored.filter((s) => s[2] >= t).map(([i, j]) => [i, j] as const);
+  return { candidates, atLeast };
+}
+const { candidates, atLeast } = scoredPairs(profiles);
 console.log(`\nin-process: ${candidates.length} candidate pairs, blocking recall ${(candidates.filter(([i, j]) => same(i, j)).length / truePairs).toFixed(3)}`);
 line('blocking alone (every candidate)', candidates);
-for (const t of THRESHOLDS)
-  line(
-    `model, probability ≥ ${t}${t === threshold ? ' (default)' : ''}`,
-    scored.filter((s) => s[2] >= t).map(([i, j]) => [i, j] as const),
-  );
+for (const t of THRESHOLDS) line(`model, probability ≥ ${t}${t === threshold ? ' (default)' : ''}`, atLeast(t));
 
 // The stage itself, against Redis, with the trained model and the default threshold.
 topology.matching = { threshold, model };
@@ -176,6 +186,13 @@ if (process.env.BENCH_FP) {
   }
   for (const [k, n] of [...patterns].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(n, k);
 }
+
+// Ordinary duplicates only, the same people (same seed), scored in-process with the model trained above.
+const ordinary = truthOf(customerBase({ records: RECORDS, seed: SEED, changes: 'ordinary' }));
+const ordinaryPairs = scoredPairs(ordinary.base.map(profileOf));
+console.log(`\nordinary duplicates only (typos, letter case, phone formats; ${ordinary.pairs} true pairs), in-process with the same model:`);
+line('blocking alone (every candidate)', ordinaryPairs.candidates, ordinary);
+line(`model, probability ≥ ${threshold} (default)`, ordinaryPairs.atLeast(threshold), ordinary);
 await dropRedisKeys(redis, namespace);
 redis.disconnect();
 process.exit(0);
