@@ -193,57 +193,52 @@ export function customerBase({ records, seed = 42, duplicated = 0.2, changes = '
   // +33612345678 as written nationally: 06 12 34 56 78.
   const national = (phone: string) => `0${phone.slice(3, 4)} ${phone.slice(4, 6)} ${phone.slice(6, 8)} ${phone.slice(8, 10)} ${phone.slice(10)}`;
   const emailTypo = (email: string) => `${typo(email.split('@')[0]!)}@${email.split('@')[1]}`;
-  const ordinaryVariant = (p: LabelledRecord): LabelledRecord => {
+  /** A copy of p with one to `most` changes, each made by `change` from a fresh draw. */
+  const varied = (p: LabelledRecord, most: number, change: (v: LabelledRecord, what: number) => void): LabelledRecord => {
     const v: LabelledRecord = { ...p };
-    const count = 1 + Math.floor(random() * 2);
-    for (let c = 0; c < count; c++) {
-      const what = random();
-      if (what < 0.2) v.lastName = typo(v.lastName!);
-      else if (what < 0.35) v.firstName = typo(v.firstName!);
-      else if (what < 0.5) [v.firstName, v.lastName] = [v.firstName!.toUpperCase(), v.lastName!.toUpperCase()];
-      else if (what < 0.6 && v.email) v.email = v.email.toUpperCase();
-      else if (what < 0.75 && v.phone) v.phone = national(v.phone);
-      else if (what < 0.85 && v.phone) v.phone = `+33 ${national(v.phone).slice(1)}`;
-      else if (what < 0.93 && v.email) v.email = emailTypo(v.email);
-      else if (v.address) v.address = v.address.toUpperCase();
-    }
+    const count = 1 + Math.floor(random() * most);
+    for (let c = 0; c < count; c++) change(v, random());
     return v;
   };
-  const variant = (p: LabelledRecord): LabelledRecord => {
-    if (changes === 'ordinary') return ordinaryVariant(p);
-    const v: LabelledRecord = { ...p };
-    const count = 1 + Math.floor(random() * 3);
-    for (let c = 0; c < count; c++) {
-      const what = random();
-      if (what < 0.14) v.lastName = typo(v.lastName!);
-      else if (what < 0.26) v.firstName = typo(v.firstName!);
-      else if (what < 0.34) v.firstName = NICKNAMES[p.firstName!] ?? typo(v.firstName!);
-      else if (what < 0.4) [v.firstName, v.lastName] = [v.lastName, v.firstName];
-      else if (what < 0.5) {
-        // Moved house, with a new email.
-        v.address = address();
-        v.postalCode = pick(postcodes);
-        v.email = emailOf(v.firstName!, v.lastName!);
-      } else if (what < 0.58 && v.phone) v.phone = national(v.phone);
-      else if (what < 0.64 && v.phone) {
-        const d = v.phone.split('');
-        const i = 5 + Math.floor(random() * (d.length - 6));
-        [d[i], d[i + 1]] = [d[i + 1]!, d[i]!];
-        v.phone = d.join('');
-      } else if (what < 0.76) {
-        const field = pick(['email', 'phone', 'birthDate', 'address', 'loyaltyId', 'deviceId'] as const);
-        v[field] = undefined;
-      } else if (what < 0.84 && v.email?.endsWith('@gmail.com')) {
-        const [local] = v.email.split('@');
-        v.email = random() < 0.5 ? `${local!.replace('.', '')}+shop@gmail.com` : `${local}@googlemail.com`;
-      } else if (what < 0.9 && v.birthDate) {
-        const [y, m, d] = v.birthDate.split('-');
-        if (Number(d) <= 12) v.birthDate = `${y}-${d}-${m}`;
-      } else if (what < 0.96 && v.email) v.email = emailTypo(v.email);
-      else if (v.birthDate) v.birthDate = `${Number(v.birthDate.slice(0, 4)) + (random() < 0.5 ? 1 : -1)}${v.birthDate.slice(4)}`;
-    }
-    return v;
+  const ordinaryChange = (v: LabelledRecord, what: number) => {
+    if (what < 0.2) v.lastName = typo(v.lastName!);
+    else if (what < 0.35) v.firstName = typo(v.firstName!);
+    else if (what < 0.5) [v.firstName, v.lastName] = [v.firstName!.toUpperCase(), v.lastName!.toUpperCase()];
+    else if (what < 0.6 && v.email) v.email = v.email.toUpperCase();
+    else if (what < 0.75 && v.phone) v.phone = national(v.phone);
+    else if (what < 0.85 && v.phone) v.phone = `+33 ${national(v.phone).slice(1)}`;
+    else if (what < 0.93 && v.email) v.email = emailTypo(v.email);
+    else if (v.address) v.address = v.address.toUpperCase();
   };
+  const anyChange = (p: LabelledRecord) => (v: LabelledRecord, what: number) => {
+    if (what < 0.14) v.lastName = typo(v.lastName!);
+    else if (what < 0.26) v.firstName = typo(v.firstName!);
+    else if (what < 0.34) v.firstName = NICKNAMES[p.firstName!] ?? typo(v.firstName!);
+    else if (what < 0.4) [v.firstName, v.lastName] = [v.lastName, v.firstName];
+    else if (what < 0.5) {
+      // Moved house, with a new email.
+      v.address = address();
+      v.postalCode = pick(postcodes);
+      v.email = emailOf(v.firstName!, v.lastName!);
+    } else if (what < 0.58 && v.phone) v.phone = national(v.phone);
+    else if (what < 0.64 && v.phone) {
+      const d = v.phone.split('');
+      const i = 5 + Math.floor(random() * (d.length - 6));
+      [d[i], d[i + 1]] = [d[i + 1]!, d[i]!];
+      v.phone = d.join('');
+    } else if (what < 0.76) {
+      const field = pick(['email', 'phone', 'birthDate', 'address', 'loyaltyId', 'deviceId'] as const);
+      v[field] = undefined;
+    } else if (what < 0.84 && v.email?.endsWith('@gmail.com')) {
+      const [local] = v.email.split('@');
+      v.email = random() < 0.5 ? `${local!.replace('.', '')}+shop@gmail.com` : `${local}@googlemail.com`;
+    } else if (what < 0.9 && v.birthDate) {
+      const [y, m, d] = v.birthDate.split('-');
+      if (Number(d) <= 12) v.birthDate = `${y}-${d}-${m}`;
+    } else if (what < 0.96 && v.email) v.email = emailTypo(v.email);
+    else if (v.birthDate) v.birthDate = `${Number(v.birthDate.slice(0, 4)) + (random() < 0.5 ? 1 : -1)}${v.birthDate.slice(4)}`;
+  };
+  const variant = (p: LabelledRecord): LabelledRecord => (changes === 'ordinary' ? varied(p, 2, ordinaryChange) : varied(p, 3, anyChange(p)));
 
   const out: LabelledRecord[] = [];
   for (const p of people) {
