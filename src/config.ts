@@ -263,8 +263,6 @@ export interface MemoryBudget {
   /** Bytes a fetch brings per partition (hence per topology transaction or sink batch), and in all. */
   fetchBytesPerPartition: number;
   fetchBytes: number;
-  /** Bytes of fetched batches a worker works on at once (concurrentPartitions): six partitions' fetches. */
-  batchBytesInFlight: number;
   /** Entries of each in-process cache of data keys and identifier links. */
   cacheEntries: number;
 }
@@ -273,15 +271,13 @@ const MiB = 1024 * 1024;
 const clampTo = (x: number, lo: number, hi: number) => Math.round(Math.min(hi, Math.max(lo, x)));
 
 function memoryBudget(mb: number | undefined): MemoryBudget {
-  if (mb === undefined) return { mb, fetchBytesPerPartition: 4 * MiB, fetchBytes: 16 * MiB, batchBytesInFlight: 6 * 4 * MiB, cacheEntries: 100_000 };
+  if (mb === undefined) return { mb, fetchBytesPerPartition: 4 * MiB, fetchBytes: 16 * MiB, cacheEntries: 100_000 };
   // Fetch sizes and caches scale with the budget: a fixed per-partition fetch lets the full topology's decoded batches
   // outgrow a small heap (bench:topology measures it, docs/benchmarks.md).
-  const fetchBytesPerPartition = clampTo((mb * MiB) / 1024, 64 * 1024, 4 * MiB);
   return {
     mb,
-    fetchBytesPerPartition,
+    fetchBytesPerPartition: clampTo((mb * MiB) / 1024, 64 * 1024, 4 * MiB),
     fetchBytes: clampTo((mb * MiB) / 64, MiB, 16 * MiB),
-    batchBytesInFlight: 6 * fetchBytesPerPartition,
     cacheEntries: clampTo(mb * 100, 10_000, 100_000),
   };
 }

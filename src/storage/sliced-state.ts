@@ -101,16 +101,15 @@ end
 export function packFields(values: readonly string[]): Buffer {
   // Sized first, then written into one buffer: a Buffer per field and per length would be most of
   // what a record's state costs the garbage collector.
+  const uuids = values.map((v) => UUID.test(v));
+  const bytesOf = (i: number) => (uuids[i] ? 17 : Buffer.byteLength(values[i]!, 'utf8'));
   let size = 0;
-  for (const v of values) {
-    const n = UUID.test(v) ? 17 : Buffer.byteLength(v, 'utf8');
-    size += n + lengthBytes(n);
-  }
+  for (let i = 0; i < values.length; i++) size += bytesOf(i) + lengthBytes(bytesOf(i));
   const out = Buffer.allocUnsafe(size);
   let at = 0;
-  for (const v of values) {
-    const uuid = UUID.test(v);
-    let n = uuid ? 17 : Buffer.byteLength(v, 'utf8');
+  for (const [i, v] of values.entries()) {
+    const uuid = uuids[i];
+    let n = bytesOf(i);
     do {
       out[at++] = (n & 0x7f) | (n >= 0x80 ? 0x80 : 0);
       n >>>= 7;
@@ -137,7 +136,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const UUID_MARK = 0xff;
 
 function fieldText(bytes: Buffer, from: number, to: number): string {
-  if (to - from !== 17 || bytes[from] !== 0xff) return bytes.toString('utf8', from, to);
+  if (to - from !== 17 || bytes[from] !== UUID_MARK) return bytes.toString('utf8', from, to);
   const hex = bytes.toString('hex', from + 1, to);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

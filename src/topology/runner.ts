@@ -19,6 +19,7 @@ import { createKafka } from '../kafka/client.js';
 import { readToEnd } from '../kafka/read-to-end.js';
 import { ExactlyOnce } from '../kafka/worker/exactly-once.js';
 import { GroupWorker, type Turn, type WorkerOptions } from '../kafka/worker/group-worker.js';
+import { PARTITIONS_AT_ONCE } from '../kafka/worker/membership.js';
 import { PartitionProducers } from '../kafka/worker/producers.js';
 import type { KeyStore } from '../privacy/key-store.js';
 import { openKeyStore } from '../privacy/key-store.js';
@@ -92,7 +93,7 @@ export class TopologyRunner {
       name: 'topology',
       topics: [...this.byTopic.keys()],
       maxBytesPerPartition: options.maxBatchBytes,
-      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 6,
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? PARTITIONS_AT_ONCE,
       summary: () => this.logSummary(),
     });
   }

@@ -26,7 +26,7 @@ export function registerTopologyCommands(program: Command): void {
     )
     .option(
       '--max-batch-bytes <bytes>',
-      'largest fetch per partition, hence per transaction (default: 1/1024 of C360_MEMORY_MB, 4 MiB without it); the batches worked on at once hold at most six default fetches, so larger ones run fewer at a time',
+      'largest fetch per partition, hence per transaction (default: 1/1024 of C360_MEMORY_MB, 4 MiB without it); the batches worked on at once hold at most six of the default size, so larger ones run fewer at a time',
       integer(1024),
     )
     .action(async (options: TopologyOptions & { sessionTimeout: number; maxBatchBytes: number; opsPort?: number; createTopics?: boolean }) => {

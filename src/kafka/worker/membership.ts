@@ -31,15 +31,18 @@ export function groupConsumer(
   return { consumer, membership: new GroupMembership(consumer) };
 }
 
+/** Partitions a topology worker works on at once by default: at the budget's own batch size, the bytes in flight its heap is sized for. */
+export const PARTITIONS_AT_ONCE = 6;
+
 /**
  * How many partitions' batches a worker works on at once: as many as it asks for, but no more than
- * the budget's bytes in flight allow at the batch size it fetches. A batch takes many times its bytes
+ * PARTITIONS_AT_ONCE batches of the budget's size hold in bytes. A batch takes many times its bytes
  * in the heap while it is worked on, so larger batches (`--max-batch-bytes`) run fewer at a time
  * instead of outgrowing the heap; one always runs.
  */
 export function concurrentPartitions(wanted: number, maxBytesPerPartition: number | undefined, memory: MemoryBudget): number {
   const batchBytes = maxBytesPerPartition ?? memory.fetchBytesPerPartition;
-  return Math.max(1, Math.min(wanted, Math.floor(memory.batchBytesInFlight / batchBytes)));
+  return Math.max(1, Math.min(wanted, Math.floor((PARTITIONS_AT_ONCE * memory.fetchBytesPerPartition) / batchBytes)));
 }
 
 export class GroupMembership {
