@@ -83,6 +83,18 @@ export const envSchema = z.object({
       message: 'must be a folder, file:///path or s3://bucket[/prefix]',
     })
     .describe('raw layer root: a folder, file:///path or s3://bucket/prefix (default: C360_DATA_DIR)'),
+  C360_CATALOG_URL: z
+    .url({ message: 'must be an http(s) URL' })
+    .optional()
+    .describe(
+      "an Iceberg REST catalog's base URL (the one Spark's `uri` takes, e.g. http://127.0.0.1:8181): when set, the sink lands the layers as Iceberg tables in the namespace `<ns>` instead of as Parquet folders under C360_STORAGE_URL",
+    ),
+  C360_CATALOG_WAREHOUSE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("the catalog's warehouse, sent as `warehouse` when the client asks for its config (Polaris: the catalog name)"),
+  C360_CATALOG_TOKEN: z.string().min(1).optional().describe('a bearer token for the REST catalog, sent only to the C360_CATALOG_URL origin'),
   C360_MEMORY_MB: z.coerce
     .number()
     .int()
@@ -282,6 +294,12 @@ function memoryBudget(mb: number | undefined): MemoryBudget {
   };
 }
 
+export interface CatalogSettings {
+  url: string;
+  warehouse?: string;
+  token?: string;
+}
+
 export interface Config {
   kafka: { brokers: string[]; clientId: string; ssl: KafkaTls; sasl?: SaslConfig };
   schemaRegistry: { url: string; auth?: { username: string; password: string } };
@@ -291,6 +309,8 @@ export interface Config {
   storageUrl: string;
   /** Where sink files are written before they are published (default: inside a local store, else a temp folder). */
   spoolDir: string | undefined;
+  /** An Iceberg REST catalog: when set, the sink writes tables instead of folders. */
+  catalog: CatalogSettings | undefined;
   memory: MemoryBudget;
   s3: S3Settings;
   /** Where the local stack keeps its downloaded jars (cache) and its logs, pids and data (state). */
@@ -373,6 +393,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.C360_DATA_DIR),
     storageUrl: e.C360_STORAGE_URL ?? path.resolve(e.C360_DATA_DIR),
     spoolDir: e.C360_SPOOL_DIR ? path.resolve(e.C360_SPOOL_DIR) : undefined,
+    catalog: e.C360_CATALOG_URL
+      ? {
+          url: e.C360_CATALOG_URL.replace(/\/+$/, ''),
+          ...(e.C360_CATALOG_WAREHOUSE ? { warehouse: e.C360_CATALOG_WAREHOUSE } : {}),
+          ...(e.C360_CATALOG_TOKEN ? { token: e.C360_CATALOG_TOKEN } : {}),
+        }
+      : undefined,
     memory: memoryBudget(e.C360_MEMORY_MB),
     s3: { endpoint: e.C360_S3_ENDPOINT ?? process.env.AWS_ENDPOINT_URL_S3, forcePathStyle: e.C360_S3_FORCE_PATH_STYLE, timeoutMs: e.C360_S3_TIMEOUT_MS },
     home: path.resolve(e.C360_HOME),

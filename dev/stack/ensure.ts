@@ -5,7 +5,8 @@
  */
 import type { Config } from '../../src/config.js';
 import { StackError } from '../../src/contracts/errors.js';
-import { kafkaAnswers, postgresAnswers, redisAnswers, registryAnswers, s3Answers } from '../../src/observability/probes.js';
+import { catalogAnswers, kafkaAnswers, postgresAnswers, redisAnswers, registryAnswers, s3Answers } from '../../src/observability/probes.js';
+import { CATALOG_URL } from './catalog.js';
 import { stackUp } from './index.js';
 import { CLUSTER_BROKERS, securedListenersOpen } from './kafka.js';
 import { REDIS_URL } from './redis.js';
@@ -28,7 +29,7 @@ export function localStackDefaults(): void {
 
 export async function ensureStack(
   config: Config,
-  options: { s3?: boolean; secure?: boolean; sftp?: boolean; onProgress?: (line: string) => void } = {},
+  options: { s3?: boolean; catalog?: boolean; secure?: boolean; sftp?: boolean; onProgress?: (line: string) => void } = {},
 ): Promise<string[]> {
   // Unless the environment names a secret, the checkout's own development secret serves (read by loadConfig from then on).
   if (!config.piiKey || !config.kek) ensureDevSecrets(config.home);
@@ -67,6 +68,17 @@ export async function ensureStack(
       : []),
     { name: 'Redis', variable: 'REDIS_URL', value: config.redisUrl, local: REDIS_URL, answers: () => redisAnswers(config.redisUrl) },
     ...(options.s3 ? [{ name: 'S3 (S3Mock)', variable: 'C360_S3_ENDPOINT', value: S3_URL, local: S3_URL, answers: () => s3Answers(S3_URL) }] : []),
+    ...(options.catalog || config.catalog
+      ? [
+          {
+            name: 'the Iceberg catalog',
+            variable: 'C360_CATALOG_URL',
+            value: config.catalog?.url ?? CATALOG_URL,
+            local: CATALOG_URL,
+            answers: () => catalogAnswers(config.catalog?.url ?? CATALOG_URL),
+          },
+        ]
+      : []),
     ...(options.sftp ? [{ name: 'the SFTP drop', variable: 'SFTP', value: sftpPart.address, local: sftpPart.address, answers: () => sftpPart.answers() }] : []),
   ];
   // PostgreSQL is the machine's own service (Debian's postgresql), not a part the stack starts.

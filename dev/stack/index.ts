@@ -1,11 +1,12 @@
 /**
- * The local stack (`c360 stack up | down | status`): Kafka, the schema registry, Redis and an S3-compatible store on loopback.
+ * The local stack (`c360 stack up | down | status`): Kafka, the schema registry, Redis, an S3-compatible store and an Iceberg REST catalog on loopback.
  * Its Kafka is one broker, or with `--brokers 3` a cluster of three beside it (the failure tests); `--sftp` adds an SFTP drop.
  * `up` is idempotent and waits for readiness; `down` stops only what `up` started.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { StackError } from '../../src/contracts/errors.js';
+import { catalogPart } from './catalog.js';
 import { clusterParts, kafkaPart, securedKafkaPart } from './kafka.js';
 import type { StackPart } from './part.js';
 import { stackPaths } from './paths.js';
@@ -19,8 +20,8 @@ import { sftpPart } from './sftp.js';
 /** The stack's shapes: one broker (the demo, the tests), or the three-broker cluster beside the same registry, Redis and S3. */
 export type Brokers = 1 | 3;
 const SHAPES: Record<Brokers, readonly StackPart[]> = {
-  1: [redisPart, kafkaPart, registryPart, s3Part],
-  3: [redisPart, registryPart, s3Part, ...clusterParts],
+  1: [redisPart, kafkaPart, registryPart, s3Part, catalogPart],
+  3: [redisPart, registryPart, s3Part, catalogPart, ...clusterParts],
 };
 const ALL_PARTS: readonly StackPart[] = [...SHAPES[1], ...clusterParts, sftpPart];
 

@@ -6,14 +6,17 @@ import { PrerequisiteError } from '../../src/contracts/errors.js';
 import { projectRoot } from '../../src/contracts/project.js';
 import { requireCommand } from './prerequisites.js';
 
-/** Runs a maven-dependency-plugin goal against stack/pom.xml, writing into a temporary folder renamed to `target` on success. */
-export function mavenFetch(target: string, goal: string, properties: Record<string, string>, what: string): void {
+/**
+ * Runs a maven-dependency-plugin goal against a pom under stack/ (stack/pom.xml unless `pom` names
+ * another), writing into a temporary folder renamed to `target` on success.
+ */
+export function mavenFetch(target: string, goal: string, properties: Record<string, string>, what: string, pom = 'pom.xml'): void {
   if (fs.existsSync(path.join(target, '.complete'))) return;
   requireCommand('mvn');
   const staging = `${target}.partial-${process.pid}`;
   fs.rmSync(staging, { recursive: true, force: true });
   fs.mkdirSync(staging, { recursive: true });
-  const args = ['-q', '-B', '-f', path.join(projectRoot(), 'stack', 'pom.xml'), `dependency:${goal}`, `-DoutputDirectory=${staging}`];
+  const args = ['-q', '-B', '-f', path.join(projectRoot(), 'stack', pom), `dependency:${goal}`, `-DoutputDirectory=${staging}`];
   for (const [key, value] of Object.entries(properties)) args.push(`-D${key}=${value}`);
   const result = spawnSync('mvn', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (result.status !== 0) {

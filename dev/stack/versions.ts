@@ -32,3 +32,11 @@ export const S3_BUCKET = 'c360-raw';
 /** The SFTP drop (`stack up --sftp`): Debian's OpenSSH server on loopback, one chrooted SFTP-only user. */
 export const SFTP_PORT = 2222;
 export const SFTP_USER = 'c360-sftp';
+/**
+ * Apache Iceberg 1.10.0: its reference REST catalog server runs on Java 17 (Jetty 11); the tests read
+ * tables back with the same version's Java reader.
+ */
+export const ICEBERG_VERSION = '1.10.0';
+export const CATALOG_PORT = 8181;
+/** Where the local catalog puts its tables: a prefix of the local S3's bucket. */
+export const WAREHOUSE_URL = `s3://${S3_BUCKET}/warehouse`;

@@ -80,7 +80,7 @@ export class ConnectorLoopError extends C360Error {
 }
 
 /** What c360 depends on at run time, as error codes name it. */
-const DEPENDENCIES = ['kafka', 'registry', 'redis', 'object-store', 'connector', 'key-store', 'disk'] as const;
+const DEPENDENCIES = ['kafka', 'registry', 'redis', 'object-store', 'catalog', 'connector', 'key-store', 'disk'] as const;
 export type Dependency = (typeof DEPENDENCIES)[number];
 
 /** A dependency (Kafka, the registry, Redis, object storage, a vendor API) is unreachable or busy right now; the caller should back off and retry. */
@@ -163,7 +163,10 @@ export function isRetriableStatus(status: number): boolean {
 }
 
 /** The settings that carry a dependency's credentials, named when it answers 401 or 403. */
-const CREDENTIAL_SETTINGS: Partial<Record<Dependency, string>> = { registry: 'SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD' };
+const CREDENTIAL_SETTINGS: Partial<Record<Dependency, string>> = {
+  registry: 'SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD',
+  catalog: 'C360_CATALOG_TOKEN',
+};
 
 /** An HTTP failure of a dependency as one sentence, retriable or not by its status; a Retry-After in seconds is kept. */
 export function httpError(

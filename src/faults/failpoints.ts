@@ -8,8 +8,9 @@ export type CrashPoint =
   | 'after-stages'
   | 'after-send'
   | 'after-commit'
-  // Sink workers: mid-file, between a file's publish and its manifest entry, and before the offset commit.
+  // Sink workers: mid-file, between a file's upload and its table commit, between a file's publish and its manifest entry, and before the offset commit.
   | 'sink-append'
+  | 'sink-before-table-commit'
   | 'sink-after-publish'
   | 'sink-before-commit'
   // Extraction: after a file batch or connector page is committed with its checkpoint.

@@ -50,6 +50,16 @@ export async function s3Answers(endpoint: string): Promise<boolean> {
   }
 }
 
+/** An Iceberg REST catalog answers GET /v1/config. */
+export async function catalogAnswers(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url.replace(/\/+$/, '')}/v1/config`, { signal: AbortSignal.timeout(3000) });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
 export async function redisAnswers(url: string): Promise<boolean> {
   const redis = new Redis(url, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, retryStrategy: () => null });
   redis.on('error', () => undefined);

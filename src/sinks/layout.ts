@@ -11,10 +11,16 @@ const OFFSET_DIGITS = 20;
  * Raw records have an `entity=` level under their source, whether the source carries one entity
  * or several: DuckDB and Spark need every file of a layer at the same partition depth.
  */
-export function folderOf(kind: LayerKind, source: string | undefined, date: string, entity?: string): string {
+function folderOf(kind: LayerKind, source: string | undefined, date: string, entity?: string): string {
   if (kind === 'near-duplicates') return `near-duplicates/date=${date}`;
   return `${kind}/source=${source ?? 'unknown'}/${entity ? `entity=${entity}/` : ''}date=${date}`;
 }
+
+/** The folder layer's placement: the folder is also what holds offsets. */
+export const placeInFolders = (at: { kind: LayerKind; source: string | undefined; date: string; entity: string | undefined }) => {
+  const folder = folderOf(at.kind, at.source, at.date, at.entity);
+  return { folder, target: folder };
+};
 
 export interface FileId {
   topic: string;

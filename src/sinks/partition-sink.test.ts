@@ -12,6 +12,7 @@ import { DependencyRefusedError, DependencyUnavailableError, mayBlameRecord } fr
 import { createLogger } from '../observability/logger.js';
 import { LocalStore } from '../storage/local-store.js';
 import type { ObjectStore, PutOutcome } from '../storage/object-store.js';
+import { FolderLayer } from './folder-layer.js';
 import { fileName, parseFileName } from './layout.js';
 import { LINEAGE_FIELDS } from './lineage-columns.js';
 import { sinkMetrics } from './metrics.js';
@@ -78,19 +79,25 @@ function setUp(rotation: Record<string, number>) {
   const spoolDir = path.join(root, '_spool', 'worker');
   fs.mkdirSync(spoolDir, { recursive: true });
   const sink = new PartitionSink('ns.raw.web', 0, {
-    store,
+    layer: new FolderLayer(store, () => compiled),
     spoolDir,
     rotation: rotationOptions(rotation),
-    fileSchema: () => compiled,
     metrics: sinkMetrics(new Registry()),
     logger: createLogger('silent'),
+    rewind: () => {
+      throw new Error('a folder layer never asks to read again');
+    },
   });
   return { root, store, sink };
 }
 
 function record(offset: number): SinkRecord {
   return {
+    kind: 'raw',
+    source: 'web',
+    entity: 'Event',
     folder: FOLDER,
+    target: FOLDER,
     schemaId: 1,
     schema: SCHEMA,
     value: { id: `e-${offset}` },

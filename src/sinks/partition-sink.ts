@@ -14,20 +14,31 @@
  * re-read record never lands twice, however the first run cut its files (an idle flush, a stop).
  */
 import path from 'node:path';
-import { DependencyRefusedError, UnreadableFileError } from '../contracts/errors.js';
-import { PROCESSOR_VERSION } from '../contracts/project.js';
+import { C360Error } from '../contracts/errors.js';
 import { crashPoint } from '../faults/failpoints.js';
 import type { Logger } from '../observability/logger.js';
-import type { ObjectStore, PutOutcome } from '../storage/object-store.js';
-import { fileName, manifestKey, parseFileName, partitionPrefix } from './layout.js';
-import { type ManifestEntry, manifestEntryFromFile } from './manifest.js';
 import type { SinkMetrics } from './metrics.js';
 import type { RotationOptions } from './options.js';
-import { type ClosedFile, convertRow, type FileSchema, ParquetFileWriter } from './parquet/parquet-file.js';
+import { convertRow, ParquetFileWriter } from './parquet/parquet-file.js';
 import type { SinkRecord } from './records.js';
+import type { PublishOutcome, SinkLayer } from './sink-layer.js';
+
+/**
+ * The layer holds some records of a file and not others: another worker landed them, cut
+ * differently. The partition sink has dropped what it held and asked to read again from `from`.
+ */
+export class SupersededError extends C360Error {
+  constructor(
+    readonly from: number,
+    message: string,
+  ) {
+    super('stage.internal_error', message, { retriable: true });
+  }
+}
 
 interface OpenFile {
   folder: string;
+  target: string;
   schemaId: number;
   schema: Record<string, unknown>;
   writer: ParquetFileWriter;
@@ -41,28 +52,33 @@ interface OpenFile {
   lastAppendWallMs: number;
 }
 
-/** A file taken out of the open ones, on its way into storage; `outcome` once the store has it. */
-interface ClosingFile {
-  file: OpenFile;
-  key: string;
+/**
+ * Files taken out of the open ones together, on their way into storage as one unit: one file in a
+ * folder layer; in a table layer, every file the partition had open for the table, which then holds
+ * all of the partition's records for it up to `through`.
+ */
+interface ClosingGroup {
+  files: OpenFile[];
+  target: string;
+  through: number;
   attempts: number;
-  outcome: PutOutcome | undefined;
 }
 
 export interface PartitionSinkDeps {
-  store: ObjectStore;
+  layer: SinkLayer;
   spoolDir: string;
   rotation: RotationOptions;
-  fileSchema(schemaId: number, schema: Record<string, unknown>): FileSchema;
   metrics: SinkMetrics;
   logger: Logger;
+  /** Reads the partition again from an offset (the worker's consumer seeks there). */
+  rewind(offset: number): void;
 }
 
 export class PartitionSink {
   private readonly open = new Map<string, OpenFile>();
   /** Files closed by rotation or an idle flush and not yet in storage, oldest first. */
-  private readonly closing: ClosingFile[] = [];
-  /** Per folder: the last offset of this partition that storage already holds (-1: none). */
+  private readonly closing: ClosingGroup[] = [];
+  /** Per target (a folder, a table): the last offset of this partition that it already holds (-1: none). */
   private readonly storedThrough = new Map<string, number>();
   private nextOffset: number | undefined;
 
@@ -82,19 +98,20 @@ export class PartitionSink {
     // Kafka hands a partition back from its committed offset after a rebalance: restart the open files from there.
     if (this.nextOffset !== undefined && offset < this.nextOffset) this.discard();
     // The listing happens once per folder; after that the answer is in memory.
-    if (offset <= (this.storedThrough.get(record.folder) ?? (await this.listStored(record.folder)))) {
+    if (offset <= (this.storedThrough.get(record.target) ?? (await this.readStored(record.target)))) {
       this.nextOffset = offset + 1;
       this.deps.metrics.skipped.inc({ topic: this.topic });
       return;
     }
     // Converted before anything changes: a value no column can hold throws here, and the record can be set aside.
-    const row = convertRow(this.deps.fileSchema(record.schemaId, record.schema), record.value, record.lineage);
+    const schema = await this.deps.layer.fileSchema(record);
+    const row = convertRow(schema, record.value, record.lineage);
     let file = this.open.get(record.folder);
     if (file && this.mustRotate(file, record)) {
-      this.close(file);
+      this.close(file, offset - 1);
       file = undefined;
     }
-    file ??= this.start(offset, record);
+    file ??= this.start(offset, record, schema);
     file.writer.append(row);
     this.nextOffset = offset + 1;
     file.last = offset;
@@ -130,18 +147,19 @@ export class PartitionSink {
   /** The offset to commit: the first record of the oldest file not yet published, or past everything seen. */
   committable(): number | undefined {
     let min: number | undefined;
-    for (const f of [...this.open.values(), ...this.closing.map((c) => c.file)]) min = min === undefined ? f.first : Math.min(min, f.first);
+    for (const f of [...this.open.values(), ...this.closing.flatMap((c) => c.files)]) min = min === undefined ? f.first : Math.min(min, f.first);
     return min ?? this.nextOffset;
   }
 
   /** Closes the files that have had no record for the idle time, and publishes what is closed. */
   async flushIdle(nowMs: number): Promise<void> {
-    for (const f of [...this.open.values()]) if (nowMs - f.lastAppendWallMs >= this.deps.rotation.idleFlushMs) this.close(f);
+    for (const f of [...this.open.values()])
+      if (this.open.has(f.folder) && nowMs - f.lastAppendWallMs >= this.deps.rotation.idleFlushMs) this.close(f, this.nextOffset! - 1);
     await this.settle();
   }
 
   async flushAll(): Promise<void> {
-    for (const f of [...this.open.values()]) this.close(f);
+    for (const f of [...this.open.values()]) if (this.open.has(f.folder)) this.close(f, this.nextOffset! - 1);
     await this.settle();
   }
 
@@ -152,7 +170,7 @@ export class PartitionSink {
    */
   discard(): void {
     for (const f of this.open.values()) f.writer.discard();
-    for (const c of this.closing) c.file.writer.discard();
+    for (const c of this.closing) for (const f of c.files) f.writer.discard();
     this.open.clear();
     this.closing.length = 0;
     this.storedThrough.clear();
@@ -160,7 +178,7 @@ export class PartitionSink {
   }
 
   get openFiles(): number {
-    return this.open.size + this.closing.length;
+    return this.open.size + this.closing.reduce((n, c) => n + c.files.length, 0);
   }
 
   private mustRotate(file: OpenFile, record: SinkRecord): boolean {
@@ -173,7 +191,7 @@ export class PartitionSink {
     );
   }
 
-  private start(offset: number, record: SinkRecord): OpenFile {
+  private start(offset: number, record: SinkRecord, schema: Parameters<typeof convertRow>[0]): OpenFile {
     const spool = path.join(this.deps.spoolDir, `${this.topic}+${this.partition}+${offset}.parquet.tmp`);
     const kv = [
       { key: 'c360.avro.schema', value: JSON.stringify(record.schema) },
@@ -183,9 +201,10 @@ export class PartitionSink {
     ];
     const file: OpenFile = {
       folder: record.folder,
+      target: record.target,
       schemaId: record.schemaId,
       schema: record.schema,
-      writer: new ParquetFileWriter(spool, this.deps.fileSchema(record.schemaId, record.schema), kv, this.deps.rotation.rowGroupRows),
+      writer: new ParquetFileWriter(spool, schema, kv, this.deps.rotation.rowGroupRows),
       first: offset,
       last: offset,
       count: 0,
@@ -199,84 +218,71 @@ export class PartitionSink {
     return file;
   }
 
-  /** Takes the file out of the open ones; it is written to its end and published by `settle`. */
-  private close(file: OpenFile): void {
-    this.open.delete(file.folder);
-    this.closing.push({
-      file,
-      key: `${file.folder}/${fileName({ topic: this.topic, partition: this.partition, firstOffset: file.first, lastOffset: file.last })}`,
-      attempts: 0,
-      outcome: undefined,
-    });
+  /**
+   * Takes the file out of the open ones (in a table layer, with every other open file of its table),
+   * to be written to its end and published by `settle`. `through`: the last offset taken so far.
+   */
+  private close(file: OpenFile, through: number): void {
+    const files = this.deps.layer.closesTogether ? [...this.open.values()].filter((f) => f.target === file.target) : [file];
+    for (const f of files) this.open.delete(f.folder);
+    this.closing.push({ files, target: file.target, through: this.deps.layer.closesTogether ? through : file.last, attempts: 0 });
   }
 
-  /** One closed file into storage: written to its end, uploaded, recorded as stored, given its manifest entry. Each step is done once. */
-  private async publish(c: ClosingFile): Promise<void> {
-    const layer = c.file.folder.split('/')[0]!;
+  /** One closed group into its layer: written to its end, published, recorded as stored. */
+  private async publish(c: ClosingGroup): Promise<void> {
+    const layer = c.target.split('/')[0]!;
     const timer = this.deps.metrics.publishSeconds.startTimer({ layer });
     c.attempts++;
+    let outcome: PublishOutcome;
+    const first = Math.min(...c.files.map((f) => f.first));
     try {
-      const closed = c.file.writer.close();
-      if (c.outcome === undefined) {
-        c.outcome = await this.deps.store.publishFile(c.file.writer.path, c.key);
-        // Stored from now on, whatever happens to the manifest entry: a re-read record is skipped.
-        this.storedThrough.set(c.file.folder, Math.max(c.file.last, this.storedThrough.get(c.file.folder) ?? -1));
-        crashPoint('sink-after-publish');
+      const files = c.files.map((f) => ({
+        spoolPath: f.writer.path,
+        folder: f.folder,
+        first: f.first,
+        last: f.last,
+        schemaId: f.schemaId,
+        minTime: f.minTime,
+        maxTime: f.maxTime,
+        closed: f.writer.close(),
+      }));
+      outcome = await this.deps.layer.publish({ topic: this.topic, partition: this.partition, target: c.target, through: c.through, files });
+      if (outcome !== 'superseded') {
+        // Stored from now on: a re-read record is skipped.
+        this.storedThrough.set(c.target, Math.max(c.through, this.storedThrough.get(c.target) ?? -1));
+        for (const f of files) {
+          this.deps.metrics.files.inc({ layer, outcome });
+          this.deps.metrics.fileBytes.inc({ layer }, f.closed.bytes);
+        }
       }
-      await this.deps.store.putIfAbsent(manifestKey(c.key), Buffer.from(`${JSON.stringify(this.manifestEntry(c, closed), null, 2)}\n`));
-      if (c.outcome === 'exists') {
-        // A zombie that lost this partition wrote the same name, or an earlier attempt of ours landed although it reported a failure.
-        this.deps.logger.warn(
-          { key: c.key, attempts: c.attempts },
-          'file already published (by another worker, or an attempt reported failed); kept the existing one',
-        );
-      }
-      this.deps.metrics.files.inc({ layer, outcome: c.outcome });
-      this.deps.metrics.fileBytes.inc({ layer }, closed.bytes);
-      timer();
     } catch (err) {
-      // The file stays closing, owned by this partition: the caller waits and settles again.
+      // The files stay closing, owned by this partition: the caller waits and settles again.
       this.deps.metrics.publishFailures.inc({ layer });
       throw err;
     }
-  }
-
-  private manifestEntry(c: ClosingFile, closed: ClosedFile): ManifestEntry {
-    return {
-      file: c.key.slice(c.key.lastIndexOf('/') + 1),
-      topic: this.topic,
-      partition: this.partition,
-      first_offset: c.file.first,
-      last_offset: c.file.last,
-      rows: closed.rows,
-      bytes: closed.bytes,
-      sha256: closed.sha256,
-      schema_id: c.file.schemaId,
-      min_received_at: new Date(c.file.minTime).toISOString(),
-      max_received_at: new Date(c.file.maxTime).toISOString(),
-      written_at: new Date().toISOString(),
-      writer: PROCESSOR_VERSION,
-    };
-  }
-
-  /** Lists the partition's files in a folder once, and completes a manifest a crash left without its entry. */
-  private async listStored(folder: string): Promise<number> {
-    const files = (await this.deps.store.list(partitionPrefix(folder, this.topic, this.partition))).filter((k) => k.endsWith('.parquet'));
-    let through = -1;
-    if (files.length > 0) {
-      const entries = new Set(await this.deps.store.list(partitionPrefix(`${folder}/_manifest`, this.topic, this.partition)));
-      for (const key of files) {
-        through = Math.max(through, parseFileName(key)?.lastOffset ?? -1);
-        if (!entries.has(manifestKey(key))) {
-          const entry = await manifestEntryFromFile(this.deps.store, key).catch((err: unknown) => {
-            // A file under a name of this partition that is not one it wrote: the store's content to fix, not the record's fault.
-            throw err instanceof UnreadableFileError ? new DependencyRefusedError('object-store', `${err.message}; move it out of the layer`) : err;
-          });
-          await this.deps.store.putIfAbsent(manifestKey(key), Buffer.from(`${JSON.stringify(entry, null, 2)}\n`));
-        }
-      }
+    timer();
+    if (outcome === 'exists') {
+      // A zombie that lost this partition landed the same records, or an earlier attempt of ours landed although it reported a failure.
+      this.deps.logger.warn(
+        { target: c.target, first, through: c.through, attempts: c.attempts },
+        'records already in the layer (by another worker, or an attempt reported failed); kept what is there',
+      );
     }
-    this.storedThrough.set(folder, through);
+    if (outcome === 'superseded') {
+      const from = this.committable() ?? first;
+      this.discard();
+      this.deps.rewind(from);
+      throw new SupersededError(
+        from,
+        `${c.target} holds part of offsets ${first}-${c.through} of ${this.topic}[${this.partition}], landed by another worker; reading again from ${from}`,
+      );
+    }
+  }
+
+  /** What the target holds of this partition, asked once per target; after that the answer is in memory. */
+  private async readStored(target: string): Promise<number> {
+    const through = await this.deps.layer.storedThrough(target, this.topic, this.partition);
+    this.storedThrough.set(target, through);
     return through;
   }
 }

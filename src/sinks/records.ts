@@ -10,11 +10,17 @@ import type { RecordErrorEntry } from '../contracts/errors.js';
 import { FRAME_HEADER_BYTES, framedSchemaId } from '../contracts/framing.js';
 import { dayOf, HEADER, headerString, readLineage, receivedAt } from '../contracts/lineage.js';
 import type { WriterSchemas } from '../schema/registry.js';
-import { folderOf, type LayerKind } from './layout.js';
+import type { LayerKind } from './layout.js';
 import { lineageColumns } from './lineage-columns.js';
 
 export interface SinkRecord {
+  /** The layer the record belongs to, and its source and entity (raw records). */
+  kind: LayerKind;
+  source: string | undefined;
+  entity: string | undefined;
+  /** Where its file goes (a folder, or a table's partition), and what holds offsets there (the folder, or the table). */
   folder: string;
+  target: string;
   schemaId: number;
   schema: Record<string, unknown>;
   value: Record<string, unknown>;
@@ -23,6 +29,19 @@ export interface SinkRecord {
   /** Input size, for rotation by bytes. */
   bytes: number;
 }
+
+/** Where a record goes in the layer: its file's folder and the target that holds offsets, from what the record is. */
+export type Placement = (at: {
+  kind: LayerKind;
+  source: string | undefined;
+  date: string;
+  entity: string | undefined;
+  value: Record<string, unknown>;
+  lineage: Record<string, unknown>;
+}) => {
+  folder: string;
+  target: string;
+};
 
 export interface TopicRole {
   kind: LayerKind;
@@ -52,6 +71,7 @@ export function readSinkRecord(
   schemas: WriterSchemas,
   deadLetter: DeadLetterContract,
   storable: (schemaId: number, schema: Record<string, unknown>) => string | undefined,
+  place: Placement,
 ): SinkRecord {
   const received = receivedAt(message);
   const date = dayOf(received);
@@ -62,11 +82,23 @@ export function readSinkRecord(
     const problem = storable(decoded.schemaId, schemas.schema(decoded.schemaId)!);
     if (problem) decoded = { error: { code: 'decode.incompatible_schema', field: null, message: problem } };
   }
-  if ('error' in decoded) return quarantineRecord(role, topic, partition, message, deadLetter, decoded.error);
+  if ('error' in decoded) return quarantineRecord(role, topic, partition, message, deadLetter, decoded.error, place);
   const { value, schemaId } = decoded;
   const source = role.kind === 'quarantine' ? String(value.source) : role.source;
   const entity = role.kind === 'raw' ? (headerString(message.headers, HEADER.entity) ?? String(schemas.schema(schemaId)!.name).split('.').pop()) : undefined;
-  return { folder: folderOf(role.kind, source, date, entity), schemaId, schema: schemas.schema(schemaId)!, value, lineage, receivedAt: received, bytes };
+  const kind = role.kind;
+  return {
+    kind,
+    source,
+    entity,
+    ...place({ kind, source, date, entity, value, lineage }),
+    schemaId,
+    schema: schemas.schema(schemaId)!,
+    value,
+    lineage,
+    receivedAt: received,
+    bytes,
+  };
 }
 
 /** The message as a dead-letter row of the quarantine layer, with the error that kept it out of its own layer. */
@@ -77,6 +109,7 @@ export function quarantineRecord(
   message: KafkaMessage,
   deadLetter: DeadLetterContract,
   error: RecordErrorEntry,
+  place: Placement,
 ): SinkRecord {
   const received = receivedAt(message);
   const source = role.source ?? headerString(message.headers, HEADER.source);
@@ -93,12 +126,16 @@ export function quarantineRecord(
   // Through Avro and back, so the row has the types a decoded dead letter has (bytes as Buffers, defaults filled).
   const value = deadLetter.type.fromBuffer(deadLetter.type.toBuffer(record)) as Record<string, unknown>;
   const bytes = (message.value?.length ?? 0) + (message.key?.length ?? 0);
+  const lineage = lineageColumns(message, topic, partition);
   return {
-    folder: folderOf('quarantine', source, dayOf(received)),
+    kind: 'quarantine',
+    source,
+    entity: undefined,
+    ...place({ kind: 'quarantine', source, date: dayOf(received), entity: undefined, value, lineage }),
     schemaId: deadLetter.id,
     schema: deadLetter.schema,
     value,
-    lineage: lineageColumns(message, topic, partition),
+    lineage,
     receivedAt: received,
     bytes,
   };

@@ -13,6 +13,7 @@ import type { DeadLetterContract } from '../contracts/dead-letter.js';
 import { C360Error, DependencyRefusedError, describeError, isDependencyFailure, mayBlameRecord, onDisk, safeMessage } from '../contracts/errors.js';
 import { topicNames } from '../contracts/topic-names.js';
 import type { Topology } from '../contracts/topology-definition.js';
+import { RestCatalog } from '../iceberg/rest-catalog.js';
 import { createKafka } from '../kafka/client.js';
 import { GroupWorker, partitionKey, type Turn, type WorkerOptions } from '../kafka/worker/group-worker.js';
 import { WriterSchemas } from '../schema/registry.js';
@@ -20,12 +21,16 @@ import { openObjectStore } from '../storage/backends.js';
 import { makeDirectory } from '../storage/directories.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { deadLetterContract, prepareTopologyTopics } from '../topology/setup.js';
+import { FolderLayer } from './folder-layer.js';
+import { placeInFolders } from './layout.js';
 import { LINEAGE_FIELDS } from './lineage-columns.js';
 import { type SinkMetrics, sinkMetrics } from './metrics.js';
 import { type RotationOptions, rotationOptions } from './options.js';
 import { type FileSchema, fileSchema } from './parquet/parquet-file.js';
-import { PartitionSink } from './partition-sink.js';
-import { quarantineRecord, readSinkRecord, schemaIdsOf, type TopicRole } from './records.js';
+import { PartitionSink, SupersededError } from './partition-sink.js';
+import { type Placement, quarantineRecord, readSinkRecord, schemaIdsOf, type TopicRole } from './records.js';
+import type { SinkLayer } from './sink-layer.js';
+import { TableLayer } from './table-layer.js';
 
 export interface SinkWorkerOptions extends WorkerOptions {
   topology: Topology;
@@ -51,6 +56,10 @@ export class SinkWorker {
   private readonly fileSchemas = new Map<number, FileSchema | string>();
   /** The files of each partition this worker owns, by `topic[partition]`. */
   private readonly partitions = new Map<string, PartitionSink>();
+  /** Folders under the store, or tables in the catalog (C360_CATALOG_URL). */
+  private readonly layer: SinkLayer;
+  private readonly place: Placement;
+  private readonly catalog: RestCatalog | undefined;
   private readonly rawPrefix: string;
   private readonly names: ReturnType<typeof topicNames>;
   private deadLetter: DeadLetterContract | undefined;
@@ -68,6 +77,15 @@ export class SinkWorker {
     this.schemas = new WriterSchemas(config);
     this.names = topicNames(topology.namespace);
     this.rawPrefix = this.names.raw('');
+    if (config.catalog) {
+      this.catalog = new RestCatalog(config.catalog);
+      const tables = new TableLayer(this.catalog, config, topology);
+      this.layer = tables;
+      this.place = tables.place;
+    } else {
+      this.layer = new FolderLayer(this.store, (id, schema) => this.fileSchemaOf(id, schema) as FileSchema);
+      this.place = placeInFolders;
+    }
     this.worker = new GroupWorker({
       ...options,
       kafka: this.kafka,
@@ -89,6 +107,10 @@ export class SinkWorker {
     await this.store.check().catch((err: unknown) => {
       if (err instanceof DependencyRefusedError) throw err;
       logger.warn({ err: describeError(err) }, 'the store does not answer yet; the sink waits for it');
+    });
+    await this.catalog?.ensureNamespace(topology.namespace).catch((err: unknown) => {
+      if (err instanceof DependencyRefusedError) throw err;
+      logger.warn({ err: describeError(err) }, 'the catalog does not answer yet; the sink waits for it');
     });
     this.spoolDir = this.prepareSpool();
 
@@ -113,12 +135,12 @@ export class SinkWorker {
     let ps = this.partitions.get(key);
     if (!ps) {
       ps = new PartitionSink(topic, partition, {
-        store: this.store,
+        layer: this.layer,
         spoolDir: this.spoolDir,
         rotation: this.rotation,
-        fileSchema: (id, schema) => this.fileSchemaOf(id, schema) as FileSchema,
         metrics: this.metrics,
         logger: this.options.logger,
+        rewind: (offset) => this.worker.seek(topic, partition, offset),
       });
       this.partitions.set(key, ps);
     }
@@ -148,15 +170,22 @@ export class SinkWorker {
     const role = this.role(batch.topic);
     const ps = this.partitionSink(batch.topic, batch.partition);
     await turn.wait(() => this.schemas.fetch(schemaIdsOf(batch.messages)));
-    for (const m of batch.messages) {
-      if (!turn.running()) break;
-      // What the store or disk left undone (a rotated file, bytes a failed disk kept) is finished before the next record is
-      // taken: a record never waits in memory behind it. Nearly every record finds nothing to do, and costs no retry wrapper.
+    try {
+      for (const m of batch.messages) {
+        if (!turn.running()) break;
+        // What the store or disk left undone (a rotated file, bytes a failed disk kept) is finished before the next record is
+        // taken: a record never waits in memory behind it. Nearly every record finds nothing to do, and costs no retry wrapper.
+        if (ps.unsettled) await turn.wait(() => ps.settle());
+        await turn.wait(() => this.append(ps, role, batch.topic, batch.partition, m));
+        turn.resolve(m.offset);
+      }
       if (ps.unsettled) await turn.wait(() => ps.settle());
-      await turn.wait(() => this.append(ps, role, batch.topic, batch.partition, m));
-      turn.resolve(m.offset);
+    } catch (err) {
+      if (!(err instanceof SupersededError)) throw err;
+      // The partition is read again from where its records are not all in the layer; nothing is committed before.
+      this.options.logger.warn({ topic: batch.topic, partition: batch.partition, from: err.from, err: err.message }, 'partition read again');
+      return;
     }
-    if (ps.unsettled) await turn.wait(() => ps.settle());
     await this.commit(ps);
   }
 
@@ -167,7 +196,7 @@ export class SinkWorker {
    */
   private async append(ps: PartitionSink, role: TopicRole, topic: string, partition: number, m: KafkaMessage): Promise<void> {
     try {
-      await ps.append(Number(m.offset), readSinkRecord(role, topic, partition, m, this.schemas, this.deadLetter!, this.whyNotStorable));
+      await ps.append(Number(m.offset), readSinkRecord(role, topic, partition, m, this.schemas, this.deadLetter!, this.whyNotStorable, this.place));
     } catch (err) {
       if (!mayBlameRecord(err)) throw err;
       this.metrics.isolated.inc({ topic });
@@ -176,7 +205,7 @@ export class SinkWorker {
         'record set aside into quarantine: storing it failed in a way retrying cannot fix',
       );
       const error = { code: 'stage.internal_error' as const, field: null, message: safeMessage(err) };
-      await ps.append(Number(m.offset), quarantineRecord(role, topic, partition, m, this.deadLetter!, error));
+      await ps.append(Number(m.offset), quarantineRecord(role, topic, partition, m, this.deadLetter!, error, this.place));
     }
   }
 
@@ -203,6 +232,7 @@ export class SinkWorker {
               await ps.flushIdle(now);
               this.worker.waitEnded(key);
             } catch (err) {
+              if (err instanceof SupersededError) return;
               if (!isDependencyFailure(err)) throw err;
               if (this.worker.waitStarted(key, err))
                 this.options.logger.warn(

@@ -11,8 +11,8 @@ import { loadConfig } from '../../src/config.js';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const config = loadConfig({ ...process.env, ...project.config.env });
-  // The S3 backend's tests always target the local S3Mock; the TLS and SASL tests, the single broker's secured listeners; the SFTP tests, the stack's OpenSSH.
-  const started = await ensureStack(config, { s3: true, secure: true, sftp: true, onProgress: (line) => console.log(`[global-setup] ${line}`) });
+  // The S3 backend's and the table layer's tests always target the local S3Mock and Iceberg catalog; the TLS and SASL tests, the single broker's secured listeners; the SFTP tests, the stack's OpenSSH.
+  const started = await ensureStack(config, { s3: true, catalog: true, secure: true, sftp: true, onProgress: (line) => console.log(`[global-setup] ${line}`) });
   return async () => {
     if (started.length > 0) await stackDown(config.home, { only: started });
   };

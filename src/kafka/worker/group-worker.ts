@@ -177,6 +177,11 @@ export class GroupWorker {
     }
   }
 
+  /** Reads the partition again from `offset`: the batch in flight goes stale (`running()` turns false). */
+  seek(topic: string, partition: number, offset: number): void {
+    this.consumer?.seek({ topic, partition, offset: String(offset) });
+  }
+
   private setLag(topic: string, partition: number, next: bigint): void {
     const left = (this.highWatermarks.get(partitionKey(topic, partition)) ?? next) - next;
     this.lag.set({ group: this.o.groupId, topic, partition: String(partition) }, Number(left > 0n ? left : 0n));

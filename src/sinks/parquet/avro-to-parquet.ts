@@ -51,39 +51,79 @@ const PRIMITIVES: Record<string, { element: Omit<SchemaElement, 'name' | 'repeti
   double: { element: { type: 'DOUBLE' }, convert: identity },
 };
 
+/**
+ * How a table writes its files (src/iceberg): every column carries its field id (by its path of
+ * names, as src/iceberg/schema.ts gives them), and timestamps are microseconds, as Iceberg's
+ * timestamptz is. Files of the Parquet layer have neither.
+ */
+export interface TableColumns {
+  ids: ReadonlyMap<string, number>;
+}
+
+const MILLIS_TO_MICROS = 1000n;
+
 export class AvroToParquet {
   private readonly named = new NamedTypes();
+
+  constructor(private readonly table?: TableColumns) {}
 
   /** Top-level fields of a record schema: one node per field, in order. */
   fields(record: Record<string, unknown>): Array<{ name: string; node: Node }> {
     const namespace = this.named.register(record, undefined);
-    return (record.fields as Array<{ name: string; type: Json }>).map((f) => ({ name: f.name, node: this.node(f.name, f.type, 'REQUIRED', namespace) }));
+    return (record.fields as Array<{ name: string; type: Json }>).map((f) => ({
+      name: f.name,
+      node: this.node(f.name, f.type, 'REQUIRED', namespace, f.name),
+    }));
   }
 
-  private node(name: string, schema: Json, repetition: Repetition, namespace: string | undefined): Node {
-    if (Array.isArray(schema)) return this.union(name, schema as Json[], namespace);
+  /** A node's first element with its field id, when the file is a table's. */
+  private withId(node: Node, path: string): Node {
+    const id = this.table?.ids.get(path);
+    if (id !== undefined) node.elements[0] = { ...node.elements[0]!, field_id: id };
+    return node;
+  }
+
+  private node(name: string, schema: Json, repetition: Repetition, namespace: string | undefined, path: string): Node {
+    return this.withId(this.untagged(name, schema, repetition, namespace, path), path);
+  }
+
+  private untagged(name: string, schema: Json, repetition: Repetition, namespace: string | undefined, path: string): Node {
+    if (Array.isArray(schema)) return this.union(name, schema as Json[], namespace, path);
     if (typeof schema === 'string') {
       const primitive = PRIMITIVES[schema];
       if (primitive) return { elements: [{ name, repetition_type: repetition, ...primitive.element }], convert: primitive.convert };
-      return this.node(name, this.named.resolve(schema, namespace), repetition, namespace);
+      return this.untagged(name, this.named.resolve(schema, namespace), repetition, namespace, path);
     }
     const type = schema.type as Json;
     switch (schema.logicalType) {
       case 'date':
         return { elements: [{ name, repetition_type: repetition, type: 'INT32', converted_type: 'DATE', logical_type: { type: 'DATE' } }], convert: identity };
       case 'timestamp-millis':
-        return {
-          elements: [
-            {
-              name,
-              repetition_type: repetition,
-              type: 'INT64',
-              converted_type: 'TIMESTAMP_MILLIS',
-              logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
-            },
-          ],
-          convert: toBigInt,
-        };
+        return this.table
+          ? {
+              elements: [
+                {
+                  name,
+                  repetition_type: repetition,
+                  type: 'INT64',
+                  converted_type: 'TIMESTAMP_MICROS',
+                  logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' },
+                },
+              ],
+              convert: (v) => (v === null || v === undefined ? v : BigInt(v as number) * MILLIS_TO_MICROS),
+            }
+          : {
+              elements: [
+                {
+                  name,
+                  repetition_type: repetition,
+                  type: 'INT64',
+                  converted_type: 'TIMESTAMP_MILLIS',
+                  logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
+                },
+              ],
+              convert: toBigInt,
+            };
       case 'decimal':
         return this.decimal(name, Number(schema.precision ?? 38), Number(schema.scale ?? 0), repetition);
     }
@@ -91,7 +131,7 @@ export class AvroToParquet {
       const inner = this.named.register(schema, namespace);
       const children = (schema.fields as Array<{ name: string; type: Json }>).map((f) => ({
         name: f.name,
-        node: this.node(f.name, f.type, 'REQUIRED', inner),
+        node: this.node(f.name, f.type, 'REQUIRED', inner, `${path}.${f.name}`),
       }));
       // A record whose fields all pass through as they are is passed through whole, with no copy.
       const passthrough = children.every((c) => c.node.convert === identity);
@@ -120,7 +160,7 @@ export class AvroToParquet {
       return { elements: [{ name, repetition_type: repetition, type: 'FIXED_LEN_BYTE_ARRAY', type_length: Number(schema.size) }], convert: identity };
     }
     if (type === 'array') {
-      const item = this.node('element', schema.items as Json, 'REQUIRED', namespace);
+      const item = this.node('element', schema.items as Json, 'REQUIRED', namespace, `${path}.element`);
       return {
         elements: [
           { name, repetition_type: repetition, converted_type: 'LIST', logical_type: { type: 'LIST' }, num_children: 1 },
@@ -131,12 +171,15 @@ export class AvroToParquet {
       };
     }
     if (type === 'map') {
-      const values = this.node('value', schema.values as Json, 'REQUIRED', namespace);
+      const values = this.node('value', schema.values as Json, 'REQUIRED', namespace, `${path}.value`);
       return {
         elements: [
           { name, repetition_type: repetition, converted_type: 'MAP', logical_type: { type: 'MAP' }, num_children: 1 },
           { name: 'key_value', repetition_type: 'REPEATED', converted_type: 'MAP_KEY_VALUE', num_children: 2 },
-          { name: 'key', repetition_type: 'REQUIRED', type: 'BYTE_ARRAY', converted_type: 'UTF8' },
+          this.withId(
+            { elements: [{ name: 'key', repetition_type: 'REQUIRED', type: 'BYTE_ARRAY', converted_type: 'UTF8' }], convert: identity },
+            `${path}.key`,
+          ).elements[0]!,
           ...values.elements,
         ],
         convert: (value) => {
@@ -146,15 +189,15 @@ export class AvroToParquet {
       };
     }
     // A primitive written as {"type": "string"} or with a logical type this mapping does not know.
-    return this.node(name, type, repetition, namespace);
+    return this.untagged(name, type, repetition, namespace, path);
   }
 
-  private union(name: string, branches: Json[], namespace: string | undefined): Node {
+  private union(name: string, branches: Json[], namespace: string | undefined, path: string): Node {
     const other = branches.filter((b) => b !== 'null');
     if (other.length !== 1 || branches.length !== 2) {
       throw new SchemaError(`Avro field "${name}" is a union of ${JSON.stringify(branches)}; the raw layer supports only ["null", T] unions.`);
     }
-    return this.node(name, other[0]!, 'OPTIONAL', namespace);
+    return this.untagged(name, other[0]!, 'OPTIONAL', namespace, path);
   }
 
   private decimal(name: string, precision: number, scale: number, repetition: Repetition): Node {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import type { KeyValue, SchemaElement } from 'hyparquet';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import { onDisk, SchemaError } from '../../contracts/errors.js';
-import { AvroToParquet, type Convert } from './avro-to-parquet.js';
+import { AvroToParquet, type Convert, type TableColumns } from './avro-to-parquet.js';
 
 export interface FileSchema {
   elements: SchemaElement[];
@@ -17,12 +17,12 @@ export interface FileSchema {
   columns: Array<{ name: string; convert: Convert; extra: boolean }>;
 }
 
-/** The Parquet schema of an Avro record with extra (lineage) fields appended, given as Avro fields too. */
-export function fileSchema(record: Record<string, unknown>, extraFields: ReadonlyArray<Record<string, unknown>>): FileSchema {
+/** The Parquet schema of an Avro record with extra (lineage) fields appended, given as Avro fields too; a table's file carries its field ids. */
+export function fileSchema(record: Record<string, unknown>, extraFields: ReadonlyArray<Record<string, unknown>>, table?: TableColumns): FileSchema {
   const own = new Set((record.fields as Array<{ name: string }>).map((f) => f.name));
   const clash = extraFields.find((f) => own.has(String(f.name)));
   if (clash) throw new SchemaError(`Avro record ${String(record.name)} has a field named ${String(clash.name)}, which the raw layer reserves for lineage.`);
-  const fields = new AvroToParquet().fields({ ...record, fields: [...(record.fields as unknown[]), ...extraFields] });
+  const fields = new AvroToParquet(table).fields({ ...record, fields: [...(record.fields as unknown[]), ...extraFields] });
   const extra = new Set(extraFields.map((f) => String(f.name)));
   return {
     elements: [{ name: 'schema', num_children: fields.length }, ...fields.flatMap((f) => f.node.elements)],

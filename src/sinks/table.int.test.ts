@@ -1,0 +1,152 @@
+// The table layer end to end: records through the topology and two sink workers into Iceberg tables
+// in the stack's REST catalog (warehouse on S3Mock), read back by Iceberg's own Java reader.
+import type { KafkaMessage } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { synthetic } from '../../bench/synthetic.js';
+import { transaction, variant } from '../../test/fixtures/records.js';
+import { type ReadTable, readTable, tableConfig } from '../../test/support/iceberg.js';
+import { collect, eventually, logger, testKafka } from '../../test/support/kafka.js';
+import { clearRedis, json, produce, type RunningTopology, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
+import type { LedgerTotals } from '../contracts/ledger.js';
+import { HEADER } from '../contracts/lineage.js';
+import { RestCatalog } from '../iceberg/rest-catalog.js';
+import { mainSnapshot } from '../iceberg/table-metadata.js';
+import { createSchemaRegistry } from '../schema/registry.js';
+import { SinkWorker } from './sink-worker.js';
+
+const kafka = testKafka();
+const registry = createSchemaRegistry(tableConfig);
+const catalog = new RestCatalog(tableConfig.catalog!);
+
+/** The rows a table's newest snapshot says it holds (0 before its first). */
+async function tableRows(ns: string, table: string): Promise<number> {
+  const loaded = await catalog.loadTable(ns, table);
+  return Number((loaded && mainSnapshot(loaded.metadata)?.summary['total-records']) ?? 0);
+}
+
+describe('sink workers land the topics as Iceberg tables, read back by Iceberg', () => {
+  let t: RunningTopology;
+  let ledger: LedgerTotals;
+  let sinks: SinkWorker[];
+  const tables = new Map<string, ReadTable>();
+  const topicRecords = new Map<string, KafkaMessage[]>();
+
+  beforeAll(async () => {
+    t = await startTopology(testNamespace());
+    const mix = synthetic(600, {
+      crm: await registry.getLatestSchemaId(`${t.names.ingest('crm')}-value`),
+      web: await registry.getLatestSchemaId(`${t.names.ingest('web')}-value`),
+    });
+    await produce(kafka, t.names.ingest('crm'), mix.crm.messages);
+    await produce(kafka, t.names.ingest('web'), mix.web.messages);
+    await produce(kafka, t.names.ingest('commerce'), [
+      json(transaction, 'T-9001'),
+      json(variant(transaction, { transaction_id: 'T-bad', currency: 'XYZ' }), 'T-bad'),
+      {
+        key: 'P-1',
+        value: JSON.stringify({ product_id: 'P-1', sku: 'SKU-1', name: 'Scarf', price: '19.90', currency: 'EUR', updated_at: '2026-11-01T00:00:00Z' }),
+        headers: { [HEADER.entity]: 'Product' },
+      },
+    ]);
+    ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 603);
+    for (const topic of [...['crm', 'web', 'commerce'].map((s) => t.names.raw(s)), t.names.deadLetter, t.names.nearDuplicates]) {
+      const n =
+        topic === t.names.deadLetter
+          ? ledger.total.dead_letter
+          : topic === t.names.nearDuplicates
+            ? ledger.total.near_duplicates
+            : ledger.bySource.get(topic.split('.').pop()!)!.raw;
+      topicRecords.set(topic, await collect(kafka, topic, (s) => s.length === n));
+    }
+    // Two workers share the partitions and commit to the same tables; small files, so each table gets several commits.
+    sinks = [0, 1].map(
+      () =>
+        new SinkWorker({
+          config: tableConfig,
+          topology: t.topology,
+          logger,
+          metrics: new Registry(),
+          rotation: { maxRecords: 80, idleFlushMs: 300, rowGroupRows: 32 },
+          sessionTimeoutMs: 10_000,
+        }),
+    );
+    for (const s of sinks) await s.start();
+    const ns = t.topology.namespace;
+    const expected: Record<string, number> = {
+      raw_crm: ledger.bySource.get('crm')!.raw,
+      raw_web: ledger.bySource.get('web')!.raw,
+      raw_commerce: 1,
+      raw_commerce_product: 1,
+      quarantine: ledger.total.dead_letter,
+      near_duplicates: ledger.total.near_duplicates,
+    };
+    for (const [table, n] of Object.entries(expected)) {
+      if (n === 0) continue;
+      await eventually(
+        () => tableRows(ns, table),
+        (rows) => rows >= n,
+        90_000,
+      );
+      tables.set(table, await readTable(ns, table));
+    }
+  }, 240_000);
+
+  afterAll(async () => {
+    await Promise.all((sinks ?? []).map((s) => s.stop()));
+    await t?.stop();
+    if (t) await clearRedis(t.topology.namespace);
+  });
+
+  it('names one table per layer and source, and the catalog lists them', async () => {
+    expect(await catalog.listTables(t.topology.namespace)).toEqual([...tables.keys()].sort());
+    expect(tables.get('raw_crm')!.spec).toContain('_received_at_day: day(');
+    expect(tables.get('raw_crm')!.spec).toContain('_source: identity(');
+    expect(tables.get('quarantine')!.spec).toContain('source: identity(');
+  });
+
+  it('holds every raw record once, with its key, offset and lineage', async () => {
+    for (const source of ['crm', 'web']) {
+      const read = tables.get(`raw_${source}`)!;
+      const records = topicRecords.get(t.names.raw(source))!;
+      expect(read.rows).toHaveLength(records.length);
+      const positions = new Set(read.rows.map((r) => `${r._partition}/${r._offset}`));
+      expect(positions.size).toBe(records.length);
+      for (const m of records) {
+        const row = read.rows.find((r) => r._key === m.key!.toString() && String(r._offset) === m.offset);
+        expect(row, `${source} ${m.key}`).toBeDefined();
+        expect(row).toMatchObject({ _source: source, _ingest_id: m.headers![HEADER.ingestId]!.toString() });
+        // Timestamps are Iceberg's timestamptz: the instant the record was received, to the millisecond.
+        expect(Date.parse(String(row!._received_at))).toBe(Date.parse(m.headers![HEADER.receivedAt]!.toString()));
+      }
+    }
+    const [product] = tables.get('raw_commerce_product')!.rows;
+    expect(product).toMatchObject({ product_id: 'P-1', price: '19.90', _source: 'commerce' });
+    const [tx] = tables.get('raw_commerce')!.rows;
+    expect(tx).toMatchObject({ transaction_id: 'T-9001', total_amount: '59.90' });
+    expect((tx!.line_items as Array<Record<string, unknown>>)[1]).toMatchObject({ unit_price: '20.00' });
+  });
+
+  it('keeps in each snapshot summary the offset every partition has reached', async () => {
+    for (const source of ['crm', 'web']) {
+      const read = tables.get(`raw_${source}`)!;
+      const current = read.snapshots.find((s) => s.id === read.current)!;
+      const offsets = JSON.parse(current.summary[`c360.offsets.${t.names.raw(source)}`]!) as Record<string, number>;
+      // Each partition's next offset is one past the last record of it in the table.
+      const last = new Map<number, number>();
+      for (const r of read.rows) last.set(Number(r._partition), Math.max(last.get(Number(r._partition)) ?? -1, Number(r._offset)));
+      expect(Object.fromEntries(Object.entries(offsets).map(([p, o]) => [p, o - 1]))).toEqual(Object.fromEntries([...last].map(([p, o]) => [String(p), o])));
+      expect(read.snapshots.every((s) => s.operation === 'append')).toBe(true);
+      expect(read.snapshots.length).toBeGreaterThan(2);
+      expect(Number(current.summary['total-records'])).toBe(read.rows.length);
+    }
+  });
+
+  it('puts dead letters in quarantine and flags in near_duplicates, each once', async () => {
+    const q = tables.get('quarantine')!;
+    expect(q.rows).toHaveLength(ledger.total.dead_letter);
+    const bad = q.rows.find((r) => r.source === 'commerce')!;
+    expect((bad.errors as Array<Record<string, unknown>>)[0]).toMatchObject({ code: 'quality.currency_invalid', field: 'currency' });
+    if (ledger.total.near_duplicates > 0) expect(tables.get('near_duplicates')!.rows).toHaveLength(ledger.total.near_duplicates);
+  });
+});
