@@ -95,6 +95,13 @@ export const envSchema = z.object({
     .optional()
     .describe("the catalog's warehouse, sent as `warehouse` when the client asks for its config (Polaris: the catalog name)"),
   C360_CATALOG_TOKEN: z.string().min(1).optional().describe('a bearer token for the REST catalog, sent only to the C360_CATALOG_URL origin'),
+  C360_CATALOG_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(30_000)
+    .describe('how long a call to the REST catalog may take before it fails and is retried (a commit whose answer is lost is then looked for in the table)'),
   C360_MEMORY_MB: z.coerce
     .number()
     .int()
@@ -296,6 +303,7 @@ function memoryBudget(mb: number | undefined): MemoryBudget {
 
 export interface CatalogSettings {
   url: string;
+  timeoutMs: number;
   warehouse?: string;
   token?: string;
 }
@@ -396,6 +404,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     catalog: e.C360_CATALOG_URL
       ? {
           url: e.C360_CATALOG_URL.replace(/\/+$/, ''),
+          timeoutMs: e.C360_CATALOG_TIMEOUT_MS,
           ...(e.C360_CATALOG_WAREHOUSE ? { warehouse: e.C360_CATALOG_WAREHOUSE } : {}),
           ...(e.C360_CATALOG_TOKEN ? { token: e.C360_CATALOG_TOKEN } : {}),
         }

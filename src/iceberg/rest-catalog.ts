@@ -24,8 +24,6 @@ export interface LoadedTable {
   metadata: TableMetadata;
 }
 
-const REQUEST_TIMEOUT_MS = 30_000;
-
 export class RestCatalog {
   private prefix: string | undefined;
 
@@ -132,7 +130,7 @@ export class RestCatalog {
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         // A redirect would carry the token to wherever it points: the catalog is asked at its own address only.
         redirect: 'error',
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        signal: AbortSignal.timeout(this.settings.timeoutMs),
       });
     } catch (err) {
       throw new DependencyUnavailableError('catalog', `${what} at ${this.settings.url} failed: ${describeError(err)}`, { cause: err });

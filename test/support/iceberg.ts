@@ -14,7 +14,11 @@ import { projectRoot } from '../../src/contracts/project.js';
 import { config } from './kafka.js';
 
 /** The local catalog and its S3 warehouse, as a sink's configuration. */
-export const tableConfig: Config = { ...config, catalog: { url: CATALOG_URL }, s3: { ...config.s3, endpoint: S3_URL, forcePathStyle: true } };
+export const tableConfig: Config = {
+  ...config,
+  catalog: { url: CATALOG_URL, timeoutMs: 30_000 },
+  s3: { ...config.s3, endpoint: S3_URL, forcePathStyle: true },
+};
 
 /** The same as environment variables, for a `c360` child process. */
 export const TABLE_ENV: Record<string, string> = {
