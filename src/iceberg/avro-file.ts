@@ -3,21 +3,25 @@
  * and manifest lists are: a header with the writer schema and string metadata, then blocks of
  * records. Written in one block without compression; read with the null or deflate codec (Iceberg's
  * Java writers deflate by default). The header keeps the schema exactly as given, so Iceberg's
- * `field-id` attributes reach the readers that project by them.
+ * `field-id` attributes reach the readers that project by them. Records are read with the project's
+ * guarded types (schema/avro.ts): a garbled count or length is refused, never read on past the end.
  */
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
-import avro from 'avsc';
 import { UnreadableFileError } from '../contracts/errors.js';
+import { parseType } from '../schema/avro.js';
 
 const MAGIC = Buffer.from([0x4f, 0x62, 0x6a, 0x01]);
-const LONG = avro.Type.forSchema('long');
-const BYTES_MAP = avro.Type.forSchema({ type: 'map', values: 'bytes' });
+const LONG = parseType('long');
+const BYTES_MAP = parseType({ type: 'map', values: 'bytes' });
 
 export function writeAvroFile(schema: Record<string, unknown>, records: unknown[], metadata: Record<string, string>): Buffer {
-  const type = avro.Type.forSchema(schema as avro.Schema);
-  const meta: Record<string, Buffer> = { 'avro.schema': Buffer.from(JSON.stringify(schema)), 'avro.codec': Buffer.from('null') };
-  for (const [k, v] of Object.entries(metadata)) meta[k] = Buffer.from(v);
+  const type = parseType(schema);
+  const meta = Object.fromEntries([
+    ...Object.entries(metadata).map(([k, v]) => [k, Buffer.from(v)] as const),
+    ['avro.schema', Buffer.from(JSON.stringify(schema))],
+    ['avro.codec', Buffer.from('null')],
+  ]);
   const sync = randomBytes(16);
   const body = Buffer.concat(records.map((r) => type.toBuffer(r)));
   const parts = [MAGIC, BYTES_MAP.toBuffer(meta), sync];
@@ -46,7 +50,7 @@ export function readAvroFile(buffer: Buffer, name: string): AvroFile {
     const schema = JSON.parse(meta['avro.schema']!.toString()) as Record<string, unknown>;
     const codec = meta['avro.codec']?.toString() ?? 'null';
     if (codec !== 'null' && codec !== 'deflate') throw fail(`its codec ${codec} is not supported`);
-    const type = avro.Type.forSchema(schema as avro.Schema);
+    const type = parseType(schema);
     const records: Array<Record<string, unknown>> = [];
     while (pos < buffer.length) {
       const count = LONG.decode(buffer, pos);
@@ -66,9 +70,7 @@ export function readAvroFile(buffer: Buffer, name: string): AvroFile {
       if (!buffer.subarray(end, end + 16).equals(sync)) throw fail('a block without its sync marker');
       pos = end + 16;
     }
-    const metadata: Record<string, string> = {};
-    for (const [k, v] of Object.entries(meta)) metadata[k] = v.toString();
-    return { schema, metadata, records };
+    return { schema, metadata: Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, v.toString()])), records };
   } catch (err) {
     if (err instanceof UnreadableFileError) throw err;
     throw fail((err as Error).message);

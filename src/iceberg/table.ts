@@ -62,9 +62,9 @@ function carriedOffsets(metadata: TableMetadata): Record<string, string> {
   return out;
 }
 
-/** A snapshot id: positive and below 2^53, so JSON and Avro carry it exactly. */
+/** A snapshot id: positive and below 2^52, so JSON and Avro (avsc refuses 2^53 - 1) carry it exactly. */
 function newSnapshotId(): number {
-  return Number(randomBytes(8).readBigUInt64BE() >> 11n) || 1;
+  return Number(randomBytes(8).readBigUInt64BE() >> 12n) || 1;
 }
 
 export class IcebergTable {

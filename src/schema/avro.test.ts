@@ -59,4 +59,14 @@ describe('Avro reads never change a value silently', () => {
     const long = Buffer.concat([wide.toBuffer({ s: null, m: {}, i: 0 }).subarray(0, -1), Buffer.from([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])]);
     expect(codeOf(() => wide.fromBuffer(long))).toBe('schema.wrong_type');
   });
+
+  it('refuses an array or map block that counts more items than its bytes hold, at once', () => {
+    const list = parseType({ type: 'array', items: 'int' });
+    // 2^40 items of which three bytes are present: avsc alone would read on past the end for 2^40 items.
+    const count = list.toBuffer([1]).subarray(0, 0);
+    const garbled = Buffer.concat([count, Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x40]), Buffer.from([2, 4, 6])]);
+    expect(() => list.fromBuffer(garbled)).toThrow('an array or map block counts more items than its bytes hold');
+    expect(() => reader.fromBuffer(Buffer.from([0, 0x80, 0x80, 0x80, 0x80, 0x40, 2, 0x61, 2, 0x62]))).toThrow('counts more items than its bytes hold');
+    expect(list.fromBuffer(list.toBuffer([1, 2, 3]))).toEqual([1, 2, 3]);
+  });
 });

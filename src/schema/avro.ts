@@ -76,14 +76,34 @@ class KeyKeepingMapType extends avro.types.MapType {
   _read(tap: Tap): Record<string, unknown> {
     const values = this.valuesType as avro.Type & { _read(tap: Tap): unknown };
     const map: Record<string, unknown> = Object.create(null);
-    for (let n = tap.readLong(); n !== 0; n = tap.readLong()) {
-      if (n < 0) {
-        n = -n;
-        tap.skipLong();
-      }
+    for (let n = blockCount(tap); n !== 0; n = blockCount(tap)) {
       for (; n > 0; n--) map[readUtf8(tap) ?? ''] = values._read(tap);
     }
     return map;
+  }
+}
+
+/**
+ * The item count of an array's or map's next block (0: the end). A count the bytes left cannot hold
+ * is refused: avsc would otherwise go on reading past the end, for as many items as garbled bytes
+ * say. Every item takes at least a byte here (an array of nulls longer than its bytes is refused too).
+ */
+function blockCount(tap: Tap): number {
+  let n = tap.readLong();
+  if (n < 0) {
+    n = -n;
+    tap.skipLong();
+  }
+  if (n > tap.buf.length - tap.pos) throw new Error('an array or map block counts more items than its bytes hold');
+  return n;
+}
+
+class BoundedArrayType extends avro.types.ArrayType {
+  _read(tap: Tap): unknown[] {
+    const items = this.itemsType as avro.Type & { _read(tap: Tap): unknown };
+    const out: unknown[] = [];
+    for (let n = blockCount(tap); n !== 0; n = blockCount(tap)) for (; n > 0; n--) out.push(items._read(tap));
+    return out;
   }
 }
 
@@ -109,6 +129,7 @@ function guardedType(schema: avro.Schema, opts: avro.ForSchemaOptions): avro.Typ
   if (typeof schema === 'string') return GUARDED_PRIMITIVES[schema] ? new GUARDED_PRIMITIVES[schema]() : undefined;
   const s = schema as { type?: unknown; logicalType?: unknown };
   if (s.type === 'map') return new KeyKeepingMapType(schema, opts);
+  if (s.type === 'array') return new BoundedArrayType(schema, opts);
   if (typeof s.type === 'string' && s.logicalType === undefined && GUARDED_PRIMITIVES[s.type]) return new GUARDED_PRIMITIVES[s.type]!();
   return undefined;
 }

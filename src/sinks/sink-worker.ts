@@ -10,7 +10,16 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Batch, Kafka, KafkaMessage } from 'kafkajs';
 import type { DeadLetterContract } from '../contracts/dead-letter.js';
-import { C360Error, DependencyRefusedError, describeError, isDependencyFailure, mayBlameRecord, onDisk, safeMessage } from '../contracts/errors.js';
+import {
+  C360Error,
+  DependencyRefusedError,
+  describeError,
+  isDependencyFailure,
+  mayBlameRecord,
+  onDisk,
+  SchemaError,
+  safeMessage,
+} from '../contracts/errors.js';
 import { topicNames } from '../contracts/topic-names.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { RestCatalog } from '../iceberg/rest-catalog.js';
@@ -204,7 +213,12 @@ export class SinkWorker {
         { topic, partition, offset: m.offset, err: safeMessage(err) },
         'record set aside into quarantine: storing it failed in a way retrying cannot fix',
       );
-      const error = { code: 'stage.internal_error' as const, field: null, message: safeMessage(err) };
+      // A contract the layer cannot hold (a table column whose type it cannot change in place) is the writer schema's fault.
+      const error = {
+        code: err instanceof SchemaError ? ('decode.incompatible_schema' as const) : ('stage.internal_error' as const),
+        field: null,
+        message: safeMessage(err),
+      };
       await ps.append(Number(m.offset), quarantineRecord(role, topic, partition, m, this.deadLetter!, error, this.place));
     }
   }

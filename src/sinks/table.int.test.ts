@@ -4,15 +4,21 @@ import type { KafkaMessage } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthetic } from '../../bench/synthetic.js';
-import { transaction, variant } from '../../test/fixtures/records.js';
+import { crmProfile, transaction, variant } from '../../test/fixtures/records.js';
 import { type ReadTable, readTable, tableConfig } from '../../test/support/iceberg.js';
 import { collect, eventually, logger, testKafka } from '../../test/support/kafka.js';
 import { clearRedis, json, produce, type RunningTopology, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
+import { frame } from '../contracts/framing.js';
 import type { LedgerTotals } from '../contracts/ledger.js';
 import { HEADER } from '../contracts/lineage.js';
+import { topicNames } from '../contracts/topic-names.js';
 import { RestCatalog } from '../iceberg/rest-catalog.js';
 import { mainSnapshot } from '../iceberg/table-metadata.js';
-import { createSchemaRegistry } from '../schema/registry.js';
+import { loadSchema, parseType } from '../schema/avro.js';
+import { compilePrimaryEntity } from '../schema/entity.js';
+import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
+import { loadTopology } from '../topology/load.js';
+import { createTopologyTopics, registerTopologySchemas } from '../topology/setup.js';
 import { SinkWorker } from './sink-worker.js';
 
 const kafka = testKafka();
@@ -148,5 +154,64 @@ describe('sink workers land the topics as Iceberg tables, read back by Iceberg',
     const bad = q.rows.find((r) => r.source === 'commerce')!;
     expect((bad.errors as Array<Record<string, unknown>>)[0]).toMatchObject({ code: 'quality.currency_invalid', field: 'currency' });
     if (ledger.total.near_duplicates > 0) expect(tables.get('near_duplicates')!.rows).toHaveLength(ledger.total.near_duplicates);
+  });
+});
+
+describe('a contract change reaching a table', () => {
+  it('adds the new column, keeps older rows readable with it empty, and quarantines a change the table cannot take', async () => {
+    const ns = testNamespace();
+    const topology = await loadTopology('customer360', { namespace: ns });
+    await createTopologyTopics(kafka, topology, tableConfig.topics);
+    await registerTopologySchemas(registry, topology, topology.sources.map(compilePrimaryEntity));
+    const v1 = loadSchema('CustomerProfile').schema as Record<string, unknown> & { fields: Array<Record<string, unknown>> };
+    // v2 adds a field, as a compatible contract change does; v3 turns a string column into a number, which no table can do in place.
+    const v2 = { ...v1, fields: [...v1.fields, { name: 'preferred_store', type: ['null', 'string'], default: null }] };
+    const v3 = { ...v1, fields: v1.fields.map((f) => (f.name === 'loyalty_tier' ? { ...f, type: ['null', 'int'], default: null } : f)) };
+    const ids = await Promise.all([v1, v2, v3].map((schema, i) => registerAvro(registry, `${ns}.plain-CustomerProfile-v${i + 1}`, schema)));
+    const row = (id: string, extra: Record<string, unknown> = {}) => ({
+      ...crmProfile,
+      customer_id: id,
+      birth_date: 7395,
+      updated_at: Date.UTC(2026, 10, 1),
+      ...extra,
+    });
+    const message = (schemaIndex: number, id: string, value: Record<string, unknown>) => ({
+      key: id,
+      value: frame(ids[schemaIndex]!, parseType([v1, v2, v3][schemaIndex]!).toBuffer(value)),
+      headers: { [HEADER.ingestId]: `id-${id}`, [HEADER.source]: 'crm', [HEADER.receivedAt]: '2026-12-06T10:00:00.000Z' },
+    });
+    const raw = topicNames(ns).raw('crm');
+    await produce(kafka, raw, [message(0, 'C-1', row('C-1')), message(0, 'C-2', row('C-2'))]);
+    const sink = new SinkWorker({ config: tableConfig, topology, logger, metrics: new Registry(), rotation: { idleFlushMs: 300 }, sessionTimeoutMs: 6_000 });
+    await sink.start();
+    try {
+      await eventually(
+        () => tableRows(ns, 'raw_crm'),
+        (n) => n >= 2,
+      );
+      await produce(kafka, raw, [
+        message(1, 'C-3', row('C-3', { preferred_store: 'Lyon' })),
+        message(2, 'C-4', row('C-4', { loyalty_tier: 3 })),
+        message(1, 'C-5', row('C-5', { preferred_store: null })),
+      ]);
+      await eventually(
+        async () => (await tableRows(ns, 'raw_crm')) + (await tableRows(ns, 'quarantine')),
+        (n) => n >= 5,
+      );
+    } finally {
+      await sink.stop();
+    }
+    const table = await readTable(ns, 'raw_crm');
+    expect(table.schema).toContain('preferred_store: optional string');
+    expect(table.rows.map((r) => [r.customer_id, r.preferred_store]).sort()).toEqual([
+      ['C-1', null],
+      ['C-2', null],
+      ['C-3', 'Lyon'],
+      ['C-5', null],
+    ]);
+    const quarantine = await readTable(ns, 'quarantine');
+    expect(quarantine.rows.map((r) => [r._key, r.stage, (r.errors as Array<{ code: string }>)[0]!.code])).toEqual([
+      ['C-4', 'sink', 'decode.incompatible_schema'],
+    ]);
   });
 });
