@@ -9,6 +9,7 @@ import { registerPrivacyCommands } from './commands/privacy.js';
 import { registerQuarantineCommands } from './commands/quarantine.js';
 import { registerRawCommands } from './commands/raw.js';
 import { registerSinkCommands } from './commands/sink.js';
+import { registerTableCommands } from './commands/table.js';
 import { registerTopologyCommands } from './commands/topology.js';
 import { registerWatchCommands } from './commands/watch.js';
 import { deferSignals, releaseSignals } from './early-signals.js';
@@ -32,6 +33,7 @@ export function buildProgram(extensions: ReadonlyArray<(program: Command) => voi
   registerSinkCommands(program);
   registerQuarantineCommands(program);
   registerRawCommands(program);
+  registerTableCommands(program);
   registerMatchingCommands(program);
   registerPrivacyCommands(program);
   for (const extend of extensions) extend(program);

@@ -77,27 +77,39 @@ function manifestSchema(spec: PartitionSpec, schema: TableSchema): Record<string
   };
 }
 
-const STATUS_ADDED = 1;
+export const STATUS = { existing: 0, added: 1, deleted: 2 } as const;
 const CONTENT_DATA = 0;
 
-/** A manifest's records and header metadata for data files added by one snapshot. */
-export function addedManifest(
+/**
+ * A manifest entry to write. Added entries leave snapshot id and sequence numbers to inheritance;
+ * existing and deleted ones carry them, as read from the manifest they come from.
+ */
+export interface ManifestEntryToWrite {
+  status: (typeof STATUS)[keyof typeof STATUS];
+  snapshotId: number | null;
+  sequenceNumber: number | null;
+  fileSequenceNumber: number | null;
+  file: DataFileEntry;
+}
+
+/** A manifest's records and header metadata. */
+export function manifestFile(
   spec: PartitionSpec,
   schema: TableSchema,
-  files: DataFileEntry[],
+  entries: ManifestEntryToWrite[],
 ): { schema: Record<string, unknown>; records: unknown[]; metadata: Record<string, string> } {
-  const records = files.map((f) => ({
-    status: STATUS_ADDED,
-    snapshot_id: null,
-    sequence_number: null,
-    file_sequence_number: null,
+  const records = entries.map((e) => ({
+    status: e.status,
+    snapshot_id: e.snapshotId,
+    sequence_number: e.sequenceNumber,
+    file_sequence_number: e.fileSequenceNumber,
     data_file: {
       content: CONTENT_DATA,
-      file_path: f.path,
+      file_path: e.file.path,
       file_format: 'PARQUET',
-      partition: Object.fromEntries(spec.fields.map((p, i) => [p.name, f.partition[i] ?? null])),
-      record_count: f.recordCount,
-      file_size_in_bytes: f.fileSizeBytes,
+      partition: Object.fromEntries(spec.fields.map((p, i) => [p.name, e.file.partition[i] ?? null])),
+      record_count: e.file.recordCount,
+      file_size_in_bytes: e.file.fileSizeBytes,
     },
   }));
   return {
@@ -113,6 +125,10 @@ export function addedManifest(
     },
   };
 }
+
+/** Entries for data files a snapshot adds. */
+export const addedEntries = (files: DataFileEntry[]): ManifestEntryToWrite[] =>
+  files.map((file) => ({ status: STATUS.added, snapshotId: null, sequenceNumber: null, fileSequenceNumber: null, file }));
 
 export const MANIFEST_LIST_SCHEMA: Record<string, unknown> = {
   type: 'record',

@@ -12,11 +12,21 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import { DependencyUnavailableError } from '../contracts/errors.js';
+import { DependencyUnavailableError, UnreadableFileError } from '../contracts/errors.js';
 import { openObjectStore } from '../storage/backends.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { readAvroFile, writeAvroFile } from './avro-file.js';
-import { addedManifest, asManifestFileEntry, type DataFileEntry, MANIFEST_LIST_SCHEMA, type ManifestFileEntry, manifestListMetadata } from './manifests.js';
+import {
+  addedEntries,
+  asManifestFileEntry,
+  type DataFileEntry,
+  MANIFEST_LIST_SCHEMA,
+  type ManifestEntryToWrite,
+  type ManifestFileEntry,
+  manifestFile,
+  manifestListMetadata,
+  STATUS,
+} from './manifests.js';
 import { CommitConflictError, type LoadedTable, type RestCatalog } from './rest-catalog.js';
 import { fitSchema, type SchemaFit } from './schema.js';
 import {
@@ -42,6 +52,14 @@ export interface TableLayout {
 }
 
 export type AppendOutcome = 'created' | 'exists' | 'superseded';
+
+/** A data file a snapshot holds, with the snapshot that added it and its sequence numbers. */
+export interface LiveFile {
+  file: DataFileEntry;
+  snapshotId: number;
+  sequenceNumber: number | null;
+  fileSequenceNumber: number | null;
+}
 
 /** The offsets a table holds for one topic, by partition, as its newest summary that names the topic says. */
 export function tableOffsets(metadata: TableMetadata, topic: string): Map<number, number> {
@@ -191,48 +209,25 @@ export class IcebergTable {
    * table holds some of them and not others, so another worker cut them differently; nothing is
    * committed and the caller reads the partition again from what the table holds.
    */
-  async append(files: DataFileEntry[], topic: string, partition: number, first: number, last: number): Promise<AppendOutcome> {
+  append(files: DataFileEntry[], topic: string, partition: number, first: number, last: number): Promise<AppendOutcome> {
+    return this.exclusive(() => this.appendNow(files, topic, partition, first, last));
+  }
+
+  private async appendNow(files: DataFileEntry[], topic: string, partition: number, first: number, last: number): Promise<AppendOutcome> {
     let manifest: ManifestFileEntry | undefined;
     for (let attempt = 0; ; attempt++) {
       const metadata = this.loaded.metadata;
       const held = tableOffsets(metadata, topic).get(partition) ?? 0;
       if (held > last) return 'exists';
       if (held > first) return 'superseded';
-      manifest ??= await this.writeManifest(files);
+      manifest ??= await this.writeManifest(addedEntries(files));
       const parent = mainSnapshot(metadata);
-      const snapshotId = newSnapshotId();
-      const sequence = metadata['last-sequence-number'] + 1;
-      const listKey = `metadata/snap-${snapshotId}-1-${randomUUID()}.avro`;
-      const entries = [
-        { ...manifest, sequence_number: sequence, min_sequence_number: sequence, added_snapshot_id: snapshotId },
-        ...(await this.manifestsOf(parent)),
-      ];
-      await this.store.putIfAbsent(listKey, writeAvroFile(MANIFEST_LIST_SCHEMA, entries, manifestListMetadata(snapshotId, parent?.['snapshot-id'], sequence)));
-      const offsets = {
-        ...carriedOffsets(metadata),
-        [OFFSETS_KEY_PREFIX + topic]: JSON.stringify(
-          Object.fromEntries([...tableOffsets(metadata, topic).set(partition, last + 1)].sort((a, b) => a[0] - b[0])),
-        ),
-      };
-      const snapshot: Snapshot = {
-        'snapshot-id': snapshotId,
-        ...(parent ? { 'parent-snapshot-id': parent['snapshot-id'] } : {}),
-        'sequence-number': sequence,
-        'timestamp-ms': Date.now(),
-        'manifest-list': `${metadata.location}/${listKey}`,
-        summary: { operation: 'append', ...appendSummary(files, parent), ...offsets },
-        'schema-id': metadata['current-schema-id'],
-      };
+      const offsets = JSON.stringify(Object.fromEntries([...tableOffsets(metadata, topic).set(partition, last + 1)].sort((a, b) => a[0] - b[0])));
       try {
-        this.loaded = await this.catalog.commit(
-          this.namespace,
-          this.name,
-          [{ type: 'assert-ref-snapshot-id', ref: 'main', 'snapshot-id': parent?.['snapshot-id'] ?? null }],
-          [
-            { action: 'add-snapshot', snapshot },
-            { action: 'set-snapshot-ref', 'ref-name': 'main', type: 'branch', 'snapshot-id': snapshotId },
-          ],
-        );
+        await this.commitSnapshot(metadata, 'append', [manifest], await this.manifestsOf(parent), {
+          ...changeSummary(files, [], parent),
+          [OFFSETS_KEY_PREFIX + topic]: offsets,
+        });
         return 'created';
       } catch (err) {
         // A conflict, or an answer lost: the table as it is now says whether this commit landed.
@@ -243,27 +238,113 @@ export class IcebergTable {
     }
   }
 
-  private async writeManifest(files: DataFileEntry[]): Promise<ManifestFileEntry> {
+  /**
+   * Replaces data files by others holding the same rows (a compaction): one `replace` snapshot on
+   * top of `parent`, which must still be main's. Throws CommitConflictError when it is not.
+   */
+  replace(metadata: TableMetadata, live: LiveFile[], replaced: ReadonlySet<string>, added: DataFileEntry[]): Promise<void> {
+    return this.exclusive(() => this.replaceNow(metadata, live, replaced, added));
+  }
+
+  private async replaceNow(metadata: TableMetadata, live: LiveFile[], replaced: ReadonlySet<string>, added: DataFileEntry[]): Promise<void> {
+    const parent = mainSnapshot(metadata);
+    const removed = live.filter((f) => replaced.has(f.file.path)).map((f) => f.file);
+    const rows = (l: DataFileEntry[]) => l.reduce((n, f) => n + f.recordCount, 0);
+    if (rows(added) !== rows(removed)) throw new Error(`a rewrite of ${this.name} would change its row count (${rows(removed)} to ${rows(added)})`);
+    const snapshotId = this.nextSnapshotId;
+    const kept = live.map((f) => ({
+      status: replaced.has(f.file.path) ? STATUS.deleted : STATUS.existing,
+      snapshotId: replaced.has(f.file.path) ? snapshotId : f.snapshotId,
+      sequenceNumber: f.sequenceNumber,
+      fileSequenceNumber: f.fileSequenceNumber,
+      file: f.file,
+    }));
+    const manifests = [await this.writeManifest(addedEntries(added)), await this.writeManifest(kept)];
+    await this.commitSnapshot(metadata, 'replace', manifests, [], changeSummary(added, removed, parent));
+  }
+
+  /** The id the next snapshot written by this table takes (set per commit attempt). */
+  private nextSnapshotId = newSnapshotId();
+  /** Commits of this worker to this table, one at a time: partitions sharing the table would only make each other retry. */
+  private commits: Promise<unknown> = Promise.resolve();
+
+  private exclusive<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.commits.then(run, run);
+    this.commits = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * One snapshot on main: its manifest list (`fresh` manifests get its id and sequence number,
+   * `carried` ones stay as they were), its summary with every table offset carried over, under a
+   * requirement that main is still where it was in `metadata`, the state every part of the commit
+   * was computed from (never `this.loaded`, which a commit of another partition may move meanwhile).
+   */
+  private async commitSnapshot(
+    metadata: TableMetadata,
+    operation: Snapshot['summary']['operation'],
+    fresh: ManifestFileEntry[],
+    carried: ManifestFileEntry[],
+    summary: Record<string, string>,
+  ): Promise<void> {
+    const parent = mainSnapshot(metadata);
+    const snapshotId = this.nextSnapshotId;
+    this.nextSnapshotId = newSnapshotId();
+    const sequence = metadata['last-sequence-number'] + 1;
+    const listKey = `metadata/snap-${snapshotId}-1-${randomUUID()}.avro`;
+    const entries = [
+      ...fresh.map((m) => ({ ...m, sequence_number: sequence, min_sequence_number: m.min_sequence_number || sequence, added_snapshot_id: snapshotId })),
+      ...carried,
+    ];
+    await this.store.putIfAbsent(listKey, writeAvroFile(MANIFEST_LIST_SCHEMA, entries, manifestListMetadata(snapshotId, parent?.['snapshot-id'], sequence)));
+    const snapshot: Snapshot = {
+      'snapshot-id': snapshotId,
+      ...(parent ? { 'parent-snapshot-id': parent['snapshot-id'] } : {}),
+      'sequence-number': sequence,
+      'timestamp-ms': Date.now(),
+      'manifest-list': `${metadata.location}/${listKey}`,
+      summary: { ...carriedOffsets(metadata), ...summary, operation },
+      'schema-id': metadata['current-schema-id'],
+    };
+    this.loaded = await this.catalog.commit(
+      this.namespace,
+      this.name,
+      [{ type: 'assert-ref-snapshot-id', ref: 'main', 'snapshot-id': parent?.['snapshot-id'] ?? null }],
+      [
+        { action: 'add-snapshot', snapshot },
+        { action: 'set-snapshot-ref', 'ref-name': 'main', type: 'branch', 'snapshot-id': snapshotId },
+      ],
+    );
+  }
+
+  /**
+   * Writes a manifest; its list entry leaves snapshot id and sequence number at 0 for the commit to
+   * fill, and its minimum sequence number too unless an entry carries an older one.
+   */
+  private async writeManifest(entries: ManifestEntryToWrite[]): Promise<ManifestFileEntry> {
     const metadata = this.loaded.metadata;
     const spec = defaultSpec(metadata);
-    const m = addedManifest(spec, currentSchema(metadata), files);
+    const m = manifestFile(spec, currentSchema(metadata), entries);
     const key = `metadata/${randomUUID()}-m0.avro`;
     const body = writeAvroFile(m.schema, m.records, m.metadata);
     await this.store.putIfAbsent(key, body);
+    const count = (status: number) => entries.filter((e) => e.status === status);
+    const rows = (status: number) => count(status).reduce((n, e) => n + e.file.recordCount, 0);
+    const sequences = entries.flatMap((e) => (e.sequenceNumber === null ? [] : [e.sequenceNumber]));
     return {
       manifest_path: `${metadata.location}/${key}`,
       manifest_length: body.length,
       partition_spec_id: spec['spec-id'],
       content: 0,
       sequence_number: 0,
-      min_sequence_number: 0,
+      min_sequence_number: sequences.length ? Math.min(...sequences) : 0,
       added_snapshot_id: 0,
-      added_files_count: files.length,
-      existing_files_count: 0,
-      deleted_files_count: 0,
-      added_rows_count: files.reduce((n, f) => n + f.recordCount, 0),
-      existing_rows_count: 0,
-      deleted_rows_count: 0,
+      added_files_count: count(STATUS.added).length,
+      existing_files_count: count(STATUS.existing).length,
+      deleted_files_count: count(STATUS.deleted).length,
+      added_rows_count: rows(STATUS.added),
+      existing_rows_count: rows(STATUS.existing),
+      deleted_rows_count: rows(STATUS.deleted),
     };
   }
 
@@ -272,6 +353,45 @@ export class IcebergTable {
     if (!snapshot) return [];
     const list = await this.readFile(snapshot['manifest-list']);
     return readAvroFile(list, snapshot['manifest-list']).records.map(asManifestFileEntry);
+  }
+
+  /**
+   * The data files a snapshot holds, with what their entries inherit made explicit. Files of
+   * another partition spec than the table's default are refused: c360 writes only one.
+   */
+  async liveFiles(snapshot: Snapshot | undefined): Promise<LiveFile[]> {
+    const spec = defaultSpec(this.loaded.metadata);
+    const out: LiveFile[] = [];
+    for (const m of await this.manifestsOf(snapshot)) {
+      if (m.content !== 0) continue;
+      if (m.partition_spec_id !== spec['spec-id'])
+        throw new UnreadableFileError(`${m.manifest_path} is written under partition spec ${m.partition_spec_id}, which c360 does not read`);
+      for (const r of readAvroFile(await this.readFile(m.manifest_path), m.manifest_path).records) {
+        if (r.status === STATUS.deleted) continue;
+        const d = r.data_file as Record<string, unknown>;
+        if (Number(d.content ?? 0) !== 0) continue;
+        const partition = d.partition as Record<string, unknown>;
+        const inherited = r.status === STATUS.added;
+        out.push({
+          file: {
+            path: String(d.file_path),
+            partition: spec.fields.map((f) => (partition[f.name] ?? null) as number | string | null),
+            recordCount: Number(d.record_count),
+            fileSizeBytes: Number(d.file_size_in_bytes),
+          },
+          snapshotId: (r.snapshot_id as number | null) ?? m.added_snapshot_id,
+          sequenceNumber: (r.sequence_number as number | null) ?? (inherited ? m.sequence_number : null),
+          fileSequenceNumber: (r.file_sequence_number as number | null) ?? (inherited ? m.sequence_number : null),
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Writes a finished file's bytes under the table's location; returns its full path. */
+  async put(key: string, body: Buffer): Promise<string> {
+    await this.store.putIfAbsent(key, body);
+    return `${this.loaded.metadata.location}/${key}`;
   }
 
   /** A file of the table by its full path. */
@@ -284,17 +404,21 @@ export class IcebergTable {
   }
 }
 
-function appendSummary(files: DataFileEntry[], parent: Snapshot | undefined): Record<string, string> {
-  const records = files.reduce((n, f) => n + f.recordCount, 0);
-  const bytes = files.reduce((n, f) => n + f.fileSizeBytes, 0);
-  const total = (key: string, added: number) => String(Number(parent?.summary[key] ?? 0) + added);
+/** Summary counts of a change: files and rows added and removed, and the totals after it. */
+function changeSummary(added: DataFileEntry[], removed: DataFileEntry[], parent: Snapshot | undefined): Record<string, string> {
+  const rows = (l: DataFileEntry[]) => l.reduce((n, f) => n + f.recordCount, 0);
+  const bytes = (l: DataFileEntry[]) => l.reduce((n, f) => n + f.fileSizeBytes, 0);
+  const total = (key: string, change: number) => String(Number(parent?.summary[key] ?? 0) + change);
   return {
-    'added-data-files': String(files.length),
-    'added-records': String(records),
-    'added-files-size': String(bytes),
-    'total-data-files': total('total-data-files', files.length),
-    'total-records': total('total-records', records),
-    'total-files-size': total('total-files-size', bytes),
+    'added-data-files': String(added.length),
+    'added-records': String(rows(added)),
+    'added-files-size': String(bytes(added)),
+    ...(removed.length
+      ? { 'deleted-data-files': String(removed.length), 'deleted-records': String(rows(removed)), 'removed-files-size': String(bytes(removed)) }
+      : {}),
+    'total-data-files': total('total-data-files', added.length - removed.length),
+    'total-records': total('total-records', rows(added) - rows(removed)),
+    'total-files-size': total('total-files-size', bytes(added) - bytes(removed)),
     'total-delete-files': '0',
     'total-position-deletes': '0',
     'total-equality-deletes': '0',
