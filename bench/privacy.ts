@@ -32,6 +32,7 @@ import { type RawLayer, readRawLayer } from '../src/privacy/raw-reader.js';
 import { RecordPrivacy } from '../src/privacy/records.js';
 import { compilePrimaryEntity } from '../src/schema/entity.js';
 import { createSchemaRegistry } from '../src/schema/registry.js';
+import { folderFiles } from '../src/sinks/layer-files.js';
 import { SinkWorker } from '../src/sinks/sink-worker.js';
 import { LocalStore } from '../src/storage/local-store.js';
 import { createRedis } from '../src/storage/redis.js';
@@ -166,7 +167,7 @@ console.log(`raw layer    ${TOTAL} rows landed in ${seconds(performance.now() - 
 
 const store = new LocalStore(root, undefined);
 // The layer holds one entity; the store is this run's folder.
-const layer: RawLayer = { store, keyStore, records, entity: () => entity, close: async () => undefined };
+const layer: RawLayer = { files: folderFiles(store), store, keyStore, records, entity: () => entity, close: async () => undefined };
 const one = records.identifier('email', 'customer42@example.com')!;
 
 t0 = performance.now();

@@ -8,7 +8,7 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-demo-'));
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
 describe('c360 demo (npm run demo)', () => {
-  it('ingests every sample through files, the collector and a connector, lands it, and balances', async () => {
+  it('ingests every sample through files, the collector and a connector, lands it in Iceberg tables, and balances', async () => {
     const demo = spawnCli(['demo'], { C360_DATA_DIR: dataDir, LOG_LEVEL: 'info' });
     const { code } = await demo.exited;
     const out = demo.stdout();
@@ -25,7 +25,7 @@ describe('c360 demo (npm run demo)', () => {
       ['web', '32', '29', '1', '2', 'yes'],
       ['total', '136', '107', '4', '25', 'yes'],
     ]);
-    expect(out).toMatch(/^raw layer {2}107 raw rows, \d+ near-duplicate events, 25 quarantined rows in Parquet: equal to the ledger$/m);
+    expect(out).toMatch(/^raw layer {2}107 raw rows, \d+ near-duplicate events, 25 quarantined rows in Iceberg tables: equal to the ledger$/m);
     expect(out).toContain('ledger     balanced: every record received is in exactly one place');
     expect(out).toMatch(/^ {2}crm\s+quality\.postal_code_invalid\s+1$/m);
     expect(out).toMatch(/^ {2}web\s+quality\.device_id_invalid\s+1$/m);

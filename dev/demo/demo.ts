@@ -20,6 +20,8 @@ import { RestConnector, restConnectorSchema } from '../../src/extraction/connect
 import { ingestFile } from '../../src/extraction/file-ingest.js';
 import { loadMappingFile } from '../../src/extraction/mapping.js';
 import { formatOf } from '../../src/extraction/readers/index.js';
+import { RestCatalog } from '../../src/iceberg/rest-catalog.js';
+import { mainSnapshot } from '../../src/iceberg/table-metadata.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { readToEnd } from '../../src/kafka/read-to-end.js';
 import type { Logger } from '../../src/observability/logger.js';
@@ -29,14 +31,15 @@ import { RecordPrivacy } from '../../src/privacy/records.js';
 import { UnidentifiedSealer } from '../../src/privacy/sealed.js';
 import { countQuarantine } from '../../src/quarantine/store.js';
 import { type CompiledEntity, compilePrimaryEntity } from '../../src/schema/entity.js';
-import { readManifest } from '../../src/sinks/manifest.js';
+import { openLayerFiles } from '../../src/sinks/layer-files.js';
 import { SinkWorker } from '../../src/sinks/sink-worker.js';
 import { openObjectStore } from '../../src/storage/backends.js';
-import { LocalStore } from '../../src/storage/local-store.js';
 import { loadTopology } from '../../src/topology/load.js';
 import { TopologyRunner } from '../../src/topology/runner.js';
 import { deadLetterContract } from '../../src/topology/setup.js';
+import { CATALOG_URL } from '../stack/catalog.js';
 import { ensureStack } from '../stack/ensure.js';
+import { S3_URL } from '../stack/s3.js';
 import { type Ticket, VendorApi } from './vendor-api.js';
 
 const API_KEY = 'demo-web-key-0123456789';
@@ -44,7 +47,6 @@ const VENDOR_TOKEN = 'demo-vendor-token';
 
 export interface DemoResult {
   ok: boolean;
-  root: string;
   namespace: string;
 }
 
@@ -58,36 +60,43 @@ async function until<T>(what: string, read: () => Promise<T>, done: (v: T) => bo
   }
 }
 
-/** Rows each layer of the raw layer holds, from the manifests. */
-async function landedRows(store: LocalStore): Promise<Record<'raw' | 'quarantine' | 'near-duplicates', number>> {
+/** Rows each layer holds, from the newest snapshot of each of its tables. */
+async function landedRows(catalog: RestCatalog, namespace: string): Promise<Record<'raw' | 'quarantine' | 'near-duplicates', number>> {
   const out = { raw: 0, quarantine: 0, 'near-duplicates': 0 };
-  const folders = new Set((await store.list('')).filter((k) => k.endsWith('.parquet')).map((k) => k.slice(0, k.lastIndexOf('/'))));
-  for (const folder of folders) {
-    const layer = folder.split('/')[0] as keyof typeof out;
-    for (const e of await readManifest(store, folder)) out[layer] += e.rows;
+  for (const name of await catalog.listTables(namespace)) {
+    const loaded = await catalog.loadTable(namespace, name);
+    const layer = name === 'quarantine' ? 'quarantine' : name === 'near_duplicates' ? 'near-duplicates' : 'raw';
+    out[layer] += Number((loaded && mainSnapshot(loaded.metadata)?.summary['total-records']) ?? 0);
   }
   return out;
 }
 
+/** The local stack's catalog and warehouse, unless the environment names others. */
+function withStackCatalog(config: Config): Config {
+  if (config.catalog) return config;
+  process.env.AWS_ACCESS_KEY_ID ??= 'c360-local';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'c360-local';
+  return { ...config, catalog: { url: CATALOG_URL, timeoutMs: 30_000 }, s3: { ...config.s3, endpoint: config.s3.endpoint ?? S3_URL, forcePathStyle: true } };
+}
+
 export async function runDemo(given: Config, logger: Logger, print: (line: string) => void): Promise<DemoResult> {
   const samples = path.join(projectRoot(), 'samples');
-  const started = await ensureStack(given, { onProgress: (line) => print(`stack: ${line}`) });
+  const started = await ensureStack(given, { catalog: true, s3: true, onProgress: (line) => print(`stack: ${line}`) });
   // Read again: the stack may have just made the development secrets and set its single-broker topic defaults.
-  const config = loadConfig();
+  const config = withStackCatalog(loadConfig());
+  const catalog = new RestCatalog(config.catalog!);
 
   const namespace = `demo-${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
   const topology = await loadTopology('customer360', { namespace });
   const names = topicNames(namespace);
   const sources = new Map<string, CompiledEntity>(topology.sources.map((s) => [s.name, compilePrimaryEntity(s)]));
-  const root = path.join(config.dataDir, namespace);
-  const store = new LocalStore(root, undefined);
   const kafka = createKafka(config, logger, 'demo');
-  print(`namespace ${namespace}: topics ${namespace}.*, raw layer in ${root}`);
+  print(`namespace ${namespace}: topics ${namespace}.*, tables ${namespace}.* in the Iceberg catalog at ${config.catalog!.url}`);
 
   const runner = new TopologyRunner({ config, topology, logger, metrics: new Registry(), summaryIntervalMs: 3_600_000 });
   const keyStore = openKeyStore(config, namespace);
   await runner.start();
-  const sink = new SinkWorker({ config, topology, logger, metrics: new Registry(), store, rotation: { idleFlushMs: 1_000 }, summaryIntervalMs: 3_600_000 });
+  const sink = new SinkWorker({ config, topology, logger, metrics: new Registry(), rotation: { idleFlushMs: 1_000 }, summaryIntervalMs: 3_600_000 });
   await sink.start();
   const collector = new Collector({
     kafka,
@@ -194,22 +203,23 @@ export async function runDemo(given: Config, logger: Logger, print: (line: strin
     );
     const landed = await until(
       'the sinks to land every record',
-      () => landedRows(store),
+      () => landedRows(catalog, namespace),
       (r) => r.raw >= ledger.total.raw && r.quarantine >= ledger.total.dead_letter && r['near-duplicates'] >= ledger.total.near_duplicates,
       120_000,
     );
-    const quarantine = await countQuarantine(store);
+    const layerFiles = openLayerFiles(config, topology);
+    const quarantine = await countQuarantine(layerFiles).finally(() => layerFiles.close());
     const ok = report(print, received, ledger, landed, quarantine);
-    await showWithDuckDb(print, root);
+    const env = `C360_CATALOG_URL=${config.catalog!.url} C360_S3_ENDPOINT=${config.s3.endpoint} C360_S3_FORCE_PATH_STYLE=true`;
     print('');
-    print(`files      ${root}/{raw,near-duplicates,quarantine}/…  (Parquet, Hive partitions source=/date=)`);
+    print(`tables     ${env} npx c360 table ls -n ${namespace}`);
+    print(`read       ${env} npx c360 raw read -n ${namespace} --source crm   (decrypted; --snapshot <id> or --as-of <time> reads the past)`);
+    print(`quarantine ${env} npx c360 quarantine ls -n ${namespace}`);
     print(
-      `query      duckdb -c "SELECT source, count(*) FROM read_parquet('${root}/raw/**/*.parquet', hive_partitioning = true, union_by_name = true) GROUP BY source"`,
+      `spark      spark-sql --conf spark.sql.catalog.c360=org.apache.iceberg.spark.SparkCatalog --conf spark.sql.catalog.c360.type=rest --conf spark.sql.catalog.c360.uri=${config.catalog!.url} -e "SELECT _source, count(*) FROM c360.${namespace}.raw_crm GROUP BY 1"`,
     );
-    print(`quarantine npx c360 quarantine ls --storage ${root}`);
     if (started.length > 0) print(`stack      left running for the commands above (${started.join(', ')}); \`npx c360 stack down\` stops it`);
-    print(`           npx c360 quarantine show --storage ${root} --namespace ${namespace} --code quality.email_invalid`);
-    return { ok, root, namespace };
+    return { ok, namespace };
   } finally {
     await vendor.close();
     await collector.stop();
@@ -259,30 +269,8 @@ function report(
   for (const q of quarantine) print(`  ${q.source.padEnd(11)} ${q.code.padEnd(30)} ${String(q.records).padStart(4)}`);
   print('');
   print(
-    `raw layer  ${landed.raw} raw rows, ${landed['near-duplicates']} near-duplicate events, ${landed.quarantine} quarantined rows in Parquet: ${layerOk ? 'equal to the ledger' : 'NOT EQUAL to the ledger'}`,
+    `raw layer  ${landed.raw} raw rows, ${landed['near-duplicates']} near-duplicate events, ${landed.quarantine} quarantined rows in Iceberg tables: ${layerOk ? 'equal to the ledger' : 'NOT EQUAL to the ledger'}`,
   );
   print(ok ? 'ledger     balanced: every record received is in exactly one place' : 'ledger     NOT BALANCED');
   return ok;
-}
-
-/** DuckDB is a development dependency: shown when installed (npm ci), skipped with --omit=dev. */
-async function showWithDuckDb(print: (line: string) => void, root: string): Promise<void> {
-  let duckdb: typeof import('@duckdb/node-api');
-  try {
-    duckdb = await import('@duckdb/node-api');
-  } catch {
-    return;
-  }
-  const instance = await duckdb.DuckDBInstance.create(':memory:');
-  const connection = await instance.connect();
-  try {
-    const sql = `SELECT source, date, count(*) AS n, count(*) FILTER (WHERE _near_duplicate) AS flagged FROM read_parquet('${root}/raw/**/*.parquet', hive_partitioning = true, union_by_name = true) GROUP BY ALL ORDER BY ALL`;
-    const rows = (await connection.runAndReadAll(sql)).getRowObjectsJson();
-    print('');
-    print('DuckDB over the raw layer (rows per source and ingest date, near-duplicates flagged):');
-    for (const r of rows) print(`  ${String(r.source).padEnd(11)} ${String(r.date)} ${String(r.n).padStart(4)} rows, ${String(r.flagged)} flagged`);
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
 }

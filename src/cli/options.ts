@@ -9,6 +9,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Config, loadConfig } from '../config.js';
 import { ConfigError, RECORD_ERROR_CODES } from '../contracts/errors.js';
 import type { Topology } from '../contracts/topology-definition.js';
+import type { TableAt } from '../sinks/layer-files.js';
 
 /** A whole number within bounds. */
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
@@ -165,4 +166,24 @@ export function withStorageToRead(cmd: Command): Command {
 /** The configuration, with the raw layer's root from --storage when given. */
 export function configWithStorage(storage: string | undefined): Config {
   return loadConfig(storage ? { ...process.env, C360_STORAGE_URL: storage } : process.env);
+}
+
+export interface TableAtOptions {
+  snapshot?: number;
+  asOf?: number;
+}
+
+/** Time travel over tables (C360_CATALOG_URL): a snapshot by id, or the one current at an instant. */
+export function withTableAt(cmd: Command): Command {
+  return cmd
+    .option('--snapshot <id>', "read each table as it was at this snapshot (an id from the table's history)", integer(1))
+    .option('--as-of <time>', 'read each table as it was at this instant (ISO 8601, e.g. 2026-12-01T00:00:00Z)', (v: string) => {
+      const ms = Date.parse(v);
+      if (!Number.isFinite(ms)) throw new InvalidArgumentError('Must be an ISO 8601 instant, e.g. 2026-12-01T00:00:00Z.');
+      return ms;
+    });
+}
+
+export function tableAt(o: TableAtOptions): TableAt {
+  return { ...(o.snapshot !== undefined ? { snapshotId: o.snapshot } : {}), ...(o.asOf !== undefined ? { asOfMs: o.asOf } : {}) };
 }

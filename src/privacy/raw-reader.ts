@@ -7,14 +7,12 @@
 import type { Config } from '../config.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { type CompiledEntity, compileEntities } from '../schema/entity.js';
+import { type LayerFiles, openLayerFiles, type TableAt } from '../sinks/layer-files.js';
 import { layerRows } from '../sinks/parquet/read.js';
-import { openObjectStore } from '../storage/backends.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { type KeyStore, openKeyStore } from './key-store.js';
 import { pseudonymsFrom } from './pseudonyms.js';
 import { RecordPrivacy } from './records.js';
-
-const RAW_FILE = /^raw\/source=([^/]+)\/entity=([^/]+)\/date=(\d{4}-\d{2}-\d{2})\/[^/]+\.parquet$/;
 
 export interface RawRow {
   source: string;
@@ -29,6 +27,8 @@ export interface RawRow {
 
 /** The raw layer as a reader with the right to decrypt sees it: its storage, the keys, and the entities its folders name. */
 export interface RawLayer {
+  /** The layer's files (folders or a table snapshot), and C360_STORAGE_URL's store (the access log). */
+  files: LayerFiles;
   store: ObjectStore;
   keyStore: KeyStore;
   records: RecordPrivacy;
@@ -36,19 +36,21 @@ export interface RawLayer {
   close(): Promise<void>;
 }
 
-/** The raw layer of `config`'s storage, read with the topology's entities and the namespace's keys. */
-export function openRawLayer(config: Config, topology: Topology, needer: string): RawLayer {
+/** The raw layer of `config`'s storage (or tables, at `at`), read with the topology's entities and the namespace's keys. */
+export function openRawLayer(config: Config, topology: Topology, needer: string, at: TableAt = {}): RawLayer {
   const records = new RecordPrivacy(pseudonymsFrom(config, needer));
   const keyStore = openKeyStore(config, topology.namespace);
-  const store = openObjectStore(config);
+  const files = openLayerFiles(config, topology, at);
+  const store = files.store;
   const entities = new Map(topology.sources.flatMap(compileEntities).map((e) => [`${e.source}/${e.name}`, e]));
   return {
+    files,
     store,
     keyStore,
     records,
     entity: (source, entity) => entities.get(`${source}/${entity}`),
     close: async () => {
-      store.close();
+      files.close();
       await keyStore.close();
     },
   };
@@ -62,30 +64,24 @@ export interface RawFilter {
 }
 
 export async function* readRawLayer(layer: RawLayer, filter: RawFilter = {}): AsyncGenerator<RawRow> {
-  const { store, keyStore, records } = layer;
-  const prefixes = filter.source?.length ? filter.source.map((s) => `raw/source=${s}/`) : ['raw/'];
-  for (const prefix of prefixes) {
-    for (const file of await store.list(prefix)) {
-      const m = RAW_FILE.exec(file);
-      if (!m) continue;
-      const [, source, entityName, date] = m as unknown as [string, string, string, string];
-      if (filter.date?.length && !filter.date.includes(date)) continue;
-      const entity = layer.entity(source, entityName);
-      const bytes = await store.read(file);
-      const rows = await layerRows(bytes, store.locate(file));
-      // A row names its person in `_subject`; rows landed before that column existed name them only in their ciphertext.
-      const subjectsOf = rows.map((r) => {
-        const sealed = entity ? records.subjectsIn(entity, r) : [];
-        return typeof r._subject === 'string' ? [r._subject, ...sealed] : sealed;
-      });
-      // One key-store round trip per file for every subject its rows need (only the exported person's, for an export).
-      const needed = [...new Set(subjectsOf.flat())].filter((x) => !filter.subjects || filter.subjects.has(x));
-      const keys = await keyStore.existingKeys(needed);
-      for (const [i, record] of rows.entries()) {
-        if (filter.subjects && !subjectsOf[i]!.some((s) => filter.subjects!.has(s))) continue;
-        const { forgotten } = entity ? records.decrypt(entity, record, keys) : { forgotten: false };
-        yield { source, entity: entityName, date, file, record, forgotten };
-      }
+  const { keyStore, records } = layer;
+  for await (const f of layer.files.files('raw', { source: filter.source, date: filter.date })) {
+    const { source, date, where: file } = f;
+    const entityName = f.entity!;
+    const entity = layer.entity(source, entityName);
+    const rows = await layerRows(await f.read(), file);
+    // A row names its person in `_subject`; rows landed before that column existed name them only in their ciphertext.
+    const subjectsOf = rows.map((r) => {
+      const sealed = entity ? records.subjectsIn(entity, r) : [];
+      return typeof r._subject === 'string' ? [r._subject, ...sealed] : sealed;
+    });
+    // One key-store round trip per file for every subject its rows need (only the exported person's, for an export).
+    const needed = [...new Set(subjectsOf.flat())].filter((x) => !filter.subjects || filter.subjects.has(x));
+    const keys = await keyStore.existingKeys(needed);
+    for (const [i, record] of rows.entries()) {
+      if (filter.subjects && !subjectsOf[i]!.some((s) => filter.subjects!.has(s))) continue;
+      const { forgotten } = entity ? records.decrypt(entity, record, keys) : { forgotten: false };
+      yield { source, entity: entityName, date, file, record, forgotten };
     }
   }
 }
@@ -95,13 +91,12 @@ export async function* readRawLayer(layer: RawLayer, filter: RawFilter = {}): As
  * and those whose earlier, matched record is one of theirs (by its ingest id). They hold no personal value.
  */
 export async function* readNearDuplicates(
-  store: ObjectStore,
+  files: LayerFiles,
   subjects: ReadonlySet<string>,
   ingestIds: ReadonlySet<string>,
 ): AsyncGenerator<Record<string, unknown>> {
-  for (const file of await store.list('near-duplicates/')) {
-    if (!file.endsWith('.parquet') || file.includes('/_manifest/')) continue;
-    for (const row of await layerRows(await store.read(file), store.locate(file))) {
+  for await (const file of files.files('near-duplicates')) {
+    for (const row of await layerRows(await file.read(), file.where)) {
       const matched = (row.matched as { ingest_id?: unknown } | null)?.ingest_id;
       if ((typeof row._subject === 'string' && subjects.has(row._subject)) || (typeof matched === 'string' && ingestIds.has(matched))) yield row;
     }

@@ -10,7 +10,7 @@ import { topicNames } from '../contracts/topic-names.js';
 import { sendInRequests } from '../kafka/send.js';
 import { ownHeader } from '../privacy/envelope-keys.js';
 import type { SealedOpener } from '../privacy/sealed.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import type { LayerFiles } from '../sinks/layer-files.js';
 import { type QuarantinedRecord, type QuarantineFilter, readQuarantine } from './store.js';
 
 export interface ReplayResult {
@@ -46,7 +46,7 @@ function replayMessage(r: QuarantinedRecord): Message {
 }
 
 export async function replayQuarantine(options: {
-  store: ObjectStore;
+  files: LayerFiles;
   kafka: Kafka;
   namespace: string;
   filter: QuarantineFilter;
@@ -66,7 +66,7 @@ export async function replayQuarantine(options: {
       pending = [];
       size = 0;
     };
-    for await (const r of readQuarantine(options.store, options.filter, options.opener)) {
+    for await (const r of readQuarantine(options.files, options.filter, options.opener)) {
       if (r.forgotten) {
         result.forgotten++;
         continue;

@@ -1,13 +1,14 @@
 /**
- * The quarantine store: the dead-letter records the sinks landed under
- * `quarantine/source=<source>/date=<YYYY-MM-DD>/`, read back with their errors, original bytes
- * (fetched from beside them when they were too large to keep inline) and lineage, selected by
- * source, date, error code or ingest id. Reads one file at a time.
+ * The quarantine store: the dead-letter records the sinks landed (under
+ * `quarantine/source=<source>/date=<YYYY-MM-DD>/`, or in the `quarantine` table), read back with
+ * their errors, original bytes (fetched from the store when they were too large to keep inline)
+ * and lineage, selected by source, date, error code or ingest id. Reads one file at a time.
  */
 import { hash } from 'node:crypto';
 import type { RecordErrorEntry } from '../contracts/errors.js';
 import { ORIGINAL_KEY, originalHeaderLabel } from '../privacy/envelope-keys.js';
 import { type SealedOpener, sealedFor } from '../privacy/sealed.js';
+import type { LayerFiles } from '../sinks/layer-files.js';
 import { layerRows } from '../sinks/parquet/read.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
@@ -42,58 +43,49 @@ export interface QuarantineFilter {
   subjects?: ReadonlySet<string>;
 }
 
-const FOLDER = /^quarantine\/source=([^/]+)\/date=(\d{4}-\d{2}-\d{2})\/[^/]+\.parquet$/;
-
 const toBuffer = (v: unknown) => (v instanceof Uint8Array ? Buffer.from(v) : null);
 const toMillis = (v: unknown) => (v instanceof Date ? v.getTime() : Number(v));
 
 /** Quarantined records, their sealed values opened by `opener` (docs/privacy.md) when one is given. */
-export async function* readQuarantine(store: ObjectStore, filter: QuarantineFilter = {}, opener?: SealedOpener): AsyncGenerator<QuarantinedRecord> {
-  const sources = filter.source?.length ? filter.source : undefined;
-  const prefixes = sources ? sources.map((s) => `quarantine/source=${s}/`) : ['quarantine/'];
-  for (const prefix of prefixes) {
-    for (const key of await store.list(prefix)) {
-      const m = FOLDER.exec(key);
-      if (!m) continue;
-      const [, source, date] = m as unknown as [string, string, string];
-      if (filter.date?.length && !filter.date.includes(date)) continue;
-      const bytes = await store.read(key);
-      const rows = await layerRows(bytes, store.locate(key), { utf8: false });
-      await opener?.prepare(rows.map((r) => toBuffer(r.original_value)));
-      for (const r of rows) {
-        const errors = (r.errors as RecordErrorEntry[]) ?? [];
-        const lineage = r.lineage as QuarantinedRecord['lineage'];
-        if (filter.code?.length && !errors.some((e) => filter.code!.includes(e.code))) continue;
-        if (filter.ingestId?.length && !filter.ingestId.includes(lineage.ingest_id)) continue;
-        const original = toBuffer(r.original_value) ?? (await outOfLine(store, r.original_value_ref));
-        const subject = (r._subject as string | null | undefined) ?? sealedFor(original) ?? null;
-        if (filter.subjects && !(subject && filter.subjects.has(subject))) continue;
-        // The key and the producer's own headers are sealed with the value: opened with it, or gone with it.
-        const open = async (bytes: Buffer | null, label?: string) => (opener ? (await opener.open(bytes, label)).value : bytes);
-        const opened = opener ? await opener.open(original) : { value: original, forgotten: false };
-        const headers: Record<string, Buffer> = {};
-        for (const [k, v] of Object.entries((r.original_headers as Record<string, Uint8Array>) ?? {})) {
-          const header = await open(Buffer.from(v), originalHeaderLabel(k));
-          if (header) headers[k] = header;
-        }
-        yield {
-          file: key,
-          source,
-          date,
-          deadLetter: { topic: String(r._topic), partition: Number(r._partition), offset: Number(r._offset) },
-          errors,
-          stage: String(r.stage),
-          entity: (r.entity as string | null) ?? null,
-          originalKey: await open(toBuffer(r.original_key), ORIGINAL_KEY),
-          originalValue: opened.value,
-          forgotten: opened.forgotten,
-          subject,
-          originalHeaders: headers,
-          origin: { topic: String(r.origin_topic), partition: Number(r.origin_partition), offset: Number(r.origin_offset) },
-          lineage: { ...lineage, received_at: toMillis(lineage.received_at) },
-          failedAt: toMillis(r.failed_at),
-        };
+export async function* readQuarantine(layer: LayerFiles, filter: QuarantineFilter = {}, opener?: SealedOpener): AsyncGenerator<QuarantinedRecord> {
+  const { store } = layer;
+  for await (const file of layer.files('quarantine', { source: filter.source, date: filter.date })) {
+    const { source, date } = file;
+    const rows = await layerRows(await file.read(), file.where, { utf8: false });
+    await opener?.prepare(rows.map((r) => toBuffer(r.original_value)));
+    for (const r of rows) {
+      const errors = (r.errors as RecordErrorEntry[]) ?? [];
+      const lineage = r.lineage as QuarantinedRecord['lineage'];
+      if (filter.code?.length && !errors.some((e) => filter.code!.includes(e.code))) continue;
+      if (filter.ingestId?.length && !filter.ingestId.includes(lineage.ingest_id)) continue;
+      const original = toBuffer(r.original_value) ?? (await outOfLine(store, r.original_value_ref));
+      const subject = (r._subject as string | null | undefined) ?? sealedFor(original) ?? null;
+      if (filter.subjects && !(subject && filter.subjects.has(subject))) continue;
+      // The key and the producer's own headers are sealed with the value: opened with it, or gone with it.
+      const open = async (bytes: Buffer | null, label?: string) => (opener ? (await opener.open(bytes, label)).value : bytes);
+      const opened = opener ? await opener.open(original) : { value: original, forgotten: false };
+      const headers: Record<string, Buffer> = {};
+      for (const [k, v] of Object.entries((r.original_headers as Record<string, Uint8Array>) ?? {})) {
+        const header = await open(Buffer.from(v), originalHeaderLabel(k));
+        if (header) headers[k] = header;
       }
+      yield {
+        file: file.where,
+        source,
+        date,
+        deadLetter: { topic: String(r._topic), partition: Number(r._partition), offset: Number(r._offset) },
+        errors,
+        stage: String(r.stage),
+        entity: (r.entity as string | null) ?? null,
+        originalKey: await open(toBuffer(r.original_key), ORIGINAL_KEY),
+        originalValue: opened.value,
+        forgotten: opened.forgotten,
+        subject,
+        originalHeaders: headers,
+        origin: { topic: String(r.origin_topic), partition: Number(r.origin_partition), offset: Number(r.origin_offset) },
+        lineage: { ...lineage, received_at: toMillis(lineage.received_at) },
+        failedAt: toMillis(r.failed_at),
+      };
     }
   }
 }
@@ -115,9 +107,9 @@ export interface QuarantineCount {
 }
 
 /** Counts by source, date and error code; a record with two errors counts under both codes. */
-export async function countQuarantine(store: ObjectStore, filter: QuarantineFilter = {}): Promise<QuarantineCount[]> {
+export async function countQuarantine(layer: LayerFiles, filter: QuarantineFilter = {}): Promise<QuarantineCount[]> {
   const counts = new Map<string, QuarantineCount>();
-  for await (const r of readQuarantine(store, filter)) {
+  for await (const r of readQuarantine(layer, filter)) {
     for (const code of new Set(r.errors.map((e) => e.code))) {
       const k = `${r.source}\u0000${r.date}\u0000${code}`;
       const c = counts.get(k) ?? { source: r.source, date: r.date, code, records: 0 };

@@ -50,7 +50,7 @@ export async function manifestEntryFromFile(store: ObjectStore, key: string): Pr
   };
 }
 
-export async function readManifest(store: ObjectStore, folder: string): Promise<ManifestEntry[]> {
+async function readManifest(store: ObjectStore, folder: string): Promise<ManifestEntry[]> {
   const keys = (await store.list(`${folder}/_manifest/`)).filter((k) => k.endsWith('.json'));
   return Promise.all(keys.map(async (k) => JSON.parse((await store.read(k)).toString('utf8')) as ManifestEntry));
 }

@@ -20,6 +20,7 @@ import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 import { LocalStore } from '../storage/local-store.js';
 import { loadTopology } from '../topology/load.js';
 import { createTopologyTopics } from '../topology/setup.js';
+import { folderFiles } from './layer-files.js';
 
 const kafka = testKafka();
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-sink-poison-'));
@@ -62,7 +63,7 @@ describe('a raw record the sink cannot store', () => {
       const quarantined = await eventually(
         async () => {
           const found = [];
-          for await (const r of readQuarantine(store)) found.push(r);
+          for await (const r of readQuarantine(folderFiles(store))) found.push(r);
           return found;
         },
         (found) => found.length >= 1,

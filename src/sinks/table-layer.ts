@@ -33,7 +33,7 @@ const identifier = (s: string) =>
     .replace(/[^a-z0-9_]/g, '_');
 
 /** The table of a layer, source and entity; the source's own entity keeps the short name. */
-function tableName(topology: Topology, kind: LayerKind, source: string | undefined, entity: string | undefined): string {
+export function tableName(topology: Topology, kind: LayerKind, source: string | undefined, entity: string | undefined): string {
   if (kind === 'quarantine') return 'quarantine';
   if (kind === 'near-duplicates') return 'near_duplicates';
   const main = topology.sources.find((s) => s.name === source)?.entity;

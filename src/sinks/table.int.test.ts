@@ -5,9 +5,10 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthetic } from '../../bench/synthetic.js';
 import { crmProfile, transaction, variant } from '../../test/fixtures/records.js';
-import { type ReadTable, readTable, tableConfig } from '../../test/support/iceberg.js';
+import { type ReadTable, readTable, TABLE_ENV, tableConfig } from '../../test/support/iceberg.js';
 import { collect, eventually, logger, testKafka } from '../../test/support/kafka.js';
 import { clearRedis, json, produce, type RunningTopology, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
+import { runCli } from '../../test/support/worker.js';
 import { frame } from '../contracts/framing.js';
 import type { LedgerTotals } from '../contracts/ledger.js';
 import { HEADER } from '../contracts/lineage.js';
@@ -146,6 +147,67 @@ describe('sink workers land the topics as Iceberg tables, read back by Iceberg',
       expect(read.snapshots.length).toBeGreaterThan(2);
       expect(Number(current.summary['total-records'])).toBe(read.rows.length);
     }
+  });
+
+  it('reads the tables through c360: raw read now, at a snapshot and as of a time, decrypted; quarantine ls', async () => {
+    const ns = t.topology.namespace;
+    const crm = tables.get('raw_crm')!;
+    const read = async (...args: string[]) => {
+      const run = await runCli(['raw', 'read', '-n', ns, '--source', 'crm', ...args], TABLE_ENV);
+      expect(run.code, run.output).toBe(0);
+      return run.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    };
+    const now = await read();
+    expect(now).toHaveLength(crm.rows.length);
+    // Personal fields are sealed in the table and decrypted for the reader.
+    const sealedEmail = crm.rows.find((r) => r._key === now[0]!._key)!.email;
+    expect(String(sealedEmail)).toMatch(/^c360e/);
+    expect(String(now[0]!.email)).toMatch(/@/);
+    const ordered = [...crm.snapshots].sort((a, b) => a.timestamp - b.timestamp);
+    const first = ordered[0]!;
+    const atFirst = await read('--snapshot', String(first.id));
+    expect(atFirst).toHaveLength(Number(first.summary['total-records']));
+    expect(atFirst.length).toBeLessThan(now.length);
+    expect(await read('--as-of', new Date(first.timestamp).toISOString())).toHaveLength(atFirst.length);
+    expect(await read('--as-of', '2000-01-01T00:00:00Z')).toHaveLength(0);
+    const ls = await runCli(['quarantine', 'ls', '-n', ns], TABLE_ENV);
+    expect(ls.code, ls.output).toBe(0);
+    expect(ls.stdout).toMatch(/^commerce\s+\d{4}-\d{2}-\d{2} quality\.currency_invalid\s+1$/m);
+  });
+
+  it('compacts small files into fewer, every row and offset unchanged, reads the past, and expires it', async () => {
+    const ns = t.topology.namespace;
+    const before = tables.get('raw_crm')!;
+    const byPosition = (rows: ReadTable['rows']) =>
+      [...rows].sort((a, b) => Number(a._partition) - Number(b._partition) || Number(a._offset) - Number(b._offset));
+    const summaryOf = (r: ReadTable) => r.snapshots.find((s) => s.id === r.current)!.summary;
+    const maintain = (...args: string[]) => runCli(['table', 'maintain', '-n', ns, '--table', 'raw_crm', '--min-files', '2', ...args], TABLE_ENV);
+    const run = await maintain('--retain-days', '0', '--retain-last', '100');
+    expect(run.code, run.output).toBe(0);
+    const [, filesBefore, filesAfter] = /^raw_crm: (\d+) files -> (\d+) /m.exec(run.stdout)!;
+    expect(Number(filesAfter)).toBeLessThan(Number(filesBefore));
+    const after = await readTable(ns, 'raw_crm');
+    expect(byPosition(after.rows)).toEqual(byPosition(before.rows));
+    const offsetsKey = `c360.offsets.${t.names.raw('crm')}`;
+    expect(after.snapshots.find((s) => s.id === after.current)!.operation).toBe('replace');
+    expect(summaryOf(after)).toMatchObject({
+      [offsetsKey]: summaryOf(before)[offsetsKey],
+      'total-records': String(before.rows.length),
+      'total-data-files': filesAfter,
+    });
+    // The snapshot before the compaction still reads as it was: time travel by id and by time.
+    expect(byPosition((await readTable(ns, 'raw_crm', String(before.current))).rows)).toEqual(byPosition(before.rows));
+    const at = before.snapshots.find((s) => s.id === before.current)!.timestamp;
+    expect(byPosition((await readTable(ns, 'raw_crm', `@${at}`)).rows)).toEqual(byPosition(before.rows));
+    // Expiry keeps the newest snapshot only; the table reads the same.
+    expect((await maintain('--retain-days', '0', '--retain-last', '1')).code).toBe(0);
+    const expired = await readTable(ns, 'raw_crm');
+    expect(expired.snapshots.map((s) => s.id)).toEqual([after.current]);
+    expect(byPosition(expired.rows)).toEqual(byPosition(before.rows));
   });
 
   it('puts dead letters in quarantine and flags in near_duplicates, each once', async () => {

@@ -17,7 +17,17 @@ import { WriterSchemas } from '../../schema/registry.js';
 import { openObjectStore } from '../../storage/backends.js';
 import { createRedis } from '../../storage/redis.js';
 import { loadTopology } from '../../topology/load.js';
-import { calendarDate, configWithStorage, many, type TopologyOptions, withStorageToRead, withTopology } from '../options.js';
+import {
+  calendarDate,
+  configWithStorage,
+  many,
+  type TableAtOptions,
+  type TopologyOptions,
+  tableAt,
+  withStorageToRead,
+  withTableAt,
+  withTopology,
+} from '../options.js';
 
 interface PersonOptions extends TopologyOptions {
   email: string[];
@@ -107,15 +117,15 @@ export function registerPrivacyCommands(program: Command): void {
       console.log(`${replayed.erasures} erasure(s) applied again, ${replayed.keysDestroyed} restored key(s) destroyed`);
     });
 
-  withStorageToRead(withPerson(privacy.command('export')))
+  withTableAt(withStorageToRead(withPerson(privacy.command('export'))))
     .description(
       "Export every record of a person — the raw layer's (decrypted), the quarantine's (opened) and their near-duplicate events — across sources, as NDJSON on stdout (a person's right of access); recorded in the access log.",
     )
-    .action(async (o: PersonOptions & { storage?: string }) => {
+    .action(async (o: PersonOptions & TableAtOptions & { storage?: string }) => {
       const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
       const { identifiers } = personOf(config, topology, o, 'c360 privacy export');
-      const layer = openRawLayer(config, topology, 'c360 privacy export');
+      const layer = openRawLayer(config, topology, 'c360 privacy export', tableAt(o));
       const schemas = new WriterSchemas(config);
       try {
         const { subjects } = await layer.keyStore.reach(identifiers);
@@ -132,12 +142,12 @@ export function registerPrivacyCommands(program: Command): void {
             if (typeof row.record._ingest_id === 'string') ingestIds.add(row.record._ingest_id);
             counts.raw++;
           }
-          for await (const r of readQuarantine(layer.store, { subjects: wanted }, new SealedOpener(layer.keyStore))) {
+          for await (const r of readQuarantine(layer.files, { subjects: wanted }, new SealedOpener(layer.keyStore))) {
             if (r.forgotten) continue;
             print({ layer: 'quarantine', ...(await describeRecord(r, schemas, true)) });
             counts.quarantine++;
           }
-          for await (const row of readNearDuplicates(layer.store, wanted, ingestIds)) {
+          for await (const row of readNearDuplicates(layer.files, wanted, ingestIds)) {
             print({ layer: 'near-duplicates', ...row });
             counts.near_duplicates++;
           }

@@ -9,7 +9,7 @@ import { replayQuarantine } from '../../quarantine/replay.js';
 import { describeRecord } from '../../quarantine/show.js';
 import { countQuarantine, type QuarantineFilter, readQuarantine } from '../../quarantine/store.js';
 import { WriterSchemas } from '../../schema/registry.js';
-import { openObjectStore } from '../../storage/backends.js';
+import { openLayerFiles } from '../../sinks/layer-files.js';
 import { loadTopology } from '../../topology/load.js';
 import {
   calendarDate,
@@ -45,14 +45,13 @@ function filterOf(o: FilterOptions): QuarantineFilter {
 export function registerQuarantineCommands(program: Command): void {
   const q = program.command('quarantine').description('Inspect and replay the records the topology rejected (quarantine/ in the raw layer).');
 
-  withFilters(q.command('ls'))
+  withTopology(withFilters(q.command('ls')))
     .description('Count quarantined records by source, ingest date and error code.')
-    .action(async (o: FilterOptions) => {
-      const store = openObjectStore(configWithStorage(o.storage));
-      const counts = await countQuarantine(store, filterOf(o));
-      store.close();
+    .action(async (o: FilterOptions & TopologyOptions) => {
+      const files = openLayerFiles(configWithStorage(o.storage), await loadTopology(o.topology, o));
+      const counts = await countQuarantine(files, filterOf(o)).finally(() => files.close());
       if (counts.length === 0) {
-        console.log(`no quarantined records in ${store.url}`);
+        console.log(`no quarantined records in ${files.store.url}`);
         return;
       }
       const width = Math.max(...counts.map((c) => c.code.length), 4);
@@ -72,20 +71,21 @@ export function registerQuarantineCommands(program: Command): void {
       sourcesOf(topology, o.source);
       if (o.unmask && !config.allowUnmask)
         throw new ConfigError('quarantine show --unmask reveals personal data: it needs C360_ALLOW_UNMASK=true, set only for those allowed to see it.');
-      const store = openObjectStore(config);
+      const files = openLayerFiles(config, topology);
       const keyStore = openKeyStore(config, topology.namespace);
       const schemas = new WriterSchemas(config);
       let shown = 0;
       try {
         // Recorded before anything is revealed: a reveal the log cannot hold does not happen.
-        if (o.unmask) await new PrivacyLog(store, topology.namespace).access({ action: 'quarantine show --unmask', what: { ...filterOf(o), limit: o.limit } });
-        for await (const r of readQuarantine(store, filterOf(o), new SealedOpener(keyStore))) {
+        if (o.unmask)
+          await new PrivacyLog(files.store, topology.namespace).access({ action: 'quarantine show --unmask', what: { ...filterOf(o), limit: o.limit } });
+        for await (const r of readQuarantine(files, filterOf(o), new SealedOpener(keyStore))) {
           if (shown >= o.limit) break;
           console.log(JSON.stringify(await describeRecord(r, schemas, o.unmask), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
           shown++;
         }
       } finally {
-        store.close();
+        files.close();
         await keyStore.close();
       }
       if (shown === 0) console.error('no quarantined record matches');
@@ -105,18 +105,18 @@ export function registerQuarantineCommands(program: Command): void {
       const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
       sourcesOf(topology, o.source);
-      const store = openObjectStore(config);
+      const files = openLayerFiles(config, topology);
       const kafka = createKafka(config, toolLogger(config.logLevel), 'quarantine-replay');
       const keyStore = openKeyStore(config, topology.namespace);
       const result = await replayQuarantine({
-        store,
+        files,
         kafka,
         namespace: topology.namespace,
         filter,
         dryRun: o.dryRun,
         opener: new SealedOpener(keyStore),
       }).finally(async () => {
-        store.close();
+        files.close();
         await keyStore.close();
       });
       const by = Object.entries(result.bySource)

@@ -4,7 +4,18 @@ import { openRawLayer, readRawLayer, rowJson } from '../../privacy/raw-reader.js
 import { verifyFolder } from '../../sinks/manifest.js';
 import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
-import { calendarDate, configWithStorage, many, sourcesOf, type TopologyOptions, withStorageToRead, withTopology } from '../options.js';
+import {
+  calendarDate,
+  configWithStorage,
+  many,
+  sourcesOf,
+  type TableAtOptions,
+  type TopologyOptions,
+  tableAt,
+  withStorageToRead,
+  withTableAt,
+  withTopology,
+} from '../options.js';
 
 export function registerRawCommands(program: Command): void {
   const raw = program.command('raw').description('The raw layer (Parquet under C360_STORAGE_URL).');
@@ -32,18 +43,18 @@ export function registerRawCommands(program: Command): void {
       if (bad > 0) process.exitCode = 1;
     });
 
-  withStorageToRead(withTopology(raw.command('read')))
+  withTableAt(withStorageToRead(withTopology(raw.command('read'))))
     .description(
       "Print the raw layer's rows as NDJSON, personal fields decrypted while their subject's key exists (null, and _forgotten true, once it does not); recorded in the access log.",
     )
     .option('--source <source>', 'only this source (repeatable)', many(), [])
     .option('--date <YYYY-MM-DD>', 'only this ingest date (repeatable)', many(calendarDate), [])
-    .action(async (o: TopologyOptions & { source: string[]; date: string[]; storage?: string }) => {
+    .action(async (o: TopologyOptions & TableAtOptions & { source: string[]; date: string[]; storage?: string }) => {
       const topology = await loadTopology(o.topology, o);
       sourcesOf(topology, o.source);
-      const layer = openRawLayer(configWithStorage(o.storage), topology, 'c360 raw read');
+      const layer = openRawLayer(configWithStorage(o.storage), topology, 'c360 raw read', tableAt(o));
       try {
-        await new PrivacyLog(layer.store, topology.namespace).access({ action: 'raw read', what: { source: o.source, date: o.date } });
+        await new PrivacyLog(layer.store, topology.namespace).access({ action: 'raw read', what: { source: o.source, date: o.date, ...tableAt(o) } });
         for await (const row of readRawLayer(layer, { source: o.source, date: o.date })) {
           process.stdout.write(
             `${rowJson({ source: row.source, entity: row.entity, date: row.date, ...row.record, ...(row.forgotten ? { _forgotten: true } : {}) })}\n`,
