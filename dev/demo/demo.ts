@@ -210,13 +210,14 @@ export async function runDemo(given: Config, logger: Logger, print: (line: strin
     const layerFiles = openLayerFiles(config, topology);
     const quarantine = await countQuarantine(layerFiles).finally(() => layerFiles.close());
     const ok = report(print, received, ledger, landed, quarantine);
-    const env = `C360_CATALOG_URL=${config.catalog!.url} C360_S3_ENDPOINT=${config.s3.endpoint} C360_S3_FORCE_PATH_STYLE=true`;
+    // The local S3 takes any key; the commands need one all the same.
+    const env = `C360_CATALOG_URL=${config.catalog!.url} C360_S3_ENDPOINT=${config.s3.endpoint} C360_S3_FORCE_PATH_STYLE=true AWS_ACCESS_KEY_ID=${process.env.AWS_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY=${process.env.AWS_SECRET_ACCESS_KEY}`;
     print('');
     print(`tables     ${env} npx c360 table ls -n ${namespace}`);
     print(`read       ${env} npx c360 raw read -n ${namespace} --source crm   (decrypted; --snapshot <id> or --as-of <time> reads the past)`);
     print(`quarantine ${env} npx c360 quarantine ls -n ${namespace}`);
     print(
-      `spark      spark-sql --conf spark.sql.catalog.c360=org.apache.iceberg.spark.SparkCatalog --conf spark.sql.catalog.c360.type=rest --conf spark.sql.catalog.c360.uri=${config.catalog!.url} -e "SELECT _source, count(*) FROM c360.${namespace}.raw_crm GROUP BY 1"`,
+      `spark      spark-sql --conf spark.sql.catalog.c360=org.apache.iceberg.spark.SparkCatalog --conf spark.sql.catalog.c360.type=rest --conf spark.sql.catalog.c360.uri=${config.catalog!.url} -e "SELECT _source, count(*) FROM c360.\\\`${namespace}\\\`.raw_crm GROUP BY 1"`,
     );
     if (started.length > 0) print(`stack      left running for the commands above (${started.join(', ')}); \`npx c360 stack down\` stops it`);
     return { ok, namespace };

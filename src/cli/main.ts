@@ -4,6 +4,10 @@ import { C360Error, ConfigError, kafkaFailureSentence } from '../contracts/error
 import { buildProgram } from './program.js';
 
 export async function runCli(extensions: ReadonlyArray<(program: Command) => void> = []): Promise<void> {
+  // A reader that has read enough (`c360 raw read | head`) closes the pipe: the command ends there, as Unix tools do.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
   try {
     await buildProgram(extensions).parseAsync(process.argv);
   } catch (err) {

@@ -165,7 +165,8 @@ describe('a table sink whose object store and catalog keep failing', () => {
       C360_CATALOG_TIMEOUT_MS: '2000',
       LOG_LEVEL: 'warn',
     };
-    const args = ['--max-records', '25', '--idle-flush-ms', '300'];
+    // Files of 100 records: each is a commit, and a table's commit writes three objects and asks the catalog twice.
+    const args = ['--max-records', '100', '--idle-flush-ms', '300'];
     const catalog = new RestCatalog(tableConfig.catalog!);
     /** Every record of the topic in the table once, and no lag left. */
     const landsOnce = async (records: number) => {
@@ -208,5 +209,5 @@ describe('a table sink whose object store and catalog keep failing', () => {
     await catalogProxy.set('pass');
     sinks.push(spawnSink(ns, spool, env, args));
     await landsOnce(RECORDS + 200);
-  }, 240_000);
+  }, 360_000);
 });
