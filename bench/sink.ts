@@ -1,6 +1,7 @@
 /**
  * bench:sink — records/s and peak memory of one sink worker (`c360 sink`, a child process) landing
- * a pre-produced raw topic in Parquet, against a baseline measured in the same run: a plain
+ * a pre-produced raw topic in Parquet, and then as an Iceberg table in the stack's REST catalog,
+ * against a baseline measured in the same run: a plain
  * KafkaJS consumer (same client, same fetch sizes, read_committed) that only counts the records.
  * Both are timed from process start to the last record, so start-up and group join are in both.
  * BENCH_RECORDS sets the size (default 1,000,000).
@@ -11,12 +12,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Message } from 'kafkajs';
+import { CATALOG_URL } from '../dev/stack/catalog.js';
 import { localStackDefaults } from '../dev/stack/ensure.js';
+import { S3_URL } from '../dev/stack/s3.js';
 import { loadConfig } from '../src/config.js';
 import { frame } from '../src/contracts/framing.js';
 import { HEADER } from '../src/contracts/lineage.js';
 import { projectRoot } from '../src/contracts/project.js';
 import { topicNames } from '../src/contracts/topic-names.js';
+import { RestCatalog } from '../src/iceberg/rest-catalog.js';
+import { mainSnapshot } from '../src/iceberg/table-metadata.js';
 import { createKafka } from '../src/kafka/client.js';
 import { createLogger } from '../src/observability/logger.js';
 import { kafkaAnswers, registryAnswers } from '../src/observability/probes.js';
@@ -133,14 +138,50 @@ async function main(): Promise<void> {
     `baseline     ${TOTAL} records consumed and counted in ${(baseline.ms / 1000).toFixed(1)} s = ${Math.round(rate(baseline))} records/s; peak RSS ${baseline.peakRssMiB.toFixed(0)} MiB`,
   );
   console.log(
-    `sink         ${TOTAL} records landed in Parquet in ${(sink.ms / 1000).toFixed(1)} s = ${Math.round(rate(sink))} records/s; peak RSS ${sink.peakRssMiB.toFixed(0)} MiB (${childBudget()}); ${(bytes / 2 ** 20).toFixed(0)} MiB of Parquet`,
+    `sink         ${TOTAL} records landed in Parquet in ${(sink.ms / 1000).toFixed(1)} s = ${Math.round(rate(sink))} records/s; ${((sink.cpuSeconds * 1e6) / TOTAL).toFixed(1)} µs CPU per record; peak RSS ${sink.peakRssMiB.toFixed(0)} MiB (${childBudget()}); ${(bytes / 2 ** 20).toFixed(0)} MiB of Parquet`,
   );
   console.log(`ratio        sink / baseline = ${(rate(sink) / rate(baseline)).toFixed(2)}`);
   const rows = manifestRows(root);
   console.log(`manifests    ${rows} rows ${rows === TOTAL ? '(every record, once)' : `(EXPECTED ${TOTAL})`}`);
+  const tableRows = await tableSink(namespace, root, rate(baseline), rate(sink));
   fs.rmSync(root, { recursive: true, force: true });
   await dropTopics(kafka, [namespace]);
-  if (rows !== TOTAL) process.exit(1);
+  if (rows !== TOTAL || tableRows !== TOTAL) process.exit(1);
+}
+
+/**
+ * The same topic landed as an Iceberg table (a second group, `c360 sink` with C360_CATALOG_URL) in
+ * the stack's REST catalog, its warehouse on S3Mock; rows counted from the table's newest snapshot.
+ */
+async function tableSink(namespace: string, root: string, baselineRate: number, folderRate: number): Promise<number> {
+  const url = config.catalog?.url ?? CATALOG_URL;
+  const catalog = new RestCatalog({ url, timeoutMs: 30_000 });
+  let rows = 0;
+  const poll = setInterval(() => {
+    void catalog
+      .loadTable(namespace, 'raw_crm')
+      .then((t) => {
+        rows = Number((t && mainSnapshot(t.metadata)?.summary['total-records']) ?? 0);
+      })
+      .catch(() => undefined);
+  }, 500);
+  const env = {
+    C360_CATALOG_URL: url,
+    C360_S3_ENDPOINT: config.s3.endpoint ?? S3_URL,
+    C360_S3_FORCE_PATH_STYLE: 'true',
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'c360-bench',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'c360-bench',
+  };
+  const args = ['sink', '--namespace', namespace, '--group', `${namespace}.sink-tables`, '--storage', root, '--ops-port', '0', '--idle-flush-ms', '500'];
+  const run = await timeChild([path.join(projectRoot(), 'bin', 'c360.js'), ...args], () => rows >= TOTAL, env);
+  clearInterval(poll);
+  const rate = TOTAL / (run.ms / 1000);
+  console.log(
+    `table sink   ${TOTAL} records committed to ${namespace}.raw_crm in ${(run.ms / 1000).toFixed(1)} s = ${Math.round(rate)} records/s; ${((run.cpuSeconds * 1e6) / TOTAL).toFixed(1)} µs CPU per record; peak RSS ${run.peakRssMiB.toFixed(0)} MiB`,
+  );
+  console.log(`ratio        table sink / baseline = ${(rate / baselineRate).toFixed(2)}, table sink / Parquet sink = ${(rate / folderRate).toFixed(2)}`);
+  console.log(`table        ${rows} rows ${rows === TOTAL ? '(every record, once)' : `(EXPECTED ${TOTAL})`}`);
+  return rows;
 }
 
 function fileUrlPath(): string {

@@ -4,13 +4,12 @@ import path from 'node:path';
 import type { KafkaMessage } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthetic } from '../../bench/synthetic.js';
 import { S3_URL } from '../../dev/stack/s3.js';
 import { S3_BUCKET } from '../../dev/stack/versions.js';
-import { crmProfile, transaction, variant } from '../../test/fixtures/records.js';
+import { crmProfile } from '../../test/fixtures/records.js';
 import { asAvroValue, type DuckDb, openDuckDb } from '../../test/support/duckdb.js';
 import { collect, config, eventually, logger, testKafka } from '../../test/support/kafka.js';
-import { clearRedis, json, produce, type RunningTopology, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
+import { clearRedis, produce, produceMixedInput, type RunningTopology, startTopology, testNamespace } from '../../test/support/topology.js';
 import { spawnCli } from '../../test/support/worker.js';
 import { frame } from '../contracts/framing.js';
 import type { LedgerTotals } from '../contracts/ledger.js';
@@ -62,23 +61,8 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
   beforeAll(async () => {
     const ns = testNamespace();
     t = await startTopology(ns);
-    const mix = synthetic(2_000, {
-      crm: await registry.getLatestSchemaId(`${t.names.ingest('crm')}-value`),
-      web: await registry.getLatestSchemaId(`${t.names.ingest('web')}-value`),
-    });
-    await produce(kafka, t.names.ingest('crm'), mix.crm.messages);
-    await produce(kafka, t.names.ingest('web'), mix.web.messages);
-    await produce(kafka, t.names.ingest('commerce'), [
-      json(transaction, 'T-9001'),
-      json(variant(transaction, { transaction_id: 'T-bad', currency: 'XYZ' }), 'T-bad'),
-      // Commerce also carries the catalogue: its files get an entity= level.
-      {
-        key: 'P-1',
-        value: JSON.stringify({ product_id: 'P-1', sku: 'SKU-1', name: 'Scarf', price: '19.90', currency: 'EUR', updated_at: '2026-11-01T00:00:00Z' }),
-        headers: { [HEADER.entity]: 'Product' },
-      },
-    ]);
-    ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 2_003);
+    // Commerce also carries the catalogue: its files get an entity= level.
+    ledger = await produceMixedInput(kafka, t, 2_000);
 
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-raw-'));
     // Two workers share the partitions, as pods would; small files so every folder gets several. The second starts once the

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parquetReadObjects } from 'hyparquet';
+import type { Message } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CATALOG_URL } from '../../dev/stack/catalog.js';
 import { S3_URL } from '../../dev/stack/s3.js';
@@ -77,6 +78,57 @@ async function faultCycle(proxies: FaultProxy[]): Promise<void> {
   }
 }
 
+/**
+ * What both layers go through: faults by turns while the records land (each proxy faulted at least
+ * `minFaults` times), then every record once and no lag; more records while `hanging` hangs and a
+ * stop that ends within its timeouts; then a new sink lands what the stopped one could not, once.
+ * `landed` waits until at least that many records are in the layer and returns their ingest ids.
+ */
+async function outageScenario(o: {
+  ns: string;
+  raw: string;
+  messages: (from: number, n: number) => Message[];
+  proxies: FaultProxy[];
+  hanging: FaultProxy;
+  minFaults: number;
+  spawn: () => Worker;
+  sinks: Worker[];
+  landed: (records: number) => Promise<string[]>;
+}): Promise<void> {
+  const landsOnce = async (records: number) => {
+    const ids = await o.landed(records);
+    expect(ids.length, o.sinks.at(-1)!.output().slice(-4_000)).toBe(records);
+    expect(new Set(ids).size).toBe(records);
+    expect(
+      await eventually(
+        () => groupLag(topicNames(o.ns).sinkGroup, o.raw),
+        (lag) => lag === 0,
+        30_000,
+      ),
+    ).toBe(0);
+  };
+  o.sinks.push(o.spawn());
+  await faultCycle(o.proxies);
+  for (const p of o.proxies) expect(Object.values(p.accepted).reduce((a, b) => a + b, 0) - p.accepted.pass).toBeGreaterThan(o.minFaults);
+  await landsOnce(RECORDS);
+  const first = o.sinks[0]!;
+  expect(first.output()).not.toMatch(/uncaught|ERR_OUT_OF_RANGE|record set aside/i);
+  expect(first.child.exitCode).toBeNull();
+
+  await o.hanging.set('hang');
+  await produce(kafka, o.raw, o.messages(RECORDS, 200));
+  await sleep(2_000);
+  const stopping = Date.now();
+  first.child.kill('SIGTERM');
+  const exit = await Promise.race([first.exited, sleep(30_000, 'still running' as const)]);
+  expect(exit, first.output().slice(-2_000)).toEqual({ code: 0, signal: null });
+  expect(Date.now() - stopping).toBeLessThan(30_000);
+
+  await o.hanging.set('pass');
+  o.sinks.push(o.spawn());
+  await landsOnce(RECORDS + 200);
+}
+
 describe('a sink whose object store keeps failing', () => {
   let proxy: FaultProxy;
   const sinks: Worker[] = [];
@@ -88,53 +140,31 @@ describe('a sink whose object store keeps failing', () => {
   it('lands every record once across 503s, resets, refused connections and a store that stops answering; stops within its timeouts', async () => {
     const { namespace: ns, topic: raw, messages } = await rawCrmTopic(kafka);
     await produce(kafka, raw, messages(0, RECORDS));
-
     proxy = await startFaultProxy({ host: s3.hostname, port: Number(s3.port) });
     const storage = `s3://${S3_BUCKET}/${ns}`;
     const env = { C360_S3_ENDPOINT: proxy.url, C360_S3_FORCE_PATH_STYLE: 'true', C360_S3_TIMEOUT_MS: '2000', LOG_LEVEL: 'warn' };
-    const args = ['--max-records', '25', '--idle-flush-ms', '300'];
-    sinks.push(spawnSink(ns, storage, env, args));
-    /** Every record of the topic in the layer once, in files that never overlap, and no lag left. */
-    const landsOnce = async (records: number) => {
-      const { ids, overlaps } = await eventually(
-        () => landed(store),
-        (l) => l.ids.length >= records,
-        90_000,
-      );
-      expect(ids.length).toBe(records);
-      expect(new Set(ids).size).toBe(records);
-      expect(overlaps).toBe(0);
-      expect(
-        await eventually(
-          () => groupLag(topicNames(ns).sinkGroup, raw),
-          (lag) => lag === 0,
-          30_000,
-        ),
-      ).toBe(0);
-    };
     const store = new S3Store({ bucket: S3_BUCKET, prefix: ns, spoolDir: undefined, s3: { endpoint: S3_URL, forcePathStyle: true, timeoutMs: 30_000 } });
-
-    await faultCycle([proxy]);
-    expect(Object.values(proxy.accepted).reduce((a, b) => a + b, 0) - proxy.accepted.pass).toBeGreaterThan(8);
-    await landsOnce(RECORDS);
-    expect(sinks[0]!.output()).not.toMatch(/uncaught|ERR_OUT_OF_RANGE|record set aside/i);
-    expect(sinks[0]!.child.exitCode).toBeNull();
-
-    // More records while the store hangs, and a stop: the sink gives up its open files within its timeouts and exits 0.
-    await proxy.set('hang');
-    await produce(kafka, raw, messages(RECORDS, 200));
-    await sleep(2_000);
-    const stopping = Date.now();
-    sinks[0]!.child.kill('SIGTERM');
-    const exit = await Promise.race([sinks[0]!.exited, sleep(30_000, 'still running' as const)]);
-    expect(exit, sinks[0]!.output().slice(-2_000)).toEqual({ code: 0, signal: null });
-    expect(Date.now() - stopping).toBeLessThan(30_000);
-
-    // The next sink lands what the stopped one could not, once.
-    await proxy.set('pass');
-    sinks.push(spawnSink(ns, storage, env, args));
-    await landsOnce(RECORDS + 200);
-  });
+    await outageScenario({
+      ns,
+      raw,
+      messages,
+      proxies: [proxy],
+      hanging: proxy,
+      minFaults: 8,
+      spawn: () => spawnSink(ns, storage, env, ['--max-records', '25', '--idle-flush-ms', '300']),
+      sinks,
+      // The files of a partition never overlap, too.
+      landed: async (records) => {
+        const { ids, overlaps } = await eventually(
+          () => landed(store),
+          (l) => l.ids.length >= records,
+          90_000,
+        );
+        expect(overlaps).toBe(0);
+        return ids;
+      },
+    });
+  }, 240_000);
 });
 
 describe('a table sink whose object store and catalog keep failing', () => {
@@ -165,49 +195,28 @@ describe('a table sink whose object store and catalog keep failing', () => {
       C360_CATALOG_TIMEOUT_MS: '2000',
       LOG_LEVEL: 'warn',
     };
-    // Files of 100 records: each is a commit, and a table's commit writes three objects and asks the catalog twice.
-    const args = ['--max-records', '100', '--idle-flush-ms', '300'];
     const catalog = new RestCatalog(tableConfig.catalog!);
-    /** Every record of the topic in the table once, and no lag left. */
-    const landsOnce = async (records: number) => {
-      await eventually(
-        async () => {
-          const loaded = await catalog.loadTable(ns, 'raw_crm');
-          return Number((loaded && mainSnapshot(loaded.metadata)?.summary['total-records']) ?? 0);
-        },
-        (n) => n >= records,
-        90_000,
-      );
-      const ids = (await readTable(ns, 'raw_crm')).rows.map((r) => r._ingest_id);
-      expect(ids.length, sinks.at(-1)!.output().slice(-4000)).toBe(records);
-      expect(new Set(ids).size).toBe(records);
-      expect(
+    await outageScenario({
+      ns,
+      raw,
+      messages,
+      proxies,
+      hanging: catalogProxy,
+      minFaults: 3,
+      // Files of 100 records: each is a commit, and a table's commit writes three objects and asks the catalog twice.
+      spawn: () => spawnSink(ns, spool, env, ['--max-records', '100', '--idle-flush-ms', '300']),
+      sinks,
+      landed: async (records) => {
         await eventually(
-          () => groupLag(topicNames(ns).sinkGroup, raw),
-          (lag) => lag === 0,
-          30_000,
-        ),
-      ).toBe(0);
-    };
-    sinks.push(spawnSink(ns, spool, env, args));
-    await faultCycle(proxies);
-    for (const p of proxies) expect(Object.values(p.accepted).reduce((a, b) => a + b, 0) - p.accepted.pass).toBeGreaterThan(3);
-    await landsOnce(RECORDS);
-    expect(sinks[0]!.output()).not.toMatch(/uncaught|record set aside/i);
-    expect(sinks[0]!.child.exitCode).toBeNull();
-
-    // More records while the catalog hangs, and a stop: the sink gives up its open files within its timeouts and exits 0.
-    await catalogProxy.set('hang');
-    await produce(kafka, raw, messages(RECORDS, 200));
-    await sleep(2_000);
-    const stopping = Date.now();
-    sinks[0]!.child.kill('SIGTERM');
-    const exit = await Promise.race([sinks[0]!.exited, sleep(30_000, 'still running' as const)]);
-    expect(exit, sinks[0]!.output().slice(-2_000)).toEqual({ code: 0, signal: null });
-    expect(Date.now() - stopping).toBeLessThan(30_000);
-
-    await catalogProxy.set('pass');
-    sinks.push(spawnSink(ns, spool, env, args));
-    await landsOnce(RECORDS + 200);
+          async () => {
+            const loaded = await catalog.loadTable(ns, 'raw_crm');
+            return Number((loaded && mainSnapshot(loaded.metadata)?.summary['total-records']) ?? 0);
+          },
+          (n) => n >= records,
+          90_000,
+        );
+        return (await readTable(ns, 'raw_crm')).rows.map((r) => String(r._ingest_id));
+      },
+    });
   }, 360_000);
 });

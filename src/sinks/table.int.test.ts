@@ -3,11 +3,10 @@
 import type { KafkaMessage } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthetic } from '../../bench/synthetic.js';
-import { crmProfile, transaction, variant } from '../../test/fixtures/records.js';
+import { crmProfile } from '../../test/fixtures/records.js';
 import { type ReadTable, readTable, TABLE_ENV, tableConfig } from '../../test/support/iceberg.js';
 import { collect, eventually, logger, testKafka } from '../../test/support/kafka.js';
-import { clearRedis, json, produce, type RunningTopology, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
+import { clearRedis, produce, produceMixedInput, type RunningTopology, startTopology, testNamespace } from '../../test/support/topology.js';
 import { runCli } from '../../test/support/worker.js';
 import { frame } from '../contracts/framing.js';
 import type { LedgerTotals } from '../contracts/ledger.js';
@@ -41,22 +40,7 @@ describe('sink workers land the topics as Iceberg tables, read back by Iceberg',
 
   beforeAll(async () => {
     t = await startTopology(testNamespace());
-    const mix = synthetic(600, {
-      crm: await registry.getLatestSchemaId(`${t.names.ingest('crm')}-value`),
-      web: await registry.getLatestSchemaId(`${t.names.ingest('web')}-value`),
-    });
-    await produce(kafka, t.names.ingest('crm'), mix.crm.messages);
-    await produce(kafka, t.names.ingest('web'), mix.web.messages);
-    await produce(kafka, t.names.ingest('commerce'), [
-      json(transaction, 'T-9001'),
-      json(variant(transaction, { transaction_id: 'T-bad', currency: 'XYZ' }), 'T-bad'),
-      {
-        key: 'P-1',
-        value: JSON.stringify({ product_id: 'P-1', sku: 'SKU-1', name: 'Scarf', price: '19.90', currency: 'EUR', updated_at: '2026-11-01T00:00:00Z' }),
-        headers: { [HEADER.entity]: 'Product' },
-      },
-    ]);
-    ledger = await waitForLedger(kafka, t.names, (l) => l.total.in === 603);
+    ledger = await produceMixedInput(kafka, t, 600);
     for (const topic of [...['crm', 'web', 'commerce'].map((s) => t.names.raw(s)), t.names.deadLetter, t.names.nearDuplicates]) {
       const n =
         topic === t.names.deadLetter

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Kafka, Message } from 'kafkajs';
 import { Registry } from 'prom-client';
+import { synthetic } from '../../bench/synthetic.js';
 import { frame } from '../../src/contracts/framing.js';
 import { type LedgerEntry, type LedgerTotals, totalsOf } from '../../src/contracts/ledger.js';
 import { HEADER } from '../../src/contracts/lineage.js';
@@ -21,7 +22,7 @@ import { LocalStore } from '../../src/storage/local-store.js';
 import { loadTopology } from '../../src/topology/load.js';
 import { TopologyRunner } from '../../src/topology/runner.js';
 import { createTopologyTopics, registerTopologySchemas } from '../../src/topology/setup.js';
-import { crmProfile } from '../fixtures/records.js';
+import { crmProfile, transaction, variant } from '../fixtures/records.js';
 import { collect, config, logger } from './kafka.js';
 
 export interface RunningTopology {
@@ -164,4 +165,29 @@ export async function startSink(topology: Topology, root: string): Promise<SinkW
   });
   await sink.start();
   return sink;
+}
+
+/**
+ * What the sink tests feed a topology: `n` synthetic CRM and web records (duplicates, defects and
+ * near-duplicates among them), and three commerce records — an order, one with a bad currency, and
+ * a catalogue product, which lands as a further entity. Returns the ledger once all n + 3 are in.
+ */
+export async function produceMixedInput(kafka: Kafka, t: RunningTopology, n: number): Promise<LedgerTotals> {
+  const registry = createSchemaRegistry(config);
+  const mix = synthetic(n, {
+    crm: await registry.getLatestSchemaId(`${t.names.ingest('crm')}-value`),
+    web: await registry.getLatestSchemaId(`${t.names.ingest('web')}-value`),
+  });
+  await produce(kafka, t.names.ingest('crm'), mix.crm.messages);
+  await produce(kafka, t.names.ingest('web'), mix.web.messages);
+  await produce(kafka, t.names.ingest('commerce'), [
+    json(transaction, 'T-9001'),
+    json(variant(transaction, { transaction_id: 'T-bad', currency: 'XYZ' }), 'T-bad'),
+    {
+      key: 'P-1',
+      value: JSON.stringify({ product_id: 'P-1', sku: 'SKU-1', name: 'Scarf', price: '19.90', currency: 'EUR', updated_at: '2026-11-01T00:00:00Z' }),
+      headers: { [HEADER.entity]: 'Product' },
+    },
+  ]);
+  return waitForLedger(kafka, t.names, (l) => l.total.in === n + 3);
 }
