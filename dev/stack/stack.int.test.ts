@@ -13,6 +13,7 @@ describe('local stack', () => {
       ['kafka', '127.0.0.1:9092'],
       ['registry', 'http://127.0.0.1:8081/apis/ccompat/v7'],
       ['s3', 'http://127.0.0.1:9090'],
+      ['catalog', 'http://127.0.0.1:8181'],
     ]);
     for (const s of statuses) expect(s.state).toMatch(/^running/);
   });
