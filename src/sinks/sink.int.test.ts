@@ -8,8 +8,8 @@ import { S3_URL } from '../../dev/stack/s3.js';
 import { S3_BUCKET } from '../../dev/stack/versions.js';
 import { crmProfile } from '../../test/fixtures/records.js';
 import { asAvroValue, type DuckDb, openDuckDb } from '../../test/support/duckdb.js';
-import { collect, config, eventually, logger, testKafka } from '../../test/support/kafka.js';
-import { clearRedis, produce, produceMixedInput, type RunningTopology, startTopology, testNamespace } from '../../test/support/topology.js';
+import { config, eventually, logger, testKafka } from '../../test/support/kafka.js';
+import { clearRedis, mixedOutput, produce, produceMixedInput, type RunningTopology, startTopology, testNamespace } from '../../test/support/topology.js';
 import { spawnCli } from '../../test/support/worker.js';
 import { frame } from '../contracts/framing.js';
 import type { LedgerTotals } from '../contracts/ledger.js';
@@ -52,7 +52,7 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
   let lagBeforeScaling: string[] = [];
   let sinks: SinkWorker[];
   let db: DuckDb;
-  const topicRecords = new Map<string, KafkaMessage[]>();
+  let topicRecords: Map<string, KafkaMessage[]>;
   // Each source has its own schema: an analyst reads one source's folder (or the whole layer with union_by_name).
   const glob = (layer: string) => `read_parquet('${root}/${layer}/**/*.parquet', hive_partitioning = true, union_by_name = true)`;
   const sourceGlob = (source: string, entity = '') =>
@@ -99,18 +99,7 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
       },
       (n) => n >= expected,
     );
-    for (const topic of [...['crm', 'web', 'commerce'].map((s) => t.names.raw(s)), t.names.deadLetter, t.names.nearDuplicates]) {
-      const n =
-        topic === t.names.deadLetter
-          ? ledger.total.dead_letter
-          : topic === t.names.nearDuplicates
-            ? ledger.total.near_duplicates
-            : ledger.bySource.get(topic.split('.').pop()!)!.raw;
-      const seen: KafkaMessage[] = [];
-      const all = await collect(kafka, topic, (s) => s.length === n);
-      for (const m of all) seen.push(m);
-      topicRecords.set(topic, seen);
-    }
+    topicRecords = await mixedOutput(kafka, t, ledger);
   });
 
   afterAll(async () => {

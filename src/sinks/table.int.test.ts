@@ -5,8 +5,8 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crmProfile } from '../../test/fixtures/records.js';
 import { type ReadTable, readTable, TABLE_ENV, tableConfig } from '../../test/support/iceberg.js';
-import { collect, eventually, logger, testKafka } from '../../test/support/kafka.js';
-import { clearRedis, produce, produceMixedInput, type RunningTopology, startTopology, testNamespace } from '../../test/support/topology.js';
+import { eventually, logger, testKafka } from '../../test/support/kafka.js';
+import { clearRedis, mixedOutput, produce, produceMixedInput, type RunningTopology, startTopology, testNamespace } from '../../test/support/topology.js';
 import { runCli } from '../../test/support/worker.js';
 import { frame } from '../contracts/framing.js';
 import type { LedgerTotals } from '../contracts/ledger.js';
@@ -36,20 +36,12 @@ describe('sink workers land the topics as Iceberg tables, read back by Iceberg',
   let ledger: LedgerTotals;
   let sinks: SinkWorker[];
   const tables = new Map<string, ReadTable>();
-  const topicRecords = new Map<string, KafkaMessage[]>();
+  let topicRecords: Map<string, KafkaMessage[]>;
 
   beforeAll(async () => {
     t = await startTopology(testNamespace());
     ledger = await produceMixedInput(kafka, t, 600);
-    for (const topic of [...['crm', 'web', 'commerce'].map((s) => t.names.raw(s)), t.names.deadLetter, t.names.nearDuplicates]) {
-      const n =
-        topic === t.names.deadLetter
-          ? ledger.total.dead_letter
-          : topic === t.names.nearDuplicates
-            ? ledger.total.near_duplicates
-            : ledger.bySource.get(topic.split('.').pop()!)!.raw;
-      topicRecords.set(topic, await collect(kafka, topic, (s) => s.length === n));
-    }
+    topicRecords = await mixedOutput(kafka, t, ledger);
     // Two workers share the partitions and commit to the same tables; small files, so each table gets several commits.
     sinks = [0, 1].map(
       () =>

@@ -2,7 +2,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Kafka, Message } from 'kafkajs';
+import type { Kafka, KafkaMessage, Message } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { synthetic } from '../../bench/synthetic.js';
 import { frame } from '../../src/contracts/framing.js';
@@ -190,4 +190,19 @@ export async function produceMixedInput(kafka: Kafka, t: RunningTopology, n: num
     },
   ]);
   return waitForLedger(kafka, t.names, (l) => l.total.in === n + 3);
+}
+
+/** What the topology wrote for produceMixedInput: every message of the crm, web and commerce raw topics, the dead letters and the near-duplicates, by topic. */
+export async function mixedOutput(kafka: Kafka, t: RunningTopology, ledger: LedgerTotals): Promise<Map<string, KafkaMessage[]>> {
+  const out = new Map<string, KafkaMessage[]>();
+  for (const topic of [...['crm', 'web', 'commerce'].map((s) => t.names.raw(s)), t.names.deadLetter, t.names.nearDuplicates]) {
+    const n =
+      topic === t.names.deadLetter
+        ? ledger.total.dead_letter
+        : topic === t.names.nearDuplicates
+          ? ledger.total.near_duplicates
+          : ledger.bySource.get(topic.split('.').pop()!)!.raw;
+    out.set(topic, await collect(kafka, topic, (s) => s.length === n));
+  }
+  return out;
 }
