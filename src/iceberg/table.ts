@@ -183,11 +183,6 @@ export class IcebergTable {
     }
   }
 
-  /** Partition values of a row, in the spec's order: the day (days since 1970-01-01) and the source. */
-  partitionOf(dayMs: number, source: string | null): [number, string | null] {
-    return [Math.floor(dayMs / 86_400_000), source];
-  }
-
   /** A data file's key under the table's location, by its partition and a unique name. */
   dataKey(partition: [number, string | null], stem: string): string {
     const spec = defaultSpec(this.loaded.metadata);

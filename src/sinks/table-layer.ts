@@ -95,8 +95,10 @@ export class TableLayer implements SinkLayer {
     if (!table) throw new DependencyUnavailableError('catalog', `table ${group.target} is gone from the catalog`);
     const entries: DataFileEntry[] = [];
     for (const f of group.files) {
-      const [, day, source] = f.folder.split('/');
-      const partition: [number, string | null] = [Number(day), source === NULL_SOURCE ? null : source!];
+      // The folder is `<table>/<day>/<source>` (place above); a source may hold a slash.
+      const [, day, ...rest] = f.folder.split('/');
+      const source = rest.join('/');
+      const partition: [number, string | null] = [Number(day), source === NULL_SOURCE ? null : source];
       let path = this.uploaded.get(f.spoolPath);
       if (path === undefined) {
         path = await table.upload(f.spoolPath, table.dataKey(partition, `${group.topic}+${group.partition}+${f.first}+${f.last}`));
