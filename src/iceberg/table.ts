@@ -63,21 +63,21 @@ export interface LiveFile {
 
 /** The offsets a table holds for one topic, by partition, as its newest summary that names the topic says. */
 export function tableOffsets(metadata: TableMetadata, topic: string): Map<number, number> {
-  const key = OFFSETS_KEY_PREFIX + topic;
-  for (const s of ancestors(metadata, mainSnapshot(metadata))) {
-    const json = s.summary[key];
-    if (json !== undefined) return new Map(Object.entries(JSON.parse(json) as Record<string, number>).map(([p, o]) => [Number(p), o]));
-  }
-  return new Map();
+  const json = carriedOffsets(metadata)[OFFSETS_KEY_PREFIX + topic];
+  return new Map(json === undefined ? [] : Object.entries(JSON.parse(json) as Record<string, number>).map(([p, o]) => [Number(p), o]));
 }
 
-/** Every `c360.offsets.*` key of the newest summaries, for a new snapshot to carry over. */
+/**
+ * The `c360.offsets.*` keys of the newest summary that has any, for a new snapshot to carry over.
+ * Every commit of c360 carries all of them, so that summary has every topic's; the walk goes past
+ * only the snapshots another engine wrote without them.
+ */
 function carriedOffsets(metadata: TableMetadata): Record<string, string> {
-  const out: Record<string, string> = {};
   for (const s of ancestors(metadata, mainSnapshot(metadata))) {
-    for (const [k, v] of Object.entries(s.summary)) if (k.startsWith(OFFSETS_KEY_PREFIX) && !(k in out)) out[k] = v;
+    const keys = Object.entries(s.summary).filter(([k]) => k.startsWith(OFFSETS_KEY_PREFIX));
+    if (keys.length > 0) return Object.fromEntries(keys);
   }
-  return out;
+  return {};
 }
 
 /** A snapshot id: positive and below 2^52, so JSON and Avro (avsc refuses 2^53 - 1) carry it exactly. */

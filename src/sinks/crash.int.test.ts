@@ -100,15 +100,20 @@ async function crashInput(): Promise<string> {
 }
 
 /**
- * TRIALS sink workers, each SIGKILLed after 2 to 5 s; half of them kill themselves first at a crash
+ * TRIALS sink workers, each SIGKILLed after `lifeMs` (2 to 5 s unless given); half of them kill themselves first at a crash
  * point of their write cycle. `check` runs after each kill. Returns where each one died.
  */
-async function killTrials(points: string[], spawn: (env: Record<string, string>) => Worker, check: (trial: number) => void | Promise<void>): Promise<string[]> {
+async function killTrials(
+  points: string[],
+  spawn: (env: Record<string, string>) => Worker,
+  check: (trial: number) => void | Promise<void>,
+  lifeMs: [number, number] = [2_000, 5_000],
+): Promise<string[]> {
   const kills: string[] = [];
   for (let trial = 0; trial < TRIALS; trial++) {
     const point = trial % 2 === 0 ? `${points[(trial / 2) % points.length]}:${randomInt(1, 400)}` : undefined;
     const worker = spawn(point ? { C360_CRASH_AT: point } : {});
-    const timer = setTimeout(() => worker.child.kill('SIGKILL'), randomInt(2_000, 5_000));
+    const timer = setTimeout(() => worker.child.kill('SIGKILL'), randomInt(...lifeMs));
     const { signal } = await worker.exited;
     clearTimeout(timer);
     expect(signal, worker.output()).toBe('SIGKILL');
@@ -236,6 +241,8 @@ describe('sink workers killed with SIGKILL while they commit to Iceberg tables',
         }
         before = after;
       },
+      // A table sink first loads or creates its tables and commits per file: it lives longer, so that most lives commit something.
+      [3_000, 7_000],
     );
     expect(kills).toHaveLength(TRIALS);
     // The killed workers did commit, so the last worker starts from tables with history.
@@ -270,5 +277,5 @@ describe('sink workers killed with SIGKILL while they commit to Iceberg tables',
     for (const r of raw.rows) last2.set(Number(r._partition), Math.max(last2.get(Number(r._partition)) ?? -1, Number(r._offset)));
     expect(Object.fromEntries(offsets)).toEqual(Object.fromEntries([...last2].map(([p, o]) => [p, o + 1])));
     expect(problems).toEqual([]);
-    }, 480_000);
+  }, 480_000);
 });
