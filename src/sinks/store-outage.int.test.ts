@@ -164,7 +164,7 @@ describe('a sink whose object store keeps failing', () => {
         return ids;
       },
     });
-  }, 240_000);
+  }, 360_000);
 });
 
 describe('a table sink whose object store and catalog keep failing', () => {
