@@ -64,6 +64,12 @@ export const catalogPart: StackPart = {
         ...catalogEnv({
           'catalog-impl': 'org.apache.iceberg.jdbc.JdbcCatalog',
           uri: `jdbc:sqlite:${path.join(paths.state, 'iceberg-catalog.db')}`,
+          // SQLite takes one writer at a time: with the pool's default of two connections, commits to
+          // different tables at once fail with SQLITE_BUSY (a 500) once a write outlasts the driver's
+          // busy timeout. One connection queues them in the server instead.
+          clients: '1',
+          'jdbc.busy_timeout': '30000',
+          'jdbc.journal_mode': 'WAL',
           'jdbc.schema-version': 'V1',
           'jdbc.strict-mode': 'true',
           warehouse: WAREHOUSE_URL,

@@ -30,7 +30,9 @@ export const s3Part: StackPart = {
       name: 's3',
       command: 'java',
       args: [
-        '-Xmx256m',
+        // S3Mock keeps what it knows of every object in its heap: a test run writes tens of thousands
+        // of objects, and a small heap turns into back-to-back garbage collections that slow each call.
+        '-Xmx1g',
         '-XX:+UseSerialGC',
         '-XX:TieredStopAtLevel=1',
         marker,
