@@ -108,6 +108,15 @@ async function outageScenario(o: {
     ).toBe(0);
   };
   o.sinks.push(o.spawn());
+  // The faults begin once the sink works through every proxy, however long its start takes.
+  expect(
+    await eventually(
+      async () => o.proxies.every((p) => p.accepted.pass > 0),
+      (working) => working,
+      60_000,
+    ),
+    o.sinks[0]!.output().slice(-2_000),
+  ).toBe(true);
   await faultCycle(o.proxies);
   for (const p of o.proxies) expect(Object.values(p.accepted).reduce((a, b) => a + b, 0) - p.accepted.pass).toBeGreaterThan(o.minFaults);
   await landsOnce(RECORDS);

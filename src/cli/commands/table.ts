@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
-import { ConfigError } from '../../contracts/errors.js';
+import { ConfigError, describeError, isDependencyFailure, isRetriable } from '../../contracts/errors.js';
 import { compactTable, expireSnapshots } from '../../iceberg/maintenance.js';
 import { RestCatalog } from '../../iceberg/rest-catalog.js';
 import { IcebergTable } from '../../iceberg/table.js';
 import { mainSnapshot } from '../../iceberg/table-metadata.js';
-import { createLogger } from '../../observability/logger.js';
+import { createLogger, type Logger } from '../../observability/logger.js';
+import { retry } from '../../retry.js';
 import { loadTopology } from '../../topology/load.js';
 import { integer, many, type TopologyOptions, withTopology } from '../options.js';
 import { stopSignal } from '../shutdown.js';
@@ -35,13 +36,26 @@ async function tablesOf(o: TopologyOptions & { table: string[] }) {
   return { catalog, tables };
 }
 
-/** One pass over the tables: compaction, then expiry of snapshots past the retention; one line per table. */
-async function maintain(o: MaintenanceOptions): Promise<void> {
+/** A catalog or store that fails mid-pass is asked again for about half a minute before the pass gives up. */
+const PASS_RETRY = { retries: 5, initialMs: 1_000, maxMs: 15_000 };
+
+/**
+ * One pass over the tables: compaction, then expiry of snapshots past the retention; one line per
+ * table. A step that meets an outage starts again from the table's current snapshot: a replace or an
+ * expiry either committed whole or not at all, so planning again never joins a file twice.
+ */
+async function maintain(o: MaintenanceOptions, logger: Logger, signal?: AbortSignal): Promise<void> {
   const { catalog, tables } = await tablesOf(o);
   for (const table of tables) {
     try {
-      const c = await compactTable(table, { targetBytes: o.targetFileMb * 1024 * 1024, minFiles: o.minFiles });
-      const expired = await expireSnapshots(catalog, table, { olderThanMs: Date.now() - o.retainDays * 86_400_000, retainLast: o.retainLast });
+      const onRetry = (err: unknown, attempt: number, delayMs: number) =>
+        logger.warn({ table: table.name, attempt, delayMs, error: describeError(err) }, 'table maintenance waits for its dependencies');
+      const c = await retry(() => compactTable(table, { targetBytes: o.targetFileMb * 1024 * 1024, minFiles: o.minFiles }), { ...PASS_RETRY, signal, onRetry });
+      const expired = await retry(() => expireSnapshots(catalog, table, { olderThanMs: Date.now() - o.retainDays * 86_400_000, retainLast: o.retainLast }), {
+        ...PASS_RETRY,
+        signal,
+        onRetry,
+      });
       console.log(`${table.name}: ${c.filesBefore} files -> ${c.filesAfter} (${c.rewritten} joined, ${c.rows} rows moved), ${expired} snapshot(s) expired`);
     } finally {
       table.close();
@@ -76,10 +90,15 @@ export function registerTableCommands(program: Command): void {
     .option('--retain-last <n>', 'keep at least this many of the newest snapshots', integer(1), 10)
     .option('--every <seconds>', 'run again at this interval until SIGTERM (a schedule inside the pod)', integer(1))
     .action(async (o: MaintenanceOptions & { every?: number }) => {
-      if (o.every === undefined) return maintain(o);
-      const signal = stopSignal(createLogger(loadConfig().logLevel), 'table maintenance');
+      const logger = createLogger(loadConfig().logLevel);
+      if (o.every === undefined) return maintain(o, logger);
+      const signal = stopSignal(logger, 'table maintenance');
       while (!signal.aborted) {
-        await maintain(o);
+        // On a schedule, an outage that outlasts a pass skips that pass; anything else ends the command.
+        await maintain(o, logger, signal).catch((err: unknown) => {
+          if (!isDependencyFailure(err) || !isRetriable(err)) throw err;
+          logger.error({ error: describeError(err) }, 'table maintenance skipped a pass; the next one starts on schedule');
+        });
         await sleep(o.every * 1000, undefined, { signal }).catch(() => undefined);
       }
     });
