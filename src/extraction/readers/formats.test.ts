@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../contracts/errors.js';
 import { FORMATS, formatOf, isDataFileName } from './index.js';
@@ -42,6 +43,32 @@ describe('input formats by name and extension', () => {
     const rows: FileRow[] = [];
     for await (const r of FORMATS.require('tsv', 'format').create(file, { maxRowBytes: 1_048_576 }).rows()) rows.push(r);
     expect(rows).toEqual([{ row: 1, line: 2, cells: { id: '1', name: 'Lee, Ann' } }]);
+  });
+
+  it('reads a .parquet decimal as its exact text, as a contract decimal expects it', async () => {
+    const file = path.join(dir, 'orders.parquet');
+    fs.writeFileSync(
+      file,
+      Buffer.from(
+        parquetWriteBuffer({
+          columnData: [
+            { name: 'order_id', data: ['A', 'B'] },
+            { name: 'total', data: [1999n, 2999n] },
+          ],
+          schema: [
+            { name: 'root', num_children: 2 },
+            { name: 'order_id', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
+            { name: 'total', type: 'INT64', converted_type: 'DECIMAL', precision: 12, scale: 2, repetition_type: 'REQUIRED' },
+          ],
+        }),
+      ),
+    );
+    const rows: FileRow[] = [];
+    for await (const r of FORMATS.require('parquet', 'format').create(file, { maxRowBytes: 1_048_576 }).rows()) rows.push(r);
+    expect(rows.map((r) => ('cells' in r ? r.cells : r))).toEqual([
+      { order_id: 'A', total: '19.99' },
+      { order_id: 'B', total: '29.99' },
+    ]);
   });
 
   it.each([

@@ -5,6 +5,7 @@
  */
 import { type FileMetaData, parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { describeError, UnreadableFileError } from '../../contracts/errors.js';
+import { exactDecimals } from '../../schema/parquet-decimal.js';
 
 const arrayBufferOf = (bytes: Buffer): ArrayBuffer => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 
@@ -12,10 +13,19 @@ function unreadable(where: string, err: unknown): UnreadableFileError {
   return new UnreadableFileError(`${where} is not a Parquet file c360 can read (${describeError(err)})`, { cause: err });
 }
 
-/** The rows of a layer file (byte arrays as bytes when `utf8` is false). */
+/** The rows of a layer file (byte arrays as bytes when `utf8` is false; decimals as exact strings). */
 export async function layerRows(bytes: Buffer, where: string, options: { utf8?: boolean } = {}): Promise<Record<string, unknown>[]> {
   try {
-    return (await parquetReadObjects({ file: arrayBufferOf(bytes), ...options })) as Record<string, unknown>[];
+    const file = arrayBufferOf(bytes);
+    const metadata = parquetMetadata(file);
+    const decimals = exactDecimals(metadata);
+    const rows = (await parquetReadObjects({
+      file,
+      metadata: decimals?.metadata ?? metadata,
+      ...(decimals && { parsers: decimals.parsers }),
+      ...options,
+    })) as Record<string, unknown>[];
+    return decimals ? rows.map(decimals.fix) : rows;
   } catch (err) {
     throw unreadable(where, err);
   }
