@@ -1,6 +1,6 @@
 /**
  * Producing a batch of any size, shared by the topology runner, file ingest, connectors and
- * quarantine replay: it goes out in produce requests that stay under the broker's
+ * replays: it goes out in produce requests that stay under the broker's
  * `message.max.bytes` (1 MiB by default), and a failed transaction is aborted, never left open.
  */
 import { type IHeaders, type Kafka, type Message, Partitioners, type Producer, type TopicMessages, type Transaction } from 'kafkajs';

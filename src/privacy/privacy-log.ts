@@ -73,6 +73,18 @@ export class PrivacyLog {
     await this.store.putIfAbsent(this.key('access', at, randomUUID()), Buffer.from(`${JSON.stringify(entry)}\n`));
   }
 
+  /** Notes that `namespace` holds a copy of this one's records (a re-run): a forget here reaches it too. */
+  async copy(namespace: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+    const entry = { namespace, copy_of: this.namespace, at: new Date().toISOString(), actor: actor(env) };
+    await this.store.putIfAbsent(`privacy/${this.namespace}/copies/${namespace}.json`, Buffer.from(`${JSON.stringify(entry)}\n`));
+  }
+
+  /** The namespaces that hold a copy of this one's records. */
+  async copies(): Promise<string[]> {
+    const prefix = `privacy/${this.namespace}/copies/`;
+    return (await this.store.list(prefix)).filter((k) => k.endsWith('.json')).map((k) => k.slice(prefix.length, -'.json'.length));
+  }
+
   /** Every reveal recorded, oldest first, as stored. */
   async accesses(): Promise<Array<Record<string, unknown>>> {
     const out: Array<Record<string, unknown>> = [];

@@ -59,6 +59,9 @@ export function openRawLayer(config: Config, topology: Topology, needer: string,
 export interface RawFilter {
   source?: string[];
   date?: string[];
+  /** Only ingest days from `firstDay` to `lastDay`, both included (YYYY-MM-DD). */
+  firstDay?: string;
+  lastDay?: string;
   /** Only rows holding a value of one of these subjects (pseudonyms), as an export wants. */
   subjects?: ReadonlySet<string>;
 }
@@ -67,6 +70,7 @@ export async function* readRawLayer(layer: RawLayer, filter: RawFilter = {}): As
   const { keyStore, records } = layer;
   for await (const f of layer.files.files('raw', { source: filter.source, date: filter.date })) {
     const { source, date, where: file } = f;
+    if ((filter.firstDay && date < filter.firstDay) || (filter.lastDay && date > filter.lastDay)) continue;
     const entityName = f.entity!;
     const entity = layer.entity(source, entityName);
     const rows = await layerRows(await f.read(), file);

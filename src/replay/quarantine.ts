@@ -4,14 +4,13 @@
  * record they were replayed from. The topology checks them again; a record that already landed
  * (replayed twice, say) is an exact duplicate there and is dropped and counted, never landed twice.
  */
-import { type IHeaders, type Kafka, type Message, Partitioners } from 'kafkajs';
+import type { IHeaders, Kafka, Message } from 'kafkajs';
 import { HEADER, lineageHeaders, SOURCE_KINDS, type SourceKind } from '../contracts/lineage.js';
-import { topicNames } from '../contracts/topic-names.js';
-import { sendInRequests } from '../kafka/send.js';
 import { ownHeader } from '../privacy/envelope-keys.js';
 import type { SealedOpener } from '../privacy/sealed.js';
+import { type QuarantinedRecord, type QuarantineFilter, readQuarantine } from '../quarantine/store.js';
 import type { LayerFiles } from '../sinks/layer-files.js';
-import { type QuarantinedRecord, type QuarantineFilter, readQuarantine } from './store.js';
+import { type IngestMessage, sendToIngest } from './send.js';
 
 export interface ReplayResult {
   replayed: number;
@@ -54,39 +53,15 @@ export async function replayQuarantine(options: {
   /** Opens values the topology sealed (docs/privacy.md). */
   opener?: SealedOpener;
 }): Promise<ReplayResult> {
-  const names = topicNames(options.namespace);
   const result: ReplayResult = { replayed: 0, skipped: 0, forgotten: 0, bySource: {} };
-  const producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-  if (!options.dryRun) await producer.connect();
-  try {
-    let pending: { topic: string; messages: Message[] }[] = [];
-    let size = 0;
-    const flush = async () => {
-      if (size > 0 && !options.dryRun) await sendInRequests(producer, pending);
-      pending = [];
-      size = 0;
-    };
+  async function* replayable(): AsyncGenerator<IngestMessage> {
     for await (const r of readQuarantine(options.files, options.filter, options.opener)) {
-      if (r.forgotten) {
-        result.forgotten++;
-        continue;
-      }
-      if (!r.originalValue) {
-        result.skipped++;
-        continue;
-      }
-      const topic = names.ingest(r.source);
-      let entry = pending.find((p) => p.topic === topic);
-      if (!entry) pending.push((entry = { topic, messages: [] }));
-      entry.messages.push(replayMessage(r));
-      size++;
-      result.replayed++;
-      result.bySource[r.source] = (result.bySource[r.source] ?? 0) + 1;
-      if (size >= 500) await flush();
+      if (r.forgotten) result.forgotten++;
+      else if (!r.originalValue) result.skipped++;
+      else yield { source: r.source, message: replayMessage(r) };
     }
-    await flush();
-  } finally {
-    if (!options.dryRun) await producer.disconnect();
   }
+  result.bySource = await sendToIngest(options.kafka, options.namespace, replayable(), options);
+  result.replayed = Object.values(result.bySource).reduce((a, b) => a + b, 0);
   return result;
 }

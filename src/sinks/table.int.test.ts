@@ -6,7 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crmProfile } from '../../test/fixtures/records.js';
 import { type ReadTable, readTable, TABLE_ENV, tableConfig } from '../../test/support/iceberg.js';
 import { eventually, logger, testKafka } from '../../test/support/kafka.js';
-import { clearRedis, mixedOutput, produce, produceMixedInput, type RunningTopology, startTopology, testNamespace } from '../../test/support/topology.js';
+import {
+  clearRedis,
+  mixedOutput,
+  produce,
+  produceMixedInput,
+  type RunningTopology,
+  startTopology,
+  testNamespace,
+  waitForLedger,
+} from '../../test/support/topology.js';
 import { runCli } from '../../test/support/worker.js';
 import { frame } from '../contracts/framing.js';
 import type { LedgerTotals } from '../contracts/ledger.js';
@@ -185,6 +194,76 @@ describe('sink workers land the topics as Iceberg tables, read back by Iceberg',
     expect(expired.snapshots.map((s) => s.id)).toEqual([after.current]);
     expect(byPosition(expired.rows)).toEqual(byPosition(before.rows));
   });
+
+  it("runs the tables' days again through today's checks into another namespace, value for value; a forget reaches the copy", async () => {
+    const ns = t.topology.namespace;
+    const copy = await startTopology(testNamespace());
+    const sink = new SinkWorker({
+      config: tableConfig,
+      topology: copy.topology,
+      logger,
+      metrics: new Registry(),
+      rotation: { maxRecords: 80, idleFlushMs: 300, rowGroupRows: 32 },
+      sessionTimeoutMs: 10_000,
+    });
+    try {
+      const day = new Date().toISOString().slice(0, 10);
+      const refused = await runCli(['raw', 'rerun', '-n', ns, '--into', ns], TABLE_ENV);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr.trim()).toBe(`c360: --into names ${ns}, the namespace read from: a re-run goes into another one.`);
+      const raw = (source: string) => tables.get(`raw_${source}`)!.rows.length;
+      const expected = { commerce: raw('commerce') + raw('commerce_product'), crm: raw('crm'), web: raw('web') };
+      const total = expected.commerce + expected.crm + expected.web;
+      const run = await runCli(['raw', 'rerun', '-n', ns, '--into', copy.topology.namespace, '--from', day, '--to', day], TABLE_ENV);
+      expect(run.code, run.output).toBe(0);
+      expect(run.stdout.trim()).toBe(
+        `sent ${total} record(s) into ${copy.topology.namespace} (commerce=${expected.commerce} crm=${expected.crm} web=${expected.web})`,
+      );
+      // Every record passed these checks once and passes them again: all land raw, none is a duplicate.
+      const ledger = await waitForLedger(kafka, copy.names, (l) => l.total.in >= total, 90_000);
+      expect(ledger.total).toMatchObject({ in: total, raw: total, duplicates: 0, dead_letter: 0 });
+      await sink.start();
+      await eventually(
+        () => tableRows(copy.topology.namespace, 'raw_crm'),
+        (rows) => rows >= expected.crm,
+        90_000,
+      );
+      // Read back decrypted from both namespaces: the same records, field for field (decimals, timestamps, nested lists).
+      const readAll = async (namespace: string) => {
+        const out = await runCli(['raw', 'read', '-n', namespace], TABLE_ENV);
+        expect(out.code, out.output).toBe(0);
+        const rows = out.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+        const kept = (r: Record<string, unknown>) =>
+          Object.fromEntries(Object.entries(r).filter(([k]) => !['_topic', '_partition', '_offset', '_origin', '_near_duplicate', 'file'].includes(k)));
+        return new Map(rows.map((r) => [String(r._ingest_id), kept(r)]));
+      };
+      await eventually(
+        async () => (await readAll(copy.topology.namespace)).size,
+        (n) => n >= total,
+        60_000,
+      );
+      const [original, again] = [await readAll(ns), await readAll(copy.topology.namespace)];
+      expect(again.size).toBe(total);
+      expect([...again.keys()].sort()).toEqual([...original.keys()].sort());
+      for (const [id, row] of again) expect(row, id).toEqual(original.get(id));
+      const tx = [...again.values()].find((r) => r.transaction_id === 'T-9001')!;
+      expect(tx).toMatchObject({ total_amount: '59.90' });
+      // Forgetting a person in the namespace forgets them in its copy too.
+      const person = [...again.values()].find((r) => r.source === 'crm' && typeof r.email === 'string')!;
+      const forget = await runCli(['privacy', 'forget', '-n', ns, '--email', String(person.email)], TABLE_ENV);
+      expect(forget.code, forget.output).toBe(0);
+      expect(forget.stdout).toMatch(new RegExp(`^copy ${copy.topology.namespace}: request .+: 1 subject\\(s\\) forgotten`, 'm'));
+      const gone = (await readAll(copy.topology.namespace)).get(String(person._ingest_id))!;
+      expect(gone).toMatchObject({ _forgotten: true, email: null });
+    } finally {
+      await sink.stop();
+      await copy.stop();
+      await clearRedis(copy.topology.namespace);
+    }
+  }, 300_000);
 
   it('puts dead letters in quarantine and flags in near_duplicates, each once', async () => {
     const q = tables.get('quarantine')!;

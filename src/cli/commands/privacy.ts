@@ -94,16 +94,21 @@ export function registerPrivacyCommands(program: Command): void {
 
   withStorageToRead(withPerson(privacy.command('forget')))
     .description(
-      'Forget a person: the data keys of every subject their identifiers lead to become tombstones (their personal values in raw topics, the raw layer and quarantine become unreadable, and records still on their way are suppressed), their identifiers are suppressed at ingest, their near-duplicate entries leave Redis and its changelog, and the request is logged with pseudonyms only (privacy/<namespace>/erasures/ in the storage, and the key store).',
+      'Forget a person: the data keys of every subject their identifiers lead to become tombstones (their personal values in raw topics, the raw layer and quarantine become unreadable, and records still on their way are suppressed), their identifiers are suppressed at ingest, their near-duplicate entries leave Redis and its changelog, and the request is logged with pseudonyms only (privacy/<namespace>/erasures/ in the storage, and the key store). The same happens in every namespace a `raw rerun` copied this one into.',
     )
     .action(async (o: PersonOptions & { storage?: string }) => {
       const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
       const { identifiers } = personOf(config, topology, o, 'c360 privacy forget');
-      const outcome = await withErasureStores(config, topology, (stores) => forgetPerson({ ...stores, identifiers }));
-      console.log(
-        `request ${outcome.requestId}: ${outcome.subjects.length} subject(s) forgotten, ${outcome.keysDeleted} key(s) deleted, ${outcome.identifiers.length} identifier(s) suppressed, ${outcome.redisKeysChanged} Redis key(s) changed`,
-      );
+      // The namespace first, then every copy a re-run made of it (c360 raw rerun), each with its own keys.
+      const store = openObjectStore(config);
+      const copies = await new PrivacyLog(store, topology.namespace).copies().finally(() => store.close());
+      for (const namespace of [topology.namespace, ...copies]) {
+        const outcome = await withErasureStores(config, { ...topology, namespace }, (stores) => forgetPerson({ ...stores, identifiers }));
+        console.log(
+          `${namespace === topology.namespace ? '' : `copy ${namespace}: `}request ${outcome.requestId}: ${outcome.subjects.length} subject(s) forgotten, ${outcome.keysDeleted} key(s) deleted, ${outcome.identifiers.length} identifier(s) suppressed, ${outcome.redisKeysChanged} Redis key(s) changed`,
+        );
+      }
     });
 
   withStorageToRead(withTopology(privacy.command('replay')))

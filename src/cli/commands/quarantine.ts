@@ -5,9 +5,10 @@ import { toolLogger } from '../../observability/logger.js';
 import { openKeyStore } from '../../privacy/key-store.js';
 import { PrivacyLog } from '../../privacy/privacy-log.js';
 import { SealedOpener } from '../../privacy/sealed.js';
-import { replayQuarantine } from '../../quarantine/replay.js';
 import { describeRecord } from '../../quarantine/show.js';
 import { countQuarantine, type QuarantineFilter, readQuarantine } from '../../quarantine/store.js';
+import { replayQuarantine } from '../../replay/quarantine.js';
+import { bySourceText } from '../../replay/send.js';
 import { WriterSchemas } from '../../schema/registry.js';
 import { openLayerFiles } from '../../sinks/layer-files.js';
 import { loadTopology } from '../../topology/load.js';
@@ -119,9 +120,7 @@ export function registerQuarantineCommands(program: Command): void {
         files.close();
         await keyStore.close();
       });
-      const by = Object.entries(result.bySource)
-        .map(([s, n]) => `${s}=${n}`)
-        .join(' ');
+      const by = bySourceText(result.bySource);
       console.log(
         `${o.dryRun ? 'would replay' : 'replayed'} ${result.replayed} record(s)${by ? ` (${by})` : ''}${result.skipped ? `; ${result.skipped} without a value left in quarantine` : ''}${result.forgotten ? `; ${result.forgotten} of forgotten people not replayed` : ''}`,
       );
