@@ -10,6 +10,9 @@ describe('loadConfig', () => {
     expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(config.dataDir.endsWith('/data')).toBe(true);
     expect(config.kafka.sasl).toBeUndefined();
+    // Replication is the broker's own default unless set, on one broker or many.
+    expect(config.topics).toEqual({});
+    expect(loadConfig({ C360_REPLICATION_FACTOR: '3', C360_MIN_INSYNC_REPLICAS: '2' }).topics).toEqual({ replicationFactor: 3, minInsyncReplicas: 2 });
   });
 
   it('reads lists, flags and SASL settings', () => {
@@ -39,6 +42,7 @@ describe('loadConfig', () => {
       /^KAFKA_SASL_MECHANISM is oauthbearer but KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET is missing\.$/,
     ],
     [{ KAFKA_SASL_MECHANISM: 'aws-msk-iam' }, /^KAFKA_SASL_MECHANISM is aws-msk-iam but AWS_REGION is missing\.$/],
+    [{ C360_REPLICATION_FACTOR: '2', C360_MIN_INSYNC_REPLICAS: '3' }, /^C360_MIN_INSYNC_REPLICAS is 3, more than C360_REPLICATION_FACTOR \(2\)/],
   ])('rejects %o with one sentence naming the variable', (env, message) => {
     let thrown: unknown;
     try {

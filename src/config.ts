@@ -168,15 +168,19 @@ export const envSchema = z.object({
     .int()
     .min(1)
     .max(32)
-    .default(3)
-    .describe("replicas of every topic c360 creates; checked against the cluster's broker count (the single-broker local stack: 1)"),
+    .optional()
+    .describe(
+      "replicas of every topic c360 creates, checked against the cluster's broker count; unset, the broker's own default.replication.factor (as Kafka Streams' replication.factor=-1)",
+    ),
   C360_MIN_INSYNC_REPLICAS: z.coerce
     .number()
     .int()
     .min(1)
     .max(32)
-    .default(2)
-    .describe('min.insync.replicas of every topic c360 creates: acks=all writes need this many replicas (at most the replication factor)'),
+    .optional()
+    .describe(
+      "min.insync.replicas of every topic c360 creates: acks=all writes need this many replicas (at most the replication factor); unset, the broker's own min.insync.replicas",
+    ),
   C360_SCHEMA_COMPATIBILITY: z
     .enum(COMPATIBILITY_LEVELS)
     .default('BACKWARD')
@@ -352,9 +356,10 @@ export interface S3Settings {
   timeoutMs: number;
 }
 
+/** Replicas and min.insync.replicas of the topics c360 creates; each, unset, is the broker's default. */
 export interface TopicDurability {
-  replicationFactor: number;
-  minInsyncReplicas: number;
+  replicationFactor?: number;
+  minInsyncReplicas?: number;
 }
 
 /** TLS to the brokers: off, on with the system's CAs, or with the PEM contents of the files named (read once, at start). */
@@ -386,7 +391,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const variable = String(issue.path[0] ?? 'environment');
     return `${variable} ${describeIssue(issue, message, shownValue(variable, present[variable]))}`;
   });
-  if (e.C360_MIN_INSYNC_REPLICAS > e.C360_REPLICATION_FACTOR) {
+  if (e.C360_MIN_INSYNC_REPLICAS !== undefined && e.C360_REPLICATION_FACTOR !== undefined && e.C360_MIN_INSYNC_REPLICAS > e.C360_REPLICATION_FACTOR) {
     throw new ConfigError(
       `C360_MIN_INSYNC_REPLICAS is ${e.C360_MIN_INSYNC_REPLICAS}, more than C360_REPLICATION_FACTOR (${e.C360_REPLICATION_FACTOR}): no write could ever be acknowledged.`,
     );
@@ -424,7 +429,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keyStoreUrl: e.C360_KEY_STORE_URL,
     schemaCompatibility: e.C360_SCHEMA_COMPATIBILITY,
     createTopics: e.C360_CREATE_TOPICS,
-    topics: { replicationFactor: e.C360_REPLICATION_FACTOR, minInsyncReplicas: e.C360_MIN_INSYNC_REPLICAS },
+    topics: {
+      ...(e.C360_REPLICATION_FACTOR !== undefined ? { replicationFactor: e.C360_REPLICATION_FACTOR } : {}),
+      ...(e.C360_MIN_INSYNC_REPLICAS !== undefined ? { minInsyncReplicas: e.C360_MIN_INSYNC_REPLICAS } : {}),
+    },
   };
 }
 

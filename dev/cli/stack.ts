@@ -49,7 +49,6 @@ export function registerStackCommands(program: Command): void {
         );
       }
       if (options.brokers === 3) console.log(`three brokers: for c360 commands in this shell, export KAFKA_BROKERS=${CLUSTER_BROKERS.join(',')}`);
-      else console.log('one broker: for c360 commands in this shell, export C360_REPLICATION_FACTOR=1 C360_MIN_INSYNC_REPLICAS=1');
     });
 
   stack

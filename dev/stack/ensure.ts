@@ -17,13 +17,11 @@ import { sftpPart } from './sftp.js';
 import { KAFKA_PORT, LOOPBACK } from './versions.js';
 
 /**
- * What the single-broker local stack needs, where the environment says nothing: replication 1 and
- * min.insync.replicas 1, and workers that create their topics (the demo, tests and benchmarks start
- * on new namespaces).
+ * What the local stack needs, where the environment says nothing: workers that create their
+ * topics (the demo, tests and benchmarks start on new namespaces). Replication is the broker's own
+ * default, as everywhere.
  */
 export function localStackDefaults(): void {
-  process.env.C360_REPLICATION_FACTOR ||= '1';
-  process.env.C360_MIN_INSYNC_REPLICAS ||= '1';
   process.env.C360_CREATE_TOPICS ||= 'true';
 }
 

@@ -6,6 +6,7 @@ import { retry } from '../retry.js';
 export interface TopicSpec {
   topic: string;
   numPartitions: number;
+  /** Unset: the broker's default.replication.factor (CreateTopics takes -1 for it). */
   replicationFactor?: number;
   configEntries?: Record<string, string>;
 }
@@ -17,13 +18,13 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[], timeoutMs =
     .map((s) => ({
       topic: s.topic,
       numPartitions: s.numPartitions,
-      replicationFactor: s.replicationFactor ?? 1,
+      replicationFactor: s.replicationFactor ?? -1,
       configEntries: Object.entries(s.configEntries ?? {}).map(([name, value]) => ({ name, value })),
     }));
   if (toCreate.length > 0) {
     // A replication factor the cluster cannot hold is a setting to fix, not a Kafka error to retry.
     const brokers = (await admin.describeCluster()).brokers.length;
-    const wanted = Math.max(...toCreate.map((t) => t.replicationFactor ?? 1));
+    const wanted = Math.max(...toCreate.map((t) => t.replicationFactor ?? -1));
     if (wanted > brokers) {
       throw new ConfigError(
         `C360_REPLICATION_FACTOR is ${wanted}, but the cluster has ${brokers} broker${brokers === 1 ? '' : 's'}: set it (and C360_MIN_INSYNC_REPLICAS) to at most ${brokers}, e.g. 1 and 1 for a single-broker cluster.`,

@@ -20,12 +20,19 @@ describe('topics as code', () => {
     expect(missing.code).toBe(1);
     expect(missing.stdout).toContain(`${names.ingest('crm')}: missing\n`);
 
+    // No replication variable is set: the topics take the broker's default.replication.factor and min.insync.replicas.
+    expect(process.env.C360_REPLICATION_FACTOR ?? process.env.C360_MIN_INSYNC_REPLICAS).toBeUndefined();
     expect((await runCli(['topics', 'create', '--namespace', ns])).code).toBe(0);
     expect(await runCli(['topics', 'check', '--namespace', ns])).toMatchObject({ code: 0, stdout: 'every topic matches the topology\n' });
-
-    // Someone changes the cluster: a shorter retention, one more partition, a deleted topic.
     const admin = kafka.admin();
     await admin.connect();
+    const { topics } = await admin.fetchTopicMetadata({ topics: [names.ingest('crm'), names.ledger] });
+    expect(topics.flatMap((t) => t.partitions.map((p) => p.replicas.length))).toEqual(topics.flatMap((t) => t.partitions.map(() => 1)));
+    const [ingestConfig] = (await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: names.ingest('crm') }] })).resources;
+    expect(ingestConfig!.configEntries.find((c) => c.configName === 'min.insync.replicas')).toMatchObject({ configValue: '1' });
+    expect(ingestConfig!.configEntries.find((c) => c.configName === 'min.insync.replicas')!.configSource).not.toBe(1);
+
+    // Someone changes the cluster: a shorter retention, one more partition, a deleted topic.
     await admin.alterConfigs({
       validateOnly: false,
       resources: [

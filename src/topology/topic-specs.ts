@@ -10,7 +10,7 @@ const DAY_MS = 86_400_000;
 export function topicSpecs(topology: Topology, durability: TopicDurability): TopicSpec[] {
   const names = topicNames(topology.namespace);
   const { replicationFactor } = durability;
-  const minIsr = { 'min.insync.replicas': String(durability.minInsyncReplicas) };
+  const minIsr: Record<string, string> = durability.minInsyncReplicas !== undefined ? { 'min.insync.replicas': String(durability.minInsyncReplicas) } : {};
   const retention = (days: number) => ({ 'retention.ms': String(days * DAY_MS), ...minIsr });
   const partitions = Math.max(...topology.sources.map((s) => s.partitions));
   return [
@@ -44,5 +44,5 @@ export function topicSpecs(topology: Topology, durability: TopicDurability): Top
         ...minIsr,
       },
     },
-  ].map((spec) => ({ ...spec, replicationFactor }));
+  ].map((spec) => (replicationFactor !== undefined ? { ...spec, replicationFactor } : spec));
 }

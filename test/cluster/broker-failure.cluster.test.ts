@@ -112,9 +112,22 @@ describe('a broker failure on the three-broker cluster', () => {
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('runs against the cluster with production replication', () => {
+  it("runs against the cluster with production replication, the brokers' own default", async () => {
     expect(config.kafka.brokers).toEqual(CLUSTER_BROKERS);
-    expect(config.topics).toMatchObject({ replicationFactor: 3, minInsyncReplicas: 2 });
+    // Nothing is exported: topics take the brokers' default.replication.factor (3) and min.insync.replicas (2).
+    expect(config.topics).toEqual({});
+    const namespace = testNamespace();
+    const names = topicNames(namespace);
+    const setup = await runCli(['topics', 'create', '--namespace', namespace]);
+    expect(setup.code, setup.output).toBe(0);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [names.ingest('web'), names.ledger] });
+      expect(new Set(topics.flatMap((t) => t.partitions.map((p) => p.replicas.length)))).toEqual(new Set([3]));
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   /**
