@@ -6,6 +6,7 @@ export interface TopologyMetrics {
   recordsIn: Counter<'source'>;
   routed: Counter<'source' | 'route'>;
   errors: Counter<'source' | 'code'>;
+  warnings: Counter<'source' | 'code'>;
   nearDuplicates: Counter<'source' | 'kind'>;
   nearDuplicatesBelowThreshold: Counter<'source'>;
   batchSeconds: Histogram<'source'>;
@@ -26,7 +27,13 @@ export const topologyMetrics = perRegistry(
     }),
     errors: new Counter({
       name: 'c360_topology_record_errors_total',
-      help: 'Record errors and warnings by taxonomy code',
+      help: 'Dead-lettered records by taxonomy code (a record with several errors counts under each)',
+      labelNames: ['source', 'code'],
+      registers: [registry],
+    }),
+    warnings: new Counter({
+      name: 'c360_topology_record_warnings_total',
+      help: 'Warnings flagged on records that went on (quality flags), by taxonomy code',
       labelNames: ['source', 'code'],
       registers: [registry],
     }),

@@ -46,8 +46,11 @@ describe('routing', () => {
     expect(byTopic['unit.raw.crm']!.map((m) => m.key)).toEqual(['C-1', 'C-2']);
     expect(byTopic['unit.dead-letter']).toHaveLength(1);
     expect(r.counts).toEqual({ in: 4, raw: 2, duplicates: 1, dead_letter: 1, suppressed: 0, near_duplicates: 0 });
-    expect(r.errors).toEqual({ 'quality.device_id_opt_out': 1, 'decode.invalid_json': 1 });
+    // Only what dead-lettered a record is an error; a flag on a record that landed is a warning. The ledger counts both.
+    expect(r.errors).toEqual({ 'decode.invalid_json': 1 });
+    expect(r.warnings).toEqual({ 'quality.device_id_opt_out': 1 });
     expect(r.ledger).toMatchObject({
+      errors: { 'quality.device_id_opt_out': 1, 'decode.invalid_json': 1 },
       source: 'crm',
       topic: 'unit.ingest.crm',
       partition: 0,

@@ -29,7 +29,10 @@ export interface Routed {
   /** Original values of dead letters too large to carry them: stored before the messages are sent. */
   outOfLine: OutOfLineValue[];
   counts: LedgerCounts;
+  /** Codes of the dead-lettered records. */
   errors: Record<string, number>;
+  /** Codes of the warnings flagged on records that went on (quality flags). */
+  warnings: Record<string, number>;
   ledger: LedgerEntry | undefined;
 }
 
@@ -52,21 +55,22 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
   const out = new Outbox();
   const counts = emptyCounts();
   const errors: Record<string, number> = {};
+  const warnings: Record<string, number> = {};
   const outOfLine: OutOfLineValue[] = [];
-  const count = (code: string) => {
-    errors[code] = (errors[code] ?? 0) + 1;
+  const count = (codes: Record<string, number>, code: string) => {
+    codes[code] = (codes[code] ?? 0) + 1;
   };
 
   for (const e of batch) {
     counts.in++;
-    for (const f of e.flags) count(f);
+    for (const f of e.flags) count(warnings, f);
     for (const c of e.stateChanges) out.push(c.changelog, { key: c.key, value: c.value });
     encodeBody(e);
     if (e.outcome === 'duplicate') counts.duplicates++;
     else if (e.outcome === 'suppressed') counts.suppressed++;
     else if (e.outcome === 'dead-letter') {
       counts.dead_letter++;
-      for (const x of e.errors) count(x.code);
+      for (const x of e.errors) count(errors, x.code);
       const dead = deadLetterOf(ctx, e);
       out.push(ctx.topics.deadLetter, dead.message);
       if (dead.outOfLine) outOfLine.push(dead.outOfLine);
@@ -80,9 +84,12 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
       }
     }
   }
-  const ledger = ledgerEntry(ctx, batch, counts, errors);
+  // The ledger counts every code the batch met, warnings and errors alike (docs/contracts.md: Ledger).
+  const codes = { ...warnings };
+  for (const [code, n] of Object.entries(errors)) codes[code] = (codes[code] ?? 0) + n;
+  const ledger = ledgerEntry(ctx, batch, counts, codes);
   if (ledger) out.push(ctx.topics.ledger, ledgerMessage(ledger));
-  return { topicMessages: out.topicMessages(), outOfLine, counts, errors, ledger };
+  return { topicMessages: out.topicMessages(), outOfLine, counts, errors, warnings, ledger };
 }
 
 /** A passing record's Avro body, unless a stage made it; a value the type cannot hold is this record's problem, not the batch's. */

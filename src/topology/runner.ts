@@ -233,7 +233,7 @@ export class TopologyRunner {
     }
   }
 
-  private account(source: string, { counts, errors }: Routed, envelopes: Envelope[]): void {
+  private account(source: string, { counts, errors, warnings }: Routed, envelopes: Envelope[]): void {
     let t = this.totals.get(source);
     if (!t) this.totals.set(source, (t = emptyCounts()));
     addCounts(t, counts);
@@ -243,6 +243,7 @@ export class TopologyRunner {
     this.metrics.routed.inc({ source, route: 'dead_letter' }, counts.dead_letter);
     this.metrics.routed.inc({ source, route: 'suppressed' }, counts.suppressed);
     for (const [code, n] of Object.entries(errors)) this.metrics.errors.inc({ source, code }, n);
+    for (const [code, n] of Object.entries(warnings)) this.metrics.warnings.inc({ source, code }, n);
     let belowThreshold = 0;
     for (const e of envelopes) {
       for (const n of e.nearDuplicates) this.metrics.nearDuplicates.inc({ source, kind: n.kind });
