@@ -36,6 +36,7 @@ COPY --from=build /src/dist/topologies ./dist/topologies
 COPY avro ./avro
 RUN mkdir -p /var/lib/c360 && chown node:node /var/lib/c360
 USER node
-EXPOSE 9464 8080
+# The ops port of every worker (metrics and probes) and the collector's HTTP port (C360_OPS_PORT, C360_COLLECTOR_PORT).
+EXPOSE 9464 8088
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/bin/c360.js"]
 CMD ["--help"]

@@ -27,6 +27,12 @@ export const extractionMetrics = perRegistry((registry) => ({
     labelNames: ['connector'],
     registers: [registry],
   }),
+  connectorRetries: new Counter({
+    name: 'c360_connector_request_retries_total',
+    help: 'Connector requests that failed and are tried again (the vendor API unreachable, 429, 5xx)',
+    labelNames: ['connector'],
+    registers: [registry],
+  }),
   connectorDeadLettered: new Counter({
     name: 'c360_connector_records_dead_lettered_total',
     help: 'Connector records dead-lettered where they were read (not a JSON object, larger than the ingest topic takes)',

@@ -13,7 +13,7 @@ import { Deployment } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
+import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -35,6 +35,7 @@ const MODELS: Record<string, { validate(): void } extends never ? never : new (d
   'v1/Service': Service,
   'v1/Namespace': Namespace,
   'v1/PersistentVolumeClaim': PersistentVolumeClaim,
+  'v1/ServiceAccount': ServiceAccount,
   'apps/v1/Deployment': Deployment,
   'batch/v1/Job': Job,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
@@ -50,7 +51,11 @@ const OVERLAYS = ['local', 'production'];
 const deployDir = path.join(projectRoot(), 'deploy', 'kubernetes');
 
 function render(overlay: string): Manifest[] {
-  const out = execFileSync('kubectl', ['kustomize', path.join(deployDir, 'overlays', overlay)], { encoding: 'utf8' });
+  return renderDir(path.join(deployDir, 'overlays', overlay));
+}
+
+function renderDir(dir: string): Manifest[] {
+  const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
   const objects = parseAllDocuments(out).map((d) => d.toJSON() as Manifest);
   // kustomize folds a generated Secret's base64 over lines, which the API server reads as one; the schema wants it unfolded.
   for (const o of objects.filter((x) => x.kind === 'Secret' && x.data)) {
@@ -74,12 +79,27 @@ interface Container {
   volumeMounts: Array<{ name: string; mountPath: string }>;
 }
 interface PodSpec {
+  serviceAccountName?: string;
+  topologySpreadConstraints?: Array<{ topologyKey: string; whenUnsatisfiable: string; labelSelector: { matchLabels: Record<string, string> } }>;
+  initContainers?: Container[];
   terminationGracePeriodSeconds: number;
   securityContext: { runAsNonRoot: boolean };
   containers: Container[];
   volumes: Array<{ name: string; secret?: { secretName: string }; configMap?: { name: string } }>;
 }
 const podOf = (d: Manifest) => (d.spec as { template: { spec: PodSpec } }).template.spec;
+
+/** The keys of c360-secrets that docs/deploying.md lists: what an operator is told to provide. */
+function documentedSecretKeys(): Set<string> {
+  const doc = fs.readFileSync(path.join(projectRoot(), 'docs', 'deploying.md'), 'utf8');
+  const list = /`c360-secrets` \(([^)]*)\)/.exec(doc)![1]!;
+  return new Set([...list.matchAll(/`([A-Z0-9_]+)`/g)].map((m) => m[1]!));
+}
+
+interface KedaAuth {
+  secretTargetRef?: Array<{ parameter: string; name: string; key: string }>;
+  configMapTargetRef?: Array<{ parameter: string; name: string; key: string }>;
+}
 
 describe.each(OVERLAYS)('the %s overlay', (overlay) => {
   const objects = render(overlay);
@@ -177,6 +197,81 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
     }
   });
 
+  it('reads every Secret key from the documented list and every ConfigMap key from a ConfigMap that has it', () => {
+    const documented = documentedSecretKeys();
+    const generated = find(objects, 'Secret', 'c360-secrets')?.data as Record<string, string> | undefined;
+    for (const auth of objects.filter((o) => o.kind === 'TriggerAuthentication')) {
+      const spec = auth.spec as KedaAuth;
+      for (const ref of spec.secretTargetRef ?? []) {
+        expect(ref.name, ref.parameter).toBe('c360-secrets');
+        expect(documented.has(ref.key), `${ref.parameter}: ${ref.key} is not among the documented keys of c360-secrets`).toBe(true);
+        // The local overlay generates the Secret: it must hold what KEDA reads.
+        if (generated) expect(Object.keys(generated), ref.key).toContain(ref.key);
+      }
+      for (const ref of spec.configMapTargetRef ?? []) {
+        const data = find(objects, 'ConfigMap', ref.name)?.data as Record<string, string> | undefined;
+        expect(Object.keys(data ?? {}), `${ref.parameter}: ${ref.name}/${ref.key}`).toContain(ref.key);
+      }
+      // KEDA's Kafka scaler logs in with a user name and a password when SASL is on.
+      const parameters = [...(spec.secretTargetRef ?? []), ...(spec.configMapTargetRef ?? [])].map((r) => r.parameter);
+      expect(parameters.sort()).toEqual(['password', 'sasl', 'tls', 'username']);
+    }
+    if (generated) expect(Object.keys(generated).filter((k) => !documented.has(k))).toEqual([]);
+  });
+
+  it('leaves the replicas of KEDA-scaled workers to the HPA, which scales them in one pod at a time', () => {
+    for (const scaled of objects.filter((o) => o.kind === 'ScaledObject')) {
+      const spec = scaled.spec as {
+        scaleTargetRef: { name: string };
+        minReplicaCount: number;
+        cooldownPeriod?: number;
+        advanced?: {
+          horizontalPodAutoscalerConfig?: {
+            behavior?: { scaleDown?: { stabilizationWindowSeconds: number; policies: Array<{ type: string; value: number }> } };
+          };
+        };
+      };
+      const target = find(objects, 'Deployment', spec.scaleTargetRef.name)!;
+      // A replica count in the Deployment fights the HPA at every GitOps sync.
+      expect((target.spec as { replicas?: number }).replicas, target.metadata.name).toBeUndefined();
+      // cooldownPeriod only governs scaling to zero; scale-in is the HPA's behavior.
+      if (spec.minReplicaCount > 0) expect(spec.cooldownPeriod, scaled.metadata.name).toBeUndefined();
+      const down = spec.advanced?.horizontalPodAutoscalerConfig?.behavior?.scaleDown;
+      expect(down?.stabilizationWindowSeconds, scaled.metadata.name).toBeGreaterThanOrEqual(300);
+      expect(down?.policies, scaled.metadata.name).toEqual([expect.objectContaining({ type: 'Pods', value: 1 })]);
+    }
+  });
+
+  it('scrapes the ops port of every worker kind through the ServiceMonitor', () => {
+    const monitor = find(objects, 'ServiceMonitor', 'c360-ingest')!.spec as {
+      selector: { matchLabels: Record<string, string> };
+      endpoints: Array<{ port: string }>;
+    };
+    const scraped = objects.filter((o) => o.kind === 'Service' && Object.entries(monitor.selector.matchLabels).every(([k, v]) => o.metadata.labels?.[k] === v));
+    for (const d of objects.filter((o) => o.kind === 'Deployment')) {
+      const labels = (d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+      const service = scraped.find((svc) => {
+        const spec = svc.spec as { selector: Record<string, string>; ports: Array<{ name: string }> };
+        return Object.entries(spec.selector).every(([k, v]) => labels[k] === v) && spec.ports.some((p) => monitor.endpoints.some((e) => e.port === p.name));
+      });
+      expect(service, `no scraped Service selects ${d.metadata.name}`).toBeDefined();
+    }
+  });
+
+  it('runs every pod as the c360-ingest service account, spreads the scaled ones, and sizes init containers', () => {
+    expect(find(objects, 'ServiceAccount', 'c360-ingest')).toBeDefined();
+    for (const o of objects.filter((x) => x.kind === 'Deployment' || x.kind === 'Job')) {
+      const pod = podOf(o);
+      expect(pod.serviceAccountName, o.metadata.name).toBe('c360-ingest');
+      for (const c of pod.initContainers ?? []) expect(Object.keys(c.resources?.limits ?? {}).sort(), `${o.metadata.name} init`).toEqual(['cpu', 'memory']);
+    }
+    const scaled = new Set(objects.filter((o) => o.kind === 'ScaledObject').map((o) => (o.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name));
+    for (const d of objects.filter((o) => o.kind === 'Deployment' && (scaled.has(o.metadata.name) || Number((o.spec as { replicas?: number }).replicas) > 1))) {
+      const keys = (podOf(d).topologySpreadConstraints ?? []).map((t) => t.topologyKey).sort();
+      expect(keys, d.metadata.name).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+    }
+  });
+
   it('creates topics and registers schemas in a Job before the workers, which do not create topics themselves', () => {
     const job = find(objects, 'Job', 'c360-setup')!.spec as { template: { spec: { initContainers: Container[]; containers: Container[] } } };
     expect([...job.template.spec.initContainers, ...job.template.spec.containers].map((c) => c.args)).toEqual([
@@ -209,6 +304,42 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
   });
 });
 
+describe('the kafka-private-ca component', () => {
+  it('gives the workers, the setup Job and KEDA the CA of c360-kafka-ca', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-private-ca-'));
+    try {
+      const rel = (to: string) => path.relative(dir, path.join(deployDir, to));
+      fs.writeFileSync(
+        path.join(dir, 'kustomization.yaml'),
+        `resources:\n  - ${rel('overlays/production')}\ncomponents:\n  - ${rel('components/kafka-private-ca')}\n`,
+      );
+      const objects = renderDir(dir);
+      const config = find(objects, 'ConfigMap', 'c360-config')!.data as Record<string, string>;
+      expect(Object.keys(envSchema.shape)).toContain('KAFKA_SSL_CA_FILE');
+      expect(config.KAFKA_SSL_CA_FILE).toBe('/etc/c360/kafka-ca/ca.crt');
+      const auth = find(objects, 'TriggerAuthentication', 'c360-kafka')!.spec as KedaAuth;
+      expect(auth.secretTargetRef).toContainEqual({ parameter: 'ca', name: 'c360-kafka-ca', key: 'ca.crt' });
+      for (const o of objects.filter((x) => x.kind === 'Deployment' || x.kind === 'Job')) {
+        const pod = podOf(o);
+        expect(pod.volumes, o.metadata.name).toContainEqual({ name: 'kafka-ca', secret: { secretName: 'c360-kafka-ca' } });
+        for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+          expect(c.volumeMounts, o.metadata.name).toContainEqual({ name: 'kafka-ca', mountPath: path.dirname(config.KAFKA_SSL_CA_FILE!), readOnly: true });
+        }
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the image', () => {
+  it('exposes the ports the processes listen on by default', () => {
+    const dockerfile = fs.readFileSync(path.join(projectRoot(), 'Dockerfile'), 'utf8');
+    const exposed = /^EXPOSE (.+)$/m.exec(dockerfile)![1]!.split(/\s+/).map(Number).sort();
+    expect(exposed).toEqual([envSchema.shape.C360_COLLECTOR_PORT.parse(undefined), envSchema.shape.C360_OPS_PORT.parse(undefined)].sort());
+  });
+});
+
 describe('dashboard and alert rules', () => {
   // Every metric c360 registers (a histogram also exports _bucket, _sum and _count), and Node's process metrics.
   buildProgram();
@@ -231,8 +362,10 @@ describe('dashboard and alert rules', () => {
     const all = rules.groups.flatMap((g) => g.rules);
     expect(all.map((r) => r.alert).sort()).toEqual([
       'C360Collector5xx',
+      'C360ConnectorFailing',
       'C360DeadLetterRateSpike',
       'C360LagGrowing',
+      'C360LandingFilesRejected',
       'C360PartitionStalled',
       'C360PoisonRecords',
       'C360SinkPublishFailures',

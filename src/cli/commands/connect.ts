@@ -64,6 +64,7 @@ export function registerConnectCommands(program: Command): void {
             metrics.records.inc({ connector: connector.name }, records);
             metrics.connectorDeadLettered.inc({ connector: connector.name }, deadLettered);
           },
+          onRetry: () => metrics.connectorRetries.inc({ connector: connector.name }),
         });
         const stopped = stop.aborted ? ' (stopped)' : '';
         console.log(`${connector.name}: ${run.pages} page(s), ${run.records} record(s) committed, ${run.deadLettered} dead-lettered${stopped}`);

@@ -91,6 +91,8 @@ export interface RunConnectorOptions {
   signal?: AbortSignal;
   /** After each committed page: records sent, records dead-lettered. */
   onPage?: (records: number, deadLettered: number) => void;
+  /** After each failed request that will be tried again (counted, so an alert sees a failing API). */
+  onRetry?: () => void;
 }
 
 /** The largest position a connector keeps in connector-state. */
@@ -139,8 +141,10 @@ async function pullPage(o: RunConnectorOptions, from: Position): Promise<Page | 
   try {
     page = await o.connector.pull(from, {
       signal: o.signal,
-      onRetry: (err, attempt, waitMs) =>
-        o.logger.warn({ connector: o.connector.name, attempt, waitMs, err: describeError(err) }, 'the API did not answer; retrying after the wait'),
+      onRetry: (err, attempt, waitMs) => {
+        o.onRetry?.();
+        o.logger.warn({ connector: o.connector.name, attempt, waitMs, err: describeError(err) }, 'the API did not answer; retrying after the wait');
+      },
     });
   } catch (err) {
     if (o.signal?.aborted) return undefined;
