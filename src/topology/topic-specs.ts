@@ -46,3 +46,12 @@ export function topicSpecs(topology: Topology, durability: TopicDurability): Top
     },
   ].map((spec) => (replicationFactor !== undefined ? { ...spec, replicationFactor } : spec));
 }
+
+/** The topology's consumer groups and the topics each reads: the workers' groups, as a lag exporter watches them. */
+export function consumerGroups(topology: Topology): Array<{ group: string; topics: string[] }> {
+  const names = topicNames(topology.namespace);
+  return [
+    { group: names.topologyGroup, topics: topology.sources.map((s) => names.ingest(s.name)) },
+    { group: names.sinkGroup, topics: [...topology.sources.map((s) => names.raw(s.name)), names.nearDuplicates, names.deadLetter] },
+  ];
+}

@@ -116,7 +116,7 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
         .filter((o) => o.kind === 'Deployment')
         .map((o) => o.metadata.name)
         .sort(),
-    ).toEqual(['c360-collector', 'c360-connect-support', 'c360-sink', 'c360-topology', 'c360-watch']);
+    ).toEqual(['c360-collector', 'c360-connect-support', 'c360-lag', 'c360-sink', 'c360-topology', 'c360-watch']);
   });
 
   it('probes the ops server where it listens, and runs locked down with requests and limits', () => {
@@ -364,6 +364,7 @@ describe('dashboard and alert rules', () => {
       'C360Collector5xx',
       'C360ConnectorFailing',
       'C360DeadLetterRateSpike',
+      'C360GroupStopped',
       'C360LagGrowing',
       'C360LandingFilesRejected',
       'C360PartitionStalled',

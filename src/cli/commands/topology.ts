@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { type Config, loadConfig } from '../../config.js';
 import { ConfigError, IncompatibleSchemaError } from '../../contracts/errors.js';
@@ -7,7 +8,8 @@ import { createKafka } from '../../kafka/client.js';
 import { groupLag } from '../../kafka/lag.js';
 import { readToEnd } from '../../kafka/read-to-end.js';
 import { existingTopics, type TopicDrift } from '../../kafka/topic-admin.js';
-import { createLogger } from '../../observability/logger.js';
+import { LagExporter, readGroupOffsets } from '../../observability/lag-exporter.js';
+import { createLogger, toolLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
 import { checkCompatibility, type SubjectCheck, setCompatibility } from '../../schema/compatibility.js';
 import { compileEntities } from '../../schema/entity.js';
@@ -15,11 +17,62 @@ import { createSchemaRegistry } from '../../schema/registry.js';
 import { loadTopology } from '../../topology/load.js';
 import { TopologyRunner } from '../../topology/runner.js';
 import { registerTopologySchemas, type TopologySubject, topologySubjects, topologyTopicDrift } from '../../topology/setup.js';
+import { consumerGroups } from '../../topology/topic-specs.js';
 import { serveOps, watchWorker } from '../ops.js';
-import { configCreatingTopics, integer, type TopologyOptions, withCreateTopics, withOpsPort, withSessionTimeout, withTopology } from '../options.js';
-import { startStoppable } from '../shutdown.js';
+import {
+  configCreatingTopics,
+  integer,
+  milliseconds,
+  type TopologyOptions,
+  withCreateTopics,
+  withOpsPort,
+  withSessionTimeout,
+  withTopology,
+} from '../options.js';
+import { startStoppable, stopSignal } from '../shutdown.js';
 
 export function registerTopologyCommands(program: Command): void {
+  withOpsPort(withTopology(program.command('lag')))
+    .description(
+      "Consumer-group lag as the brokers see it: each group's committed offset, the partition's end and the difference, and the group's members. With --serve, exports them on the ops port (c360_group_lag_records, c360_group_committed_offset, c360_group_members) every --interval until SIGTERM: lag that outlives the workers, for alerts on a stalled or stopped group.",
+    )
+    .option('--serve', 'keep exporting the metrics instead of printing once', false)
+    .option('--interval <ms>', 'time between reads of the brokers with --serve', milliseconds(1000), 15_000)
+    .action(async (o: TopologyOptions & { serve: boolean; interval: number; opsPort?: number }) => {
+      const config = loadConfig();
+      const logger = toolLogger(config.logLevel);
+      const topology = await loadTopology(o.topology, o);
+      const kafka = createKafka(config, logger, 'lag');
+      const known = await existingTopics(kafka);
+      const groups = consumerGroups(topology).map((g) => ({ ...g, topics: g.topics.filter((t) => known.has(t)) }));
+      if (!o.serve) {
+        const admin = kafka.admin();
+        await admin.connect();
+        try {
+          const { partitions, members } = await readGroupOffsets(admin, groups);
+          for (const g of groups) {
+            const mine = partitions.filter((p) => p.group === g.group);
+            console.log(`${g.group}: ${members.get(g.group) ?? 0} member(s), lag ${mine.reduce((n, p) => n + p.lag, 0)}`);
+            for (const p of mine.filter((x) => x.lag > 0)) console.log(`  ${p.topic}[${p.partition}] committed ${p.committed}, end ${p.end}, lag ${p.lag}`);
+          }
+        } finally {
+          await admin.disconnect();
+        }
+        return;
+      }
+      const stop = stopSignal(logger, 'the lag exporter');
+      const ops = await serveOps(config, o.opsPort, ['kafka'], logger);
+      const exporter = new LagExporter(kafka, groups, metricsRegistry(), logger);
+      try {
+        while (!stop.aborted) {
+          await exporter.poll();
+          await sleep(o.interval, undefined, { signal: stop }).catch(() => undefined);
+        }
+      } finally {
+        await ops.close();
+      }
+    });
+
   withCreateTopics(withSessionTimeout(withOpsPort(withTopology(program.command('run')))))
     .description(
       'Start a topology worker: consume the ingest topics, check, dedup and route every record in Kafka transactions. Several workers share the partitions.',

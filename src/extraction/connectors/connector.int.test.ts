@@ -7,7 +7,7 @@ import { VendorApi } from '../../../dev/demo/vendor-api.js';
 import { useScriptedServer } from '../../../test/support/http.js';
 import { collect, eventually, testKafka } from '../../../test/support/kafka.js';
 import { testNamespace } from '../../../test/support/topology.js';
-import { runCli, spawnCli } from '../../../test/support/worker.js';
+import { opsUrl, runCli, spawnCli } from '../../../test/support/worker.js';
 import { HEADER } from '../../contracts/lineage.js';
 import { type TopicNames, topicNames } from '../../contracts/topic-names.js';
 import { loadConnector } from './index.js';
@@ -203,6 +203,9 @@ describe('c360 connect at the edges: records the broker cannot take, loops, and 
       (o) => o.includes('the API did not answer; retrying after the wait'),
     );
     expect(JSON.parse(waiting.split('\n').find((l) => l.includes('retrying after the wait'))!)).toMatchObject({ waitMs: 60_000 });
+    // The failing API is counted where an alert sees it (C360ConnectorFailing).
+    const metrics = await (await fetch(`${opsUrl(w)}/metrics`)).text();
+    expect(metrics).toMatch(/^c360_connector_request_retries_total\{connector="patient"\} 1$/m);
     const stopping = Date.now();
     w.child.kill('SIGTERM');
     expect(await w.exited).toEqual({ code: 0, signal: null });
