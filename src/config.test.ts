@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.js';
 import { ConfigError } from './contracts/errors.js';
@@ -28,6 +31,38 @@ describe('loadConfig', () => {
     expect(config.kafka.ssl).toBe(true);
     expect(config.kafka.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'svc', password: 'secret' });
     expect(config.schemaRegistry.url).toBe('https://registry.example/apis/ccompat/v7');
+  });
+
+  it('reads secrets from the files their _FILE variables name, the final line break removed', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-secret-files-'));
+    try {
+      const file = (name: string, content: string) => {
+        fs.writeFileSync(path.join(dir, name), content);
+        return path.join(dir, name);
+      };
+      const config = loadConfig({
+        KAFKA_SASL_MECHANISM: 'scram-sha-512',
+        KAFKA_SASL_USERNAME: 'svc',
+        KAFKA_SASL_PASSWORD_FILE: file('kafka', 'p@ss word\n'),
+        SCHEMA_REGISTRY_USERNAME: 'reg',
+        SCHEMA_REGISTRY_PASSWORD_FILE: file('registry', 'r3g'),
+        C360_KEY_STORE_URL_FILE: file('keys', 'postgres://c360:s3cret@db.example:5432/keys\n'),
+        C360_CATALOG_URL: 'https://catalog.example',
+        C360_CATALOG_TOKEN_FILE: file('catalog', 'tok\n'),
+      });
+      expect(config.kafka.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'svc', password: 'p@ss word' });
+      expect(config.schemaRegistry.auth).toEqual({ username: 'reg', password: 'r3g' });
+      expect(config.keyStoreUrl).toBe('postgres://c360:s3cret@db.example:5432/keys');
+      expect(config.catalog?.token).toBe('tok');
+      expect(() => loadConfig({ KAFKA_SASL_PASSWORD: 'x', KAFKA_SASL_PASSWORD_FILE: file('k2', 'y') })).toThrow(
+        /^KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE are both set: set one of them\.$/,
+      );
+      expect(() => loadConfig({ C360_CATALOG_TOKEN_FILE: path.join(dir, 'missing') })).toThrow(
+        new RegExp(`^C360_CATALOG_TOKEN_FILE names ${path.join(dir, 'missing')}, which cannot be read \\(ENOENT\\)\\.$`),
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each([

@@ -32,6 +32,19 @@ function urlOf(schemes: string[], hostRequired = true) {
 const booleanFlag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /** Every environment variable c360 reads (docs/reference.md lists them from here). */
+/** Secrets that may come from a file named by `<NAME>_FILE` (withSecretFiles). */
+const FILE_SECRETS = [
+  'KAFKA_SASL_PASSWORD',
+  'KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET',
+  'SCHEMA_REGISTRY_PASSWORD',
+  'C360_KEY_STORE_URL',
+  'C360_CATALOG_TOKEN',
+] as const;
+
+function secretFile(name: (typeof FILE_SECRETS)[number]): string {
+  return `a file holding ${name} (a mounted secret), read at start instead of the variable; set one of the two`;
+}
+
 export const envSchema = z.object({
   KAFKA_BROKERS: z
     .string()
@@ -59,9 +72,11 @@ export const envSchema = z.object({
     ),
   KAFKA_SASL_USERNAME: z.string().optional().describe('SASL user name'),
   KAFKA_SASL_PASSWORD: z.string().optional().describe('SASL password'),
+  KAFKA_SASL_PASSWORD_FILE: z.string().min(1).optional().describe(secretFile('KAFKA_SASL_PASSWORD')),
   KAFKA_SASL_OAUTHBEARER_TOKEN_URL: z.url().optional().describe("the OIDC provider's token endpoint, for KAFKA_SASL_MECHANISM=oauthbearer"),
   KAFKA_SASL_OAUTHBEARER_CLIENT_ID: z.string().optional().describe('the OIDC client id (client-credentials grant)'),
   KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET: z.string().optional().describe('the OIDC client secret'),
+  KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET_FILE: z.string().min(1).optional().describe(secretFile('KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET')),
   KAFKA_SASL_OAUTHBEARER_SCOPE: z.string().optional().describe('the scope to ask the token for, when the provider needs one'),
   AWS_REGION: z.string().optional().describe('the AWS region of an MSK cluster, for KAFKA_SASL_MECHANISM=aws-msk-iam (credentials: the AWS default chain)'),
   SCHEMA_REGISTRY_URL: z
@@ -70,6 +85,7 @@ export const envSchema = z.object({
     .describe('any Confluent-compatible registry'),
   SCHEMA_REGISTRY_USERNAME: z.string().optional().describe('registry basic-auth user'),
   SCHEMA_REGISTRY_PASSWORD: z.string().optional().describe('registry basic-auth password'),
+  SCHEMA_REGISTRY_PASSWORD_FILE: z.string().min(1).optional().describe(secretFile('SCHEMA_REGISTRY_PASSWORD')),
   REDIS_URL: z
     .string()
     .default('redis://127.0.0.1:6379')
@@ -95,6 +111,7 @@ export const envSchema = z.object({
     .optional()
     .describe("the catalog's warehouse, sent as `warehouse` when the client asks for its config (Polaris: the catalog name)"),
   C360_CATALOG_TOKEN: z.string().min(1).optional().describe('a bearer token for the REST catalog, sent only to the C360_CATALOG_URL origin'),
+  C360_CATALOG_TOKEN_FILE: z.string().min(1).optional().describe(secretFile('C360_CATALOG_TOKEN')),
   C360_CATALOG_TIMEOUT_MS: z.coerce
     .number()
     .int()
@@ -245,6 +262,7 @@ export const envSchema = z.object({
     .default('postgres://postgres@127.0.0.1:5432/postgres')
     .refine(urlOf(['postgres', 'postgresql'], false), { message: 'must be a postgres:// URL with a port from 1 to 65535' })
     .describe("PostgreSQL holding the subjects' wrapped data keys, identifier links, suppressions and the erasure log"),
+  C360_KEY_STORE_URL_FILE: z.string().min(1).optional().describe(secretFile('C360_KEY_STORE_URL')),
 });
 
 export type SaslConfig =
@@ -386,7 +404,7 @@ function kafkaTls(e: z.output<typeof envSchema>): KafkaTls {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings are treated as unset, as shells and CI templates often export them that way.
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const present = withSecretFiles(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')));
   const e = validated(envSchema, present, (_path, message, issue) => {
     const variable = String(issue.path[0] ?? 'environment');
     return `${variable} ${describeIssue(issue, message, shownValue(variable, present[variable]))}`;
@@ -434,6 +452,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...(e.C360_MIN_INSYNC_REPLICAS !== undefined ? { minInsyncReplicas: e.C360_MIN_INSYNC_REPLICAS } : {}),
     },
   };
+}
+
+/**
+ * The secrets that may come from a file instead (a mounted Kubernetes Secret, Docker's
+ * /run/secrets): `<NAME>_FILE` names it, its content with the final line break removed is the
+ * value. The personal-data keys have their own files, with development defaults (secretOf).
+ */
+function withSecretFiles(present: Record<string, string | undefined>): Record<string, string | undefined> {
+  const out = { ...present };
+  for (const name of FILE_SECRETS) {
+    const file = present[`${name}_FILE`];
+    if (file === undefined) continue;
+    if (present[name] !== undefined) throw new ConfigError(`${name} and ${name}_FILE are both set: set one of them.`);
+    try {
+      out[name] = fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new ConfigError(`${name}_FILE names ${file}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}).`);
+    }
+  }
+  return out;
 }
 
 /** A 32-byte secret from its variable, else from its file (named, or the development default when it exists). */
