@@ -153,6 +153,17 @@ export function configCreatingTopics(config: Config, createTopics: boolean | und
   return createTopics ? { ...config, createTopics: true } : config;
 }
 
+/** For commands that report: one JSON document on stdout instead of the text, for scripts and pipelines. */
+export function withJson(cmd: Command): Command {
+  return cmd.option('--json', 'print one JSON document instead of text (the same exit code)', false);
+}
+
+/** Prints `data` as one JSON line with --json, else runs `text`, which prints the text form. */
+export function report(o: { json?: boolean }, data: unknown, text: () => void): void {
+  if (o.json) console.log(JSON.stringify(data));
+  else text();
+}
+
 /** For long-running commands: where /metrics, /healthz and /readyz listen. */
 export function withOpsPort(cmd: Command): Command {
   return cmd.option('--ops-port <port>', 'port of /metrics, /healthz, /readyz (default C360_OPS_PORT; 0 picks one)', port);

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { crmProfile } from '../../test/fixtures/records.js';
 import { config, eventually, testKafka } from '../../test/support/kafka.js';
 import { json, produce, type RunningTopology, startTopology, testNamespace } from '../../test/support/topology.js';
-import { opsUrl, spawnCli, type Worker } from '../../test/support/worker.js';
+import { opsUrl, runCli, spawnCli, type Worker } from '../../test/support/worker.js';
 import { topicNames } from '../contracts/topic-names.js';
 import { loadTopology } from '../topology/load.js';
 import { createTopologyTopics } from '../topology/setup.js';
@@ -91,6 +91,14 @@ describe('c360 lag --serve', () => {
     await new Promise((r) => setTimeout(r, 2_500));
     expect(await samples(exporting, 'c360_group_committed_offset', group)).toEqual(stalled);
     expect(await crmLag()).toBe(20);
+    // The same from the one-off commands, as JSON: the group's lag, and the ledger that says the 20 wait.
+    const once = await runCli(['lag', '--namespace', ns, '--json']);
+    expect(once.code, once.output).toBe(0);
+    const groups = (JSON.parse(once.stdout) as { groups: Array<{ group: string; members: number; lag: number }> }).groups;
+    expect(groups.find((g) => g.group === group)).toMatchObject({ members: 0, lag: 20 });
+    const ledger = await runCli(['ledger', '--namespace', ns, '--json']);
+    expect(ledger.code).toBe(1);
+    expect(JSON.parse(ledger.stdout)).toMatchObject({ total: { in: 40, balanced: true }, unprocessed: { records: 20, exact: true } });
 
     // SIGTERM ends it within the interval.
     exporting.child.kill('SIGTERM');

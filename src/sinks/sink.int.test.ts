@@ -10,7 +10,7 @@ import { crmProfile } from '../../test/fixtures/records.js';
 import { asAvroValue, type DuckDb, openDuckDb } from '../../test/support/duckdb.js';
 import { config, eventually, logger, testKafka } from '../../test/support/kafka.js';
 import { clearRedis, mixedOutput, produce, produceMixedInput, type RunningTopology, startTopology, testNamespace } from '../../test/support/topology.js';
-import { spawnCli } from '../../test/support/worker.js';
+import { runCli, spawnCli } from '../../test/support/worker.js';
 import { frame } from '../contracts/framing.js';
 import type { LedgerTotals } from '../contracts/ledger.js';
 import { dayOf, HEADER } from '../contracts/lineage.js';
@@ -261,6 +261,12 @@ describe('sink workers land the topics in the raw layer, readable by DuckDB', ()
     const verify = spawnCli(['raw', 'verify', '--storage', root]);
     expect((await verify.exited).code, verify.output()).toBe(0);
     expect(verify.stdout().trim().split('\n').pop()).toBe(`${folders.size} folder(s), 0 with problems`);
+    const verified = await runCli(['raw', 'verify', '--storage', root, '--json']);
+    expect(verified.code).toBe(0);
+    const report = JSON.parse(verified.stdout) as { folders: Array<{ folder: string; files: number; rows: number; problems: string[] }> };
+    expect(report.folders).toHaveLength(folders.size);
+    expect(report.folders.reduce((n, f) => n + f.rows, 0)).toBe(rows);
+    expect(report.folders.every((f) => f.problems.length === 0 && f.files > 0)).toBe(true);
     // Nothing half-written is visible: only Parquet files and manifest entries outside the spool.
     const visible = (fs.readdirSync(root, { recursive: true }) as string[]).filter((f) => !f.startsWith('_spool') && fs.statSync(path.join(root, f)).isFile());
     expect(visible.filter((f) => !f.endsWith('.parquet') && !/\/_manifest\/[^/]+\.json$/.test(f))).toEqual([]);

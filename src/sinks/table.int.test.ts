@@ -162,6 +162,15 @@ describe('sink workers land the topics as Iceberg tables, read back by Iceberg',
     const ls = await runCli(['quarantine', 'ls', '-n', ns], TABLE_ENV);
     expect(ls.code, ls.output).toBe(0);
     expect(ls.stdout).toMatch(/^commerce\s+\d{4}-\d{2}-\d{2} quality\.currency_invalid\s+1$/m);
+    const lsJson = JSON.parse((await runCli(['quarantine', 'ls', '-n', ns, '--json'], TABLE_ENV)).stdout) as { counts: Array<Record<string, unknown>> };
+    expect(lsJson.counts).toContainEqual({
+      source: 'commerce',
+      date: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/),
+      code: 'quality.currency_invalid',
+      records: 1,
+    });
+    const tableLs = JSON.parse((await runCli(['table', 'ls', '-n', ns, '--json'], TABLE_ENV)).stdout) as { tables: Array<Record<string, unknown>> };
+    expect(tableLs.tables.find((x) => x.table === 'raw_crm')).toMatchObject({ rows: crm.rows.length, snapshots: crm.snapshots.length });
   });
 
   it('compacts small files into fewer, every row and offset unchanged, reads the past, and expires it', async () => {

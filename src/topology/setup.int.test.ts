@@ -24,6 +24,7 @@ describe('topics as code', () => {
     expect(process.env.C360_REPLICATION_FACTOR ?? process.env.C360_MIN_INSYNC_REPLICAS).toBeUndefined();
     expect((await runCli(['topics', 'create', '--namespace', ns])).code).toBe(0);
     expect(await runCli(['topics', 'check', '--namespace', ns])).toMatchObject({ code: 0, stdout: 'every topic matches the topology\n' });
+    expect(await runCli(['topics', 'check', '--namespace', ns, '--json'])).toMatchObject({ code: 0, stdout: '{"drift":[]}\n' });
     const admin = kafka.admin();
     await admin.connect();
     const { topics } = await admin.fetchTopicMetadata({ topics: [names.ingest('crm'), names.ledger] });
@@ -52,6 +53,15 @@ describe('topics as code', () => {
 
     const drifted = await runCli(['topics', 'check', '--namespace', ns]);
     expect(drifted.code).toBe(1);
+    const driftJson = await runCli(['topics', 'check', '--namespace', ns, '--json']);
+    expect(driftJson.code).toBe(1);
+    expect((JSON.parse(driftJson.stdout) as { drift: Array<Record<string, unknown>> }).drift).toContainEqual({
+      topic: names.deadLetter,
+      setting: 'retention.ms',
+      want: '2592000000',
+      have: '3600000',
+      fixable: true,
+    });
     expect(drifted.stdout.split('\n').filter(Boolean).sort()).toEqual(
       [
         `${names.deadLetter}: retention.ms should be 2592000000 (is 3600000)`,

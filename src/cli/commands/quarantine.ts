@@ -18,8 +18,10 @@ import {
   integer,
   many,
   recordErrorCode,
+  report,
   sourcesOf,
   type TopologyOptions,
+  withJson,
   withStorageToRead,
   withTopology,
 } from '../options.js';
@@ -46,18 +48,20 @@ function filterOf(o: FilterOptions): QuarantineFilter {
 export function registerQuarantineCommands(program: Command): void {
   const q = program.command('quarantine').description('Inspect and replay the records the topology rejected (quarantine/ in the raw layer).');
 
-  withTopology(withFilters(q.command('ls')))
+  withJson(withTopology(withFilters(q.command('ls'))))
     .description('Count quarantined records by source, ingest date and error code.')
-    .action(async (o: FilterOptions & TopologyOptions) => {
+    .action(async (o: FilterOptions & TopologyOptions & { json: boolean }) => {
       const files = openLayerFiles(configWithStorage(o.storage), await loadTopology(o.topology, o));
       const counts = await countQuarantine(files, filterOf(o)).finally(() => files.close());
-      if (counts.length === 0) {
-        console.log(`no quarantined records in ${files.store.url}`);
-        return;
-      }
-      const width = Math.max(...counts.map((c) => c.code.length), 4);
-      console.log(`${'source'.padEnd(12)} ${'date'.padEnd(10)} ${'code'.padEnd(width)} records`);
-      for (const c of counts) console.log(`${c.source.padEnd(12)} ${c.date} ${c.code.padEnd(width)} ${String(c.records).padStart(7)}`);
+      report(o, { counts }, () => {
+        if (counts.length === 0) {
+          console.log(`no quarantined records in ${files.store.url}`);
+          return;
+        }
+        const width = Math.max(...counts.map((c) => c.code.length), 4);
+        console.log(`${'source'.padEnd(12)} ${'date'.padEnd(10)} ${'code'.padEnd(width)} records`);
+        for (const c of counts) console.log(`${c.source.padEnd(12)} ${c.date} ${c.code.padEnd(width)} ${String(c.records).padStart(7)}`);
+      });
     });
 
   withTopology(withFilters(q.command('show')))

@@ -8,17 +8,19 @@ import { PrivacyLog } from '../../privacy/privacy-log.js';
 import { openRawLayer, readRawLayer, rowJson } from '../../privacy/raw-reader.js';
 import { rerunRaw } from '../../replay/raw.js';
 import { bySourceText } from '../../replay/send.js';
-import { verifyFolder } from '../../sinks/manifest.js';
+import { type FolderCheck, verifyFolder } from '../../sinks/manifest.js';
 import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
 import {
   calendarDate,
   configWithStorage,
   many,
+  report,
   sourcesOf,
   type TableAtOptions,
   type TopologyOptions,
   tableAt,
+  withJson,
   withStorageToRead,
   withTableAt,
   withTopology,
@@ -28,10 +30,10 @@ export function registerRawCommands(program: Command): void {
   const raw = program
     .command('raw')
     .description('The raw layer (Parquet under C360_STORAGE_URL, or Iceberg tables with C360_CATALOG_URL): verify, read, re-run.');
-  withStorageToRead(raw.command('verify'))
+  withJson(withStorageToRead(raw.command('verify')))
     .description("Check every folder's manifest against its files: each file listed once, each listed file present, every sha256 equal.")
     .option('--date <YYYY-MM-DD>', 'only folders of this ingest date', calendarDate)
-    .action(async (o: { date?: string; storage?: string }) => {
+    .action(async (o: { date?: string; storage?: string; json: boolean }) => {
       const store = openObjectStore(configWithStorage(o.storage));
       const folders = new Set<string>();
       for (const layer of ['raw/', 'near-duplicates/', 'quarantine/']) {
@@ -40,15 +42,17 @@ export function registerRawCommands(program: Command): void {
           folders.add(key.slice(0, key.lastIndexOf('/')));
         }
       }
-      let bad = 0;
-      for (const folder of [...folders].sort()) {
-        const check = await verifyFolder(store, folder);
-        console.log(`${check.problems.length ? 'FAIL' : 'ok  '} ${folder}: ${check.files} files, ${check.rows} rows`);
-        for (const p of check.problems) console.log(`     ${p}`);
-        if (check.problems.length) bad++;
-      }
+      const checks: FolderCheck[] = [];
+      for (const folder of [...folders].sort()) checks.push(await verifyFolder(store, folder));
       store.close();
-      console.log(folders.size === 0 ? `no files in ${store.url}` : `${folders.size} folder(s), ${bad} with problems`);
+      const bad = checks.filter((c) => c.problems.length > 0).length;
+      report(o, { folders: checks }, () => {
+        for (const check of checks) {
+          console.log(`${check.problems.length ? 'FAIL' : 'ok  '} ${check.folder}: ${check.files} files, ${check.rows} rows`);
+          for (const p of check.problems) console.log(`     ${p}`);
+        }
+        console.log(folders.size === 0 ? `no files in ${store.url}` : `${folders.size} folder(s), ${bad} with problems`);
+      });
       if (bad > 0) process.exitCode = 1;
     });
 

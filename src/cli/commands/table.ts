@@ -9,7 +9,7 @@ import { mainSnapshot } from '../../iceberg/table-metadata.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
 import { retry } from '../../retry.js';
 import { loadTopology } from '../../topology/load.js';
-import { integer, many, type TopologyOptions, withTopology } from '../options.js';
+import { integer, many, report, type TopologyOptions, withJson, withTopology } from '../options.js';
 import { stopSignal } from '../shutdown.js';
 
 interface MaintenanceOptions extends TopologyOptions {
@@ -66,17 +66,24 @@ async function maintain(o: MaintenanceOptions, logger: Logger, signal?: AbortSig
 export function registerTableCommands(program: Command): void {
   const table = program.command('table').description('The layers as Iceberg tables (C360_CATALOG_URL): list them, compact them, expire their snapshots.');
 
-  withTopology(table.command('ls'))
+  withJson(withTopology(table.command('ls')))
     .description("List the namespace's tables: rows, data files and snapshots of each.")
-    .action(async (o: TopologyOptions) => {
+    .action(async (o: TopologyOptions & { json: boolean }) => {
       const { tables } = await tablesOf({ ...o, table: [] });
-      for (const t of tables) {
+      const listed = tables.map((t) => {
         const current = mainSnapshot(t.metadata);
-        console.log(
-          `${t.name}: ${current?.summary['total-records'] ?? 0} rows, ${current?.summary['total-data-files'] ?? 0} data files, ${t.metadata.snapshots?.length ?? 0} snapshots, at ${t.metadata.location}`,
-        );
         t.close();
-      }
+        return {
+          table: t.name,
+          rows: Number(current?.summary['total-records'] ?? 0),
+          dataFiles: Number(current?.summary['total-data-files'] ?? 0),
+          snapshots: t.metadata.snapshots?.length ?? 0,
+          location: t.metadata.location,
+        };
+      });
+      report(o, { tables: listed }, () => {
+        for (const t of listed) console.log(`${t.table}: ${t.rows} rows, ${t.dataFiles} data files, ${t.snapshots} snapshots, at ${t.location}`);
+      });
     });
 
   withTopology(table.command('maintain'))

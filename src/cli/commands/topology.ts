@@ -23,8 +23,10 @@ import {
   configCreatingTopics,
   integer,
   milliseconds,
+  report,
   type TopologyOptions,
   withCreateTopics,
+  withJson,
   withOpsPort,
   withSessionTimeout,
   withTopology,
@@ -32,13 +34,13 @@ import {
 import { startStoppable, stopSignal } from '../shutdown.js';
 
 export function registerTopologyCommands(program: Command): void {
-  withOpsPort(withTopology(program.command('lag')))
+  withJson(withOpsPort(withTopology(program.command('lag'))))
     .description(
       "Consumer-group lag as the brokers see it: each group's committed offset, the partition's end and the difference, and the group's members. With --serve, exports them on the ops port (c360_group_lag_records, c360_group_committed_offset, c360_group_members) every --interval until SIGTERM: lag that outlives the workers, for alerts on a stalled or stopped group.",
     )
     .option('--serve', 'keep exporting the metrics instead of printing once', false)
     .option('--interval <ms>', 'time between reads of the brokers with --serve', milliseconds(1000), 15_000)
-    .action(async (o: TopologyOptions & { serve: boolean; interval: number; opsPort?: number }) => {
+    .action(async (o: TopologyOptions & { serve: boolean; interval: number; opsPort?: number; json: boolean }) => {
       const config = loadConfig();
       const logger = toolLogger(config.logLevel);
       const topology = await loadTopology(o.topology, o);
@@ -50,11 +52,17 @@ export function registerTopologyCommands(program: Command): void {
         await admin.connect();
         try {
           const { partitions, members } = await readGroupOffsets(admin, groups);
-          for (const g of groups) {
-            const mine = partitions.filter((p) => p.group === g.group);
-            console.log(`${g.group}: ${members.get(g.group) ?? 0} member(s), lag ${mine.reduce((n, p) => n + p.lag, 0)}`);
-            for (const p of mine.filter((x) => x.lag > 0)) console.log(`  ${p.topic}[${p.partition}] committed ${p.committed}, end ${p.end}, lag ${p.lag}`);
-          }
+          const byGroup = groups.map((g) => {
+            const mine = partitions.filter((p) => p.group === g.group).map(({ group: _, ...p }) => p);
+            return { group: g.group, members: members.get(g.group) ?? 0, lag: mine.reduce((n, p) => n + p.lag, 0), partitions: mine };
+          });
+          report(o, { groups: byGroup }, () => {
+            for (const g of byGroup) {
+              console.log(`${g.group}: ${g.members} member(s), lag ${g.lag}`);
+              for (const p of g.partitions.filter((x) => x.lag > 0))
+                console.log(`  ${p.topic}[${p.partition}] committed ${p.committed}, end ${p.end}, lag ${p.lag}`);
+            }
+          });
         } finally {
           await admin.disconnect();
         }
@@ -119,30 +127,34 @@ export function registerTopologyCommands(program: Command): void {
     }
   };
 
-  withTopology(topics.command('create'))
+  withJson(withTopology(topics.command('create')))
     .description(
       "Make the cluster's topics match the topology: create the missing ones, add partitions, set their configs; say what it cannot change (fewer partitions, replication) and exit 1 if anything is left.",
     )
-    .action(async (options: TopologyOptions) => {
+    .action(async (options: TopologyOptions & { json: boolean }) => {
       const config = loadConfig();
       const topology = await loadTopology(options.topology, options);
       const { fixed, left } = await topologyTopicDrift(createKafka(config, createLogger('error')), topology, config.topics, true);
-      printDrift(fixed, true);
-      printDrift(left, false);
-      if (fixed.length === 0 && left.length === 0) console.log('every topic matches the topology');
+      report(options, { fixed, left }, () => {
+        printDrift(fixed, true);
+        printDrift(left, false);
+        if (fixed.length === 0 && left.length === 0) console.log('every topic matches the topology');
+      });
       if (left.length > 0) process.exitCode = 1;
     });
 
-  withTopology(topics.command('check'))
+  withJson(withTopology(topics.command('check')))
     .description(
       "Compare the cluster's topics with the topology (existence, partitions, replication, retention, compaction, min.insync.replicas) without changing anything, for a CI pipeline: exit 1 on any drift.",
     )
-    .action(async (options: TopologyOptions) => {
+    .action(async (options: TopologyOptions & { json: boolean }) => {
       const config = loadConfig();
       const topology = await loadTopology(options.topology, options);
       const { left } = await topologyTopicDrift(createKafka(config, createLogger('error')), topology, config.topics, false);
-      printDrift(left, false);
-      console.log(left.length === 0 ? 'every topic matches the topology' : `${left.length} difference(s) from the topology`);
+      report(options, { drift: left }, () => {
+        printDrift(left, false);
+        console.log(left.length === 0 ? 'every topic matches the topology' : `${left.length} difference(s) from the topology`);
+      });
       if (left.length > 0) process.exitCode = 1;
     });
 
@@ -183,11 +195,11 @@ export function registerTopologyCommands(program: Command): void {
       await checkSubjects(config, topologySubjects(topology, topology.sources.flatMap(compileEntities)));
     });
 
-  withTopology(program.command('ledger'))
+  withJson(withTopology(program.command('ledger')))
     .description(
       "Sum the ledger topic: records in, landed raw, exact duplicates dropped, dead-lettered and near-duplicates flagged, per source; and count the records in the ingest topics the topology has not processed yet (its group's lag). Exit 1 if it does not balance or records are unprocessed.",
     )
-    .action(async (options: TopologyOptions) => {
+    .action(async (options: TopologyOptions & { json: boolean }) => {
       const config = loadConfig();
       const topology = await loadTopology(options.topology, options);
       const kafka = createKafka(config, createLogger('error'));
@@ -197,15 +209,23 @@ export function registerTopologyCommands(program: Command): void {
       const entries: LedgerEntry[] = [];
       await readToEnd(kafka, names.ledger, (m) => entries.push(JSON.parse(m.value!.toString()) as LedgerEntry));
       const totals = totalsOf(entries);
-      console.log(formatLedger(totals));
       const ingest = topology.sources.map((s) => names.ingest(s.name)).filter((t) => known.has(t));
       const behind = (await groupLag(kafka, names.topologyGroup, ingest)).filter((l) => l.records > 0);
       const unprocessed = behind.reduce((n, l) => n + l.records, 0);
-      console.log(
-        unprocessed === 0
-          ? 'unprocessed: 0 (the topology has processed every record of its ingest topics)'
-          : `unprocessed: ${behind.every((l) => l.exact) ? '' : 'about '}${unprocessed} records not yet processed (${behind.map((l) => `${l.topic}[${l.partition}] ${l.records}`).join(', ')})`,
-      );
+      const json = {
+        namespace: topology.namespace,
+        sources: [...totals.bySource].sort().map(([source, c]) => ({ source, ...c, balanced: balanced(c) })),
+        total: { ...totals.total, balanced: balanced(totals.total) },
+        unprocessed: { records: unprocessed, exact: behind.every((l) => l.exact), partitions: behind },
+      };
+      report(options, json, () => {
+        console.log(formatLedger(totals));
+        console.log(
+          unprocessed === 0
+            ? 'unprocessed: 0 (the topology has processed every record of its ingest topics)'
+            : `unprocessed: ${behind.every((l) => l.exact) ? '' : 'about '}${unprocessed} records not yet processed (${behind.map((l) => `${l.topic}[${l.partition}] ${l.records}`).join(', ')})`,
+        );
+      });
       if (!balanced(totals.total) || unprocessed > 0) process.exitCode = 1;
     });
 }

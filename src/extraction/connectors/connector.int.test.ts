@@ -205,7 +205,7 @@ describe('c360 connect at the edges: records the broker cannot take, loops, and 
     expect(JSON.parse(waiting.split('\n').find((l) => l.includes('retrying after the wait'))!)).toMatchObject({ waitMs: 60_000 });
     // The failing API is counted where an alert sees it (C360ConnectorFailing).
     const metrics = await (await fetch(`${opsUrl(w)}/metrics`)).text();
-    expect(metrics).toMatch(/^c360_connector_request_retries_total\{connector="patient"\} 1$/m);
+    expect(metrics).toMatch(/^c360_connector_request_retries_total\{connector="patient"[^}]*\} 1$/m);
     const stopping = Date.now();
     w.child.kill('SIGTERM');
     expect(await w.exited).toEqual({ code: 0, signal: null });
