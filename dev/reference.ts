@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { Registry } from 'prom-client';
 import { z } from 'zod';
-import { buildProgram } from '../src/cli/program.js';
+import { buildProgram, EXIT_CODES } from '../src/cli/program.js';
 import { envSchema } from '../src/config.js';
 import { PROCESS_ERROR_CODES, RECORD_ERROR_CODES } from '../src/contracts/errors.js';
 import { projectRoot } from '../src/contracts/project.js';
@@ -220,6 +220,13 @@ export async function renderReference(): Promise<string> {
     options(envSchema, 'variable'),
     '',
     '## Command line',
+    '',
+    'Exit codes of every command:',
+    '',
+    table(
+      ['code', 'meaning'],
+      EXIT_CODES.map(([code, meaning]) => [String(code), meaning]),
+    ),
     '',
     table(
       ['command', 'flag', 'meaning'],

@@ -84,3 +84,12 @@ describe('every CLI flag is validated, with one sentence naming it', () => {
     expect(await firstError(args)).toBeUndefined();
   });
 });
+
+describe('c360 --help', () => {
+  it('lists every exit code c360 ends with', () => {
+    let out = '';
+    const program = buildProgram().configureOutput({ writeOut: (s) => void (out += s) });
+    expect(() => program.parse(['node', 'c360', '--help'])).toThrow(CommanderError);
+    expect(out).toMatch(/^Exit codes:\n {2}0 {2}done.*\n {2}1 {2}a check found something wrong.*\n {2}2 {2}a setting is wrong/m);
+  });
+});

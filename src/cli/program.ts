@@ -18,11 +18,25 @@ import { deferSignals, releaseSignals } from './early-signals.js';
 /** Commands that stop gracefully on SIGTERM (src/cli/shutdown.ts). */
 const STOPPABLE = new Set(['run', 'sink', 'collect', 'watch', 'connect']);
 
+/** What `c360` exits with (src/cli/main.ts): printed by --help and in docs/reference.md. */
+export const EXIT_CODES: ReadonlyArray<readonly [number, string]> = [
+  [
+    0,
+    'done; a check (ledger, topics check, raw verify, schemas check) found nothing wrong; or a long-running command (run, sink, collect, watch, connect) stopped by SIGTERM or SIGINT',
+  ],
+  [
+    1,
+    'a check found something wrong (the ledger does not balance or records wait, topics drift, a file fails verification, a schema breaks compatibility), a dependency failed, or the command line is wrong',
+  ],
+  [2, 'a setting is wrong (an environment variable, or a value c360 validates): one sentence on stderr names it'],
+];
+
 export function buildProgram(extensions: ReadonlyArray<(program: Command) => void> = []): Command {
   const program = new Command('c360')
     .description('c360-ingest: collect customer data from every source into Kafka, check it, and land it in the raw layer.')
     .version(VERSION, '-V, --version', 'print the version')
     .showHelpAfterError('(c360 <command> --help shows the usage)')
+    .addHelpText('after', `\nExit codes:\n${EXIT_CODES.map(([code, meaning]) => `  ${code}  ${meaning}`).join('\n')}`)
     .exitOverride();
 
   registerTopologyCommands(program);
