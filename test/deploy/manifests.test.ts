@@ -373,4 +373,11 @@ describe('dashboard and alert rules', () => {
     ]);
     expect(all.flatMap((r) => queried(r.expr)).filter((n) => !exported.has(n))).toEqual([]);
   });
+
+  it('each alert has its section in docs/runbooks.md', () => {
+    const rules = find(render('production'), 'PrometheusRule', 'c360-ingest')!.spec as { groups: Array<{ rules: Array<{ alert: string }> }> };
+    const runbooks = fs.readFileSync(path.join(projectRoot(), 'docs', 'runbooks.md'), 'utf8');
+    const sections = [...runbooks.matchAll(/^## (\S+)$/gm)].map((m) => m[1]);
+    expect(sections.sort()).toEqual(rules.groups.flatMap((g) => g.rules.map((r) => r.alert)).sort());
+  });
 });
