@@ -4,7 +4,7 @@
  * (read_committed) and its records counted, a large one reported as the offset difference.
  */
 import { randomUUID } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { retry } from '../retry.js';
 
 export interface PartitionLag {
@@ -21,21 +21,56 @@ const EXACT_UP_TO = 100_000;
 /** Markers-only gaps deliver no batch: reading stops once nothing has arrived for this long. */
 const IDLE_MS = 2_000;
 
+/** A group's position in one partition, as the brokers report it. */
+export interface PartitionOffsets {
+  group: string;
+  topic: string;
+  partition: number;
+  /** -1 when the group has committed nothing for the partition. */
+  committed: number;
+  /** The partition's first and next offsets. */
+  start: number;
+  end: number;
+  /** Offsets after the committed one (from the start when none), transaction markers included. */
+  lag: number;
+}
+
+/** Each group's committed offsets against its topics' ends: one read of the brokers, no records read. */
+export async function readGroupOffsets(admin: Admin, groups: Array<{ group: string; topics: string[] }>): Promise<PartitionOffsets[]> {
+  // Committed offsets before the ends, so that no committed offset is past the end read with it.
+  const committedOf = new Map<string, Awaited<ReturnType<Admin['fetchOffsets']>>>();
+  for (const { group, topics } of groups) committedOf.set(group, await admin.fetchOffsets({ groupId: group, topics }));
+  const ends = new Map<string, Array<{ partition: number; low: string; high: string }>>();
+  // Right after a topic is created the broker may not know it yet: asked again for a few seconds.
+  for (const topic of new Set(groups.flatMap((g) => g.topics))) {
+    ends.set(topic, await retry(() => admin.fetchTopicOffsets(topic), { retries: 20, initialMs: 250, maxMs: 250 }));
+  }
+  const partitions: PartitionOffsets[] = [];
+  for (const { group, topics } of groups) {
+    const committed = committedOf.get(group)!;
+    for (const topic of topics) {
+      const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
+      for (const p of ends.get(topic) ?? []) {
+        const offset = Number(mine.find((m) => m.partition === p.partition)?.offset ?? -1);
+        const [start, end] = [Number(p.low), Number(p.high)];
+        partitions.push({ group, topic, partition: p.partition, committed: offset, start, end, lag: Math.max(0, end - (offset < 0 ? start : offset)) });
+      }
+    }
+  }
+  return partitions;
+}
+
 export async function groupLag(kafka: Kafka, groupId: string, topics: string[], timeoutMs = 60_000): Promise<PartitionLag[]> {
   const admin = kafka.admin();
   await admin.connect();
-  const gaps: Array<{ topic: string; partition: number; from: bigint; end: bigint }> = [];
+  let gaps: Array<{ topic: string; partition: number; from: bigint; end: bigint }>;
   try {
-    const committed = await admin.fetchOffsets({ groupId, topics });
-    for (const topic of topics) {
-      const ends = await retry(() => admin.fetchTopicOffsets(topic), { retries: 20, initialMs: 250, maxMs: 250 });
-      const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
-      for (const p of ends) {
-        const offset = BigInt(mine.find((m) => m.partition === p.partition)?.offset ?? '-1');
-        const from = offset < 0n ? BigInt(p.low) : offset;
-        gaps.push({ topic, partition: p.partition, from, end: BigInt(p.high) });
-      }
-    }
+    gaps = (await readGroupOffsets(admin, [{ group: groupId, topics }])).map((p) => ({
+      topic: p.topic,
+      partition: p.partition,
+      from: BigInt(p.committed < 0 ? p.start : p.committed),
+      end: BigInt(p.end),
+    }));
   } finally {
     await admin.disconnect();
   }

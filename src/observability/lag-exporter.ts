@@ -9,6 +9,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { describeError } from '../contracts/errors.js';
+import { type PartitionOffsets, readGroupOffsets } from '../kafka/lag.js';
 import type { Logger } from './logger.js';
 import { perRegistry } from './metrics.js';
 
@@ -43,37 +44,11 @@ export interface GroupTopics {
   topics: string[];
 }
 
-export interface PartitionOffsets {
-  group: string;
-  topic: string;
-  partition: number;
-  /** -1 when the group has committed nothing for the partition. */
-  committed: number;
-  /** The partition's first and next offsets. */
-  start: number;
-  end: number;
-  lag: number;
-}
-
-/** One read of the brokers: each group's committed offsets against its topics' ends, and its member count. */
-export async function readGroupOffsets(admin: Admin, groups: GroupTopics[]): Promise<{ partitions: PartitionOffsets[]; members: Map<string, number> }> {
-  const partitions: PartitionOffsets[] = [];
-  const ends = new Map<string, Array<{ partition: number; low: string; high: string }>>();
-  for (const topic of new Set(groups.flatMap((g) => g.topics))) ends.set(topic, await admin.fetchTopicOffsets(topic));
-  for (const { group, topics } of groups) {
-    const committed = await admin.fetchOffsets({ groupId: group, topics });
-    for (const topic of topics) {
-      const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
-      for (const p of ends.get(topic) ?? []) {
-        const offset = Number(mine.find((m) => m.partition === p.partition)?.offset ?? -1);
-        const [start, end] = [Number(p.low), Number(p.high)];
-        partitions.push({ group, topic, partition: p.partition, committed: offset, start, end, lag: Math.max(0, end - (offset < 0 ? start : offset)) });
-      }
-    }
-  }
+/** One read of the brokers: each group's offsets (kafka/lag.ts) and its member count. */
+export async function readGroupState(admin: Admin, groups: GroupTopics[]): Promise<{ partitions: PartitionOffsets[]; members: Map<string, number> }> {
+  const partitions = await readGroupOffsets(admin, groups);
   const described = await admin.describeGroups(groups.map((g) => g.group));
-  const members = new Map(described.groups.map((g) => [g.groupId, g.members.length]));
-  return { partitions, members };
+  return { partitions, members: new Map(described.groups.map((g) => [g.groupId, g.members.length])) };
 }
 
 /** Polls the brokers and keeps the gauges at what they say; a failed poll is counted and logged, and the next one tries again. */
@@ -93,7 +68,7 @@ export class LagExporter {
     const admin = this.kafka.admin();
     try {
       await admin.connect();
-      const { partitions, members } = await readGroupOffsets(admin, this.groups);
+      const { partitions, members } = await readGroupState(admin, this.groups);
       // Only the partitions that exist now: a deleted topic's series go.
       this.metrics.lag.reset();
       this.metrics.committed.reset();

@@ -94,7 +94,8 @@ export function formatUnscaled(unscaled: bigint, scale: number): string {
   return negative ? `-${text}` : text;
 }
 
-function fromTwosComplement(buf: Buffer): bigint {
+/** A big-endian two's-complement integer (Avro's and Parquet's decimal bytes). */
+export function fromTwosComplement(buf: Uint8Array): bigint {
   if (buf.length === 0) return 0n;
   let n = 0n;
   for (const byte of buf) n = (n << 8n) | BigInt(byte);

@@ -8,11 +8,11 @@
  * The walk follows hyparquet's own assembly of nested columns: LIST and MAP groups of the shapes
  * it recognises become arrays and objects, other groups objects, other repeated fields arrays.
  */
-import { type FileMetaData, type ParquetParsers, parquetSchema, type SchemaElement, type SchemaTree } from 'hyparquet';
-import { formatUnscaled } from './decimal.js';
+import { type AsyncBuffer, type FileMetaData, type ParquetParsers, parquetReadObjects, parquetSchema, type SchemaElement, type SchemaTree } from 'hyparquet';
+import { formatUnscaled, fromTwosComplement } from './decimal.js';
 
 /** What a read needs to keep decimals exact: the footer to read with, parsers, and the fix for each row. */
-export interface ExactDecimalRead {
+interface ExactDecimalRead {
   metadata: FileMetaData;
   parsers: Partial<ParquetParsers>;
   fix(row: Record<string, unknown>): Record<string, unknown>;
@@ -35,12 +35,7 @@ const RAW_BYTES: Partial<ParquetParsers> = { uuidFromBytes: (bytes: Uint8Array) 
 function unscaled(value: unknown): bigint {
   if (typeof value === 'bigint') return value;
   if (typeof value === 'number') return BigInt(value);
-  if (value instanceof Uint8Array) {
-    if (value.length === 0) return 0n;
-    let n = 0n;
-    for (const byte of value) n = (n << 8n) | BigInt(byte);
-    return value[0]! & 0x80 ? n - (1n << BigInt(value.length * 8)) : n;
-  }
+  if (value instanceof Uint8Array) return fromTwosComplement(value);
   throw new Error(`a Parquet DECIMAL held ${typeof value}`);
 }
 
@@ -109,7 +104,7 @@ function nodeFix(node: SchemaTree, withUuids: boolean): Fix | undefined {
 }
 
 /** How to read a file's DECIMAL columns exactly; undefined when it has none. */
-export function exactDecimals(metadata: FileMetaData): ExactDecimalRead | undefined {
+function exactDecimals(metadata: FileMetaData): ExactDecimalRead | undefined {
   if (!metadata.schema.some(isDecimal)) return undefined;
   const byteArrays = metadata.schema.some((e) => isDecimal(e) && e.type === 'BYTE_ARRAY');
   const schema = metadata.schema.map((e): SchemaElement => {
@@ -119,4 +114,20 @@ export function exactDecimals(metadata: FileMetaData): ExactDecimalRead | undefi
   });
   const fix = fixOf(parquetSchema(metadata), byteArrays) as (row: Record<string, unknown>) => Record<string, unknown>;
   return { metadata: { ...metadata, schema }, parsers: byteArrays ? RAW_BYTES : {}, fix };
+}
+
+/** Rows of a Parquet file (a row range of it, when given), nested columns as objects and lists, decimals as exact strings. */
+export async function readParquetRows(o: {
+  file: ArrayBuffer | AsyncBuffer;
+  metadata: FileMetaData;
+  rowStart?: number;
+  rowEnd?: number;
+  utf8?: boolean;
+}): Promise<Record<string, unknown>[]> {
+  const decimals = exactDecimals(o.metadata);
+  const rows = (await parquetReadObjects({ ...o, metadata: decimals?.metadata ?? o.metadata, ...(decimals && { parsers: decimals.parsers }) })) as Record<
+    string,
+    unknown
+  >[];
+  return decimals ? rows.map(decimals.fix) : rows;
 }

@@ -8,7 +8,7 @@ import { createKafka } from '../../kafka/client.js';
 import { groupLag } from '../../kafka/lag.js';
 import { readToEnd } from '../../kafka/read-to-end.js';
 import { existingTopics, type TopicDrift } from '../../kafka/topic-admin.js';
-import { LagExporter, readGroupOffsets } from '../../observability/lag-exporter.js';
+import { LagExporter, readGroupState } from '../../observability/lag-exporter.js';
 import { createLogger, toolLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
 import { checkCompatibility, type SubjectCheck, setCompatibility } from '../../schema/compatibility.js';
@@ -51,7 +51,7 @@ export function registerTopologyCommands(program: Command): void {
         const admin = kafka.admin();
         await admin.connect();
         try {
-          const { partitions, members } = await readGroupOffsets(admin, groups);
+          const { partitions, members } = await readGroupState(admin, groups);
           const byGroup = groups.map((g) => {
             const mine = partitions.filter((p) => p.group === g.group).map(({ group: _, ...p }) => p);
             return { group: g.group, members: members.get(g.group) ?? 0, lag: mine.reduce((n, p) => n + p.lag, 0), partitions: mine };
@@ -209,8 +209,14 @@ export function registerTopologyCommands(program: Command): void {
       const entries: LedgerEntry[] = [];
       await readToEnd(kafka, names.ledger, (m) => entries.push(JSON.parse(m.value!.toString()) as LedgerEntry));
       const totals = totalsOf(entries);
-      const ingest = topology.sources.map((s) => names.ingest(s.name)).filter((t) => known.has(t));
-      const behind = (await groupLag(kafka, names.topologyGroup, ingest)).filter((l) => l.records > 0);
+      const [topologyGroup] = consumerGroups(topology);
+      const behind = (
+        await groupLag(
+          kafka,
+          topologyGroup!.group,
+          topologyGroup!.topics.filter((t) => known.has(t)),
+        )
+      ).filter((l) => l.records > 0);
       const unprocessed = behind.reduce((n, l) => n + l.records, 0);
       const json = {
         namespace: topology.namespace,

@@ -5,8 +5,8 @@
  */
 
 import fs from 'node:fs';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
-import { exactDecimals } from '../../schema/parquet-decimal.js';
+import { asyncBufferFromFile, parquetMetadataAsync } from 'hyparquet';
+import { readParquetRows } from '../../schema/parquet-decimal.js';
 import type { FileRow, FormatSpec } from './reader.js';
 
 export const parquetFormat: FormatSpec = {
@@ -21,20 +21,12 @@ export const parquetFormat: FormatSpec = {
       async *rows(): AsyncGenerator<FileRow> {
         const buffer = await asyncBufferFromFile(file);
         const metadata = await parquetMetadataAsync(buffer);
-        const decimals = exactDecimals(metadata);
         const total = fs.statSync(file).size;
         let start = 0;
         let row = 0;
         for (const group of metadata.row_groups) {
           const end = start + Number(group.num_rows);
-          const objects = (await parquetReadObjects({
-            file: buffer,
-            metadata: decimals?.metadata ?? metadata,
-            ...(decimals && { parsers: decimals.parsers }),
-            rowStart: start,
-            rowEnd: end,
-          })) as Record<string, unknown>[];
-          for (const cells of objects) yield { row: ++row, cells: decimals ? decimals.fix(cells) : cells };
+          for (const cells of await readParquetRows({ file: buffer, metadata, rowStart: start, rowEnd: end })) yield { row: ++row, cells };
           read = Math.round((total * end) / Number(metadata.num_rows));
           start = end;
         }

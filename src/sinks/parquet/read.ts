@@ -3,9 +3,9 @@
  * raw-layer readers): rows or the footer of one file, or, for a file that is not Parquet c360 can
  * read (truncated, or something else put there under such a name), one sentence naming it.
  */
-import { type FileMetaData, parquetMetadata, parquetReadObjects } from 'hyparquet';
+import { type FileMetaData, parquetMetadata } from 'hyparquet';
 import { describeError, UnreadableFileError } from '../../contracts/errors.js';
-import { exactDecimals } from '../../schema/parquet-decimal.js';
+import { readParquetRows } from '../../schema/parquet-decimal.js';
 
 const arrayBufferOf = (bytes: Buffer): ArrayBuffer => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 
@@ -17,15 +17,7 @@ function unreadable(where: string, err: unknown): UnreadableFileError {
 export async function layerRows(bytes: Buffer, where: string, options: { utf8?: boolean } = {}): Promise<Record<string, unknown>[]> {
   try {
     const file = arrayBufferOf(bytes);
-    const metadata = parquetMetadata(file);
-    const decimals = exactDecimals(metadata);
-    const rows = (await parquetReadObjects({
-      file,
-      metadata: decimals?.metadata ?? metadata,
-      ...(decimals && { parsers: decimals.parsers }),
-      ...options,
-    })) as Record<string, unknown>[];
-    return decimals ? rows.map(decimals.fix) : rows;
+    return await readParquetRows({ file, metadata: parquetMetadata(file), ...options });
   } catch (err) {
     throw unreadable(where, err);
   }
