@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
-import { Deployment } from 'kubernetes-models/apps/v1';
+import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
@@ -37,6 +37,7 @@ const MODELS: Record<string, { validate(): void } extends never ? never : new (d
   'v1/PersistentVolumeClaim': PersistentVolumeClaim,
   'v1/ServiceAccount': ServiceAccount,
   'apps/v1/Deployment': Deployment,
+  'apps/v1/StatefulSet': StatefulSet,
   'batch/v1/Job': Job,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
@@ -329,6 +330,72 @@ describe('the kafka-private-ca component', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the local overlay', () => {
+  const objects = render('local');
+  const config = find(objects, 'ConfigMap', 'c360-config')!.data as Record<string, string>;
+  const secrets = find(objects, 'Secret', 'c360-secrets')!.data as Record<string, string>;
+  const secret = (key: string) => Buffer.from(secrets[key]!, 'base64').toString('utf8');
+
+  /** The pod behind `host:port` from a pod in the c360 namespace (or, with `fromElsewhere`, from KEDA's), or why none is. */
+  function servedBy(address: string, fromElsewhere = false): Manifest | string {
+    const { hostname, port } = new URL(address.includes('://') ? address : `tcp://${address}`);
+    const [name, namespace, svc] = hostname.split('.');
+    if (fromElsewhere ? namespace !== 'c360' || svc !== 'svc' : (namespace ?? 'c360') !== 'c360')
+      return `${hostname} is not a Service name reachable from there`;
+    const service = find(objects, 'Service', name!);
+    if (!service) return `no Service ${name}`;
+    const spec = service.spec as { selector: Record<string, string>; ports: Array<{ port: number; targetPort: string }> };
+    const servicePort = spec.ports.find((p) => p.port === Number(port));
+    if (!servicePort) return `Service ${name} has no port ${port}`;
+    const workload = objects.find(
+      (o) =>
+        ['StatefulSet', 'Deployment'].includes(o.kind) &&
+        Object.entries(spec.selector).every(
+          ([k, v]) => (o.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels[k] === v,
+        ),
+    );
+    if (!workload) return `no workload behind Service ${name}`;
+    const ports = podOf(workload).containers.flatMap((c) => c.ports);
+    return ports.some((p) => p.name === servicePort.targetPort) ? workload : `${workload.metadata.name} has no port ${servicePort.targetPort}`;
+  }
+
+  it('points every worker at services that run in the cluster', () => {
+    const addresses = {
+      KAFKA_BROKERS: config.KAFKA_BROKERS!,
+      SCHEMA_REGISTRY_URL: config.SCHEMA_REGISTRY_URL!,
+      REDIS_URL: config.REDIS_URL!,
+      C360_S3_ENDPOINT: config.C360_S3_ENDPOINT!,
+      C360_CATALOG_URL: config.C360_CATALOG_URL!,
+      C360_KEY_STORE_URL: secret('C360_KEY_STORE_URL'),
+    };
+    for (const [key, address] of Object.entries(addresses)) {
+      const served = servedBy(address);
+      expect(typeof served === 'string' ? served : served.kind, `${key}=${address}`).toBe('StatefulSet');
+    }
+    for (const scaled of objects.filter((o) => o.kind === 'ScaledObject')) {
+      const { bootstrapServers } = (scaled.spec as { triggers: Array<{ metadata: { bootstrapServers: string } }> }).triggers[0]!.metadata;
+      const served = servedBy(bootstrapServers, true);
+      expect(typeof served === 'string' ? served : served.metadata.name, `${scaled.metadata.name}: ${bootstrapServers}`).toBe('kafka');
+    }
+  });
+
+  it('has the broker advertise the address the clients bootstrap from, and leaves replicas to it', () => {
+    const env = podOf(find(objects, 'StatefulSet', 'kafka')!).containers[0]!.env!;
+    const advertised = env.find((e) => e.name === 'KAFKA_ADVERTISED_LISTENERS')!.value!;
+    // Clients reconnect to what the broker advertises: an address only the broker's host knows strands every pod.
+    expect(advertised).toBe(`PLAINTEXT://${config.KAFKA_BROKERS}`);
+    expect(config.C360_REPLICATION_FACTOR).toBeUndefined();
+    expect(config.C360_MIN_INSYNC_REPLICAS).toBeUndefined();
+    const settings = loadConfig({
+      ...config,
+      C360_PII_KEY: secret('C360_PII_KEY'),
+      C360_KEK: secret('C360_KEK'),
+      C360_KEY_STORE_URL: secret('C360_KEY_STORE_URL'),
+    });
+    expect(settings.topics).toEqual({});
   });
 });
 
