@@ -33,6 +33,32 @@ describe('loadConfig', () => {
     expect(config.schemaRegistry.url).toBe('https://registry.example/apis/ccompat/v7');
   });
 
+  it('turns tracing on only with an OTLP endpoint, and refuses a protocol or header list it cannot honour', () => {
+    expect(loadConfig({}).tracing).toBeUndefined();
+    expect(
+      loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel.example:4318/',
+        OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20t0ken,x-tenant=a',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.25',
+      }).tracing,
+    ).toEqual({
+      url: 'http://otel.example:4318/v1/traces',
+      headers: { authorization: 'Bearer t0ken', 'x-tenant': 'a' },
+      serviceName: undefined,
+      sampler: 'parentbased_traceidratio',
+      ratio: 0.25,
+    });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://tempo.example/otlp/v1/traces' }).tracing?.url).toBe('http://tempo.example/otlp/v1/traces');
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://o:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(
+      'OTEL_EXPORTER_OTLP_PROTOCOL must be one of http/json (got "grpc")',
+    );
+    // The header list holds credentials: a mistake in it is named, its value is not shown.
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_HEADERS: 'api-key secret' })).toThrow(
+      'OTEL_EXPORTER_OTLP_HEADERS must be key=value pairs separated by commas (got "(hidden)")',
+    );
+  });
+
   it('reads secrets from the files their _FILE variables name, the final line break removed', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-secret-files-'));
     try {

@@ -153,6 +153,31 @@ export const envSchema = z.object({
     .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
     .default('info')
     .describe('pino level; personal data is never logged at info or above'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .url({ message: 'must be an http(s) URL' })
+    .optional()
+    .describe(
+      'an OTLP/HTTP receiver (an OpenTelemetry Collector, Tempo, Jaeger): when set, long-running commands export traces to <url>/v1/traces; unset, tracing is off',
+    ),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+    .url({ message: 'must be an http(s) URL' })
+    .optional()
+    .describe('the full URL traces are posted to, instead of OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces'),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z
+    .literal('http/json')
+    .optional()
+    .describe('the OTLP protocol: http/json, the only one c360 exports (an OpenTelemetry Collector takes it on its HTTP port, 4318)'),
+  OTEL_EXPORTER_OTLP_HEADERS: z
+    .string()
+    .regex(/^[^=,]+=[^,]*(,[^=,]+=[^,]*)*$/, { message: 'must be key=value pairs separated by commas' })
+    .optional()
+    .describe('headers sent with every export, e.g. an API key: key=value pairs separated by commas, sent only to the OTLP endpoint'),
+  OTEL_SERVICE_NAME: z.string().min(1).optional().describe("the traces' service name (default: c360-<command>, e.g. c360-collect)"),
+  OTEL_TRACES_SAMPLER: z
+    .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'])
+    .default('parentbased_always_on')
+    .describe('which traces are kept, as the OpenTelemetry SDKs name it; a record keeps the decision of the trace it arrived in'),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1).describe('the share of traces the traceidratio samplers keep'),
   C360_OPS_PORT: z.coerce.number().int().min(0).max(65535).default(9464).describe('port of /metrics, /healthz and /readyz of long-running processes'),
   C360_TOPOLOGY: z
     .string()
@@ -350,6 +375,8 @@ export interface Config {
   host: string;
   maxEventLoopStallMs: number;
   stallMs: number;
+  /** OpenTelemetry traces, when an OTLP endpoint is configured. */
+  tracing: TracingSettings | undefined;
   /** Whether this process may reveal personal data (`quarantine show --unmask`). */
   allowUnmask: boolean;
   /** The country national phone numbers given to `c360 privacy` are read in. */
@@ -364,6 +391,30 @@ export interface Config {
   createTopics: boolean;
   /** The durability of every topic c360 creates. */
   topics: TopicDurability;
+}
+
+/** Where and which traces go (OTEL_* variables, named as the OpenTelemetry SDKs name them). */
+export interface TracingSettings {
+  url: string;
+  headers: Record<string, string>;
+  serviceName: string | undefined;
+  sampler: z.infer<typeof envSchema>['OTEL_TRACES_SAMPLER'];
+  ratio: number;
+}
+
+function tracingSettings(e: z.output<typeof envSchema>): TracingSettings | undefined {
+  const url = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (e.OTEL_EXPORTER_OTLP_ENDPOINT && `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`);
+  if (!url) return undefined;
+  const headers = Object.fromEntries(
+    (e.OTEL_EXPORTER_OTLP_HEADERS ?? '')
+      .split(',')
+      .filter((pair) => pair !== '')
+      .map((pair) => {
+        const at = pair.indexOf('=');
+        return [decodeURIComponent(pair.slice(0, at).trim()), decodeURIComponent(pair.slice(at + 1).trim())];
+      }),
+  );
+  return { url, headers, serviceName: e.OTEL_SERVICE_NAME, sampler: e.OTEL_TRACES_SAMPLER, ratio: e.OTEL_TRACES_SAMPLER_ARG };
 }
 
 /** How c360 reaches S3 or an S3-compatible server (the raw layer, a bucket landing zone). */
@@ -440,6 +491,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.C360_HOST,
     maxEventLoopStallMs: e.C360_MAX_EVENT_LOOP_STALL_MS,
     stallMs: e.C360_STALL_SECONDS * 1000,
+    tracing: tracingSettings(e),
     allowUnmask: e.C360_ALLOW_UNMASK,
     phoneRegion: e.C360_PHONE_REGION,
     piiKey: secretOf('C360_PII_KEY', e.C360_PII_KEY, e.C360_PII_KEY_FILE, path.join(path.resolve(e.C360_HOME), 'secrets', 'pii.key')),
@@ -495,7 +547,7 @@ function secretOf(name: string, value: string | undefined, namedFile: string | u
 /** A setting's value as a message may show it: a secret's never, a URL's password masked. */
 function shownValue(variable: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (/PASSWORD|SECRET|_KEK$|PII_KEY$/.test(variable)) return '(hidden)';
+  if (/PASSWORD|SECRET|_KEK$|PII_KEY$|OTLP_HEADERS$/.test(variable)) return '(hidden)';
   return value.replace(/(\/\/[^/:@]*:)[^@/]*@/, '$1***@');
 }
 

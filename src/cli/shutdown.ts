@@ -6,6 +6,7 @@
  * arrived while the command was still loading (src/cli/early-signals.ts) does the same.
  */
 import type { Logger } from '../observability/logger.js';
+import { stopTracing } from '../observability/tracing.js';
 import { releaseSignals } from './early-signals.js';
 
 /**
@@ -34,6 +35,7 @@ export function startStoppable<T>(logger: Logger, what: string, start: () => Pro
     void starting
       .catch(() => undefined)
       .then(stop)
+      .then(stopTracing)
       .then(() => process.exit(0));
   logger.info(`starting ${what}`);
   const started = start();

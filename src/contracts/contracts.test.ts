@@ -4,7 +4,7 @@ import { loadSchema } from '../schema/avro.js';
 import { type DeadLetter, deadLetterMessage, deadLetterRecord } from './dead-letter.js';
 import { frame, framedSchemaId } from './framing.js';
 import { balanced, formatLedger, type LedgerEntry, ledgerMessage, totalsOf } from './ledger.js';
-import { HEADER, ingestIdFrom, lineageHeaders, readLineage } from './lineage.js';
+import { checkLineage, HEADER, ingestIdFrom, lineageHeaders, readLineage } from './lineage.js';
 import { topicNames } from './topic-names.js';
 
 const message = (headers: Record<string, string> = {}, offset = '7'): KafkaMessage =>
@@ -45,6 +45,24 @@ describe('lineage', () => {
     };
     const headers = Object.fromEntries(Object.entries(lineageHeaders(written)).map(([k, v]) => [k, String(v)]));
     expect(readLineage(message(headers), 't', 0, 'crm')).toEqual(written);
+  });
+
+  it('carries a W3C traceparent on, and drops a malformed one without blaming the record', () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const traced = checkLineage(message({ [HEADER.traceparent]: traceparent }), 't', 0, 'web');
+    expect(traced).toMatchObject({ lineage: { trace: traceparent }, problem: undefined });
+    expect(String(lineageHeaders(traced.lineage)[HEADER.traceparent])).toBe(traceparent);
+    for (const bad of [
+      '00-00000000000000000000000000000000-00f067aa0ba902b7-01',
+      '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01',
+      '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01',
+      '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      'not a trace',
+    ]) {
+      const { lineage, problem } = checkLineage(message({ [HEADER.traceparent]: bad }), 't', 0, 'web');
+      expect([lineage.trace, problem], bad).toEqual([undefined, undefined]);
+      expect(lineageHeaders(lineage)[HEADER.traceparent], bad).toBeUndefined();
+    }
   });
 
   it('takes an unknown source kind as a stream', () => {

@@ -17,7 +17,12 @@ export const HEADER = {
   nearDuplicate: 'c360.near_duplicate',
   /** The pseudonym of the person a record is about (docs/privacy.md): how access finds every copy of their records. */
   subject: 'c360.subject',
+  /** The W3C trace context of the span that last handled the record (observability/tracing.ts), when tracing is on. */
+  traceparent: 'traceparent',
 } as const;
+
+/** version-traceid-parentid-flags in lower-case hex; all-zero ids are invalid (W3C Trace Context, level 1). */
+export const TRACEPARENT = /^00-(?!0{32})([0-9a-f]{32})-(?!0{16})([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 export const SOURCE_KINDS = ['batch', 'stream', 'api', 'upload'] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];
@@ -30,6 +35,8 @@ export interface Lineage {
   receivedAt: number;
   /** JSON: {file,row,sha256} | {request_id} | {connector,cursor} | {topic,partition,offset}. */
   origin: string;
+  /** The traceparent the record arrived with (or its producer's span): the parent of the next hop's span. */
+  trace?: string;
 }
 
 export function headerString(headers: IHeaders | undefined, name: string): string | undefined {
@@ -84,6 +91,8 @@ export function checkLineage(message: KafkaMessage, topic: string, partition: nu
   const kind = headerString(h, HEADER.sourceKind);
   const origin = headerString(h, HEADER.origin);
   const received = headerString(h, HEADER.receivedAt);
+  // A malformed trace context is dropped, as W3C Trace Context asks: it never fails a record.
+  const traceparent = headerString(h, HEADER.traceparent);
   const ingestIdOk = ingestId === undefined || (ingestId.trim() !== '' && ingestId.length <= MAX_INGEST_ID_CHARS);
   const kindOk = kind === undefined || (SOURCE_KINDS as readonly string[]).includes(kind);
   const originOk = origin === undefined || (Buffer.byteLength(origin) <= MAX_ORIGIN_BYTES && isJsonObject(origin));
@@ -102,6 +111,7 @@ export function checkLineage(message: KafkaMessage, topic: string, partition: nu
       sourceKind: kind !== undefined && kindOk ? (kind as SourceKind) : 'stream',
       receivedAt: receivedAt(message),
       origin: origin !== undefined && originOk ? origin : JSON.stringify({ topic, partition, offset: Number(message.offset) }),
+      ...(traceparent !== undefined && TRACEPARENT.test(traceparent) ? { trace: traceparent } : {}),
     },
     problem,
   };
@@ -121,13 +131,15 @@ export function lineageHeaders(lineage: Lineage): IHeaders {
     lastReceivedAtIso = new Date(lineage.receivedAt).toISOString();
     lastReceivedAt = lineage.receivedAt;
   }
-  return {
+  const headers: IHeaders = {
     [HEADER.ingestId]: lineage.ingestId,
     [HEADER.source]: lineage.source,
     [HEADER.sourceKind]: lineage.sourceKind,
     [HEADER.receivedAt]: lastReceivedAtIso,
     [HEADER.origin]: lineage.origin,
   };
+  if (lineage.trace) headers[HEADER.traceparent] = lineage.trace;
+  return headers;
 }
 
 const DAY_MS = 86_400_000;

@@ -19,6 +19,7 @@ import { type C360Error, describeError, fileSystemFailure, type RecordErrorEntry
 import { HEADER, ingestIdFrom, type Lineage, lineageHeaders, type SourceKind } from '../contracts/lineage.js';
 import { topicNames } from '../contracts/topic-names.js';
 import { crashPoint } from '../faults/failpoints.js';
+import { endSpan, SpanKind, startSpan, traceparentOf } from '../observability/tracing.js';
 import type { UnidentifiedSealer } from '../privacy/sealed.js';
 import { KAFKA_OUTAGE_RETRY, retry } from '../retry.js';
 import type { CompiledEntity } from '../schema/entity.js';
@@ -168,6 +169,7 @@ class FileRun {
   private inFlight: Promise<void> = Promise.resolve();
   private receivedAt = Date.now();
   private anyKnownColumn = false;
+  private trace: string | undefined;
 
   constructor(
     private readonly o: IngestFileOptions,
@@ -185,6 +187,22 @@ class FileRun {
 
   /** Reads every row from the resume point, committing a batch whenever it is full, then the rest as complete. */
   async run(): Promise<void> {
+    // The file is one span: its records go on as that span's children.
+    const span = startSpan('ingest file', {
+      kind: SpanKind.PRODUCER,
+      attributes: { 'c360.source': this.o.entity.source, 'c360.source_kind': this.o.sourceKind, 'c360.file.sha256': this.file.sha256 },
+    });
+    this.trace = span && traceparentOf(span);
+    try {
+      await this.readRows();
+    } catch (err) {
+      if (span) endSpan(span, err);
+      throw err;
+    }
+    if (span) endSpan(span);
+  }
+
+  private async readRows(): Promise<void> {
     const batchRows = this.o.batchRows ?? DEFAULT_BATCH_ROWS;
     try {
       for await (const r of unreadableOnError(this.reader.rows(), this.file.name)) {
@@ -221,6 +239,7 @@ class FileRun {
       sourceKind: this.o.sourceKind,
       receivedAt: this.receivedAt,
       origin: JSON.stringify({ file: this.file.name, sha256: this.file.sha256, row, ...(line !== undefined ? { line } : {}) }),
+      ...(this.trace ? { trace: this.trace } : {}),
     };
   }
 

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { C360Error } from '../contracts/errors.js';
 import { crashPoint } from '../faults/failpoints.js';
 import type { Logger } from '../observability/logger.js';
+import { endSpan, SpanKind, startSpan } from '../observability/tracing.js';
 import type { SinkMetrics } from './metrics.js';
 import type { RotationOptions } from './options.js';
 import { convertRow, ParquetFileWriter } from './parquet/parquet-file.js';
@@ -50,6 +51,8 @@ interface OpenFile {
   minTime: number;
   maxTime: number;
   lastAppendWallMs: number;
+  /** The sampled traces of its records and when each was taken: their landing spans end when the file is stored. */
+  traces: Array<[traceparent: string, takenAt: number]>;
 }
 
 /**
@@ -120,6 +123,7 @@ export class PartitionSink {
     file.minTime = Math.min(file.minTime, record.receivedAt);
     file.maxTime = Math.max(file.maxTime, record.receivedAt);
     file.lastAppendWallMs = Date.now();
+    if (record.trace) file.traces.push([record.trace, file.lastAppendWallMs]);
     this.deps.metrics.records.inc({ topic: this.topic });
     crashPoint('sink-append');
   }
@@ -213,6 +217,7 @@ export class PartitionSink {
       minTime: record.receivedAt,
       maxTime: record.receivedAt,
       lastAppendWallMs: Date.now(),
+      traces: [],
     };
     this.open.set(record.folder, file);
     return file;
@@ -254,6 +259,7 @@ export class PartitionSink {
           this.deps.metrics.files.inc({ layer, outcome });
           this.deps.metrics.fileBytes.inc({ layer }, f.closed.bytes);
         }
+        for (const f of c.files) this.landed(f, c.target, outcome);
       }
     } catch (err) {
       // The files stay closing, owned by this partition: the caller waits and settles again.
@@ -276,6 +282,27 @@ export class PartitionSink {
         from,
         `${c.target} holds part of offsets ${first}-${c.through} of ${this.topic}[${this.partition}], landed by another worker; reading again from ${from}`,
       );
+    }
+  }
+
+  /** A span per traced record of a stored file, from when the sink took it to now, under the trace it arrived in. */
+  private landed(file: OpenFile, target: string, outcome: PublishOutcome): void {
+    for (const [parent, takenAt] of file.traces) {
+      const span = startSpan(`land ${target}`, {
+        kind: SpanKind.CONSUMER,
+        parent,
+        startTime: takenAt,
+        attributes: {
+          'messaging.system': 'kafka',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': this.topic,
+          'messaging.destination.partition.id': String(this.partition),
+          'c360.target': target,
+          'c360.folder': file.folder,
+          'c360.publish': outcome,
+        },
+      });
+      if (span) endSpan(span);
     }
   }
 

@@ -9,6 +9,7 @@ import { type DeadLetterContract, deadLetterRecord } from '../contracts/dead-let
 import type { RecordErrorEntry } from '../contracts/errors.js';
 import { FRAME_HEADER_BYTES, framedSchemaId } from '../contracts/framing.js';
 import { dayOf, HEADER, headerString, readLineage, receivedAt } from '../contracts/lineage.js';
+import { sampledTraceparent } from '../observability/tracing.js';
 import type { WriterSchemas } from '../schema/registry.js';
 import type { LayerKind } from './layout.js';
 import { lineageColumns } from './lineage-columns.js';
@@ -28,6 +29,8 @@ export interface SinkRecord {
   receivedAt: number;
   /** Input size, for rotation by bytes. */
   bytes: number;
+  /** The trace the record arrived in, while tracing is on and that trace is sampled: its landing gets a span there. */
+  trace?: string | undefined;
 }
 
 /** Where a record goes in the layer: its file's folder and the target that holds offsets, from what the record is. */
@@ -98,6 +101,7 @@ export function readSinkRecord(
     lineage,
     receivedAt: received,
     bytes,
+    trace: sampledTraceparent(message.headers),
   };
 }
 
@@ -138,6 +142,7 @@ export function quarantineRecord(
     lineage,
     receivedAt: received,
     bytes,
+    trace: sampledTraceparent(message.headers),
   };
 }
 

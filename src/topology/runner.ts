@@ -21,6 +21,7 @@ import { ExactlyOnce } from '../kafka/worker/exactly-once.js';
 import { GroupWorker, type Turn, type WorkerOptions } from '../kafka/worker/group-worker.js';
 import { PARTITIONS_AT_ONCE } from '../kafka/worker/membership.js';
 import { PartitionProducers } from '../kafka/worker/producers.js';
+import { endSpan, type Span, SpanKind, startSpan, traceparentOf, tracingOn } from '../observability/tracing.js';
 import type { KeyStore } from '../privacy/key-store.js';
 import { openKeyStore } from '../privacy/key-store.js';
 import { Pseudonyms } from '../privacy/pseudonyms.js';
@@ -163,27 +164,61 @@ export class TopologyRunner {
       const { lineage, problem } = checkLineage(m, batch.topic, batch.partition, source.source);
       return newEnvelope(source, batch.topic, batch.partition, m, lineage, problem);
     });
-    await this.runStages(envelopes, turn, source.source);
-    crashPoint('after-stages');
-    if (!turn.running()) throw new Error('batch abandoned: the worker is stopping or lost the partition');
-
-    const routed = route(this.router!, envelopes);
-    await this.storeOriginals(routed, turn);
-    const next = BigInt(batch.lastOffset()) + 1n;
+    const spans = tracingOn() ? this.recordSpans(envelopes) : undefined;
+    let routed: Routed;
+    let next: bigint;
     try {
-      await this.exactlyOnce.commit({ topic: batch.topic, partition: batch.partition, next }, routed.topicMessages, this.batchLimits, async () => {
-        for (const stage of this.stages) await stage.beforeCommit?.(envelopes);
-      });
-      this.metrics.transactions.inc({ outcome: 'committed' });
+      await this.runStages(envelopes, turn, source.source);
+      crashPoint('after-stages');
+      if (!turn.running()) throw new Error('batch abandoned: the worker is stopping or lost the partition');
+
+      routed = route(this.router!, envelopes);
+      await this.storeOriginals(routed, turn);
+      next = BigInt(batch.lastOffset()) + 1n;
+      try {
+        await this.exactlyOnce.commit({ topic: batch.topic, partition: batch.partition, next }, routed.topicMessages, this.batchLimits, async () => {
+          for (const stage of this.stages) await stage.beforeCommit?.(envelopes);
+        });
+        this.metrics.transactions.inc({ outcome: 'committed' });
+      } catch (err) {
+        this.metrics.transactions.inc({ outcome: 'aborted' });
+        throw err;
+      }
     } catch (err) {
-      this.metrics.transactions.inc({ outcome: 'aborted' });
+      for (const span of spans ?? []) endSpan(span, err);
       throw err;
     }
+    spans?.forEach((span, i) => {
+      span.setAttribute('c360.route', envelopes[i]!.outcome);
+      endSpan(span);
+    });
     crashPoint('after-commit');
     turn.resolve(batch.lastOffset());
     this.worker.committed(batch.topic, batch.partition, next);
     this.account(source.source, routed, envelopes);
     endTimer();
+  }
+
+  /** A span per record under the trace it arrived in; what the record becomes goes on as that span's child. */
+  private recordSpans(envelopes: Envelope[]): Span[] {
+    return envelopes.map((e) => {
+      const span = startSpan(`process ${e.topic}`, {
+        kind: SpanKind.CONSUMER,
+        parent: e.lineage.trace,
+        attributes: {
+          'messaging.system': 'kafka',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': e.topic,
+          'messaging.destination.partition.id': String(e.partition),
+          'messaging.kafka.offset': Number(e.message.offset),
+          'messaging.consumer.group.name': this.groupId,
+          'c360.source': e.lineage.source,
+          'c360.ingest_id': e.lineage.ingestId,
+        },
+      })!;
+      e.lineage.trace = traceparentOf(span);
+      return span;
+    });
   }
 
   /** Every stage over the batch, each waiting out its dependencies; a record that fails a stage alone is isolated (containment.ts). */

@@ -5,6 +5,7 @@ import { loadCollectorSettings } from '../../extraction/collector/settings.js';
 import { createKafka } from '../../kafka/client.js';
 import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
+import { startTracing } from '../../observability/tracing.js';
 import { compilePrimaryEntity } from '../../schema/entity.js';
 import { loadTopology } from '../../topology/load.js';
 import { prepareTopologyTopics } from '../../topology/setup.js';
@@ -26,6 +27,7 @@ export function registerCollectCommands(program: Command): void {
     .option('--host <address>', 'address to listen on (default C360_HOST: 127.0.0.1, or 0.0.0.0 in the image)')
     .action(async (o: { config: string; port: number; host?: string; topology: string; namespace?: string }) => {
       const config = loadConfig();
+      startTracing(config.tracing, 'collect');
       const logger = createLogger(config.logLevel);
       const topology = await loadTopology(o.topology, o);
       const settings = loadCollectorSettings(

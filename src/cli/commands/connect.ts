@@ -7,6 +7,7 @@ import { extractionMetrics } from '../../extraction/metrics.js';
 import { createKafka } from '../../kafka/client.js';
 import { toolLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
+import { startTracing } from '../../observability/tracing.js';
 import { openKeyStore } from '../../privacy/key-store.js';
 import { pseudonymsFrom } from '../../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../../privacy/records.js';
@@ -31,6 +32,7 @@ export function registerConnectCommands(program: Command): void {
     .option('--interval <ms>', 'time between incremental syncs', milliseconds(1), 60_000)
     .action(async (o: TopologyOptions & { config: string; once: boolean; interval: number; opsPort?: number }) => {
       const config = loadConfig();
+      startTracing(config.tracing, 'connect');
       const logger = toolLogger(config.logLevel);
       const stop = stopSignal(logger, 'the connector');
       const topology = await loadTopology(o.topology, o);

@@ -9,6 +9,7 @@ import { progressReporter } from '../../extraction/progress.js';
 import { FORMATS, formatOf, isDataFileName } from '../../extraction/readers/index.js';
 import { createKafka } from '../../kafka/client.js';
 import { toolLogger } from '../../observability/logger.js';
+import { startTracing } from '../../observability/tracing.js';
 import { openKeyStore } from '../../privacy/key-store.js';
 import { pseudonymsFrom } from '../../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../../privacy/records.js';
@@ -80,6 +81,7 @@ export function registerIngestCommands(program: Command): void {
         },
       ) => {
         const config = loadConfig();
+        startTracing(config.tracing, 'ingest');
         const topology = await loadTopology(o.topology, o);
         const definition = topology.sources.find((s) => s.name === o.source);
         if (!definition)

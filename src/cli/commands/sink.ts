@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
+import { startTracing } from '../../observability/tracing.js';
 import { SinkWorker } from '../../sinks/sink-worker.js';
 import { loadTopology } from '../../topology/load.js';
 import { serveOps, watchWorker } from '../ops.js';
@@ -39,6 +40,7 @@ export function registerSinkCommands(program: Command): void {
         createTopics?: boolean;
       }) => {
         const config = configCreatingTopics(configWithStorage(options.storage), options.createTopics);
+        startTracing(config.tracing, 'sink');
         const logger = createLogger(config.logLevel);
         const topology = await loadTopology(options.topology, options);
         const registry = metricsRegistry();

@@ -11,6 +11,7 @@ import { existingTopics, type TopicDrift } from '../../kafka/topic-admin.js';
 import { LagExporter, readGroupState } from '../../observability/lag-exporter.js';
 import { createLogger, toolLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
+import { startTracing } from '../../observability/tracing.js';
 import { checkCompatibility, type SubjectCheck, setCompatibility } from '../../schema/compatibility.js';
 import { compileEntities } from '../../schema/entity.js';
 import { createSchemaRegistry } from '../../schema/registry.js';
@@ -92,6 +93,7 @@ export function registerTopologyCommands(program: Command): void {
     )
     .action(async (options: TopologyOptions & { sessionTimeout: number; maxBatchBytes: number; opsPort?: number; createTopics?: boolean }) => {
       const config = configCreatingTopics(loadConfig(), options.createTopics);
+      startTracing(config.tracing, 'run');
       const logger = createLogger(config.logLevel);
       const topology = await loadTopology(options.topology, options);
       const registry = metricsRegistry();

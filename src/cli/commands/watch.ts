@@ -8,6 +8,7 @@ import { extractionMetrics } from '../../extraction/metrics.js';
 import { createKafka } from '../../kafka/client.js';
 import { createLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
+import { startTracing } from '../../observability/tracing.js';
 import { openKeyStore } from '../../privacy/key-store.js';
 import { pseudonymsFrom } from '../../privacy/pseudonyms.js';
 import { RecordPrivacy } from '../../privacy/records.js';
@@ -37,6 +38,7 @@ export function registerWatchCommands(program: Command): void {
     .option('--once', 'scan once and exit', false)
     .action(async (zone: string, o: TopologyOptions & { requireDone: boolean; quietSeconds: number; poll: number; once: boolean; opsPort?: number }) => {
       const config = loadConfig();
+      startTracing(config.tracing, 'watch');
       const logger = createLogger(config.logLevel);
       const stop = stopSignal(logger, 'the landing-zone watcher');
       const topology = await loadTopology(o.topology, o);

@@ -15,6 +15,7 @@ import { lineageHeaders, type SourceKind } from '../../contracts/lineage.js';
 import { topicNames } from '../../contracts/topic-names.js';
 import { crashPoint } from '../../faults/failpoints.js';
 import { perRegistry } from '../../observability/metrics.js';
+import { endSpan, SpanKind, startSpan, traceparentOf } from '../../observability/tracing.js';
 import type { CompiledEntity } from '../../schema/entity.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../../schema/json-depth.js';
 import type { GroupSender } from './group-sender.js';
@@ -118,7 +119,7 @@ function messagesOf(
   events: unknown[],
   body: unknown,
   dialect: Dialect,
-  o: { source: CompiledEntity; kind: SourceKind; requestId: string; origin: Record<string, unknown>; maxRecordBytes: number },
+  o: { source: CompiledEntity; kind: SourceKind; requestId: string; origin: Record<string, unknown>; maxRecordBytes: number; trace: string | undefined },
 ): { messages: Message[]; problems: EventProblem[] } {
   const problems: EventProblem[] = [];
   const messages: Message[] = [];
@@ -144,7 +145,8 @@ function messagesOf(
       continue;
     }
     const origin = JSON.stringify({ request_id: o.requestId, index, ...o.origin, ...record.origin });
-    messages.push({ key: id, value, headers: lineageHeaders({ ingestId: randomUUID(), source: o.source.source, sourceKind: o.kind, receivedAt, origin }) });
+    const lineage = { ingestId: randomUUID(), source: o.source.source, sourceKind: o.kind, receivedAt, origin, ...(o.trace ? { trace: o.trace } : {}) };
+    messages.push({ key: id, value, headers: lineageHeaders(lineage) });
   }
   return { messages, problems };
 }
@@ -153,7 +155,11 @@ export function acceptor(o: CollectorOptions, sender: GroupSender): Accept {
   const metrics = collectorMetrics(o.metrics);
   const limiter = new RateLimiter(o.settings.rateLimit);
   const names = topicNames(o.namespace);
-  return async (reply, { source, input, kind, requestId, origin: extraOrigin = {}, rateKey, dialect = NATIVE }) => {
+  const take = async (
+    reply: FastifyReply,
+    { source, input, kind, requestId, origin: extraOrigin = {}, rateKey, dialect = NATIVE }: Submission,
+    trace: string | undefined,
+  ): Promise<FastifyReply> => {
     const refuse = (status: number, error: string, problems?: EventProblem[]) => reply.code(status).send(dialect.refused(error, requestId, problems));
     const parsed = Buffer.isBuffer(input) ? parseJson(input) : input;
     if ('error' in parsed) return refuse(400, parsed.error);
@@ -161,7 +167,7 @@ export function acceptor(o: CollectorOptions, sender: GroupSender): Accept {
     const events = dialect.events(body);
     if (!events || events.length === 0) return refuse(400, dialect.expected);
     if (events.length > o.settings.maxEventsPerRequest) return refuse(400, `at most ${o.settings.maxEventsPerRequest} events per request`);
-    const { messages, problems } = messagesOf(events, body, dialect, { source, kind, requestId, origin: extraOrigin, maxRecordBytes: o.maxRecordBytes });
+    const { messages, problems } = messagesOf(events, body, dialect, { source, kind, requestId, origin: extraOrigin, maxRecordBytes: o.maxRecordBytes, trace });
     if (problems.length > 0) {
       metrics.events.inc({ source: source.source, outcome: 'rejected' }, events.length);
       return refuse(400, 'some events are not valid; none was accepted', problems);
@@ -186,6 +192,22 @@ export function acceptor(o: CollectorOptions, sender: GroupSender): Accept {
     metrics.events.inc({ source: source.source, outcome: 'accepted' }, messages.length);
     if (dialect.acceptedType) reply.type(dialect.acceptedType);
     return reply.code(200).send(dialect.accepted(messages.length, requestId));
+  };
+  // A request is one span, under the caller's trace when it sends a traceparent; its events go on as that span's children.
+  return async (reply, submission) => {
+    const { request } = reply;
+    const span = startSpan(`${request.method} ${request.routeOptions.url ?? ''}`, {
+      kind: SpanKind.SERVER,
+      parent: request.headers.traceparent as string | undefined,
+      attributes: { 'http.request.method': request.method, 'http.route': request.routeOptions.url ?? '', 'c360.source': submission.source.source },
+    });
+    if (!span) return take(reply, submission, undefined);
+    try {
+      return await take(reply, submission, traceparentOf(span));
+    } finally {
+      span.setAttribute('http.response.status_code', reply.statusCode);
+      endSpan(span, reply.statusCode >= 500 ? new Error(`HTTP ${reply.statusCode}`) : undefined);
+    }
   };
 }
 

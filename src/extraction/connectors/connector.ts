@@ -17,6 +17,7 @@ import { ingestIdFrom, type Lineage, lineageHeaders } from '../../contracts/line
 import { topicNames } from '../../contracts/topic-names.js';
 import { crashPoint } from '../../faults/failpoints.js';
 import type { Logger } from '../../observability/logger.js';
+import { endSpan, SpanKind, startSpan, traceparentOf } from '../../observability/tracing.js';
 import type { UnidentifiedSealer } from '../../privacy/sealed.js';
 import type { ComponentSpec } from '../../registry.js';
 import type { CompiledEntity } from '../../schema/entity.js';
@@ -106,7 +107,14 @@ export interface ConnectorRun {
 }
 
 /** A page's records into the batch, each with its lineage (a record that is not an object, or too large, dead-lettered); how many were added. */
-async function addPage(o: RunConnectorOptions, batch: IngestBatch, page: Page, from: unknown, at: { key: string; first: number }): Promise<number> {
+async function addPage(
+  o: RunConnectorOptions,
+  batch: IngestBatch,
+  page: Page,
+  from: unknown,
+  at: { key: string; first: number },
+  trace: string | undefined,
+): Promise<number> {
   const receivedAt = Date.now();
   let sent = 0;
   for (const [index, record] of page.records.entries()) {
@@ -116,6 +124,7 @@ async function addPage(o: RunConnectorOptions, batch: IngestBatch, page: Page, f
       sourceKind: 'api',
       receivedAt,
       origin: JSON.stringify({ connector: o.connector.name, cursor: from, index }),
+      ...(trace ? { trace } : {}),
     };
     const origin = { topic: at.key, offset: at.first + index };
     if (record === null || typeof record !== 'object' || Array.isArray(record)) {
@@ -178,14 +187,32 @@ export async function runConnector(o: RunConnectorOptions): Promise<ConnectorRun
           `${o.connector.name}: the API handed back a position it had already given in this sync (${seen.slice(0, 200)}); following it would loop for ever.`,
         );
       pulled.add(seen);
-      const page = await pullPage(o, from);
+      // A page is one span, from its request to its commit: its records go on as that span's children.
+      const span = startSpan('pull page', { kind: SpanKind.PRODUCER, attributes: { 'c360.connector': o.connector.name, 'c360.source': o.entity.source } });
+      let page: Page | undefined;
+      let sent = 0;
+      try {
+        page = await pullPage(o, from);
+        if (page) {
+          const first = totals.records;
+          sent = await addPage(o, batch, page, from, { key, first }, span && traceparentOf(span));
+          totals = { pages: totals.pages + 1, records: totals.records + page.records.length };
+          const state: ConnectorState = {
+            kind: 'connector',
+            connector: o.connector.name,
+            position: page.next,
+            ...totals,
+            updated_at: new Date().toISOString(),
+          };
+          await log.commit(batch.take(key, first, Math.max(first, totals.records - 1), key, state));
+        }
+      } catch (err) {
+        if (span) endSpan(span, err);
+        throw err;
+      }
+      if (span) endSpan(span);
       if (!page) break;
-      const first = totals.records;
-      const sent = await addPage(o, batch, page, from, { key, first });
       const deadLettered = page.records.length - sent;
-      totals = { pages: totals.pages + 1, records: totals.records + page.records.length };
-      const state: ConnectorState = { kind: 'connector', connector: o.connector.name, position: page.next, ...totals, updated_at: new Date().toISOString() };
-      await log.commit(batch.take(key, first, Math.max(first, totals.records - 1), key, state));
       crashPoint('connector-after-commit');
       position = page.next;
       run.pages++;
