@@ -7,16 +7,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
-import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
-import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
-import { Job } from 'kubernetes-models/batch/v1';
-import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { buildProgram } from '../../src/cli/program.js';
 import { envSchema, loadConfig } from '../../src/config.js';
 import { projectRoot } from '../../src/contracts/project.js';
@@ -26,27 +18,7 @@ import { loadConnector } from '../../src/extraction/connectors/index.js';
 import { METRIC_SETS } from '../../src/observability/metrics.js';
 import { loadTopology } from '../../src/topology/load.js';
 import { topicSpecs } from '../../src/topology/topic-specs.js';
-
-type Manifest = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; [key: string]: unknown };
-
-const MODELS: Record<string, { validate(): void } extends never ? never : new (data: never) => { validate(): void }> = {
-  'v1/ConfigMap': ConfigMap,
-  'v1/Secret': Secret,
-  'v1/Service': Service,
-  'v1/Namespace': Namespace,
-  'v1/PersistentVolumeClaim': PersistentVolumeClaim,
-  'v1/ServiceAccount': ServiceAccount,
-  'apps/v1/Deployment': Deployment,
-  'apps/v1/StatefulSet': StatefulSet,
-  'batch/v1/Job': Job,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
-  'networking.k8s.io/v1/Ingress': Ingress,
-  'keda.sh/v1alpha1/ScaledObject': ScaledObject,
-  'keda.sh/v1alpha1/TriggerAuthentication': TriggerAuthentication,
-  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
-  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
-};
+import { type Container, find, invalidObjects, type Manifest, parseManifests, podOf } from '../support/manifests.js';
 
 const OVERLAYS = ['local', 'production'];
 const deployDir = path.join(projectRoot(), 'deploy', 'kubernetes');
@@ -56,39 +28,8 @@ function render(overlay: string): Manifest[] {
 }
 
 function renderDir(dir: string): Manifest[] {
-  const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
-  const objects = parseAllDocuments(out).map((d) => d.toJSON() as Manifest);
-  // kustomize folds a generated Secret's base64 over lines, which the API server reads as one; the schema wants it unfolded.
-  for (const o of objects.filter((x) => x.kind === 'Secret' && x.data)) {
-    for (const [k, v] of Object.entries(o.data as Record<string, string>)) (o.data as Record<string, string>)[k] = v.replace(/\s+/g, '');
-  }
-  return objects;
+  return parseManifests(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' }));
 }
-
-const find = (objects: Manifest[], kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name);
-
-interface Container {
-  args: string[];
-  ports: Array<{ name: string; containerPort: number }>;
-  envFrom: Array<{ configMapRef?: { name: string }; secretRef?: { name: string } }>;
-  env?: Array<{ name: string; value?: string }>;
-  startupProbe: { httpGet: { path: string; port: string } };
-  livenessProbe: { httpGet: { path: string; port: string } };
-  readinessProbe: { httpGet: { path: string; port: string } };
-  resources: { requests: Record<string, string>; limits: Record<string, string> };
-  securityContext: { readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean; capabilities: { drop: string[] } };
-  volumeMounts: Array<{ name: string; mountPath: string }>;
-}
-interface PodSpec {
-  serviceAccountName?: string;
-  topologySpreadConstraints?: Array<{ topologyKey: string; whenUnsatisfiable: string; labelSelector: { matchLabels: Record<string, string> } }>;
-  initContainers?: Container[];
-  terminationGracePeriodSeconds: number;
-  securityContext: { runAsNonRoot: boolean };
-  containers: Container[];
-  volumes: Array<{ name: string; secret?: { secretName: string }; configMap?: { name: string } }>;
-}
-const podOf = (d: Manifest) => (d.spec as { template: { spec: PodSpec } }).template.spec;
 
 /** The keys of c360-secrets that docs/deploying.md lists: what an operator is told to provide. */
 function documentedSecretKeys(): Set<string> {
@@ -107,17 +48,13 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
   const config = find(objects, 'ConfigMap', 'c360-config')!.data as Record<string, string>;
 
   it('renders only kinds it knows, each valid against its schema', () => {
-    for (const o of objects) {
-      const Model = MODELS[`${o.apiVersion}/${o.kind}`];
-      expect(Model, `${o.apiVersion}/${o.kind} ${o.metadata.name}`).toBeDefined();
-      expect(() => new Model!(o as never).validate(), `${o.kind} ${o.metadata.name}`).not.toThrow();
-    }
+    expect(invalidObjects(objects)).toEqual([]);
     expect(
       objects
         .filter((o) => o.kind === 'Deployment')
         .map((o) => o.metadata.name)
         .sort(),
-    ).toEqual(['c360-collector', 'c360-connect-support', 'c360-lag', 'c360-sink', 'c360-topology', 'c360-watch']);
+    ).toEqual(['c360-collector', 'c360-connect-support', 'c360-lag', 'c360-sink', 'c360-topology', 'c360-watch-files']);
   });
 
   it('probes the ops server where it listens, and runs locked down with requests and limits', () => {
@@ -418,7 +355,7 @@ describe('dashboard and alert rules', () => {
   const queried = (text: string) => [...text.matchAll(/\b(c360_[a-z0-9_]+|process_[a-z0-9_]+)/g)].map((m) => m[1]!);
 
   it('the Grafana dashboard queries only metrics c360 exports', () => {
-    const dashboard = fs.readFileSync(path.join(deployDir, 'base', 'grafana-dashboard.json'), 'utf8');
+    const dashboard = fs.readFileSync(path.join(projectRoot(), 'deploy', 'helm', 'c360-ingest', 'files', 'grafana-dashboard.json'), 'utf8');
     const names = queried(dashboard);
     expect(names.length).toBeGreaterThan(10);
     expect(names.filter((n) => !exported.has(n) && !['process_resident_memory_bytes', 'process_cpu_seconds_total'].includes(n))).toEqual([]);
