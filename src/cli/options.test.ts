@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CommanderError } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildProgram } from './program.js';
+import { buildProgram, runsUntilStopped } from './program.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-cli-'));
 const file = path.join(dir, 'data.csv');
@@ -91,5 +91,16 @@ describe('c360 --help', () => {
     const program = buildProgram().configureOutput({ writeOut: (s) => void (out += s) });
     expect(() => program.parse(['node', 'c360', '--help'])).toThrow(CommanderError);
     expect(out).toMatch(/^Exit codes:\n {2}0 {2}done.*\n {2}1 {2}a check found something wrong.*\n {2}2 {2}a setting is wrong/m);
+  });
+});
+
+describe('which commands run until SIGTERM', () => {
+  it('are the workers always, and lag and table maintain only when they serve or repeat', () => {
+    for (const name of ['run', 'sink', 'collect', 'watch', 'connect']) expect(runsUntilStopped(name, {}), name).toBe(true);
+    expect(runsUntilStopped('lag', { serve: true })).toBe(true);
+    expect(runsUntilStopped('lag', {})).toBe(false);
+    expect(runsUntilStopped('maintain', { every: 60 })).toBe(true);
+    expect(runsUntilStopped('maintain', {})).toBe(false);
+    expect(runsUntilStopped('ledger', {})).toBe(false);
   });
 });

@@ -14,15 +14,29 @@ import { registerTopologyCommands } from './commands/topology.js';
 import { registerWatchCommands } from './commands/watch.js';
 import { deferSignals, releaseSignals } from './early-signals.js';
 
-/** Every production command, then those `extensions` add (bin/c360.js adds dev/cli's in a checkout). */
-/** Commands that stop gracefully on SIGTERM (src/cli/shutdown.ts). */
-const STOPPABLE = new Set(['run', 'sink', 'collect', 'watch', 'connect']);
+/**
+ * Commands that run until SIGTERM and then stop gracefully (src/cli/shutdown.ts): always, or with
+ * the option that makes them serve or repeat. The others are one-shot and keep the default action.
+ */
+const STOPPABLE: Record<string, (options: Record<string, unknown>) => boolean> = {
+  run: () => true,
+  sink: () => true,
+  collect: () => true,
+  watch: () => true,
+  connect: () => true,
+  lag: (o) => o.serve === true,
+  maintain: (o) => o.every !== undefined,
+};
+
+export function runsUntilStopped(command: string, options: Record<string, unknown>): boolean {
+  return STOPPABLE[command]?.(options) ?? false;
+}
 
 /** What `c360` exits with (src/cli/main.ts): printed by --help and in docs/reference.md. */
 export const EXIT_CODES: ReadonlyArray<readonly [number, string]> = [
   [
     0,
-    'done; a check (ledger, topics check, raw verify, schemas check) found nothing wrong; or a long-running command (run, sink, collect, watch, connect) stopped by SIGTERM or SIGINT',
+    'done; a check (ledger, topics check, raw verify, schemas check) found nothing wrong; or a long-running command (run, sink, collect, watch, connect, lag --serve, table maintain --every) stopped by SIGTERM or SIGINT',
   ],
   [
     1,
@@ -31,6 +45,7 @@ export const EXIT_CODES: ReadonlyArray<readonly [number, string]> = [
   [2, 'a setting is wrong (an environment variable, or a value c360 validates): one sentence on stderr names it'],
 ];
 
+/** Every production command, then those `extensions` add (bin/c360.js adds dev/cli's in a checkout). */
 export function buildProgram(extensions: ReadonlyArray<(program: Command) => void> = []): Command {
   const program = new Command('c360')
     .description('c360-ingest: collect customer data from every source into Kafka, check it, and land it in the raw layer.')
@@ -53,7 +68,7 @@ export function buildProgram(extensions: ReadonlyArray<(program: Command) => voi
   for (const extend of extensions) extend(program);
   // Long-running commands take signals that arrive before their graceful stop is in place; the others get the default action back.
   program.hook('preAction', (_program, command) => {
-    if (STOPPABLE.has(command.name())) deferSignals();
+    if (runsUntilStopped(command.name(), command.opts())) deferSignals();
     else releaseSignals();
   });
   return program;
