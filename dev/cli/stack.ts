@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
+import { report, withJson } from '../../src/cli/options.js';
 import { loadConfig } from '../../src/config.js';
 import { type Brokers, stackDown, stackStatus, stackUp } from '../stack/index.js';
 import { CLUSTER_BROKERS } from '../stack/kafka.js';
@@ -60,16 +61,17 @@ export function registerStackCommands(program: Command): void {
       for (const r of await stackDown(home, options)) console.log(`  ${r.name.padEnd(9)} ${r.stopped ? 'stopped' : 'was not started by c360'}`);
     });
 
-  stack
-    .command('status')
-    .description('Show each part of the stack, its address and whether it answers (exit 3 if one does not).')
-    .option('--brokers <n>', 'the shape to check: one broker (1) or the three-broker cluster (3)', brokersOption, 1)
-    .action(async (options: { brokers: Brokers }) => {
-      const { home } = loadConfig();
-      const statuses = await stackStatus(home, options.brokers);
-      for (const s of statuses) {
-        console.log(`  ${s.name.padEnd(9)} ${s.address.padEnd(44)} ${s.state}${s.pid ? ` pid ${s.pid}` : ''}`);
-      }
-      if (statuses.some((s) => s.state !== 'running (started by c360)' && s.state !== 'running (not started by c360)')) process.exitCode = 3;
+  withJson(
+    stack
+      .command('status')
+      .description('Show each part of the stack, its address and whether it answers (exit 3 if one does not).')
+      .option('--brokers <n>', 'the shape to check: one broker (1) or the three-broker cluster (3)', brokersOption, 1),
+  ).action(async (options: { brokers: Brokers; json: boolean }) => {
+    const { home } = loadConfig();
+    const statuses = await stackStatus(home, options.brokers);
+    report(options, { parts: statuses }, () => {
+      for (const s of statuses) console.log(`  ${s.name.padEnd(9)} ${s.address.padEnd(44)} ${s.state}${s.pid ? ` pid ${s.pid}` : ''}`);
     });
+    if (statuses.some((s) => s.state !== 'running (started by c360)' && s.state !== 'running (not started by c360)')) process.exitCode = 3;
+  });
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { PrerequisiteError } from '../../src/contracts/errors.js';
+import { runCli } from '../../test/support/worker.js';
 import { stackStatus } from './index.js';
 import { requireCommand, requireJava } from './prerequisites.js';
 
@@ -16,6 +17,14 @@ describe('local stack', () => {
       ['catalog', 'http://127.0.0.1:8181'],
     ]);
     for (const s of statuses) expect(s.state).toMatch(/^running/);
+  });
+
+  it('prints the same as one JSON document with `stack status --json`', async () => {
+    const run = await runCli(['stack', 'status', '--json']);
+    expect(run.code, run.output).toBe(0);
+    const { parts } = JSON.parse(run.stdout) as { parts: Array<{ name: string; address: string; state: string }> };
+    expect(parts.find((p) => p.name === 'catalog')).toMatchObject({ address: 'http://127.0.0.1:8181', state: expect.stringMatching(/^running/) });
+    expect(parts.map((p) => p.name)).toEqual((await stackStatus(loadConfig().home)).map((s) => s.name));
   });
 
   it('names a missing prerequisite and how to get it in one sentence', () => {

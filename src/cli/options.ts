@@ -158,6 +158,11 @@ export function withJson(cmd: Command): Command {
   return cmd.option('--json', 'print one JSON document instead of text (the same exit code)', false);
 }
 
+/** For commands that print as they go (a watcher's files): one JSON line per item with --json. */
+export function withJsonLines(cmd: Command): Command {
+  return cmd.option('--json', 'print one JSON line per item instead of a text line (the same exit code)', false);
+}
+
 /** Prints `data` as one JSON line with --json, else runs `text`, which prints the text form. */
 export function report(o: { json?: boolean }, data: unknown, text: () => void): void {
   if (o.json) console.log(JSON.stringify(data));

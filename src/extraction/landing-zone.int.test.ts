@@ -60,7 +60,13 @@ describe('c360 watch: a landing zone folder per source', () => {
     expect((await watch(['--require-done'])).out).toBe('');
     expect(list('marketing')).toEqual(['events.ndjson.gz']);
     fs.writeFileSync(path.join(root, 'marketing', 'events.ndjson.gz.done'), '');
-    expect((await watch(['--require-done'])).out).toContain('marketing/events.ndjson.gz: ingested, 4 rows, 2 sent, 2 dead-lettered');
+    const done = await watch(['--require-done', '--json']);
+    expect(
+      done.out
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as unknown),
+    ).toEqual([{ source: 'marketing', file: 'events.ndjson.gz', outcome: 'ingested', rows: 4, sent: 2, deadLettered: 2 }]);
     expect(list('marketing')).toEqual([]);
   });
 

@@ -110,6 +110,15 @@ describe('schema evolution', () => {
     await registerAvro(createSchemaRegistry(config), `${names.ingest('crm')}-value`, later);
     const broken = await runCli(['schemas', 'check', '--namespace', ns]);
     expect(broken.code).toBe(1);
+    const brokenJson = await runCli(['schemas', 'check', '--namespace', ns, '--json']);
+    expect(brokenJson.code).toBe(1);
+    const report = JSON.parse(brokenJson.stdout) as { level: string; subjects: Array<{ subject: string; outcome: string; reason?: string }> };
+    expect(report.level).toBe('BACKWARD');
+    expect(report.subjects.find((c) => c.subject === `${names.ingest('crm')}-value`)).toMatchObject({
+      outcome: 'incompatible',
+      reason: expect.stringMatching(/^the new schema cannot read data written with the latest version/),
+    });
+    expect(report.subjects.filter((c) => c.outcome === 'incompatible')).toHaveLength(1);
     expect(broken.output).toMatch(
       /^c360: t[0-9a-f]{8}\.ingest\.crm-value is not BACKWARD-compatible with its latest version: the new schema cannot read data written with the latest version: /m,
     );

@@ -17,11 +17,11 @@ import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
 import { deadLetterContract, prepareTopologyTopics } from '../../topology/setup.js';
 import { serveOps } from '../ops.js';
-import { existingFile, milliseconds, type TopologyOptions, withOpsPort, withTopology } from '../options.js';
+import { existingFile, milliseconds, report, type TopologyOptions, withJson, withOpsPort, withTopology } from '../options.js';
 import { stopSignal } from '../shutdown.js';
 
 export function registerConnectCommands(program: Command): void {
-  withOpsPort(withTopology(program.command('connect')))
+  withJson(withOpsPort(withTopology(program.command('connect'))))
     .description('Run a REST API connector (incremental sync): each page and the position after it are committed in one Kafka transaction.')
     .requiredOption(
       '-c, --config <file>',
@@ -30,7 +30,7 @@ export function registerConnectCommands(program: Command): void {
     )
     .option('--once', 'stop once caught up instead of syncing again every --interval', false)
     .option('--interval <ms>', 'time between incremental syncs', milliseconds(1), 60_000)
-    .action(async (o: TopologyOptions & { config: string; once: boolean; interval: number; opsPort?: number }) => {
+    .action(async (o: TopologyOptions & { config: string; once: boolean; interval: number; opsPort?: number; json: boolean }) => {
       const config = loadConfig();
       startTracing(config.tracing, 'connect');
       const logger = toolLogger(config.logLevel);
@@ -68,8 +68,11 @@ export function registerConnectCommands(program: Command): void {
           },
           onRetry: () => metrics.connectorRetries.inc({ connector: connector.name }),
         });
-        const stopped = stop.aborted ? ' (stopped)' : '';
-        console.log(`${connector.name}: ${run.pages} page(s), ${run.records} record(s) committed, ${run.deadLettered} dead-lettered${stopped}`);
+        report(o, { connector: connector.name, ...run, stopped: stop.aborted }, () =>
+          console.log(
+            `${connector.name}: ${run.pages} page(s), ${run.records} record(s) committed, ${run.deadLettered} dead-lettered${stop.aborted ? ' (stopped)' : ''}`,
+          ),
+        );
       } finally {
         await ops?.close();
         await keyStore.close();

@@ -162,11 +162,13 @@ export function registerTopologyCommands(program: Command): void {
 
   const schemas = program.command('schemas').description('Avro schemas of a topology in the schema registry.');
   /** Every subject checked against its latest version; throws, naming each one that breaks the level. */
-  const checkSubjects = async (config: Config, subjects: TopologySubject[]): Promise<void> => {
+  const checkSubjects = async (config: Config, subjects: TopologySubject[], o: { json?: boolean } = {}): Promise<void> => {
     const level = config.schemaCompatibility;
     const checks: SubjectCheck[] = [];
     for (const s of subjects) checks.push(await checkCompatibility(config, s.subject, s.schema, level));
-    for (const c of checks) console.log(`${c.subject}: ${c.outcome === 'new' ? 'new subject' : c.outcome}${c.reason ? ` (${c.reason})` : ''}`);
+    report(o, { level, subjects: checks }, () => {
+      for (const c of checks) console.log(`${c.subject}: ${c.outcome === 'new' ? 'new subject' : c.outcome}${c.reason ? ` (${c.reason})` : ''}`);
+    });
     const broken = checks.filter((c) => c.outcome === 'incompatible');
     if (broken.length > 0)
       throw new IncompatibleSchemaError(`${broken.map((c) => `${c.subject} is not ${level}-compatible with its latest version: ${c.reason}`).join('; ')}.`);
@@ -187,14 +189,14 @@ export function registerTopologyCommands(program: Command): void {
       console.log(`registered at ${config.schemaCompatibility} compatibility`);
     });
 
-  withTopology(schemas.command('check'))
+  withJson(withTopology(schemas.command('check')))
     .description(
       "Check each schema of the topology against its subject's latest registered version at C360_SCHEMA_COMPATIBILITY, without registering anything (for a CI pipeline): exit 1, with the reason, if one breaks it.",
     )
-    .action(async (options: TopologyOptions) => {
+    .action(async (options: TopologyOptions & { json: boolean }) => {
       const config = loadConfig();
       const topology = await loadTopology(options.topology, options);
-      await checkSubjects(config, topologySubjects(topology, topology.sources.flatMap(compileEntities)));
+      await checkSubjects(config, topologySubjects(topology, topology.sources.flatMap(compileEntities)), options);
     });
 
   withJson(withTopology(program.command('ledger')))

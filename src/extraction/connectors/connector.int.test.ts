@@ -39,8 +39,8 @@ describe('c360 connect: a REST API, page by page, exactly once', () => {
     return file;
   }
 
-  const connect = async (file: string, env: Record<string, string> = {}) => {
-    const w = spawnCli(['connect', '--config', file, '--once', '--namespace', ns], { VENDOR_TOKEN: TOKEN, ...env });
+  const connect = async (file: string, env: Record<string, string> = {}, extra: string[] = []) => {
+    const w = spawnCli(['connect', '--config', file, '--once', '--namespace', ns, ...extra], { VENDOR_TOKEN: TOKEN, ...env });
     const exit = await w.exited;
     return { ...exit, out: w.stdout(), all: w.output() };
   };
@@ -80,8 +80,8 @@ describe('c360 connect: a REST API, page by page, exactly once', () => {
 
     // Three tickets change later: the next sync asks for what changed since the newest one seen.
     api.add(3, (i) => new Date(Date.UTC(2026, 10, 21, 10, i)).toISOString());
-    const incremental = await connect(file);
-    expect(incremental.out.trim()).toBe('tickets: 1 page(s), 3 record(s) committed, 0 dead-lettered');
+    const incremental = await connect(file, {}, ['--json']);
+    expect(JSON.parse(incremental.out)).toEqual({ connector: 'tickets', pages: 1, records: 3, deadLettered: 0, stopped: false });
     expect(api.requests.at(-1)).toBe(`/api/tickets?updated_since=${encodeURIComponent('2026-11-20T10:25:00.000Z')}&per_page=10`);
     seen = await collect(kafka, names.ingest('support'), (s) => s.length >= 28);
     expect(seen).toHaveLength(28);
