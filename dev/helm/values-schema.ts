@@ -153,6 +153,10 @@ export function valuesSchema(): Record<string, unknown> {
           podMonitor: { type: 'boolean' },
           interval: { type: 'string', pattern: '^[0-9]+(ms|s|m|h)$' },
           prometheusRule: { type: 'boolean' },
+          runbookUrl: {
+            anyOf: [{ const: '' }, { type: 'string', pattern: '^https?://[^#]+$' }],
+            description: "docs/runbooks.md where it is published: each alert's runbook_url",
+          },
           grafanaDashboard: { type: 'boolean' },
         },
       },

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BASE_FILE, lintChart, renderBase, renderChart, VALUES_SCHEMA_FILE, valuesSchemaText } from '../../dev/helm/chart.js';
+import { projectRoot } from '../../src/contracts/project.js';
 import { parseCollectorSettings } from '../../src/extraction/collector/settings.js';
 import { loadConnector } from '../../src/extraction/connectors/index.js';
 import { config } from '../support/kafka.js';
@@ -161,6 +162,21 @@ describe('the Helm chart', () => {
     expect(invalidObjects(objects)).toEqual([]);
     expect([names(objects, 'ServiceMonitor'), names(objects, 'PodMonitor')]).toEqual([[], ['c360-ingest']]);
     expect(() => render({ monitoring: { podMonitor: true } })).toThrow(/monitoring.serviceMonitor and monitoring.podMonitor are both on/);
+  });
+
+  it('links each alert to its runbook section where the docs are published', () => {
+    const url = 'https://git.example.com/data/c360-ingest/blob/main/docs/runbooks.md';
+    const objects = render({ monitoring: { runbookUrl: url } });
+    expect(invalidObjects(objects)).toEqual([]);
+    const rules = (
+      find(objects, 'PrometheusRule', 'c360-ingest')!.spec as { groups: Array<{ rules: Array<{ alert: string; annotations: Record<string, string> }> }> }
+    ).groups.flatMap((g) => g.rules);
+    const sections = [...fs.readFileSync(path.join(projectRoot(), 'docs', 'runbooks.md'), 'utf8').matchAll(/^## (\S+)$/gm)].map((m) => m[1]!.toLowerCase());
+    expect(rules.map((r) => r.annotations.runbook_url).sort()).toEqual(sections.map((anchor) => `${url}#${anchor}`).sort());
+    // Unset, the alerts name no link: a link to nowhere would be worse.
+    const plain = (find(render(), 'PrometheusRule', 'c360-ingest')!.spec as { groups: Array<{ rules: Array<{ annotations: Record<string, string> }> }> })
+      .groups;
+    expect(plain.flatMap((g) => g.rules).filter((r) => r.annotations.runbook_url)).toEqual([]);
   });
 
   it('mounts a private CA into every worker, the setup Job and KEDA', () => {
