@@ -198,6 +198,32 @@ describe('c360 ingest: files into the ingest topics, exactly once', () => {
     expect(again.stdout()).toMatch(
       /^crm-profiles\.csv: duplicate of crm-profiles\.csv \(the same bytes, sha256 [0-9a-f]{12}…, ingested \S+\): nothing sent; --force to ingest it again$/m,
     );
+    // A script reads the same as one JSON line per file; a file that cannot be read has its line too.
+    const folder = path.join(tmp, 'json-run');
+    fs.mkdirSync(folder);
+    fs.copyFileSync(file, path.join(folder, 'crm-profiles.csv'));
+    fs.writeFileSync(path.join(folder, 'broken.csv.gz'), Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x01, 0x02, 0x03]));
+    const scripted = spawnCli(['ingest', folder, '--source', 'crm', '--mapping', mapping, '--namespace', topology.namespace, '--json']);
+    expect((await scripted.exited).code, scripted.output()).toBe(1);
+    const lines = scripted
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([
+      { name: 'broken.csv.gz', outcome: 'failed', error: expect.stringMatching(/^broken\.csv\.gz: not ingested: broken\.csv\.gz is not a whole gzip file/) },
+      {
+        name: 'crm-profiles.csv',
+        sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+        outcome: 'duplicate',
+        duplicateOf: { file: 'crm-profiles.csv', at: expect.any(String) },
+        rows: 0,
+        sent: 0,
+        deadLettered: 0,
+        unknownColumns: [],
+        ms: expect.any(Number),
+      },
+    ]);
     // The same bytes under another name are the same file.
     const renamed = path.join(tmp, 'crm-renamed.csv');
     fs.copyFileSync(file, renamed);

@@ -66,7 +66,19 @@ describe('c360 watch: a landing zone folder per source', () => {
         .trim()
         .split('\n')
         .map((line) => JSON.parse(line) as unknown),
-    ).toEqual([{ source: 'marketing', file: 'events.ndjson.gz', outcome: 'ingested', rows: 4, sent: 2, deadLettered: 2 }]);
+    ).toEqual([
+      {
+        source: 'marketing',
+        name: 'events.ndjson.gz',
+        sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+        outcome: 'ingested',
+        rows: 4,
+        sent: 2,
+        deadLettered: 2,
+        unknownColumns: [],
+        ms: expect.any(Number),
+      },
+    ]);
     expect(list('marketing')).toEqual([]);
   });
 

@@ -241,9 +241,9 @@ describe('forgetting a person across an immutable raw layer', () => {
     expect(values.get('ev-bad')).toEqual({ forgotten: true });
     expect(values.get('ev-broken')).toEqual({ unparseable_bytes: expect.any(Number) });
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
-    const shred = await cli(['privacy', 'forget-unidentified', '--before', tomorrow]);
+    const shred = await cli(['privacy', 'forget-unidentified', '--before', tomorrow, '--json']);
     // Two days' keys: web's (the broken JSON) and commerce's (the unmappable file row).
-    expect(shred.stdout).toBe(`2 key(s) of unidentified dead letters before ${tomorrow} deleted\n`);
+    expect(JSON.parse(shred.stdout)).toEqual({ before: tomorrow, keysDeleted: 2 });
     values = await shown();
     expect(values.get('ev-broken')).toEqual({ forgotten: true });
   });

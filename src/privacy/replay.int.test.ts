@@ -62,6 +62,7 @@ describe('privacy replay after the key store is restored from a backup', () => {
 
     // Applying the log twice changes nothing more.
     expect((await cli('privacy', 'replay')).stdout).toBe('1 erasure(s) applied again, 0 restored key(s) destroyed\n');
+    expect(JSON.parse((await cli('privacy', 'replay', '--json')).stdout)).toEqual({ erasures: 1, keysDestroyed: 0 });
     // The log holds pseudonyms only.
     const logged = fs.readFileSync(path.join(storage, (fs.readdirSync(storage, { recursive: true }) as string[]).find((f) => f.endsWith('.json'))!), 'utf8');
     expect(logged).toContain(ann.subject);

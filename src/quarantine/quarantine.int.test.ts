@@ -143,8 +143,8 @@ describe('quarantine ls, show and replay on what the topology rejected', () => {
     const afterFirst = await waitForLedger(kafka, t.names, (l) => l.total.in === 12);
     expect(afterFirst.bySource.get('crm')).toMatchObject({ in: 12, raw: 5, duplicates: 0, dead_letter: 7 });
 
-    const second = await runCli(['quarantine', 'replay', '--storage', root, '--namespace', ns, '--code', 'quality.postal_code_invalid']);
-    expect(second.stdout.trim()).toBe('replayed 4 record(s) (crm=4)');
+    const second = await runCli(['quarantine', 'replay', '--storage', root, '--namespace', ns, '--code', 'quality.postal_code_invalid', '--json']);
+    expect(JSON.parse(second.stdout)).toEqual({ dryRun: false, replayed: 4, skipped: 0, forgotten: 0, bySource: { crm: 4 } });
     const afterSecond = await waitForLedger(kafka, t.names, (l) => l.total.in === 16);
     expect(afterSecond.bySource.get('crm')).toMatchObject({ in: 16, raw: 5, duplicates: 4, dead_letter: 7 });
 

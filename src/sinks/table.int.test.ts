@@ -198,7 +198,16 @@ describe('sink workers land the topics as Iceberg tables, read back by Iceberg',
     const at = before.snapshots.find((s) => s.id === before.current)!.timestamp;
     expect(byPosition((await readTable(ns, 'raw_crm', `@${at}`)).rows)).toEqual(byPosition(before.rows));
     // Expiry keeps the newest snapshot only; the table reads the same.
-    expect((await maintain('--retain-days', '0', '--retain-last', '1')).code).toBe(0);
+    const expiry = await maintain('--retain-days', '0', '--retain-last', '1', '--json');
+    expect(expiry.code, expiry.output).toBe(0);
+    expect(JSON.parse(expiry.stdout)).toEqual({
+      table: 'raw_crm',
+      filesBefore: Number(filesAfter),
+      filesAfter: Number(filesAfter),
+      rewritten: 0,
+      rows: 0,
+      snapshotsExpired: after.snapshots.length - 1,
+    });
     const expired = await readTable(ns, 'raw_crm');
     expect(expired.snapshots.map((s) => s.id)).toEqual([after.current]);
     expect(byPosition(expired.rows)).toEqual(byPosition(before.rows));
@@ -223,6 +232,15 @@ describe('sink workers land the topics as Iceberg tables, read back by Iceberg',
       const raw = (source: string) => tables.get(`raw_${source}`)!.rows.length;
       const expected = { commerce: raw('commerce') + raw('commerce_product'), crm: raw('crm'), web: raw('web') };
       const total = expected.commerce + expected.crm + expected.web;
+      const dry = await runCli(['raw', 'rerun', '-n', ns, '--into', copy.topology.namespace, '--from', day, '--to', day, '--dry-run', '--json'], TABLE_ENV);
+      expect(JSON.parse(dry.stdout)).toEqual({
+        into: copy.topology.namespace,
+        dryRun: true,
+        sent: total,
+        bySource: { commerce: expected.commerce, crm: expected.crm, web: expected.web },
+        forgotten: 0,
+        unknownEntity: 0,
+      });
       const run = await runCli(['raw', 'rerun', '-n', ns, '--into', copy.topology.namespace, '--from', day, '--to', day], TABLE_ENV);
       expect(run.code, run.output).toBe(0);
       expect(run.stdout.trim()).toBe(
@@ -262,9 +280,13 @@ describe('sink workers land the topics as Iceberg tables, read back by Iceberg',
       expect(tx).toMatchObject({ total_amount: '59.90' });
       // Forgetting a person in the namespace forgets them in its copy too.
       const person = [...again.values()].find((r) => r.source === 'crm' && typeof r.email === 'string')!;
-      const forget = await runCli(['privacy', 'forget', '-n', ns, '--email', String(person.email)], TABLE_ENV);
+      const forget = await runCli(['privacy', 'forget', '-n', ns, '--email', String(person.email), '--json'], TABLE_ENV);
       expect(forget.code, forget.output).toBe(0);
-      expect(forget.stdout).toMatch(new RegExp(`^copy ${copy.topology.namespace}: request .+: 1 subject\\(s\\) forgotten`, 'm'));
+      const { requests } = JSON.parse(forget.stdout) as { requests: Array<{ namespace: string; subjects: number; requestId: string }> };
+      expect(requests.map((r) => [r.namespace, r.subjects])).toEqual([
+        [ns, 1],
+        [copy.topology.namespace, 1],
+      ]);
       const gone = (await readAll(copy.topology.namespace)).get(String(person._ingest_id))!;
       expect(gone).toMatchObject({ _forgotten: true, email: null });
     } finally {

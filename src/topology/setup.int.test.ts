@@ -98,7 +98,13 @@ describe('schema evolution', () => {
     expect(fresh.code).toBe(0);
     expect(fresh.stdout).toContain(`${names.ingest('crm')}-value: new subject`);
 
-    expect((await runCli(['schemas', 'register', '--namespace', ns])).code).toBe(0);
+    const registered = await runCli(['schemas', 'register', '--namespace', ns, '--json']);
+    expect(registered.code, registered.output).toBe(0);
+    expect(JSON.parse(registered.stdout)).toMatchObject({ level: 'BACKWARD', registered: true });
+    expect((JSON.parse(registered.stdout) as { subjects: Array<{ subject: string; outcome: string }> }).subjects).toContainEqual({
+      subject: `${names.ingest('crm')}-value`,
+      outcome: 'new',
+    });
     const level = await (await fetch(`${config.schemaRegistry.url}/config/${names.ingest('crm')}-value`)).json();
     expect(level).toEqual({ compatibilityLevel: 'BACKWARD' });
     expect((await runCli(['schemas', 'check', '--namespace', ns])).stdout).toContain(`${names.ingest('crm')}-value: compatible`);

@@ -19,7 +19,7 @@ import { compileEntities } from '../../schema/entity.js';
 import { openObjectStore } from '../../storage/backends.js';
 import { loadTopology } from '../../topology/load.js';
 import { deadLetterContract, prepareTopologyTopics } from '../../topology/setup.js';
-import { delimiter, existingFile, existingPath, integer, withTopology } from '../options.js';
+import { delimiter, existingFile, existingPath, integer, report, withJsonLines, withTopology } from '../options.js';
 
 /** Data files of a folder (not recursive), in name order; markers and hidden or partial files are not data. */
 function dataFiles(target: string): string[] {
@@ -30,6 +30,12 @@ function dataFiles(target: string): string[] {
     .filter((f) => isDataFileName(f) && fs.statSync(path.join(target, f)).isFile())
     .sort()
     .map((f) => path.join(target, f));
+}
+
+/** A file's outcome as `--json` prints it (ingest and watch alike): everything but the local copy's path. */
+export function fileResult(r: IngestFileResult): Record<string, unknown> {
+  const { file: _localCopy, ...result } = r;
+  return result;
 }
 
 function summaryLine(r: IngestFileResult): string {
@@ -53,7 +59,7 @@ function failureLine(name: string, err: unknown): string {
 }
 
 export function registerIngestCommands(program: Command): void {
-  withTopology(program.command('ingest'))
+  withJsonLines(withTopology(program.command('ingest')))
     .argument('<path>', 'a file, or a folder whose files are ingested in name order', existingPath)
     .description(
       "Ingest a CSV, TSV, NDJSON or Parquet file (or every file of a folder) into a source's ingest topic, exactly once; unmappable rows are dead-lettered with their row number.",
@@ -76,6 +82,7 @@ export function registerIngestCommands(program: Command): void {
           delimiter?: string;
           batchRows: number;
           force: boolean;
+          json: boolean;
           topology: string;
           namespace?: string;
         },
@@ -133,15 +140,18 @@ export function registerIngestCommands(program: Command): void {
                 ),
             });
             progress.done();
-            console.log(summaryLine(result));
+            report(o, fileResult(result), () => console.log(summaryLine(result)));
           } catch (err) {
             progress.done();
             failed++;
-            console.error(failureLine(path.basename(file), err));
+            const line = failureLine(path.basename(file), err);
+            // The reason goes to stderr as text; with --json the file also has its line on stdout.
+            if (o.json) console.log(JSON.stringify({ name: path.basename(file), outcome: 'failed', error: line }));
+            console.error(line);
           }
         }
         await keyStore.close();
-        if (files.length > 1) console.log(`${files.length - failed} of ${files.length} file(s) done`);
+        if (files.length > 1 && !o.json) console.log(`${files.length - failed} of ${files.length} file(s) done`);
         if (failed > 0) process.exitCode = 1;
         // A client a failed attempt left connecting to a dead broker must not keep a finished command alive.
         setTimeout(() => process.exit(), 10_000).unref();

@@ -21,9 +21,11 @@ import {
   calendarDate,
   configWithStorage,
   many,
+  report,
   type TableAtOptions,
   type TopologyOptions,
   tableAt,
+  withJson,
   withStorageToRead,
   withTableAt,
   withTopology,
@@ -92,34 +94,47 @@ export function registerPrivacyCommands(program: Command): void {
       "A person's rights over their data: erasure (forget, replay) and access (export), and the record of who saw what (access-log). docs/privacy.md says how.",
     );
 
-  withStorageToRead(withPerson(privacy.command('forget')))
+  withJson(withStorageToRead(withPerson(privacy.command('forget'))))
     .description(
       'Forget a person: the data keys of every subject their identifiers lead to become tombstones (their personal values in raw topics, the raw layer and quarantine become unreadable, and records still on their way are suppressed), their identifiers are suppressed at ingest, their near-duplicate entries leave Redis and its changelog, and the request is logged with pseudonyms only (privacy/<namespace>/erasures/ in the storage, and the key store). The same happens in every namespace a `raw rerun` copied this one into.',
     )
-    .action(async (o: PersonOptions & { storage?: string }) => {
+    .action(async (o: PersonOptions & { storage?: string; json: boolean }) => {
       const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
       const { identifiers } = personOf(config, topology, o, 'c360 privacy forget');
       // The namespace first, then every copy a re-run made of it (c360 raw rerun), each with its own keys.
       const store = openObjectStore(config);
       const copies = await new PrivacyLog(store, topology.namespace).copies().finally(() => store.close());
+      const requests = [];
       for (const namespace of [topology.namespace, ...copies]) {
         const outcome = await withErasureStores(config, { ...topology, namespace }, (stores) => forgetPerson({ ...stores, identifiers }));
-        console.log(
-          `${namespace === topology.namespace ? '' : `copy ${namespace}: `}request ${outcome.requestId}: ${outcome.subjects.length} subject(s) forgotten, ${outcome.keysDeleted} key(s) deleted, ${outcome.identifiers.length} identifier(s) suppressed, ${outcome.redisKeysChanged} Redis key(s) changed`,
-        );
+        // Counts only: the request id is what the erasure log and the key store know it by.
+        const request = {
+          namespace,
+          requestId: outcome.requestId,
+          subjects: outcome.subjects.length,
+          keysDeleted: outcome.keysDeleted,
+          identifiersSuppressed: outcome.identifiers.length,
+          redisKeysChanged: outcome.redisKeysChanged,
+        };
+        requests.push(request);
+        if (!o.json)
+          console.log(
+            `${namespace === topology.namespace ? '' : `copy ${namespace}: `}request ${request.requestId}: ${request.subjects} subject(s) forgotten, ${request.keysDeleted} key(s) deleted, ${request.identifiersSuppressed} identifier(s) suppressed, ${request.redisKeysChanged} Redis key(s) changed`,
+          );
       }
+      if (o.json) console.log(JSON.stringify({ requests }));
     });
 
-  withStorageToRead(withTopology(privacy.command('replay')))
+  withJson(withStorageToRead(withTopology(privacy.command('replay'))))
     .description(
       "Apply every logged erasure again (privacy/<namespace>/erasures/ in the storage): run it after restoring the key store from a backup, which brings forgotten people's keys back.",
     )
-    .action(async (o: TopologyOptions & { storage?: string }) => {
+    .action(async (o: TopologyOptions & { storage?: string; json: boolean }) => {
       const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
       const replayed = await withErasureStores(config, topology, replayErasures);
-      console.log(`${replayed.erasures} erasure(s) applied again, ${replayed.keysDestroyed} restored key(s) destroyed`);
+      report(o, replayed, () => console.log(`${replayed.erasures} erasure(s) applied again, ${replayed.keysDestroyed} restored key(s) destroyed`));
     });
 
   withTableAt(withStorageToRead(withPerson(privacy.command('export'))))
@@ -178,17 +193,18 @@ export function registerPrivacyCommands(program: Command): void {
       }
     });
 
-  withTopology(privacy.command('forget-unidentified'))
+  withJson(withTopology(privacy.command('forget-unidentified')))
     .description(
       'Make the quarantined bytes of records no person could be named for (they did not decode) unreadable for good, for ingest days before --before: their keys are per source and day.',
     )
     .requiredOption('--before <YYYY-MM-DD>', 'the first ingest day to keep', calendarDate)
-    .action(async (o: TopologyOptions & { before: string }) => {
+    .action(async (o: TopologyOptions & { before: string; json: boolean }) => {
       const config = loadConfig();
       const topology = await loadTopology(o.topology, o);
       const keyStore = openKeyStore(config, topology.namespace);
       try {
-        console.log(`${await keyStore.forgetUnidentifiedBefore(o.before)} key(s) of unidentified dead letters before ${o.before} deleted`);
+        const keysDeleted = await keyStore.forgetUnidentifiedBefore(o.before);
+        report(o, { before: o.before, keysDeleted }, () => console.log(`${keysDeleted} key(s) of unidentified dead letters before ${o.before} deleted`));
       } finally {
         await keyStore.close();
       }

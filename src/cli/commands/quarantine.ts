@@ -96,13 +96,13 @@ export function registerQuarantineCommands(program: Command): void {
       if (shown === 0) console.error('no quarantined record matches');
     });
 
-  withTopology(withFilters(q.command('replay')))
+  withJson(withTopology(withFilters(q.command('replay'))))
     .description(
       'Send selected quarantined records back to their ingest topic, after a schema or rule fix; records that already landed are dropped as duplicates.',
     )
     .option('--all', 'replay every quarantined record (no filter)', false)
     .option('--dry-run', 'count what would be replayed', false)
-    .action(async (o: FilterOptions & { topology: string; namespace?: string; all: boolean; dryRun: boolean }) => {
+    .action(async (o: FilterOptions & { topology: string; namespace?: string; all: boolean; dryRun: boolean; json: boolean }) => {
       const filter = filterOf(o);
       if (!o.all && ![filter.source, filter.date, filter.code, filter.ingestId].some((f) => f?.length)) {
         throw new ConfigError('quarantine replay needs a --source, --date, --code or --ingest-id filter, or --all.');
@@ -124,9 +124,11 @@ export function registerQuarantineCommands(program: Command): void {
         files.close();
         await keyStore.close();
       });
-      const by = bySourceText(result.bySource);
-      console.log(
-        `${o.dryRun ? 'would replay' : 'replayed'} ${result.replayed} record(s)${by ? ` (${by})` : ''}${result.skipped ? `; ${result.skipped} without a value left in quarantine` : ''}${result.forgotten ? `; ${result.forgotten} of forgotten people not replayed` : ''}`,
-      );
+      report(o, { dryRun: o.dryRun, ...result }, () => {
+        const by = bySourceText(result.bySource);
+        console.log(
+          `${o.dryRun ? 'would replay' : 'replayed'} ${result.replayed} record(s)${by ? ` (${by})` : ''}${result.skipped ? `; ${result.skipped} without a value left in quarantine` : ''}${result.forgotten ? `; ${result.forgotten} of forgotten people not replayed` : ''}`,
+        );
+      });
     });
 }

@@ -56,7 +56,7 @@ export function registerRawCommands(program: Command): void {
       if (bad > 0) process.exitCode = 1;
     });
 
-  withTableAt(withStorageToRead(withTopology(raw.command('rerun'))))
+  withJson(withTableAt(withStorageToRead(withTopology(raw.command('rerun')))))
     .description(
       "Send the raw layer's records of some ingest days, decrypted, into the ingest topics of another namespace (--into), where that namespace's topology — today's checks — and sink land them in tables of its own: compare the two with `ledger` and `table ls`. Records of forgotten people are not sent; the copy is registered, so `privacy forget` here forgets in it too; recorded in the access log.",
     )
@@ -65,41 +65,47 @@ export function registerRawCommands(program: Command): void {
     .option('--from <YYYY-MM-DD>', 'first ingest day to run again', calendarDate)
     .option('--to <YYYY-MM-DD>', 'last ingest day to run again', calendarDate)
     .option('--dry-run', 'count what would be sent', false)
-    .action(async (o: TopologyOptions & TableAtOptions & { into: string; source: string[]; from?: string; to?: string; dryRun: boolean; storage?: string }) => {
-      const config = configWithStorage(o.storage);
-      const topology = await loadTopology(o.topology, o);
-      const target = await loadTopology(o.topology, { ...o, namespace: o.into });
-      if (target.namespace === topology.namespace) throw new ConfigError(`--into names ${o.into}, the namespace read from: a re-run goes into another one.`);
-      if (o.from && o.to && o.from > o.to) throw new ConfigError(`--from ${o.from} is after --to ${o.to}.`);
-      const sources = sourcesOf(topology, o.source);
-      const kafka = createKafka(config, toolLogger(config.logLevel), 'raw-rerun');
-      const ingest = (sources.length ? sources : topology.sources.map((s) => s.name)).map((s) => topicNames(target.namespace).ingest(s));
-      const existing = o.dryRun ? new Set(ingest) : await existingTopics(kafka);
-      const missing = ingest.filter((t) => !existing.has(t));
-      if (missing.length) throw new ConfigError(`${missing.join(', ')} do(es) not exist: run c360 topics create -n ${target.namespace} first.`);
-      const layer = openRawLayer(config, topology, 'c360 raw rerun', tableAt(o));
-      try {
-        const log = new PrivacyLog(layer.store, topology.namespace);
-        await log.access({ action: 'raw rerun', what: { into: target.namespace, source: sources, from: o.from, to: o.to, ...tableAt(o) } });
-        const result = await rerunRaw({
-          layer,
-          kafka,
-          from: topology.namespace,
-          into: target.namespace,
-          sources,
-          firstDay: o.from,
-          lastDay: o.to,
-          log,
-          dryRun: o.dryRun,
-        });
-        const by = bySourceText(result.bySource);
-        console.log(
-          `${o.dryRun ? 'would send' : 'sent'} ${result.sent} record(s) into ${target.namespace}${by ? ` (${by})` : ''}${result.forgotten ? `; ${result.forgotten} of forgotten people not sent` : ''}${result.unknownEntity ? `; ${result.unknownEntity} of entities the topology no longer has not sent` : ''}`,
-        );
-      } finally {
-        await layer.close();
-      }
-    });
+    .action(
+      async (
+        o: TopologyOptions & TableAtOptions & { into: string; source: string[]; from?: string; to?: string; dryRun: boolean; storage?: string; json: boolean },
+      ) => {
+        const config = configWithStorage(o.storage);
+        const topology = await loadTopology(o.topology, o);
+        const target = await loadTopology(o.topology, { ...o, namespace: o.into });
+        if (target.namespace === topology.namespace) throw new ConfigError(`--into names ${o.into}, the namespace read from: a re-run goes into another one.`);
+        if (o.from && o.to && o.from > o.to) throw new ConfigError(`--from ${o.from} is after --to ${o.to}.`);
+        const sources = sourcesOf(topology, o.source);
+        const kafka = createKafka(config, toolLogger(config.logLevel), 'raw-rerun');
+        const ingest = (sources.length ? sources : topology.sources.map((s) => s.name)).map((s) => topicNames(target.namespace).ingest(s));
+        const existing = o.dryRun ? new Set(ingest) : await existingTopics(kafka);
+        const missing = ingest.filter((t) => !existing.has(t));
+        if (missing.length) throw new ConfigError(`${missing.join(', ')} do(es) not exist: run c360 topics create -n ${target.namespace} first.`);
+        const layer = openRawLayer(config, topology, 'c360 raw rerun', tableAt(o));
+        try {
+          const log = new PrivacyLog(layer.store, topology.namespace);
+          await log.access({ action: 'raw rerun', what: { into: target.namespace, source: sources, from: o.from, to: o.to, ...tableAt(o) } });
+          const result = await rerunRaw({
+            layer,
+            kafka,
+            from: topology.namespace,
+            into: target.namespace,
+            sources,
+            firstDay: o.from,
+            lastDay: o.to,
+            log,
+            dryRun: o.dryRun,
+          });
+          report(o, { into: target.namespace, dryRun: o.dryRun, ...result }, () => {
+            const by = bySourceText(result.bySource);
+            console.log(
+              `${o.dryRun ? 'would send' : 'sent'} ${result.sent} record(s) into ${target.namespace}${by ? ` (${by})` : ''}${result.forgotten ? `; ${result.forgotten} of forgotten people not sent` : ''}${result.unknownEntity ? `; ${result.unknownEntity} of entities the topology no longer has not sent` : ''}`,
+            );
+          });
+        } finally {
+          await layer.close();
+        }
+      },
+    );
 
   withTableAt(withStorageToRead(withTopology(raw.command('read'))))
     .description(

@@ -9,7 +9,7 @@ import { mainSnapshot } from '../../iceberg/table-metadata.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
 import { retry } from '../../retry.js';
 import { loadTopology } from '../../topology/load.js';
-import { integer, many, report, type TopologyOptions, withJson, withTopology } from '../options.js';
+import { integer, many, report, type TopologyOptions, withJson, withJsonLines, withTopology } from '../options.js';
 import { stopSignal } from '../shutdown.js';
 
 interface MaintenanceOptions extends TopologyOptions {
@@ -18,6 +18,7 @@ interface MaintenanceOptions extends TopologyOptions {
   minFiles: number;
   retainDays: number;
   retainLast: number;
+  json: boolean;
 }
 
 /** The catalog and the namespace's tables (all, or those asked for). */
@@ -41,7 +42,7 @@ const PASS_RETRY = { retries: 5, initialMs: 1_000, maxMs: 15_000 };
 
 /**
  * One pass over the tables: compaction, then expiry of snapshots past the retention; one line per
- * table. A step that meets an outage starts again from the table's current snapshot: a replace or an
+ * table (a JSON line with --json). A step that meets an outage starts again from the table's current snapshot: a replace or an
  * expiry either committed whole or not at all, so planning again never joins a file twice.
  */
 async function maintain(o: MaintenanceOptions, logger: Logger, signal?: AbortSignal): Promise<void> {
@@ -56,7 +57,9 @@ async function maintain(o: MaintenanceOptions, logger: Logger, signal?: AbortSig
         signal,
         onRetry,
       });
-      console.log(`${table.name}: ${c.filesBefore} files -> ${c.filesAfter} (${c.rewritten} joined, ${c.rows} rows moved), ${expired} snapshot(s) expired`);
+      report(o, { ...c, snapshotsExpired: expired }, () =>
+        console.log(`${table.name}: ${c.filesBefore} files -> ${c.filesAfter} (${c.rewritten} joined, ${c.rows} rows moved), ${expired} snapshot(s) expired`),
+      );
     } finally {
       table.close();
     }
@@ -86,7 +89,7 @@ export function registerTableCommands(program: Command): void {
       });
     });
 
-  withTopology(table.command('maintain'))
+  withJsonLines(withTopology(table.command('maintain')))
     .description(
       "Compact each table's small files into files of about --target-file-mb (row groups copied byte for byte: rows and sealed values never change), then expire snapshots older than --retain-days, keeping the newest --retain-last. With --every, again at that interval until SIGTERM.",
     )

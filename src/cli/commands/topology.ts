@@ -161,32 +161,38 @@ export function registerTopologyCommands(program: Command): void {
     });
 
   const schemas = program.command('schemas').description('Avro schemas of a topology in the schema registry.');
-  /** Every subject checked against its latest version; throws, naming each one that breaks the level. */
-  const checkSubjects = async (config: Config, subjects: TopologySubject[], o: { json?: boolean } = {}): Promise<void> => {
+  /**
+   * Every subject checked against its latest version, printed (or, with --json, one document with
+   * `extra`); throws, naming each one that breaks the level.
+   */
+  const checkSubjects = async (config: Config, subjects: TopologySubject[], o: { json?: boolean }, then?: () => Promise<Record<string, unknown>>) => {
     const level = config.schemaCompatibility;
     const checks: SubjectCheck[] = [];
     for (const s of subjects) checks.push(await checkCompatibility(config, s.subject, s.schema, level));
-    report(o, { level, subjects: checks }, () => {
-      for (const c of checks) console.log(`${c.subject}: ${c.outcome === 'new' ? 'new subject' : c.outcome}${c.reason ? ` (${c.reason})` : ''}`);
-    });
     const broken = checks.filter((c) => c.outcome === 'incompatible');
+    const extra = broken.length === 0 && then ? await then() : {};
+    report(o, { level, subjects: checks, ...extra }, () => {
+      for (const c of checks) console.log(`${c.subject}: ${c.outcome === 'new' ? 'new subject' : c.outcome}${c.reason ? ` (${c.reason})` : ''}`);
+      if (extra.registered) console.log(`registered at ${level} compatibility`);
+    });
     if (broken.length > 0)
       throw new IncompatibleSchemaError(`${broken.map((c) => `${c.subject} is not ${level}-compatible with its latest version: ${c.reason}`).join('; ')}.`);
   };
 
-  withTopology(schemas.command('register'))
+  withJson(withTopology(schemas.command('register')))
     .description(
       "Check, then register, each entity under its ingest and raw subjects and the dead-letter and near-duplicate schemas, setting each subject's compatibility level (C360_SCHEMA_COMPATIBILITY); a schema that breaks it is refused with the reason.",
     )
-    .action(async (options: TopologyOptions) => {
+    .action(async (options: TopologyOptions & { json: boolean }) => {
       const config = loadConfig();
       const topology = await loadTopology(options.topology, options);
       const entities = topology.sources.flatMap(compileEntities);
       const subjects = topologySubjects(topology, entities);
-      await checkSubjects(config, subjects);
-      for (const s of subjects) await setCompatibility(config, s.subject, config.schemaCompatibility);
-      await registerTopologySchemas(createSchemaRegistry(config), topology, entities, config.schemaCompatibility);
-      console.log(`registered at ${config.schemaCompatibility} compatibility`);
+      await checkSubjects(config, subjects, options, async () => {
+        for (const s of subjects) await setCompatibility(config, s.subject, config.schemaCompatibility);
+        await registerTopologySchemas(createSchemaRegistry(config), topology, entities, config.schemaCompatibility);
+        return { registered: true };
+      });
     });
 
   withJson(withTopology(schemas.command('check')))

@@ -20,6 +20,7 @@ import { deadLetterContract, prepareTopologyTopics } from '../../topology/setup.
 import { serveOps } from '../ops.js';
 import { existingFolder, integer, milliseconds, report, type TopologyOptions, withJsonLines, withOpsPort, withTopology } from '../options.js';
 import { stopSignal } from '../shutdown.js';
+import { fileResult } from './ingest.js';
 
 /** A name as a terminal shows it: an object key may hold control characters, which are escaped rather than obeyed. */
 const shown = (text: string) => text.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
@@ -74,21 +75,19 @@ export function registerWatchCommands(program: Command): void {
             if ('rejected' in r) {
               metrics.files.inc({ source, outcome: 'rejected' });
               const file = path.basename(r.file);
-              report(o, { source, file, outcome: 'rejected', reason: r.rejected }, () =>
+              report(o, { source, name: file, outcome: 'rejected', reason: r.rejected }, () =>
                 console.log(`${source}/${shown(file)}: rejected: ${shown(r.rejected)}`),
               );
               return;
             }
             metrics.files.inc({ source, outcome: r.outcome });
             if (r.outcome === 'duplicate') {
-              report(o, { source, file: r.name, outcome: r.outcome, sha256: r.sha256, duplicateOf: r.duplicateOf }, () =>
-                console.log(`${source}/${shown(r.name)}: ${shown(duplicateNote(r))}`),
-              );
+              report(o, { source, ...fileResult(r) }, () => console.log(`${source}/${shown(r.name)}: ${shown(duplicateNote(r))}`));
               return;
             }
             metrics.rows.inc({ source, route: 'sent' }, r.sent);
             metrics.rows.inc({ source, route: 'dead_lettered' }, r.deadLettered);
-            report(o, { source, file: r.name, outcome: r.outcome, rows: r.rows, sent: r.sent, deadLettered: r.deadLettered }, () =>
+            report(o, { source, ...fileResult(r) }, () =>
               console.log(`${source}/${shown(r.name)}: ${r.outcome}, ${r.rows} rows, ${r.sent} sent, ${r.deadLettered} dead-lettered`),
             );
           },
