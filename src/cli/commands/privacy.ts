@@ -87,6 +87,16 @@ async function withErasureStores<T>(config: Config, topology: Topology, fn: (sto
   }
 }
 
+/** The namespace, then every copy a re-run made of it (c360 raw rerun): each has its own keys and erasure log. */
+async function withCopies(config: Config, namespace: string): Promise<string[]> {
+  const store = openObjectStore(config);
+  try {
+    return [namespace, ...(await new PrivacyLog(store, namespace).copies())];
+  } finally {
+    store.close();
+  }
+}
+
 export function registerPrivacyCommands(program: Command): void {
   const privacy = program
     .command('privacy')
@@ -102,11 +112,8 @@ export function registerPrivacyCommands(program: Command): void {
       const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
       const { identifiers } = personOf(config, topology, o, 'c360 privacy forget');
-      // The namespace first, then every copy a re-run made of it (c360 raw rerun), each with its own keys.
-      const store = openObjectStore(config);
-      const copies = await new PrivacyLog(store, topology.namespace).copies().finally(() => store.close());
       const requests = [];
-      for (const namespace of [topology.namespace, ...copies]) {
+      for (const namespace of await withCopies(config, topology.namespace)) {
         const outcome = await withErasureStores(config, { ...topology, namespace }, (stores) => forgetPerson({ ...stores, identifiers }));
         // Counts only: the request id is what the erasure log and the key store know it by.
         const request = {
@@ -128,13 +135,21 @@ export function registerPrivacyCommands(program: Command): void {
 
   withJson(withStorageToRead(withTopology(privacy.command('replay'))))
     .description(
-      "Apply every logged erasure again (privacy/<namespace>/erasures/ in the storage): run it after restoring the key store from a backup, which brings forgotten people's keys back.",
+      "Apply every logged erasure again (privacy/<namespace>/erasures/ in the storage), here and in every namespace a `raw rerun` copied this one into: run it after restoring the key store from a backup, which brings forgotten people's keys back.",
     )
     .action(async (o: TopologyOptions & { storage?: string; json: boolean }) => {
       const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
-      const replayed = await withErasureStores(config, topology, replayErasures);
-      report(o, replayed, () => console.log(`${replayed.erasures} erasure(s) applied again, ${replayed.keysDestroyed} restored key(s) destroyed`));
+      const replays = [];
+      for (const namespace of await withCopies(config, topology.namespace)) {
+        const replayed = { namespace, ...(await withErasureStores(config, { ...topology, namespace }, replayErasures)) };
+        replays.push(replayed);
+        if (!o.json)
+          console.log(
+            `${namespace === topology.namespace ? '' : `copy ${namespace}: `}${replayed.erasures} erasure(s) applied again, ${replayed.keysDestroyed} restored key(s) destroyed`,
+          );
+      }
+      if (o.json) console.log(JSON.stringify({ replays }));
     });
 
   withTableAt(withStorageToRead(withPerson(privacy.command('export'))))
