@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type CountryCode, isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
+import type { ClientCredentials } from './auth/oauth2.js';
 import { COMPATIBILITY_LEVELS, type CompatibilityLevel } from './contracts/compatibility.js';
 import { ConfigError } from './contracts/errors.js';
 import { validated } from './contracts/validation.js';
@@ -39,6 +40,7 @@ const FILE_SECRETS = [
   'SCHEMA_REGISTRY_PASSWORD',
   'C360_KEY_STORE_URL',
   'C360_CATALOG_TOKEN',
+  'C360_CATALOG_CREDENTIAL',
 ] as const;
 
 function secretFile(name: (typeof FILE_SECRETS)[number]): string {
@@ -112,6 +114,19 @@ export const envSchema = z.object({
     .describe("the catalog's warehouse, sent as `warehouse` when the client asks for its config (Polaris: the catalog name)"),
   C360_CATALOG_TOKEN: z.string().min(1).optional().describe('a bearer token for the REST catalog, sent only to the C360_CATALOG_URL origin'),
   C360_CATALOG_TOKEN_FILE: z.string().min(1).optional().describe(secretFile('C360_CATALOG_TOKEN')),
+  C360_CATALOG_CREDENTIAL: z
+    .string()
+    .regex(/^[^:]+:.+$/, { message: 'must be <client_id>:<client_secret>' })
+    .optional()
+    .describe(
+      "OAuth2 client credentials for the REST catalog (Polaris, Unity, Nessie with an identity provider), as Iceberg's own `credential` property takes them: <client_id>:<client_secret>; c360 asks C360_CATALOG_OAUTH2_SERVER_URI for tokens, renews them before they expire and sends them to the catalog only",
+    ),
+  C360_CATALOG_CREDENTIAL_FILE: z.string().min(1).optional().describe(secretFile('C360_CATALOG_CREDENTIAL')),
+  C360_CATALOG_OAUTH2_SERVER_URI: z
+    .url({ message: 'must be an http(s) URL' })
+    .optional()
+    .describe("the token endpoint the credential goes to (default: the catalog's own, C360_CATALOG_URL/v1/oauth/tokens)"),
+  C360_CATALOG_SCOPE: z.string().min(1).default('catalog').describe('the scope asked for with the credential (Polaris: PRINCIPAL_ROLE:ALL)'),
   C360_CATALOG_TIMEOUT_MS: z.coerce
     .number()
     .int()
@@ -353,6 +368,8 @@ export interface CatalogSettings {
   timeoutMs: number;
   warehouse?: string;
   token?: string;
+  /** OAuth2 client credentials: tokens are asked for, renewed and sent instead of a fixed token. */
+  oauth2?: ClientCredentials;
 }
 
 export interface Config {
@@ -391,6 +408,19 @@ export interface Config {
   createTopics: boolean;
   /** The durability of every topic c360 creates. */
   topics: TopicDurability;
+}
+
+/** The catalog's OAuth2 client: Iceberg's `credential` split at its first colon, sent in the form as Iceberg's clients send it. */
+function catalogCredentials(e: z.output<typeof envSchema>, catalogUrl: string, credential: string): ClientCredentials {
+  if (e.C360_CATALOG_TOKEN) throw new ConfigError('C360_CATALOG_TOKEN and C360_CATALOG_CREDENTIAL are both set: set one of them.');
+  const at = credential.indexOf(':');
+  return {
+    tokenUrl: e.C360_CATALOG_OAUTH2_SERVER_URI ?? `${catalogUrl.replace(/\/+$/, '')}/v1/oauth/tokens`,
+    clientId: credential.slice(0, at),
+    clientSecret: credential.slice(at + 1),
+    scope: e.C360_CATALOG_SCOPE,
+    clientAuth: 'form',
+  };
 }
 
 /** Where and which traces go (OTEL_* variables, named as the OpenTelemetry SDKs name them). */
@@ -481,6 +511,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           timeoutMs: e.C360_CATALOG_TIMEOUT_MS,
           ...(e.C360_CATALOG_WAREHOUSE ? { warehouse: e.C360_CATALOG_WAREHOUSE } : {}),
           ...(e.C360_CATALOG_TOKEN ? { token: e.C360_CATALOG_TOKEN } : {}),
+          ...(e.C360_CATALOG_CREDENTIAL ? { oauth2: catalogCredentials(e, e.C360_CATALOG_URL, e.C360_CATALOG_CREDENTIAL) } : {}),
         }
       : undefined,
     memory: memoryBudget(e.C360_MEMORY_MB),
@@ -547,7 +578,7 @@ function secretOf(name: string, value: string | undefined, namedFile: string | u
 /** A setting's value as a message may show it: a secret's never, a URL's password masked. */
 function shownValue(variable: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (/PASSWORD|SECRET|_KEK$|PII_KEY$|OTLP_HEADERS$/.test(variable)) return '(hidden)';
+  if (/PASSWORD|SECRET|CREDENTIAL|TOKEN$|_KEK$|PII_KEY$|OTLP_HEADERS$/.test(variable)) return '(hidden)';
   return value.replace(/(\/\/[^/:@]*:)[^@/]*@/, '$1***@');
 }
 

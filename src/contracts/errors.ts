@@ -165,7 +165,7 @@ export function isRetriableStatus(status: number): boolean {
 /** The settings that carry a dependency's credentials, named when it answers 401 or 403. */
 const CREDENTIAL_SETTINGS: Partial<Record<Dependency, string>> = {
   registry: 'SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD',
-  catalog: 'C360_CATALOG_TOKEN',
+  catalog: 'C360_CATALOG_TOKEN or C360_CATALOG_CREDENTIAL',
 };
 
 /** An HTTP failure of a dependency as one sentence, retriable or not by its status; a Retry-After in seconds is kept. */

@@ -2,14 +2,17 @@
  * A client of the Iceberg REST catalog protocol (the OpenAPI spec in apache/iceberg's open-api):
  * the few calls a writer needs — the catalog's config, namespaces, loading, creating and committing
  * tables. Any REST catalog serves it (Iceberg's reference server, Polaris, Nessie, Glue's and
- * S3 Tables' REST endpoints). The token goes to the catalog's origin and nowhere else.
+ * S3 Tables' REST endpoints). It authenticates with a fixed token, or with OAuth2 client
+ * credentials (auth/oauth2.ts): the secret goes to the token endpoint, the token it gives to the
+ * catalog's origin, and nowhere else; a 401 renews the token once.
  *
  * A commit sends requirements with its updates; the catalog applies them atomically or answers 409
  * (the table moved on: reload and try again, as Iceberg's own clients do). A 5xx answer to a commit
  * leaves its outcome unknown; the caller reloads the table and looks for its own snapshot.
  */
+import { type BearerToken, type ClientCredentials, cachedTokens, clientCredentialsToken, TokenEndpointError } from '../auth/oauth2.js';
 import type { CatalogSettings } from '../config.js';
-import { DependencyUnavailableError, describeError, httpError } from '../contracts/errors.js';
+import { DependencyRefusedError, DependencyUnavailableError, describeError, httpError } from '../contracts/errors.js';
 import type { TableMetadata, TableRequirement, TableUpdate } from './table-metadata.js';
 
 /** The catalog's answer when a table changed under a commit's requirements. */
@@ -26,8 +29,12 @@ export interface LoadedTable {
 
 export class RestCatalog {
   private prefix: string | undefined;
+  private readonly bearer: (() => Promise<{ value: string }>) & { invalidate?(): void };
 
-  constructor(private readonly settings: CatalogSettings) {}
+  constructor(private readonly settings: CatalogSettings) {
+    const { oauth2, token } = settings;
+    this.bearer = oauth2 ? cachedTokens(() => catalogToken(oauth2)) : async () => ({ value: token ?? '' });
+  }
 
   get url(): string {
     return this.settings.url;
@@ -118,22 +125,12 @@ export class RestCatalog {
    * conflict); other failures are classified: unreachable and 5xx retried, other 4xx refused.
    */
   private async call(method: string, path: string, body: unknown, what: string, tolerated: number[] = []): Promise<unknown> {
-    let answer: Response;
-    try {
-      answer = await fetch(`${this.settings.url}${path}`, {
-        method,
-        headers: {
-          accept: 'application/json',
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...(this.settings.token ? { authorization: `Bearer ${this.settings.token}` } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        // A redirect would carry the token to wherever it points: the catalog is asked at its own address only.
-        redirect: 'error',
-        signal: AbortSignal.timeout(this.settings.timeoutMs),
-      });
-    } catch (err) {
-      throw new DependencyUnavailableError('catalog', `${what} at ${this.settings.url} failed: ${describeError(err)}`, { cause: err });
+    let answer = await this.send(method, path, body, what);
+    if (answer.status === 401 && this.bearer.invalidate) {
+      // A token that expired early or was revoked: one more try with a new one.
+      await answer.body?.cancel();
+      this.bearer.invalidate();
+      answer = await this.send(method, path, body, what);
     }
     if (tolerated.includes(answer.status)) {
       await answer.body?.cancel();
@@ -152,6 +149,37 @@ export class RestCatalog {
     } catch (err) {
       throw new DependencyUnavailableError('catalog', `${what}: the catalog answered something that is not JSON`, { cause: err });
     }
+  }
+
+  private async send(method: string, path: string, body: unknown, what: string): Promise<Response> {
+    const { value: token } = await this.bearer();
+    try {
+      return await fetch(`${this.settings.url}${path}`, {
+        method,
+        headers: {
+          accept: 'application/json',
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        // A redirect would carry the token to wherever it points: the catalog is asked at its own address only.
+        redirect: 'error',
+        signal: AbortSignal.timeout(this.settings.timeoutMs),
+      });
+    } catch (err) {
+      throw new DependencyUnavailableError('catalog', `${what} at ${this.settings.url} failed: ${describeError(err)}`, { cause: err });
+    }
+  }
+}
+
+/** A token for the catalog; a refusal is final (the credential is wrong), an endpoint that fails is an outage. */
+async function catalogToken(credentials: ClientCredentials): Promise<BearerToken> {
+  try {
+    return await clientCredentialsToken(credentials);
+  } catch (err) {
+    if (!(err instanceof TokenEndpointError)) throw err;
+    if (err.refused) throw new DependencyRefusedError('catalog', `${err.message}; not retried: check C360_CATALOG_CREDENTIAL and C360_CATALOG_SCOPE`);
+    throw new DependencyUnavailableError('catalog', err.message, { cause: err });
   }
 }
 

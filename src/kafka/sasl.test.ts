@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cachedTokens, mskIamToken } from './sasl.js';
+import { cachedTokens } from '../auth/oauth2.js';
+import { mskIamToken } from './sasl.js';
 
 describe('AWS MSK IAM tokens (aws-msk-iam-sasl-signer-js)', () => {
   // AWS's documented example credentials: the signature is checked by recomputing SigV4 here, independently of the signer.
