@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type CountryCode, isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
+import type { SigV4Settings } from './auth/aws-sigv4.js';
 import type { ClientCredentials } from './auth/oauth2.js';
 import { COMPATIBILITY_LEVELS, type CompatibilityLevel } from './contracts/compatibility.js';
 import { ConfigError } from './contracts/errors.js';
@@ -126,6 +127,14 @@ export const envSchema = z.object({
     .url({ message: 'must be an http(s) URL' })
     .optional()
     .describe("the token endpoint the credential goes to (default: the catalog's own, C360_CATALOG_URL/v1/oauth/tokens)"),
+  C360_CATALOG_SIGV4: z
+    .string()
+    .regex(/^[a-z0-9-]+$/, { message: 'must be an AWS signing name such as glue or s3tables' })
+    .optional()
+    .describe(
+      "sign every catalog request with AWS SigV4 for this service (glue: Glue's Iceberg REST endpoint, s3tables: S3 Tables'), with credentials from the AWS default chain (environment, EKS web identity, profile, instance role)",
+    ),
+  C360_CATALOG_SIGV4_REGION: z.string().min(1).optional().describe('the region C360_CATALOG_SIGV4 signs for (default AWS_REGION)'),
   C360_CATALOG_SCOPE: z.string().min(1).default('catalog').describe('the scope asked for with the credential (Polaris: PRINCIPAL_ROLE:ALL)'),
   C360_CATALOG_TIMEOUT_MS: z.coerce
     .number()
@@ -370,6 +379,8 @@ export interface CatalogSettings {
   token?: string;
   /** OAuth2 client credentials: tokens are asked for, renewed and sent instead of a fixed token. */
   oauth2?: ClientCredentials;
+  /** AWS SigV4 instead of a token (Glue, S3 Tables). */
+  sigv4?: SigV4Settings;
 }
 
 export interface Config {
@@ -421,6 +432,15 @@ function catalogCredentials(e: z.output<typeof envSchema>, catalogUrl: string, c
     scope: e.C360_CATALOG_SCOPE,
     clientAuth: 'form',
   };
+}
+
+/** AWS SigV4 for the catalog: the one way it authenticates, for the region given or AWS_REGION's. */
+function catalogSigV4(e: z.output<typeof envSchema>, service: string): SigV4Settings {
+  if (e.C360_CATALOG_TOKEN || e.C360_CATALOG_CREDENTIAL)
+    throw new ConfigError('C360_CATALOG_SIGV4 signs every catalog request: unset C360_CATALOG_TOKEN and C360_CATALOG_CREDENTIAL.');
+  const region = e.C360_CATALOG_SIGV4_REGION ?? e.AWS_REGION;
+  if (!region) throw new ConfigError('C360_CATALOG_SIGV4 needs a region: set C360_CATALOG_SIGV4_REGION or AWS_REGION.');
+  return { service, region };
 }
 
 /** Where and which traces go (OTEL_* variables, named as the OpenTelemetry SDKs name them). */
@@ -512,6 +532,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           ...(e.C360_CATALOG_WAREHOUSE ? { warehouse: e.C360_CATALOG_WAREHOUSE } : {}),
           ...(e.C360_CATALOG_TOKEN ? { token: e.C360_CATALOG_TOKEN } : {}),
           ...(e.C360_CATALOG_CREDENTIAL ? { oauth2: catalogCredentials(e, e.C360_CATALOG_URL, e.C360_CATALOG_CREDENTIAL) } : {}),
+          ...(e.C360_CATALOG_SIGV4 ? { sigv4: catalogSigV4(e, e.C360_CATALOG_SIGV4) } : {}),
         }
       : undefined,
     memory: memoryBudget(e.C360_MEMORY_MB),

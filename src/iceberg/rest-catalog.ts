@@ -2,17 +2,20 @@
  * A client of the Iceberg REST catalog protocol (the OpenAPI spec in apache/iceberg's open-api):
  * the few calls a writer needs — the catalog's config, namespaces, loading, creating and committing
  * tables. Any REST catalog serves it (Iceberg's reference server, Polaris, Nessie, Glue's and
- * S3 Tables' REST endpoints). It authenticates with a fixed token, or with OAuth2 client
- * credentials (auth/oauth2.ts): the secret goes to the token endpoint, the token it gives to the
- * catalog's origin, and nowhere else; a 401 renews the token once.
+ * S3 Tables' REST endpoints). It authenticates with a fixed token, with OAuth2 client credentials
+ * (auth/oauth2.ts: the secret goes to the token endpoint, the token it gives to the catalog's origin,
+ * and nowhere else; a 401 renews the token once), or with AWS SigV4 (auth/aws-sigv4.ts) for Glue and
+ * S3 Tables.
  *
  * A commit sends requirements with its updates; the catalog applies them atomically or answers 409
  * (the table moved on: reload and try again, as Iceberg's own clients do). A 5xx answer to a commit
  * leaves its outcome unknown; the caller reloads the table and looks for its own snapshot.
  */
+
+import { sigV4Signer } from '../auth/aws-sigv4.js';
 import { type BearerToken, type ClientCredentials, cachedTokens, clientCredentialsToken, TokenEndpointError } from '../auth/oauth2.js';
 import type { CatalogSettings } from '../config.js';
-import { DependencyRefusedError, DependencyUnavailableError, describeError, httpError } from '../contracts/errors.js';
+import { C360Error, DependencyRefusedError, DependencyUnavailableError, describeError, httpError } from '../contracts/errors.js';
 import type { TableMetadata, TableRequirement, TableUpdate } from './table-metadata.js';
 
 /** The catalog's answer when a table changed under a commit's requirements. */
@@ -30,10 +33,12 @@ export interface LoadedTable {
 export class RestCatalog {
   private prefix: string | undefined;
   private readonly bearer: (() => Promise<{ value: string }>) & { invalidate?(): void };
+  private readonly sign: ReturnType<typeof sigV4Signer> | undefined;
 
   constructor(private readonly settings: CatalogSettings) {
-    const { oauth2, token } = settings;
+    const { oauth2, token, sigv4 } = settings;
     this.bearer = oauth2 ? cachedTokens(() => catalogToken(oauth2)) : async () => ({ value: token ?? '' });
+    this.sign = sigv4 ? sigV4Signer(sigv4) : undefined;
   }
 
   get url(): string {
@@ -151,17 +156,28 @@ export class RestCatalog {
     }
   }
 
-  private async send(method: string, path: string, body: unknown, what: string): Promise<Response> {
+  private async withBearer(headers: Record<string, string>): Promise<Record<string, string>> {
     const { value: token } = await this.bearer();
+    return token ? { ...headers, authorization: `Bearer ${token}` } : headers;
+  }
+
+  private async send(method: string, path: string, body: unknown, what: string): Promise<Response> {
+    const url = `${this.settings.url}${path}`;
+    const text = body !== undefined ? JSON.stringify(body) : undefined;
+    const plain: Record<string, string> = { accept: 'application/json', ...(text !== undefined ? { 'content-type': 'application/json' } : {}) };
+    let headers: Record<string, string>;
     try {
-      return await fetch(`${this.settings.url}${path}`, {
+      headers = this.sign ? await this.sign({ method, url, headers: plain, ...(text !== undefined ? { body: text } : {}) }) : await this.withBearer(plain);
+    } catch (err) {
+      if (err instanceof C360Error) throw err;
+      // The AWS credential chain found nothing, or its source (web identity, the instance's role) failed.
+      throw new DependencyUnavailableError('catalog', `signing ${what} for ${this.settings.url} failed: ${describeError(err)}`, { cause: err });
+    }
+    try {
+      return await fetch(url, {
         method,
-        headers: {
-          accept: 'application/json',
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        headers,
+        ...(text !== undefined ? { body: text } : {}),
         // A redirect would carry the token to wherever it points: the catalog is asked at its own address only.
         redirect: 'error',
         signal: AbortSignal.timeout(this.settings.timeoutMs),
