@@ -356,6 +356,14 @@ export const RECORD_ERROR_CODES = {
   'quality.timestamp_in_future': 'a timestamp further in the future than the allowed clock skew',
   'quality.currency_invalid': 'not an ISO 4217 currency code',
   'quality.amount_negative': 'an amount below zero',
+  // Declarative rules (stages/quality/rules/declarative.ts): written in the topology, no code.
+  'quality.required_missing': 'a field the not_null rule requires is absent, null or blank',
+  'quality.pattern_mismatch': 'a value that does not match the pattern rule its field has',
+  'quality.not_allowed': 'a value that is not one of the one_of rule values its field allows',
+  'quality.out_of_range': 'a number outside the range rule bounds of its field',
+  'quality.length_out_of_range': 'a text or list shorter or longer than the length rule of its field allows',
+  'quality.fields_disagree': 'two fields that break the compare rule between them (a start after its end, say)',
+  'quality.not_in_reference': 'a value missing from the reference list its field is checked against',
   // Extraction (`c360 ingest`, `c360 watch`): a file row that cannot become a record. Dead-lettered with its file and row.
   'mapping.malformed_row': 'a CSV row that does not parse (quoting, column count) or an NDJSON line that is not a JSON object',
   'mapping.invalid_number': 'a numeric field whose cell is not a number of that kind',

@@ -4,7 +4,7 @@
  * Checks may normalise the value they check (lower-cased email domain, E.164 phone).
  */
 import type { RecordErrorCode, RecordErrorEntry } from '../contracts/errors.js';
-import { forEachAt, type PathSegment, pathSegments } from '../schema/field-path.js';
+import { forEachAt, type PathSegment, pathSegments, readPath } from '../schema/field-path.js';
 import { reject } from './envelope.js';
 import type { RuleCheck, RuleContext } from './quality/rule.js';
 import { RULES } from './quality/rules/index.js';
@@ -12,6 +12,8 @@ import { defineStage } from './stage.js';
 
 interface CompiledCheck {
   segments: PathSegment[];
+  /** Also run when the field is absent or null (not_null): then at its fixed path. */
+  absent: boolean;
   /** The field's path when no segment fans out over an array, known before any record is seen. */
   fixedPath: string | undefined;
   check: RuleCheck;
@@ -37,6 +39,10 @@ function apply(c: CompiledCheck, parent: Record<string, unknown> | unknown[], ke
   else found.flags.push(outcome.code);
 }
 
+/** What a rule that checks absent fields is handed for one (a parent with nothing in it: nothing is written back into the record). */
+const ABSENT: Record<string, unknown> = {};
+const isAbsent = (v: unknown) => v === undefined || v === null;
+
 export const qualityStage = defineStage({
   name: 'quality',
   description:
@@ -50,6 +56,7 @@ export const qualityStage = defineStage({
         id,
         source.definition.quality.map((q) => ({
           segments: pathSegments(q.field),
+          absent: RULES.get(q.rule)!.checksAbsent === true,
           fixedPath: q.field.includes('[]') ? undefined : q.field,
           check: RULES.get(q.rule)!.create(q.options),
           severity: q.severity,
@@ -63,7 +70,10 @@ export const qualityStage = defineStage({
         for (const e of batch) {
           if (e.outcome !== 'pending' || !e.value) continue;
           found.ctx.record = e.value;
-          for (const c of checks.get(e.entity.id) ?? []) forEachAt(e.value, c.segments, (parent, key, path) => apply(c, parent, key, path, found), c.fixedPath);
+          for (const c of checks.get(e.entity.id) ?? []) {
+            if (c.absent && isAbsent(readPath(e.value, c.fixedPath!))) apply(c, ABSENT, 'value', c.fixedPath!, found);
+            else forEachAt(e.value, c.segments, (parent, key, path) => apply(c, parent, key, path, found), c.fixedPath);
+          }
           if (found.errors.length > 0) {
             reject(e, 'quality', found.errors);
             found.errors = [];

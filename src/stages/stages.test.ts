@@ -166,3 +166,46 @@ describe('dedup decisions', () => {
     }
   });
 });
+
+describe('declarative rules in the quality stage', () => {
+  const declared = offlineContext({
+    name: 'declared',
+    sources: [
+      {
+        name: 'web',
+        entity: 'BehavioralEvent',
+        key: 'event_id',
+        quality: [
+          { field: 'properties.order_id', rule: 'not_null' },
+          { field: 'properties.order_id', rule: 'pattern', options: { regex: '^ORD-\\d+$' } },
+          { field: 'event_type', rule: 'one_of', options: { values: ['PAGE_VIEW', 'ORDER_COMPLETED'] } },
+          { field: 'session_id', rule: 'length', options: { max: 8 }, severity: 'warn' },
+          { field: 'geo.latitude', rule: 'range', options: { min: 40, max: 60 } },
+        ],
+      },
+    ],
+  });
+  const web = declared.entities.get('web')!;
+  const run = async (patch: Record<string, unknown>) => {
+    const e = envelopeOf(web, JSON.stringify(variant(webEvent, patch)));
+    await decodeStage.create(declared).process([e], control);
+    await qualityStage.create(declared).process([e], control);
+    return e;
+  };
+
+  it('passes the control, and dead-letters or flags each rule on its own case', async () => {
+    const control = await run({ properties: { order_id: 'ORD-1' } });
+    expect([outcome(control), control.flags]).toEqual(['pending', []]);
+    expect(outcome(await run({ properties: {} }))).toBe('quality.required_missing@properties.order_id');
+    expect(outcome(await run({ properties: { order_id: '  ' } }))).toBe(
+      'quality.required_missing@properties.order_id,quality.pattern_mismatch@properties.order_id',
+    );
+    expect(outcome(await run({ properties: { order_id: 'X-1' } }))).toBe('quality.pattern_mismatch@properties.order_id');
+    expect(outcome(await run({ properties: { order_id: 'ORD-1' }, event_type: 'CLICK' }))).toBe('quality.not_allowed@event_type');
+    expect(outcome(await run({ properties: { order_id: 'ORD-1' }, geo: { ...webEvent.geo, latitude: 10 } }))).toBe('quality.out_of_range@geo.latitude');
+    const long = await run({ properties: { order_id: 'ORD-1' }, session_id: 's-123456789' });
+    expect([outcome(long), long.flags]).toEqual(['pending', ['quality.length_out_of_range']]);
+    // An absent field is for not_null alone: the other rules skip it, as they skip a null.
+    expect(outcome(await run({ properties: { order_id: 'ORD-1' }, geo: null }))).toBe('pending');
+  });
+});

@@ -60,6 +60,21 @@ describe('topology validation', () => {
       { sources: [{ ...source, quality: [{ field: 'phone', rule: 'phone', options: { countryField: 3 } }] }] },
       /^topology sources\.0\.quality\.0\.options for rule phone\.countryField: /,
     ],
+    [
+      'a not_null rule on a list of fields',
+      { sources: [{ ...source, quality: [{ field: 'consents[].channel', rule: 'not_null' }] }] },
+      'topology sources.0.quality.0: rule not_null checks a field that may be absent, so it needs a path without [] (got consents[].channel).',
+    ],
+    [
+      'a pattern that could take exponential time',
+      { sources: [{ ...source, quality: [{ field: 'email', rule: 'pattern', options: { regex: '^([a-z]+)*@' } }] }] },
+      /^topology sources\.0\.quality\.0\.options for rule pattern\.regex: nests a quantifier inside a quantified group/,
+    ],
+    [
+      'a reference list that is not there',
+      { sources: [{ ...source, quality: [{ field: 'customer_id', rule: 'reference_list', options: { file: '/nonexistent/ids.txt' } }] }] },
+      'topology sources.0.quality.0.options for rule reference_list.file: is not a readable file.',
+    ],
     ['an unknown setting', { colour: 'blue' }, /^topology \(root\) Unrecognized key: "colour"/],
     ['a bad field path', { sources: [{ ...source, key: 'customer id' }] }, /^topology sources\.0\.key must be a dotted field path/],
     ['an upper-case source name', { sources: [{ ...source, name: 'CRM' }] }, /^topology sources\.0\.name must be lower-case letters, digits and dashes/],

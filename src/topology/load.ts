@@ -71,6 +71,10 @@ export function validateTopology(input: unknown, overrides: { namespace?: string
       e.quality.forEach((q, j) => {
         const rule = RULES.require(q.rule, `topology ${where}.quality.${j}.rule`);
         q.options = validateOptions(rule.options, q.options, `topology ${where}.quality.${j}.options for rule ${q.rule}`);
+        if (rule.checksAbsent && q.field.includes('[]'))
+          throw new ConfigError(
+            `topology ${where}.quality.${j}: rule ${q.rule} checks a field that may be absent, so it needs a path without [] (got ${q.field}).`,
+          );
       });
     });
   });

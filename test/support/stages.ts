@@ -19,8 +19,9 @@ export const NOW = Date.parse('2026-11-27T12:00:00Z');
 /** A state changelog with nothing in it: stages tested without Kafka start their Redis state empty. */
 export const emptyChangelog: ReadChangelog = async () => undefined;
 
-export function offlineContext(): StageContext & { topology: Topology } {
-  const topology = validateTopology(bundled, { namespace: 'unit' });
+/** The bundled topology's stage context, or another topology's. */
+export function offlineContext(input: unknown = bundled): StageContext & { topology: Topology } {
+  const topology = validateTopology(input, { namespace: 'unit' });
   const entitiesOfSource = new Map(topology.sources.map((s) => [s.name, compileEntities(s)]));
   return {
     topology,

@@ -25,6 +25,8 @@ export type RuleCheck = (value: unknown, ctx: RuleContext) => RuleOutcome;
 
 export interface QualityRule<Options extends z.ZodType = z.ZodType> extends ComponentSpec {
   options: Options;
+  /** Checked when the field is absent or null too (not_null); on a field path without [] only. */
+  checksAbsent?: boolean;
   create(options: z.infer<Options>): RuleCheck;
 }
 
