@@ -34,6 +34,8 @@ COPY bin ./bin
 COPY --from=build /src/dist/src ./dist/src
 COPY --from=build /src/dist/topologies ./dist/topologies
 COPY avro ./avro
+# Tracking plans (topologies name them by path under the project, beside the contracts).
+COPY plans ./plans
 RUN mkdir -p /var/lib/c360 && chown node:node /var/lib/c360
 USER node
 # The ops port of every worker (metrics and probes) and the collector's HTTP port (C360_OPS_PORT, C360_COLLECTOR_PORT).

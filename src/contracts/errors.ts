@@ -364,6 +364,12 @@ export const RECORD_ERROR_CODES = {
   'quality.length_out_of_range': 'a text or list shorter or longer than the length rule of its field allows',
   'quality.fields_disagree': 'two fields that break the compare rule between them (a start after its end, say)',
   'quality.not_in_reference': 'a value missing from the reference list its field is checked against',
+  // Tracking plans (schema/tracking-plan.ts): an event that breaks its source's plan; dead-lettered, or landed flagged, as the plan's mode says.
+  'plan.unplanned_event': 'an event whose name the tracking plan does not list',
+  'plan.required_property_missing': 'a property the tracking plan requires for the event is missing',
+  'plan.wrong_type': 'a property whose value is not of the type the tracking plan gives it',
+  'plan.unexpected_property': 'a property the tracking plan does not list for the event (it allows no others)',
+  'plan.invalid_value': 'a property whose value the tracking plan does not allow (an enum, pattern, format, range or length)',
   // Extraction (`c360 ingest`, `c360 watch`): a file row that cannot become a record. Dead-lettered with its file and row.
   'mapping.malformed_row': 'a CSV row that does not parse (quoting, column count) or an NDJSON line that is not a JSON object',
   'mapping.invalid_number': 'a numeric field whose cell is not a number of that kind',

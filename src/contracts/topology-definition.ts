@@ -81,6 +81,11 @@ const entitySpec = {
     .strict()
     .optional(),
   quality: z.array(qualityCheck).default([]),
+  plan: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("a tracking plan file (JSON, relative to the project, e.g. plans/web.json): each event's properties as a JSON Schema, and what breaking it does"),
   privacy: z
     .object({
       subject: z

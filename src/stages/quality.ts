@@ -1,10 +1,12 @@
 /**
  * Stage 2: field quality. Each source's checks (topologies/) run on every record; a failed check
  * at severity `error` dead-letters the record with all its errors, at `warn` it passes flagged.
- * Checks may normalise the value they check (lower-cased email domain, E.164 phone).
+ * Checks may normalise the value they check (lower-cased email domain, E.164 phone). A source with
+ * a tracking plan has its events checked against it too: quarantined or flagged, as the plan says.
  */
 import type { RecordErrorCode, RecordErrorEntry } from '../contracts/errors.js';
 import { forEachAt, type PathSegment, pathSegments, readPath } from '../schema/field-path.js';
+import { loadTrackingPlan, type TrackingPlan } from '../schema/tracking-plan.js';
 import { reject } from './envelope.js';
 import type { RuleCheck, RuleContext } from './quality/rule.js';
 import { RULES } from './quality/rules/index.js';
@@ -46,11 +48,14 @@ const isAbsent = (v: unknown) => v === undefined || v === null;
 export const qualityStage = defineStage({
   name: 'quality',
   description:
-    "Runs each entity's field-quality checks; a failed check at severity error dead-letters the record with all its errors, at warn it passes flagged. Checks may normalise the value they check.",
+    "Runs each entity's field-quality checks and its source's tracking plan; a failed check at severity error (or a plan in quarantine mode) dead-letters the record with all its errors, at warn (or a plan in flag mode) it passes flagged. Checks may normalise the value they check.",
   reads: ['entity', 'value'],
   writes: ['value', 'flags'],
   create: (ctx) => {
     const checks = new Map<string, CompiledCheck[]>();
+    // A source's tracking plan is for its primary entity, the one its events are.
+    const plans = new Map<string, TrackingPlan>();
+    for (const [id, entity] of ctx.entities) if (entity.primary && entity.definition.plan) plans.set(id, loadTrackingPlan(entity.definition.plan));
     for (const [id, source] of ctx.entities) {
       checks.set(
         id,
@@ -73,6 +78,12 @@ export const qualityStage = defineStage({
           for (const c of checks.get(e.entity.id) ?? []) {
             if (c.absent && isAbsent(readPath(e.value, c.fixedPath!))) apply(c, ABSENT, 'value', c.fixedPath!, found);
             else forEachAt(e.value, c.segments, (parent, key, path) => apply(c, parent, key, path, found), c.fixedPath);
+          }
+          const plan = plans.get(e.entity.id);
+          if (plan) {
+            const violations = plan.check(e.value);
+            if (plan.mode === 'quarantine') found.errors.push(...violations);
+            else for (const v of violations) found.flags.push(v.code);
           }
           if (found.errors.length > 0) {
             reject(e, 'quality', found.errors);

@@ -1,5 +1,8 @@
 // Each stage's decisions in-process, with no service: decode, quality, the dedup claim rules.
 import { hash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { crmProfile, product, transaction, variant, webEvent } from '../../test/fixtures/records.js';
 import { envelopeOf, NOW, offlineContext } from '../../test/support/stages.js';
@@ -207,5 +210,64 @@ describe('declarative rules in the quality stage', () => {
     expect([outcome(long), long.flags]).toEqual(['pending', ['quality.length_out_of_range']]);
     // An absent field is for not_null alone: the other rules skip it, as they skip a null.
     expect(outcome(await run({ properties: { order_id: 'ORD-1' }, geo: null }))).toBe('pending');
+  });
+});
+
+describe('tracking plans in the quality stage', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-plan-'));
+  const planned = (mode: 'quarantine' | 'flag') => {
+    const file = path.join(dir, `web-${mode}.json`);
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        mode,
+        events: {
+          'Order Completed': {
+            required: ['order_id', 'total'],
+            properties: {
+              order_id: { type: 'string', pattern: '^ORD-' },
+              total: { type: 'number', minimum: 0 },
+              coupon: { type: ['string', 'null'] },
+              currency: { enum: ['EUR', 'USD'] },
+            },
+            additionalProperties: false,
+          },
+          'Product Viewed': { properties: { sku: { type: 'string' } } },
+        },
+      }),
+    );
+    const context = offlineContext({ name: 'planned', sources: [{ name: 'web', entity: 'BehavioralEvent', key: 'event_id', plan: file }] });
+    return async (event_name: string | null, properties: Record<string, string>) => {
+      const e = envelopeOf(context.entities.get('web')!, JSON.stringify(variant(webEvent, { event_name, properties })));
+      await decodeStage.create(context).process([e], control);
+      await qualityStage.create(context).process([e], control);
+      return e;
+    };
+  };
+  const order = { order_id: 'ORD-1', total: '59.90', currency: 'EUR' };
+
+  it('types each violation, and quarantines the event in quarantine mode', async () => {
+    const check = planned('quarantine');
+    expect(outcome(await check('Order Completed', order))).toBe('pending');
+    expect(outcome(await check('Product Viewed', { sku: 'SKU-1', anything: 'else' }))).toBe('pending');
+    // Page and screen views name no event: the plan is about named events.
+    expect(outcome(await check(null, {}))).toBe('pending');
+    expect(outcome(await check('Order Refunded', order))).toBe('plan.unplanned_event@event_name');
+    expect(outcome(await check('Order Completed', { order_id: 'ORD-1' }))).toBe('plan.required_property_missing@properties.total');
+    expect(outcome(await check('Order Completed', { ...order, total: 'lots' }))).toBe('plan.wrong_type@properties.total');
+    expect(outcome(await check('Order Completed', { ...order, gift: 'true' }))).toBe('plan.unexpected_property@properties.gift');
+    expect(outcome(await check('Order Completed', { ...order, total: '-1', currency: 'GBP', order_id: 'X-1' }))).toBe(
+      'plan.invalid_value@properties.order_id,plan.invalid_value@properties.total,plan.invalid_value@properties.currency',
+    );
+    // A property typed as text takes any text, one that looks like a number included.
+    expect(outcome(await check('Order Completed', { ...order, coupon: '10' }))).toBe('pending');
+  });
+
+  it('lands the event flagged in flag mode', async () => {
+    const check = planned('flag');
+    const e = await check('Order Completed', { order_id: 'ORD-1', gift: 'yes' });
+    expect([outcome(e), e.flags]).toEqual(['pending', ['plan.required_property_missing', 'plan.unexpected_property']]);
+    const clean = await check('Order Completed', order);
+    expect(clean.flags).toEqual([]);
   });
 });

@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../contracts/errors.js';
 import type { TopologyInput } from '../contracts/topology-definition.js';
 import { loadTopology, validateTopology } from './load.js';
@@ -111,5 +114,32 @@ describe('topology validation', () => {
 
   it('names a topology it cannot find', async () => {
     await expect(loadTopology('nowhere')).rejects.toThrow(/^topology "nowhere" was not found \(looked for .*nowhere\.ts\)\.$/);
+  });
+});
+
+describe('tracking plans at start-up', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-plans-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const withPlan = (name: string, content: string | undefined) => {
+    const file = path.join(dir, name);
+    if (content !== undefined) fs.writeFileSync(file, content);
+    return refused(topology({ sources: [{ ...source, name: 'web', entity: 'BehavioralEvent', key: 'event_id', plan: file }] }));
+  };
+
+  it('loads the example plan shipped in plans/', () => {
+    const t = validateTopology(topology({ sources: [{ ...source, name: 'web', entity: 'BehavioralEvent', key: 'event_id', plan: 'plans/web.json' }] }));
+    expect(t.sources[0]!.plan).toBe('plans/web.json');
+  });
+
+  it('refuses a plan it cannot use, naming the file and the mistake', () => {
+    expect(withPlan('missing.json', undefined)).toBe(`tracking plan ${path.join(dir, 'missing.json')} cannot be read.`);
+    expect(withPlan('broken.json', '{"mode": ')).toMatch(/^tracking plan .*broken\.json is not JSON: /);
+    expect(withPlan('mode.json', JSON.stringify({ mode: 'block', events: {} }))).toMatch(/^tracking plan .*mode\.json mode .*"quarantine"\|"flag"/);
+    expect(withPlan('extra.json', JSON.stringify({ mode: 'flag', events: {}, strict: true }))).toMatch(
+      /^tracking plan .*extra\.json \(root\) Unrecognized key: "strict"/,
+    );
+    expect(withPlan('schema.json', JSON.stringify({ mode: 'flag', events: { 'Order Completed': { properties: { total: { type: 'money' } } } } }))).toMatch(
+      /^tracking plan .*schema\.json event "Order Completed" is not a valid JSON Schema: /,
+    );
   });
 });

@@ -10,6 +10,7 @@ import { modelMismatch } from '../matching/model.js';
 import { validateOptions } from '../registry.js';
 import { listSchemas, loadSchema } from '../schema/avro.js';
 import { undecidedFreeForm } from '../schema/personal.js';
+import { loadTrackingPlan } from '../schema/tracking-plan.js';
 import { STAGES } from '../stages/index.js';
 import { RULES } from '../stages/quality/rules/index.js';
 
@@ -57,6 +58,8 @@ export function validateTopology(input: unknown, overrides: { namespace?: string
   topology.sources.forEach((s, i) => {
     if (names.has(s.name)) throw new ConfigError(`topology sources.${i}.name "${s.name}" is declared twice.`);
     names.add(s.name);
+    // Loaded and compiled here too, so a mistake in the plan stops start-up with one sentence.
+    if (s.plan) loadTrackingPlan(s.plan);
     const entities = [s, ...s.entities];
     entities.forEach((e, k) => {
       const where = k === 0 ? `sources.${i}` : `sources.${i}.entities.${k - 1}`;

@@ -16,6 +16,7 @@ import { compileMapping, loadMappingFile } from '../../src/extraction/mapping.js
 import { createKafka } from '../../src/kafka/client.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { formatUnscaled } from '../../src/schema/decimal.js';
+import { compilePlan } from '../../src/schema/tracking-plan.js';
 import { layerRows } from '../../src/sinks/parquet/read.js';
 import { decodeStage } from '../../src/stages/decode.js';
 import type { Envelope } from '../../src/stages/envelope.js';
@@ -91,6 +92,44 @@ describe('fuzzing the decode stage', () => {
           // Nothing changes on the way in: what decodes encodes back to the same bytes.
           if (e.outcome === 'pending') expect(entity.type.toBuffer(e.value).equals(body)).toBe(true);
           else expect(e.errors.map((x) => x.code)).toEqual(['schema.missing_required']);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe('fuzzing tracking plans', () => {
+  const plan = compilePlan('fuzz.json', {
+    mode: 'quarantine',
+    eventField: 'event_name',
+    propertiesField: 'properties',
+    allowUnplanned: false,
+    events: {
+      Typed: {
+        required: ['n'],
+        properties: {
+          n: { type: 'number', maximum: 10 },
+          b: { type: 'boolean' },
+          o: { type: 'object' },
+          a: { type: 'array', maxItems: 2 },
+          s: { type: 'string', format: 'email' },
+        },
+        additionalProperties: false,
+      },
+      Open: {},
+    },
+  });
+  it('any event name and any property text get typed plan violations only, never a throw', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.constantFrom('Typed', 'Open', null), fc.string()),
+        fc.dictionary(fc.oneof(fc.constantFrom('n', 'b', 'o', 'a', 's'), fc.string()), fc.oneof(fc.string(), fc.json())),
+        (event_name, properties) => {
+          for (const v of plan.check({ event_name, properties })) {
+            expect(codes.has(v.code), v.code).toBe(true);
+            expect(v.code.startsWith('plan.'), v.code).toBe(true);
+          }
         },
       ),
       { numRuns: RUNS },
