@@ -145,6 +145,7 @@ export function valuesSchema(): Record<string, unknown> {
       },
       smallWorker: { type: 'object', additionalProperties: false, required: ['memoryMb', 'resources'], properties: { memoryMb, resources } },
       lag: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' }, memoryMb, resources } },
+      checks: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' }, memoryMb, resources } },
       monitoring: {
         type: 'object',
         additionalProperties: false,

@@ -36,7 +36,15 @@ describe('the Helm chart', () => {
   it('renders at its defaults every worker kind, KEDA scaling and the Prometheus objects, all valid', () => {
     const objects = render();
     expect(invalidObjects(objects)).toEqual([]);
-    expect(names(objects, 'Deployment')).toEqual(['c360-collector', 'c360-connect-support', 'c360-lag', 'c360-sink', 'c360-topology', 'c360-watch-files']);
+    expect(names(objects, 'Deployment')).toEqual([
+      'c360-checks',
+      'c360-collector',
+      'c360-connect-support',
+      'c360-lag',
+      'c360-sink',
+      'c360-topology',
+      'c360-watch-files',
+    ]);
     expect(names(objects, 'ScaledObject')).toEqual(['c360-sink', 'c360-topology']);
     expect(names(objects, 'ServiceMonitor')).toEqual(['c360-ingest']);
     expect(names(objects, 'PodMonitor')).toEqual([]);
@@ -124,6 +132,7 @@ describe('the Helm chart', () => {
     });
     expect(invalidObjects(objects)).toEqual([]);
     expect(names(objects, 'Deployment')).toEqual([
+      'c360-checks',
       'c360-collector',
       'c360-connect-crm',
       'c360-connect-support',

@@ -54,7 +54,7 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
         .filter((o) => o.kind === 'Deployment')
         .map((o) => o.metadata.name)
         .sort(),
-    ).toEqual(['c360-collector', 'c360-connect-support', 'c360-lag', 'c360-sink', 'c360-topology', 'c360-watch-files']);
+    ).toEqual(['c360-checks', 'c360-collector', 'c360-connect-support', 'c360-lag', 'c360-sink', 'c360-topology', 'c360-watch-files']);
   });
 
   it('probes the ops server where it listens, and runs locked down with requests and limits', () => {
@@ -367,6 +367,7 @@ describe('dashboard and alert rules', () => {
     expect(all.map((r) => r.alert).sort()).toEqual([
       'C360Collector5xx',
       'C360ConnectorFailing',
+      'C360DatasetCheckFailing',
       'C360DeadLetterRateSpike',
       'C360GroupStopped',
       'C360LagGrowing',

@@ -8,6 +8,7 @@ import { createKafka } from '../../kafka/client.js';
 import { groupLag } from '../../kafka/lag.js';
 import { readToEnd } from '../../kafka/read-to-end.js';
 import { existingTopics, type TopicDrift } from '../../kafka/topic-admin.js';
+import { exportVerdicts, followLedger, LedgerHistory } from '../../observability/dataset-checks.js';
 import { LagExporter, readGroupState } from '../../observability/lag-exporter.js';
 import { createLogger, toolLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
@@ -79,6 +80,50 @@ export function registerTopologyCommands(program: Command): void {
         }
       } finally {
         await ops.close();
+      }
+    });
+
+  withJson(withOpsPort(withTopology(program.command('checks'))))
+    .description(
+      'Dataset checks from the ledger, per source: its last complete hour against the same hour of the four weeks before (silent, volume_low, volume_high, quarantine_share, new_code: an error or warning code the source never had). Exit 1 if one fails. With --serve, exports them (c360_dataset_check_failing) every --interval until SIGTERM.',
+    )
+    .option('--serve', 'keep following the ledger and exporting the checks instead of printing once', false)
+    .option('--interval <ms>', 'time between evaluations with --serve', milliseconds(1000), 60_000)
+    .action(async (o: TopologyOptions & { serve: boolean; interval: number; opsPort?: number; json: boolean }) => {
+      const config = loadConfig();
+      const logger = toolLogger(config.logLevel);
+      const topology = await loadTopology(o.topology, o);
+      const kafka = createKafka(config, logger, 'checks');
+      const names = topicNames(topology.namespace);
+      if (!(await existingTopics(kafka)).has(names.ledger))
+        throw new ConfigError(`namespace ${topology.namespace} has no ledger topic ${names.ledger}: nothing has run under it.`);
+      const history = new LedgerHistory();
+      const stop = o.serve ? stopSignal(logger, 'the dataset checks') : undefined;
+      const ops = o.serve ? await serveOps(config, o.opsPort, ['kafka'], logger) : undefined;
+      const follower = await followLedger(kafka, names.ledger, history, Date.now(), logger);
+      try {
+        await follower.caughtUp;
+        if (!o.serve) {
+          const verdicts = history.evaluate(Date.now());
+          report(o, { verdicts }, () => {
+            for (const v of verdicts) {
+              const failing = v.checks.filter((c) => c.failing);
+              const state = v.learning ? 'learning (under a week of history)' : failing.length ? 'FAIL' : 'ok';
+              console.log(`${v.source} ${v.hour}: ${v.records} records, ${state}`);
+              for (const c of failing) console.log(`  ${c.check}: ${c.detail}`);
+            }
+          });
+          if (verdicts.some((v) => v.checks.some((c) => c.failing))) process.exitCode = 1;
+          return;
+        }
+        while (!stop!.aborted) {
+          history.prune(Date.now());
+          exportVerdicts(metricsRegistry(), history.evaluate(Date.now()));
+          await sleep(o.interval, undefined, { signal: stop }).catch(() => undefined);
+        }
+      } finally {
+        await follower.stop();
+        await ops?.close();
       }
     });
 
