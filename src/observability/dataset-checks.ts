@@ -26,15 +26,15 @@ import { perRegistry } from './metrics.js';
 const HOUR_MS = 3_600_000;
 const WEEK_MS = 7 * 24 * HOUR_MS;
 /** How far back the checks look: four weeks before the hour checked. */
-export const HISTORY_MS = 4 * WEEK_MS + HOUR_MS;
+const HISTORY_MS = 4 * WEEK_MS + HOUR_MS;
 const LOW_FRACTION = 0.6;
 const HIGH_FACTOR = 2;
 const SHARE_MARGIN = 0.05;
 /** Shares are judged only over hours with at least this many records. */
 const MIN_RECORDS_FOR_SHARE = 20;
 
-export const DATASET_CHECKS = ['silent', 'volume_low', 'volume_high', 'quarantine_share', 'new_code'] as const;
-export type DatasetCheck = (typeof DATASET_CHECKS)[number];
+const DATASET_CHECKS = ['silent', 'volume_low', 'volume_high', 'quarantine_share', 'new_code'] as const;
+type DatasetCheck = (typeof DATASET_CHECKS)[number];
 
 interface Hour {
   in: number;
@@ -42,7 +42,7 @@ interface Hour {
   codes: Set<string>;
 }
 
-export interface CheckOutcome {
+interface CheckOutcome {
   source: string;
   check: DatasetCheck;
   failing: boolean;
@@ -131,7 +131,7 @@ export class LedgerHistory {
   }
 }
 
-export const datasetMetrics = perRegistry((registry: Registry) => ({
+const datasetMetrics = perRegistry((registry: Registry) => ({
   failing: new Gauge({
     name: 'c360_dataset_check_failing',
     help: 'Whether a dataset check fails for the source over the last complete hour (1) or not (0): silent, volume_low, volume_high, quarantine_share, new_code',
