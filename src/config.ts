@@ -42,6 +42,7 @@ const FILE_SECRETS = [
   'C360_KEY_STORE_URL',
   'C360_CATALOG_TOKEN',
   'C360_CATALOG_CREDENTIAL',
+  'C360_CONSOLE_TOKEN',
 ] as const;
 
 function secretFile(name: (typeof FILE_SECRETS)[number]): string {
@@ -202,6 +203,12 @@ export const envSchema = z.object({
     .default('parentbased_always_on')
     .describe('which traces are kept, as the OpenTelemetry SDKs name it; a record keeps the decision of the trace it arrived in'),
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1).describe('the share of traces the traceidratio samplers keep'),
+  C360_CONSOLE_TOKEN: z
+    .string()
+    .min(16, { message: 'must be at least 16 characters' })
+    .optional()
+    .describe('the token every visitor of `c360 console` must give (/?token=…, then a cookie): required when it listens beyond loopback'),
+  C360_CONSOLE_TOKEN_FILE: z.string().min(1).optional().describe(secretFile('C360_CONSOLE_TOKEN')),
   C360_OPS_PORT: z.coerce.number().int().min(0).max(65535).default(9464).describe('port of /metrics, /healthz and /readyz of long-running processes'),
   C360_TOPOLOGY: z
     .string()
@@ -407,6 +414,8 @@ export interface Config {
   tracing: TracingSettings | undefined;
   /** Whether this process may reveal personal data (`quarantine show --unmask`). */
   allowUnmask: boolean;
+  /** What a visitor of the console must give, when it listens beyond loopback. */
+  consoleToken: string | undefined;
   /** The country national phone numbers given to `c360 privacy` are read in. */
   phoneRegion: CountryCode | undefined;
   /** The secret personal values are keyed with outside the records (HMAC), when one is configured. */
@@ -545,6 +554,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stallMs: e.C360_STALL_SECONDS * 1000,
     tracing: tracingSettings(e),
     allowUnmask: e.C360_ALLOW_UNMASK,
+    consoleToken: e.C360_CONSOLE_TOKEN,
     phoneRegion: e.C360_PHONE_REGION,
     piiKey: secretOf('C360_PII_KEY', e.C360_PII_KEY, e.C360_PII_KEY_FILE, path.join(path.resolve(e.C360_HOME), 'secrets', 'pii.key')),
     kek: secretOf('C360_KEK', e.C360_KEK, e.C360_KEK_FILE, path.join(path.resolve(e.C360_HOME), 'secrets', 'kek.key')),

@@ -24,6 +24,7 @@ const STOPPABLE: Record<string, (options: Record<string, unknown>) => boolean> =
   collect: () => true,
   watch: () => true,
   connect: () => true,
+  console: () => true,
   lag: (o) => o.serve === true,
   checks: (o) => o.serve === true,
   maintain: (o) => o.every !== undefined,
@@ -37,7 +38,7 @@ export function runsUntilStopped(command: string, options: Record<string, unknow
 export const EXIT_CODES: ReadonlyArray<readonly [number, string]> = [
   [
     0,
-    'done; a check (ledger, topics check, raw verify, schemas check, checks) found nothing wrong; or a long-running command (run, sink, collect, watch, connect, lag --serve, checks --serve, table maintain --every) stopped by SIGTERM or SIGINT',
+    'done; a check (ledger, topics check, raw verify, schemas check, checks) found nothing wrong; or a long-running command (run, sink, collect, watch, connect, console, lag --serve, checks --serve, table maintain --every) stopped by SIGTERM or SIGINT',
   ],
   [
     1,

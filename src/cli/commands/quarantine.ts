@@ -1,7 +1,8 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { startConsole } from '../../console/server.js';
 import { ConfigError } from '../../contracts/errors.js';
 import { createKafka } from '../../kafka/client.js';
-import { toolLogger } from '../../observability/logger.js';
+import { createLogger, toolLogger } from '../../observability/logger.js';
 import { openKeyStore } from '../../privacy/key-store.js';
 import { PrivacyLog } from '../../privacy/privacy-log.js';
 import { SealedOpener } from '../../privacy/sealed.js';
@@ -17,6 +18,7 @@ import {
   configWithStorage,
   integer,
   many,
+  port,
   recordErrorCode,
   report,
   sourcesOf,
@@ -25,6 +27,7 @@ import {
   withStorageToRead,
   withTopology,
 } from '../options.js';
+import { startStoppable } from '../shutdown.js';
 
 interface FilterOptions {
   source: string[];
@@ -130,5 +133,36 @@ export function registerQuarantineCommands(program: Command): void {
           `${o.dryRun ? 'would replay' : 'replayed'} ${result.replayed} record(s)${by ? ` (${by})` : ''}${result.skipped ? `; ${result.skipped} without a value left in quarantine` : ''}${result.forgotten ? `; ${result.forgotten} of forgotten people not replayed` : ''}`,
         );
       });
+    });
+
+  withTopology(withStorageToRead(program.command('console')))
+    .description(
+      "Serve the quarantine console: a web page to see what was rejected by source, day and code, open a record (masked), unmask it where C360_ALLOW_UNMASK allows (logged), and replay a filtered set with a preview and the ledger's change. Loopback only unless --host says otherwise, and then only with C360_CONSOLE_TOKEN.",
+    )
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .addOption(new Option('--port <port>', 'port to listen on (0 picks one)').argParser(port).default(8099))
+    .action(async (o: TopologyOptions & { storage?: string; host: string; port: number }) => {
+      const config = configWithStorage(o.storage);
+      // A server: its JSON log lines go to stdout, as every worker's do.
+      const logger = createLogger(config.logLevel);
+      const topology = await loadTopology(o.topology, o);
+      const files = openLayerFiles(config, topology);
+      const keyStore = openKeyStore(config, topology.namespace);
+      const kafka = createKafka(config, logger, 'console');
+      const served = await startStoppable(
+        logger,
+        'quarantine console',
+        () => startConsole({ config, topology, files, keyStore, kafka, host: o.host, port: o.port, token: config.consoleToken }),
+        async () => {
+          await served?.close();
+          files.close();
+          await keyStore.close();
+        },
+      ).catch(async (err: unknown) => {
+        files.close();
+        await keyStore.close();
+        throw err;
+      });
+      logger.info({ url: served.url }, 'quarantine console listening');
     });
 }
