@@ -169,6 +169,19 @@ export function report(o: { json?: boolean }, data: unknown, text: () => void): 
   else text();
 }
 
+export interface ServeOptions {
+  serve: boolean;
+  interval: number;
+  opsPort?: number;
+}
+
+/** For commands that print once, or with --serve keep exporting what they find on the ops port every --interval. */
+export function withServe(cmd: Command, what: string, defaultIntervalMs: number): Command {
+  return withOpsPort(cmd)
+    .option('--serve', 'keep exporting it as metrics on the ops port until SIGTERM, instead of printing once', false)
+    .option('--interval <ms>', `time between ${what} with --serve`, milliseconds(1000), defaultIntervalMs);
+}
+
 /** For long-running commands: where /metrics, /healthz and /readyz listen. */
 export function withOpsPort(cmd: Command): Command {
   return cmd.option('--ops-port <port>', 'port of /metrics, /healthz, /readyz (default C360_OPS_PORT; 0 picks one)', port);

@@ -24,25 +24,24 @@ import { serveOps, watchWorker } from '../ops.js';
 import {
   configCreatingTopics,
   integer,
-  milliseconds,
   report,
+  type ServeOptions,
   type TopologyOptions,
   withCreateTopics,
   withJson,
   withOpsPort,
+  withServe,
   withSessionTimeout,
   withTopology,
 } from '../options.js';
 import { startStoppable, stopSignal } from '../shutdown.js';
 
 export function registerTopologyCommands(program: Command): void {
-  withJson(withOpsPort(withTopology(program.command('lag'))))
+  withServe(withJson(withTopology(program.command('lag'))), 'reads of the brokers', 15_000)
     .description(
       "Consumer-group lag as the brokers see it: each group's committed offset, the partition's end and the difference, and the group's members. With --serve, exports them on the ops port (c360_group_lag_records, c360_group_committed_offset, c360_group_members) every --interval until SIGTERM: lag that outlives the workers, for alerts on a stalled or stopped group.",
     )
-    .option('--serve', 'keep exporting the metrics instead of printing once', false)
-    .option('--interval <ms>', 'time between reads of the brokers with --serve', milliseconds(1000), 15_000)
-    .action(async (o: TopologyOptions & { serve: boolean; interval: number; opsPort?: number; json: boolean }) => {
+    .action(async (o: TopologyOptions & ServeOptions & { json: boolean }) => {
       const config = loadConfig();
       const logger = toolLogger(config.logLevel);
       const topology = await loadTopology(o.topology, o);
@@ -83,13 +82,11 @@ export function registerTopologyCommands(program: Command): void {
       }
     });
 
-  withJson(withOpsPort(withTopology(program.command('checks'))))
+  withServe(withJson(withTopology(program.command('checks'))), 'evaluations', 60_000)
     .description(
       'Dataset checks from the ledger, per source: its last complete hour against the same hour of the four weeks before (silent, volume_low, volume_high, quarantine_share, new_code: an error or warning code the source never had). Exit 1 if one fails. With --serve, exports them (c360_dataset_check_failing) every --interval until SIGTERM.',
     )
-    .option('--serve', 'keep following the ledger and exporting the checks instead of printing once', false)
-    .option('--interval <ms>', 'time between evaluations with --serve', milliseconds(1000), 60_000)
-    .action(async (o: TopologyOptions & { serve: boolean; interval: number; opsPort?: number; json: boolean }) => {
+    .action(async (o: TopologyOptions & ServeOptions & { json: boolean }) => {
       const config = loadConfig();
       const logger = toolLogger(config.logLevel);
       const topology = await loadTopology(o.topology, o);
