@@ -470,7 +470,11 @@ function tracingSettings(e: z.output<typeof envSchema>): TracingSettings | undef
       .filter((pair) => pair !== '')
       .map((pair) => {
         const at = pair.indexOf('=');
-        return [decodeURIComponent(pair.slice(0, at).trim()), decodeURIComponent(pair.slice(at + 1).trim())];
+        try {
+          return [decodeURIComponent(pair.slice(0, at).trim()), decodeURIComponent(pair.slice(at + 1).trim())];
+        } catch {
+          throw new ConfigError('OTEL_EXPORTER_OTLP_HEADERS has a %-escape that is not valid UTF-8 (value hidden).');
+        }
       }),
   );
   return { url, headers, serviceName: e.OTEL_SERVICE_NAME, sampler: e.OTEL_TRACES_SAMPLER, ratio: e.OTEL_TRACES_SAMPLER_ARG };

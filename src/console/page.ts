@@ -40,6 +40,8 @@ export const PAGE = `<!doctype html>
 const $ = (id) => document.getElementById(id);
 let about = { canUnmask: false, sources: [] };
 let picked;
+/** The ledger's totals when the replay was previewed: what the counts after it are compared with. */
+let before = { in: 0 };
 const filter = () => {
   const f = {};
   for (const k of ['source', 'date', 'code']) if ($(k).value.trim()) f[k] = $(k).value.trim();
@@ -87,7 +89,8 @@ $('unmask').onclick = async () => {
 };
 $('preview').onclick = async () => {
   try {
-    ledgerRow('ledger-before', (await call('/api/ledger')).total);
+    before = (await call('/api/ledger')).total;
+    ledgerRow('ledger-before', before);
     const r = await call('/api/replay', { ...filter(), dryRun: true });
     $('replay-result').textContent = 'would replay ' + r.replayed + ' record(s)' + (r.forgotten ? '; ' + r.forgotten + ' of forgotten people not replayed' : '');
     $('replay').disabled = r.replayed === 0;
@@ -98,8 +101,13 @@ $('replay').onclick = async () => {
     $('replay').disabled = true;
     const r = await call('/api/replay', { ...filter(), dryRun: false });
     $('replay-result').textContent = 'replayed ' + r.replayed + ' record(s)';
-    // The topology takes them as any record: the ledger moves as it commits them.
-    for (let i = 0; i < 60; i++) { ledgerRow('ledger-after', (await call('/api/ledger')).total); await new Promise((r) => setTimeout(r, 1000)); }
+    // The topology takes them as any record: the ledger moves as it commits them, and is read until it has counted them all.
+    for (let i = 0; i < 60; i++) {
+      const now = (await call('/api/ledger')).total;
+      ledgerRow('ledger-after', now);
+      if (now.in >= before.in + r.replayed) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   } catch (e) { $('error').textContent = e.message; }
 };
 (async () => {

@@ -111,6 +111,16 @@ export function startSpan(
     );
 }
 
+/** What a span of a record's processing says of where the record was read (OpenTelemetry's messaging conventions). */
+export function processAttributes(topic: string, partition: number): Attributes {
+  return {
+    'messaging.system': 'kafka',
+    'messaging.operation.type': 'process',
+    'messaging.destination.name': topic,
+    'messaging.destination.partition.id': String(partition),
+  };
+}
+
 /** The traceparent that makes the next hop a child of this span. */
 export function traceparentOf(span: Span): string {
   const c = span.spanContext();

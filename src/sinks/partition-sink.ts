@@ -17,7 +17,7 @@ import path from 'node:path';
 import { C360Error } from '../contracts/errors.js';
 import { crashPoint } from '../faults/failpoints.js';
 import type { Logger } from '../observability/logger.js';
-import { endSpan, SpanKind, startSpan } from '../observability/tracing.js';
+import { endSpan, processAttributes, SpanKind, startSpan } from '../observability/tracing.js';
 import type { SinkMetrics } from './metrics.js';
 import type { RotationOptions } from './options.js';
 import { convertRow, ParquetFileWriter } from './parquet/parquet-file.js';
@@ -287,21 +287,9 @@ export class PartitionSink {
 
   /** A span per traced record of a stored file, from when the sink took it to now, under the trace it arrived in. */
   private landed(file: OpenFile, target: string, outcome: PublishOutcome): void {
+    const attributes = { ...processAttributes(this.topic, this.partition), 'c360.target': target, 'c360.folder': file.folder, 'c360.publish': outcome };
     for (const [parent, takenAt] of file.traces) {
-      const span = startSpan(`land ${target}`, {
-        kind: SpanKind.CONSUMER,
-        parent,
-        startTime: takenAt,
-        attributes: {
-          'messaging.system': 'kafka',
-          'messaging.operation.type': 'process',
-          'messaging.destination.name': this.topic,
-          'messaging.destination.partition.id': String(this.partition),
-          'c360.target': target,
-          'c360.folder': file.folder,
-          'c360.publish': outcome,
-        },
-      });
+      const span = startSpan(`land ${target}`, { kind: SpanKind.CONSUMER, parent, startTime: takenAt, attributes });
       if (span) endSpan(span);
     }
   }

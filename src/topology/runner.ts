@@ -21,7 +21,7 @@ import { ExactlyOnce } from '../kafka/worker/exactly-once.js';
 import { GroupWorker, type Turn, type WorkerOptions } from '../kafka/worker/group-worker.js';
 import { PARTITIONS_AT_ONCE } from '../kafka/worker/membership.js';
 import { PartitionProducers } from '../kafka/worker/producers.js';
-import { endSpan, type Span, SpanKind, startSpan, traceparentOf, tracingOn } from '../observability/tracing.js';
+import { endSpan, processAttributes, type Span, SpanKind, startSpan, traceparentOf, tracingOn } from '../observability/tracing.js';
 import type { KeyStore } from '../privacy/key-store.js';
 import { openKeyStore } from '../privacy/key-store.js';
 import { Pseudonyms } from '../privacy/pseudonyms.js';
@@ -206,10 +206,7 @@ export class TopologyRunner {
         kind: SpanKind.CONSUMER,
         parent: e.lineage.trace,
         attributes: {
-          'messaging.system': 'kafka',
-          'messaging.operation.type': 'process',
-          'messaging.destination.name': e.topic,
-          'messaging.destination.partition.id': String(e.partition),
+          ...processAttributes(e.topic, e.partition),
           'messaging.kafka.offset': Number(e.message.offset),
           'messaging.consumer.group.name': this.groupId,
           'c360.source': e.lineage.source,

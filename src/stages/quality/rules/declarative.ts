@@ -9,6 +9,15 @@ import { z } from 'zod';
 import { readPath } from '../../../schema/field-path.js';
 import { defineRule, fail, OK } from '../rule.js';
 
+/** Whether `attempt` returns something truthy without throwing: an option that can be used. */
+function succeeds(attempt: () => unknown): boolean {
+  try {
+    return Boolean(attempt());
+  } catch {
+    return false;
+  }
+}
+
 /** Text as a person counts it (code points), and lists by their items. */
 const sizeOf = (value: unknown): number | undefined => (typeof value === 'string' ? [...value].length : Array.isArray(value) ? value.length : undefined);
 
@@ -49,14 +58,7 @@ export const patternRule = defineRule({
       regex: z
         .string()
         .min(1)
-        .refine((r) => {
-          try {
-            new RegExp(r, 'u');
-            return true;
-          } catch {
-            return false;
-          }
-        }, 'is not a valid regular expression')
+        .refine((r) => succeeds(() => new RegExp(r, 'u')), 'is not a valid regular expression')
         .refine((r) => !NESTED_QUANTIFIER.test(r), 'nests a quantifier inside a quantified group, which can take exponential time on a crafted value')
         .describe('the regular expression'),
       ignoreCase: z.boolean().default(false).describe('match letters in either case'),
@@ -182,13 +184,7 @@ export const referenceListRule = defineRule({
       file: z
         .string()
         .min(1)
-        .refine((f) => {
-          try {
-            return fs.statSync(f).isFile();
-          } catch {
-            return false;
-          }
-        }, 'is not a readable file')
+        .refine((f) => succeeds(() => fs.statSync(f).isFile()), 'is not a readable file')
         .describe('the reference file (relative to where c360 runs)'),
       ignoreCase: z.boolean().default(false).describe('compare in either case'),
     })
