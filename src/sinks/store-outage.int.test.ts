@@ -66,13 +66,22 @@ async function groupLag(group: string, topic: string): Promise<number> {
   }
 }
 
-/** Faults a few seconds at a time, each kind twice, taking the proxies in turn. */
-async function faultCycle(proxies: FaultProxy[]): Promise<void> {
-  const cycle: FaultMode[] = ['503', 'reset', 'refuse', 'hang', '503', 'reset', 'refuse', 'hang'];
-  for (const [i, mode] of cycle.entries()) {
+const FAULTS: FaultMode[] = ['503', 'reset', 'refuse', 'hang', '503', 'reset', 'refuse', 'hang'];
+/** The records produced before the faults begin; the rest arrive one share per fault. */
+const BEFORE_FAULTS = 600;
+const PER_FAULT = (RECORDS - BEFORE_FAULTS) / FAULTS.length;
+
+/**
+ * Faults a few seconds at a time, each kind twice, taking the proxies in turn. Each fault begins
+ * before its share of the records is produced, so the sink meets it whether or not it finished
+ * the earlier ones.
+ */
+async function faultCycle(proxies: FaultProxy[], feed: (from: number, n: number) => Promise<void>): Promise<void> {
+  for (const [i, mode] of FAULTS.entries()) {
     const proxy = proxies[i % proxies.length]!;
     await sleep(1_500);
     await proxy.set(mode);
+    await feed(BEFORE_FAULTS + i * PER_FAULT, PER_FAULT);
     await sleep(3_000);
     await proxy.set('pass');
   }
@@ -117,7 +126,7 @@ async function outageScenario(o: {
     ),
     o.sinks[0]!.output().slice(-2_000),
   ).toBe(true);
-  await faultCycle(o.proxies);
+  await faultCycle(o.proxies, (from, n) => produce(kafka, o.raw, o.messages(from, n)));
   for (const p of o.proxies) expect(Object.values(p.accepted).reduce((a, b) => a + b, 0) - p.accepted.pass).toBeGreaterThan(o.minFaults);
   await landsOnce(RECORDS);
   const first = o.sinks[0]!;
@@ -148,7 +157,7 @@ describe('a sink whose object store keeps failing', () => {
 
   it('lands every record once across 503s, resets, refused connections and a store that stops answering; stops within its timeouts', async () => {
     const { namespace: ns, topic: raw, messages } = await rawCrmTopic(kafka);
-    await produce(kafka, raw, messages(0, RECORDS));
+    await produce(kafka, raw, messages(0, BEFORE_FAULTS));
     proxy = await startFaultProxy({ host: s3.hostname, port: Number(s3.port) });
     const storage = `s3://${S3_BUCKET}/${ns}`;
     const env = { C360_S3_ENDPOINT: proxy.url, C360_S3_FORCE_PATH_STYLE: 'true', C360_S3_TIMEOUT_MS: '2000', LOG_LEVEL: 'warn' };
@@ -188,7 +197,7 @@ describe('a table sink whose object store and catalog keep failing', () => {
 
   it('commits every record once across 503s, resets, refused connections and hangs of either; stops within its timeouts', async () => {
     const { namespace: ns, topic: raw, messages } = await rawCrmTopic(kafka);
-    await produce(kafka, raw, messages(0, RECORDS));
+    await produce(kafka, raw, messages(0, BEFORE_FAULTS));
     const catalogUrl = new URL(CATALOG_URL);
     proxies.push(
       await startFaultProxy({ host: s3.hostname, port: Number(s3.port) }),
