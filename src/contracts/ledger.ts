@@ -3,6 +3,7 @@
  * with the counts of the batch it covers, so the totals are exactly-once like the records:
  * records in = raw + exact duplicates dropped + dead-letter + suppressed, per source, across crashes.
  */
+
 export interface LedgerCounts {
   in: number;
   raw: number;
@@ -13,6 +14,13 @@ export interface LedgerCounts {
   near_duplicates: number;
 }
 
+/** A batch's (or an hour's) records of one event: how many, how many had each field null, how many carried each property. */
+export interface EventProfile {
+  records: number;
+  nulls: Record<string, number>;
+  properties: Record<string, number>;
+}
+
 export interface LedgerEntry extends LedgerCounts {
   source: string;
   topic: string;
@@ -20,6 +28,8 @@ export interface LedgerEntry extends LedgerCounts {
   first_offset: number;
   last_offset: number;
   errors: Record<string, number>;
+  /** Per event, its records, nulls per field and properties (observability/record-profile.ts); absent from entries written before it existed. */
+  events?: Record<string, EventProfile>;
   committed_at: string;
 }
 

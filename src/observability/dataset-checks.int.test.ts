@@ -40,8 +40,9 @@ describe('c360 checks: dataset checks from the ledger', () => {
     const messages = [];
     for (let t = checked - 35 * 24 * HOUR; t <= checked; t += HOUR) {
       for (const source of ['crm', 'web']) {
-        // web halves in the hour checked; crm keeps its pace.
+        // web halves in the hour checked; crm keeps its pace, but its profiles lose their email far more often.
         const e = entry(source, t, t === checked && source === 'web' ? 500 : 1000);
+        if (source === 'crm') e.events = { CustomerProfile: { records: 1000, nulls: { email: t === checked ? 300 : 10 }, properties: {} } };
         messages.push({ key: source, value: JSON.stringify(e), timestamp: String(Date.parse(e.committed_at)) });
       }
     }
@@ -54,13 +55,27 @@ describe('c360 checks: dataset checks from the ledger', () => {
   it("prints each source's verdict for the last hour, and exits 1 when one fails", async () => {
     const run = await runCli(['checks', '--namespace', ns, '--json']);
     expect(run.code, run.output).toBe(1);
+    type Check = { check: string; failing: boolean; detail: string };
     const { verdicts } = JSON.parse(run.stdout) as {
-      verdicts: Array<{ source: string; records: number; learning: boolean; checks: Array<{ check: string; failing: boolean }> }>;
+      verdicts: Array<{
+        source: string;
+        records: number;
+        learning: boolean;
+        checks: Check[];
+        events: Array<{ event: string; records: number; checks: Check[] }>;
+      }>;
     };
-    expect(verdicts.map((v) => [v.source, v.records, v.learning, v.checks.filter((c) => c.failing).map((c) => c.check)])).toEqual([
+    const failing = (checks: Check[]) => checks.filter((c) => c.failing).map((c) => c.check);
+    expect(verdicts.map((v) => [v.source, v.records, v.learning, failing(v.checks)])).toEqual([
       ['crm', 1000, false, []],
       ['web', 500, false, ['volume_low']],
     ]);
+    expect(verdicts[0]!.events.map((e) => [e.event, e.records, failing(e.checks)])).toEqual([['CustomerProfile', 1000, ['null_share']]]);
+    expect(verdicts[0]!.events[0]!.checks.find((c) => c.check === 'null_share')!.detail).toBe('email null in 30.0 %, at most 1.0 % before');
+    expect(verdicts[1]!.events).toEqual([]);
+    expect(run.stderr).toBe('');
+    const text = await runCli(['checks', '--namespace', ns]);
+    expect(text.stdout).toContain('  CustomerProfile: null_share: email null in 30.0 %, at most 1.0 % before');
   });
 
   it('exports the same with --serve, and stops on SIGTERM', async () => {
@@ -73,7 +88,9 @@ describe('c360 checks: dataset checks from the ledger', () => {
       metrics = url ? ((await (await fetch(`${url}/metrics`).catch(() => undefined))?.text()) ?? '') : '';
       await new Promise((r) => setTimeout(r, 250));
     }
-    expect(metrics).toMatch(/^c360_dataset_check_failing\{source="crm",check="volume_low"[^}]*\} 0$/m);
+    expect(metrics).toMatch(/^c360_dataset_check_failing\{source="crm",check="volume_low",event=""[^}]*\} 0$/m);
+    expect(metrics).toMatch(/^c360_dataset_check_failing\{source="crm",check="null_share",event="CustomerProfile"[^}]*\} 1$/m);
+    expect(metrics).toMatch(/^c360_dataset_event_hour_records\{source="crm",event="CustomerProfile"[^}]*\} 1000$/m);
     expect(metrics).toMatch(/^c360_dataset_hour_records\{source="web"[^}]*\} 500$/m);
     serving.child.kill('SIGTERM');
     expect(await serving.exited).toMatchObject({ code: 0, signal: null });

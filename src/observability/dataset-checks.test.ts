@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { LedgerEntry } from '../contracts/ledger.js';
-import { LedgerHistory } from './dataset-checks.js';
+import type { EventProfile, LedgerEntry } from '../contracts/ledger.js';
+import { failures, LedgerHistory } from './dataset-checks.js';
 
 const HOUR = 3_600_000;
 const NOW = Date.parse('2026-12-07T10:20:00Z');
@@ -98,5 +98,44 @@ describe('dataset checks', () => {
     // A month on, only the four weeks and a bit before then are kept: today's hour is gone.
     h.prune(NOW + 30 * 24 * HOUR);
     expect(h.evaluate(NOW)[0]!.records).toBe(0);
+  });
+});
+
+describe('dataset checks per event', () => {
+  /** A shop's events in an hour: orders with three properties, of which 2 % lack an email; page views. */
+  const shop = (t: number, change: { orders?: Partial<EventProfile>; views?: number; extra?: Record<string, EventProfile> } = {}): LedgerEntry => {
+    const n = typical(t);
+    const orders: EventProfile = {
+      records: n,
+      nulls: { email: Math.round(n * 0.02) },
+      properties: { 'properties.order_id': n, 'properties.total': n, 'properties.currency': n },
+      ...change.orders,
+    };
+    const views: EventProfile = { records: change.views ?? n, nulls: {}, properties: {} };
+    return { ...entry('shop', t, orders.records + views.records), events: { 'Order Completed': orders, BehavioralEvent: views, ...change.extra } };
+  };
+  const failingIn = (change: Parameters<typeof shop>[1]) => {
+    const [v] = history({ shop: (t) => [shop(t, t === CHECKED ? change : {})] }).evaluate(NOW);
+    return failures(v!).map((c) => `${c.event ?? ''}:${c.check}`);
+  };
+  const n = typical(CHECKED);
+
+  it('stays quiet on steady events', () => expect(failingIn({})).toEqual([]));
+  it('fires on a field null far more often than before', () => {
+    expect(failingIn({ orders: { nulls: { email: Math.round(n * 0.4) } } })).toEqual(['Order Completed:null_share']);
+    const [v] = history({ shop: (t) => [shop(t, t === CHECKED ? { orders: { nulls: { email: Math.round(n * 0.4) } } } : {})] }).evaluate(NOW);
+    expect(failures(v!)[0]!.detail).toBe('email null in 40.0 %, at most 2.0 % before');
+  });
+  it('fires on a property the event never carried, plan or no plan', () =>
+    expect(
+      failingIn({ orders: { properties: { 'properties.order_id': n, 'properties.total': n, 'properties.currency': n, 'properties.coupon': 3 } } }),
+    ).toEqual(['Order Completed:new_property']));
+  it('fires on a property the event always carried and no longer does', () =>
+    expect(failingIn({ orders: { properties: { 'properties.order_id': n, 'properties.total': n } } })).toEqual(['Order Completed:vanished_property']));
+  it('fires on an event never seen before', () =>
+    expect(failingIn({ extra: { 'Refund Issued': { records: 5, nulls: {}, properties: {} } } })).toEqual(['Refund Issued:new_event']));
+  it("fires on one event's volume while the source's stays within range", () => {
+    expect(failingIn({ views: Math.round(n * 0.5) })).toEqual(['BehavioralEvent:volume_low']);
+    expect(failingIn({ views: 0 })).toEqual([':volume_low', 'BehavioralEvent:silent']);
   });
 });

@@ -4,6 +4,7 @@
  * Masking (quarantine show), log redaction and the privacy tooling read this, not a list of names.
  */
 import { listSchemas, loadSchema } from './avro.js';
+import { type Field, fieldsOfSchema, holdsMap, walkFields } from './schema-fields.js';
 
 export const PII_KINDS = ['email', 'phone', 'name', 'birth_date', 'address', 'device', 'online_id', 'location', 'free_text'] as const;
 type PiiKind = (typeof PII_KINDS)[number];
@@ -13,43 +14,6 @@ export interface PersonalField {
   path: string;
   kind: PiiKind;
 }
-
-type Field = { name: string; type: unknown; 'c360.pii'?: string };
-
-/** The record (or array of records) a field type holds, when it holds one. */
-function nestedFields(type: unknown): { fields: Field[]; many: boolean } | undefined {
-  const branches = Array.isArray(type) ? type : [type];
-  for (const b of branches) {
-    if (b && typeof b === 'object') {
-      const t = b as { type?: string; fields?: Field[]; items?: unknown };
-      if (t.type === 'record' && t.fields) return { fields: t.fields, many: false };
-      if (t.type === 'array') {
-        const inner = nestedFields(t.items);
-        if (inner) return { fields: inner.fields, many: true };
-      }
-    }
-  }
-  return undefined;
-}
-
-/**
- * The one walk over a schema's fields, depth first: each field with its path from the record
- * (`address.line1`, `line_items[].sku`) and the records it holds; `visit` returning false keeps the
- * walk out of them.
- */
-function walkFields(
-  fields: Field[],
-  visit: (field: Field, path: string, nested: { fields: Field[]; many: boolean } | undefined) => boolean | undefined,
-  prefix = '',
-): void {
-  for (const f of fields) {
-    const path = `${prefix}${f.name}`;
-    const nested = nestedFields(f.type);
-    if (visit(f, path, nested) !== false && nested) walkFields(nested.fields, visit, `${path}${nested.many ? '[]' : ''}.`);
-  }
-}
-
-const fieldsOfSchema = (schema: Record<string, unknown>): Field[] => (schema.fields as Field[] | undefined) ?? [];
 
 /** Every field of a schema, depth first, with its dotted path, its mark (if any) and whether it holds records (whose own fields are marked). */
 export function fieldsOf(schema: Record<string, unknown>): { path: string; name: string; mark: string | undefined; record: boolean }[] {
@@ -64,10 +28,6 @@ export function fieldsOf(schema: Record<string, unknown>): { path: string; name:
 /** Names of string fields that hold whatever a sender puts in them: links, notes, payloads. */
 const FREE_FORM_NAME =
   /(^|_)(url|uri|link|referr?er|properties|context|traits|attributes|metadata|payload|notes?|comments?|description|message|body|text|query|search)($|_)/;
-
-function holdsMap(type: unknown): boolean {
-  return (Array.isArray(type) ? type : [type]).some((b) => b !== null && typeof b === 'object' && (b as { type?: string }).type === 'map');
-}
 
 /**
  * The fields of an entity where personal data can appear unannounced (a map, or a string named

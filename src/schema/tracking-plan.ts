@@ -35,6 +35,8 @@ export type TrackingPlanFile = z.output<typeof planFile>;
 export interface TrackingPlan {
   file: string;
   mode: TrackingPlanFile['mode'];
+  /** The field that names the event. */
+  eventField: string;
   /** The record's violations, none when it keeps to the plan (or names no event: page and screen views). */
   check(record: Record<string, unknown>): RecordErrorEntry[];
 }
@@ -42,9 +44,18 @@ export interface TrackingPlan {
 /** JSON Schema types a property can be read back as from its text. */
 const PARSED_TYPES = new Set(['number', 'integer', 'boolean', 'object', 'array', 'null']);
 
-/** The plan file at `file` (relative to the project), validated and compiled; one sentence per mistake. */
+/** Plans loaded, by their full path: the quality stage and the dataset profile share each one. */
+const LOADED = new Map<string, TrackingPlan>();
+
+/** The plan file at `file` (relative to the project), validated and compiled once; one sentence per mistake. */
 export function loadTrackingPlan(file: string): TrackingPlan {
   const full = path.resolve(projectRoot(), file);
+  let loaded = LOADED.get(full);
+  if (!loaded) LOADED.set(full, (loaded = readPlan(file, full)));
+  return loaded;
+}
+
+function readPlan(file: string, full: string): TrackingPlan {
   let text: string;
   try {
     text = fs.readFileSync(full, 'utf8');
@@ -77,6 +88,7 @@ export function compilePlan(file: string, plan: TrackingPlanFile): TrackingPlan 
   return {
     file,
     mode: plan.mode,
+    eventField: plan.eventField,
     check(record) {
       const name = readPath(record, plan.eventField);
       if (name === undefined || name === null) return [];

@@ -10,6 +10,7 @@ import type avro from 'avsc';
 import type { RecordErrorEntry } from '../contracts/errors.js';
 import { FRAME_HEADER_BYTES, framedSchemaId, MAGIC_BYTE } from '../contracts/framing.js';
 import { HEADER, headerString } from '../contracts/lineage.js';
+import { observe } from '../observability/record-profile.js';
 import { AvroValueError } from '../schema/avro.js';
 import type { CompiledEntity } from '../schema/entity.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../schema/json-depth.js';
@@ -34,7 +35,7 @@ export const decodeStage = defineStage({
   description:
     "Checks the lineage headers and the size limit, decodes Confluent-framed Avro (resolving the writer schema to the entity's) or JSON (coerced to the schema's types), and tells a source's entities apart.",
   reads: [],
-  writes: ['entity', 'value'],
+  writes: ['entity', 'value', 'observed'],
   create: (ctx) => {
     /** The source's entity whose schema has this full name, when the source has several. */
     function entityNamed(e: Envelope, fullName: string): CompiledEntity | undefined {
@@ -140,6 +141,7 @@ export const decodeStage = defineStage({
           // A blank natural id would land under an empty key, and every blank one would be the "same" record to dedup.
           if (e.outcome === 'pending' && e.entity.naturalId(e.value!).trim() === '')
             reject(e, 'decode', [{ code: 'schema.missing_required', field: e.entity.definition.key, message: 'the natural id is empty' }]);
+          else if (e.outcome === 'pending') e.observed = observe(e.entity, e.value!);
         }
       },
     };

@@ -3,6 +3,7 @@ import type { IHeaders, KafkaMessage } from 'kafkajs';
 import type { RecordErrorCode, RecordErrorEntry } from '../contracts/errors.js';
 import type { Lineage } from '../contracts/lineage.js';
 import type { NearDuplicateEvent, RecordRef } from '../contracts/near-duplicate.js';
+import type { Observation } from '../observability/record-profile.js';
 import type { RecordPerson } from '../privacy/records.js';
 import type { CompiledEntity } from '../schema/entity.js';
 
@@ -19,6 +20,8 @@ export interface Envelope {
   readonly lineageProblem: string | undefined;
   /** The decoded record in its Avro form (timestamps as epoch ms, decimals as strings). */
   value: Record<string, unknown> | undefined;
+  /** What the dataset checks learn of it as it arrived: its event, null fields and properties (no values). */
+  observed: Observation | undefined;
   /** Avro binary body of `value`, once computed (dedup hashes it, the router frames it). */
   body: Buffer | undefined;
   outcome: Outcome;
@@ -70,6 +73,7 @@ export function newEnvelope(
     lineage,
     lineageProblem,
     value: undefined,
+    observed: undefined,
     body: undefined,
     outcome: 'pending',
     failedStage: undefined,

@@ -13,6 +13,7 @@ import { frame } from '../contracts/framing.js';
 import { emptyCounts, type LedgerCounts, type LedgerEntry, ledgerMessage } from '../contracts/ledger.js';
 import { HEADER, lineageHeaders } from '../contracts/lineage.js';
 import type { TopicNames } from '../contracts/topic-names.js';
+import { EventProfiles } from '../observability/record-profile.js';
 import { type Envelope, reject } from '../stages/envelope.js';
 
 export interface RouterContext {
@@ -57,12 +58,14 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
   const errors: Record<string, number> = {};
   const warnings: Record<string, number> = {};
   const outOfLine: OutOfLineValue[] = [];
+  const events = new EventProfiles();
   const count = (codes: Record<string, number>, code: string) => {
     codes[code] = (codes[code] ?? 0) + 1;
   };
 
   for (const e of batch) {
     counts.in++;
+    if (e.observed) events.observe(e.observed);
     for (const f of e.flags) count(warnings, f);
     for (const c of e.stateChanges) out.push(c.changelog, { key: c.key, value: c.value });
     encodeBody(e);
@@ -87,7 +90,7 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
   // The ledger counts every code the batch met, warnings and errors alike (docs/contracts.md: Ledger).
   const codes = { ...warnings };
   for (const [code, n] of Object.entries(errors)) codes[code] = (codes[code] ?? 0) + n;
-  const ledger = ledgerEntry(ctx, batch, counts, codes);
+  const ledger = ledgerEntry(ctx, batch, counts, codes, events);
   if (ledger) out.push(ctx.topics.ledger, ledgerMessage(ledger));
   return { topicMessages: out.topicMessages(), outOfLine, counts, errors, warnings, ledger };
 }
@@ -139,7 +142,13 @@ function nearDuplicateMessages(ctx: RouterContext, e: Envelope): Message[] {
 }
 
 /** What the batch did, for the ledger topic: committed in the same transaction as the records. */
-function ledgerEntry(ctx: RouterContext, batch: Envelope[], counts: LedgerCounts, errors: Record<string, number>): LedgerEntry | undefined {
+function ledgerEntry(
+  ctx: RouterContext,
+  batch: Envelope[],
+  counts: LedgerCounts,
+  errors: Record<string, number>,
+  events: EventProfiles,
+): LedgerEntry | undefined {
   const first = batch[0];
   const last = batch[batch.length - 1];
   if (!first || !last) return undefined;
@@ -151,6 +160,7 @@ function ledgerEntry(ctx: RouterContext, batch: Envelope[], counts: LedgerCounts
     first_offset: Number(first.message.offset),
     last_offset: Number(last.message.offset),
     errors,
+    ...(events.size > 0 ? { events: events.toJSON() } : {}),
     committed_at: new Date(ctx.now()).toISOString(),
   };
 }

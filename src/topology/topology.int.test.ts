@@ -5,7 +5,10 @@ import { collect, config, testKafka } from '../../test/support/kafka.js';
 import { clearRedis, produce, type RunningTopology, readable, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { RECORD_ERROR_CODES } from '../contracts/errors.js';
 import { frame } from '../contracts/framing.js';
+import type { LedgerEntry } from '../contracts/ledger.js';
 import { HEADER } from '../contracts/lineage.js';
+import { readToEnd } from '../kafka/read-to-end.js';
+import { EventProfiles } from '../observability/record-profile.js';
 import { loadSchema, parseType } from '../schema/avro.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
 
@@ -38,7 +41,10 @@ describe('the ingestion topology, end to end on the real stack', () => {
   let ingestSchemaId: number;
   let incompatibleId: number;
   let evolvedId: number;
-  const dead = new Map<string, { code: string; field: string | null; lineage: { ingest_id: string }; origin_topic: string; original_value: Buffer }>();
+  const dead = new Map<
+    string,
+    { code: string; field: string | null; stage: string; source: string; lineage: { ingest_id: string }; origin_topic: string; original_value: Buffer }
+  >();
   const raw: Record<string, KafkaMessage[]> = {};
   let nearDups: {
     kind: string;
@@ -268,6 +274,8 @@ describe('the ingestion topology, end to end on the real stack', () => {
     for (const m of await collect(kafka, t.names.deadLetter, (s) => s.length === cases.length)) {
       const d = (await registry.decode(m.value!)) as {
         errors: { code: string; field: string | null }[];
+        stage: string;
+        source: string;
         lineage: { ingest_id: string };
         origin_topic: string;
         original_value: Buffer;
@@ -295,6 +303,28 @@ describe('the ingestion topology, end to end on the real stack', () => {
     });
     expect(ledger.total.near_duplicates).toBe(4);
     expect(ledger.bySource.get('web')!.errors['quality.device_id_opt_out']).toBe(1);
+  });
+
+  it('profiles every record that decoded in the ledger, by event, with names and counts only', async () => {
+    const entries: LedgerEntry[] = [];
+    await readToEnd(kafka, t.names.ledger, (m) => entries.push(JSON.parse(m.value!.toString()) as LedgerEntry));
+    const profiles = new EventProfiles();
+    const bySource = (source: string) => {
+      const p = new EventProfiles();
+      for (const e of entries) if (e.source === source && e.events) p.add(e.events);
+      return p.toJSON();
+    };
+    for (const source of ['crm', 'web', 'commerce']) {
+      const undecoded = [...dead.values()].filter((d) => d.source === source && (d.stage === 'decode' || d.stage === 'size')).length;
+      const events = bySource(source);
+      expect(
+        Object.values(events).reduce((n, p) => n + p.records, 0),
+        source,
+      ).toBe(ledger.bySource.get(source)!.in - undecoded);
+      profiles.add(events);
+    }
+    expect(Object.keys(profiles.toJSON()).sort()).toEqual(['BehavioralEvent', 'CustomerProfile', 'Product', 'Transaction']);
+    expect(JSON.stringify(entries)).not.toMatch(/@|C-1001|Dublin/);
   });
 
   // Produced elsewhere: the opt-out warning by src/stages/stages.test.ts, timestamp_invalid by the rule's own test

@@ -8,7 +8,7 @@ import { createKafka } from '../../kafka/client.js';
 import { groupLag } from '../../kafka/lag.js';
 import { readToEnd } from '../../kafka/read-to-end.js';
 import { existingTopics, type TopicDrift } from '../../kafka/topic-admin.js';
-import { exportVerdicts, followLedger, LedgerHistory } from '../../observability/dataset-checks.js';
+import { exportVerdicts, failures, followLedger, LedgerHistory } from '../../observability/dataset-checks.js';
 import { LagExporter, readGroupState } from '../../observability/lag-exporter.js';
 import { createLogger, toolLogger } from '../../observability/logger.js';
 import { metricsRegistry } from '../../observability/metrics.js';
@@ -84,7 +84,7 @@ export function registerTopologyCommands(program: Command): void {
 
   withServe(withJson(withTopology(program.command('checks'))), 'evaluations', 60_000)
     .description(
-      'Dataset checks from the ledger, per source: its last complete hour against the same hour of the four weeks before (silent, volume_low, volume_high, quarantine_share, new_code: an error or warning code the source never had). Exit 1 if one fails. With --serve, exports them (c360_dataset_check_failing) every --interval until SIGTERM.',
+      "Dataset checks from the ledger: each source's last complete hour, and each of its events', against the same hour of the four weeks before (per source silent, volume_low, volume_high, quarantine_share, new_code; per event the volume checks, new_event, null_share, new_property, vanished_property). Exit 1 if one fails. With --serve, exports them (c360_dataset_check_failing) every --interval until SIGTERM.",
     )
     .action(async (o: TopologyOptions & ServeOptions & { json: boolean }) => {
       const config = loadConfig();
@@ -104,13 +104,13 @@ export function registerTopologyCommands(program: Command): void {
           const verdicts = history.evaluate(Date.now());
           report(o, { verdicts }, () => {
             for (const v of verdicts) {
-              const failing = v.checks.filter((c) => c.failing);
+              const failing = failures(v);
               const state = v.learning ? 'learning (under a week of history)' : failing.length ? 'FAIL' : 'ok';
               console.log(`${v.source} ${v.hour}: ${v.records} records, ${state}`);
-              for (const c of failing) console.log(`  ${c.check}: ${c.detail}`);
+              for (const c of failing) console.log(`  ${c.event === undefined ? '' : `${c.event}: `}${c.check}: ${c.detail}`);
             }
           });
-          if (verdicts.some((v) => v.checks.some((c) => c.failing))) process.exitCode = 1;
+          if (verdicts.some((v) => failures(v).length > 0)) process.exitCode = 1;
           return;
         }
         while (!stop!.aborted) {
