@@ -3,11 +3,13 @@
  * reads it: a wrong value is one sentence naming the flag ("option '--batch-rows <n>' argument
  * 'abc' is invalid. Must be a whole number.") and a non-zero exit, never a NaN passed on.
  */
+
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type Config, loadConfig } from '../config.js';
 import { ConfigError, RECORD_ERROR_CODES } from '../contracts/errors.js';
+import { type Long, parseLong, stringifyLongJson } from '../contracts/long-json.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import type { TableAt } from '../sinks/layer-files.js';
 
@@ -165,7 +167,7 @@ export function withJsonLines(cmd: Command): Command {
 
 /** Prints `data` as one JSON line with --json, else runs `text`, which prints the text form. */
 export function report(o: { json?: boolean }, data: unknown, text: () => void): void {
-  if (o.json) console.log(JSON.stringify(data));
+  if (o.json) console.log(stringifyLongJson(data));
   else text();
 }
 
@@ -198,14 +200,18 @@ export function configWithStorage(storage: string | undefined): Config {
 }
 
 export interface TableAtOptions {
-  snapshot?: number;
+  snapshot?: Long;
   asOf?: number;
 }
 
 /** Time travel over tables (C360_CATALOG_URL): a snapshot by id, or the one current at an instant. */
 export function withTableAt(cmd: Command): Command {
   return cmd
-    .option('--snapshot <id>', "read each table as it was at this snapshot (an id from the table's history)", integer(1))
+    .option('--snapshot <id>', "read each table as it was at this snapshot (an id from the table's history)", (v: string) => {
+      // Other engines' snapshot ids are 63-bit: read exactly, never rounded to a number.
+      if (!/^\d+$/.test(v.trim())) throw new InvalidArgumentError('Must be a snapshot id, a whole number.');
+      return parseLong(v.trim());
+    })
     .option('--as-of <time>', 'read each table as it was at this instant (ISO 8601, e.g. 2026-12-01T00:00:00Z)', (v: string) => {
       const ms = Date.parse(v);
       if (!Number.isFinite(ms)) throw new InvalidArgumentError('Must be an ISO 8601 instant, e.g. 2026-12-01T00:00:00Z.');

@@ -9,12 +9,14 @@
  * It binds to loopback unless told otherwise; on any other address it requires C360_CONSOLE_TOKEN,
  * given once (`/?token=…`) and kept in a same-site, HTTP-only cookie, or sent as a bearer token.
  */
+
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Kafka } from 'kafkajs';
 import type { Config } from '../config.js';
 import { ConfigError, RECORD_ERROR_CODES } from '../contracts/errors.js';
 import { type LedgerEntry, totalsOf } from '../contracts/ledger.js';
+import { stringifyLongJson } from '../contracts/long-json.js';
 import { topicNames } from '../contracts/topic-names.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { readToEnd } from '../kafka/read-to-end.js';
@@ -59,8 +61,6 @@ function filterFrom(input: Record<string, unknown>, topology: Topology): Quarant
   return { source, code, date, ingestId };
 }
 
-const json = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
-
 export async function startConsole(o: ConsoleOptions): Promise<{ url: string; close(): Promise<void> }> {
   if (!LOOPBACK.test(o.host) && !o.token)
     throw new ConfigError(`the console would listen on ${o.host}, beyond this machine: set C360_CONSOLE_TOKEN, which every visitor must then give.`);
@@ -77,7 +77,7 @@ export async function startConsole(o: ConsoleOptions): Promise<{ url: string; cl
     const want = Buffer.from(o.token);
     return given.length === want.length && timingSafeEqual(given, want);
   };
-  const refuse = (reply: FastifyReply, status: number, error: string) => reply.code(status).type('application/json').send(json({ error }));
+  const refuse = (reply: FastifyReply, status: number, error: string) => reply.code(status).type('application/json').send(stringifyLongJson({ error }));
 
   app.addHook('onRequest', async (req, reply) => {
     const url = new URL(req.url, 'http://console');
@@ -114,7 +114,7 @@ export async function startConsole(o: ConsoleOptions): Promise<{ url: string; cl
       if (records.length >= MAX_LIST) break;
       records.push(await describeRecord(r, schemas, false));
     }
-    return reply.type('application/json').send(json({ records }));
+    return reply.type('application/json').send(stringifyLongJson({ records }));
   });
 
   app.post('/api/unmask', async (req, reply) => {
@@ -124,7 +124,7 @@ export async function startConsole(o: ConsoleOptions): Promise<{ url: string; cl
     // Recorded before anything is revealed: a reveal the log cannot hold does not happen.
     await log.access({ action: 'console unmask', what: { ingestId: [ingestId] } });
     for await (const r of readQuarantine(o.files, { ingestId: [ingestId] }, new SealedOpener(o.keyStore))) {
-      return reply.type('application/json').send(json({ record: await describeRecord(r, schemas, true) }));
+      return reply.type('application/json').send(stringifyLongJson({ record: await describeRecord(r, schemas, true) }));
     }
     return refuse(reply, 404, `no quarantined record ${ingestId}`);
   });

@@ -4,7 +4,8 @@
  * records. Written in one block without compression; read with the null or deflate codec (Iceberg's
  * Java writers deflate by default). The header keeps the schema exactly as given, so Iceberg's
  * `field-id` attributes reach the readers that project by them. Records are read with the project's
- * guarded types (schema/avro.ts): a garbled count or length is refused, never read on past the end.
+ * guarded types (schema/avro.ts): a garbled count or length is refused, never read on past the end;
+ * a long beyond 2^53 (another engine's snapshot id) is a bigint (contracts/long-json.ts).
  */
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
@@ -16,7 +17,7 @@ const LONG = parseType('long');
 const BYTES_MAP = parseType({ type: 'map', values: 'bytes' });
 
 export function writeAvroFile(schema: Record<string, unknown>, records: unknown[], metadata: Record<string, string>): Buffer {
-  const type = parseType(schema);
+  const type = parseType(schema, { wideLongs: true });
   const meta = Object.fromEntries([
     ...Object.entries(metadata).map(([k, v]) => [k, Buffer.from(v)] as const),
     ['avro.schema', Buffer.from(JSON.stringify(schema))],
@@ -50,7 +51,7 @@ export function readAvroFile(buffer: Buffer, name: string): AvroFile {
     const schema = JSON.parse(meta['avro.schema']!.toString()) as Record<string, unknown>;
     const codec = meta['avro.codec']?.toString() ?? 'null';
     if (codec !== 'null' && codec !== 'deflate') throw fail(`its codec ${codec} is not supported`);
-    const type = parseType(schema);
+    const type = parseType(schema, { wideLongs: true });
     const records: Array<Record<string, unknown>> = [];
     while (pos < buffer.length) {
       const count = LONG.decode(buffer, pos);

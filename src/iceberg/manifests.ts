@@ -5,6 +5,8 @@
  * list, so the same manifest serves every retry of a commit. A manifest list names the new
  * manifests and carries over the parent snapshot's entries unchanged.
  */
+
+import type { Long } from '../contracts/long-json.js';
 import type { PartitionSpec, TableSchema } from './table-metadata.js';
 
 /** A data file as a manifest lists it. `partition` holds the spec's values in its field order. */
@@ -23,7 +25,7 @@ export interface ManifestFileEntry {
   content: number;
   sequence_number: number;
   min_sequence_number: number;
-  added_snapshot_id: number;
+  added_snapshot_id: Long;
   added_files_count: number;
   existing_files_count: number;
   deleted_files_count: number;
@@ -86,7 +88,7 @@ const CONTENT_DATA = 0;
  */
 export interface ManifestEntryToWrite {
   status: (typeof STATUS)[keyof typeof STATUS];
-  snapshotId: number | null;
+  snapshotId: Long | null;
   sequenceNumber: number | null;
   fileSequenceNumber: number | null;
   file: DataFileEntry;
@@ -160,7 +162,7 @@ export function asManifestFileEntry(r: Record<string, unknown>): ManifestFileEnt
     content: n('content'),
     sequence_number: n('sequence_number'),
     min_sequence_number: n('min_sequence_number'),
-    added_snapshot_id: n('added_snapshot_id'),
+    added_snapshot_id: (r.added_snapshot_id as Long | undefined) ?? 0,
     added_files_count: n('added_files_count'),
     existing_files_count: n('existing_files_count'),
     deleted_files_count: n('deleted_files_count'),
@@ -170,7 +172,7 @@ export function asManifestFileEntry(r: Record<string, unknown>): ManifestFileEnt
   };
 }
 
-export function manifestListMetadata(snapshotId: number, parentId: number | undefined, sequenceNumber: number): Record<string, string> {
+export function manifestListMetadata(snapshotId: Long, parentId: Long | undefined, sequenceNumber: number): Record<string, string> {
   return {
     'snapshot-id': String(snapshotId),
     ...(parentId !== undefined ? { 'parent-snapshot-id': String(parentId) } : {}),

@@ -16,6 +16,7 @@ import { sigV4Signer } from '../auth/aws-sigv4.js';
 import { type BearerToken, type ClientCredentials, cachedTokens, clientCredentialsToken, TokenEndpointError } from '../auth/oauth2.js';
 import type { CatalogSettings } from '../config.js';
 import { C360Error, DependencyRefusedError, DependencyUnavailableError, describeError, httpError } from '../contracts/errors.js';
+import { parseLongJson, stringifyLongJson } from '../contracts/long-json.js';
 import type { TableMetadata, TableRequirement, TableUpdate } from './table-metadata.js';
 
 /** The catalog's answer when a table changed under a commit's requirements. */
@@ -150,7 +151,7 @@ export class RestCatalog {
       });
     }
     try {
-      return text ? JSON.parse(text) : {};
+      return text ? parseLongJson(text) : {};
     } catch (err) {
       throw new DependencyUnavailableError('catalog', `${what}: the catalog answered something that is not JSON`, { cause: err });
     }
@@ -163,7 +164,7 @@ export class RestCatalog {
 
   private async send(method: string, path: string, body: unknown, what: string): Promise<Response> {
     const url = `${this.settings.url}${path}`;
-    const text = body !== undefined ? JSON.stringify(body) : undefined;
+    const text = body !== undefined ? stringifyLongJson(body) : undefined;
     const plain: Record<string, string> = { accept: 'application/json', ...(text !== undefined ? { 'content-type': 'application/json' } : {}) };
     let headers: Record<string, string>;
     try {

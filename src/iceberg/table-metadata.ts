@@ -3,6 +3,7 @@
  * and writes: schemas with field ids, partition specs, snapshots with their summaries, and the
  * requirements and updates of a commit. Names follow the spec's JSON.
  */
+import type { Long } from '../contracts/long-json.js';
 
 export type IcebergType = string | StructType | ListType | MapType;
 
@@ -52,8 +53,8 @@ export interface PartitionSpec {
 }
 
 export interface Snapshot {
-  'snapshot-id': number;
-  'parent-snapshot-id'?: number;
+  'snapshot-id': Long;
+  'parent-snapshot-id'?: Long;
   'sequence-number': number;
   'timestamp-ms': number;
   'manifest-list': string;
@@ -74,23 +75,23 @@ export interface TableMetadata {
   'partition-specs': PartitionSpec[];
   'last-partition-id': number;
   properties?: Record<string, string>;
-  'current-snapshot-id'?: number | null;
+  'current-snapshot-id'?: Long | null;
   snapshots?: Snapshot[];
-  'snapshot-log'?: Array<{ 'snapshot-id': number; 'timestamp-ms': number }>;
-  refs?: Record<string, { 'snapshot-id': number; type: 'branch' | 'tag' }>;
+  'snapshot-log'?: Array<{ 'snapshot-id': Long; 'timestamp-ms': number }>;
+  refs?: Record<string, { 'snapshot-id': Long; type: 'branch' | 'tag' }>;
 }
 
 export type TableRequirement =
-  | { type: 'assert-ref-snapshot-id'; ref: string; 'snapshot-id': number | null }
+  | { type: 'assert-ref-snapshot-id'; ref: string; 'snapshot-id': Long | null }
   | { type: 'assert-current-schema-id'; 'current-schema-id': number }
   | { type: 'assert-last-assigned-field-id'; 'last-assigned-field-id': number };
 
 export type TableUpdate =
   | { action: 'add-snapshot'; snapshot: Snapshot }
-  | { action: 'set-snapshot-ref'; 'ref-name': string; type: 'branch' | 'tag'; 'snapshot-id': number }
+  | { action: 'set-snapshot-ref'; 'ref-name': string; type: 'branch' | 'tag'; 'snapshot-id': Long }
   | { action: 'add-schema'; schema: TableSchema; 'last-column-id': number }
   | { action: 'set-current-schema'; 'schema-id': number }
-  | { action: 'remove-snapshots'; 'snapshot-ids': number[] };
+  | { action: 'remove-snapshots'; 'snapshot-ids': Long[] };
 
 export function currentSchema(metadata: TableMetadata): TableSchema {
   const schema = metadata.schemas.find((s) => s['schema-id'] === metadata['current-schema-id']);

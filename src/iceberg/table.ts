@@ -10,9 +10,11 @@
  * names, and no others. A snapshot written by another engine (a compaction) may lack the keys; the
  * offsets are then read from the newest ancestor that has them, since such a snapshot adds no rows.
  */
+
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { DependencyUnavailableError, UnreadableFileError } from '../contracts/errors.js';
+import type { Long } from '../contracts/long-json.js';
 import { openObjectStore } from '../storage/backends.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { readAvroFile, writeAvroFile } from './avro-file.js';
@@ -56,7 +58,7 @@ export type AppendOutcome = 'created' | 'exists' | 'superseded';
 /** A data file a snapshot holds, with the snapshot that added it and its sequence numbers. */
 export interface LiveFile {
   file: DataFileEntry;
-  snapshotId: number;
+  snapshotId: Long;
   sequenceNumber: number | null;
   fileSequenceNumber: number | null;
 }
@@ -374,7 +376,7 @@ export class IcebergTable {
             recordCount: Number(d.record_count),
             fileSizeBytes: Number(d.file_size_in_bytes),
           },
-          snapshotId: (r.snapshot_id as number | null) ?? m.added_snapshot_id,
+          snapshotId: (r.snapshot_id as Long | null) ?? m.added_snapshot_id,
           sequenceNumber: (r.sequence_number as number | null) ?? (inherited ? m.sequence_number : null),
           fileSequenceNumber: (r.file_sequence_number as number | null) ?? (inherited ? m.sequence_number : null),
         });

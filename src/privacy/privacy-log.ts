@@ -5,8 +5,10 @@
  * which is when `c360 privacy replay` needs it — and no one can rewrite an entry without the
  * store's own write rights. Entries hold pseudonyms and counts, never a plain identifier.
  */
+
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
+import { stringifyLongJson } from '../contracts/long-json.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { ErasureRecord, Reach } from './key-store.js';
 
@@ -48,7 +50,7 @@ export class PrivacyLog {
       keys_deleted: e.keysDeleted,
       redis_keys_deleted: e.redisKeysDeleted,
     };
-    await this.store.putIfAbsent(this.key('erasures', e.requestedAt, e.requestId), Buffer.from(`${JSON.stringify(entry)}\n`));
+    await this.store.putIfAbsent(this.key('erasures', e.requestedAt, e.requestId), Buffer.from(`${stringifyLongJson(entry)}\n`));
   }
 
   /** Every erasure logged, oldest first. */
@@ -70,13 +72,13 @@ export class PrivacyLog {
   async access(a: Access, env: NodeJS.ProcessEnv = process.env): Promise<void> {
     const at = new Date();
     const entry = { at: at.toISOString(), actor: actor(env), namespace: this.namespace, action: a.action, what: a.what };
-    await this.store.putIfAbsent(this.key('access', at, randomUUID()), Buffer.from(`${JSON.stringify(entry)}\n`));
+    await this.store.putIfAbsent(this.key('access', at, randomUUID()), Buffer.from(`${stringifyLongJson(entry)}\n`));
   }
 
   /** Notes that `namespace` holds a copy of this one's records (a re-run): a forget here reaches it too. */
   async copy(namespace: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
     const entry = { namespace, copy_of: this.namespace, at: new Date().toISOString(), actor: actor(env) };
-    await this.store.putIfAbsent(`privacy/${this.namespace}/copies/${namespace}.json`, Buffer.from(`${JSON.stringify(entry)}\n`));
+    await this.store.putIfAbsent(`privacy/${this.namespace}/copies/${namespace}.json`, Buffer.from(`${stringifyLongJson(entry)}\n`));
   }
 
   /** The namespaces that hold a copy of this one's records. */

@@ -26,9 +26,18 @@ export function loadSchema(name: string): { schema: Record<string, unknown>; typ
   return entry;
 }
 
-export function parseType(schema: unknown): avro.Type {
+/**
+ * The avsc type of a schema. With `wideLongs` (Iceberg's manifests, whose snapshot ids other engines
+ * choose at random over 63 bits), a long beyond 2^53 is read and written as a bigint instead of
+ * being refused; records' longs stay numbers, and one that is not exact is refused.
+ */
+export function parseType(schema: unknown, options: { wideLongs?: boolean } = {}): avro.Type {
   // A fresh options object each time: avsc keeps its registry of named types in it.
-  return avro.Type.forSchema(schema as avro.Schema, { logicalTypes: { decimal: DecimalType }, wrapUnions: 'auto', typeHook: guardedType });
+  return avro.Type.forSchema(schema as avro.Schema, {
+    logicalTypes: { decimal: DecimalType },
+    wrapUnions: 'auto',
+    typeHook: options.wideLongs ? wideType : guardedType,
+  });
 }
 
 /** A value in an Avro body that avsc would otherwise read as something else: its record error code says which kind. */
@@ -123,15 +132,75 @@ class SafeLongType extends avro.types.LongType {
   }
 }
 
+/** The zigzag varint of a 64-bit long, as Avro writes one. */
+function wideVarint(n: bigint): Buffer {
+  let z = BigInt.asUintN(64, (n << 1n) ^ (n >> 63n));
+  const bytes: number[] = [];
+  while (z >= 0x80n) {
+    bytes.push(Number(z & 0x7fn) | 0x80);
+    z >>= 7n;
+  }
+  bytes.push(Number(z));
+  return Buffer.from(bytes);
+}
+
+/** A long read exactly from its varint at `pos`. */
+function readWideVarint(buf: Buffer, pos: number): bigint {
+  let z = 0n;
+  let shift = 0n;
+  let b: number;
+  do {
+    b = buf[pos++]!;
+    z |= BigInt(b & 0x7f) << shift;
+    shift += 7n;
+  } while (b & 0x80 && shift < 70n);
+  return BigInt.asIntN(64, (z >> 1n) ^ -(z & 1n));
+}
+
+class WideLongType extends avro.types.LongType {
+  _read(tap: Tap): number | bigint {
+    const start = tap.pos;
+    const n = tap.readLong();
+    return Number.isSafeInteger(n) ? n : readWideVarint(tap.buf, start);
+  }
+
+  _check(val: unknown, flags: unknown, hook: unknown): boolean {
+    if (typeof val === 'bigint') return BigInt.asIntN(64, val) === val;
+    if (Number.isSafeInteger(val)) return true;
+    return (avro.types.LongType.prototype as unknown as { _check(v: unknown, f: unknown, h: unknown): boolean })._check.call(this, val, flags, hook);
+  }
+
+  _write(tap: Tap & { writeFixed(buf: Buffer): void }, val: number | bigint): void {
+    // avsc writes numbers up to 2^53 - 2 only; the exact ones beyond go the bigint way.
+    if (typeof val === 'bigint' || (Number.isSafeInteger(val) && Math.abs(val) > 2 ** 53 - 2)) tap.writeFixed(wideVarint(BigInt(val)));
+    else (avro.types.LongType.prototype as unknown as { _write(t: Tap, v: number): void })._write.call(this, tap, val);
+  }
+}
+
+/** A union with a long branch: a bigint goes to that branch, as a number does. */
+class WideUnionType extends avro.types.UnwrappedUnionType {
+  _getIndex(val: unknown): number | undefined {
+    const index = (avro.types.UnwrappedUnionType.prototype as unknown as { _getIndex(v: unknown): number | undefined })._getIndex;
+    return index.call(this, typeof val === 'bigint' ? 0 : val);
+  }
+}
+
 const GUARDED_PRIMITIVES: Record<string, new () => avro.Type> = { string: Utf8StringType, int: Int32Type, long: SafeLongType };
 
-function guardedType(schema: avro.Schema, opts: avro.ForSchemaOptions): avro.Type | undefined {
-  if (typeof schema === 'string') return GUARDED_PRIMITIVES[schema] ? new GUARDED_PRIMITIVES[schema]() : undefined;
+function guardedType(schema: avro.Schema, opts: avro.ForSchemaOptions, primitives = GUARDED_PRIMITIVES): avro.Type | undefined {
+  if (typeof schema === 'string') return primitives[schema] ? new primitives[schema]() : undefined;
   const s = schema as { type?: unknown; logicalType?: unknown };
   if (s.type === 'map') return new KeyKeepingMapType(schema, opts);
   if (s.type === 'array') return new BoundedArrayType(schema, opts);
-  if (typeof s.type === 'string' && s.logicalType === undefined && GUARDED_PRIMITIVES[s.type]) return new GUARDED_PRIMITIVES[s.type]!();
+  if (typeof s.type === 'string' && s.logicalType === undefined && primitives[s.type]) return new primitives[s.type]!();
   return undefined;
+}
+
+const WIDE_PRIMITIVES = { ...GUARDED_PRIMITIVES, long: WideLongType };
+
+function wideType(schema: avro.Schema, opts: avro.ForSchemaOptions): avro.Type | undefined {
+  if (Array.isArray(schema) && schema.includes('long')) return new WideUnionType(schema, opts);
+  return guardedType(schema, opts, WIDE_PRIMITIVES);
 }
 
 export function listSchemas(): string[] {

@@ -13,6 +13,7 @@ import { produce, testNamespace } from '../../test/support/topology.js';
 import { spawnSink, type Worker } from '../../test/support/worker.js';
 import { frame } from '../contracts/framing.js';
 import { HEADER } from '../contracts/lineage.js';
+import type { Long } from '../contracts/long-json.js';
 import { topicNames } from '../contracts/topic-names.js';
 import { RestCatalog } from '../iceberg/rest-catalog.js';
 import { tableOffsets } from '../iceberg/table.js';
@@ -208,8 +209,8 @@ describe('sink workers killed with SIGKILL while they commit to Iceberg tables',
   });
 
   /** Per table: every snapshot by id with its manifest list, and the offsets its newest summary names. */
-  async function history(): Promise<Map<string, { snapshots: Map<number, string>; offsets: Map<number, number> }>> {
-    const out = new Map<string, { snapshots: Map<number, string>; offsets: Map<number, number> }>();
+  async function history(): Promise<Map<string, { snapshots: Map<Long, string>; offsets: Map<number, number> }>> {
+    const out = new Map<string, { snapshots: Map<Long, string>; offsets: Map<number, number> }>();
     for (const [table, topic] of [
       ['raw_crm', topicNames(ns).raw('crm')],
       ['quarantine', topicNames(ns).deadLetter],

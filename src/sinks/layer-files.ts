@@ -4,8 +4,10 @@
  * snapshot by id, or the one current at a time: time travel). Readers of the raw layer, the
  * quarantine and the near-duplicates go through it, so each reads tables as it reads folders.
  */
+
 import type { Config } from '../config.js';
 import { ConfigError } from '../contracts/errors.js';
+import type { Long } from '../contracts/long-json.js';
 import type { Topology } from '../contracts/topology-definition.js';
 import { RestCatalog } from '../iceberg/rest-catalog.js';
 import { IcebergTable } from '../iceberg/table.js';
@@ -33,7 +35,7 @@ interface LayerFilter {
 
 /** Which snapshot of each table to read: the current one unless an id or an instant is given. */
 export interface TableAt {
-  snapshotId?: number;
+  snapshotId?: Long;
   asOfMs?: number;
 }
 

@@ -10,6 +10,7 @@ import { CATALOG_URL, icebergClasspath } from '../../dev/stack/catalog.js';
 import { stackPaths } from '../../dev/stack/paths.js';
 import { S3_URL } from '../../dev/stack/s3.js';
 import type { Config } from '../../src/config.js';
+import { type Long, parseLong, parseLongJson } from '../../src/contracts/long-json.js';
 import { projectRoot } from '../../src/contracts/project.js';
 import { config } from './kafka.js';
 
@@ -32,8 +33,8 @@ export const TABLE_ENV: Record<string, string> = {
 for (const [k, v] of Object.entries(TABLE_ENV)) if (k.startsWith('AWS_')) process.env[k] ??= v;
 
 interface SnapshotInfo {
-  id: number;
-  parent: number | null;
+  id: Long;
+  parent: Long | null;
   timestamp: number;
   operation: string;
   summary: Record<string, string>;
@@ -41,15 +42,15 @@ interface SnapshotInfo {
 }
 
 export interface ReadTable {
-  current: number | null;
+  current: Long | null;
   snapshots: SnapshotInfo[];
   schema: string;
   spec: string;
   rows: Array<Record<string, unknown>>;
 }
 
-/** Every row of a table (at a snapshot id, or `@<ms>` for a time), with its snapshots, by Iceberg's Java reader. */
-export async function readTable(namespace: string, table: string, at?: string): Promise<ReadTable> {
+/** Runs Iceberg's Java client (Reader.java) on a table, with the given arguments after its name. */
+async function javaClient(namespace: string, table: string, args: string[]): Promise<string> {
   const reader = path.join(projectRoot(), 'test', 'clients', 'iceberg-reader', 'Reader.java');
   const { stdout } = await promisify(execFile)(
     'java',
@@ -63,11 +64,21 @@ export async function readTable(namespace: string, table: string, at?: string): 
       CATALOG_URL,
       namespace,
       table,
-      ...(at ? [at] : []),
+      ...args,
     ],
     { maxBuffer: 512 * 1024 * 1024, timeout: 180_000 },
   );
-  const [head, ...rows] = stdout.trim().split('\n');
-  const about = JSON.parse(head!) as Omit<ReadTable, 'rows'>;
+  return stdout;
+}
+
+/** Every row of a table (at a snapshot id, or `@<ms>` for a time), with its snapshots, by Iceberg's Java reader. */
+export async function readTable(namespace: string, table: string, at?: string): Promise<ReadTable> {
+  const [head, ...rows] = (await javaClient(namespace, table, at ? [at] : [])).trim().split('\n');
+  const about = parseLongJson(head!) as Omit<ReadTable, 'rows'>;
   return { ...about, rows: rows.filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+/** Commits what an engine's maintenance does (its manifests joined into one) under Iceberg's own snapshot id, and returns that id. */
+export async function engineRewritesManifests(namespace: string, table: string): Promise<Long> {
+  return parseLong((await javaClient(namespace, table, ['--rewrite-manifests'])).trim());
 }

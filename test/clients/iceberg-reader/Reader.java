@@ -1,9 +1,11 @@
 // Reads a table back the way a JVM engine does, with Apache Iceberg's own Java reader (iceberg-data over
 // the REST catalog): run by the table tests as `java -cp <the stack's Iceberg jars> Reader.java`.
 //
-//   Reader.java <catalog url> <namespace> <table> [snapshot id | @<timestamp ms>]
+//   Reader.java <catalog url> <namespace> <table> [snapshot id | @<timestamp ms> | --rewrite-manifests]
 //
-// Prints one JSON line describing the table (current snapshot, every snapshot with its summary, the
+// With --rewrite-manifests it commits instead what an engine's maintenance job does (Spark's
+// rewrite_manifests): every manifest of the current snapshot joined into one, under a snapshot id
+// of Iceberg's own choosing (a random 63-bit one), and prints that id. Otherwise it prints one JSON line describing the table (current snapshot, every snapshot with its summary, the
 // schema and the partition spec), then one JSON line per row of the snapshot asked for (default: the
 // current one). S3 settings come from the environment: S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY.
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -40,6 +42,11 @@ public class Reader {
       catalog.setConf(new Configuration());
       catalog.initialize("reader", props);
       Table table = catalog.loadTable(TableIdentifier.of(args[1], args[2]));
+      if (args.length > 3 && args[3].equals("--rewrite-manifests")) {
+        table.rewriteManifests().clusterBy(file -> "all").commit();
+        System.out.println(table.currentSnapshot().snapshotId());
+        return;
+      }
       Map<String, Object> about = new LinkedHashMap<>();
       Snapshot current = table.currentSnapshot();
       about.put("current", current == null ? null : current.snapshotId());
