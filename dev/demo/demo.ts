@@ -29,7 +29,7 @@ import { openKeyStore } from '../../src/privacy/key-store.js';
 import { pseudonymsFrom } from '../../src/privacy/pseudonyms.js';
 import { RecordPrivacy } from '../../src/privacy/records.js';
 import { UnidentifiedSealer } from '../../src/privacy/sealed.js';
-import { countQuarantine } from '../../src/quarantine/store.js';
+import { countQuarantine, type QuarantineCount } from '../../src/quarantine/store.js';
 import { type CompiledEntity, compilePrimaryEntity } from '../../src/schema/entity.js';
 import { openLayerFiles } from '../../src/sinks/layer-files.js';
 import { SinkWorker } from '../../src/sinks/sink-worker.js';
@@ -208,7 +208,7 @@ export async function runDemo(given: Config, logger: Logger, print: (line: strin
       120_000,
     );
     const layerFiles = openLayerFiles(config, topology);
-    const quarantine = await countQuarantine(layerFiles).finally(() => layerFiles.close());
+    const quarantine = (await countQuarantine(layerFiles).finally(() => layerFiles.close())).byCode;
     const ok = report(print, received, ledger, landed, quarantine);
     // The local S3 takes any key; the commands need one all the same.
     const env = `C360_CATALOG_URL=${config.catalog!.url} C360_S3_ENDPOINT=${config.s3.endpoint} C360_S3_FORCE_PATH_STYLE=true AWS_ACCESS_KEY_ID=${process.env.AWS_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY=${process.env.AWS_SECRET_ACCESS_KEY}`;
@@ -235,7 +235,7 @@ function report(
   received: Map<string, number>,
   ledger: LedgerTotals,
   landed: Record<string, number>,
-  quarantine: Awaited<ReturnType<typeof countQuarantine>>,
+  quarantine: QuarantineCount[],
 ): boolean {
   const header = ['source', 'received', 'landed raw', 'duplicates', 'near-dups', 'quarantined', 'balanced'];
   const rows: string[][] = [];

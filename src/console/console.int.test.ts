@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crmProfile, variant } from '../../test/fixtures/records.js';
+import { crmProfile, variant, webEvent } from '../../test/fixtures/records.js';
 import { eventually, testKafka } from '../../test/support/kafka.js';
 import { clearRedis, json, produce, type RunningTopology, startSink, startTopology, testNamespace, waitForLedger } from '../../test/support/topology.js';
 import { loggedValue, runCli, spawnCli, type Worker } from '../../test/support/worker.js';
@@ -41,7 +41,10 @@ describe('the quarantine console in a browser', () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-console-'));
     t = await startTopology(ns);
     await produce(kafka, t.names.ingest('crm'), [json(crmProfile, 'C-1001'), ...[1, 2].map((i) => json(badEmail(i), `C-con-${i}`))]);
-    await waitForLedger(kafka, t.names, (l) => l.total.in === 3);
+    await produce(kafka, t.names.ingest('web'), [
+      json(variant(webEvent, { event_id: 'ev-con', event_name: 'Order Completed', email: 'web..x@example.com' }), 'ev-con'),
+    ]);
+    await waitForLedger(kafka, t.names, (l) => l.total.in === 4);
     sink = await startSink(t.topology, root);
     await eventually(
       async () => (fs.existsSync(path.join(root, 'quarantine')) ? fs.readdirSync(path.join(root, 'quarantine'), { recursive: true }) : []),
@@ -71,8 +74,25 @@ describe('the quarantine console in a browser', () => {
     const page = await browser.newPage();
     await page.goto(url);
     await page.locator('#counts tbody tr').first().waitFor();
-    // The counts: two records, one code.
-    expect(await page.locator('#counts tbody tr').allInnerTexts()).toEqual([`crm\t${new Date().toISOString().slice(0, 10)}\tquality.email_invalid\t2`]);
+    const today = new Date().toISOString().slice(0, 10);
+    // The counts: two CRM profiles and a web order, one code; over time, one day of three.
+    await expect
+      .poll(() => page.locator('#counts tbody tr').allInnerTexts())
+      .toEqual([`crm\t${today}\tquality.email_invalid\t2`, `web\t${today}\tquality.email_invalid\t1`]);
+    expect(await page.locator('#chart rect').evaluateAll((bars) => bars.map((b) => [b.getAttribute('data-date'), b.getAttribute('data-records')]))).toEqual([
+      [today, '3'],
+    ]);
+
+    // By event: the web order alone, named in its row.
+    await page.fill('#event', 'Order Completed');
+    await page.click('#apply');
+    await expect.poll(() => page.locator('#records tbody tr').allInnerTexts()).toEqual([expect.stringContaining('\tweb\t')]);
+    expect(await page.locator('#records tbody tr td').nth(3).textContent()).toBe('Order Completed');
+    expect(await page.locator('#chart rect').getAttribute('data-records')).toBe('1');
+    await page.fill('#event', '');
+    // The same filter on the command line.
+    const ls = await runCli(['quarantine', 'ls', '--storage', root, '--namespace', ns, '--event', 'CustomerProfile', '--json']);
+    expect((JSON.parse(ls.stdout) as { counts: Array<{ source: string; records: number }> }).counts.map((c) => [c.source, c.records])).toEqual([['crm', 2]]);
 
     await page.selectOption('#source', 'crm');
     await page.fill('#code', 'quality.email_invalid');
@@ -95,11 +115,11 @@ describe('the quarantine console in a browser', () => {
     await page.click('#preview');
     await expect.poll(() => page.locator('#replay-result').textContent()).toBe('would replay 2 record(s)');
     const before = (await page.locator('#ledger-before td').allInnerTexts()).map(Number);
-    expect(before).toEqual([3, 1, 0, 2, 0]);
+    expect(before).toEqual([4, 1, 0, 3, 0]);
     await page.click('#replay');
     await expect.poll(() => page.locator('#replay-result').textContent()).toBe('replayed 2 record(s)');
     // The replayed records meet the same rule: counted in again, dead-lettered again.
-    await expect.poll(async () => (await page.locator('#ledger-after td').allInnerTexts()).map(Number), { timeout: 60_000 }).toEqual([5, 1, 0, 4, 0]);
+    await expect.poll(async () => (await page.locator('#ledger-after td').allInnerTexts()).map(Number), { timeout: 60_000 }).toEqual([6, 1, 0, 5, 0]);
     expect(await page.locator('#error').textContent()).toBe('');
   });
 

@@ -13,6 +13,7 @@ export const PAGE = `<!doctype html>
   .row { display: flex; gap: .5rem; align-items: end; flex-wrap: wrap; }
   label { display: flex; flex-direction: column; font-size: .8rem; }
   #error { color: #b00020; }
+  #chart rect { fill: #5b7bd5; } #chart text { font-size: 10px; fill: #1d2330; }
 </style>
 </head>
 <body>
@@ -21,13 +22,16 @@ export const PAGE = `<!doctype html>
   <label>Source <select id="source"><option value="">any</option></select></label>
   <label>Day <input id="date" placeholder="YYYY-MM-DD" size="11"></label>
   <label>Code <input id="code" placeholder="quality.email_invalid" size="28"></label>
+  <label>Event <input id="event" placeholder="Order Completed" size="20"></label>
   <button id="apply">Apply</button>
 </div>
 <p id="error" role="alert"></p>
+<h2>Records by day</h2>
+<svg id="chart" role="img" aria-label="quarantined records by day" width="640" height="140"></svg>
 <h2>Counts by source, day and code</h2>
 <table id="counts"><thead><tr><th>source</th><th>day</th><th>code</th><th>records</th></tr></thead><tbody></tbody></table>
 <h2>Records</h2>
-<table id="records"><thead><tr><th>ingest id</th><th>source</th><th>day</th><th>codes</th><th>stage</th></tr></thead><tbody></tbody></table>
+<table id="records"><thead><tr><th>ingest id</th><th>source</th><th>day</th><th>event</th><th>codes</th><th>stage</th></tr></thead><tbody></tbody></table>
 <h2>Record</h2>
 <button id="unmask" disabled>Unmask (recorded in the access log)</button>
 <pre id="detail">Pick a record.</pre>
@@ -44,7 +48,7 @@ let picked;
 let before = { in: 0 };
 const filter = () => {
   const f = {};
-  for (const k of ['source', 'date', 'code']) if ($(k).value.trim()) f[k] = $(k).value.trim();
+  for (const k of ['source', 'date', 'code', 'event']) if ($(k).value.trim()) f[k] = $(k).value.trim();
   return f;
 };
 async function call(path, body) {
@@ -53,6 +57,25 @@ async function call(path, body) {
   if (!answer.ok) throw new Error(data.error || answer.status);
   $('error').textContent = '';
   return data;
+}
+const SVG = 'http://www.w3.org/2000/svg';
+/** One bar per day of the filtered quarantine, each day's count over it; a click filters by that day. */
+function chart(days) {
+  const svg = $('chart'); svg.replaceChildren();
+  const max = Math.max(1, ...days.map((d) => d.records));
+  const width = Math.max(12, Math.min(60, Math.floor(620 / Math.max(1, days.length))));
+  days.forEach((d, i) => {
+    const h = Math.round((d.records / max) * 100);
+    const bar = document.createElementNS(SVG, 'rect');
+    for (const [k, v] of Object.entries({ x: 10 + i * width, y: 110 - h, width: width - 4, height: h, 'data-date': d.date, 'data-records': d.records })) bar.setAttribute(k, v);
+    const title = document.createElementNS(SVG, 'title'); title.textContent = d.date + ': ' + d.records; bar.append(title);
+    bar.onclick = () => { $('date').value = d.date; load(); };
+    const label = document.createElementNS(SVG, 'text');
+    label.setAttribute('x', 10 + i * width); label.setAttribute('y', 124); label.textContent = d.date.slice(5);
+    const count = document.createElementNS(SVG, 'text');
+    count.setAttribute('x', 10 + i * width); count.setAttribute('y', 106 - h); count.textContent = String(d.records);
+    svg.append(bar, label, count);
+  });
 }
 const cell = (tr, text) => { const td = document.createElement('td'); td.textContent = text; tr.append(td); };
 function ledgerRow(id, t) {
@@ -63,7 +86,8 @@ function ledgerRow(id, t) {
 async function load() {
   try {
     const q = new URLSearchParams(filter());
-    const { counts } = await call('/api/counts?' + q);
+    const { counts, days } = await call('/api/counts?' + q);
+    chart(days);
     const cb = $('counts').tBodies[0]; cb.replaceChildren();
     for (const c of counts) {
       const tr = document.createElement('tr');
@@ -75,7 +99,7 @@ async function load() {
     const rb = $('records').tBodies[0]; rb.replaceChildren();
     for (const r of records) {
       const tr = document.createElement('tr');
-      for (const v of [r.ingest_id, r.source, r.date, r.errors.map((e) => e.code).join(', '), r.stage]) cell(tr, v);
+      for (const v of [r.ingest_id, r.source, r.date, r.event ?? '', r.errors.map((e) => e.code).join(', '), r.stage]) cell(tr, v);
       tr.onclick = () => { picked = r; $('detail').textContent = JSON.stringify(r, null, 2); $('unmask').disabled = !about.canUnmask; };
       rb.append(tr);
     }

@@ -1,6 +1,6 @@
 /**
  * The quarantine console (`c360 console`): one web page where a data steward sees what was
- * rejected, by source, day and code, opens a record (personal fields masked), unmasks it where this
+ * rejected, by source, day, code and event, with its counts over time, opens a record (personal fields masked), unmasks it where this
  * process may (C360_ALLOW_UNMASK; each reveal recorded in the access log first), and replays a
  * filtered set after a fix, with a preview of what the replay sends and the ledger's counts before
  * and after. It reads the quarantine the CLI reads, and each action is a CLI command too
@@ -54,11 +54,12 @@ function filterFrom(input: Record<string, unknown>, topology: Topology): Quarant
   const code = list(input.code);
   const date = list(input.date);
   const ingestId = list(input.ingestId);
+  const event = list(input.event);
   const known = new Set(topology.sources.map((s) => s.name));
   for (const s of source) if (!known.has(s)) throw new ConfigError(`source ${s} is not a source of the topology`);
   for (const c of code) if (!(c in RECORD_ERROR_CODES)) throw new ConfigError(`${c} is not a record error code`);
   for (const d of date) if (!/^\d{4}-\d{2}-\d{2}$/.test(d)) throw new ConfigError(`${d} is not a date (YYYY-MM-DD)`);
-  return { source, code, date, ingestId };
+  return { source, code, date, event, ingestId };
 }
 
 export async function startConsole(o: ConsoleOptions): Promise<{ url: string; close(): Promise<void> }> {
@@ -106,7 +107,10 @@ export async function startConsole(o: ConsoleOptions): Promise<{ url: string; cl
     canUnmask: o.config.allowUnmask,
   }));
 
-  app.get('/api/counts', async (req) => ({ counts: await countQuarantine(o.files, filterFrom(req.query as Record<string, unknown>, o.topology)) }));
+  app.get('/api/counts', async (req) => {
+    const { byCode, byDay } = await countQuarantine(o.files, filterFrom(req.query as Record<string, unknown>, o.topology));
+    return { counts: byCode, days: byDay };
+  });
 
   app.get('/api/records', async (req, reply) => {
     const records = [];
@@ -132,8 +136,8 @@ export async function startConsole(o: ConsoleOptions): Promise<{ url: string; cl
   app.post('/api/replay', async (req) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const filter = filterFrom(body, o.topology);
-    if (![filter.source, filter.date, filter.code, filter.ingestId].some((f) => f?.length))
-      throw new ConfigError('a replay from the console needs a source, date, code or record filter');
+    if (![filter.source, filter.date, filter.code, filter.event, filter.ingestId].some((f) => f?.length))
+      throw new ConfigError('a replay from the console needs a source, date, code, event or record filter');
     const dryRun = body.dryRun !== false;
     const result = await replayQuarantine({
       files: o.files,

@@ -44,6 +44,8 @@ export interface DeadLetter {
   lineage: Lineage;
   /** The pseudonym of the person its original value is sealed for, when it is. */
   subject?: string | undefined;
+  /** The event it is (observability/record-profile.ts), when it decoded. */
+  event?: string | undefined;
   failedAt: number;
 }
 
@@ -82,6 +84,7 @@ export function deadLetterRecord(d: DeadLetter): Record<string, unknown> {
     },
     failed_at: d.failedAt,
     processor_version: PROCESSOR_VERSION,
+    event: d.event ?? null,
   };
 }
 

@@ -123,7 +123,7 @@ describe('quarantine ls, show and replay on what the topology rejected', () => {
         actor: 'steward@example.org',
         namespace: ns,
         action: 'quarantine show --unmask',
-        what: { source: [], date: [], code: [], ingestId: [one.lineage.ingest_id], limit: 20 },
+        what: { source: [], date: [], code: [], event: [], ingestId: [one.lineage.ingest_id], limit: 20 },
       },
     ]);
   });
@@ -131,7 +131,7 @@ describe('quarantine ls, show and replay on what the topology rejected', () => {
   it('replay after a rule fix lands each fixed record exactly once, even when replayed twice', async () => {
     const refused = await runCli(['quarantine', 'replay', '--storage', root, '--namespace', ns]);
     expect(refused.code).toBe(2);
-    expect(refused.stderr.trim()).toBe('c360: quarantine replay needs a --source, --date, --code or --ingest-id filter, or --all.');
+    expect(refused.stderr.trim()).toBe('c360: quarantine replay needs a --source, --date, --code, --event or --ingest-id filter, or --all.');
 
     // The fix: postal codes become a warning for this source.
     await t.stop();

@@ -13,6 +13,7 @@ const record = (stage: string, value: unknown): QuarantinedRecord => ({
   errors: [{ code: 'quality.email_invalid', field: 'email', message: 'not a valid email address' }],
   stage,
   entity: 'CustomerProfile',
+  event: 'CustomerProfile',
   originalKey: null,
   originalValue: Buffer.from(JSON.stringify(value)),
   originalHeaders: {},

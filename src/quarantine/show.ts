@@ -42,6 +42,7 @@ export async function describeRecord(r: QuarantinedRecord, schemas: WriterSchema
     ingest_id: r.lineage.ingest_id,
     source: r.source,
     date: r.date,
+    event: r.event,
     errors: r.errors,
     stage: r.stage,
     failed_at: new Date(r.failedAt).toISOString(),

@@ -21,6 +21,8 @@ export interface QuarantinedRecord {
   errors: RecordErrorEntry[];
   stage: string;
   entity: string | null;
+  /** The event it is, when it decoded (dead letters written before the field existed have none). */
+  event: string | null;
   originalKey: Buffer | null;
   /** As it arrived: opened when it was sealed and an opener was given (null when its person was forgotten). */
   originalValue: Buffer | null;
@@ -38,6 +40,7 @@ export interface QuarantineFilter {
   source?: string[];
   date?: string[];
   code?: string[];
+  event?: string[];
   ingestId?: string[];
   /** Only the records of these people (pseudonyms), as an export wants. */
   subjects?: ReadonlySet<string>;
@@ -58,6 +61,8 @@ export async function* readQuarantine(layer: LayerFiles, filter: QuarantineFilte
       const lineage = r.lineage as QuarantinedRecord['lineage'];
       if (filter.code?.length && !errors.some((e) => filter.code!.includes(e.code))) continue;
       if (filter.ingestId?.length && !filter.ingestId.includes(lineage.ingest_id)) continue;
+      const event = (r.event as string | null | undefined) ?? null;
+      if (filter.event?.length && !(event !== null && filter.event.includes(event))) continue;
       const original = toBuffer(r.original_value) ?? (await outOfLine(store, r.original_value_ref));
       const subject = (r._subject as string | null | undefined) ?? sealedFor(original) ?? null;
       if (filter.subjects && !(subject && filter.subjects.has(subject))) continue;
@@ -77,6 +82,7 @@ export async function* readQuarantine(layer: LayerFiles, filter: QuarantineFilte
         errors,
         stage: String(r.stage),
         entity: (r.entity as string | null) ?? null,
+        event,
         originalKey: await open(toBuffer(r.original_key), ORIGINAL_KEY),
         originalValue: opened.value,
         forgotten: opened.forgotten,
@@ -106,10 +112,18 @@ export interface QuarantineCount {
   records: number;
 }
 
-/** Counts by source, date and error code; a record with two errors counts under both codes. */
-export async function countQuarantine(layer: LayerFiles, filter: QuarantineFilter = {}): Promise<QuarantineCount[]> {
+export interface QuarantineCounts {
+  /** By source, date and error code; a record with two errors counts under both codes. */
+  byCode: QuarantineCount[];
+  /** Records by ingest date, each once: the quarantine over time. */
+  byDay: Array<{ date: string; records: number }>;
+}
+
+export async function countQuarantine(layer: LayerFiles, filter: QuarantineFilter = {}): Promise<QuarantineCounts> {
   const counts = new Map<string, QuarantineCount>();
+  const days = new Map<string, number>();
   for await (const r of readQuarantine(layer, filter)) {
+    days.set(r.date, (days.get(r.date) ?? 0) + 1);
     for (const code of new Set(r.errors.map((e) => e.code))) {
       const k = `${r.source}\u0000${r.date}\u0000${code}`;
       const c = counts.get(k) ?? { source: r.source, date: r.date, code, records: 0 };
@@ -117,5 +131,8 @@ export async function countQuarantine(layer: LayerFiles, filter: QuarantineFilte
       counts.set(k, c);
     }
   }
-  return [...counts.values()].sort((a, b) => a.source.localeCompare(b.source) || a.date.localeCompare(b.date) || a.code.localeCompare(b.code));
+  return {
+    byCode: [...counts.values()].sort((a, b) => a.source.localeCompare(b.source) || a.date.localeCompare(b.date) || a.code.localeCompare(b.code)),
+    byDay: [...days].sort(([a], [b]) => a.localeCompare(b)).map(([date, records]) => ({ date, records })),
+  };
 }

@@ -117,6 +117,7 @@ function deadLetterOf(ctx: RouterContext, e: Envelope): ReturnType<typeof deadLe
       origin: { topic: e.topic, partition: e.partition, offset: Number(e.message.offset) },
       lineage: e.lineage,
       subject: e.person?.subject,
+      event: e.observed?.event,
       failedAt: ctx.now(),
     },
     ctx.topologyName,

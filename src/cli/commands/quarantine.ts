@@ -33,6 +33,7 @@ interface FilterOptions {
   source: string[];
   date: string[];
   code: string[];
+  event: string[];
   ingestId: string[];
   storage?: string;
 }
@@ -42,10 +43,11 @@ const withFilters = (cmd: Command) =>
     .option('--source <source>', 'only this source (repeatable, or comma-separated)', many(), [])
     .option('--date <YYYY-MM-DD>', 'only this ingest date (repeatable)', many(calendarDate), [])
     .option('--code <code>', 'only records with this error code (repeatable)', many(recordErrorCode), [])
+    .option('--event <name>', 'only records of this event: a tracking-plan event name, or an entity such as CustomerProfile (repeatable)', many(), [])
     .option('--ingest-id <id>', 'only this record (repeatable)', many(), []);
 
 function filterOf(o: FilterOptions): QuarantineFilter {
-  return { source: o.source, date: o.date, code: o.code, ingestId: o.ingestId };
+  return { source: o.source, date: o.date, code: o.code, event: o.event, ingestId: o.ingestId };
 }
 
 export function registerQuarantineCommands(program: Command): void {
@@ -55,7 +57,7 @@ export function registerQuarantineCommands(program: Command): void {
     .description('Count quarantined records by source, ingest date and error code.')
     .action(async (o: FilterOptions & TopologyOptions & { json: boolean }) => {
       const files = openLayerFiles(configWithStorage(o.storage), await loadTopology(o.topology, o));
-      const counts = await countQuarantine(files, filterOf(o)).finally(() => files.close());
+      const counts = (await countQuarantine(files, filterOf(o)).finally(() => files.close())).byCode;
       report(o, { counts }, () => {
         if (counts.length === 0) {
           console.log(`no quarantined records in ${files.store.url}`);
@@ -107,8 +109,8 @@ export function registerQuarantineCommands(program: Command): void {
     .option('--dry-run', 'count what would be replayed', false)
     .action(async (o: FilterOptions & { topology: string; namespace?: string; all: boolean; dryRun: boolean; json: boolean }) => {
       const filter = filterOf(o);
-      if (!o.all && ![filter.source, filter.date, filter.code, filter.ingestId].some((f) => f?.length)) {
-        throw new ConfigError('quarantine replay needs a --source, --date, --code or --ingest-id filter, or --all.');
+      if (!o.all && ![filter.source, filter.date, filter.code, filter.event, filter.ingestId].some((f) => f?.length)) {
+        throw new ConfigError('quarantine replay needs a --source, --date, --code, --event or --ingest-id filter, or --all.');
       }
       const config = configWithStorage(o.storage);
       const topology = await loadTopology(o.topology, o);
