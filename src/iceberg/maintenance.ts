@@ -1,12 +1,14 @@
 /**
  * Keeping tables healthy: compaction joins a partition's small data files into files of about the
- * target size, and expiry drops snapshots older than the retention from the table's history.
+ * target size, expiry drops snapshots older than the retention from the table's history, and
+ * orphan removal deletes the files no snapshot names any more (replaced by a compaction whose
+ * snapshots expired, or written by a sink that crashed before its commit) once they are older than
+ * a grace period, as Iceberg's remove_orphan_files does.
  *
  * Compaction copies row groups byte for byte (sinks/parquet/concat.ts): rows never change, sealed
  * personal values stay sealed (or shredded), and only files of one Parquet schema are joined. Its
  * `replace` snapshot sits on the snapshot it planned from; a sink that commits meanwhile makes it
- * plan again. Expiry only edits the history: files no snapshot names any more stay in storage, for
- * an engine's orphan-file removal to delete.
+ * plan again. Expiry only edits the history; orphan removal then deletes the files.
  */
 import { randomUUID } from 'node:crypto';
 import { concatParquet } from '../sinks/parquet/concat.js';
@@ -143,4 +145,30 @@ export async function expireSnapshots(catalog: RestCatalog, table: IcebergTable,
       if (!(err instanceof CommitConflictError) || attempt >= ATTEMPTS) throw err;
     }
   }
+}
+
+export interface OrphanOptions {
+  /** Files written before this instant (ms) may go: a writer's files wait at most that long for their commit. */
+  olderThanMs: number;
+}
+
+/** Table files that are data files or manifests (never the catalog's metadata JSON). */
+const TABLE_FILE = /\.(parquet|avro)$/;
+
+/** Deletes the table's files that no snapshot names and that are older than the grace; returns how many went. */
+export async function removeOrphanFiles(table: IcebergTable, options: OrphanOptions): Promise<number> {
+  await table.refresh();
+  const referenced = await table.referencedKeys();
+  const orphans = (await table.storedFiles()).filter((o) => TABLE_FILE.test(o.key) && o.modifiedMs < options.olderThanMs && !referenced.has(o.key));
+  if (orphans.length === 0) return 0;
+  // A commit since the history was read may name one of them (a sink publishing a file again): asked once more right before.
+  await table.refresh();
+  const still = await table.referencedKeys();
+  let removed = 0;
+  for (const o of orphans) {
+    if (still.has(o.key)) continue;
+    await table.removeFile(o.key);
+    removed++;
+  }
+  return removed;
 }

@@ -16,7 +16,7 @@ import type { Config } from '../config.js';
 import { DependencyUnavailableError, UnreadableFileError } from '../contracts/errors.js';
 import type { Long } from '../contracts/long-json.js';
 import { openObjectStore } from '../storage/backends.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import type { ObjectStore, StoredObject } from '../storage/object-store.js';
 import { readAvroFile, writeAvroFile } from './avro-file.js';
 import {
   addedEntries,
@@ -383,6 +383,38 @@ export class IcebergTable {
       }
     }
     return out;
+  }
+
+  /**
+   * Every file of the table's location that a snapshot in its history names, as store keys: the
+   * manifest lists, the manifests, and the data files they hold (each manifest read once).
+   */
+  async referencedKeys(): Promise<Set<string>> {
+    const { location, snapshots } = this.loaded.metadata;
+    const keys = new Set<string>();
+    // Files elsewhere (registered from another location) are not this table's to list or delete.
+    const add = (fullPath: string) => fullPath.startsWith(`${location}/`) && keys.add(fullPath.slice(location.length + 1));
+    const read = new Set<string>();
+    for (const snapshot of snapshots ?? []) {
+      add(snapshot['manifest-list']);
+      for (const m of await this.manifestsOf(snapshot)) {
+        add(m.manifest_path);
+        if (read.has(m.manifest_path)) continue;
+        read.add(m.manifest_path);
+        for (const r of readAvroFile(await this.readFile(m.manifest_path), m.manifest_path).records)
+          if (r.status !== STATUS.deleted) add(String((r.data_file as Record<string, unknown>).file_path));
+      }
+    }
+    return keys;
+  }
+
+  /** What the table's location holds, with when each was written. */
+  storedFiles(): Promise<StoredObject[]> {
+    return this.store.listModified('');
+  }
+
+  removeFile(key: string): Promise<void> {
+    return this.store.remove(key);
   }
 
   /** Writes a finished file's bytes under the table's location; returns its full path. */

@@ -55,6 +55,12 @@ class FlakyStore implements ObjectStore {
     this.fail('list');
     return this.store.list(prefix);
   }
+  listModified(prefix: string) {
+    return this.store.listModified(prefix);
+  }
+  remove(key: string) {
+    return this.store.remove(key);
+  }
   read(key: string) {
     return this.store.read(key);
   }

@@ -26,6 +26,7 @@ import { mainSnapshot } from '../iceberg/table-metadata.js';
 import { loadSchema, parseType } from '../schema/avro.js';
 import { compilePrimaryEntity } from '../schema/entity.js';
 import { createSchemaRegistry, registerAvro } from '../schema/registry.js';
+import { S3Store } from '../storage/s3-store.js';
 import { loadTopology } from '../topology/load.js';
 import { createTopologyTopics, registerTopologySchemas } from '../topology/setup.js';
 import { SinkWorker } from './sink-worker.js';
@@ -197,7 +198,13 @@ describe('sink workers land the topics as Iceberg tables, read back by Iceberg',
     expect(byPosition((await readTable(ns, 'raw_crm', String(before.current))).rows)).toEqual(byPosition(before.rows));
     const at = before.snapshots.find((s) => s.id === before.current)!.timestamp;
     expect(byPosition((await readTable(ns, 'raw_crm', `@${at}`)).rows)).toEqual(byPosition(before.rows));
-    // Expiry keeps the newest snapshot only; the table reads the same.
+    // Expiry keeps the newest snapshot only; the table reads the same. A file a crashed sink left
+    // unreferenced, and the files the compaction replaced, stay while younger than the grace.
+    const location = new URL((await catalog.loadTable(ns, 'raw_crm'))!.metadata.location);
+    const store = new S3Store({ bucket: location.host, prefix: location.pathname.slice(1), spoolDir: undefined, s3: { ...tableConfig.s3, timeoutMs: 30_000 } });
+    const parquet = async () => (await store.list('')).filter((k) => k.endsWith('.parquet'));
+    await store.putIfAbsent('data/stray-from-a-crash.parquet', Buffer.from('PAR1'));
+    const stored = await parquet();
     const expiry = await maintain('--retain-days', '0', '--retain-last', '1', '--json');
     expect(expiry.code, expiry.output).toBe(0);
     expect(JSON.parse(expiry.stdout)).toEqual({
@@ -207,10 +214,24 @@ describe('sink workers land the topics as Iceberg tables, read back by Iceberg',
       rewritten: 0,
       rows: 0,
       snapshotsExpired: after.snapshots.length - 1,
+      orphansRemoved: 0,
     });
     const expired = await readTable(ns, 'raw_crm');
     expect(expired.snapshots.map((s) => s.id)).toEqual([after.current]);
     expect(byPosition(expired.rows)).toEqual(byPosition(before.rows));
+    expect(await parquet()).toEqual(stored);
+    // Past the grace (none here), every file no snapshot names goes: the data files the table holds stay, and read the same.
+    const orphans = await maintain('--orphans-older-than-days', '0', '--json');
+    expect(orphans.code, orphans.output).toBe(0);
+    const removed = (JSON.parse(orphans.stdout) as { orphansRemoved: number }).orphansRemoved;
+    expect(await parquet()).toHaveLength(Number(filesAfter));
+    expect(stored).toContain('data/stray-from-a-crash.parquet');
+    expect(stored.length - Number(filesAfter)).toBeGreaterThanOrEqual(Number(filesBefore) - Number(filesAfter) + 1);
+    // The replaced data files, the stray one, and the manifests and manifest lists of the expired snapshots.
+    expect(removed).toBeGreaterThan(stored.length - Number(filesAfter));
+    expect(byPosition((await readTable(ns, 'raw_crm')).rows)).toEqual(byPosition(before.rows));
+    expect(JSON.parse((await maintain('--orphans-older-than-days', '0', '--json')).stdout)).toMatchObject({ orphansRemoved: 0 });
+    store.close();
   });
 
   it("runs the tables' days again through today's checks into another namespace, value for value; a forget reaches the copy", async () => {

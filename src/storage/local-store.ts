@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { onDisk } from '../contracts/errors.js';
 import { makeDirectory } from './directories.js';
-import type { ObjectStore, PutOutcome, StorageBackendSpec } from './object-store.js';
+import type { ObjectStore, PutOutcome, StorageBackendSpec, StoredObject } from './object-store.js';
 
 export class LocalStore implements ObjectStore {
   readonly url: string;
@@ -57,16 +57,28 @@ export class LocalStore implements ObjectStore {
   }
 
   async list(prefix: string): Promise<string[]> {
+    return (await this.listModified(prefix)).map((o) => o.key);
+  }
+
+  async listModified(prefix: string): Promise<StoredObject[]> {
     const slash = prefix.lastIndexOf('/');
     const dir = path.join(this.root, prefix.slice(0, slash + 1));
     return onDisk('object-store', `listing ${this.url}/${prefix}`, () => {
       if (!fs.existsSync(dir)) return [];
       const base = path.relative(this.root, dir);
-      return (fs.readdirSync(dir, { recursive: true, withFileTypes: false }) as string[])
-        .map((entry) => (base ? `${base}/${entry}` : entry).split(path.sep).join('/'))
-        .filter((key) => key.startsWith(prefix) && !key.startsWith('_spool/') && fs.statSync(path.join(this.root, key), { throwIfNoEntry: false })?.isFile())
-        .sort();
+      const out: StoredObject[] = [];
+      for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: false }) as string[]) {
+        const key = (base ? `${base}/${entry}` : entry).split(path.sep).join('/');
+        if (!key.startsWith(prefix) || key.startsWith('_spool/')) continue;
+        const stat = fs.statSync(path.join(this.root, key), { throwIfNoEntry: false });
+        if (stat?.isFile()) out.push({ key, modifiedMs: stat.mtimeMs });
+      }
+      return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     });
+  }
+
+  async remove(key: string): Promise<void> {
+    onDisk('object-store', `deleting ${this.url}/${key}`, () => fs.rmSync(path.join(this.root, key), { force: true }));
   }
 
   async read(key: string): Promise<Buffer> {

@@ -57,4 +57,18 @@ describe.each(backends)('object store: %s', (_name, open) => {
     expect(await store.list('raw/source=web/')).toEqual([]);
     store.close();
   });
+
+  it('lists when each object was written, and deletes one (table maintenance only)', async () => {
+    const store = open();
+    const before = Date.now() - 60_000;
+    await store.putIfAbsent('t/data/a.parquet', Buffer.from('a'));
+    await store.putIfAbsent('t/data/b.parquet', Buffer.from('b'));
+    const listed = await store.listModified('t/');
+    expect(listed.map((o) => o.key)).toEqual(['t/data/a.parquet', 't/data/b.parquet']);
+    for (const o of listed) expect(o.modifiedMs).toBeGreaterThan(before);
+    await store.remove('t/data/a.parquet');
+    await store.remove('t/data/gone-already.parquet');
+    expect(await store.list('t/')).toEqual(['t/data/b.parquet']);
+    store.close();
+  });
 });

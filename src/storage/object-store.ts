@@ -9,6 +9,11 @@ import type { ComponentSpec } from '../registry.js';
 
 export type PutOutcome = 'created' | 'exists';
 
+export interface StoredObject {
+  key: string;
+  modifiedMs: number;
+}
+
 export interface ObjectStore {
   /** `file:///…` or `s3://bucket/prefix`, for messages and the README's examples. */
   readonly url: string;
@@ -20,6 +25,13 @@ export interface ObjectStore {
   putIfAbsent(key: string, body: Buffer): Promise<PutOutcome>;
   /** Every key that starts with `prefix`, sorted; spool files are never listed. */
   list(prefix: string): Promise<string[]>;
+  /** The same, each with when it was last written (ms). */
+  listModified(prefix: string): Promise<StoredObject[]>;
+  /**
+   * Deletes an object (absent already is fine). Only table maintenance deletes, and only files no
+   * snapshot of the table names any more, past a grace period: the layers are otherwise immutable.
+   */
+  remove(key: string): Promise<void>;
   read(key: string): Promise<Buffer>;
   /** Throws, classified, when the store cannot be reached or refuses this process (a probe at start, and readiness). */
   check(): Promise<void>;

@@ -4,10 +4,10 @@
  * upload create-only, so a final object is never replaced.
  */
 import fs from 'node:fs';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import type { S3Settings } from '../config.js';
 import { type C360Error, ConfigError, DependencyUnavailableError, describeError, httpError } from '../contracts/errors.js';
-import type { ObjectStore, PutOutcome, StorageBackendSpec } from './object-store.js';
+import type { ObjectStore, PutOutcome, StorageBackendSpec, StoredObject } from './object-store.js';
 
 export interface S3StoreOptions {
   bucket: string;
@@ -49,18 +49,30 @@ export class S3Store implements ObjectStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
+    return (await this.listModified(prefix)).map((o) => o.key);
+  }
+
+  async listModified(prefix: string): Promise<StoredObject[]> {
+    const out: StoredObject[] = [];
     let token: string | undefined;
     do {
       try {
         const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.base + prefix, ContinuationToken: token }));
-        for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key.slice(this.base.length));
+        for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key.slice(this.base.length), modifiedMs: o.LastModified?.getTime() ?? 0 });
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } catch (err) {
         throw this.failure('list', prefix, err);
       }
     } while (token);
-    return keys.sort();
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async remove(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.base + key }));
+    } catch (err) {
+      throw this.failure('delete', key, err);
+    }
   }
 
   async read(key: string): Promise<Buffer> {

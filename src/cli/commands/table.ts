@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { ConfigError, describeError, isDependencyFailure, isRetriable } from '../../contracts/errors.js';
-import { compactTable, expireSnapshots } from '../../iceberg/maintenance.js';
+import { compactTable, expireSnapshots, removeOrphanFiles } from '../../iceberg/maintenance.js';
 import { RestCatalog } from '../../iceberg/rest-catalog.js';
 import { IcebergTable } from '../../iceberg/table.js';
 import { mainSnapshot } from '../../iceberg/table-metadata.js';
@@ -18,6 +18,7 @@ interface MaintenanceOptions extends TopologyOptions {
   minFiles: number;
   retainDays: number;
   retainLast: number;
+  orphansOlderThanDays: number;
   json: boolean;
 }
 
@@ -57,8 +58,15 @@ async function maintain(o: MaintenanceOptions, logger: Logger, signal?: AbortSig
         signal,
         onRetry,
       });
-      report(o, { ...c, snapshotsExpired: expired }, () =>
-        console.log(`${table.name}: ${c.filesBefore} files -> ${c.filesAfter} (${c.rewritten} joined, ${c.rows} rows moved), ${expired} snapshot(s) expired`),
+      const orphans = await retry(() => removeOrphanFiles(table, { olderThanMs: Date.now() - o.orphansOlderThanDays * 86_400_000 }), {
+        ...PASS_RETRY,
+        signal,
+        onRetry,
+      });
+      report(o, { ...c, snapshotsExpired: expired, orphansRemoved: orphans }, () =>
+        console.log(
+          `${table.name}: ${c.filesBefore} files -> ${c.filesAfter} (${c.rewritten} joined, ${c.rows} rows moved), ${expired} snapshot(s) expired, ${orphans} orphan file(s) removed`,
+        ),
       );
     } finally {
       table.close();
@@ -67,7 +75,9 @@ async function maintain(o: MaintenanceOptions, logger: Logger, signal?: AbortSig
 }
 
 export function registerTableCommands(program: Command): void {
-  const table = program.command('table').description('The layers as Iceberg tables (C360_CATALOG_URL): list them, compact them, expire their snapshots.');
+  const table = program
+    .command('table')
+    .description('The layers as Iceberg tables (C360_CATALOG_URL): list them, compact them, expire their snapshots, remove their orphan files.');
 
   withJson(withTopology(table.command('ls')))
     .description("List the namespace's tables: rows, data files and snapshots of each.")
@@ -91,13 +101,19 @@ export function registerTableCommands(program: Command): void {
 
   withJsonLines(withTopology(table.command('maintain')))
     .description(
-      "Compact each table's small files into files of about --target-file-mb (row groups copied byte for byte: rows and sealed values never change), then expire snapshots older than --retain-days, keeping the newest --retain-last. With --every, again at that interval until SIGTERM.",
+      "Compact each table's small files into files of about --target-file-mb (row groups copied byte for byte: rows and sealed values never change), then expire snapshots older than --retain-days, keeping the newest --retain-last, then delete the files no snapshot names once older than --orphans-older-than-days. With --every, again at that interval until SIGTERM.",
     )
     .option('--table <name>', 'only this table (repeatable; default every table of the namespace)', many(), [])
     .option('--target-file-mb <n>', 'size a joined file grows to; larger files are left alone', integer(1), 128)
     .option('--min-files <n>', 'join a partition once it has this many small files', integer(2), 5)
     .option('--retain-days <n>', 'keep snapshots younger than this many days (time travel reaches back that far)', integer(0), 7)
     .option('--retain-last <n>', 'keep at least this many of the newest snapshots', integer(1), 10)
+    .option(
+      '--orphans-older-than-days <n>',
+      'delete files no snapshot names once they are this old (a sink that crashed before its commit must be back within it; 0 deletes them at once)',
+      integer(0),
+      3,
+    )
     .option('--every <seconds>', 'run again at this interval until SIGTERM (a schedule inside the pod)', integer(1))
     .action(async (o: MaintenanceOptions & { every?: number }) => {
       const logger = createLogger(loadConfig().logLevel);
