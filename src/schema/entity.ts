@@ -10,6 +10,7 @@ import { loadSchema, parseType } from './avro.js';
 import { readPath } from './field-path.js';
 import { compileJsonCoercer } from './json-coerce.js';
 import { encryptedSchema, type PersonalField, personalFields } from './personal.js';
+import { loadTrackingPlan, withLandedProperties } from './tracking-plan.js';
 
 export interface CompiledEntity {
   source: string;
@@ -26,7 +27,10 @@ export interface CompiledEntity {
   type: avro.Type;
   /** The fields its contract marks personal. */
   personal: PersonalField[];
-  /** The schema and type of its records once their personal fields are encrypted: what raw topics and the raw layer hold. */
+  /**
+   * The schema and type of its records once their personal fields are encrypted: what raw topics
+   * and the raw layer hold; with the properties its tracking plan lands typed (`plan_properties`).
+   */
   encrypted: { schema: Record<string, unknown>; type: avro.Type };
   coerceJson: ReturnType<typeof compileJsonCoercer>;
   naturalId(value: Record<string, unknown>): string;
@@ -35,7 +39,9 @@ export interface CompiledEntity {
 function compileEntity(source: SourceDefinition, entity: EntityDefinition, primary: boolean): CompiledEntity {
   const { schema, type } = loadSchema(entity.entity);
   const definition: SourceDefinition = { ...source, ...entity, nearDuplicates: entity.nearDuplicates, privacy: entity.privacy, entities: [] };
-  const encrypted = encryptedSchema(schema);
+  // A source's tracking plan is its primary entity's: the properties it types land as a column of the raw records.
+  const plan = primary && source.plan ? loadTrackingPlan(source.plan) : undefined;
+  const encrypted = withLandedProperties(encryptedSchema(schema), plan);
   const name = String(schema.name);
   return {
     source: source.name,

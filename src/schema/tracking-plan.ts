@@ -8,6 +8,10 @@
  * Properties travel as text (the contract's map of strings; a sender's number or object is kept as
  * its JSON), so a property the plan types as a number, boolean, object or array is read back from
  * that JSON before it is checked, and one that is not such JSON has the wrong type.
+ *
+ * The map is free text, sealed whole in the raw layer. A property the plan types as a number,
+ * integer or boolean and declares not personal (`"c360.pii": "none"`, as contracts do) lands typed
+ * besides, in clear: in the raw record's `plan_properties` column of that name.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,11 +36,21 @@ const planFile = z
 
 export type TrackingPlanFile = z.output<typeof planFile>;
 
+/** The raw record's column of typed properties, and the Avro types it gives them. */
+export const PLAN_PROPERTIES = 'plan_properties';
+const LANDED_TYPES: Record<string, 'double' | 'long' | 'boolean'> = { number: 'double', integer: 'long', boolean: 'boolean' };
+/** A property lands typed only under a name a column can have. */
+const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 export interface TrackingPlan {
   file: string;
   mode: TrackingPlanFile['mode'];
   /** The field that names the event. */
   eventField: string;
+  /** The columns of `plan_properties`: each property that lands typed, and its Avro type. */
+  landed: ReadonlyMap<string, 'double' | 'long' | 'boolean'>;
+  /** The record's properties that land typed (null where absent or not of the type), or undefined when its event lands none. */
+  landedValues(record: Record<string, unknown>): Record<string, number | boolean | null> | undefined;
   /** The record's violations, none when it keeps to the plan (or names no event: page and screen views). */
   check(record: Record<string, unknown>): RecordErrorEntry[];
 }
@@ -75,20 +89,42 @@ function readPlan(file: string, full: string): TrackingPlan {
 export function compilePlan(file: string, plan: TrackingPlanFile): TrackingPlan {
   const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
   addFormats.default(ajv);
-  const events = new Map<string, { validate: ValidateFunction; typed: Map<string, boolean> }>();
+  const events = new Map<string, { validate: ValidateFunction; typed: Map<string, boolean>; landed: string[] }>();
+  const landed = new Map<string, 'double' | 'long' | 'boolean'>();
   for (const [name, schema] of Object.entries(plan.events)) {
     let validate: ValidateFunction;
     try {
-      validate = ajv.compile({ type: 'object', ...schema });
+      validate = ajv.compile({ type: 'object', ...withoutMarks(schema) });
     } catch (err) {
       throw new ConfigError(`tracking plan ${file} event "${name}" is not a valid JSON Schema: ${(err as Error).message}.`);
     }
-    events.set(name, { validate, typed: parsedProperties(schema) });
+    const lands = landedProperties(schema);
+    for (const [property, type] of lands) {
+      const before = landed.get(property);
+      // An integer in one event and a number in another is a double; anything else two ways is a mistake.
+      const merged = before === undefined || before === type ? type : [before, type].every((t) => t !== 'boolean') ? 'double' : undefined;
+      const word = (t: string | undefined) => Object.keys(LANDED_TYPES).find((k) => LANDED_TYPES[k] === t);
+      if (!merged)
+        throw new ConfigError(
+          `tracking plan ${file} types property "${property}" as ${word(before)} in one event and ${word(type)} in "${name}": one column cannot hold both.`,
+        );
+      landed.set(property, merged);
+    }
+    events.set(name, { validate, typed: parsedProperties(schema), landed: [...lands.keys()] });
   }
   return {
     file,
     mode: plan.mode,
     eventField: plan.eventField,
+    landed,
+    landedValues(record) {
+      const event = events.get(String(readPath(record, plan.eventField)));
+      if (!event || event.landed.length === 0) return undefined;
+      const properties = (readPath(record, plan.propertiesField) ?? {}) as Record<string, unknown>;
+      const out: Record<string, number | boolean | null> = {};
+      for (const property of landed.keys()) out[property] = event.landed.includes(property) ? typedValue(properties[property], landed.get(property)!) : null;
+      return out;
+    },
     check(record) {
       const name = readPath(record, plan.eventField);
       if (name === undefined || name === null) return [];
@@ -113,6 +149,46 @@ function parsedProperties(schema: Record<string, unknown>): Map<string, boolean>
     out.set(key, types.length > 0 && !types.includes('string') && types.some((t) => PARSED_TYPES.has(t)));
   }
   return out;
+}
+
+/** The properties of an event's schema that land typed: a number, integer or boolean, declared not personal, under a column name. */
+function landedProperties(schema: Record<string, unknown>): Map<string, 'double' | 'long' | 'boolean'> {
+  const out = new Map<string, 'double' | 'long' | 'boolean'>();
+  for (const [key, sub] of Object.entries((schema.properties ?? {}) as Record<string, { type?: string | string[]; 'c360.pii'?: string }>)) {
+    const types = (Array.isArray(sub.type) ? sub.type : sub.type ? [sub.type] : []).filter((t) => t !== 'null');
+    const type = types.length === 1 ? LANDED_TYPES[types[0]!] : undefined;
+    if (type && sub['c360.pii'] === 'none' && COLUMN_NAME.test(key)) out.set(key, type);
+  }
+  return out;
+}
+
+/** The event's schema without c360's own `c360.pii` marks on its properties, which JSON Schema does not know. */
+function withoutMarks(schema: Record<string, unknown>): Record<string, unknown> {
+  const properties = schema.properties as Record<string, Record<string, unknown>> | undefined;
+  if (!properties) return schema;
+  return { ...schema, properties: Object.fromEntries(Object.entries(properties).map(([k, { 'c360.pii': _mark, ...rest }]) => [k, rest])) };
+}
+
+/** A property's text as the type it lands as, or null when it is not one. */
+function typedValue(value: unknown, type: 'double' | 'long' | 'boolean'): number | boolean | null {
+  const v = typeof value === 'string' ? parsed(value) : value;
+  if (type === 'boolean') return typeof v === 'boolean' ? v : null;
+  if (typeof v !== 'number' || !Number.isFinite(v)) return null;
+  return type === 'long' ? (Number.isSafeInteger(v) ? v : null) : v;
+}
+
+/** The raw schema with the plan's typed properties as a column, when the plan lands any. */
+export function withLandedProperties(schema: Record<string, unknown>, plan: TrackingPlan | undefined): Record<string, unknown> {
+  if (!plan || plan.landed.size === 0) return schema;
+  const fields = [...plan.landed].map(([name, type]) => ({ name, type: ['null', type], default: null }));
+  const column = {
+    name: PLAN_PROPERTIES,
+    'c360.pii': 'none',
+    type: ['null', { type: 'record', name: 'PlanProperties', fields }],
+    default: null,
+    doc: `The properties ${plan.file} types and declares not personal, typed (their text stays sealed in the properties map).`,
+  };
+  return { ...schema, fields: [...(schema.fields as unknown[]), column] };
 }
 
 function parsed(text: string): unknown {

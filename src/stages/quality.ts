@@ -6,7 +6,7 @@
  */
 import type { RecordErrorCode, RecordErrorEntry } from '../contracts/errors.js';
 import { forEachAt, type PathSegment, pathSegments, readPath } from '../schema/field-path.js';
-import { loadTrackingPlan, type TrackingPlan } from '../schema/tracking-plan.js';
+import { loadTrackingPlan, PLAN_PROPERTIES, type TrackingPlan } from '../schema/tracking-plan.js';
 import { reject } from './envelope.js';
 import type { RuleCheck, RuleContext } from './quality/rule.js';
 import { RULES } from './quality/rules/index.js';
@@ -48,7 +48,7 @@ const isAbsent = (v: unknown) => v === undefined || v === null;
 export const qualityStage = defineStage({
   name: 'quality',
   description:
-    "Runs each entity's field-quality checks and its source's tracking plan; a failed check at severity error (or a plan in quarantine mode) dead-letters the record with all its errors, at warn (or a plan in flag mode) it passes flagged. Checks may normalise the value they check.",
+    "Runs each entity's field-quality checks and its source's tracking plan; a failed check at severity error (or a plan in quarantine mode) dead-letters the record with all its errors, at warn (or a plan in flag mode) it passes flagged, with the properties its plan lands typed. Checks may normalise the value they check.",
   reads: ['entity', 'value'],
   writes: ['value', 'flags'],
   create: (ctx) => {
@@ -88,7 +88,12 @@ export const qualityStage = defineStage({
           if (found.errors.length > 0) {
             reject(e, 'quality', found.errors);
             found.errors = [];
-          } else if (found.flags.length > 0) e.flags.push(...found.flags);
+          } else {
+            if (found.flags.length > 0) e.flags.push(...found.flags);
+            // Written with the raw schema only (the entity's encrypted one); the contract's type leaves it out.
+            const landed = plan?.landedValues(e.value);
+            if (landed) e.value[PLAN_PROPERTIES] = landed;
+          }
           found.flags.length = 0;
         }
       },

@@ -8,7 +8,7 @@ import { crmProfile, product, transaction, variant, webEvent } from '../../test/
 import { envelopeOf, NOW, offlineContext } from '../../test/support/stages.js';
 import { frame } from '../contracts/framing.js';
 import { HEADER } from '../contracts/lineage.js';
-import { loadSchema } from '../schema/avro.js';
+import { loadSchema, parseType } from '../schema/avro.js';
 import { claimBody, claimValue } from '../storage/dedup-claims.js';
 import { packFields } from '../storage/sliced-state.js';
 import { decodeStage } from './decode.js';
@@ -269,5 +269,52 @@ describe('tracking plans in the quality stage', () => {
     expect([outcome(e), e.flags]).toEqual(['pending', ['plan.required_property_missing', 'plan.unexpected_property']]);
     const clean = await check('Order Completed', order);
     expect(clean.flags).toEqual([]);
+  });
+
+  it('lands the properties it types and declares not personal typed, in the raw schema only', async () => {
+    const file = path.join(dir, 'web-landed.json');
+    const typed = (type: string, pii?: string) => ({ type, ...(pii ? { 'c360.pii': pii } : {}) });
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        mode: 'flag',
+        events: {
+          'Order Completed': {
+            properties: {
+              total: typed('number', 'none'),
+              items: typed('integer', 'none'),
+              gift: typed('boolean', 'none'),
+              zip: typed('integer'),
+              order_id: typed('string', 'none'),
+            },
+          },
+          'Product Viewed': { properties: { total: typed('integer', 'none') } },
+        },
+      }),
+    );
+    const context = offlineContext({ name: 'landed', sources: [{ name: 'web', entity: 'BehavioralEvent', key: 'event_id', plan: file }] });
+    const entity = context.entities.get('web')!;
+    const run = async (event_name: string, properties: Record<string, string>) => {
+      const e = envelopeOf(entity, JSON.stringify(variant(webEvent, { event_name, properties })));
+      await decodeStage.create(context).process([e], control);
+      await qualityStage.create(context).process([e], control);
+      return e;
+    };
+    // A number and an integer of one name make one double column; zip is not declared not personal, order_id is text: neither lands.
+    const column = (entity.encrypted.schema.fields as Array<{ name: string; type: unknown }>).find((f) => f.name === 'plan_properties')!;
+    expect((column.type as [string, { fields: Array<{ name: string; type: unknown }> }])[1].fields).toEqual([
+      { name: 'total', type: ['null', 'double'], default: null },
+      { name: 'items', type: ['null', 'long'], default: null },
+      { name: 'gift', type: ['null', 'boolean'], default: null },
+    ]);
+    const e = await run('Order Completed', { total: '59.9', items: '2', gift: 'true', zip: '10115', order_id: 'ORD-1' });
+    expect(e.value!.plan_properties).toEqual({ total: 59.9, items: 2, gift: true });
+    const columnType = parseType(column.type);
+    expect(columnType.fromBuffer(columnType.toBuffer(e.value!.plan_properties))).toEqual({ total: 59.9, items: 2, gift: true });
+    // A value that is not of its type lands null (the plan flags it); an event that lands nothing has no column value.
+    expect((await run('Order Completed', { total: 'lots', items: '2.5' })).value!.plan_properties).toEqual({ total: null, items: null, gift: null });
+    expect((await run('Signed Up', {})).value!.plan_properties).toBeUndefined();
+    // The contract's own type knows nothing of it.
+    expect(entity.type.fromBuffer(entity.type.toBuffer(e.value))).not.toHaveProperty('plan_properties');
   });
 });

@@ -141,5 +141,9 @@ describe('tracking plans at start-up', () => {
     expect(withPlan('schema.json', JSON.stringify({ mode: 'flag', events: { 'Order Completed': { properties: { total: { type: 'money' } } } } }))).toMatch(
       /^tracking plan .*schema\.json event "Order Completed" is not a valid JSON Schema: /,
     );
+    const landed = (type: string) => ({ properties: { gift: { type, 'c360.pii': 'none' } } });
+    expect(withPlan('clash.json', JSON.stringify({ mode: 'flag', events: { 'Order Completed': landed('boolean'), Refund: landed('number') } }))).toBe(
+      `tracking plan ${path.join(dir, 'clash.json')} types property "gift" as boolean in one event and number in "Refund": one column cannot hold both.`,
+    );
   });
 });
