@@ -7,8 +7,9 @@
  * A record's event is the value of its source's tracking-plan event field, else of its contract's
  * `event_name` field, else its entity's name (a CRM profile is a `CustomerProfile`). Names reach the
  * ledger and metric labels, so only names that look like names do: one that is long, holds an `@`,
- * a run of six digits or other characters, counts as `(other)` — as do the events of a batch beyond
- * the hundredth and the properties of an event beyond the two hundredth.
+ * a run of six digits or other characters (a property's key a space too: a key is an identifier,
+ * "Ann Lee" is not), counts as `(other)` — as do the events of a batch beyond the hundredth and the
+ * properties of an event beyond the two hundredth.
  */
 import type { EventProfile } from '../contracts/ledger.js';
 import type { CompiledEntity } from '../schema/entity.js';
@@ -28,6 +29,7 @@ export const OTHER = '(other)';
 const MAX_EVENTS = 100;
 const MAX_PROPERTIES = 200;
 const NAME = /^[\p{L}\p{N}][\p{L}\p{N} _.:/-]{0,63}$/u;
+const KEY = /^[\p{L}\p{N}_][\p{L}\p{N}_.:/-]{0,63}$/u;
 const DIGITS = /\d{6}/;
 const NONE: readonly string[] = [];
 
@@ -35,6 +37,8 @@ const NONE: readonly string[] = [];
 export function safeName(name: string): string {
   return NAME.test(name) && !DIGITS.test(name) ? name : OTHER;
 }
+
+const safeKey = (key: string) => (KEY.test(key) && !DIGITS.test(key) ? key : OTHER);
 
 interface Shape {
   eventField: string | undefined;
@@ -81,7 +85,7 @@ export function observe(entity: CompiledEntity, value: Record<string, unknown>):
   let properties: string[] | undefined;
   for (const field of shape.maps) {
     const map = value[field];
-    if (map !== null && typeof map === 'object') for (const key of Object.keys(map)) (properties ??= []).push(`${field}.${safeName(key)}`);
+    if (map !== null && typeof map === 'object') for (const key of Object.keys(map)) (properties ??= []).push(`${field}.${safeKey(key)}`);
   }
   return { event, nulls: nulls ?? NONE, properties: properties ?? NONE };
 }
