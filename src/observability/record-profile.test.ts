@@ -74,6 +74,18 @@ describe('the dataset profile of records', () => {
     expect(e!.observed).toMatchObject({ event: OTHER, properties: [`properties.${OTHER}`, `properties.${OTHER}`, 'properties.ok'] });
   });
 
+  it('reads ledger entries it did not write without taking their garbage for counts', () => {
+    const p = new EventProfiles();
+    p.add({
+      ok: { records: 3, nulls: { email: 1, bad: 'x' }, properties: 'nope' },
+      junk: 'x',
+      neg: { records: -1 },
+      'ann@example.com': { records: 1 },
+    } as never);
+    p.add('not an object' as never);
+    expect(p.toJSON()).toEqual({ ok: { records: 3, nulls: { email: 1 }, properties: {} }, [OTHER]: { records: 1, nulls: {}, properties: {} } });
+  });
+
   it('counts events past the hundredth and properties past the two hundredth as (other)', () => {
     const p = new EventProfiles();
     for (let i = 0; i < 150; i++) p.observe({ event: `Event ${i}`, nulls: [], properties: [] });

@@ -120,13 +120,17 @@ export class EventProfiles {
     for (const name of o.properties) this.property(c, name, 1);
   }
 
-  /** Adds a ledger entry's profiles. */
+  /** Adds a ledger entry's profiles; what is not a count (a ledger entry written by something else) is left out. */
   add(events: Record<string, EventProfile>): void {
+    if (typeof events !== 'object' || events === null) return;
+    const counted = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+    const entries = (v: unknown) => (typeof v === 'object' && v !== null ? Object.entries(v) : []);
     for (const [event, p] of Object.entries(events)) {
-      const c = this.counts(event);
+      if (typeof p !== 'object' || p === null || !counted(p.records)) continue;
+      const c = this.counts(safeName(event));
       c.records += p.records;
-      for (const [path, n] of Object.entries(p.nulls)) bump(c.nulls, path, n);
-      for (const [name, n] of Object.entries(p.properties)) this.property(c, name, n);
+      for (const [path, n] of entries(p.nulls)) if (counted(n)) bump(c.nulls, path, n);
+      for (const [name, n] of entries(p.properties)) if (counted(n)) this.property(c, name, n);
     }
   }
 
