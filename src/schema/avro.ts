@@ -177,7 +177,7 @@ class WideLongType extends avro.types.LongType {
   }
 }
 
-/** A union with a long branch: a bigint goes to that branch, as a number does. */
+/** An optional long (`["null", "long"]`, as Iceberg's manifests have): a bigint goes to the long branch, as a number does. */
 class WideUnionType extends avro.types.UnwrappedUnionType {
   _getIndex(val: unknown): number | undefined {
     const index = (avro.types.UnwrappedUnionType.prototype as unknown as { _getIndex(v: unknown): number | undefined })._getIndex;
@@ -199,7 +199,7 @@ function guardedType(schema: avro.Schema, opts: avro.ForSchemaOptions, primitive
 const WIDE_PRIMITIVES = { ...GUARDED_PRIMITIVES, long: WideLongType };
 
 function wideType(schema: avro.Schema, opts: avro.ForSchemaOptions): avro.Type | undefined {
-  if (Array.isArray(schema) && schema.includes('long')) return new WideUnionType(schema, opts);
+  if (Array.isArray(schema) && schema.length === 2 && schema.includes('null') && schema.includes('long')) return new WideUnionType(schema, opts);
   return guardedType(schema, opts, WIDE_PRIMITIVES);
 }
 
