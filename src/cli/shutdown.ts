@@ -5,6 +5,7 @@
  * arrives during start-up waits for the start to settle, then stops, then exits 0; one that
  * arrived while the command was still loading (src/cli/early-signals.ts) does the same.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../observability/logger.js';
 import { stopTracing } from '../observability/tracing.js';
 import { releaseSignals } from './early-signals.js';
@@ -25,6 +26,14 @@ export function stopSignal(logger: Logger, what: string): AbortSignal {
   const early = releaseSignals();
   if (early) handle(early);
   return abort.signal;
+}
+
+/** Runs `tick`, then waits `intervalMs`, until the stop signal: the wait ends at once on it. */
+export async function everyUntilStopped(signal: AbortSignal, intervalMs: number, tick: () => Promise<unknown> | void): Promise<void> {
+  while (!signal.aborted) {
+    await tick();
+    await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
+  }
 }
 
 /** A service with a start and a stop: on the stop signal, it waits for the start to settle, stops, and exits 0. */

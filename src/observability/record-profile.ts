@@ -33,12 +33,14 @@ const KEY = /^[\p{L}\p{N}_][\p{L}\p{N}_.:/-]{0,63}$/u;
 const DIGITS = /\d{6}/;
 const NONE: readonly string[] = [];
 
-/** The name as it is when it looks like one, else `(other)`: no value a person can be found by reaches a label. */
-export function safeName(name: string): string {
-  return NAME.test(name) && !DIGITS.test(name) ? name : OTHER;
-}
+/** Names as they are when they look like `pattern`, else `(other)`: no value a person can be found by reaches a label. */
+const named =
+  (pattern: RegExp) =>
+  (name: string): string =>
+    pattern.test(name) && !DIGITS.test(name) ? name : OTHER;
 
-const safeKey = (key: string) => (KEY.test(key) && !DIGITS.test(key) ? key : OTHER);
+export const safeName = named(NAME);
+const safeKey = named(KEY);
 
 interface Shape {
   eventField: string | undefined;

@@ -49,11 +49,18 @@ export interface TrackingPlan {
   eventField: string;
   /** The columns of `plan_properties`: each property that lands typed, and its Avro type. */
   landed: ReadonlyMap<string, 'double' | 'long' | 'boolean'>;
-  /** The record's properties that land typed (null where absent or not of the type), or undefined when its event lands none. */
-  landedValues(record: Record<string, unknown>): Record<string, number | boolean | null> | undefined;
-  /** The record's violations, none when it keeps to the plan (or names no event: page and screen views). */
-  check(record: Record<string, unknown>): RecordErrorEntry[];
+  /** The record against the plan, in one pass over its properties. */
+  check(record: Record<string, unknown>): PlanVerdict;
 }
+
+interface PlanVerdict {
+  /** None when it keeps to the plan (or names no event: page and screen views). */
+  violations: RecordErrorEntry[];
+  /** Its properties that land typed (null where absent or not of the type), or undefined when its event lands none. */
+  landed: Record<string, number | boolean | null> | undefined;
+}
+
+const KEPT: PlanVerdict = { violations: [], landed: undefined };
 
 /** JSON Schema types a property can be read back as from its text. */
 const PARSED_TYPES = new Set(['number', 'integer', 'boolean', 'object', 'array', 'null']);
@@ -117,26 +124,26 @@ export function compilePlan(file: string, plan: TrackingPlanFile): TrackingPlan 
     mode: plan.mode,
     eventField: plan.eventField,
     landed,
-    landedValues(record) {
-      const event = events.get(String(readPath(record, plan.eventField)));
-      if (!event || event.landed.length === 0) return undefined;
-      const properties = (readPath(record, plan.propertiesField) ?? {}) as Record<string, unknown>;
-      const out: Record<string, number | boolean | null> = {};
-      for (const property of landed.keys()) out[property] = event.landed.includes(property) ? typedValue(properties[property], landed.get(property)!) : null;
-      return out;
-    },
     check(record) {
       const name = readPath(record, plan.eventField);
-      if (name === undefined || name === null) return [];
+      if (name === undefined || name === null) return KEPT;
       const event = events.get(String(name));
       if (!event) {
-        return plan.allowUnplanned ? [] : [{ code: 'plan.unplanned_event', field: plan.eventField, message: `"${String(name)}" is not an event of ${file}` }];
+        if (plan.allowUnplanned) return KEPT;
+        return {
+          violations: [{ code: 'plan.unplanned_event', field: plan.eventField, message: `"${String(name)}" is not an event of ${file}` }],
+          landed: undefined,
+        };
       }
       const properties = (readPath(record, plan.propertiesField) ?? {}) as Record<string, unknown>;
+      // Properties typed as other than text, read back from their JSON: what the schema checks and what lands typed.
       const view: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(properties)) view[key] = event.typed.get(key) && typeof value === 'string' ? parsed(value) : value;
-      if (event.validate(view)) return [];
-      return (event.validate.errors ?? []).map((e) => violation(e, plan.propertiesField));
+      const violations = event.validate(view) ? [] : (event.validate.errors ?? []).map((e) => violation(e, plan.propertiesField));
+      if (event.landed.length === 0) return { violations, landed: undefined };
+      const out: Record<string, number | boolean | null> = {};
+      for (const [property, type] of landed) out[property] = event.landed.includes(property) ? typedValue(view[property], type) : null;
+      return { violations, landed: out };
     },
   };
 }
@@ -169,7 +176,7 @@ function withoutMarks(schema: Record<string, unknown>): Record<string, unknown> 
   return { ...schema, properties: Object.fromEntries(Object.entries(properties).map(([k, { 'c360.pii': _mark, ...rest }]) => [k, rest])) };
 }
 
-/** A property's text as the type it lands as, or null when it is not one. */
+/** A property's value, read back from its text, as the type it lands as; null when it is not one. */
 function typedValue(value: unknown, type: 'double' | 'long' | 'boolean'): number | boolean | null {
   const v = typeof value === 'string' ? parsed(value) : value;
   if (type === 'boolean') return typeof v === 'boolean' ? v : null;

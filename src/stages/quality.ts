@@ -80,19 +80,16 @@ export const qualityStage = defineStage({
             else forEachAt(e.value, c.segments, (parent, key, path) => apply(c, parent, key, path, found), c.fixedPath);
           }
           const plan = plans.get(e.entity.id);
-          if (plan) {
-            const violations = plan.check(e.value);
-            if (plan.mode === 'quarantine') found.errors.push(...violations);
-            else for (const v of violations) found.flags.push(v.code);
-          }
+          const verdict = plan?.check(e.value);
+          if (plan?.mode === 'quarantine') found.errors.push(...verdict!.violations);
+          else for (const v of verdict?.violations ?? []) found.flags.push(v.code);
           if (found.errors.length > 0) {
             reject(e, 'quality', found.errors);
             found.errors = [];
           } else {
             if (found.flags.length > 0) e.flags.push(...found.flags);
             // Written with the raw schema only (the entity's encrypted one); the contract's type leaves it out.
-            const landed = plan?.landedValues(e.value);
-            if (landed) e.value[PLAN_PROPERTIES] = landed;
+            if (verdict?.landed) e.value[PLAN_PROPERTIES] = verdict.landed;
           }
           found.flags.length = 0;
         }

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { ConfigError, describeError, isDependencyFailure, isRetriable } from '../../contracts/errors.js';
@@ -10,7 +9,7 @@ import { createLogger, type Logger } from '../../observability/logger.js';
 import { retry } from '../../retry.js';
 import { loadTopology } from '../../topology/load.js';
 import { integer, many, report, type TopologyOptions, withJson, withJsonLines, withTopology } from '../options.js';
-import { stopSignal } from '../shutdown.js';
+import { everyUntilStopped, stopSignal } from '../shutdown.js';
 
 interface MaintenanceOptions extends TopologyOptions {
   table: string[];
@@ -119,13 +118,12 @@ export function registerTableCommands(program: Command): void {
       const logger = createLogger(loadConfig().logLevel);
       if (o.every === undefined) return maintain(o, logger);
       const signal = stopSignal(logger, 'table maintenance');
-      while (!signal.aborted) {
-        // On a schedule, an outage that outlasts a pass skips that pass; anything else ends the command.
-        await maintain(o, logger, signal).catch((err: unknown) => {
+      // On a schedule, an outage that outlasts a pass skips that pass; anything else ends the command.
+      await everyUntilStopped(signal, o.every * 1000, () =>
+        maintain(o, logger, signal).catch((err: unknown) => {
           if (!isDependencyFailure(err) || !isRetriable(err)) throw err;
           logger.error({ error: describeError(err) }, 'table maintenance skipped a pass; the next one starts on schedule');
-        });
-        await sleep(o.every * 1000, undefined, { signal }).catch(() => undefined);
-      }
+        }),
+      );
     });
 }

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { type Config, loadConfig } from '../../config.js';
 import { ConfigError, IncompatibleSchemaError } from '../../contracts/errors.js';
@@ -34,7 +33,7 @@ import {
   withSessionTimeout,
   withTopology,
 } from '../options.js';
-import { startStoppable, stopSignal } from '../shutdown.js';
+import { everyUntilStopped, startStoppable, stopSignal } from '../shutdown.js';
 
 export function registerTopologyCommands(program: Command): void {
   withServe(withJson(withTopology(program.command('lag'))), 'reads of the brokers', 15_000)
@@ -73,10 +72,7 @@ export function registerTopologyCommands(program: Command): void {
       const ops = await serveOps(config, o.opsPort, ['kafka'], logger);
       const exporter = new LagExporter(kafka, groups, metricsRegistry(), logger);
       try {
-        while (!stop.aborted) {
-          await exporter.poll();
-          await sleep(o.interval, undefined, { signal: stop }).catch(() => undefined);
-        }
+        await everyUntilStopped(stop, o.interval, () => exporter.poll());
       } finally {
         await ops.close();
       }
@@ -113,11 +109,10 @@ export function registerTopologyCommands(program: Command): void {
           if (verdicts.some((v) => failures(v).length > 0)) process.exitCode = 1;
           return;
         }
-        while (!stop!.aborted) {
+        await everyUntilStopped(stop!, o.interval, () => {
           history.prune(Date.now());
           exportVerdicts(metricsRegistry(), history.evaluate(Date.now()));
-          await sleep(o.interval, undefined, { signal: stop }).catch(() => undefined);
-        }
+        });
       } finally {
         await follower.stop();
         await ops?.close();
