@@ -14,6 +14,30 @@ async function waitForLine(worker: Worker, line: string, timeoutMs = 30_000): Pr
   }
 }
 
+/**
+ * Resolves once the launcher has re-executed Node with its heap flags and the new process has spent
+ * `cpuMs` of CPU: past Node's boot and the launcher's early trap (well under 150 ms of CPU), and long
+ * before the CLI has loaded (over a second of CPU). CPU time, not wall time: a loaded machine
+ * stretches the wall clock of every step alike, and a fixed delay would race the re-exec there.
+ */
+async function loadingTheCli(worker: Worker, cpuMs = 300, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const past = () => {
+    try {
+      if (!fs.readFileSync(`/proc/${worker.child.pid}/cmdline`, 'utf8').includes('--max-old-space-size')) return false;
+      // utime and stime, the 14th and 15th fields, in clock ticks of 10 ms.
+      const fields = fs.readFileSync(`/proc/${worker.child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * 10 >= cpuMs;
+    } catch {
+      return false;
+    }
+  };
+  while (!past()) {
+    if (Date.now() > deadline) throw new Error(`the CLI did not start loading within ${timeoutMs} ms:\n${worker.output()}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 // A pod replaced during a rollout gets SIGTERM whenever it comes, often while still joining its group.
 describe('SIGTERM while a worker is still starting', () => {
   const storage = fs.mkdtempSync(path.join(os.tmpdir(), 'c360-shutdown-'));
@@ -40,7 +64,8 @@ describe('SIGTERM while a worker is still starting', () => {
   it('a worker told to stop while the CLI is still loading exits 0, not by the signal', async () => {
     const worker = spawnSink(testNamespace(), storage, { LOG_LEVEL: 'info' });
     // Long before the sink's own handlers exist: node has booted, the CLI's modules are still loading.
-    await new Promise((r) => setTimeout(r, 400));
+    await loadingTheCli(worker);
+    expect(worker.output()).not.toContain('starting sink worker');
     worker.child.kill('SIGTERM');
     const { code, signal } = await worker.exited;
     expect({ code, signal }, worker.output()).toEqual({ code: 0, signal: null });
@@ -50,7 +75,7 @@ describe('SIGTERM while a worker is still starting', () => {
     const zone = fs.mkdtempSync(path.join(storage, 'zone-'));
     const watch = () => spawnCli(['watch', zone, '--namespace', testNamespace(), '--ops-port', '0', '--poll', '200'], { LOG_LEVEL: 'info' });
     const loading = watch();
-    await new Promise((r) => setTimeout(r, 400));
+    await loadingTheCli(loading);
     loading.child.kill('SIGTERM');
     expect(await loading.exited, loading.output()).toMatchObject({ code: 0, signal: null });
 
