@@ -36,14 +36,15 @@ local now, width, window, p = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARG
 local t = math.floor(now / width)
 local registry = p .. 'slices'
 local live = liveSlices(registry, t)
+local at = slicePrefixes(p, live)
 local young = math.floor(now / 1000) - window / 1000
 local out = {epoch}
 for i = 5, #ARGV, 3 do
   local d = ARGV[i]
-  local f = field(d)
+  local f, sh = field(d), shard(d)
   local previous = false
   for _, s in ipairs(live) do
-    local v = redis.call('HGET', bucket(p, s, d), f)
+    local v = redis.call('HGET', at[s] .. sh, f)
     -- The claim's time: seconds in bytes 2 to 5, after the version.
     if v and ((string.byte(v, 2) * 256 + string.byte(v, 3)) * 256 + string.byte(v, 4)) * 256 + string.byte(v, 5) > young then
       previous = v
@@ -51,7 +52,7 @@ for i = 5, #ARGV, 3 do
     end
   end
   if not previous then previous = redis.call('GET', ARGV[i + 2]) end
-  if not previous then redis.call('HSET', bucket(p, t, d), f, ARGV[i + 1]) end
+  if not previous then redis.call('HSET', at[t] .. sh, f, ARGV[i + 1]) end
   out[#out + 1] = previous
 end
 written(registry, t, (t + 1) * width + window)

@@ -52,6 +52,7 @@ local ID = ${DIGEST_BYTES}
 local t = math.floor(now / width)
 local registry = p .. 'nd:slices'
 local live = liveSlices(registry, t)
+local nb, nr, ntf = slicePrefixes(p .. 'nb:', live), slicePrefixes(p .. 'nr:', live), slicePrefixes(p .. 'ntf:', live)
 -- The identities in all of a slice: a field no digest can be, in its counters' first bucket.
 local ALL, allBucket = 'all', p .. 'ntf:' .. t .. ':0'
 local function keysOf(v)
@@ -81,12 +82,14 @@ while a <= #ARGV do
   local nk, nc, identity, ref = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3]
   for j = 1, nk do
     local d = ARGV[a + 3 + j]
-    local f = field(d)
-    local others, seen, current = {}, {}, ''
+    local f, sh = field(d), shard(d)
+    -- Most keys are new: their lists and tables are made only when some slice holds the key.
+    local others, seen, current = nil, nil, ''
     for i, s in ipairs(live) do
-      local v = redis.call('HGET', bucket(p .. 'nb:', s, d), f)
+      local v = redis.call('HGET', nb[s] .. sh, f)
       if v then
         if i == 1 then current = v end
+        others, seen = others or {}, seen or {}
         for q = 1, #v, ID do
           local id = string.sub(v, q, q + ID - 1)
           if id ~= identity and not seen[id] then
@@ -96,28 +99,33 @@ while a <= #ARGV do
         end
       end
     end
-    if #others > 0 and #others < cap and not rebuilding then
+    if others and #others > 0 and #others < cap and not rebuilding then
       local match = {r, j}
       for _, id in ipairs(others) do match[#match + 1] = id end
       out[#out + 1] = match
       sharing[r] = {a + 4 + nk, a + 3 + nk + nc}
     end
     -- The current slice's list without this identity, oldest dropped to make room, then this identity last.
-    local kept = {}
-    for q = 1, #current, ID do
-      local id = string.sub(current, q, q + ID - 1)
-      if id ~= identity then kept[#kept + 1] = id end
+    local list = identity
+    if current ~= '' then
+      local kept = {}
+      for q = 1, #current, ID do
+        local id = string.sub(current, q, q + ID - 1)
+        if id ~= identity then kept[#kept + 1] = id end
+      end
+      while #kept >= cap do table.remove(kept, 1) end
+      kept[#kept + 1] = identity
+      list = table.concat(kept)
     end
-    while #kept >= cap do table.remove(kept, 1) end
-    kept[#kept + 1] = identity
-    redis.call('HSET', bucket(p .. 'nb:', t, d), f, table.concat(kept))
+    redis.call('HSET', nb[t] .. sh, f, list)
   end
-  local refKey, refField = bucket(p .. 'nr:', t, identity), field(identity)
+  local refShard, refField = shard(identity), field(identity)
+  local refKey = nr[t] .. refShard
   local known = redis.call('HGET', refKey, refField)
   local newToSlice = not known
   for i = 2, #live do
     if known then break end
-    known = redis.call('HGET', bucket(p .. 'nr:', live[i], identity), refField)
+    known = redis.call('HGET', nr[live[i]] .. refShard, refField)
   end
   local value, gained = merged(ref, known)
   redis.call('HSET', refKey, refField, value)
@@ -134,7 +142,7 @@ while a <= #ARGV do
 end
 -- Counted only after every record, so counting changes nothing any record of the call sees.
 for d, n in pairs(counted) do
-  if d == ALL then redis.call('HINCRBY', allBucket, ALL, n) else redis.call('HINCRBY', bucket(p .. 'ntf:', t, d), field(d), n) end
+  if d == ALL then redis.call('HINCRBY', allBucket, ALL, n) else redis.call('HINCRBY', ntf[t] .. shard(d), field(d), n) end
 end
 written(registry, t, (t + 1) * width + window)
 sweep(registry, {p .. 'nb:', p .. 'nr:', p .. 'ntf:'}, now)
@@ -146,7 +154,7 @@ for _, m in ipairs(out) do
       done[id] = true
       local v = false
       for _, s in ipairs(live) do
-        v = redis.call('HGET', bucket(p .. 'nr:', s, id), field(id))
+        v = redis.call('HGET', nr[s] .. shard(id), field(id))
         if v then break end
       end
       refs[#refs + 1] = id
@@ -160,7 +168,7 @@ for _, range in pairs(sharing) do
     if not done[d] then
       done[d] = true
       local n = 0
-      for _, s in ipairs(live) do n = n + tonumber(redis.call('HGET', bucket(p .. 'ntf:', s, d), field(d)) or 0) end
+      for _, s in ipairs(live) do n = n + tonumber(redis.call('HGET', ntf[s] .. shard(d), field(d)) or 0) end
       counts[#counts + 1] = d
       counts[#counts + 1] = n
     end

@@ -56,7 +56,8 @@ const SHARDS = 2 ** (8 * SHARD_BYTES);
 const SWEPT_PER_CALL = 1024;
 
 /**
- * Lua: `shard(digest)`, `field(digest)`, `bucket(prefix, slice, digest)` as above;
+ * Lua: `shard(digest)`, `field(digest)`, `bucket(prefix, slice, digest)` as above, and
+ * `slicePrefixes(prefix, slices)`, each slice's bucket names up to the shard, for the hot loops;
  * `liveSlices(registry, t)`, the current slice first, then those of the two before it that were
  * written, and the next one if a worker whose clock is ahead already wrote it;
  * `written(registry, t, endsAt)`, which records slice t; `sweep(registry, prefixes, now)`, which
@@ -66,6 +67,12 @@ export const SLICED_LUA = `
 local function shard(digest) return string.byte(digest, 1) * 256 + string.byte(digest, 2) end
 local function field(digest) return string.sub(digest, ${SHARD_BYTES + 1}) end
 local function bucket(prefix, slice, digest) return prefix .. slice .. ':' .. shard(digest) end
+-- Each slice's bucket names up to the shard (prefix .. slice .. ':'), made once per call rather than per entry.
+local function slicePrefixes(prefix, slices)
+  local out = {}
+  for _, s in ipairs(slices) do out[s] = prefix .. s .. ':' end
+  return out
+end
 local function liveSlices(registry, t)
   local written, live = {}, {t}
   for _, s in ipairs(redis.call('ZRANGE', registry, 0, -1)) do written[tonumber(s)] = true end
