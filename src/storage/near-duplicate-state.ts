@@ -34,8 +34,9 @@ const CHUNK = 4000;
  * its blocking keys in the live slices, adds its own to the current slice's (oldest dropped past
  * the cap), stores its ref in the current slice (with the keys of its earlier ref), and counts its
  * names when it is new to the slice. KEYS[1]: the marker. ARGV: now, slice width, window, cap,
- * prefix, rebuilding (1: the marker is not asked for, and nothing is read back); then per record:
- * its number of keys and of counters, its identity, its ref, its keys' and counters' digests.
+ * prefix, rebuilding (1: the marker is not asked for, and nothing is read back), then the records
+ * packed in one string (packSubjects): one argument, not several per record, which costs the client
+ * and Redis more than the script's own work on them.
  *
  * Returns, in the one round trip: the epoch; the keys shared with other identities (fewer than
  * the cap of them), as {record, key, identity...} (1-based within the call); the refs of those
@@ -76,12 +77,21 @@ local function merged(ref, known)
   return string.char(math.floor(n / 256), n % 256) .. table.concat(mine) .. table.concat(extra) .. string.sub(ref, 3 + ID * #mine), gained
 end
 local out, sharing, counted, fresh = {}, {}, {}, {}
-local a, r = 7, 0
-while a <= #ARGV do
+local packed, at, r = ARGV[7], 1, 0
+-- The digest that starts at byte 'from' of the packed records.
+local function digestAt(from) return string.sub(packed, from, from + ID - 1) end
+while at <= #packed do
   r = r + 1
-  local nk, nc, identity, ref = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3]
+  -- Per record: its numbers of keys and of counters, its ref's length (2 bytes), its identity, its ref, its keys, its counters.
+  local nk, nc, hi, lo = string.byte(packed, at, at + 3)
+  local identity = digestAt(at + 4)
+  local refAt = at + 4 + ID
+  local keysAt = refAt + hi * 256 + lo
+  local ref = string.sub(packed, refAt, keysAt - 1)
+  local countersAt = keysAt + ID * nk
+  at = countersAt + ID * nc
   for j = 1, nk do
-    local d = ARGV[a + 3 + j]
+    local d = digestAt(keysAt + ID * (j - 1))
     local f, sh = field(d), shard(d)
     -- Most keys are new: their lists and tables are made only when some slice holds the key.
     local others, seen, current = nil, nil, ''
@@ -103,7 +113,7 @@ while a <= #ARGV do
       local match = {r, j}
       for _, id in ipairs(others) do match[#match + 1] = id end
       out[#out + 1] = match
-      sharing[r] = {a + 4 + nk, a + 3 + nk + nc}
+      sharing[r] = {countersAt, nc}
     end
     -- The current slice's list without this identity, oldest dropped to make room, then this identity last.
     local list = identity
@@ -136,9 +146,11 @@ while a <= #ARGV do
   end
   if newToSlice then
     counted[ALL] = (counted[ALL] or 0) + 1
-    for c = a + 4 + nk, a + 3 + nk + nc do counted[ARGV[c]] = (counted[ARGV[c]] or 0) + 1 end
+    for c = 0, nc - 1 do
+      local d = digestAt(countersAt + ID * c)
+      counted[d] = (counted[d] or 0) + 1
+    end
   end
-  a = a + 4 + nk + nc
 end
 -- Counted only after every record, so counting changes nothing any record of the call sees.
 for d, n in pairs(counted) do
@@ -163,8 +175,8 @@ for _, m in ipairs(out) do
   end
 end
 for _, range in pairs(sharing) do
-  for c = range[1], range[2] do
-    local d = ARGV[c]
+  for c = 0, range[2] - 1 do
+    local d = digestAt(range[1] + ID * c)
     if not done[d] then
       done[d] = true
       local n = 0
@@ -308,11 +320,30 @@ export interface TouchOptions {
 }
 
 function touchArgs(subjects: NearDuplicateSubject[], stored: Buffer[], o: TouchOptions, rebuilding: boolean): (Buffer | string | number)[] {
-  const args: (Buffer | string | number)[] = [o.marker, o.now, sliceWidth(o.windowMs), o.windowMs, o.cap, `${o.namespace}:`, rebuilding ? 1 : 0];
-  subjects.forEach((s, i) => {
-    args.push(s.keys.length, s.counters.length, s.identity, stored[i]!, ...s.keys, ...s.counters);
-  });
-  return args;
+  return [o.marker, o.now, sliceWidth(o.windowMs), o.windowMs, o.cap, `${o.namespace}:`, rebuilding ? 1 : 0, packSubjects(subjects, stored)];
+}
+
+/**
+ * The subjects in one buffer, as the script reads them: per subject, its numbers of keys and of
+ * counters (a byte each), its stored ref's length (2 bytes), its identity, the stored ref, its
+ * keys' digests, its counters' digests.
+ */
+function packSubjects(subjects: NearDuplicateSubject[], stored: Buffer[]): Buffer {
+  let size = 0;
+  for (const [i, s] of subjects.entries()) size += 4 + DIGEST_BYTES * (1 + s.keys.length + s.counters.length) + stored[i]!.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const [i, s] of subjects.entries()) {
+    const ref = stored[i]!;
+    out[at++] = s.keys.length;
+    out[at++] = s.counters.length;
+    at = out.writeUInt16BE(ref.length, at);
+    at += s.identity.copy(out, at);
+    at += ref.copy(out, at);
+    for (const k of s.keys) at += k.copy(out, at);
+    for (const c of s.counters) at += c.copy(out, at);
+  }
+  return out;
 }
 
 /**

@@ -108,15 +108,16 @@ end
 export function packFields(values: readonly string[]): Buffer {
   // Sized first, then written into one buffer: a Buffer per field and per length would be most of
   // what a record's state costs the garbage collector.
-  const uuids = values.map((v) => UUID.test(v));
-  const bytesOf = (i: number) => (uuids[i] ? 17 : Buffer.byteLength(values[i]!, 'utf8'));
   let size = 0;
-  for (let i = 0; i < values.length; i++) size += bytesOf(i) + lengthBytes(bytesOf(i));
+  for (const v of values) {
+    const n = packedBytes(v);
+    size += n + lengthBytes(n);
+  }
   const out = Buffer.allocUnsafe(size);
   let at = 0;
-  for (const [i, v] of values.entries()) {
-    const uuid = uuids[i];
-    let n = bytesOf(i);
+  for (const v of values) {
+    const uuid = isUuid(v);
+    let n = uuid ? 17 : Buffer.byteLength(v, 'utf8');
     do {
       out[at++] = (n & 0x7f) | (n >= 0x80 ? 0x80 : 0);
       n >>>= 7;
@@ -141,6 +142,9 @@ function lengthBytes(n: number): number {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const UUID_MARK = 0xff;
+// The length and first dash are checked before the pattern: most fields are not ids.
+const isUuid = (v: string): boolean => v.length === 36 && v.charCodeAt(8) === 0x2d && UUID.test(v);
+const packedBytes = (v: string): number => (isUuid(v) ? 17 : Buffer.byteLength(v, 'utf8'));
 
 function fieldText(bytes: Buffer, from: number, to: number): string {
   if (to - from !== 17 || bytes[from] !== UUID_MARK) return bytes.toString('utf8', from, to);
