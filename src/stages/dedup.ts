@@ -4,8 +4,9 @@
  * The claim holds the input position of the claiming record, so a record replayed after a crash
  * finds its own claim and passes instead of vanishing as a duplicate of itself. Same event id with
  * other content is an id collision: the record passes and is flagged. Every claim a record holds
- * is also written to the dedup changelog topic in its batch's transaction, so a Redis that loses
- * its data is rebuilt before the next claim (storage/state-changelog.ts).
+ * is also written to the dedup changelog topic in its batch's transaction (a batch's claims in few
+ * messages: no claim is ever forgotten by its key), so a Redis that loses its data is rebuilt before
+ * the next claim (storage/state-changelog.ts).
  *
  * No in-process bloom filter sits in front: every new record must be claimed in Redis anyway (another
  * worker may hold the same content), so a bloom filter cannot save a round trip, only add its
@@ -152,7 +153,8 @@ export const dedupStage = defineStage({
           if (d.kind === 'duplicate') w.e.outcome = 'duplicate';
           else if (d.kind === 'collision') w.e.nearDuplicates.push(d.event);
           // A claim this record holds (made now, or by its own earlier attempt) goes to the changelog with its batch.
-          if (d.kind === 'new') w.e.stateChanges.push({ changelog: state.changelog, key: w.digest, value: changelogValue(now + windowMs, w.claim), epoch });
+          if (d.kind === 'new')
+            w.e.stateChanges.push({ changelog: state.changelog, key: w.digest, value: changelogValue(now + windowMs, w.claim), epoch, batched: true });
         });
       },
       async beforeCommit(batch) {

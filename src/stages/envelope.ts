@@ -48,6 +48,8 @@ interface StateChange {
   key: Buffer;
   value: Buffer | null;
   epoch: string | undefined;
+  /** Sent with the batch's other changes of its changelog in few messages (changelogBatches): its state never forgets a key. */
+  batched?: true;
 }
 
 /** The epochs a batch's changes to one changelog's state were made under. */

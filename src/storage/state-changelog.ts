@@ -30,6 +30,58 @@ const PIPELINE = 1_000;
  */
 export const changelogValue = (expiresAt: number, value: Buffer): Buffer => Buffer.concat([Buffer.from(`${expiresAt}|`), value]);
 
+/**
+ * Marks a changelog message that carries many entries (changelogBatches): a state that never
+ * writes a tombstone (dedup claims, whose keys are content hashes) needs no message per entry, and
+ * a message per entry costs the worker and the broker more than the entry itself. Entries of a
+ * state that forgets a key stay one message each, since compaction must find them by their key.
+ */
+const BATCH_HEADER = 'c360.changelog';
+const BATCH_FORMAT = 'entries';
+/** Entries per batched message: bounds a message well below a broker's default size limit. */
+const ENTRIES_PER_MESSAGE = 2_000;
+
+/**
+ * Entries as few messages, in order: each message the entries' keys and values, each prefixed
+ * by its length (2 and 4 bytes), keyed by its first entry's key.
+ */
+export function changelogBatches(
+  entries: ReadonlyArray<{ key: Buffer; value: Buffer }>,
+): Array<{ key: Buffer; value: Buffer; headers: Record<string, string> }> {
+  const messages: Array<{ key: Buffer; value: Buffer; headers: Record<string, string> }> = [];
+  for (let from = 0; from < entries.length; from += ENTRIES_PER_MESSAGE) {
+    const part = entries.slice(from, from + ENTRIES_PER_MESSAGE);
+    let size = 0;
+    for (const e of part) size += 6 + e.key.length + e.value.length;
+    const value = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (const e of part) {
+      at = value.writeUInt16BE(e.key.length, at);
+      at += e.key.copy(value, at);
+      at = value.writeUInt32BE(e.value.length, at);
+      at += e.value.copy(value, at);
+    }
+    messages.push({ key: part[0]!.key, value, headers: { [BATCH_HEADER]: BATCH_FORMAT } });
+  }
+  return messages;
+}
+
+/** The entries of a changelog message: its own key and value, or those it carries when it is a batch (changelogBatches). */
+export function changelogEntries(m: Pick<KafkaMessage, 'key' | 'value' | 'headers'>): Array<{ key: Buffer; value: Buffer | null }> {
+  if (!m.key) return [];
+  if (m.headers?.[BATCH_HEADER]?.toString() !== BATCH_FORMAT || !m.value) return [{ key: m.key, value: m.value }];
+  const entries: Array<{ key: Buffer; value: Buffer }> = [];
+  const v = m.value;
+  for (let at = 0; at + 6 <= v.length; ) {
+    const keyEnd = at + 2 + v.readUInt16BE(at);
+    const valueEnd = keyEnd + 4 + v.readUInt32BE(keyEnd);
+    if (valueEnd > v.length) break;
+    entries.push({ key: v.subarray(at + 2, keyEnd), value: v.subarray(keyEnd + 4, valueEnd) });
+    at = valueEnd;
+  }
+  return entries;
+}
+
 /** One live entry of a changelog: its key, the value Redis held, and when it expires (epoch ms). */
 export interface ChangelogEntry {
   key: Buffer;
@@ -108,17 +160,18 @@ export class RestorableState {
         for (const p of [this.restorer.flush(), this.redis.pexpire(this.lock, LOCK_MS)]) sent.push(p.catch((err: unknown) => (failed ??= err)));
       };
       await this.read(this.changelog, (m) => {
-        if (!m.key) return;
-        if (!m.value) {
-          this.restorer.forget?.(m.key);
-          return;
+        for (const { key, value } of changelogEntries(m)) {
+          if (!value) {
+            this.restorer.forget?.(key);
+            continue;
+          }
+          const bar = value.indexOf(0x7c);
+          const expiresAt = Number(value.toString('latin1', 0, bar));
+          if (!(expiresAt > now)) continue;
+          // Entries of one key share a partition and come in order: the later one is the state.
+          this.restorer.restore({ key, value: value.subarray(bar + 1), expiresAt });
+          if (++restored % PIPELINE === 0) flush();
         }
-        const bar = m.value.indexOf(0x7c);
-        const expiresAt = Number(m.value.toString('latin1', 0, bar));
-        if (!(expiresAt > now)) return;
-        // Entries of one key share a partition and come in order: the later one is the state.
-        this.restorer.restore({ key: m.key, value: m.value.subarray(bar + 1), expiresAt });
-        if (++restored % PIPELINE === 0) flush();
       });
       flush();
       await callRedis(`rebuilding ${this.prefix}`, async () => {

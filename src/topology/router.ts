@@ -15,6 +15,7 @@ import { HEADER, lineageHeaders } from '../contracts/lineage.js';
 import type { TopicNames } from '../contracts/topic-names.js';
 import { EventProfiles } from '../observability/record-profile.js';
 import { type Envelope, reject } from '../stages/envelope.js';
+import { changelogBatches } from '../storage/state-changelog.js';
 
 export interface RouterContext {
   topologyName: string;
@@ -37,17 +38,17 @@ export interface Routed {
   ledger: LedgerEntry | undefined;
 }
 
-/** The batch's messages by topic, in the order they were added. */
-class Outbox {
-  private readonly byTopic = new Map<string, Message[]>();
+/** The batch's messages (or batched changelog entries) by topic, in the order they were added. */
+class Outbox<M = Message> {
+  private readonly byTopic = new Map<string, M[]>();
 
-  push(topic: string, m: Message): void {
+  push(topic: string, m: M): void {
     let list = this.byTopic.get(topic);
     if (!list) this.byTopic.set(topic, (list = []));
     list.push(m);
   }
 
-  topicMessages(): TopicMessages[] {
+  topicMessages(): Array<{ topic: string; messages: M[] }> {
     return [...this.byTopic].map(([topic, messages]) => ({ topic, messages }));
   }
 }
@@ -59,6 +60,7 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
   const warnings: Record<string, number> = {};
   const outOfLine: OutOfLineValue[] = [];
   const events = new EventProfiles();
+  const batched = new Outbox<{ key: Buffer; value: Buffer }>();
   const count = (codes: Record<string, number>, code: string) => {
     codes[code] = (codes[code] ?? 0) + 1;
   };
@@ -67,7 +69,10 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
     counts.in++;
     if (e.observed) events.observe(e.observed);
     for (const f of e.flags) count(warnings, f);
-    for (const c of e.stateChanges) out.push(c.changelog, { key: c.key, value: c.value });
+    for (const c of e.stateChanges) {
+      if (c.batched && c.value) batched.push(c.changelog, { key: c.key, value: c.value });
+      else out.push(c.changelog, { key: c.key, value: c.value });
+    }
     encodeBody(e);
     if (e.outcome === 'duplicate') counts.duplicates++;
     else if (e.outcome === 'suppressed') counts.suppressed++;
@@ -87,6 +92,7 @@ export function route(ctx: RouterContext, batch: Envelope[]): Routed {
       }
     }
   }
+  for (const { topic, messages } of batched.topicMessages()) for (const m of changelogBatches(messages)) out.push(topic, m);
   // The ledger counts every code the batch met, warnings and errors alike (docs/contracts.md: Ledger).
   const codes = { ...warnings };
   for (const [code, n] of Object.entries(errors)) codes[code] = (codes[code] ?? 0) + n;
