@@ -102,6 +102,16 @@ describe('near-duplicate stage (Redis)', () => {
     expect(event.probability).toBeGreaterThanOrEqual(0.5);
   });
 
+  it('keeps and scores a stored profile of any length: an address longer than a 2-byte length holds', async () => {
+    const line1 = `${'1 Main Street '.repeat(5_000)}`;
+    const batch = [
+      profile('L1', 'long.address@example.com', 'Lee', { address: { line1, postal_code: 'D01 X1Y2' } }),
+      profile('L2', 'long.address@example.com', 'Lee', { address: { line1, postal_code: 'D01 X1Y2' } }),
+    ];
+    await stage.process(batch, control);
+    expect(flagged(batch)).toEqual([[], ['L2~L1:email+name_postal']]);
+  });
+
   it('emits only pairs at or above the threshold: a family at one address is counted, not flagged; the same person moved house with a new email is flagged', async () => {
     const home = { address: { line1: '12 rue Oberkampf', postal_code: '75011' } };
     const birth = (iso: string) => Date.parse(`${iso}T00:00:00Z`) / 86_400_000;

@@ -41,14 +41,17 @@ local bucketAt = slicePrefixes(p, live)
 local young = math.floor(now / 1000) - window / 1000
 local out = {epoch}
 local packed, at = ARGV[5], 1
+-- A length: the 4 bytes (big-endian) at 'from' of the packed records.
+local function length(from)
+  local b1, b2, b3, b4 = string.byte(packed, from, from + 3)
+  return ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+end
 while at <= #packed do
-  -- Per record: its digest, its claim's length (2 bytes) and claim, its earlier key's length (2 bytes) and key.
+  -- Per record: its digest, its claim's length (4 bytes) and claim, its earlier key's length (4 bytes) and key.
   local d = string.sub(packed, at, at + ${CLAIM_DIGEST_BYTES - 1})
-  local c1, c2 = string.byte(packed, at + ${CLAIM_DIGEST_BYTES}, at + ${CLAIM_DIGEST_BYTES + 1})
-  local claimAt = at + ${CLAIM_DIGEST_BYTES + 2}
-  local legacyAt = claimAt + c1 * 256 + c2 + 2
-  local l1, l2 = string.byte(packed, legacyAt - 2, legacyAt - 1)
-  at = legacyAt + l1 * 256 + l2
+  local claimAt = at + ${CLAIM_DIGEST_BYTES + 4}
+  local legacyAt = claimAt + length(at + ${CLAIM_DIGEST_BYTES}) + 4
+  at = legacyAt + length(legacyAt - 4)
   local f, sh = field(d), shard(d)
   local previous = false
   for _, s in ipairs(live) do
@@ -60,7 +63,7 @@ while at <= #packed do
     end
   end
   if not previous then previous = redis.call('GET', string.sub(packed, legacyAt, at - 1)) end
-  if not previous then redis.call('HSET', bucketAt[t] .. sh, f, string.sub(packed, claimAt, legacyAt - 3)) end
+  if not previous then redis.call('HSET', bucketAt[t] .. sh, f, string.sub(packed, claimAt, legacyAt - 5)) end
   out[#out + 1] = previous
 end
 written(registry, t, (t + 1) * width + window)
@@ -105,16 +108,16 @@ export interface ClaimRequest {
  */
 function packClaims(requests: ClaimRequest[]): Buffer {
   let size = 0;
-  for (const r of requests) size += CLAIM_DIGEST_BYTES + 2 + r.claim.length + 2 + Buffer.byteLength(r.legacyKey);
+  for (const r of requests) size += CLAIM_DIGEST_BYTES + 4 + r.claim.length + 4 + Buffer.byteLength(r.legacyKey);
   const out = Buffer.allocUnsafe(size);
   let at = 0;
   for (const r of requests) {
     at += r.digest.copy(out, at, 0, CLAIM_DIGEST_BYTES);
-    at = out.writeUInt16BE(r.claim.length, at);
+    at = out.writeUInt32BE(r.claim.length, at);
     at += r.claim.copy(out, at);
-    const legacy = out.write(r.legacyKey, at + 2);
-    out.writeUInt16BE(legacy, at);
-    at += 2 + legacy;
+    const legacy = out.write(r.legacyKey, at + 4);
+    out.writeUInt32BE(legacy, at);
+    at += 4 + legacy;
   }
   return out;
 }

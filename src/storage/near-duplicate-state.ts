@@ -82,11 +82,11 @@ local packed, at, r = ARGV[7], 1, 0
 local function digestAt(from) return string.sub(packed, from, from + ID - 1) end
 while at <= #packed do
   r = r + 1
-  -- Per record: its numbers of keys and of counters, its ref's length (2 bytes), its identity, its ref, its keys, its counters.
-  local nk, nc, hi, lo = string.byte(packed, at, at + 3)
-  local identity = digestAt(at + 4)
-  local refAt = at + 4 + ID
-  local keysAt = refAt + hi * 256 + lo
+  -- Per record: its numbers of keys and of counters, its ref's length (4 bytes), its identity, its ref, its keys, its counters.
+  local nk, nc, b1, b2, b3, b4 = string.byte(packed, at, at + 5)
+  local identity = digestAt(at + 6)
+  local refAt = at + 6 + ID
+  local keysAt = refAt + ((b1 * 256 + b2) * 256 + b3) * 256 + b4
   local ref = string.sub(packed, refAt, keysAt - 1)
   local countersAt = keysAt + ID * nk
   at = countersAt + ID * nc
@@ -325,19 +325,19 @@ function touchArgs(subjects: NearDuplicateSubject[], stored: Buffer[], o: TouchO
 
 /**
  * The subjects in one buffer, as the script reads them: per subject, its numbers of keys and of
- * counters (a byte each), its stored ref's length (2 bytes), its identity, the stored ref, its
+ * counters (a byte each), its stored ref's length (4 bytes), its identity, the stored ref, its
  * keys' digests, its counters' digests.
  */
 function packSubjects(subjects: NearDuplicateSubject[], stored: Buffer[]): Buffer {
   let size = 0;
-  for (const [i, s] of subjects.entries()) size += 4 + DIGEST_BYTES * (1 + s.keys.length + s.counters.length) + stored[i]!.length;
+  for (const [i, s] of subjects.entries()) size += 6 + DIGEST_BYTES * (1 + s.keys.length + s.counters.length) + stored[i]!.length;
   const out = Buffer.allocUnsafe(size);
   let at = 0;
   for (const [i, s] of subjects.entries()) {
     const ref = stored[i]!;
     out[at++] = s.keys.length;
     out[at++] = s.counters.length;
-    at = out.writeUInt16BE(ref.length, at);
+    at = out.writeUInt32BE(ref.length, at);
     at += s.identity.copy(out, at);
     at += ref.copy(out, at);
     for (const k of s.keys) at += k.copy(out, at);

@@ -42,6 +42,19 @@ describe('the sliced layout (Redis)', () => {
     expect((await claim(digest(1), start + windowMs + 1000)).previous).toEqual([null]);
   });
 
+  it('takes claims and earlier keys of any length in one call, each read back where it was packed', async () => {
+    // An event id of 70,000 characters makes a key of the earlier layout longer than a 2-byte length holds.
+    const long = 'e'.repeat(70_000);
+    const requests = [5, 6, 7].map((n) => ({
+      digest: digest(n),
+      claim: claimValue(start, Buffer.from(n === 6 ? long : `claim ${n}`)),
+      legacyKey: `${namespace}:dedup:crm:id:${n === 6 ? long : n}`,
+    }));
+    expect((await claimAll(redis, { marker, prefix, now: start, windowMs }, requests)).previous).toEqual([null, null, null]);
+    const again = await claimAll(redis, { marker, prefix, now: start + 1000, windowMs }, requests);
+    expect(again.previous.map((p) => p?.equals(requests[again.previous.indexOf(p)]!.claim))).toEqual([true, true, true]);
+  });
+
   it('finds a claim a worker whose clock is ahead made in the next slice', async () => {
     const boundary = start + 2 * width;
     expect((await claim(digest(3), boundary + 500)).previous).toEqual([null]);

@@ -43,7 +43,7 @@ const ENTRIES_PER_MESSAGE = 2_000;
 
 /**
  * Entries as few messages, in order: each message the entries' keys and values, each prefixed
- * by its length (2 and 4 bytes), keyed by its first entry's key.
+ * by its length (4 bytes), keyed by its first entry's key.
  */
 export function changelogBatches(
   entries: ReadonlyArray<{ key: Buffer; value: Buffer }>,
@@ -52,11 +52,11 @@ export function changelogBatches(
   for (let from = 0; from < entries.length; from += ENTRIES_PER_MESSAGE) {
     const part = entries.slice(from, from + ENTRIES_PER_MESSAGE);
     let size = 0;
-    for (const e of part) size += 6 + e.key.length + e.value.length;
+    for (const e of part) size += 8 + e.key.length + e.value.length;
     const value = Buffer.allocUnsafe(size);
     let at = 0;
     for (const e of part) {
-      at = value.writeUInt16BE(e.key.length, at);
+      at = value.writeUInt32BE(e.key.length, at);
       at += e.key.copy(value, at);
       at = value.writeUInt32BE(e.value.length, at);
       at += e.value.copy(value, at);
@@ -72,11 +72,12 @@ export function changelogEntries(m: Pick<KafkaMessage, 'key' | 'value' | 'header
   if (m.headers?.[BATCH_HEADER]?.toString() !== BATCH_FORMAT || !m.value) return [{ key: m.key, value: m.value }];
   const entries: Array<{ key: Buffer; value: Buffer }> = [];
   const v = m.value;
-  for (let at = 0; at + 6 <= v.length; ) {
-    const keyEnd = at + 2 + v.readUInt16BE(at);
+  for (let at = 0; at + 8 <= v.length; ) {
+    const keyEnd = at + 4 + v.readUInt32BE(at);
+    if (keyEnd + 4 > v.length) break;
     const valueEnd = keyEnd + 4 + v.readUInt32BE(keyEnd);
     if (valueEnd > v.length) break;
-    entries.push({ key: v.subarray(at + 2, keyEnd), value: v.subarray(keyEnd + 4, valueEnd) });
+    entries.push({ key: v.subarray(at + 4, keyEnd), value: v.subarray(keyEnd + 4, valueEnd) });
     at = valueEnd;
   }
   return entries;
@@ -168,7 +169,8 @@ export class RestorableState {
           const bar = value.indexOf(0x7c);
           const expiresAt = Number(value.toString('latin1', 0, bar));
           if (!(expiresAt > now)) continue;
-          // Entries of one key share a partition and come in order: the later one is the state.
+          // Entries of one key share a partition and come in order: the later one is the state. A batched state's
+          // entries (changelogBatches) need no order: a claim is made once a window, into the slice of its time.
           this.restorer.restore({ key, value: value.subarray(bar + 1), expiresAt });
           if (++restored % PIPELINE === 0) flush();
         }

@@ -242,19 +242,19 @@ export class TopologyRunner {
   /** A state's changelog read to its end, for a stage rebuilding what Redis lost; logged, since every claim waits for it. */
   private async readChangelog(topic: string, each: (m: KafkaMessage) => void): Promise<void> {
     const started = Date.now();
-    let entries = 0;
+    let messages = 0;
     this.options.logger.warn({ topic }, 'Redis lost a state of this topology; rebuilding it from its changelog before going on');
     await readToEnd(
       this.kafka,
       topic,
       (m) => {
-        entries++;
+        messages++;
         each(m);
       },
       REBUILD_TIMEOUT_MS,
       this.stopping.signal,
     );
-    this.options.logger.info({ topic, entries, ms: Date.now() - started }, 'state rebuilt from its changelog');
+    this.options.logger.info({ topic, messages, ms: Date.now() - started }, 'state rebuilt from its changelog');
   }
 
   /** A dead letter that refers to its original value out of line is sent only once that value is stored. */
