@@ -29,7 +29,7 @@ export function stopSignal(logger: Logger, what: string): AbortSignal {
 }
 
 /** Runs `tick`, then waits `intervalMs`, until the stop signal: the wait ends at once on it. */
-export async function everyUntilStopped(signal: AbortSignal, intervalMs: number, tick: () => Promise<unknown> | void): Promise<void> {
+export async function everyUntilStopped(signal: AbortSignal, intervalMs: number, tick: () => unknown): Promise<void> {
   while (!signal.aborted) {
     await tick();
     await sleep(intervalMs, undefined, { signal }).catch(() => undefined);

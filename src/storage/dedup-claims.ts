@@ -11,7 +11,7 @@
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import { callRedis, StateLostError } from './redis.js';
-import { bucketOf, SLICED_LUA, sliceExpiry, sliceOf, sliceWidth } from './sliced-state.js';
+import { bucketOf, SLICED_LUA, sliceExpiry, sliceOf, sliceWidth, writePrefixed } from './sliced-state.js';
 
 /** Bytes of a claim's digest: 2 of shard, 10 of field. */
 export const CLAIM_DIGEST_BYTES = 12;
@@ -41,17 +41,12 @@ local bucketAt = slicePrefixes(p, live)
 local young = math.floor(now / 1000) - window / 1000
 local out = {epoch}
 local packed, at = ARGV[5], 1
--- A length: the 4 bytes (big-endian) at 'from' of the packed records.
-local function length(from)
-  local b1, b2, b3, b4 = string.byte(packed, from, from + 3)
-  return ((b1 * 256 + b2) * 256 + b3) * 256 + b4
-end
 while at <= #packed do
   -- Per record: its digest, its claim's length (4 bytes) and claim, its earlier key's length (4 bytes) and key.
   local d = string.sub(packed, at, at + ${CLAIM_DIGEST_BYTES - 1})
   local claimAt = at + ${CLAIM_DIGEST_BYTES + 4}
-  local legacyAt = claimAt + length(at + ${CLAIM_DIGEST_BYTES}) + 4
-  at = legacyAt + length(legacyAt - 4)
+  local legacyAt = claimAt + lengthAt(packed, at + ${CLAIM_DIGEST_BYTES}) + 4
+  at = legacyAt + lengthAt(packed, legacyAt - 4)
   local f, sh = field(d), shard(d)
   local previous = false
   for _, s in ipairs(live) do
@@ -113,11 +108,8 @@ function packClaims(requests: ClaimRequest[]): Buffer {
   let at = 0;
   for (const r of requests) {
     at += r.digest.copy(out, at, 0, CLAIM_DIGEST_BYTES);
-    at = out.writeUInt32BE(r.claim.length, at);
-    at += r.claim.copy(out, at);
-    const legacy = out.write(r.legacyKey, at + 4);
-    out.writeUInt32BE(legacy, at);
-    at += 4 + legacy;
+    at = writePrefixed(out, at, r.claim);
+    at = writePrefixed(out, at, r.legacyKey);
   }
   return out;
 }

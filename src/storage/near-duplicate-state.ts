@@ -17,7 +17,7 @@
  */
 import type { Redis } from 'ioredis';
 import { callRedis, redisFailure } from './redis.js';
-import { LIVE_SLICES, SLICED_LUA, sliceExpiry, sliceOf, sliceWidth } from './sliced-state.js';
+import { LIVE_SLICES, SLICED_LUA, sliceExpiry, sliceOf, sliceWidth, writePrefixed } from './sliced-state.js';
 import { type ChangelogEntry, changelogValue, type Restorer } from './state-changelog.js';
 
 /** Bytes of an identity and of a blocking key's or name's digest: 2 of shard, 8 of field. */
@@ -82,11 +82,11 @@ local packed, at, r = ARGV[7], 1, 0
 local function digestAt(from) return string.sub(packed, from, from + ID - 1) end
 while at <= #packed do
   r = r + 1
-  -- Per record: its numbers of keys and of counters, its ref's length (4 bytes), its identity, its ref, its keys, its counters.
-  local nk, nc, b1, b2, b3, b4 = string.byte(packed, at, at + 5)
-  local identity = digestAt(at + 6)
+  -- Per record: its numbers of keys and of counters, its identity, its ref after its length, its keys, its counters.
+  local nk, nc = string.byte(packed, at, at + 1)
+  local identity = digestAt(at + 2)
   local refAt = at + 6 + ID
-  local keysAt = refAt + ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+  local keysAt = refAt + lengthAt(packed, at + 2 + ID)
   local ref = string.sub(packed, refAt, keysAt - 1)
   local countersAt = keysAt + ID * nk
   at = countersAt + ID * nc
@@ -325,8 +325,8 @@ function touchArgs(subjects: NearDuplicateSubject[], stored: Buffer[], o: TouchO
 
 /**
  * The subjects in one buffer, as the script reads them: per subject, its numbers of keys and of
- * counters (a byte each), its stored ref's length (4 bytes), its identity, the stored ref, its
- * keys' digests, its counters' digests.
+ * counters (a byte each), its identity, the stored ref after its length (writePrefixed), its keys'
+ * digests, its counters' digests.
  */
 function packSubjects(subjects: NearDuplicateSubject[], stored: Buffer[]): Buffer {
   let size = 0;
@@ -337,9 +337,8 @@ function packSubjects(subjects: NearDuplicateSubject[], stored: Buffer[]): Buffe
     const ref = stored[i]!;
     out[at++] = s.keys.length;
     out[at++] = s.counters.length;
-    at = out.writeUInt32BE(ref.length, at);
     at += s.identity.copy(out, at);
-    at += ref.copy(out, at);
+    at = writePrefixed(out, at, ref);
     for (const k of s.keys) at += k.copy(out, at);
     for (const c of s.counters) at += c.copy(out, at);
   }

@@ -58,6 +58,7 @@ const SWEPT_PER_CALL = 1024;
 /**
  * Lua: `shard(digest)`, `field(digest)`, `bucket(prefix, slice, digest)` as above, and
  * `slicePrefixes(prefix, slices)`, each slice's bucket names up to the shard, for the hot loops;
+ * `lengthAt(s, from)`, a length writePrefixed wrote, for scripts that take packed records;
  * `liveSlices(registry, t)`, the current slice first, then those of the two before it that were
  * written, and the next one if a worker whose clock is ahead already wrote it;
  * `written(registry, t, endsAt)`, which records slice t; `sweep(registry, prefixes, now)`, which
@@ -67,6 +68,11 @@ export const SLICED_LUA = `
 local function shard(digest) return string.byte(digest, 1) * 256 + string.byte(digest, 2) end
 local function field(digest) return string.sub(digest, ${SHARD_BYTES + 1}) end
 local function bucket(prefix, slice, digest) return prefix .. slice .. ':' .. shard(digest) end
+-- The 4-byte big-endian length at byte 'from' of s (writePrefixed's prefix).
+local function lengthAt(s, from)
+  local b1, b2, b3, b4 = string.byte(s, from, from + 3)
+  return ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+end
 -- Each slice's bucket names up to the shard (prefix .. slice .. ':'), made once per call rather than per entry.
 local function slicePrefixes(prefix, slices)
   local out = {}
@@ -128,6 +134,17 @@ export function packFields(values: readonly string[]): Buffer {
     } else at += out.write(v, at, 'utf8');
   }
   return out;
+}
+
+/**
+ * Writes `bytes` (or a string's UTF-8) at `at` after its length in 4 bytes, big-endian; returns
+ * where the next write goes. The form packed script arguments and changelog batches share, read
+ * back by the scripts' `lengthAt`: no value is too long for it.
+ */
+export function writePrefixed(out: Buffer, at: number, bytes: Buffer | string): number {
+  const n = typeof bytes === 'string' ? out.write(bytes, at + 4) : bytes.copy(out, at + 4);
+  out.writeUInt32BE(n, at);
+  return at + 4 + n;
 }
 
 /** Bytes of n as LEB128. */

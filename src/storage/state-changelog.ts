@@ -15,6 +15,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { KafkaMessage } from 'kafkajs';
 import { DependencyUnavailableError } from '../contracts/errors.js';
 import { callRedis, StateLostError } from './redis.js';
+import { writePrefixed } from './sliced-state.js';
 
 /** Reads a changelog topic from its start to its end (committed records only). */
 export type ReadChangelog = (topic: string, each: (m: KafkaMessage) => void) => Promise<void>;
@@ -42,8 +43,8 @@ const BATCH_FORMAT = 'entries';
 const ENTRIES_PER_MESSAGE = 2_000;
 
 /**
- * Entries as few messages, in order: each message the entries' keys and values, each prefixed
- * by its length (4 bytes), keyed by its first entry's key.
+ * Entries as few messages, in order: each message the entries' keys and values, each after its
+ * length (writePrefixed), keyed by its first entry's key.
  */
 export function changelogBatches(
   entries: ReadonlyArray<{ key: Buffer; value: Buffer }>,
@@ -55,12 +56,7 @@ export function changelogBatches(
     for (const e of part) size += 8 + e.key.length + e.value.length;
     const value = Buffer.allocUnsafe(size);
     let at = 0;
-    for (const e of part) {
-      at = value.writeUInt32BE(e.key.length, at);
-      at += e.key.copy(value, at);
-      at = value.writeUInt32BE(e.value.length, at);
-      at += e.value.copy(value, at);
-    }
+    for (const e of part) at = writePrefixed(value, writePrefixed(value, at, e.key), e.value);
     messages.push({ key: part[0]!.key, value, headers: { [BATCH_HEADER]: BATCH_FORMAT } });
   }
   return messages;
